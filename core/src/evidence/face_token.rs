@@ -1,0 +1,1 @@
+//! Face-match token verification.

@@ -1,0 +1,154 @@
+//! The organisation's policy: sites and their fences, Wi-Fi allow-lists, which employees may
+//! clock in where, the thresholds the evaluator applies, and the face-matcher keys it trusts.
+//!
+//! A [`Policy`] only exists validated: [`Policy::from_json`] is the one way in, and it either
+//! returns a policy every other module can rely on (closed, simple rings; holes inside their
+//! shells; finite in-range coordinates; unique ids; resolvable references; well-formed keys)
+//! or a [`PolicyError`] naming the JSON path of the first bad value. The JSON format is
+//! documented in `docs/policy.md`.
+
+mod error;
+mod parse;
+
+pub use error::{PolicyError, PolicyErrorKind};
+
+use geo::{Coord, Polygon};
+
+/// A validated policy. Build one with [`Policy::from_json`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Monotonically increasing policy version; every verdict records the version it used.
+    pub version: u64,
+    pub org: Org,
+    pub thresholds: Thresholds,
+    /// Sites in document order; [`SiteIdx`] indexes this list.
+    pub sites: Vec<Site>,
+    /// Employees in document order.
+    pub employees: Vec<Employee>,
+    /// Trusted face-matcher keys, selected by a token's `kid`.
+    pub face_matchers: Vec<TrustedKey>,
+}
+
+/// Index of a site in [`Policy::sites`].
+pub type SiteIdx = usize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    /// IANA time zone for day boundaries, default `Asia/Hong_Kong`.
+    pub time_zone: String,
+}
+
+/// One place where employees may clock in.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+    /// At least one fence; a MultiPolygon contributes one fence per polygon.
+    pub fences: Vec<Fence>,
+    /// Normalised BSSIDs (lower-case `aa:bb:cc:dd:ee:ff`) whose presence proves the site.
+    pub wifi_bssids: Vec<String>,
+}
+
+/// A geofence in WGS-84, coordinates as `geo::Coord { x: lon, y: lat }`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fence {
+    /// A simple polygon (closed exterior ring, optional holes inside it).
+    Polygon(Polygon<f64>),
+    /// A geodesic circle.
+    Circle { center: Coord<f64>, radius_m: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Employee {
+    pub id: String,
+    pub name: String,
+    /// The sites this employee may clock in at, as indexes into [`Policy::sites`].
+    pub sites: Vec<SiteIdx>,
+}
+
+/// What an `uncertain` location verdict does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UncertainAction {
+    /// Refuse the punch; the user retries with a better fix or Wi-Fi.
+    Reject,
+    /// Accept it as an ordinary punch.
+    Allow,
+    /// Record it as a field punch (外勤) that needs approval.
+    FieldPunch,
+}
+
+/// Numbers the evaluator applies. Defaults are documented in `docs/policy.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    /// Fixes with a worse (larger) accuracy radius are refused, unless Wi-Fi proves presence.
+    pub max_accuracy_m: f64,
+    pub uncertain: UncertainAction,
+    /// Oldest acceptable fix, by monotonic clock, in seconds.
+    pub max_fix_age_s: u64,
+    /// Faster apparent travel between consecutive fixes is flagged, in metres per second.
+    pub max_travel_speed_mps: f64,
+    /// Allowed disagreement between wall-clock and monotonic elapsed time, in seconds.
+    pub clock_jump_tolerance_s: u64,
+    pub face: FaceRules,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceRules {
+    /// Whether every punch needs a face-match token.
+    pub required: bool,
+    /// Minimum `score` claim, 0..=1.
+    pub min_score: f64,
+    /// Minimum liveness score, 0..=1; a `"pass"`/`"fail"` claim counts as 1/0.
+    pub min_liveness: f64,
+    /// Oldest acceptable `iat`, in seconds before the trusted time.
+    pub max_token_age_s: u64,
+    /// Allowance for clock differences between matcher and daka, in seconds.
+    pub clock_skew_s: u64,
+}
+
+/// A trusted face-matcher key, from a JWK in the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    pub kid: String,
+    /// When set, a token's `iss` must equal it.
+    pub issuer: Option<String>,
+    pub key: PublicKey,
+}
+
+/// A public key that verifies face-match tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// JWK `{"kty":"OKP","crv":"Ed25519","x":..}`; verifies `alg: EdDSA`.
+    Ed25519([u8; 32]),
+    /// JWK `{"kty":"EC","crv":"P-256","x":..,"y":..}` as an uncompressed SEC1 point
+    /// (`0x04 || x || y`), checked to be on the curve; verifies `alg: ES256`.
+    P256(Box<[u8; 65]>),
+}
+
+impl Policy {
+    /// Parses and validates a policy document.
+    ///
+    /// Errors name the JSON path of the first bad value, e.g.
+    /// `sites[2].fences[0].coordinates[0]: ring is not closed`.
+    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
+        parse::parse_policy(text)
+    }
+
+    /// The site with this id.
+    pub fn site_by_id(&self, id: &str) -> Option<(SiteIdx, &Site)> {
+        self.sites.iter().enumerate().find(|(_, s)| s.id == id)
+    }
+
+    /// The employee with this id.
+    pub fn employee(&self, id: &str) -> Option<&Employee> {
+        self.employees.iter().find(|e| e.id == id)
+    }
+
+    /// The trusted key with this `kid`.
+    pub fn face_key(&self, kid: &str) -> Option<&TrustedKey> {
+        self.face_matchers.iter().find(|k| k.kid == kid)
+    }
+}
