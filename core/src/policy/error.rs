@@ -18,7 +18,10 @@ pub enum PolicyErrorKind {
     #[error("required field is missing")]
     Missing,
     #[error("expected {expected}, found {found}")]
-    WrongType { expected: &'static str, found: String },
+    WrongType {
+        expected: &'static str,
+        found: String,
+    },
     #[error("invalid value {value}: {reason}")]
     Invalid { value: String, reason: String },
 }
