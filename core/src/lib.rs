@@ -23,6 +23,7 @@
 //! Nothing here touches the network, a database or a platform API; those live in the crates
 //! that embed this one.
 
+pub mod attempt;
 pub mod codes;
 pub mod evidence;
 pub mod geofence;
