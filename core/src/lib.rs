@@ -27,8 +27,10 @@ pub mod attempt;
 pub mod codes;
 pub mod evidence;
 pub mod geofence;
+pub mod outbox;
 pub mod policy;
 pub mod punch;
+pub mod store;
 pub mod verdict;
 
 pub use codes::{Code, Severity};

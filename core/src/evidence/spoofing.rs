@@ -174,7 +174,7 @@ fn impossible_travel(
         Point::new(fix.lon, fix.lat),
     );
     let unexplained = distance - previous_fix.accuracy_m - fix.accuracy_m;
-    if !(unexplained > 0.0) {
+    if unexplained <= 0.0 || unexplained.is_nan() {
         return None;
     }
     // Elapsed time between the two fixes: monotonic on the same boot, else wall clock.
