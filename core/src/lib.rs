@@ -31,6 +31,7 @@ pub mod outbox;
 pub mod policy;
 pub mod punch;
 pub mod store;
+pub mod sync;
 pub mod verdict;
 
 pub use codes::{Code, Severity};
