@@ -242,8 +242,7 @@ impl<'p> FaceTokenVerifier<'p> {
             .ok_or_else(|| FaceTokenError::UnknownKey { kid: echo(&kid) })?;
 
         // 5. key/alg match
-        let (algorithm, public): (&dyn sig::VerificationAlgorithm, &[u8]) = match (alg, &key.key)
-        {
+        let (algorithm, public): (&dyn sig::VerificationAlgorithm, &[u8]) = match (alg, &key.key) {
             (JwsAlg::EdDSA, PublicKey::Ed25519(pk)) => (&sig::ED25519, pk),
             (JwsAlg::ES256, PublicKey::P256(pk)) => (&sig::ECDSA_P256_SHA256_FIXED, &pk[..]),
             (alg, other) => {
@@ -464,7 +463,10 @@ fn non_empty<'a>(s: Cow<'a, str>, claim: &'static str) -> Result<Cow<'a, str>, F
 fn number(value: Option<Json<'_>>, claim: &'static str) -> Result<f64, FaceTokenError> {
     match value {
         Some(Json::Number(n)) if n.is_finite() => Ok(n),
-        None => Err(FaceTokenError::malformed(TokenPart::Claim(claim), "missing")),
+        None => Err(FaceTokenError::malformed(
+            TokenPart::Claim(claim),
+            "missing",
+        )),
         Some(other) => Err(FaceTokenError::malformed(
             TokenPart::Claim(claim),
             format!("expected a number, found {}", other.describe()),

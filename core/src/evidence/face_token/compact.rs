@@ -94,7 +94,10 @@ fn check_alphabet(segment: &str, base: usize, part: TokenPart) -> Result<(), Fac
             b as char
         )
     } else if b.is_ascii_graphic() {
-        format!("{:?} at offset {offset} is not a base64url character", b as char)
+        format!(
+            "{:?} at offset {offset} is not a base64url character",
+            b as char
+        )
     } else {
         format!("byte 0x{b:02x} at offset {offset} is not a base64url character")
     };
@@ -136,7 +139,10 @@ mod tests {
         assert_eq!(reason("eyJhIjoxfQ..AAEC").0, TokenPart::Payload);
         let (part, why) = reason("eyJhIjoxfQ.eyJiIjoyfQ=.AAEC");
         assert_eq!(part, TokenPart::Payload);
-        assert!(why.contains("padding") && why.contains("offset 21"), "{why}");
+        assert!(
+            why.contains("padding") && why.contains("offset 21"),
+            "{why}"
+        );
         let (part, why) = reason("eyJhIjoxfQ.eyJiIjoyfQ.AA EC");
         assert_eq!(part, TokenPart::Signature);
         assert!(why.contains("whitespace"), "{why}");

@@ -76,7 +76,11 @@ pub enum FaceTokenError {
     /// The signature does not verify under the selected key. `len` is the decoded signature
     /// length; both algorithms need exactly 64 bytes (ES256 as `r || s`, not DER).
     #[error("{}", bad_signature_message(kid, *alg, *len))]
-    BadSignature { kid: String, alg: JwsAlg, len: usize },
+    BadSignature {
+        kid: String,
+        alg: JwsAlg,
+        len: usize,
+    },
 
     /// `iss` differs from the issuer the policy registers for the key.
     #[error("face token issued by {found:?}, but key {kid:?} belongs to {expected:?}")]
@@ -228,7 +232,10 @@ mod tests {
         assert_eq!(human_duration(7500), "2 h 5 min");
         assert_eq!(human_duration(3 * 86400 + 4 * 3600 + 59), "3 d 4 h");
         let max = human_duration(u64::MAX);
-        assert!(max.starts_with(&format!("{} d ", u64::MAX / 86400)), "{max}");
+        assert!(
+            max.starts_with(&format!("{} d ", u64::MAX / 86400)),
+            "{max}"
+        );
     }
 
     #[test]
@@ -238,7 +245,10 @@ mod tests {
         let clipped = echo(&long);
         assert_eq!(clipped.chars().count(), MAX_ECHO_CHARS + 1);
         assert!(clipped.ends_with('…'));
-        assert_eq!(echo(&"a".repeat(MAX_ECHO_CHARS)), "a".repeat(MAX_ECHO_CHARS));
+        assert_eq!(
+            echo(&"a".repeat(MAX_ECHO_CHARS)),
+            "a".repeat(MAX_ECHO_CHARS)
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserializer as _;
-use serde::de::{self, DeserializeSeed, Deserialize, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// One member's value, reduced to what the checks need.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +62,12 @@ pub(super) fn read_members<'de, const N: usize>(
         member: None,
         reason,
     };
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| whole(format!("not UTF-8 ({e})")))?;
-    match text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() {
+    let text = std::str::from_utf8(bytes).map_err(|e| whole(format!("not UTF-8 ({e})")))?;
+    match text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .as_bytes()
+        .first()
+    {
         Some(b'{') => {}
         Some(_) => return Err(whole("not a JSON object".to_owned())),
         None => return Err(whole("empty".to_owned())),
@@ -75,7 +78,9 @@ pub(super) fn read_members<'de, const N: usize>(
         names,
         failed: &mut failed,
     };
-    let read = de.deserialize_map(visitor).and_then(|out| de.end().map(|()| out));
+    let read = de
+        .deserialize_map(visitor)
+        .and_then(|out| de.end().map(|()| out));
     read.map_err(|e| ReadError {
         member: failed,
         reason: match failed {
@@ -239,7 +244,16 @@ mod tests {
 
     #[test]
     fn only_objects_are_accepted() {
-        for text in ["[1]", "\"x\"", "1", "", "  ", "null", "{} {}", "{\"a\":1} x"] {
+        for text in [
+            "[1]",
+            "\"x\"",
+            "1",
+            "",
+            "  ",
+            "null",
+            "{} {}",
+            "{\"a\":1} x",
+        ] {
             let err = read(text, ["a"]).unwrap_err();
             assert_eq!(err.member, None, "{text}");
         }
@@ -249,7 +263,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_costs_no_stack() {
-        let deep = format!(r#"{{"x":{}{}, "a":true}}"#, "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            r#"{{"x":{}{}, "a":true}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         let [a] = read(&deep, ["a"]).unwrap();
         assert_eq!(a, Some(Json::Bool(true)));
         let deep = format!(r#"{{"a":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));

@@ -95,7 +95,10 @@ mod tests {
         for _ in 0..1000 {
             let n = ledger.issue().unwrap();
             assert_eq!(n.len(), 22);
-            assert!(n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(
+                n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
             assert!(ledger.is_outstanding(&n));
             assert!(seen.insert(n));
         }
