@@ -1686,3 +1686,59 @@ proptest! {
         }
     }
 }
+
+// ---- the documented example ---------------------------------------------------------------------
+
+/// The example token in `docs/face-token.md`, signed with `ed25519.pem`.
+const DOC_EXAMPLE: &str = "eyJhbGciOiJFZERTQSIsImtpZCI6Im1hdGNoZXItZWQtMSIsInR5cCI6IkpXVCJ9.\
+    eyJpc3MiOiJodHRwczovL2ZhY2VzLmV4YW1wbGUuaGsiLCJzdWIiOiJFMTAwMSIsIm5vbmNlIjoicTNWeDBKbTRUcUs4\
+    Yloxc1dmUHoyQSIsImlhdCI6MTc3MjQxMzE5NywiZXhwIjoxNzcyNDEzMzE3LCJzY29yZSI6MC45MywibGl2ZW5lc3Mi\
+    OiJwYXNzIiwibW9kZWwiOiJhY21lLWZhY2UtMy4yIn0.\
+    lZGaXrhnNpG26rYAUiUGiDT-SOZKkv7MhdvlT_iHvMuJqtkWgAu2iVfBazoIfYVbHoH4Yf-CU5qjmYMFdf1XBg";
+
+#[test]
+fn documented_example_is_what_jsonwebtoken_signs_and_verifies() {
+    // Ed25519 signatures are deterministic, so the documented token is reproducible.
+    let minted = mint_raw(
+        r#"{"alg":"EdDSA","kid":"matcher-ed-1","typ":"JWT"}"#,
+        concat!(
+            r#"{"iss":"https://faces.example.hk","sub":"E1001","nonce":"q3Vx0Jm4TqK8bZ1sWfPz2A","#,
+            r#""iat":1772413197,"exp":1772413317,"score":0.93,"liveness":"pass","#,
+            r#""model":"acme-face-3.2"}"#
+        )
+        .as_bytes(),
+        &FX.ed,
+        Algorithm::EdDSA,
+    );
+    assert_eq!(minted, DOC_EXAMPLE);
+    let m = check(DOC_EXAMPLE, "q3Vx0Jm4TqK8bZ1sWfPz2A").unwrap();
+    assert_eq!(m.issued_at.to_rfc3339(), "2026-03-02T00:59:57+00:00");
+    assert_eq!(m.expires_at.to_rfc3339(), "2026-03-02T01:01:57+00:00");
+    assert_eq!((m.score, m.liveness), (0.93, 1.0));
+}
+
+#[test]
+fn documented_messages_are_exact() {
+    let token = mint_ed_raw(&claims_text("score", Some("1.2")));
+    assert_eq!(
+        check(&token, "n-1").unwrap_err().to_string(),
+        "face token malformed: claim `score`: 1.2 is outside 0..=1"
+    );
+    let token = mint_ed_raw(&claims_text("iat", Some("1772413197000")));
+    assert_eq!(
+        check(&token, "n-1").unwrap_err().to_string(),
+        "face token malformed: claim `iat`: 1772413197000 is outside the NumericDate range \
+         0..=253402300799 (year 9999)"
+    );
+    let token = mint_es(&claims(P256_ISS, "n-1"));
+    let der = der_signature(&unb64(segments(&token)[2]));
+    let err = check(&with_signature(&token, &der), "n-1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "face token signature is {} bytes; ES256 needs the 64-byte r||s form \
+             (RFC 7518 §3.4), not DER",
+            der.len()
+        )
+    );
+}
