@@ -206,6 +206,11 @@ impl<'p> FaceTokenVerifier<'p> {
     /// Consumes `expected.nonce` from `ledger` once the signature, `iss`, `sub` and `nonce`
     /// check out, so the nonce can never back another attempt, even when a later check
     /// (time, score, liveness) refuses this one.
+    ///
+    /// # Errors
+    ///
+    /// The first check the token fails, as a [`FaceTokenError`] whose
+    /// [`code`](FaceTokenError::code) is the stable verdict code.
     pub fn verify(
         &self,
         token: &str,

@@ -52,8 +52,10 @@ impl NonceLedger {
     /// A fresh random nonce (128 bits from the system RNG, base64url without padding),
     /// remembered as issued.
     ///
-    /// Fails only if the operating system cannot supply random bytes, which ring reports
-    /// instead of panicking; the attempt cannot proceed without a nonce.
+    /// # Errors
+    ///
+    /// [`RandomUnavailable`] only if the operating system cannot supply random bytes, which
+    /// ring reports instead of panicking; the attempt cannot proceed without a nonce.
     pub fn issue(&mut self) -> Result<String, RandomUnavailable> {
         let mut bytes = [0u8; NONCE_BYTES];
         self.rng.fill(&mut bytes).map_err(|_| RandomUnavailable)?;
