@@ -1,0 +1,2 @@
+//! Punch benchmarks (placeholder).
+fn main() {}
