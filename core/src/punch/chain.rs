@@ -77,7 +77,9 @@ impl PunchChain {
 
     /// Continues a chain after its last stored record.
     pub fn resume(last: &PunchRecord) -> Result<Self, PunchError> {
-        last.body.validate().map_err(PunchError::InvalidLastRecord)?;
+        last.body
+            .validate()
+            .map_err(PunchError::InvalidLastRecord)?;
         let hash = last.hash().map_err(PunchError::InvalidLastRecord)?;
         Ok(PunchChain {
             device_id: last.body.device_id.clone(),
@@ -135,7 +137,9 @@ impl PunchChain {
 
 /// A UUIDv7 for a punch made at `time`: 48 bits of Unix milliseconds, 74 random bits.
 fn v7_id(time: &DateTime<Utc>) -> Result<Uuid, RecordError> {
-    let secs = u64::try_from(time.timestamp()).ok().filter(|s| *s < 253_402_300_800);
+    let secs = u64::try_from(time.timestamp())
+        .ok()
+        .filter(|s| *s < 253_402_300_800);
     let Some(secs) = secs else {
         return Err(RecordError::InvalidField {
             field: "id_time".into(),
@@ -377,7 +381,9 @@ pub fn verify_chain_from(
             kind,
         };
         if body.format != RECORD_FORMAT {
-            return Err(fail(ChainErrorKind::UnsupportedFormat { found: body.format }));
+            return Err(fail(ChainErrorKind::UnsupportedFormat {
+                found: body.format,
+            }));
         }
         body.validate()
             .map_err(|error| fail(ChainErrorKind::Malformed { error }))?;
@@ -483,7 +489,8 @@ pub fn parse_log(text: &str) -> Result<Vec<PunchRecord>, LogError> {
         if line.trim().is_empty() {
             continue;
         }
-        let record = PunchRecord::from_json(line).map_err(|error| LogError { line: i + 1, error })?;
+        let record =
+            PunchRecord::from_json(line).map_err(|error| LogError { line: i + 1, error })?;
         records.push(record);
     }
     Ok(records)
@@ -493,7 +500,9 @@ pub fn parse_log(text: &str) -> Result<Vec<PunchRecord>, LogError> {
 pub fn write_log(records: &[PunchRecord]) -> Result<String, LogError> {
     let mut out = String::new();
     for (i, record) in records.iter().enumerate() {
-        let json = record.to_json().map_err(|error| LogError { line: i + 1, error })?;
+        let json = record
+            .to_json()
+            .map_err(|error| LogError { line: i + 1, error })?;
         out.push_str(&json);
         out.push('\n');
     }

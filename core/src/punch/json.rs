@@ -327,7 +327,10 @@ mod tests {
     fn differences_name_the_first_path() {
         let a = serde_json::json!({"x": {"y": 5, "z": [1, 2]}, "w": null});
         let b = serde_json::json!({"x": {"y": 5.0, "z": [1, 3]}});
-        assert_eq!(first_difference(&a, &b), Some(Difference::Unknown("w".into())));
+        assert_eq!(
+            first_difference(&a, &b),
+            Some(Difference::Unknown("w".into()))
+        );
         let a = serde_json::json!({"x": {"y": 5, "z": [1, 2]}});
         assert_eq!(
             first_difference(&a, &b),

@@ -280,7 +280,9 @@ fn check_int(field: &str, magnitude: u64) -> Result<(), RecordError> {
     } else {
         Err(RecordError::invalid(
             field,
-            format!("{magnitude} is over {MAX_SAFE_INTEGER} (2^53 − 1), which canonical JSON cannot carry exactly"),
+            format!(
+                "{magnitude} is over {MAX_SAFE_INTEGER} (2^53 − 1), which canonical JSON cannot carry exactly"
+            ),
         ))
     }
 }
@@ -457,12 +459,11 @@ impl PunchRecord {
                 limit: MAX_RECORD_BYTES,
             });
         }
-        let StrictValue(value) =
-            serde_json::from_str(text).map_err(|e| RecordError::Json {
-                line: e.line(),
-                column: e.column(),
-                reason: e.to_string(),
-            })?;
+        let StrictValue(value) = serde_json::from_str(text).map_err(|e| RecordError::Json {
+            line: e.line(),
+            column: e.column(),
+            reason: e.to_string(),
+        })?;
         PunchRecord::from_value(value)
     }
 
@@ -514,8 +515,7 @@ impl PunchRecord {
         decode_sig(&sig).map_err(|reason| RecordError::invalid("sig", reason))?;
         let received = Value::Object(object);
         json::check_integers(&received)?;
-        let body: PunchBody =
-            serde_path_to_error::deserialize(&received).map_err(typed_error)?;
+        let body: PunchBody = serde_path_to_error::deserialize(&received).map_err(typed_error)?;
         body.validate()?;
         // The typed body must write back to exactly the canonical bytes received, so that the
         // signature checked later over the typed body is the signature over the raw JSON.
