@@ -75,7 +75,9 @@ impl PunchChain {
         }
     }
 
-    /// Continues a chain after its last stored record.
+    /// Continues a chain after its last stored record (the newest record in the device's
+    /// outbox or history). The record is the device's own and is not re-verified here; its
+    /// format rules are checked, and an invalid record is refused.
     pub fn resume(last: &PunchRecord) -> Result<Self, PunchError> {
         last.body
             .validate()
