@@ -1,19 +1,51 @@
 //! The punch record format and the device signer.
 //!
-//! A record is the JSON object of [`PunchBody`] plus a `sig` field. The signature is Ed25519
-//! over the RFC 8785 (JCS) canonical form of the body (the record without `sig`); the record
-//! hash that the next record's `prev_hash` carries is the lower-case hex SHA-256 of the
-//! canonical form of the whole record, `sig` included. Canonical JSON makes both independent
-//! of key order and number formatting, so a server in another language can verify them.
+//! A record is the JSON object of [`PunchBody`] plus a `sig` member. The signature is Ed25519
+//! over the RFC 8785 (JCS) canonical form of the record without `sig`; the record hash that the
+//! next record's `prev_hash` carries is the lower-case hex SHA-256 of the canonical form of the
+//! whole record, `sig` included. Canonical JSON makes both independent of key order and
+//! whitespace, so a server in another language can verify them. The full specification, with
+//! an example, is `docs/punch-record.md`.
+//!
+//! Reading is strict, because a signature over JSON means nothing if two readers can see two
+//! different records in the same bytes. [`PunchRecord::from_json`] (and the `Deserialize` impl,
+//! which runs the same code) refuses duplicate keys, integers beyond 2^53 − 1, unknown fields
+//! at any depth and any value that the typed record would write back differently. So for every
+//! record it accepts, the canonical form of the *received* JSON minus `sig` is byte-identical
+//! to the canonical form of the typed body: verifying the typed record is verifying the raw
+//! bytes, and [`PunchRecord::hash`] is the hash another implementation computes from the raw
+//! JSON. Both are checked, not assumed: `from_json` compares the two canonical forms.
+//!
+//! `PunchRecord` flattens its body into one JSON object. serde's `flatten` cannot be combined
+//! with `deny_unknown_fields` when deserialising, so serialisation keeps the derived `flatten`
+//! (which works) and deserialisation goes through a `serde_json::Value`, removes `sig`, and
+//! reads the rest as a `PunchBody`, whose own `deny_unknown_fields` then applies.
+//!
+//! This file must not decide anything about chains (sequence, links, forks): `chain.rs` does.
 
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Datelike as _, Utc};
+use ring::rand::{SecureRandom as _, SystemRandom};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
+use super::json::{self, MAX_SAFE_INTEGER, StrictValue};
 use crate::evidence::{DeviceClock, Fix};
 use crate::verdict::Verdict;
 
 /// Version of the record format.
 pub const RECORD_FORMAT: u32 = 1;
+
+/// The largest record, in bytes of JSON, that [`PunchRecord::from_json`] reads. A real record
+/// is 1–3 KiB (a face token is the largest part); the limit bounds the work hostile input can
+/// cause.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 /// What the punch is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,14 +101,474 @@ pub struct PunchBody {
 }
 
 /// A signed record: the body plus `sig` (base64url, no padding, of the 64-byte signature).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialises as one flat JSON object (the body's members plus `sig`); deserialises through
+/// the same strict reader as [`PunchRecord::from_json`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PunchRecord {
     #[serde(flatten)]
     pub body: PunchBody,
     pub sig: String,
 }
 
+/// Why a record (as JSON, or as a typed value) is not a valid punch record. Every variant that
+/// concerns a field names it as a path such as `verdict.reasons[0].message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record is {bytes} bytes, over the {limit}-byte limit")]
+    TooLarge { bytes: usize, limit: usize },
+    #[error("not JSON (line {line}, column {column}): {reason}")]
+    Json {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    #[error("a record is a JSON object, not {found}")]
+    NotAnObject { found: &'static str },
+    #[error("field `{field}` is missing")]
+    MissingField { field: String },
+    #[error("field `{field}` is not part of the record format")]
+    UnknownField { field: String },
+    #[error("field `{field}`: {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("field `{field}`: {reason}")]
+    NonCanonical { field: String, reason: String },
+    #[error("record format {found} is not supported; this library reads format {RECORD_FORMAT}")]
+    UnsupportedFormat { found: String },
+    #[error("record cannot be written as canonical JSON: {reason}")]
+    NotSerialisable { reason: String },
+}
+
+impl RecordError {
+    /// A stable machine code for the failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RecordError::TooLarge { .. } => "too_large",
+            RecordError::Json { .. } => "not_json",
+            RecordError::NotAnObject { .. } => "not_an_object",
+            RecordError::MissingField { .. } => "missing_field",
+            RecordError::UnknownField { .. } => "unknown_field",
+            RecordError::InvalidField { .. } => "invalid_field",
+            RecordError::NonCanonical { .. } => "non_canonical",
+            RecordError::UnsupportedFormat { .. } => "unsupported_format",
+            RecordError::NotSerialisable { .. } => "not_serialisable",
+        }
+    }
+
+    /// The field the error is about, if it is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            RecordError::MissingField { field }
+            | RecordError::UnknownField { field }
+            | RecordError::InvalidField { field, .. }
+            | RecordError::NonCanonical { field, .. } => Some(field),
+            RecordError::UnsupportedFormat { .. } => Some("format"),
+            _ => None,
+        }
+    }
+
+    fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        RecordError::InvalidField {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a signature did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// `sig` is not base64url without padding of 64 bytes.
+    #[error("`sig` is not a base64url-encoded 64-byte Ed25519 signature: {reason}")]
+    Encoding { reason: String },
+    /// The signature is well-formed but does not match the body and key.
+    #[error("the signature does not match the record and the public key")]
+    Mismatch,
+    /// The body cannot be written as canonical JSON, so there is nothing to verify.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// Failures of the device signer and of appending to a chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PunchError {
+    /// The operating system's random source failed; retrying may succeed.
+    #[error("the system random source failed; try again")]
+    Randomness,
+    /// The key material was rejected; the stored seed is damaged.
+    #[error("the device key was rejected: {reason}")]
+    Key { reason: String },
+    /// The draft (or the chain's device id) cannot make a valid record.
+    #[error("cannot record this punch: {0}")]
+    InvalidDraft(RecordError),
+    /// The stored record given to [`PunchChain::resume`](super::PunchChain::resume) is invalid.
+    #[error("cannot continue after the stored record: {0}")]
+    InvalidLastRecord(RecordError),
+    /// The sequence number reached 2^53 − 1; the device must re-enrol with a new chain.
+    #[error("the chain has reached the largest sequence number; re-enrol the device")]
+    ChainExhausted,
+}
+
 /// The device's Ed25519 signing key.
+///
+/// The app keeps the 32-byte seed in the platform's secure storage (Android Keystore-wrapped,
+/// iOS Keychain) and rebuilds the signer with [`DeviceSigner::from_seed`] at start-up; the
+/// server knows only [`DeviceSigner::public_key`], registered at enrolment.
 pub struct DeviceSigner {
-    _private: (),
+    key: Ed25519KeyPair,
+}
+
+impl DeviceSigner {
+    /// Generates a new key from the system random source. Returns the signer and its seed,
+    /// which the caller must store securely; the seed is wiped from memory when dropped.
+    pub fn generate() -> Result<(DeviceSigner, Zeroizing<[u8; 32]>), PunchError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        SystemRandom::new()
+            .fill(&mut seed[..])
+            .map_err(|_| PunchError::Randomness)?;
+        let signer = DeviceSigner::from_seed(&seed)?;
+        Ok((signer, seed))
+    }
+
+    /// Rebuilds the signer from a stored 32-byte seed (RFC 8032 private key).
+    pub fn from_seed(seed: &[u8; 32]) -> Result<DeviceSigner, PunchError> {
+        Ed25519KeyPair::from_seed_unchecked(seed)
+            .map(|key| DeviceSigner { key })
+            .map_err(|e| PunchError::Key {
+                reason: e.to_string(),
+            })
+    }
+
+    /// The 32-byte Ed25519 public key, as registered with the server.
+    pub fn public_key(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.key.public_key().as_ref());
+        out
+    }
+
+    /// Signs `message` (Ed25519 is deterministic: the same message gives the same signature).
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.key.sign(message).as_ref());
+        out
+    }
+}
+
+impl fmt::Debug for DeviceSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceSigner")
+            .field("public_key", &URL_SAFE_NO_PAD.encode(self.public_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks the RFC 3339 range: four-digit years only.
+fn check_time(field: &str, time: &DateTime<Utc>) -> Result<(), RecordError> {
+    if (0..=9999).contains(&time.year()) {
+        Ok(())
+    } else {
+        Err(RecordError::invalid(
+            field,
+            format!("{time} is outside years 0000–9999, which RFC 3339 cannot write"),
+        ))
+    }
+}
+
+fn check_int(field: &str, magnitude: u64) -> Result<(), RecordError> {
+    if magnitude <= MAX_SAFE_INTEGER {
+        Ok(())
+    } else {
+        Err(RecordError::invalid(
+            field,
+            format!(
+                "{magnitude} is over {MAX_SAFE_INTEGER} (2^53 − 1), which canonical JSON cannot carry exactly"
+            ),
+        ))
+    }
+}
+
+fn check_float(field: &str, value: f64) -> Result<(), RecordError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(RecordError::invalid(
+            field,
+            format!("{value} is not a finite number"),
+        ))
+    }
+}
+
+impl PunchBody {
+    /// Checks the rules of the format that the types alone do not enforce: the format version,
+    /// `seq >= 1`, `prev_hash` null exactly for seq 1 and otherwise 64 lower-case hex digits,
+    /// a version-7 id, non-empty device and employee ids, integers within ±(2^53 − 1), finite
+    /// numbers and RFC 3339-writable times.
+    pub fn validate(&self) -> Result<(), RecordError> {
+        if self.format != RECORD_FORMAT {
+            return Err(RecordError::UnsupportedFormat {
+                found: self.format.to_string(),
+            });
+        }
+        if self.id.get_version_num() != 7 {
+            return Err(RecordError::invalid(
+                "id",
+                format!("{} is not a version 7 UUID", self.id),
+            ));
+        }
+        if self.device_id.is_empty() {
+            return Err(RecordError::invalid("device_id", "must not be empty"));
+        }
+        if self.seq == 0 {
+            return Err(RecordError::invalid("seq", "starts at 1"));
+        }
+        check_int("seq", self.seq)?;
+        match (&self.prev_hash, self.seq) {
+            (None, 1) => {}
+            (Some(_), 1) => {
+                return Err(RecordError::invalid(
+                    "prev_hash",
+                    "must be null for the first record (seq 1)",
+                ));
+            }
+            (None, _) => {
+                return Err(RecordError::invalid(
+                    "prev_hash",
+                    "must be the previous record's hash for every record after seq 1",
+                ));
+            }
+            (Some(hash), _) if !json::is_hash(hash) => {
+                return Err(RecordError::invalid(
+                    "prev_hash",
+                    "must be 64 lower-case hexadecimal digits (a SHA-256)",
+                ));
+            }
+            (Some(_), _) => {}
+        }
+        if self.employee_id.is_empty() {
+            return Err(RecordError::invalid("employee_id", "must not be empty"));
+        }
+        if let Some(fix) = &self.evidence.fix {
+            check_float("evidence.fix.lat", fix.lat)?;
+            check_float("evidence.fix.lon", fix.lon)?;
+            check_float("evidence.fix.accuracy_m", fix.accuracy_m)?;
+            check_time("evidence.fix.time", &fix.time)?;
+            if let Some(ms) = fix.monotonic_ms {
+                check_int("evidence.fix.monotonic_ms", ms)?;
+            }
+        }
+        check_time("clock.wall", &self.clock.wall)?;
+        check_int("clock.monotonic_ms", self.clock.monotonic_ms)?;
+        if let Some(offset) = self.server_offset_ms {
+            check_int("server_offset_ms", offset.unsigned_abs())?;
+        }
+        check_int("policy_version", self.policy_version)?;
+        let verdict = &self.verdict;
+        check_int("verdict.policy_version", verdict.policy_version)?;
+        check_time("verdict.evaluated_at", &verdict.evaluated_at)?;
+        if let Some(d) = verdict.location.distance_to_edge_m {
+            check_float("verdict.location.distance_to_edge_m", d)?;
+        }
+        if let Some(a) = verdict.location.accuracy_m {
+            check_float("verdict.location.accuracy_m", a)?;
+        }
+        if let Some(face) = &verdict.face {
+            check_float("verdict.face.score", face.score)?;
+            check_float("verdict.face.liveness", face.liveness)?;
+        }
+        Ok(())
+    }
+
+    /// The bytes the signature covers: the canonical JSON of the body.
+    pub fn signing_bytes(&self) -> Result<Vec<u8>, RecordError> {
+        json::canonical(self)
+    }
+}
+
+/// Decodes a `sig` value into the 64 signature bytes.
+fn decode_sig(sig: &str) -> Result<[u8; 64], String> {
+    if sig.len() != 86 {
+        return Err(format!(
+            "{} characters, where a 64-byte signature is 86",
+            sig.len()
+        ));
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(sig).map_err(|e| e.to_string())?;
+    <[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| format!("{} bytes, not 64", bytes.len()))
+}
+
+/// `true` if `sig` (64 bytes) is a valid Ed25519 signature of `message` under `public_key`.
+pub(crate) fn ed25519_verify(public_key: &[u8; 32], message: &[u8], sig: &[u8; 64]) -> bool {
+    UnparsedPublicKey::new(&ED25519, public_key)
+        .verify(message, sig)
+        .is_ok()
+}
+
+impl PunchRecord {
+    /// Signs a body. The body is validated first ([`PunchBody::validate`]); chains use this
+    /// through [`PunchChain::append`](super::PunchChain::append), which also sets `id`, `seq`
+    /// and `prev_hash`.
+    pub fn sign(body: PunchBody, signer: &DeviceSigner) -> Result<PunchRecord, RecordError> {
+        body.validate()?;
+        let signature = signer.sign(&body.signing_bytes()?);
+        Ok(PunchRecord {
+            body,
+            sig: URL_SAFE_NO_PAD.encode(signature),
+        })
+    }
+
+    /// The record as canonical JSON: one line, keys sorted, no insignificant whitespace. This
+    /// is the form to store, send and export (one record per line in a log).
+    pub fn to_json(&self) -> Result<String, RecordError> {
+        let bytes = json::canonical(self)?;
+        // The canonicaliser writes UTF-8 only.
+        String::from_utf8(bytes).map_err(|e| RecordError::NotSerialisable {
+            reason: e.to_string(),
+        })
+    }
+
+    /// The record hash: lower-case hex SHA-256 of the canonical JSON of the whole record,
+    /// `sig` included. The next record's `prev_hash` carries it.
+    pub fn hash(&self) -> Result<String, RecordError> {
+        let bytes = json::canonical(self)?;
+        Ok(json::hex_lower(
+            ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref(),
+        ))
+    }
+
+    /// The 64 signature bytes from `sig`.
+    pub fn signature(&self) -> Result<[u8; 64], SignatureError> {
+        decode_sig(&self.sig).map_err(|reason| SignatureError::Encoding { reason })
+    }
+
+    /// Verifies `sig` over the canonical body with the device's public key.
+    pub fn verify_signature(&self, public_key: &[u8; 32]) -> Result<(), SignatureError> {
+        let signature = self.signature()?;
+        let message = self.body.signing_bytes()?;
+        if ed25519_verify(public_key, &message, &signature) {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
+    }
+
+    /// Reads one record from JSON, strictly: see the file header. Errors name the field.
+    pub fn from_json(text: &str) -> Result<PunchRecord, RecordError> {
+        if text.len() > MAX_RECORD_BYTES {
+            return Err(RecordError::TooLarge {
+                bytes: text.len(),
+                limit: MAX_RECORD_BYTES,
+            });
+        }
+        let StrictValue(value) = serde_json::from_str(text).map_err(|e| RecordError::Json {
+            line: e.line(),
+            column: e.column(),
+            reason: e.to_string(),
+        })?;
+        PunchRecord::from_value(value)
+    }
+
+    /// Reads a record from a JSON value already read with duplicate keys refused.
+    fn from_value(value: Value) -> Result<PunchRecord, RecordError> {
+        let mut object = match value {
+            Value::Object(object) => object,
+            other => {
+                return Err(RecordError::NotAnObject {
+                    found: match other {
+                        Value::Null => "null",
+                        Value::Bool(_) => "a boolean",
+                        Value::Number(_) => "a number",
+                        Value::String(_) => "a string",
+                        Value::Array(_) => "an array",
+                        Value::Object(_) => "an object",
+                    },
+                });
+            }
+        };
+        // The format decides what the other fields mean, so it is checked first.
+        match object.get("format") {
+            None => {
+                return Err(RecordError::MissingField {
+                    field: "format".into(),
+                });
+            }
+            Some(Value::Number(n)) if n.as_u64() == Some(u64::from(RECORD_FORMAT)) => {}
+            Some(other) => {
+                return Err(RecordError::UnsupportedFormat {
+                    found: other.to_string(),
+                });
+            }
+        }
+        let sig = match object.remove("sig") {
+            None => {
+                return Err(RecordError::MissingField {
+                    field: "sig".into(),
+                });
+            }
+            Some(Value::String(sig)) => sig,
+            Some(other) => {
+                return Err(RecordError::invalid(
+                    "sig",
+                    format!("expected a string, found {other}"),
+                ));
+            }
+        };
+        decode_sig(&sig).map_err(|reason| RecordError::invalid("sig", reason))?;
+        let received = Value::Object(object);
+        json::check_integers(&received)?;
+        let body: PunchBody = serde_path_to_error::deserialize(&received).map_err(typed_error)?;
+        body.validate()?;
+        // The typed body must write back to exactly the canonical bytes received, so that the
+        // signature checked later over the typed body is the signature over the raw JSON.
+        let received_bytes = json::canonical(&received)?;
+        let typed_bytes = body.signing_bytes()?;
+        if received_bytes != typed_bytes {
+            let typed = serde_json::to_value(&body).map_err(|e| RecordError::NotSerialisable {
+                reason: e.to_string(),
+            })?;
+            return Err(json::first_difference(&received, &typed)
+                .map(json::Difference::into_error)
+                .unwrap_or_else(|| RecordError::NonCanonical {
+                    field: String::new(),
+                    reason: "the record does not write back to the bytes received".into(),
+                }));
+        }
+        Ok(PunchRecord { body, sig })
+    }
+}
+
+/// Turns a typed-reading error into one naming the field.
+fn typed_error(err: serde_path_to_error::Error<serde_json::Error>) -> RecordError {
+    let path = err.path().to_string();
+    let path = if path == "." { String::new() } else { path };
+    let reason = err.into_inner().to_string();
+    let quoted = |prefix: &str| {
+        reason
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(name) = quoted("unknown field `") {
+        let field = if path.ends_with(&name) {
+            path
+        } else {
+            json::join(&path, &name)
+        };
+        RecordError::UnknownField { field }
+    } else if let Some(name) = quoted("missing field `") {
+        RecordError::MissingField {
+            field: json::join(&path, &name),
+        }
+    } else {
+        RecordError::InvalidField {
+            field: path,
+            reason,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PunchRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let StrictValue(value) = StrictValue::deserialize(deserializer)?;
+        PunchRecord::from_value(value).map_err(serde::de::Error::custom)
+    }
 }

@@ -1,0 +1,66 @@
+//! Readable forms of verdicts for people reading a terminal.
+
+use daka_core::attempt::Attempt;
+use daka_core::geofence::Presence;
+use chrono::SecondsFormat;
+use daka_core::verdict::{LocationSource, TimeSource};
+use daka_core::{Decision, Engine, Severity, Verdict};
+
+/// A verdict as a few lines of text.
+pub fn verdict(engine: &Engine, attempt: &Attempt, v: &Verdict) -> String {
+    let decision = match v.decision {
+        Decision::Accepted => "ACCEPTED",
+        Decision::FieldPunch => "FIELD PUNCH (needs review)",
+        Decision::Rejected => "REJECTED",
+    };
+    let who = match engine.policy().employee(&attempt.employee_id) {
+        Some(e) => format!("{} ({})", e.id, e.name),
+        None => format!("{:?}", attempt.employee_id),
+    };
+    let kind = serde_json::to_value(attempt.kind)
+        .ok()
+        .and_then(|k| k.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let clock = match v.time_source {
+        TimeSource::ServerAnchor => "server time anchor",
+        TimeSource::Supplied => "supplied time",
+        TimeSource::DeviceWall => "device clock",
+    };
+    let mut out = format!(
+        "{decision}: {who}, punch {kind}, policy v{}, judged at {} ({clock})\n",
+        v.policy_version,
+        v.evaluated_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+
+    let loc = &v.location;
+    let presence = match loc.presence {
+        Presence::Inside => "inside",
+        Presence::Outside => "outside",
+        Presence::Uncertain => "uncertain",
+    };
+    let source = match loc.source {
+        LocationSource::Gps => "GPS",
+        LocationSource::Wifi => "Wi-Fi",
+        LocationSource::None => "no evidence",
+    };
+    out.push_str(&format!("  location: {presence} by {source}"));
+    if let Some(name) = &loc.site_name {
+        out.push_str(&format!(", nearest allowed site {name}"));
+    }
+    if let Some(d) = loc.distance_to_edge_m {
+        out.push_str(&format!(", {:.1} m {} the edge", d.abs(), if d > 0.0 { "outside" } else { "inside" }));
+    }
+    if let Some(a) = loc.accuracy_m {
+        out.push_str(&format!(", accuracy ±{a:.0} m"));
+    }
+    out.push('\n');
+    for r in &v.reasons {
+        let mark = match r.severity {
+            Severity::Reject => "✗",
+            Severity::Review => "!",
+            Severity::Info => "·",
+        };
+        out.push_str(&format!("  {mark} {:<28} {}\n", r.code.as_str(), r.message));
+    }
+    out
+}
