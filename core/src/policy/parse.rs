@@ -90,6 +90,8 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
             },
         ));
     }
+    // A UTF-8 byte order mark (as some Windows editors write) is allowed and ignored.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let doc = json::parse(text)?;
     let root = Path::Root;
     let obj = doc.as_object(&root, ROOT_FIELDS)?;
