@@ -1571,3 +1571,21 @@ fn errors_display_path_then_problem() {
         "sites[0].fences[0].coordinates[0][3]: invalid value [114.2, 95.0]: latitude 95 is outside -90..=90"
     );
 }
+
+#[test]
+fn the_example_in_the_format_docs_loads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/policy.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let start = docs.find("```json\n").unwrap() + "```json\n".len();
+    let len = docs[start..].find("```").unwrap();
+    let p = Policy::from_json(&docs[start..start + len]).unwrap();
+    assert_eq!(p.version, 7);
+    assert_eq!(p.sites.len(), 2);
+    assert_eq!(
+        p.sites[0].wifi_bssids,
+        vec!["e0:55:3d:4a:12:c1", "24:de:c6:7f:30:0a"]
+    );
+    assert_eq!(p.manager_of("E1001").unwrap().id, "E0101");
+    assert_eq!(p.thresholds.max_accuracy_m, 80.0);
+    assert!(p.thresholds.face.required);
+}

@@ -8,20 +8,25 @@
 //! overlap, and the whole fence is at most 50 km across. Winding order is not enforced
 //! (RFC 7946 asks parsers not to), and consecutive repeated positions are tolerated.
 //!
-//! Simplicity is checked with geo's sweep-line [`Intersections`] rather than
-//! `geo::Validation`, whose ring check compares every edge with every other edge: at the
-//! 10,000-position ring limit that is 10^8 comparisons per ring, and a policy loads on phones.
-//! The ring-relation checks are the ones `geo::Validation` makes (DE-9IM via [`Relate`]), run
-//! only for pairs of rings whose bounding boxes meet. A unit test checks that both agree.
+//! Simplicity is checked with a sweep over the edges sorted by west edge, comparing only edges
+//! whose bounding boxes overlap, and testing those with geo's robust [`line_intersection`].
+//! `geo::Validation` is not used for this because its ring check compares every edge with
+//! every other (10^8 comparisons per ring at the 10,000-position limit, on a phone). A sweep is
+//! fast for real outlines but still quadratic for a crafted ring (a fine comb whose teeth all
+//! overlap in longitude), so every comparison counts against a per-document budget
+//! ([`MAX_EDGE_PAIR_CHECKS`]); a document that exhausts it is refused instead of hanging. The
+//! ring-relation checks are the ones `geo::Validation` makes (DE-9IM via [`Relate`]), run only
+//! for pairs of rings whose bounding boxes meet, on polygons of at most
+//! [`MAX_POSITIONS_PER_POLYGON`] positions. A unit test checks that our verdicts agree with
+//! `geo::Validation`.
 //!
 //! Not checked, as in `geo::Validation`: whether several holes touching at points cut a
 //! polygon's interior in two; and whether the polygons of one MultiPolygon overlap (a fence
 //! set is a union, so overlap is harmless).
 
-use geo::algorithm::sweep::{Cross, Intersections};
 use geo::coordinate_position::CoordPos;
 use geo::dimensions::Dimensions;
-use geo::line_intersection::LineIntersection;
+use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::{
     BoundingRect, Coord, Distance, Haversine, Intersects, Line, LineString, Point, Polygon,
     PreparedGeometry, Rect, Relate,
@@ -31,8 +36,9 @@ use super::Fence;
 use super::error::{GeometryProblem, PolicyError, PolicyErrorKind};
 use super::json::{Json, Path};
 use super::limits::{
-    MAX_CIRCLE_RADIUS_M, MAX_FENCE_ACROSS_M, MAX_FENCES_PER_SITE, MAX_POLYGONS_PER_MULTIPOLYGON,
-    MAX_POSITIONS_PER_RING, MAX_RINGS_PER_POLYGON, MIN_RING_AREA_M2,
+    MAX_CIRCLE_RADIUS_M, MAX_EDGE_PAIR_CHECKS, MAX_FENCE_ACROSS_M, MAX_FENCES_PER_SITE,
+    MAX_POLYGONS_PER_MULTIPOLYGON, MAX_POSITIONS_PER_POLYGON, MAX_POSITIONS_PER_RING,
+    MAX_RINGS_PER_POLYGON, MIN_RING_AREA_M2,
 };
 
 const FENCE_FIELDS: &[&str] = &["type", "coordinates", "center", "radius_m"];
@@ -44,15 +50,32 @@ const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Positions closer than this (metres) to the line through the others count as on it.
 const COLLINEAR_TOLERANCE_M: f64 = 0.01;
 
+/// The geometry work a document may still cause, shared by all its fences.
+pub(crate) struct WorkBudget {
+    edge_pair_checks_left: u64,
+}
+
+impl WorkBudget {
+    pub(crate) fn new() -> WorkBudget {
+        WorkBudget {
+            edge_pair_checks_left: MAX_EDGE_PAIR_CHECKS,
+        }
+    }
+}
+
 /// Parses a site's `fences` array. A MultiPolygon contributes one fence per polygon.
-pub(crate) fn parse_fences(v: &Json, path: &Path<'_>) -> Result<Vec<Fence>, PolicyError> {
+pub(crate) fn parse_fences(
+    v: &Json,
+    path: &Path<'_>,
+    work: &mut WorkBudget,
+) -> Result<Vec<Fence>, PolicyError> {
     let items = v.as_array(path, MAX_FENCES_PER_SITE)?;
     if items.is_empty() {
         return Err(path.err(PolicyErrorKind::Empty));
     }
     let mut fences = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        parse_fence(item, &path.index(i), &mut fences)?;
+        parse_fence(item, &path.index(i), &mut fences, work)?;
     }
     Ok(fences)
 }
@@ -63,7 +86,12 @@ enum FenceType {
     Circle,
 }
 
-fn parse_fence(v: &Json, path: &Path<'_>, out: &mut Vec<Fence>) -> Result<(), PolicyError> {
+fn parse_fence(
+    v: &Json,
+    path: &Path<'_>,
+    out: &mut Vec<Fence>,
+    work: &mut WorkBudget,
+) -> Result<(), PolicyError> {
     let obj = v.as_object(path, FENCE_FIELDS)?;
     let ty = match obj.get("type") {
         Some(t) => {
@@ -114,6 +142,7 @@ fn parse_fence(v: &Json, path: &Path<'_>, out: &mut Vec<Fence>) -> Result<(), Po
             out.push(Fence::Polygon(parse_polygon(
                 obj.req(path, "coordinates")?,
                 &cp,
+                work,
             )?));
         }
         FenceType::MultiPolygon => {
@@ -125,7 +154,7 @@ fn parse_fence(v: &Json, path: &Path<'_>, out: &mut Vec<Fence>) -> Result<(), Po
                 return Err(cp.err(PolicyErrorKind::Empty));
             }
             for (i, p) in polys.iter().enumerate() {
-                out.push(Fence::Polygon(parse_polygon(p, &cp.index(i))?));
+                out.push(Fence::Polygon(parse_polygon(p, &cp.index(i), work)?));
             }
         }
     }
@@ -162,7 +191,10 @@ pub(crate) fn parse_position(v: &Json, path: &Path<'_>) -> Result<Coord<f64>, Po
     }
     let (lon, lat) = (n[0], n[1]);
     if !(-180.0..=180.0).contains(&lon) {
-        return Err(path.invalid(v.show(), format!("longitude {lon} is outside -180..=180")));
+        return Err(path.invalid(
+            v.show(),
+            format!("longitude {} is outside -180..=180", short_number(lon)),
+        ));
     }
     if !(-90.0..=90.0).contains(&lat) {
         let hint = if (-90.0..=90.0).contains(&lon) {
@@ -172,10 +204,20 @@ pub(crate) fn parse_position(v: &Json, path: &Path<'_>) -> Result<Coord<f64>, Po
         };
         return Err(path.invalid(
             v.show(),
-            format!("latitude {lat} is outside -90..=90{hint}"),
+            format!("latitude {} is outside -90..=90{hint}", short_number(lat)),
         ));
     }
     Ok(Coord { x: lon, y: lat })
+}
+
+/// `95` for 95.0, `114.2`, `1e308`: whole numbers without a fraction, others as Rust's
+/// shortest round-trip form (which uses an exponent for very large or small magnitudes).
+fn short_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:?}")
+    }
 }
 
 /// One ring as parsed: all its positions, and the index of each distinct one (consecutive
@@ -219,14 +261,28 @@ fn parse_ring(v: &Json, path: &Path<'_>) -> Result<Ring, PolicyError> {
 }
 
 /// A polygon's rings, checked one by one and then against each other.
-fn parse_polygon(v: &Json, path: &Path<'_>) -> Result<Polygon<f64>, PolicyError> {
+fn parse_polygon(
+    v: &Json,
+    path: &Path<'_>,
+    work: &mut WorkBudget,
+) -> Result<Polygon<f64>, PolicyError> {
     let ring_values = v.as_array(path, MAX_RINGS_PER_POLYGON)?;
     if ring_values.is_empty() {
         return Err(path.err(PolicyErrorKind::Empty));
     }
     let mut rings = Vec::with_capacity(ring_values.len());
+    let mut positions = 0;
     for (i, rv) in ring_values.iter().enumerate() {
-        rings.push(parse_ring(rv, &path.index(i))?);
+        let rp = path.index(i);
+        let ring = parse_ring(rv, &rp)?;
+        positions += ring.coords.len();
+        if positions > MAX_POSITIONS_PER_POLYGON {
+            return Err(rp.err(PolicyErrorKind::TooLarge {
+                what: "positions in one polygon",
+                max: MAX_POSITIONS_PER_POLYGON,
+            }));
+        }
+        rings.push(ring);
     }
 
     // Extent first: it is cheap, and a continent-sized "fence" should not cost a sweep.
@@ -243,7 +299,13 @@ fn parse_polygon(v: &Json, path: &Path<'_>) -> Result<Polygon<f64>, PolicyError>
     }
 
     for (i, ring) in rings.iter().enumerate() {
-        if let Some(problem) = ring_problem(ring) {
+        let problem = ring_problem(ring, work).ok_or_else(|| {
+            path.index(i).err(PolicyErrorKind::TooLarge {
+                what: "edge-pair comparisons while checking fences",
+                max: MAX_EDGE_PAIR_CHECKS as usize,
+            })
+        })?;
+        if let Some(problem) = problem {
             return Err(path.index(i).err(PolicyErrorKind::Geometry {
                 value: ring_values[i].show(),
                 problem,
@@ -285,8 +347,9 @@ fn local_metres(origin: Coord<f64>, c: Coord<f64>) -> (f64, f64) {
     )
 }
 
-/// The first problem of a single ring: degenerate, self-intersecting or too small.
-fn ring_problem(ring: &Ring) -> Option<GeometryProblem> {
+/// The first problem of a single ring: degenerate, self-intersecting or too small. `None` when
+/// the work budget ran out before the answer was known.
+fn ring_problem(ring: &Ring, work: &mut WorkBudget) -> Option<Option<GeometryProblem>> {
     let coords = &ring.coords;
     let origin = coords[0];
     let pts: Vec<(f64, f64)> = ring
@@ -307,18 +370,18 @@ fn ring_problem(ring: &Ring) -> Option<GeometryProblem> {
         .map(|p| (far.0 * p.1 - far.1 * p.0).abs() / len)
         .fold(0.0, f64::max);
     if len < COLLINEAR_TOLERANCE_M || off_line < COLLINEAR_TOLERANCE_M {
-        return Some(GeometryProblem::ZeroArea);
+        return Some(Some(GeometryProblem::ZeroArea));
     }
 
-    if let Some(problem) = self_intersection(ring) {
-        return Some(problem);
+    if let Some(problem) = self_intersection(ring, work)? {
+        return Some(Some(problem));
     }
 
     let area = shoelace(&pts).abs();
     if area < MIN_RING_AREA_M2 {
-        return Some(GeometryProblem::ZeroArea);
+        return Some(Some(GeometryProblem::ZeroArea));
     }
-    None
+    Some(None)
 }
 
 fn shoelace(pts: &[(f64, f64)]) -> f64 {
@@ -329,56 +392,71 @@ fn shoelace(pts: &[(f64, f64)]) -> f64 {
     twice / 2.0
 }
 
-/// An edge of a ring, numbered by its position in the ring's edge cycle.
-#[derive(Clone, Debug)]
+/// An edge of a ring with its bounding box, numbered by its position in the ring's edge cycle.
 struct Edge {
-    /// Index in the cycle of distinct edges.
     n: usize,
     line: Line<f64>,
-}
-
-impl Cross for Edge {
-    type Scalar = f64;
-    fn line(&self) -> Line<f64> {
-        self.line
-    }
+    min: Coord<f64>,
+    max: Coord<f64>,
 }
 
 /// Finds two edges of a closed ring that meet anywhere other than at the vertex two
-/// consecutive edges share.
-fn self_intersection(ring: &Ring) -> Option<GeometryProblem> {
+/// consecutive edges share; reports the pair that comes first in the ring. `None` when the
+/// work budget ran out.
+fn self_intersection(ring: &Ring, work: &mut WorkBudget) -> Option<Option<GeometryProblem>> {
     let d = &ring.distinct;
     // `d` includes the closing position; edges join consecutive distinct positions.
-    let edges: Vec<Edge> = d
+    let mut edges: Vec<Edge> = d
         .windows(2)
         .enumerate()
-        .map(|(n, w)| Edge {
-            n,
-            line: Line::new(ring.coords[w[0]], ring.coords[w[1]]),
+        .map(|(n, w)| {
+            let (a, b) = (ring.coords[w[0]], ring.coords[w[1]]);
+            Edge {
+                n,
+                line: Line::new(a, b),
+                min: Coord {
+                    x: a.x.min(b.x),
+                    y: a.y.min(b.y),
+                },
+                max: Coord {
+                    x: a.x.max(b.x),
+                    y: a.y.max(b.y),
+                },
+            }
         })
         .collect();
     let count = edges.len();
     let adjacent = |a: usize, b: usize| (a + 1) % count == b || (b + 1) % count == a;
-    let mut worst: Option<(usize, usize, Coord<f64>)> = None;
-    for (a, b, hit) in Intersections::from_iter(edges.iter()) {
-        let bad_at = match hit {
-            LineIntersection::SinglePoint { .. } if adjacent(a.n, b.n) => None,
-            LineIntersection::SinglePoint { intersection, .. } => Some(intersection),
-            LineIntersection::Collinear { intersection } => Some(intersection.start),
-        };
-        if let Some(at) = bad_at {
-            let (lo, hi) = (a.n.min(b.n), a.n.max(b.n));
-            // Report the pair that comes first in the ring, independent of sweep order.
-            if worst.is_none_or(|(wl, wh, _)| (lo, hi) < (wl, wh)) {
-                worst = Some((lo, hi, at));
+    edges.sort_by(|a, b| a.min.x.total_cmp(&b.min.x));
+    let mut first: Option<(usize, usize, Coord<f64>)> = None;
+    for (i, a) in edges.iter().enumerate() {
+        for b in &edges[i + 1..] {
+            if b.min.x > a.max.x {
+                break;
+            }
+            work.edge_pair_checks_left = work.edge_pair_checks_left.checked_sub(1)?;
+            if b.min.y > a.max.y || b.max.y < a.min.y {
+                continue;
+            }
+            let bad_at = match line_intersection(a.line, b.line) {
+                None => None,
+                Some(LineIntersection::SinglePoint { .. }) if adjacent(a.n, b.n) => None,
+                Some(LineIntersection::SinglePoint { intersection, .. }) => Some(intersection),
+                Some(LineIntersection::Collinear { intersection }) => Some(intersection.start),
+            };
+            if let Some(at) = bad_at {
+                let (lo, hi) = (a.n.min(b.n), a.n.max(b.n));
+                if first.is_none_or(|(fl, fh, _)| (lo, hi) < (fl, fh)) {
+                    first = Some((lo, hi, at));
+                }
             }
         }
     }
-    worst.map(|(lo, hi, at)| GeometryProblem::SelfIntersection {
+    Some(first.map(|(lo, hi, at)| GeometryProblem::SelfIntersection {
         edge: d[lo],
         other_edge: d[hi],
         at: [at.x, at.y],
-    })
+    }))
 }
 
 /// Checks the rings of a polygon against each other, returning the ring index to blame.
@@ -456,7 +534,7 @@ mod tests {
     /// Our checks and geo's `Validation` agree on small random polygons near Hong Kong.
     fn agree(rings: Vec<Vec<(f64, f64)>>) {
         let root = Path::Root;
-        let ours = parse_polygon(&polygon_json(&rings), &root);
+        let ours = parse_polygon(&polygon_json(&rings), &root, &mut WorkBudget::new());
         let theirs = Polygon::new(
             LineString::from(rings[0].clone()),
             rings[1..]
@@ -518,7 +596,8 @@ mod tests {
     #[test]
     fn bow_tie_is_a_self_intersection() {
         let ring = closed(vec![(0.0, 0.0), (0.001, 0.001), (0.001, 0.0), (0.0, 0.001)]);
-        let err = parse_polygon(&polygon_json(&[ring]), &Path::Root).unwrap_err();
+        let err =
+            parse_polygon(&polygon_json(&[ring]), &Path::Root, &mut WorkBudget::new()).unwrap_err();
         assert_eq!(err.path, "$[0]");
         assert!(matches!(
             err.kind,
@@ -544,7 +623,8 @@ mod tests {
             (0.0, 0.001),
             (0.0, 0.0),
         ];
-        let err = parse_polygon(&polygon_json(&[ring]), &Path::Root).unwrap_err();
+        let err =
+            parse_polygon(&polygon_json(&[ring]), &Path::Root, &mut WorkBudget::new()).unwrap_err();
         match err.kind {
             PolicyErrorKind::Geometry {
                 problem:
@@ -569,7 +649,8 @@ mod tests {
             .collect();
         pts.push(pts[0]);
         let started = std::time::Instant::now();
-        let polygon = parse_polygon(&polygon_json(&[pts]), &Path::Root).unwrap();
+        let polygon =
+            parse_polygon(&polygon_json(&[pts]), &Path::Root, &mut WorkBudget::new()).unwrap();
         assert_eq!(polygon.exterior().0.len(), MAX_POSITIONS_PER_RING);
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }

@@ -209,7 +209,7 @@ impl fmt::Display for Path<'_> {
                 if !root {
                     parent.fmt(f)?;
                 }
-                if is_identifier(key) {
+                if is_identifier(key) && key.len() <= MAX_KEY_IN_PATH {
                     if !root {
                         f.write_str(".")?;
                     }
@@ -454,10 +454,25 @@ mod tests {
         let root = Path::Root;
         let org = root.key("org");
         let rendered = org.key(&key).to_string();
-        assert_eq!(rendered, format!("org.{key}"), "identifiers are kept whole");
+        assert_eq!(rendered, format!("org[\"{}…\"]", "k".repeat(64)));
         let odd = "-".repeat(1000);
         let rendered = org.key(&odd).to_string();
         assert_eq!(rendered, format!("org[\"{}…\"]", "-".repeat(64)));
+    }
+
+    #[test]
+    fn nesting_stops_at_max_depth() {
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(&ok).is_ok());
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        let err = parse(&deep).unwrap_err();
+        assert_eq!(
+            err.kind,
+            PolicyErrorKind::Syntax(format!(
+                "recursion limit exceeded at line 1 column {} (at most {MAX_DEPTH} nested arrays and objects)",
+                MAX_DEPTH + 1
+            ))
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
 /// Most JSON values (objects, arrays, strings, numbers, booleans, nulls) in one document. Bounds
 /// the memory of the parsed tree to roughly 200 MB even for a document built to be costly.
 pub const MAX_JSON_VALUES: usize = 8_000_000;
-/// Deepest nesting of arrays and objects (serde_json's recursion limit); a policy needs 8.
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting of arrays and objects, the document's own object included (serde_json's
+/// recursion limit of 128 refuses the 128th level); a policy needs 7.
+pub const MAX_DEPTH: usize = 127;
 
 /// Longest id (org, site, employee, key `kid`), in Unicode characters.
 pub const MAX_ID_CHARS: usize = 128;
@@ -33,6 +34,13 @@ pub const MAX_POLYGONS_PER_MULTIPOLYGON: usize = 1_000;
 pub const MAX_RINGS_PER_POLYGON: usize = 101;
 /// Most positions in one ring, the closing repeat included.
 pub const MAX_POSITIONS_PER_RING: usize = 10_000;
+/// Most positions in one polygon, all its rings together; bounds the cost of checking holes
+/// against the exterior and against each other.
+pub const MAX_POSITIONS_PER_POLYGON: usize = 20_000;
+/// Most edge pairs the ring-simplicity check may compare in one document. Real outlines need
+/// a few per edge (a 100,000-site policy uses a few million); only rings crafted so that every
+/// edge overlaps every other in longitude come near it.
+pub const MAX_EDGE_PAIR_CHECKS: u64 = 50_000_000;
 /// Most Wi-Fi BSSIDs in one site's allow-list.
 pub const MAX_BSSIDS_PER_SITE: usize = 1_000;
 

@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 use std::str::FromStr;
 
 use super::error::{PolicyError, PolicyErrorKind};
-use super::geometry::parse_fences;
+use super::geometry::{WorkBudget, parse_fences};
 use super::json::{self, Json, Obj, Path};
 use super::keys::parse_jwk;
 use super::limits::*;
@@ -327,6 +327,7 @@ fn parse_sites(v: &Json, path: &Path<'_>) -> Result<Vec<Site>, PolicyError> {
     }
     let mut sites = Vec::with_capacity(items.len());
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut work = WorkBudget::new();
     for (i, item) in items.iter().enumerate() {
         let sp = path.index(i);
         let obj = item.as_object(&sp, SITE_FIELDS)?;
@@ -340,7 +341,7 @@ fn parse_sites(v: &Json, path: &Path<'_>) -> Result<Vec<Site>, PolicyError> {
             }));
         }
         let name = parse_text(obj.req(&sp, "name")?, &sp.key("name"), MAX_NAME_CHARS)?;
-        let fences = parse_fences(obj.req(&sp, "fences")?, &sp.key("fences"))?;
+        let fences = parse_fences(obj.req(&sp, "fences")?, &sp.key("fences"), &mut work)?;
         let wifi_bssids = match obj.get("wifi_bssids") {
             Some(b) => parse_bssids(b, &sp.key("wifi_bssids"))?,
             None => Vec::new(),
