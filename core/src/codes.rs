@@ -78,6 +78,8 @@ codes! {
     PoorAccuracy = "poor_accuracy", Reject;
     /// The fix reports an accuracy of 0 m, which no real receiver produces.
     ImplausibleAccuracy = "implausible_accuracy", Review;
+    /// The fix is dated after the punch attempt it belongs to.
+    ImplausibleFixTime = "implausible_fix_time", Review;
     /// The fix repeats an earlier fix exactly (coordinates and accuracy), as replayed fixes do.
     RepeatedFix = "repeated_fix", Review;
     /// The device wall clock moved differently from the monotonic clock since the last punch.

@@ -23,11 +23,15 @@
 //! Nothing here touches the network, a database or a platform API; those live in the crates
 //! that embed this one.
 
+pub mod attempt;
 pub mod codes;
 pub mod evidence;
 pub mod geofence;
+pub mod outbox;
 pub mod policy;
 pub mod punch;
+pub mod store;
+pub mod sync;
 pub mod verdict;
 
 pub use codes::{Code, Severity};

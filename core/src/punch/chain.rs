@@ -18,6 +18,9 @@ pub struct ChainError {
 pub enum ChainErrorKind {}
 
 pub fn verify_chain(_public_key: &[u8; 32], _records: &[PunchRecord]) -> Result<(), ChainError> {
-    let _ = (std::any::type_name::<DeviceSigner>(), std::any::type_name::<PunchBody>());
+    let _ = (
+        std::any::type_name::<DeviceSigner>(),
+        std::any::type_name::<PunchBody>(),
+    );
     todo!()
 }

@@ -1,0 +1,169 @@
+//! The store's schema as code: one version number, the SQL of each step, and one upgrade path.
+//!
+//! `PRAGMA user_version` holds the version of a file. Opening runs every step above it, each in
+//! its own transaction, so a file from any earlier release upgrades step by step and a crash
+//! mid-upgrade leaves the file at the last completed version. A file from a newer release is
+//! refused rather than guessed at. Steps are never edited once released; changes are new steps.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// The version this build writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
+pub(crate) const STEPS: &[&str] = &[
+    // 0 → 1: the outbox, the device identity, the chain head and the cached policy.
+    r#"
+    CREATE TABLE outbox (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,   -- global enqueue order
+        id              TEXT NOT NULL UNIQUE,                -- client-generated item id (UUIDv7)
+        stream          TEXT NOT NULL,                       -- ordering scope, e.g. a device's punch chain
+        kind            TEXT NOT NULL,                       -- 'punch', 'submission', ...
+        payload         TEXT NOT NULL,                       -- the item as sent (canonical JSON)
+        state           TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'in_flight', 'delivered', 'needs_attention')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,          -- unix ms; 0 = now
+        created_ms      INTEGER NOT NULL,
+        delivered_ms    INTEGER,
+        error_code      TEXT,
+        error_message   TEXT
+    );
+    CREATE INDEX outbox_by_stream ON outbox (stream, seq) WHERE state != 'delivered';
+    CREATE TABLE device (
+        singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+        device_id       TEXT,
+        org_id          TEXT,
+        employee_id     TEXT,
+        key_seed        BLOB,                                -- NULL when the platform holds the key
+        public_key      BLOB NOT NULL,
+        bearer_token    TEXT,
+        server_url      TEXT
+    );
+    CREATE TABLE chain_head (
+        device_id       TEXT PRIMARY KEY,
+        last_record     TEXT NOT NULL                        -- the newest punch record, canonical JSON
+    );
+    CREATE TABLE policy_cache (
+        singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+        version         INTEGER NOT NULL,
+        document        TEXT NOT NULL,
+        signature       TEXT NOT NULL,
+        fetched_ms      INTEGER NOT NULL
+    );
+    "#,
+    // 1 → 2: single-use face nonces, the trusted-time anchor and the pull cursor.
+    r#"
+    CREATE TABLE face_nonce (
+        nonce           TEXT PRIMARY KEY,
+        issued_ms       INTEGER NOT NULL,
+        consumed_ms     INTEGER
+    );
+    CREATE TABLE time_anchor (
+        singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+        server_time     TEXT NOT NULL,
+        monotonic_ms    INTEGER NOT NULL,
+        boot_id         TEXT NOT NULL
+    );
+    CREATE TABLE sync_cursor (
+        singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+        cursor          TEXT NOT NULL
+    );
+    "#,
+];
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for version in found..SCHEMA_VERSION {
+        upgrade_from(conn, version)?;
+    }
+    Ok(())
+}
+
+/// Runs the one step from `version` to `version + 1` in a transaction.
+pub(crate) fn upgrade_from(conn: &mut Connection, version: i64) -> Result<(), StoreError> {
+    let step = STEPS[usize::try_from(version).expect("versions are small and non-negative")];
+    let tx = conn.transaction()?;
+    tx.execute_batch(step)?;
+    tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    const _: () = assert!(STEPS.len() as i64 == SCHEMA_VERSION);
+
+    /// A file left at every earlier version, with data in it, opens at the current version
+    /// with its data intact.
+    #[test]
+    fn upgrades_from_every_earlier_version() {
+        for start in 0..SCHEMA_VERSION {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("device.db");
+            {
+                let mut conn = Connection::open(&path).unwrap();
+                for v in 0..start {
+                    upgrade_from(&mut conn, v).unwrap();
+                }
+                if start >= 1 {
+                    conn.execute(
+                        "INSERT INTO outbox (id, stream, kind, payload, created_ms) VALUES ('a', 's', 'punch', '{}', 1)",
+                        [],
+                    )
+                    .unwrap();
+                }
+            }
+            let store = Store::open(&path).unwrap();
+            assert_eq!(
+                store.schema_version().unwrap(),
+                SCHEMA_VERSION,
+                "from {start}"
+            );
+            let conn = store.conn();
+            let items: i64 = conn
+                .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(items, i64::from(start >= 1), "from {start}");
+            // Every table of the current schema exists.
+            for table in [
+                "outbox",
+                "device",
+                "chain_head",
+                "policy_cache",
+                "face_nonce",
+                "time_anchor",
+                "sync_cursor",
+            ] {
+                let n: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                        [table],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(n, 1, "table {table} after upgrade from {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn reopening_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+}

@@ -1,0 +1,309 @@
+//! The HTTP client for the sync protocol: one method per endpoint, every request with a
+//! timeout, every failure sorted into retryable or permanent.
+//!
+//! This layer knows HTTP and nothing about the outbox; [`super::engine`] decides what to send
+//! and what a failure means for the queue. TLS is rustls (no platform OpenSSL); plain `http://`
+//! is accepted only for loopback addresses, for tests and the demo.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{Method, StatusCode, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::protocol::{
+    API_PREFIX, ApiError, ChangesResponse, EnrollRequest, EnrollResponse, PolicyBundle,
+    PushRequest, PushResponse, TokenRequest, TokenResponse,
+};
+
+/// Client settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Limit for a whole request, connection to last byte.
+    pub request_timeout: Duration,
+    /// Limit for establishing the connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What went wrong talking to the server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// No connection, reset, or a response cut short: try again later.
+    #[error("network error talking to {url}: {reason}")]
+    Network { url: String, reason: String },
+    /// The request took longer than the configured timeout: try again later.
+    #[error("request to {url} timed out")]
+    Timeout { url: String },
+    /// The bearer token is missing, expired or revoked: refresh it or enrol again.
+    #[error("the server refused the device's credentials: {message}")]
+    Unauthorized { message: String },
+    /// The server is overloaded (429) or down for maintenance (503); wait as it says.
+    #[error("the server asked to retry later (HTTP {status}){}", retry_after_ms.map(|ms| format!(", after {ms} ms")).unwrap_or_default())]
+    Busy {
+        status: u16,
+        retry_after_ms: Option<u64>,
+    },
+    /// A 5xx error: the server failed; try again later.
+    #[error("server error (HTTP {status}): {message}")]
+    Server { status: u16, message: String },
+    /// A 4xx error other than 401/429: the request itself is wrong and will not get better.
+    #[error("the server refused the request (HTTP {status}, {code}): {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The response was not what the protocol says: try again later, report if it persists.
+    #[error("unexpected response from {url}: {reason}")]
+    InvalidResponse { url: String, reason: String },
+    /// The server URL is unusable.
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+}
+
+impl SyncError {
+    /// Whether trying the same request later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Network { .. }
+                | SyncError::Timeout { .. }
+                | SyncError::Busy { .. }
+                | SyncError::Server { .. }
+                | SyncError::InvalidResponse { .. }
+        )
+    }
+
+    /// The server's requested wait, if it gave one.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            SyncError::Busy { retry_after_ms, .. } => *retry_after_ms,
+            _ => None,
+        }
+    }
+}
+
+/// An HTTP client bound to one server.
+#[derive(Debug, Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl SyncClient {
+    /// A client for the server at `base_url` (`https://...`, or `http://` on loopback only).
+    pub fn new(base_url: &str, config: ClientConfig) -> Result<SyncClient, SyncError> {
+        let invalid = |reason: &str| SyncError::InvalidUrl {
+            url: base_url.to_string(),
+            reason: reason.to_string(),
+        };
+        let url = reqwest::Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" => {
+                let loopback = match url.host() {
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    Some(url::Host::Domain(d)) => d == "localhost",
+                    None => false,
+                };
+                if !loopback {
+                    return Err(invalid(
+                        "plain http is only allowed to a loopback address; use https",
+                    ));
+                }
+            }
+            _ => return Err(invalid("the scheme must be https")),
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("daka/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| invalid(&e.to_string()))?;
+        Ok(SyncClient {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
+        self.call(Method::POST, "/enroll", None, Some(request))
+            .await
+    }
+
+    pub async fn refresh_token(&self, request: &TokenRequest) -> Result<TokenResponse, SyncError> {
+        self.call(Method::POST, "/token", None, Some(request)).await
+    }
+
+    pub async fn policy(&self, token: &str) -> Result<PolicyBundle, SyncError> {
+        self.call::<(), _>(Method::GET, "/policy", Some(token), None)
+            .await
+    }
+
+    pub async fn push(
+        &self,
+        token: &str,
+        request: &PushRequest,
+    ) -> Result<PushResponse, SyncError> {
+        self.call(Method::POST, "/push", Some(token), Some(request))
+            .await
+    }
+
+    pub async fn changes(
+        &self,
+        token: &str,
+        cursor: Option<&str>,
+    ) -> Result<ChangesResponse, SyncError> {
+        let path = match cursor {
+            Some(c) => format!("/changes?cursor={}", urlencode(c)),
+            None => "/changes".to_string(),
+        };
+        self.call::<(), _>(Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<R, SyncError> {
+        let url = format!("{}{API_PREFIX}{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| transport_error(&url, e))?;
+        let status = response.status();
+        let retry_after_ms = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&url, e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| SyncError::InvalidResponse {
+                url: url.clone(),
+                reason: e.to_string(),
+            });
+        }
+        let api: Option<ApiError> = serde_json::from_slice(&bytes).ok();
+        let message = api
+            .as_ref()
+            .map(|a| a.message.clone())
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+        Err(match status {
+            StatusCode::UNAUTHORIZED => SyncError::Unauthorized { message },
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => SyncError::Busy {
+                status: status.as_u16(),
+                retry_after_ms,
+            },
+            s if s.is_server_error() => SyncError::Server {
+                status: s.as_u16(),
+                message,
+            },
+            s => SyncError::Refused {
+                status: s.as_u16(),
+                code: api.map(|a| a.code).unwrap_or_else(|| "http_error".into()),
+                message,
+            },
+        })
+    }
+}
+
+fn transport_error(url: &str, e: reqwest::Error) -> SyncError {
+    if e.is_timeout() {
+        SyncError::Timeout {
+            url: url.to_string(),
+        }
+    } else if e.is_decode() {
+        SyncError::InvalidResponse {
+            url: url.to_string(),
+            reason: e.to_string(),
+        }
+    } else {
+        // Include the source chain: "error sending request" alone helps nobody.
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            reason.push_str(": ");
+            reason.push_str(&s.to_string());
+            source = s.source();
+        }
+        SyncError::Network {
+            url: url.to_string(),
+            reason,
+        }
+    }
+}
+
+/// Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let when = DateTime::parse_from_rfc2822(value).ok()?;
+    let ms = (when.with_timezone(&Utc) - Utc::now()).num_milliseconds();
+    Some(u64::try_from(ms).unwrap_or(0))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120"), Some(120_000));
+        assert_eq!(parse_retry_after(" 0 "), Some(0));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(0),
+            "a past date means now"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-5"), None);
+        assert_eq!(parse_retry_after("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let c = ClientConfig::default();
+        assert!(SyncClient::new("http://127.0.0.1:8080", c).is_ok());
+        assert!(SyncClient::new("http://[::1]:8080/", c).is_ok());
+        assert!(SyncClient::new("http://localhost:1", c).is_ok());
+        assert!(SyncClient::new("https://daka.example.hk", c).is_ok());
+        for bad in ["http://daka.example.hk", "ftp://127.0.0.1", "not a url", ""] {
+            assert!(
+                matches!(SyncClient::new(bad, c), Err(SyncError::InvalidUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

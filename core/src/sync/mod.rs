@@ -1,0 +1,4 @@
+//! Sync between a device and the server: the protocol's messages ([`protocol`]) and the HTTP
+//! client that speaks them ([`client`]).
+pub mod client;
+pub mod protocol;

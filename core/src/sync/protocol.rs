@@ -1,0 +1,164 @@
+//! The sync protocol's messages, shared by the client in this crate and the reference server,
+//! so the two cannot drift apart. HTTP/JSON under `/v1`; the OpenAPI document the server
+//! publishes is generated from these types (`docs/openapi.json`).
+//!
+//! Every response carries `server_time`, from which the device keeps its trusted-time anchor.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Path prefix of protocol version 1.
+pub const API_PREFIX: &str = "/v1";
+
+/// `POST /v1/enroll`: a device registers its public key with a one-time enrolment code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The one-time code an administrator issued for this employee.
+    pub code: String,
+    /// The device's Ed25519 public key, base64url without padding.
+    pub public_key: String,
+    /// Shown to administrators ("Chan Tai Man's Pixel 8").
+    pub device_name: String,
+    /// `android`, `ios`, or anything else for tools.
+    pub platform: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: String,
+    pub org_id: String,
+    pub employee_id: String,
+    /// Bearer token for the other endpoints.
+    pub token: String,
+    /// The organisation's Ed25519 key that signs policy bundles, base64url.
+    pub org_public_key: String,
+    pub server_time: DateTime<Utc>,
+}
+
+/// `POST /v1/token`: a new bearer token for an enrolled device (after a 401), proved by a
+/// signature of the device key over [`token_challenge`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub device_id: String,
+    /// The device's current time; the server refuses requests more than five minutes off.
+    pub issued_at: DateTime<Utc>,
+    /// Ed25519 signature over [`token_challenge`], base64url.
+    pub signature: String,
+}
+
+/// The bytes a device signs to refresh its token.
+pub fn token_challenge(device_id: &str, issued_at: &DateTime<Utc>) -> Vec<u8> {
+    format!(
+        "daka-token-v1\n{device_id}\n{}",
+        issued_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )
+    .into_bytes()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub token: String,
+    pub server_time: DateTime<Utc>,
+}
+
+/// `GET /v1/policy`: the organisation's current policy, signed by the organisation key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyBundle {
+    pub version: u64,
+    /// The policy document (JSON text, see docs/policy.md), exactly as signed.
+    pub document: String,
+    /// Ed25519 signature of the organisation key over the UTF-8 bytes of `document`, base64url.
+    pub signature: String,
+    pub server_time: DateTime<Utc>,
+}
+
+/// `POST /v1/push`: a batch of outbox items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    pub items: Vec<PushItem>,
+}
+
+/// Most items the server accepts in one push.
+pub const MAX_PUSH_ITEMS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushItem {
+    /// The item's client-generated id; applying it is keyed on this forever.
+    pub id: String,
+    /// Ordering scope (a device's punch chain).
+    pub stream: String,
+    /// `punch` (more kinds follow with approvals).
+    pub kind: String,
+    /// The item itself: for a punch, the signed record.
+    pub body: serde_json::Value,
+}
+
+/// What the server did with one pushed item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Applied now.
+    Accepted,
+    /// Applied before (same id, same body): counts as delivered.
+    Duplicate,
+    /// Refused permanently; `code` says why. Never retried automatically.
+    Rejected,
+    /// Not applied; send it again later.
+    Retry,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub id: String,
+    pub status: ItemStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One result per pushed item, in the request's order.
+    pub results: Vec<ItemResult>,
+    pub server_time: DateTime<Utc>,
+}
+
+/// `GET /v1/changes?cursor=...`: what changed for this device since `cursor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangesResponse {
+    pub changes: Vec<Change>,
+    /// Pass back as `cursor` next time.
+    pub cursor: String,
+    /// More changes are waiting; ask again at once.
+    pub more: bool,
+    pub server_time: DateTime<Utc>,
+}
+
+/// One change the device should know about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// The server's own verdict on a punch it received.
+    PunchVerdict {
+        punch_id: String,
+        decision: crate::verdict::Decision,
+        codes: Vec<crate::codes::Code>,
+    },
+    /// A new policy version is available at `GET /v1/policy`.
+    PolicyUpdated { version: u64 },
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Stable code, e.g. `unauthorized`, `invalid_request`, `enrollment_code_used`.
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,387 @@
+//! The outbox contract on real SQLite files: commit before acknowledgement, order within a
+//! stream, independence of streams, backoff and Retry-After, parking of permanent rejections,
+//! recovery of in-flight items, and refusal (never eviction) when full.
+
+use std::sync::Arc;
+
+use daka_core::outbox::{
+    Backoff, ItemError, ItemState, NewItem, Outbox, OutboxConfig, OutboxError, Outcome,
+};
+use daka_core::store::Store;
+use proptest::prelude::*;
+
+fn item(id: &str, stream: &str) -> NewItem {
+    NewItem {
+        id: id.into(),
+        stream: stream.into(),
+        kind: "punch".into(),
+        payload: format!("{{\"id\":\"{id}\"}}"),
+    }
+}
+
+fn open(path: &std::path::Path, config: OutboxConfig) -> Outbox {
+    Outbox::open(Arc::new(Store::open(path).unwrap()), config).unwrap()
+}
+
+fn ids(items: &[daka_core::outbox::OutboxItem]) -> Vec<&str> {
+    items.iter().map(|i| i.id.as_str()).collect()
+}
+
+#[test]
+fn an_acknowledged_item_is_on_disk_for_the_next_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let outbox = open(&path, OutboxConfig::default());
+    outbox.enqueue(&item("a", "s1"), 1_000).unwrap();
+    // A second, independent connection (as a restarted app would open) sees it at once.
+    let other = open(&path, OutboxConfig::default());
+    let pending = other.items(ItemState::Pending).unwrap();
+    assert_eq!(ids(&pending), ["a"]);
+    assert_eq!(pending[0].payload, "{\"id\":\"a\"}");
+}
+
+#[test]
+fn streams_keep_order_and_do_not_block_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir.path().join("d.db"), OutboxConfig::default());
+    for (id, stream) in [
+        ("a1", "a"),
+        ("b1", "b"),
+        ("a2", "a"),
+        ("b2", "b"),
+        ("a3", "a"),
+    ] {
+        outbox.enqueue(&item(id, stream), 0).unwrap();
+    }
+    let batch = outbox.take_batch(0, 10).unwrap();
+    assert_eq!(ids(&batch), ["a1", "b1", "a2", "b2", "a3"]);
+    assert!(
+        batch
+            .iter()
+            .all(|i| i.state == ItemState::InFlight && i.attempts == 1)
+    );
+    // Nothing more to take while they are in flight.
+    assert!(outbox.take_batch(0, 10).unwrap().is_empty());
+
+    // Stream a's head must be retried later: all of stream a waits; stream b goes on.
+    outbox
+        .complete(
+            &[
+                (
+                    "a1".into(),
+                    Outcome::Retry {
+                        retry_after_ms: Some(5_000),
+                        error: None,
+                    },
+                ),
+                (
+                    "a2".into(),
+                    Outcome::Retry {
+                        retry_after_ms: Some(5_000),
+                        error: None,
+                    },
+                ),
+                (
+                    "a3".into(),
+                    Outcome::Retry {
+                        retry_after_ms: Some(5_000),
+                        error: None,
+                    },
+                ),
+                ("b1".into(), Outcome::Delivered),
+                (
+                    "b2".into(),
+                    Outcome::Rejected(ItemError {
+                        code: "bad_signature".into(),
+                        message: "forged".into(),
+                    }),
+                ),
+            ],
+            10_000,
+        )
+        .unwrap();
+    outbox.enqueue(&item("b3", "b"), 10_000).unwrap();
+    assert_eq!(ids(&outbox.take_batch(14_999, 10).unwrap()), ["b3"]);
+    assert_eq!(
+        ids(&outbox.take_batch(15_000, 10).unwrap()),
+        ["a1", "a2", "a3"]
+    );
+
+    let parked = outbox.items(ItemState::NeedsAttention).unwrap();
+    assert_eq!(ids(&parked), ["b2"]);
+    assert_eq!(parked[0].error.as_ref().unwrap().code, "bad_signature");
+    let stats = outbox.stats(20_000).unwrap();
+    assert_eq!(
+        (
+            stats.pending,
+            stats.in_flight,
+            stats.needs_attention,
+            stats.delivered
+        ),
+        (0, 4, 1, 1)
+    );
+    assert_eq!(stats.oldest_undelivered_age_ms, Some(20_000));
+
+    assert!(outbox.requeue("b2").unwrap());
+    assert!(
+        !outbox.requeue("b2").unwrap(),
+        "only a parked item can be requeued"
+    );
+}
+
+#[test]
+fn backoff_grows_with_attempts_within_full_jitter_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = OutboxConfig {
+        backoff: Backoff {
+            base_ms: 1_000,
+            cap_ms: 8_000,
+        },
+        ..Default::default()
+    };
+    let outbox = open(&dir.path().join("d.db"), config);
+    outbox.enqueue(&item("a", "s"), 0).unwrap();
+    let mut now = 0;
+    for attempt in 1..=6u32 {
+        let batch = outbox.take_batch(now, 1).unwrap();
+        assert_eq!(batch.len(), 1, "attempt {attempt}");
+        assert_eq!(batch[0].attempts, attempt);
+        outbox
+            .complete(
+                &[(
+                    "a".into(),
+                    Outcome::Retry {
+                        retry_after_ms: None,
+                        error: None,
+                    },
+                )],
+                now,
+            )
+            .unwrap();
+        let next = outbox.items(ItemState::Pending).unwrap()[0].next_attempt_ms;
+        let ceiling = config.backoff.ceiling_ms(attempt) as i64;
+        assert!(
+            next >= now && next <= now + ceiling,
+            "attempt {attempt}: {next} vs {now}+{ceiling}"
+        );
+        now = next;
+    }
+}
+
+#[test]
+fn in_flight_items_return_to_pending_when_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    {
+        let outbox = open(&path, OutboxConfig::default());
+        outbox.enqueue(&item("a", "s"), 0).unwrap();
+        outbox.enqueue(&item("b", "s"), 0).unwrap();
+        assert_eq!(outbox.take_batch(0, 1).unwrap().len(), 1);
+    } // the process dies with "a" in flight
+    let outbox = open(&path, OutboxConfig::default());
+    assert_eq!(ids(&outbox.take_batch(0, 10).unwrap()), ["a", "b"]);
+}
+
+#[test]
+fn a_full_queue_refuses_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = OutboxConfig {
+        max_items: 3,
+        ..Default::default()
+    };
+    let outbox = open(&dir.path().join("d.db"), config);
+    for id in ["a", "b", "c"] {
+        outbox.enqueue(&item(id, "s"), 0).unwrap();
+    }
+    match outbox.enqueue(&item("d", "s"), 0) {
+        Err(OutboxError::Full {
+            queued: 3,
+            limit: 3,
+        }) => {}
+        other => panic!("expected Full, got {other:?}"),
+    }
+    assert_eq!(
+        ids(&outbox.items(ItemState::Pending).unwrap()),
+        ["a", "b", "c"]
+    );
+    // Delivery makes room.
+    outbox.take_batch(0, 1).unwrap();
+    outbox
+        .complete(&[("a".into(), Outcome::Delivered)], 1)
+        .unwrap();
+    outbox.enqueue(&item("d", "s"), 2).unwrap();
+}
+
+#[test]
+fn bad_items_are_refused_with_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = OutboxConfig {
+        max_payload_bytes: 100,
+        ..Default::default()
+    };
+    let outbox = open(&dir.path().join("d.db"), config);
+    outbox.enqueue(&item("a", "s"), 0).unwrap();
+    assert!(
+        matches!(outbox.enqueue(&item("a", "s"), 0), Err(OutboxError::DuplicateId { id }) if id == "a")
+    );
+    let cases = [
+        (
+            NewItem {
+                id: String::new(),
+                ..item("x", "s")
+            },
+            "id",
+        ),
+        (
+            NewItem {
+                stream: "s\n".into(),
+                ..item("x", "s")
+            },
+            "stream",
+        ),
+        (
+            NewItem {
+                kind: "k".repeat(129),
+                ..item("x", "s")
+            },
+            "kind",
+        ),
+        (
+            NewItem {
+                payload: "p".repeat(101),
+                ..item("x", "s")
+            },
+            "payload",
+        ),
+    ];
+    for (bad, expected) in cases {
+        match outbox.enqueue(&bad, 0) {
+            Err(OutboxError::InvalidItem { field, .. }) => assert_eq!(field, expected),
+            other => panic!("{expected}: expected InvalidItem, got {other:?}"),
+        }
+    }
+    assert_eq!(outbox.stats(0).unwrap().pending, 1, "nothing half-stored");
+}
+
+#[test]
+fn delivered_items_can_be_pruned_but_undelivered_never_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir.path().join("d.db"), OutboxConfig::default());
+    outbox.enqueue(&item("a", "s"), 0).unwrap();
+    outbox.enqueue(&item("b", "t"), 0).unwrap();
+    outbox.take_batch(0, 1).unwrap();
+    outbox
+        .complete(&[("a".into(), Outcome::Delivered)], 100)
+        .unwrap();
+    assert_eq!(outbox.prune_delivered(101).unwrap(), 1);
+    assert_eq!(outbox.prune_delivered(i64::MAX).unwrap(), 0);
+    assert_eq!(ids(&outbox.items(ItemState::Pending).unwrap()), ["b"]);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Enqueue(u8),
+    Take(u8),
+    /// Answer the oldest outstanding batch; the seed picks each item's outcome.
+    Respond(u64),
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..4).prop_map(Op::Enqueue),
+        2 => (1u8..6).prop_map(Op::Take),
+        3 => any::<u64>().prop_map(Op::Respond),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Under any interleaving of enqueue, batches, per-item outcomes and restarts: nothing is
+    /// lost, nothing is delivered twice, and within a stream items are delivered in enqueue
+    /// order. Outcomes follow the server's contract: after an item it cannot apply, every later
+    /// item of the same stream in the batch is answered "retry".
+    #[test]
+    fn nothing_lost_nothing_doubled_order_kept(ops in proptest::collection::vec(op(), 1..80)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let config = OutboxConfig { backoff: Backoff { base_ms: 10, cap_ms: 50 }, ..Default::default() };
+        let mut outbox = open(&path, config);
+        let mut next_id = 0u32;
+        let mut enqueued: Vec<(String, String)> = Vec::new();
+        let mut batches: Vec<Vec<daka_core::outbox::OutboxItem>> = Vec::new();
+        let mut delivered: Vec<String> = Vec::new();
+        let mut rejected: Vec<String> = Vec::new();
+        let mut now = 0i64;
+        for op in ops {
+            now += 7;
+            match op {
+                Op::Enqueue(s) => {
+                    let id = format!("i{next_id:05}");
+                    next_id += 1;
+                    let stream = format!("s{s}");
+                    outbox.enqueue(&item(&id, &stream), now).unwrap();
+                    enqueued.push((id, stream));
+                }
+                Op::Take(n) => {
+                    let batch = outbox.take_batch(now, n as usize).unwrap();
+                    for i in &batch {
+                        prop_assert!(batches.iter().flatten().all(|b| b.id != i.id), "taken twice: {}", i.id);
+                    }
+                    if !batch.is_empty() { batches.push(batch); }
+                }
+                Op::Respond(seed) => {
+                    if batches.is_empty() { continue; }
+                    let batch = batches.remove(0);
+                    let mut blocked: Vec<&str> = Vec::new();
+                    let mut outcomes = Vec::new();
+                    for (k, i) in batch.iter().enumerate() {
+                        let pick = (seed >> (2 * (k % 32))) & 3;
+                        let outcome = if blocked.contains(&i.stream.as_str()) || pick == 0 {
+                            blocked.push(&i.stream);
+                            Outcome::Retry { retry_after_ms: None, error: None }
+                        } else if pick == 1 {
+                            rejected.push(i.id.clone());
+                            Outcome::Rejected(ItemError { code: "x".into(), message: "y".into() })
+                        } else {
+                            delivered.push(i.id.clone());
+                            Outcome::Delivered
+                        };
+                        outcomes.push((i.id.clone(), outcome));
+                    }
+                    outbox.complete(&outcomes, now).unwrap();
+                }
+                Op::Reopen => {
+                    drop(outbox);
+                    outbox = open(&path, config);
+                    batches.clear();
+                }
+            }
+        }
+        // Drain everything that is left.
+        drop(outbox);
+        let outbox = open(&path, config);
+        for _ in 0..10_000 {
+            now += 100;
+            let batch = outbox.take_batch(now, 3).unwrap();
+            if batch.is_empty() && outbox.stats(now).unwrap().pending == 0 { break; }
+            let outcomes: Vec<_> = batch.iter().map(|i| (i.id.clone(), Outcome::Delivered)).collect();
+            delivered.extend(batch.into_iter().map(|i| i.id));
+            outbox.complete(&outcomes, now).unwrap();
+        }
+        let mut all: Vec<&String> = delivered.iter().chain(rejected.iter()).collect();
+        all.sort();
+        let before = all.len();
+        all.dedup();
+        prop_assert_eq!(before, all.len(), "an item was delivered or parked twice");
+        prop_assert_eq!(all.len(), enqueued.len(), "an item was lost");
+        for s in 0..4 {
+            let stream = format!("s{s}");
+            let expected: Vec<&String> = enqueued.iter().filter(|(id, st)| *st == stream && !rejected.contains(id)).map(|(id, _)| id).collect();
+            let got: Vec<&String> = delivered.iter().filter(|id| enqueued.iter().any(|(i, st)| i == *id && *st == stream)).collect();
+            prop_assert_eq!(got, expected, "stream {}", stream);
+        }
+    }
+}
