@@ -8,7 +8,9 @@
 //! been read. The first problem found is returned.
 //!
 //! Geometry lives in [`super::geometry`], JWKs in [`super::keys`], limits in
-//! [`super::limits`]. The format itself is documented in `docs/policy.md`; keep the two in step.
+//! [`super::limits`]; BSSIDs are normalised by [`normalize_bssid`], the same function that
+//! normalises scanned BSSIDs, so the two always compare equal. The format itself is
+//! documented in `docs/policy.md`; keep the two in step.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -22,6 +24,7 @@ use super::limits::*;
 use super::{
     Employee, FaceRules, Org, Policy, Site, SiteIdx, Thresholds, TrustedKey, UncertainAction,
 };
+use crate::evidence::wifi::normalize_bssid;
 
 const ROOT_FIELDS: &[&str] = &[
     "version",
@@ -362,7 +365,7 @@ fn parse_bssids(v: &Json, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
     for (i, item) in items.iter().enumerate() {
         let bp = path.index(i);
         let raw = item.as_str(&bp)?;
-        let norm = normalise_bssid(raw).ok_or_else(|| {
+        let norm = normalize_bssid(raw).ok_or_else(|| {
             bp.invalid(
                 item.show(),
                 "a BSSID is six pairs of hex digits separated by ':' or '-', e.g. \
@@ -381,33 +384,6 @@ fn parse_bssids(v: &Json, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
         out.push(norm);
     }
     Ok(out)
-}
-
-/// `AA:BB:CC:DD:EE:FF` or `aa-bb-cc-dd-ee-ff` (one separator throughout) →
-/// `aa:bb:cc:dd:ee:ff`.
-pub(crate) fn normalise_bssid(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    if b.len() != 17 {
-        return None;
-    }
-    let sep = b[2];
-    if sep != b':' && sep != b'-' {
-        return None;
-    }
-    let mut out = String::with_capacity(17);
-    for (i, &c) in b.iter().enumerate() {
-        if i % 3 == 2 {
-            if c != sep {
-                return None;
-            }
-            out.push(':');
-        } else if c.is_ascii_hexdigit() {
-            out.push(c.to_ascii_lowercase() as char);
-        } else {
-            return None;
-        }
-    }
-    Some(out)
 }
 
 // ----- employees ---------------------------------------------------------------------------
@@ -597,24 +573,6 @@ fn parse_face_matchers(v: &Json, path: &Path<'_>) -> Result<Vec<TrustedKey>, Pol
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bssids_normalise_to_lower_case_colons() {
-        assert_eq!(
-            normalise_bssid("AA-BB-CC-0D-EE-FF").as_deref(),
-            Some("aa:bb:cc:0d:ee:ff")
-        );
-        assert_eq!(
-            normalise_bssid("aa:bb:cc:dd:ee:ff").as_deref(),
-            Some("aa:bb:cc:dd:ee:ff")
-        );
-        assert_eq!(normalise_bssid("aa:bb-cc:dd:ee:ff"), None);
-        assert_eq!(normalise_bssid("aabb.ccdd.eeff"), None);
-        assert_eq!(normalise_bssid("a:bb:cc:dd:ee:ff"), None);
-        assert_eq!(normalise_bssid("gg:bb:cc:dd:ee:ff"), None);
-        assert_eq!(normalise_bssid("aa:bb:cc:dd:ee:ff:"), None);
-        assert_eq!(normalise_bssid("ａa:bb:cc:dd:ee"), None);
-    }
 
     #[test]
     fn cycles_are_found_in_chain_order() {
