@@ -797,3 +797,39 @@ fn polygons_over_20000_positions_are_refused() {
         },
     );
 }
+
+#[test]
+fn a_polygon_with_100_interleaved_holes_is_accepted() {
+    // A 9,000-position outline and 100 C-shaped holes nested in each other's bounding boxes,
+    // so every pair of holes is compared: about 2,000,000 of the 10,000,000 budget.
+    let arc = |r: f64, t: f64| json!([114.2 + r * t.cos(), 22.3 + r * t.sin()]);
+    let n = 9_000;
+    let mut shell: Vec<Value> = (0..n)
+        .map(|i| arc(0.05, i as f64 / n as f64 * std::f64::consts::TAU))
+        .collect();
+    shell.push(shell[0].clone());
+    let mut rings = vec![Value::Array(shell)];
+    for h in 0..100 {
+        let r = 0.005 + h as f64 * 0.0003;
+        let mut ring: Vec<Value> = (0..50)
+            .map(|i| arc(r, 0.3 + i as f64 / 49.0 * 5.5))
+            .collect();
+        ring.extend(
+            (0..49)
+                .rev()
+                .map(|i| arc(r + 0.0001, 0.3 + i as f64 / 48.0 * 5.5)),
+        );
+        ring.push(ring[0].clone());
+        rings.push(Value::Array(ring));
+    }
+    let doc = set(
+        example(),
+        "/sites/0/fences/0/coordinates",
+        Value::Array(rings),
+    );
+    let p = Policy::from_json(&doc.to_string()).unwrap();
+    let daka_core::policy::Fence::Polygon(poly) = &p.sites[0].fences[0] else {
+        panic!("polygon")
+    };
+    assert_eq!(poly.interiors().len(), 100);
+}

@@ -17,8 +17,9 @@
 //! ([`MAX_EDGE_PAIR_CHECKS`]); a document that exhausts it is refused instead of hanging. The
 //! ring-relation checks are the ones `geo::Validation` makes (DE-9IM via [`Relate`]), run only
 //! for pairs of rings whose bounding boxes meet, on polygons of at most
-//! [`MAX_POSITIONS_PER_POLYGON`] positions. A unit test checks that our verdicts agree with
-//! `geo::Validation`.
+//! [`MAX_POSITIONS_PER_POLYGON`] positions; each comparison costs time in proportion to both
+//! rings' positions, charged against [`MAX_HOLE_CHECK_POSITIONS`] per document. A unit test
+//! checks that our verdicts agree with `geo::Validation`.
 //!
 //! Not checked, as in `geo::Validation`: whether several holes touching at points cut a
 //! polygon's interior in two; and whether the polygons of one MultiPolygon overlap (a fence
@@ -37,8 +38,8 @@ use super::error::{GeometryProblem, PolicyError, PolicyErrorKind};
 use super::json::{Json, Path};
 use super::limits::{
     MAX_CIRCLE_RADIUS_M, MAX_EDGE_PAIR_CHECKS, MAX_FENCE_ACROSS_M, MAX_FENCES_PER_SITE,
-    MAX_POLYGONS_PER_MULTIPOLYGON, MAX_POSITIONS_PER_POLYGON, MAX_POSITIONS_PER_RING,
-    MAX_RINGS_PER_POLYGON, MIN_RING_AREA_M2,
+    MAX_HOLE_CHECK_POSITIONS, MAX_POLYGONS_PER_MULTIPOLYGON, MAX_POSITIONS_PER_POLYGON,
+    MAX_POSITIONS_PER_RING, MAX_RINGS_PER_POLYGON, MIN_RING_AREA_M2,
 };
 
 const FENCE_FIELDS: &[&str] = &["type", "coordinates", "center", "radius_m"];
@@ -53,12 +54,14 @@ const COLLINEAR_TOLERANCE_M: f64 = 0.01;
 /// The geometry work a document may still cause, shared by all its fences.
 pub(crate) struct WorkBudget {
     edge_pair_checks_left: u64,
+    hole_check_positions_left: u64,
 }
 
 impl WorkBudget {
     pub(crate) fn new() -> WorkBudget {
         WorkBudget {
             edge_pair_checks_left: MAX_EDGE_PAIR_CHECKS,
+            hole_check_positions_left: MAX_HOLE_CHECK_POSITIONS,
         }
     }
 }
@@ -316,13 +319,17 @@ fn parse_polygon(
     let mut rings = rings.into_iter().map(|r| LineString::new(r.coords));
     let exterior = rings.next().unwrap_or_else(|| LineString::new(vec![]));
     let polygon = Polygon::new(exterior, rings.collect());
-    if let Some((i, problem)) = ring_relation_problem(&polygon) {
-        return Err(path.index(i).err(PolicyErrorKind::Geometry {
+    match ring_relations(&polygon, work) {
+        Relations::Fine => Ok(polygon),
+        Relations::Problem(i, problem) => Err(path.index(i).err(PolicyErrorKind::Geometry {
             value: ring_values[i].show(),
             problem,
-        }));
+        })),
+        Relations::OutOfWork(i) => Err(path.index(i).err(PolicyErrorKind::TooLarge {
+            what: "ring positions compared while checking holes",
+            max: MAX_HOLE_CHECK_POSITIONS as usize,
+        })),
     }
-    Ok(polygon)
 }
 
 fn bounding_rect(coords: &[Coord<f64>]) -> Rect<f64> {
@@ -459,28 +466,59 @@ fn self_intersection(ring: &Ring, work: &mut WorkBudget) -> Option<Option<Geomet
     }))
 }
 
-/// Checks the rings of a polygon against each other, returning the ring index to blame.
-/// Each ring is already known to be simple and closed.
-fn ring_relation_problem(polygon: &Polygon<f64>) -> Option<(usize, GeometryProblem)> {
-    let holes = polygon.interiors();
-    if holes.is_empty() {
-        return None;
+enum Relations {
+    Fine,
+    /// The ring at this index (0 = exterior) has this problem.
+    Problem(usize, GeometryProblem),
+    /// The work budget ran out while checking the ring at this index.
+    OutOfWork(usize),
+}
+
+impl WorkBudget {
+    /// Charges one DE-9IM comparison of two rings; `false` once the budget is exhausted.
+    fn charge_relate(&mut self, a: &LineString<f64>, b: &LineString<f64>) -> bool {
+        let cost = (a.0.len() + b.0.len()) as u64;
+        match self.hole_check_positions_left.checked_sub(cost) {
+            Some(left) => {
+                self.hole_check_positions_left = left;
+                true
+            }
+            None => false,
+        }
     }
+}
+
+/// Checks the rings of a polygon against each other. Each ring is already known to be simple
+/// and closed.
+fn ring_relations(polygon: &Polygon<f64>, work: &mut WorkBudget) -> Relations {
+    let holes = polygon.interiors();
     let shell = Polygon::new(polygon.exterior().clone(), vec![]);
-    let shell_rect = shell.bounding_rect()?;
+    let (Some(shell_rect), false) = (shell.bounding_rect(), holes.is_empty()) else {
+        return Relations::Fine;
+    };
     let prepared = PreparedGeometry::from(&shell);
     for (i, hole) in holes.iter().enumerate() {
         let ring = i + 1;
-        let hole_rect = hole.bounding_rect()?;
-        if !shell_rect.intersects(&hole_rect) {
-            return Some((ring, GeometryProblem::HoleOutsideShell));
+        let Some(hole_rect) = hole.bounding_rect() else {
+            continue;
+        };
+        // A hole inside the shell has its bounding box inside the shell's.
+        if hole_rect.min().x < shell_rect.min().x
+            || hole_rect.min().y < shell_rect.min().y
+            || hole_rect.max().x > shell_rect.max().x
+            || hole_rect.max().y > shell_rect.max().y
+        {
+            return Relations::Problem(ring, GeometryProblem::HoleOutsideShell);
+        }
+        if !work.charge_relate(polygon.exterior(), hole) {
+            return Relations::OutOfWork(ring);
         }
         let m = prepared.relate(hole);
         if m.get(CoordPos::OnBoundary, CoordPos::Inside) == Dimensions::OneDimensional {
-            return Some((ring, GeometryProblem::RingsShareEdge { other: 0 }));
+            return Relations::Problem(ring, GeometryProblem::RingsShareEdge { other: 0 });
         }
         if !m.is_contains() {
-            return Some((ring, GeometryProblem::HoleOutsideShell));
+            return Relations::Problem(ring, GeometryProblem::HoleOutsideShell);
         }
     }
     let hole_polys: Vec<(Polygon<f64>, Option<Rect<f64>>)> = holes
@@ -500,16 +538,19 @@ fn ring_relation_problem(polygon: &Polygon<f64>) -> Option<(usize, GeometryProbl
             if !ar.intersects(br) {
                 continue;
             }
+            if !work.charge_relate(a.exterior(), b.exterior()) {
+                return Relations::OutOfWork(j + 1);
+            }
             let m = prepared.relate(b);
             if m.get(CoordPos::Inside, CoordPos::Inside) == Dimensions::TwoDimensional {
-                return Some((j + 1, GeometryProblem::HolesOverlap { other: i + 1 }));
+                return Relations::Problem(j + 1, GeometryProblem::HolesOverlap { other: i + 1 });
             }
             if m.get(CoordPos::OnBoundary, CoordPos::OnBoundary) == Dimensions::OneDimensional {
-                return Some((j + 1, GeometryProblem::RingsShareEdge { other: i + 1 }));
+                return Relations::Problem(j + 1, GeometryProblem::RingsShareEdge { other: i + 1 });
             }
         }
     }
-    None
+    Relations::Fine
 }
 
 #[cfg(test)]
@@ -591,6 +632,32 @@ mod tests {
             }
             agree(rings);
         }
+    }
+
+    #[test]
+    fn hole_checks_stop_when_the_work_budget_runs_out() {
+        let square =
+            |x: f64, y: f64, d: f64| vec![(x, y), (x + d, y), (x + d, y + d), (x, y + d), (x, y)];
+        let rings = [
+            square(114.0, 22.0, 0.01),
+            square(114.001, 22.001, 0.001),
+            square(114.005, 22.005, 0.001),
+        ];
+        // Each hole-versus-exterior comparison costs 5 + 5 positions: room for one.
+        let mut work = WorkBudget {
+            edge_pair_checks_left: MAX_EDGE_PAIR_CHECKS,
+            hole_check_positions_left: 15,
+        };
+        let err = parse_polygon(&polygon_json(&rings), &Path::Root, &mut work).unwrap_err();
+        assert_eq!(err.path, "$[2]");
+        assert_eq!(
+            err.kind,
+            PolicyErrorKind::TooLarge {
+                what: "ring positions compared while checking holes",
+                max: MAX_HOLE_CHECK_POSITIONS as usize,
+            }
+        );
+        assert!(parse_polygon(&polygon_json(&rings), &Path::Root, &mut WorkBudget::new()).is_ok());
     }
 
     #[test]

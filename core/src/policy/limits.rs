@@ -41,6 +41,10 @@ pub const MAX_POSITIONS_PER_POLYGON: usize = 20_000;
 /// a few per edge (a 100,000-site policy uses a few million); only rings crafted so that every
 /// edge overlaps every other in longitude come near it.
 pub const MAX_EDGE_PAIR_CHECKS: u64 = 50_000_000;
+/// Most ring positions the hole checks may compare in one document: each comparison of a
+/// hole with its exterior ring or with an overlapping hole costs both rings' positions. A
+/// 10,000-position outline with 100 holes uses about 1,000,000.
+pub const MAX_HOLE_CHECK_POSITIONS: u64 = 10_000_000;
 /// Most Wi-Fi BSSIDs in one site's allow-list.
 pub const MAX_BSSIDS_PER_SITE: usize = 1_000;
 

@@ -362,6 +362,7 @@ fn parse_sites(v: &Json, path: &Path<'_>) -> Result<Vec<Site>, PolicyError> {
 fn parse_bssids(v: &Json, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
     let items = v.as_array(path, MAX_BSSIDS_PER_SITE)?;
     let mut out: Vec<String> = Vec::with_capacity(items.len());
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let bp = path.index(i);
         let raw = item.as_str(&bp)?;
@@ -375,7 +376,7 @@ fn parse_bssids(v: &Json, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
         if norm == "00:00:00:00:00:00" || norm == "ff:ff:ff:ff:ff:ff" {
             return Err(bp.invalid(item.show(), "not the address of an access point"));
         }
-        if let Some(first) = out.iter().position(|b| *b == norm) {
+        if let Some(first) = seen.insert(norm.clone(), i) {
             return Err(bp.err(PolicyErrorKind::Duplicate {
                 value: item.show(),
                 first: format!("{path}[{first}]"),
