@@ -8,9 +8,13 @@
 //! documented in `docs/policy.md`.
 
 mod error;
+mod geometry;
+mod json;
+mod keys;
+pub mod limits;
 mod parse;
 
-pub use error::{PolicyError, PolicyErrorKind};
+pub use error::{GeometryProblem, PolicyError, PolicyErrorKind};
 
 use geo::{Coord, Polygon};
 
@@ -64,8 +68,11 @@ pub enum Fence {
 pub struct Employee {
     pub id: String,
     pub name: String,
-    /// The sites this employee may clock in at, as indexes into [`Policy::sites`].
+    /// The sites this employee may clock in at, as indexes into [`Policy::sites`]; never empty.
     pub sites: Vec<SiteIdx>,
+    /// Id of this employee's direct manager (another employee of the policy), if any. The
+    /// management chain never loops.
+    pub manager: Option<String>,
 }
 
 /// What an `uncertain` location verdict does.
@@ -145,6 +152,12 @@ impl Policy {
     /// The employee with this id.
     pub fn employee(&self, id: &str) -> Option<&Employee> {
         self.employees.iter().find(|e| e.id == id)
+    }
+
+    /// The direct manager of the employee with this id, if it has one.
+    pub fn manager_of(&self, id: &str) -> Option<&Employee> {
+        let manager = self.employee(id)?.manager.as_deref()?;
+        self.employee(manager)
     }
 
     /// The trusted key with this `kid`.
