@@ -11,7 +11,7 @@ use crate::policy::{FaceRules, Fence, Org, Policy, Site, SiteIdx, Thresholds, Un
 /// Metres per degree of longitude along the equator: a π / 180.
 const EQ_M_PER_DEG: f64 = 6_378_137.0 * std::f64::consts::PI / 180.0;
 
-fn policy(sites: Vec<Vec<Fence>>) -> Policy {
+pub(super) fn policy(sites: Vec<Vec<Fence>>) -> Policy {
     Policy {
         version: 1,
         org: Org {
@@ -48,7 +48,7 @@ fn policy(sites: Vec<Vec<Fence>>) -> Policy {
     }
 }
 
-fn circle(lon: f64, lat: f64, radius_m: f64) -> Fence {
+pub(super) fn circle(lon: f64, lat: f64, radius_m: f64) -> Fence {
     Fence::Circle {
         center: coord! { x: lon, y: lat },
         radius_m,
