@@ -187,12 +187,7 @@ impl FenceSet {
     #[inline]
     pub fn box_distance2(&self, f: usize, x: &[f64; 3]) -> f64 {
         let fence = &self.fences[f];
-        let mut d2 = 0.0;
-        for k in 0..3 {
-            let gap = (fence.lo[k] - x[k]).max(x[k] - fence.hi[k]).max(0.0);
-            d2 += gap * gap;
-        }
-        d2
+        box_distance2(&fence.lo, &fence.hi, x)
     }
 
     /// Signed distance in metres from the fix to fence `f`'s boundary: negative inside.
@@ -223,6 +218,17 @@ impl FenceSet {
             }
         }
     }
+}
+
+/// Squared distance from `x` to the box `lo..=hi`: zero inside it (closed).
+#[inline(always)]
+pub(crate) fn box_distance2(lo: &[f64; 3], hi: &[f64; 3], x: &[f64; 3]) -> f64 {
+    let mut d2 = 0.0;
+    for ((lo, hi), x) in lo.iter().zip(hi).zip(x) {
+        let gap = (lo - x).max(x - hi).max(0.0);
+        d2 += gap * gap;
+    }
+    d2
 }
 
 /// Squared distance from the origin to the segment `p`–`q` (fix-relative ECEF).

@@ -32,7 +32,7 @@ use std::ops::ControlFlow;
 use rstar::{AABB, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObject, RTreeParams};
 
 use super::ellipsoid::Frame;
-use super::fence::FenceSet;
+use super::fence::{FenceSet, box_distance2};
 use super::{Location, Presence, SiteDistance};
 use crate::policy::{Policy, SiteIdx};
 
@@ -166,8 +166,8 @@ impl<F: Fn(SiteIdx) -> bool> Walk<'_, F> {
         let n = children.len().min(MAX_CHILDREN);
         for (i, child) in children[..n].iter().enumerate() {
             let d2 = match child {
-                RTreeNode::Parent(p) => box_distance2(&p.envelope(), &self.x),
-                RTreeNode::Leaf(b) => box_distance2(&b.envelope, &self.x),
+                RTreeNode::Parent(p) => envelope_distance2(&p.envelope(), &self.x),
+                RTreeNode::Leaf(b) => envelope_distance2(&b.envelope, &self.x),
             };
             // Insertion sort: at most MAX_CHILDREN entries.
             let mut j = i;
@@ -191,12 +191,15 @@ impl<F: Fn(SiteIdx) -> bool> Walk<'_, F> {
         for child in &children[n..] {
             match child {
                 RTreeNode::Parent(p) => {
-                    if !self.best.excludes(box_distance2(&p.envelope(), &self.x)) {
+                    if !self
+                        .best
+                        .excludes(envelope_distance2(&p.envelope(), &self.x))
+                    {
                         self.node(p)?
                     }
                 }
                 RTreeNode::Leaf(b) => {
-                    if !self.best.excludes(box_distance2(&b.envelope, &self.x)) {
+                    if !self.best.excludes(envelope_distance2(&b.envelope, &self.x)) {
                         self.leaf(b.fence)?
                     }
                 }
@@ -221,16 +224,9 @@ impl<F: Fn(SiteIdx) -> bool> Walk<'_, F> {
     }
 }
 
-/// Squared distance from a point to a box, zero inside.
 #[inline(always)]
-fn box_distance2(b: &AABB<[f64; 3]>, x: &[f64; 3]) -> f64 {
-    let (lo, hi) = (b.lower(), b.upper());
-    let mut d2 = 0.0;
-    for k in 0..3 {
-        let gap = (lo[k] - x[k]).max(x[k] - hi[k]).max(0.0);
-        d2 += gap * gap;
-    }
-    d2
+fn envelope_distance2(b: &AABB<[f64; 3]>, x: &[f64; 3]) -> f64 {
+    box_distance2(&b.lower(), &b.upper(), x)
 }
 
 impl GeofenceIndex {
