@@ -32,8 +32,8 @@
 //!
 //! The R-tree holds each fence's ECEF box, at least 1 m larger than the fence. The distance
 //! from the fix to a box is a strict lower bound on the distance to any fence in it that does
-//! not contain the fix, so a best-first walk can stop at the first box farther than the best
-//! signed distance found. See `fence.rs` and `index.rs` for the details and `docs/geofence.md`
+//! not contain the fix, so a nearest-first descent of the tree skips every box farther than
+//! the best signed distance found so far. See `fence.rs` and `index.rs` for the details and `docs/geofence.md`
 //! for the limits (fences must not cross the ±180° meridian or contain a pole).
 //!
 //! * `ellipsoid`: WGS-84, ECEF, the local frame, chord to arc.
