@@ -82,6 +82,13 @@ pub struct GeofenceIndex {
     tree: RTree<FenceBox, Params>,
 }
 
+// The index is shared between threads (a server answers many devices from one policy);
+// this fails to compile if it ever stops being `Send + Sync`.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<GeofenceIndex>();
+};
+
 /// The running minimum: signed distance and site, ties to the lower site index.
 #[derive(Debug, Clone, Copy)]
 struct Best(Option<(f64, SiteIdx)>);
@@ -294,7 +301,8 @@ impl GeofenceIndex {
     /// The same verdict as [`GeofenceIndex::locate`] over an explicit list of allowed sites
     /// (an employee's `sites`). Short lists are checked directly, without the tree, so an
     /// employee allowed at a handful of sites costs a handful of fence checks however many
-    /// sites the policy has. Indexes beyond the policy's sites are ignored; duplicates are
+    /// sites the policy has. A long list runs the tree walk, after one pass over the list to
+    /// build a bitset. Indexes beyond the policy's sites are ignored; duplicates are
     /// harmless.
     pub fn locate_sites(&self, lon: f64, lat: f64, accuracy_m: f64, sites: &[SiteIdx]) -> Location {
         let Some(frame) = Frame::new(lon, lat) else {
