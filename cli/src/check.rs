@@ -62,8 +62,9 @@ pub struct CheckArgs {
 }
 
 fn parse_kind(s: &str) -> Result<PunchKind, String> {
-    serde_json::from_value(json!(s))
-        .map_err(|_| format!("unknown punch kind {s:?}; use in, out, break_start, break_end or field"))
+    serde_json::from_value(json!(s)).map_err(|_| {
+        format!("unknown punch kind {s:?}; use in, out, break_start, break_end or field")
+    })
 }
 
 pub fn run(args: CheckArgs) -> u8 {
@@ -103,7 +104,10 @@ pub fn run(args: CheckArgs) -> u8 {
     if args.human {
         print!("{}", render::verdict(&engine, &attempt, &verdict));
     } else {
-        println!("{}", serde_json::to_string_pretty(&verdict).expect("verdicts serialise"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).expect("verdicts serialise")
+        );
     }
     match verdict.decision {
         Decision::Accepted => exit::OK,
@@ -177,16 +181,19 @@ fn run_batch(
             Ok(l) => l,
             Err(e) => {
                 bad += 1;
-                let _ = writeln!(out, "{}", json!({"line": line_no, "error": {"field": "$", "reason": format!("unreadable line: {e}")}}));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    json!({"line": line_no, "error": {"field": "$", "reason": format!("unreadable line: {e}")}})
+                );
                 continue;
             }
         };
         if line.trim().is_empty() {
             continue;
         }
-        let result = Attempt::from_json(&line).and_then(|a| {
-            engine.evaluate(&a, now, nonces).map(|v| (a, v))
-        });
+        let result = Attempt::from_json(&line)
+            .and_then(|a| engine.evaluate(&a, now, nonces).map(|v| (a, v)));
         let written = match result {
             Ok((attempt, verdict)) => {
                 match verdict.decision {
@@ -195,9 +202,17 @@ fn run_batch(
                     Decision::Rejected => rejected += 1,
                 }
                 if human {
-                    write!(out, "line {line_no}: {}", render::verdict(engine, &attempt, &verdict))
+                    write!(
+                        out,
+                        "line {line_no}: {}",
+                        render::verdict(engine, &attempt, &verdict)
+                    )
                 } else {
-                    writeln!(out, "{}", json!({"line": line_no, "employee_id": attempt.employee_id, "verdict": verdict}))
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"line": line_no, "employee_id": attempt.employee_id, "verdict": verdict})
+                    )
                 }
             }
             Err(e) => {
@@ -205,7 +220,11 @@ fn run_batch(
                 if human {
                     writeln!(out, "line {line_no}: MALFORMED {e}")
                 } else {
-                    writeln!(out, "{}", json!({"line": line_no, "error": {"field": e.field, "value": e.value, "reason": e.reason}}))
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"line": line_no, "error": {"field": e.field, "value": e.value, "reason": e.reason}})
+                    )
                 }
             }
         };

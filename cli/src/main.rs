@@ -1,1 +1,79 @@
-fn main() {}
+//! `daka`: the command-line face of daka.
+//!
+//! * `daka check`: why was this punch accepted or rejected? Evaluates attempts with exactly
+//!   the engine the SDK and the server run.
+//! * `daka verify-log`: is this exported punch log complete and untampered?
+//!
+//! Exit status is part of the interface (scripts branch on it), see [`exit`].
+
+mod check;
+mod render;
+mod verify_log;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit statuses.
+pub mod exit {
+    /// The punch is accepted / the log verifies.
+    pub const OK: u8 = 0;
+    /// The punch is rejected / the log is broken.
+    pub const REJECTED: u8 = 1;
+    /// The input (arguments, policy, attempt, log, key) is malformed; nothing was judged.
+    pub const MALFORMED: u8 = 2;
+    /// The punch is recorded as a field punch that needs a reviewer's approval.
+    pub const FIELD_PUNCH: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(name = "daka", version, about = "daka (打卡): attendance evidence engine", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate punch attempts under a policy and explain the verdict.
+    ///
+    /// One attempt from flags (--employee, --lat, --lon, --accuracy ...), from a JSON file
+    /// (--attempt), or many from JSON Lines (--batch), one verdict per line.
+    ///
+    /// Exit status: 0 accepted, 1 rejected, 3 accepted as a field punch needing review,
+    /// 2 malformed input. In batch mode: 0 if every line was evaluated, 2 if any was malformed.
+    Check(check::CheckArgs),
+    /// Verify an exported punch log (JSON Lines) against a device's public key.
+    ///
+    /// Exit status: 0 the chain verifies, 1 it is broken (the first bad record is named),
+    /// 2 the log or key is malformed.
+    VerifyLog(verify_log::VerifyLogArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::VerifyLog(args) => verify_log::run(args),
+    };
+    ExitCode::from(status)
+}
+
+/// Reads a file, or standard input for `-`.
+pub(crate) fn read_input(path: &PathBuf) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
+
+/// Prints a malformed-input error and returns the matching exit status.
+pub(crate) fn malformed(message: impl std::fmt::Display) -> u8 {
+    eprintln!("daka: error: {message}");
+    exit::MALFORMED
+}

@@ -1,8 +1,8 @@
 //! Readable forms of verdicts for people reading a terminal.
 
+use chrono::SecondsFormat;
 use daka_core::attempt::Attempt;
 use daka_core::geofence::Presence;
-use chrono::SecondsFormat;
 use daka_core::verdict::{LocationSource, TimeSource};
 use daka_core::{Decision, Engine, Severity, Verdict};
 
@@ -48,7 +48,11 @@ pub fn verdict(engine: &Engine, attempt: &Attempt, v: &Verdict) -> String {
         out.push_str(&format!(", nearest allowed site {name}"));
     }
     if let Some(d) = loc.distance_to_edge_m {
-        out.push_str(&format!(", {:.1} m {} the edge", d.abs(), if d > 0.0 { "outside" } else { "inside" }));
+        out.push_str(&format!(
+            ", {:.1} m {} the edge",
+            d.abs(),
+            if d > 0.0 { "outside" } else { "inside" }
+        ));
     }
     if let Some(a) = loc.accuracy_m {
         out.push_str(&format!(", accuracy ±{a:.0} m"));

@@ -47,13 +47,16 @@ pub fn run(args: VerifyLogArgs) -> u8 {
         Ok(summary) => {
             if args.human {
                 println!(
-                    "OK: {} records, seq {}..={}, head {}",
-                    summary.count, summary.first_seq, summary.last_seq, summary.head_hash
+                    "OK: {} records of device {}, last seq {}, head {}",
+                    summary.count,
+                    summary.device_id.as_deref().unwrap_or("-"),
+                    summary.last_seq,
+                    summary.head_hash.as_deref().unwrap_or("-")
                 );
             } else {
                 println!(
                     "{}",
-                    json!({"ok": true, "records": summary.count, "first_seq": summary.first_seq,
+                    json!({"ok": true, "device_id": summary.device_id, "records": summary.count,
                            "last_seq": summary.last_seq, "head_hash": summary.head_hash})
                 );
             }
@@ -86,7 +89,10 @@ fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
             .decode(text)
             .map_err(|e| format!("public key {text:?}: not base64url: {e}"))?
     };
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("public key: an Ed25519 public key is 32 bytes, got {}", b.len()))
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "public key: an Ed25519 public key is 32 bytes, got {}",
+            b.len()
+        )
+    })
 }

@@ -25,6 +25,7 @@
 
 pub mod attempt;
 pub mod codes;
+pub mod device;
 pub mod evidence;
 pub mod geofence;
 pub mod outbox;
@@ -36,4 +37,4 @@ pub mod verdict;
 
 pub use codes::{Code, Severity};
 pub use policy::{Policy, PolicyError};
-pub use verdict::{Decision, Verdict};
+pub use verdict::{Decision, Engine, Verdict};

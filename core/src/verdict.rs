@@ -5,11 +5,20 @@
 //! `daka check` runs it for support staff. It is deterministic given its inputs: the trusted
 //! time is passed in, never read from the system clock.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::attempt::{Attempt, AttemptError};
 use crate::codes::{Code, Severity};
-use crate::geofence::Presence;
+use crate::evidence::face_token::{Expected, FaceTokenVerifier, NonceLedger};
+use crate::evidence::spoofing::{Finding, check_fix, human_distance};
+use crate::evidence::time::TrustedTime;
+use crate::evidence::wifi::WifiIndex;
+use crate::geofence::{GeofenceIndex, Location, Presence};
+use crate::policy::{Policy, SiteIdx, UncertainAction};
+use crate::punch::PunchKind;
 
 /// What happens to the punch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,4 +104,327 @@ pub struct Verdict {
     /// The trusted time the attempt was judged at.
     pub evaluated_at: DateTime<Utc>,
     pub time_source: TimeSource,
+}
+
+/// The rule engine for one policy: the policy plus the indexes built from it once.
+///
+/// Build one per policy version and keep it; [`Engine::evaluate`] is cheap and does not
+/// allocate indexes.
+#[derive(Debug)]
+pub struct Engine {
+    policy: Policy,
+    geofences: GeofenceIndex,
+    wifi: WifiIndex,
+    /// Employee id → (index in `policy.employees`, their site indexes sorted).
+    employees: HashMap<String, (usize, Vec<SiteIdx>)>,
+}
+
+impl Engine {
+    pub fn new(policy: Policy) -> Engine {
+        let geofences = GeofenceIndex::new(&policy);
+        let wifi = WifiIndex::new(&policy);
+        let employees = policy
+            .employees
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut sites = e.sites.clone();
+                sites.sort_unstable();
+                sites.dedup();
+                (e.id.clone(), (i, sites))
+            })
+            .collect();
+        Engine {
+            policy,
+            geofences,
+            wifi,
+            employees,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Judges one attempt.
+    ///
+    /// `supplied_now` is a trusted time from the caller (the server's clock, or an auditor's
+    /// `--now`); without it, time is reconstructed from the attempt's server anchor and
+    /// monotonic clock. A face token's nonce is consumed from `nonces` when its signature,
+    /// subject and nonce check out.
+    ///
+    /// Returns an error only for malformed input (see [`Attempt::validate`]); every judgement
+    /// about a well-formed attempt, including an unknown employee, is a [`Verdict`].
+    pub fn evaluate(
+        &self,
+        attempt: &Attempt,
+        supplied_now: Option<DateTime<Utc>>,
+        nonces: &mut NonceLedger,
+    ) -> Result<Verdict, AttemptError> {
+        attempt.validate()?;
+        let time = match supplied_now {
+            Some(now) => TrustedTime::supplied(now),
+            None => TrustedTime::on_device(&attempt.clock, attempt.anchor.as_ref()),
+        };
+        let mut findings: Vec<Finding> = Vec::new();
+        if time.source == TimeSource::DeviceWall {
+            findings.push(Finding::new(
+                Code::UntrustedTime,
+                "no server time anchor on this boot; times are the device's own until the next sync",
+            ));
+        }
+
+        let Some((_, allowed)) = self.employees.get(&attempt.employee_id) else {
+            findings.push(Finding::new(
+                Code::UnknownEmployee,
+                format!(
+                    "employee {:?} is not in policy version {}",
+                    attempt.employee_id, self.policy.version
+                ),
+            ));
+            let location = LocationVerdict::none();
+            return Ok(self.conclude(findings, location, None, time));
+        };
+        let is_allowed = |s: SiteIdx| allowed.binary_search(&s).is_ok();
+        let field_kind = attempt.kind == PunchKind::Field;
+
+        // Location: Wi-Fi proves presence on its own; otherwise the fix decides.
+        let bssids = attempt.normalized_bssids();
+        let wifi = self.wifi.find(&bssids, is_allowed);
+        let fix_findings = attempt.fix.as_ref().map(|fix| {
+            check_fix(
+                fix,
+                &attempt.clock,
+                &attempt.previous,
+                &self.policy.thresholds,
+            )
+        });
+        let location = if let Some(m) = &wifi {
+            let site = &self.policy.sites[m.site];
+            findings.push(Finding::new(
+                Code::WifiMatch,
+                format!(
+                    "Wi-Fi access point {} of {} is in range",
+                    m.bssid, site.name
+                ),
+            ));
+            // With presence proven by Wi-Fi, a vague or old fix no longer matters.
+            let mut fix_findings = fix_findings.unwrap_or_default();
+            for f in &mut fix_findings {
+                if matches!(f.code, Code::PoorAccuracy | Code::StaleFix) {
+                    f.severity = Severity::Info;
+                }
+            }
+            findings.extend(fix_findings);
+            LocationVerdict {
+                presence: Presence::Inside,
+                source: LocationSource::Wifi,
+                site_id: Some(site.id.clone()),
+                site_name: Some(site.name.clone()),
+                distance_to_edge_m: None,
+                accuracy_m: attempt.fix.as_ref().map(|f| f.accuracy_m),
+            }
+        } else if let Some(fix) = &attempt.fix {
+            findings.extend(fix_findings.unwrap_or_default());
+            if allowed.is_empty() {
+                findings.push(self.no_site_finding(&attempt.employee_id, field_kind));
+                LocationVerdict::none()
+            } else {
+                let found = self
+                    .geofences
+                    .locate_sites(fix.lon, fix.lat, fix.accuracy_m, allowed);
+                self.location_finding(&found, fix.accuracy_m, field_kind, &mut findings);
+                let nearest = found
+                    .nearest
+                    .map(|n| (&self.policy.sites[n.site], n.signed_distance_m));
+                LocationVerdict {
+                    presence: found.presence,
+                    source: LocationSource::Gps,
+                    site_id: nearest.map(|(s, _)| s.id.clone()),
+                    site_name: nearest.map(|(s, _)| s.name.clone()),
+                    distance_to_edge_m: nearest.map(|(_, d)| round_cm(d)),
+                    accuracy_m: Some(fix.accuracy_m),
+                }
+            }
+        } else {
+            if allowed.is_empty() {
+                findings.push(self.no_site_finding(&attempt.employee_id, field_kind));
+            } else {
+                findings.push(Finding::new(
+                    Code::NoLocationEvidence,
+                    "no location fix and no site Wi-Fi in range; turn on location or connect to the site's Wi-Fi",
+                ));
+            }
+            LocationVerdict::none()
+        };
+
+        // Face match.
+        let face = self.check_face(attempt, time, nonces, &mut findings);
+        Ok(self.conclude(findings, location, face, time))
+    }
+
+    fn no_site_finding(&self, employee_id: &str, field_kind: bool) -> Finding {
+        let mut f = Finding::new(
+            Code::NoAssignedSite,
+            format!("employee {employee_id:?} has no site to clock in at in this policy"),
+        );
+        if field_kind {
+            f.severity = Severity::Review;
+        }
+        f
+    }
+
+    fn location_finding(
+        &self,
+        found: &Location,
+        accuracy_m: f64,
+        field_kind: bool,
+        findings: &mut Vec<Finding>,
+    ) {
+        let Some(nearest) = found.nearest else {
+            return;
+        };
+        let site = &self.policy.sites[nearest.site].name;
+        let d = nearest.signed_distance_m;
+        let position = if d <= 0.0 {
+            format!("{} inside {site}", human_distance(-d))
+        } else {
+            format!("{} outside {site}", human_distance(d))
+        };
+        let accuracy = format!("accuracy ±{accuracy_m:.0} m");
+        let finding = match found.presence {
+            Presence::Inside => Finding::new(Code::InsideFence, format!("{position} ({accuracy})")),
+            Presence::Uncertain => {
+                let mut f = Finding::new(
+                    Code::LocationUncertain,
+                    format!("{position}, but the {accuracy} reaches across the fence edge"),
+                );
+                f.severity = match (self.policy.thresholds.uncertain, field_kind) {
+                    (_, true) | (UncertainAction::FieldPunch, _) => Severity::Review,
+                    (UncertainAction::Allow, _) => Severity::Info,
+                    (UncertainAction::Reject, _) => Severity::Reject,
+                };
+                f
+            }
+            Presence::Outside => {
+                let mut f = Finding::new(Code::OutsideFence, format!("{position} ({accuracy})"));
+                if field_kind {
+                    f.severity = Severity::Review;
+                }
+                f
+            }
+        };
+        findings.push(finding);
+    }
+
+    fn check_face(
+        &self,
+        attempt: &Attempt,
+        time: TrustedTime,
+        nonces: &mut NonceLedger,
+        findings: &mut Vec<Finding>,
+    ) -> Option<FaceVerdict> {
+        let Some(face) = &attempt.face else {
+            if self.policy.thresholds.face.required {
+                findings.push(Finding::new(
+                    Code::FaceTokenMissing,
+                    "this policy requires a face check for every punch",
+                ));
+            }
+            return None;
+        };
+        let verifier =
+            FaceTokenVerifier::new(&self.policy.face_matchers, &self.policy.thresholds.face);
+        let expected = Expected {
+            employee_id: &attempt.employee_id,
+            nonce: &face.nonce,
+            trusted_now: time.now,
+        };
+        match verifier.verify(&face.token, &expected, nonces) {
+            Ok(m) => {
+                findings.push(Finding::new(
+                    Code::FaceMatched,
+                    format!(
+                        "face matched by {} (score {:.2}, liveness {:.2})",
+                        m.issuer, m.score, m.liveness
+                    ),
+                ));
+                Some(FaceVerdict {
+                    kid: m.kid,
+                    issuer: m.issuer,
+                    score: m.score,
+                    liveness: m.liveness,
+                    model: m.model,
+                })
+            }
+            Err(e) => {
+                let code = e.code();
+                let mut f = Finding::new(code, e.to_string());
+                // A punch is never rejected on device time alone: without a server anchor,
+                // token freshness is judged by the device clock and only flagged for review.
+                if time.source == TimeSource::DeviceWall
+                    && matches!(
+                        code,
+                        Code::FaceTokenExpired | Code::FaceTokenNotYetValid | Code::FaceTokenTooOld
+                    )
+                {
+                    f.severity = Severity::Review;
+                    f.message.push_str(" (judged by the device clock)");
+                }
+                findings.push(f);
+                None
+            }
+        }
+    }
+
+    fn conclude(
+        &self,
+        mut findings: Vec<Finding>,
+        location: LocationVerdict,
+        face: Option<FaceVerdict>,
+        time: TrustedTime,
+    ) -> Verdict {
+        // Most severe first; the order within a severity is the order of discovery.
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        let decision = match findings.first().map(|f| f.severity) {
+            Some(Severity::Reject) => Decision::Rejected,
+            Some(Severity::Review) => Decision::FieldPunch,
+            _ => Decision::Accepted,
+        };
+        Verdict {
+            decision,
+            location,
+            face,
+            reasons: findings
+                .into_iter()
+                .map(|f| Reason {
+                    code: f.code,
+                    severity: f.severity,
+                    message: f.message,
+                })
+                .collect(),
+            policy_version: self.policy.version,
+            evaluated_at: time.now,
+            time_source: time.source,
+        }
+    }
+}
+
+impl LocationVerdict {
+    fn none() -> LocationVerdict {
+        LocationVerdict {
+            presence: Presence::Outside,
+            source: LocationSource::None,
+            site_id: None,
+            site_name: None,
+            distance_to_edge_m: None,
+            accuracy_m: None,
+        }
+    }
+}
+
+/// Distances are reported to the centimetre: finer digits are noise, and shorter numbers keep
+/// records and logs readable.
+fn round_cm(metres: f64) -> f64 {
+    (metres * 100.0).round() / 100.0
 }

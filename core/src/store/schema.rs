@@ -40,7 +40,8 @@ pub(crate) const STEPS: &[&str] = &[
         key_seed        BLOB,                                -- NULL when the platform holds the key
         public_key      BLOB NOT NULL,
         bearer_token    TEXT,
-        server_url      TEXT
+        server_url      TEXT,
+        org_public_key  TEXT                                 -- signs policy bundles
     );
     CREATE TABLE chain_head (
         device_id       TEXT PRIMARY KEY,

@@ -25,7 +25,7 @@ pub const NONCE_BYTES: usize = 16;
 pub struct RandomUnavailable;
 
 /// The nonces issued for punch attempts, and those already used.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NonceLedger {
     rng: SystemRandom,
     /// Issued here and not consumed yet.

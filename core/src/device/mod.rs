@@ -1,0 +1,564 @@
+//! The device engine: everything the phone does, behind one object.
+//!
+//! [`Device`] owns the store (one SQLite file), the outbox, the device key, the punch chain,
+//! the cached policy and its [`Engine`], the face nonces and the trusted-time anchor. A punch
+//! goes platform input → [`Attempt`] → [`Verdict`] → signed record → outbox in one call,
+//! [`Device::punch`], and the record, its chain head and its consumed nonce commit in one
+//! transaction: after it returns, the punch is durable, and if it fails nothing is half-stored.
+//! [`Device::sync_now`] (in `sync.rs`) sends the queue and fetches what changed.
+//!
+//! Rejected attempts are not recorded as punches: the user sees the verdict and its reasons and
+//! can retry, or file a missed-punch correction. Accepted and field punches are recorded.
+
+pub mod clock;
+pub mod keys;
+mod sync;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+pub use clock::{ClockSource, SimulatedClock, SystemClock};
+pub use keys::{KeyStore, KeyStoreError, UnprotectedKeyStore};
+pub use sync::{SyncProgress, SyncReport};
+
+use crate::attempt::{Attempt, AttemptError};
+use crate::evidence::face_token::NonceLedger;
+use crate::evidence::spoofing::PreviousPunch;
+use crate::evidence::time::TrustedTime;
+use crate::evidence::{FaceEvidence, Fix, TimeAnchor};
+use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
+use crate::policy::{Policy, PolicyError};
+use crate::punch::{DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord};
+use crate::store::{Store, StoreError};
+use crate::sync::client::{ClientConfig, SyncError};
+use crate::verdict::{Decision, Engine, TimeSource, Verdict};
+
+/// The outbox item kind of a punch.
+pub const PUNCH_KIND: &str = "punch";
+
+/// Who this device is, once enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub device_id: String,
+    pub org_id: String,
+    pub employee_id: String,
+    pub server_url: String,
+    /// The organisation key that signs policy bundles, base64url.
+    pub org_public_key: String,
+}
+
+/// What the app hands over for one punch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PunchInput {
+    pub kind: PunchKind,
+    pub fix: Option<Fix>,
+    pub wifi_bssids: Vec<String>,
+    pub face: Option<FaceEvidence>,
+}
+
+/// The answer to [`Device::punch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PunchOutcome {
+    pub verdict: Verdict,
+    /// The stored record, when the punch was accepted or recorded as a field punch.
+    pub record: Option<PunchRecord>,
+}
+
+/// Device failures, each saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("this device is not enrolled yet; enrol it with a code from your administrator")]
+    NotEnrolled,
+    #[error("this device is already enrolled (device {device_id})")]
+    AlreadyEnrolled { device_id: String },
+    #[error("no policy on this device yet; sync once while online")]
+    NoPolicy,
+    #[error("invalid punch input: {0}")]
+    InvalidInput(#[from] AttemptError),
+    #[error("the server sent a policy that does not verify: {reason}")]
+    BadPolicy { reason: String },
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error(transparent)]
+    KeyStore(#[from] KeyStoreError),
+    #[error("the device key cannot be used: {reason}")]
+    Key { reason: String },
+}
+
+impl From<rusqlite::Error> for DeviceError {
+    fn from(e: rusqlite::Error) -> Self {
+        DeviceError::Store(StoreError::Sqlite(e))
+    }
+}
+
+/// In-memory state mirrored from the store; always written to the store first.
+struct State {
+    identity: Option<Identity>,
+    token: Option<String>,
+    chain: Option<PunchChain>,
+    previous: PreviousPunch,
+    engine: Option<Arc<Engine>>,
+    policy_version: Option<u64>,
+    nonces: NonceLedger,
+    anchor: Option<TimeAnchor>,
+    cursor: Option<String>,
+}
+
+/// The device engine. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Device {
+    store: Arc<Store>,
+    outbox: Outbox,
+    clock: Arc<dyn ClockSource>,
+    signer: DeviceSigner,
+    client_config: ClientConfig,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("public_key", &self.public_key_b64())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// Opens the device store at `path`, creating it and the device key on first use.
+    pub fn open(
+        path: impl AsRef<std::path::Path>,
+        clock: Arc<dyn ClockSource>,
+        keys: &dyn KeyStore,
+        outbox_config: OutboxConfig,
+    ) -> Result<Device, DeviceError> {
+        let store = Arc::new(Store::open(path)?);
+        Self::with_store(store, clock, keys, outbox_config)
+    }
+
+    /// Opens a device over an already open store.
+    pub fn with_store(
+        store: Arc<Store>,
+        clock: Arc<dyn ClockSource>,
+        keys: &dyn KeyStore,
+        outbox_config: OutboxConfig,
+    ) -> Result<Device, DeviceError> {
+        let signer = load_or_create_key(&store, keys)?;
+        let state = load_state(&store)?;
+        let outbox = Outbox::open(store.clone(), outbox_config)?;
+        Ok(Device {
+            store,
+            outbox,
+            clock,
+            signer,
+            client_config: ClientConfig::default(),
+            state: Mutex::new(state),
+        })
+    }
+
+    /// Sets request timeouts for sync (default 30 s per request).
+    pub fn set_client_config(&mut self, config: ClientConfig) {
+        self.client_config = config;
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The device's public key, base64url: what the server verifies punches with.
+    pub fn public_key_b64(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.signer.public_key())
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.signer.public_key()
+    }
+
+    pub fn identity(&self) -> Option<Identity> {
+        self.state().identity.clone()
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The policy in force on this device, if one was fetched.
+    pub fn policy_version(&self) -> Option<u64> {
+        self.state().policy_version
+    }
+
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.state().engine.clone()
+    }
+
+    /// Counts for the app's "N punches waiting to send" UI.
+    pub fn outbox_stats(&self) -> Result<OutboxStats, DeviceError> {
+        Ok(self.outbox.stats(Utc::now().timestamp_millis())?)
+    }
+
+    /// The evaluator's trusted now, from the anchor and the clocks.
+    pub fn trusted_time(&self) -> TrustedTime {
+        let clock = self.clock.now();
+        TrustedTime::on_device(&clock, self.state().anchor.as_ref())
+    }
+
+    /// A fresh single-use nonce for the face matcher to put in its token for the next punch.
+    pub fn issue_face_nonce(&self) -> Result<String, DeviceError> {
+        let nonce = self.state().nonces.issue().map_err(|_| DeviceError::Key {
+            reason: "the system random number generator failed".into(),
+        })?;
+        self.store.conn().execute(
+            "INSERT OR IGNORE INTO face_nonce (nonce, issued_ms) VALUES (?1, ?2)",
+            params![nonce, Utc::now().timestamp_millis()],
+        )?;
+        Ok(nonce)
+    }
+
+    /// Judges a punch attempt and, unless it is rejected, signs it, chains it and queues it,
+    /// durably, in one transaction. Returns after the commit.
+    pub fn punch(&self, input: PunchInput) -> Result<PunchOutcome, DeviceError> {
+        let clock = self.clock.now();
+        let mut state = self.state();
+        let identity = state.identity.clone().ok_or(DeviceError::NotEnrolled)?;
+        let engine = state.engine.clone().ok_or(DeviceError::NoPolicy)?;
+        let chain = state.chain.clone().ok_or(DeviceError::NotEnrolled)?;
+        let attempt = Attempt {
+            employee_id: identity.employee_id.clone(),
+            kind: input.kind,
+            fix: input.fix,
+            wifi_bssids: input.wifi_bssids,
+            face: input.face,
+            clock,
+            previous: state.previous.clone(),
+            anchor: state.anchor.clone(),
+        };
+        attempt.validate()?;
+        // Evaluate against a copy of the ledger: it is replaced only after the commit.
+        let mut nonces = state.nonces.clone();
+        let verdict = engine.evaluate(&attempt, None, &mut nonces)?;
+        let consumed = attempt
+            .face
+            .as_ref()
+            .map(|f| f.nonce.clone())
+            .filter(|n| nonces.is_consumed(n) && !state.nonces.is_consumed(n));
+        let now_ms = Utc::now().timestamp_millis();
+
+        if verdict.decision == Decision::Rejected {
+            if let Some(nonce) = &consumed {
+                consume_nonce(&self.store.conn(), nonce, now_ms)?;
+            }
+            state.nonces = nonces;
+            return Ok(PunchOutcome {
+                verdict,
+                record: None,
+            });
+        }
+
+        let server_offset_ms = match verdict.time_source {
+            TimeSource::ServerAnchor => {
+                Some((verdict.evaluated_at - attempt.clock.wall).num_milliseconds())
+            }
+            _ => None,
+        };
+        let draft = PunchDraft {
+            kind: attempt.kind,
+            employee_id: attempt.employee_id.clone(),
+            evidence: PunchEvidence {
+                fix: attempt.fix.clone(),
+                wifi_bssids: attempt.normalized_bssids(),
+                face_token: attempt.face.as_ref().map(|f| f.token.clone()),
+                nonce: attempt.face.as_ref().map(|f| f.nonce.clone()),
+            },
+            clock: attempt.clock.clone(),
+            server_offset_ms,
+            policy_version: verdict.policy_version,
+            verdict: verdict.clone(),
+            id_time: verdict.evaluated_at,
+        };
+        let mut next_chain = chain;
+        let record = next_chain
+            .append(draft, &self.signer)
+            .map_err(|e| DeviceError::Key {
+                reason: e.to_string(),
+            })?;
+        let json = record.to_json().map_err(|e| DeviceError::Key {
+            reason: e.to_string(),
+        })?;
+        {
+            let mut conn = self.store.conn();
+            let tx = conn.transaction()?;
+            self.outbox.enqueue_in(
+                &tx,
+                &NewItem {
+                    id: record.body.id.to_string(),
+                    stream: punch_stream(&identity.device_id),
+                    kind: PUNCH_KIND.into(),
+                    payload: json.clone(),
+                },
+                now_ms,
+            )?;
+            tx.execute(
+                "INSERT INTO chain_head (device_id, last_record) VALUES (?1, ?2)
+                 ON CONFLICT (device_id) DO UPDATE SET last_record = excluded.last_record",
+                params![identity.device_id, json],
+            )?;
+            if let Some(nonce) = &consumed {
+                consume_nonce(&tx, nonce, now_ms)?;
+            }
+            tx.commit()?;
+        }
+        state.chain = Some(next_chain);
+        state.nonces = nonces;
+        state.previous = PreviousPunch {
+            fix: attempt.fix.clone(),
+            clock: Some(attempt.clock.clone()),
+        };
+        Ok(PunchOutcome {
+            verdict,
+            record: Some(record),
+        })
+    }
+
+    /// Installs a policy document after checking the organisation's signature over it.
+    pub fn install_policy(&self, document: &str, signature_b64: &str) -> Result<u64, DeviceError> {
+        let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        verify_policy_signature(&identity.org_public_key, document, signature_b64)?;
+        let policy =
+            Policy::from_json(document).map_err(|e: PolicyError| DeviceError::BadPolicy {
+                reason: e.to_string(),
+            })?;
+        let version = policy.version;
+        if let Some(current) = self.policy_version()
+            && version < current
+        {
+            return Err(DeviceError::BadPolicy {
+                reason: format!("version {version} is older than the installed version {current}"),
+            });
+        }
+        self.store.conn().execute(
+            "INSERT INTO policy_cache (singleton, version, document, signature, fetched_ms) VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, document = excluded.document,
+               signature = excluded.signature, fetched_ms = excluded.fetched_ms",
+            params![version as i64, document, signature_b64, Utc::now().timestamp_millis()],
+        )?;
+        let mut state = self.state();
+        state.engine = Some(Arc::new(Engine::new(policy)));
+        state.policy_version = Some(version);
+        Ok(version)
+    }
+
+    /// Records a server time reading taken at the device clock reading `at`.
+    pub(crate) fn set_anchor(
+        &self,
+        server_time: DateTime<Utc>,
+        at: &crate::evidence::DeviceClock,
+    ) -> Result<(), DeviceError> {
+        let anchor = TimeAnchor {
+            server_time,
+            monotonic_ms: at.monotonic_ms,
+            boot_id: at.boot_id.clone(),
+        };
+        self.store.conn().execute(
+            "INSERT INTO time_anchor (singleton, server_time, monotonic_ms, boot_id) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (singleton) DO UPDATE SET server_time = excluded.server_time,
+               monotonic_ms = excluded.monotonic_ms, boot_id = excluded.boot_id",
+            params![anchor.server_time.to_rfc3339(), anchor.monotonic_ms as i64, anchor.boot_id],
+        )?;
+        self.state().anchor = Some(anchor);
+        Ok(())
+    }
+}
+
+/// The outbox stream of a device's punch chain.
+pub fn punch_stream(device_id: &str) -> String {
+    format!("punch:{device_id}")
+}
+
+fn consume_nonce(conn: &rusqlite::Connection, nonce: &str, now_ms: i64) -> Result<(), DeviceError> {
+    conn.execute(
+        "INSERT INTO face_nonce (nonce, issued_ms, consumed_ms) VALUES (?1, ?2, ?2)
+         ON CONFLICT (nonce) DO UPDATE SET consumed_ms = excluded.consumed_ms",
+        params![nonce, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Checks an Ed25519 signature of the organisation key over a policy document.
+pub fn verify_policy_signature(
+    org_key_b64: &str,
+    document: &str,
+    signature_b64: &str,
+) -> Result<(), DeviceError> {
+    let bad = |reason: &str| DeviceError::BadPolicy {
+        reason: reason.to_string(),
+    };
+    let key = URL_SAFE_NO_PAD
+        .decode(org_key_b64)
+        .map_err(|_| bad("the organisation key is not base64url"))?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| bad("the signature is not base64url"))?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+        .verify(document.as_bytes(), &sig)
+        .map_err(|_| bad("the signature does not match the organisation key"))
+}
+
+fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner, DeviceError> {
+    let conn = store.conn();
+    let sealed: Option<Option<Vec<u8>>> = conn
+        .query_row("SELECT key_seed FROM device WHERE singleton = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let key_error = |e: &dyn std::fmt::Display| DeviceError::Key {
+        reason: e.to_string(),
+    };
+    match sealed {
+        Some(Some(sealed)) => {
+            let seed = zeroize::Zeroizing::new(keys.open(&sealed)?);
+            let seed: &[u8; 32] = seed.as_slice().try_into().map_err(|_| DeviceError::Key {
+                reason: format!("the stored key is {} bytes, not 32", seed.len()),
+            })?;
+            DeviceSigner::from_seed(seed).map_err(|e| key_error(&e))
+        }
+        Some(None) => Err(DeviceError::Key {
+            reason: "the device row has no key; the store was created by a platform key provider"
+                .into(),
+        }),
+        None => {
+            let (signer, seed) = DeviceSigner::generate().map_err(|e| key_error(&e))?;
+            let sealed = keys.seal(seed.as_slice())?;
+            conn.execute(
+                "INSERT INTO device (singleton, key_seed, public_key) VALUES (1, ?1, ?2)",
+                params![sealed, signer.public_key().to_vec()],
+            )?;
+            Ok(signer)
+        }
+    }
+}
+
+fn load_state(store: &Store) -> Result<State, DeviceError> {
+    let conn = store.conn();
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = conn
+        .query_row(
+            "SELECT device_id, org_id, employee_id, bearer_token, server_url, org_public_key FROM device WHERE singleton = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
+    let mut state = State {
+        identity: None,
+        token: None,
+        chain: None,
+        previous: PreviousPunch::default(),
+        engine: None,
+        policy_version: None,
+        nonces: NonceLedger::new(),
+        anchor: None,
+        cursor: None,
+    };
+    if let Some((
+        Some(device_id),
+        Some(org_id),
+        Some(employee_id),
+        token,
+        Some(server_url),
+        Some(org_public_key),
+    )) = row
+    {
+        state.identity = Some(Identity {
+            device_id: device_id.clone(),
+            org_id,
+            employee_id,
+            server_url,
+            org_public_key,
+        });
+        state.token = token;
+        let last: Option<String> = conn
+            .query_row(
+                "SELECT last_record FROM chain_head WHERE device_id = ?1",
+                [&device_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        state.chain = Some(match &last {
+            Some(json) => {
+                let record = PunchRecord::from_json(json)
+                    .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?;
+                state.previous = PreviousPunch {
+                    fix: record.body.evidence.fix.clone(),
+                    clock: Some(record.body.clock.clone()),
+                };
+                PunchChain::resume(&record)
+                    .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?
+            }
+            None => PunchChain::new(device_id),
+        });
+    }
+    let policy: Option<String> = conn
+        .query_row(
+            "SELECT document FROM policy_cache WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(doc) = policy {
+        // The cached document was verified when installed; a cache that no longer parses is
+        // dropped (the next sync fetches the policy again) rather than bricking the device.
+        if let Ok(policy) = Policy::from_json(&doc) {
+            state.policy_version = Some(policy.version);
+            state.engine = Some(Arc::new(Engine::new(policy)));
+        }
+    }
+    let mut stmt = conn.prepare("SELECT nonce FROM face_nonce WHERE consumed_ms IS NOT NULL")?;
+    for nonce in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        state.nonces.consume(&nonce?);
+    }
+    state.anchor = conn
+        .query_row(
+            "SELECT server_time, monotonic_ms, boot_id FROM time_anchor WHERE singleton = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .optional()?
+        .and_then(|(t, m, b)| {
+            Some(TimeAnchor {
+                server_time: DateTime::parse_from_rfc3339(&t).ok()?.with_timezone(&Utc),
+                monotonic_ms: u64::try_from(m).ok()?,
+                boot_id: b,
+            })
+        });
+    state.cursor = conn
+        .query_row(
+            "SELECT cursor FROM sync_cursor WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(state)
+}

@@ -1,0 +1,406 @@
+//! Enrolment and sync: the device's side of the protocol.
+//!
+//! One round of [`Device::sync_now`]: fetch the policy if there is none yet, drain the outbox
+//! in batches (reporting progress after each), then pull changes (a new policy version is
+//! fetched at once). Every response's `server_time` becomes the new trusted-time anchor.
+//! A 401 refreshes the bearer token once, by signing a challenge with the device key. A
+//! retryable failure (network, timeout, 5xx, 429/503) puts the batch back with backoff or the
+//! server's Retry-After and ends the round with the error in the report; it is not an `Err`,
+//! because being offline is the normal state of a field worker's phone.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Device, DeviceError, Identity, punch_stream};
+use crate::outbox::{ItemError, Outcome};
+use crate::punch::PunchChain;
+use crate::sync::client::{SyncClient, SyncError};
+use crate::sync::protocol::{
+    Change, EnrollRequest, ItemStatus, MAX_PUSH_ITEMS, PushItem, PushRequest, TokenRequest,
+    token_challenge,
+};
+
+/// Progress of a drain, for "42 of 120 sent".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SyncProgress {
+    /// Items sent and answered so far in this round.
+    pub sent: u64,
+    /// Items that were waiting when the round started.
+    pub total: u64,
+}
+
+/// What one sync round did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    pub requests: u64,
+    pub accepted: u64,
+    /// Already applied by the server (a retry of a delivered item); counts as delivered.
+    pub duplicates: u64,
+    /// Permanently refused; parked as needs-attention.
+    pub rejected: u64,
+    /// Answered "retry later".
+    pub deferred: u64,
+    /// Undelivered items left in the outbox after the round.
+    pub remaining: u64,
+    /// The policy version in force after the round, and whether it changed.
+    pub policy_version: Option<u64>,
+    pub policy_updated: bool,
+    /// The server's own verdicts on punches, pulled from the changes feed.
+    pub server_verdicts: Vec<Change>,
+    /// The retryable failure that ended the round early, if any.
+    pub stopped_by: Option<String>,
+}
+
+/// Items per push request.
+const BATCH: usize = 200;
+const _: () = assert!(BATCH <= MAX_PUSH_ITEMS);
+
+impl Device {
+    fn client(&self, identity: &Identity) -> Result<SyncClient, DeviceError> {
+        Ok(SyncClient::new(&identity.server_url, self.client_config)?)
+    }
+
+    /// Enrols this device with a one-time code from an administrator.
+    pub async fn enroll(
+        &self,
+        server_url: &str,
+        code: &str,
+        device_name: &str,
+        platform: &str,
+    ) -> Result<Identity, DeviceError> {
+        if let Some(identity) = self.identity() {
+            return Err(DeviceError::AlreadyEnrolled {
+                device_id: identity.device_id,
+            });
+        }
+        let client = SyncClient::new(server_url, self.client_config)?;
+        let response = client
+            .enroll(&EnrollRequest {
+                code: code.to_string(),
+                public_key: self.public_key_b64(),
+                device_name: device_name.to_string(),
+                platform: platform.to_string(),
+            })
+            .await?;
+        let at = self.clock.now();
+        let identity = Identity {
+            device_id: response.device_id.clone(),
+            org_id: response.org_id.clone(),
+            employee_id: response.employee_id.clone(),
+            server_url: server_url.trim_end_matches('/').to_string(),
+            org_public_key: response.org_public_key.clone(),
+        };
+        self.store.conn().execute(
+            "UPDATE device SET device_id = ?1, org_id = ?2, employee_id = ?3, bearer_token = ?4,
+               server_url = ?5, org_public_key = ?6 WHERE singleton = 1",
+            params![
+                identity.device_id,
+                identity.org_id,
+                identity.employee_id,
+                response.token,
+                identity.server_url,
+                identity.org_public_key
+            ],
+        )?;
+        {
+            let mut state = self.state();
+            state.identity = Some(identity.clone());
+            state.token = Some(response.token);
+            state.chain = Some(PunchChain::new(identity.device_id.clone()));
+        }
+        self.set_anchor(response.server_time, &at)?;
+        Ok(identity)
+    }
+
+    /// Runs `call` with the bearer token; on 401 refreshes the token once and runs it again.
+    async fn authorized<T, F, Fut>(
+        &self,
+        client: &SyncClient,
+        identity: &Identity,
+        call: F,
+    ) -> Result<T, SyncError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SyncError>>,
+    {
+        let token = self.state().token.clone().unwrap_or_default();
+        match call(token).await {
+            Err(SyncError::Unauthorized { .. }) => {
+                let token = self.refresh_token(client, identity).await?;
+                call(token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn refresh_token(
+        &self,
+        client: &SyncClient,
+        identity: &Identity,
+    ) -> Result<String, SyncError> {
+        let issued_at = Utc::now();
+        let signature = self
+            .signer
+            .sign(&token_challenge(&identity.device_id, &issued_at));
+        let response = client
+            .refresh_token(&TokenRequest {
+                device_id: identity.device_id.clone(),
+                issued_at,
+                signature: URL_SAFE_NO_PAD.encode(signature),
+            })
+            .await?;
+        // Losing the new token to a crash only costs another refresh.
+        let _ = self.store.conn().execute(
+            "UPDATE device SET bearer_token = ?1 WHERE singleton = 1",
+            [&response.token],
+        );
+        self.state().token = Some(response.token.clone());
+        Ok(response.token)
+    }
+
+    fn note_server_time(
+        &self,
+        server_time: chrono::DateTime<Utc>,
+        at: &crate::evidence::DeviceClock,
+    ) {
+        // An anchor that cannot be stored is not worth failing a sync over: the next
+        // response brings another.
+        let _ = self.set_anchor(server_time, at);
+    }
+
+    /// Fetches and installs the organisation's current policy.
+    pub async fn refresh_policy(&self) -> Result<u64, DeviceError> {
+        let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        let client = self.client(&identity)?;
+        let at = self.clock.now();
+        let bundle = self
+            .authorized(&client, &identity, |t| {
+                let client = client.clone();
+                async move { client.policy(&t).await }
+            })
+            .await?;
+        self.note_server_time(bundle.server_time, &at);
+        self.install_policy(&bundle.document, &bundle.signature)
+    }
+
+    /// One sync round. `progress` is called after every answered batch.
+    pub async fn sync_now(
+        &self,
+        progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    ) -> Result<SyncReport, DeviceError> {
+        let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        let client = self.client(&identity)?;
+        let mut report = SyncReport::default();
+        let before = self.policy_version();
+        if before.is_none() {
+            match self.refresh_policy().await {
+                Ok(_) => {}
+                Err(DeviceError::Sync(e)) if e.is_retryable() => {
+                    report.stopped_by = Some(e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+
+        let start = self.outbox.stats(Utc::now().timestamp_millis())?;
+        let total = start.pending + start.in_flight;
+        let mut sent = 0u64;
+        while report.stopped_by.is_none() {
+            let batch = self
+                .outbox
+                .take_batch(Utc::now().timestamp_millis(), BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            let request = PushRequest {
+                items: batch
+                    .iter()
+                    .map(|item| {
+                        Ok(PushItem {
+                            id: item.id.clone(),
+                            stream: item.stream.clone(),
+                            kind: item.kind.clone(),
+                            body: serde_json::from_str(&item.payload).map_err(|e| {
+                                crate::store::StoreError::Corrupt(format!(
+                                    "outbox item {}: {e}",
+                                    item.id
+                                ))
+                            })?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, DeviceError>>()?,
+            };
+            let at = self.clock.now();
+            report.requests += 1;
+            let result = self
+                .authorized(&client, &identity, |t| {
+                    let client = client.clone();
+                    let request = &request;
+                    async move { client.push(&t, request).await }
+                })
+                .await;
+            let now_ms = Utc::now().timestamp_millis();
+            match result {
+                Ok(response) => {
+                    self.note_server_time(response.server_time, &at);
+                    let mut outcomes = Vec::with_capacity(batch.len());
+                    for item in &batch {
+                        let answer = response.results.iter().find(|r| r.id == item.id);
+                        let outcome = match answer {
+                            Some(r) => match r.status {
+                                ItemStatus::Accepted => {
+                                    report.accepted += 1;
+                                    Outcome::Delivered
+                                }
+                                ItemStatus::Duplicate => {
+                                    report.duplicates += 1;
+                                    Outcome::Delivered
+                                }
+                                ItemStatus::Rejected => {
+                                    report.rejected += 1;
+                                    Outcome::Rejected(ItemError {
+                                        code: r.code.clone().unwrap_or_else(|| "rejected".into()),
+                                        message: r.message.clone().unwrap_or_default(),
+                                    })
+                                }
+                                ItemStatus::Retry => {
+                                    report.deferred += 1;
+                                    Outcome::Retry {
+                                        retry_after_ms: None,
+                                        error: r.code.clone().map(|code| ItemError {
+                                            code,
+                                            message: r.message.clone().unwrap_or_default(),
+                                        }),
+                                    }
+                                }
+                            },
+                            // An item the server did not answer was not applied.
+                            None => {
+                                report.deferred += 1;
+                                Outcome::Retry {
+                                    retry_after_ms: None,
+                                    error: None,
+                                }
+                            }
+                        };
+                        outcomes.push((item.id.clone(), outcome));
+                    }
+                    self.outbox.complete(&outcomes, now_ms)?;
+                    sent += batch.len() as u64;
+                    progress(SyncProgress {
+                        sent,
+                        total: total.max(sent),
+                    });
+                    if outcomes
+                        .iter()
+                        .any(|(_, o)| matches!(o, Outcome::Retry { .. }))
+                    {
+                        // The server asked for patience; the rest waits for its backoff.
+                        report.stopped_by = Some("the server deferred some items".into());
+                    }
+                }
+                Err(e) => {
+                    let (retry_after_ms, code) = (e.retry_after_ms(), error_code(&e));
+                    let outcomes: Vec<_> = batch
+                        .iter()
+                        .map(|i| {
+                            (
+                                i.id.clone(),
+                                Outcome::Retry {
+                                    retry_after_ms,
+                                    error: Some(ItemError {
+                                        code: code.into(),
+                                        message: e.to_string(),
+                                    }),
+                                },
+                            )
+                        })
+                        .collect();
+                    self.outbox.complete(&outcomes, now_ms)?;
+                    if e.is_retryable() {
+                        report.stopped_by = Some(e.to_string());
+                    } else {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+
+        if report.stopped_by.is_none() {
+            self.pull_changes(&client, &identity, &mut report).await?;
+        }
+        report.policy_version = self.policy_version();
+        report.policy_updated = report.policy_version != before && before.is_some();
+        let end = self.outbox.stats(Utc::now().timestamp_millis())?;
+        report.remaining = end.pending + end.in_flight;
+        Ok(report)
+    }
+
+    async fn pull_changes(
+        &self,
+        client: &SyncClient,
+        identity: &Identity,
+        report: &mut SyncReport,
+    ) -> Result<(), DeviceError> {
+        loop {
+            let cursor = self.state().cursor.clone();
+            let at = self.clock.now();
+            let result = self
+                .authorized(client, identity, |t| {
+                    let client = client.clone();
+                    let cursor = cursor.clone();
+                    async move { client.changes(&t, cursor.as_deref()).await }
+                })
+                .await;
+            let changes = match result {
+                Ok(c) => c,
+                Err(e) if e.is_retryable() => {
+                    report.stopped_by = Some(e.to_string());
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.note_server_time(changes.server_time, &at);
+            for change in changes.changes {
+                match &change {
+                    Change::PolicyUpdated { version } => {
+                        if self.policy_version().is_none_or(|v| v < *version) {
+                            self.refresh_policy().await?;
+                        }
+                    }
+                    Change::PunchVerdict { .. } => report.server_verdicts.push(change),
+                }
+            }
+            self.store.conn().execute(
+                "INSERT INTO sync_cursor (singleton, cursor) VALUES (1, ?1)
+                 ON CONFLICT (singleton) DO UPDATE SET cursor = excluded.cursor",
+                [&changes.cursor],
+            )?;
+            self.state().cursor = Some(changes.cursor);
+            if !changes.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The outbox stream this device's punches travel in.
+    pub fn punch_stream(&self) -> Option<String> {
+        self.identity().map(|i| punch_stream(&i.device_id))
+    }
+}
+
+fn error_code(e: &SyncError) -> &'static str {
+    match e {
+        SyncError::Network { .. } => "network",
+        SyncError::Timeout { .. } => "timeout",
+        SyncError::Unauthorized { .. } => "unauthorized",
+        SyncError::Busy { .. } => "server_busy",
+        SyncError::Server { .. } => "server_error",
+        SyncError::Refused { .. } => "refused",
+        SyncError::InvalidResponse { .. } => "invalid_response",
+        SyncError::InvalidUrl { .. } => "invalid_url",
+    }
+}
