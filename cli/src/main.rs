@@ -7,6 +7,7 @@
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
 
 mod check;
+mod face_matcher;
 mod render;
 mod verify_log;
 
@@ -49,6 +50,11 @@ enum Command {
     /// Exit status: 0 the chain verifies, 1 it is broken (the first bad record is named),
     /// 2 the log or key is malformed.
     VerifyLog(verify_log::VerifyLogArgs),
+    /// Sign a face-match result as a test face matcher would (for integration testing).
+    ///
+    /// Prints a compact JWS for `daka check --token`. Use only with test or demonstration
+    /// keys: a real face matcher signs after actually matching a face.
+    FaceToken(face_matcher::FaceTokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Check(args) => check::run(args),
         Command::VerifyLog(args) => verify_log::run(args),
+        Command::FaceToken(args) => face_matcher::run(args),
     };
     ExitCode::from(status)
 }
