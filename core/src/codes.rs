@@ -26,6 +26,7 @@ macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = $text:literal, $sev:ident; )*) => {
         /// A stable machine code for one finding of the evaluator.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum Code {
             $( $(#[$doc])* #[serde(rename = $text)] $variant, )*
         }
