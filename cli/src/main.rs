@@ -3,11 +3,13 @@
 //! * `daka check`: why was this punch accepted or rejected? Evaluates attempts with exactly
 //!   the engine the SDK and the server run.
 //! * `daka verify-log`: is this exported punch log complete and untampered?
+//! * `daka serve`: run the reference server (see docs/server.md).
 //!
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
 
 mod check;
 mod render;
+mod serve;
 mod verify_log;
 
 use std::path::PathBuf;
@@ -49,6 +51,11 @@ enum Command {
     /// Exit status: 0 the chain verifies, 1 it is broken (the first bad record is named),
     /// 2 the log or key is malformed.
     VerifyLog(verify_log::VerifyLogArgs),
+    /// Run the reference sync server on a SQLite database until Ctrl-C.
+    ///
+    /// Logs one line per request to standard error. Exit status: 0 after a clean stop,
+    /// 2 if it cannot start (bad seed, database or address).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,7 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Check(args) => check::run(args),
         Command::VerifyLog(args) => verify_log::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(status)
 }

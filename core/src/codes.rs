@@ -26,7 +26,6 @@ macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = $text:literal, $sev:ident; )*) => {
         /// A stable machine code for one finding of the evaluator.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum Code {
             $( $(#[$doc])* #[serde(rename = $text)] $variant, )*
         }
@@ -126,6 +125,24 @@ codes! {
     /// The employee id is not in the policy.
     UnknownEmployee = "unknown_employee", Reject;
 }
+
+// The OpenAPI schema is written by hand: the derive cannot see the `serde(rename)` texts
+// through the macro above and would publish the Rust variant names instead.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Code {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A stable machine code for one finding of the evaluator (see docs/verdict.md).",
+            ))
+            .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Code {}
 
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -252,6 +252,18 @@ impl SqliteStorage {
             .map_err(map_err)
     }
 
+    /// The writer connection's journal mode and `synchronous` level (2 = FULL).
+    pub fn durability(&self) -> Result<(String, i64), StorageError> {
+        let conn = self.writer();
+        let mode = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(map_err)?;
+        let sync = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(map_err)?;
+        Ok((mode, sync))
+    }
+
     /// Runs SQLite's `integrity_check`.
     pub fn integrity_check(&self) -> Result<(), StorageError> {
         let result: String = self
