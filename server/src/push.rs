@@ -263,27 +263,25 @@ pub fn process(
 /// lets later items of its stream go ahead.
 fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bool), StorageError> {
     let device = ctx.device;
-    let checked = integrity(item, device);
     let body_hash = body_hash(&item.body);
-    let nonce = checked
-        .as_ref()
-        .ok()
-        .and_then(|c| c.record.body.evidence.nonce.clone());
     // The engine is looked up before the transaction: policy versions never change once
     // published, and building one must not hold the device's chain.
-    let engine = match &checked {
-        Ok(c) => Some(
-            match ctx
-                .engines
-                .get(ctx.storage, &device.org_id, c.record.body.policy_version)
-            {
+    let checked = match integrity(item, device) {
+        Ok(c) => {
+            let version = c.record.body.policy_version;
+            let engine = match ctx.engines.get(ctx.storage, &device.org_id, version) {
                 Ok(engine) => Ok(engine),
                 Err(EngineError::Storage(e)) => return Err(e),
                 Err(e) => Err(e.to_string()),
-            },
-        ),
-        Err(_) => None,
+            };
+            Ok((c, engine))
+        }
+        Err(a) => Err(a),
     };
+    let nonce = checked
+        .as_ref()
+        .ok()
+        .and_then(|(c, _)| c.record.body.evidence.nonce.clone());
     let key = ItemKey {
         org_id: &device.org_id,
         device_id: &device.id,
@@ -318,14 +316,14 @@ fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bo
                 },
             );
         }
-        let checked = match &checked {
+        let (checked, engine) = match &checked {
             Ok(c) => c,
             Err(a) => return ItemDecision::Answer(a.clone()),
         };
         if let Some(a) = chain_check(&checked.record, state) {
             return ItemDecision::Answer(a);
         }
-        let engine = match engine.as_ref().expect("set when the integrity checks pass") {
+        let engine = match engine {
             Ok(engine) => engine,
             Err(reason) => {
                 return refused_link(

@@ -338,3 +338,153 @@ fn storage_is_usable_through_the_trait_object() {
     assert!(storage.devices(ORG_A).unwrap().is_empty());
     assert!(storage.changes(ORG_A, "nobody", 0, 10).unwrap().is_empty());
 }
+
+#[test]
+fn apply_item_stores_everything_or_nothing() {
+    use daka_core::sync::protocol::ItemStatus as S;
+    use daka_server::storage::{
+        Answer, EnrollOutcome, ItemDecision, ItemKey, ItemState, NewDevice, NewPunch, NewToken,
+        PunchFilter, PunchStatus,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    seed::apply(&storage, &two_org_seed(), Utc::now()).unwrap();
+    let now = Utc::now();
+    let device = match storage
+        .enroll(
+            &daka_server::crypto::code_hash("A-E1001-0001"),
+            &NewDevice {
+                id: "dev-1".into(),
+                public_key: [1; 32],
+                name: "n".into(),
+                platform: "p".into(),
+                enrolled_at: now,
+            },
+            &NewToken {
+                hash: "t1".into(),
+                issued_at: now,
+                expires_at: now + chrono::Duration::days(1),
+            },
+        )
+        .unwrap()
+    {
+        EnrollOutcome::Enrolled { device } => device,
+        other => panic!("{other:?}"),
+    };
+    assert!(storage.device_by_token("t1", now).unwrap().is_some());
+    assert!(
+        storage
+            .device_by_token("t1", now + chrono::Duration::days(2))
+            .unwrap()
+            .is_none(),
+        "an expired token does not authenticate"
+    );
+    let key = |item: &'static str, nonce: &'static str| ItemKey {
+        org_id: ORG_A,
+        device_id: "dev-1",
+        item_id: item,
+        kind: "punch",
+        body_hash: "h",
+        nonce: Some(nonce),
+    };
+    let punch = |seq: u64| NewPunch {
+        seq,
+        hash: format!("hash-{seq}"),
+        employee_id: device.employee_id.clone(),
+        kind: "in".into(),
+        record: format!("{{\"seq\":{seq}}}"),
+        status: PunchStatus::Accepted,
+        code: None,
+        message: None,
+        server_verdict: "{}".into(),
+        policy_version: 42,
+        judged_at: now,
+        received_at: now,
+        consume_nonce: true,
+        change: "{\"type\":\"policy_updated\",\"version\":1}".into(),
+    };
+    // An answer stores nothing.
+    let mut seen: Vec<ItemState> = Vec::new();
+    storage
+        .apply_item(&key("i1", "n1"), &mut |s| {
+            seen.push(s.clone());
+            ItemDecision::Answer(Answer {
+                status: S::Retry,
+                code: None,
+                message: None,
+            })
+        })
+        .unwrap();
+    assert!(seen[0].existing.is_none() && seen[0].head.is_none() && !seen[0].nonce_used);
+    // A store writes item, punch, head, nonce and change together.
+    storage
+        .apply_item(&key("i1", "n1"), &mut |_| {
+            ItemDecision::Store(Box::new(punch(1)))
+        })
+        .unwrap();
+    storage
+        .apply_item(&key("i1", "n1"), &mut |s| {
+            seen.push(s.clone());
+            ItemDecision::Answer(Answer {
+                status: S::Duplicate,
+                code: None,
+                message: None,
+            })
+        })
+        .unwrap();
+    let after = &seen[1];
+    assert_eq!(
+        after.existing.as_ref().unwrap().status,
+        PunchStatus::Accepted
+    );
+    assert_eq!(after.head.as_ref().unwrap().seq, 1);
+    assert_eq!(after.head_record.as_deref(), Some("{\"seq\":1}"));
+    assert!(after.nonce_used);
+    assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 1);
+    // A store that breaks a constraint (a second record at seq 1) leaves no trace.
+    let e = storage
+        .apply_item(&key("i2", "n2"), &mut |_| {
+            ItemDecision::Store(Box::new(punch(1)))
+        })
+        .unwrap_err();
+    assert!(matches!(e, StorageError::Database(_)), "{e:?}");
+    storage
+        .apply_item(&key("i2", "n2"), &mut |s| {
+            seen.push(s.clone());
+            ItemDecision::Answer(Answer {
+                status: S::Retry,
+                code: None,
+                message: None,
+            })
+        })
+        .unwrap();
+    assert!(seen[2].existing.is_none());
+    assert!(!seen[2].nonce_used);
+    assert_eq!(seen[2].head.as_ref().unwrap().seq, 1);
+    assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 1);
+    let all = storage
+        .punches(
+            ORG_A,
+            &PunchFilter {
+                limit: 10,
+                ..PunchFilter::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    // Another organisation sees none of it.
+    assert!(
+        storage
+            .punches(
+                ORG_B,
+                &PunchFilter {
+                    limit: 10,
+                    ..PunchFilter::default()
+                }
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert!(storage.changes(ORG_B, "dev-1", 0, 10).unwrap().is_empty());
+    assert!(storage.chain_records(ORG_B, "dev-1").unwrap().is_empty());
+}
