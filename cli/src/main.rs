@@ -8,6 +8,7 @@
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
 
 mod check;
+mod face_matcher;
 mod render;
 mod serve;
 mod verify_log;
@@ -51,6 +52,11 @@ enum Command {
     /// Exit status: 0 the chain verifies, 1 it is broken (the first bad record is named),
     /// 2 the log or key is malformed.
     VerifyLog(verify_log::VerifyLogArgs),
+    /// Sign a face-match result as a test face matcher would (for integration testing).
+    ///
+    /// Prints a compact JWS for `daka check --token`. Use only with test or demonstration
+    /// keys: a real face matcher signs after actually matching a face.
+    FaceToken(face_matcher::FaceTokenArgs),
     /// Run the reference sync server on a SQLite database until Ctrl-C.
     ///
     /// Logs one line per request to standard error. Exit status: 0 after a clean stop,
@@ -63,6 +69,7 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Check(args) => check::run(args),
         Command::VerifyLog(args) => verify_log::run(args),
+        Command::FaceToken(args) => face_matcher::run(args),
         Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(status)

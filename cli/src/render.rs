@@ -45,7 +45,11 @@ pub fn verdict(engine: &Engine, attempt: &Attempt, v: &Verdict) -> String {
     };
     out.push_str(&format!("  location: {presence} by {source}"));
     if let Some(name) = &loc.site_name {
-        out.push_str(&format!(", nearest allowed site {name}"));
+        let role = match (loc.presence, loc.source) {
+            (Presence::Inside, _) | (_, LocationSource::Wifi) => "site",
+            _ => "nearest allowed site",
+        };
+        out.push_str(&format!(", {role} {name}"));
     }
     if let Some(d) = loc.distance_to_edge_m {
         out.push_str(&format!(

@@ -385,3 +385,56 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_undelivered_counter_tracks_every_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir.path().join("d.db"), OutboxConfig::default());
+    let count = || -> i64 {
+        let conn = rusqlite::Connection::open(dir.path().join("d.db")).unwrap();
+        let counted: i64 = conn
+            .query_row("SELECT undelivered FROM outbox_count", [], |r| r.get(0))
+            .unwrap();
+        let actual: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE state != 'delivered'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(counted, actual);
+        counted
+    };
+    for id in ["a", "b", "c", "d"] {
+        outbox.enqueue(&item(id, "s"), 0).unwrap();
+    }
+    assert_eq!(count(), 4);
+    outbox.take_batch(0, 4).unwrap();
+    outbox
+        .complete(
+            &[
+                ("a".into(), Outcome::Delivered),
+                (
+                    "b".into(),
+                    Outcome::Rejected(ItemError {
+                        code: "x".into(),
+                        message: "y".into(),
+                    }),
+                ),
+                (
+                    "c".into(),
+                    Outcome::Retry {
+                        retry_after_ms: None,
+                        error: None,
+                    },
+                ),
+            ],
+            1,
+        )
+        .unwrap();
+    assert_eq!(count(), 3);
+    outbox.prune_delivered(i64::MAX).unwrap();
+    assert_eq!(count(), 3);
+    outbox.requeue("b").unwrap();
+    assert_eq!(count(), 3);
+}

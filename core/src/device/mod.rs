@@ -204,7 +204,30 @@ impl Device {
 
     /// Counts for the app's "N punches waiting to send" UI.
     pub fn outbox_stats(&self) -> Result<OutboxStats, DeviceError> {
-        Ok(self.outbox.stats(Utc::now().timestamp_millis())?)
+        Ok(self.outbox.stats(self.now_ms())?)
+    }
+
+    /// The device's wall clock in Unix milliseconds: the outbox's timestamps and retry times.
+    /// (A user changing the clock can only make retries come sooner or later, never lose one.)
+    fn now_ms(&self) -> i64 {
+        self.clock.now().wall.timestamp_millis()
+    }
+
+    /// The punch records still held on this device (delivered ones until pruned), in chain
+    /// order: what "export my punches" writes out.
+    pub fn punch_log(&self) -> Result<Vec<PunchRecord>, DeviceError> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare("SELECT payload FROM outbox WHERE kind = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([PUNCH_KIND], |r| r.get::<_, String>(0))?;
+        let mut records = Vec::new();
+        for row in rows {
+            let json = row?;
+            records.push(
+                PunchRecord::from_json(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("stored punch: {e}")))?,
+            );
+        }
+        Ok(records)
     }
 
     /// The evaluator's trusted now, from the anchor and the clocks.
@@ -220,7 +243,7 @@ impl Device {
         })?;
         self.store.conn().execute(
             "INSERT OR IGNORE INTO face_nonce (nonce, issued_ms) VALUES (?1, ?2)",
-            params![nonce, Utc::now().timestamp_millis()],
+            params![nonce, self.now_ms()],
         )?;
         Ok(nonce)
     }
@@ -252,7 +275,7 @@ impl Device {
             .as_ref()
             .map(|f| f.nonce.clone())
             .filter(|n| nonces.is_consumed(n) && !state.nonces.is_consumed(n));
-        let now_ms = Utc::now().timestamp_millis();
+        let now_ms = self.now_ms();
 
         if verdict.decision == Decision::Rejected {
             if let Some(nonce) = &consumed {
@@ -350,7 +373,7 @@ impl Device {
             "INSERT INTO policy_cache (singleton, version, document, signature, fetched_ms) VALUES (1, ?1, ?2, ?3, ?4)
              ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, document = excluded.document,
                signature = excluded.signature, fetched_ms = excluded.fetched_ms",
-            params![version as i64, document, signature_b64, Utc::now().timestamp_millis()],
+            params![version as i64, document, signature_b64, self.now_ms()],
         )?;
         let mut state = self.state();
         state.engine = Some(Arc::new(Engine::new(policy)));

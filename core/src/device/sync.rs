@@ -141,7 +141,7 @@ impl Device {
         client: &SyncClient,
         identity: &Identity,
     ) -> Result<String, SyncError> {
-        let issued_at = Utc::now();
+        let issued_at = self.trusted_time().now;
         let signature = self
             .signer
             .sign(&token_challenge(&identity.device_id, &issued_at));
@@ -205,13 +205,11 @@ impl Device {
             }
         }
 
-        let start = self.outbox.stats(Utc::now().timestamp_millis())?;
+        let start = self.outbox.stats(self.now_ms())?;
         let total = start.pending + start.in_flight;
         let mut sent = 0u64;
         while report.stopped_by.is_none() {
-            let batch = self
-                .outbox
-                .take_batch(Utc::now().timestamp_millis(), BATCH)?;
+            let batch = self.outbox.take_batch(self.now_ms(), BATCH)?;
             if batch.is_empty() {
                 break;
             }
@@ -242,7 +240,7 @@ impl Device {
                     async move { client.push(&t, request).await }
                 })
                 .await;
-            let now_ms = Utc::now().timestamp_millis();
+            let now_ms = self.now_ms();
             match result {
                 Ok(response) => {
                     self.note_server_time(response.server_time, &at);
@@ -334,7 +332,7 @@ impl Device {
         }
         report.policy_version = self.policy_version();
         report.policy_updated = report.policy_version != before && before.is_some();
-        let end = self.outbox.stats(Utc::now().timestamp_millis())?;
+        let end = self.outbox.stats(self.now_ms())?;
         report.remaining = end.pending + end.in_flight;
         Ok(report)
     }

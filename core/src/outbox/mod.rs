@@ -234,11 +234,7 @@ impl Outbox {
         now_ms: i64,
     ) -> Result<i64, OutboxError> {
         self.validate(item)?;
-        let queued: u64 = tx.query_row(
-            "SELECT count(*) FROM outbox WHERE state != 'delivered'",
-            [],
-            |r| r.get(0),
-        )?;
+        let queued: u64 = tx.query_row("SELECT undelivered FROM outbox_count", [], |r| r.get(0))?;
         if queued >= self.config.max_items {
             return Err(OutboxError::Full {
                 queued,

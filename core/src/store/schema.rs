@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -72,6 +72,26 @@ pub(crate) const STEPS: &[&str] = &[
         singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
         cursor          TEXT NOT NULL
     );
+    "#,
+    // 2 → 3: an O(1) count of undelivered outbox items, kept by triggers, so the storage
+    // limit check at enqueue does not scan the queue.
+    r#"
+    CREATE TABLE outbox_count (
+        singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+        undelivered     INTEGER NOT NULL
+    );
+    INSERT INTO outbox_count (singleton, undelivered)
+        SELECT 1, count(*) FROM outbox WHERE state != 'delivered';
+    CREATE TRIGGER outbox_count_insert AFTER INSERT ON outbox WHEN NEW.state != 'delivered'
+    BEGIN UPDATE outbox_count SET undelivered = undelivered + 1; END;
+    CREATE TRIGGER outbox_count_delete AFTER DELETE ON outbox WHEN OLD.state != 'delivered'
+    BEGIN UPDATE outbox_count SET undelivered = undelivered - 1; END;
+    CREATE TRIGGER outbox_count_deliver AFTER UPDATE OF state ON outbox
+        WHEN OLD.state != 'delivered' AND NEW.state = 'delivered'
+    BEGIN UPDATE outbox_count SET undelivered = undelivered - 1; END;
+    CREATE TRIGGER outbox_count_undeliver AFTER UPDATE OF state ON outbox
+        WHEN OLD.state = 'delivered' AND NEW.state != 'delivered'
+    BEGIN UPDATE outbox_count SET undelivered = undelivered + 1; END;
     "#,
 ];
 
@@ -137,6 +157,13 @@ mod tests {
                 .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(items, i64::from(start >= 1), "from {start}");
+            let counted: i64 = conn
+                .query_row("SELECT undelivered FROM outbox_count", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(
+                counted, items,
+                "the counter starts from the existing queue (from {start})"
+            );
             // Every table of the current schema exists.
             for table in [
                 "outbox",
