@@ -469,3 +469,61 @@ async fn a_stored_record_reads_back_byte_for_byte_and_the_chains_verify() {
         URL_SAFE_NO_PAD.encode(dev.public_key())
     );
 }
+
+#[tokio::test]
+async fn a_batch_mixing_bad_items_applies_exactly_the_good_ones() {
+    let server = TestServer::start().await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let mut other = server.enroll("A-E1002-0001").await;
+    let r1 = dev.good_record();
+    let r2 = dev.good_record();
+    let foreign = other.good_record();
+    let mut wrong_kind = dev.item(&r1);
+    wrong_kind.kind = "leave_request".into();
+    wrong_kind.stream = "leave:somewhere".into();
+    wrong_kind.id = "0190a0b0-0000-7000-8000-0000000000aa".into();
+    // A forged continuation of the chain, last in the batch.
+    let (forger, _) = daka_core::punch::DeviceSigner::generate().unwrap();
+    let mut forged_body = r2.body.clone();
+    forged_body.seq = 3;
+    forged_body.prev_hash = Some(r2.hash().unwrap());
+    forged_body.id = uuid::Uuid::now_v7();
+    let forged = PunchRecord::sign(forged_body, &forger).unwrap();
+    let results = server
+        .push(
+            &dev,
+            vec![
+                dev.item(&r1),
+                other.item(&foreign),
+                wrong_kind,
+                dev.item(&r2),
+                dev.item(&forged),
+            ],
+        )
+        .await;
+    assert_eq!(results.len(), 5);
+    assert_result(&results[0], ItemStatus::Accepted, None);
+    assert_result(&results[1], ItemStatus::Rejected, Some("wrong_device"));
+    assert_result(&results[2], ItemStatus::Rejected, Some("unsupported_kind"));
+    assert_result(&results[3], ItemStatus::Accepted, None);
+    assert_result(&results[4], ItemStatus::Rejected, Some("bad_signature"));
+    let ids: Vec<String> = results.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(
+        ids[0],
+        r1.body.id.to_string(),
+        "results come in request order"
+    );
+    let stored = statuses(&server.punches(ADMIN_A).await);
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(stored[&r1.body.id.to_string()], "accepted");
+    assert_eq!(stored[&r2.body.id.to_string()], "accepted");
+    let (_, devices) = server.admin_get(ADMIN_A, "/admin/v1/devices").await;
+    let head = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == dev.device_id.as_str())
+        .unwrap()["head_seq"]
+        .clone();
+    assert_eq!(head, 2, "the forged record did not move the chain head");
+}

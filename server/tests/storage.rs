@@ -488,3 +488,55 @@ fn apply_item_stores_everything_or_nothing() {
     assert!(storage.changes(ORG_B, "dev-1", 0, 10).unwrap().is_empty());
     assert!(storage.chain_records(ORG_B, "dev-1").unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_request_over_its_time_limit_is_503_and_a_resend_is_exactly_once() {
+    let options = ServerOptions {
+        busy_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_millis(300),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let r1 = dev.good_record();
+    let blocker = Connection::open(server.db_path()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let response = server
+        .http
+        .post(server.url("/v1/push"))
+        .bearer_auth(&dev.token)
+        .json(&serde_json::json!({ "items": [dev.item(&r1)] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "timeout");
+    // The work already started finishes once the lock is released; the device, which saw
+    // only a 503, sends the item again and learns it was applied, once.
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let mut statuses = Vec::new();
+    let request = daka_core::sync::protocol::PushRequest {
+        items: vec![dev.item(&r1)],
+    };
+    for _ in 0..100 {
+        // A resend may itself meet the tail of the first request: 503 again, retry.
+        match server.client().push(&dev.token, &request).await {
+            Ok(response) => {
+                statuses.push(response.results[0].status);
+                if response.results[0].status == ItemStatus::Duplicate {
+                    break;
+                }
+            }
+            Err(e) => assert!(e.is_retryable(), "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&ItemStatus::Duplicate),
+        "{statuses:?}"
+    );
+    assert_eq!(server.punches(ADMIN_A).await.len(), 1);
+}
