@@ -1,4 +1,4 @@
-#![doc = include_str!("../README.md")]
+//! daka-server: the reference sync server of daka (打卡).
 //!
 //! # Layout
 //!
@@ -6,10 +6,13 @@
 //! * `api/`: the router, errors and extractors; `api/device.rs` the protocol endpoints,
 //!   `api/admin.rs` the admin API.
 //! * [`push`]: the intake of pushed items (exactly-once, integrity, chain, rules).
-//! * [`storage`]: the [`Storage`](storage::Storage) trait and its SQLite implementation.
+//! * [`storage`]: the [`Storage`] trait and its SQLite implementation.
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
 //! * [`openapi`]: the generated OpenAPI document.
+//!
+//! # Overview
+#![doc = include_str!("../README.md")]
 
 pub mod api;
 pub mod crypto;
