@@ -3,12 +3,14 @@
 //! * `daka check`: why was this punch accepted or rejected? Evaluates attempts with exactly
 //!   the engine the SDK and the server run.
 //! * `daka verify-log`: is this exported punch log complete and untampered?
+//! * `daka serve`: run the reference server (see docs/server.md).
 //!
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
 
 mod check;
 mod face_matcher;
 mod render;
+mod serve;
 mod verify_log;
 
 use std::path::PathBuf;
@@ -55,6 +57,11 @@ enum Command {
     /// Prints a compact JWS for `daka check --token`. Use only with test or demonstration
     /// keys: a real face matcher signs after actually matching a face.
     FaceToken(face_matcher::FaceTokenArgs),
+    /// Run the reference sync server on a SQLite database until Ctrl-C.
+    ///
+    /// Logs one line per request to standard error. Exit status: 0 after a clean stop,
+    /// 2 if it cannot start (bad seed, database or address).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +70,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::VerifyLog(args) => verify_log::run(args),
         Command::FaceToken(args) => face_matcher::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(status)
 }

@@ -22,6 +22,7 @@ use crate::punch::PunchKind;
 
 /// What happens to the punch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Recorded as an ordinary punch.

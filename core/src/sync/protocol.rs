@@ -12,6 +12,7 @@ pub const API_PREFIX: &str = "/v1";
 
 /// `POST /v1/enroll`: a device registers its public key with a one-time enrolment code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The one-time code an administrator issued for this employee.
@@ -25,6 +26,7 @@ pub struct EnrollRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     pub device_id: String,
     pub org_id: String,
@@ -39,6 +41,7 @@ pub struct EnrollResponse {
 /// `POST /v1/token`: a new bearer token for an enrolled device (after a 401), proved by a
 /// signature of the device key over [`token_challenge`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     pub device_id: String,
@@ -58,6 +61,7 @@ pub fn token_challenge(device_id: &str, issued_at: &DateTime<Utc>) -> Vec<u8> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub token: String,
     pub server_time: DateTime<Utc>,
@@ -65,6 +69,7 @@ pub struct TokenResponse {
 
 /// `GET /v1/policy`: the organisation's current policy, signed by the organisation key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyBundle {
     pub version: u64,
     /// The policy document (JSON text, see docs/policy.md), exactly as signed.
@@ -76,6 +81,7 @@ pub struct PolicyBundle {
 
 /// `POST /v1/push`: a batch of outbox items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub items: Vec<PushItem>,
@@ -85,6 +91,7 @@ pub struct PushRequest {
 pub const MAX_PUSH_ITEMS: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushItem {
     /// The item's client-generated id; applying it is keyed on this forever.
@@ -99,6 +106,7 @@ pub struct PushItem {
 
 /// What the server did with one pushed item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     /// Applied now.
@@ -112,6 +120,7 @@ pub enum ItemStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemResult {
     pub id: String,
     pub status: ItemStatus,
@@ -122,6 +131,7 @@ pub struct ItemResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// One result per pushed item, in the request's order.
     pub results: Vec<ItemResult>,
@@ -130,6 +140,7 @@ pub struct PushResponse {
 
 /// `GET /v1/changes?cursor=...`: what changed for this device since `cursor`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangesResponse {
     pub changes: Vec<Change>,
     /// Pass back as `cursor` next time.
@@ -141,6 +152,7 @@ pub struct ChangesResponse {
 
 /// One change the device should know about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// The server's own verdict on a punch it received.
@@ -155,6 +167,7 @@ pub enum Change {
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     /// Stable code, e.g. `unauthorized`, `invalid_request`, `enrollment_code_used`.
     pub code: String,

@@ -1,0 +1,117 @@
+//! `daka serve`: runs the reference server (`daka-server`) on a SQLite file until Ctrl-C.
+//!
+//! One line per request goes to standard error (method, path, status, milliseconds); start-up
+//! problems (an unreadable seed, a database from a newer version, a port in use) are reported
+//! with exit status 2. Ctrl-C (or SIGTERM) stops accepting connections, lets requests in
+//! progress finish and exits 0. Put TLS in front of it (see docs/server.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use daka_server::{RequestLog, Seed, Server, ServerConfig, ServerOptions};
+
+use crate::{exit, malformed};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// SQLite database file; created on first start.
+    #[arg(long, value_name = "FILE", default_value = "server.db")]
+    db: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Seed file: organisations, admin tokens, policies, enrolment codes (see docs/server.md).
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> u8 {
+    let seed = match args.seed.as_ref().map(Seed::from_file).transpose() {
+        Ok(seed) => seed,
+        Err(e) => return malformed(e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return malformed(format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let options = ServerOptions {
+            request_log: Some(Arc::new(|r: &RequestLog| {
+                eprintln!(
+                    "{} {} {} {}ms",
+                    r.method,
+                    r.path,
+                    r.status,
+                    r.elapsed.as_millis()
+                );
+            })),
+            ..ServerOptions::default()
+        };
+        let config = ServerConfig {
+            db_path: args.db.clone(),
+            listen: args.listen,
+            seed,
+        };
+        let server = match Server::start_with(config, options).await {
+            Ok(server) => server,
+            Err(e) => return malformed(e),
+        };
+        let report = server.seed_report();
+        for org in &report.orgs_created {
+            eprintln!("daka serve: created organisation {org}");
+        }
+        for (org, version) in &report.policies_published {
+            eprintln!("daka serve: published policy version {version} of {org}");
+        }
+        for (org, seed_version, stored) in &report.policies_kept {
+            eprintln!(
+                "daka serve: kept policy version {stored} of {org} (the seed has the older version {seed_version})"
+            );
+        }
+        if report.codes_added > 0 {
+            eprintln!("daka serve: added {} enrolment code(s)", report.codes_added);
+        }
+        eprintln!(
+            "daka serve: listening on {} (database {}); Ctrl-C to stop",
+            server.url(),
+            args.db.display()
+        );
+        wait_for_stop().await;
+        eprintln!("daka serve: stopping");
+        match server.shutdown().await {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("daka serve: {e}");
+                exit::REJECTED
+            }
+        }
+    })
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what service managers and containers send).
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,93 @@
+//! `daka serve` as a process: it seeds, listens, logs one line per request, stops cleanly on
+//! SIGINT with status 0, and refuses a bad seed with status 2.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn daka() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_daka"))
+}
+
+fn examples() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// A minimal HTTP GET over a plain socket; returns the status line.
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_seeds_listens_logs_and_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let mut child = daka()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .arg("--seed")
+        .arg(examples().join("seed.json"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{lines:?}");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+        lines.push(line);
+    };
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("published policy version 42 of harbour-lane")),
+        "{lines:?}"
+    );
+    assert!(get(&addr, "/health").contains(" 200 "));
+    assert!(get(&addr, "/v1/policy").contains(" 401 "));
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("GET /health 200 "), "{rest}");
+    assert!(rest.contains("GET /v1/policy 401 "), "{rest}");
+    assert!(rest.contains("stopping"), "{rest}");
+    assert!(db.exists());
+}
+
+#[test]
+fn serve_refuses_a_bad_seed_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.json");
+    std::fs::write(&seed, r#"{"organisations": [{"id": "x"}]}"#).unwrap();
+    let output = daka()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("server.db"))
+        .arg("--seed")
+        .arg(&seed)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("seed organisations[0]"), "{stderr}");
+}

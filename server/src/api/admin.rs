@@ -1,0 +1,516 @@
+//! The admin API (`/admin/v1`), authenticated with an organisation's admin token and
+//! confined to that organisation: publish a policy version, issue enrolment codes, list
+//! devices and punches, and verify every stored device chain.
+
+use axum::Json;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use daka_core::punch::{PunchRecord, verify_chain};
+use daka_core::sync::protocol::{ApiError, PolicyBundle};
+use daka_core::{Code, Decision, Policy};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{AdminAuth, ApiJson, AppState, Failure, read_body};
+use crate::crypto;
+use crate::policies::{self, PublishError};
+use crate::storage::{CodeOutcome, PunchFilter, PunchStatus};
+
+/// The answer to publishing a policy version.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PublishedPolicy {
+    pub version: u64,
+    /// Ed25519 signature of the organisation key over the document, base64url.
+    pub signature: String,
+    pub published_at: DateTime<Utc>,
+    /// Devices that were sent a `policy_updated` change.
+    pub devices_notified: u64,
+    pub server_time: DateTime<Utc>,
+}
+
+/// Publishes a new policy version. The body is the policy document (JSON, see
+/// `docs/policy.md`); it is stored and signed byte for byte as sent.
+#[utoipa::path(put, path = "/admin/v1/policy", tag = "admin",
+    security(("admin_token" = [])),
+    request_body(content = Object, description = "The policy document", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Published", body = PublishedPolicy),
+        (status = 400, description = "`invalid_policy` (the message names the field), `policy_org_mismatch`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 409, description = "`policy_version_not_newer`", body = ApiError),
+        (status = 413, description = "`payload_too_large`", body = ApiError),
+    ))]
+pub async fn publish_policy(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+    request: Request,
+) -> Result<Json<PublishedPolicy>, Failure> {
+    let bytes = read_body(request.into_body(), state.inner.options.max_body_bytes).await?;
+    let document = String::from_utf8(bytes.to_vec())
+        .map_err(|_| Failure::bad_request("invalid_policy", "the policy is not UTF-8 text"))?;
+    let published = state
+        .db(move |s| {
+            policies::publish(s.storage.as_ref(), &org, &document, Utc::now()).map_err(
+                |e| match e {
+                    PublishError::Invalid(e) => {
+                        Failure::bad_request("invalid_policy", e.to_string())
+                    }
+                    PublishError::OrgMismatch { .. } => {
+                        Failure::bad_request("policy_org_mismatch", e.to_string())
+                    }
+                    PublishError::NotNewer { .. } => Failure::new(
+                        StatusCode::CONFLICT,
+                        "policy_version_not_newer",
+                        e.to_string(),
+                    ),
+                    PublishError::Storage(e) => e.into(),
+                    PublishError::Sign(e) => Failure::internal(e),
+                },
+            )
+        })
+        .await?;
+    Ok(Json(PublishedPolicy {
+        version: published.policy.version,
+        signature: published.policy.signature,
+        published_at: published.policy.published_at,
+        devices_notified: published.devices,
+        server_time: Utc::now(),
+    }))
+}
+
+/// The organisation's current policy bundle, as devices get it.
+#[utoipa::path(get, path = "/admin/v1/policy", tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The current policy", body = PolicyBundle),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 404, description = "`no_policy`", body = ApiError),
+    ))]
+pub async fn current_policy(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+) -> Result<Json<PolicyBundle>, Failure> {
+    let policy = state
+        .db(move |s| Ok(s.storage.current_policy(&org.id)?))
+        .await?
+        .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, "no_policy", "no policy published"))?;
+    Ok(Json(PolicyBundle {
+        version: policy.version,
+        document: policy.document,
+        signature: policy.signature,
+        server_time: Utc::now(),
+    }))
+}
+
+/// Asks for an enrolment code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// An employee of the current policy.
+    pub employee_id: String,
+    /// A code of your own (at least 8 characters besides dashes and spaces); a random one
+    /// when absent.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// An issued enrolment code. The server keeps only its hash: this is the one time it is shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedCode {
+    pub code: String,
+    pub employee_id: String,
+    pub org_id: String,
+    pub server_time: DateTime<Utc>,
+}
+
+/// Issues a one-time enrolment code for an employee.
+#[utoipa::path(post, path = "/admin/v1/enrollment-codes", tag = "admin",
+    security(("admin_token" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 201, description = "Issued", body = IssuedCode),
+        (status = 400, description = "`invalid_request`, `unknown_employee`, `no_policy`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 409, description = "`enrollment_code_exists`", body = ApiError),
+    ))]
+pub async fn issue_code(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<(StatusCode, Json<IssuedCode>), Failure> {
+    let code = match request.code {
+        Some(code) => {
+            let core = code.replace(['-', ' '], "");
+            if core.len() < 8 || code.len() > 64 || code.chars().any(char::is_control) {
+                return Err(Failure::bad_request(
+                    "invalid_request",
+                    "code: 8–64 printable characters besides dashes and spaces",
+                ));
+            }
+            code
+        }
+        None => crypto::new_enrollment_code().map_err(Failure::internal)?,
+    };
+    let employee_id = request.employee_id;
+    let org_id = org.id.clone();
+    let (code, employee_id) = state
+        .db(move |s| {
+            let policy = s
+                .storage
+                .current_policy(&org.id)?
+                .ok_or_else(|| Failure::bad_request("no_policy", "publish a policy first"))?;
+            let policy = Policy::from_json(&policy.document).map_err(Failure::internal)?;
+            if policy.employee(&employee_id).is_none() {
+                return Err(Failure::bad_request(
+                    "unknown_employee",
+                    format!(
+                        "employee_id: not an employee of policy version {}",
+                        policy.version
+                    ),
+                ));
+            }
+            match s.storage.add_enrollment_code(
+                &org.id,
+                &crypto::code_hash(&code),
+                &employee_id,
+                Utc::now(),
+            )? {
+                CodeOutcome::Added => Ok((code, employee_id)),
+                CodeOutcome::AlreadyPresent | CodeOutcome::Taken => Err(Failure::new(
+                    StatusCode::CONFLICT,
+                    "enrollment_code_exists",
+                    "this code is already issued; choose another",
+                )),
+            }
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedCode {
+            code,
+            employee_id,
+            org_id,
+            server_time: Utc::now(),
+        }),
+    ))
+}
+
+/// One enrolled device.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub employee_id: String,
+    pub name: String,
+    pub platform: String,
+    /// Ed25519 public key, base64url.
+    pub public_key: String,
+    pub enrolled_at: DateTime<Utc>,
+    /// Seq of the last stored record of the device's chain (0: none yet).
+    pub head_seq: u64,
+    /// Hash of that record.
+    pub head_hash: Option<String>,
+}
+
+/// The organisation's devices.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceInfo>,
+    pub server_time: DateTime<Utc>,
+}
+
+/// Lists the organisation's devices, in enrolment order.
+#[utoipa::path(get, path = "/admin/v1/devices", tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The devices", body = DeviceList),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+    ))]
+pub async fn devices(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+) -> Result<Json<DeviceList>, Failure> {
+    let rows = state.db(move |s| Ok(s.storage.devices(&org.id)?)).await?;
+    Ok(Json(DeviceList {
+        devices: rows
+            .into_iter()
+            .map(|d| DeviceInfo {
+                device_id: d.id,
+                employee_id: d.employee_id,
+                name: d.name,
+                platform: d.platform,
+                public_key: URL_SAFE_NO_PAD.encode(d.public_key),
+                enrolled_at: d.enrolled_at,
+                head_seq: d.head.as_ref().map_or(0, |h| h.seq),
+                head_hash: d.head.map(|h| h.hash),
+            })
+            .collect(),
+        server_time: Utc::now(),
+    }))
+}
+
+/// One stored punch and the server's verdict on it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PunchInfo {
+    pub punch_id: String,
+    pub device_id: String,
+    pub employee_id: String,
+    pub seq: u64,
+    /// `in`, `out`, `break_start`, `break_end`, `field`.
+    pub kind: String,
+    pub status: PunchStatus,
+    /// The server's decision.
+    pub decision: Decision,
+    /// Every finding of the server's verdict.
+    pub codes: Vec<Code>,
+    /// For a refused punch, the code it was answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub policy_version: u64,
+    /// The trusted time it was judged at.
+    pub judged_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A page of punches.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PunchList {
+    pub punches: Vec<PunchInfo>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
+    pub server_time: DateTime<Utc>,
+}
+
+/// Largest page of [`punches`].
+const MAX_PUNCH_PAGE: u32 = 5000;
+
+/// Lists stored punches in the order they were received.
+#[utoipa::path(get, path = "/admin/v1/punches", tag = "admin",
+    security(("admin_token" = [])),
+    params(
+        ("device_id" = Option<String>, Query, description = "Only this device's punches"),
+        ("status" = Option<String>, Query, description = "`accepted`, `field_punch` or `refused`"),
+        ("after" = Option<i64>, Query, description = "`next_after` of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1–5000 (default 1000)"),
+    ),
+    responses(
+        (status = 200, description = "A page of punches", body = PunchList),
+        (status = 400, description = "`invalid_request`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+    ))]
+pub async fn punches(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<PunchList>, Failure> {
+    let mut filter = PunchFilter {
+        limit: 1000,
+        ..PunchFilter::default()
+    };
+    let bad = |field: &str, reason: &str| {
+        Failure::bad_request("invalid_request", format!("{field}: {reason}"))
+    };
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "device_id" => filter.device_id = Some(value.into_owned()),
+            "status" => {
+                filter.status = Some(
+                    PunchStatus::parse(&value)
+                        .ok_or_else(|| bad("status", "one of accepted, field_punch, refused"))?,
+                )
+            }
+            "after" => {
+                filter.after = value
+                    .parse()
+                    .ok()
+                    .filter(|v: &i64| *v >= 0)
+                    .ok_or_else(|| bad("after", "a non-negative integer"))?
+            }
+            "limit" => {
+                filter.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|v| (1..=MAX_PUNCH_PAGE).contains(v))
+                    .ok_or_else(|| bad("limit", "an integer from 1 to 5000"))?
+            }
+            other => {
+                return Err(bad(other, "unknown parameter"));
+            }
+        }
+    }
+    let limit = filter.limit;
+    let rows = state
+        .db(move |s| Ok(s.storage.punches(&org.id, &filter)?))
+        .await?;
+    let next_after = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.row))
+        .flatten();
+    let punches = rows
+        .into_iter()
+        .map(|p| {
+            let verdict: serde_json::Value =
+                serde_json::from_str(&p.server_verdict).unwrap_or_default();
+            let decision = verdict
+                .get("decision")
+                .and_then(|d| serde_json::from_value(d.clone()).ok())
+                .unwrap_or(Decision::Rejected);
+            let codes = verdict
+                .get("reasons")
+                .and_then(|r| r.as_array())
+                .map(|reasons| {
+                    reasons
+                        .iter()
+                        .filter_map(|r| r.get("code")?.as_str().and_then(Code::parse))
+                        .collect()
+                })
+                .unwrap_or_default();
+            PunchInfo {
+                punch_id: p.punch_id,
+                device_id: p.device_id,
+                employee_id: p.employee_id,
+                seq: p.seq,
+                kind: p.kind,
+                status: p.status,
+                decision,
+                codes,
+                code: p.code,
+                policy_version: p.policy_version,
+                judged_at: p.judged_at,
+                received_at: p.received_at,
+            }
+        })
+        .collect();
+    Ok(Json(PunchList {
+        punches,
+        next_after,
+        server_time: Utc::now(),
+    }))
+}
+
+/// Where a stored chain first goes wrong.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChainFault {
+    /// Position of the record in the chain (0-based).
+    pub index: usize,
+    pub seq: u64,
+    pub punch_id: String,
+    /// Stable code of `daka_core::punch::ChainErrorKind`, e.g. `bad_signature`, or
+    /// `unreadable_record`, or `head_mismatch` when the chain does not end at the stored head.
+    pub code: String,
+    pub message: String,
+}
+
+/// The verification of one device's stored chain.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChainCheck {
+    pub device_id: String,
+    pub employee_id: String,
+    pub ok: bool,
+    /// Records verified.
+    pub records: usize,
+    pub last_seq: u64,
+    pub head_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ChainFault>,
+}
+
+/// The verification of every device's chain.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChainReport {
+    /// Every chain verified.
+    pub ok: bool,
+    pub devices: Vec<ChainCheck>,
+    pub server_time: DateTime<Utc>,
+}
+
+/// Verifies every stored device chain from its first record with the device's enrolled key,
+/// and that it ends at the stored chain head.
+#[utoipa::path(get, path = "/admin/v1/chains/verify", tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "One result per device", body = ChainReport),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+    ))]
+pub async fn verify_chains(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+) -> Result<Json<ChainReport>, Failure> {
+    let devices = state
+        .db(move |s| {
+            let mut checks = Vec::new();
+            for device in s.storage.devices(&org.id)? {
+                let texts = s.storage.chain_records(&org.id, &device.id)?;
+                checks.push(check_chain(&device, &texts));
+            }
+            Ok(checks)
+        })
+        .await?;
+    Ok(Json(ChainReport {
+        ok: devices.iter().all(|d| d.ok),
+        devices,
+        server_time: Utc::now(),
+    }))
+}
+
+fn check_chain(device: &crate::storage::DeviceRow, texts: &[String]) -> ChainCheck {
+    let mut check = ChainCheck {
+        device_id: device.id.clone(),
+        employee_id: device.employee_id.clone(),
+        ok: false,
+        records: texts.len(),
+        last_seq: 0,
+        head_hash: None,
+        error: None,
+    };
+    let mut records = Vec::with_capacity(texts.len());
+    for (index, text) in texts.iter().enumerate() {
+        match PunchRecord::from_json(text) {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                check.error = Some(ChainFault {
+                    index,
+                    seq: 0,
+                    punch_id: String::new(),
+                    code: "unreadable_record".into(),
+                    message: e.to_string(),
+                });
+                return check;
+            }
+        }
+    }
+    match verify_chain(&device.public_key, &records) {
+        Ok(summary) => {
+            check.last_seq = summary.last_seq;
+            check.head_hash = summary.head_hash.clone();
+            let stored = device.head.as_ref().map(|h| (h.seq, h.hash.clone()));
+            let verified = summary.head_hash.map(|h| (summary.last_seq, h));
+            if stored == verified {
+                check.ok = true;
+            } else {
+                check.error = Some(ChainFault {
+                    index: records.len().saturating_sub(1),
+                    seq: summary.last_seq,
+                    punch_id: records
+                        .last()
+                        .map(|r| r.body.id.to_string())
+                        .unwrap_or_default(),
+                    code: "head_mismatch".into(),
+                    message: "the stored records do not end at the stored chain head; records were deleted".into(),
+                });
+            }
+        }
+        Err(e) => {
+            check.error = Some(ChainFault {
+                index: e.index,
+                seq: e.seq,
+                punch_id: e.id.to_string(),
+                code: e.code().to_string(),
+                message: e.to_string(),
+            });
+        }
+    }
+    check
+}

@@ -1,0 +1,314 @@
+//! The device endpoints of protocol version 1: enrolment, token refresh, the signed policy,
+//! push and the change feed. The messages are `daka_core::sync::protocol`'s, so the server and
+//! the SDK cannot drift apart.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use daka_core::sync::protocol::{
+    ApiError, Change, ChangesResponse, EnrollRequest, EnrollResponse, MAX_PUSH_ITEMS, PolicyBundle,
+    PushRequest, PushResponse, TokenRequest, TokenResponse, token_challenge,
+};
+use uuid::Uuid;
+
+use super::{ApiJson, AppState, DeviceAuth, Failure};
+use crate::crypto;
+use crate::push::{self, PushContext, RawPushRequest};
+use crate::storage::{EnrollOutcome, NewDevice, NewToken};
+
+/// How far a token request's `issued_at` may be from the server's clock.
+pub const TOKEN_REQUEST_WINDOW: Duration = Duration::minutes(5);
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), Failure> {
+    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(Failure::bad_request(
+            "invalid_request",
+            format!("{field}: 1–{max} bytes of printable text"),
+        ));
+    }
+    Ok(())
+}
+
+fn new_token(state: &AppState) -> Result<(String, NewToken), Failure> {
+    let token = crypto::new_token().map_err(Failure::internal)?;
+    let now = Utc::now();
+    Ok((
+        token.clone(),
+        NewToken {
+            hash: crypto::secret_hash(&token),
+            issued_at: now,
+            expires_at: now + state.inner.options.token_ttl,
+        },
+    ))
+}
+
+/// Enrols a device with a one-time code.
+#[utoipa::path(post, path = "/v1/enroll", tag = "device",
+    request_body = EnrollRequest,
+    responses(
+        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 400, description = "`invalid_request`, `invalid_public_key`", body = ApiError),
+        (status = 404, description = "`enrollment_code_unknown`", body = ApiError),
+        (status = 409, description = "`enrollment_code_used`, `public_key_in_use`", body = ApiError),
+        (status = 503, description = "`busy`, `timeout`: retry after `Retry-After`", body = ApiError),
+    ))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, Failure> {
+    check_text("code", &request.code, 64)?;
+    check_text("device_name", &request.device_name, 200)?;
+    check_text("platform", &request.platform, 32)?;
+    let public_key = crypto::decode_public_key(&request.public_key).ok_or_else(|| {
+        Failure::bad_request(
+            "invalid_public_key",
+            "public_key: an Ed25519 public key is 32 bytes, base64url without padding",
+        )
+    })?;
+    let (token, new_token) = new_token(&state)?;
+    let device = NewDevice {
+        id: Uuid::now_v7().to_string(),
+        public_key,
+        name: request.device_name.clone(),
+        platform: request.platform.clone(),
+        enrolled_at: Utc::now(),
+    };
+    let code_hash = crypto::code_hash(&request.code);
+    let (outcome, org) = state
+        .db(move |s| {
+            let outcome = s.storage.enroll(&code_hash, &device, &new_token)?;
+            let org = match &outcome {
+                EnrollOutcome::Enrolled { device } => s.storage.org(&device.org_id)?,
+                _ => None,
+            };
+            Ok((outcome, org))
+        })
+        .await?;
+    match outcome {
+        EnrollOutcome::Enrolled { device } => {
+            let org =
+                org.ok_or_else(|| Failure::internal("enrolled into a missing organisation"))?;
+            Ok(Json(EnrollResponse {
+                device_id: device.id,
+                org_id: device.org_id,
+                employee_id: device.employee_id,
+                token,
+                org_public_key: org.public_key,
+                server_time: Utc::now(),
+            }))
+        }
+        EnrollOutcome::UnknownCode => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "enrollment_code_unknown",
+            "no such enrolment code; check it with your administrator",
+        )),
+        EnrollOutcome::CodeUsed => Err(Failure::new(
+            StatusCode::CONFLICT,
+            "enrollment_code_used",
+            "this enrolment code was already used; ask your administrator for a new one",
+        )),
+        EnrollOutcome::KeyInUse => Err(Failure::new(
+            StatusCode::CONFLICT,
+            "public_key_in_use",
+            "this public key is already enrolled; generate a new device key",
+        )),
+    }
+}
+
+/// Issues a new bearer token to an enrolled device that proves its key.
+#[utoipa::path(post, path = "/v1/token", tag = "device",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A new token; earlier tokens of the device stop working", body = TokenResponse),
+        (status = 400, description = "`invalid_request`", body = ApiError),
+        (status = 401, description = "`invalid_signature` (unknown device or wrong signature), `clock_skew` (`issued_at` over 5 minutes from `server_time`)", body = ApiError),
+        (status = 503, description = "`busy`, `timeout`", body = ApiError),
+    ))]
+pub async fn token(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> Result<Json<TokenResponse>, Failure> {
+    check_text("device_id", &request.device_id, 128)?;
+    let device_id = request.device_id.clone();
+    let device = state.db(move |s| Ok(s.storage.device(&device_id)?)).await?;
+    let invalid = || {
+        Failure::unauthorized(
+            "invalid_signature",
+            "the signature does not prove this device's key; enrol again if the key was lost",
+        )
+    };
+    let device = device.ok_or_else(invalid)?;
+    let challenge = token_challenge(&request.device_id, &request.issued_at);
+    if !crypto::verify(&device.public_key, &challenge, &request.signature) {
+        return Err(invalid());
+    }
+    let now = Utc::now();
+    if (request.issued_at - now).abs() > TOKEN_REQUEST_WINDOW {
+        return Err(Failure::unauthorized(
+            "clock_skew",
+            format!(
+                "issued_at {} is more than 5 minutes from the server time {}",
+                request.issued_at.to_rfc3339(),
+                now.to_rfc3339()
+            ),
+        ));
+    }
+    let (token, new_token) = new_token(&state)?;
+    state
+        .db(move |s| Ok(s.storage.replace_token(&device.id, &new_token)?))
+        .await?;
+    Ok(Json(TokenResponse {
+        token,
+        server_time: Utc::now(),
+    }))
+}
+
+/// The organisation's current policy, signed by the organisation key.
+#[utoipa::path(get, path = "/v1/policy", tag = "device",
+    security(("device_token" = [])),
+    responses(
+        (status = 200, description = "The current policy bundle", body = PolicyBundle),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 404, description = "`no_policy`", body = ApiError),
+        (status = 503, description = "`busy`, `timeout`", body = ApiError),
+    ))]
+pub async fn policy(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+) -> Result<Json<PolicyBundle>, Failure> {
+    let policy = state
+        .db(move |s| Ok(s.storage.current_policy(&device.org_id)?))
+        .await?
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::NOT_FOUND,
+                "no_policy",
+                "the organisation has no policy yet",
+            )
+        })?;
+    Ok(Json(PolicyBundle {
+        version: policy.version,
+        document: policy.document,
+        signature: policy.signature,
+        server_time: Utc::now(),
+    }))
+}
+
+/// Applies a batch of outbox items, one result per item in request order.
+#[utoipa::path(post, path = "/v1/push", tag = "device",
+    security(("device_token" = [])),
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "One result per item. Item codes — rejected: `id_conflict`, \
+            `unsupported_kind`, `malformed_record`, `wrong_device`, `bad_signature`, `id_mismatch`, `fork`, \
+            `broken_link`, `unknown_policy_version`, `wrong_employee`, `invalid_evidence`, or the first reject \
+            code of the server's verdict (e.g. `face_token_replayed`, `outside_fence`); retry: `chain_gap`, \
+            `earlier_item_pending`, `server_busy`, `server_deadline`; duplicate: the original code, if any",
+            body = PushResponse),
+        (status = 400, description = "`invalid_request`, `too_many_items`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 413, description = "`payload_too_large`", body = ApiError),
+        (status = 503, description = "`busy`, `timeout`", body = ApiError),
+    ))]
+pub async fn push(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    ApiJson(request): ApiJson<RawPushRequest>,
+) -> Result<Json<PushResponse>, Failure> {
+    if request.items.len() > MAX_PUSH_ITEMS {
+        return Err(Failure::bad_request(
+            "too_many_items",
+            format!(
+                "{} items; send at most {MAX_PUSH_ITEMS} per request",
+                request.items.len()
+            ),
+        ));
+    }
+    // Leave time to answer before the request timeout.
+    let budget = state.inner.options.request_timeout.mul_f64(0.8);
+    let deadline = Instant::now() + budget;
+    let results = state
+        .db(move |s| {
+            let ctx = PushContext {
+                storage: s.storage.as_ref(),
+                engines: &s.engines,
+                device: &device,
+                received_at: Utc::now(),
+                deadline,
+            };
+            Ok(push::process(&ctx, &request.items)?)
+        })
+        .await?;
+    Ok(Json(PushResponse {
+        results,
+        server_time: Utc::now(),
+    }))
+}
+
+/// Parses a change-feed cursor: empty for the start, otherwise the decimal position the
+/// previous answer returned (clients treat it as opaque).
+fn parse_cursor(query: Option<&str>) -> Result<i64, Failure> {
+    let mut cursor = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if key == "cursor" {
+            cursor = Some(value.into_owned());
+        }
+    }
+    match cursor.as_deref() {
+        None | Some("") => Ok(0),
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0 && c.len() <= 19 && c.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                Failure::bad_request(
+                    "invalid_cursor",
+                    "cursor: pass back the cursor of the previous answer, or none to start",
+                )
+            }),
+    }
+}
+
+/// What changed for this device since `cursor`.
+#[utoipa::path(get, path = "/v1/changes", tag = "device",
+    security(("device_token" = [])),
+    params(("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer; omit to start from the beginning")),
+    responses(
+        (status = 200, description = "Changes, oldest first", body = ChangesResponse),
+        (status = 400, description = "`invalid_cursor`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 503, description = "`busy`, `timeout`", body = ApiError),
+    ))]
+pub async fn changes(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ChangesResponse>, Failure> {
+    let after = parse_cursor(query.as_deref())?;
+    let page = state.inner.options.changes_page.max(1);
+    let mut rows = state
+        .db(move |s| {
+            Ok(s.storage
+                .changes(&device.org_id, &device.id, after, page + 1)?)
+        })
+        .await?;
+    let more = rows.len() > page as usize;
+    rows.truncate(page as usize);
+    let cursor = rows.last().map_or(after, |r| r.seq);
+    let changes = rows
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Change>(&r.body)
+                .map_err(|e| Failure::internal(format!("stored change {}: {e}", r.seq)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(ChangesResponse {
+        changes,
+        cursor: cursor.to_string(),
+        more,
+        server_time: Utc::now(),
+    }))
+}

@@ -1,0 +1,148 @@
+//! The server's small amount of cryptography, all through ring: random secrets, SHA-256 of
+//! secrets and bodies, the organisation's Ed25519 policy key and checking device signatures.
+//!
+//! Bearer tokens and enrolment codes are random (256 and 80 bits) and stored only as their
+//! SHA-256: a leaked database does not hand out working tokens, and because the secrets are
+//! random and long, a plain hash needs no salt or stretching.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use zeroize::Zeroizing;
+
+/// The system random source failed.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the system random number generator failed")]
+pub struct RandomFailed;
+
+/// `n` random bytes.
+fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, RandomFailed> {
+    let mut bytes = Zeroizing::new([0u8; N]);
+    SystemRandom::new()
+        .fill(&mut bytes[..])
+        .map_err(|_| RandomFailed)?;
+    Ok(bytes)
+}
+
+/// A new bearer token: 256 random bits, base64url (43 characters).
+pub fn new_token() -> Result<String, RandomFailed> {
+    Ok(URL_SAFE_NO_PAD.encode(&random::<32>()?[..]))
+}
+
+/// A new enrolment code: 80 random bits in Crockford base32, grouped for reading aloud
+/// (`7Q4M-X2KD-9HBA-R3TW`).
+pub fn new_enrollment_code() -> Result<String, RandomFailed> {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let bytes = random::<10>()?;
+    let mut bits: u128 = 0;
+    for b in bytes.iter() {
+        bits = (bits << 8) | u128::from(*b);
+    }
+    let mut out = String::with_capacity(19);
+    for i in 0..16 {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        let shift = 75 - 5 * i;
+        out.push(char::from(ALPHABET[((bits >> shift) & 31) as usize]));
+    }
+    Ok(out)
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stored form of a secret (token, admin token, enrolment code).
+pub fn secret_hash(secret: &str) -> String {
+    sha256_hex(secret.as_bytes())
+}
+
+/// The stored form of an enrolment code: case, spaces and dashes do not matter, so a code
+/// read over the phone still works.
+pub fn code_hash(code: &str) -> String {
+    let normal: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect();
+    secret_hash(&normal)
+}
+
+/// A new organisation key: its seed and base64url public key.
+pub fn new_org_key() -> Result<(Zeroizing<[u8; 32]>, String), RandomFailed> {
+    let seed = random::<32>()?;
+    let public = org_public_key(&seed).map_err(|_| RandomFailed)?;
+    Ok((seed, public))
+}
+
+fn key_pair(seed: &[u8; 32]) -> Result<Ed25519KeyPair, String> {
+    Ed25519KeyPair::from_seed_unchecked(seed).map_err(|e| e.to_string())
+}
+
+/// The base64url public key of an organisation seed.
+pub fn org_public_key(seed: &[u8; 32]) -> Result<String, String> {
+    Ok(URL_SAFE_NO_PAD.encode(key_pair(seed)?.public_key().as_ref()))
+}
+
+/// Signs a policy document (its UTF-8 bytes) with the organisation key; base64url.
+pub fn sign_document(seed: &[u8; 32], document: &str) -> Result<String, String> {
+    Ok(URL_SAFE_NO_PAD.encode(key_pair(seed)?.sign(document.as_bytes()).as_ref()))
+}
+
+/// Decodes a base64url Ed25519 public key.
+pub fn decode_public_key(text: &str) -> Option<[u8; 32]> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+}
+
+/// Whether `signature_b64` is a valid Ed25519 signature of `message` by `public_key`.
+pub fn verify(public_key: &[u8; 32], message: &[u8], signature_b64: &str) -> bool {
+    let Ok(sig) = URL_SAFE_NO_PAD.decode(signature_b64) else {
+        return false;
+    };
+    UnparsedPublicKey::new(&ED25519, public_key)
+        .verify(message, &sig)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_codes_are_random_and_well_formed() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        let code = new_enrollment_code().unwrap();
+        assert_eq!(code.len(), 19, "{code}");
+        assert_eq!(code.matches('-').count(), 3);
+        assert_eq!(
+            code_hash(&code),
+            code_hash(&code.to_lowercase().replace('-', " "))
+        );
+    }
+
+    #[test]
+    fn policy_signatures_verify_with_the_public_key() {
+        let (seed, public) = new_org_key().unwrap();
+        let sig = sign_document(&seed, "{\"version\":1}").unwrap();
+        let key = decode_public_key(&public).unwrap();
+        assert!(verify(&key, b"{\"version\":1}", &sig));
+        assert!(!verify(&key, b"{\"version\":2}", &sig));
+        assert!(!verify(&key, b"{\"version\":1}", "not base64!"));
+    }
+
+    #[test]
+    fn sha256_known_answer() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

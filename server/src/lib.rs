@@ -1,0 +1,248 @@
+//! daka-server: the reference sync server of daka (打卡).
+//!
+//! # Layout
+//!
+//! * [`Server`] starts the HTTP server on a tokio runtime and returns a [`RunningServer`].
+//! * `api/`: the router, errors and extractors; `api/device.rs` the protocol endpoints,
+//!   `api/admin.rs` the admin API.
+//! * [`push`]: the intake of pushed items (exactly-once, integrity, chain, rules).
+//! * [`storage`]: the [`Storage`] trait and its SQLite implementation.
+//! * [`seed`]: bootstrapping organisations from a seed file.
+//! * [`policies`]: publishing policy versions and caching their rule engines.
+//! * [`openapi`]: the generated OpenAPI document.
+//!
+//! # Overview
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+pub mod crypto;
+pub mod openapi;
+pub mod policies;
+pub mod push;
+pub mod seed;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use api::RequestLog;
+pub use seed::{Seed, SeedCode, SeedError, SeedOrg, SeedPolicy, SeedReport};
+pub use storage::{SqliteStorage, Storage, StorageError};
+
+/// Where the server keeps its data, where it listens, and what to seed.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The SQLite database file; created on first start.
+    pub db_path: PathBuf,
+    /// The address to listen on; port 0 picks a free port (see [`RunningServer::addr`]).
+    pub listen: SocketAddr,
+    /// Organisations to create or update at start-up.
+    pub seed: Option<Seed>,
+}
+
+/// A callback that receives one [`RequestLog`] per answered request.
+pub type RequestLogger = Arc<dyn Fn(&RequestLog) + Send + Sync>;
+
+/// Tunables, with defaults fit for production.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Longest a request may take before it is answered 503 `timeout` (default 30 s).
+    pub request_timeout: Duration,
+    /// Longest a database call waits for a lock held by another process before the request
+    /// is answered 503 `busy` (default 2 s).
+    pub busy_timeout: Duration,
+    /// Lifetime of a bearer token; the device refreshes it on 401 (default 30 days).
+    pub token_ttl: chrono::Duration,
+    /// Changes per page of `GET /v1/changes` (default 500).
+    pub changes_page: u32,
+    /// Largest request body, in bytes (default 4 MiB).
+    pub max_body_bytes: usize,
+    /// Called once per answered request (method, path, status, duration).
+    pub request_log: Option<RequestLogger>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            request_timeout: Duration::from_secs(30),
+            busy_timeout: storage::sqlite::DEFAULT_BUSY_TIMEOUT,
+            token_ttl: chrono::Duration::days(30),
+            changes_page: 500,
+            max_body_bytes: 4 * 1024 * 1024,
+            request_log: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("request_timeout", &self.request_timeout)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("token_ttl", &self.token_ttl)
+            .field("changes_page", &self.changes_page)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_log", &self.request_log.is_some())
+            .finish()
+    }
+}
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Serve(String),
+}
+
+/// The daka reference server.
+#[derive(Debug, Clone, Copy)]
+pub struct Server;
+
+impl Server {
+    /// Opens the database, applies the seed and starts serving, with default options.
+    pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+        Server::start_with(config, ServerOptions::default()).await
+    }
+
+    /// [`Server::start`] with tunables.
+    pub async fn start_with(
+        config: ServerConfig,
+        options: ServerOptions,
+    ) -> Result<RunningServer, ServerError> {
+        let path = config.db_path.clone();
+        let busy = options.busy_timeout;
+        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open_with(path, busy))
+            .await
+            .map_err(|e| ServerError::Serve(e.to_string()))??;
+        Server::start_on(Arc::new(storage), config.listen, config.seed, options).await
+    }
+
+    /// Starts serving over any [`Storage`] implementation.
+    pub async fn start_on(
+        storage: Arc<dyn Storage>,
+        listen: SocketAddr,
+        seed: Option<Seed>,
+        options: ServerOptions,
+    ) -> Result<RunningServer, ServerError> {
+        let seed_report = match seed {
+            Some(seed) => {
+                let storage = storage.clone();
+                tokio::task::spawn_blocking(move || {
+                    seed::apply(storage.as_ref(), &seed, Utc::now())
+                })
+                .await
+                .map_err(|e| ServerError::Serve(e.to_string()))??
+            }
+            None => SeedReport::default(),
+        };
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
+        let state = api::AppState::new(storage.clone(), options);
+        let app = api::router(state);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        Ok(RunningServer {
+            addr,
+            storage,
+            seed_report,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// How long [`RunningServer::shutdown`] waits for requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A started server. Dropping it stops the server without waiting.
+pub struct RunningServer {
+    addr: SocketAddr,
+    storage: Arc<dyn Storage>,
+    seed_report: SeedReport,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The storage the server runs on, for tools and tests.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// What the seed did at start-up.
+    pub fn seed_report(&self) -> &SeedReport {
+        &self.seed_report
+    }
+
+    /// Stops accepting connections, lets requests in progress finish (up to 10 s) and returns.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => return Err(ServerError::Serve(e.to_string())),
+                Ok(Err(e)) => return Err(ServerError::Serve(e.to_string())),
+                Err(_) => task.abort(),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The OpenAPI 3.1 document of the server, generated from the handlers' `#[utoipa::path]`
+//! annotations and the protocol types of `daka_core::sync::protocol`.
+//!
+//! The server serves it at `GET /openapi.json`; the same text is committed as
+//! `docs/openapi.json`, and a test fails when the two differ (regenerate with
+//! `DAKA_UPDATE_OPENAPI=1 cargo test -p daka-server --test openapi`).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api::{self, admin, device};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "device_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The device's bearer token from `POST /v1/enroll` or `POST /v1/token`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The organisation's admin token from the seed file."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "daka sync protocol",
+        description = "The HTTP/JSON protocol between the daka SDK and a daka server (protocol version 1 under `/v1`), \
+            and the reference server's admin API (`/admin/v1`). Every response carries the server time; \
+            every error is an `ApiError` with a stable `code`. 429 and 503 carry `Retry-After`.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        device::enroll,
+        device::token,
+        device::policy,
+        device::push,
+        device::changes,
+        admin::publish_policy,
+        admin::current_policy,
+        admin::issue_code,
+        admin::devices,
+        admin::punches,
+        admin::verify_chains,
+        api::health,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "device", description = "What devices call (daka-core's `SyncClient`)"),
+        (name = "admin", description = "Organisation administration, with the admin token"),
+        (name = "operations", description = "Health checks"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The OpenAPI document as pretty JSON, with a final newline (the form committed in
+/// `docs/openapi.json`).
+pub fn document_json() -> String {
+    let mut text = document()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}

@@ -1,0 +1,650 @@
+//! Intake of pushed items: the exactly-once, integrity, chain and rule checks, one item at a
+//! time, each in its own storage transaction.
+//!
+//! For every item, in request order:
+//!
+//! 1. **Order within the request.** Once an item of a stream was not applied (answered
+//!    `retry`, or rejected without advancing the chain), every later item of that stream in
+//!    the same request is answered `retry` / `earlier_item_pending`: the device keeps order.
+//! 2. **Exactly once.** The item id is looked up in the ledger (kept forever with the SHA-256
+//!    of the body's canonical JSON). Same id and body: `duplicate`. Same id, other body or
+//!    other device: `rejected` / `id_conflict`.
+//! 3. **Integrity**, stored nothing when it fails: `unsupported_kind`, `malformed_record`,
+//!    `wrong_device` (record or stream of another device), `bad_signature` (the device's
+//!    enrolled key does not verify it, so edits land here), `id_mismatch`.
+//! 4. **Chain continuity** against the device's stored head: `fork` (a seq already used),
+//!    `retry` / `chain_gap` (a later seq: the missing record may still come), `broken_link`.
+//! 5. **Rules**, re-run with daka-core on the policy version the record names, at a trusted
+//!    judgement time (see [`judgement_time`]), with the organisation's face nonces consumed
+//!    forever. A record refused by the server's verdict (or naming an unknown policy version,
+//!    or another employee) is stored as a chain link with status `refused` and answered
+//!    `rejected` with the first reject code; otherwise it is stored `accepted` or
+//!    `field_punch` and answered `accepted`. Either way the device's change feed gets a
+//!    `punch_verdict`.
+//!
+//! Steps 2–5 run inside [`Storage::apply_item`], so two requests racing with the same item or
+//! the same chain are serialised by the storage.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use daka_core::attempt::Attempt;
+use daka_core::evidence::FaceEvidence;
+use daka_core::evidence::face_token::NonceLedger;
+use daka_core::evidence::spoofing::PreviousPunch;
+use daka_core::punch::PunchRecord;
+use daka_core::sync::protocol::{Change, ItemResult, ItemStatus};
+use daka_core::{Decision, Engine, Severity};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::crypto;
+use crate::policies::{EngineError, Engines};
+use crate::storage::{
+    Answer, DeviceRow, ItemDecision, ItemKey, ItemState, NewPunch, PunchStatus, Storage,
+    StorageError,
+};
+
+/// The item kind of a punch.
+pub const PUNCH_KIND: &str = "punch";
+
+/// How far after receipt a device's judgement time may lie (clock skew between a device's
+/// trusted time and the server's).
+pub const FUTURE_ALLOWANCE: Duration = Duration::minutes(5);
+
+/// Longest item id looked up.
+const MAX_ITEM_ID_LEN: usize = 128;
+
+/// A push request as received: the body of each item is kept as raw JSON, so the punch
+/// record's strict reader (duplicate keys, exact integers) sees exactly what was sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPushRequest {
+    pub items: Vec<RawPushItem>,
+}
+
+/// One item as received.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPushItem {
+    pub id: String,
+    pub stream: String,
+    pub kind: String,
+    pub body: Box<RawValue>,
+}
+
+/// Hex SHA-256 of the canonical JSON (RFC 8785) of a body; of its raw bytes if it cannot be
+/// canonicalised (then it is not a valid record either).
+pub fn body_hash(body: &RawValue) -> String {
+    let canonical = serde_json::from_str::<serde_json::Value>(body.get())
+        .ok()
+        .and_then(|v| serde_json_canonicalizer::to_vec(&v).ok());
+    match canonical {
+        Some(bytes) => crypto::sha256_hex(&bytes),
+        None => crypto::sha256_hex(format!("raw:{}", body.get()).as_bytes()),
+    }
+}
+
+/// The punch stream of a device.
+pub fn punch_stream(device_id: &str) -> String {
+    format!("punch:{device_id}")
+}
+
+fn answer(status: ItemStatus, code: &str, message: impl Into<String>) -> Answer {
+    Answer {
+        status,
+        code: Some(code.to_string()),
+        message: Some(message.into()),
+    }
+}
+
+fn rejected(code: &str, message: impl Into<String>) -> Answer {
+    answer(ItemStatus::Rejected, code, message)
+}
+
+/// The trusted time a record is judged at: the device's own judgement time
+/// (`verdict.evaluated_at`, from its server-time anchor) when it is plausible, that is not
+/// before the previous punch's judgement (or the device's enrolment, for its first punch) and
+/// not more than [`FUTURE_ALLOWANCE`] after receipt; otherwise the time of receipt.
+///
+/// A punch made offline is thus judged at the time it was made (face tokens are fresh then),
+/// while a device cannot move a punch before its previous one or into the future.
+pub fn judgement_time(
+    claimed: DateTime<Utc>,
+    previous: Option<DateTime<Utc>>,
+    enrolled_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let floor = previous.unwrap_or(enrolled_at - FUTURE_ALLOWANCE);
+    if claimed >= floor && claimed <= received_at + FUTURE_ALLOWANCE {
+        claimed
+    } else {
+        received_at
+    }
+}
+
+/// The result of the integrity checks.
+struct Checked {
+    record: PunchRecord,
+    hash: String,
+}
+
+fn integrity(item: &RawPushItem, device: &DeviceRow) -> Result<Checked, Answer> {
+    if item.kind != PUNCH_KIND {
+        return Err(rejected(
+            "unsupported_kind",
+            format!(
+                "item kind {:?} is not supported; this server takes \"punch\"",
+                short(&item.kind)
+            ),
+        ));
+    }
+    let record = PunchRecord::from_json(item.body.get())
+        .map_err(|e| rejected("malformed_record", format!("not a valid punch record: {e}")))?;
+    if record.body.device_id != device.id || item.stream != punch_stream(&device.id) {
+        return Err(rejected(
+            "wrong_device",
+            format!(
+                "the record or stream is not of the authenticated device {}",
+                device.id
+            ),
+        ));
+    }
+    if let Err(e) = record.verify_signature(&device.public_key) {
+        return Err(rejected(
+            "bad_signature",
+            format!("the record does not verify with the device's enrolled key: {e}"),
+        ));
+    }
+    if record.body.id.to_string() != item.id {
+        return Err(rejected(
+            "id_mismatch",
+            format!("the item id is not the record id {}", record.body.id),
+        ));
+    }
+    let hash = record
+        .hash()
+        .map_err(|e| rejected("malformed_record", e.to_string()))?;
+    Ok(Checked { record, hash })
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() <= 64 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(64).collect::<String>())
+    }
+}
+
+/// Everything [`process`] needs.
+pub struct PushContext<'a> {
+    pub storage: &'a dyn Storage,
+    pub engines: &'a Engines,
+    pub device: &'a DeviceRow,
+    pub received_at: DateTime<Utc>,
+    /// Items not started by then are answered `retry` / `server_deadline`.
+    pub deadline: Instant,
+}
+
+/// Processes a push. `Err` only when the storage fails before any item was answered (a busy
+/// database becomes a 503); later failures answer the remaining items `retry`.
+pub fn process(
+    ctx: &PushContext<'_>,
+    items: &[RawPushItem],
+) -> Result<Vec<ItemResult>, StorageError> {
+    let mut results = Vec::with_capacity(items.len());
+    let mut blocked: HashSet<&str> = HashSet::new();
+    let mut stop: Option<(&str, &str)> = None;
+    for (i, item) in items.iter().enumerate() {
+        let result = |a: Answer| ItemResult {
+            id: item.id.clone(),
+            status: a.status,
+            code: a.code,
+            message: a.message,
+        };
+        if let Some((code, message)) = stop {
+            results.push(result(answer(ItemStatus::Retry, code, message)));
+            continue;
+        }
+        if Instant::now() >= ctx.deadline {
+            stop = Some((
+                "server_deadline",
+                "the request ran out of time; send it again",
+            ));
+            results.push(result(answer(
+                ItemStatus::Retry,
+                "server_deadline",
+                "the request ran out of time; send it again",
+            )));
+            continue;
+        }
+        if blocked.contains(item.stream.as_str()) {
+            results.push(result(answer(
+                ItemStatus::Retry,
+                "earlier_item_pending",
+                "an earlier item of this stream in the same request was not applied",
+            )));
+            continue;
+        }
+        let outcome = if item.id.is_empty() || item.id.len() > MAX_ITEM_ID_LEN {
+            Ok((
+                rejected(
+                    "malformed_record",
+                    format!("an item id is 1–{MAX_ITEM_ID_LEN} bytes"),
+                ),
+                false,
+            ))
+        } else {
+            process_item(ctx, item)
+        };
+        match outcome {
+            Ok((a, applied)) => {
+                if !applied {
+                    blocked.insert(item.stream.as_str());
+                }
+                results.push(result(a));
+            }
+            Err(StorageError::Busy) if i > 0 => {
+                stop = Some(("server_busy", "the database is busy; send it again shortly"));
+                results.push(result(answer(
+                    ItemStatus::Retry,
+                    "server_busy",
+                    "the database is busy; send it again shortly",
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(results)
+}
+
+/// Processes one item: its answer, and whether it is applied (now or before), which is what
+/// lets later items of its stream go ahead.
+fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bool), StorageError> {
+    let device = ctx.device;
+    let body_hash = body_hash(&item.body);
+    // The engine is looked up before the transaction: policy versions never change once
+    // published, and building one must not hold the device's chain.
+    let checked = match integrity(item, device) {
+        Ok(c) => {
+            let version = c.record.body.policy_version;
+            let engine = match ctx.engines.get(ctx.storage, &device.org_id, version) {
+                Ok(engine) => Ok(engine),
+                Err(EngineError::Storage(e)) => return Err(e),
+                Err(e) => Err(e.to_string()),
+            };
+            Ok((c, engine))
+        }
+        Err(a) => Err(a),
+    };
+    let nonce = checked
+        .as_ref()
+        .ok()
+        .and_then(|(c, _)| c.record.body.evidence.nonce.clone());
+    let key = ItemKey {
+        org_id: &device.org_id,
+        device_id: &device.id,
+        item_id: &item.id,
+        kind: &item.kind,
+        body_hash: &body_hash,
+        nonce: nonce.as_deref(),
+    };
+    let mut judge = |state: &ItemState| -> ItemDecision {
+        if let Some(existing) = &state.existing {
+            return ItemDecision::Answer(
+                if existing.device_id == device.id && existing.body_hash == body_hash {
+                    Answer {
+                        status: ItemStatus::Duplicate,
+                        code: existing.code.clone(),
+                        message: Some(match existing.status {
+                            PunchStatus::Refused => format!(
+                                "already received, and refused: {}",
+                                existing
+                                    .message
+                                    .as_deref()
+                                    .unwrap_or("see the punch verdict")
+                            ),
+                            _ => "already received".to_string(),
+                        }),
+                    }
+                } else {
+                    rejected(
+                        "id_conflict",
+                        "this item id was already used for a different item",
+                    )
+                },
+            );
+        }
+        let (checked, engine) = match &checked {
+            Ok(c) => c,
+            Err(a) => return ItemDecision::Answer(a.clone()),
+        };
+        if let Some(a) = chain_check(&checked.record, state) {
+            return ItemDecision::Answer(a);
+        }
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(reason) => {
+                return refused_link(
+                    ctx,
+                    checked,
+                    "unknown_policy_version",
+                    reason.clone(),
+                    None,
+                    state,
+                );
+            }
+        };
+        judge_record(ctx, checked, engine, state)
+    };
+    let decision = ctx.storage.apply_item(&key, &mut judge)?;
+    Ok(match decision {
+        ItemDecision::Answer(a) => {
+            let applied = a.status == ItemStatus::Duplicate;
+            (a, applied)
+        }
+        ItemDecision::Store(p) => {
+            let status = if p.status == PunchStatus::Refused {
+                ItemStatus::Rejected
+            } else {
+                ItemStatus::Accepted
+            };
+            (
+                Answer {
+                    status,
+                    code: p.code,
+                    message: p.message,
+                },
+                true,
+            )
+        }
+    })
+}
+
+fn chain_check(record: &PunchRecord, state: &ItemState) -> Option<Answer> {
+    let (head_seq, head_hash) = match &state.head {
+        Some(h) => (h.seq, Some(h.hash.as_str())),
+        None => (0, None),
+    };
+    let seq = record.body.seq;
+    if seq <= head_seq {
+        return Some(rejected(
+            "fork",
+            format!(
+                "seq {seq} is already used in this device's chain (stored up to seq {head_seq}); the device key signed two histories"
+            ),
+        ));
+    }
+    if seq > head_seq + 1 {
+        return Some(answer(
+            ItemStatus::Retry,
+            "chain_gap",
+            format!(
+                "expected seq {}, got {seq}: send the missing records first",
+                head_seq + 1
+            ),
+        ));
+    }
+    if record.body.prev_hash.as_deref() != head_hash {
+        return Some(rejected(
+            "broken_link",
+            format!(
+                "prev_hash is not the hash of the stored record seq {head_seq}; the chain was substituted"
+            ),
+        ));
+    }
+    None
+}
+
+fn kind_text(record: &PunchRecord) -> String {
+    serde_json::to_value(record.body.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A chain-valid record refused before the rules ran (unknown policy version, another
+/// employee, unusable evidence): stored as a refused link.
+fn refused_link(
+    ctx: &PushContext<'_>,
+    checked: &Checked,
+    code: &str,
+    message: String,
+    verdict: Option<String>,
+    state: &ItemState,
+) -> ItemDecision {
+    let record = &checked.record;
+    let judged_at = judgement_time(
+        record.body.verdict.evaluated_at,
+        state.head_judged_at,
+        state.enrolled_at,
+        ctx.received_at,
+    );
+    let change = Change::PunchVerdict {
+        punch_id: record.body.id.to_string(),
+        decision: Decision::Rejected,
+        codes: Vec::new(),
+    };
+    let server_verdict = verdict.unwrap_or_else(|| {
+        serde_json::json!({ "decision": "rejected", "code": code, "message": message }).to_string()
+    });
+    store(
+        ctx,
+        checked,
+        PunchStatus::Refused,
+        Some(code.to_string()),
+        Some(message),
+        server_verdict,
+        judged_at,
+        false,
+        &change,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn store(
+    ctx: &PushContext<'_>,
+    checked: &Checked,
+    status: PunchStatus,
+    code: Option<String>,
+    message: Option<String>,
+    server_verdict: String,
+    judged_at: DateTime<Utc>,
+    consume_nonce: bool,
+    change: &Change,
+) -> ItemDecision {
+    let record = &checked.record;
+    // Serialising our own types cannot fail; the fallbacks keep the chain moving regardless.
+    let record_json = record.to_json().unwrap_or_default();
+    let change = serde_json::to_string(change).unwrap_or_default();
+    ItemDecision::Store(Box::new(NewPunch {
+        seq: record.body.seq,
+        hash: checked.hash.clone(),
+        employee_id: record.body.employee_id.clone(),
+        kind: kind_text(record),
+        record: record_json,
+        status,
+        code,
+        message,
+        server_verdict,
+        policy_version: record.body.policy_version,
+        judged_at,
+        received_at: ctx.received_at,
+        consume_nonce,
+        change,
+    }))
+}
+
+fn judge_record(
+    ctx: &PushContext<'_>,
+    checked: &Checked,
+    engine: &Engine,
+    state: &ItemState,
+) -> ItemDecision {
+    let record = &checked.record;
+    let body = &record.body;
+    if body.employee_id != ctx.device.employee_id {
+        return refused_link(
+            ctx,
+            checked,
+            "wrong_employee",
+            format!(
+                "the record is for employee {:?}, but this device is enrolled for {:?}",
+                short(&body.employee_id),
+                ctx.device.employee_id
+            ),
+            None,
+            state,
+        );
+    }
+    let previous = state
+        .head_record
+        .as_deref()
+        .and_then(|json| PunchRecord::from_json(json).ok())
+        .map(|prev| PreviousPunch {
+            fix: prev.body.evidence.fix,
+            clock: Some(prev.body.clock),
+        })
+        .unwrap_or_default();
+    let face = match (&body.evidence.face_token, &body.evidence.nonce) {
+        (Some(token), Some(nonce)) => Some(FaceEvidence {
+            token: token.clone(),
+            nonce: nonce.clone(),
+        }),
+        (Some(token), None) => Some(FaceEvidence {
+            token: token.clone(),
+            nonce: String::new(),
+        }),
+        _ => None,
+    };
+    let attempt = Attempt {
+        employee_id: body.employee_id.clone(),
+        kind: body.kind,
+        fix: body.evidence.fix.clone(),
+        wifi_bssids: body.evidence.wifi_bssids.clone(),
+        face,
+        clock: body.clock.clone(),
+        previous,
+        anchor: None,
+    };
+    let judged_at = judgement_time(
+        body.verdict.evaluated_at,
+        state.head_judged_at,
+        state.enrolled_at,
+        ctx.received_at,
+    );
+    let mut ledger = NonceLedger::new();
+    if state.nonce_used
+        && let Some(nonce) = &body.evidence.nonce
+    {
+        ledger.consume(nonce);
+    }
+    let verdict = match engine.evaluate(&attempt, Some(judged_at), &mut ledger) {
+        Ok(v) => v,
+        Err(e) => {
+            return refused_link(
+                ctx,
+                checked,
+                "invalid_evidence",
+                format!("the record's evidence cannot be evaluated: {e}"),
+                None,
+                state,
+            );
+        }
+    };
+    let consume_nonce = !state.nonce_used
+        && body
+            .evidence
+            .nonce
+            .as_deref()
+            .is_some_and(|n| ledger.is_consumed(n));
+    let change = Change::PunchVerdict {
+        punch_id: body.id.to_string(),
+        decision: verdict.decision,
+        codes: verdict.reasons.iter().map(|r| r.code).collect(),
+    };
+    let verdict_json = serde_json::to_string(&verdict).unwrap_or_default();
+    let (status, code, message) = match verdict.decision {
+        Decision::Accepted => (PunchStatus::Accepted, None, None),
+        Decision::FieldPunch => (
+            PunchStatus::FieldPunch,
+            None,
+            Some("recorded as a field punch for review".to_string()),
+        ),
+        Decision::Rejected => {
+            let first = verdict
+                .reasons
+                .iter()
+                .find(|r| r.severity == Severity::Reject);
+            (
+                PunchStatus::Refused,
+                Some(first.map_or("rejected", |r| r.code.as_str()).to_string()),
+                Some(first.map_or_else(
+                    || "refused by the server's verdict".to_string(),
+                    |r| r.message.clone(),
+                )),
+            )
+        }
+    };
+    store(
+        ctx,
+        checked,
+        status,
+        code,
+        message,
+        verdict_json,
+        judged_at,
+        consume_nonce,
+        &change,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn judgement_time_takes_plausible_device_times_only() {
+        let enrolled = t("2026-11-26T00:00:00Z");
+        let received = t("2026-11-26T10:00:00Z");
+        let prev = Some(t("2026-11-26T08:00:00Z"));
+        // Offline punch made between the previous one and receipt: its own time.
+        let claimed = t("2026-11-26T09:00:00Z");
+        assert_eq!(judgement_time(claimed, prev, enrolled, received), claimed);
+        // Slightly ahead of the server (skew): still its own time.
+        let ahead = t("2026-11-26T10:04:00Z");
+        assert_eq!(judgement_time(ahead, prev, enrolled, received), ahead);
+        // Far in the future, or before the previous punch: receipt time.
+        assert_eq!(
+            judgement_time(t("2026-11-26T10:06:00Z"), prev, enrolled, received),
+            received
+        );
+        assert_eq!(
+            judgement_time(t("2026-11-26T07:59:59Z"), prev, enrolled, received),
+            received
+        );
+        // The first punch may not predate enrolment (beyond the allowance).
+        assert_eq!(
+            judgement_time(t("2026-11-25T23:50:00Z"), None, enrolled, received),
+            received
+        );
+        assert_eq!(
+            judgement_time(t("2026-11-25T23:58:00Z"), None, enrolled, received),
+            t("2026-11-25T23:58:00Z")
+        );
+    }
+
+    #[test]
+    fn body_hash_ignores_key_order_and_whitespace() {
+        let a: Box<RawValue> = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).unwrap();
+        let b: Box<RawValue> = serde_json::from_str("{ \"b\": [1, 2],\n \"a\": 1 }").unwrap();
+        let c: Box<RawValue> = serde_json::from_str(r#"{"a":2,"b":[1,2]}"#).unwrap();
+        assert_eq!(body_hash(&a), body_hash(&b));
+        assert_ne!(body_hash(&a), body_hash(&c));
+    }
+}

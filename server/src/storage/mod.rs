@@ -1,0 +1,412 @@
+//! What the server keeps, behind one trait: organisations and their signing keys, every
+//! published policy version, enrolment codes, devices and their bearer tokens, the ledger of
+//! pushed item ids, punch records with the server's verdicts, consumed face nonces, and the
+//! per-device change feeds.
+//!
+//! [`Storage`] is deliberately made of *domain* operations, not SQL: each method is one unit
+//! of work that the implementation runs atomically (one transaction). That is what lets a
+//! second implementation, on PostgreSQL for example, follow without touching the HTTP layer:
+//! it implements the same methods with the same guarantees (see `docs/server.md`). The one
+//! operation that needs the caller's logic inside the transaction, applying a pushed item, takes
+//! a `judge` callback: the storage loads the state the decision depends on (the item ledger
+//! entry, the device's chain head, whether the face nonce was used), calls `judge` while the
+//! transaction holds the device's chain, and writes what it decided, or nothing.
+//!
+//! Methods are synchronous and may block on disk; the HTTP layer calls them from
+//! `tokio::task::spawn_blocking`. Every method is safe to call from several threads at once.
+//!
+//! Secrets are never stored in the clear: bearer tokens, admin tokens and enrolment codes are
+//! kept as SHA-256 hashes (they are random and long, so a plain hash is enough). The one secret
+//! that must be stored is each organisation's policy signing key.
+
+pub mod schema;
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub use sqlite::SqliteStorage;
+
+/// Failures of the storage itself, as opposed to answers about the data.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database is locked by another writer beyond the busy timeout: try again shortly.
+    #[error("the database is busy; try again shortly")]
+    Busy,
+    /// The database file was written by a newer server.
+    #[error(
+        "the database was written by a newer daka-server (schema version {found}, this build knows up to {supported})"
+    )]
+    TooNew { found: i64, supported: i64 },
+    /// A stored value does not read back as it was written.
+    #[error("the database is corrupt: {0}")]
+    Corrupt(String),
+    /// The request conflicts with what is stored (for example a seed that changes a published
+    /// policy version).
+    #[error("{0}")]
+    Conflict(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StorageError {
+    /// Whether the same call may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StorageError::Busy)
+    }
+}
+
+/// An organisation.
+#[derive(Clone)]
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    /// The 32-byte Ed25519 seed of the key that signs the organisation's policy bundles.
+    pub signing_seed: Zeroizing<[u8; 32]>,
+    /// Its public key, base64url without padding.
+    pub public_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for OrgRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new organisation, as seeding creates it.
+#[derive(Clone)]
+pub struct NewOrg {
+    pub id: String,
+    pub name: String,
+    pub admin_token_hash: String,
+    pub signing_seed: Zeroizing<[u8; 32]>,
+    pub public_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One published version of an organisation's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPolicy {
+    pub org_id: String,
+    pub version: u64,
+    /// The document exactly as signed.
+    pub document: String,
+    /// Ed25519 signature of the organisation key over `document`, base64url.
+    pub signature: String,
+    pub published_at: DateTime<Utc>,
+}
+
+/// What [`Storage::publish_policy`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Stored; `devices` devices were sent a `policy_updated` change.
+    Published { devices: u64 },
+    /// The version is not newer than `current`; nothing changed.
+    NotNewer { current: u64 },
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub id: String,
+    pub org_id: String,
+    pub employee_id: String,
+    /// Ed25519 public key, 32 bytes.
+    pub public_key: [u8; 32],
+    pub name: String,
+    pub platform: String,
+    pub enrolled_at: DateTime<Utc>,
+    /// The device's chain head as the server has it: seq and hash of the last stored record.
+    pub head: Option<ChainHead>,
+}
+
+/// The last stored record of a device's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: u64,
+    pub hash: String,
+    pub punch_id: String,
+}
+
+/// A device to register.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub id: String,
+    pub public_key: [u8; 32],
+    pub name: String,
+    pub platform: String,
+    pub enrolled_at: DateTime<Utc>,
+}
+
+/// A bearer token to store.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What [`Storage::enroll`] did.
+#[derive(Debug, Clone)]
+pub enum EnrollOutcome {
+    Enrolled {
+        device: Box<DeviceRow>,
+    },
+    UnknownCode,
+    CodeUsed,
+    /// Another device already registered this public key.
+    KeyInUse,
+}
+
+/// What [`Storage::add_enrollment_code`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeOutcome {
+    Added,
+    /// The same code for the same employee exists (used or not): nothing changed.
+    AlreadyPresent,
+    /// The code exists for another employee or organisation.
+    Taken,
+}
+
+/// Identifies a pushed item.
+#[derive(Debug, Clone)]
+pub struct ItemKey<'a> {
+    pub org_id: &'a str,
+    pub device_id: &'a str,
+    pub item_id: &'a str,
+    pub kind: &'a str,
+    /// Hex SHA-256 of the body's canonical JSON.
+    pub body_hash: &'a str,
+    /// The face nonce the item's record carries, if it could be read.
+    pub nonce: Option<&'a str>,
+}
+
+/// An item id already in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub device_id: String,
+    pub body_hash: String,
+    /// The punch status it was stored with.
+    pub status: PunchStatus,
+    /// The code it was answered with when it was refused.
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// What the judge of a pushed item sees, read inside the item's transaction.
+#[derive(Debug, Clone)]
+pub struct ItemState {
+    /// The item id's ledger entry, if the id was seen before (in this organisation).
+    pub existing: Option<StoredItem>,
+    /// The device's chain head.
+    pub head: Option<ChainHead>,
+    /// The record JSON of the chain head, for the previous punch's fix and clock.
+    pub head_record: Option<String>,
+    /// When the server judged the chain head record.
+    pub head_judged_at: Option<DateTime<Utc>>,
+    /// When the device enrolled: no record of its chain can be older.
+    pub enrolled_at: DateTime<Utc>,
+    /// Whether the item's face nonce was already consumed in this organisation.
+    pub nonce_used: bool,
+}
+
+/// How the server's verdict classifies a stored punch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PunchStatus {
+    /// An ordinary punch.
+    Accepted,
+    /// A field punch (外勤) awaiting review.
+    FieldPunch,
+    /// Refused by the server's verdict; kept only as a link of the device's chain.
+    Refused,
+}
+
+impl PunchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PunchStatus::Accepted => "accepted",
+            PunchStatus::FieldPunch => "field_punch",
+            PunchStatus::Refused => "refused",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PunchStatus> {
+        match text {
+            "accepted" => Some(PunchStatus::Accepted),
+            "field_punch" => Some(PunchStatus::FieldPunch),
+            "refused" => Some(PunchStatus::Refused),
+            _ => None,
+        }
+    }
+}
+
+/// A punch to store as the device's new chain head, with everything that goes with it.
+#[derive(Debug, Clone)]
+pub struct NewPunch {
+    pub seq: u64,
+    pub hash: String,
+    pub employee_id: String,
+    pub kind: String,
+    /// The record as received, canonical JSON.
+    pub record: String,
+    pub status: PunchStatus,
+    /// The item result code (`None` when accepted).
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// The server's verdict, JSON.
+    pub server_verdict: String,
+    pub policy_version: u64,
+    pub judged_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    /// Consume the item's face nonce.
+    pub consume_nonce: bool,
+    /// The change to add to the device's feed (JSON of a protocol `Change`).
+    pub change: String,
+}
+
+/// The judge's decision on a pushed item.
+#[derive(Debug, Clone)]
+pub enum ItemDecision {
+    /// Store nothing; answer with this.
+    Answer(Answer),
+    /// Store the punch (and advance the chain head, consume the nonce, add the change).
+    Store(Box<NewPunch>),
+}
+
+/// An answer that stores nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: daka_core::sync::protocol::ItemStatus,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// A stored punch, for administrators.
+#[derive(Debug, Clone)]
+pub struct StoredPunch {
+    /// Storage order, for paging.
+    pub row: i64,
+    pub punch_id: String,
+    pub device_id: String,
+    pub employee_id: String,
+    pub seq: u64,
+    pub kind: String,
+    pub status: PunchStatus,
+    pub code: Option<String>,
+    pub server_verdict: String,
+    pub policy_version: u64,
+    pub judged_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Which punches [`Storage::punches`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct PunchFilter {
+    pub device_id: Option<String>,
+    pub status: Option<PunchStatus>,
+    /// Only rows after this storage row.
+    pub after: i64,
+    pub limit: u32,
+}
+
+/// One entry of a device's change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChange {
+    /// Position in the feed; increases monotonically.
+    pub seq: i64,
+    /// JSON of a protocol `Change`.
+    pub body: String,
+}
+
+/// The server's storage. See the file header for the contract.
+pub trait Storage: Send + Sync + 'static {
+    // ---- organisations -------------------------------------------------------------------
+    /// The organisation with this id.
+    fn org(&self, org_id: &str) -> Result<Option<OrgRow>, StorageError>;
+    /// The organisation whose admin token hashes to `token_hash`.
+    fn org_by_admin_token(&self, token_hash: &str) -> Result<Option<OrgRow>, StorageError>;
+    /// Creates an organisation; `Conflict` if the id exists.
+    fn create_org(&self, org: &NewOrg) -> Result<(), StorageError>;
+    /// Updates name and admin token; returns whether anything changed.
+    fn update_org(
+        &self,
+        org_id: &str,
+        name: &str,
+        admin_token_hash: &str,
+    ) -> Result<bool, StorageError>;
+
+    // ---- policies ------------------------------------------------------------------------
+    /// Stores a new version if it is newer than every stored one, and adds a `policy_updated`
+    /// change (`change`, JSON) to the feed of every device of the organisation, atomically.
+    fn publish_policy(
+        &self,
+        policy: &StoredPolicy,
+        change: &str,
+    ) -> Result<PublishOutcome, StorageError>;
+    /// The newest version.
+    fn current_policy(&self, org_id: &str) -> Result<Option<StoredPolicy>, StorageError>;
+    /// One version.
+    fn policy(&self, org_id: &str, version: u64) -> Result<Option<StoredPolicy>, StorageError>;
+
+    // ---- enrolment and tokens ------------------------------------------------------------
+    fn add_enrollment_code(
+        &self,
+        org_id: &str,
+        code_hash: &str,
+        employee_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CodeOutcome, StorageError>;
+    /// Uses the code (once), registers the device and its first token, atomically.
+    fn enroll(
+        &self,
+        code_hash: &str,
+        device: &NewDevice,
+        token: &NewToken,
+    ) -> Result<EnrollOutcome, StorageError>;
+    /// The device with this id.
+    fn device(&self, device_id: &str) -> Result<Option<DeviceRow>, StorageError>;
+    /// The device whose unexpired token hashes to `token_hash`.
+    fn device_by_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeviceRow>, StorageError>;
+    /// Replaces every token of the device with this one.
+    fn replace_token(&self, device_id: &str, token: &NewToken) -> Result<(), StorageError>;
+    /// Every device of the organisation, in enrolment order.
+    fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError>;
+
+    // ---- push ----------------------------------------------------------------------------
+    /// Applies one pushed item in one transaction: reads the [`ItemState`], calls `judge`,
+    /// and, when it decides [`ItemDecision::Store`], records the item id, stores the punch,
+    /// advances the device's chain head, consumes the nonce and adds the change. Returns the
+    /// decision applied. `judge` may be called more than once if the transaction is retried.
+    fn apply_item(
+        &self,
+        key: &ItemKey<'_>,
+        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+    ) -> Result<ItemDecision, StorageError>;
+
+    // ---- feeds and administration --------------------------------------------------------
+    /// The device's changes after `after`, oldest first, at most `limit`.
+    fn changes(
+        &self,
+        org_id: &str,
+        device_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredChange>, StorageError>;
+    /// The organisation's punches, in storage order.
+    fn punches(&self, org_id: &str, filter: &PunchFilter)
+    -> Result<Vec<StoredPunch>, StorageError>;
+    /// Every stored record of a device's chain (JSON), in seq order.
+    fn chain_records(&self, org_id: &str, device_id: &str) -> Result<Vec<String>, StorageError>;
+}

@@ -1,0 +1,156 @@
+//! The server database's schema as code: one version number, the SQL of each step, and one
+//! upgrade path.
+//!
+//! `PRAGMA user_version` holds the version of a file. Opening runs every step above it, each in
+//! its own transaction, so a file from any earlier release upgrades step by step and a crash
+//! mid-upgrade leaves the file at the last completed version. A file from a newer release is
+//! refused rather than guessed at. Released steps are never edited; changes are new steps.
+//!
+//! Times are stored as Unix milliseconds (INTEGER), hashes as lower-case hex (TEXT), keys as
+//! BLOBs. Every table that holds organisation data carries `org_id`, and every query filters on
+//! it: that, not the HTTP layer alone, is what keeps organisations apart.
+
+use rusqlite::Connection;
+
+use super::StorageError;
+use super::sqlite::map_err;
+
+/// The version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
+pub(crate) const STEPS: &[&str] = &[
+    // 0 → 1: organisations, policies, enrolment, devices, tokens, the item ledger, punches,
+    // face nonces and change feeds.
+    r#"
+    CREATE TABLE org (
+        id                TEXT PRIMARY KEY,
+        name              TEXT NOT NULL,
+        admin_token_hash  TEXT NOT NULL UNIQUE,          -- hex SHA-256 of the admin token
+        signing_seed      BLOB NOT NULL,                 -- Ed25519 seed of the policy key
+        public_key        TEXT NOT NULL,                 -- base64url
+        created_ms        INTEGER NOT NULL
+    );
+    CREATE TABLE policy (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        version           INTEGER NOT NULL,
+        document          TEXT NOT NULL,                 -- exactly as signed
+        signature         TEXT NOT NULL,                 -- base64url Ed25519 over document
+        published_ms      INTEGER NOT NULL,
+        PRIMARY KEY (org_id, version)
+    );
+    CREATE TABLE enrollment_code (
+        code_hash         TEXT PRIMARY KEY,              -- hex SHA-256 of the code
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        employee_id       TEXT NOT NULL,
+        created_ms        INTEGER NOT NULL,
+        used_ms           INTEGER,
+        device_id         TEXT
+    );
+    CREATE TABLE device (
+        id                TEXT PRIMARY KEY,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        employee_id       TEXT NOT NULL,
+        public_key        BLOB NOT NULL UNIQUE,
+        name              TEXT NOT NULL,
+        platform          TEXT NOT NULL,
+        enrolled_ms       INTEGER NOT NULL,
+        change_floor      INTEGER NOT NULL,              -- organisation-wide changes before this are not shown
+        head_seq          INTEGER,                       -- chain head: last stored record
+        head_hash         TEXT,
+        head_punch_id     TEXT
+    );
+    CREATE INDEX device_by_org ON device (org_id, enrolled_ms);
+    CREATE TABLE token (
+        token_hash        TEXT PRIMARY KEY,              -- hex SHA-256 of the bearer token
+        device_id         TEXT NOT NULL REFERENCES device (id),
+        issued_ms         INTEGER NOT NULL,
+        expires_ms        INTEGER NOT NULL
+    );
+    CREATE INDEX token_by_device ON token (device_id);
+    CREATE TABLE item (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        item_id           TEXT NOT NULL,
+        device_id         TEXT NOT NULL REFERENCES device (id),
+        kind              TEXT NOT NULL,
+        body_hash         TEXT NOT NULL,                 -- hex SHA-256 of the canonical body
+        status            TEXT NOT NULL,
+        code              TEXT,
+        message           TEXT,
+        received_ms       INTEGER NOT NULL,
+        PRIMARY KEY (org_id, item_id)
+    );
+    CREATE TABLE punch (
+        row               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        punch_id          TEXT NOT NULL,
+        device_id         TEXT NOT NULL REFERENCES device (id),
+        seq               INTEGER NOT NULL,
+        hash              TEXT NOT NULL,
+        employee_id       TEXT NOT NULL,
+        kind              TEXT NOT NULL,
+        record            TEXT NOT NULL,                 -- canonical JSON as received
+        status            TEXT NOT NULL CHECK (status IN ('accepted', 'field_punch', 'refused')),
+        code              TEXT,
+        server_verdict    TEXT NOT NULL,
+        policy_version    INTEGER NOT NULL,
+        judged_ms         INTEGER NOT NULL,
+        received_ms       INTEGER NOT NULL,
+        UNIQUE (org_id, punch_id),
+        UNIQUE (device_id, seq)
+    );
+    CREATE INDEX punch_by_org ON punch (org_id, row);
+    CREATE TABLE face_nonce (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        nonce             TEXT NOT NULL,
+        punch_id          TEXT NOT NULL,
+        used_ms           INTEGER NOT NULL,
+        UNIQUE (org_id, nonce)
+    );
+    CREATE TABLE change (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        device_id         TEXT,                          -- NULL: for every device of the organisation
+        body              TEXT NOT NULL,                 -- JSON of a protocol Change
+        created_ms        INTEGER NOT NULL
+    );
+    CREATE INDEX change_by_device ON change (org_id, device_id, seq);
+    "#,
+];
+
+/// Brings a connection's file up to [`SCHEMA_VERSION`].
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(map_err)?;
+    if found > SCHEMA_VERSION {
+        return Err(StorageError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for version in found..SCHEMA_VERSION {
+        upgrade_from(conn, version)?;
+    }
+    Ok(())
+}
+
+/// Runs the one step from `version` to `version + 1` in a transaction.
+pub fn upgrade_from(conn: &mut Connection, version: i64) -> Result<(), StorageError> {
+    let step = usize::try_from(version)
+        .ok()
+        .and_then(|v| STEPS.get(v))
+        .ok_or_else(|| {
+            StorageError::Corrupt(format!("no upgrade from schema version {version}"))
+        })?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    tx.execute_batch(step).map_err(map_err)?;
+    tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
+        .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    Ok(())
+}
+
+const _: () = assert!(STEPS.len() as i64 == SCHEMA_VERSION);

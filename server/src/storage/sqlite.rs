@@ -1,0 +1,885 @@
+//! [`Storage`] on one SQLite file.
+//!
+//! Durability first: the file runs in WAL mode with `synchronous=FULL`, so an item the server
+//! answered `accepted` has been fsynced before the answer left, and survives a crash or power
+//! loss of the server (where the disk honours flushes).
+//!
+//! Connections: one writer behind a mutex, so writes in this process never contend for the
+//! SQLite lock (`BEGIN IMMEDIATE` takes it at the start of every write transaction, so a
+//! transaction never has to upgrade a read lock and cannot deadlock), plus a few readers,
+//! which WAL lets run alongside the writer. `busy_timeout` bounds the wait for a lock held by
+//! another process (a backup, an operator's `sqlite3` shell); past it a call fails with
+//! [`StorageError::Busy`], which the HTTP layer answers with 503 and `Retry-After`.
+//!
+//! Every query filters on `org_id` where the table has one; the schema is in `schema.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use zeroize::Zeroizing;
+
+use super::schema;
+use super::{
+    ChainHead, CodeOutcome, DeviceRow, EnrollOutcome, ItemDecision, ItemKey, ItemState, NewDevice,
+    NewOrg, NewToken, OrgRow, PublishOutcome, PunchFilter, PunchStatus, Storage, StorageError,
+    StoredChange, StoredItem, StoredPolicy, StoredPunch,
+};
+
+pub use schema::SCHEMA_VERSION;
+
+/// Reader connections kept open.
+const READERS: usize = 3;
+
+/// How long a call waits for a lock held by another process before failing with
+/// [`StorageError::Busy`], by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The SQLite storage.
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a SQLite error: lock contention is [`StorageError::Busy`], the rest is a database
+/// error.
+pub(crate) fn map_err(e: rusqlite::Error) -> StorageError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StorageError::Busy
+        }
+        _ => StorageError::Database(e.to_string()),
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StorageError::Corrupt(format!("time {ms} ms is out of range")))
+}
+
+fn unsigned(v: i64, what: &str) -> Result<u64, StorageError> {
+    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} is negative: {v}")))
+}
+
+fn signed(v: u64) -> Result<i64, StorageError> {
+    i64::try_from(v).map_err(|_| StorageError::Conflict(format!("{v} is too large to store")))
+}
+
+fn open_connection(path: &Path, busy: Duration) -> Result<Connection, StorageError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StorageError::Database(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(busy).map_err(map_err)?;
+    // `journal_mode` answers with the mode in force.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(map_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StorageError::Database(format!(
+            "{} cannot be put in WAL mode (it is in {mode} mode)",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(map_err)?;
+    Ok(conn)
+}
+
+type DeviceColumns = (
+    String,
+    String,
+    String,
+    Vec<u8>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+const DEVICE_COLUMNS: &str = "d.id, d.org_id, d.employee_id, d.public_key, d.name, d.platform, \
+                              d.enrolled_ms, d.head_seq, d.head_hash, d.head_punch_id";
+
+fn device_columns(r: &Row<'_>) -> rusqlite::Result<DeviceColumns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+fn device_row(c: DeviceColumns) -> Result<DeviceRow, StorageError> {
+    let (id, org_id, employee_id, key, name, platform, enrolled, seq, hash, punch) = c;
+    let public_key = <[u8; 32]>::try_from(key.as_slice())
+        .map_err(|_| StorageError::Corrupt(format!("device {id}: public key is not 32 bytes")))?;
+    let head = match (seq, hash, punch) {
+        (Some(seq), Some(hash), Some(punch_id)) => Some(ChainHead {
+            seq: unsigned(seq, "head_seq")?,
+            hash,
+            punch_id,
+        }),
+        (None, None, None) => None,
+        _ => {
+            return Err(StorageError::Corrupt(format!(
+                "device {id}: incomplete chain head"
+            )));
+        }
+    };
+    Ok(DeviceRow {
+        id,
+        org_id,
+        employee_id,
+        public_key,
+        name,
+        platform,
+        enrolled_at: time(enrolled)?,
+        head,
+    })
+}
+
+type OrgColumns = (String, String, Vec<u8>, String, i64);
+
+fn org_columns(r: &Row<'_>) -> rusqlite::Result<OrgColumns> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn org_row((id, name, seed, public_key, created): OrgColumns) -> Result<OrgRow, StorageError> {
+    let seed = Zeroizing::new(seed);
+    let seed = <[u8; 32]>::try_from(seed.as_slice())
+        .map_err(|_| StorageError::Corrupt(format!("org {id}: signing key is not 32 bytes")))?;
+    Ok(OrgRow {
+        id,
+        name,
+        signing_seed: Zeroizing::new(seed),
+        public_key,
+        created_at: time(created)?,
+    })
+}
+
+fn policy_row(
+    org_id: &str,
+    (version, document, signature, published): (i64, String, String, i64),
+) -> Result<StoredPolicy, StorageError> {
+    Ok(StoredPolicy {
+        org_id: org_id.to_string(),
+        version: unsigned(version, "policy version")?,
+        document,
+        signature,
+        published_at: time(published)?,
+    })
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date,
+    /// with the default busy timeout.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage, StorageError> {
+        Self::open_with(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens the database with a given busy timeout.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        busy_timeout: Duration,
+    ) -> Result<SqliteStorage, StorageError> {
+        let path = path.as_ref().to_path_buf();
+        let mut writer = open_connection(&path, busy_timeout)?;
+        schema::migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(&path, busy_timeout).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SqliteStorage {
+            path,
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (an open transaction
+        // rolls back when dropped), so a poisoned lock is safe to reuse.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        for conn in &self.readers {
+            if let Ok(guard) = conn.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StorageError> {
+        self.reader()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(map_err)
+    }
+
+    /// The writer connection's journal mode and `synchronous` level (2 = FULL).
+    pub fn durability(&self) -> Result<(String, i64), StorageError> {
+        let conn = self.writer();
+        let mode = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(map_err)?;
+        let sync = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(map_err)?;
+        Ok((mode, sync))
+    }
+
+    /// Runs SQLite's `integrity_check`.
+    pub fn integrity_check(&self) -> Result<(), StorageError> {
+        let result: String = self
+            .reader()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(map_err)?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StorageError::Corrupt(result))
+        }
+    }
+
+    /// Writes a consistent copy of the whole database to `target` (which must not exist)
+    /// while the server keeps running (`VACUUM INTO`).
+    pub fn backup_to(&self, target: impl AsRef<Path>) -> Result<(), StorageError> {
+        let target = target.as_ref().to_string_lossy().into_owned();
+        self.reader()
+            .execute("VACUUM INTO ?1", [target])
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn read_device(
+        conn: &Connection,
+        sql_where: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Option<DeviceRow>, StorageError> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM device d {sql_where}");
+        conn.query_row(&sql, args, device_columns)
+            .optional()
+            .map_err(map_err)?
+            .map(device_row)
+            .transpose()
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn org(&self, org_id: &str) -> Result<Option<OrgRow>, StorageError> {
+        self.reader()
+            .query_row(
+                "SELECT id, name, signing_seed, public_key, created_ms FROM org WHERE id = ?1",
+                [org_id],
+                org_columns,
+            )
+            .optional()
+            .map_err(map_err)?
+            .map(org_row)
+            .transpose()
+    }
+
+    fn org_by_admin_token(&self, token_hash: &str) -> Result<Option<OrgRow>, StorageError> {
+        self.reader()
+            .query_row(
+                "SELECT id, name, signing_seed, public_key, created_ms FROM org WHERE admin_token_hash = ?1",
+                [token_hash],
+                org_columns,
+            )
+            .optional()
+            .map_err(map_err)?
+            .map(org_row)
+            .transpose()
+    }
+
+    fn create_org(&self, org: &NewOrg) -> Result<(), StorageError> {
+        let conn = self.writer();
+        let exists: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM org WHERE id = ?1 OR admin_token_hash = ?2)",
+                params![org.id, org.admin_token_hash],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        if exists {
+            return Err(StorageError::Conflict(format!(
+                "organisation {:?} or its admin token exists already",
+                org.id
+            )));
+        }
+        conn.execute(
+            "INSERT INTO org (id, name, admin_token_hash, signing_seed, public_key, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                org.id,
+                org.name,
+                org.admin_token_hash,
+                org.signing_seed.as_slice(),
+                org.public_key,
+                ms(org.created_at)
+            ],
+        )
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn update_org(
+        &self,
+        org_id: &str,
+        name: &str,
+        admin_token_hash: &str,
+    ) -> Result<bool, StorageError> {
+        let conn = self.writer();
+        let taken: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM org WHERE admin_token_hash = ?1 AND id != ?2)",
+                params![admin_token_hash, org_id],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        if taken {
+            return Err(StorageError::Conflict(format!(
+                "the admin token of organisation {org_id:?} is another organisation's"
+            )));
+        }
+        let changed = conn
+            .execute(
+                "UPDATE org SET name = ?2, admin_token_hash = ?3
+                 WHERE id = ?1 AND (name != ?2 OR admin_token_hash != ?3)",
+                params![org_id, name, admin_token_hash],
+            )
+            .map_err(map_err)?;
+        Ok(changed > 0)
+    }
+
+    fn publish_policy(
+        &self,
+        policy: &StoredPolicy,
+        change: &str,
+    ) -> Result<PublishOutcome, StorageError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let current: Option<i64> = tx
+            .query_row(
+                "SELECT MAX(version) FROM policy WHERE org_id = ?1",
+                [&policy.org_id],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        let version = signed(policy.version)?;
+        if let Some(current) = current
+            && current >= version
+        {
+            return Ok(PublishOutcome::NotNewer {
+                current: unsigned(current, "policy version")?,
+            });
+        }
+        tx.execute(
+            "INSERT INTO policy (org_id, version, document, signature, published_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                policy.org_id,
+                version,
+                policy.document,
+                policy.signature,
+                ms(policy.published_at)
+            ],
+        )
+        .map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO change (org_id, device_id, body, created_ms) VALUES (?1, NULL, ?2, ?3)",
+            params![policy.org_id, change, ms(policy.published_at)],
+        )
+        .map_err(map_err)?;
+        let devices: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM device WHERE org_id = ?1",
+                [&policy.org_id],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        Ok(PublishOutcome::Published {
+            devices: unsigned(devices, "device count")?,
+        })
+    }
+
+    fn current_policy(&self, org_id: &str) -> Result<Option<StoredPolicy>, StorageError> {
+        self.reader()
+            .query_row(
+                "SELECT version, document, signature, published_ms FROM policy
+                 WHERE org_id = ?1 ORDER BY version DESC LIMIT 1",
+                [org_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(map_err)?
+            .map(|row| policy_row(org_id, row))
+            .transpose()
+    }
+
+    fn policy(&self, org_id: &str, version: u64) -> Result<Option<StoredPolicy>, StorageError> {
+        let Ok(v) = i64::try_from(version) else {
+            return Ok(None);
+        };
+        self.reader()
+            .query_row(
+                "SELECT version, document, signature, published_ms FROM policy
+                 WHERE org_id = ?1 AND version = ?2",
+                params![org_id, v],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(map_err)?
+            .map(|row| policy_row(org_id, row))
+            .transpose()
+    }
+
+    fn add_enrollment_code(
+        &self,
+        org_id: &str,
+        code_hash: &str,
+        employee_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CodeOutcome, StorageError> {
+        let conn = self.writer();
+        let existing: Option<(String, String)> = conn
+            .query_row(
+                "SELECT org_id, employee_id FROM enrollment_code WHERE code_hash = ?1",
+                [code_hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(map_err)?;
+        match existing {
+            Some((org, employee)) if org == org_id && employee == employee_id => {
+                Ok(CodeOutcome::AlreadyPresent)
+            }
+            Some(_) => Ok(CodeOutcome::Taken),
+            None => {
+                conn.execute(
+                    "INSERT INTO enrollment_code (code_hash, org_id, employee_id, created_ms)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![code_hash, org_id, employee_id, ms(now)],
+                )
+                .map_err(map_err)?;
+                Ok(CodeOutcome::Added)
+            }
+        }
+    }
+
+    fn enroll(
+        &self,
+        code_hash: &str,
+        device: &NewDevice,
+        token: &NewToken,
+    ) -> Result<EnrollOutcome, StorageError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let code: Option<(String, String, Option<i64>)> = tx
+            .query_row(
+                "SELECT org_id, employee_id, used_ms FROM enrollment_code WHERE code_hash = ?1",
+                [code_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(map_err)?;
+        let (org_id, employee_id) = match code {
+            None => return Ok(EnrollOutcome::UnknownCode),
+            Some((_, _, Some(_))) => return Ok(EnrollOutcome::CodeUsed),
+            Some((org, employee, None)) => (org, employee),
+        };
+        let key_used: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM device WHERE public_key = ?1)",
+                [device.public_key.as_slice()],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        if key_used {
+            return Ok(EnrollOutcome::KeyInUse);
+        }
+        let floor: i64 = tx
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM change", [], |r| r.get(0))
+            .map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO device (id, org_id, employee_id, public_key, name, platform, enrolled_ms, change_floor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                device.id,
+                org_id,
+                employee_id,
+                device.public_key.as_slice(),
+                device.name,
+                device.platform,
+                ms(device.enrolled_at),
+                floor
+            ],
+        )
+        .map_err(map_err)?;
+        tx.execute(
+            "UPDATE enrollment_code SET used_ms = ?2, device_id = ?3 WHERE code_hash = ?1",
+            params![code_hash, ms(device.enrolled_at), device.id],
+        )
+        .map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO token (token_hash, device_id, issued_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![token.hash, device.id, ms(token.issued_at), ms(token.expires_at)],
+        )
+        .map_err(map_err)?;
+        let row = Self::read_device(&tx, "WHERE d.id = ?1", &[&device.id])?
+            .ok_or_else(|| StorageError::Corrupt("the new device did not read back".into()))?;
+        tx.commit().map_err(map_err)?;
+        Ok(EnrollOutcome::Enrolled {
+            device: Box::new(row),
+        })
+    }
+
+    fn device(&self, device_id: &str) -> Result<Option<DeviceRow>, StorageError> {
+        Self::read_device(&self.reader(), "WHERE d.id = ?1", &[&device_id])
+    }
+
+    fn device_by_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeviceRow>, StorageError> {
+        Self::read_device(
+            &self.reader(),
+            "JOIN token t ON t.device_id = d.id WHERE t.token_hash = ?1 AND t.expires_ms > ?2",
+            &[&token_hash, &ms(now)],
+        )
+    }
+
+    fn replace_token(&self, device_id: &str, token: &NewToken) -> Result<(), StorageError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        tx.execute("DELETE FROM token WHERE device_id = ?1", [device_id])
+            .map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO token (token_hash, device_id, issued_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![token.hash, device_id, ms(token.issued_at), ms(token.expires_at)],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)
+    }
+
+    fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM device d WHERE d.org_id = ?1 ORDER BY d.enrolled_ms, d.id"
+            ))
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map([org_id], device_columns)
+            .map_err(map_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err)?;
+        rows.into_iter().map(device_row).collect()
+    }
+
+    fn apply_item(
+        &self,
+        key: &ItemKey<'_>,
+        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+    ) -> Result<ItemDecision, StorageError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let existing = tx
+            .query_row(
+                "SELECT device_id, body_hash, status, code, message FROM item
+                 WHERE org_id = ?1 AND item_id = ?2",
+                params![key.org_id, key.item_id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(map_err)?
+            .map(|(device_id, body_hash, status, code, message)| {
+                Ok::<_, StorageError>(StoredItem {
+                    device_id,
+                    body_hash,
+                    status: PunchStatus::parse(&status)
+                        .ok_or_else(|| StorageError::Corrupt(format!("item status {status:?}")))?,
+                    code,
+                    message,
+                })
+            })
+            .transpose()?;
+        let device = Self::read_device(
+            &tx,
+            "WHERE d.id = ?1 AND d.org_id = ?2",
+            &[&key.device_id, &key.org_id],
+        )?
+        .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
+        let (head_record, head_judged_at) = match &device.head {
+            Some(head) => {
+                let (record, judged): (String, i64) = tx
+                    .query_row(
+                        "SELECT record, judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2",
+                        params![key.org_id, head.punch_id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(map_err)?;
+                (Some(record), Some(time(judged)?))
+            }
+            None => (None, None),
+        };
+        let nonce_used = match key.nonce {
+            Some(nonce) => tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = ?1 AND nonce = ?2)",
+                    params![key.org_id, nonce],
+                    |r| r.get(0),
+                )
+                .map_err(map_err)?,
+            None => false,
+        };
+        let state = ItemState {
+            existing,
+            head: device.head.clone(),
+            head_record,
+            head_judged_at,
+            enrolled_at: device.enrolled_at,
+            nonce_used,
+        };
+        let decision = judge(&state);
+        if let ItemDecision::Store(punch) = &decision {
+            let received = ms(punch.received_at);
+            tx.execute(
+                "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    key.org_id,
+                    key.item_id,
+                    key.device_id,
+                    key.kind,
+                    key.body_hash,
+                    punch.status.as_str(),
+                    punch.code,
+                    punch.message,
+                    received
+                ],
+            )
+            .map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO punch (org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
+                   status, code, server_verdict, policy_version, judged_ms, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    key.org_id,
+                    key.item_id,
+                    key.device_id,
+                    signed(punch.seq)?,
+                    punch.hash,
+                    punch.employee_id,
+                    punch.kind,
+                    punch.record,
+                    punch.status.as_str(),
+                    punch.code,
+                    punch.server_verdict,
+                    signed(punch.policy_version)?,
+                    ms(punch.judged_at),
+                    received
+                ],
+            )
+            .map_err(map_err)?;
+            tx.execute(
+                "UPDATE device SET head_seq = ?2, head_hash = ?3, head_punch_id = ?4 WHERE id = ?1",
+                params![key.device_id, signed(punch.seq)?, punch.hash, key.item_id],
+            )
+            .map_err(map_err)?;
+            if punch.consume_nonce
+                && let Some(nonce) = key.nonce
+            {
+                tx.execute(
+                    "INSERT INTO face_nonce (org_id, nonce, punch_id, used_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![key.org_id, nonce, key.item_id, received],
+                )
+                .map_err(map_err)?;
+            }
+            tx.execute(
+                "INSERT INTO change (org_id, device_id, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![key.org_id, key.device_id, punch.change, received],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+        }
+        Ok(decision)
+    }
+
+    fn changes(
+        &self,
+        org_id: &str,
+        device_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredChange>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare(
+                "SELECT c.seq, c.body FROM change c
+                 JOIN device d ON d.id = ?2 AND d.org_id = ?1
+                 WHERE c.org_id = ?1 AND c.seq > ?3
+                   AND (c.device_id = ?2 OR (c.device_id IS NULL AND c.seq > d.change_floor))
+                 ORDER BY c.seq LIMIT ?4",
+            )
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![org_id, device_id, after, limit], |r| {
+                Ok(StoredChange {
+                    seq: r.get(0)?,
+                    body: r.get(1)?,
+                })
+            })
+            .map_err(map_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err)?;
+        Ok(rows)
+    }
+
+    fn punches(
+        &self,
+        org_id: &str,
+        filter: &PunchFilter,
+    ) -> Result<Vec<StoredPunch>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare(
+                "SELECT row, punch_id, device_id, employee_id, seq, kind, status, code,
+                        server_verdict, policy_version, judged_ms, received_ms
+                 FROM punch
+                 WHERE org_id = ?1 AND (?2 IS NULL OR device_id = ?2)
+                   AND (?3 IS NULL OR status = ?3) AND row > ?4
+                 ORDER BY row LIMIT ?5",
+            )
+            .map_err(map_err)?;
+        type Columns = (
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            i64,
+        );
+        let rows = stmt
+            .query_map(
+                params![
+                    org_id,
+                    filter.device_id,
+                    filter.status.map(PunchStatus::as_str),
+                    filter.after,
+                    filter.limit
+                ],
+                |r| {
+                    Ok::<Columns, _>((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                    ))
+                },
+            )
+            .map_err(map_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err)?;
+        rows.into_iter()
+            .map(|c| {
+                Ok(StoredPunch {
+                    row: c.0,
+                    punch_id: c.1,
+                    device_id: c.2,
+                    employee_id: c.3,
+                    seq: unsigned(c.4, "seq")?,
+                    kind: c.5,
+                    status: PunchStatus::parse(&c.6)
+                        .ok_or_else(|| StorageError::Corrupt(format!("punch status {:?}", c.6)))?,
+                    code: c.7,
+                    server_verdict: c.8,
+                    policy_version: unsigned(c.9, "policy version")?,
+                    judged_at: time(c.10)?,
+                    received_at: time(c.11)?,
+                })
+            })
+            .collect()
+    }
+
+    fn chain_records(&self, org_id: &str, device_id: &str) -> Result<Vec<String>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare("SELECT record FROM punch WHERE org_id = ?1 AND device_id = ?2 ORDER BY seq")
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![org_id, device_id], |r| r.get(0))
+            .map_err(map_err)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(map_err)?;
+        Ok(rows)
+    }
+}

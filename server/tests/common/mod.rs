@@ -1,0 +1,360 @@
+//! Shared helpers of the server tests: a server on loopback with a temporary database and two
+//! organisations, test devices that enrol, sign and chain real punch records, face tokens
+//! signed with the demonstration matcher key, and a small admin client.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use daka_core::attempt::Attempt;
+use daka_core::evidence::face_token::NonceLedger;
+use daka_core::evidence::{DeviceClock, FaceEvidence, Fix};
+use daka_core::punch::{
+    DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord,
+};
+use daka_core::sync::client::{ClientConfig, SyncClient};
+use daka_core::sync::protocol::{EnrollRequest, ItemResult, ItemStatus, PushItem, PushRequest};
+use daka_core::{Engine, Policy};
+use daka_server::{
+    RunningServer, Seed, SeedCode, SeedOrg, SeedPolicy, Server, ServerConfig, ServerOptions,
+};
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
+use serde_json::{Value, json};
+
+pub const ORG_A: &str = "harbour-lane";
+pub const ORG_B: &str = "kowloon-bakery";
+pub const ADMIN_A: &str = "admin-token-of-harbour-lane-0001";
+pub const ADMIN_B: &str = "admin-token-of-kowloon-bakery-01";
+/// A Wi-Fi access point of the Causeway Bay store, where E1001 and E1002 work.
+pub const CWB_BSSID: &str = "e0:55:3d:4a:12:c1";
+/// The demonstration face-matcher key (examples/keys), trusted by the example policy.
+pub const FACE_KID: &str = "hl-face-device-2026-01";
+pub const FACE_ISS: &str = "https://face.harbour-lane.example/device";
+pub const FACE_SEED_B64: &str = "9UZFXRO72_kHBTUkAvurJGH6jRZ07r98AJb0pZFtLUw";
+
+pub fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+pub fn hk_policy_text() -> String {
+    std::fs::read_to_string(examples_dir().join("hk-policy.json")).unwrap()
+}
+
+/// The example policy with another version (and optionally another organisation).
+pub fn policy_variant(version: u64, org: &str) -> Value {
+    let mut p: Value = serde_json::from_str(&hk_policy_text()).unwrap();
+    p["version"] = json!(version);
+    p["org"]["id"] = json!(org);
+    p
+}
+
+/// Two organisations: A from the example policy file, B with an inline copy of it.
+pub fn two_org_seed() -> Seed {
+    let inline_b = match policy_variant(7, ORG_B) {
+        Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    Seed {
+        organisations: vec![
+            SeedOrg {
+                id: ORG_A.into(),
+                name: "Harbour Lane".into(),
+                admin_token: ADMIN_A.into(),
+                policy: SeedPolicy::Path(examples_dir().join("hk-policy.json")),
+                enrollment_codes: (1..=9)
+                    .flat_map(|i| {
+                        [
+                            SeedCode {
+                                code: format!("A-E1001-{i:04}"),
+                                employee_id: "E1001".into(),
+                            },
+                            SeedCode {
+                                code: format!("A-E1002-{i:04}"),
+                                employee_id: "E1002".into(),
+                            },
+                        ]
+                    })
+                    .collect(),
+            },
+            SeedOrg {
+                id: ORG_B.into(),
+                name: "Kowloon Bakery".into(),
+                admin_token: ADMIN_B.into(),
+                policy: SeedPolicy::Inline(inline_b),
+                enrollment_codes: (1..=9)
+                    .map(|i| SeedCode {
+                        code: format!("B-E1001-{i:04}"),
+                        employee_id: "E1001".into(),
+                    })
+                    .collect(),
+            },
+        ],
+        base_dir: None,
+    }
+}
+
+/// A running server on a temporary database.
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(ServerOptions::default()).await
+    }
+
+    pub async fn start_with(options: ServerOptions) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start_with(
+            ServerConfig {
+                db_path: dir.path().join("server.db"),
+                listen: "127.0.0.1:0".parse().unwrap(),
+                seed: Some(two_org_seed()),
+            },
+            options,
+        )
+        .await
+        .unwrap();
+        TestServer {
+            server,
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("server.db")
+    }
+
+    pub fn client(&self) -> SyncClient {
+        SyncClient::new(&self.server.url(), ClientConfig::default()).unwrap()
+    }
+
+    /// GET an admin endpoint; (status, JSON).
+    pub async fn admin_get(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// The organisation's punches as (punch id, status) pairs.
+    pub async fn punches(&self, token: &str) -> Vec<(String, String)> {
+        let (status, body) = self.admin_get(token, "/admin/v1/punches").await;
+        assert_eq!(status, 200, "{body}");
+        body["punches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["punch_id"].as_str().unwrap().to_string(),
+                    p["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn enroll(&self, code: &str) -> TestDevice {
+        let (signer, seed) = DeviceSigner::generate().unwrap();
+        let response = self
+            .client()
+            .enroll(&EnrollRequest {
+                code: code.into(),
+                public_key: URL_SAFE_NO_PAD.encode(signer.public_key()),
+                device_name: format!("test device {code}"),
+                platform: "test".into(),
+            })
+            .await
+            .unwrap();
+        let policy = if response.org_id == ORG_A {
+            hk_policy_text()
+        } else {
+            policy_variant(7, ORG_B).to_string()
+        };
+        TestDevice {
+            chain: PunchChain::new(response.device_id.clone()),
+            device_id: response.device_id,
+            org_id: response.org_id,
+            employee_id: response.employee_id,
+            token: response.token,
+            org_public_key: response.org_public_key,
+            key: Ed25519KeyPair::from_seed_unchecked(&seed[..]).unwrap(),
+            signer,
+            engine: Engine::new(Policy::from_json(&policy).unwrap()),
+            started: Instant::now(),
+        }
+    }
+
+    pub async fn push(&self, device: &TestDevice, items: Vec<PushItem>) -> Vec<ItemResult> {
+        let response = self
+            .client()
+            .push(&device.token, &PushRequest { items })
+            .await
+            .unwrap();
+        response.results
+    }
+}
+
+/// A face-match token (compact JWS, EdDSA) for `employee` and `nonce`, signed with `seed`.
+pub fn face_token_with(seed: &[u8], kid: &str, employee: &str, nonce: &str) -> String {
+    let key = Ed25519KeyPair::from_seed_unchecked(seed).unwrap();
+    let now = Utc::now().timestamp();
+    let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
+    let claims = json!({
+        "iss": FACE_ISS, "sub": employee, "nonce": nonce,
+        "iat": now - 2, "exp": now + 60,
+        "score": 0.97, "liveness": "pass", "model": "server-test"
+    });
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+/// A face token from the trusted demonstration matcher.
+pub fn face_token(employee: &str, nonce: &str) -> String {
+    let seed = URL_SAFE_NO_PAD.decode(FACE_SEED_B64).unwrap();
+    face_token_with(&seed, FACE_KID, employee, nonce)
+}
+
+pub fn fresh_nonce() -> String {
+    NonceLedger::new().issue().unwrap()
+}
+
+/// What one test punch carries.
+#[derive(Debug, Clone)]
+pub struct PunchSpec {
+    pub kind: PunchKind,
+    pub fix: Option<Fix>,
+    pub wifi: Vec<String>,
+    pub face: Option<FaceEvidence>,
+}
+
+/// An enrolled test device: its key, its chain and its copy of the policy's engine.
+pub struct TestDevice {
+    pub device_id: String,
+    pub org_id: String,
+    pub employee_id: String,
+    pub token: String,
+    pub org_public_key: String,
+    pub signer: DeviceSigner,
+    pub key: Ed25519KeyPair,
+    pub chain: PunchChain,
+    pub engine: Engine,
+    pub started: Instant,
+}
+
+impl TestDevice {
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.public_key().as_ref().try_into().unwrap()
+    }
+
+    pub fn clock(&self) -> DeviceClock {
+        DeviceClock {
+            wall: Utc::now(),
+            monotonic_ms: 10_000 + self.started.elapsed().as_millis() as u64,
+            boot_id: "boot-1".into(),
+        }
+    }
+
+    /// A punch at the Causeway Bay store (Wi-Fi) with a fresh, valid face token.
+    pub fn good_spec(&self) -> PunchSpec {
+        let nonce = fresh_nonce();
+        PunchSpec {
+            kind: PunchKind::In,
+            fix: None,
+            wifi: vec![CWB_BSSID.into()],
+            face: Some(FaceEvidence {
+                token: face_token(&self.employee_id, &nonce),
+                nonce,
+            }),
+        }
+    }
+
+    /// Signs and chains a record for `spec`, with the verdict the device's engine gives it.
+    pub fn record(&mut self, spec: PunchSpec) -> PunchRecord {
+        let clock = self.clock();
+        let now = Utc::now();
+        let attempt = Attempt {
+            employee_id: self.employee_id.clone(),
+            kind: spec.kind,
+            fix: spec.fix.clone(),
+            wifi_bssids: spec.wifi.clone(),
+            face: spec.face.clone(),
+            clock: clock.clone(),
+            previous: Default::default(),
+            anchor: None,
+        };
+        let verdict = self
+            .engine
+            .evaluate(&attempt, Some(now), &mut NonceLedger::new())
+            .unwrap();
+        let draft = PunchDraft {
+            kind: spec.kind,
+            employee_id: self.employee_id.clone(),
+            evidence: PunchEvidence {
+                fix: spec.fix,
+                wifi_bssids: attempt.normalized_bssids(),
+                face_token: spec.face.as_ref().map(|f| f.token.clone()),
+                nonce: spec.face.as_ref().map(|f| f.nonce.clone()),
+            },
+            clock,
+            server_offset_ms: Some(0),
+            policy_version: verdict.policy_version,
+            verdict,
+            id_time: now,
+        };
+        self.chain.append(draft, &self.signer).unwrap()
+    }
+
+    pub fn good_record(&mut self) -> PunchRecord {
+        let spec = self.good_spec();
+        self.record(spec)
+    }
+
+    /// The record as a push item of this device's stream.
+    pub fn item(&self, record: &PunchRecord) -> PushItem {
+        PushItem {
+            id: record.body.id.to_string(),
+            stream: format!("punch:{}", self.device_id),
+            kind: "punch".into(),
+            body: serde_json::from_str(&record.to_json().unwrap()).unwrap(),
+        }
+    }
+
+    /// Signs the token challenge for `issued_at`, base64url.
+    pub fn sign_challenge(&self, issued_at: &DateTime<Utc>) -> String {
+        let challenge = daka_core::sync::protocol::token_challenge(&self.device_id, issued_at);
+        URL_SAFE_NO_PAD.encode(self.key.sign(&challenge).as_ref())
+    }
+}
+
+/// Asserts one item result's status and code.
+#[track_caller]
+pub fn assert_result(result: &ItemResult, status: ItemStatus, code: Option<&str>) {
+    assert_eq!(
+        (result.status, result.code.as_deref()),
+        (status, code),
+        "item {}: {:?}",
+        result.id,
+        result.message
+    );
+}

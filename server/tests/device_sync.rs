@@ -1,0 +1,71 @@
+//! The SDK's own device engine (`daka_core::device::Device`) against the server: enrolment,
+//! policy fetch and signature check, punches through the durable outbox, a sync round that
+//! delivers each punch exactly once, and the server's verdicts pulled back.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use daka_core::device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
+use daka_core::evidence::FaceEvidence;
+use daka_core::outbox::OutboxConfig;
+use daka_core::punch::PunchKind;
+use daka_core::sync::protocol::Change;
+
+#[tokio::test]
+async fn a_device_enrols_punches_and_syncs_each_punch_exactly_once() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::open(
+        dir.path().join("device.db"),
+        Arc::new(SystemClock::new()),
+        &UnprotectedKeyStore,
+        OutboxConfig::default(),
+    )
+    .unwrap();
+    let identity = device
+        .enroll(&server.server.url(), "A-E1001-0001", "Pixel 8", "android")
+        .await
+        .unwrap();
+    assert_eq!(identity.org_id, ORG_A);
+    assert_eq!(device.refresh_policy().await.unwrap(), 42);
+
+    let mut ids = Vec::new();
+    for kind in [PunchKind::In, PunchKind::BreakStart, PunchKind::BreakEnd] {
+        let nonce = device.issue_face_nonce().unwrap();
+        let outcome = device
+            .punch(PunchInput {
+                kind,
+                fix: None,
+                wifi_bssids: vec![CWB_BSSID.into()],
+                face: Some(FaceEvidence {
+                    token: face_token("E1001", &nonce),
+                    nonce,
+                }),
+            })
+            .unwrap();
+        ids.push(outcome.record.expect("recorded").body.id.to_string());
+    }
+    let report = device.sync_now(&|_| {}).await.unwrap();
+    assert_eq!(report.accepted, 3, "{report:?}");
+    assert_eq!(report.remaining, 0);
+    let verdicts: Vec<String> = report
+        .server_verdicts
+        .iter()
+        .filter_map(|c| match c {
+            Change::PunchVerdict { punch_id, .. } => Some(punch_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts, ids);
+    // A second round sends nothing again.
+    let again = device.sync_now(&|_| {}).await.unwrap();
+    assert_eq!((again.accepted, again.duplicates), (0, 0));
+    let stored = server.punches(ADMIN_A).await;
+    let stored_ids: Vec<String> = stored.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(stored_ids, ids, "each punch arrived once, in order");
+    assert!(stored.iter().all(|(_, s)| s == "accepted"));
+    let (_, report) = server.admin_get(ADMIN_A, "/admin/v1/chains/verify").await;
+    assert_eq!(report["ok"], true);
+}

@@ -1,0 +1,88 @@
+//! The committed `docs/openapi.json` is the document the server generates and serves, so the
+//! published protocol cannot drift from the code. Regenerate it with
+//! `DAKA_UPDATE_OPENAPI=1 cargo test -p daka-server --test openapi`.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::TestServer;
+
+fn committed_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json")
+}
+
+#[test]
+fn docs_openapi_json_is_up_to_date() {
+    let generated = daka_server::openapi::document_json();
+    let path = committed_path();
+    if std::env::var_os("DAKA_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date; regenerate it with \
+         DAKA_UPDATE_OPENAPI=1 cargo test -p daka-server --test openapi"
+    );
+}
+
+#[test]
+fn the_document_is_openapi_3_1_and_covers_every_endpoint() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&daka_server::openapi::document_json()).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for (path, method) in [
+        ("/v1/enroll", "post"),
+        ("/v1/token", "post"),
+        ("/v1/policy", "get"),
+        ("/v1/push", "post"),
+        ("/v1/changes", "get"),
+        ("/admin/v1/policy", "put"),
+        ("/admin/v1/policy", "get"),
+        ("/admin/v1/enrollment-codes", "post"),
+        ("/admin/v1/devices", "get"),
+        ("/admin/v1/punches", "get"),
+        ("/admin/v1/chains/verify", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    for schema in [
+        "EnrollRequest",
+        "EnrollResponse",
+        "TokenRequest",
+        "PolicyBundle",
+        "PushRequest",
+        "PushItem",
+        "ItemStatus",
+        "ItemResult",
+        "PushResponse",
+        "ChangesResponse",
+        "Change",
+        "ApiError",
+        "Decision",
+        "Code",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema}"
+        );
+    }
+    let codes = doc["components"]["schemas"]["Code"].to_string();
+    assert!(codes.contains("face_token_replayed"));
+}
+
+#[tokio::test]
+async fn the_server_serves_the_same_document() {
+    let server = TestServer::start().await;
+    let served = server
+        .http
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served, daka_server::openapi::document_json());
+}

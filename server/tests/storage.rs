@@ -1,0 +1,542 @@
+//! The SQLite storage on real files: durability settings, the schema and its upgrade path,
+//! idempotent seeding, online backups, a busy database answered with 503 + Retry-After, and a
+//! restart that keeps every device, token and chain head.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use common::*;
+use daka_core::sync::protocol::ItemStatus;
+use daka_server::seed::{self, SeedPolicy};
+use daka_server::storage::schema::{SCHEMA_VERSION, upgrade_from};
+use daka_server::storage::{CodeOutcome, Storage, StorageError};
+use daka_server::{Seed, Server, ServerConfig, ServerOptions, SqliteStorage};
+use rusqlite::Connection;
+
+#[test]
+fn a_new_database_is_wal_with_full_sync_at_the_current_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.db");
+    let storage = SqliteStorage::open(&path).unwrap();
+    assert_eq!(storage.schema_version().unwrap(), SCHEMA_VERSION);
+    storage.integrity_check().unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(
+        storage.durability().unwrap(),
+        ("wal".to_string(), 2),
+        "synchronous=FULL"
+    );
+    drop(storage);
+    let storage = SqliteStorage::open(&path).unwrap();
+    assert_eq!(storage.schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+#[test]
+fn the_schema_upgrades_from_every_earlier_version_and_refuses_newer_files() {
+    for start in 0..SCHEMA_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for v in 0..start {
+                upgrade_from(&mut conn, v).unwrap();
+            }
+        }
+        let storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(
+            storage.schema_version().unwrap(),
+            SCHEMA_VERSION,
+            "from {start}"
+        );
+        let conn = Connection::open(&path).unwrap();
+        for table in [
+            "org",
+            "policy",
+            "enrollment_code",
+            "device",
+            "token",
+            "item",
+            "punch",
+            "face_nonce",
+            "change",
+        ] {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 1, "table {table} after upgrade from {start}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+        .unwrap();
+    match SqliteStorage::open(&path) {
+        Err(StorageError::TooNew { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected TooNew, got {other:?}"),
+    }
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![b'x'; 4096]).unwrap();
+    assert!(SqliteStorage::open(&garbage).is_err());
+}
+
+#[test]
+fn seeding_is_idempotent_and_publishes_only_newer_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    let seed = two_org_seed();
+    let first = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    assert_eq!(
+        first.orgs_created,
+        vec![ORG_A.to_string(), ORG_B.to_string()]
+    );
+    assert_eq!(first.policies_published.len(), 2);
+    assert_eq!(first.codes_added, 27);
+    let key = storage.org(ORG_A).unwrap().unwrap().public_key;
+
+    // Again: nothing changes, and the key is kept.
+    let second = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    assert_eq!(second, daka_server::SeedReport::default());
+    assert_eq!(storage.org(ORG_A).unwrap().unwrap().public_key, key);
+
+    // A newer version in the seed is published; the same version changed is refused.
+    let mut newer = seed.clone();
+    newer.organisations[1].policy = inline(policy_variant(8, ORG_B));
+    let third = seed::apply(&storage, &newer, Utc::now()).unwrap();
+    assert_eq!(third.policies_published, vec![(ORG_B.to_string(), 8)]);
+    assert_eq!(storage.current_policy(ORG_B).unwrap().unwrap().version, 8);
+    let mut changed = newer.clone();
+    let mut p = policy_variant(8, ORG_B);
+    p["thresholds"]["max_accuracy_m"] = serde_json::json!(60);
+    changed.organisations[1].policy = inline(p);
+    let e = seed::apply(&storage, &changed, Utc::now()).unwrap_err();
+    assert!(e.to_string().contains("different content"), "{e}");
+    // An older one (an administrator published a newer one since) is left alone.
+    let report = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    assert_eq!(report.policies_kept, vec![(ORG_B.to_string(), 7, 8)]);
+    assert_eq!(storage.current_policy(ORG_B).unwrap().unwrap().version, 8);
+    // A rotated admin token updates the organisation.
+    let mut rotated = newer.clone();
+    rotated.organisations[0].admin_token = "a-brand-new-admin-token-for-a".into();
+    let report = seed::apply(&storage, &rotated, Utc::now()).unwrap();
+    assert_eq!(report.orgs_updated, vec![ORG_A.to_string()]);
+    let hash = daka_server::crypto::secret_hash("a-brand-new-admin-token-for-a");
+    assert_eq!(
+        storage.org_by_admin_token(&hash).unwrap().unwrap().id,
+        ORG_A
+    );
+    assert!(
+        storage
+            .org_by_admin_token(&daka_server::crypto::secret_hash(ADMIN_A))
+            .unwrap()
+            .is_none()
+    );
+    // A code of another organisation cannot be re-seeded for this one.
+    assert_eq!(
+        storage
+            .add_enrollment_code(
+                ORG_B,
+                &daka_server::crypto::code_hash("A-E1001-0001"),
+                "E1001",
+                Utc::now()
+            )
+            .unwrap(),
+        CodeOutcome::Taken
+    );
+}
+
+fn inline(v: serde_json::Value) -> SeedPolicy {
+    match v {
+        serde_json::Value::Object(map) => SeedPolicy::Inline(map),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn bad_seeds_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    type Edit = Box<dyn Fn(&mut Seed)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|s| s.organisations[0].id = "bad id!".into()),
+            "organisations[0].id",
+        ),
+        (
+            Box::new(|s| s.organisations[0].admin_token = "short".into()),
+            "organisations[0].admin_token",
+        ),
+        (
+            Box::new(|s| s.organisations[1].policy = inline(policy_variant(7, "someone-else"))),
+            "organisations[1].policy",
+        ),
+        (
+            Box::new(|s| s.organisations[0].enrollment_codes[0].employee_id = "E404".into()),
+            "organisations[0].enrollment_codes[0].employee_id",
+        ),
+        (
+            Box::new(|s| s.organisations[0].policy = SeedPolicy::Path("no-such-file.json".into())),
+            "organisations[0].policy",
+        ),
+        (
+            Box::new(|s| s.organisations[1].id = ORG_A.into()),
+            "organisations[1]",
+        ),
+    ];
+    for (edit, field) in cases {
+        let mut seed = two_org_seed();
+        edit(&mut seed);
+        let e = seed::apply(&storage, &seed, Utc::now()).unwrap_err();
+        assert!(e.field.starts_with(field), "{field}: {e}");
+    }
+    for (text, field) in [
+        ("{\"organisations\": [{\"id\": 1}]}", "organisations[0].id"),
+        ("{\"orgs\": []}", "orgs"),
+        ("not json", "$"),
+    ] {
+        let e = Seed::from_json(text, None).unwrap_err();
+        assert_eq!(e.field, field, "{text}: {e}");
+    }
+}
+
+#[test]
+fn the_example_seed_file_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    let seed = Seed::from_file(examples_dir().join("seed.json")).unwrap();
+    let report = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    assert_eq!(report.orgs_created, vec!["harbour-lane".to_string()]);
+    assert_eq!(
+        report.policies_published,
+        vec![("harbour-lane".to_string(), 42)]
+    );
+    assert_eq!(report.codes_added, 3);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consistent() {
+    let server = TestServer::start().await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let r1 = dev.good_record();
+    assert_eq!(
+        server.push(&dev, vec![dev.item(&r1)]).await[0].status,
+        ItemStatus::Accepted
+    );
+    let backup = server.dir.path().join("backup.db");
+    let sqlite = SqliteStorage::open(server.db_path()).unwrap();
+    sqlite.backup_to(&backup).unwrap();
+    drop(sqlite);
+
+    let TestServer {
+        server: running,
+        dir,
+        http,
+    } = server;
+    let addr = running.addr();
+    running.shutdown().await.unwrap();
+    // Same file, same seed, same port.
+    let running = Server::start(ServerConfig {
+        db_path: dir.path().join("server.db"),
+        listen: addr,
+        seed: Some(two_org_seed()),
+    })
+    .await
+    .unwrap();
+    assert_eq!(*running.seed_report(), daka_server::SeedReport::default());
+    let server = TestServer {
+        server: running,
+        dir,
+        http,
+    };
+    let r2 = dev.good_record();
+    let results = server.push(&dev, vec![dev.item(&r1), dev.item(&r2)]).await;
+    assert_eq!(results[0].status, ItemStatus::Duplicate);
+    assert_eq!(results[1].status, ItemStatus::Accepted);
+
+    // The backup opens on its own and holds the state of the moment it was taken.
+    let copy = SqliteStorage::open(&backup).unwrap();
+    copy.integrity_check().unwrap();
+    assert_eq!(copy.chain_records(ORG_A, &dev.device_id).unwrap().len(), 1);
+    assert_eq!(
+        copy.devices(ORG_A).unwrap()[0].head.as_ref().unwrap().seq,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_locked_database_is_answered_503_with_retry_after() {
+    let options = ServerOptions {
+        busy_timeout: Duration::from_millis(200),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let r1 = dev.good_record();
+    // Another process (here: another connection) holds the write lock.
+    let blocker = Connection::open(server.db_path()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let response = server
+        .http
+        .post(server.url("/v1/push"))
+        .bearer_auth(&dev.token)
+        .json(&serde_json::json!({ "items": [dev.item(&r1)] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "busy");
+    // The SDK's client reads it as "busy, retry after 1 s".
+    let e = server
+        .client()
+        .push(
+            &dev.token,
+            &daka_core::sync::protocol::PushRequest {
+                items: vec![dev.item(&r1)],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable());
+    assert_eq!(e.retry_after_ms(), Some(1000));
+    // Reads still work while the writer is blocked (WAL).
+    server.client().policy(&dev.token).await.unwrap();
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        server.push(&dev, vec![dev.item(&r1)]).await[0].status,
+        ItemStatus::Accepted
+    );
+    assert_eq!(server.punches(ADMIN_A).await.len(), 1);
+}
+
+#[test]
+fn storage_is_usable_through_the_trait_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage: std::sync::Arc<dyn Storage> =
+        std::sync::Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
+    seed::apply(storage.as_ref(), &two_org_seed(), Utc::now()).unwrap();
+    assert!(storage.org("nobody").unwrap().is_none());
+    assert!(storage.current_policy("nobody").unwrap().is_none());
+    assert!(storage.policy(ORG_A, 1).unwrap().is_none());
+    assert!(storage.policy(ORG_A, u64::MAX).unwrap().is_none());
+    assert_eq!(storage.policy(ORG_A, 42).unwrap().unwrap().version, 42);
+    assert!(storage.device_by_token("00", Utc::now()).unwrap().is_none());
+    assert!(storage.devices(ORG_A).unwrap().is_empty());
+    assert!(storage.changes(ORG_A, "nobody", 0, 10).unwrap().is_empty());
+}
+
+#[test]
+fn apply_item_stores_everything_or_nothing() {
+    use daka_core::sync::protocol::ItemStatus as S;
+    use daka_server::storage::{
+        Answer, EnrollOutcome, ItemDecision, ItemKey, ItemState, NewDevice, NewPunch, NewToken,
+        PunchFilter, PunchStatus,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    seed::apply(&storage, &two_org_seed(), Utc::now()).unwrap();
+    let now = Utc::now();
+    let device = match storage
+        .enroll(
+            &daka_server::crypto::code_hash("A-E1001-0001"),
+            &NewDevice {
+                id: "dev-1".into(),
+                public_key: [1; 32],
+                name: "n".into(),
+                platform: "p".into(),
+                enrolled_at: now,
+            },
+            &NewToken {
+                hash: "t1".into(),
+                issued_at: now,
+                expires_at: now + chrono::Duration::days(1),
+            },
+        )
+        .unwrap()
+    {
+        EnrollOutcome::Enrolled { device } => device,
+        other => panic!("{other:?}"),
+    };
+    assert!(storage.device_by_token("t1", now).unwrap().is_some());
+    assert!(
+        storage
+            .device_by_token("t1", now + chrono::Duration::days(2))
+            .unwrap()
+            .is_none(),
+        "an expired token does not authenticate"
+    );
+    let key = |item: &'static str, nonce: &'static str| ItemKey {
+        org_id: ORG_A,
+        device_id: "dev-1",
+        item_id: item,
+        kind: "punch",
+        body_hash: "h",
+        nonce: Some(nonce),
+    };
+    let punch = |seq: u64| NewPunch {
+        seq,
+        hash: format!("hash-{seq}"),
+        employee_id: device.employee_id.clone(),
+        kind: "in".into(),
+        record: format!("{{\"seq\":{seq}}}"),
+        status: PunchStatus::Accepted,
+        code: None,
+        message: None,
+        server_verdict: "{}".into(),
+        policy_version: 42,
+        judged_at: now,
+        received_at: now,
+        consume_nonce: true,
+        change: "{\"type\":\"policy_updated\",\"version\":1}".into(),
+    };
+    // An answer stores nothing.
+    let mut seen: Vec<ItemState> = Vec::new();
+    storage
+        .apply_item(&key("i1", "n1"), &mut |s| {
+            seen.push(s.clone());
+            ItemDecision::Answer(Answer {
+                status: S::Retry,
+                code: None,
+                message: None,
+            })
+        })
+        .unwrap();
+    assert!(seen[0].existing.is_none() && seen[0].head.is_none() && !seen[0].nonce_used);
+    // A store writes item, punch, head, nonce and change together.
+    storage
+        .apply_item(&key("i1", "n1"), &mut |_| {
+            ItemDecision::Store(Box::new(punch(1)))
+        })
+        .unwrap();
+    storage
+        .apply_item(&key("i1", "n1"), &mut |s| {
+            seen.push(s.clone());
+            ItemDecision::Answer(Answer {
+                status: S::Duplicate,
+                code: None,
+                message: None,
+            })
+        })
+        .unwrap();
+    let after = &seen[1];
+    assert_eq!(
+        after.existing.as_ref().unwrap().status,
+        PunchStatus::Accepted
+    );
+    assert_eq!(after.head.as_ref().unwrap().seq, 1);
+    assert_eq!(after.head_record.as_deref(), Some("{\"seq\":1}"));
+    assert!(after.nonce_used);
+    assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 1);
+    // A store that breaks a constraint (a second record at seq 1) leaves no trace.
+    let e = storage
+        .apply_item(&key("i2", "n2"), &mut |_| {
+            ItemDecision::Store(Box::new(punch(1)))
+        })
+        .unwrap_err();
+    assert!(matches!(e, StorageError::Database(_)), "{e:?}");
+    storage
+        .apply_item(&key("i2", "n2"), &mut |s| {
+            seen.push(s.clone());
+            ItemDecision::Answer(Answer {
+                status: S::Retry,
+                code: None,
+                message: None,
+            })
+        })
+        .unwrap();
+    assert!(seen[2].existing.is_none());
+    assert!(!seen[2].nonce_used);
+    assert_eq!(seen[2].head.as_ref().unwrap().seq, 1);
+    assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 1);
+    let all = storage
+        .punches(
+            ORG_A,
+            &PunchFilter {
+                limit: 10,
+                ..PunchFilter::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    // Another organisation sees none of it.
+    assert!(
+        storage
+            .punches(
+                ORG_B,
+                &PunchFilter {
+                    limit: 10,
+                    ..PunchFilter::default()
+                }
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert!(storage.changes(ORG_B, "dev-1", 0, 10).unwrap().is_empty());
+    assert!(storage.chain_records(ORG_B, "dev-1").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_over_its_time_limit_is_503_and_a_resend_is_exactly_once() {
+    let options = ServerOptions {
+        busy_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_millis(300),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let r1 = dev.good_record();
+    let blocker = Connection::open(server.db_path()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let response = server
+        .http
+        .post(server.url("/v1/push"))
+        .bearer_auth(&dev.token)
+        .json(&serde_json::json!({ "items": [dev.item(&r1)] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "timeout");
+    // The work already started finishes once the lock is released; the device, which saw
+    // only a 503, sends the item again and learns it was applied, once.
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let mut statuses = Vec::new();
+    let request = daka_core::sync::protocol::PushRequest {
+        items: vec![dev.item(&r1)],
+    };
+    for _ in 0..100 {
+        // A resend may itself meet the tail of the first request: 503 again, retry.
+        match server.client().push(&dev.token, &request).await {
+            Ok(response) => {
+                statuses.push(response.results[0].status);
+                if response.results[0].status == ItemStatus::Duplicate {
+                    break;
+                }
+            }
+            Err(e) => assert!(e.is_retryable(), "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&ItemStatus::Duplicate),
+        "{statuses:?}"
+    );
+    assert_eq!(server.punches(ADMIN_A).await.len(), 1);
+}
