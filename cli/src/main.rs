@@ -8,6 +8,7 @@
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
 
 mod check;
+mod demo;
 mod face_matcher;
 mod render;
 mod serve;
@@ -39,6 +40,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A working day at a Hong Kong retailer, end to end: server, phone, offline queue, sync.
+    ///
+    /// Starts the reference server in-process with a temporary database, seeds the example
+    /// company and drives a simulated phone through the day. Nothing to configure.
+    Demo(demo::DemoArgs),
     /// Evaluate punch attempts under a policy and explain the verdict.
     ///
     /// One attempt from flags (--employee, --lat, --lon, --accuracy ...), from a JSON file
@@ -67,6 +73,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Check(args) => check::run(args),
         Command::VerifyLog(args) => verify_log::run(args),
         Command::FaceToken(args) => face_matcher::run(args),

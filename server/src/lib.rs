@@ -49,6 +49,10 @@ pub struct ServerConfig {
 /// A callback that receives one [`RequestLog`] per answered request.
 pub type RequestLogger = Arc<dyn Fn(&RequestLog) + Send + Sync>;
 
+/// Where the server reads the time. The default is the system clock; the demo and tests run
+/// the server on a simulated day by passing their own.
+pub type ServerClock = Arc<dyn Fn() -> chrono::DateTime<Utc> + Send + Sync>;
+
 /// Tunables, with defaults fit for production.
 #[derive(Clone)]
 pub struct ServerOptions {
@@ -65,6 +69,8 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
     /// Called once per answered request (method, path, status, duration).
     pub request_log: Option<RequestLogger>,
+    /// The server's clock; `None` for the system clock.
+    pub clock: Option<ServerClock>,
 }
 
 impl Default for ServerOptions {
@@ -76,6 +82,7 @@ impl Default for ServerOptions {
             changes_page: 500,
             max_body_bytes: 4 * 1024 * 1024,
             request_log: None,
+            clock: None,
         }
     }
 }
@@ -89,6 +96,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("changes_page", &self.changes_page)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_log", &self.request_log.is_some())
+            .field("clock", &self.clock.as_ref().map(|_| "custom"))
             .finish()
     }
 }
@@ -143,11 +151,13 @@ impl Server {
         let seed_report = match seed {
             Some(seed) => {
                 let storage = storage.clone();
-                tokio::task::spawn_blocking(move || {
-                    seed::apply(storage.as_ref(), &seed, Utc::now())
-                })
-                .await
-                .map_err(|e| ServerError::Serve(e.to_string()))??
+                let now = options
+                    .clock
+                    .as_ref()
+                    .map_or_else(Utc::now, |clock| clock());
+                tokio::task::spawn_blocking(move || seed::apply(storage.as_ref(), &seed, now))
+                    .await
+                    .map_err(|e| ServerError::Serve(e.to_string()))??
             }
             None => SeedReport::default(),
         };

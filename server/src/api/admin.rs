@@ -53,23 +53,19 @@ pub async fn publish_policy(
         .map_err(|_| Failure::bad_request("invalid_policy", "the policy is not UTF-8 text"))?;
     let published = state
         .db(move |s| {
-            policies::publish(s.storage.as_ref(), &org, &document, Utc::now()).map_err(
-                |e| match e {
-                    PublishError::Invalid(e) => {
-                        Failure::bad_request("invalid_policy", e.to_string())
-                    }
-                    PublishError::OrgMismatch { .. } => {
-                        Failure::bad_request("policy_org_mismatch", e.to_string())
-                    }
-                    PublishError::NotNewer { .. } => Failure::new(
-                        StatusCode::CONFLICT,
-                        "policy_version_not_newer",
-                        e.to_string(),
-                    ),
-                    PublishError::Storage(e) => e.into(),
-                    PublishError::Sign(e) => Failure::internal(e),
-                },
-            )
+            policies::publish(s.storage.as_ref(), &org, &document, s.now()).map_err(|e| match e {
+                PublishError::Invalid(e) => Failure::bad_request("invalid_policy", e.to_string()),
+                PublishError::OrgMismatch { .. } => {
+                    Failure::bad_request("policy_org_mismatch", e.to_string())
+                }
+                PublishError::NotNewer { .. } => Failure::new(
+                    StatusCode::CONFLICT,
+                    "policy_version_not_newer",
+                    e.to_string(),
+                ),
+                PublishError::Storage(e) => e.into(),
+                PublishError::Sign(e) => Failure::internal(e),
+            })
         })
         .await?;
     Ok(Json(PublishedPolicy {
@@ -77,7 +73,7 @@ pub async fn publish_policy(
         signature: published.policy.signature,
         published_at: published.policy.published_at,
         devices_notified: published.devices,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 
@@ -101,7 +97,7 @@ pub async fn current_policy(
         version: policy.version,
         document: policy.document,
         signature: policy.signature,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 
@@ -176,7 +172,7 @@ pub async fn issue_code(
                 &org.id,
                 &crypto::code_hash(&code),
                 &employee_id,
-                Utc::now(),
+                s.now(),
             )? {
                 CodeOutcome::Added => Ok((code, employee_id)),
                 CodeOutcome::AlreadyPresent | CodeOutcome::Taken => Err(Failure::new(
@@ -193,7 +189,7 @@ pub async fn issue_code(
             code,
             employee_id,
             org_id,
-            server_time: Utc::now(),
+            server_time: state.now(),
         }),
     ))
 }
@@ -247,7 +243,7 @@ pub async fn devices(
                 head_hash: d.head.map(|h| h.hash),
             })
             .collect(),
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 
@@ -386,7 +382,7 @@ pub async fn punches(
     Ok(Json(PunchList {
         punches,
         next_after,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 
@@ -451,7 +447,7 @@ pub async fn verify_chains(
     Ok(Json(ChainReport {
         ok: devices.iter().all(|d| d.ok),
         devices,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 

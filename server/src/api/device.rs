@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use daka_core::sync::protocol::{
     ApiError, Change, ChangesResponse, EnrollRequest, EnrollResponse, MAX_PUSH_ITEMS, PolicyBundle,
     PushRequest, PushResponse, TokenRequest, TokenResponse, token_challenge,
@@ -34,7 +34,7 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), Failure> {
 
 fn new_token(state: &AppState) -> Result<(String, NewToken), Failure> {
     let token = crypto::new_token().map_err(Failure::internal)?;
-    let now = Utc::now();
+    let now = state.now();
     Ok((
         token.clone(),
         NewToken {
@@ -74,7 +74,7 @@ pub async fn enroll(
         public_key,
         name: request.device_name.clone(),
         platform: request.platform.clone(),
-        enrolled_at: Utc::now(),
+        enrolled_at: state.now(),
     };
     let code_hash = crypto::code_hash(&request.code);
     let (outcome, org) = state
@@ -97,7 +97,7 @@ pub async fn enroll(
                 employee_id: device.employee_id,
                 token,
                 org_public_key: org.public_key,
-                server_time: Utc::now(),
+                server_time: state.now(),
             }))
         }
         EnrollOutcome::UnknownCode => Err(Failure::new(
@@ -145,7 +145,7 @@ pub async fn token(
     if !crypto::verify(&device.public_key, &challenge, &request.signature) {
         return Err(invalid());
     }
-    let now = Utc::now();
+    let now = state.now();
     if (request.issued_at - now).abs() > TOKEN_REQUEST_WINDOW {
         return Err(Failure::unauthorized(
             "clock_skew",
@@ -162,7 +162,7 @@ pub async fn token(
         .await?;
     Ok(Json(TokenResponse {
         token,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 
@@ -193,7 +193,7 @@ pub async fn policy(
         version: policy.version,
         document: policy.document,
         signature: policy.signature,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 
@@ -236,7 +236,7 @@ pub async fn push(
                 storage: s.storage.as_ref(),
                 engines: &s.engines,
                 device: &device,
-                received_at: Utc::now(),
+                received_at: s.now(),
                 deadline,
             };
             Ok(push::process(&ctx, &request.items)?)
@@ -244,7 +244,7 @@ pub async fn push(
         .await?;
     Ok(Json(PushResponse {
         results,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }
 
@@ -309,6 +309,6 @@ pub async fn changes(
         changes,
         cursor: cursor.to_string(),
         more,
-        server_time: Utc::now(),
+        server_time: state.now(),
     }))
 }

@@ -27,7 +27,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use daka_core::sync::protocol::ApiError;
 use serde::de::DeserializeOwned;
 
@@ -48,6 +48,15 @@ pub(crate) struct Inner {
     pub options: ServerOptions,
 }
 
+impl Inner {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        match &self.options.clock {
+            Some(clock) => clock(),
+            None => Utc::now(),
+        }
+    }
+}
+
 impl AppState {
     pub(crate) fn new(storage: Arc<dyn Storage>, options: ServerOptions) -> AppState {
         AppState {
@@ -60,6 +69,11 @@ impl AppState {
     }
 
     /// Runs a storage call on the blocking pool.
+    /// The server's current time (the configured clock, or the system clock).
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
@@ -257,7 +271,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
         let hash = crypto::secret_hash(&bearer(parts)?);
         let device = state
-            .db(move |s| Ok(s.storage.device_by_token(&hash, Utc::now())?))
+            .db(move |s| Ok(s.storage.device_by_token(&hash, s.now())?))
             .await?;
         device.map(DeviceAuth).ok_or_else(|| {
             Failure::unauthorized(

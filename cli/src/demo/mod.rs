@@ -1,0 +1,543 @@
+//! `daka demo`: a working day at a Hong Kong retailer, end to end, in a few seconds.
+//!
+//! It starts the reference server in-process on a free loopback port with a temporary
+//! database, seeds the embedded example company (`examples/hk-policy.json`), and drives one
+//! simulated phone through the day: enrolment, a clock-in with a fresh face match, a fake-GPS
+//! attempt refused with its reasons, the network lost in a basement with punches queued, the
+//! network back and the queue drained with progress, and finally the server's own view: each
+//! punch arrived once, every chain verifies, and an edited record is caught.
+//!
+//! Phone and server share one simulated clock, so a day passes in moments and times read like
+//! a day in Hong Kong. The phone reaches the server through a [`link::Link`] the demo can cut.
+
+mod link;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Asia::Hong_Kong;
+use clap::Args;
+use daka_core::Decision;
+use daka_core::device::{ClockSource, Device, PunchInput, SyncReport, UnprotectedKeyStore};
+use daka_core::evidence::{DeviceClock, FaceEvidence, Fix};
+use daka_core::outbox::OutboxConfig;
+use daka_core::punch::{PunchKind, PunchRecord, verify_chain};
+use daka_core::sync::client::ClientConfig;
+use daka_core::verdict::Verdict;
+use daka_server::api::admin::{ChainReport, PunchList};
+use daka_server::{Seed, Server, ServerConfig, ServerOptions};
+use serde_json::Value;
+
+use crate::exit;
+use crate::face_matcher::{MatchResult, MatcherKey};
+
+const POLICY: &str = include_str!("../../../examples/hk-policy.json");
+const MATCHER_KEY: &str = include_str!("../../../examples/keys/face-matcher-ed25519.private.jwk");
+const MATCHER_ISS: &str = "https://face.harbour-lane.example/device";
+const ADMIN_TOKEN: &str = "demo-admin-token-not-for-production-0001";
+const CODE: &str = "HL-E1001-DEMO";
+
+/// Inside the Causeway Bay store, about 14 m from every wall.
+const STORE: (f64, f64) = (114.18305, 22.28005);
+/// The store's Wi-Fi access point.
+const STORE_AP: &str = "E0:55:3D:4A:12:C1";
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Keep the demo's temporary directory (databases, exported log) and print its path.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// One clock shared by the phone and the server: starts at 08:50 today in Hong Kong and moves
+/// only when the story says so.
+struct Timeline {
+    start: DateTime<Utc>,
+    elapsed_ms: AtomicI64,
+}
+
+impl Timeline {
+    fn new() -> Arc<Timeline> {
+        let today = Utc::now().with_timezone(&Hong_Kong).date_naive();
+        let start = Hong_Kong
+            .from_local_datetime(
+                &today.and_time(NaiveTime::from_hms_opt(8, 50, 0).expect("valid time")),
+            )
+            .single()
+            .expect("Hong Kong has no DST")
+            .with_timezone(&Utc);
+        Arc::new(Timeline {
+            start,
+            elapsed_ms: AtomicI64::new(0),
+        })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.start + Duration::milliseconds(self.elapsed_ms.load(Ordering::SeqCst))
+    }
+
+    /// Moves to `hh:mm` Hong Kong time today.
+    fn at(&self, hh: u32, mm: u32) {
+        let target = Hong_Kong
+            .from_local_datetime(
+                &self
+                    .start
+                    .with_timezone(&Hong_Kong)
+                    .date_naive()
+                    .and_time(NaiveTime::from_hms_opt(hh, mm, 0).expect("valid time")),
+            )
+            .single()
+            .expect("Hong Kong has no DST")
+            .with_timezone(&Utc);
+        let ms = (target - self.start).num_milliseconds();
+        self.elapsed_ms.fetch_max(ms, Ordering::SeqCst);
+    }
+
+    fn advance_s(&self, s: i64) {
+        self.elapsed_ms.fetch_add(s * 1000, Ordering::SeqCst);
+    }
+
+    fn hk(&self) -> String {
+        self.now()
+            .with_timezone(&Hong_Kong)
+            .format("%H:%M")
+            .to_string()
+    }
+}
+
+impl ClockSource for Timeline {
+    fn now(&self) -> DeviceClock {
+        DeviceClock {
+            wall: Timeline::now(self),
+            // The phone booted an hour before the story starts.
+            monotonic_ms: 3_600_000 + self.elapsed_ms.load(Ordering::SeqCst) as u64,
+            boot_id: "demo-phone-boot-1".into(),
+        }
+    }
+}
+
+type DemoResult<T> = Result<T, String>;
+
+pub fn run(args: DemoArgs) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("daka demo: cannot start the async runtime: {e}");
+            return exit::MALFORMED;
+        }
+    };
+    match runtime.block_on(demo(args)) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("\ndaka demo failed: {e}");
+            exit::REJECTED
+        }
+    }
+}
+
+fn seed() -> DemoResult<Seed> {
+    let policy: Value = serde_json::from_str(POLICY).map_err(|e| e.to_string())?;
+    let seed = serde_json::json!({
+        "organisations": [{
+            "id": policy["org"]["id"],
+            "name": policy["org"]["name"],
+            "admin_token": ADMIN_TOKEN,
+            "policy": policy,
+            "enrollment_codes": [{"code": CODE, "employee_id": "E1001"}],
+        }]
+    });
+    Seed::from_json(&seed.to_string(), None).map_err(|e| e.to_string())
+}
+
+fn fix(timeline: &Timeline, at: (f64, f64), accuracy_m: f64, mock: bool) -> Fix {
+    let clock = ClockSource::now(timeline);
+    Fix {
+        lat: at.1,
+        lon: at.0,
+        accuracy_m,
+        time: clock.wall - Duration::seconds(2),
+        monotonic_ms: Some(clock.monotonic_ms - 2_000),
+        mock,
+        provider: Some("fused".into()),
+    }
+}
+
+fn show(verdict: &Verdict) {
+    let decision = match verdict.decision {
+        Decision::Accepted => "ACCEPTED",
+        Decision::FieldPunch => "FIELD PUNCH (for the manager to review)",
+        Decision::Rejected => "REJECTED",
+    };
+    println!("       {decision}");
+    for r in &verdict.reasons {
+        println!("         {:<24} {}", r.code.as_str(), r.message);
+    }
+}
+
+fn show_record(record: &Option<PunchRecord>, offline: bool) {
+    match record {
+        Some(r) => println!(
+            "       → punch #{} signed by the phone's key, {} and {}",
+            r.body.seq,
+            match r.body.seq {
+                1 => "first in its chain".to_string(),
+                n => format!("chained to #{}", n - 1),
+            },
+            if offline {
+                "queued (no network)"
+            } else {
+                "queued"
+            }
+        ),
+        None => println!("       → nothing recorded; the reasons above are shown to the employee"),
+    }
+}
+
+fn show_sync(report: &SyncReport) {
+    match &report.stopped_by {
+        Some(_) => println!(
+            "       sync: the server cannot be reached; {} waiting, retried with backoff",
+            report.remaining
+        ),
+        None => println!(
+            "       sync: {} sent in {} request(s): {} accepted, {} already there; {} waiting",
+            report.accepted + report.duplicates + report.rejected,
+            report.requests,
+            report.accepted,
+            report.duplicates,
+            report.remaining
+        ),
+    }
+}
+
+async fn demo(args: DemoArgs) -> DemoResult<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("daka-demo-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let timeline = Timeline::new();
+    println!("daka demo: a working day at Harbour Lane Retail & Logistics, Hong Kong\n");
+
+    // ---- The server ------------------------------------------------------------------------
+    let server_clock = timeline.clone();
+    let options = ServerOptions {
+        clock: Some(Arc::new(move || server_clock.now())),
+        ..ServerOptions::default()
+    };
+    let server = Server::start_with(
+        ServerConfig {
+            db_path: dir.path().join("server.db"),
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            seed: Some(seed()?),
+        },
+        options,
+    )
+    .await
+    .map_err(|e| format!("the server did not start: {e}"))?;
+    let link = link::Link::start(server.addr())
+        .await
+        .map_err(|e| format!("cannot open the simulated network: {e}"))?;
+    let policy = daka_core::Policy::from_json(POLICY).map_err(|e| e.to_string())?;
+    println!(
+        "server   daka-server on {} with a temporary database; seeded {}:\n         {} sites, {} employees, {} trusted face-matcher keys, policy v{}",
+        server.url(),
+        policy.org.id,
+        policy.sites.len(),
+        policy.employees.len(),
+        policy.face_matchers.len(),
+        policy.version
+    );
+
+    // ---- The phone -------------------------------------------------------------------------
+    let mut phone = Device::open(
+        dir.path().join("phone.db"),
+        timeline.clone(),
+        &UnprotectedKeyStore,
+        OutboxConfig::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    phone.set_client_config(ClientConfig {
+        request_timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(2),
+    });
+    let matcher = MatcherKey::from_jwk(MATCHER_KEY)?;
+    let identity = phone
+        .enroll(&link.url(), CODE, "Chan Tai Man's phone", "demo")
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "phone    Chan Tai Man 陳大文 (E1001), Causeway Bay Store; enrolled with a one-time code\n         device {}, Ed25519 key {}…",
+        identity.device_id,
+        &phone.public_key_b64()[..16]
+    );
+    let report = phone.sync_now(&|_| {}).await.map_err(|e| e.to_string())?;
+    println!(
+        "         policy v{} fetched, signature checked against the organisation key; clock anchored to server time\n",
+        report.policy_version.unwrap_or_default()
+    );
+
+    let face = |phone: &Device, timeline: &Timeline, who: &str| -> DemoResult<FaceEvidence> {
+        let nonce = phone.issue_face_nonce().map_err(|e| e.to_string())?;
+        let token = matcher.sign(&MatchResult {
+            issuer: MATCHER_ISS,
+            subject: who,
+            nonce: &nonce,
+            issued_at: timeline.now() - Duration::seconds(3),
+            ttl_s: 120,
+            score: 0.96,
+            liveness: Value::from("pass"),
+            model: "hl-face-v3",
+        })?;
+        Ok(FaceEvidence { token, nonce })
+    };
+
+    // 08:55 clock in.
+    timeline.at(8, 55);
+    println!(
+        "{}  Clock in at the store under open sky (GPS ±6 m), face check on the phone",
+        timeline.hk()
+    );
+    let outcome = phone
+        .punch(PunchInput {
+            kind: PunchKind::In,
+            fix: Some(fix(&timeline, STORE, 6.0, false)),
+            wifi_bssids: vec![],
+            face: Some(face(&phone, &timeline, "E1001")?),
+        })
+        .map_err(|e| e.to_string())?;
+    show(&outcome.verdict);
+    show_record(&outcome.record, false);
+    let report = phone.sync_now(&|_| {}).await.map_err(|e| e.to_string())?;
+    show_sync(&report);
+
+    // 10:20 fake GPS.
+    timeline.at(10, 20);
+    println!(
+        "\n{}  A fake-GPS app claims the phone is in the store (it is in Mong Kok)",
+        timeline.hk()
+    );
+    let outcome = phone
+        .punch(PunchInput {
+            kind: PunchKind::Out,
+            fix: Some(fix(&timeline, STORE, 3.0, true)),
+            wifi_bssids: vec![],
+            face: Some(face(&phone, &timeline, "E1001")?),
+        })
+        .map_err(|e| e.to_string())?;
+    show(&outcome.verdict);
+    show_record(&outcome.record, false);
+
+    // 10:25 someone else's face.
+    timeline.at(10, 25);
+    println!(
+        "\n{}  A colleague tries to clock out for E1001 with her own face",
+        timeline.hk()
+    );
+    let outcome = phone
+        .punch(PunchInput {
+            kind: PunchKind::Out,
+            fix: Some(fix(&timeline, STORE, 5.0, false)),
+            wifi_bssids: vec![],
+            face: Some(face(&phone, &timeline, "E1002")?),
+        })
+        .map_err(|e| e.to_string())?;
+    show(&outcome.verdict);
+    show_record(&outcome.record, false);
+
+    // 12:30 the network goes.
+    timeline.at(12, 30);
+    link.set_up(false);
+    println!(
+        "\n{}  Lunch in the basement food court: no network",
+        timeline.hk()
+    );
+    let outcome = phone
+        .punch(PunchInput {
+            kind: PunchKind::BreakStart,
+            fix: Some(fix(&timeline, STORE, 150.0, false)),
+            wifi_bssids: vec![STORE_AP.into(), "02:1a:11:f0:00:01".into()],
+            face: Some(face(&phone, &timeline, "E1001")?),
+        })
+        .map_err(|e| e.to_string())?;
+    println!("       break start: GPS only ±150 m indoors, but the store's Wi-Fi is in range");
+    show(&outcome.verdict);
+    show_record(&outcome.record, true);
+    show_sync(&phone.sync_now(&|_| {}).await.map_err(|e| e.to_string())?);
+
+    timeline.at(13, 28);
+    println!(
+        "\n{}  Back from lunch, GPS drifting between the towers (±40 m)",
+        timeline.hk()
+    );
+    let outcome = phone
+        .punch(PunchInput {
+            kind: PunchKind::BreakEnd,
+            fix: Some(fix(&timeline, STORE, 40.0, false)),
+            wifi_bssids: vec![],
+            face: Some(face(&phone, &timeline, "E1001")?),
+        })
+        .map_err(|e| e.to_string())?;
+    show(&outcome.verdict);
+    show_record(&outcome.record, true);
+
+    timeline.at(19, 2);
+    println!(
+        "\n{}  Clock out after the evening shift (still offline)",
+        timeline.hk()
+    );
+    let outcome = phone
+        .punch(PunchInput {
+            kind: PunchKind::Out,
+            fix: Some(fix(&timeline, STORE, 8.0, false)),
+            wifi_bssids: vec![STORE_AP.into()],
+            face: Some(face(&phone, &timeline, "E1001")?),
+        })
+        .map_err(|e| e.to_string())?;
+    show(&outcome.verdict);
+    show_record(&outcome.record, true);
+    let stats = phone.outbox_stats().map_err(|e| e.to_string())?;
+    println!(
+        "       outbox: {} punches waiting, the oldest for {}",
+        stats.pending + stats.in_flight,
+        daka_core::evidence::spoofing::human_duration_ms(
+            stats.oldest_undelivered_age_ms.unwrap_or(0)
+        )
+    );
+
+    // 19:40 network back.
+    timeline.at(19, 40);
+    link.set_up(true);
+    timeline.advance_s(1);
+    println!(
+        "\n{}  On the MTR platform the phone gets a signal again",
+        timeline.hk()
+    );
+    let report = phone
+        .sync_now(&|p| println!("       sync: {} of {} sent", p.sent, p.total))
+        .await
+        .map_err(|e| e.to_string())?;
+    show_sync(&report);
+    for change in &report.server_verdicts {
+        if let daka_core::sync::protocol::Change::PunchVerdict {
+            decision, codes, ..
+        } = change
+        {
+            let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+            let decision = serde_json::to_value(decision)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            println!("       server verdict: {decision} [{}]", codes.join(", "));
+        }
+    }
+
+    // ---- The server's view -----------------------------------------------------------------
+    println!("\nThe server's own view (admin API)");
+    let http = reqwest::Client::new();
+    let punches: PunchList = admin_get(&http, &server.url(), "/admin/v1/punches").await?;
+    let mut seen = std::collections::HashSet::new();
+    for p in &punches.punches {
+        let first = seen.insert(p.punch_id.clone());
+        println!(
+            "       #{} {:<12} {:<12} {}{}",
+            p.seq,
+            p.kind,
+            serde_json::to_value(p.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            p.judged_at.with_timezone(&Hong_Kong).format("%H:%M"),
+            if first { "" } else { "  DUPLICATE" }
+        );
+    }
+    let sent = phone.outbox().stats(i64::MAX).map_err(|e| e.to_string())?;
+    if seen.len() != punches.punches.len() || sent.delivered as usize != seen.len() {
+        return Err(format!(
+            "the server holds {} punches ({} distinct) but the phone delivered {}",
+            punches.punches.len(),
+            seen.len(),
+            sent.delivered
+        ));
+    }
+    println!(
+        "       {} punches on the phone, {} on the server, each exactly once",
+        sent.delivered,
+        seen.len()
+    );
+    let chains: ChainReport = admin_get(&http, &server.url(), "/admin/v1/chains/verify").await?;
+    for c in &chains.devices {
+        println!(
+            "       chain of {} ({}): {} records, {}",
+            c.device_id,
+            c.employee_id,
+            c.records,
+            if c.ok {
+                "verifies".to_string()
+            } else {
+                format!("BROKEN: {:?}", c.error)
+            }
+        );
+    }
+    if !chains.ok {
+        return Err("a stored chain does not verify".into());
+    }
+
+    // ---- Tampering -------------------------------------------------------------------------
+    let records = phone.punch_log().map_err(|e| e.to_string())?;
+    let mut edited = records.clone();
+    if let Some(second) = edited.get_mut(1)
+        && let Some(fix) = second.body.evidence.fix.as_mut()
+    {
+        fix.accuracy_m = 5.0;
+    }
+    println!("\nSomeone edits punch #2 in an exported log (accuracy ±150 m → ±5 m):");
+    match verify_chain(&phone.public_key(), &edited) {
+        Ok(_) => return Err("an edited log verified".into()),
+        Err(e) => println!("       daka verify-log: {e}"),
+    }
+    let log_path = dir.path().join("punches.jsonl");
+    std::fs::write(
+        &log_path,
+        daka_core::punch::write_log(&records).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+
+    server
+        .shutdown()
+        .await
+        .map_err(|e| format!("the server did not stop cleanly: {e}"))?;
+    println!("\nDone. Try it yourself:");
+    println!(
+        "  daka check --policy examples/hk-policy.json --employee E1001 --lat 22.2810 --lon 114.1840 --accuracy 25 --human"
+    );
+    if args.keep {
+        let kept = dir.keep();
+        println!(
+            "  daka verify-log {} --public-key {}",
+            kept.join("punches.jsonl").display(),
+            phone.public_key_b64()
+        );
+    }
+    Ok(())
+}
+
+async fn admin_get<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+) -> DemoResult<T> {
+    http.get(format!("{base}{path}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .map_err(|e| format!("admin API {path}: {e}"))?
+        .error_for_status()
+        .map_err(|e| format!("admin API {path}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("admin API {path}: {e}"))
+}

@@ -1,0 +1,36 @@
+//! `daka demo`, the README's first command, runs the whole day end to end on a fresh
+//! temporary directory, exits 0, and tells the story it promises.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_runs_the_day_and_exits_zero() {
+    let out = Command::new(env!("CARGO_BIN_EXE_daka"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "policy v42 fetched, signature checked against the organisation key",
+        "08:55  Clock in at the store",
+        "mock_location",
+        "face_token_wrong_subject",
+        "12:30  Lunch in the basement food court: no network",
+        "sync: the server cannot be reached; 1 waiting",
+        "location_uncertain",
+        "outbox: 3 punches waiting, the oldest for 6 h 32 min",
+        "sync: 3 of 3 sent",
+        "4 punches on the phone, 4 on the server, each exactly once",
+        "4 records, verifies",
+        "bad_signature",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("DUPLICATE"), "{text}");
+}
