@@ -250,3 +250,121 @@ fn face_token(sub: &str, nonce: &str, now: chrono::DateTime<chrono::Utc>) -> Str
     )
     .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_with_the_device_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let options = daka_server::ServerOptions {
+        token_ttl: chrono::Duration::minutes(10),
+        ..Default::default()
+    };
+    let server =
+        start_server_with(dir.path(), &timeline, seed(policy(false, 42), 1), options).await;
+    let phone = open_device(dir.path(), "phone", &timeline, 2_000);
+    phone
+        .enroll(&server.url(), &code("E1001", 0), "phone", "android")
+        .await
+        .unwrap();
+    phone.sync_now(&|_| {}).await.unwrap();
+    // Eleven minutes later the bearer token has expired; the next round gets a 401, signs a
+    // challenge with the device key for a new token, and carries on.
+    timeline.advance_ms(11 * 60_000);
+    let (fix, wifi) = evidence("E1001", &timeline, 1.0);
+    phone
+        .punch(PunchInput {
+            kind: PunchKind::In,
+            fix,
+            wifi_bssids: wifi,
+            face: None,
+        })
+        .unwrap();
+    let report = phone.sync_now(&|_| {}).await.unwrap();
+    assert_eq!((report.accepted, report.remaining), (1, 0), "{report:?}");
+    assert!(report.stopped_by.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_with_a_bad_signature_or_an_older_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
+    let phone = open_device(dir.path(), "phone", &timeline, 2_000);
+    phone
+        .enroll(&server.url(), &code("E1001", 0), "phone", "android")
+        .await
+        .unwrap();
+    let bundle: daka_core::sync::protocol::PolicyBundle =
+        admin_get(&server.url(), "/admin/v1/policy").await;
+    assert_eq!(
+        phone
+            .install_policy(&bundle.document, &bundle.signature)
+            .unwrap(),
+        42
+    );
+    // One changed byte in the document: the organisation's signature no longer matches.
+    let forged = bundle
+        .document
+        .replacen("\"max_accuracy_m\": 80", "\"max_accuracy_m\": 9000", 1);
+    assert_ne!(forged, bundle.document);
+    let err = phone
+        .install_policy(&forged, &bundle.signature)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not match the organisation key"),
+        "{err}"
+    );
+    assert!(
+        phone
+            .install_policy(&bundle.document, "not base64!")
+            .is_err()
+    );
+    assert_eq!(phone.policy_version(), Some(42));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_loop_delivers_punches_and_stops_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
+    let phone = std::sync::Arc::new(open_device(dir.path(), "phone", &timeline, 2_000));
+    phone
+        .enroll(&server.url(), &code("E1001", 0), "phone", "android")
+        .await
+        .unwrap();
+    let rounds = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = rounds.clone();
+    let sync = phone.start_background_sync(std::time::Duration::from_secs(3600), move |r| {
+        assert!(r.is_ok(), "{:?}", r.err());
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    for n in 0..3 {
+        timeline.advance_ms(60_000);
+        let (fix, wifi) = evidence("E1001", &timeline, n as f64);
+        phone
+            .punch(PunchInput {
+                kind: PunchKind::In,
+                fix,
+                wifi_bssids: wifi,
+                face: None,
+            })
+            .unwrap();
+        sync.sync_soon();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server_punches(&server.url()).await.len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "punches did not arrive"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let ran = sync.stop().await;
+    assert!(
+        ran >= 2,
+        "a first round and at least one nudged round: {ran}"
+    );
+    assert_eq!(ran, rounds.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(phone.outbox_stats().unwrap().pending, 0);
+}

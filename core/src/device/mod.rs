@@ -10,6 +10,7 @@
 //! Rejected attempts are not recorded as punches: the user sees the verdict and its reasons and
 //! can retry, or file a missed-punch correction. Accepted and field punches are recorded.
 
+mod background;
 pub mod clock;
 pub mod keys;
 mod sync;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+pub use background::SyncLoop;
 pub use clock::{ClockSource, SimulatedClock, SystemClock};
 pub use keys::{KeyStore, KeyStoreError, UnprotectedKeyStore};
 pub use sync::{SyncProgress, SyncReport};

@@ -84,6 +84,16 @@ pub fn seed(policy: Value, codes_each: usize) -> Seed {
 }
 
 pub async fn start_server(dir: &Path, timeline: &Arc<Timeline>, seed: Seed) -> RunningServer {
+    start_server_with(dir, timeline, seed, ServerOptions::default()).await
+}
+
+/// Starts the server on the shared timeline with other options.
+pub async fn start_server_with(
+    dir: &Path,
+    timeline: &Arc<Timeline>,
+    seed: Seed,
+    options: ServerOptions,
+) -> RunningServer {
     let clock = timeline.clone();
     Server::start_with(
         ServerConfig {
@@ -93,7 +103,7 @@ pub async fn start_server(dir: &Path, timeline: &Arc<Timeline>, seed: Seed) -> R
         },
         ServerOptions {
             clock: Some(Arc::new(move || clock.now())),
-            ..ServerOptions::default()
+            ..options
         },
     )
     .await
