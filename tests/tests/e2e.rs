@@ -368,3 +368,40 @@ async fn the_background_loop_delivers_punches_and_stops_on_request() {
     assert_eq!(ran, rounds.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(phone.outbox_stats().unwrap().pending, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_judges_without_recording_or_using_the_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let server = start_server(dir.path(), &timeline, seed(policy(true, 42), 1)).await;
+    let phone = open_device(dir.path(), "phone", &timeline, 2_000);
+    phone
+        .enroll(&server.url(), &code("E1001", 0), "phone", "android")
+        .await
+        .unwrap();
+    timeline.advance_ms(10_000);
+    let nonce = phone.issue_face_nonce().unwrap();
+    let face = daka_core::evidence::FaceEvidence {
+        token: face_token("E1001", &nonce, timeline.now()),
+        nonce,
+    };
+    let (fix, wifi) = evidence("E1001", &timeline, 1.0);
+    let input = PunchInput {
+        kind: PunchKind::In,
+        fix,
+        wifi_bssids: wifi,
+        face: Some(face),
+    };
+    let preview = phone.preview(input.clone()).unwrap();
+    assert_eq!(preview.decision, Decision::Accepted);
+    assert_eq!(phone.outbox_stats().unwrap().pending, 0, "nothing recorded");
+    // The nonce is still good for the real punch.
+    let outcome = phone.punch(input).unwrap();
+    assert_eq!(
+        outcome.verdict.decision,
+        Decision::Accepted,
+        "{:?}",
+        outcome.verdict
+    );
+    assert_eq!(phone.outbox_stats().unwrap().pending, 1);
+}

@@ -250,6 +250,27 @@ impl Device {
         Ok(nonce)
     }
 
+    /// Judges an attempt without recording anything and without using its face nonce: what
+    /// the app shows before the user taps "clock in" ("you are 37 m outside the store").
+    pub fn preview(&self, input: PunchInput) -> Result<Verdict, DeviceError> {
+        let clock = self.clock.now();
+        let state = self.state();
+        let identity = state.identity.clone().ok_or(DeviceError::NotEnrolled)?;
+        let engine = state.engine.clone().ok_or(DeviceError::NoPolicy)?;
+        let attempt = Attempt {
+            employee_id: identity.employee_id,
+            kind: input.kind,
+            fix: input.fix,
+            wifi_bssids: input.wifi_bssids,
+            face: input.face,
+            clock,
+            previous: state.previous.clone(),
+            anchor: state.anchor.clone(),
+        };
+        let mut scratch = state.nonces.clone();
+        Ok(engine.evaluate(&attempt, None, &mut scratch)?)
+    }
+
     /// Judges a punch attempt and, unless it is rejected, signs it, chains it and queues it,
     /// durably, in one transaction. Returns after the commit.
     pub fn punch(&self, input: PunchInput) -> Result<PunchOutcome, DeviceError> {
