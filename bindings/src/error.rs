@@ -1,0 +1,392 @@
+//! `DakaError`: the one error type apps see (Kotlin `DakaException`, Swift `DakaError`).
+//!
+//! Each variant says what the app should do, and retryable failures are separate from
+//! permanent ones:
+//!
+//! | retry later            | fix the input or the setup              | stop and tell the user     |
+//! |------------------------|------------------------------------------|----------------------------|
+//! | `Offline`, `ServerBusy`| `InvalidInput`, `NotEnrolled`, `NoPolicy`| `Refused`, `Unauthorized`, |
+//! |                        | `AlreadyEnrolled`, `QueueFull`           | `BadPolicy`, `Storage`,    |
+//! |                        |                                          | `KeyStore`, `Internal`     |
+//!
+//! [`From<DeviceError>`] is the single place where the core's errors are mapped (and the
+//! only place that decides what is retryable). No field is called `message`: Kotlin's
+//! `Throwable.message` would clash with it.
+
+use daka_core::device::{DeviceError, KeyStoreError};
+use daka_core::outbox::OutboxError;
+use daka_core::store::StoreError;
+use daka_core::sync::client::SyncError;
+
+/// Everything that can go wrong in a daka call, each variant saying what to do about it.
+/// `toString()` (Swift: `description`) is the English explanation with the numbers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
+pub enum DakaError {
+    /// The device has no identity yet: call `enroll` with a code from an administrator.
+    #[error("this device is not enrolled yet; enrol it with a code from your administrator")]
+    NotEnrolled,
+    /// `enroll` was called on a device that already has an identity.
+    #[error("this device is already enrolled (device {device_id})")]
+    AlreadyEnrolled {
+        /// The identity the device already has.
+        device_id: String,
+    },
+    /// The device is enrolled but has never fetched its policy: sync once while online.
+    #[error("no policy on this device yet; sync once while online")]
+    NoPolicy,
+    /// A value passed by the app is malformed; `field` names it (e.g. `fix.lat`).
+    #[error("invalid input: {field}: {reason} (got {value})")]
+    InvalidInput {
+        /// Path of the bad field, e.g. `fix.lat`, `wifi_bssids[3]`, `serverUrl`.
+        field: String,
+        /// The offending value, shortened.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The offline queue holds `limit` undelivered items; nothing more is accepted until some
+    /// are sent. Tell the user to connect to the network.
+    #[error(
+        "the offline queue is full ({queued} items waiting, limit {limit}); connect to the network"
+    )]
+    QueueFull {
+        /// Items waiting to be sent.
+        queued: u64,
+        /// The most the queue holds.
+        limit: u64,
+    },
+    /// The server could not be reached (no network, timeout, a captive portal). Retryable:
+    /// nothing is lost, queued items stay queued.
+    #[error("the server cannot be reached: {reason}")]
+    Offline {
+        /// What failed, for logs.
+        reason: String,
+    },
+    /// The server is overloaded or failing. Retryable, after `retry_after_seconds` if given.
+    #[error("the server is busy{}", retry_after_seconds.map(|s| format!("; retry after {s} s")).unwrap_or_default())]
+    ServerBusy {
+        /// The server's requested wait, if it sent one.
+        retry_after_seconds: Option<u64>,
+    },
+    /// The server no longer accepts this device's credentials (revoked, or the organisation
+    /// removed the device): enrol again with a new code.
+    #[error("the server refused this device's credentials: {reason}")]
+    Unauthorized {
+        /// The server's explanation.
+        reason: String,
+    },
+    /// The server permanently refused the request (for example `enrollment_code_used`).
+    /// Retrying the same request will not help.
+    #[error("the server refused the request ({code}): {reason}")]
+    Refused {
+        /// The server's stable error code.
+        code: String,
+        /// The server's explanation.
+        reason: String,
+    },
+    /// The policy from the server does not verify or cannot be read; the previous policy
+    /// stays in force.
+    #[error("the policy cannot be used: {reason}")]
+    BadPolicy {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The device's database cannot be opened, read or written (disk full, corrupt file, a
+    /// newer app version's store).
+    #[error("device storage failed: {reason}")]
+    Storage {
+        /// What failed.
+        reason: String,
+    },
+    /// The app's `KeyStore` could not seal or open the device key, or the key is unusable.
+    #[error("the device key cannot be used: {reason}")]
+    KeyStore {
+        /// What failed.
+        reason: String,
+    },
+    /// A bug: a panic inside daka, or an exception of an unexpected type thrown by an app
+    /// callback. Please report it with the reason.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl From<DeviceError> for DakaError {
+    fn from(e: DeviceError) -> Self {
+        DakaError::from(&e)
+    }
+}
+
+/// The one mapping of the core's device errors (the background loop lends its error, so the
+/// mapping works on a reference).
+impl From<&DeviceError> for DakaError {
+    fn from(e: &DeviceError) -> Self {
+        match e {
+            DeviceError::NotEnrolled => DakaError::NotEnrolled,
+            DeviceError::AlreadyEnrolled { device_id } => DakaError::AlreadyEnrolled {
+                device_id: device_id.clone(),
+            },
+            DeviceError::NoPolicy => DakaError::NoPolicy,
+            DeviceError::InvalidInput(a) => DakaError::InvalidInput {
+                field: a.field.clone(),
+                value: a.value.clone(),
+                reason: a.reason.clone(),
+            },
+            DeviceError::BadPolicy { reason } => DakaError::BadPolicy {
+                reason: reason.clone(),
+            },
+            DeviceError::Outbox(OutboxError::Full { queued, limit }) => DakaError::QueueFull {
+                queued: *queued,
+                limit: *limit,
+            },
+            DeviceError::Outbox(OutboxError::InvalidItem {
+                field,
+                value,
+                reason,
+            }) => DakaError::InvalidInput {
+                field: field.to_string(),
+                value: value.clone(),
+                reason: reason.clone(),
+            },
+            DeviceError::Outbox(OutboxError::Store(e)) | DeviceError::Store(e) => storage(e),
+            DeviceError::Outbox(e @ OutboxError::DuplicateId { .. }) => DakaError::Storage {
+                reason: e.to_string(),
+            },
+            DeviceError::Sync(e) => e.clone().into(),
+            DeviceError::KeyStore(KeyStoreError { reason }) | DeviceError::Key { reason } => {
+                DakaError::KeyStore {
+                    reason: reason.clone(),
+                }
+            }
+        }
+    }
+}
+
+impl From<OutboxError> for DakaError {
+    fn from(e: OutboxError) -> Self {
+        DakaError::from(DeviceError::Outbox(e))
+    }
+}
+
+fn storage(e: &StoreError) -> DakaError {
+    DakaError::Storage {
+        reason: e.to_string(),
+    }
+}
+
+impl From<SyncError> for DakaError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Network { .. } | SyncError::Timeout { .. } => DakaError::Offline {
+                reason: e.to_string(),
+            },
+            // Something between the phone and the server (a captive portal, a proxy) answered
+            // instead of daka: for the user that is "not online yet".
+            SyncError::InvalidResponse { .. } => DakaError::Offline {
+                reason: e.to_string(),
+            },
+            SyncError::Busy { retry_after_ms, .. } => DakaError::ServerBusy {
+                retry_after_seconds: retry_after_ms.map(|ms| ms.div_ceil(1000)),
+            },
+            SyncError::Server { .. } => DakaError::ServerBusy {
+                retry_after_seconds: None,
+            },
+            SyncError::Unauthorized { message } => DakaError::Unauthorized { reason: message },
+            SyncError::Refused { code, message, .. } => DakaError::Refused {
+                code,
+                reason: message,
+            },
+            SyncError::InvalidUrl { url, reason } => DakaError::InvalidInput {
+                field: "serverUrl".into(),
+                value: url,
+                reason,
+            },
+        }
+    }
+}
+
+/// A foreign callback threw something other than a `DakaException`.
+impl From<uniffi::UnexpectedUniFFICallbackError> for DakaError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        DakaError::Internal {
+            reason: format!(
+                "an app callback threw an unexpected exception: {}",
+                e.reason
+            ),
+        }
+    }
+}
+
+/// The typed error behind a sync round that the core reported as "stopped early".
+///
+/// `Device::sync_now` does not fail when the network is down (offline is the normal state of
+/// a field worker's phone); it returns a report whose `stopped_by` holds the retryable
+/// failure's text. Apps want a typed `Offline` or `ServerBusy` for that, so the text is
+/// classified here. The texts are those of [`SyncError`]'s `Display`; the tests below build
+/// every variant, so a change of wording in the core fails here rather than in an app.
+/// `None`: the round was not stopped by a failure (the server deferred some items, which is
+/// normal flow control).
+pub(crate) fn stop_error(stopped_by: &str) -> Option<DakaError> {
+    if stopped_by == SERVER_DEFERRED {
+        return None;
+    }
+    if let Some(rest) = stopped_by.strip_prefix("the server asked to retry later") {
+        let retry_after_seconds = rest
+            .split_once(", after ")
+            .and_then(|(_, ms)| ms.strip_suffix(" ms"))
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map(|ms| ms.div_ceil(1000));
+        return Some(DakaError::ServerBusy {
+            retry_after_seconds,
+        });
+    }
+    if stopped_by.starts_with("server error (HTTP") {
+        return Some(DakaError::ServerBusy {
+            retry_after_seconds: None,
+        });
+    }
+    Some(DakaError::Offline {
+        reason: stopped_by.to_string(),
+    })
+}
+
+/// The core's `stopped_by` text when the server answered "retry later" for some items.
+const SERVER_DEFERRED: &str = "the server deferred some items";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use daka_core::attempt::AttemptError;
+
+    fn url() -> String {
+        "http://127.0.0.1:9/v1/punches".into()
+    }
+
+    #[test]
+    fn every_retryable_sync_error_text_is_classified_like_the_error_itself() {
+        let retryable = [
+            SyncError::Network {
+                url: url(),
+                reason: "connection refused".into(),
+            },
+            SyncError::Timeout { url: url() },
+            SyncError::Busy {
+                status: 429,
+                retry_after_ms: Some(2_500),
+            },
+            SyncError::Busy {
+                status: 503,
+                retry_after_ms: None,
+            },
+            SyncError::Server {
+                status: 500,
+                message: "boom".into(),
+            },
+            SyncError::InvalidResponse {
+                url: url(),
+                reason: "not JSON".into(),
+            },
+        ];
+        for e in retryable {
+            assert!(e.is_retryable(), "{e:?}");
+            let direct = DakaError::from(e.clone());
+            let classified = stop_error(&e.to_string()).expect("a failure");
+            assert_eq!(classified.clone(), direct, "{e}");
+            assert!(
+                matches!(
+                    classified,
+                    DakaError::Offline { .. } | DakaError::ServerBusy { .. }
+                ),
+                "{classified:?}"
+            );
+        }
+        assert_eq!(
+            stop_error(
+                &SyncError::Busy {
+                    status: 429,
+                    retry_after_ms: Some(2_500)
+                }
+                .to_string()
+            ),
+            Some(DakaError::ServerBusy {
+                retry_after_seconds: Some(3)
+            })
+        );
+        assert_eq!(stop_error(SERVER_DEFERRED), None);
+    }
+
+    #[test]
+    fn permanent_failures_map_to_permanent_variants() {
+        let e: DakaError = DeviceError::Sync(SyncError::Refused {
+            status: 409,
+            code: "enrollment_code_used".into(),
+            message: "this code was already used".into(),
+        })
+        .into();
+        assert_eq!(
+            e,
+            DakaError::Refused {
+                code: "enrollment_code_used".into(),
+                reason: "this code was already used".into()
+            }
+        );
+        let e: DakaError = DeviceError::Sync(SyncError::Unauthorized {
+            message: "revoked".into(),
+        })
+        .into();
+        assert!(matches!(e, DakaError::Unauthorized { .. }));
+        let e: DakaError = DeviceError::Sync(SyncError::InvalidUrl {
+            url: "ftp://x".into(),
+            reason: "not http".into(),
+        })
+        .into();
+        assert!(matches!(e, DakaError::InvalidInput { ref field, .. } if field == "serverUrl"));
+    }
+
+    #[test]
+    fn input_queue_and_key_errors_keep_their_numbers() {
+        let e: DakaError = DeviceError::InvalidInput(AttemptError {
+            field: "fix.lat".into(),
+            value: "95".into(),
+            reason: "latitude must be a finite number in -90..=90".into(),
+        })
+        .into();
+        assert_eq!(
+            e,
+            DakaError::InvalidInput {
+                field: "fix.lat".into(),
+                value: "95".into(),
+                reason: "latitude must be a finite number in -90..=90".into()
+            }
+        );
+        let e: DakaError = DeviceError::Outbox(OutboxError::Full {
+            queued: 3,
+            limit: 3,
+        })
+        .into();
+        assert_eq!(
+            e,
+            DakaError::QueueFull {
+                queued: 3,
+                limit: 3
+            }
+        );
+        let e: DakaError = DeviceError::KeyStore(KeyStoreError {
+            reason: "user not authenticated".into(),
+        })
+        .into();
+        assert_eq!(
+            e,
+            DakaError::KeyStore {
+                reason: "user not authenticated".into()
+            }
+        );
+        assert_eq!(
+            DakaError::from(DeviceError::NotEnrolled),
+            DakaError::NotEnrolled
+        );
+    }
+}

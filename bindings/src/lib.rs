@@ -1,0 +1,34 @@
+//! daka-ffi: the UniFFI surface of daka for Kotlin (Android) and Swift (iOS).
+//!
+//! A thin crate by design: `daka-core` holds every rule, the store, the outbox and the
+//! protocol; this crate only wraps `daka_core::device::Device` in one exported object and
+//! converts values at the boundary.
+//!
+//! * `device.rs`: [`DakaDevice`], the object apps hold.
+//! * `types.rs`: the records and enums that cross, and their conversions.
+//! * `error.rs`: [`DakaError`], the one public error, and the single mapping from the core's.
+//! * `platform.rs`: the foreign traits the app implements ([`KeyStore`], [`StatusListener`]).
+//! * `runtime.rs`: the shared tokio runtime that async calls and the background loop run on.
+//!
+//! Panics never cross the boundary as unwinding: the exported functions run inside UniFFI's
+//! `catch_unwind` (the profiles keep `panic = "unwind"`), and tasks on the runtime report a
+//! panic as `DakaError::Internal`.
+#![doc = ""]
+#![doc = include_str!("../README.md")]
+
+mod device;
+mod error;
+mod platform;
+mod runtime;
+mod types;
+
+pub use device::DakaDevice;
+pub use error::DakaError;
+pub use platform::{KeyStore, StatusListener};
+pub use types::{
+    Decision, DeviceOptions, DeviceStatus, Fix, Identity, LocationSource, Presence, PunchInput,
+    PunchKind, PunchReceipt, QueueStatus, QueuedItem, Reason, ServerVerdict, Severity, SyncReport,
+    Verdict,
+};
+
+uniffi::setup_scaffolding!("daka");

@@ -1,0 +1,551 @@
+//! The records and enums that cross the FFI, and their conversions to and from `daka-core`.
+//!
+//! These are wrapper types rather than derives on the core's own types: the core speaks in
+//! `chrono` instants, `Code` enums and nested location verdicts, while apps want flat records
+//! with Unix milliseconds and code *text* (the stable contract of docs/verdict.md, which new
+//! codes extend without breaking an app's `when`). Conversions live next to the types, one
+//! function each way, so nothing is written twice elsewhere.
+//!
+//! Counts and versions are `u64` (Kotlin `ULong`, Swift `UInt64`); instants are `i64` Unix
+//! milliseconds (Kotlin `Long`, Swift `Int64`).
+
+use daka_core::device::{self, Identity as CoreIdentity};
+use daka_core::evidence::FaceEvidence;
+use daka_core::outbox::OutboxStats;
+use daka_core::sync::protocol::Change;
+use daka_core::verdict::{self, LocationSource as CoreSource};
+
+use crate::error::DakaError;
+
+/// One location fix as the platform reports it (Android `Location`, iOS `CLLocation`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Fix {
+    /// Latitude, WGS-84 degrees, -90..=90.
+    pub lat: f64,
+    /// Longitude, WGS-84 degrees, -180..=180.
+    pub lon: f64,
+    /// Horizontal accuracy radius in metres at 68 % confidence (`Location.getAccuracy()`,
+    /// `CLLocation.horizontalAccuracy`).
+    pub accuracy_m: f64,
+    /// When the fix was taken, Unix milliseconds of the device clock (`Location.getTime()`).
+    pub time_ms: i64,
+    /// Milliseconds since boot when the fix was taken (`getElapsedRealtimeNanos() / 1e6`), if
+    /// the platform gives it; lets daka tell a stale fix even when the wall clock is wrong.
+    #[uniffi(default = None)]
+    pub monotonic_ms: Option<u64>,
+    /// The platform flagged the fix as mocked (`Location.isMock()`,
+    /// `sourceInformation.isSimulatedBySoftware`).
+    #[uniffi(default = false)]
+    pub mock: bool,
+    /// The provider (`gps`, `fused`, `network`), kept for the audit trail.
+    #[uniffi(default = None)]
+    pub provider: Option<String>,
+}
+
+/// What a punch is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PunchKind {
+    /// Start of work.
+    In,
+    /// End of work.
+    Out,
+    /// Start of a break.
+    BreakStart,
+    /// End of a break.
+    BreakEnd,
+    /// A field punch (外勤) away from any site, for an approver to review.
+    Field,
+}
+
+/// What the app hands over for one punch or location check.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct PunchInput {
+    /// What the punch is.
+    pub kind: PunchKind,
+    /// The latest location fix, if there is one.
+    #[uniffi(default = None)]
+    pub fix: Option<Fix>,
+    /// BSSIDs of the latest Wi-Fi scan (any case, `:` or `-` separated).
+    #[uniffi(default)]
+    pub wifi_bssids: Vec<String>,
+    /// The face matcher's signed result (a compact JWS), when the face check was done.
+    #[uniffi(default = None)]
+    pub face_token: Option<String>,
+    /// The nonce from `beginFaceCheck()` that the face matcher put in `face_token`.
+    #[uniffi(default = None)]
+    pub face_nonce: Option<String>,
+}
+
+/// What happens to the punch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Decision {
+    /// Recorded as an ordinary punch.
+    Accepted,
+    /// Recorded as a field punch (外勤) that an approver must review.
+    FieldPunch,
+    /// Not recorded; the reasons say why and what to do.
+    Rejected,
+}
+
+/// Where the device is relative to the allowed sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Presence {
+    /// The whole accuracy circle lies inside an allowed fence (or an allowed Wi-Fi was seen).
+    Inside,
+    /// The accuracy circle touches no allowed fence.
+    Outside,
+    /// The accuracy circle straddles the edge of an allowed fence.
+    Uncertain,
+}
+
+/// Which evidence decided the location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LocationSource {
+    /// The location fix.
+    Gps,
+    /// An allow-listed Wi-Fi access point.
+    Wifi,
+    /// Nothing proved the location (no fix and no known Wi-Fi, or an unknown employee).
+    NoEvidence,
+}
+
+/// How much a finding weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Severity {
+    /// Recorded for the audit trail; does not change the decision.
+    Info,
+    /// The punch may be recorded but needs a reviewer.
+    Review,
+    /// The punch is not accepted.
+    Reject,
+}
+
+/// One finding of the evaluator.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Reason {
+    /// The stable machine code, e.g. `outside_fence` (docs/verdict.md lists them all; codes
+    /// are only ever added, so keep an `else` branch).
+    pub code: String,
+    /// How much it weighs.
+    pub severity: Severity,
+    /// A human message with the numbers: "37 m outside Causeway Bay Store (accuracy ±65 m)".
+    pub message: String,
+}
+
+/// The evaluator's answer for one attempt.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Verdict {
+    /// What happens to the punch.
+    pub decision: Decision,
+    /// Where the device is relative to the allowed sites.
+    pub presence: Presence,
+    /// Which evidence decided the location.
+    pub source: LocationSource,
+    /// The nearest allowed site, or the site whose Wi-Fi matched.
+    pub site_id: Option<String>,
+    /// That site's display name.
+    pub site_name: Option<String>,
+    /// Metres from the fix to that site's fence edge: positive outside, negative inside.
+    pub distance_to_edge_m: Option<f64>,
+    /// The fix's accuracy in metres, if a fix was judged.
+    pub accuracy_m: Option<f64>,
+    /// Every finding, most severe first.
+    pub reasons: Vec<Reason>,
+    /// The policy version the attempt was judged under.
+    pub policy_version: u64,
+    /// The trusted time the attempt was judged at, Unix milliseconds.
+    pub evaluated_at_ms: i64,
+}
+
+/// The answer to `punch`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct PunchReceipt {
+    /// The verdict; `Rejected` means nothing was recorded.
+    pub verdict: Verdict,
+    /// The recorded punch's id (a UUIDv7), when it was recorded. Durable when returned.
+    pub record_id: Option<String>,
+    /// Its sequence number in this device's punch chain (1, 2, 3, …).
+    pub seq: Option<u64>,
+}
+
+/// Counts for a "3 punches waiting to send" badge.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QueueStatus {
+    /// Waiting to be sent.
+    pub pending: u64,
+    /// Being sent right now.
+    pub in_flight: u64,
+    /// Permanently refused by the server; see `itemsNeedingAttention()`.
+    pub needs_attention: u64,
+    /// Age of the oldest item not yet delivered, in seconds, if there is one.
+    pub oldest_waiting_seconds: Option<u64>,
+}
+
+/// An item the server refused permanently, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QueuedItem {
+    /// The item's id (for a punch, its record id).
+    pub id: String,
+    /// The server's stable code, e.g. `face_token_replayed`.
+    pub code: String,
+    /// The server's explanation.
+    pub message: String,
+}
+
+/// The server's own verdict on a punch it received.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ServerVerdict {
+    /// The punch's record id.
+    pub punch_id: String,
+    /// The server's decision (it is the authority).
+    pub decision: Decision,
+    /// The codes of its findings.
+    pub codes: Vec<String>,
+}
+
+/// What one sync round did.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SyncReport {
+    /// HTTP push requests made.
+    pub requests: u64,
+    /// Items the server accepted.
+    pub accepted: u64,
+    /// Items the server already had (a retry of a delivered item): delivered.
+    pub duplicates: u64,
+    /// Items refused permanently; see `itemsNeedingAttention()`.
+    pub rejected: u64,
+    /// Items the server asked to send later.
+    pub deferred: u64,
+    /// Items still waiting after the round.
+    pub remaining: u64,
+    /// The policy version in force after the round.
+    pub policy_version: Option<u64>,
+    /// Whether the round installed a new policy version.
+    pub policy_updated: bool,
+    /// The server's verdicts on punches, pulled in this round.
+    pub server_verdicts: Vec<ServerVerdict>,
+    /// Why the round ended early without failing (the server deferred items), if it did.
+    pub stopped_by: Option<String>,
+}
+
+/// Who this device is, once enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Identity {
+    /// The device id the server assigned.
+    pub device_id: String,
+    /// The organisation.
+    pub org_id: String,
+    /// The employee this device punches for.
+    pub employee_id: String,
+    /// The server the device syncs with.
+    pub server_url: String,
+}
+
+/// A snapshot for the app's status screen.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceStatus {
+    /// Whether the device has an identity.
+    pub enrolled: bool,
+    /// The device id, once enrolled.
+    pub device_id: Option<String>,
+    /// The employee, once enrolled.
+    pub employee_id: Option<String>,
+    /// The policy version in force, once fetched.
+    pub policy_version: Option<u64>,
+    /// The offline queue.
+    pub queue: QueueStatus,
+    /// Whether the background sync loop is running.
+    pub background_sync: bool,
+}
+
+/// Settings for `DakaDevice.openWithOptions`; every field has a sensible default.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceOptions {
+    /// Most undelivered items the offline queue holds (default 100 000); beyond it `punch`
+    /// fails with `QueueFull` instead of dropping anything.
+    #[uniffi(default = None)]
+    pub max_queued_items: Option<u64>,
+    /// Limit for one whole HTTP request, in seconds (default 30).
+    #[uniffi(default = None)]
+    pub request_timeout_seconds: Option<u32>,
+    /// Limit for establishing a connection, in seconds (default 10).
+    #[uniffi(default = None)]
+    pub connect_timeout_seconds: Option<u32>,
+}
+
+// ---- conversions ---------------------------------------------------------------------------
+
+impl From<PunchKind> for daka_core::punch::PunchKind {
+    fn from(k: PunchKind) -> Self {
+        use daka_core::punch::PunchKind as K;
+        match k {
+            PunchKind::In => K::In,
+            PunchKind::Out => K::Out,
+            PunchKind::BreakStart => K::BreakStart,
+            PunchKind::BreakEnd => K::BreakEnd,
+            PunchKind::Field => K::Field,
+        }
+    }
+}
+
+impl Fix {
+    fn into_core(self) -> Result<daka_core::evidence::Fix, DakaError> {
+        let time = chrono::DateTime::from_timestamp_millis(self.time_ms).ok_or_else(|| {
+            DakaError::InvalidInput {
+                field: "fix.timeMs".into(),
+                value: self.time_ms.to_string(),
+                reason: "not a representable instant (Unix milliseconds)".into(),
+            }
+        })?;
+        Ok(daka_core::evidence::Fix {
+            lat: self.lat,
+            lon: self.lon,
+            accuracy_m: self.accuracy_m,
+            time,
+            monotonic_ms: self.monotonic_ms,
+            mock: self.mock,
+            provider: self.provider,
+        })
+    }
+}
+
+impl PunchInput {
+    /// The core's input. Values are checked by the core's validation (which names the field);
+    /// here only what the FFI shape adds: the token and its nonce come together.
+    pub(crate) fn into_core(self) -> Result<device::PunchInput, DakaError> {
+        let face = match (self.face_token, self.face_nonce) {
+            (Some(token), Some(nonce)) => Some(FaceEvidence { token, nonce }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(DakaError::InvalidInput {
+                    field: "faceNonce".into(),
+                    value: "(missing)".into(),
+                    reason: "a face token needs the nonce from beginFaceCheck() it was made for"
+                        .into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(DakaError::InvalidInput {
+                    field: "faceToken".into(),
+                    value: "(missing)".into(),
+                    reason: "a face nonce was given without the face matcher's token".into(),
+                });
+            }
+        };
+        Ok(device::PunchInput {
+            kind: self.kind.into(),
+            fix: self.fix.map(Fix::into_core).transpose()?,
+            wifi_bssids: self.wifi_bssids,
+            face,
+        })
+    }
+}
+
+impl From<verdict::Decision> for Decision {
+    fn from(d: verdict::Decision) -> Self {
+        match d {
+            verdict::Decision::Accepted => Decision::Accepted,
+            verdict::Decision::FieldPunch => Decision::FieldPunch,
+            verdict::Decision::Rejected => Decision::Rejected,
+        }
+    }
+}
+
+impl From<daka_core::Severity> for Severity {
+    fn from(s: daka_core::Severity) -> Self {
+        match s {
+            daka_core::Severity::Info => Severity::Info,
+            daka_core::Severity::Review => Severity::Review,
+            daka_core::Severity::Reject => Severity::Reject,
+        }
+    }
+}
+
+impl From<verdict::Verdict> for Verdict {
+    fn from(v: verdict::Verdict) -> Self {
+        use daka_core::geofence::Presence as P;
+        let loc = v.location;
+        Verdict {
+            decision: v.decision.into(),
+            presence: match loc.presence {
+                P::Inside => Presence::Inside,
+                P::Outside => Presence::Outside,
+                P::Uncertain => Presence::Uncertain,
+            },
+            source: match loc.source {
+                CoreSource::Gps => LocationSource::Gps,
+                CoreSource::Wifi => LocationSource::Wifi,
+                CoreSource::None => LocationSource::NoEvidence,
+            },
+            site_id: loc.site_id,
+            site_name: loc.site_name,
+            distance_to_edge_m: loc.distance_to_edge_m,
+            accuracy_m: loc.accuracy_m,
+            reasons: v
+                .reasons
+                .into_iter()
+                .map(|r| Reason {
+                    code: r.code.as_str().to_string(),
+                    severity: r.severity.into(),
+                    message: r.message,
+                })
+                .collect(),
+            policy_version: v.policy_version,
+            evaluated_at_ms: v.evaluated_at.timestamp_millis(),
+        }
+    }
+}
+
+impl From<device::PunchOutcome> for PunchReceipt {
+    fn from(o: device::PunchOutcome) -> Self {
+        PunchReceipt {
+            verdict: o.verdict.into(),
+            record_id: o.record.as_ref().map(|r| r.body.id.to_string()),
+            seq: o.record.as_ref().map(|r| r.body.seq),
+        }
+    }
+}
+
+impl From<OutboxStats> for QueueStatus {
+    fn from(s: OutboxStats) -> Self {
+        QueueStatus {
+            pending: s.pending,
+            in_flight: s.in_flight,
+            needs_attention: s.needs_attention,
+            oldest_waiting_seconds: s
+                .oldest_undelivered_age_ms
+                .map(|ms| u64::try_from(ms.max(0)).unwrap_or(0) / 1000),
+        }
+    }
+}
+
+impl From<device::SyncReport> for SyncReport {
+    fn from(r: device::SyncReport) -> Self {
+        SyncReport {
+            requests: r.requests,
+            accepted: r.accepted,
+            duplicates: r.duplicates,
+            rejected: r.rejected,
+            deferred: r.deferred,
+            remaining: r.remaining,
+            policy_version: r.policy_version,
+            policy_updated: r.policy_updated,
+            server_verdicts: r
+                .server_verdicts
+                .into_iter()
+                .filter_map(|c| match c {
+                    Change::PunchVerdict {
+                        punch_id,
+                        decision,
+                        codes,
+                    } => Some(ServerVerdict {
+                        punch_id,
+                        decision: decision.into(),
+                        codes: codes.iter().map(|c| c.as_str().to_string()).collect(),
+                    }),
+                    Change::PolicyUpdated { .. } => None,
+                })
+                .collect(),
+            stopped_by: r.stopped_by,
+        }
+    }
+}
+
+impl From<CoreIdentity> for Identity {
+    fn from(i: CoreIdentity) -> Self {
+        Identity {
+            device_id: i.device_id,
+            org_id: i.org_id,
+            employee_id: i.employee_id,
+            server_url: i.server_url,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> PunchInput {
+        PunchInput {
+            kind: PunchKind::In,
+            fix: Some(Fix {
+                lat: 22.28005,
+                lon: 114.18305,
+                accuracy_m: 5.0,
+                time_ms: 1_795_000_000_000,
+                monotonic_ms: Some(1_000),
+                mock: false,
+                provider: Some("gps".into()),
+            }),
+            wifi_bssids: vec!["E0:55:3D:4A:12:C1".into()],
+            face_token: None,
+            face_nonce: None,
+        }
+    }
+
+    #[test]
+    fn punch_input_converts_field_by_field() {
+        let core = input().into_core().unwrap();
+        assert_eq!(core.kind, daka_core::punch::PunchKind::In);
+        let fix = core.fix.unwrap();
+        assert_eq!(
+            (fix.lat, fix.lon, fix.accuracy_m),
+            (22.28005, 114.18305, 5.0)
+        );
+        assert_eq!(fix.time.timestamp_millis(), 1_795_000_000_000);
+        assert_eq!(fix.monotonic_ms, Some(1_000));
+        assert_eq!(fix.provider.as_deref(), Some("gps"));
+        assert_eq!(core.wifi_bssids, ["E0:55:3D:4A:12:C1"]);
+        assert!(core.face.is_none());
+    }
+
+    #[test]
+    fn a_face_token_needs_its_nonce_and_vice_versa() {
+        let mut i = input();
+        i.face_token = Some("a.b.c".into());
+        assert!(matches!(
+            i.clone().into_core(),
+            Err(DakaError::InvalidInput { field, .. }) if field == "faceNonce"
+        ));
+        i.face_nonce = Some("n".into());
+        let face = i.clone().into_core().unwrap().face.unwrap();
+        assert_eq!((face.token.as_str(), face.nonce.as_str()), ("a.b.c", "n"));
+        i.face_token = None;
+        assert!(matches!(
+            i.into_core(),
+            Err(DakaError::InvalidInput { field, .. }) if field == "faceToken"
+        ));
+    }
+
+    #[test]
+    fn an_unrepresentable_fix_time_names_the_field() {
+        let mut i = input();
+        i.fix.as_mut().unwrap().time_ms = i64::MAX;
+        assert!(matches!(
+            i.into_core(),
+            Err(DakaError::InvalidInput { field, value, .. })
+                if field == "fix.timeMs" && value == i64::MAX.to_string()
+        ));
+    }
+
+    #[test]
+    fn queue_ages_are_whole_seconds() {
+        let q = QueueStatus::from(OutboxStats {
+            pending: 2,
+            in_flight: 1,
+            needs_attention: 1,
+            delivered: 9,
+            oldest_undelivered_age_ms: Some(61_999),
+        });
+        assert_eq!(
+            q,
+            QueueStatus {
+                pending: 2,
+                in_flight: 1,
+                needs_attention: 1,
+                oldest_waiting_seconds: Some(61)
+            }
+        );
+    }
+}
