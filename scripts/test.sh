@@ -21,3 +21,43 @@ step "cargo test"
 cargo test --workspace --locked 2>&1 | tee target/cargo-test.log
 # One total over every test binary, after cargo's own per-binary summaries.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nall Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
+
+step "Kotlin bindings on the JVM (generated bindings + Maven + JUnit 5)"
+if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+  # A fresh Debian/Ubuntu machine: JDK 17 and Maven from the distribution.
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+  else
+    echo "the JVM tests need a JDK (17+) and Maven on PATH" >&2
+    exit 1
+  fi
+fi
+bash scripts/bindings.sh
+# Maven downloads the Kotlin compiler, JNA, coroutines and JUnit from Maven Central on the
+# first run (into ~/.m2). The full output goes to a log; Surefire's lines are printed.
+if ! (cd android/jvm-tests && mvn -B -Dstyle.color=never --no-transfer-progress test) \
+    >target/jvm-tests.log 2>&1; then
+  grep -E 'Tests run:|FAIL|ERROR' target/jvm-tests.log | head -60 || tail -60 target/jvm-tests.log
+  echo "JVM tests failed; full log: target/jvm-tests.log" >&2
+  exit 1
+fi
+grep -E 'Tests run: .* -- in ' target/jvm-tests.log | sed 's/^\[[A-Z]*\] //'
+kotlin_summary="$(grep -E '^\[[A-Z]+\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' \
+  target/jvm-tests.log | tail -1 | sed 's/^\[[A-Z]*\] //')"
+
+step "shipping library size (profile release-ffi, x86_64, stripped; limit 5 MB)"
+cargo rustc --locked -q --profile release-ffi -p daka-ffi --lib --no-default-features --crate-type cdylib
+cp target/release-ffi/libdaka_ffi.so target/release-ffi/libdaka_ffi.stripped.so
+strip --strip-all target/release-ffi/libdaka_ffi.stripped.so
+lib_bytes="$(stat -c %s target/release-ffi/libdaka_ffi.stripped.so)"
+lib_summary="$(awk -v b="$lib_bytes" 'BEGIN { printf "libdaka_ffi.so (release-ffi, stripped): %d bytes = %.2f MiB (limit 5 MiB)", b, b / 1048576 }')"
+echo "$lib_summary"
+if [ "$lib_bytes" -gt $((5 * 1024 * 1024)) ]; then
+  echo "the shipping library is over 5 MiB" >&2
+  exit 1
+fi
+
+step "summary"
+awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
+echo "$lib_summary"
+echo "Kotlin JVM tests (Surefire): $kotlin_summary"

@@ -5,6 +5,8 @@
 //!
 //! * the configuration is read: the Kotlin package, the Swift module and its C module are the
 //!   names `uniffi.toml` gives (UniFFI ignores a wrongly keyed file with a mere warning);
+//! * the Android configuration (`android/uniffi-android.toml`) keeps those names and turns on
+//!   the Android flavour;
 //! * every method of the exported API appears in the Swift and Kotlin files, from a list kept
 //!   here; and the list itself matches the `pub fn`s of `src/device.rs` and the foreign
 //!   traits of `src/platform.rs`, so neither can drift from the other.
@@ -260,4 +262,17 @@ fn an_old_style_config_is_ignored_which_is_why_the_names_are_checked() {
     );
     assert!(!out.join("hk/daka/sdk/daka.kt").exists());
     assert!(!out.join("DakaSDK.swift").exists());
+}
+
+#[test]
+fn the_android_configuration_keeps_the_names_and_adds_the_android_cleaner() {
+    let dir = tempfile::tempdir().unwrap();
+    generate_with(&crate_dir().join("../android/uniffi-android.toml"), dir.path());
+    let kotlin = std::fs::read_to_string(dir.path().join("hk/daka/sdk/daka.kt")).unwrap();
+    assert!(kotlin.lines().any(|l| l == "package hk.daka.sdk"));
+    assert!(
+        kotlin.contains("import android.os.Build"),
+        "android = true is read"
+    );
+    assert!(kotlin.contains("SystemCleaner"));
 }
