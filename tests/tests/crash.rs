@@ -2,18 +2,23 @@
 //! twice), with a real process killed by SIGKILL at random moments.
 //!
 //! * `acknowledged_punches_survive_sigkill_and_reach_the_server_once`: a child process
-//!   (`punch_child punch`) punching in a loop is killed at least 200 times: right at start-up,
-//!   after a random 0–60 ms, or a few microseconds after it acknowledged a punch (so inside the
-//!   next punch's transaction). Afterwards every acknowledged punch is in the store with the
-//!   seq it was acknowledged with, the file passes SQLite's `integrity_check`, the stored punch
-//!   log verifies as one unbroken chain from seq 1, and after syncing the server holds exactly
-//!   the device's punches, each once, with every chain verifying.
+//!   (`punch_child punch`) punching in a loop is killed 200 times: right at start-up (within
+//!   3 ms of being spawned), at a random moment in its first 60 ms, or within 1.5 ms of an
+//!   acknowledgement (so mostly inside the next punch's transaction). Afterwards every
+//!   acknowledged punch is in the store with the seq it was acknowledged with, acknowledged
+//!   seqs only ever grew (no acknowledged punch was overwritten by a fork), the file passes
+//!   SQLite's `integrity_check`, the stored punch log verifies as one unbroken chain from seq 1
+//!   (punches committed but killed before their acknowledgement included), the device punches
+//!   on from the chain's head, and after syncing the server holds exactly the device's punches,
+//!   each once, in chain order, none refused, with every chain verifying.
 //! * `killing_a_sync_midway_delivers_every_punch_exactly_once`: a child draining the outbox to
-//!   the server (`punch_child sync`) is killed at random moments at least 20 times, with new
-//!   punches queued between rounds; the parent then finishes the sync, and the server holds
-//!   each punch exactly once. The test also counts the rounds whose kill landed after the
-//!   server applied a batch but before the device recorded it (the case exactly-once is about)
-//!   and keeps going, up to a cap, until that happened at least twice.
+//!   the server (`punch_child sync`) is killed at least 20 times, with 20–220 new punches queued
+//!   before each round: at start-up, at a random moment, just after an answered batch, and (every
+//!   fourth round) while the server is applying a batch the device has not been answered for.
+//!   After each kill the test counts the punches the server had applied but the device had not
+//!   recorded as delivered (the case exactly-once is about), and requires at least two rounds
+//!   where that happened (adding rounds, up to 60, if needed). The parent then finishes the
+//!   sync and the server holds each punch exactly once.
 //!
 //! Both take their kill schedule from a seeded RNG and print the seed;
 //! `DAKA_CRASH_SEED=<seed>` replays a schedule (process timing still varies).
