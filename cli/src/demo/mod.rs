@@ -280,92 +280,51 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         report.policy_version.unwrap_or_default()
     );
 
-    let face = |phone: &Device, timeline: &Timeline, who: &str| -> DemoResult<FaceEvidence> {
-        let nonce = phone.issue_face_nonce().map_err(|e| e.to_string())?;
-        let token = matcher.sign(&MatchResult {
-            issuer: MATCHER_ISS,
-            subject: who,
-            nonce: &nonce,
-            issued_at: timeline.now() - Duration::seconds(3),
-            ttl_s: 120,
-            score: 0.96,
-            liveness: Value::from("pass"),
-            model: "hl-face-v3",
-        })?;
-        Ok(FaceEvidence { token, nonce })
+    let scene = Scene {
+        phone: &phone,
+        timeline: &timeline,
+        matcher: &matcher,
     };
 
-    // 08:55 clock in.
     timeline.at(8, 55);
     println!(
         "{}  Clock in at the store under open sky (GPS ±6 m), face check on the phone",
         timeline.hk()
     );
-    let outcome = phone
-        .punch(PunchInput {
-            kind: PunchKind::In,
-            fix: Some(fix(&timeline, STORE, 6.0, false)),
-            wifi_bssids: vec![],
-            face: Some(face(&phone, &timeline, "E1001")?),
-        })
-        .map_err(|e| e.to_string())?;
-    show(&outcome.verdict);
-    show_record(&outcome.record, false);
-    let report = phone.sync_now(&|_| {}).await.map_err(|e| e.to_string())?;
-    show_sync(&report);
+    scene.punch(PunchKind::In, STORE, 6.0, false, &[], "E1001", false)?;
+    show_sync(&phone.sync_now(&|_| {}).await.map_err(|e| e.to_string())?);
 
-    // 10:20 fake GPS.
     timeline.at(10, 20);
     println!(
         "\n{}  A fake-GPS app claims the phone is in the store (it is in Mong Kok)",
         timeline.hk()
     );
-    let outcome = phone
-        .punch(PunchInput {
-            kind: PunchKind::Out,
-            fix: Some(fix(&timeline, STORE, 3.0, true)),
-            wifi_bssids: vec![],
-            face: Some(face(&phone, &timeline, "E1001")?),
-        })
-        .map_err(|e| e.to_string())?;
-    show(&outcome.verdict);
-    show_record(&outcome.record, false);
+    scene.punch(PunchKind::Out, STORE, 3.0, true, &[], "E1001", false)?;
 
-    // 10:25 someone else's face.
     timeline.at(10, 25);
     println!(
         "\n{}  A colleague tries to clock out for E1001 with her own face",
         timeline.hk()
     );
-    let outcome = phone
-        .punch(PunchInput {
-            kind: PunchKind::Out,
-            fix: Some(fix(&timeline, STORE, 5.0, false)),
-            wifi_bssids: vec![],
-            face: Some(face(&phone, &timeline, "E1002")?),
-        })
-        .map_err(|e| e.to_string())?;
-    show(&outcome.verdict);
-    show_record(&outcome.record, false);
+    scene.punch(PunchKind::Out, STORE, 5.0, false, &[], "E1002", false)?;
 
-    // 12:30 the network goes.
     timeline.at(12, 30);
     link.set_up(false);
     println!(
         "\n{}  Lunch in the basement food court: no network",
         timeline.hk()
     );
-    let outcome = phone
-        .punch(PunchInput {
-            kind: PunchKind::BreakStart,
-            fix: Some(fix(&timeline, STORE, 150.0, false)),
-            wifi_bssids: vec![STORE_AP.into(), "02:1a:11:f0:00:01".into()],
-            face: Some(face(&phone, &timeline, "E1001")?),
-        })
-        .map_err(|e| e.to_string())?;
     println!("       break start: GPS only ±150 m indoors, but the store's Wi-Fi is in range");
-    show(&outcome.verdict);
-    show_record(&outcome.record, true);
+    let scan = [STORE_AP, "02:1a:11:f0:00:01"];
+    scene.punch(
+        PunchKind::BreakStart,
+        STORE,
+        150.0,
+        false,
+        &scan,
+        "E1001",
+        true,
+    )?;
     show_sync(&phone.sync_now(&|_| {}).await.map_err(|e| e.to_string())?);
 
     timeline.at(13, 28);
@@ -373,32 +332,22 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         "\n{}  Back from lunch, GPS drifting between the towers (±40 m)",
         timeline.hk()
     );
-    let outcome = phone
-        .punch(PunchInput {
-            kind: PunchKind::BreakEnd,
-            fix: Some(fix(&timeline, STORE, 40.0, false)),
-            wifi_bssids: vec![],
-            face: Some(face(&phone, &timeline, "E1001")?),
-        })
-        .map_err(|e| e.to_string())?;
-    show(&outcome.verdict);
-    show_record(&outcome.record, true);
+    scene.punch(PunchKind::BreakEnd, STORE, 40.0, false, &[], "E1001", true)?;
 
     timeline.at(19, 2);
     println!(
         "\n{}  Clock out after the evening shift (still offline)",
         timeline.hk()
     );
-    let outcome = phone
-        .punch(PunchInput {
-            kind: PunchKind::Out,
-            fix: Some(fix(&timeline, STORE, 8.0, false)),
-            wifi_bssids: vec![STORE_AP.into()],
-            face: Some(face(&phone, &timeline, "E1001")?),
-        })
-        .map_err(|e| e.to_string())?;
-    show(&outcome.verdict);
-    show_record(&outcome.record, true);
+    scene.punch(
+        PunchKind::Out,
+        STORE,
+        8.0,
+        false,
+        &[STORE_AP],
+        "E1001",
+        true,
+    )?;
     let stats = phone.outbox_stats().map_err(|e| e.to_string())?;
     println!(
         "       outbox: {} punches waiting, the oldest for {}",
@@ -523,6 +472,53 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         );
     }
     Ok(())
+}
+
+/// The phone, its clock and the face matcher, for one punch of the story at a time.
+struct Scene<'a> {
+    phone: &'a Device,
+    timeline: &'a Timeline,
+    matcher: &'a MatcherKey,
+}
+
+impl Scene<'_> {
+    /// One punch attempt: a fix at `at`, a Wi-Fi scan, and a face matched to `face_of`
+    /// (signed for a fresh nonce); prints the verdict and what was recorded.
+    #[allow(clippy::too_many_arguments)]
+    fn punch(
+        &self,
+        kind: PunchKind,
+        at: (f64, f64),
+        accuracy_m: f64,
+        mock: bool,
+        scan: &[&str],
+        face_of: &str,
+        offline: bool,
+    ) -> DemoResult<()> {
+        let nonce = self.phone.issue_face_nonce().map_err(|e| e.to_string())?;
+        let token = self.matcher.sign(&MatchResult {
+            issuer: MATCHER_ISS,
+            subject: face_of,
+            nonce: &nonce,
+            issued_at: self.timeline.now() - Duration::seconds(3),
+            ttl_s: 120,
+            score: 0.96,
+            liveness: Value::from("pass"),
+            model: "hl-face-v3",
+        })?;
+        let outcome = self
+            .phone
+            .punch(PunchInput {
+                kind,
+                fix: Some(fix(self.timeline, at, accuracy_m, mock)),
+                wifi_bssids: scan.iter().map(|s| s.to_string()).collect(),
+                face: Some(FaceEvidence { token, nonce }),
+            })
+            .map_err(|e| e.to_string())?;
+        show(&outcome.verdict);
+        show_record(&outcome.record, offline);
+        Ok(())
+    }
 }
 
 async fn admin_get<T: serde::de::DeserializeOwned>(

@@ -10,6 +10,7 @@
 //! Rejected attempts are not recorded as punches: the user sees the verdict and its reasons and
 //! can retry, or file a missed-punch correction. Accepted and field punches are recorded.
 
+mod background;
 pub mod clock;
 pub mod keys;
 mod sync;
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+pub use background::SyncLoop;
 pub use clock::{ClockSource, SimulatedClock, SystemClock};
 pub use keys::{KeyStore, KeyStoreError, UnprotectedKeyStore};
 pub use sync::{SyncProgress, SyncReport};
@@ -246,6 +248,27 @@ impl Device {
             params![nonce, self.now_ms()],
         )?;
         Ok(nonce)
+    }
+
+    /// Judges an attempt without recording anything and without using its face nonce: what
+    /// the app shows before the user taps "clock in" ("you are 37 m outside the store").
+    pub fn preview(&self, input: PunchInput) -> Result<Verdict, DeviceError> {
+        let clock = self.clock.now();
+        let state = self.state();
+        let identity = state.identity.clone().ok_or(DeviceError::NotEnrolled)?;
+        let engine = state.engine.clone().ok_or(DeviceError::NoPolicy)?;
+        let attempt = Attempt {
+            employee_id: identity.employee_id,
+            kind: input.kind,
+            fix: input.fix,
+            wifi_bssids: input.wifi_bssids,
+            face: input.face,
+            clock,
+            previous: state.previous.clone(),
+            anchor: state.anchor.clone(),
+        };
+        let mut scratch = state.nonces.clone();
+        Ok(engine.evaluate(&attempt, None, &mut scratch)?)
     }
 
     /// Judges a punch attempt and, unless it is rejected, signs it, chains it and queues it,

@@ -63,7 +63,8 @@ impl Device {
         Ok(SyncClient::new(&identity.server_url, self.client_config)?)
     }
 
-    /// Enrols this device with a one-time code from an administrator.
+    /// Enrols this device with a one-time code from an administrator, then fetches the
+    /// organisation's policy so the device can judge punches at once.
     pub async fn enroll(
         &self,
         server_url: &str,
@@ -112,6 +113,9 @@ impl Device {
             state.chain = Some(PunchChain::new(identity.device_id.clone()));
         }
         self.set_anchor(response.server_time, &at)?;
+        // Ready to punch at once: fetch the policy now. Failing here is not failing the
+        // enrolment; the next sync round fetches it.
+        let _ = self.refresh_policy().await;
         Ok(identity)
     }
 

@@ -269,24 +269,11 @@ pub fn human_duration_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{FaceRules, UncertainAction};
     use chrono::{DateTime, Utc};
 
+    /// The documented defaults: accuracy 100 m, fix age 120 s, 250 km/h, clock jump 120 s.
     fn thresholds() -> Thresholds {
-        Thresholds {
-            max_accuracy_m: 100.0,
-            uncertain: UncertainAction::FieldPunch,
-            max_fix_age_s: 120,
-            max_travel_speed_mps: 250.0 / 3.6,
-            clock_jump_tolerance_s: 120,
-            face: FaceRules {
-                required: false,
-                min_score: 0.8,
-                min_liveness: 0.5,
-                max_token_age_s: 120,
-                clock_skew_s: 30,
-            },
-        }
+        Thresholds::default()
     }
 
     fn t(s: &str) -> DateTime<Utc> {

@@ -1,0 +1,68 @@
+//! The background sync loop: one task that runs a sync round now, after each punch (when
+//! nudged), and every `interval`, until stopped.
+//!
+//! Foreign code cannot cancel a Rust future, so the loop hands back a [`SyncLoop`] handle with
+//! [`SyncLoop::stop`], which lets a round in progress finish (a half-sent batch is harmless,
+//! but waiting keeps shutdown orderly) and returns the number of rounds run. Failures of a
+//! round (offline, server errors) are reported to `on_round` and the loop goes on: being
+//! offline is normal for a field worker's phone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::{Device, DeviceError, SyncReport};
+
+/// A running background sync loop.
+pub struct SyncLoop {
+    stop: watch::Sender<bool>,
+    nudge: Arc<Notify>,
+    task: JoinHandle<u64>,
+}
+
+impl SyncLoop {
+    /// Asks for a round as soon as possible (e.g. right after a punch).
+    pub fn sync_soon(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Stops the loop after the round in progress, if any; returns how many rounds ran.
+    pub async fn stop(self) -> u64 {
+        self.stop.send_replace(true);
+        self.task.await.unwrap_or(0)
+    }
+}
+
+impl Device {
+    /// Starts the background loop on the current tokio runtime. `on_round` receives every
+    /// round's outcome (a report, or the error that ended it).
+    pub fn start_background_sync(
+        self: &Arc<Self>,
+        interval: Duration,
+        on_round: impl Fn(Result<&SyncReport, &DeviceError>) + Send + Sync + 'static,
+    ) -> SyncLoop {
+        let (stop, mut stopped) = watch::channel(false);
+        let nudge = Arc::new(Notify::new());
+        let device = self.clone();
+        let woken = nudge.clone();
+        let task = tokio::spawn(async move {
+            let mut rounds = 0u64;
+            loop {
+                if *stopped.borrow() {
+                    return rounds;
+                }
+                let result = device.sync_now(&|_| {}).await;
+                rounds += 1;
+                on_round(result.as_ref());
+                tokio::select! {
+                    _ = stopped.wait_for(|s| *s) => return rounds,
+                    _ = woken.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
+                }
+            }
+        });
+        SyncLoop { stop, nudge, task }
+    }
+}
