@@ -438,3 +438,33 @@ fn the_undelivered_counter_tracks_every_transition() {
     outbox.requeue("b").unwrap();
     assert_eq!(count(), 3);
 }
+
+/// `take_batch` must find stream heads and in-flight items through indexes: with full scans
+/// it was quadratic in the queue length (two seconds per batch at 10,000 queued punches).
+#[test]
+fn take_batch_uses_indexes_not_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir.path().join("d.db"), OutboxConfig::default());
+    outbox.enqueue(&item("a", "s"), 0).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("d.db")).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT o.seq FROM outbox o
+             WHERE o.state = 'pending'
+               AND (SELECT h.next_attempt_ms FROM outbox h
+                    WHERE h.stream = o.stream AND h.state = 'pending'
+                    ORDER BY h.seq LIMIT 1) <= 0
+               AND NOT EXISTS (SELECT 1 FROM outbox f
+                               WHERE f.stream = o.stream AND f.state = 'in_flight')
+             ORDER BY o.seq LIMIT 200",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().all(|step| !step.starts_with("SCAN")),
+        "{plan:#?}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Intake of pushed items: the exactly-once, integrity, chain and rule checks, one item at a
-//! time, each in its own storage transaction.
+//! time, each in its own storage transaction; one flush to disk makes the whole request
+//! durable before it is answered (group commit).
 //!
 //! For every item, in request order:
 //!
@@ -256,6 +257,9 @@ pub fn process(
             Err(e) => return Err(e),
         }
     }
+    // Group commit: every item above was committed without its own flush; one flush makes
+    // them all durable before any of them is acknowledged.
+    ctx.storage.sync()?;
     Ok(results)
 }
 
@@ -338,7 +342,7 @@ fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bo
         };
         judge_record(ctx, checked, engine, state)
     };
-    let decision = ctx.storage.apply_item(&key, &mut judge)?;
+    let decision = ctx.storage.apply_item_unsynced(&key, &mut judge)?;
     Ok(match decision {
         ItemDecision::Answer(a) => {
             let applied = a.status == ItemStatus::Duplicate;

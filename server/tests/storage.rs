@@ -461,6 +461,18 @@ fn apply_item_stores_everything_or_nothing() {
     assert!(seen[2].existing.is_none());
     assert!(!seen[2].nonce_used);
     assert_eq!(seen[2].head.as_ref().unwrap().seq, 1);
+    // Group commit: an unsynced apply is as atomic as any other (a failed one leaves no
+    // trace), and the writer is back at synchronous=FULL afterwards, whatever happened.
+    let durable = storage.durability().unwrap();
+    let e = storage
+        .apply_item_unsynced(&key("i2", "n2"), &mut |_| {
+            ItemDecision::Store(Box::new(punch(1)))
+        })
+        .unwrap_err();
+    assert!(matches!(e, StorageError::Database(_)), "{e:?}");
+    assert_eq!(storage.durability().unwrap(), durable);
+    storage.sync().unwrap();
+    assert_eq!(storage.durability().unwrap(), durable);
     assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 1);
     let all = storage
         .punches(

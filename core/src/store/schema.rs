@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -92,6 +92,12 @@ pub(crate) const STEPS: &[&str] = &[
     CREATE TRIGGER outbox_count_undeliver AFTER UPDATE OF state ON outbox
         WHEN OLD.state = 'delivered' AND NEW.state != 'delivered'
     BEGIN UPDATE outbox_count SET undelivered = undelivered + 1; END;
+    "#,
+    // 3 → 4: indexes that let `take_batch` find a stream's head and its in-flight items
+    // without scanning the queue (it was quadratic in the queue length).
+    r#"
+    CREATE INDEX outbox_by_stream_state ON outbox (stream, state, seq);
+    CREATE INDEX outbox_by_state ON outbox (state, seq);
     "#,
 ];
 

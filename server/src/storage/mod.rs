@@ -394,6 +394,22 @@ pub trait Storage: Send + Sync + 'static {
         key: &ItemKey<'_>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError>;
+    /// [`Storage::apply_item`] whose commit may become durable only at the next
+    /// [`Storage::sync`]: atomic and isolated like any other, but the caller must call `sync`
+    /// before it acknowledges the item to anyone. A push of many items then pays for one flush
+    /// to disk instead of one per item (group commit). Storages whose every commit is durable
+    /// keep the default.
+    fn apply_item_unsynced(
+        &self,
+        key: &ItemKey<'_>,
+        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+    ) -> Result<ItemDecision, StorageError> {
+        self.apply_item(key, judge)
+    }
+    /// Makes every earlier commit durable.
+    fn sync(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 
     // ---- feeds and administration --------------------------------------------------------
     /// The device's changes after `after`, oldest first, at most `limit`.

@@ -16,7 +16,7 @@ use super::StorageError;
 use super::sqlite::map_err;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -115,6 +115,15 @@ pub(crate) const STEPS: &[&str] = &[
         created_ms        INTEGER NOT NULL
     );
     CREATE INDEX change_by_device ON change (org_id, device_id, seq);
+    "#,
+    // 1 → 2: a one-row table whose update forces a synchronous commit, which makes every
+    // earlier commit of a push durable at once (group commit, see `Storage::sync`).
+    r#"
+    CREATE TABLE sync_mark (
+        singleton         INTEGER PRIMARY KEY CHECK (singleton = 1),
+        n                 INTEGER NOT NULL
+    );
+    INSERT INTO sync_mark (singleton, n) VALUES (1, 0);
     "#,
 ];
 

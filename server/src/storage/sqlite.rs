@@ -299,6 +299,145 @@ impl SqliteStorage {
             .map(device_row)
             .transpose()
     }
+
+    /// The body of [`Storage::apply_item`] on an already locked writer connection.
+    fn apply_item_on(
+        conn: &mut Connection,
+        key: &ItemKey<'_>,
+        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+    ) -> Result<ItemDecision, StorageError> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let existing = tx
+            .query_row(
+                "SELECT device_id, body_hash, status, code, message FROM item
+                 WHERE org_id = ?1 AND item_id = ?2",
+                params![key.org_id, key.item_id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(map_err)?
+            .map(|(device_id, body_hash, status, code, message)| {
+                Ok::<_, StorageError>(StoredItem {
+                    device_id,
+                    body_hash,
+                    status: PunchStatus::parse(&status)
+                        .ok_or_else(|| StorageError::Corrupt(format!("item status {status:?}")))?,
+                    code,
+                    message,
+                })
+            })
+            .transpose()?;
+        let device = Self::read_device(
+            &tx,
+            "WHERE d.id = ?1 AND d.org_id = ?2",
+            &[&key.device_id, &key.org_id],
+        )?
+        .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
+        let (head_record, head_judged_at) = match &device.head {
+            Some(head) => {
+                let (record, judged): (String, i64) = tx
+                    .query_row(
+                        "SELECT record, judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2",
+                        params![key.org_id, head.punch_id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(map_err)?;
+                (Some(record), Some(time(judged)?))
+            }
+            None => (None, None),
+        };
+        let nonce_used = match key.nonce {
+            Some(nonce) => tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = ?1 AND nonce = ?2)",
+                    params![key.org_id, nonce],
+                    |r| r.get(0),
+                )
+                .map_err(map_err)?,
+            None => false,
+        };
+        let state = ItemState {
+            existing,
+            head: device.head.clone(),
+            head_record,
+            head_judged_at,
+            enrolled_at: device.enrolled_at,
+            nonce_used,
+        };
+        let decision = judge(&state);
+        if let ItemDecision::Store(punch) = &decision {
+            let received = ms(punch.received_at);
+            tx.execute(
+                "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    key.org_id,
+                    key.item_id,
+                    key.device_id,
+                    key.kind,
+                    key.body_hash,
+                    punch.status.as_str(),
+                    punch.code,
+                    punch.message,
+                    received
+                ],
+            )
+            .map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO punch (org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
+                   status, code, server_verdict, policy_version, judged_ms, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    key.org_id,
+                    key.item_id,
+                    key.device_id,
+                    signed(punch.seq)?,
+                    punch.hash,
+                    punch.employee_id,
+                    punch.kind,
+                    punch.record,
+                    punch.status.as_str(),
+                    punch.code,
+                    punch.server_verdict,
+                    signed(punch.policy_version)?,
+                    ms(punch.judged_at),
+                    received
+                ],
+            )
+            .map_err(map_err)?;
+            tx.execute(
+                "UPDATE device SET head_seq = ?2, head_hash = ?3, head_punch_id = ?4 WHERE id = ?1",
+                params![key.device_id, signed(punch.seq)?, punch.hash, key.item_id],
+            )
+            .map_err(map_err)?;
+            if punch.consume_nonce
+                && let Some(nonce) = key.nonce
+            {
+                tx.execute(
+                    "INSERT INTO face_nonce (org_id, nonce, punch_id, used_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![key.org_id, nonce, key.item_id, received],
+                )
+                .map_err(map_err)?;
+            }
+            tx.execute(
+                "INSERT INTO change (org_id, device_id, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![key.org_id, key.device_id, punch.change, received],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+        }
+        Ok(decision)
+    }
 }
 
 impl Storage for SqliteStorage {
@@ -627,137 +766,31 @@ impl Storage for SqliteStorage {
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError> {
         let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        Self::apply_item_on(&mut conn, key, judge)
+    }
+
+    fn apply_item_unsynced(
+        &self,
+        key: &ItemKey<'_>,
+        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+    ) -> Result<ItemDecision, StorageError> {
+        let mut conn = self.writer();
+        // In WAL mode, NORMAL commits are atomic and consistent but not yet flushed; the
+        // writer lock is held throughout, so no other write ever commits at this level.
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
             .map_err(map_err)?;
-        let existing = tx
-            .query_row(
-                "SELECT device_id, body_hash, status, code, message FROM item
-                 WHERE org_id = ?1 AND item_id = ?2",
-                params![key.org_id, key.item_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(map_err)?
-            .map(|(device_id, body_hash, status, code, message)| {
-                Ok::<_, StorageError>(StoredItem {
-                    device_id,
-                    body_hash,
-                    status: PunchStatus::parse(&status)
-                        .ok_or_else(|| StorageError::Corrupt(format!("item status {status:?}")))?,
-                    code,
-                    message,
-                })
-            })
-            .transpose()?;
-        let device = Self::read_device(
-            &tx,
-            "WHERE d.id = ?1 AND d.org_id = ?2",
-            &[&key.device_id, &key.org_id],
-        )?
-        .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
-        let (head_record, head_judged_at) = match &device.head {
-            Some(head) => {
-                let (record, judged): (String, i64) = tx
-                    .query_row(
-                        "SELECT record, judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2",
-                        params![key.org_id, head.punch_id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .map_err(map_err)?;
-                (Some(record), Some(time(judged)?))
-            }
-            None => (None, None),
-        };
-        let nonce_used = match key.nonce {
-            Some(nonce) => tx
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = ?1 AND nonce = ?2)",
-                    params![key.org_id, nonce],
-                    |r| r.get(0),
-                )
-                .map_err(map_err)?,
-            None => false,
-        };
-        let state = ItemState {
-            existing,
-            head: device.head.clone(),
-            head_record,
-            head_judged_at,
-            enrolled_at: device.enrolled_at,
-            nonce_used,
-        };
-        let decision = judge(&state);
-        if let ItemDecision::Store(punch) = &decision {
-            let received = ms(punch.received_at);
-            tx.execute(
-                "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    key.org_id,
-                    key.item_id,
-                    key.device_id,
-                    key.kind,
-                    key.body_hash,
-                    punch.status.as_str(),
-                    punch.code,
-                    punch.message,
-                    received
-                ],
-            )
+        let result = Self::apply_item_on(&mut conn, key, judge);
+        conn.execute_batch("PRAGMA synchronous = FULL")
             .map_err(map_err)?;
-            tx.execute(
-                "INSERT INTO punch (org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
-                   status, code, server_verdict, policy_version, judged_ms, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    key.org_id,
-                    key.item_id,
-                    key.device_id,
-                    signed(punch.seq)?,
-                    punch.hash,
-                    punch.employee_id,
-                    punch.kind,
-                    punch.record,
-                    punch.status.as_str(),
-                    punch.code,
-                    punch.server_verdict,
-                    signed(punch.policy_version)?,
-                    ms(punch.judged_at),
-                    received
-                ],
-            )
+        result
+    }
+
+    fn sync(&self) -> Result<(), StorageError> {
+        // A FULL commit fsyncs the write-ahead log, and with it every commit before it.
+        let conn = self.writer();
+        conn.execute("UPDATE sync_mark SET n = n + 1 WHERE singleton = 1", [])
             .map_err(map_err)?;
-            tx.execute(
-                "UPDATE device SET head_seq = ?2, head_hash = ?3, head_punch_id = ?4 WHERE id = ?1",
-                params![key.device_id, signed(punch.seq)?, punch.hash, key.item_id],
-            )
-            .map_err(map_err)?;
-            if punch.consume_nonce
-                && let Some(nonce) = key.nonce
-            {
-                tx.execute(
-                    "INSERT INTO face_nonce (org_id, nonce, punch_id, used_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![key.org_id, nonce, key.item_id, received],
-                )
-                .map_err(map_err)?;
-            }
-            tx.execute(
-                "INSERT INTO change (org_id, device_id, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![key.org_id, key.device_id, punch.change, received],
-            )
-            .map_err(map_err)?;
-            tx.commit().map_err(map_err)?;
-        }
-        Ok(decision)
+        Ok(())
     }
 
     fn changes(
