@@ -360,6 +360,12 @@ async fn the_background_loop_delivers_punches_and_stops_on_request() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // The first round may deliver all three punches when it starts after them; the stored
+    // nudge then runs a second round. Wait for it, or `stop` can win the race against it.
+    while rounds.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no nudged round");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let ran = sync.stop().await;
     assert!(
         ran >= 2,

@@ -7,6 +7,7 @@ import hk.daka.sdk.DeviceOptions
 import hk.daka.sdk.PunchKind
 import hk.daka.sdk.SyncReport
 import java.nio.file.Path
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterEach
@@ -185,7 +186,8 @@ class SyncTest {
         enrolledDevice(server, dir, "cancel").use { device ->
             val phone = Phone(device, "E1001")
             repeat(3) { device.punch(phone.faceChecked(PunchKind.FIELD, Places.inStore())) }
-            val job = launch { device.syncNow() }
+            // Undispatched: the call reaches Rust and the round starts before the cancel.
+            val job = launch(start = CoroutineStart.UNDISPATCHED) { device.syncNow() }
             job.cancel()
             job.join()
             assertTrue(job.isCancelled)
