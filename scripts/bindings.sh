@@ -22,7 +22,7 @@ out=target/bindings
 rm -rf "$out"
 for lang in kotlin swift python; do
   cargo run --locked -q -p daka-ffi --bin uniffi-bindgen -- generate --no-format \
-    --config uniffi.toml --library "$lib" --language "$lang" --out-dir "$out/$lang"
+    --config uniffi.toml --library "$lib" --language "$lang" --out-dir "$out/$lang" >/dev/null
 done
 
 # UniFFI ignores a misconfigured uniffi.toml with a mere warning: check the names it produced
