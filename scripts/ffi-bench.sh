@@ -22,10 +22,12 @@ DAKA_BENCH_DB="$out/device.db" DAKA_BENCH_OUT="$out/rust.txt" \
 
 # shellcheck disable=SC1090
 . "$out/kotlin.txt"; . "$out/rust.txt"
-awk -v k="$kotlin_ffi_us" -v c="$rust_core_us" -v w="$rust_wrapper_us" 'BEGIN {
+awk -v k="$kotlin_ffi_us" -v c="$rust_core_us" -v w="$rust_wrapper_us" \
+    -v kp="$kotlin_public_key_us" -v rp="$rust_public_key_us" 'BEGIN {
   printf "\n| call | µs per call | × Device::preview |\n|---|---:|---:|\n"
   printf "| Rust `Device::preview` (daka-core) | %.2f | 1.00 |\n", c
   printf "| Rust `DakaDevice::check_location` (daka-ffi, no FFI) | %.2f | %.2f |\n", w, w / c
   printf "| Kotlin `checkLocation` (generated bindings, JNA) | %.2f | %.2f |\n", k, k / c
-  printf "\nFFI overhead per call: %.2f µs (Kotlin minus the Rust wrapper)\n", k - w
+  printf "\nFFI cost of checkLocation: %.2f µs per call (Kotlin minus the Rust wrapper)\n", k - w
+  printf "Smallest call, publicKey(): Kotlin %.2f µs, Rust %.2f µs\n", kp, rp
 }' | tee "$out/summary.md"

@@ -80,7 +80,9 @@ fn main() {
         wifi_bssids: Vec::new(),
         face: None,
     };
-    let verdict = device.preview(input.clone()).expect("an enrolled device with a policy");
+    let verdict = device
+        .preview(input.clone())
+        .expect("an enrolled device with a policy");
     assert_eq!(
         verdict.location.presence,
         daka_core::geofence::Presence::Inside
@@ -111,15 +113,25 @@ fn main() {
         daka_ffi::Presence::Inside
     );
     let wrapper_us = time_per_call(|| {
-        black_box(wrapped.check_location(black_box(ffi_input.clone())).unwrap());
+        black_box(
+            wrapped
+                .check_location(black_box(ffi_input.clone()))
+                .unwrap(),
+        );
+    });
+    let public_key_us = time_per_call(|| {
+        black_box(wrapped.public_key());
     });
 
     println!("rust Device::preview              {core_us:8.2} µs/call");
     println!("rust DakaDevice::check_location   {wrapper_us:8.2} µs/call");
+    println!("rust DakaDevice::public_key       {public_key_us:8.2} µs/call");
     if let Ok(out) = std::env::var("DAKA_BENCH_OUT") {
         std::fs::write(
             out,
-            format!("rust_core_us={core_us:.3}\nrust_wrapper_us={wrapper_us:.3}\n"),
+            format!(
+                "rust_core_us={core_us:.3}\nrust_wrapper_us={wrapper_us:.3}\nrust_public_key_us={public_key_us:.3}\n"
+            ),
         )
         .expect("the result file is writable");
     }

@@ -254,7 +254,7 @@ impl DakaDevice {
                 move |p: daka_core::device::SyncProgress| listeners.progress(p.sent, p.total)
             };
             let result = device.sync_now(&progress).await.map_err(DakaError::from);
-            Ok(listeners.outcome(round_result(result.as_ref()))?)
+            listeners.outcome(round_result(result.as_ref()))
         })
         .await
     }

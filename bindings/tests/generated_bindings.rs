@@ -267,7 +267,10 @@ fn an_old_style_config_is_ignored_which_is_why_the_names_are_checked() {
 #[test]
 fn the_android_configuration_keeps_the_names_and_adds_the_android_cleaner() {
     let dir = tempfile::tempdir().unwrap();
-    generate_with(&crate_dir().join("../android/uniffi-android.toml"), dir.path());
+    generate_with(
+        &crate_dir().join("../android/uniffi-android.toml"),
+        dir.path(),
+    );
     let kotlin = std::fs::read_to_string(dir.path().join("hk/daka/sdk/daka.kt")).unwrap();
     assert!(kotlin.lines().any(|l| l == "package hk.daka.sdk"));
     assert!(
