@@ -18,7 +18,7 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked 2>&1 | tee target/cargo-test.log
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/cargo-test.log
 # One total over every test binary, after cargo's own per-binary summaries.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nall Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
 

@@ -76,12 +76,13 @@ pub fn run(args: ServeArgs) -> u8 {
         if report.codes_added > 0 {
             eprintln!("daka serve: added {} enrolment code(s)", report.codes_added);
         }
+        let stop = StopSignals::install();
         eprintln!(
             "daka serve: listening on {} (database {}); Ctrl-C to stop",
             server.url(),
             args.db.display()
         );
-        wait_for_stop().await;
+        stop.wait().await;
         eprintln!("daka serve: stopping");
         match server.shutdown().await {
             Ok(()) => exit::OK,
@@ -93,25 +94,53 @@ pub fn run(args: ServeArgs) -> u8 {
     })
 }
 
-/// Ctrl-C, or SIGTERM on Unix (what service managers and containers send).
-async fn wait_for_stop() {
+/// Ctrl-C, or SIGTERM on Unix (what service managers and containers send). The handlers are
+/// installed when this is created, so create it before telling anyone the server is up: a
+/// signal that arrives before the first poll then still stops the server cleanly.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            if self.interrupt.is_none() && self.terminate.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+            tokio::select! {
+                _ = recv(&mut self.interrupt) => {}
+                _ = recv(&mut self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
