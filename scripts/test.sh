@@ -57,7 +57,17 @@ if [ "$lib_bytes" -gt $((5 * 1024 * 1024)) ]; then
   exit 1
 fi
 
+step "Android Kotlin against the Android framework (android-all, no SDK or Gradle here)"
+android_summary="$(bash scripts/check-android.sh | tail -1)"
+echo "$android_summary"
+
+step "iOS package: generated Swift, header, modulemap and hand-written Swift names (no Swift compiler here)"
+ios_summary="$(bash scripts/check-ios.sh | tail -1)"
+echo "$ios_summary"
+
 step "summary"
+echo "$android_summary"
+echo "$ios_summary"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
 echo "$lib_summary"
 echo "Kotlin JVM tests (Surefire): $kotlin_summary"

@@ -1,0 +1,13 @@
+// The sample app: one screen over one `ClockModel`.
+import SwiftUI
+
+@main
+struct DakaSampleApp: App {
+    @StateObject private var model = ClockModel()
+
+    var body: some Scene {
+        WindowGroup {
+            ContentView(model: model)
+        }
+    }
+}
