@@ -253,42 +253,40 @@ impl Device {
     /// Judges an attempt without recording anything and without using its face nonce: what
     /// the app shows before the user taps "clock in" ("you are 37 m outside the store").
     pub fn preview(&self, input: PunchInput) -> Result<Verdict, DeviceError> {
-        let clock = self.clock.now();
         let state = self.state();
-        let identity = state.identity.clone().ok_or(DeviceError::NotEnrolled)?;
-        let engine = state.engine.clone().ok_or(DeviceError::NoPolicy)?;
-        let attempt = Attempt {
-            employee_id: identity.employee_id,
-            kind: input.kind,
-            fix: input.fix,
-            wifi_bssids: input.wifi_bssids,
-            face: input.face,
-            clock,
-            previous: state.previous.clone(),
-            anchor: state.anchor.clone(),
-        };
+        let (_, engine, attempt) = self.attempt(&state, input)?;
         let mut scratch = state.nonces.clone();
         Ok(engine.evaluate(&attempt, None, &mut scratch)?)
     }
 
-    /// Judges a punch attempt and, unless it is rejected, signs it, chains it and queues it,
-    /// durably, in one transaction. Returns after the commit.
-    pub fn punch(&self, input: PunchInput) -> Result<PunchOutcome, DeviceError> {
-        let clock = self.clock.now();
-        let mut state = self.state();
+    /// The attempt an input makes now, with the engine to judge it: the device's clocks,
+    /// its previous punch and its time anchor added to what the app observed.
+    fn attempt(
+        &self,
+        state: &State,
+        input: PunchInput,
+    ) -> Result<(Identity, Arc<Engine>, Attempt), DeviceError> {
         let identity = state.identity.clone().ok_or(DeviceError::NotEnrolled)?;
         let engine = state.engine.clone().ok_or(DeviceError::NoPolicy)?;
-        let chain = state.chain.clone().ok_or(DeviceError::NotEnrolled)?;
         let attempt = Attempt {
             employee_id: identity.employee_id.clone(),
             kind: input.kind,
             fix: input.fix,
             wifi_bssids: input.wifi_bssids,
             face: input.face,
-            clock,
+            clock: self.clock.now(),
             previous: state.previous.clone(),
             anchor: state.anchor.clone(),
         };
+        Ok((identity, engine, attempt))
+    }
+
+    /// Judges a punch attempt and, unless it is rejected, signs it, chains it and queues it,
+    /// durably, in one transaction. Returns after the commit.
+    pub fn punch(&self, input: PunchInput) -> Result<PunchOutcome, DeviceError> {
+        let mut state = self.state();
+        let (identity, engine, attempt) = self.attempt(&state, input)?;
+        let chain = state.chain.clone().ok_or(DeviceError::NotEnrolled)?;
         attempt.validate()?;
         // Evaluate against a copy of the ledger: it is replaced only after the commit.
         let mut nonces = state.nonces.clone();
