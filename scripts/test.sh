@@ -17,6 +17,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build (the bindings tests generate Kotlin and Swift from the built library)"
+cargo build --workspace --locked
+
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/cargo-test.log
 # One total over every test binary, after cargo's own per-binary summaries.

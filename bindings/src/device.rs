@@ -22,7 +22,7 @@ use daka_core::device::{
 use daka_core::outbox::{ItemState, OutboxConfig};
 use daka_core::sync::client::ClientConfig;
 
-use crate::error::{DakaError, stop_error};
+use crate::error::DakaError;
 use crate::platform::{ForeignKeyStore, KeyStore, Listeners, StatusListener};
 use crate::runtime::{on_runtime, runtime};
 use crate::types::{
@@ -71,8 +71,8 @@ impl DakaDevice {
 /// failure, typed.
 fn round_result(result: Result<&CoreReport, &DakaError>) -> Result<SyncReport, DakaError> {
     let report = result.map_err(Clone::clone)?;
-    if let Some(e) = report.stopped_by.as_deref().and_then(stop_error) {
-        return Err(e);
+    if let Some(e) = &report.stopped_by_error {
+        return Err(DakaError::from(e.clone()));
     }
     Ok(SyncReport::from(report.clone()))
 }

@@ -220,42 +220,6 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for DakaError {
     }
 }
 
-/// The typed error behind a sync round that the core reported as "stopped early".
-///
-/// `Device::sync_now` does not fail when the network is down (offline is the normal state of
-/// a field worker's phone); it returns a report whose `stopped_by` holds the retryable
-/// failure's text. Apps want a typed `Offline` or `ServerBusy` for that, so the text is
-/// classified here. The texts are those of [`SyncError`]'s `Display`; the tests below build
-/// every variant, so a change of wording in the core fails here rather than in an app.
-/// `None`: the round was not stopped by a failure (the server deferred some items, which is
-/// normal flow control).
-pub(crate) fn stop_error(stopped_by: &str) -> Option<DakaError> {
-    if stopped_by == SERVER_DEFERRED {
-        return None;
-    }
-    if let Some(rest) = stopped_by.strip_prefix("the server asked to retry later") {
-        let retry_after_seconds = rest
-            .split_once(", after ")
-            .and_then(|(_, ms)| ms.strip_suffix(" ms"))
-            .and_then(|ms| ms.parse::<u64>().ok())
-            .map(|ms| ms.div_ceil(1000));
-        return Some(DakaError::ServerBusy {
-            retry_after_seconds,
-        });
-    }
-    if stopped_by.starts_with("server error (HTTP") {
-        return Some(DakaError::ServerBusy {
-            retry_after_seconds: None,
-        });
-    }
-    Some(DakaError::Offline {
-        reason: stopped_by.to_string(),
-    })
-}
-
-/// The core's `stopped_by` text when the server answered "retry later" for some items.
-const SERVER_DEFERRED: &str = "the server deferred some items";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn every_retryable_sync_error_text_is_classified_like_the_error_itself() {
+    fn every_retryable_sync_error_is_offline_or_server_busy() {
         let retryable = [
             SyncError::Network {
                 url: url(),
@@ -292,30 +256,24 @@ mod tests {
         ];
         for e in retryable {
             assert!(e.is_retryable(), "{e:?}");
-            let direct = DakaError::from(e.clone());
-            let classified = stop_error(&e.to_string()).expect("a failure");
-            assert_eq!(classified.clone(), direct, "{e}");
+            let typed = DakaError::from(e.clone());
             assert!(
                 matches!(
-                    classified,
+                    typed,
                     DakaError::Offline { .. } | DakaError::ServerBusy { .. }
                 ),
-                "{classified:?}"
+                "{typed:?}"
             );
         }
         assert_eq!(
-            stop_error(
-                &SyncError::Busy {
-                    status: 429,
-                    retry_after_ms: Some(2_500)
-                }
-                .to_string()
-            ),
-            Some(DakaError::ServerBusy {
+            DakaError::from(SyncError::Busy {
+                status: 429,
+                retry_after_ms: Some(2_500)
+            }),
+            DakaError::ServerBusy {
                 retry_after_seconds: Some(3)
-            })
+            }
         );
-        assert_eq!(stop_error(SERVER_DEFERRED), None);
     }
 
     #[test]

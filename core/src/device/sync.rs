@@ -50,8 +50,13 @@ pub struct SyncReport {
     pub policy_updated: bool,
     /// The server's own verdicts on punches, pulled from the changes feed.
     pub server_verdicts: Vec<Change>,
-    /// The retryable failure that ended the round early, if any.
+    /// Why the round ended early, if it did: the retryable failure, or the server deferring
+    /// items.
     pub stopped_by: Option<String>,
+    /// The retryable failure that ended the round early, typed (`None` when the round ran to
+    /// the end or the server deferred items).
+    #[serde(skip)]
+    pub stopped_by_error: Option<SyncError>,
 }
 
 /// Items per push request.
@@ -204,6 +209,7 @@ impl Device {
                 Ok(_) => {}
                 Err(DeviceError::Sync(e)) if e.is_retryable() => {
                     report.stopped_by = Some(e.to_string());
+                    report.stopped_by_error = Some(e.clone());
                 }
                 Err(e) => return Err(e),
             }
@@ -324,6 +330,7 @@ impl Device {
                     self.outbox.complete(&outcomes, now_ms)?;
                     if e.is_retryable() {
                         report.stopped_by = Some(e.to_string());
+                        report.stopped_by_error = Some(e.clone());
                     } else {
                         return Err(e.into());
                     }
@@ -361,6 +368,7 @@ impl Device {
                 Ok(c) => c,
                 Err(e) if e.is_retryable() => {
                     report.stopped_by = Some(e.to_string());
+                    report.stopped_by_error = Some(e.clone());
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
