@@ -17,10 +17,7 @@ pub fn verdict(engine: &Engine, attempt: &Attempt, v: &Verdict) -> String {
         Some(e) => format!("{} ({})", e.id, e.name),
         None => format!("{:?}", attempt.employee_id),
     };
-    let kind = serde_json::to_value(attempt.kind)
-        .ok()
-        .and_then(|k| k.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let kind = wire_name(&attempt.kind);
     let clock = match v.time_source {
         TimeSource::ServerAnchor => "server time anchor",
         TimeSource::Supplied => "supplied time",
@@ -71,4 +68,12 @@ pub fn verdict(engine: &Engine, attempt: &Attempt, v: &Verdict) -> String {
         out.push_str(&format!("  {mark} {:<28} {}\n", r.code.as_str(), r.message));
     }
     out
+}
+
+/// The name a unit enum has on the wire (`break_start`, `field_punch`), for printing.
+pub fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -376,10 +376,7 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         } = change
         {
             let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-            let decision = serde_json::to_value(decision)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let decision = crate::render::wire_name(decision);
             println!("       server verdict: {decision} [{}]", codes.join(", "));
         }
     }
@@ -395,10 +392,7 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
             "       #{} {:<12} {:<12} {}{}",
             p.seq,
             p.kind,
-            serde_json::to_value(p.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            crate::render::wire_name(&p.status),
             p.judged_at.with_timezone(&Hong_Kong).format("%H:%M"),
             if first { "" } else { "  DUPLICATE" }
         );
