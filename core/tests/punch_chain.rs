@@ -494,8 +494,15 @@ proptest! {
             let reread = PunchRecord::from_json(&respelt)
                 .map_err(|e| TestCaseError::fail(format!("{e} in {respelt}")))?;
             prop_assert_eq!(&reread, record);
-            prop_assert_eq!(reread.to_json().unwrap(), json);
+            prop_assert_eq!(reread.to_json().unwrap(), json.clone());
             reread.verify_signature(&key).unwrap();
+            // Read with its canonical bytes kept: the same record, hash, JSON and signature.
+            let read = PunchRecord::read(&respelt).unwrap();
+            prop_assert_eq!(&read.record, record);
+            prop_assert_eq!(read.canonical_json(), json.as_str());
+            prop_assert_eq!(read.hash(), record.hash().unwrap());
+            read.verify_signature(&key).unwrap();
+            prop_assert_eq!(read.verify_signature(&[42; 32]), Err(SignatureError::Mismatch));
         }
     }
 }
@@ -1113,6 +1120,17 @@ fn a_record_from_another_implementation_verifies() {
     assert_eq!(record.hash().unwrap(), hex);
     assert_eq!(
         record.verify_signature(&[42; 32]),
+        Err(SignatureError::Mismatch)
+    );
+    let read = PunchRecord::read(&text).unwrap();
+    read.verify_signature(&public).unwrap();
+    assert_eq!(read.hash(), hex);
+    assert_eq!(
+        read.canonical_json().as_bytes(),
+        serde_json_canonicalizer::to_vec(&object).unwrap()
+    );
+    assert_eq!(
+        read.verify_signature(&[42; 32]),
         Err(SignatureError::Mismatch)
     );
 }

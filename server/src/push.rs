@@ -1,6 +1,6 @@
 //! Intake of pushed items: the exactly-once, integrity, chain and rule checks, one item at a
-//! time, each in its own storage transaction; one flush to disk makes the whole request
-//! durable before it is answered (group commit).
+//! time, all in one storage batch: each item atomic on its own, the whole request committed
+//! and flushed to disk once before it is answered (group commit).
 //!
 //! For every item, in request order:
 //!
@@ -23,7 +23,7 @@
 //!    `field_punch` and answered `accepted`. Either way the device's change feed gets a
 //!    `punch_verdict`.
 //!
-//! Steps 2–5 run inside [`Storage::apply_item`], so two requests racing with the same item or
+//! Steps 2–5 run inside [`ItemBatch::apply`], so two requests racing with the same item or
 //! the same chain are serialised by the storage.
 
 use std::collections::HashSet;
@@ -43,7 +43,7 @@ use serde_json::value::RawValue;
 use crate::crypto;
 use crate::policies::{EngineError, Engines};
 use crate::storage::{
-    Answer, DeviceRow, ItemDecision, ItemKey, ItemState, NewPunch, PunchStatus, Storage,
+    Answer, DeviceRow, ItemBatch, ItemDecision, ItemKey, ItemState, NewPunch, PunchStatus, Storage,
     StorageError,
 };
 
@@ -128,7 +128,32 @@ pub fn judgement_time(
 /// The result of the integrity checks.
 struct Checked {
     record: PunchRecord,
+    /// The record hash, which is also the item's body hash.
     hash: String,
+    /// The record's canonical JSON, as stored.
+    canonical: String,
+}
+
+/// An item after the checks that need nothing from the database, which run for the whole
+/// request in parallel before its transaction: the body hash and the integrity verdict.
+struct Prechecked {
+    body_hash: String,
+    checked: Result<Checked, Answer>,
+}
+
+fn precheck(items: &[RawPushItem], device: &DeviceRow) -> Vec<Prechecked> {
+    use rayon::prelude::*;
+    items
+        .par_iter()
+        .map(|item| {
+            let checked = integrity(item, device);
+            let body_hash = match &checked {
+                Ok(c) => c.hash.clone(),
+                Err(_) => body_hash(&item.body),
+            };
+            Prechecked { body_hash, checked }
+        })
+        .collect()
 }
 
 fn integrity(item: &RawPushItem, device: &DeviceRow) -> Result<Checked, Answer> {
@@ -141,9 +166,9 @@ fn integrity(item: &RawPushItem, device: &DeviceRow) -> Result<Checked, Answer> 
             ),
         ));
     }
-    let record = PunchRecord::from_json(item.body.get())
+    let read = PunchRecord::read(item.body.get())
         .map_err(|e| rejected("malformed_record", format!("not a valid punch record: {e}")))?;
-    if record.body.device_id != device.id || item.stream != punch_stream(&device.id) {
+    if read.record.body.device_id != device.id || item.stream != punch_stream(&device.id) {
         return Err(rejected(
             "wrong_device",
             format!(
@@ -152,22 +177,23 @@ fn integrity(item: &RawPushItem, device: &DeviceRow) -> Result<Checked, Answer> 
             ),
         ));
     }
-    if let Err(e) = record.verify_signature(&device.public_key) {
+    if let Err(e) = read.verify_signature(&device.public_key) {
         return Err(rejected(
             "bad_signature",
             format!("the record does not verify with the device's enrolled key: {e}"),
         ));
     }
-    if record.body.id.to_string() != item.id {
+    if read.record.body.id.to_string() != item.id {
         return Err(rejected(
             "id_mismatch",
-            format!("the item id is not the record id {}", record.body.id),
+            format!("the item id is not the record id {}", read.record.body.id),
         ));
     }
-    let hash = record
-        .hash()
-        .map_err(|e| rejected("malformed_record", e.to_string()))?;
-    Ok(Checked { record, hash })
+    Ok(Checked {
+        hash: read.hash(),
+        canonical: read.canonical_json().to_owned(),
+        record: read.record,
+    })
 }
 
 fn short(s: &str) -> String {
@@ -188,15 +214,32 @@ pub struct PushContext<'a> {
     pub deadline: Instant,
 }
 
-/// Processes a push. `Err` only when the storage fails before any item was answered (a busy
-/// database becomes a 503); later failures answer the remaining items `retry`.
+/// Processes a push in one storage batch. `Err` when nothing was applied: the storage failed
+/// before any item was answered (a busy database becomes a 503), or failed in a way that rolls
+/// the whole batch back. A busy database after the first item answers the rest `retry`.
 pub fn process(
     ctx: &PushContext<'_>,
     items: &[RawPushItem],
 ) -> Result<Vec<ItemResult>, StorageError> {
     let mut results = Vec::with_capacity(items.len());
+    let prechecked = precheck(items, ctx.device);
+    ctx.storage.apply_batch(&mut |batch| {
+        results.clear();
+        process_batch(ctx, items, &prechecked, batch, &mut results)
+    })?;
+    Ok(results)
+}
+
+fn process_batch(
+    ctx: &PushContext<'_>,
+    items: &[RawPushItem],
+    prechecked: &[Prechecked],
+    batch: &mut dyn ItemBatch,
+    results: &mut Vec<ItemResult>,
+) -> Result<(), StorageError> {
     let mut blocked: HashSet<&str> = HashSet::new();
     let mut stop: Option<(&str, &str)> = None;
+    let mut heads = HeadCache::default();
     for (i, item) in items.iter().enumerate() {
         let result = |a: Answer| ItemResult {
             id: item.id.clone(),
@@ -237,7 +280,7 @@ pub fn process(
                 false,
             ))
         } else {
-            process_item(ctx, item)
+            process_item(ctx, batch, &mut heads, item, &prechecked[i])
         };
         match outcome {
             Ok((a, applied)) => {
@@ -257,20 +300,23 @@ pub fn process(
             Err(e) => return Err(e),
         }
     }
-    // Group commit: every item above was committed without its own flush; one flush makes
-    // them all durable before any of them is acknowledged.
-    ctx.storage.sync()?;
-    Ok(results)
+    Ok(())
 }
 
 /// Processes one item: its answer, and whether it is applied (now or before), which is what
 /// lets later items of its stream go ahead.
-fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bool), StorageError> {
+fn process_item(
+    ctx: &PushContext<'_>,
+    batch: &mut dyn ItemBatch,
+    heads: &mut HeadCache,
+    item: &RawPushItem,
+    pre: &Prechecked,
+) -> Result<(Answer, bool), StorageError> {
     let device = ctx.device;
-    let body_hash = body_hash(&item.body);
-    // The engine is looked up before the transaction: policy versions never change once
-    // published, and building one must not hold the device's chain.
-    let checked = match integrity(item, device) {
+    let body_hash = &pre.body_hash;
+    // The engine is looked up before the item's savepoint: policy versions never change once
+    // published.
+    let checked = match &pre.checked {
         Ok(c) => {
             let version = c.record.body.policy_version;
             let engine = match ctx.engines.get(ctx.storage, &device.org_id, version) {
@@ -291,13 +337,13 @@ fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bo
         device_id: &device.id,
         item_id: &item.id,
         kind: &item.kind,
-        body_hash: &body_hash,
+        body_hash,
         nonce: nonce.as_deref(),
     };
     let mut judge = |state: &ItemState| -> ItemDecision {
         if let Some(existing) = &state.existing {
             return ItemDecision::Answer(
-                if existing.device_id == device.id && existing.body_hash == body_hash {
+                if existing.device_id == device.id && existing.body_hash == *body_hash {
                     Answer {
                         status: ItemStatus::Duplicate,
                         code: existing.code.clone(),
@@ -322,7 +368,7 @@ fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bo
         }
         let (checked, engine) = match &checked {
             Ok(c) => c,
-            Err(a) => return ItemDecision::Answer(a.clone()),
+            Err(a) => return ItemDecision::Answer((*a).clone()),
         };
         if let Some(a) = chain_check(&checked.record, state) {
             return ItemDecision::Answer(a);
@@ -340,9 +386,12 @@ fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bo
                 );
             }
         };
-        judge_record(ctx, checked, engine, state)
+        judge_record(ctx, heads, checked, engine, state)
     };
-    let decision = ctx.storage.apply_item_unsynced(&key, &mut judge)?;
+    let decision = batch.apply(&key, &mut judge)?;
+    if let (ItemDecision::Store(_), Ok((checked, _))) = (&decision, &checked) {
+        heads.stored(&checked.record);
+    }
     Ok(match decision {
         ItemDecision::Answer(a) => {
             let applied = a.status == ItemStatus::Duplicate;
@@ -364,6 +413,41 @@ fn process_item(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Answer, bo
             )
         }
     })
+}
+
+/// The device's previous punch as the rules see it, kept from the item stored last in this
+/// batch so that a run of punches does not read each one back from its JSON.
+#[derive(Default)]
+struct HeadCache {
+    last: Option<(String, PreviousPunch)>,
+}
+
+impl HeadCache {
+    fn stored(&mut self, record: &PunchRecord) {
+        self.last = Some((
+            record.body.id.to_string(),
+            PreviousPunch {
+                fix: record.body.evidence.fix.clone(),
+                clock: Some(record.body.clock.clone()),
+            },
+        ));
+    }
+
+    fn previous(&self, state: &ItemState) -> PreviousPunch {
+        let head_id = state.head.as_ref().map(|h| h.punch_id.as_str());
+        match &self.last {
+            Some((id, previous)) if Some(id.as_str()) == head_id => previous.clone(),
+            _ => state
+                .head_record
+                .as_deref()
+                .and_then(|json| PunchRecord::from_json(json).ok())
+                .map(|prev| PreviousPunch {
+                    fix: prev.body.evidence.fix,
+                    clock: Some(prev.body.clock),
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 fn chain_check(record: &PunchRecord, state: &ItemState) -> Option<Answer> {
@@ -460,14 +544,13 @@ fn store(
 ) -> ItemDecision {
     let record = &checked.record;
     // Serialising our own types cannot fail; the fallbacks keep the chain moving regardless.
-    let record_json = record.to_json().unwrap_or_default();
     let change = serde_json::to_string(change).unwrap_or_default();
     ItemDecision::Store(Box::new(NewPunch {
         seq: record.body.seq,
         hash: checked.hash.clone(),
         employee_id: record.body.employee_id.clone(),
         kind: kind_text(record),
-        record: record_json,
+        record: checked.canonical.clone(),
         status,
         code,
         message,
@@ -482,6 +565,7 @@ fn store(
 
 fn judge_record(
     ctx: &PushContext<'_>,
+    heads: &HeadCache,
     checked: &Checked,
     engine: &Engine,
     state: &ItemState,
@@ -502,15 +586,7 @@ fn judge_record(
             state,
         );
     }
-    let previous = state
-        .head_record
-        .as_deref()
-        .and_then(|json| PunchRecord::from_json(json).ok())
-        .map(|prev| PreviousPunch {
-            fix: prev.body.evidence.fix,
-            clock: Some(prev.body.clock),
-        })
-        .unwrap_or_default();
+    let previous = heads.previous(state);
     let face = match (&body.evidence.face_token, &body.evidence.nonce) {
         (Some(token), Some(nonce)) => Some(FaceEvidence {
             token: token.clone(),

@@ -461,19 +461,62 @@ fn apply_item_stores_everything_or_nothing() {
     assert!(seen[2].existing.is_none());
     assert!(!seen[2].nonce_used);
     assert_eq!(seen[2].head.as_ref().unwrap().seq, 1);
-    // Group commit: an unsynced apply is as atomic as any other (a failed one leaves no
-    // trace), and the writer is back at synchronous=FULL afterwards, whatever happened.
+    // One batch (group commit): an item that fails leaves no trace and the batch goes on;
+    // the items that succeeded are committed together, and the writer stays at
+    // synchronous=FULL throughout.
     let durable = storage.durability().unwrap();
+    assert_eq!(durable, ("wal".to_string(), 2));
+    let mut outcomes = Vec::new();
+    storage
+        .apply_batch(&mut |batch| {
+            outcomes.push(
+                batch
+                    .apply(&key("i2", "n2"), &mut |_| {
+                        ItemDecision::Store(Box::new(punch(1)))
+                    })
+                    .is_ok(),
+            );
+            outcomes.push(
+                batch
+                    .apply(&key("i3", "n3"), &mut |_| {
+                        ItemDecision::Store(Box::new(punch(2)))
+                    })
+                    .is_ok(),
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(outcomes, [false, true]);
+    assert_eq!(storage.durability().unwrap(), durable);
+    assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 2);
+    assert_eq!(
+        storage.chain_records(ORG_A, "dev-1").unwrap(),
+        ["{\"seq\":1}", "{\"seq\":2}"]
+    );
+    // A batch whose work fails applies none of its items, even those that succeeded.
     let e = storage
-        .apply_item_unsynced(&key("i2", "n2"), &mut |_| {
-            ItemDecision::Store(Box::new(punch(1)))
+        .apply_batch(&mut |batch| {
+            batch.apply(&key("i4", "n4"), &mut |_| {
+                ItemDecision::Store(Box::new(punch(3)))
+            })?;
+            Err(StorageError::Busy)
         })
         .unwrap_err();
-    assert!(matches!(e, StorageError::Database(_)), "{e:?}");
-    assert_eq!(storage.durability().unwrap(), durable);
-    storage.sync().unwrap();
-    assert_eq!(storage.durability().unwrap(), durable);
-    assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 1);
+    assert!(matches!(e, StorageError::Busy), "{e:?}");
+    assert_eq!(storage.chain_records(ORG_A, "dev-1").unwrap().len(), 2);
+    storage
+        .apply_item(&key("i4", "n4"), &mut |s| {
+            seen.push(s.clone());
+            ItemDecision::Answer(Answer {
+                status: S::Retry,
+                code: None,
+                message: None,
+            })
+        })
+        .unwrap();
+    let last = seen.last().unwrap();
+    assert!(last.existing.is_none() && !last.nonce_used);
+    assert_eq!(last.head.as_ref().unwrap().seq, 2);
     let all = storage
         .punches(
             ORG_A,
@@ -483,7 +526,7 @@ fn apply_item_stores_everything_or_nothing() {
             },
         )
         .unwrap();
-    assert_eq!(all.len(), 1);
+    assert_eq!(all.len(), 2);
     // Another organisation sees none of it.
     assert!(
         storage

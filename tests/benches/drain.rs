@@ -38,9 +38,11 @@
 //!
 //! The headline also prints where the direct loops spent their time: the device's outbox
 //! bookkeeping (`take_batch` + `complete`, each a durable transaction) and the push (building
-//! the request, the HTTP exchange and the server's work). The server applies every pushed item
-//! in its own durable transaction, so batching saves the per-request costs only; the ratio is
-//! bounded by how the server's per-item cost compares with them.
+//! the request, the HTTP exchange and the server's work). The server commits and flushes a
+//! request's items together, so batching removes the per-request costs (one fsync on each
+//! side, the HTTP exchange) but not the per-item work (strict reading, signature check,
+//! re-running the rules, the item's writes); the ratio is bounded by how that per-item work
+//! compares with the per-request costs.
 //!
 //! `cargo bench -p daka-e2e --bench drain`; `DAKA_DRAIN_HEADLINE_ONLY=1` skips criterion.
 

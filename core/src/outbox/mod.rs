@@ -339,18 +339,18 @@ impl Outbox {
         for (id, outcome) in outcomes {
             match outcome {
                 Outcome::Delivered => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, error_code = NULL, error_message = NULL
                          WHERE id = ?1 AND state != 'delivered'",
-                        params![id, now_ms],
-                    )?;
+                    )?
+                    .execute(params![id, now_ms])?;
                 }
                 Outcome::Rejected(err) => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE outbox SET state = 'needs_attention', error_code = ?2, error_message = ?3
                          WHERE id = ?1 AND state != 'delivered'",
-                        params![id, err.code, err.message],
-                    )?;
+                    )?
+                    .execute(params![id, err.code, err.message])?;
                 }
                 Outcome::Retry {
                     retry_after_ms,

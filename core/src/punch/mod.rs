@@ -22,5 +22,5 @@ pub use chain::{
 pub use json::MAX_SAFE_INTEGER;
 pub use record::{
     DeviceSigner, MAX_RECORD_BYTES, PunchBody, PunchError, PunchEvidence, PunchKind, PunchRecord,
-    RECORD_FORMAT, RecordError, SignatureError,
+    RECORD_FORMAT, ReadRecord, RecordError, SignatureError,
 };

@@ -384,6 +384,22 @@ impl PunchBody {
     }
 }
 
+/// The JSON text of a record, size-checked and read with duplicate keys refused.
+fn strict_value(text: &str) -> Result<Value, RecordError> {
+    if text.len() > MAX_RECORD_BYTES {
+        return Err(RecordError::TooLarge {
+            bytes: text.len(),
+            limit: MAX_RECORD_BYTES,
+        });
+    }
+    let StrictValue(value) = serde_json::from_str(text).map_err(|e| RecordError::Json {
+        line: e.line(),
+        column: e.column(),
+        reason: e.to_string(),
+    })?;
+    Ok(value)
+}
+
 /// Decodes a `sig` value into the 64 signature bytes.
 fn decode_sig(sig: &str) -> Result<[u8; 64], String> {
     if sig.len() != 86 {
@@ -453,22 +469,25 @@ impl PunchRecord {
 
     /// Reads one record from JSON, strictly: see the file header. Errors name the field.
     pub fn from_json(text: &str) -> Result<PunchRecord, RecordError> {
-        if text.len() > MAX_RECORD_BYTES {
-            return Err(RecordError::TooLarge {
-                bytes: text.len(),
-                limit: MAX_RECORD_BYTES,
-            });
-        }
-        let StrictValue(value) = serde_json::from_str(text).map_err(|e| RecordError::Json {
-            line: e.line(),
-            column: e.column(),
-            reason: e.to_string(),
-        })?;
-        PunchRecord::from_value(value)
+        PunchRecord::from_value(strict_value(text)?).map(|(record, _)| record)
     }
 
-    /// Reads a record from a JSON value already read with duplicate keys refused.
-    fn from_value(value: Value) -> Result<PunchRecord, RecordError> {
+    /// [`PunchRecord::from_json`], keeping the canonical bytes that reading computed: a
+    /// verifier that checks the signature, hashes the record and stores it takes them from
+    /// the [`ReadRecord`] instead of writing the record out again for each.
+    pub fn read(text: &str) -> Result<ReadRecord, RecordError> {
+        let (record, signing_bytes) = PunchRecord::from_value(strict_value(text)?)?;
+        let canonical = record.to_json()?;
+        Ok(ReadRecord {
+            record,
+            signing_bytes,
+            canonical,
+        })
+    }
+
+    /// Reads a record from a JSON value already read with duplicate keys refused; returns it
+    /// with the canonical bytes of its body.
+    fn from_value(value: Value) -> Result<(PunchRecord, Vec<u8>), RecordError> {
         let mut object = match value {
             Value::Object(object) => object,
             other => {
@@ -532,7 +551,43 @@ impl PunchRecord {
                     reason: "the record does not write back to the bytes received".into(),
                 }));
         }
-        Ok(PunchRecord { body, sig })
+        Ok((PunchRecord { body, sig }, typed_bytes))
+    }
+}
+
+/// A record read from JSON ([`PunchRecord::read`]) with the canonical forms computed while
+/// reading it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadRecord {
+    /// The record.
+    pub record: PunchRecord,
+    /// The canonical JSON of the body: the bytes `sig` signs.
+    signing_bytes: Vec<u8>,
+    /// The canonical JSON of the whole record ([`PunchRecord::to_json`]).
+    canonical: String,
+}
+
+impl ReadRecord {
+    /// [`PunchRecord::verify_signature`], over the bytes already computed.
+    pub fn verify_signature(&self, public_key: &[u8; 32]) -> Result<(), SignatureError> {
+        let signature = self.record.signature()?;
+        if ed25519_verify(public_key, &self.signing_bytes, &signature) {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
+    }
+
+    /// [`PunchRecord::hash`], over the bytes already computed.
+    pub fn hash(&self) -> String {
+        json::hex_lower(
+            ring::digest::digest(&ring::digest::SHA256, self.canonical.as_bytes()).as_ref(),
+        )
+    }
+
+    /// [`PunchRecord::to_json`]: the canonical JSON of the whole record.
+    pub fn canonical_json(&self) -> &str {
+        &self.canonical
     }
 }
 
@@ -569,6 +624,8 @@ fn typed_error(err: serde_path_to_error::Error<serde_json::Error>) -> RecordErro
 impl<'de> Deserialize<'de> for PunchRecord {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let StrictValue(value) = StrictValue::deserialize(deserializer)?;
-        PunchRecord::from_value(value).map_err(serde::de::Error::custom)
+        PunchRecord::from_value(value)
+            .map(|(record, _)| record)
+            .map_err(serde::de::Error::custom)
     }
 }

@@ -326,6 +326,19 @@ pub struct StoredChange {
     pub body: String,
 }
 
+/// The items of one push request being applied: see [`Storage::apply_batch`].
+pub trait ItemBatch {
+    /// Applies one pushed item: reads the [`ItemState`], calls `judge`, and, when it decides
+    /// [`ItemDecision::Store`], records the item id, stores the punch, advances the device's
+    /// chain head, consumes the nonce and adds the change, all or nothing. Returns the
+    /// decision applied; on `Err` the item left no trace.
+    fn apply(
+        &mut self,
+        key: &ItemKey<'_>,
+        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+    ) -> Result<ItemDecision, StorageError>;
+}
+
 /// The server's storage. See the file header for the contract.
 pub trait Storage: Send + Sync + 'static {
     // ---- organisations -------------------------------------------------------------------
@@ -385,30 +398,31 @@ pub trait Storage: Send + Sync + 'static {
     fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError>;
 
     // ---- push ----------------------------------------------------------------------------
-    /// Applies one pushed item in one transaction: reads the [`ItemState`], calls `judge`,
-    /// and, when it decides [`ItemDecision::Store`], records the item id, stores the punch,
-    /// advances the device's chain head, consumes the nonce and adds the change. Returns the
-    /// decision applied. `judge` may be called more than once if the transaction is retried.
+    /// Applies the items of one push request in one transaction (group commit): `work` calls
+    /// [`ItemBatch::apply`] for each item it decides to apply. Each item is atomic on its own
+    /// (one that fails leaves no trace and the batch goes on); when `work` returns `Ok`, every
+    /// applied item is committed and made durable together, before this returns, so the
+    /// caller may acknowledge them. When `work` or the commit fails, none of them is applied.
+    ///
+    /// Writes of other requests wait for the batch; keep batches bounded (the push endpoint
+    /// takes at most a few hundred items and has a deadline).
+    fn apply_batch(
+        &self,
+        work: &mut dyn FnMut(&mut dyn ItemBatch) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
+
+    /// [`Storage::apply_batch`] with one item.
     fn apply_item(
         &self,
         key: &ItemKey<'_>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
-    ) -> Result<ItemDecision, StorageError>;
-    /// [`Storage::apply_item`] whose commit may become durable only at the next
-    /// [`Storage::sync`]: atomic and isolated like any other, but the caller must call `sync`
-    /// before it acknowledges the item to anyone. A push of many items then pays for one flush
-    /// to disk instead of one per item (group commit). Storages whose every commit is durable
-    /// keep the default.
-    fn apply_item_unsynced(
-        &self,
-        key: &ItemKey<'_>,
-        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError> {
-        self.apply_item(key, judge)
-    }
-    /// Makes every earlier commit durable.
-    fn sync(&self) -> Result<(), StorageError> {
-        Ok(())
+        let mut decision = None;
+        self.apply_batch(&mut |batch| {
+            decision = Some(batch.apply(key, judge)?);
+            Ok(())
+        })?;
+        decision.ok_or_else(|| StorageError::Corrupt("the batch applied nothing".into()))
     }
 
     // ---- feeds and administration --------------------------------------------------------

@@ -16,7 +16,7 @@ use super::StorageError;
 use super::sqlite::map_err;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -116,14 +116,19 @@ pub(crate) const STEPS: &[&str] = &[
     );
     CREATE INDEX change_by_device ON change (org_id, device_id, seq);
     "#,
-    // 1 → 2: a one-row table whose update forces a synchronous commit, which makes every
-    // earlier commit of a push durable at once (group commit, see `Storage::sync`).
+    // 1 → 2: a one-row table whose update forced a synchronous commit, making every earlier
+    // commit of a push durable at once (the first form of group commit).
     r#"
     CREATE TABLE sync_mark (
         singleton         INTEGER PRIMARY KEY CHECK (singleton = 1),
         n                 INTEGER NOT NULL
     );
     INSERT INTO sync_mark (singleton, n) VALUES (1, 0);
+    "#,
+    // 2 → 3: a push is now one transaction with a savepoint per item, committed once; the
+    // mark is no longer used.
+    r#"
+    DROP TABLE sync_mark;
     "#,
 ];
 

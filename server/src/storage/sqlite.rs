@@ -24,9 +24,9 @@ use zeroize::Zeroizing;
 
 use super::schema;
 use super::{
-    ChainHead, CodeOutcome, DeviceRow, EnrollOutcome, ItemDecision, ItemKey, ItemState, NewDevice,
-    NewOrg, NewToken, OrgRow, PublishOutcome, PunchFilter, PunchStatus, Storage, StorageError,
-    StoredChange, StoredItem, StoredPolicy, StoredPunch,
+    ChainHead, CodeOutcome, DeviceRow, EnrollOutcome, ItemBatch, ItemDecision, ItemKey, ItemState,
+    NewDevice, NewOrg, NewToken, OrgRow, PublishOutcome, PunchFilter, PunchStatus, Storage,
+    StorageError, StoredChange, StoredItem, StoredPolicy, StoredPunch,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -63,6 +63,26 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StorageError {
         }
         _ => StorageError::Database(e.to_string()),
     }
+}
+
+/// `query_row` through the connection's prepared-statement cache (statements of the push
+/// path run once per item).
+fn cached_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// `execute` through the connection's prepared-statement cache.
+fn cached_execute<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -293,77 +313,74 @@ impl SqliteStorage {
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Option<DeviceRow>, StorageError> {
         let sql = format!("SELECT {DEVICE_COLUMNS} FROM device d {sql_where}");
-        conn.query_row(&sql, args, device_columns)
+        cached_row(conn, &sql, args, device_columns)
             .optional()
             .map_err(map_err)?
             .map(device_row)
             .transpose()
     }
 
-    /// The body of [`Storage::apply_item`] on an already locked writer connection.
+    /// The body of [`ItemBatch::apply`] inside its savepoint `tx`; the caller commits.
     fn apply_item_on(
-        conn: &mut Connection,
+        tx: &Connection,
         key: &ItemKey<'_>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(map_err)?;
-        let existing = tx
-            .query_row(
-                "SELECT device_id, body_hash, status, code, message FROM item
+        let existing = cached_row(
+            tx,
+            "SELECT device_id, body_hash, status, code, message FROM item
                  WHERE org_id = ?1 AND item_id = ?2",
-                params![key.org_id, key.item_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(map_err)?
-            .map(|(device_id, body_hash, status, code, message)| {
-                Ok::<_, StorageError>(StoredItem {
-                    device_id,
-                    body_hash,
-                    status: PunchStatus::parse(&status)
-                        .ok_or_else(|| StorageError::Corrupt(format!("item status {status:?}")))?,
-                    code,
-                    message,
-                })
+            params![key.org_id, key.item_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(map_err)?
+        .map(|(device_id, body_hash, status, code, message)| {
+            Ok::<_, StorageError>(StoredItem {
+                device_id,
+                body_hash,
+                status: PunchStatus::parse(&status)
+                    .ok_or_else(|| StorageError::Corrupt(format!("item status {status:?}")))?,
+                code,
+                message,
             })
-            .transpose()?;
+        })
+        .transpose()?;
         let device = Self::read_device(
-            &tx,
+            tx,
             "WHERE d.id = ?1 AND d.org_id = ?2",
             &[&key.device_id, &key.org_id],
         )?
         .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
         let (head_record, head_judged_at) = match &device.head {
             Some(head) => {
-                let (record, judged): (String, i64) = tx
-                    .query_row(
-                        "SELECT record, judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2",
-                        params![key.org_id, head.punch_id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .map_err(map_err)?;
+                let (record, judged): (String, i64) = cached_row(
+                    tx,
+                    "SELECT record, judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2",
+                    params![key.org_id, head.punch_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(map_err)?;
                 (Some(record), Some(time(judged)?))
             }
             None => (None, None),
         };
         let nonce_used = match key.nonce {
-            Some(nonce) => tx
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = ?1 AND nonce = ?2)",
-                    params![key.org_id, nonce],
-                    |r| r.get(0),
-                )
-                .map_err(map_err)?,
+            Some(nonce) => cached_row(
+                tx,
+                "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = ?1 AND nonce = ?2)",
+                params![key.org_id, nonce],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?,
             None => false,
         };
         let state = ItemState {
@@ -377,10 +394,8 @@ impl SqliteStorage {
         let decision = judge(&state);
         if let ItemDecision::Store(punch) = &decision {
             let received = ms(punch.received_at);
-            tx.execute(
-                "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
+            cached_execute(tx, "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", params![
                     key.org_id,
                     key.item_id,
                     key.device_id,
@@ -393,11 +408,9 @@ impl SqliteStorage {
                 ],
             )
             .map_err(map_err)?;
-            tx.execute(
-                "INSERT INTO punch (org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
+            cached_execute(tx, "INSERT INTO punch (org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
                    status, code, server_verdict, policy_version, judged_ms, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)", params![
                     key.org_id,
                     key.item_id,
                     key.device_id,
@@ -415,7 +428,8 @@ impl SqliteStorage {
                 ],
             )
             .map_err(map_err)?;
-            tx.execute(
+            cached_execute(
+                tx,
                 "UPDATE device SET head_seq = ?2, head_hash = ?3, head_punch_id = ?4 WHERE id = ?1",
                 params![key.device_id, signed(punch.seq)?, punch.hash, key.item_id],
             )
@@ -423,19 +437,36 @@ impl SqliteStorage {
             if punch.consume_nonce
                 && let Some(nonce) = key.nonce
             {
-                tx.execute(
-                    "INSERT INTO face_nonce (org_id, nonce, punch_id, used_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![key.org_id, nonce, key.item_id, received],
+                cached_execute(tx, "INSERT INTO face_nonce (org_id, nonce, punch_id, used_ms) VALUES (?1, ?2, ?3, ?4)", params![key.org_id, nonce, key.item_id, received],
                 )
                 .map_err(map_err)?;
             }
-            tx.execute(
+            cached_execute(
+                tx,
                 "INSERT INTO change (org_id, device_id, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![key.org_id, key.device_id, punch.change, received],
             )
             .map_err(map_err)?;
-            tx.commit().map_err(map_err)?;
         }
+        Ok(decision)
+    }
+}
+
+/// A push request's transaction on the writer connection; every item runs in its own
+/// savepoint, released into the transaction when it succeeds and rolled back when it fails.
+struct SqliteBatch<'c> {
+    tx: rusqlite::Transaction<'c>,
+}
+
+impl ItemBatch for SqliteBatch<'_> {
+    fn apply(
+        &mut self,
+        key: &ItemKey<'_>,
+        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+    ) -> Result<ItemDecision, StorageError> {
+        let savepoint = self.tx.savepoint().map_err(map_err)?;
+        let decision = SqliteStorage::apply_item_on(&savepoint, key, judge)?;
+        savepoint.commit().map_err(map_err)?;
         Ok(decision)
     }
 }
@@ -760,37 +791,19 @@ impl Storage for SqliteStorage {
         rows.into_iter().map(device_row).collect()
     }
 
-    fn apply_item(
+    fn apply_batch(
         &self,
-        key: &ItemKey<'_>,
-        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
-    ) -> Result<ItemDecision, StorageError> {
+        work: &mut dyn FnMut(&mut dyn ItemBatch) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
         let mut conn = self.writer();
-        Self::apply_item_on(&mut conn, key, judge)
-    }
-
-    fn apply_item_unsynced(
-        &self,
-        key: &ItemKey<'_>,
-        judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
-    ) -> Result<ItemDecision, StorageError> {
-        let mut conn = self.writer();
-        // In WAL mode, NORMAL commits are atomic and consistent but not yet flushed; the
-        // writer lock is held throughout, so no other write ever commits at this level.
-        conn.execute_batch("PRAGMA synchronous = NORMAL")
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        let result = Self::apply_item_on(&mut conn, key, judge);
-        conn.execute_batch("PRAGMA synchronous = FULL")
-            .map_err(map_err)?;
-        result
-    }
-
-    fn sync(&self) -> Result<(), StorageError> {
-        // A FULL commit fsyncs the write-ahead log, and with it every commit before it.
-        let conn = self.writer();
-        conn.execute("UPDATE sync_mark SET n = n + 1 WHERE singleton = 1", [])
-            .map_err(map_err)?;
-        Ok(())
+        let mut batch = SqliteBatch { tx };
+        // On `Err` the transaction is dropped, which rolls it back.
+        work(&mut batch)?;
+        // A FULL commit in WAL mode fsyncs the log: every item of the batch is durable.
+        batch.tx.commit().map_err(map_err)
     }
 
     fn changes(
