@@ -145,6 +145,7 @@ fn scene() -> Scene {
             sites,
             employees: vec![],
             face_matchers: vec![],
+            approvals: Default::default(),
         },
         fixes,
     }

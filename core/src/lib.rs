@@ -19,10 +19,13 @@
 //!   the single evaluator that the SDK, the server and `daka check` all run.
 //! * [`punch`] turns an attempt and its verdict into a signed, hash-chained record, and verifies
 //!   chains of them.
+//! * [`approvals`] validates request forms against the policy's templates, computes their
+//!   approval routes and runs the request state machine and leave ledger.
 //!
 //! Nothing here touches the network, a database or a platform API; those live in the crates
 //! that embed this one.
 
+pub mod approvals;
 pub mod attempt;
 pub mod codes;
 pub mod device;

@@ -49,6 +49,7 @@ fn policy(sites: Vec<Vec<Fence>>) -> Policy {
             .collect(),
         employees: vec![],
         face_matchers: vec![],
+        approvals: Default::default(),
     }
 }
 

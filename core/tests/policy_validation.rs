@@ -23,6 +23,7 @@ const ROOT_FIELDS: &[&str] = &[
     "sites",
     "employees",
     "face_matchers",
+    "approvals",
 ];
 const OKP_FIELDS: &[&str] = &["kty", "crv", "x", "alg", "kid", "use"];
 const POLYGON_FIELDS: &[&str] = &["type", "coordinates"];

@@ -45,6 +45,7 @@ pub(super) fn policy(sites: Vec<Vec<Fence>>) -> Policy {
             .collect(),
         employees: vec![],
         face_matchers: vec![],
+        approvals: Default::default(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The organisation's policy: sites and their fences, Wi-Fi allow-lists, which employees may
-//! clock in where, the thresholds the evaluator applies, and the face-matcher keys it trusts.
+//! clock in where, the thresholds the evaluator applies, the face-matcher keys it trusts, and
+//! the approval templates with their roles and leave types.
 //!
 //! A [`Policy`] only exists validated: [`Policy::from_json`] is the one way in, and it either
 //! returns a policy every other module can rely on (closed, simple rings; holes inside their
@@ -7,6 +8,7 @@
 //! or a [`PolicyError`] naming the JSON path of the first bad value. The JSON format is
 //! documented in `docs/policy.md`.
 
+mod approvals;
 mod error;
 mod geometry;
 mod json;
@@ -17,6 +19,8 @@ mod parse;
 pub use error::{GeometryProblem, PolicyError, PolicyErrorKind};
 
 use geo::{Coord, Polygon};
+
+use crate::approvals::ApprovalPolicy;
 
 /// A validated policy. Build one with [`Policy::from_json`].
 #[derive(Debug, Clone)]
@@ -31,6 +35,8 @@ pub struct Policy {
     pub employees: Vec<Employee>,
     /// Trusted face-matcher keys, selected by a token's `kid`.
     pub face_matchers: Vec<TrustedKey>,
+    /// Roles, leave types and request templates (empty when the policy has none).
+    pub approvals: ApprovalPolicy,
 }
 
 /// Index of a site in [`Policy::sites`].

@@ -24,6 +24,7 @@ use super::limits::*;
 use super::{
     Employee, FaceRules, Org, Policy, Site, SiteIdx, Thresholds, TrustedKey, UncertainAction,
 };
+use crate::approvals::ApprovalPolicy;
 use crate::evidence::wifi::normalize_bssid;
 
 const ROOT_FIELDS: &[&str] = &[
@@ -33,6 +34,7 @@ const ROOT_FIELDS: &[&str] = &[
     "sites",
     "employees",
     "face_matchers",
+    "approvals",
 ];
 const ORG_FIELDS: &[&str] = &["id", "name", "time_zone"];
 const THRESHOLD_FIELDS: &[&str] = &[
@@ -119,6 +121,10 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
             "thresholds.face.required is true, so at least one face matcher key is needed",
         ));
     }
+    let approvals = match obj.get("approvals") {
+        Some(v) => super::approvals::parse_approvals(v, &root.key("approvals"), &employees)?,
+        None => ApprovalPolicy::default(),
+    };
     Ok(Policy {
         version,
         org,
@@ -126,6 +132,7 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
         sites,
         employees,
         face_matchers,
+        approvals,
     })
 }
 
@@ -155,7 +162,7 @@ fn check_len(s: &str, path: &Path<'_>, max: usize) -> Result<(), PolicyError> {
 
 /// An identifier: 1..=128 characters, no control characters, no surrounding whitespace (ids
 /// are compared exactly, so `"E1001 "` would silently never match).
-fn parse_id<'j>(v: &'j Json, path: &Path<'_>) -> Result<&'j str, PolicyError> {
+pub(super) fn parse_id<'j>(v: &'j Json, path: &Path<'_>) -> Result<&'j str, PolicyError> {
     let s = v.as_str(path)?;
     if s.is_empty() {
         return Err(path.err(PolicyErrorKind::Empty));
@@ -171,7 +178,7 @@ fn parse_id<'j>(v: &'j Json, path: &Path<'_>) -> Result<&'j str, PolicyError> {
 }
 
 /// Free text shown to people: 1..=`max` characters, not only whitespace, no control characters.
-fn parse_text(v: &Json, path: &Path<'_>, max: usize) -> Result<String, PolicyError> {
+pub(super) fn parse_text(v: &Json, path: &Path<'_>, max: usize) -> Result<String, PolicyError> {
     let s = v.as_str(path)?;
     if s.trim().is_empty() {
         return Err(path.err(PolicyErrorKind::Empty));
