@@ -443,7 +443,7 @@ impl From<device::SyncReport> for SyncReport {
                         decision: decision.into(),
                         codes: codes.iter().map(|c| c.as_str().to_string()).collect(),
                     }),
-                    Change::PolicyUpdated { .. } => None,
+                    Change::PolicyUpdated { .. } | Change::RequestUpdated { .. } => None,
                 })
                 .collect(),
             stopped_by: r.stopped_by,

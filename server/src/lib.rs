@@ -15,6 +15,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod approvals;
 pub mod crypto;
 pub mod openapi;
 pub mod policies;

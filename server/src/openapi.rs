@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{self, admin, device};
+use crate::api::{self, admin, device, requests};
 
 struct Security;
 
@@ -53,6 +53,11 @@ impl Modify for Security {
         device::policy,
         device::push,
         device::changes,
+        requests::mine,
+        requests::request,
+        requests::inbox,
+        requests::leave_balances,
+        requests::admin_request,
         admin::publish_policy,
         admin::current_policy,
         admin::issue_code,

@@ -92,7 +92,7 @@ pub fn punch_stream(device_id: &str) -> String {
     format!("punch:{device_id}")
 }
 
-fn answer(status: ItemStatus, code: &str, message: impl Into<String>) -> Answer {
+pub(crate) fn answer(status: ItemStatus, code: &str, message: impl Into<String>) -> Answer {
     Answer {
         status,
         code: Some(code.to_string()),
@@ -100,7 +100,7 @@ fn answer(status: ItemStatus, code: &str, message: impl Into<String>) -> Answer 
     }
 }
 
-fn rejected(code: &str, message: impl Into<String>) -> Answer {
+pub(crate) fn rejected(code: &str, message: impl Into<String>) -> Answer {
     answer(ItemStatus::Rejected, code, message)
 }
 
@@ -279,6 +279,11 @@ fn process_batch(
                 ),
                 false,
             ))
+        } else if matches!(
+            item.kind.as_str(),
+            crate::approvals::REQUEST_KIND | crate::approvals::DECISION_KIND
+        ) {
+            crate::approvals::process_item(ctx, ctx.engines, batch, item)
         } else {
             process_item(ctx, batch, &mut heads, item, &prechecked[i])
         };

@@ -16,9 +16,11 @@ pub mod form;
 pub mod leave;
 pub mod request;
 pub mod route;
+pub mod signed;
 pub mod template;
 
 pub use form::{AttachmentRef, FieldError, FieldProblem, FieldValue, Form, FormErrors};
 pub use request::{Action, ActionError, Effect, RequestState, RequestStatus, SignerPosition};
 pub use route::{RouteError, RouteStep, compute_route};
+pub use signed::{Decision, Signed, SignedError, Submission};
 pub use template::{ApprovalPolicy, RequestType, StepMode, Template};

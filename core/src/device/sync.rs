@@ -50,6 +50,8 @@ pub struct SyncReport {
     pub policy_updated: bool,
     /// The server's own verdicts on punches, pulled from the changes feed.
     pub server_verdicts: Vec<Change>,
+    /// Requests this device's employee made or must act on that changed, from the feed.
+    pub request_updates: Vec<Change>,
     /// Why the round ended early, if it did: the retryable failure, or the server deferring
     /// items.
     pub stopped_by: Option<String>,
@@ -382,6 +384,7 @@ impl Device {
                         }
                     }
                     Change::PunchVerdict { .. } => report.server_verdicts.push(change),
+                    Change::RequestUpdated { .. } => report.request_updates.push(change),
                 }
             }
             self.store.conn().execute(

@@ -12,7 +12,7 @@
 //! The format is specified in `docs/punch-record.md`.
 
 pub mod chain;
-mod json;
+pub(crate) mod json;
 pub mod record;
 
 pub use chain::{

@@ -163,6 +163,16 @@ pub enum Change {
     },
     /// A new policy version is available at `GET /v1/policy`.
     PolicyUpdated { version: u64 },
+    /// A request this device's employee made or must act on changed: details at
+    /// `GET /v1/requests/{request_id}`.
+    RequestUpdated {
+        request_id: String,
+        /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
+        status: String,
+        revision: u32,
+        /// Who must act now (empty unless pending).
+        waiting_for: Vec<String>,
+    },
 }
 
 /// The body of every error response.
@@ -174,4 +184,89 @@ pub struct ApiError {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<DateTime<Utc>>,
+}
+
+/// One step of a request as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepView {
+    pub name: String,
+    /// `any` (the first approval decides) or `all` (countersign).
+    pub mode: String,
+    pub approvers: Vec<String>,
+    pub approved_by: Vec<String>,
+    /// The approver who added this step, for an added signer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
+}
+
+/// One entry of a request's audit trail: who did what, when and from which device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditView {
+    pub actor: String,
+    pub device_id: String,
+    /// `submit`, `resubmit`, `approve`, `reject`, `return`, `add_signer`, `transfer`,
+    /// `comment` or `withdraw`.
+    pub action: String,
+    /// What it did: the effect, the status after it, the comment.
+    pub detail: serde_json::Value,
+    /// The signed item, as received: verifiable with the device's public key.
+    pub signed: serde_json::Value,
+    /// The device's time of the action.
+    pub made_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// `GET /v1/requests/{id}`: a request with its steps and audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestView {
+    pub request_id: String,
+    pub template_id: String,
+    pub request_type: String,
+    pub policy_version: u64,
+    pub applicant: String,
+    /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
+    pub status: String,
+    pub revision: u32,
+    /// The form's values (see docs/approvals.md); text exactly as submitted.
+    pub form: serde_json::Value,
+    pub steps: Vec<StepView>,
+    /// Index of the step waiting, while pending.
+    pub current_step: usize,
+    pub waiting_for: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub audit: Vec<AuditView>,
+}
+
+/// `GET /v1/inbox` and `GET /v1/requests`: requests without their audit trails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestList {
+    pub requests: Vec<RequestView>,
+    pub server_time: DateTime<Utc>,
+}
+
+/// One leave balance, in half days (`3` days = `6`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeaveBalanceView {
+    pub leave_type: String,
+    pub name: String,
+    pub year: i32,
+    pub entitled_halves: i64,
+    pub taken_halves: i64,
+    pub pending_halves: i64,
+    pub available_halves: i64,
+    pub allow_negative: bool,
+}
+
+/// `GET /v1/leave-balances?year=`: the device's employee's balances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeaveBalances {
+    pub balances: Vec<LeaveBalanceView>,
+    pub server_time: DateTime<Utc>,
 }

@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod device;
+pub mod requests;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -374,6 +375,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/policy", get(device::policy))
         .route("/v1/push", post(device::push))
         .route("/v1/changes", get(device::changes))
+        .route("/v1/requests", get(requests::mine))
+        .route("/v1/requests/{request_id}", get(requests::request))
+        .route("/v1/inbox", get(requests::inbox))
+        .route("/v1/leave-balances", get(requests::leave_balances))
+        .route(
+            "/admin/v1/requests/{request_id}",
+            get(requests::admin_request),
+        )
         .route(
             "/admin/v1/policy",
             put(admin::publish_policy).get(admin::current_policy),

@@ -21,6 +21,7 @@
 
 pub mod schema;
 pub mod sqlite;
+mod sqlite_approvals;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -326,6 +327,114 @@ pub struct StoredChange {
     pub body: String,
 }
 
+// ---- approvals ------------------------------------------------------------------------------
+
+/// The key of a pushed approval item (a submission or a decision).
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalKey<'a> {
+    pub org_id: &'a str,
+    pub device_id: &'a str,
+    pub item_id: &'a str,
+    pub kind: &'a str,
+    pub body_hash: &'a str,
+    /// The request the item is about.
+    pub request_id: &'a str,
+    /// Whose leave ledger and missed-punch counts to read when the request is new.
+    pub applicant: &'a str,
+    /// The punch a field-punch review is about, to read its owner and status.
+    pub punch_id: Option<&'a str>,
+}
+
+/// A stored request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRequest {
+    pub request_id: String,
+    pub template_id: String,
+    pub request_type: String,
+    pub policy_version: u64,
+    pub applicant: String,
+    /// Canonical JSON of the form.
+    pub form: String,
+    pub state: daka_core::approvals::RequestState,
+    /// `YYYY-MM` of a missed-punch correction, counted against the monthly limit.
+    pub month: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the judge of an approval item sees, read inside the item's savepoint.
+#[derive(Debug, Clone)]
+pub struct ApprovalState {
+    pub existing: Option<StoredItem>,
+    pub request: Option<StoredRequest>,
+    /// The applicant's leave ledger.
+    pub leave: Vec<daka_core::approvals::leave::Movement>,
+    /// The applicant's missed-punch corrections that count against the limit (pending,
+    /// returned or approved), by `YYYY-MM`.
+    pub missed_punch_months: Vec<String>,
+    /// The employee and status (`accepted`, `field_punch`, `refused`) of the key's punch.
+    pub punch: Option<(String, String)>,
+}
+
+/// One entry of a request's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub actor: String,
+    pub device_id: String,
+    pub item_id: String,
+    pub action: String,
+    /// JSON: what the action did.
+    pub detail: String,
+    /// The signed item that caused it, canonical JSON.
+    pub signed: String,
+    pub made_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// An audit entry to add.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+    pub signed: String,
+    pub made_at: DateTime<Utc>,
+}
+
+/// An approved missed-punch correction: a corrected attendance record, marked as such.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub request_id: String,
+    pub employee_id: String,
+    pub day: String,
+    pub punch_kind: String,
+    pub time: String,
+    pub approved_at: DateTime<Utc>,
+}
+
+/// What to write for an approval item.
+#[derive(Debug, Clone)]
+pub struct ApprovalWrite {
+    /// The request as it stands after the item.
+    pub request: StoredRequest,
+    pub audit: NewAudit,
+    pub movements: Vec<daka_core::approvals::leave::Movement>,
+    pub correction: Option<Correction>,
+    /// Employees whose devices get `change` in their feed.
+    pub notify: Vec<String>,
+    /// JSON of a protocol `Change`.
+    pub change: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// The judge's verdict on an approval item.
+#[derive(Debug, Clone)]
+pub enum ApprovalDecision {
+    Answer(Answer),
+    Write(Box<ApprovalWrite>),
+}
+
 /// The items of one push request being applied: see [`Storage::apply_batch`].
 pub trait ItemBatch {
     /// Applies one pushed item: reads the [`ItemState`], calls `judge`, and, when it decides
@@ -337,6 +446,16 @@ pub trait ItemBatch {
         key: &ItemKey<'_>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError>;
+
+    /// Applies one approval item: reads the [`ApprovalState`], calls `judge`, and, when it
+    /// decides [`ApprovalDecision::Write`], records the item id, writes the request, its
+    /// inbox entries, the audit entry, the leave movements and the correction, and adds the
+    /// change for every device of the employees to notify, all or nothing.
+    fn apply_approval(
+        &mut self,
+        key: &ApprovalKey<'_>,
+        judge: &mut dyn FnMut(&ApprovalState) -> ApprovalDecision,
+    ) -> Result<ApprovalDecision, StorageError>;
 }
 
 /// The server's storage. See the file header for the contract.
@@ -439,4 +558,32 @@ pub trait Storage: Send + Sync + 'static {
     -> Result<Vec<StoredPunch>, StorageError>;
     /// Every stored record of a device's chain (JSON), in seq order.
     fn chain_records(&self, org_id: &str, device_id: &str) -> Result<Vec<String>, StorageError>;
+
+    // ---- approvals -----------------------------------------------------------------------
+    /// One request.
+    fn request(
+        &self,
+        org_id: &str,
+        request_id: &str,
+    ) -> Result<Option<StoredRequest>, StorageError>;
+    /// A request's audit trail, oldest first.
+    fn audit(&self, org_id: &str, request_id: &str) -> Result<Vec<AuditEntry>, StorageError>;
+    /// Requests waiting for `employee_id` to act, oldest first.
+    fn inbox(&self, org_id: &str, employee_id: &str) -> Result<Vec<StoredRequest>, StorageError>;
+    /// Requests `employee_id` made, newest first, at most `limit`.
+    fn requests_of(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredRequest>, StorageError>;
+    /// An employee's leave ledger, oldest first.
+    fn leave_movements(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+    ) -> Result<Vec<daka_core::approvals::leave::Movement>, StorageError>;
+    /// An employee's approved attendance corrections.
+    fn corrections(&self, org_id: &str, employee_id: &str)
+    -> Result<Vec<Correction>, StorageError>;
 }

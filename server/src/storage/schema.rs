@@ -16,7 +16,7 @@ use super::StorageError;
 use super::sqlite::map_err;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -129,6 +129,69 @@ pub(crate) const STEPS: &[&str] = &[
     // mark is no longer used.
     r#"
     DROP TABLE sync_mark;
+    "#,
+    // 3 → 4: approvals. Requests with their state (the core's `RequestState` as JSON), who
+    // each is waiting for (the inbox), the audit trail of every change with the signed item
+    // that caused it, the leave ledger and approved attendance corrections.
+    r#"
+    CREATE TABLE request (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        request_id        TEXT NOT NULL,
+        template_id       TEXT NOT NULL,
+        request_type      TEXT NOT NULL,
+        policy_version    INTEGER NOT NULL,
+        applicant         TEXT NOT NULL,
+        form              TEXT NOT NULL,                 -- canonical JSON of the form
+        state             TEXT NOT NULL,                 -- JSON of the request state
+        status            TEXT NOT NULL,
+        month             TEXT,                          -- YYYY-MM of a missed-punch correction
+        created_ms        INTEGER NOT NULL,
+        updated_ms        INTEGER NOT NULL,
+        PRIMARY KEY (org_id, request_id)
+    );
+    CREATE INDEX request_by_applicant ON request (org_id, applicant, created_ms);
+    CREATE TABLE request_waiting (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        employee_id       TEXT NOT NULL,
+        request_id        TEXT NOT NULL,
+        PRIMARY KEY (org_id, employee_id, request_id)
+    );
+    CREATE TABLE request_audit (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        request_id        TEXT NOT NULL,
+        actor             TEXT NOT NULL,
+        device_id         TEXT NOT NULL,
+        item_id           TEXT NOT NULL,
+        action            TEXT NOT NULL,
+        detail            TEXT NOT NULL,                 -- JSON: effect, comment, status after
+        signed            TEXT NOT NULL,                 -- the signed item, canonical JSON
+        made_ms           INTEGER NOT NULL,              -- the device's time of the action
+        received_ms       INTEGER NOT NULL
+    );
+    CREATE INDEX audit_by_request ON request_audit (org_id, request_id, seq);
+    CREATE TABLE leave_movement (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        employee_id       TEXT NOT NULL,
+        leave_type        TEXT NOT NULL,
+        year              INTEGER NOT NULL,
+        kind              TEXT NOT NULL CHECK (kind IN ('hold', 'release', 'take')),
+        halves            INTEGER NOT NULL,
+        request_id        TEXT NOT NULL,
+        at_ms             INTEGER NOT NULL
+    );
+    CREATE INDEX leave_by_employee ON leave_movement (org_id, employee_id, seq);
+    CREATE TABLE attendance_correction (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        request_id        TEXT NOT NULL,
+        employee_id       TEXT NOT NULL,
+        day               TEXT NOT NULL,                 -- YYYY-MM-DD, the policy's time zone
+        punch_kind        TEXT NOT NULL,
+        time              TEXT NOT NULL,                 -- HH:MM local
+        approved_ms       INTEGER NOT NULL,
+        PRIMARY KEY (org_id, request_id)
+    );
     "#,
 ];
 

@@ -23,10 +23,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use zeroize::Zeroizing;
 
 use super::schema;
+use super::sqlite_approvals;
 use super::{
-    ChainHead, CodeOutcome, DeviceRow, EnrollOutcome, ItemBatch, ItemDecision, ItemKey, ItemState,
-    NewDevice, NewOrg, NewToken, OrgRow, PublishOutcome, PunchFilter, PunchStatus, Storage,
-    StorageError, StoredChange, StoredItem, StoredPolicy, StoredPunch,
+    ApprovalDecision, ApprovalKey, ApprovalState, AuditEntry, ChainHead, CodeOutcome, Correction,
+    DeviceRow, EnrollOutcome, ItemBatch, ItemDecision, ItemKey, ItemState, NewDevice, NewOrg,
+    NewToken, OrgRow, PublishOutcome, PunchFilter, PunchStatus, Storage, StorageError,
+    StoredChange, StoredItem, StoredPolicy, StoredPunch, StoredRequest,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -326,34 +328,7 @@ impl SqliteStorage {
         key: &ItemKey<'_>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError> {
-        let existing = cached_row(
-            tx,
-            "SELECT device_id, body_hash, status, code, message FROM item
-                 WHERE org_id = ?1 AND item_id = ?2",
-            params![key.org_id, key.item_id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(map_err)?
-        .map(|(device_id, body_hash, status, code, message)| {
-            Ok::<_, StorageError>(StoredItem {
-                device_id,
-                body_hash,
-                status: PunchStatus::parse(&status)
-                    .ok_or_else(|| StorageError::Corrupt(format!("item status {status:?}")))?,
-                code,
-                message,
-            })
-        })
-        .transpose()?;
+        let existing = read_item(tx, key.org_id, key.item_id)?;
         let device = Self::read_device(
             tx,
             "WHERE d.id = ?1 AND d.org_id = ?2",
@@ -452,6 +427,45 @@ impl SqliteStorage {
     }
 }
 
+/// The ledger entry of an item id, if it was seen before.
+fn read_item(
+    conn: &Connection,
+    org_id: &str,
+    item_id: &str,
+) -> Result<Option<StoredItem>, StorageError> {
+    let tx = conn;
+    let key = (org_id, item_id);
+    let existing = cached_row(
+        tx,
+        "SELECT device_id, body_hash, status, code, message FROM item
+                 WHERE org_id = ?1 AND item_id = ?2",
+        params![key.0, key.1],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        },
+    )
+    .optional()
+    .map_err(map_err)?
+    .map(|(device_id, body_hash, status, code, message)| {
+        Ok::<_, StorageError>(StoredItem {
+            device_id,
+            body_hash,
+            status: PunchStatus::parse(&status)
+                .ok_or_else(|| StorageError::Corrupt(format!("item status {status:?}")))?,
+            code,
+            message,
+        })
+    })
+    .transpose()?;
+    Ok(existing)
+}
+
 /// A push request's transaction on the writer connection; every item runs in its own
 /// savepoint, released into the transaction when it succeeds and rolled back when it fails.
 struct SqliteBatch<'c> {
@@ -466,6 +480,18 @@ impl ItemBatch for SqliteBatch<'_> {
     ) -> Result<ItemDecision, StorageError> {
         let savepoint = self.tx.savepoint().map_err(map_err)?;
         let decision = SqliteStorage::apply_item_on(&savepoint, key, judge)?;
+        savepoint.commit().map_err(map_err)?;
+        Ok(decision)
+    }
+
+    fn apply_approval(
+        &mut self,
+        key: &ApprovalKey<'_>,
+        judge: &mut dyn FnMut(&ApprovalState) -> ApprovalDecision,
+    ) -> Result<ApprovalDecision, StorageError> {
+        let savepoint = self.tx.savepoint().map_err(map_err)?;
+        let existing = read_item(&savepoint, key.org_id, key.item_id)?;
+        let decision = sqlite_approvals::apply_approval_on(&savepoint, key, existing, judge)?;
         savepoint.commit().map_err(map_err)?;
         Ok(decision)
     }
@@ -927,5 +953,55 @@ impl Storage for SqliteStorage {
             .collect::<Result<Vec<String>, _>>()
             .map_err(map_err)?;
         Ok(rows)
+    }
+
+    fn request(
+        &self,
+        org_id: &str,
+        request_id: &str,
+    ) -> Result<Option<StoredRequest>, StorageError> {
+        sqlite_approvals::read_request(&self.reader(), org_id, request_id)
+    }
+
+    fn audit(&self, org_id: &str, request_id: &str) -> Result<Vec<AuditEntry>, StorageError> {
+        sqlite_approvals::audit(&self.reader(), org_id, request_id)
+    }
+
+    fn inbox(&self, org_id: &str, employee_id: &str) -> Result<Vec<StoredRequest>, StorageError> {
+        sqlite_approvals::requests(
+            &self.reader(),
+            "JOIN request_waiting w ON w.org_id = r.org_id AND w.request_id = r.request_id
+             WHERE r.org_id = ?1 AND w.employee_id = ?2 ORDER BY r.created_ms",
+            &[&org_id, &employee_id],
+        )
+    }
+
+    fn requests_of(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredRequest>, StorageError> {
+        sqlite_approvals::requests(
+            &self.reader(),
+            "WHERE r.org_id = ?1 AND r.applicant = ?2 ORDER BY r.created_ms DESC LIMIT ?3",
+            &[&org_id, &employee_id, &limit],
+        )
+    }
+
+    fn leave_movements(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+    ) -> Result<Vec<daka_core::approvals::leave::Movement>, StorageError> {
+        sqlite_approvals::read_movements(&self.reader(), org_id, employee_id)
+    }
+
+    fn corrections(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+    ) -> Result<Vec<Correction>, StorageError> {
+        sqlite_approvals::corrections(&self.reader(), org_id, employee_id)
     }
 }

@@ -66,16 +66,10 @@ pub fn two_org_seed() -> Seed {
                 policy: SeedPolicy::Path(examples_dir().join("hk-policy.json")),
                 enrollment_codes: (1..=9)
                     .flat_map(|i| {
-                        [
-                            SeedCode {
-                                code: format!("A-E1001-{i:04}"),
-                                employee_id: "E1001".into(),
-                            },
-                            SeedCode {
-                                code: format!("A-E1002-{i:04}"),
-                                employee_id: "E1002".into(),
-                            },
-                        ]
+                        ["E1001", "E1002", "E0101", "E0201", "E0001"].map(|e| SeedCode {
+                            code: format!("A-{e}-{i:04}"),
+                            employee_id: e.into(),
+                        })
                     })
                     .collect(),
             },

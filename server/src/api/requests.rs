@@ -1,0 +1,268 @@
+//! The approval endpoints devices read: one request with its audit trail, the approver's
+//! inbox, the applicant's own requests and leave balances. Submissions and decisions arrive
+//! through `POST /v1/push` (see `approvals.rs`). A request is shown only to the people on it
+//! (the applicant and everyone on its route) and to the organisation's administrators; to
+//! anyone else it does not exist.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use chrono::Datelike;
+use daka_core::approvals::StepMode;
+use daka_core::approvals::leave;
+use daka_core::sync::protocol::{
+    ApiError, AuditView, LeaveBalanceView, LeaveBalances, RequestList, RequestView, StepView,
+};
+
+use super::{AdminAuth, AppState, DeviceAuth, Failure};
+use crate::storage::{AuditEntry, StoredRequest};
+
+/// Longest request id looked up.
+const MAX_ID_LEN: usize = 128;
+
+fn view(r: &StoredRequest, audit: &[AuditEntry]) -> RequestView {
+    RequestView {
+        request_id: r.request_id.clone(),
+        template_id: r.template_id.clone(),
+        request_type: r.request_type.clone(),
+        policy_version: r.policy_version,
+        applicant: r.applicant.clone(),
+        status: r.state.status.as_str().to_string(),
+        revision: r.state.revision,
+        form: serde_json::from_str(&r.form).unwrap_or_default(),
+        steps: r
+            .state
+            .steps
+            .iter()
+            .map(|s| StepView {
+                name: s.name.clone(),
+                mode: match s.mode {
+                    StepMode::Any => "any".into(),
+                    StepMode::All => "all".into(),
+                },
+                approvers: s.approvers.clone(),
+                approved_by: s.approved_by.clone(),
+                added_by: s.added_by.clone(),
+            })
+            .collect(),
+        current_step: r.state.current,
+        waiting_for: r.state.waiting_for().to_vec(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        audit: audit
+            .iter()
+            .map(|a| AuditView {
+                actor: a.actor.clone(),
+                device_id: a.device_id.clone(),
+                action: a.action.clone(),
+                detail: serde_json::from_str(&a.detail).unwrap_or_default(),
+                signed: serde_json::from_str(&a.signed).unwrap_or_default(),
+                made_at: a.made_at,
+                received_at: a.received_at,
+            })
+            .collect(),
+    }
+}
+
+fn is_participant(r: &StoredRequest, employee: &str) -> bool {
+    r.applicant == employee
+        || r.state.steps.iter().any(|s| {
+            s.approvers.iter().any(|a| a == employee) || s.approved_by.iter().any(|a| a == employee)
+        })
+}
+
+fn not_found(id: &str) -> Failure {
+    Failure::new(
+        StatusCode::NOT_FOUND,
+        "unknown_request",
+        format!("no request {:?} that this device may see", short(id)),
+    )
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// One request with its steps and audit trail, for the people on it.
+#[utoipa::path(get, path = "/v1/requests/{request_id}", tag = "device",
+    security(("device_token" = [])),
+    params(("request_id" = String, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "The request", body = RequestView),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 404, description = "`unknown_request`: no such request, or not one this device's employee is on", body = ApiError),
+    ))]
+pub async fn request(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    Path(request_id): Path<String>,
+) -> Result<Json<RequestView>, Failure> {
+    if request_id.is_empty() || request_id.len() > MAX_ID_LEN {
+        return Err(not_found(&request_id));
+    }
+    let id = request_id.clone();
+    let found = state
+        .db(move |s| {
+            let Some(r) = s.storage.request(&device.org_id, &id)? else {
+                return Ok(None);
+            };
+            if !is_participant(&r, &device.employee_id) {
+                return Ok(None);
+            }
+            let audit = s.storage.audit(&device.org_id, &id)?;
+            Ok(Some(view(&r, &audit)))
+        })
+        .await?;
+    found.map(Json).ok_or_else(|| not_found(&request_id))
+}
+
+/// Requests waiting for this device's employee to act, oldest first.
+#[utoipa::path(get, path = "/v1/inbox", tag = "device",
+    security(("device_token" = [])),
+    responses(
+        (status = 200, description = "The approver's inbox", body = RequestList),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+    ))]
+pub async fn inbox(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+) -> Result<Json<RequestList>, Failure> {
+    let requests = state
+        .db(move |s| {
+            Ok(s.storage
+                .inbox(&device.org_id, &device.employee_id)?
+                .iter()
+                .map(|r| view(r, &[]))
+                .collect())
+        })
+        .await?;
+    Ok(Json(RequestList {
+        requests,
+        server_time: state.now(),
+    }))
+}
+
+/// The requests this device's employee made, newest first (at most 500).
+#[utoipa::path(get, path = "/v1/requests", tag = "device",
+    security(("device_token" = [])),
+    responses(
+        (status = 200, description = "The applicant's requests", body = RequestList),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+    ))]
+pub async fn mine(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+) -> Result<Json<RequestList>, Failure> {
+    let requests = state
+        .db(move |s| {
+            Ok(s.storage
+                .requests_of(&device.org_id, &device.employee_id, 500)?
+                .iter()
+                .map(|r| view(r, &[]))
+                .collect())
+        })
+        .await?;
+    Ok(Json(RequestList {
+        requests,
+        server_time: state.now(),
+    }))
+}
+
+fn parse_year(query: Option<&str>, default: i32) -> Result<i32, Failure> {
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if key == "year" {
+            return value
+                .parse::<i32>()
+                .ok()
+                .filter(|y| (2000..=2100).contains(y))
+                .ok_or_else(|| {
+                    Failure::bad_request("invalid_request", "year: a year between 2000 and 2100")
+                });
+        }
+    }
+    Ok(default)
+}
+
+/// This device's employee's leave balances for a year (default: this year).
+#[utoipa::path(get, path = "/v1/leave-balances", tag = "device",
+    security(("device_token" = [])),
+    params(("year" = Option<i32>, Query, description = "Calendar year; default the current one")),
+    responses(
+        (status = 200, description = "Balances in half days, one per leave type", body = LeaveBalances),
+        (status = 400, description = "`invalid_request`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+    ))]
+pub async fn leave_balances(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LeaveBalances>, Failure> {
+    let year = parse_year(query.as_deref(), state.now().year())?;
+    let balances = state
+        .db(move |s| {
+            let Some(current) = s.storage.current_policy(&device.org_id)? else {
+                return Ok(Vec::new());
+            };
+            let engine = s
+                .engines
+                .get(s.storage.as_ref(), &device.org_id, current.version)
+                .map_err(|e| Failure::internal(e.to_string()))?;
+            let ledger = s
+                .storage
+                .leave_movements(&device.org_id, &device.employee_id)?;
+            Ok(engine
+                .policy()
+                .approvals
+                .leave_types
+                .iter()
+                .map(|lt| {
+                    let b = leave::balance(lt, &device.employee_id, year, &ledger);
+                    LeaveBalanceView {
+                        leave_type: lt.id.clone(),
+                        name: lt.name.clone(),
+                        year,
+                        entitled_halves: b.entitled,
+                        taken_halves: b.taken,
+                        pending_halves: b.pending,
+                        available_halves: b.available,
+                        allow_negative: lt.allow_negative,
+                    }
+                })
+                .collect())
+        })
+        .await?;
+    Ok(Json(LeaveBalances {
+        balances,
+        server_time: state.now(),
+    }))
+}
+
+/// Any request of the organisation with its full audit trail, for administrators.
+#[utoipa::path(get, path = "/admin/v1/requests/{request_id}", tag = "admin",
+    security(("admin_token" = [])),
+    params(("request_id" = String, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "The request", body = RequestView),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 404, description = "`unknown_request`", body = ApiError),
+    ))]
+pub async fn admin_request(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+    Path(request_id): Path<String>,
+) -> Result<Json<RequestView>, Failure> {
+    if request_id.is_empty() || request_id.len() > MAX_ID_LEN {
+        return Err(not_found(&request_id));
+    }
+    let id = request_id.clone();
+    let found = state
+        .db(move |s| {
+            let Some(r) = s.storage.request(&org.id, &id)? else {
+                return Ok(None);
+            };
+            let audit = s.storage.audit(&org.id, &id)?;
+            Ok(Some(view(&r, &audit)))
+        })
+        .await?;
+    found.map(Json).ok_or_else(|| not_found(&request_id))
+}

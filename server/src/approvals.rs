@@ -1,0 +1,524 @@
+//! Intake of approval items pushed by devices: request submissions (`request`) and decisions
+//! (`decision`). The server is the authority: it re-reads the form with the policy's
+//! template, computes the route with the same engine as the device and refuses a submission
+//! whose policy version or route differs, then runs the core's request state machine for
+//! every decision, one at a time per request (so of two approvers of an any-one step exactly
+//! one wins), with an audit entry for every change.
+//!
+//! Checks, in order, each refusal answered `rejected` with its code and nothing stored:
+//!
+//! 1. **Exactly once**: the item id in the ledger; same id and body is `duplicate`, another
+//!    body `id_conflict`.
+//! 2. **Integrity**: `malformed_item` (strict reading), `wrong_device` (device id or stream),
+//!    `wrong_employee` (acting for someone other than the device's employee), `bad_signature`,
+//!    `id_mismatch` (the item id is not the decision's id).
+//! 3. **Submissions**: `policy_version_mismatch` (not the current version: the applicant
+//!    reviews the form and route again), `unknown_template`, `invalid_form` (every field
+//!    problem listed), `no_approver`, `route_mismatch`, `insufficient_balance`,
+//!    `missed_punch_limit`, `unknown_punch`, `request_exists`.
+//! 4. **Decisions**: `unknown_request`, then the state machine's codes (`self_approval`,
+//!    `not_current_approver`, `already_acted`, `request_finished`, …).
+
+use chrono::Datelike;
+use daka_core::Policy;
+use daka_core::approvals::form::FieldValue;
+use daka_core::approvals::leave;
+use daka_core::approvals::{
+    Action, Decision, Effect, Form, RequestState, RequestStatus, RequestType, Signed, Submission,
+    compute_route,
+};
+use daka_core::sync::protocol::{Change, ItemStatus};
+
+use crate::crypto;
+use crate::policies::Engines;
+use crate::push::{PushContext, RawPushItem, rejected};
+use crate::storage::{
+    Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
+    NewAudit, StorageError, StoredRequest,
+};
+
+/// The item kind of a request submission.
+pub const REQUEST_KIND: &str = "request";
+/// The item kind of a decision on a request.
+pub const DECISION_KIND: &str = "decision";
+
+/// The stream of the items about one request.
+pub fn request_stream(request_id: &str) -> String {
+    format!("request:{request_id}")
+}
+
+enum Parsed {
+    Submission(Signed<Submission>),
+    Decision(Signed<Decision>),
+}
+
+impl Parsed {
+    fn request_id(&self) -> String {
+        match self {
+            Parsed::Submission(s) => s.body.request_id.to_string(),
+            Parsed::Decision(d) => d.body.request_id.to_string(),
+        }
+    }
+}
+
+/// Integrity checks: the item read strictly, of this device and its employee, signed by it.
+fn integrity(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Parsed, String), Answer> {
+    let device = ctx.device;
+    let text = item.body.get();
+    let parsed = match item.kind.as_str() {
+        REQUEST_KIND => Signed::<Submission>::from_json(text).map(Parsed::Submission),
+        _ => Signed::<Decision>::from_json(text).map(Parsed::Decision),
+    }
+    .map_err(|e| {
+        rejected(
+            "malformed_item",
+            format!("not a valid {} item: {e}", item.kind),
+        )
+    })?;
+    let (device_id, employee, signed_json, verify) = match &parsed {
+        Parsed::Submission(s) => (
+            &s.body.device_id,
+            &s.body.applicant,
+            s.to_json(),
+            s.verify(&device.public_key),
+        ),
+        Parsed::Decision(d) => (
+            &d.body.device_id,
+            &d.body.actor,
+            d.to_json(),
+            d.verify(&device.public_key),
+        ),
+    };
+    if *device_id != device.id || item.stream != request_stream(&parsed.request_id()) {
+        return Err(rejected(
+            "wrong_device",
+            format!(
+                "the item or its stream is not of the authenticated device {} and request {}",
+                device.id,
+                parsed.request_id()
+            ),
+        ));
+    }
+    if *employee != device.employee_id {
+        return Err(rejected(
+            "wrong_employee",
+            format!(
+                "the item acts for {employee:?}, but this device is enrolled for {:?}",
+                device.employee_id
+            ),
+        ));
+    }
+    if let Err(e) = verify {
+        return Err(rejected("bad_signature", e.to_string()));
+    }
+    if let Parsed::Decision(d) = &parsed
+        && d.body.id.to_string() != item.id
+    {
+        return Err(rejected(
+            "id_mismatch",
+            format!("the item id is not the decision id {}", d.body.id),
+        ));
+    }
+    let signed_json = signed_json.map_err(|e| rejected("malformed_item", e.to_string()))?;
+    Ok((parsed, signed_json))
+}
+
+/// Processes one approval item inside the push's batch: its answer, and whether it is applied
+/// (now or before), which lets later items of its stream go ahead.
+pub fn process_item(
+    ctx: &PushContext<'_>,
+    engines: &Engines,
+    batch: &mut dyn ItemBatch,
+    item: &RawPushItem,
+) -> Result<(Answer, bool), StorageError> {
+    let device = ctx.device;
+    let checked = integrity(ctx, item);
+    let body_hash = match &checked {
+        Ok((_, signed)) => crypto::sha256_hex(signed.as_bytes()),
+        Err(_) => crate::push::body_hash(&item.body),
+    };
+    // The current policy, read before the savepoint: submissions must be made on it, and
+    // decisions check people against it.
+    let current = match ctx.storage.current_policy(&device.org_id)? {
+        Some(p) => match engines.get(ctx.storage, &device.org_id, p.version) {
+            Ok(engine) => Some(engine),
+            Err(crate::policies::EngineError::Storage(e)) => return Err(e),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let request_id = checked
+        .as_ref()
+        .map(|(p, _)| p.request_id())
+        .unwrap_or_default();
+    // A field-punch review names its punch in the form; the storage reads its owner.
+    let punch_id = match &checked {
+        Ok((Parsed::Submission(s), _)) => s.body.form.get("punch_id").and_then(|v| v.as_str()),
+        _ => None,
+    };
+    let key = ApprovalKey {
+        org_id: &device.org_id,
+        device_id: &device.id,
+        item_id: &item.id,
+        kind: &item.kind,
+        body_hash: &body_hash,
+        request_id: &request_id,
+        applicant: &device.employee_id,
+        punch_id,
+    };
+    let mut judge = |state: &ApprovalState| -> ApprovalDecision {
+        if let Some(existing) = &state.existing {
+            return ApprovalDecision::Answer(
+                if existing.device_id == device.id && existing.body_hash == body_hash {
+                    Answer {
+                        status: ItemStatus::Duplicate,
+                        code: None,
+                        message: Some("already received".into()),
+                    }
+                } else {
+                    rejected(
+                        "id_conflict",
+                        "this item id was already used for a different item",
+                    )
+                },
+            );
+        }
+        let (parsed, signed) = match &checked {
+            Ok(c) => c,
+            Err(a) => return ApprovalDecision::Answer(a.clone()),
+        };
+        let Some(engine) = &current else {
+            return ApprovalDecision::Answer(rejected(
+                "no_policy",
+                "the organisation has no policy yet",
+            ));
+        };
+        let policy = engine.policy();
+        let result = match parsed {
+            Parsed::Submission(s) => submit(ctx, policy, state, s, signed),
+            Parsed::Decision(d) => decide(ctx, policy, state, d, signed),
+        };
+        match result {
+            Ok(write) => ApprovalDecision::Write(Box::new(write)),
+            Err(a) => ApprovalDecision::Answer(a),
+        }
+    };
+    let decision = batch.apply_approval(&key, &mut judge)?;
+    Ok(match decision {
+        ApprovalDecision::Answer(a) => {
+            let applied = a.status == ItemStatus::Duplicate;
+            (a, applied)
+        }
+        ApprovalDecision::Write(_) => (
+            Answer {
+                status: ItemStatus::Accepted,
+                code: None,
+                message: None,
+            },
+            true,
+        ),
+    })
+}
+
+fn change(request: &StoredRequest) -> String {
+    let change = Change::RequestUpdated {
+        request_id: request.request_id.clone(),
+        status: request.state.status.as_str().to_string(),
+        revision: request.state.revision,
+        waiting_for: request.state.waiting_for().to_vec(),
+    };
+    serde_json::to_string(&change).unwrap_or_default()
+}
+
+/// Everyone to tell about a change: the applicant and whoever the request now waits for.
+fn notify(request: &StoredRequest, actor: &str) -> Vec<String> {
+    let mut people = vec![request.applicant.clone()];
+    for p in request.state.waiting_for() {
+        if !people.contains(p) {
+            people.push(p.clone());
+        }
+    }
+    if !people.iter().any(|p| p == actor) {
+        people.push(actor.to_owned());
+    }
+    people
+}
+
+fn submit(
+    ctx: &PushContext<'_>,
+    policy: &Policy,
+    state: &ApprovalState,
+    signed: &Signed<Submission>,
+    signed_json: &str,
+) -> Result<ApprovalWrite, Answer> {
+    let s = &signed.body;
+    if s.policy_version != policy.version {
+        return Err(rejected(
+            "policy_version_mismatch",
+            format!(
+                "the request was made with policy version {}, but version {} is in force: review the form and its route again and resubmit",
+                s.policy_version, policy.version
+            ),
+        ));
+    }
+    let template = policy.approvals.template(&s.template_id).ok_or_else(|| {
+        rejected(
+            "unknown_template",
+            format!(
+                "policy version {} has no template {:?}",
+                policy.version, s.template_id
+            ),
+        )
+    })?;
+    let form =
+        Form::read(template, &s.form).map_err(|e| rejected("invalid_form", e.to_string()))?;
+    let route = compute_route(policy, template, &s.applicant, &form)
+        .map_err(|e| rejected("no_approver", e.to_string()))?;
+    if route != s.route {
+        return Err(rejected(
+            "route_mismatch",
+            "the route shown on the device is not the route the policy gives this form; sync the policy and preview again",
+        ));
+    }
+    let request_id = s.request_id.to_string();
+    let mut movements = Vec::new();
+    let mut month = None;
+    match template.request_type {
+        RequestType::Leave => {
+            let (leave_type, halves, year) = leave_of(&form).ok_or_else(|| {
+                rejected(
+                    "invalid_form",
+                    "a leave request needs leave_type and period",
+                )
+            })?;
+            let lt = policy.approvals.leave_type(&leave_type).ok_or_else(|| {
+                rejected("invalid_form", format!("unknown leave type {leave_type:?}"))
+            })?;
+            let mut ledger = state.leave.clone();
+            // A resubmission replaces its own earlier hold.
+            let settled = leave::settle(&request_id, false, &ledger);
+            ledger.extend(settled.iter().cloned());
+            movements.extend(settled);
+            let hold = leave::hold(lt, &s.applicant, year, halves, &request_id, &ledger)
+                .map_err(|e| rejected("insufficient_balance", e.to_string()))?;
+            movements.push(hold);
+        }
+        RequestType::MissedPunch => {
+            let Some(FieldValue::Date(day)) = form.get("date") else {
+                return Err(rejected(
+                    "invalid_form",
+                    "a missed-punch correction needs a date",
+                ));
+            };
+            let key = format!("{:04}-{:02}", day.year(), day.month());
+            let used = state
+                .missed_punch_months
+                .iter()
+                .filter(|m| **m == key)
+                .count() as u32;
+            let own = state
+                .request
+                .as_ref()
+                .is_some_and(|r| r.month.as_deref() == Some(key.as_str()));
+            let limit = policy.approvals.missed_punch_monthly_limit;
+            if used - u32::from(own) >= limit {
+                return Err(rejected(
+                    "missed_punch_limit",
+                    format!(
+                        "{} already has {used} missed-punch correction(s) for {key}; the policy allows {limit} a month",
+                        s.applicant
+                    ),
+                ));
+            }
+            month = Some(key);
+        }
+        RequestType::FieldPunchReview => match &state.punch {
+            Some((employee, status)) if *employee == s.applicant && status == "field_punch" => {}
+            Some((employee, status)) if *employee == s.applicant => {
+                return Err(rejected(
+                    "not_a_field_punch",
+                    format!("the punch was recorded as {status}; only field punches are reviewed"),
+                ));
+            }
+            _ => {
+                return Err(rejected(
+                    "unknown_punch",
+                    format!(
+                        "{} has no punch with this id on the server (sync punches first)",
+                        s.applicant
+                    ),
+                ));
+            }
+        },
+        RequestType::Expense | RequestType::General => {}
+    }
+    let now = ctx.received_at;
+    let (request, action) = match &state.request {
+        None => {
+            if s.revision != 1 {
+                return Err(rejected(
+                    "unknown_request",
+                    format!(
+                        "revision {} of a request the server has never seen",
+                        s.revision
+                    ),
+                ));
+            }
+            let st = RequestState::submitted(&s.applicant, &route)
+                .map_err(|e| rejected(e.code(), e.to_string()))?;
+            (
+                StoredRequest {
+                    request_id: request_id.clone(),
+                    template_id: template.id.clone(),
+                    request_type: template.request_type.as_str().to_string(),
+                    policy_version: policy.version,
+                    applicant: s.applicant.clone(),
+                    form: form.to_json().to_string(),
+                    state: st,
+                    month,
+                    created_at: now,
+                    updated_at: now,
+                },
+                "submit",
+            )
+        }
+        Some(existing) => {
+            if existing.template_id != template.id || s.revision != existing.state.revision + 1 {
+                return Err(rejected(
+                    "request_exists",
+                    format!(
+                        "request {request_id} exists (template {}, revision {}); a resubmission is its next revision on the same template",
+                        existing.template_id, existing.state.revision
+                    ),
+                ));
+            }
+            let mut st = existing.state.clone();
+            st.resubmit(&s.applicant, &route)
+                .map_err(|e| rejected(e.code(), e.to_string()))?;
+            let mut r = existing.clone();
+            r.state = st;
+            r.form = form.to_json().to_string();
+            r.policy_version = policy.version;
+            r.month = month;
+            r.updated_at = now;
+            (r, "resubmit")
+        }
+    };
+    let detail = serde_json::json!({
+        "status": request.state.status.as_str(),
+        "revision": request.state.revision,
+        "route": route,
+    });
+    Ok(ApprovalWrite {
+        change: change(&request),
+        notify: notify(&request, &s.applicant),
+        audit: NewAudit {
+            actor: s.applicant.clone(),
+            action: action.into(),
+            detail: detail.to_string(),
+            signed: signed_json.to_owned(),
+            made_at: s.created_at,
+        },
+        movements,
+        correction: None,
+        request,
+        received_at: now,
+    })
+}
+
+/// A leave form's type, length in half days and the year it starts in.
+fn leave_of(form: &Form) -> Option<(String, u32, i32)> {
+    let Some(FieldValue::Choice(leave_type)) = form.get("leave_type") else {
+        return None;
+    };
+    let period = form.get("period")?;
+    let FieldValue::DateRange { start, .. } = period else {
+        return None;
+    };
+    Some((leave_type.clone(), period.halves()?, start.year()))
+}
+
+fn decide(
+    ctx: &PushContext<'_>,
+    policy: &Policy,
+    state: &ApprovalState,
+    signed: &Signed<Decision>,
+    signed_json: &str,
+) -> Result<ApprovalWrite, Answer> {
+    let d = &signed.body;
+    let Some(existing) = &state.request else {
+        return Err(rejected(
+            "unknown_request",
+            format!("there is no request {} in this organisation", d.request_id),
+        ));
+    };
+    let mut request = existing.clone();
+    let is_employee = |id: &str| policy.employee(id).is_some();
+    let effect = request
+        .state
+        .apply(&d.actor, &d.action, &is_employee)
+        .map_err(|e| rejected(e.code(), e.to_string()))?;
+    let now = ctx.received_at;
+    request.updated_at = now;
+    let mut movements = Vec::new();
+    let mut correction = None;
+    let status = request.state.status;
+    if request.request_type == RequestType::Leave.as_str() {
+        match status {
+            RequestStatus::Approved => {
+                movements = leave::settle(&request.request_id, true, &state.leave);
+            }
+            RequestStatus::Rejected | RequestStatus::Withdrawn | RequestStatus::Returned => {
+                movements = leave::settle(&request.request_id, false, &state.leave);
+            }
+            RequestStatus::Pending => {}
+        }
+    }
+    if request.request_type == RequestType::MissedPunch.as_str()
+        && status == RequestStatus::Approved
+    {
+        let form: serde_json::Value = serde_json::from_str(&request.form).unwrap_or_default();
+        let text = |k: &str| form[k].as_str().unwrap_or_default().to_string();
+        correction = Some(Correction {
+            request_id: request.request_id.clone(),
+            employee_id: request.applicant.clone(),
+            day: text("date"),
+            punch_kind: text("punch_kind"),
+            time: text("time"),
+            approved_at: now,
+        });
+    }
+    let comment = match &d.action {
+        Action::Approve { comment }
+        | Action::AddSigner { comment, .. }
+        | Action::Transfer { comment, .. }
+        | Action::Withdraw { comment } => comment.clone(),
+        Action::Reject { comment } | Action::Return { comment } | Action::Comment { comment } => {
+            Some(comment.clone())
+        }
+    };
+    let detail = serde_json::json!({
+        "effect": effect_json(&effect),
+        "status": status.as_str(),
+        "comment": comment,
+    });
+    Ok(ApprovalWrite {
+        change: change(&request),
+        notify: notify(&request, &d.actor),
+        audit: NewAudit {
+            actor: d.actor.clone(),
+            action: d.action.name().into(),
+            detail: detail.to_string(),
+            signed: signed_json.to_owned(),
+            made_at: d.made_at,
+        },
+        movements,
+        correction,
+        request,
+        received_at: now,
+    })
+}
+
+fn effect_json(effect: &Effect) -> serde_json::Value {
+    serde_json::to_value(effect).unwrap_or_default()
+}
