@@ -6,13 +6,14 @@
 //! | retry later            | fix the input or the setup              | stop and tell the user     |
 //! |------------------------|------------------------------------------|----------------------------|
 //! | `Offline`, `ServerBusy`| `InvalidInput`, `NotEnrolled`, `NoPolicy`| `Refused`, `Unauthorized`, |
-//! |                        | `AlreadyEnrolled`, `QueueFull`           | `BadPolicy`, `Storage`,    |
-//! |                        |                                          | `KeyStore`, `Internal`     |
+//! |                        | `AlreadyEnrolled`, `QueueFull`,          | `BadPolicy`, `Storage`,    |
+//! |                        | `InvalidForm`, `NoApprover`              | `KeyStore`, `Internal`     |
 //!
 //! [`From<DeviceError>`] is the single place where the core's errors are mapped (and the
 //! only place that decides what is retryable). No field is called `message`: Kotlin's
 //! `Throwable.message` would clash with it.
 
+use daka_core::device::approvals::DraftError;
 use daka_core::device::{DeviceError, KeyStoreError};
 use daka_core::outbox::OutboxError;
 use daka_core::store::StoreError;
@@ -43,6 +44,21 @@ pub enum DakaError {
         /// The offending value, shortened.
         value: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// A request form has problems; `problems` lists every one, each naming its field, so
+    /// the form can mark them all at once.
+    #[error("the form has {} problem(s): {}", problems.len(), problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; "))]
+    InvalidForm {
+        /// Every problem, in the template's field order.
+        problems: Vec<crate::approvals::FormProblem>,
+    },
+    /// A request's route has a step nobody can approve (for example, the applicant is the
+    /// top of the company and the step needs their manager). Ask an administrator to fix the
+    /// policy's route or roles.
+    #[error("the request cannot be routed: {reason}")]
+    NoApprover {
+        /// Which step and why.
         reason: String,
     },
     /// The offline queue holds `limit` undelivered items; nothing more is accepted until some
@@ -156,12 +172,35 @@ impl From<&DeviceError> for DakaError {
                 reason: e.to_string(),
             },
             DeviceError::Sync(e) => e.clone().into(),
+            DeviceError::Draft(d) => draft_error(d),
             DeviceError::KeyStore(KeyStoreError { reason }) | DeviceError::Key { reason } => {
                 DakaError::KeyStore {
                     reason: reason.clone(),
                 }
             }
         }
+    }
+}
+
+fn draft_error(e: &DraftError) -> DakaError {
+    let invalid = |field: &str, value: &str, reason: String| DakaError::InvalidInput {
+        field: field.into(),
+        value: value.into(),
+        reason,
+    };
+    match e {
+        DraftError::UnknownTemplate { template_id, .. } => {
+            invalid("templateId", template_id, e.to_string())
+        }
+        DraftError::Form(f) => DakaError::InvalidForm {
+            problems: f.errors.iter().map(Into::into).collect(),
+        },
+        DraftError::Route(r) => DakaError::NoApprover {
+            reason: r.to_string(),
+        },
+        DraftError::MissingAttachment { sha256 } => invalid("attachment", sha256, e.to_string()),
+        DraftError::Attachment { reason } => invalid("attachment", "", reason.clone()),
+        DraftError::Invalid { field, reason } => invalid(field, "", reason.clone()),
     }
 }
 

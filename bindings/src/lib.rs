@@ -5,6 +5,7 @@
 //! converts values at the boundary.
 //!
 //! * `device.rs`: [`DakaDevice`], the object apps hold.
+//! * `approvals.rs`: request forms, routes, submissions, decisions and the inbox on it.
 //! * `types.rs`: the records and enums that cross, and their conversions.
 //! * `error.rs`: [`DakaError`], the one public error, and the single mapping from the core's.
 //! * `platform.rs`: the foreign traits the app implements ([`KeyStore`], [`StatusListener`]).
@@ -16,12 +17,17 @@
 #![doc = ""]
 #![doc = include_str!("../README.md")]
 
+mod approvals;
 mod device;
 mod error;
 mod platform;
 mod runtime;
 mod types;
 
+pub use approvals::{
+    ApprovalAction, Attachment, AuditEntryInfo, DraftPreview, FieldInfo, FormProblem, FormValue,
+    LeaveBalance, QueuedRequestInfo, RequestInfo, RequestStepInfo, RouteStepInfo, TemplateInfo,
+};
 pub use device::DakaDevice;
 pub use error::DakaError;
 pub use platform::{KeyStore, StatusListener};

@@ -10,6 +10,7 @@
 //! Rejected attempts are not recorded as punches: the user sees the verdict and its reasons and
 //! can retry, or file a missed-punch correction. Accepted and field punches are recorded.
 
+pub mod approvals;
 mod background;
 pub mod clock;
 pub mod keys;
@@ -94,6 +95,8 @@ pub enum DeviceError {
     KeyStore(#[from] KeyStoreError),
     #[error("the device key cannot be used: {reason}")]
     Key { reason: String },
+    #[error(transparent)]
+    Draft(#[from] approvals::DraftError),
 }
 
 impl From<rusqlite::Error> for DeviceError {

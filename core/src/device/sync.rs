@@ -52,6 +52,8 @@ pub struct SyncReport {
     pub server_verdicts: Vec<Change>,
     /// Requests this device's employee made or must act on that changed, from the feed.
     pub request_updates: Vec<Change>,
+    /// Files for approval requests uploaded before the push.
+    pub attachments_uploaded: u64,
     /// Why the round ended early, if it did: the retryable failure, or the server deferring
     /// items.
     pub stopped_by: Option<String>,
@@ -66,7 +68,7 @@ const BATCH: usize = 200;
 const _: () = assert!(BATCH <= MAX_PUSH_ITEMS);
 
 impl Device {
-    fn client(&self, identity: &Identity) -> Result<SyncClient, DeviceError> {
+    pub(super) fn client(&self, identity: &Identity) -> Result<SyncClient, DeviceError> {
         Ok(SyncClient::new(&identity.server_url, self.client_config)?)
     }
 
@@ -127,7 +129,7 @@ impl Device {
     }
 
     /// Runs `call` with the bearer token; on 401 refreshes the token once and runs it again.
-    async fn authorized<T, F, Fut>(
+    pub(super) async fn authorized<T, F, Fut>(
         &self,
         client: &SyncClient,
         identity: &Identity,
@@ -209,6 +211,18 @@ impl Device {
         if before.is_none() {
             match self.refresh_policy().await {
                 Ok(_) => {}
+                Err(DeviceError::Sync(e)) if e.is_retryable() => {
+                    report.stopped_by = Some(e.to_string());
+                    report.stopped_by_error = Some(e.clone());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+
+        // Files first: the server defers a submission whose files it does not have.
+        if report.stopped_by.is_none() {
+            match self.upload_attachments(&client, &identity).await {
+                Ok(n) => report.attachments_uploaded = n,
                 Err(DeviceError::Sync(e)) if e.is_retryable() => {
                     report.stopped_by = Some(e.to_string());
                     report.stopped_by_error = Some(e.clone());

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -98,6 +98,17 @@ pub(crate) const STEPS: &[&str] = &[
     r#"
     CREATE INDEX outbox_by_stream_state ON outbox (stream, state, seq);
     CREATE INDEX outbox_by_state ON outbox (state, seq);
+    "#,
+    // 4 → 5: files attached to approval requests (receipt photos, signatures), kept by their
+    // SHA-256 until the server has them.
+    r#"
+    CREATE TABLE attachment (
+        sha256          TEXT PRIMARY KEY,                    -- lower-case hex of the content
+        media_type      TEXT NOT NULL,
+        content         BLOB NOT NULL,
+        added_ms        INTEGER NOT NULL,
+        uploaded_ms     INTEGER                              -- NULL until the server has it
+    );
     "#,
 ];
 

@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{
-    API_PREFIX, ApiError, ChangesResponse, EnrollRequest, EnrollResponse, PolicyBundle,
-    PushRequest, PushResponse, TokenRequest, TokenResponse,
+    API_PREFIX, ApiError, ChangesResponse, EnrollRequest, EnrollResponse, LeaveBalances,
+    PolicyBundle, PushRequest, PushResponse, RequestList, RequestView, TokenRequest, TokenResponse,
 };
 
 /// Client settings.
@@ -177,6 +177,64 @@ impl SyncClient {
             .await
     }
 
+    /// `GET /v1/requests/{id}`: one request with its steps and audit trail.
+    pub async fn request(&self, token: &str, request_id: &str) -> Result<RequestView, SyncError> {
+        let path = format!("/requests/{}", urlencode(request_id));
+        self.call::<(), _>(Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    /// `GET /v1/requests`: the requests this device's employee made.
+    pub async fn my_requests(&self, token: &str) -> Result<RequestList, SyncError> {
+        self.call::<(), _>(Method::GET, "/requests", Some(token), None)
+            .await
+    }
+
+    /// `GET /v1/inbox`: the requests waiting for this device's employee.
+    pub async fn inbox(&self, token: &str) -> Result<RequestList, SyncError> {
+        self.call::<(), _>(Method::GET, "/inbox", Some(token), None)
+            .await
+    }
+
+    /// `GET /v1/leave-balances`: the employee's leave balances for `year` (default: this year).
+    pub async fn leave_balances(
+        &self,
+        token: &str,
+        year: Option<i32>,
+    ) -> Result<LeaveBalances, SyncError> {
+        let path = match year {
+            Some(y) => format!("/leave-balances?year={y}"),
+            None => "/leave-balances".to_string(),
+        };
+        self.call::<(), _>(Method::GET, &path, Some(token), None)
+            .await
+    }
+
+    /// `PUT /v1/attachments/{sha256}`: uploads a file the server checks against its hash.
+    /// Retry-safe: uploading a file the server has is answered as a success.
+    pub async fn upload_attachment(
+        &self,
+        token: &str,
+        sha256: &str,
+        media_type: &str,
+        content: Vec<u8>,
+    ) -> Result<(), SyncError> {
+        let url = format!(
+            "{}{API_PREFIX}/attachments/{}",
+            self.base,
+            urlencode(sha256)
+        );
+        let request = self
+            .http
+            .put(&url)
+            .bearer_auth(token)
+            .header(header::CONTENT_TYPE, media_type)
+            .body(content);
+        self.send::<serde_json::Value>(request, url)
+            .await
+            .map(|_| ())
+    }
+
     async fn call<B: Serialize, R: DeserializeOwned>(
         &self,
         method: Method,
@@ -192,6 +250,14 @@ impl SyncClient {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.send(request, url).await
+    }
+
+    async fn send<R: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: String,
+    ) -> Result<R, SyncError> {
         let response = request.send().await.map_err(|e| transport_error(&url, e))?;
         let status = response.status();
         let retry_after_ms = response

@@ -1,0 +1,413 @@
+//! Approvals on the device: the applicant's side (check a draft field by field, preview its
+//! route offline, attach files, submit and resubmit through the outbox, withdraw) and the
+//! approver's side (decide, queued offline like everything else), plus the online reads
+//! (inbox, own requests, one request with its audit trail, leave balances).
+//!
+//! Submissions and decisions are signed with the device key ([`Signed`]) and enqueued in one
+//! durable transaction each, in the request's own outbox stream, so they leave in order and
+//! survive anything a punch survives. Attached files are kept in the store by SHA-256 and
+//! uploaded before the items that refer to them (a sync round uploads them first; the server
+//! defers a submission whose files it lacks).
+
+use ring::digest::{SHA256, digest};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Device, DeviceError, Identity};
+use crate::approvals::{
+    Action, AttachmentRef, Decision, Form, FormErrors, RouteError, RouteStep, Signed, Submission,
+    Template, compute_route,
+};
+use crate::outbox::NewItem;
+use crate::sync::client::{SyncClient, SyncError};
+use crate::sync::protocol::{LeaveBalanceView, RequestView};
+
+/// The outbox item kind of a request submission.
+pub const REQUEST_KIND: &str = "request";
+/// The outbox item kind of a decision.
+pub const DECISION_KIND: &str = "decision";
+
+/// Largest file a form may attach, in bytes (the most any template may allow).
+pub const MAX_ATTACHMENT_BYTES: usize = 50 * 1024 * 1024;
+
+/// The outbox stream of the items about one request.
+pub fn request_stream(request_id: &str) -> String {
+    format!("request:{request_id}")
+}
+
+/// Why a draft cannot be submitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DraftError {
+    #[error("policy version {policy_version} has no template {template_id:?}")]
+    UnknownTemplate {
+        template_id: String,
+        policy_version: u64,
+    },
+    #[error(transparent)]
+    Form(#[from] FormErrors),
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error("attachment {sha256} is not on this device; add it with add_attachment first")]
+    MissingAttachment { sha256: String },
+    #[error("attachment: {reason}")]
+    Attachment { reason: String },
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+/// A draft that passed every check: its form, the route it will take, and the policy
+/// version both were computed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedDraft {
+    pub template: Template,
+    pub form: Form,
+    pub route: Vec<RouteStep>,
+    pub policy_version: u64,
+}
+
+/// A queued submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedRequest {
+    pub request_id: String,
+    pub revision: u32,
+    pub route: Vec<RouteStep>,
+}
+
+fn is_media_type(s: &str) -> bool {
+    (1..=100).contains(&s.len()) && s.contains('/') && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    digest(&SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Device {
+    /// The request templates of the policy in force (empty before the first policy).
+    pub fn templates(&self) -> Vec<Template> {
+        self.engine()
+            .map(|e| e.policy().approvals.templates.clone())
+            .unwrap_or_default()
+    }
+
+    /// Checks a draft offline: every field against the template (all problems at once), and
+    /// the route it would take, as the server will compute it.
+    pub fn check_draft(
+        &self,
+        template_id: &str,
+        form: &Value,
+    ) -> Result<CheckedDraft, DeviceError> {
+        let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        let engine = self.engine().ok_or(DeviceError::NoPolicy)?;
+        let policy = engine.policy();
+        let template =
+            policy
+                .approvals
+                .template(template_id)
+                .ok_or_else(|| DraftError::UnknownTemplate {
+                    template_id: template_id.to_owned(),
+                    policy_version: policy.version,
+                })?;
+        let form = Form::read(template, form).map_err(DraftError::from)?;
+        let route = compute_route(policy, template, &identity.employee_id, &form)
+            .map_err(DraftError::from)?;
+        Ok(CheckedDraft {
+            template: template.clone(),
+            form,
+            route,
+            policy_version: policy.version,
+        })
+    }
+
+    /// Keeps a file (a receipt photo, a signature) for a form, by its SHA-256, and returns the
+    /// reference to put in the form. Adding the same bytes again is harmless.
+    pub fn add_attachment(
+        &self,
+        content: &[u8],
+        media_type: &str,
+    ) -> Result<AttachmentRef, DeviceError> {
+        if content.is_empty() {
+            return Err(DraftError::Attachment {
+                reason: "the file is empty".into(),
+            }
+            .into());
+        }
+        if content.len() > MAX_ATTACHMENT_BYTES {
+            return Err(DraftError::Attachment {
+                reason: format!(
+                    "{} bytes, over the {MAX_ATTACHMENT_BYTES}-byte limit",
+                    content.len()
+                ),
+            }
+            .into());
+        }
+        if !is_media_type(media_type) {
+            return Err(DraftError::Invalid {
+                field: "mediaType".into(),
+                reason: format!("{media_type:?} is not a media type such as \"image/jpeg\""),
+            }
+            .into());
+        }
+        let sha256 = sha256_hex(content);
+        self.store.conn().execute(
+            "INSERT OR IGNORE INTO attachment (sha256, media_type, content, added_ms) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![sha256, media_type, content, self.now_ms()],
+        )?;
+        Ok(AttachmentRef {
+            sha256,
+            bytes: content.len() as u64,
+            media_type: media_type.to_owned(),
+        })
+    }
+
+    fn check_files_present(&self, form: &Form) -> Result<(), DeviceError> {
+        let conn = self.store.conn();
+        for file in form.files() {
+            let size: Option<i64> = conn
+                .query_row(
+                    "SELECT length(content) FROM attachment WHERE sha256 = ?1",
+                    [&file.sha256],
+                    |r| r.get(0),
+                )
+                .ok();
+            match size {
+                None => {
+                    return Err(DraftError::MissingAttachment {
+                        sha256: file.sha256.clone(),
+                    }
+                    .into());
+                }
+                Some(n) if n as u64 != file.bytes => {
+                    return Err(DraftError::Attachment {
+                        reason: format!(
+                            "{} is {n} bytes on this device, but the form says {}",
+                            file.sha256, file.bytes
+                        ),
+                    }
+                    .into());
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a draft and queues it, signed, durably: returns after the commit. The request is
+    /// sent with the next sync; its status comes back through [`Device::request`] and the
+    /// change feed.
+    pub fn submit_request(
+        &self,
+        template_id: &str,
+        form: &Value,
+    ) -> Result<QueuedRequest, DeviceError> {
+        let request_id = Uuid::now_v7();
+        self.queue_submission(request_id, 1, template_id, form)
+    }
+
+    /// Sends a returned request again with a changed form, as revision `revision` (the
+    /// server's revision plus one).
+    pub fn resubmit_request(
+        &self,
+        request_id: &str,
+        revision: u32,
+        template_id: &str,
+        form: &Value,
+    ) -> Result<QueuedRequest, DeviceError> {
+        let id = Uuid::parse_str(request_id).map_err(|e| DraftError::Invalid {
+            field: "requestId".into(),
+            reason: format!("{request_id:?} is not a request id: {e}"),
+        })?;
+        if revision < 2 {
+            return Err(DraftError::Invalid {
+                field: "revision".into(),
+                reason: format!("a resubmission is revision 2 or later, not {revision}"),
+            }
+            .into());
+        }
+        self.queue_submission(id, revision, template_id, form)
+    }
+
+    fn queue_submission(
+        &self,
+        request_id: Uuid,
+        revision: u32,
+        template_id: &str,
+        form: &Value,
+    ) -> Result<QueuedRequest, DeviceError> {
+        let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        let draft = self.check_draft(template_id, form)?;
+        self.check_files_present(&draft.form)?;
+        let signed = Signed::sign(
+            Submission {
+                request_id,
+                revision,
+                template_id: template_id.to_owned(),
+                policy_version: draft.policy_version,
+                applicant: identity.employee_id.clone(),
+                device_id: identity.device_id.clone(),
+                form: draft.form.to_json(),
+                route: draft.route.clone(),
+                created_at: self.trusted_time().now,
+            },
+            &self.signer,
+        )
+        .map_err(|e| DeviceError::Key {
+            reason: e.to_string(),
+        })?;
+        let item_id = if revision == 1 {
+            request_id.to_string()
+        } else {
+            Uuid::now_v7().to_string()
+        };
+        self.enqueue(
+            &request_id.to_string(),
+            item_id,
+            REQUEST_KIND,
+            signed.to_json(),
+        )?;
+        Ok(QueuedRequest {
+            request_id: request_id.to_string(),
+            revision,
+            route: draft.route,
+        })
+    }
+
+    /// Queues this device's employee's action on a request (approve, reject, return, add a
+    /// signer, transfer, comment, withdraw), signed, durably. Returns the decision id. The
+    /// server applies it, or refuses it with a code, when it arrives; see
+    /// [`crate::outbox::Outbox::needs_attention`] for refused items.
+    pub fn decide(&self, request_id: &str, action: Action) -> Result<String, DeviceError> {
+        let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        let request = Uuid::parse_str(request_id).map_err(|e| DraftError::Invalid {
+            field: "requestId".into(),
+            reason: format!("{request_id:?} is not a request id: {e}"),
+        })?;
+        let id = Uuid::now_v7();
+        let signed = Signed::sign(
+            Decision {
+                id,
+                request_id: request,
+                actor: identity.employee_id.clone(),
+                device_id: identity.device_id.clone(),
+                action,
+                made_at: self.trusted_time().now,
+            },
+            &self.signer,
+        )
+        .map_err(|e| DeviceError::Key {
+            reason: e.to_string(),
+        })?;
+        self.enqueue(request_id, id.to_string(), DECISION_KIND, signed.to_json())?;
+        Ok(id.to_string())
+    }
+
+    fn enqueue(
+        &self,
+        request_id: &str,
+        item_id: String,
+        kind: &str,
+        signed: Result<String, crate::approvals::SignedError>,
+    ) -> Result<(), DeviceError> {
+        let payload = signed.map_err(|e| DeviceError::Key {
+            reason: e.to_string(),
+        })?;
+        self.outbox.enqueue(
+            &NewItem {
+                id: item_id,
+                stream: request_stream(request_id),
+                kind: kind.into(),
+                payload,
+            },
+            self.now_ms(),
+        )?;
+        Ok(())
+    }
+
+    /// Uploads every kept file the server does not have yet (retry-safe), before the items
+    /// that refer to them are pushed.
+    pub(super) async fn upload_attachments(
+        &self,
+        client: &SyncClient,
+        identity: &Identity,
+    ) -> Result<u64, DeviceError> {
+        let pending: Vec<(String, String)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT sha256, media_type FROM attachment WHERE uploaded_ms IS NULL ORDER BY added_ms",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut uploaded = 0;
+        for (sha256, media_type) in pending {
+            let content: Vec<u8> = self.store.conn().query_row(
+                "SELECT content FROM attachment WHERE sha256 = ?1",
+                [&sha256],
+                |r| r.get(0),
+            )?;
+            self.authorized(client, identity, |t| {
+                let client = client.clone();
+                let (sha256, media_type, content) =
+                    (sha256.clone(), media_type.clone(), content.clone());
+                async move {
+                    client
+                        .upload_attachment(&t, &sha256, &media_type, content)
+                        .await
+                }
+            })
+            .await?;
+            self.store.conn().execute(
+                "UPDATE attachment SET uploaded_ms = ?2 WHERE sha256 = ?1",
+                rusqlite::params![sha256, self.now_ms()],
+            )?;
+            uploaded += 1;
+        }
+        Ok(uploaded)
+    }
+
+    async fn online<T, F, Fut>(&self, call: F) -> Result<T, DeviceError>
+    where
+        F: Fn(SyncClient, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SyncError>>,
+    {
+        let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        let client = self.client(&identity)?;
+        Ok(self
+            .authorized(&client, &identity, |t| call(client.clone(), t))
+            .await?)
+    }
+
+    /// The requests waiting for this device's employee to act (online).
+    pub async fn inbox(&self) -> Result<Vec<RequestView>, DeviceError> {
+        self.online(|c, t| async move { c.inbox(&t).await.map(|l| l.requests) })
+            .await
+    }
+
+    /// The requests this device's employee made, newest first (online).
+    pub async fn my_requests(&self) -> Result<Vec<RequestView>, DeviceError> {
+        self.online(|c, t| async move { c.my_requests(&t).await.map(|l| l.requests) })
+            .await
+    }
+
+    /// One request with its steps and audit trail (online).
+    pub async fn request(&self, request_id: &str) -> Result<RequestView, DeviceError> {
+        let id = request_id.to_owned();
+        self.online(move |c, t| {
+            let id = id.clone();
+            async move { c.request(&t, &id).await }
+        })
+        .await
+    }
+
+    /// This device's employee's leave balances for `year` (default: this year), online.
+    pub async fn leave_balances(
+        &self,
+        year: Option<i32>,
+    ) -> Result<Vec<LeaveBalanceView>, DeviceError> {
+        self.online(move |c, t| async move { c.leave_balances(&t, year).await.map(|b| b.balances) })
+            .await
+    }
+}
