@@ -50,12 +50,13 @@ if f"import {ffi}" not in swift: fail(f"{module}.swift does not import {ffi}")
 def snake_to_camel(s):
     head, *rest = s.split("_")
     return head + "".join(w.capitalize() for w in rest)
-device_rs = pathlib.Path("bindings/src/device.rs").read_text()
-m = re.search(r'#\[uniffi::export[^\]]*\]\s*impl DakaDevice \{(.*?)\n\}', device_rs, re.S)
-if not m: sys.exit("cannot find the exported impl DakaDevice in bindings/src/device.rs")
 methods, constructors = [], []
-for ctor, name in re.findall(r'(#\[uniffi::constructor\]\s*)?pub (?:async )?fn (\w+)', m.group(1)):
-    (constructors if ctor else methods).append(name)
+for source in ("bindings/src/device.rs", "bindings/src/approvals.rs"):
+    text = pathlib.Path(source).read_text()
+    m = re.search(r'#\[uniffi::export[^\]]*\]\s*impl DakaDevice \{(.*?)\n\}', text, re.S)
+    if not m: sys.exit(f"cannot find the exported impl DakaDevice in {source}")
+    for ctor, name in re.findall(r'(#\[uniffi::constructor\]\s*)?pub (?:async )?fn (\w+)', m.group(1)):
+        (constructors if ctor else methods).append(name)
 if len(methods) < 10 or not constructors: fail(f"implausible export list: {methods} {constructors}")
 for name in methods:
     if not re.search(rf'\bopen func `?{snake_to_camel(name)}`?\(', swift): fail(f"DakaDevice.{name}: no Swift method {snake_to_camel(name)}")

@@ -8,7 +8,7 @@
 //! * the Android configuration (`android/uniffi-android.toml`) keeps those names and turns on
 //!   the Android flavour;
 //! * every method of the exported API appears in the Swift and Kotlin files, from a list kept
-//!   here; and the list itself matches the `pub fn`s of `src/device.rs` and the foreign
+//!   here; and the list itself matches the `pub fn`s of `src/device.rs`, `src/approvals.rs` and the foreign
 //!   traits of `src/platform.rs`, so neither can drift from the other.
 
 use std::path::{Path, PathBuf};
@@ -32,6 +32,19 @@ const DEVICE_METHODS: &[&str] = &[
     "status",
     "identity",
     "publicKey",
+];
+/// The approval methods of `DakaDevice` (`src/approvals.rs`).
+const APPROVAL_METHODS: &[&str] = &[
+    "requestTemplates",
+    "checkDraft",
+    "addAttachment",
+    "submitRequest",
+    "resubmitRequest",
+    "decide",
+    "inbox",
+    "myRequests",
+    "request",
+    "leaveBalances",
 ];
 const KEY_STORE_METHODS: &[&str] = &["seal", "open"];
 const LISTENER_METHODS: &[&str] = &["onSyncProgress", "onSyncFinished", "onSyncFailed"];
@@ -152,6 +165,14 @@ fn the_method_list_matches_the_source() {
     );
     found.sort();
     assert_eq!(found, sorted(DEVICE_METHODS), "src/device.rs exports");
+    let approvals = std::fs::read_to_string(crate_dir().join("src/approvals.rs")).unwrap();
+    let mut found = pub_fns(
+        &approvals,
+        "#[uniffi::export(async_runtime = \"tokio\")]",
+        "\n}\n",
+    );
+    found.sort();
+    assert_eq!(found, sorted(APPROVAL_METHODS), "src/approvals.rs exports");
 
     let platform = std::fs::read_to_string(crate_dir().join("src/platform.rs")).unwrap();
     let mut keys = pub_fns(&platform, "pub trait KeyStore", "\n}\n");
@@ -208,6 +229,7 @@ fn generated_kotlin_and_swift_use_the_configured_names_and_export_every_method()
     let mut missing = Vec::new();
     for (ty, methods) in [
         ("DakaDevice", DEVICE_METHODS),
+        ("DakaDevice", APPROVAL_METHODS),
         ("KeyStore", KEY_STORE_METHODS),
         ("StatusListener", LISTENER_METHODS),
     ] {
