@@ -140,6 +140,9 @@ localizedDescription longitude map never path privateKeyUsage red requestWhenInU
 resume rounded sourceInformation startUpdatingLocation task textInputAutocapitalization
 timeIntervalSince1970 timestamp url userDomainMask takeRetainedValue default init
 fetchCurrent withCheckedContinuation
+Date Decimal ForEach HStack ISO8601DateFormatter NSDecimalNumber NavigationLink NavigationStack
+PhotosPicker PhotosPickerItem PhotosUI VStack decimalPad images int64Value keyboardType leading
+loadTransferable onChange prefix self withFullDate
 """.split())
 
 hand = sorted(p for p in pathlib.Path("ios").rglob("*.swift")

@@ -12,7 +12,8 @@ final class ClockModel: ObservableObject {
     @Published private(set) var error: String?
     @Published private(set) var busy = false
 
-    private var device: DakaDevice?
+    /// The open device, for the requests screen (nil while it opens).
+    private(set) var device: DakaDevice?
     private let fixes = FixSource()
 
     /// Opens the device store (Secure Enclave key store where there is one) and starts sync.
@@ -117,6 +118,9 @@ final class ClockModel: ObservableObject {
         case let .BadPolicy(reason): return "The company rules could not be used: \(reason)"
         case let .Storage(reason): return "Storage problem: \(reason)"
         case let .KeyStore(reason): return "The device key is unusable: \(reason). Enrol again."
+        case let .InvalidForm(problems):
+            return problems.map { "\($0.field): \($0.reason)" }.joined(separator: "\n")
+        case let .NoApprover(reason): return "Nobody can approve this request: \(reason). Ask your administrator."
         case let .Internal(reason): return "Internal error, please report: \(reason)"
         }
     }

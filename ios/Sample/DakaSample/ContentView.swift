@@ -9,6 +9,11 @@ struct ContentView: View {
     @State private var code = ""
 
     var body: some View {
+        NavigationStack { form }
+            .task { await model.start() }
+    }
+
+    private var form: some View {
         Form {
             Section("Status") {
                 Text(model.status)
@@ -28,6 +33,10 @@ struct ContentView: View {
                 Button("Send now") { Task { await model.syncNow() } }
             }
             .disabled(!model.enrolled || model.busy)
+            Section {
+                NavigationLink("Requests and approvals") { RequestsView(device: model.device) }
+            }
+            .disabled(!model.enrolled)
             if !model.lastVerdict.isEmpty {
                 Section("Last punch") { Text(model.lastVerdict) }
             }
@@ -35,6 +44,5 @@ struct ContentView: View {
                 Section { Text(error).foregroundStyle(.red) }
             }
         }
-        .task { await model.start() }
     }
 }

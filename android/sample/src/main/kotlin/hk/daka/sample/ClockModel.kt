@@ -118,6 +118,9 @@ class ClockModel(context: Context) : StatusListener {
         update { it.copy(error = describe(error)) }
     }
 
+    /** The open device, for the other screens of the sample (null while it opens). */
+    val openDevice: DakaDevice? get() = device
+
     private fun requireDevice(): DakaDevice =
         device ?: throw DakaException.Internal("the device store is still opening")
 
@@ -186,6 +189,8 @@ class ClockModel(context: Context) : StatusListener {
             is DakaException.BadPolicy -> "The company rules could not be used: ${e.reason}"
             is DakaException.Storage -> "Storage problem: ${e.reason}"
             is DakaException.KeyStore -> "The device key is unusable: ${e.reason}. Enrol again."
+            is DakaException.InvalidForm -> e.problems.joinToString("\n") { "${it.field}: ${it.reason}" }
+            is DakaException.NoApprover -> "Nobody can approve this request: ${e.reason}. Ask your administrator."
             is DakaException.Internal -> "Internal error, please report: ${e.reason}"
         }
     }

@@ -50,9 +50,12 @@ class MainActivity : Activity() {
         clockIn = button("Clock in") { punch(PunchKind.IN) }
         clockOut = button("Clock out") { punch(PunchKind.OUT) }
         val sync = button("Send now") { model.syncNow() }
+        val requests = button("Requests and approvals") {
+            startActivity(android.content.Intent(this, RequestsActivity::class.java))
+        }
 
         setContentView(ScrollView(this).apply {
-            addView(column(status, enrolment, clockIn, clockOut, queue, sync, verdict, error))
+            addView(column(status, enrolment, clockIn, clockOut, queue, sync, requests, verdict, error))
         })
     }
 
