@@ -14,24 +14,31 @@
 //!    `id_mismatch` (the item id is not the decision's id).
 //! 3. **Submissions**: `policy_version_mismatch` (not the current version: the applicant
 //!    reviews the form and route again), `unknown_template`, `invalid_form` (every field
-//!    problem listed), `no_approver`, `route_mismatch`, `insufficient_balance`,
-//!    `missed_punch_limit`, `unknown_punch`, `request_exists`.
+//!    problem listed), `no_approver`, `route_mismatch`, `attachment_mismatch` (a stored file
+//!    is not the size the form gives it), `insufficient_balance`, `missed_punch_limit`,
+//!    `unknown_punch`, `request_exists`.
 //! 4. **Decisions**: `unknown_request`, then the state machine's codes (`self_approval`,
 //!    `not_current_approver`, `already_acted`, `request_finished`, …).
+//!
+//! One answer is `retry`, not `rejected`: `attachment_missing`, a submission whose form
+//! refers to files (receipts, signatures) the organisation does not have yet. The device
+//! uploads them (`PUT /v1/attachments/{sha256}`) before it pushes, so this is a push that
+//! overtook its uploads; the same item is accepted once they are stored. It comes after every
+//! other check of a submission, so one that would be refused anyway is refused at once.
 
 use chrono::Datelike;
 use daka_core::Policy;
 use daka_core::approvals::form::FieldValue;
 use daka_core::approvals::leave;
 use daka_core::approvals::{
-    Action, Decision, Effect, Form, RequestState, RequestStatus, RequestType, Signed, Submission,
-    compute_route,
+    Action, Decision, Effect, Form, FormErrors, RequestState, RequestStatus, RequestType, Signed,
+    Submission, compute_route,
 };
 use daka_core::sync::protocol::{Change, ItemStatus};
 
 use crate::crypto;
 use crate::policies::Engines;
-use crate::push::{PushContext, RawPushItem, rejected};
+use crate::push::{PushContext, RawPushItem, answer, rejected};
 use crate::storage::{
     Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
     NewAudit, StorageError, StoredRequest,
@@ -156,6 +163,24 @@ pub fn process_item(
         Ok((Parsed::Submission(s), _)) => s.body.form.get("punch_id").and_then(|v| v.as_str()),
         _ => None,
     };
+    // A submission's form is read with the current policy's template before the savepoint
+    // (and not again inside it): the files it refers to are part of the state to read.
+    let form = match (&checked, &current) {
+        (Ok((Parsed::Submission(s), _)), Some(engine)) => engine
+            .policy()
+            .approvals
+            .template(&s.body.template_id)
+            .map(|t| Form::read(t, &s.body.form)),
+        _ => None,
+    };
+    let mut attachments: Vec<String> = Vec::new();
+    if let Some(Ok(form)) = &form {
+        for file in form.files() {
+            if !attachments.contains(&file.sha256) {
+                attachments.push(file.sha256.clone());
+            }
+        }
+    }
     let key = ApprovalKey {
         org_id: &device.org_id,
         device_id: &device.id,
@@ -165,6 +190,7 @@ pub fn process_item(
         request_id: &request_id,
         applicant: &device.employee_id,
         punch_id,
+        attachments: &attachments,
     };
     let mut judge = |state: &ApprovalState| -> ApprovalDecision {
         if let Some(existing) = &state.existing {
@@ -195,7 +221,7 @@ pub fn process_item(
         };
         let policy = engine.policy();
         let result = match parsed {
-            Parsed::Submission(s) => submit(ctx, policy, state, s, signed),
+            Parsed::Submission(s) => submit(ctx, policy, state, s, signed, form.as_ref()),
             Parsed::Decision(d) => decide(ctx, policy, state, d, signed),
         };
         match result {
@@ -244,12 +270,71 @@ fn notify(request: &StoredRequest, actor: &str) -> Vec<String> {
     people
 }
 
+/// Checks the stored files a form refers to: one stored with another size than the form gives
+/// it is `attachment_mismatch`.
+fn check_sizes(form: &Form, state: &ApprovalState) -> Result<(), Answer> {
+    for file in form.files() {
+        if let Some((_, size)) = state
+            .attachment_sizes
+            .iter()
+            .find(|(hash, _)| *hash == file.sha256)
+            && *size != file.bytes
+        {
+            return Err(rejected(
+                "attachment_mismatch",
+                format!(
+                    "the form gives file {} as {} bytes, but the file uploaded with that hash is {size} bytes",
+                    short_hash(&file.sha256),
+                    file.bytes
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `retry` answer for files not stored yet, if any.
+fn missing_files(missing: &[String]) -> Result<(), Answer> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 5;
+    let mut list = missing
+        .iter()
+        .take(SHOWN)
+        .map(|h| short_hash(h))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > SHOWN {
+        list.push_str(&format!(" and {} more", missing.len() - SHOWN));
+    }
+    Err(answer(
+        ItemStatus::Retry,
+        "attachment_missing",
+        format!(
+            "{} file(s) of the form are not uploaded yet ({list}): upload each with PUT /v1/attachments/{{sha256}}, then push again",
+            missing.len()
+        ),
+    ))
+}
+
+/// The first 12 hex digits of a hash, for messages.
+fn short_hash(hash: &str) -> String {
+    let head: String = hash.chars().take(12).collect();
+    if head.len() < hash.len() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
 fn submit(
     ctx: &PushContext<'_>,
     policy: &Policy,
     state: &ApprovalState,
     signed: &Signed<Submission>,
     signed_json: &str,
+    form: Option<&Result<Form, FormErrors>>,
 ) -> Result<ApprovalWrite, Answer> {
     let s = &signed.body;
     if s.policy_version != policy.version {
@@ -270,9 +355,18 @@ fn submit(
             ),
         )
     })?;
-    let form =
-        Form::read(template, &s.form).map_err(|e| rejected("invalid_form", e.to_string()))?;
-    let route = compute_route(policy, template, &s.applicant, &form)
+    let read;
+    let form = match form {
+        Some(form) => form,
+        None => {
+            read = Form::read(template, &s.form);
+            &read
+        }
+    };
+    let form = form
+        .as_ref()
+        .map_err(|e| rejected("invalid_form", e.to_string()))?;
+    let route = compute_route(policy, template, &s.applicant, form)
         .map_err(|e| rejected("no_approver", e.to_string()))?;
     if route != s.route {
         return Err(rejected(
@@ -280,12 +374,13 @@ fn submit(
             "the route shown on the device is not the route the policy gives this form; sync the policy and preview again",
         ));
     }
+    check_sizes(form, state)?;
     let request_id = s.request_id.to_string();
     let mut movements = Vec::new();
     let mut month = None;
     match template.request_type {
         RequestType::Leave => {
-            let (leave_type, halves, year) = leave_of(&form).ok_or_else(|| {
+            let (leave_type, halves, year) = leave_of(form).ok_or_else(|| {
                 rejected(
                     "invalid_form",
                     "a leave request needs leave_type and period",
@@ -404,6 +499,8 @@ fn submit(
             (r, "resubmit")
         }
     };
+    // Everything else is in order: the request waits only for its files.
+    missing_files(&state.missing_attachments)?;
     let detail = serde_json::json!({
         "status": request.state.status.as_str(),
         "revision": request.state.revision,

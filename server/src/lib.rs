@@ -66,8 +66,12 @@ pub struct ServerOptions {
     pub token_ttl: chrono::Duration,
     /// Changes per page of `GET /v1/changes` (default 500).
     pub changes_page: u32,
-    /// Largest request body, in bytes (default 4 MiB).
+    /// Largest request body, in bytes (default 4 MiB). Attachment uploads have their own
+    /// limit, `max_attachment_bytes`.
     pub max_body_bytes: usize,
+    /// Largest file `PUT /v1/attachments/{sha256}` takes, in bytes (default 50 MiB, the most
+    /// a policy's template may allow).
+    pub max_attachment_bytes: usize,
     /// Called once per answered request (method, path, status, duration).
     pub request_log: Option<RequestLogger>,
     /// The server's clock; `None` for the system clock.
@@ -82,6 +86,7 @@ impl Default for ServerOptions {
             token_ttl: chrono::Duration::days(30),
             changes_page: 500,
             max_body_bytes: 4 * 1024 * 1024,
+            max_attachment_bytes: daka_core::policy::MAX_ATTACHMENT_BYTES as usize,
             request_log: None,
             clock: None,
         }
@@ -96,6 +101,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("token_ttl", &self.token_ttl)
             .field("changes_page", &self.changes_page)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field("request_log", &self.request_log.is_some())
             .field("clock", &self.clock.as_ref().map(|_| "custom"))
             .finish()

@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{self, admin, device, requests};
+use crate::api::{self, admin, attachments, device, requests};
 
 struct Security;
 
@@ -57,6 +57,8 @@ impl Modify for Security {
         requests::request,
         requests::inbox,
         requests::leave_balances,
+        attachments::put_attachment,
+        attachments::get_attachment,
         requests::admin_request,
         admin::publish_policy,
         admin::current_policy,

@@ -15,8 +15,14 @@ use daka_core::sync::protocol::{ItemResult, ItemStatus, PushItem};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn sha(n: u8) -> String {
-    format!("{n:02x}").repeat(32)
+/// The receipt photo every expense claim of these tests carries; `people` uploads it.
+fn receipt_bytes() -> Vec<u8> {
+    jpeg_like("receipt of the Causeway Bay store, 20 Nov 2026")
+}
+
+/// How a form refers to the receipt.
+fn receipt() -> Value {
+    file_ref(&receipt_bytes(), "image/jpeg")
 }
 
 fn expense(minor: i64, description: &str) -> Value {
@@ -24,7 +30,7 @@ fn expense(minor: i64, description: &str) -> Value {
         "amount": { "minor": minor, "currency": "HKD" },
         "category": "client_entertainment",
         "date": "2026-11-20",
-        "receipts": [{ "sha256": sha(1), "bytes": 183_204, "media_type": "image/jpeg" }],
+        "receipts": [receipt()],
         "description": description,
     })
 }
@@ -174,14 +180,21 @@ struct People {
     director: TestDevice,
 }
 
+/// The people of the tests, with the receipt of their expense claims uploaded (as the
+/// applicant's device does before it pushes a claim).
 async fn people(server: &TestServer) -> People {
-    People {
+    let p = People {
         applicant: server.enroll("A-E1001-0001").await,
         colleague: server.enroll("A-E1002-0001").await,
         manager: server.enroll("A-E0101-0001").await,
         finance: server.enroll("A-E0201-0001").await,
         director: server.enroll("A-E0001-0001").await,
-    }
+    };
+    let uploaded = server
+        .upload(&p.applicant, &receipt_bytes(), "image/jpeg")
+        .await;
+    assert_eq!(uploaded, receipt());
+    p
 }
 
 #[tokio::test]

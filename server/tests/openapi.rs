@@ -44,6 +44,8 @@ fn the_document_is_openapi_3_1_and_covers_every_endpoint() {
         ("/admin/v1/devices", "get"),
         ("/admin/v1/punches", "get"),
         ("/admin/v1/chains/verify", "get"),
+        ("/v1/attachments/{sha256}", "put"),
+        ("/v1/attachments/{sha256}", "get"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
@@ -60,6 +62,7 @@ fn the_document_is_openapi_3_1_and_covers_every_endpoint() {
         "ChangesResponse",
         "Change",
         "ApiError",
+        "AttachmentStored",
         "Decision",
         "Code",
     ] {

@@ -16,6 +16,7 @@ mod keys;
 pub mod limits;
 mod parse;
 
+pub use approvals::MAX_ATTACHMENT_BYTES;
 pub use error::{GeometryProblem, PolicyError, PolicyErrorKind};
 
 use geo::{Coord, Polygon};

@@ -270,3 +270,20 @@ pub struct LeaveBalances {
     pub balances: Vec<LeaveBalanceView>,
     pub server_time: DateTime<Utc>,
 }
+
+/// `PUT /v1/attachments/{sha256}`: a file the server holds for the device's organisation.
+/// Answered 201 with `stored: true` when the upload stored it, 200 with `stored: false` when
+/// it was already there (an upload is safe to repeat).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttachmentStored {
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// The media type sent with this upload.
+    pub media_type: String,
+    /// Whether this upload stored the file (`false`: it was already stored).
+    pub stored: bool,
+    pub server_time: DateTime<Utc>,
+}

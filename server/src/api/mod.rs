@@ -5,14 +5,16 @@
 //!
 //! * every error is an `ApiError` JSON body with a stable `code` and the server time, never a
 //!   bare status or an HTML page, and hostile input is a 4xx, never a 500 or a panic;
-//! * bodies are read up to a limit (413 `payload_too_large` past it) and parsed with errors
-//!   that name the field;
+//! * bodies are read up to a limit (413 `payload_too_large` past it; attachment uploads have
+//!   their own, larger limit, 413 `attachment_too_large`) and parsed with errors that name the
+//!   field;
 //! * storage runs on the blocking pool; a busy database is a 503 with `Retry-After`, and every
 //!   request is bounded by a timeout (503 `timeout`);
 //! * the organisation is taken from the credential, never from the request: a device token
 //!   reaches its own device and organisation only, an admin token its own organisation only.
 
 pub mod admin;
+pub mod attachments;
 pub mod device;
 pub mod requests;
 
@@ -379,6 +381,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/requests/{request_id}", get(requests::request))
         .route("/v1/inbox", get(requests::inbox))
         .route("/v1/leave-balances", get(requests::leave_balances))
+        .route(
+            "/v1/attachments/{sha256}",
+            put(attachments::put_attachment).get(attachments::get_attachment),
+        )
         .route(
             "/admin/v1/requests/{request_id}",
             get(requests::admin_request),

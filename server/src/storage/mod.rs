@@ -1,7 +1,7 @@
 //! What the server keeps, behind one trait: organisations and their signing keys, every
 //! published policy version, enrolment codes, devices and their bearer tokens, the ledger of
-//! pushed item ids, punch records with the server's verdicts, consumed face nonces, and the
-//! per-device change feeds.
+//! pushed item ids, punch records with the server's verdicts, consumed face nonces, the
+//! per-device change feeds, approval requests and the files their forms refer to.
 //!
 //! [`Storage`] is deliberately made of *domain* operations, not SQL: each method is one unit
 //! of work that the implementation runs atomically (one transaction). That is what lets a
@@ -22,6 +22,7 @@
 pub mod schema;
 pub mod sqlite;
 mod sqlite_approvals;
+mod sqlite_attachments;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -343,6 +344,9 @@ pub struct ApprovalKey<'a> {
     pub applicant: &'a str,
     /// The punch a field-punch review is about, to read its owner and status.
     pub punch_id: Option<&'a str>,
+    /// The files (SHA-256, lower-case hex) a submission's form refers to, to check they are
+    /// stored.
+    pub attachments: &'a [String],
 }
 
 /// A stored request.
@@ -374,6 +378,10 @@ pub struct ApprovalState {
     pub missed_punch_months: Vec<String>,
     /// The employee and status (`accepted`, `field_punch`, `refused`) of the key's punch.
     pub punch: Option<(String, String)>,
+    /// The key's attachments the organisation does not have, in the key's order.
+    pub missing_attachments: Vec<String>,
+    /// The key's attachments the organisation has, with their stored size in bytes.
+    pub attachment_sizes: Vec<(String, u64)>,
 }
 
 /// One entry of a request's audit trail.
@@ -586,4 +594,25 @@ pub trait Storage: Send + Sync + 'static {
     /// An employee's approved attendance corrections.
     fn corrections(&self, org_id: &str, employee_id: &str)
     -> Result<Vec<Correction>, StorageError>;
+
+    // ---- attachments ---------------------------------------------------------------------
+    /// Stores a file of the organisation under its SHA-256 (`sha256`, lower-case hex, which
+    /// the caller has checked against `content`). Idempotent: when the organisation already
+    /// has a file with this hash, it is left as it is (media type and uploader included) and
+    /// this returns `false`; `true` when this call stored it.
+    fn put_attachment(
+        &self,
+        org_id: &str,
+        sha256: &str,
+        media_type: &str,
+        content: &[u8],
+        device_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+    /// A file of the organisation: its media type and bytes.
+    fn attachment(
+        &self,
+        org_id: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StorageError>;
 }

@@ -16,7 +16,7 @@ use super::StorageError;
 use super::sqlite::map_err;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -191,6 +191,20 @@ pub(crate) const STEPS: &[&str] = &[
         time              TEXT NOT NULL,                 -- HH:MM local
         approved_ms       INTEGER NOT NULL,
         PRIMARY KEY (org_id, request_id)
+    );
+    "#,
+    // 4 → 5: attachments. The files approval forms refer to (receipts, signatures), kept per
+    // organisation by their SHA-256; a form's file must be here before its request is taken.
+    r#"
+    CREATE TABLE attachment (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        sha256            TEXT NOT NULL,                 -- lower-case hex of the content
+        media_type        TEXT NOT NULL,                 -- as sent with the first upload
+        size              INTEGER NOT NULL,              -- bytes
+        content           BLOB NOT NULL,
+        uploaded_by       TEXT NOT NULL,                 -- device id of the first upload
+        uploaded_ms       INTEGER NOT NULL,
+        PRIMARY KEY (org_id, sha256)
     );
     "#,
 ];

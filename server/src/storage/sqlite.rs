@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 
 use super::schema;
 use super::sqlite_approvals;
+use super::sqlite_attachments;
 use super::{
     ApprovalDecision, ApprovalKey, ApprovalState, AuditEntry, ChainHead, CodeOutcome, Correction,
     DeviceRow, EnrollOutcome, ItemBatch, ItemDecision, ItemKey, ItemState, NewDevice, NewOrg,
@@ -1003,5 +1004,37 @@ impl Storage for SqliteStorage {
         employee_id: &str,
     ) -> Result<Vec<Correction>, StorageError> {
         sqlite_approvals::corrections(&self.reader(), org_id, employee_id)
+    }
+
+    fn put_attachment(
+        &self,
+        org_id: &str,
+        sha256: &str,
+        media_type: &str,
+        content: &[u8],
+        device_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        // A repeated upload is answered from a reader, without waiting for the writer.
+        if sqlite_attachments::exists(&self.reader(), org_id, sha256)? {
+            return Ok(false);
+        }
+        sqlite_attachments::put(
+            &self.writer(),
+            org_id,
+            sha256,
+            media_type,
+            content,
+            device_id,
+            now,
+        )
+    }
+
+    fn attachment(
+        &self,
+        org_id: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StorageError> {
+        sqlite_attachments::read(&self.reader(), org_id, sha256)
     }
 }

@@ -202,12 +202,16 @@ pub(super) fn apply_approval_on(
             .map_err(map_err)?,
         None => None,
     };
+    let (missing_attachments, attachment_sizes) =
+        super::sqlite_attachments::presence(tx, key.org_id, key.attachments)?;
     let state = ApprovalState {
         existing,
         request,
         leave,
         missed_punch_months,
         punch,
+        missing_attachments,
+        attachment_sizes,
     };
     let decision = judge(&state);
     let ApprovalDecision::Write(write) = &decision else {

@@ -1,6 +1,6 @@
 //! Shared helpers of the server tests: a server on loopback with a temporary database and two
 //! organisations, test devices that enrol, sign and chain real punch records, face tokens
-//! signed with the demonstration matcher key, and a small admin client.
+//! signed with the demonstration matcher key, a small admin client, and attachment uploads.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -194,6 +194,46 @@ impl TestServer {
         }
     }
 
+    /// `PUT /v1/attachments/{sha256}` with `body` and, if given, a `Content-Type`; (status,
+    /// JSON).
+    pub async fn put_attachment(
+        &self,
+        token: &str,
+        sha256: &str,
+        media_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .put(self.url(&format!("/v1/attachments/{sha256}")))
+            .bearer_auth(token)
+            .body(body);
+        if let Some(m) = media_type {
+            request = request.header("content-type", m);
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// Uploads a file as a device does before pushing a form that refers to it; the value the
+    /// form gives the file (`{sha256, bytes, media_type}`).
+    pub async fn upload(&self, device: &TestDevice, bytes: &[u8], media_type: &str) -> Value {
+        let file = file_ref(bytes, media_type);
+        let (status, body) = self
+            .put_attachment(
+                &device.token,
+                file["sha256"].as_str().unwrap(),
+                Some(media_type),
+                bytes.to_vec(),
+            )
+            .await;
+        assert!(status == 200 || status == 201, "{status} {body}");
+        assert_eq!(body["sha256"], file["sha256"]);
+        assert_eq!(body["bytes"], file["bytes"]);
+        file
+    }
+
     pub async fn push(&self, device: &TestDevice, items: Vec<PushItem>) -> Vec<ItemResult> {
         let response = self
             .client()
@@ -202,6 +242,25 @@ impl TestServer {
             .unwrap();
         response.results
     }
+}
+
+/// A small JPEG-like file: start of image, a JFIF header, `tag` as the picture, end of image.
+pub fn jpeg_like(tag: &str) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    bytes.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    bytes.extend_from_slice(&[0xFF, 0xDA]);
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes.extend_from_slice(&[0xFF, 0xD9]);
+    bytes
+}
+
+/// How a form refers to a file: `{sha256, bytes, media_type}`.
+pub fn file_ref(bytes: &[u8], media_type: &str) -> Value {
+    json!({
+        "sha256": daka_server::crypto::sha256_hex(bytes),
+        "bytes": bytes.len(),
+        "media_type": media_type,
+    })
 }
 
 /// A face-match token (compact JWS, EdDSA) for `employee` and `nonce`, signed with `seed`.
