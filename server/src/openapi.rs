@@ -60,6 +60,7 @@ impl Modify for Security {
         attachments::put_attachment,
         attachments::get_attachment,
         requests::admin_request,
+        requests::admin_corrections,
         admin::publish_policy,
         admin::current_policy,
         admin::issue_code,

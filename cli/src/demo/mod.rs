@@ -4,12 +4,15 @@
 //! database, seeds the embedded example company (`examples/hk-policy.json`), and drives one
 //! simulated phone through the day: enrolment, a clock-in with a fresh face match, a fake-GPS
 //! attempt refused with its reasons, the network lost in a basement with punches queued, the
-//! network back and the queue drained with progress, and finally the server's own view: each
-//! punch arrived once, every chain verifies, and an edited record is caught.
+//! network back and the queue drained with progress, the server's own view (each punch
+//! arrived once, every chain verifies, an edited record is caught), and then approvals: an
+//! expense claim filed offline and routed to the manager and finance, a leave request that
+//! moves the balance, and a missed-punch correction (`approvals.rs`).
 //!
 //! Phone and server share one simulated clock, so a day passes in moments and times read like
 //! a day in Hong Kong. The phone reaches the server through a [`link::Link`] the demo can cut.
 
+mod approvals;
 mod link;
 
 use std::sync::Arc;
@@ -37,6 +40,8 @@ const MATCHER_KEY: &str = include_str!("../../../examples/keys/face-matcher-ed25
 const MATCHER_ISS: &str = "https://face.harbour-lane.example/device";
 const ADMIN_TOKEN: &str = "demo-admin-token-not-for-production-0001";
 const CODE: &str = "HL-E1001-DEMO";
+const MANAGER_CODE: &str = "HL-E0101-DEMO";
+const FINANCE_CODE: &str = "HL-E0201-DEMO";
 
 /// Inside the Causeway Bay store, about 14 m from every wall.
 const STORE: (f64, f64) = (114.18305, 22.28005);
@@ -147,7 +152,11 @@ fn seed() -> DemoResult<Seed> {
             "name": policy["org"]["name"],
             "admin_token": ADMIN_TOKEN,
             "policy": policy,
-            "enrollment_codes": [{"code": CODE, "employee_id": "E1001"}],
+            "enrollment_codes": [
+                {"code": CODE, "employee_id": "E1001"},
+                {"code": MANAGER_CODE, "employee_id": "E0101"},
+                {"code": FINANCE_CODE, "employee_id": "E0201"},
+            ],
         }]
     });
     Seed::from_json(&seed.to_string(), None).map_err(|e| e.to_string())
@@ -348,9 +357,10 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         "E1001",
         true,
     )?;
+    let expense_id = approvals::file_expense_offline(&policy, &timeline, &phone)?;
     let stats = phone.outbox_stats().map_err(|e| e.to_string())?;
     println!(
-        "       outbox: {} punches waiting, the oldest for {}",
+        "       outbox: {} items waiting (punches and the claim), the oldest for {}",
         stats.pending + stats.in_flight,
         daka_core::evidence::spoofing::human_duration_ms(
             stats.oldest_undelivered_age_ms.unwrap_or(0)
@@ -397,18 +407,22 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
             if first { "" } else { "  DUPLICATE" }
         );
     }
-    let sent = phone.outbox().stats(i64::MAX).map_err(|e| e.to_string())?;
-    if seen.len() != punches.punches.len() || sent.delivered as usize != seen.len() {
+    let delivered = phone
+        .outbox()
+        .items(daka_core::outbox::ItemState::Delivered)
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter(|i| i.kind == daka_core::device::PUNCH_KIND)
+        .count();
+    if seen.len() != punches.punches.len() || delivered != seen.len() {
         return Err(format!(
-            "the server holds {} punches ({} distinct) but the phone delivered {}",
+            "the server holds {} punches ({} distinct) but the phone delivered {delivered}",
             punches.punches.len(),
             seen.len(),
-            sent.delivered
         ));
     }
     println!(
-        "       {} punches on the phone, {} on the server, each exactly once",
-        sent.delivered,
+        "       {delivered} punches on the phone, {} on the server, each exactly once",
         seen.len()
     );
     let chains: ChainReport = admin_get(&http, &server.url(), "/admin/v1/chains/verify").await?;
@@ -449,6 +463,23 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
     )
     .map_err(|e| e.to_string())?;
 
+    // ---- Approvals --------------------------------------------------------------------------
+    println!("\nApprovals");
+    let manager = colleague_phone(&dir, &timeline, &link, "manager", MANAGER_CODE).await?;
+    let finance = colleague_phone(&dir, &timeline, &link, "finance", FINANCE_CODE).await?;
+    approvals::story(
+        &server.url(),
+        &policy,
+        &timeline,
+        &approvals::Phones {
+            applicant: &phone,
+            manager: &manager,
+            finance: &finance,
+        },
+        &expense_id,
+    )
+    .await?;
+
     server
         .shutdown()
         .await
@@ -466,6 +497,32 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         );
     }
     Ok(())
+}
+
+/// Another employee's phone, enrolled with its own code and key.
+async fn colleague_phone(
+    dir: &tempfile::TempDir,
+    timeline: &Arc<Timeline>,
+    link: &link::Link,
+    name: &str,
+    code: &str,
+) -> DemoResult<Device> {
+    let mut phone = Device::open(
+        dir.path().join(format!("{name}.db")),
+        timeline.clone(),
+        &UnprotectedKeyStore,
+        OutboxConfig::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    phone.set_client_config(ClientConfig {
+        request_timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(2),
+    });
+    phone
+        .enroll(&link.url(), code, &format!("{name}'s phone"), "demo")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(phone)
 }
 
 /// The phone, its clock and the face matcher, for one punch of the story at a time.

@@ -19,6 +19,7 @@ use crate::approvals::{
     Template, compute_route,
 };
 use crate::outbox::NewItem;
+use crate::policy::MAX_ATTACHMENT_BYTES;
 use crate::sync::client::{SyncClient, SyncError};
 use crate::sync::protocol::{LeaveBalanceView, RequestView};
 
@@ -26,9 +27,6 @@ use crate::sync::protocol::{LeaveBalanceView, RequestView};
 pub const REQUEST_KIND: &str = "request";
 /// The outbox item kind of a decision.
 pub const DECISION_KIND: &str = "decision";
-
-/// Largest file a form may attach, in bytes (the most any template may allow).
-pub const MAX_ATTACHMENT_BYTES: usize = 50 * 1024 * 1024;
 
 /// The outbox stream of the items about one request.
 pub fn request_stream(request_id: &str) -> String {
@@ -135,7 +133,7 @@ impl Device {
             }
             .into());
         }
-        if content.len() > MAX_ATTACHMENT_BYTES {
+        if content.len() as u64 > MAX_ATTACHMENT_BYTES {
             return Err(DraftError::Attachment {
                 reason: format!(
                     "{} bytes, over the {MAX_ATTACHMENT_BYTES}-byte limit",

@@ -389,6 +389,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/admin/v1/requests/{request_id}",
             get(requests::admin_request),
         )
+        .route("/admin/v1/corrections", get(requests::admin_corrections))
         .route(
             "/admin/v1/policy",
             put(admin::publish_policy).get(admin::current_policy),

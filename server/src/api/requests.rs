@@ -266,3 +266,72 @@ pub async fn admin_request(
         .await?;
     found.map(Json).ok_or_else(|| not_found(&request_id))
 }
+
+/// Query of `GET /admin/v1/corrections`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct CorrectionQuery {
+    /// The employee whose corrections to list.
+    pub employee_id: String,
+}
+
+/// Approved missed-punch corrections of one employee.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CorrectionList {
+    pub corrections: Vec<CorrectionView>,
+}
+
+/// A corrected attendance record, added by an approved missed-punch request and marked as
+/// such.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CorrectionView {
+    pub request_id: String,
+    pub employee_id: String,
+    /// `YYYY-MM-DD`, the policy's time zone.
+    pub day: String,
+    /// `in`, `out`, `break_start` or `break_end`.
+    pub punch_kind: String,
+    /// `HH:MM`, local.
+    pub time: String,
+    pub approved_at: chrono::DateTime<chrono::Utc>,
+    /// Always `true`: this record comes from an approved correction, not from a punch.
+    pub corrected: bool,
+}
+
+/// An employee's corrected attendance records (approved missed-punch requests).
+#[utoipa::path(get, path = "/admin/v1/corrections", tag = "admin",
+    security(("admin_token" = [])),
+    params(CorrectionQuery),
+    responses(
+        (status = 200, description = "The corrections, by day", body = CorrectionList),
+        (status = 400, description = "`invalid_request`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+    ))]
+pub async fn admin_corrections(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+    axum::extract::Query(query): axum::extract::Query<CorrectionQuery>,
+) -> Result<Json<CorrectionList>, Failure> {
+    if query.employee_id.is_empty() || query.employee_id.len() > MAX_ID_LEN {
+        return Err(Failure::bad_request(
+            "invalid_request",
+            "employee_id: 1–128 bytes",
+        ));
+    }
+    let corrections = state
+        .db(move |s| Ok(s.storage.corrections(&org.id, &query.employee_id)?))
+        .await?;
+    Ok(Json(CorrectionList {
+        corrections: corrections
+            .into_iter()
+            .map(|c| CorrectionView {
+                request_id: c.request_id,
+                employee_id: c.employee_id,
+                day: c.day,
+                punch_kind: c.punch_kind,
+                time: c.time,
+                approved_at: c.approved_at,
+                corrected: true,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,339 @@
+//! The approvals part of `daka demo`: an expense claim of HK$6,200 filed offline with a
+//! receipt photo and routed to the manager and then finance, a leave request that moves the
+//! balance, and a missed-punch correction (補卡) that adds a corrected attendance record.
+//!
+//! The applicant's, the manager's and finance's phones are real [`Device`]s with their own
+//! stores and keys; every submission and decision is signed, queued and synced like a punch.
+
+use chrono::{Datelike, Duration};
+use chrono_tz::Asia::Hong_Kong;
+use daka_core::Policy;
+use daka_core::approvals::Action;
+use daka_core::approvals::leave::days;
+use daka_core::device::Device;
+use daka_core::sync::protocol::RequestView;
+use daka_server::api::requests::CorrectionList;
+use serde_json::json;
+
+use super::{DemoResult, Timeline, show_sync};
+
+/// A receipt photo: a tiny JPEG (start-of-image marker, a comment, end-of-image marker).
+fn receipt_photo() -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xFE, 0x00, 0x2A];
+    bytes.extend_from_slice(b"Golden Harbour Restaurant HK$6,200.00 ");
+    bytes.extend_from_slice(&[0xFF, 0xD9]);
+    bytes
+}
+
+fn name(policy: &Policy, id: &str) -> String {
+    policy
+        .employee(id)
+        .map_or_else(|| id.to_string(), |e| format!("{} ({id})", e.name))
+}
+
+fn route_line(policy: &Policy, steps: &[daka_core::approvals::RouteStep]) -> String {
+    steps
+        .iter()
+        .map(|s| {
+            let who: Vec<String> = s.approvers.iter().map(|a| name(policy, a)).collect();
+            format!("{}: {}", s.name, who.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("  →  ")
+}
+
+fn show_request(policy: &Policy, r: &RequestView) {
+    println!(
+        "       request {}… is {} (revision {})",
+        &r.request_id[..8],
+        r.status.to_uppercase(),
+        r.revision
+    );
+    for a in &r.audit {
+        let comment = a.detail["comment"]
+            .as_str()
+            .map(|c| format!(" — \"{c}\""))
+            .unwrap_or_default();
+        println!(
+            "         {}  {:<9} {}{comment}",
+            a.made_at.with_timezone(&Hong_Kong).format("%d %b %H:%M"),
+            a.action,
+            name(policy, &a.actor),
+        );
+    }
+}
+
+/// The phones of the story.
+pub(super) struct Phones<'a> {
+    pub applicant: &'a Device,
+    pub manager: &'a Device,
+    pub finance: &'a Device,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Files the expense claim on the applicant's phone, offline; returns its request id.
+pub(super) fn file_expense_offline(
+    policy: &Policy,
+    timeline: &Timeline,
+    phone: &Device,
+) -> DemoResult<String> {
+    println!(
+        "\n{}  Still offline, Chan files the client dinner: HK$6,200.00 with a photo of the receipt",
+        timeline.hk()
+    );
+    let receipt = phone
+        .add_attachment(&receipt_photo(), "image/jpeg")
+        .map_err(err)?;
+    let today = timeline.now().with_timezone(&Hong_Kong).date_naive();
+    let form = json!({
+        "amount": { "minor": 620_000, "currency": "HKD" },
+        "category": "client_entertainment",
+        "date": today.to_string(),
+        "receipts": [{ "sha256": receipt.sha256, "bytes": receipt.bytes, "media_type": receipt.media_type }],
+        "description": "Dinner with the Kowloon Bay logistics client <Golden Harbour>",
+    });
+    // A slip first: the amount typed as text. Every problem is named before anything is sent.
+    let mut typo = form.clone();
+    typo["amount"] = json!("6200");
+    typo["category"] = json!("dinner");
+    if let Err(e) = phone.check_draft("expense", &typo) {
+        println!("       draft check: {e}");
+    }
+    let queued = phone.submit_request("expense", &form).map_err(err)?;
+    println!(
+        "       route, previewed offline: {}",
+        route_line(policy, &queued.route)
+    );
+    println!(
+        "       → signed by the phone's key and queued with its receipt ({} bytes, SHA-256 {}…)",
+        receipt.bytes,
+        &receipt.sha256[..12]
+    );
+    Ok(queued.request_id)
+}
+
+/// The rest of the approvals story, once the phone is back online.
+pub(super) async fn story(
+    server_url: &str,
+    policy: &Policy,
+    timeline: &Timeline,
+    phones: &Phones<'_>,
+    expense_id: &str,
+) -> DemoResult<()> {
+    // ---- The manager approves from her phone -------------------------------------------------
+    timeline.at(20, 5);
+    println!(
+        "\n{}  {} opens her inbox on the way home",
+        timeline.hk(),
+        name(policy, "E0101")
+    );
+    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
+    let inbox = phones.manager.inbox().await.map_err(err)?;
+    for r in &inbox {
+        println!(
+            "       inbox: {} from {}, {}",
+            r.template_id,
+            name(policy, &r.applicant),
+            r.form["amount"]["minor"]
+                .as_i64()
+                .map(|m| daka_core::approvals::form::show_money(m, "HKD"))
+                .unwrap_or_default()
+        );
+    }
+    if inbox.iter().all(|r| r.request_id != expense_id) {
+        return Err("the claim did not reach the manager's inbox".into());
+    }
+    phones
+        .manager
+        .decide(
+            expense_id,
+            Action::Approve {
+                comment: Some("Good client, go ahead".into()),
+            },
+        )
+        .map_err(err)?;
+    show_sync(&phones.manager.sync_now(&|_| {}).await.map_err(err)?);
+    // Chan tries to approve his own claim (the app would not offer it; the server refuses).
+    phones
+        .applicant
+        .decide(expense_id, Action::Approve { comment: None })
+        .map_err(err)?;
+    phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
+    let refused = phones
+        .applicant
+        .outbox()
+        .items(daka_core::outbox::ItemState::NeedsAttention)
+        .map_err(err)?;
+    match refused.iter().find_map(|i| i.error.as_ref()) {
+        Some(e) => println!(
+            "       Chan's own \"approve\" is refused by the server: {} ({})",
+            e.code, e.message
+        ),
+        None => return Err("the applicant's self-approval was not refused".into()),
+    }
+
+    // ---- Finance, the next morning --------------------------------------------------------------
+    timeline.advance_s(13 * 3600);
+    println!(
+        "\n{}  Next morning, {} approves it in finance",
+        timeline.hk(),
+        name(policy, "E0201")
+    );
+    phones.finance.sync_now(&|_| {}).await.map_err(err)?;
+    phones
+        .finance
+        .decide(
+            expense_id,
+            Action::Approve {
+                comment: Some("Reimbursed with the December payroll".into()),
+            },
+        )
+        .map_err(err)?;
+    phones.finance.sync_now(&|_| {}).await.map_err(err)?;
+    let report = phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
+    println!(
+        "       Chan's phone is told through the change feed ({} update(s)):",
+        report.request_updates.len()
+    );
+    let view = phones.applicant.request(expense_id).await.map_err(err)?;
+    show_request(policy, &view);
+    if view.status != "approved" || view.audit.len() != 3 {
+        return Err(format!(
+            "the claim ended {} with {} audit entries",
+            view.status,
+            view.audit.len()
+        ));
+    }
+
+    // ---- Leave ----------------------------------------------------------------------------------
+    let start = timeline.now().with_timezone(&Hong_Kong).date_naive() + Duration::days(7);
+    let end = start + Duration::days(1);
+    let year = start.year();
+    let annual = |balances: &[daka_core::sync::protocol::LeaveBalanceView]| {
+        balances
+            .iter()
+            .find(|b| b.leave_type == "annual")
+            .map(|b| (b.available_halves, b.pending_halves, b.taken_halves))
+            .unwrap_or_default()
+    };
+    let before = annual(
+        &phones
+            .applicant
+            .leave_balances(Some(year))
+            .await
+            .map_err(err)?,
+    );
+    println!(
+        "\n{}  Chan asks for annual leave on {} and {} (balance: {} days)",
+        timeline.hk(),
+        start.format("%d %b"),
+        end.format("%d %b"),
+        days(before.0)
+    );
+    let leave = phones
+        .applicant
+        .submit_request(
+            "leave",
+            &json!({ "leave_type": "annual", "period": { "start": start.to_string(), "end": end.to_string() }, "reason": "Family trip to Taipei" }),
+        )
+        .map_err(err)?;
+    phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
+    let held = annual(
+        &phones
+            .applicant
+            .leave_balances(Some(year))
+            .await
+            .map_err(err)?,
+    );
+    println!(
+        "       route: {}; submitted, {} days held (available {})",
+        route_line(policy, &leave.route),
+        days(held.1),
+        days(held.0)
+    );
+    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
+    phones
+        .manager
+        .decide(&leave.request_id, Action::Approve { comment: None })
+        .map_err(err)?;
+    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
+    let after = annual(
+        &phones
+            .applicant
+            .leave_balances(Some(year))
+            .await
+            .map_err(err)?,
+    );
+    println!(
+        "       approved by {}: {} days taken, {} available",
+        name(policy, "E0101"),
+        days(after.2 - before.2),
+        days(after.0)
+    );
+    if before.0 - after.0 != 4 || after.1 != 0 {
+        return Err(format!(
+            "the leave balance moved from {before:?} to {after:?}"
+        ));
+    }
+
+    // ---- Missed punch ---------------------------------------------------------------------------
+    let yesterday = timeline.now().with_timezone(&Hong_Kong).date_naive() - Duration::days(2);
+    println!(
+        "\n{}  Chan forgot to clock in on {}: a missed-punch correction 補卡",
+        timeline.hk(),
+        yesterday.format("%a %d %b")
+    );
+    let fix = phones
+        .applicant
+        .submit_request(
+            "missed_punch",
+            &json!({ "date": yesterday.to_string(), "punch_kind": "in", "time": "08:58", "reason": "Phone battery was flat" }),
+        )
+        .map_err(err)?;
+    phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
+    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
+    phones
+        .manager
+        .decide(
+            &fix.request_id,
+            Action::Approve {
+                comment: Some("Confirmed with the shift log".into()),
+            },
+        )
+        .map_err(err)?;
+    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
+    let view = phones
+        .applicant
+        .request(&fix.request_id)
+        .await
+        .map_err(err)?;
+    println!(
+        "       {} by {}",
+        view.status.to_uppercase(),
+        name(policy, "E0101")
+    );
+    let list: CorrectionList = super::admin_get(
+        &reqwest::Client::new(),
+        server_url,
+        "/admin/v1/corrections?employee_id=E1001",
+    )
+    .await?;
+    let Some(c) = list
+        .corrections
+        .iter()
+        .find(|c| c.request_id == fix.request_id)
+    else {
+        return Err("the approved correction is not in the server's attendance records".into());
+    };
+    println!(
+        "       server attendance: {} {} at {}, marked as a correction (request {}…)",
+        c.day,
+        c.punch_kind,
+        c.time,
+        &c.request_id[..8]
+    );
+    Ok(())
+}
