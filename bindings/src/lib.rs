@@ -33,8 +33,8 @@ pub use error::DakaError;
 pub use platform::{KeyStore, StatusListener};
 pub use types::{
     Decision, DeviceOptions, DeviceStatus, Fix, Identity, LocationSource, Presence, PunchInput,
-    PunchKind, PunchReceipt, QueueStatus, QueuedItem, Reason, ServerVerdict, Severity, SyncReport,
-    Verdict,
+    PunchKind, PunchReceipt, QueueStatus, QueuedItem, Reason, RequestUpdate, ServerVerdict,
+    Severity, SyncReport, Verdict,
 };
 
 uniffi::setup_scaffolding!("daka");

@@ -224,8 +224,21 @@ pub struct SyncReport {
     pub policy_updated: bool,
     /// The server's verdicts on punches, pulled in this round.
     pub server_verdicts: Vec<ServerVerdict>,
+    /// Requests this employee made or must act on that changed: refresh those screens.
+    pub request_updates: Vec<RequestUpdate>,
     /// Why the round ended early without failing (the server deferred items), if it did.
     pub stopped_by: Option<String>,
+}
+
+/// A request that changed, from the server's change feed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RequestUpdate {
+    pub request_id: String,
+    /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
+    pub status: String,
+    pub revision: u32,
+    /// Who must act now (empty unless pending).
+    pub waiting_for: Vec<String>,
 }
 
 /// Who this device is, once enrolled.
@@ -444,6 +457,24 @@ impl From<device::SyncReport> for SyncReport {
                         codes: codes.iter().map(|c| c.as_str().to_string()).collect(),
                     }),
                     Change::PolicyUpdated { .. } | Change::RequestUpdated { .. } => None,
+                })
+                .collect(),
+            request_updates: r
+                .request_updates
+                .into_iter()
+                .filter_map(|c| match c {
+                    Change::RequestUpdated {
+                        request_id,
+                        status,
+                        revision,
+                        waiting_for,
+                    } => Some(RequestUpdate {
+                        request_id,
+                        status,
+                        revision,
+                        waiting_for,
+                    }),
+                    _ => None,
                 })
                 .collect(),
             stopped_by: r.stopped_by,

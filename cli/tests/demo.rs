@@ -1,5 +1,6 @@
 //! `daka demo`, the README's first command, runs the whole day end to end on a fresh
-//! temporary directory, exits 0, and tells the story it promises.
+//! temporary directory, exits 0, and tells the story it promises: the punches of the day and
+//! the requests that follow.
 
 use std::process::Command;
 
@@ -24,11 +25,19 @@ fn the_demo_runs_the_day_and_exits_zero() {
         "12:30  Lunch in the basement food court: no network",
         "sync: the server cannot be reached; 1 waiting",
         "location_uncertain",
-        "outbox: 3 punches waiting, the oldest for 6 h 32 min",
-        "sync: 3 of 3 sent",
+        "draft check: 2 problem(s) in the form: amount:",
+        "route, previewed offline: Manager: Lee Ka Yan 李家欣 (E0101)  →  Finance: Ho Wing Kei 何永基 (E0201)",
+        "outbox: 4 items waiting (punches and the claim), the oldest for 6 h 32 min",
+        "sync: 4 of 4 sent",
         "4 punches on the phone, 4 on the server, each exactly once",
         "4 records, verifies",
         "bad_signature",
+        "inbox: expense from Chan Tai Man 陳大文 (E1001), HKD 6,200.00",
+        "refused by the server: self_approval",
+        "is APPROVED (revision 1)",
+        "approve   Ho Wing Kei 何永基 (E0201)",
+        "2 days taken, 12 available",
+        "at 08:58, marked as a correction",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

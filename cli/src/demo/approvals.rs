@@ -74,6 +74,24 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// One approver's phone: syncs, approves `request_id` (signed, queued), and sends it.
+async fn approve(
+    phone: &Device,
+    request_id: &str,
+    comment: Option<&str>,
+) -> DemoResult<daka_core::device::SyncReport> {
+    phone.sync_now(&|_| {}).await.map_err(err)?;
+    phone
+        .decide(
+            request_id,
+            Action::Approve {
+                comment: comment.map(str::to_owned),
+            },
+        )
+        .map_err(err)?;
+    phone.sync_now(&|_| {}).await.map_err(err)
+}
+
 /// Files the expense claim on the applicant's phone, offline; returns its request id.
 pub(super) fn file_expense_offline(
     policy: &Policy,
@@ -146,16 +164,7 @@ pub(super) async fn story(
     if inbox.iter().all(|r| r.request_id != expense_id) {
         return Err("the claim did not reach the manager's inbox".into());
     }
-    phones
-        .manager
-        .decide(
-            expense_id,
-            Action::Approve {
-                comment: Some("Good client, go ahead".into()),
-            },
-        )
-        .map_err(err)?;
-    show_sync(&phones.manager.sync_now(&|_| {}).await.map_err(err)?);
+    show_sync(&approve(phones.manager, expense_id, Some("Good client, go ahead")).await?);
     // Chan tries to approve his own claim (the app would not offer it; the server refuses).
     phones
         .applicant
@@ -182,17 +191,12 @@ pub(super) async fn story(
         timeline.hk(),
         name(policy, "E0201")
     );
-    phones.finance.sync_now(&|_| {}).await.map_err(err)?;
-    phones
-        .finance
-        .decide(
-            expense_id,
-            Action::Approve {
-                comment: Some("Reimbursed with the December payroll".into()),
-            },
-        )
-        .map_err(err)?;
-    phones.finance.sync_now(&|_| {}).await.map_err(err)?;
+    approve(
+        phones.finance,
+        expense_id,
+        Some("Reimbursed with the December payroll"),
+    )
+    .await?;
     let report = phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
     println!(
         "       Chan's phone is told through the change feed ({} update(s)):",
@@ -254,12 +258,7 @@ pub(super) async fn story(
         days(held.1),
         days(held.0)
     );
-    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
-    phones
-        .manager
-        .decide(&leave.request_id, Action::Approve { comment: None })
-        .map_err(err)?;
-    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
+    approve(phones.manager, &leave.request_id, None).await?;
     let after = annual(
         &phones
             .applicant
@@ -294,17 +293,12 @@ pub(super) async fn story(
         )
         .map_err(err)?;
     phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
-    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
-    phones
-        .manager
-        .decide(
-            &fix.request_id,
-            Action::Approve {
-                comment: Some("Confirmed with the shift log".into()),
-            },
-        )
-        .map_err(err)?;
-    phones.manager.sync_now(&|_| {}).await.map_err(err)?;
+    approve(
+        phones.manager,
+        &fix.request_id,
+        Some("Confirmed with the shift log"),
+    )
+    .await?;
     let view = phones
         .applicant
         .request(&fix.request_id)

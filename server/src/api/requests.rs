@@ -83,6 +83,32 @@ fn short(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
+/// One request of `org_id` with its audit trail; for `viewer`, only if they are on it.
+async fn lookup(
+    state: &AppState,
+    org_id: String,
+    viewer: Option<String>,
+    request_id: String,
+) -> Result<Json<RequestView>, Failure> {
+    if request_id.is_empty() || request_id.len() > MAX_ID_LEN {
+        return Err(not_found(&request_id));
+    }
+    let id = request_id.clone();
+    let found = state
+        .db(move |s| {
+            let Some(r) = s.storage.request(&org_id, &id)? else {
+                return Ok(None);
+            };
+            if viewer.is_some_and(|v| !is_participant(&r, &v)) {
+                return Ok(None);
+            }
+            let audit = s.storage.audit(&org_id, &id)?;
+            Ok(Some(view(&r, &audit)))
+        })
+        .await?;
+    found.map(Json).ok_or_else(|| not_found(&request_id))
+}
+
 /// One request with its steps and audit trail, for the people on it.
 #[utoipa::path(get, path = "/v1/requests/{request_id}", tag = "device",
     security(("device_token" = [])),
@@ -97,23 +123,7 @@ pub async fn request(
     DeviceAuth(device): DeviceAuth,
     Path(request_id): Path<String>,
 ) -> Result<Json<RequestView>, Failure> {
-    if request_id.is_empty() || request_id.len() > MAX_ID_LEN {
-        return Err(not_found(&request_id));
-    }
-    let id = request_id.clone();
-    let found = state
-        .db(move |s| {
-            let Some(r) = s.storage.request(&device.org_id, &id)? else {
-                return Ok(None);
-            };
-            if !is_participant(&r, &device.employee_id) {
-                return Ok(None);
-            }
-            let audit = s.storage.audit(&device.org_id, &id)?;
-            Ok(Some(view(&r, &audit)))
-        })
-        .await?;
-    found.map(Json).ok_or_else(|| not_found(&request_id))
+    lookup(&state, device.org_id, Some(device.employee_id), request_id).await
 }
 
 /// Requests waiting for this device's employee to act, oldest first.
@@ -251,20 +261,7 @@ pub async fn admin_request(
     AdminAuth(org): AdminAuth,
     Path(request_id): Path<String>,
 ) -> Result<Json<RequestView>, Failure> {
-    if request_id.is_empty() || request_id.len() > MAX_ID_LEN {
-        return Err(not_found(&request_id));
-    }
-    let id = request_id.clone();
-    let found = state
-        .db(move |s| {
-            let Some(r) = s.storage.request(&org.id, &id)? else {
-                return Ok(None);
-            };
-            let audit = s.storage.audit(&org.id, &id)?;
-            Ok(Some(view(&r, &audit)))
-        })
-        .await?;
-    found.map(Json).ok_or_else(|| not_found(&request_id))
+    lookup(&state, org.id, None, request_id).await
 }
 
 /// Query of `GET /admin/v1/corrections`.

@@ -114,6 +114,8 @@ class ApprovalsTest {
         finance.decide(queued.requestId, ApprovalAction.Approve(null))
         finance.syncNow()
 
+        val report = applicant.syncNow()
+        assertTrue(report.requestUpdates.any { it.requestId == queued.requestId && it.status == "approved" }, "$report")
         val r = applicant.request(queued.requestId)
         assertEquals("approved", r.status)
         assertTrue(r.waitingFor.isEmpty())
