@@ -243,6 +243,9 @@ impl DakaDevice {
     /// Runs one sync round now: sends the queue in batches (progress goes to the status
     /// listener), then fetches what changed (a new policy, the server's verdicts).
     ///
+    /// Items that waited only because the network was gone are sent at once (a person asked);
+    /// a server's Retry-After is still honoured.
+    ///
     /// Errors: `Offline` or `ServerBusy` when the round could not finish (nothing is lost:
     /// whatever was not answered stays queued, with backoff), `Unauthorized`, `NotEnrolled`.
     pub async fn sync_now(&self) -> Result<SyncReport, DakaError> {
@@ -253,6 +256,8 @@ impl DakaDevice {
                 let listeners = listeners.clone();
                 move |p: daka_core::device::SyncProgress| listeners.progress(p.sent, p.total)
             };
+            // A person asked: what waits only because the network was gone goes now.
+            device.retry_now()?;
             let result = device.sync_now(&progress).await.map_err(DakaError::from);
             listeners.outcome(round_result(result.as_ref()))
         })

@@ -468,3 +468,55 @@ fn take_batch_uses_indexes_not_scans() {
         "{plan:#?}"
     );
 }
+
+#[test]
+fn send_now_expedites_network_failures_but_not_a_servers_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir.path().join("o.db"), OutboxConfig::default());
+    outbox.enqueue(&item("net", "a"), 0).unwrap();
+    outbox.enqueue(&item("busy", "b"), 0).unwrap();
+    let batch = outbox.take_batch(1_000, 10).unwrap();
+    assert_eq!(ids(&batch), ["net", "busy"]);
+    let failed = |code: &str, retry_after_ms| Outcome::Retry {
+        retry_after_ms,
+        error: Some(ItemError {
+            code: code.into(),
+            message: "x".into(),
+        }),
+    };
+    outbox
+        .complete(
+            &[
+                ("net".into(), failed("network", None)),
+                ("busy".into(), failed("server_busy", Some(600_000))),
+            ],
+            1_000,
+        )
+        .unwrap();
+    let next = |id: &str| {
+        outbox
+            .items(ItemState::Pending)
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id == id)
+            .unwrap()
+            .next_attempt_ms
+    };
+    // The server asked for ten minutes; the network failure got a jittered backoff (which
+    // may be zero: full jitter).
+    assert_eq!(next("busy"), 601_000);
+    let waiting_until = next("net");
+    assert!(waiting_until >= 1_000);
+    let moved = outbox.expedite(&["network", "timeout"], 1_000).unwrap();
+    assert_eq!(moved, u64::from(waiting_until > 1_000));
+    assert_eq!(next("net"), 1_000);
+    assert_eq!(
+        next("busy"),
+        601_000,
+        "the server's Retry-After still holds"
+    );
+    let batch = outbox.take_batch(1_000, 10).unwrap();
+    assert_eq!(ids(&batch), ["net"]);
+    // Nothing left to move: a second press is a no-op.
+    assert_eq!(outbox.expedite(&["network", "timeout"], 1_000).unwrap(), 0);
+}

@@ -69,3 +69,30 @@ async fn a_device_enrols_punches_and_syncs_each_punch_exactly_once() {
     let (_, report) = server.admin_get(ADMIN_A, "/admin/v1/chains/verify").await;
     assert_eq!(report["ok"], true);
 }
+
+#[tokio::test]
+async fn a_key_store_that_hands_back_another_key_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let open = || {
+        Device::open(
+            &path,
+            Arc::new(SystemClock::new()),
+            &UnprotectedKeyStore,
+            OutboxConfig::default(),
+        )
+    };
+    let first = open().unwrap().public_key_b64();
+    // Reopening with the same key store gives the same key.
+    assert_eq!(open().unwrap().public_key_b64(), first);
+    // A restored backup of another phone's key store: a valid key, but not this device's.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE device SET key_seed = ?1", [vec![7u8; 32]])
+        .unwrap();
+    drop(conn);
+    let e = open().unwrap_err();
+    assert!(
+        matches!(&e, daka_core::device::DeviceError::Key { reason } if reason.contains("not this device's") && reason.contains(&first)),
+        "{e}"
+    );
+}

@@ -477,7 +477,24 @@ fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner
             let seed: &[u8; 32] = seed.as_slice().try_into().map_err(|_| DeviceError::Key {
                 reason: format!("the stored key is {} bytes, not 32", seed.len()),
             })?;
-            DeviceSigner::from_seed(seed).map_err(|e| key_error(&e))
+            let signer = DeviceSigner::from_seed(seed).map_err(|e| key_error(&e))?;
+            // A key store that hands back another key (a restored backup, a reinstalled app
+            // sharing the file) would sign records the server refuses: stop here instead.
+            let stored: Vec<u8> = conn.query_row(
+                "SELECT public_key FROM device WHERE singleton = 1",
+                [],
+                |r| r.get(0),
+            )?;
+            if stored != signer.public_key() {
+                return Err(DeviceError::Key {
+                    reason: format!(
+                        "the key store opened a key that is not this device's (public key {} expected, {} found); enrol again with a new store",
+                        URL_SAFE_NO_PAD.encode(&stored),
+                        URL_SAFE_NO_PAD.encode(signer.public_key())
+                    ),
+                });
+            }
+            Ok(signer)
         }
         Some(None) => Err(DeviceError::Key {
             reason: "the device row has no key; the store was created by a platform key provider"

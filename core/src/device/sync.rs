@@ -199,6 +199,28 @@ impl Device {
         self.install_policy(&bundle.document, &bundle.signature)
     }
 
+    /// For a person's "send now": items that wait only because the network or a response
+    /// failed (no signal, a timeout, a cut connection) become eligible at once instead of
+    /// waiting out their backoff. Items the server asked to wait (429/503 with Retry-After,
+    /// 5xx) keep their schedule. Returns how many were moved. The background loop does not
+    /// call this; it keeps the backoff.
+    pub fn retry_now(&self) -> Result<u64, DeviceError> {
+        Ok(self.outbox.expedite(
+            &[
+                error_code(&SyncError::Network {
+                    url: String::new(),
+                    reason: String::new(),
+                }),
+                error_code(&SyncError::Timeout { url: String::new() }),
+                error_code(&SyncError::InvalidResponse {
+                    url: String::new(),
+                    reason: String::new(),
+                }),
+            ],
+            self.now_ms(),
+        )?)
+    }
+
     /// One sync round. `progress` is called after every answered batch.
     pub async fn sync_now(
         &self,

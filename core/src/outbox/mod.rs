@@ -386,6 +386,22 @@ impl Outbox {
         Ok(())
     }
 
+    /// Makes pending items whose last attempt failed with one of `codes` eligible now,
+    /// leaving every other schedule alone (in particular a server's Retry-After). Returns how
+    /// many were moved. For a person's "send now" after the network came back.
+    pub fn expedite(&self, codes: &[&str], now_ms: i64) -> Result<u64, OutboxError> {
+        let conn = self.store.conn();
+        let mut moved = 0;
+        let mut stmt = conn.prepare_cached(
+            "UPDATE outbox SET next_attempt_ms = ?2
+             WHERE state = 'pending' AND error_code = ?1 AND next_attempt_ms > ?2",
+        )?;
+        for code in codes {
+            moved += stmt.execute(params![code, now_ms])? as u64;
+        }
+        Ok(moved)
+    }
+
     /// Counts by state, and the age of the oldest undelivered item.
     pub fn stats(&self, now_ms: i64) -> Result<OutboxStats, OutboxError> {
         let conn = self.store.conn();
