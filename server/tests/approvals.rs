@@ -112,6 +112,16 @@ fn decision_item_at(
     }
 }
 
+/// Signs `action` on `dev` and pushes it from `dev`; its result.
+async fn act(
+    server: &TestServer,
+    dev: &TestDevice,
+    request_id: &str,
+    action: Action,
+) -> ItemResult {
+    push1(server, dev, decision_item(dev, request_id, action)).await
+}
+
 /// Pushes one item; its result.
 async fn push1(server: &TestServer, dev: &TestDevice, item: PushItem) -> ItemResult {
     server.push(dev, vec![item]).await.remove(0)
@@ -219,30 +229,20 @@ async fn an_expense_of_6200_goes_to_the_manager_then_finance_with_a_signed_audit
     );
     assert!(inbox_ids(&server, &p.finance).await.is_empty());
 
-    accepted(
-        &push1(
-            &server,
-            &p.manager,
-            decision_item(&p.manager, &id, approve()),
-        )
-        .await,
-    );
+    accepted(&act(&server, &p.manager, &id, approve()).await);
     assert!(inbox_ids(&server, &p.manager).await.is_empty());
     assert_eq!(
         inbox_ids(&server, &p.finance).await,
         std::slice::from_ref(&id)
     );
     accepted(
-        &push1(
+        &act(
             &server,
             &p.finance,
-            decision_item(
-                &p.finance,
-                &id,
-                Action::Approve {
-                    comment: Some("Paid with December payroll".into()),
-                },
-            ),
+            &id,
+            Action::Approve {
+                comment: Some("Paid with December payroll".into()),
+            },
         )
         .await,
     );
@@ -321,42 +321,31 @@ async fn reject_return_resubmit_withdraw_comment_transfer_and_added_signers() {
     // Reject needs a reason; with one, the request is finished.
     let id = submit(&server, &p.applicant, "expense", expense(10_000, "Taxi")).await;
     refused(
-        &push1(
+        &act(
             &server,
             &p.manager,
-            decision_item(
-                &p.manager,
-                &id,
-                Action::Reject {
-                    comment: " ".into(),
-                },
-            ),
+            &id,
+            Action::Reject {
+                comment: " ".into(),
+            },
         )
         .await,
         "invalid_comment",
     );
     accepted(
-        &push1(
+        &act(
             &server,
             &p.manager,
-            decision_item(
-                &p.manager,
-                &id,
-                Action::Reject {
-                    comment: "Not a business trip".into(),
-                },
-            ),
+            &id,
+            Action::Reject {
+                comment: "Not a business trip".into(),
+            },
         )
         .await,
     );
     assert_eq!(view(&server, &p.applicant, &id).await["status"], "rejected");
     refused(
-        &push1(
-            &server,
-            &p.manager,
-            decision_item(&p.manager, &id, approve()),
-        )
-        .await,
+        &act(&server, &p.manager, &id, approve()).await,
         "request_finished",
     );
 
@@ -374,16 +363,13 @@ async fn reject_return_resubmit_withdraw_comment_transfer_and_added_signers() {
     );
     let id = request_id.to_string();
     accepted(
-        &push1(
+        &act(
             &server,
             &p.manager,
-            decision_item(
-                &p.manager,
-                &id,
-                Action::Return {
-                    comment: "Split the bill per person".into(),
-                },
-            ),
+            &id,
+            Action::Return {
+                comment: "Split the bill per person".into(),
+            },
         )
         .await,
     );
@@ -407,54 +393,40 @@ async fn reject_return_resubmit_withdraw_comment_transfer_and_added_signers() {
     assert_eq!(v["form"]["amount"]["minor"], 480_000);
     // Comments from the people on the request; withdrawal by the applicant only.
     accepted(
-        &push1(
+        &act(
             &server,
             &p.applicant,
-            decision_item(
-                &p.applicant,
-                &id,
-                Action::Comment {
-                    comment: "Receipt re-attached".into(),
-                },
-            ),
+            &id,
+            Action::Comment {
+                comment: "Receipt re-attached".into(),
+            },
         )
         .await,
     );
     refused(
-        &push1(
+        &act(
             &server,
             &p.colleague,
-            decision_item(
-                &p.colleague,
-                &id,
-                Action::Comment {
-                    comment: "hi".into(),
-                },
-            ),
+            &id,
+            Action::Comment {
+                comment: "hi".into(),
+            },
         )
         .await,
         "not_participant",
     );
     refused(
-        &push1(
-            &server,
-            &p.manager,
-            decision_item(&p.manager, &id, Action::Withdraw { comment: None }),
-        )
-        .await,
+        &act(&server, &p.manager, &id, Action::Withdraw { comment: None }).await,
         "not_applicant",
     );
     accepted(
-        &push1(
+        &act(
             &server,
             &p.applicant,
-            decision_item(
-                &p.applicant,
-                &id,
-                Action::Withdraw {
-                    comment: Some("Paid it myself".into()),
-                },
-            ),
+            &id,
+            Action::Withdraw {
+                comment: Some("Paid it myself".into()),
+            },
         )
         .await,
     );
@@ -478,10 +450,11 @@ async fn reject_return_resubmit_withdraw_comment_transfer_and_added_signers() {
         comment: None,
     };
     accepted(
-        &push1(
+        &act(
             &server,
             &p.manager,
-            decision_item(&p.manager, &id, add("E0201", SignerPosition::Before)),
+            &id,
+            add("E0201", SignerPosition::Before),
         )
         .await,
     );
@@ -490,35 +463,26 @@ async fn reject_return_resubmit_withdraw_comment_transfer_and_added_signers() {
         std::slice::from_ref(&id)
     );
     assert!(inbox_ids(&server, &p.manager).await.is_empty());
-    accepted(
-        &push1(
-            &server,
-            &p.finance,
-            decision_item(&p.finance, &id, approve()),
-        )
-        .await,
-    );
+    accepted(&act(&server, &p.finance, &id, approve()).await);
     refused(
-        &push1(
+        &act(
             &server,
             &p.manager,
-            decision_item(
-                &p.manager,
-                &id,
-                Action::Transfer {
-                    to: "E1001".into(),
-                    comment: None,
-                },
-            ),
+            &id,
+            Action::Transfer {
+                to: "E1001".into(),
+                comment: None,
+            },
         )
         .await,
         "invalid_signer",
     );
     accepted(
-        &push1(
+        &act(
             &server,
             &p.manager,
-            decision_item(&p.manager, &id, add("E0001", SignerPosition::After)),
+            &id,
+            add("E0001", SignerPosition::After),
         )
         .await,
     );
@@ -527,29 +491,19 @@ async fn reject_return_resubmit_withdraw_comment_transfer_and_added_signers() {
         std::slice::from_ref(&id)
     );
     accepted(
-        &push1(
+        &act(
             &server,
             &p.director,
-            decision_item(
-                &p.director,
-                &id,
-                Action::Transfer {
-                    to: "E0201".into(),
-                    comment: Some("Finance decides gifts".into()),
-                },
-            ),
+            &id,
+            Action::Transfer {
+                to: "E0201".into(),
+                comment: Some("Finance decides gifts".into()),
+            },
         )
         .await,
     );
     assert!(inbox_ids(&server, &p.director).await.is_empty());
-    accepted(
-        &push1(
-            &server,
-            &p.finance,
-            decision_item(&p.finance, &id, approve()),
-        )
-        .await,
-    );
+    accepted(&act(&server, &p.finance, &id, approve()).await);
     let v = view(&server, &p.applicant, &id).await;
     assert_eq!(v["status"], "approved");
     let actions: Vec<&str> = v["audit"]
@@ -808,22 +762,8 @@ async fn leave_is_held_on_submission_taken_on_approval_and_released_otherwise() 
     );
     let (_, b) = get(&server, &p.applicant, "/v1/leave-balances?year=2026").await;
     assert_eq!(balance(&b), (20, 8, 0));
-    accepted(
-        &push1(
-            &server,
-            &p.manager,
-            decision_item(&p.manager, &four, approve()),
-        )
-        .await,
-    );
-    accepted(
-        &push1(
-            &server,
-            &p.director,
-            decision_item(&p.director, &four, approve()),
-        )
-        .await,
-    );
+    accepted(&act(&server, &p.manager, &four, approve()).await);
+    accepted(&act(&server, &p.director, &four, approve()).await);
     let (_, b) = get(&server, &p.applicant, "/v1/leave-balances?year=2026").await;
     assert_eq!(balance(&b), (20, 0, 8));
     // Half a day, rejected: released.
@@ -832,16 +772,13 @@ async fn leave_is_held_on_submission_taken_on_approval_and_released_otherwise() 
     let (_, b) = get(&server, &p.applicant, "/v1/leave-balances?year=2026").await;
     assert_eq!(balance(&b), (19, 1, 8));
     accepted(
-        &push1(
+        &act(
             &server,
             &p.manager,
-            decision_item(
-                &p.manager,
-                &id,
-                Action::Reject {
-                    comment: "Stocktake day".into(),
-                },
-            ),
+            &id,
+            Action::Reject {
+                comment: "Stocktake day".into(),
+            },
         )
         .await,
     );
@@ -906,14 +843,7 @@ async fn missed_punch_corrections_are_limited_per_month_and_approval_adds_a_mark
     refused(&r, "missed_punch_limit");
     // Another month is fine.
     submit(&server, &p.applicant, "missed_punch", form("2026-12-01")).await;
-    accepted(
-        &push1(
-            &server,
-            &p.manager,
-            decision_item(&p.manager, &first, approve()),
-        )
-        .await,
-    );
+    accepted(&act(&server, &p.manager, &first, approve()).await);
     let storage = daka_server::SqliteStorage::open(server.db_path()).unwrap();
     let corrections = daka_server::storage::Storage::corrections(&storage, ORG_A, "E1001").unwrap();
     assert_eq!(corrections.len(), 1);
@@ -993,30 +923,15 @@ async fn hostile_items_are_refused_with_their_code_and_change_nothing() {
         "wrong_employee",
     );
     refused(
-        &push1(
-            &server,
-            &p.colleague,
-            decision_item(&p.colleague, &id, approve()),
-        )
-        .await,
+        &act(&server, &p.colleague, &id, approve()).await,
         "not_current_approver",
     );
     refused(
-        &push1(
-            &server,
-            &p.finance,
-            decision_item(&p.finance, &id, approve()),
-        )
-        .await,
+        &act(&server, &p.finance, &id, approve()).await,
         "not_current_approver",
     );
     refused(
-        &push1(
-            &server,
-            &p.applicant,
-            decision_item(&p.applicant, &id, approve()),
-        )
-        .await,
+        &act(&server, &p.applicant, &id, approve()).await,
         "self_approval",
     );
     // Pushed by a device that did not sign it.
