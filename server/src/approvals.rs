@@ -518,6 +518,7 @@ fn submit(
         },
         movements,
         correction: None,
+        review: None,
         request,
         received_at: now,
     })
@@ -585,6 +586,23 @@ fn decide(
             approved_at: now,
         });
     }
+    let review = if request.request_type == RequestType::FieldPunchReview.as_str()
+        && matches!(status, RequestStatus::Approved | RequestStatus::Rejected)
+    {
+        let form: serde_json::Value = serde_json::from_str(&request.form).unwrap_or_default();
+        form["punch_id"].as_str().map(|id| {
+            (
+                id.to_owned(),
+                if status == RequestStatus::Approved {
+                    "approved".to_owned()
+                } else {
+                    "rejected".to_owned()
+                },
+            )
+        })
+    } else {
+        None
+    };
     let comment = match &d.action {
         Action::Approve { comment }
         | Action::AddSigner { comment, .. }
@@ -611,6 +629,7 @@ fn decide(
         },
         movements,
         correction,
+        review,
         request,
         received_at: now,
     })

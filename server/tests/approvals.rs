@@ -899,6 +899,49 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
     )
     .await;
     refused(&r, "unknown_punch");
+
+    // A field punch (外勤) at a client's office in Kowloon Bay, reviewed and approved: the
+    // server's punch list shows it counted.
+    let spec = PunchSpec {
+        kind: daka_core::punch::PunchKind::Field,
+        fix: Some(daka_core::evidence::Fix {
+            lat: 22.3229,
+            lon: 114.2090,
+            accuracy_m: 10.0,
+            time: Utc::now(),
+            monotonic_ms: None,
+            mock: false,
+            provider: None,
+        }),
+        wifi: vec![],
+        ..p.applicant.good_spec()
+    };
+    let field = p.applicant.record(spec);
+    accepted(
+        &server
+            .push(&p.applicant, vec![p.applicant.item(&field)])
+            .await[0],
+    );
+    let id = submit(
+        &server,
+        &p.applicant,
+        "field_punch_review",
+        json!({ "punch_id": field.body.id.to_string(), "note": "Stocktake at the client's warehouse" }),
+    )
+    .await;
+    let review_of = |body: &Value| {
+        body["punches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["punch_id"] == field.body.id.to_string())
+            .map(|x| x["review"].clone())
+    };
+    let (_, body) = server.admin_get(ADMIN_A, "/admin/v1/punches").await;
+    assert_eq!(review_of(&body), Some(Value::Null), "not reviewed yet");
+    accepted(&act(&server, &p.manager, &id, approve()).await);
+    let (_, body) = server.admin_get(ADMIN_A, "/admin/v1/punches").await;
+    assert_eq!(review_of(&body), Some(json!("approved")));
 }
 
 #[tokio::test]

@@ -268,6 +268,9 @@ pub struct PunchInfo {
     /// The trusted time it was judged at.
     pub judged_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// For a field punch, its review: `approved` (it counts as attendance) or `rejected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
 }
 
 /// A page of punches.
@@ -376,6 +379,7 @@ pub async fn punches(
                 policy_version: p.policy_version,
                 judged_at: p.judged_at,
                 received_at: p.received_at,
+                review: p.review,
             }
         })
         .collect();

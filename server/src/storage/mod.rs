@@ -307,6 +307,8 @@ pub struct StoredPunch {
     pub policy_version: u64,
     pub judged_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// For a field punch, the outcome of its review (`approved`, `rejected`), once decided.
+    pub review: Option<String>,
 }
 
 /// Which punches [`Storage::punches`] lists.
@@ -429,6 +431,8 @@ pub struct ApprovalWrite {
     pub audit: NewAudit,
     pub movements: Vec<daka_core::approvals::leave::Movement>,
     pub correction: Option<Correction>,
+    /// A decided field-punch review: the punch id and `approved` or `rejected`.
+    pub review: Option<(String, String)>,
     /// Employees whose devices get `change` in their feed.
     pub notify: Vec<String>,
     /// JSON of a protocol `Change`.

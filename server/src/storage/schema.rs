@@ -16,7 +16,7 @@ use super::StorageError;
 use super::sqlite::map_err;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -205,6 +205,18 @@ pub(crate) const STEPS: &[&str] = &[
         uploaded_by       TEXT NOT NULL,                 -- device id of the first upload
         uploaded_ms       INTEGER NOT NULL,
         PRIMARY KEY (org_id, sha256)
+    );
+    "#,
+    // 5 → 6: the outcome of a field-punch review (外勤), one per punch: an approved review
+    // counts the field punch as attendance.
+    r#"
+    CREATE TABLE punch_review (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        punch_id          TEXT NOT NULL,
+        request_id        TEXT NOT NULL,
+        outcome           TEXT NOT NULL CHECK (outcome IN ('approved', 'rejected')),
+        decided_ms        INTEGER NOT NULL,
+        PRIMARY KEY (org_id, punch_id)
     );
     "#,
 ];

@@ -871,12 +871,13 @@ impl Storage for SqliteStorage {
         let conn = self.reader();
         let mut stmt = conn
             .prepare(
-                "SELECT row, punch_id, device_id, employee_id, seq, kind, status, code,
-                        server_verdict, policy_version, judged_ms, received_ms
-                 FROM punch
-                 WHERE org_id = ?1 AND (?2 IS NULL OR device_id = ?2)
-                   AND (?3 IS NULL OR status = ?3) AND row > ?4
-                 ORDER BY row LIMIT ?5",
+                "SELECT p.row, p.punch_id, p.device_id, p.employee_id, p.seq, p.kind, p.status, p.code,
+                        p.server_verdict, p.policy_version, p.judged_ms, p.received_ms, r.outcome
+                 FROM punch p
+                 LEFT JOIN punch_review r ON r.org_id = p.org_id AND r.punch_id = p.punch_id
+                 WHERE p.org_id = ?1 AND (?2 IS NULL OR p.device_id = ?2)
+                   AND (?3 IS NULL OR p.status = ?3) AND p.row > ?4
+                 ORDER BY p.row LIMIT ?5",
             )
             .map_err(map_err)?;
         type Columns = (
@@ -892,6 +893,7 @@ impl Storage for SqliteStorage {
             i64,
             i64,
             i64,
+            Option<String>,
         );
         let rows = stmt
             .query_map(
@@ -916,6 +918,7 @@ impl Storage for SqliteStorage {
                         r.get(9)?,
                         r.get(10)?,
                         r.get(11)?,
+                        r.get(12)?,
                     ))
                 },
             )
@@ -938,6 +941,7 @@ impl Storage for SqliteStorage {
                     policy_version: unsigned(c.9, "policy version")?,
                     judged_at: time(c.10)?,
                     received_at: time(c.11)?,
+                    review: c.12,
                 })
             })
             .collect()

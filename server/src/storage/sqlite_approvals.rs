@@ -331,6 +331,16 @@ pub(super) fn apply_approval_on(
         })
         .map_err(map_err)?;
     }
+    if let Some((punch_id, outcome)) = &write.review {
+        tx.prepare_cached(
+            "INSERT INTO punch_review (org_id, punch_id, request_id, outcome, decided_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (org_id, punch_id) DO UPDATE SET
+               request_id = excluded.request_id, outcome = excluded.outcome, decided_ms = excluded.decided_ms",
+        )
+        .and_then(|mut s| s.execute(params![key.org_id, punch_id, r.request_id, outcome, received]))
+        .map_err(map_err)?;
+    }
     for employee in &write.notify {
         tx.prepare_cached(
             "INSERT INTO change (org_id, device_id, body, created_ms)
