@@ -206,7 +206,14 @@ pub async fn policy(
             `unsupported_kind`, `malformed_record`, `wrong_device`, `bad_signature`, `id_mismatch`, `fork`, \
             `broken_link`, `unknown_policy_version`, `wrong_employee`, `invalid_evidence`, or the first reject \
             code of the server's verdict (e.g. `face_token_replayed`, `outside_fence`); retry: `chain_gap`, \
-            `earlier_item_pending`, `server_busy`, `server_deadline`; duplicate: the original code, if any",
+            `earlier_item_pending`, `server_busy`, `server_deadline`; duplicate: the original code, if any. \
+            Approval items (`request`, `decision`; see docs/approvals.md) — rejected: `malformed_item`, \
+            `wrong_device`, `wrong_employee`, `bad_signature`, `id_mismatch`, `id_conflict`, \
+            `policy_version_mismatch`, `unknown_template`, `invalid_form`, `no_approver`, `route_mismatch`, \
+            `attachment_mismatch`, `insufficient_balance`, `missed_punch_limit`, `unknown_punch`, \
+            `not_a_field_punch`, `request_exists`, `unknown_request`, `self_approval`, `not_current_approver`, \
+            `already_acted`, `request_finished`, `request_not_pending`, `not_applicant`, `not_participant`, \
+            `invalid_signer`, `invalid_comment`, `empty_route`, `no_policy`; retry: `attachment_missing`",
             body = PushResponse),
         (status = 400, description = "`invalid_request`, `too_many_items`", body = ApiError),
         (status = 401, description = "`unauthorized`", body = ApiError),
