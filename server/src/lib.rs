@@ -59,6 +59,9 @@ pub type ServerClock = Arc<dyn Fn() -> chrono::DateTime<Utc> + Send + Sync>;
 pub struct ServerOptions {
     /// Longest a request may take before it is answered 503 `timeout` (default 30 s).
     pub request_timeout: Duration,
+    /// Longest a file upload (`PUT /v1/attachments/…`) may take (default 10 min: a receipt
+    /// photo over a weak mobile link).
+    pub upload_timeout: Duration,
     /// Longest a database call waits for a lock held by another process before the request
     /// is answered 503 `busy` (default 2 s).
     pub busy_timeout: Duration,
@@ -82,6 +85,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
             busy_timeout: storage::sqlite::DEFAULT_BUSY_TIMEOUT,
             token_ttl: chrono::Duration::days(30),
             changes_page: 500,
@@ -97,6 +101,7 @@ impl std::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerOptions")
             .field("request_timeout", &self.request_timeout)
+            .field("upload_timeout", &self.upload_timeout)
             .field("busy_timeout", &self.busy_timeout)
             .field("token_ttl", &self.token_ttl)
             .field("changes_page", &self.changes_page)

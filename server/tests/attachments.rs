@@ -512,3 +512,65 @@ async fn hostile_paths_are_refused() {
     }
     assert!(stored_files(&server).is_empty());
 }
+
+/// Sends a file slowly over a plain TCP connection: `pieces` chunks with `pause` between
+/// them, as a weak mobile link would; (status, response text).
+async fn slow_upload(
+    server: &TestServer,
+    token: &str,
+    body: &[u8],
+    pieces: usize,
+    pause: std::time::Duration,
+) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(server.server.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "PUT /v1/attachments/{} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+        sha256_hex(body),
+        server.server.addr(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(body.len().div_ceil(pieces)) {
+        tokio::time::sleep(pause).await;
+        if stream.write_all(chunk).await.is_err() {
+            break;
+        }
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn an_upload_over_a_slow_link_gets_the_upload_timeout_not_the_request_timeout() {
+    let photo = vec![9u8; 40_000];
+    let pause = std::time::Duration::from_millis(150);
+    // Four pieces, 600 ms in all: twice the request timeout, well within the upload timeout.
+    let server = TestServer::start_with(ServerOptions {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..ServerOptions::default()
+    })
+    .await;
+    let dev = server.enroll("A-E1001-0001").await;
+    let (status, text) = slow_upload(&server, &dev.token, &photo, 4, pause).await;
+    assert_eq!(status, 201, "{text}");
+    // The upload timeout still bounds it.
+    let strict = TestServer::start_with(ServerOptions {
+        request_timeout: std::time::Duration::from_millis(300),
+        upload_timeout: std::time::Duration::from_millis(300),
+        ..ServerOptions::default()
+    })
+    .await;
+    let dev = strict.enroll("A-E1001-0001").await;
+    let (status, text) = slow_upload(&strict, &dev.token, &photo, 4, pause).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("\"timeout\""), "{text}");
+}

@@ -98,6 +98,7 @@ impl SyncError {
 pub struct SyncClient {
     http: reqwest::Client,
     base: String,
+    request_timeout: std::time::Duration,
 }
 
 impl SyncClient {
@@ -134,6 +135,7 @@ impl SyncClient {
         Ok(SyncClient {
             http,
             base: base_url.trim_end_matches('/').to_string(),
+            request_timeout: config.request_timeout,
         })
     }
 
@@ -227,6 +229,7 @@ impl SyncClient {
         let request = self
             .http
             .put(&url)
+            .timeout(upload_timeout(self.request_timeout, content.len()))
             .bearer_auth(token)
             .header(header::CONTENT_TYPE, media_type)
             .body(content);
@@ -336,6 +339,20 @@ pub fn parse_retry_after(value: &str) -> Option<u64> {
     Some(u64::try_from(ms).unwrap_or(0))
 }
 
+/// Slowest upload rate a file is given time for, in bytes per second (a weak mobile link).
+const MIN_UPLOAD_BYTES_PER_S: u64 = 32 * 1024;
+
+/// Longest any upload may take.
+const MAX_UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The time an upload of `bytes` is given: the request timeout plus the time the bytes take
+/// at [`MIN_UPLOAD_BYTES_PER_S`], at most [`MAX_UPLOAD_TIME`] (a 5 MB receipt photo gets
+/// about three minutes on top of the usual 30 s).
+pub fn upload_timeout(request_timeout: std::time::Duration, bytes: usize) -> std::time::Duration {
+    let transfer = std::time::Duration::from_secs(bytes as u64 / MIN_UPLOAD_BYTES_PER_S);
+    (request_timeout + transfer).min(MAX_UPLOAD_TIME.max(request_timeout))
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -343,6 +360,20 @@ fn urlencode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploads_get_time_for_their_size_within_a_cap() {
+        let base = std::time::Duration::from_secs(30);
+        assert_eq!(upload_timeout(base, 0), base);
+        assert_eq!(
+            upload_timeout(base, 5 * 1024 * 1024),
+            std::time::Duration::from_secs(190)
+        );
+        assert_eq!(upload_timeout(base, 50 * 1024 * 1024), MAX_UPLOAD_TIME);
+        // A request timeout above the cap is never shortened.
+        let long = std::time::Duration::from_secs(900);
+        assert_eq!(upload_timeout(long, 1), long);
+    }
 
     #[test]
     fn retry_after_forms() {

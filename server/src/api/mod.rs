@@ -314,13 +314,19 @@ async fn limits(State(state): State<AppState>, req: Request, next: Next) -> Resp
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
-    let response =
-        match tokio::time::timeout(state.inner.options.request_timeout, next.run(req)).await {
-            Ok(response) => response,
-            Err(_) => {
-                Failure::busy("timeout", "the request took too long; retry shortly").into_response()
-            }
-        };
+    // An upload's time grows with the file and the phone's link; everything else is bounded
+    // by the request timeout.
+    let limit = if method == "PUT" && path.starts_with("/v1/attachments/") {
+        state.inner.options.upload_timeout
+    } else {
+        state.inner.options.request_timeout
+    };
+    let response = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            Failure::busy("timeout", "the request took too long; retry shortly").into_response()
+        }
+    };
     if let Some(log) = &state.inner.options.request_log {
         log(&RequestLog {
             method,
