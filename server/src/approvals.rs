@@ -16,7 +16,7 @@
 //!    reviews the form and route again), `unknown_template`, `invalid_form` (every field
 //!    problem listed), `no_approver`, `route_mismatch`, `attachment_mismatch` (a stored file
 //!    is not the size the form gives it), `insufficient_balance`, `missed_punch_limit`,
-//!    `unknown_punch`, `request_exists`.
+//!    `unknown_punch`, `not_a_field_punch`, `punch_already_reviewed`, `request_exists`.
 //! 4. **Decisions**: `unknown_request`, then the state machine's codes (`self_approval`,
 //!    `not_current_approver`, `already_acted`, `request_finished`, …).
 //!
@@ -428,7 +428,16 @@ fn submit(
             month = Some(key);
         }
         RequestType::FieldPunchReview => match &state.punch {
-            Some((employee, status)) if *employee == s.applicant && status == "field_punch" => {}
+            Some((employee, status)) if *employee == s.applicant && status == "field_punch" => {
+                if let Some(other) = state.punch_reviews.first() {
+                    return Err(rejected(
+                        "punch_already_reviewed",
+                        format!(
+                            "the punch already has a review request ({other}); a punch is reviewed once"
+                        ),
+                    ));
+                }
+            }
             Some((employee, status)) if *employee == s.applicant => {
                 return Err(rejected(
                     "not_a_field_punch",

@@ -939,6 +939,23 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
     };
     let (_, body) = server.admin_get(ADMIN_A, "/admin/v1/punches").await;
     assert_eq!(review_of(&body), Some(Value::Null), "not reviewed yet");
+    // A second review of the same punch while the first is open is refused.
+    let again = json!({ "punch_id": field.body.id.to_string(), "note": "again" });
+    let route = preview(&p.applicant, "field_punch_review", &again);
+    let r = push1(
+        &server,
+        &p.applicant,
+        submission_item(
+            &p.applicant,
+            Uuid::now_v7(),
+            1,
+            "field_punch_review",
+            again,
+            route,
+        ),
+    )
+    .await;
+    refused(&r, "punch_already_reviewed");
     accepted(&act(&server, &p.manager, &id, approve()).await);
     let (_, body) = server.admin_get(ADMIN_A, "/admin/v1/punches").await;
     assert_eq!(review_of(&body), Some(json!("approved")));

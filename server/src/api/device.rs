@@ -211,7 +211,7 @@ pub async fn policy(
             `wrong_device`, `wrong_employee`, `bad_signature`, `id_mismatch`, `id_conflict`, \
             `policy_version_mismatch`, `unknown_template`, `invalid_form`, `no_approver`, `route_mismatch`, \
             `attachment_mismatch`, `insufficient_balance`, `missed_punch_limit`, `unknown_punch`, \
-            `not_a_field_punch`, `request_exists`, `unknown_request`, `self_approval`, `not_current_approver`, \
+            `not_a_field_punch`, `punch_already_reviewed`, `request_exists`, `unknown_request`, `self_approval`, `not_current_approver`, \
             `already_acted`, `request_finished`, `request_not_pending`, `not_applicant`, `not_participant`, \
             `invalid_signer`, `invalid_comment`, `empty_route`, `no_policy`; retry: `attachment_missing`",
             body = PushResponse),

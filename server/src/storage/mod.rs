@@ -380,6 +380,9 @@ pub struct ApprovalState {
     pub missed_punch_months: Vec<String>,
     /// The employee and status (`accepted`, `field_punch`, `refused`) of the key's punch.
     pub punch: Option<(String, String)>,
+    /// Other field-punch review requests of the key's punch that are pending, returned or
+    /// approved.
+    pub punch_reviews: Vec<String>,
     /// The key's attachments the organisation does not have, in the key's order.
     pub missing_attachments: Vec<String>,
     /// The key's attachments the organisation has, with their stored size in bytes.

@@ -202,6 +202,22 @@ pub(super) fn apply_approval_on(
             .map_err(map_err)?,
         None => None,
     };
+    // Other open or approved reviews of the same punch (a punch is reviewed once).
+    let punch_reviews = match key.punch_id {
+        Some(id) => tx
+            .prepare_cached(
+                "SELECT request_id FROM request
+                 WHERE org_id = ?1 AND request_type = 'field_punch_review' AND request_id != ?3
+                   AND status IN ('pending', 'returned', 'approved')
+                   AND json_extract(form, '$.punch_id') = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![key.org_id, id, key.request_id], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(map_err)?,
+        None => Vec::new(),
+    };
     let (missing_attachments, attachment_sizes) =
         super::sqlite_attachments::presence(tx, key.org_id, key.attachments)?;
     let state = ApprovalState {
@@ -210,6 +226,7 @@ pub(super) fn apply_approval_on(
         leave,
         missed_punch_months,
         punch,
+        punch_reviews,
         missing_attachments,
         attachment_sizes,
     };
