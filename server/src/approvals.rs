@@ -37,7 +37,11 @@ use daka_core::approvals::{
 use daka_core::sync::protocol::{Change, ItemStatus};
 
 use crate::crypto;
-use crate::policies::Engines;
+use std::sync::Arc;
+
+use daka_core::Engine;
+
+use crate::policies::EngineError;
 use crate::push::{PushContext, RawPushItem, answer, rejected};
 use crate::storage::{
     Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
@@ -130,11 +134,27 @@ fn integrity(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Parsed, Strin
     Ok((parsed, signed_json))
 }
 
-/// Processes one approval item inside the push's batch: its answer, and whether it is applied
-/// (now or before), which lets later items of its stream go ahead.
+/// The engine of the organisation's current policy (`None` before the first one), read once
+/// per push, before the items' savepoints: submissions must be made on it, and decisions
+/// check people against it.
+pub fn current_engine(ctx: &PushContext<'_>) -> Result<Option<Arc<Engine>>, StorageError> {
+    let org = &ctx.device.org_id;
+    match ctx.storage.current_policy(org)? {
+        Some(p) => match ctx.engines.get(ctx.storage, org, p.version) {
+            Ok(engine) => Ok(Some(engine)),
+            Err(EngineError::Storage(e)) => Err(e),
+            Err(_) => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Processes one approval item inside the push's batch, judged on `current` (see
+/// [`current_engine`]): its answer, and whether it is applied (now or before), which lets
+/// later items of its stream go ahead.
 pub fn process_item(
     ctx: &PushContext<'_>,
-    engines: &Engines,
+    current: Option<&Engine>,
     batch: &mut dyn ItemBatch,
     item: &RawPushItem,
 ) -> Result<(Answer, bool), StorageError> {
@@ -143,16 +163,6 @@ pub fn process_item(
     let body_hash = match &checked {
         Ok((_, signed)) => crypto::sha256_hex(signed.as_bytes()),
         Err(_) => crate::push::body_hash(&item.body),
-    };
-    // The current policy, read before the savepoint: submissions must be made on it, and
-    // decisions check people against it.
-    let current = match ctx.storage.current_policy(&device.org_id)? {
-        Some(p) => match engines.get(ctx.storage, &device.org_id, p.version) {
-            Ok(engine) => Some(engine),
-            Err(crate::policies::EngineError::Storage(e)) => return Err(e),
-            Err(_) => None,
-        },
-        None => None,
     };
     let request_id = checked
         .as_ref()
@@ -213,7 +223,7 @@ pub fn process_item(
             Ok(c) => c,
             Err(a) => return ApprovalDecision::Answer(a.clone()),
         };
-        let Some(engine) = &current else {
+        let Some(engine) = current else {
             return ApprovalDecision::Answer(rejected(
                 "no_policy",
                 "the organisation has no policy yet",
@@ -599,16 +609,10 @@ fn decide(
         && matches!(status, RequestStatus::Approved | RequestStatus::Rejected)
     {
         let form: serde_json::Value = serde_json::from_str(&request.form).unwrap_or_default();
-        form["punch_id"].as_str().map(|id| {
-            (
-                id.to_owned(),
-                if status == RequestStatus::Approved {
-                    "approved".to_owned()
-                } else {
-                    "rejected".to_owned()
-                },
-            )
-        })
+        // `approved` or `rejected`, the outcomes `punch_review` takes.
+        form["punch_id"]
+            .as_str()
+            .map(|id| (id.to_owned(), status.as_str().to_owned()))
     } else {
         None
     };

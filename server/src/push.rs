@@ -141,19 +141,30 @@ struct Prechecked {
     checked: Result<Checked, Answer>,
 }
 
-fn precheck(items: &[RawPushItem], device: &DeviceRow) -> Vec<Prechecked> {
+fn precheck(items: &[RawPushItem], device: &DeviceRow) -> Vec<Option<Prechecked>> {
     use rayon::prelude::*;
     items
         .par_iter()
         .map(|item| {
+            if is_approval_kind(&item.kind) {
+                return None;
+            }
             let checked = integrity(item, device);
             let body_hash = match &checked {
                 Ok(c) => c.hash.clone(),
                 Err(_) => body_hash(&item.body),
             };
-            Prechecked { body_hash, checked }
+            Some(Prechecked { body_hash, checked })
         })
         .collect()
+}
+
+/// Whether an item is a request submission or a decision (handled by `approvals.rs`).
+fn is_approval_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        crate::approvals::REQUEST_KIND | crate::approvals::DECISION_KIND
+    )
 }
 
 fn integrity(item: &RawPushItem, device: &DeviceRow) -> Result<Checked, Answer> {
@@ -233,13 +244,14 @@ pub fn process(
 fn process_batch(
     ctx: &PushContext<'_>,
     items: &[RawPushItem],
-    prechecked: &[Prechecked],
+    prechecked: &[Option<Prechecked>],
     batch: &mut dyn ItemBatch,
     results: &mut Vec<ItemResult>,
 ) -> Result<(), StorageError> {
     let mut blocked: HashSet<&str> = HashSet::new();
     let mut stop: Option<(&str, &str)> = None;
     let mut heads = HeadCache::default();
+    let mut current: Option<Option<std::sync::Arc<daka_core::Engine>>> = None;
     for (i, item) in items.iter().enumerate() {
         let result = |a: Answer| ItemResult {
             id: item.id.clone(),
@@ -279,13 +291,17 @@ fn process_batch(
                 ),
                 false,
             ))
-        } else if matches!(
-            item.kind.as_str(),
-            crate::approvals::REQUEST_KIND | crate::approvals::DECISION_KIND
-        ) {
-            crate::approvals::process_item(ctx, ctx.engines, batch, item)
+        } else if let Some(pre) = &prechecked[i] {
+            process_item(ctx, batch, &mut heads, item, pre)
         } else {
-            process_item(ctx, batch, &mut heads, item, &prechecked[i])
+            // The current policy is read at the first approval item of the request.
+            let engine = match &current {
+                Some(engine) => Ok(engine.clone()),
+                None => {
+                    crate::approvals::current_engine(ctx).inspect(|e| current = Some(e.clone()))
+                }
+            };
+            engine.and_then(|e| crate::approvals::process_item(ctx, e.as_deref(), batch, item))
         };
         match outcome {
             Ok((a, applied)) => {

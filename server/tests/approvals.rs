@@ -136,6 +136,18 @@ fn refused(r: &ItemResult, code: &str) {
     assert_eq!(r.code.as_deref(), Some(code), "{r:?}");
 }
 
+/// Pushes a new request with `route` as the device shows it; the server's answer.
+async fn submit_new(
+    server: &TestServer,
+    dev: &TestDevice,
+    template: &str,
+    form: Value,
+    route: Vec<RouteStep>,
+) -> ItemResult {
+    let item = submission_item(dev, Uuid::now_v7(), 1, template, form, route);
+    push1(server, dev, item).await
+}
+
 /// Submits a request; its id.
 async fn submit(server: &TestServer, dev: &TestDevice, template: &str, form: Value) -> String {
     let request_id = Uuid::now_v7();
@@ -787,12 +799,7 @@ async fn leave_is_held_on_submission_taken_on_approval_and_released_otherwise() 
     // More than is left is refused at submission, and nothing is held.
     let form = leave("2026-12-14", "2026-12-24");
     let route = preview(&p.applicant, "leave", &form);
-    let r = push1(
-        &server,
-        &p.applicant,
-        submission_item(&p.applicant, Uuid::now_v7(), 1, "leave", form, route),
-    )
-    .await;
+    let r = submit_new(&server, &p.applicant, "leave", form, route).await;
     refused(&r, "insufficient_balance");
     assert!(
         r.message
@@ -834,12 +841,7 @@ async fn missed_punch_corrections_are_limited_per_month_and_approval_adds_a_mark
     submit(&server, &p.applicant, "missed_punch", form("2026-11-17")).await;
     let f = form("2026-11-24");
     let route = preview(&p.applicant, "missed_punch", &f);
-    let r = push1(
-        &server,
-        &p.applicant,
-        submission_item(&p.applicant, Uuid::now_v7(), 1, "missed_punch", f, route),
-    )
-    .await;
+    let r = submit_new(&server, &p.applicant, "missed_punch", f, route).await;
     refused(&r, "missed_punch_limit");
     // Another month is fine.
     submit(&server, &p.applicant, "missed_punch", form("2026-12-01")).await;
@@ -870,34 +872,17 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
     accepted(&results[0]);
     let form = json!({ "punch_id": record.body.id.to_string(), "note": "At the client" });
     let route = preview(&p.applicant, "field_punch_review", &form);
-    let r = push1(
+    let r = submit_new(
         &server,
         &p.applicant,
-        submission_item(
-            &p.applicant,
-            Uuid::now_v7(),
-            1,
-            "field_punch_review",
-            form,
-            route.clone(),
-        ),
+        "field_punch_review",
+        form,
+        route.clone(),
     )
     .await;
     refused(&r, "not_a_field_punch");
     let form = json!({ "punch_id": Uuid::now_v7().to_string() });
-    let r = push1(
-        &server,
-        &p.applicant,
-        submission_item(
-            &p.applicant,
-            Uuid::now_v7(),
-            1,
-            "field_punch_review",
-            form,
-            route,
-        ),
-    )
-    .await;
+    let r = submit_new(&server, &p.applicant, "field_punch_review", form, route).await;
     refused(&r, "unknown_punch");
 
     // A field punch (外勤) at a client's office in Kowloon Bay, reviewed and approved: the
@@ -942,19 +927,7 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
     // A second review of the same punch while the first is open is refused.
     let again = json!({ "punch_id": field.body.id.to_string(), "note": "again" });
     let route = preview(&p.applicant, "field_punch_review", &again);
-    let r = push1(
-        &server,
-        &p.applicant,
-        submission_item(
-            &p.applicant,
-            Uuid::now_v7(),
-            1,
-            "field_punch_review",
-            again,
-            route,
-        ),
-    )
-    .await;
+    let r = submit_new(&server, &p.applicant, "field_punch_review", again, route).await;
     refused(&r, "punch_already_reviewed");
     accepted(&act(&server, &p.manager, &id, approve()).await);
     let (_, body) = server.admin_get(ADMIN_A, "/admin/v1/punches").await;
@@ -1074,12 +1047,7 @@ async fn hostile_items_are_refused_with_their_code_and_change_nothing() {
             approvers: vec!["E0101".into()],
             escalated: false,
         }];
-        let r = push1(
-            &server,
-            &p.applicant,
-            submission_item(&p.applicant, Uuid::now_v7(), 1, "expense", form, route),
-        )
-        .await;
+        let r = submit_new(&server, &p.applicant, "expense", form, route).await;
         refused(&r, "invalid_form");
         assert!(r.message.as_deref().unwrap().contains(field), "{r:?}");
         assert!(
@@ -1089,30 +1057,13 @@ async fn hostile_items_are_refused_with_their_code_and_change_nothing() {
     }
     // Three megabytes of text: over the item size limit, refused before it is read.
     let huge = expense(100, &"長".repeat(1_000_000));
-    let r = push1(
-        &server,
-        &p.applicant,
-        submission_item(&p.applicant, Uuid::now_v7(), 1, "expense", huge, vec![]),
-    )
-    .await;
+    let r = submit_new(&server, &p.applicant, "expense", huge, vec![]).await;
     refused(&r, "malformed_item");
     assert!(r.message.unwrap().contains("over the 2097152-byte limit"));
     let form = expense(620_000, "Dinner");
     let mut route = preview(&p.applicant, "expense", &form);
     route.truncate(1);
-    let r = push1(
-        &server,
-        &p.applicant,
-        submission_item(
-            &p.applicant,
-            Uuid::now_v7(),
-            1,
-            "expense",
-            form.clone(),
-            route,
-        ),
-    )
-    .await;
+    let r = submit_new(&server, &p.applicant, "expense", form.clone(), route).await;
     refused(&r, "route_mismatch");
     let mut item = submission_item(
         &p.applicant,

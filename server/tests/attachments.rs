@@ -354,15 +354,7 @@ async fn raw_request(
         }
         let _ = stream.write_all(b"0\r\n\r\n").await;
     }
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    read_response(&mut stream).await
 }
 
 #[tokio::test]
@@ -538,15 +530,7 @@ async fn slow_upload(
             break;
         }
     }
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    read_response(&mut stream).await
 }
 
 #[tokio::test]
@@ -573,4 +557,17 @@ async fn an_upload_over_a_slow_link_gets_the_upload_timeout_not_the_request_time
     let (status, text) = slow_upload(&strict, &dev.token, &photo, 4, pause).await;
     assert_eq!(status, 503, "{text}");
     assert!(text.contains("\"timeout\""), "{text}");
+}
+
+/// Reads a whole HTTP response from a plain connection; (status, text).
+async fn read_response(stream: &mut tokio::net::TcpStream) -> (u16, String) {
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }

@@ -92,6 +92,19 @@ async fn approve(
     phone.sync_now(&|_| {}).await.map_err(err)
 }
 
+/// The phone's annual-leave balance for `year` (online): (available, pending, taken) in half
+/// days.
+async fn annual_balance(phone: &Device, year: i32) -> DemoResult<(i64, i64, i64)> {
+    Ok(phone
+        .leave_balances(Some(year))
+        .await
+        .map_err(err)?
+        .iter()
+        .find(|b| b.leave_type == "annual")
+        .map(|b| (b.available_halves, b.pending_halves, b.taken_halves))
+        .unwrap_or_default())
+}
+
 /// Files the expense claim on the applicant's phone, offline; returns its request id.
 pub(super) fn file_expense_offline(
     policy: &Policy,
@@ -216,20 +229,7 @@ pub(super) async fn story(
     let start = timeline.now().with_timezone(&Hong_Kong).date_naive() + Duration::days(7);
     let end = start + Duration::days(1);
     let year = start.year();
-    let annual = |balances: &[daka_core::sync::protocol::LeaveBalanceView]| {
-        balances
-            .iter()
-            .find(|b| b.leave_type == "annual")
-            .map(|b| (b.available_halves, b.pending_halves, b.taken_halves))
-            .unwrap_or_default()
-    };
-    let before = annual(
-        &phones
-            .applicant
-            .leave_balances(Some(year))
-            .await
-            .map_err(err)?,
-    );
+    let before = annual_balance(phones.applicant, year).await?;
     println!(
         "\n{}  Chan asks for annual leave on {} and {} (balance: {} days)",
         timeline.hk(),
@@ -245,13 +245,7 @@ pub(super) async fn story(
         )
         .map_err(err)?;
     phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
-    let held = annual(
-        &phones
-            .applicant
-            .leave_balances(Some(year))
-            .await
-            .map_err(err)?,
-    );
+    let held = annual_balance(phones.applicant, year).await?;
     println!(
         "       route: {}; submitted, {} days held (available {})",
         route_line(policy, &leave.route),
@@ -259,13 +253,7 @@ pub(super) async fn story(
         days(held.0)
     );
     approve(phones.manager, &leave.request_id, None).await?;
-    let after = annual(
-        &phones
-            .applicant
-            .leave_balances(Some(year))
-            .await
-            .map_err(err)?,
-    );
+    let after = annual_balance(phones.applicant, year).await?;
     println!(
         "       approved by {}: {} days taken, {} available",
         name(policy, "E0101"),

@@ -247,8 +247,15 @@ fn parse_date(field: &str, v: &Value) -> Result<NaiveDate, FieldError> {
     })
 }
 
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+/// Whether `s` names a file as forms do: its SHA-256 as 64 lower-case hex digits.
+pub fn is_sha256(s: &str) -> bool {
+    crate::punch::json::is_hash(s)
+}
+
+/// Whether `s` is a file's media type as forms give it: 1–100 printable ASCII characters
+/// with a `/` (such as `image/jpeg`).
+pub fn is_media_type(s: &str) -> bool {
+    (1..=100).contains(&s.len()) && s.contains('/') && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn parse_file(field: &str, v: &Value, max_bytes: u64) -> Result<AttachmentRef, FieldError> {
@@ -298,13 +305,7 @@ fn parse_file(field: &str, v: &Value, max_bytes: u64) -> Result<AttachmentRef, F
     }
     let m = o.get("media_type").unwrap_or(&Value::Null);
     let media_type = match m.as_str() {
-        Some(s)
-            if (1..=100).contains(&s.len())
-                && s.contains('/')
-                && s.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            s.to_owned()
-        }
+        Some(s) if is_media_type(s) => s.to_owned(),
         _ => {
             return Err(err(
                 format!("{field}.media_type"),

@@ -14,12 +14,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Device, DeviceError, Identity};
+use crate::approvals::form::is_media_type;
 use crate::approvals::{
     Action, AttachmentRef, Decision, Form, FormErrors, RouteError, RouteStep, Signed, Submission,
     Template, compute_route,
 };
 use crate::outbox::NewItem;
 use crate::policy::MAX_ATTACHMENT_BYTES;
+use crate::punch::json::hex_lower;
 use crate::sync::client::{SyncClient, SyncError};
 use crate::sync::protocol::{LeaveBalanceView, RequestView};
 
@@ -69,18 +71,6 @@ pub struct QueuedRequest {
     pub request_id: String,
     pub revision: u32,
     pub route: Vec<RouteStep>,
-}
-
-fn is_media_type(s: &str) -> bool {
-    (1..=100).contains(&s.len()) && s.contains('/') && s.bytes().all(|b| b.is_ascii_graphic())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    digest(&SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl Device {
@@ -149,7 +139,7 @@ impl Device {
             }
             .into());
         }
-        let sha256 = sha256_hex(content);
+        let sha256 = hex_lower(digest(&SHA256, content).as_ref());
         self.store.conn().execute(
             "INSERT OR IGNORE INTO attachment (sha256, media_type, content, added_ms) VALUES (?1, ?2, ?3, ?4)",
             rusqlite::params![sha256, media_type, content, self.now_ms()],
@@ -238,7 +228,12 @@ impl Device {
         let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
         let draft = self.check_draft(template_id, form)?;
         self.check_files_present(&draft.form)?;
-        let signed = Signed::sign(
+        let item_id = if revision == 1 {
+            request_id.to_string()
+        } else {
+            Uuid::now_v7().to_string()
+        };
+        self.queue_signed(
             Submission {
                 request_id,
                 revision,
@@ -250,21 +245,9 @@ impl Device {
                 route: draft.route.clone(),
                 created_at: self.trusted_time().now,
             },
-            &self.signer,
-        )
-        .map_err(|e| DeviceError::Key {
-            reason: e.to_string(),
-        })?;
-        let item_id = if revision == 1 {
-            request_id.to_string()
-        } else {
-            Uuid::now_v7().to_string()
-        };
-        self.enqueue(
             &request_id.to_string(),
             item_id,
             REQUEST_KIND,
-            signed.to_json(),
         )?;
         Ok(QueuedRequest {
             request_id: request_id.to_string(),
@@ -276,7 +259,7 @@ impl Device {
     /// Queues this device's employee's action on a request (approve, reject, return, add a
     /// signer, transfer, comment, withdraw), signed, durably. Returns the decision id. The
     /// server applies it, or refuses it with a code, when it arrives; see
-    /// [`crate::outbox::Outbox::needs_attention`] for refused items.
+    /// the outbox's needs-attention items for refused ones.
     pub fn decide(&self, request_id: &str, action: Action) -> Result<String, DeviceError> {
         let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
         let request = Uuid::parse_str(request_id).map_err(|e| DraftError::Invalid {
@@ -284,7 +267,7 @@ impl Device {
             reason: format!("{request_id:?} is not a request id: {e}"),
         })?;
         let id = Uuid::now_v7();
-        let signed = Signed::sign(
+        self.queue_signed(
             Decision {
                 id,
                 request_id: request,
@@ -293,25 +276,27 @@ impl Device {
                 action,
                 made_at: self.trusted_time().now,
             },
-            &self.signer,
-        )
-        .map_err(|e| DeviceError::Key {
-            reason: e.to_string(),
-        })?;
-        self.enqueue(request_id, id.to_string(), DECISION_KIND, signed.to_json())?;
+            request_id,
+            id.to_string(),
+            DECISION_KIND,
+        )?;
         Ok(id.to_string())
     }
 
-    fn enqueue(
+    /// Signs `body` with the device key and queues it, durably, in the request's stream.
+    fn queue_signed<T: serde::Serialize + serde::de::DeserializeOwned>(
         &self,
+        body: T,
         request_id: &str,
         item_id: String,
         kind: &str,
-        signed: Result<String, crate::approvals::SignedError>,
     ) -> Result<(), DeviceError> {
-        let payload = signed.map_err(|e| DeviceError::Key {
+        let key_error = |e: crate::approvals::SignedError| DeviceError::Key {
             reason: e.to_string(),
-        })?;
+        };
+        let payload = Signed::sign(body, &self.signer)
+            .and_then(|signed| signed.to_json())
+            .map_err(key_error)?;
         self.outbox.enqueue(
             &NewItem {
                 id: item_id,

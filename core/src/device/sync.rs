@@ -205,20 +205,9 @@ impl Device {
     /// 5xx) keep their schedule. Returns how many were moved. The background loop does not
     /// call this; it keeps the backoff.
     pub fn retry_now(&self) -> Result<u64, DeviceError> {
-        Ok(self.outbox.expedite(
-            &[
-                error_code(&SyncError::Network {
-                    url: String::new(),
-                    reason: String::new(),
-                }),
-                error_code(&SyncError::Timeout { url: String::new() }),
-                error_code(&SyncError::InvalidResponse {
-                    url: String::new(),
-                    reason: String::new(),
-                }),
-            ],
-            self.now_ms(),
-        )?)
+        Ok(self
+            .outbox
+            .expedite(&TRANSPORT_FAILURE_CODES, self.now_ms())?)
     }
 
     /// One sync round. `progress` is called after every answered batch.
@@ -440,6 +429,10 @@ impl Device {
         self.identity().map(|i| punch_stream(&i.device_id))
     }
 }
+
+/// The codes [`error_code`] gives failures of the connection itself, not answers of the
+/// server: what [`Device::retry_now`] expedites.
+const TRANSPORT_FAILURE_CODES: [&str; 3] = ["network", "timeout", "invalid_response"];
 
 fn error_code(e: &SyncError) -> &'static str {
     match e {

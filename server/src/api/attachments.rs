@@ -20,6 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use daka_core::approvals::form::{is_media_type, is_sha256};
 use daka_core::sync::protocol::{ApiError, AttachmentStored};
 
 use super::{AppState, DeviceAuth, Failure, read_body};
@@ -29,11 +30,6 @@ use crate::crypto;
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct FileBytes(pub Vec<u8>);
-
-/// Whether `s` is a SHA-256 as forms write it: 64 lower-case hex digits.
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
 
 /// The path's hash, or 400 `invalid_request`.
 fn path_hash(path: Result<Path<String>, PathRejection>) -> Result<String, Failure> {
@@ -52,9 +48,7 @@ fn media_type(headers: &HeaderMap) -> Result<String, Failure> {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .filter(|s| {
-            (1..=100).contains(&s.len()) && s.contains('/') && s.bytes().all(|b| b.is_ascii_graphic())
-        })
+        .filter(|s| is_media_type(s))
         .map(str::to_owned)
         .ok_or_else(|| {
             Failure::bad_request(
