@@ -80,7 +80,7 @@ pub struct RawPushItem {
 pub fn body_hash(body: &RawValue) -> String {
     let canonical = serde_json::from_str::<serde_json::Value>(body.get())
         .ok()
-        .and_then(|v| serde_json_canonicalizer::to_vec(&v).ok());
+        .map(|v| daka_core::punch::canonical_value(&v));
     match canonical {
         Some(bytes) => crypto::sha256_hex(&bytes),
         None => crypto::sha256_hex(format!("raw:{}", body.get()).as_bytes()),

@@ -44,7 +44,8 @@
 //! re-running the rules, the item's writes); the ratio is bounded by how that per-item work
 //! compares with the per-request costs.
 //!
-//! `cargo bench -p daka-e2e --bench drain`; `DAKA_DRAIN_HEADLINE_ONLY=1` skips criterion.
+//! `cargo bench -p daka-e2e --bench drain`; `DAKA_DRAIN_HEADLINE_ONLY=1` skips criterion,
+//! `DAKA_DRAIN_WAYS=sync_now,batch_200` runs only the named ways (for profiling one of them).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -315,6 +316,13 @@ impl Way {
         }
     }
 
+    /// Whether `DAKA_DRAIN_WAYS` (comma-separated names; all when unset) selects this way.
+    fn selected(self) -> bool {
+        std::env::var("DAKA_DRAIN_WAYS")
+            .map(|ways| ways.split(',').any(|w| w.trim() == self.name()))
+            .unwrap_or(true)
+    }
+
     /// One measured drain of a fresh copy of `backlog`; setup is not in the result.
     async fn drain(self, backlog: &Backlog) -> Split {
         let fresh = Fresh::new(backlog).await;
@@ -343,6 +351,10 @@ fn headline(rt: &tokio::runtime::Runtime) {
     let backlog = rt.block_on(Backlog::build(punches));
     let mut totals = Vec::new();
     for way in Way::ALL {
+        if !way.selected() {
+            totals.push(f64::NAN);
+            continue;
+        }
         let split = rt.block_on(way.drain(&backlog));
         let s = split.total.as_secs_f64();
         eprintln!(
@@ -373,7 +385,7 @@ fn criterion_runs(rt: &tokio::runtime::Runtime) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(5));
-    for way in Way::ALL {
+    for way in Way::ALL.into_iter().filter(|w| w.selected()) {
         group.bench_function(way.name(), |b| {
             b.iter_custom(|iters| {
                 (0..iters)

@@ -411,3 +411,57 @@ async fn a_preview_judges_without_recording_or_using_the_nonce() {
     );
     assert_eq!(phone.outbox_stats().unwrap().pending, 1);
 }
+
+/// Coordinates with all 17 significant digits survive the trip through JSON exactly: the
+/// server reads back the doubles the phone signed, so every punch verifies. (A float reader
+/// that is off by one unit in the last place changes the canonical bytes and so breaks the
+/// signature; this is what `serde_json`'s `float_roundtrip` feature is for.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_precision_coordinates_verify_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
+    let phone = open_device(dir.path(), "phone", &timeline, 2_000);
+    phone
+        .enroll(&server.url(), &code("E1001", 0), "Pixel 8", "android")
+        .await
+        .unwrap();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let punches = 300;
+    for n in 0..punches {
+        timeline.advance_ms(120_000);
+        let (mut fix, wifi) = evidence("E1001", &timeline, 0.0);
+        let fix_ref = fix.as_mut().unwrap();
+        // Up to ±2 m of jitter, in full double precision.
+        fix_ref.lat += (rng.f64() - 0.5) * 4e-5;
+        fix_ref.lon += (rng.f64() - 0.5) * 4e-5;
+        fix_ref.accuracy_m = 3.0 + rng.f64() * 5.0;
+        let kind = if n % 2 == 0 {
+            PunchKind::In
+        } else {
+            PunchKind::Out
+        };
+        let outcome = phone
+            .punch(PunchInput {
+                kind,
+                fix,
+                wifi_bssids: wifi,
+                face: None,
+            })
+            .unwrap();
+        assert!(outcome.record.is_some(), "{:?}", outcome.verdict);
+    }
+    // The phone's own store reads every record back to a verifying record.
+    let key = phone.public_key();
+    for record in phone.punch_log().unwrap() {
+        let read = daka_core::punch::PunchRecord::read(&record.to_json().unwrap()).unwrap();
+        assert_eq!(read.record, record);
+        read.verify_signature(&key).unwrap();
+    }
+    let report = phone.sync_now(&|_| {}).await.unwrap();
+    assert_eq!(
+        (report.accepted, report.rejected, report.remaining),
+        (punches, 0, 0),
+        "{report:?}"
+    );
+}

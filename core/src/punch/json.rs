@@ -272,11 +272,117 @@ pub(crate) fn first_difference(received: &Value, typed: &Value) -> Option<Differ
     walk(received, typed, &mut Vec::new())
 }
 
-/// RFC 8785 canonical JSON of a value.
+/// RFC 8785 canonical JSON of a typed value: its JSON value model, written by
+/// [`canonical_value`]. A non-finite float becomes `null` in that model, as it does in
+/// serde_json's own writer; signed bodies are validated first, so they never carry one.
 pub(crate) fn canonical<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, RecordError> {
-    serde_json_canonicalizer::to_vec(value).map_err(|e| RecordError::NotSerialisable {
+    let value = serde_json::to_value(value).map_err(|e| RecordError::NotSerialisable {
         reason: e.to_string(),
-    })
+    })?;
+    Ok(canonical_value(&value))
+}
+
+/// RFC 8785 canonical JSON of a JSON value, written in one pass:
+///
+/// * object members sorted by their names' UTF-16 code units (§3.2.3);
+/// * strings with only `"`, `\\` and the control characters escaped, the short escapes where
+///   JSON has one and `\u00xx` (lower-case hex) for the rest (§3.2.2.2);
+/// * every number written as the ECMAScript `Number.prototype.toString` of its IEEE double
+///   (§3.2.2.3), through `ryu-js`;
+/// * no whitespace.
+///
+/// Checked against an independent RFC 8785 implementation (`serde_json_canonicalizer`) on
+/// random values in the tests below.
+pub fn canonical_value(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            // serde_json numbers are finite, and every integer has an f64 reading.
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.is_finite() {
+                out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes());
+            } else {
+                out.extend_from_slice(b"null");
+            }
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            // Already in order for serde_json's sorted map unless a name holds a character at
+            // or above U+E000, where UTF-8 (code point) and UTF-16 order part.
+            members.sort_by(|(a, _), (b, _)| utf16_order(a, b));
+            out.push(b'{');
+            for (i, (key, item)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_canonical(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Orders two strings by their UTF-16 code units (RFC 8785 §3.2.3).
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    // Lead bytes 0xEE and above start U+E000..; below them, byte order is UTF-16 order.
+    let simple = |s: &str| s.bytes().all(|b| b < 0xEE);
+    if simple(a) && simple(b) {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+/// A JSON string as RFC 8785 writes it.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut control = *b"\\u0000";
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x09 => b"\\t",
+            0x0a => b"\\n",
+            0x0c => b"\\f",
+            0x0d => b"\\r",
+            0x00..=0x1f => {
+                control[4] = HEX[usize::from(b >> 4)];
+                control[5] = HEX[usize::from(b & 0x0f)];
+                &control
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 /// Lower-case hexadecimal.
@@ -337,6 +443,96 @@ mod tests {
             Some(Difference::Changed("x.z[1]".into(), "2".into(), "3".into()))
         );
         assert_eq!(first_difference(&b, &b), None);
+    }
+
+    #[test]
+    fn canonical_writing_follows_rfc_8785_examples() {
+        // RFC 8785 §3.2.3: sorting by UTF-16 code units puts U+1F600 (a surrogate pair,
+        // D83D DE00) before U+FB33, though its code point is larger.
+        let v = serde_json::json!({
+            "\u{20ac}": "Euro Sign",
+            "\r": "Carriage Return",
+            "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
+            "1": "One",
+            "\u{1f600}": "Emoji: Grinning Face",
+            "\u{0080}": "Control",
+            "\u{00f6}": "Latin Small Letter O With Diaeresis"
+        });
+        let expected = "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{0080}\":\"Control\",\
+                        \"\u{00f6}\":\"Latin Small Letter O With Diaeresis\",\"\u{20ac}\":\"Euro Sign\",\
+                        \"\u{1f600}\":\"Emoji: Grinning Face\",\
+                        \"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}";
+        assert_eq!(String::from_utf8(canonical_value(&v)).unwrap(), expected);
+        // §3.2.2.3 numbers, and the string escapes of §3.2.2.2.
+        let v = serde_json::json!({
+            "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001, 0, -0.0, 1e21, 9007199254740991u64],
+            "string": "\u{20ac}$\u{000f}\nA'B\"\\\\\"/",
+            "literals": [null, true, false]
+        });
+        assert_eq!(
+            String::from_utf8(canonical_value(&v)).unwrap(),
+            "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27,0,0,\
+             1e+21,9007199254740991],\"string\":\"\u{20ac}$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}"
+        );
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        // Names and strings mixing ASCII, controls, the U+E000.. range and surrogate pairs.
+        let text = proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::char::range('a', 'e'),
+                1 => proptest::char::range('\u{0}', '\u{1f}'),
+                1 => Just('"'),
+                1 => Just('\\'),
+                1 => proptest::char::range('\u{7f}', '\u{a0}'),
+                1 => proptest::char::range('\u{d7f0}', '\u{d7ff}'),
+                1 => proptest::char::range('\u{e000}', '\u{e010}'),
+                1 => proptest::char::range('\u{fff0}', '\u{ffff}'),
+                1 => proptest::char::range('\u{10000}', '\u{10010}'),
+                1 => proptest::char::range('\u{1f600}', '\u{1f610}'),
+            ],
+            0..6,
+        )
+        .prop_map(|chars| chars.into_iter().collect::<String>());
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::Number(n.into())),
+            any::<u64>().prop_map(|n| Value::Number(n.into())),
+            (-(1i64 << 53)..(1i64 << 53)).prop_map(|n| Value::Number(n.into())),
+            any::<f64>()
+                .prop_filter_map("finite", Number::from_f64)
+                .prop_map(Value::Number),
+            (-400i32..400, -1e6f64..1e6)
+                .prop_filter_map("finite", |(e, m)| Number::from_f64(m * 10f64.powi(e)))
+                .prop_map(Value::Number),
+            text.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((text.clone(), inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The one-pass writer agrees byte for byte with an independent RFC 8785
+        /// implementation, and through a typed value with serde's model of it.
+        #[test]
+        fn canonical_writing_agrees_with_an_independent_implementation(value in any_json()) {
+            let expected = serde_json_canonicalizer::to_vec(&value).unwrap();
+            let written = canonical_value(&value);
+            proptest::prop_assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&expected)
+            );
+            proptest::prop_assert_eq!(canonical(&value).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -469,15 +469,24 @@ impl PunchRecord {
 
     /// Reads one record from JSON, strictly: see the file header. Errors name the field.
     pub fn from_json(text: &str) -> Result<PunchRecord, RecordError> {
-        PunchRecord::from_value(strict_value(text)?).map(|(record, _)| record)
+        PunchRecord::from_value(strict_value(text)?).map(|(record, ..)| record)
     }
 
     /// [`PunchRecord::from_json`], keeping the canonical bytes that reading computed: a
     /// verifier that checks the signature, hashes the record and stores it takes them from
     /// the [`ReadRecord`] instead of writing the record out again for each.
     pub fn read(text: &str) -> Result<ReadRecord, RecordError> {
-        let (record, signing_bytes) = PunchRecord::from_value(strict_value(text)?)?;
-        let canonical = record.to_json()?;
+        let (record, signing_bytes, mut received) = PunchRecord::from_value(strict_value(text)?)?;
+        // The received body writes back to `signing_bytes`; with `sig` back in it, it is the
+        // whole record.
+        if let Value::Object(object) = &mut received {
+            object.insert("sig".into(), Value::String(record.sig.clone()));
+        }
+        let canonical = String::from_utf8(json::canonical_value(&received)).map_err(|e| {
+            RecordError::NotSerialisable {
+                reason: e.to_string(),
+            }
+        })?;
         Ok(ReadRecord {
             record,
             signing_bytes,
@@ -486,8 +495,8 @@ impl PunchRecord {
     }
 
     /// Reads a record from a JSON value already read with duplicate keys refused; returns it
-    /// with the canonical bytes of its body.
-    fn from_value(value: Value) -> Result<(PunchRecord, Vec<u8>), RecordError> {
+    /// with the canonical bytes of its body and the body as received (without `sig`).
+    fn from_value(value: Value) -> Result<(PunchRecord, Vec<u8>, Value), RecordError> {
         let mut object = match value {
             Value::Object(object) => object,
             other => {
@@ -538,7 +547,7 @@ impl PunchRecord {
         body.validate()?;
         // The typed body must write back to exactly the canonical bytes received, so that the
         // signature checked later over the typed body is the signature over the raw JSON.
-        let received_bytes = json::canonical(&received)?;
+        let received_bytes = json::canonical_value(&received);
         let typed_bytes = body.signing_bytes()?;
         if received_bytes != typed_bytes {
             let typed = serde_json::to_value(&body).map_err(|e| RecordError::NotSerialisable {
@@ -551,7 +560,7 @@ impl PunchRecord {
                     reason: "the record does not write back to the bytes received".into(),
                 }));
         }
-        Ok((PunchRecord { body, sig }, typed_bytes))
+        Ok((PunchRecord { body, sig }, typed_bytes, received))
     }
 }
 
@@ -625,7 +634,7 @@ impl<'de> Deserialize<'de> for PunchRecord {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let StrictValue(value) = StrictValue::deserialize(deserializer)?;
         PunchRecord::from_value(value)
-            .map(|(record, _)| record)
+            .map(|(record, ..)| record)
             .map_err(serde::de::Error::custom)
     }
 }
