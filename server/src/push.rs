@@ -27,6 +27,8 @@
 //! the same chain are serialised by the storage.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -134,29 +136,84 @@ struct Checked {
     canonical: String,
 }
 
-/// An item after the checks that need nothing from the database, which run for the whole
-/// request in parallel before its transaction: the body hash and the integrity verdict.
+/// An item after the checks that need nothing from the database, which run ahead of the
+/// request's transaction ([`Prechecks`]): the body hash and the integrity verdict.
 struct Prechecked {
     body_hash: String,
     checked: Result<Checked, Answer>,
 }
 
-fn precheck(items: &[RawPushItem], device: &DeviceRow) -> Vec<Option<Prechecked>> {
-    use rayon::prelude::*;
-    items
-        .par_iter()
-        .map(|item| {
-            if is_approval_kind(&item.kind) {
-                return None;
+/// The checks of one item that need nothing from the database; `None` for approval items,
+/// which `approvals.rs` checks inside the transaction.
+fn precheck(item: &RawPushItem, device: &DeviceRow) -> Option<Prechecked> {
+    if is_approval_kind(&item.kind) {
+        return None;
+    }
+    let checked = integrity(item, device);
+    let body_hash = match &checked {
+        Ok(c) => c.hash.clone(),
+        Err(_) => body_hash(&item.body),
+    };
+    Some(Prechecked { body_hash, checked })
+}
+
+/// A request needs this many items before helpers check ahead of its transaction; below it,
+/// the transaction's thread checks each item itself.
+const CHECK_AHEAD_MIN_ITEMS: usize = 4;
+
+/// The prechecks of one request, computed while its transaction runs. Helper jobs on the
+/// rayon pool claim items in request order and check them; the transaction's thread takes
+/// each result as it reaches the item, and checks the next unclaimed item itself rather than
+/// wait. So on a multi-core server the signature checks of later items overlap the database
+/// work of earlier ones, and a request of one item costs no hand-off between threads.
+struct Prechecks<'a> {
+    items: &'a [RawPushItem],
+    device: &'a DeviceRow,
+    /// The next item no one has claimed; at or past the end, nothing is left to claim.
+    next: AtomicUsize,
+    slots: Vec<OnceLock<Option<Prechecked>>>,
+}
+
+impl<'a> Prechecks<'a> {
+    fn new(items: &'a [RawPushItem], device: &'a DeviceRow) -> Prechecks<'a> {
+        Prechecks {
+            items,
+            device,
+            next: AtomicUsize::new(0),
+            slots: items.iter().map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Claims the next unchecked item and checks it; `false` when none is left.
+    fn check_next(&self) -> bool {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        match self.items.get(i) {
+            Some(item) => {
+                // Each index is claimed once, so the slot is empty.
+                let _ = self.slots[i].set(precheck(item, self.device));
+                true
             }
-            let checked = integrity(item, device);
-            let body_hash = match &checked {
-                Ok(c) => c.hash.clone(),
-                Err(_) => body_hash(&item.body),
-            };
-            Some(Prechecked { body_hash, checked })
-        })
-        .collect()
+            None => false,
+        }
+    }
+
+    /// Item `i`'s result, checking ahead while it is not ready.
+    fn get(&self, i: usize) -> &Option<Prechecked> {
+        loop {
+            if let Some(pre) = self.slots[i].get() {
+                return pre;
+            }
+            if !self.check_next() {
+                // Claimed by a helper that is checking it now: at most one item's check away.
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Stops the helpers: nothing more is claimed.
+    fn stop(&self) {
+        self.next.store(self.items.len(), Ordering::Relaxed);
+    }
 }
 
 /// Whether an item is a request submission or a decision (handled by `approvals.rs`).
@@ -233,10 +290,22 @@ pub fn process(
     items: &[RawPushItem],
 ) -> Result<Vec<ItemResult>, StorageError> {
     let mut results = Vec::with_capacity(items.len());
-    let prechecked = precheck(items, ctx.device);
-    ctx.storage.apply_batch(&mut |batch| {
-        results.clear();
-        process_batch(ctx, items, &prechecked, batch, &mut results)
+    let prechecks = Prechecks::new(items, ctx.device);
+    let helpers = if items.len() >= CHECK_AHEAD_MIN_ITEMS {
+        rayon::current_num_threads()
+    } else {
+        0
+    };
+    rayon::in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| while prechecks.check_next() {});
+        }
+        let applied = ctx.storage.apply_batch(&mut |batch| {
+            results.clear();
+            process_batch(ctx, items, &prechecks, batch, &mut results)
+        });
+        prechecks.stop();
+        applied
     })?;
     Ok(results)
 }
@@ -244,7 +313,7 @@ pub fn process(
 fn process_batch(
     ctx: &PushContext<'_>,
     items: &[RawPushItem],
-    prechecked: &[Option<Prechecked>],
+    prechecks: &Prechecks<'_>,
     batch: &mut dyn ItemBatch,
     results: &mut Vec<ItemResult>,
 ) -> Result<(), StorageError> {
@@ -291,7 +360,7 @@ fn process_batch(
                 ),
                 false,
             ))
-        } else if let Some(pre) = &prechecked[i] {
+        } else if let Some(pre) = prechecks.get(i) {
             process_item(ctx, batch, &mut heads, item, pre)
         } else {
             // The current policy is read at the first approval item of the request.
