@@ -42,11 +42,12 @@ use std::sync::Arc;
 use daka_core::Engine;
 
 use crate::policies::EngineError;
-use crate::push::{PushContext, RawPushItem, answer, rejected};
+use crate::push::{PushContext, answer, rejected};
 use crate::storage::{
     Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
     NewAudit, StorageError, StoredRequest,
 };
+use daka_core::sync::protocol::PushItem;
 
 /// The item kind of a request submission.
 pub const REQUEST_KIND: &str = "request";
@@ -73,7 +74,7 @@ impl Parsed {
 }
 
 /// Integrity checks: the item read strictly, of this device and its employee, signed by it.
-fn integrity(ctx: &PushContext<'_>, item: &RawPushItem) -> Result<(Parsed, String), Answer> {
+fn integrity(ctx: &PushContext<'_>, item: &PushItem) -> Result<(Parsed, String), Answer> {
     let device = ctx.device;
     let text = item.body.get();
     let parsed = match item.kind.as_str() {
@@ -156,7 +157,7 @@ pub fn process_item(
     ctx: &PushContext<'_>,
     current: Option<&Engine>,
     batch: &mut dyn ItemBatch,
-    item: &RawPushItem,
+    item: &PushItem,
 ) -> Result<(Answer, bool), StorageError> {
     let device = ctx.device;
     let checked = integrity(ctx, item);

@@ -37,9 +37,8 @@ use daka_core::evidence::FaceEvidence;
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::spoofing::PreviousPunch;
 use daka_core::punch::PunchRecord;
-use daka_core::sync::protocol::{Change, ItemResult, ItemStatus};
+use daka_core::sync::protocol::{Change, ItemResult, ItemStatus, PushItem};
 use daka_core::{Decision, Engine, Severity};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::crypto;
@@ -58,24 +57,6 @@ pub const FUTURE_ALLOWANCE: Duration = Duration::minutes(5);
 
 /// Longest item id looked up.
 const MAX_ITEM_ID_LEN: usize = 128;
-
-/// A push request as received: the body of each item is kept as raw JSON, so the punch
-/// record's strict reader (duplicate keys, exact integers) sees exactly what was sent.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPushRequest {
-    pub items: Vec<RawPushItem>,
-}
-
-/// One item as received.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPushItem {
-    pub id: String,
-    pub stream: String,
-    pub kind: String,
-    pub body: Box<RawValue>,
-}
 
 /// Hex SHA-256 of the canonical JSON (RFC 8785) of a body; of its raw bytes if it cannot be
 /// canonicalised (then it is not a valid record either).
@@ -145,7 +126,7 @@ struct Prechecked {
 
 /// The checks of one item that need nothing from the database; `None` for approval items,
 /// which `approvals.rs` checks inside the transaction.
-fn precheck(item: &RawPushItem, device: &DeviceRow) -> Option<Prechecked> {
+fn precheck(item: &PushItem, device: &DeviceRow) -> Option<Prechecked> {
     if is_approval_kind(&item.kind) {
         return None;
     }
@@ -167,7 +148,7 @@ const CHECK_AHEAD_MIN_ITEMS: usize = 4;
 /// wait. So on a multi-core server the signature checks of later items overlap the database
 /// work of earlier ones, and a request of one item costs no hand-off between threads.
 struct Prechecks<'a> {
-    items: &'a [RawPushItem],
+    items: &'a [PushItem],
     device: &'a DeviceRow,
     /// The next item no one has claimed; at or past the end, nothing is left to claim.
     next: AtomicUsize,
@@ -175,7 +156,7 @@ struct Prechecks<'a> {
 }
 
 impl<'a> Prechecks<'a> {
-    fn new(items: &'a [RawPushItem], device: &'a DeviceRow) -> Prechecks<'a> {
+    fn new(items: &'a [PushItem], device: &'a DeviceRow) -> Prechecks<'a> {
         Prechecks {
             items,
             device,
@@ -224,7 +205,7 @@ fn is_approval_kind(kind: &str) -> bool {
     )
 }
 
-fn integrity(item: &RawPushItem, device: &DeviceRow) -> Result<Checked, Answer> {
+fn integrity(item: &PushItem, device: &DeviceRow) -> Result<Checked, Answer> {
     if item.kind != PUNCH_KIND {
         return Err(rejected(
             "unsupported_kind",
@@ -285,10 +266,7 @@ pub struct PushContext<'a> {
 /// Processes a push in one storage batch. `Err` when nothing was applied: the storage failed
 /// before any item was answered (a busy database becomes a 503), or failed in a way that rolls
 /// the whole batch back. A busy database after the first item answers the rest `retry`.
-pub fn process(
-    ctx: &PushContext<'_>,
-    items: &[RawPushItem],
-) -> Result<Vec<ItemResult>, StorageError> {
+pub fn process(ctx: &PushContext<'_>, items: &[PushItem]) -> Result<Vec<ItemResult>, StorageError> {
     let mut results = Vec::with_capacity(items.len());
     let prechecks = Prechecks::new(items, ctx.device);
     let helpers = if items.len() >= CHECK_AHEAD_MIN_ITEMS {
@@ -312,7 +290,7 @@ pub fn process(
 
 fn process_batch(
     ctx: &PushContext<'_>,
-    items: &[RawPushItem],
+    items: &[PushItem],
     prechecks: &Prechecks<'_>,
     batch: &mut dyn ItemBatch,
     results: &mut Vec<ItemResult>,
@@ -399,7 +377,7 @@ fn process_item(
     ctx: &PushContext<'_>,
     batch: &mut dyn ItemBatch,
     heads: &mut HeadCache,
-    item: &RawPushItem,
+    item: &PushItem,
     pre: &Prechecked,
 ) -> Result<(Answer, bool), StorageError> {
     let device = ctx.device;

@@ -934,6 +934,13 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
     assert_eq!(review_of(&body), Some(json!("approved")));
 }
 
+/// Edits an item's body as JSON, as someone tampering with it in transit would.
+fn edit_body(item: &mut PushItem, edit: impl FnOnce(&mut Value)) {
+    let mut body: Value = serde_json::from_str(item.body.get()).unwrap();
+    edit(&mut body);
+    item.body = serde_json::value::to_raw_value(&body).unwrap();
+}
+
 #[tokio::test]
 async fn hostile_items_are_refused_with_their_code_and_change_nothing() {
     let server = TestServer::start().await;
@@ -944,13 +951,17 @@ async fn hostile_items_are_refused_with_their_code_and_change_nothing() {
     // A decision signed by another key (forged), one acting in someone else's name, one by
     // someone not on the route, the applicant approving their own request.
     let mut forged = decision_item(&p.manager, &id, approve());
-    forged.body["sig"] = json!(decision_item(&p.colleague, &id, approve()).body["sig"]);
+    let other: Value =
+        serde_json::from_str(decision_item(&p.colleague, &id, approve()).body.get()).unwrap();
+    edit_body(&mut forged, |b| b["sig"] = other["sig"].clone());
     refused(&push1(&server, &p.manager, forged).await, "bad_signature");
     let mut edited = decision_item(&p.manager, &id, approve());
-    edited.body["action"] = json!({ "action": "reject", "comment": "edited in transit" });
+    edit_body(&mut edited, |b| {
+        b["action"] = json!({ "action": "reject", "comment": "edited in transit" })
+    });
     refused(&push1(&server, &p.manager, edited).await, "bad_signature");
     let mut impersonation = decision_item(&p.colleague, &id, approve());
-    impersonation.body["actor"] = json!("E0101");
+    edit_body(&mut impersonation, |b| b["actor"] = json!("E0101"));
     refused(
         &push1(&server, &p.colleague, impersonation).await,
         "wrong_employee",
@@ -984,12 +995,13 @@ async fn hostile_items_are_refused_with_their_code_and_change_nothing() {
         json!({ "sig": "x" }),
         json!({ "id": 1, "sig": "AA" }),
     ] {
-        let item = PushItem {
-            id: Uuid::now_v7().to_string(),
-            stream: format!("request:{id}"),
-            kind: "decision".into(),
-            body,
-        };
+        let item = PushItem::new(
+            Uuid::now_v7().to_string(),
+            format!("request:{id}"),
+            "decision",
+            &body,
+        )
+        .unwrap();
         refused(&push1(&server, &p.manager, item).await, "malformed_item");
     }
     assert_eq!(
@@ -1073,7 +1085,7 @@ async fn hostile_items_are_refused_with_their_code_and_change_nothing() {
         form.clone(),
         preview(&p.applicant, "expense", &form),
     );
-    item.body["applicant"] = json!("E1002");
+    edit_body(&mut item, |b| b["applicant"] = json!("E1002"));
     refused(&push1(&server, &p.applicant, item).await, "wrong_employee");
     let mut requests = get(&server, &p.applicant, "/v1/requests").await.1["requests"]
         .as_array()

@@ -156,7 +156,7 @@ async fn huge_bodies_and_batches_are_refused() {
     let r = dev.good_record();
     let item = dev.item(&r);
     let small = PushItem {
-        body: json!(null),
+        body: serde_json::value::to_raw_value(&json!(null)).unwrap(),
         ..item.clone()
     };
     let items = vec![small; MAX_PUSH_ITEMS + 1];
@@ -400,11 +400,14 @@ async fn odd_but_valid_json_in_push_items_is_refused_per_item() {
     let mut items: Vec<PushItem> = bodies
         .into_iter()
         .enumerate()
-        .map(|(i, body)| PushItem {
-            id: format!("odd-{i}"),
-            stream: format!("{stream}-odd-{i}"),
-            kind: "punch".into(),
-            body,
+        .map(|(i, body)| {
+            PushItem::new(
+                format!("odd-{i}"),
+                format!("{stream}-odd-{i}"),
+                "punch",
+                &body,
+            )
+            .unwrap()
         })
         .collect();
     items.push(good);

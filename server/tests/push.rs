@@ -92,7 +92,9 @@ async fn forged_edited_and_foreign_records_are_refused_and_others_in_the_batch_u
 
     // Edited: the honest record with its kind changed after signing.
     let mut edited = dev.item(&honest);
-    edited.body["kind"] = json!("out");
+    let mut body: serde_json::Value = serde_json::from_str(edited.body.get()).unwrap();
+    body["kind"] = json!("out");
+    edited.body = serde_json::value::to_raw_value(&body).unwrap();
 
     // Another device's record pushed by this device (and its stream).
     let foreign = other.good_record();
@@ -101,12 +103,13 @@ async fn forged_edited_and_foreign_records_are_refused_and_others_in_the_batch_u
     foreign_in_my_stream.stream = format!("punch:{}", dev.device_id);
 
     // Malformed body, unsupported kind, record id not the item id.
-    let malformed = PushItem {
-        id: "0190a0b0-0000-7000-8000-000000000001".into(),
-        stream: format!("punch:{}", dev.device_id),
-        kind: "punch".into(),
-        body: json!({"format": 1, "hello": "world"}),
-    };
+    let malformed = PushItem::new(
+        "0190a0b0-0000-7000-8000-000000000001",
+        format!("punch:{}", dev.device_id),
+        "punch",
+        &json!({"format": 1, "hello": "world"}),
+    )
+    .unwrap();
     let mut wrong_kind = dev.item(&honest);
     wrong_kind.kind = "expense_claim".into();
     let mut wrong_id = dev.item(&honest);

@@ -254,7 +254,7 @@ async fn drain_direct(fresh: &Fresh, per_request: usize) -> Split {
                     id: item.id.clone(),
                     stream: item.stream.clone(),
                     kind: item.kind.clone(),
-                    body: serde_json::from_str(&item.payload).unwrap(),
+                    body: serde_json::value::RawValue::from_string(item.payload.clone()).unwrap(),
                 })
                 .collect(),
         };

@@ -8,19 +8,22 @@
 //! server's Retry-After and ends the round with the error in the report; it is not an `Err`,
 //! because being offline is the normal state of a field worker's phone.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use rusqlite::params;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::{Device, DeviceError, Identity, punch_stream};
 use crate::outbox::{ItemError, Outcome};
 use crate::punch::PunchChain;
 use crate::sync::client::{SyncClient, SyncError};
 use crate::sync::protocol::{
-    Change, EnrollRequest, ItemStatus, MAX_PUSH_ITEMS, PushItem, PushRequest, TokenRequest,
-    token_challenge,
+    Change, EnrollRequest, ItemResult, ItemStatus, MAX_PUSH_ITEMS, PushItem, PushRequest,
+    TokenRequest, token_challenge,
 };
 
 /// Progress of a drain, for "42 of 120 sent".
@@ -258,7 +261,7 @@ impl Device {
                             id: item.id.clone(),
                             stream: item.stream.clone(),
                             kind: item.kind.clone(),
-                            body: serde_json::from_str(&item.payload).map_err(|e| {
+                            body: RawValue::from_string(item.payload.clone()).map_err(|e| {
                                 crate::store::StoreError::Corrupt(format!(
                                     "outbox item {}: {e}",
                                     item.id
@@ -282,8 +285,13 @@ impl Device {
                 Ok(response) => {
                     self.note_server_time(response.server_time, &at);
                     let mut outcomes = Vec::with_capacity(batch.len());
+                    // The first answer for each id, as a lookup (a batch has up to 200).
+                    let mut answers: HashMap<&str, &ItemResult> = HashMap::new();
+                    for r in &response.results {
+                        answers.entry(r.id.as_str()).or_insert(r);
+                    }
                     for item in &batch {
-                        let answer = response.results.iter().find(|r| r.id == item.id);
+                        let answer = answers.get(item.id.as_str());
                         let outcome = match answer {
                             Some(r) => match r.status {
                                 ItemStatus::Accepted => {

@@ -464,11 +464,15 @@ mod tests {
                         \"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}";
         assert_eq!(String::from_utf8(canonical_value(&v)).unwrap(), expected);
         // §3.2.2.3 numbers, and the string escapes of §3.2.2.2.
-        let v = serde_json::json!({
-            "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001, 0, -0.0, 1e21, 9007199254740991u64],
-            "string": "\u{20ac}$\u{000f}\nA'B\"\\\\\"/",
-            "literals": [null, true, false]
-        });
+        let v: Value = serde_json::from_str(
+            r#"{
+                "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001,
+                            0, -0.0, 1e21, 9007199254740991],
+                "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+                "literals": [null, true, false]
+            }"#,
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(canonical_value(&v)).unwrap(),
             "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27,0,0,\

@@ -80,7 +80,7 @@ pub struct PolicyBundle {
 }
 
 /// `POST /v1/push`: a batch of outbox items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
@@ -90,7 +90,7 @@ pub struct PushRequest {
 /// Most items the server accepts in one push.
 pub const MAX_PUSH_ITEMS: usize = 500;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushItem {
@@ -100,8 +100,28 @@ pub struct PushItem {
     pub stream: String,
     /// `punch` (more kinds follow with approvals).
     pub kind: String,
-    /// The item itself: for a punch, the signed record.
-    pub body: serde_json::Value,
+    /// The item itself: for a punch, the signed record. Kept as the JSON text it was queued
+    /// (and, on the server, received) as: the signed record's strict reader must see exactly
+    /// the bytes that were sent, and the phone sends its queued text without re-encoding it.
+    #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
+    pub body: Box<serde_json::value::RawValue>,
+}
+
+impl PushItem {
+    /// An item whose body is `body` written as JSON.
+    pub fn new(
+        id: impl Into<String>,
+        stream: impl Into<String>,
+        kind: impl Into<String>,
+        body: &impl Serialize,
+    ) -> Result<PushItem, serde_json::Error> {
+        Ok(PushItem {
+            id: id.into(),
+            stream: stream.into(),
+            kind: kind.into(),
+            body: serde_json::value::to_raw_value(body)?,
+        })
+    }
 }
 
 /// What the server did with one pushed item.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{ApiJson, AppState, DeviceAuth, Failure};
 use crate::crypto;
-use crate::push::{self, PushContext, RawPushRequest};
+use crate::push::{self, PushContext};
 use crate::storage::{EnrollOutcome, NewDevice, NewToken};
 
 /// How far a token request's `issued_at` may be from the server's clock.
@@ -223,7 +223,7 @@ pub async fn policy(
 pub async fn push(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
-    ApiJson(request): ApiJson<RawPushRequest>,
+    ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, Failure> {
     if request.items.len() > MAX_PUSH_ITEMS {
         return Err(Failure::bad_request(
