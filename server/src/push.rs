@@ -152,8 +152,14 @@ struct Prechecks<'a> {
     device: &'a DeviceRow,
     /// The next item no one has claimed; at or past the end, nothing is left to claim.
     next: AtomicUsize,
-    slots: Vec<OnceLock<Option<Prechecked>>>,
+    /// Each item's result once checked; `Err` if its check panicked.
+    slots: Vec<OnceLock<Result<Option<Prechecked>, CheckPanicked>>>,
 }
+
+/// A check that panicked: the transaction's thread panics in turn when it reaches the item
+/// (instead of waiting forever for a result that will not come), as a check on its own
+/// thread would have.
+struct CheckPanicked;
 
 impl<'a> Prechecks<'a> {
     fn new(items: &'a [PushItem], device: &'a DeviceRow) -> Prechecks<'a> {
@@ -170,8 +176,12 @@ impl<'a> Prechecks<'a> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         match self.items.get(i) {
             Some(item) => {
+                let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    precheck(item, self.device)
+                }))
+                .map_err(|_| CheckPanicked);
                 // Each index is claimed once, so the slot is empty.
-                let _ = self.slots[i].set(precheck(item, self.device));
+                let _ = self.slots[i].set(checked);
                 true
             }
             None => false,
@@ -181,8 +191,10 @@ impl<'a> Prechecks<'a> {
     /// Item `i`'s result, checking ahead while it is not ready.
     fn get(&self, i: usize) -> &Option<Prechecked> {
         loop {
-            if let Some(pre) = self.slots[i].get() {
-                return pre;
+            match self.slots[i].get() {
+                Some(Ok(pre)) => return pre,
+                Some(Err(CheckPanicked)) => panic!("the checks of push item {i} panicked"),
+                None => {}
             }
             if !self.check_next() {
                 // Claimed by a helper that is checking it now: at most one item's check away.

@@ -436,14 +436,9 @@ async fn full_precision_coordinates_verify_on_the_server() {
         fix_ref.lat += (rng.f64() - 0.5) * 4e-5;
         fix_ref.lon += (rng.f64() - 0.5) * 4e-5;
         fix_ref.accuracy_m = 3.0 + rng.f64() * 5.0;
-        let kind = if n % 2 == 0 {
-            PunchKind::In
-        } else {
-            PunchKind::Out
-        };
         let outcome = phone
             .punch(PunchInput {
-                kind,
+                kind: daka_e2e::harness::in_or_out(n),
                 fix,
                 wifi_bssids: wifi,
                 face: None,
@@ -454,8 +449,11 @@ async fn full_precision_coordinates_verify_on_the_server() {
     // The phone's own store reads every record back to a verifying record.
     let key = phone.public_key();
     for record in phone.punch_log().unwrap() {
-        let read = daka_core::punch::PunchRecord::read(&record.to_json().unwrap()).unwrap();
+        let json = record.to_json().unwrap();
+        let read = daka_core::punch::PunchRecord::read(&json).unwrap();
         assert_eq!(read.record, record);
+        assert_eq!(read.canonical_json(), json);
+        assert_eq!(read.hash(), record.hash().unwrap());
         read.verify_signature(&key).unwrap();
     }
     let report = phone.sync_now(&|_| {}).await.unwrap();
