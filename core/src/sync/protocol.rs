@@ -100,9 +100,10 @@ pub struct PushItem {
     pub stream: String,
     /// `punch` (more kinds follow with approvals).
     pub kind: String,
-    /// The item itself: for a punch, the signed record. Kept as the JSON text it was queued
-    /// (and, on the server, received) as: the signed record's strict reader must see exactly
-    /// the bytes that were sent, and the phone sends its queued text without re-encoding it.
+    /// The item itself: for a punch, the signed record.
+    // Kept as the JSON text it was queued (and, on the server, received) as: the signed
+    // record's strict reader must see exactly the bytes that were sent, and the phone sends
+    // its queued text without re-encoding it.
     #[cfg_attr(feature = "openapi", schema(value_type = serde_json::Value))]
     pub body: Box<serde_json::value::RawValue>,
 }
