@@ -1067,6 +1067,18 @@ fn known_answer_record() {
         vk.verify(without_sig.replace("E1024", "E1025").as_bytes(), &sig)
             .is_err()
     );
+    // So does ring, which signed it.
+    let ring_key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, s.public_key());
+    ring_key.verify(&signed, &unb64(KAT_SIG)).unwrap();
+    assert!(
+        ring_key
+            .verify(
+                without_sig.replace("E1024", "E1025").as_bytes(),
+                &unb64(KAT_SIG)
+            )
+            .is_err()
+    );
     // And the dalek signature is the same bytes (Ed25519 signing is deterministic).
     use ed25519_dalek::Signer as _;
     let dalek = ed25519_dalek::SigningKey::from_bytes(&kat_seed());
