@@ -79,6 +79,25 @@ fn cached_row<T, P: rusqlite::Params>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// Every row of a query through the prepared-statement cache: each read by `columns` (plain
+/// column reads), then turned into its record by `convert` (the checks that can fail with a
+/// storage error, such as a time out of range).
+pub(super) fn cached_rows<C, T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    columns: impl FnMut(&Row<'_>) -> rusqlite::Result<C>,
+    convert: impl FnMut(C) -> Result<T, StorageError>,
+) -> Result<Vec<T>, StorageError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = stmt
+        .query_map(params, columns)
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)?;
+    rows.into_iter().map(convert).collect()
+}
+
 /// `execute` through the connection's prepared-statement cache.
 fn cached_execute<P: rusqlite::Params>(
     conn: &Connection,
@@ -88,11 +107,11 @@ fn cached_execute<P: rusqlite::Params>(
     conn.prepare_cached(sql)?.execute(params)
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn time(ms: i64) -> Result<DateTime<Utc>, StorageError> {
+pub(super) fn time(ms: i64) -> Result<DateTime<Utc>, StorageError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StorageError::Corrupt(format!("time {ms} ms is out of range")))
 }
@@ -843,18 +862,15 @@ impl Storage for SqliteStorage {
     }
 
     fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError> {
-        let conn = self.reader();
-        let mut stmt = conn
-            .prepare(&format!(
+        cached_rows(
+            &self.reader(),
+            &format!(
                 "SELECT {DEVICE_COLUMNS} FROM device d WHERE d.org_id = ?1 ORDER BY d.enrolled_ms, d.id"
-            ))
-            .map_err(map_err)?;
-        let rows = stmt
-            .query_map([org_id], device_columns)
-            .map_err(map_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(map_err)?;
-        rows.into_iter().map(device_row).collect()
+            ),
+            [org_id],
+            device_columns,
+            device_row,
+        )
     }
 
     fn apply_batch(

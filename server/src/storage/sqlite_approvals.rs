@@ -2,24 +2,14 @@
 //! decision inside a push's savepoint, and the reads behind the request, inbox, leave and
 //! audit endpoints. Every query filters on `org_id`.
 
-use chrono::{DateTime, Utc};
 use daka_core::approvals::leave::{Movement, MovementKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::sqlite::map_err;
+use super::sqlite::{cached_rows, map_err, ms, time};
 use super::{
     ApprovalDecision, ApprovalKey, ApprovalState, AuditEntry, Correction, StorageError, StoredItem,
     StoredRequest,
 };
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time(ms: i64) -> Result<DateTime<Utc>, StorageError> {
-    DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| StorageError::Corrupt(format!("time {ms} ms is out of range")))
-}
 
 pub(super) const REQUEST_COLUMNS: &str = "request_id, template_id, request_type, policy_version, applicant, form, state, month, created_ms, updated_ms";
 
@@ -151,18 +141,14 @@ pub(super) fn read_movements(
     org_id: &str,
     employee_id: &str,
 ) -> Result<Vec<Movement>, StorageError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT employee_id, leave_type, year, kind, halves, request_id FROM leave_movement
-             WHERE org_id = ?1 AND employee_id = ?2 ORDER BY seq",
-        )
-        .map_err(map_err)?;
-    let rows = stmt
-        .query_map(params![org_id, employee_id], movement_row)
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
-    rows.into_iter().map(movement).collect()
+    cached_rows(
+        conn,
+        "SELECT employee_id, leave_type, year, kind, halves, request_id FROM leave_movement
+         WHERE org_id = ?1 AND employee_id = ?2 ORDER BY seq",
+        params![org_id, employee_id],
+        movement_row,
+        movement,
+    )
 }
 
 /// The body of `ItemBatch::apply_approval` inside its savepoint `tx`; the caller commits.
@@ -374,14 +360,12 @@ pub(super) fn audit(
     org_id: &str,
     request_id: &str,
 ) -> Result<Vec<AuditEntry>, StorageError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT seq, actor, device_id, item_id, action, detail, signed, made_ms, received_ms
-             FROM request_audit WHERE org_id = ?1 AND request_id = ?2 ORDER BY seq",
-        )
-        .map_err(map_err)?;
-    let rows = stmt
-        .query_map(params![org_id, request_id], |r| {
+    cached_rows(
+        conn,
+        "SELECT seq, actor, device_id, item_id, action, detail, signed, made_ms, received_ms
+         FROM request_audit WHERE org_id = ?1 AND request_id = ?2 ORDER BY seq",
+        params![org_id, request_id],
+        |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -393,27 +377,21 @@ pub(super) fn audit(
                 r.get::<_, i64>(7)?,
                 r.get::<_, i64>(8)?,
             ))
-        })
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
-    rows.into_iter()
-        .map(
-            |(seq, actor, device_id, item_id, action, detail, signed, made, received)| {
-                Ok(AuditEntry {
-                    seq,
-                    actor,
-                    device_id,
-                    item_id,
-                    action,
-                    detail,
-                    signed,
-                    made_at: time(made)?,
-                    received_at: time(received)?,
-                })
-            },
-        )
-        .collect()
+        },
+        |(seq, actor, device_id, item_id, action, detail, signed, made, received)| {
+            Ok(AuditEntry {
+                seq,
+                actor,
+                device_id,
+                item_id,
+                action,
+                detail,
+                signed,
+                made_at: time(made)?,
+                received_at: time(received)?,
+            })
+        },
+    )
 }
 
 pub(super) fn requests(
@@ -421,22 +399,18 @@ pub(super) fn requests(
     sql_where: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<StoredRequest>, StorageError> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {} FROM request r {sql_where}",
-            REQUEST_COLUMNS
-                .split(", ")
-                .map(|c| format!("r.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .map_err(map_err)?;
-    let rows = stmt
-        .query_map(args, request_columns)
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
-    rows.into_iter().map(request_row).collect()
+    let columns = REQUEST_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    cached_rows(
+        conn,
+        &format!("SELECT {columns} FROM request r {sql_where}"),
+        args,
+        request_columns,
+        request_row,
+    )
 }
 
 pub(super) fn corrections(
@@ -444,14 +418,12 @@ pub(super) fn corrections(
     org_id: &str,
     employee_id: &str,
 ) -> Result<Vec<Correction>, StorageError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT request_id, employee_id, day, punch_kind, time, approved_ms FROM attendance_correction
-             WHERE org_id = ?1 AND employee_id = ?2 ORDER BY day, time",
-        )
-        .map_err(map_err)?;
-    let rows = stmt
-        .query_map(params![org_id, employee_id], |r| {
+    cached_rows(
+        conn,
+        "SELECT request_id, employee_id, day, punch_kind, time, approved_ms FROM attendance_correction
+         WHERE org_id = ?1 AND employee_id = ?2 ORDER BY day, time",
+        params![org_id, employee_id],
+        |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -460,22 +432,16 @@ pub(super) fn corrections(
                 r.get::<_, String>(4)?,
                 r.get::<_, i64>(5)?,
             ))
-        })
-        .map_err(map_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)?;
-    rows.into_iter()
-        .map(
-            |(request_id, employee_id, day, punch_kind, time_text, approved)| {
-                Ok(Correction {
-                    request_id,
-                    employee_id,
-                    day,
-                    punch_kind,
-                    time: time_text,
-                    approved_at: time(approved)?,
-                })
-            },
-        )
-        .collect()
+        },
+        |(request_id, employee_id, day, punch_kind, time_text, approved)| {
+            Ok(Correction {
+                request_id,
+                employee_id,
+                day,
+                punch_kind,
+                time: time_text,
+                approved_at: time(approved)?,
+            })
+        },
+    )
 }
