@@ -275,7 +275,19 @@ fn delivered_items_can_be_pruned_but_undelivered_never_are() {
         .unwrap();
     assert_eq!(outbox.prune_delivered(101).unwrap(), 1);
     assert_eq!(outbox.prune_delivered(i64::MAX).unwrap(), 0);
-    assert_eq!(ids(&outbox.items(ItemState::Pending).unwrap()), ["b"]);
+    let pending = outbox.items(ItemState::Pending).unwrap();
+    assert_eq!(ids(&pending), ["b"]);
+    assert_eq!(pending[0].payload, r#"{"id":"b"}"#);
+    // A pruned item's payload goes with it; the waiting one's stays.
+    let conn = rusqlite::Connection::open(dir.path().join("d.db")).unwrap();
+    let payloads: Vec<String> = conn
+        .prepare("SELECT payload FROM outbox_payload ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(payloads, [r#"{"id":"b"}"#]);
 }
 
 #[derive(Debug, Clone)]
@@ -449,7 +461,7 @@ fn take_batch_uses_indexes_not_scans() {
     let conn = rusqlite::Connection::open(dir.path().join("d.db")).unwrap();
     let plan: Vec<String> = conn
         .prepare(
-            "EXPLAIN QUERY PLAN SELECT o.seq FROM outbox o
+            "EXPLAIN QUERY PLAN SELECT o.seq, p.payload FROM outbox o JOIN outbox_payload p USING (seq)
              WHERE o.state = 'pending'
                AND (SELECT h.next_attempt_ms FROM outbox h
                     WHERE h.stream = o.stream AND h.state = 'pending'

@@ -222,7 +222,10 @@ impl Device {
     /// order: what "export my punches" writes out.
     pub fn punch_log(&self) -> Result<Vec<PunchRecord>, DeviceError> {
         let conn = self.store.conn();
-        let mut stmt = conn.prepare("SELECT payload FROM outbox WHERE kind = ?1 ORDER BY seq")?;
+        let mut stmt = conn.prepare(
+            "SELECT p.payload FROM outbox o JOIN outbox_payload p USING (seq)
+             WHERE o.kind = ?1 ORDER BY o.seq",
+        )?;
         let rows = stmt.query_map([PUNCH_KIND], |r| r.get::<_, String>(0))?;
         let mut records = Vec::new();
         for row in rows {

@@ -174,7 +174,8 @@ pub struct Outbox {
     rng: Mutex<fastrand::Rng>,
 }
 
-const ITEM_COLUMNS: &str = "seq, id, stream, kind, payload, state, attempts, next_attempt_ms, created_ms, error_code, error_message";
+/// The columns [`item_from_row`] reads, over `outbox o JOIN outbox_payload p USING (seq)`.
+const ITEM_COLUMNS: &str = "o.seq, o.id, o.stream, o.kind, p.payload, o.state, o.attempts, o.next_attempt_ms, o.created_ms, o.error_code, o.error_message";
 
 fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     let state: String = r.get(5)?;
@@ -241,17 +242,21 @@ impl Outbox {
                 limit: self.config.max_items,
             });
         }
-        let inserted = tx.execute(
-            "INSERT INTO outbox (id, stream, kind, payload, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO NOTHING",
-            params![item.id, item.stream, item.kind, item.payload, now_ms],
-        )?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO outbox (id, stream, kind, created_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![item.id, item.stream, item.kind, now_ms])?;
         if inserted == 0 {
             return Err(OutboxError::DuplicateId {
                 id: item.id.clone(),
             });
         }
-        Ok(tx.last_insert_rowid())
+        let seq = tx.last_insert_rowid();
+        tx.prepare_cached("INSERT INTO outbox_payload (seq, payload) VALUES (?1, ?2)")?
+            .execute(params![seq, item.payload])?;
+        Ok(seq)
     }
 
     fn validate(&self, item: &NewItem) -> Result<(), OutboxError> {
@@ -293,19 +298,14 @@ impl Outbox {
         let tx = conn.transaction()?;
         let items = {
             let mut stmt = tx.prepare_cached(&format!(
-                "SELECT {cols} FROM outbox o
+                "SELECT {ITEM_COLUMNS} FROM outbox o JOIN outbox_payload p USING (seq)
                  WHERE o.state = 'pending'
                    AND (SELECT h.next_attempt_ms FROM outbox h
                         WHERE h.stream = o.stream AND h.state = 'pending'
                         ORDER BY h.seq LIMIT 1) <= ?1
                    AND NOT EXISTS (SELECT 1 FROM outbox f
                                    WHERE f.stream = o.stream AND f.state = 'in_flight')
-                 ORDER BY o.seq LIMIT ?2",
-                cols = ITEM_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("o.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                 ORDER BY o.seq LIMIT ?2"
             ))?;
             let max = i64::try_from(max).unwrap_or(i64::MAX);
             stmt.query_map(params![now_ms, max], item_from_row)?
@@ -430,7 +430,8 @@ impl Outbox {
     pub fn items(&self, state: ItemState) -> Result<Vec<OutboxItem>, OutboxError> {
         let conn = self.store.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {ITEM_COLUMNS} FROM outbox WHERE state = ?1 ORDER BY seq"
+            "SELECT {ITEM_COLUMNS} FROM outbox o JOIN outbox_payload p USING (seq)
+             WHERE o.state = ?1 ORDER BY o.seq"
         ))?;
         let items = stmt
             .query_map([state.as_sql()], item_from_row)?
@@ -449,7 +450,8 @@ impl Outbox {
         Ok(n == 1)
     }
 
-    /// Forgets delivered items older than `before_ms` (the server keeps them forever).
+    /// Forgets delivered items older than `before_ms`, payloads included (the server keeps
+    /// them forever).
     pub fn prune_delivered(&self, before_ms: i64) -> Result<u64, OutboxError> {
         let n = self.store.conn().execute(
             "DELETE FROM outbox WHERE state = 'delivered' AND delivered_ms < ?1",

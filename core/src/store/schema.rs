@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -110,6 +110,19 @@ pub(crate) const STEPS: &[&str] = &[
         uploaded_ms     INTEGER                              -- NULL until the server has it
     );
     "#,
+    // 5 → 6: an item's payload in a table of its own, so that the state changes of a sync
+    // round (in flight, delivered, back to pending) rewrite small rows instead of copying
+    // every payload into the write-ahead log twice. Deleting an item deletes its payload.
+    r#"
+    CREATE TABLE outbox_payload (
+        seq             INTEGER PRIMARY KEY,                 -- the item's outbox.seq
+        payload         TEXT NOT NULL                        -- the item as sent (canonical JSON)
+    );
+    INSERT INTO outbox_payload (seq, payload) SELECT seq, payload FROM outbox;
+    ALTER TABLE outbox DROP COLUMN payload;
+    CREATE TRIGGER outbox_payload_delete AFTER DELETE ON outbox
+    BEGIN DELETE FROM outbox_payload WHERE seq = OLD.seq; END;
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -174,6 +187,20 @@ mod tests {
                 .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(items, i64::from(start >= 1), "from {start}");
+            // The item keeps its payload across the move to its own table (5 → 6).
+            let payloads: Vec<String> = conn
+                .prepare("SELECT p.payload FROM outbox o JOIN outbox_payload p USING (seq)")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let expected: Vec<String> = if start >= 1 {
+                vec!["{}".into()]
+            } else {
+                vec![]
+            };
+            assert_eq!(payloads, expected, "from {start}");
             let counted: i64 = conn
                 .query_row("SELECT undelivered FROM outbox_count", [], |r| r.get(0))
                 .unwrap();
@@ -190,6 +217,9 @@ mod tests {
                 "face_nonce",
                 "time_anchor",
                 "sync_cursor",
+                "outbox_count",
+                "attachment",
+                "outbox_payload",
             ] {
                 let n: i64 = conn
                     .query_row(
