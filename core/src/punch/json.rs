@@ -299,6 +299,57 @@ pub fn canonical_value(value: &Value) -> Vec<u8> {
     out
 }
 
+/// The canonical JSON of an object, and of the same object with one more member `name`
+/// (absent from `object`), from one pass: the second is the first with the member spliced in
+/// at its place in the order. A record's body is what its signature signs, and the body with
+/// `sig` is the whole record its hash covers.
+pub(crate) fn canonical_with_member(
+    object: &serde_json::Map<String, Value>,
+    name: &str,
+    value: &Value,
+) -> (Vec<u8>, Vec<u8>) {
+    debug_assert!(!object.contains_key(name), "{name} is already a member");
+    let mut members: Vec<(&String, &Value)> = object.iter().collect();
+    members.sort_by(|(a, _), (b, _)| utf16_order(a, b));
+    let mut without = Vec::with_capacity(512);
+    without.push(b'{');
+    // Where the new member goes: the byte offset, and whether members come before it.
+    let mut place = None;
+    for (i, (key, item)) in members.iter().enumerate() {
+        if place.is_none() && utf16_order(name, key).is_lt() {
+            place = Some((without.len(), i > 0));
+        }
+        if i > 0 {
+            without.push(b',');
+        }
+        write_string(key, &mut without);
+        without.push(b':');
+        write_canonical(item, &mut without);
+    }
+    let (at, after_others) = place.unwrap_or((without.len(), !members.is_empty()));
+    let before_others = at < without.len();
+    without.push(b'}');
+    let mut member = Vec::with_capacity(128);
+    write_string(name, &mut member);
+    member.push(b':');
+    write_canonical(value, &mut member);
+    let mut with = Vec::with_capacity(without.len() + member.len() + 1);
+    with.extend_from_slice(&without[..at]);
+    if after_others {
+        // `at` is at the comma that led the next member (or at the closing brace).
+        with.push(b',');
+        with.extend_from_slice(&member);
+        with.extend_from_slice(&without[at..]);
+    } else {
+        with.extend_from_slice(&member);
+        if before_others {
+            with.push(b',');
+        }
+        with.extend_from_slice(&without[at..]);
+    }
+    (without, with)
+}
+
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
@@ -524,6 +575,30 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Splicing a member into an object's canonical text gives the canonical text of
+        /// the object with the member, wherever the member sorts (first, between, last,
+        /// alone), and the text without it is the object's own.
+        #[test]
+        fn a_member_spliced_in_writes_as_the_object_with_it(
+            value in any_json(),
+            name in proptest::prop_oneof![
+                proptest::strategy::Just("sig".to_string()),
+                "[a-z]{0,4}",
+                "\\PC{0,3}",
+            ],
+            extra in any_json(),
+        ) {
+            let mut object = match value {
+                Value::Object(object) => object,
+                other => serde_json::Map::from_iter([("v".to_string(), other)]),
+            };
+            object.remove(&name);
+            let (without, with) = canonical_with_member(&object, &name, &extra);
+            proptest::prop_assert_eq!(&without, &canonical_value(&Value::Object(object.clone())));
+            object.insert(name, extra);
+            proptest::prop_assert_eq!(with, canonical_value(&Value::Object(object)));
+        }
 
         /// The one-pass writer agrees byte for byte with an independent RFC 8785
         /// implementation, and through a typed value with serde's model of it.

@@ -484,16 +484,9 @@ impl PunchRecord {
     /// verifier that checks the signature, hashes the record and stores it takes them from
     /// the [`ReadRecord`] instead of writing the record out again for each.
     pub fn read(text: &str) -> Result<ReadRecord, RecordError> {
-        let (record, signing_bytes, mut received) = PunchRecord::from_value(strict_value(text)?)?;
-        // The received body writes back to `signing_bytes`; with `sig` back in it, it is the
-        // whole record.
-        if let Value::Object(object) = &mut received {
-            object.insert("sig".into(), Value::String(record.sig.clone()));
-        }
-        let canonical = String::from_utf8(json::canonical_value(&received)).map_err(|e| {
-            RecordError::NotSerialisable {
-                reason: e.to_string(),
-            }
+        let (record, signing_bytes, whole) = PunchRecord::from_value(strict_value(text)?)?;
+        let canonical = String::from_utf8(whole).map_err(|e| RecordError::NotSerialisable {
+            reason: e.to_string(),
         })?;
         Ok(ReadRecord {
             record,
@@ -503,8 +496,8 @@ impl PunchRecord {
     }
 
     /// Reads a record from a JSON value already read with duplicate keys refused; returns it
-    /// with the canonical bytes of its body and the body as received (without `sig`).
-    fn from_value(value: Value) -> Result<(PunchRecord, Vec<u8>, Value), RecordError> {
+    /// with the canonical bytes of its body (what `sig` signs) and of the whole record.
+    fn from_value(value: Value) -> Result<(PunchRecord, Vec<u8>, Vec<u8>), RecordError> {
         let mut object = match value {
             Value::Object(object) => object,
             other => {
@@ -551,24 +544,42 @@ impl PunchRecord {
         decode_sig(&sig).map_err(|reason| RecordError::invalid("sig", reason))?;
         let received = Value::Object(object);
         json::check_integers(&received)?;
-        let body: PunchBody = serde_path_to_error::deserialize(&received).map_err(typed_error)?;
+        let body = match PunchBody::deserialize(&received) {
+            Ok(body) => body,
+            // Read again, tracking the path, only to name the field in the error.
+            Err(plain) => {
+                return Err(
+                    match serde_path_to_error::deserialize::<_, PunchBody>(&received) {
+                        Err(e) => typed_error(e),
+                        Ok(_) => RecordError::InvalidField {
+                            field: String::new(),
+                            reason: plain.to_string(),
+                        },
+                    },
+                );
+            }
+        };
         body.validate()?;
-        // The typed body must write back to exactly the canonical bytes received, so that the
-        // signature checked later over the typed body is the signature over the raw JSON.
-        let received_bytes = json::canonical_value(&received);
-        let typed_bytes = body.signing_bytes()?;
-        if received_bytes != typed_bytes {
-            let typed = serde_json::to_value(&body).map_err(|e| RecordError::NotSerialisable {
-                reason: e.to_string(),
-            })?;
-            return Err(json::first_difference(&received, &typed)
-                .map(json::Difference::into_error)
-                .unwrap_or_else(|| RecordError::NonCanonical {
-                    field: String::new(),
-                    reason: "the record does not write back to the bytes received".into(),
-                }));
+        // The typed body must write back to exactly what was received, so that the signature
+        // checked over the received bytes is the signature over the typed body. Values that
+        // agree member for member (numbers by value) have the same canonical bytes.
+        let typed = serde_json::to_value(&body).map_err(|e| RecordError::NotSerialisable {
+            reason: e.to_string(),
+        })?;
+        if let Some(difference) = json::first_difference(&received, &typed) {
+            return Err(difference.into_error());
         }
-        Ok((PunchRecord { body, sig }, typed_bytes, received))
+        let members = received.as_object().ok_or(RecordError::NotAnObject {
+            found: "a value that is not an object",
+        })?;
+        let (signing_bytes, whole) =
+            json::canonical_with_member(members, "sig", &Value::String(sig.clone()));
+        debug_assert_eq!(
+            signing_bytes,
+            json::canonical_value(&typed),
+            "agreeing values write the same bytes"
+        );
+        Ok((PunchRecord { body, sig }, signing_bytes, whole))
     }
 }
 
