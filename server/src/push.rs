@@ -281,8 +281,10 @@ pub struct PushContext<'a> {
 pub fn process(ctx: &PushContext<'_>, items: &[PushItem]) -> Result<Vec<ItemResult>, StorageError> {
     let mut results = Vec::with_capacity(items.len());
     let prechecks = Prechecks::new(items, ctx.device);
+    // The transaction's thread checks too, so one helper fewer than the pool's threads keeps
+    // every core busy without more runnable threads than cores.
     let helpers = if items.len() >= CHECK_AHEAD_MIN_ITEMS {
-        rayon::current_num_threads()
+        rayon::current_num_threads().saturating_sub(1).max(1)
     } else {
         0
     };
