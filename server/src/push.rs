@@ -36,7 +36,7 @@ use daka_core::attempt::Attempt;
 use daka_core::evidence::FaceEvidence;
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::spoofing::PreviousPunch;
-use daka_core::punch::PunchRecord;
+use daka_core::punch::{DeviceVerifier, PunchRecord};
 use daka_core::sync::protocol::{Change, ItemResult, ItemStatus, PushItem};
 use daka_core::{Decision, Engine, Severity};
 use serde_json::value::RawValue;
@@ -126,11 +126,11 @@ struct Prechecked {
 
 /// The checks of one item that need nothing from the database; `None` for approval items,
 /// which `approvals.rs` checks inside the transaction.
-fn precheck(item: &PushItem, device: &DeviceRow) -> Option<Prechecked> {
+fn precheck(item: &PushItem, device: &DeviceRow, verifier: &DeviceVerifier) -> Option<Prechecked> {
     if is_approval_kind(&item.kind) {
         return None;
     }
-    let checked = integrity(item, device);
+    let checked = integrity(item, device, verifier);
     let body_hash = match &checked {
         Ok(c) => c.hash.clone(),
         Err(_) => body_hash(&item.body),
@@ -150,6 +150,8 @@ const CHECK_AHEAD_MIN_ITEMS: usize = 4;
 struct Prechecks<'a> {
     items: &'a [PushItem],
     device: &'a DeviceRow,
+    /// The device's key, decoded once for the whole request.
+    verifier: DeviceVerifier,
     /// The next item no one has claimed; at or past the end, nothing is left to claim.
     next: AtomicUsize,
     /// Each item's result once checked; `Err` if its check panicked.
@@ -166,6 +168,7 @@ impl<'a> Prechecks<'a> {
         Prechecks {
             items,
             device,
+            verifier: DeviceVerifier::new(&device.public_key),
             next: AtomicUsize::new(0),
             slots: items.iter().map(|_| OnceLock::new()).collect(),
         }
@@ -177,7 +180,7 @@ impl<'a> Prechecks<'a> {
         match self.items.get(i) {
             Some(item) => {
                 let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    precheck(item, self.device)
+                    precheck(item, self.device, &self.verifier)
                 }))
                 .map_err(|_| CheckPanicked);
                 // Each index is claimed once, so the slot is empty.
@@ -217,7 +220,12 @@ fn is_approval_kind(kind: &str) -> bool {
     )
 }
 
-fn integrity(item: &PushItem, device: &DeviceRow) -> Result<Checked, Answer> {
+/// `verifier` holds `device`'s enrolled key.
+fn integrity(
+    item: &PushItem,
+    device: &DeviceRow,
+    verifier: &DeviceVerifier,
+) -> Result<Checked, Answer> {
     if item.kind != PUNCH_KIND {
         return Err(rejected(
             "unsupported_kind",
@@ -238,7 +246,7 @@ fn integrity(item: &PushItem, device: &DeviceRow) -> Result<Checked, Answer> {
             ),
         ));
     }
-    if let Err(e) = read.verify_signature(&device.public_key) {
+    if let Err(e) = read.verify_with(verifier) {
         return Err(rejected(
             "bad_signature",
             format!("the record does not verify with the device's enrolled key: {e}"),

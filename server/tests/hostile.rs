@@ -19,7 +19,7 @@ async fn expect_error(
     body: Option<Vec<u8>>,
     status: u16,
     code: &str,
-) {
+) -> String {
     let mut request = server.http.request(method.clone(), server.url(path));
     if let Some(t) = token {
         request = request.bearer_auth(t);
@@ -37,8 +37,11 @@ async fn expect_error(
         (status, Some(code)),
         "{method} {path}: {text}"
     );
-    assert!(body["message"].is_string());
     assert!(body["server_time"].is_string());
+    body["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{method} {path}: no message: {text}"))
+        .to_string()
 }
 
 #[tokio::test]
@@ -70,12 +73,17 @@ async fn garbage_and_wrongly_typed_bodies_are_invalid_requests() {
         )
         .await;
     }
-    for body in [
-        &b"{\"items\": {}}"[..],
-        b"{\"items\": [{\"id\": 1}]}",
-        b"{}",
+    // The message names the path of the bad field.
+    for (body, path) in [
+        (&b"{\"items\": {}}"[..], "items"),
+        (b"{\"items\": [{\"id\": 1}]}", "items[0].id"),
+        (
+            b"{\"items\": [{\"id\": \"a\", \"stream\": \"s\", \"kind\": \"punch\", \"body\": {}}, {\"id\": \"b\", \"stream\": 7}]}",
+            "items[1].stream",
+        ),
+        (b"{}", "items"),
     ] {
-        expect_error(
+        let message = expect_error(
             &server,
             Method::POST,
             "/v1/push",
@@ -85,6 +93,7 @@ async fn garbage_and_wrongly_typed_bodies_are_invalid_requests() {
             "invalid_request",
         )
         .await;
+        assert!(message.contains(path), "{path}: {message}");
     }
     expect_error(
         &server,

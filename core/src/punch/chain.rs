@@ -33,8 +33,8 @@ use uuid::{NoContext, Timestamp, Uuid};
 
 use super::json::MAX_SAFE_INTEGER;
 use super::record::{
-    DeviceSigner, PunchBody, PunchError, PunchEvidence, PunchKind, PunchRecord, RECORD_FORMAT,
-    RecordError, ed25519_verify,
+    DeviceSigner, DeviceVerifier, PunchBody, PunchError, PunchEvidence, PunchKind, PunchRecord,
+    RECORD_FORMAT, RecordError,
 };
 use crate::evidence::DeviceClock;
 use crate::verdict::Verdict;
@@ -374,6 +374,7 @@ pub fn verify_chain_from(
     let mut seen: HashMap<u64, (usize, String)> = HashMap::with_capacity(records.len());
     let mut ids: HashMap<Uuid, usize> = HashMap::with_capacity(records.len());
 
+    let verifier = DeviceVerifier::new(public_key);
     for (index, record) in records.iter().enumerate() {
         let body = &record.body;
         let fail = |kind| ChainError {
@@ -394,7 +395,7 @@ pub fn verify_chain_from(
             .map_err(|error| fail(ChainErrorKind::Malformed { error }))?;
         let signed = record
             .signature()
-            .is_ok_and(|sig| ed25519_verify(public_key, &message, &sig));
+            .is_ok_and(|sig| verifier.verify(&message, &sig));
         if !signed {
             return Err(fail(ChainErrorKind::BadSignature));
         }

@@ -21,6 +21,6 @@ pub use chain::{
 };
 pub use json::{MAX_SAFE_INTEGER, canonical_value};
 pub use record::{
-    DeviceSigner, MAX_RECORD_BYTES, PunchBody, PunchError, PunchEvidence, PunchKind, PunchRecord,
-    RECORD_FORMAT, ReadRecord, RecordError, SignatureError,
+    DeviceSigner, DeviceVerifier, MAX_RECORD_BYTES, PunchBody, PunchError, PunchEvidence,
+    PunchKind, PunchRecord, RECORD_FORMAT, ReadRecord, RecordError, SignatureError,
 };

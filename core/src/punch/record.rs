@@ -412,19 +412,43 @@ fn decode_sig(sig: &str) -> Result<[u8; 64], String> {
     <[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| format!("{} bytes, not 64", bytes.len()))
 }
 
-/// `true` if `sig` (64 bytes) is a valid Ed25519 signature of `message` under `public_key`.
-///
-/// RFC 8032 verification without the cofactor (`[S]B = R + [k]A`, `S` canonical, `R` compared
-/// as encoded), which is what `ring` checks too; signing stays with `ring`. The check runs on
-/// `ed25519-dalek` because its vectorised field arithmetic verifies about a third faster on
-/// x86-64 servers, where every pushed punch is verified. The tests check that the two agree
-/// on valid, edited and malformed signatures.
+/// `true` if `sig` (64 bytes) is a valid Ed25519 signature of `message` under `public_key`:
+/// [`DeviceVerifier::verify`] with a key decoded for this one check.
 pub(crate) fn ed25519_verify(public_key: &[u8; 32], message: &[u8], sig: &[u8; 64]) -> bool {
-    use ed25519_dalek::Verifier as _;
-    ed25519_dalek::VerifyingKey::from_bytes(public_key).is_ok_and(|key| {
-        key.verify(message, &ed25519_dalek::Signature::from_bytes(sig))
-            .is_ok()
-    })
+    DeviceVerifier::new(public_key).verify(message, sig)
+}
+
+/// A device's Ed25519 public key, decoded once to check many of its signatures: a push of a
+/// few hundred punches, or a punch log, decodes the key once instead of once per record.
+///
+/// The check is RFC 8032 verification without the cofactor (`[S]B = R + [k]A`, `S`
+/// canonical, `R` compared as encoded), which is what `ring` checks too; signing stays with
+/// `ring`. It runs on `ed25519-dalek` because its vectorised field arithmetic verifies about a
+/// third faster on x86-64 servers, where every pushed punch is verified. The tests check that
+/// the two agree on valid, edited and malformed signatures and keys.
+#[derive(Debug, Clone)]
+pub struct DeviceVerifier {
+    /// `None` when the bytes are not a point on the curve: nothing verifies under them.
+    key: Option<ed25519_dalek::VerifyingKey>,
+}
+
+impl DeviceVerifier {
+    /// Decodes a public key. Bytes that are not a valid key give a verifier under which no
+    /// signature verifies, as a per-record check with them would.
+    pub fn new(public_key: &[u8; 32]) -> DeviceVerifier {
+        DeviceVerifier {
+            key: ed25519_dalek::VerifyingKey::from_bytes(public_key).ok(),
+        }
+    }
+
+    /// `true` if `sig` is a valid signature of `message` under this key.
+    pub fn verify(&self, message: &[u8], sig: &[u8; 64]) -> bool {
+        use ed25519_dalek::Verifier as _;
+        self.key.as_ref().is_some_and(|key| {
+            key.verify(message, &ed25519_dalek::Signature::from_bytes(sig))
+                .is_ok()
+        })
+    }
 }
 
 impl PunchRecord {
@@ -598,8 +622,13 @@ pub struct ReadRecord {
 impl ReadRecord {
     /// [`PunchRecord::verify_signature`], over the bytes already computed.
     pub fn verify_signature(&self, public_key: &[u8; 32]) -> Result<(), SignatureError> {
+        self.verify_with(&DeviceVerifier::new(public_key))
+    }
+
+    /// [`ReadRecord::verify_signature`] with a key already decoded.
+    pub fn verify_with(&self, verifier: &DeviceVerifier) -> Result<(), SignatureError> {
         let signature = self.record.signature()?;
-        if ed25519_verify(public_key, &self.signing_bytes, &signature) {
+        if verifier.verify(&self.signing_bytes, &signature) {
             Ok(())
         } else {
             Err(SignatureError::Mismatch)
@@ -716,6 +745,16 @@ mod tests {
             edited.push(b'x');
             let garbage: [u8; 64] = std::array::from_fn(|_| rng.u8(..));
             let other = odd_keys[round % odd_keys.len()];
+            // A key decoded once checks like a key decoded for each check.
+            let verifier = DeviceVerifier::new(&key);
+            assert!(verifier.verify(&message, &sig));
+            assert!(!verifier.verify(&message, &flipped));
+            assert!(!verifier.verify(&edited, &sig));
+            assert!(!verifier.verify(&message, &non_canonical_s(&sig)));
+            assert_eq!(
+                DeviceVerifier::new(&other).verify(&message, &sig),
+                ring_verify(&other, &message, &sig)
+            );
             for (k, m, s) in [
                 (&key, &message, &sig),
                 (&key, &message, &flipped),

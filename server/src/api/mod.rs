@@ -215,8 +215,12 @@ fn check_content_type(parts: &Parts) -> Result<(), Failure> {
     }
 }
 
-/// Parses JSON with an error naming the path of the bad field.
+/// Parses JSON with an error naming the path of the bad field. Well-formed bodies take the
+/// plain reader; only a failed one is read again, tracking the path, to name the field.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
