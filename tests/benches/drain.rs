@@ -30,8 +30,10 @@
 //!
 //! # Runs
 //!
-//! 1. Headline: one drain of **10,000** punches each way (set `DAKA_DRAIN_PUNCHES` to change),
-//!    printed with total seconds, µs per punch and the ratios. These are single runs.
+//! 1. Headline: drains of **10,000** punches each way (set `DAKA_DRAIN_PUNCHES` to change), in
+//!    3 rounds (`DAKA_DRAIN_ROUNDS`), each printed with total seconds, µs per punch and the
+//!    round's ratios, then the medians: each way's time, and the ratios of drains made in the
+//!    same round.
 //! 2. Criterion (`iter_custom`, 10 samples, setup excluded): the three ways on a backlog of
 //!    1,000 punches (`DAKA_DRAIN_SAMPLE_PUNCHES`), reported per drain; divide by 1,000 for
 //!    per-punch figures. They are not the 10,000 figures scaled: see the headline.
@@ -346,32 +348,65 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// The headline: `DAKA_DRAIN_ROUNDS` rounds (3 unless set), each draining a fresh copy of the
+/// backlog every selected way, one after the other. Each round's ratios compare drains made
+/// seconds apart, so a drift in this machine's fsync latency between rounds (which moves the
+/// one-request-per-punch baseline most) does not enter a ratio; the medians are reported.
 fn headline(rt: &tokio::runtime::Runtime) {
     let punches = env_usize("DAKA_DRAIN_PUNCHES", 10_000);
+    let rounds = env_usize("DAKA_DRAIN_ROUNDS", 3).max(1);
     let backlog = rt.block_on(Backlog::build(punches));
-    let mut totals = Vec::new();
-    for way in Way::ALL {
-        if !way.selected() {
-            totals.push(f64::NAN);
-            continue;
+    // Seconds per way (in `Way::ALL` order) per round; NaN for ways not selected.
+    let mut runs: Vec<[f64; 3]> = Vec::new();
+    for round in 1..=rounds {
+        let mut totals = [f64::NAN; 3];
+        for (i, way) in Way::ALL.into_iter().enumerate() {
+            if !way.selected() {
+                continue;
+            }
+            let split = rt.block_on(way.drain(&backlog));
+            let s = split.total.as_secs_f64();
+            eprintln!(
+                "headline round {round}: {:<10} {punches} punches in {s:8.2} s = {:8.1} µs/punch, \
+                 {} requests (outbox bookkeeping {:.2} s, push {:.2} s)",
+                way.name(),
+                s * 1e6 / punches as f64,
+                split.requests,
+                split.outbox.as_secs_f64(),
+                split.push.as_secs_f64(),
+            );
+            totals[i] = s;
         }
-        let split = rt.block_on(way.drain(&backlog));
-        let s = split.total.as_secs_f64();
         eprintln!(
-            "headline {:<10} {punches} punches in {s:8.2} s = {:8.1} µs/punch, {} requests \
-             (outbox bookkeeping {:.2} s, push {:.2} s)",
-            way.name(),
-            s * 1e6 / punches as f64,
-            split.requests,
-            split.outbox.as_secs_f64(),
-            split.push.as_secs_f64(),
+            "headline round {round}: per_punch / batch_200 = {:.1}×, per_punch / sync_now = {:.1}×",
+            totals[2] / totals[1],
+            totals[2] / totals[0]
         );
-        totals.push(s);
+        runs.push(totals);
     }
+    let column = |i: usize| median(runs.iter().map(|r| r[i]).collect());
+    let ratio = |over: usize| median(runs.iter().map(|r| r[2] / r[over]).collect());
     eprintln!(
-        "headline ratios: per_punch / batch_200 = {:.1}×, per_punch / sync_now = {:.1}×",
-        totals[2] / totals[1],
-        totals[2] / totals[0]
+        "headline median of {rounds} rounds: sync_now {:.2} s ({:.1} µs/punch), batch_200 {:.2} s \
+         ({:.1} µs/punch), per_punch {:.2} s ({:.1} µs/punch); ratios: per_punch / batch_200 = \
+         {:.1}×, per_punch / sync_now = {:.1}×",
+        column(0),
+        column(0) * 1e6 / punches as f64,
+        column(1),
+        column(1) * 1e6 / punches as f64,
+        column(2),
+        column(2) * 1e6 / punches as f64,
+        ratio(1),
+        ratio(0),
     );
 }
 
