@@ -418,7 +418,8 @@ impl Outbox {
             }
         }
         let oldest: Option<i64> = conn.query_row(
-            "SELECT min(created_ms) FROM outbox WHERE state != 'delivered'",
+            "SELECT min(created_ms) FROM outbox
+             WHERE state IN ('pending', 'in_flight', 'needs_attention')",
             [],
             |r| r.get(0),
         )?;

@@ -113,6 +113,8 @@ pub(crate) const STEPS: &[&str] = &[
     // 5 → 6: an item's payload in a table of its own, so that the state changes of a sync
     // round (in flight, delivered, back to pending) rewrite small rows instead of copying
     // every payload into the write-ahead log twice. Deleting an item deletes its payload.
+    // `outbox_by_stream` goes: step 4's indexes answer every query it served, and each index
+    // over the queue is written at every enqueue and delivery.
     r#"
     CREATE TABLE outbox_payload (
         seq             INTEGER PRIMARY KEY,                 -- the item's outbox.seq
@@ -122,6 +124,7 @@ pub(crate) const STEPS: &[&str] = &[
     ALTER TABLE outbox DROP COLUMN payload;
     CREATE TRIGGER outbox_payload_delete AFTER DELETE ON outbox
     BEGIN DELETE FROM outbox_payload WHERE seq = OLD.seq; END;
+    DROP INDEX outbox_by_stream;
     "#,
 ];
 
