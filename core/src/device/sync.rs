@@ -249,19 +249,22 @@ impl Device {
         let total = start.pending + start.in_flight;
         let mut sent = 0u64;
         while report.stopped_by.is_none() {
-            let batch = self.outbox.take_batch(self.now_ms(), BATCH)?;
+            let mut batch = self.outbox.take_batch(self.now_ms(), BATCH)?;
             if batch.is_empty() {
                 break;
             }
+            // The request takes each item's stream, kind and payload; only ids are needed
+            // afterwards, to match the answers.
             let request = PushRequest {
                 items: batch
-                    .iter()
+                    .iter_mut()
                     .map(|item| {
+                        let payload = std::mem::take(&mut item.payload);
                         Ok(PushItem {
                             id: item.id.clone(),
-                            stream: item.stream.clone(),
-                            kind: item.kind.clone(),
-                            body: RawValue::from_string(item.payload.clone()).map_err(|e| {
+                            stream: std::mem::take(&mut item.stream),
+                            kind: std::mem::take(&mut item.kind),
+                            body: RawValue::from_string(payload).map_err(|e| {
                                 crate::store::StoreError::Corrupt(format!(
                                     "outbox item {}: {e}",
                                     item.id
