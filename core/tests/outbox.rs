@@ -130,6 +130,70 @@ fn streams_keep_order_and_do_not_block_each_other() {
 }
 
 #[test]
+fn a_byte_budget_cuts_the_batch_and_leaves_the_rest_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir.path().join("d.db"), OutboxConfig::default());
+    let sized = |id: &str, stream: &str, bytes: usize| NewItem {
+        id: id.into(),
+        stream: stream.into(),
+        kind: "punch".into(),
+        payload: "x".repeat(bytes),
+    };
+    for (id, stream, bytes) in [
+        ("a1", "a", 1_000),
+        ("b1", "b", 1_000),
+        ("a2", "a", 1_000),
+        ("b2", "b", 10),
+    ] {
+        outbox.enqueue(&sized(id, stream, bytes), 0).unwrap();
+    }
+    let wire = |id: &str, bytes: usize| bytes + id.len() + 1 + "punch".len() + 64;
+    let two = wire("a1", 1_000) + wire("b1", 1_000);
+
+    // Exactly two items fit: the third would pass the budget, so it and everything after it
+    // (even the small b2, which would fit on its own) stay behind, keeping each stream's order.
+    let batch = outbox.take_batch_within(0, 10, two).unwrap();
+    assert_eq!(ids(&batch), ["a1", "b1"]);
+    assert_eq!(
+        batch.iter().map(|i| i.wire_bytes()).sum::<usize>(),
+        two,
+        "wire_bytes counts payload, id, stream, kind and 64 bytes of framing"
+    );
+    let pending = outbox.items(ItemState::Pending).unwrap();
+    assert_eq!(
+        ids(&pending),
+        ["a2", "b2"],
+        "cut items are not marked in flight"
+    );
+    assert_eq!(
+        ids(&outbox.items(ItemState::InFlight).unwrap()),
+        ["a1", "b1"]
+    );
+
+    // One byte less and only one fits.
+    outbox
+        .complete(
+            &[
+                ("a1".into(), Outcome::Delivered),
+                ("b1".into(), Outcome::Delivered),
+            ],
+            0,
+        )
+        .unwrap();
+    let batch = outbox
+        .take_batch_within(0, 10, wire("a2", 1_000) - 1)
+        .unwrap();
+    assert_eq!(ids(&batch), ["a2"], "the first item goes whatever its size");
+    outbox
+        .complete(&[("a2".into(), Outcome::Delivered)], 0)
+        .unwrap();
+
+    // A zero budget still sends one item at a time; the count limit still applies.
+    assert_eq!(ids(&outbox.take_batch_within(0, 10, 0).unwrap()), ["b2"]);
+    assert!(outbox.take_batch_within(0, 10, 0).unwrap().is_empty());
+}
+
+#[test]
 fn backoff_grows_with_attempts_within_full_jitter_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let config = OutboxConfig {

@@ -126,6 +126,84 @@ async fn every_fault_alone_is_survived_exactly_once() {
     }
 }
 
+/// The items of each push request of a round, from its progress events.
+async fn batch_sizes(phone: &Device) -> (Vec<u64>, daka_core::device::SyncReport) {
+    let sent = std::sync::Mutex::new(Vec::new());
+    let report = phone
+        .sync_now(&|p| sent.lock().unwrap().push(p.sent))
+        .await
+        .unwrap();
+    let sent = sent.into_inner().unwrap();
+    let sizes = std::iter::once(0)
+        .chain(sent.iter().copied())
+        .zip(&sent)
+        .map(|(before, after)| after - before)
+        .collect();
+    (sizes, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
+    let net = FaultProxy::start(server.addr(), FaultPlan::none())
+        .await
+        .unwrap();
+
+    // A fast link: with a 60 s timeout (10 s target) every full batch comes back well inside
+    // half the target, so each request doubles the next, up to the protocol's 500.
+    let fast = open_device(dir.path(), "fast", &timeline, 60_000);
+    fast.enroll(&net.url(), &code("E1001", 0), "fast", "android")
+        .await
+        .unwrap();
+    fast.sync_now(&|_| {}).await.unwrap();
+    for n in 0..1_300 {
+        punch(&fast, "E1001", &timeline, n);
+    }
+    let (sizes, report) = batch_sizes(&fast).await;
+    assert_eq!(sizes, [100, 200, 400, 500, 100], "{:?}", report.stopped_by);
+    assert_eq!((report.accepted, report.requests), (1_300, 5));
+    // The size is kept for the next round.
+    for n in 1_300..1_800 {
+        punch(&fast, "E1001", &timeline, n);
+    }
+    assert_eq!(batch_sizes(&fast).await.0, [500]);
+
+    // A request lost to a timeout halves the next one.
+    let slow = open_device(dir.path(), "slow", &timeline, TIMEOUT_MS);
+    slow.enroll(&net.url(), &code("E1002", 0), "slow", "android")
+        .await
+        .unwrap();
+    slow.sync_now(&|_| {}).await.unwrap();
+    for n in 0..120 {
+        punch(&slow, "E1002", &timeline, n);
+    }
+    net.set_plan(only(Fault::Stall));
+    let (sizes, stalled) = batch_sizes(&slow).await;
+    assert!(sizes.is_empty(), "{sizes:?}");
+    assert!(
+        matches!(
+            stalled.stopped_by_error,
+            Some(daka_core::sync::client::SyncError::Timeout { .. })
+        ),
+        "{:?}",
+        stalled.stopped_by
+    );
+    net.set_plan(FaultPlan::none());
+    timeline.advance_ms(60_000);
+    let (sizes, healed) = batch_sizes(&slow).await;
+    assert_eq!(
+        sizes.first(),
+        Some(&50),
+        "{sizes:?}, {:?}",
+        healed.stopped_by
+    );
+    assert_eq!(sizes.iter().sum::<u64>(), 120);
+    assert_eq!(healed.accepted, 120);
+    assert_eq!(server_punches(&server.url()).await.len(), 1_920);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_punches_through_a_faulty_network() {
     const TOTAL: u64 = 10_000;

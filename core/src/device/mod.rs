@@ -38,6 +38,7 @@ use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
 use crate::policy::{Policy, PolicyError};
 use crate::punch::{DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord};
 use crate::store::{Store, StoreError};
+use crate::sync::batching::BatchSizer;
 use crate::sync::client::{ClientConfig, SyncError};
 use crate::verdict::{Decision, Engine, TimeSource, Verdict};
 
@@ -126,6 +127,7 @@ pub struct Device {
     signer: DeviceSigner,
     client_config: ClientConfig,
     state: Mutex<State>,
+    batch_sizer: Mutex<BatchSizer>,
 }
 
 impl std::fmt::Debug for Device {
@@ -165,12 +167,18 @@ impl Device {
             signer,
             client_config: ClientConfig::default(),
             state: Mutex::new(state),
+            batch_sizer: Mutex::new(BatchSizer::new(ClientConfig::default().request_timeout)),
         })
     }
 
-    /// Sets request timeouts for sync (default 30 s per request).
+    /// Sets request timeouts for sync (default 30 s per request). Push requests are sized to
+    /// take at most a sixth of the request timeout (see [`BatchSizer`]).
     pub fn set_client_config(&mut self, config: ClientConfig) {
         self.client_config = config;
+        *self
+            .batch_sizer
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner()) = BatchSizer::new(config.request_timeout);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -9,6 +9,8 @@
 //! because being offline is the normal state of a field worker's phone.
 
 use std::collections::HashMap;
+use std::sync::MutexGuard;
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,10 +22,11 @@ use serde_json::value::RawValue;
 use super::{Device, DeviceError, Identity, punch_stream};
 use crate::outbox::{ItemError, Outcome};
 use crate::punch::PunchChain;
+use crate::sync::batching::{BatchSizer, MAX_PUSH_BYTES};
 use crate::sync::client::{SyncClient, SyncError};
 use crate::sync::protocol::{
-    Change, EnrollRequest, ItemResult, ItemStatus, MAX_PUSH_ITEMS, PushItem, PushRequest,
-    TokenRequest, token_challenge,
+    Change, EnrollRequest, ItemResult, ItemStatus, PushItem, PushRequest, TokenRequest,
+    token_challenge,
 };
 
 /// Progress of a drain, for "42 of 120 sent".
@@ -66,11 +69,12 @@ pub struct SyncReport {
     pub stopped_by_error: Option<SyncError>,
 }
 
-/// Items per push request.
-const BATCH: usize = 200;
-const _: () = assert!(BATCH <= MAX_PUSH_ITEMS);
-
 impl Device {
+    /// The adaptive size of push requests, kept across rounds for the life of the device.
+    fn batch_sizer(&self) -> MutexGuard<'_, BatchSizer> {
+        self.batch_sizer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(super) fn client(&self, identity: &Identity) -> Result<SyncClient, DeviceError> {
         Ok(SyncClient::new(&identity.server_url, self.client_config)?)
     }
@@ -249,7 +253,10 @@ impl Device {
         let total = start.pending + start.in_flight;
         let mut sent = 0u64;
         while report.stopped_by.is_none() {
-            let mut batch = self.outbox.take_batch(self.now_ms(), BATCH)?;
+            let items = self.batch_sizer().items();
+            let mut batch = self
+                .outbox
+                .take_batch_within(self.now_ms(), items, MAX_PUSH_BYTES)?;
             if batch.is_empty() {
                 break;
             }
@@ -275,6 +282,7 @@ impl Device {
                     .collect::<Result<Vec<_>, DeviceError>>()?,
             };
             let at = self.clock.now();
+            let started = Instant::now();
             report.requests += 1;
             let result = self
                 .authorized(&client, &identity, |t| {
@@ -286,9 +294,10 @@ impl Device {
             let now_ms = self.now_ms();
             match result {
                 Ok(response) => {
+                    self.batch_sizer().answered(batch.len(), started.elapsed());
                     self.note_server_time(response.server_time, &at);
                     let mut outcomes = Vec::with_capacity(batch.len());
-                    // The first answer for each id, as a lookup (a batch has up to 200).
+                    // The first answer for each id, as a lookup (a batch has up to 500).
                     let mut answers: HashMap<&str, &ItemResult> = HashMap::new();
                     for r in &response.results {
                         answers.entry(r.id.as_str()).or_insert(r);
@@ -349,6 +358,7 @@ impl Device {
                     }
                 }
                 Err(e) => {
+                    self.batch_sizer().failed(&e);
                     let (retry_after_ms, code) = (e.retry_after_ms(), error_code(&e));
                     let outcomes: Vec<_> = batch
                         .iter()

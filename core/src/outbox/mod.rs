@@ -109,6 +109,14 @@ pub struct OutboxItem {
     pub error: Option<ItemError>,
 }
 
+impl OutboxItem {
+    /// About what the item adds to a push request: its payload, id, stream and kind, and
+    /// 64 bytes for the JSON around them.
+    pub fn wire_bytes(&self) -> usize {
+        self.payload.len() + self.id.len() + self.stream.len() + self.kind.len() + 64
+    }
+}
+
 /// A server's reason for not accepting an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemError {
@@ -286,6 +294,15 @@ impl Outbox {
 
     /// Takes up to `max` items that may be sent now and marks them `in_flight`.
     ///
+    /// The same as [`Outbox::take_batch_within`] with no limit on bytes.
+    pub fn take_batch(&self, now_ms: i64, max: usize) -> Result<Vec<OutboxItem>, OutboxError> {
+        self.take_batch_within(now_ms, max, usize::MAX)
+    }
+
+    /// Takes up to `max` items that may be sent now, stopping before the item that would
+    /// bring the batch past `max_bytes` (see [`OutboxItem::wire_bytes`]; the first item is
+    /// taken whatever its size), and marks them `in_flight`.
+    ///
     /// A stream is eligible when its oldest pending item is due and none of its items is
     /// already in flight; from an eligible stream the items come in order. The result is in
     /// global enqueue order.
@@ -293,7 +310,12 @@ impl Outbox {
     /// Order within a stream across one batch is kept end to end by the protocol: the server
     /// applies a batch in order and, once it cannot apply an item, answers "retry" for every
     /// later item of the same stream in that batch.
-    pub fn take_batch(&self, now_ms: i64, max: usize) -> Result<Vec<OutboxItem>, OutboxError> {
+    pub fn take_batch_within(
+        &self,
+        now_ms: i64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<OutboxItem>, OutboxError> {
         let mut conn = self.store.conn();
         let tx = conn.transaction()?;
         let items = {
@@ -308,8 +330,22 @@ impl Outbox {
                  ORDER BY o.seq LIMIT ?2"
             ))?;
             let max = i64::try_from(max).unwrap_or(i64::MAX);
-            stmt.query_map(params![now_ms, max], item_from_row)?
-                .collect::<Result<Vec<_>, _>>()?
+            let mut items = stmt
+                .query_map(params![now_ms, max], item_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            // Cutting a suffix in global order leaves each stream's items a prefix of its
+            // queue, so the order within streams holds.
+            let mut bytes = 0usize;
+            let within = items
+                .iter()
+                .position(|item| {
+                    bytes = bytes.saturating_add(item.wire_bytes());
+                    bytes > max_bytes
+                })
+                .unwrap_or(items.len())
+                .max(1);
+            items.truncate(within);
+            items
         };
         {
             let mut mark = tx.prepare_cached(
