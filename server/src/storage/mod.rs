@@ -19,7 +19,6 @@
 //! kept as SHA-256 hashes (they are random and long, so a plain hash is enough). The one secret
 //! that must be stored is each organisation's policy signing key.
 
-mod checkpoint;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_approvals;

@@ -11,12 +11,8 @@
 //! another process (a backup, an operator's `sqlite3` shell); past it a call fails with
 //! [`StorageError::Busy`], which the HTTP layer answers with 503 and `Retry-After`.
 //!
-//! The writer does not checkpoint the log in its commits: a background thread does (see
-//! `checkpoint.rs`).
-//!
 //! Every query filters on `org_id` where the table has one; the schema is in `schema.rs`.
 
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -26,7 +22,6 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
-use super::checkpoint::{self, CHECKPOINT_PAGES, Checkpointer};
 use super::schema;
 use super::sqlite_approvals;
 use super::sqlite_attachments;
@@ -52,35 +47,6 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    checkpointer: Checkpointer,
-}
-
-/// The writer connection, held. When released after a commit that left the log at
-/// [`CHECKPOINT_PAGES`] or more, it wakes the checkpointer.
-struct Writer<'s> {
-    conn: MutexGuard<'s, Connection>,
-    checkpointer: &'s Checkpointer,
-}
-
-impl Deref for Writer<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl DerefMut for Writer<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-}
-
-impl Drop for Writer<'_> {
-    fn drop(&mut self) {
-        if checkpoint::take_log_pages() >= CHECKPOINT_PAGES {
-            self.checkpointer.request();
-        }
-    }
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -294,20 +260,14 @@ impl SqliteStorage {
         let path = path.as_ref().to_path_buf();
         let mut writer = open_connection(&path, busy_timeout)?;
         schema::migrate(&mut writer)?;
-        checkpoint::install(&writer);
         let readers = (0..READERS)
             .map(|_| open_connection(&path, busy_timeout).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
-        let checkpointer =
-            Checkpointer::start(open_connection(&path, busy_timeout)?).map_err(|e| {
-                StorageError::Database(format!("cannot start the checkpoint thread: {e}"))
-            })?;
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
-            checkpointer,
         })
     }
 
@@ -316,16 +276,10 @@ impl SqliteStorage {
         &self.path
     }
 
-    fn writer(&self) -> Writer<'_> {
+    fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (an open transaction
         // rolls back when dropped), so a poisoned lock is safe to reuse.
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        // What an earlier commit on this thread (of any database) left is not this one's.
-        checkpoint::take_log_pages();
-        Writer {
-            conn,
-            checkpointer: &self.checkpointer,
-        }
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -1151,35 +1105,6 @@ mod tests {
     fn count(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap()
-    }
-
-    /// A write that leaves a long log wakes the storage's checkpointer when the writer is
-    /// released; a short one does not.
-    #[test]
-    fn releasing_the_writer_after_a_long_log_wakes_the_checkpointer() {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
-        let write = |pages: i32| {
-            let mut conn = storage.writer();
-            conn.execute_batch("CREATE TABLE IF NOT EXISTS t (b BLOB)")
-                .unwrap();
-            let tx = conn.transaction().unwrap();
-            for _ in 0..pages {
-                tx.execute("INSERT INTO t (b) VALUES (zeroblob(4000))", [])
-                    .unwrap();
-            }
-            tx.commit().unwrap();
-        };
-        write(10);
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(storage.checkpointer.runs(), 0);
-        write(CHECKPOINT_PAGES);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while storage.checkpointer.runs() == 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(storage.checkpointer.runs(), 1);
-        assert_eq!(storage.checkpointer.failures(), 0);
     }
 
     /// An item dropped without being released leaves no trace; the items around it stay in
