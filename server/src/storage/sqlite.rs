@@ -348,30 +348,18 @@ impl SqliteStorage {
     }
 
     /// The body of [`ItemBatch::apply`] inside its savepoint `tx`; the caller commits.
+    /// `cached` is the device's chain as the batch's previous item left it, if that item was
+    /// this device's; the result is the chain as this item leaves it.
     fn apply_item_on(
         tx: &Connection,
         key: &ItemKey<'_>,
+        cached: Option<DeviceChain>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
-    ) -> Result<ItemDecision, StorageError> {
+    ) -> Result<(ItemDecision, DeviceChain), StorageError> {
         let existing = read_item(tx, key.org_id, key.item_id)?;
-        let device = Self::read_device(
-            tx,
-            "WHERE d.id = ?1 AND d.org_id = ?2",
-            &[&key.device_id, &key.org_id],
-        )?
-        .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
-        let (head_record, head_judged_at) = match &device.head {
-            Some(head) => {
-                let (record, judged): (String, i64) = cached_row(
-                    tx,
-                    "SELECT record, judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2",
-                    params![key.org_id, head.punch_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(map_err)?;
-                (Some(record), Some(time(judged)?))
-            }
-            None => (None, None),
+        let chain = match cached {
+            Some(chain) if chain.device_id == key.device_id && chain.org_id == key.org_id => chain,
+            _ => Self::read_chain(tx, key)?,
         };
         let nonce_used = match key.nonce {
             Some(nonce) => cached_row(
@@ -383,12 +371,12 @@ impl SqliteStorage {
             .map_err(map_err)?,
             None => false,
         };
-        let state = ItemState {
+        let mut state = ItemState {
             existing,
-            head: device.head.clone(),
-            head_record,
-            head_judged_at,
-            enrolled_at: device.enrolled_at,
+            head: chain.head,
+            head_record: chain.head_record,
+            head_judged_at: chain.head_judged_at,
+            enrolled_at: chain.enrolled_at,
             nonce_used,
         };
         let decision = judge(&state);
@@ -447,9 +435,69 @@ impl SqliteStorage {
                 params![key.org_id, key.device_id, punch.change, received],
             )
             .map_err(map_err)?;
+            state.head = Some(ChainHead {
+                seq: punch.seq,
+                hash: punch.hash.clone(),
+                punch_id: key.item_id.to_string(),
+            });
+            state.head_record = Some(punch.record.clone());
+            // As read back from the table: to the millisecond.
+            state.head_judged_at = Some(time(ms(punch.judged_at))?);
         }
-        Ok(decision)
+        let chain = DeviceChain {
+            device_id: key.device_id.to_string(),
+            org_id: key.org_id.to_string(),
+            head: state.head,
+            head_record: state.head_record,
+            head_judged_at: state.head_judged_at,
+            enrolled_at: state.enrolled_at,
+        };
+        Ok((decision, chain))
     }
+
+    /// A device's chain from the database.
+    fn read_chain(tx: &Connection, key: &ItemKey<'_>) -> Result<DeviceChain, StorageError> {
+        let device = Self::read_device(
+            tx,
+            "WHERE d.id = ?1 AND d.org_id = ?2",
+            &[&key.device_id, &key.org_id],
+        )?
+        .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
+        let (head_record, head_judged_at) = match &device.head {
+            Some(head) => {
+                let (record, judged): (String, i64) = cached_row(
+                    tx,
+                    "SELECT record, judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2",
+                    params![key.org_id, head.punch_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(map_err)?;
+                (Some(record), Some(time(judged)?))
+            }
+            None => (None, None),
+        };
+        Ok(DeviceChain {
+            device_id: device.id,
+            org_id: device.org_id,
+            head: device.head,
+            head_record,
+            head_judged_at,
+            enrolled_at: device.enrolled_at,
+        })
+    }
+}
+
+/// What judging a device's next punch needs from the database: its chain head (with the head
+/// record and when it was judged) and its enrolment time. A push batch keeps the chain as its
+/// last item left it, because the next item is nearly always the same device's.
+#[derive(Debug, Clone, PartialEq)]
+struct DeviceChain {
+    device_id: String,
+    org_id: String,
+    head: Option<ChainHead>,
+    head_record: Option<String>,
+    head_judged_at: Option<DateTime<Utc>>,
+    enrolled_at: DateTime<Utc>,
 }
 
 /// The ledger entry of an item id, if it was seen before.
@@ -495,6 +543,8 @@ fn read_item(
 /// savepoint, released into the transaction when it succeeds and rolled back when it fails.
 struct SqliteBatch<'c> {
     tx: rusqlite::Transaction<'c>,
+    /// The chain of the device whose item was applied last, as the transaction has it now.
+    chain: Option<DeviceChain>,
 }
 
 impl ItemBatch for SqliteBatch<'_> {
@@ -503,9 +553,12 @@ impl ItemBatch for SqliteBatch<'_> {
         key: &ItemKey<'_>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError> {
+        // Taken out for the item: if it fails and rolls back, the next item reads afresh.
+        let cached = self.chain.take();
         let savepoint = ItemSavepoint::open(&self.tx)?;
-        let decision = SqliteStorage::apply_item_on(&self.tx, key, judge)?;
+        let (decision, chain) = SqliteStorage::apply_item_on(&self.tx, key, cached, judge)?;
         savepoint.release()?;
+        self.chain = Some(chain);
         Ok(decision)
     }
 
@@ -514,6 +567,7 @@ impl ItemBatch for SqliteBatch<'_> {
         key: &ApprovalKey<'_>,
         judge: &mut dyn FnMut(&ApprovalState) -> ApprovalDecision,
     ) -> Result<ApprovalDecision, StorageError> {
+        self.chain = None;
         let savepoint = ItemSavepoint::open(&self.tx)?;
         let existing = read_item(&self.tx, key.org_id, key.item_id)?;
         let decision = sqlite_approvals::apply_approval_on(&self.tx, key, existing, judge)?;
@@ -881,7 +935,7 @@ impl Storage for SqliteStorage {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        let mut batch = SqliteBatch { tx };
+        let mut batch = SqliteBatch { tx, chain: None };
         // On `Err` the transaction is dropped, which rolls it back.
         work(&mut batch)?;
         // A FULL commit in WAL mode fsyncs the log: every item of the batch is durable.
@@ -1105,6 +1159,123 @@ mod tests {
     fn count(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap()
+    }
+
+    /// The chain a batch carries from item to item is the one the database holds: the judge
+    /// of each item sees the head the items before it left, across devices, after an item
+    /// that was answered without storing, and after an item whose writes failed and rolled
+    /// back.
+    #[test]
+    fn a_batch_judges_each_item_against_the_chain_its_earlier_items_left() {
+        use crate::storage::{Answer, NewPunch};
+        use daka_core::sync::protocol::ItemStatus;
+
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+        storage
+            .writer()
+            .execute_batch(
+                "INSERT INTO org (id, name, admin_token_hash, signing_seed, public_key, created_ms)
+                   VALUES ('o', 'Org', 'h', x'00', 'k', 0);
+                 INSERT INTO device (id, org_id, employee_id, public_key, name, platform,
+                                     enrolled_ms, change_floor)
+                   VALUES ('a', 'o', 'E1', zeroblob(32), 'A', 'test', 1000, 0),
+                          ('b', 'o', 'E2', randomblob(32), 'B', 'test', 2000, 0);",
+            )
+            .unwrap();
+        let judged_at = DateTime::from_timestamp_nanos(1_700_000_000_123_456_789);
+        let store = |seq: u64, id: &str| {
+            ItemDecision::Store(Box::new(NewPunch {
+                seq,
+                hash: format!("hash-{id}"),
+                employee_id: "E1".into(),
+                kind: "in".into(),
+                record: format!("{{\"id\":\"{id}\"}}"),
+                status: PunchStatus::Accepted,
+                code: None,
+                message: None,
+                server_verdict: "{}".into(),
+                policy_version: 1,
+                judged_at,
+                received_at: judged_at,
+                consume_nonce: false,
+                change: "{}".into(),
+            }))
+        };
+        let head = |seq: u64, id: &str| {
+            Some(ChainHead {
+                seq,
+                hash: format!("hash-{id}"),
+                punch_id: id.into(),
+            })
+        };
+        let mut seen: Vec<(String, ItemState)> = Vec::new();
+        storage
+            .apply_batch(&mut |batch| {
+                // (device, item, what the judge decides); `a3` repeats seq 2 of device a, so
+                // its insert fails and the item rolls back.
+                let plan: [(&str, &str, Option<u64>); 6] = [
+                    ("a", "a1", Some(1)),
+                    ("a", "a2", Some(2)),
+                    ("b", "b1", Some(1)),
+                    ("a", "a-refused", None),
+                    ("a", "a3", Some(2)),
+                    ("a", "a4", Some(3)),
+                ];
+                for (device, item, seq) in plan {
+                    let key = ItemKey {
+                        org_id: "o",
+                        device_id: device,
+                        item_id: item,
+                        kind: "punch",
+                        body_hash: "bh",
+                        nonce: None,
+                    };
+                    let result = batch.apply(&key, &mut |state| {
+                        seen.push((item.to_string(), state.clone()));
+                        match seq {
+                            Some(seq) => store(seq, item),
+                            None => ItemDecision::Answer(Answer {
+                                status: ItemStatus::Rejected,
+                                code: Some("test".into()),
+                                message: None,
+                            }),
+                        }
+                    });
+                    assert_eq!(result.is_err(), item == "a3", "{item}: {result:?}");
+                }
+                Ok(())
+            })
+            .unwrap();
+        let state = |item: &str| &seen.iter().find(|(i, _)| i == item).unwrap().1;
+        let record = |id: &str| Some(format!("{{\"id\":\"{id}\"}}"));
+        // Stored judged times come back to the millisecond.
+        let judged_ms = Some(time(ms(judged_at)).unwrap());
+
+        assert_eq!(state("a1").head, None);
+        assert_eq!(state("a1").enrolled_at, time(1000).unwrap());
+        assert_eq!(state("a2").head, head(1, "a1"));
+        assert_eq!(state("a2").head_record, record("a1"));
+        assert_eq!(state("a2").head_judged_at, judged_ms);
+        assert_eq!(state("b1").head, None, "another device: its own chain");
+        assert_eq!(state("b1").enrolled_at, time(2000).unwrap());
+        assert_eq!(
+            state("a-refused").head,
+            head(2, "a2"),
+            "back on a: read afresh"
+        );
+        assert_eq!(state("a3").head, head(2, "a2"), "a refusal stores nothing");
+        assert_eq!(
+            state("a4").head,
+            head(2, "a2"),
+            "a3's failed writes rolled back"
+        );
+        assert_eq!(state("a4").head_record, record("a2"));
+        assert_eq!(state("a4").enrolled_at, time(1000).unwrap());
+        let device = SqliteStorage::read_device(&storage.writer(), "WHERE d.id = ?1", &[&"a"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(device.head, head(3, "a4"), "the database agrees");
     }
 
     /// An item dropped without being released leaves no trace; the items around it stay in
