@@ -170,8 +170,9 @@ async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
     }
     assert_eq!(batch_sizes(&fast).await.0, [500]);
 
-    // A request lost to a timeout halves the next one.
-    let slow = open_device(dir.path(), "slow", &timeline, TIMEOUT_MS);
+    // A request lost to a timeout halves the next one. (A 2 s timeout, so that only the
+    // stall, never a busy test machine, times a request out.)
+    let slow = open_device(dir.path(), "slow", &timeline, 2_000);
     slow.enroll(&net.url(), &code("E1002", 0), "slow", "android")
         .await
         .unwrap();
@@ -179,7 +180,10 @@ async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
     for n in 0..120 {
         punch(&slow, "E1002", &timeline, n);
     }
-    net.set_plan(only(Fault::Stall));
+    net.set_plan(FaultPlan {
+        stall: std::time::Duration::from_millis(2_300),
+        ..only(Fault::Stall)
+    });
     let (sizes, stalled) = batch_sizes(&slow).await;
     assert!(sizes.is_empty(), "{sizes:?}");
     assert!(
