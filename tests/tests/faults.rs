@@ -126,6 +126,28 @@ async fn every_fault_alone_is_survived_exactly_once() {
     }
 }
 
+/// A phone of `employee` with a `timeout_ms` request timeout, enrolled through `net`, with
+/// `backlog` punches queued.
+async fn phone_with_backlog(
+    employee: &str,
+    timeout_ms: u64,
+    backlog: u64,
+    dir: &std::path::Path,
+    timeline: &std::sync::Arc<Timeline>,
+    net: &FaultProxy,
+) -> Device {
+    let phone = open_device(dir, employee, timeline, timeout_ms);
+    phone
+        .enroll(&net.url(), &code(employee, 0), employee, "android")
+        .await
+        .unwrap();
+    phone.sync_now(&|_| {}).await.unwrap();
+    for n in 0..backlog {
+        punch(&phone, employee, timeline, n);
+    }
+    phone
+}
+
 /// The items of each push request of a round, from its progress events.
 async fn batch_sizes(phone: &Device) -> (Vec<u64>, daka_core::device::SyncReport) {
     let sent = std::sync::Mutex::new(Vec::new());
@@ -153,14 +175,7 @@ async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
 
     // A fast link: with a 60 s timeout (10 s target) every full batch comes back well inside
     // half the target, so each request doubles the next, up to the protocol's 500.
-    let fast = open_device(dir.path(), "fast", &timeline, 60_000);
-    fast.enroll(&net.url(), &code("E1001", 0), "fast", "android")
-        .await
-        .unwrap();
-    fast.sync_now(&|_| {}).await.unwrap();
-    for n in 0..1_300 {
-        punch(&fast, "E1001", &timeline, n);
-    }
+    let fast = phone_with_backlog("E1001", 60_000, 1_300, dir.path(), &timeline, &net).await;
     let (sizes, report) = batch_sizes(&fast).await;
     assert_eq!(sizes, [100, 200, 400, 500, 100], "{:?}", report.stopped_by);
     assert_eq!((report.accepted, report.requests), (1_300, 5));
@@ -172,14 +187,7 @@ async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
 
     // A request lost to a timeout halves the next one. (A 2 s timeout, so that only the
     // stall, never a busy test machine, times a request out.)
-    let slow = open_device(dir.path(), "slow", &timeline, 2_000);
-    slow.enroll(&net.url(), &code("E1002", 0), "slow", "android")
-        .await
-        .unwrap();
-    slow.sync_now(&|_| {}).await.unwrap();
-    for n in 0..120 {
-        punch(&slow, "E1002", &timeline, n);
-    }
+    let slow = phone_with_backlog("E1002", 2_000, 120, dir.path(), &timeline, &net).await;
     net.set_plan(FaultPlan {
         stall: std::time::Duration::from_millis(2_300),
         ..only(Fault::Stall)
