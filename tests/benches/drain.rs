@@ -32,7 +32,7 @@
 //! # Runs
 //!
 //! 1. Headline: drains of **10,000** punches each way (set `DAKA_DRAIN_PUNCHES` to change), in
-//!    3 rounds (`DAKA_DRAIN_ROUNDS`), each printed with total seconds, µs per punch and the
+//!    7 rounds (`DAKA_DRAIN_ROUNDS`), each printed with total seconds, µs per punch and the
 //!    round's ratios, then the medians: each way's time, and the ratios of drains made in the
 //!    same round.
 //! 2. Criterion (`iter_custom`, 10 samples, setup excluded): the three ways on a backlog of
@@ -358,13 +358,13 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// The headline: `DAKA_DRAIN_ROUNDS` rounds (3 unless set), each draining a fresh copy of the
+/// The headline: `DAKA_DRAIN_ROUNDS` rounds (7 unless set), each draining a fresh copy of the
 /// backlog every selected way, one after the other. Each round's ratios compare drains made
 /// seconds apart, so a drift in this machine's fsync latency between rounds (which moves the
 /// one-request-per-punch baseline most) does not enter a ratio; the medians are reported.
 fn headline(rt: &tokio::runtime::Runtime) {
     let punches = env_usize("DAKA_DRAIN_PUNCHES", 10_000);
-    let rounds = env_usize("DAKA_DRAIN_ROUNDS", 3).max(1);
+    let rounds = env_usize("DAKA_DRAIN_ROUNDS", 7).max(1);
     let backlog = rt.block_on(Backlog::build(punches));
     // Seconds per way (in `Way::ALL` order) per round; NaN for ways not selected.
     let mut runs: Vec<[f64; 3]> = Vec::new();
