@@ -217,6 +217,71 @@ async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_a_lower_body_limit_gets_smaller_requests_and_refuses_what_cannot_fit() {
+    // A body limit of 40 KB, about 25 punches: the first requests are refused (413) and the
+    // same items go again at once in requests half the size, until they fit.
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let options = daka_server::ServerOptions {
+        max_body_bytes: 40_000,
+        ..Default::default()
+    };
+    let server =
+        start_server_with(dir.path(), &timeline, seed(policy(false, 42), 1), options).await;
+    let net = FaultProxy::start(server.addr(), FaultPlan::none())
+        .await
+        .unwrap();
+    let phone = phone_with_backlog("E1001", 60_000, 120, dir.path(), &timeline, &net).await;
+    let (sizes, report) = batch_sizes(&phone).await;
+    assert_eq!(report.stopped_by, None);
+    assert_eq!(
+        (report.accepted, report.rejected, report.remaining),
+        (120, 0, 0)
+    );
+    assert_eq!(sizes.iter().sum::<u64>(), 120);
+    assert!(
+        sizes.iter().all(|&n| n <= 25),
+        "every accepted request fits in 40 KB: {sizes:?}"
+    );
+    assert_eq!(
+        report.requests,
+        2 + sizes.len() as u64,
+        "100, then about 50 items (80 KB) were refused first: {sizes:?}"
+    );
+    assert_eq!(server_punches(&server.url()).await.len(), 120);
+
+    // A limit below one punch: each is refused alone, and parked with the reason instead of
+    // blocking the round or being retried forever.
+    let dir = tempfile::tempdir().unwrap();
+    let options = daka_server::ServerOptions {
+        max_body_bytes: 1_000,
+        ..Default::default()
+    };
+    let server =
+        start_server_with(dir.path(), &timeline, seed(policy(false, 42), 1), options).await;
+    let net = FaultProxy::start(server.addr(), FaultPlan::none())
+        .await
+        .unwrap();
+    let phone = phone_with_backlog("E1002", 60_000, 3, dir.path(), &timeline, &net).await;
+    let report = phone.sync_now(&|_| {}).await.unwrap();
+    assert_eq!(
+        (report.accepted, report.rejected),
+        (0, 3),
+        "{:?}",
+        report.stopped_by
+    );
+    assert_eq!(report.requests, 4, "3 together, then each alone");
+    let parked = phone.outbox().items(ItemState::NeedsAttention).unwrap();
+    assert_eq!(parked.len(), 3);
+    for item in &parked {
+        let error = item.error.as_ref().unwrap();
+        assert_eq!(error.code, "payload_too_large");
+        assert!(error.message.contains("413"), "{}", error.message);
+    }
+    assert!(server_punches(&server.url()).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_punches_through_a_faulty_network() {
     const TOTAL: u64 = 10_000;
     let seed_value: u64 = std::env::var("DAKA_FAULT_SEED")

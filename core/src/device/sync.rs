@@ -6,7 +6,9 @@
 //! A 401 refreshes the bearer token once, by signing a challenge with the device key. A
 //! retryable failure (network, timeout, 5xx, 429/503) puts the batch back with backoff or the
 //! server's Retry-After and ends the round with the error in the report; it is not an `Err`,
-//! because being offline is the normal state of a field worker's phone.
+//! because being offline is the normal state of a field worker's phone. Push requests are
+//! sized to the link ([`BatchSizer`]); a 413 sends the same items again at once in smaller
+//! requests, and parks an item that alone is too large.
 
 use std::collections::HashMap;
 use std::sync::MutexGuard;
@@ -22,7 +24,7 @@ use serde_json::value::RawValue;
 use super::{Device, DeviceError, Identity, punch_stream};
 use crate::outbox::{ItemError, Outcome};
 use crate::punch::PunchChain;
-use crate::sync::batching::{BatchSizer, MAX_PUSH_BYTES};
+use crate::sync::batching::BatchSizer;
 use crate::sync::client::{SyncClient, SyncError};
 use crate::sync::protocol::{
     Change, EnrollRequest, ItemResult, ItemStatus, PushItem, PushRequest, TokenRequest,
@@ -253,13 +255,15 @@ impl Device {
         let total = start.pending + start.in_flight;
         let mut sent = 0u64;
         while report.stopped_by.is_none() {
-            let items = self.batch_sizer().items();
-            let mut batch = self
-                .outbox
-                .take_batch_within(self.now_ms(), items, MAX_PUSH_BYTES)?;
+            let (items, bytes) = {
+                let sizer = self.batch_sizer();
+                (sizer.items(), sizer.bytes())
+            };
+            let mut batch = self.outbox.take_batch_within(self.now_ms(), items, bytes)?;
             if batch.is_empty() {
                 break;
             }
+            let batch_bytes: usize = batch.iter().map(|item| item.wire_bytes()).sum();
             // The request takes each item's stream, kind and payload; only ids are needed
             // afterwards, to match the answers.
             let request = PushRequest {
@@ -356,6 +360,29 @@ impl Device {
                         // The server asked for patience; the rest waits for its backoff.
                         report.stopped_by = Some("the server deferred some items".into());
                     }
+                }
+                Err(e) if e.is_too_large() => {
+                    // The server's body limit is below this request: send the batch again in
+                    // smaller requests, at once. A single item over the limit can never go.
+                    let error = ItemError {
+                        code: "payload_too_large".into(),
+                        message: e.to_string(),
+                    };
+                    let outcome = if batch.len() > 1 {
+                        self.batch_sizer().too_large(batch_bytes);
+                        Outcome::Retry {
+                            retry_after_ms: Some(0),
+                            error: Some(error),
+                        }
+                    } else {
+                        report.rejected += 1;
+                        Outcome::Rejected(error)
+                    };
+                    let outcomes: Vec<_> = batch
+                        .iter()
+                        .map(|i| (i.id.clone(), outcome.clone()))
+                        .collect();
+                    self.outbox.complete(&outcomes, now_ms)?;
                 }
                 Err(e) => {
                     self.batch_sizer().failed(&e);

@@ -12,8 +12,11 @@
 //!   the problem.
 //!
 //! The target time is a sixth of the client's request timeout (5 s for the default 30 s). A
-//! batch also stops at [`MAX_PUSH_BYTES`] of items, well below the server's 4 MiB body limit,
-//! however many items that is (one item is always sent, and an item is at most 256 KiB).
+//! batch also stops at a byte budget, [`MAX_PUSH_BYTES`] of items at first, well below the
+//! reference server's default 4 MiB body limit, however many items that is (one item is always
+//! sent, and an item is at most 256 KiB). A server configured with a lower limit answers 413;
+//! [`BatchSizer::too_large`] then halves the budget below what was refused, for as long as the
+//! device runs.
 
 use std::time::Duration;
 
@@ -27,6 +30,7 @@ pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSizer {
     items: usize,
+    bytes: usize,
     target: Duration,
 }
 
@@ -42,6 +46,7 @@ impl BatchSizer {
     pub fn new(request_timeout: Duration) -> BatchSizer {
         BatchSizer {
             items: Self::START_ITEMS,
+            bytes: MAX_PUSH_BYTES,
             target: request_timeout / 6,
         }
     }
@@ -49,6 +54,18 @@ impl BatchSizer {
     /// Items to take for the next request.
     pub fn items(&self) -> usize {
         self.items
+    }
+
+    /// Most bytes of items (see [`crate::outbox::OutboxItem::wire_bytes`]) for the next
+    /// request.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Learns that the server refused a request of `sent_bytes` of items as too large (413):
+    /// the budget drops to half of that, and never grows back.
+    pub fn too_large(&mut self, sent_bytes: usize) {
+        self.bytes = self.bytes.min(sent_bytes / 2);
     }
 
     /// The time a request should take at most.
@@ -171,6 +188,24 @@ mod tests {
         // And it recovers once the link does.
         s.answered(10, Duration::from_millis(50));
         assert_eq!(s.items(), 20);
+    }
+
+    #[test]
+    fn a_refusal_as_too_large_halves_the_byte_budget_below_what_was_sent() {
+        let mut s = BatchSizer::new(TIMEOUT);
+        assert_eq!(s.bytes(), MAX_PUSH_BYTES);
+        s.too_large(150_000);
+        assert_eq!(s.bytes(), 75_000);
+        // A larger refused request (sent before the budget dropped) does not raise it.
+        s.too_large(1_000_000);
+        assert_eq!(s.bytes(), 75_000);
+        s.too_large(40_000);
+        assert_eq!(s.bytes(), 20_000);
+        // Fast answers grow the item count, never the byte budget.
+        s.answered(s.items(), Duration::from_millis(10));
+        assert_eq!((s.items(), s.bytes()), (200, 20_000));
+        s.too_large(0);
+        assert_eq!(s.bytes(), 0, "one item per request from here");
     }
 
     #[test]

@@ -84,6 +84,12 @@ impl SyncError {
         )
     }
 
+    /// Whether the server refused the request's body as too large (HTTP 413): the same
+    /// content may go in smaller requests.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, SyncError::Refused { status: 413, .. })
+    }
+
     /// The server's requested wait, if it gave one.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
