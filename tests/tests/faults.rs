@@ -168,10 +168,7 @@ async fn batch_sizes(phone: &Device) -> (Vec<u64>, daka_core::device::SyncReport
 async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let timeline = Timeline::new();
-    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
-    let net = FaultProxy::start(server.addr(), FaultPlan::none())
-        .await
-        .unwrap();
+    let (server, net) = server_behind_proxy(Default::default(), dir.path(), &timeline).await;
 
     // A fast link: with a 60 s timeout (10 s target) every full batch comes back well inside
     // half the target, so each request doubles the next, up to the protocol's 500.
@@ -216,21 +213,34 @@ async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
     assert_eq!(server_punches(&server.url()).await.len(), 1_920);
 }
 
+/// Server options that refuse request bodies over `max_body_bytes`.
+fn body_limit(max_body_bytes: usize) -> daka_server::ServerOptions {
+    daka_server::ServerOptions {
+        max_body_bytes,
+        ..Default::default()
+    }
+}
+
+/// A server with `options`, behind a proxy that injects no faults until told to.
+async fn server_behind_proxy(
+    options: daka_server::ServerOptions,
+    dir: &std::path::Path,
+    timeline: &std::sync::Arc<Timeline>,
+) -> (daka_server::RunningServer, FaultProxy) {
+    let server = start_server_with(dir, timeline, seed(policy(false, 42), 1), options).await;
+    let net = FaultProxy::start(server.addr(), FaultPlan::none())
+        .await
+        .unwrap();
+    (server, net)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_with_a_lower_body_limit_gets_smaller_requests_and_refuses_what_cannot_fit() {
     // A body limit of 40 KB, about 25 punches: the first requests are refused (413) and the
     // same items go again at once in requests half the size, until they fit.
     let dir = tempfile::tempdir().unwrap();
     let timeline = Timeline::new();
-    let options = daka_server::ServerOptions {
-        max_body_bytes: 40_000,
-        ..Default::default()
-    };
-    let server =
-        start_server_with(dir.path(), &timeline, seed(policy(false, 42), 1), options).await;
-    let net = FaultProxy::start(server.addr(), FaultPlan::none())
-        .await
-        .unwrap();
+    let (server, net) = server_behind_proxy(body_limit(40_000), dir.path(), &timeline).await;
     let phone = phone_with_backlog("E1001", 60_000, 120, dir.path(), &timeline, &net).await;
     let (sizes, report) = batch_sizes(&phone).await;
     assert_eq!(report.stopped_by, None);
@@ -253,15 +263,7 @@ async fn a_server_with_a_lower_body_limit_gets_smaller_requests_and_refuses_what
     // A limit below one punch: each is refused alone, and parked with the reason instead of
     // blocking the round or being retried forever.
     let dir = tempfile::tempdir().unwrap();
-    let options = daka_server::ServerOptions {
-        max_body_bytes: 1_000,
-        ..Default::default()
-    };
-    let server =
-        start_server_with(dir.path(), &timeline, seed(policy(false, 42), 1), options).await;
-    let net = FaultProxy::start(server.addr(), FaultPlan::none())
-        .await
-        .unwrap();
+    let (server, net) = server_behind_proxy(body_limit(1_000), dir.path(), &timeline).await;
     let phone = phone_with_backlog("E1002", 60_000, 3, dir.path(), &timeline, &net).await;
     let report = phone.sync_now(&|_| {}).await.unwrap();
     assert_eq!(
