@@ -530,3 +530,58 @@ async fn a_batch_mixing_bad_items_applies_exactly_the_good_ones() {
         .clone();
     assert_eq!(head, 2, "the forged record did not move the chain head");
 }
+
+/// Pushes that leave a long write-ahead log get it copied into the database file once they
+/// have been answered, with no further request, and the log then starts again from the
+/// beginning instead of growing.
+#[tokio::test]
+async fn a_long_log_is_checkpointed_after_the_answer_and_then_restarts() {
+    let server = TestServer::start().await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let db = server.db_path();
+    let wal = db.with_extension("db-wal");
+    let len = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let seeded = len(&db);
+    // Punches without a face token (refused by the example policy, and stored as chain links
+    // all the same): about 3 KB of log each, so a few pushes take it past 1,000 pages.
+    let spec = PunchSpec {
+        face: None,
+        ..dev.good_spec()
+    };
+    let mut pushed = 0;
+    while len(&wal) < 1_000 * 4096 {
+        assert!(pushed < 5_000, "the log stays short: {} bytes", len(&wal));
+        let items: Vec<PushItem> = (0..500)
+            .map(|_| {
+                let record = dev.record(spec.clone());
+                dev.item(&record)
+            })
+            .collect();
+        let results = server.push(&dev, items).await;
+        assert!(
+            results.iter().all(|r| r.status == ItemStatus::Rejected),
+            "{:?}",
+            results.first()
+        );
+        pushed += 500;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while len(&db) < seeded + 2_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after the answer: the database file holds {} bytes, the log {}",
+            len(&db),
+            len(&wal)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let wal_len = len(&wal);
+    let record = dev.record(spec);
+    server.push(&dev, vec![dev.item(&record)]).await;
+    assert_eq!(len(&wal), wal_len, "the log grew instead of restarting");
+    let stored: usize = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM punch", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, pushed + 1);
+}

@@ -71,21 +71,31 @@ impl AppState {
         }
     }
 
-    /// Runs a storage call on the blocking pool.
     /// The server's current time (the configured clock, or the system clock).
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.inner.now()
     }
 
+    /// Runs a storage call on the blocking pool. Upkeep the call left due (a WAL checkpoint)
+    /// then runs there too, without holding up the answer.
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, Failure>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, Failure> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&inner))
+        let result = tokio::task::spawn_blocking(move || f(&inner))
             .await
-            .map_err(|e| Failure::internal(format!("storage task failed: {e}")))?
+            .map_err(|e| Failure::internal(format!("storage task failed: {e}")))?;
+        if self.inner.storage.upkeep_due() {
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = inner.storage.upkeep() {
+                    eprintln!("daka-server: storage upkeep failed, will try again: {e}");
+                }
+            });
+        }
+        result
     }
 }
 

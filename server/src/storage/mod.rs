@@ -19,6 +19,7 @@
 //! kept as SHA-256 hashes (they are random and long, so a plain hash is enough). The one secret
 //! that must be stored is each organisation's policy signing key.
 
+mod checkpoint;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_approvals;
@@ -622,4 +623,18 @@ pub trait Storage: Send + Sync + 'static {
         org_id: &str,
         sha256: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StorageError>;
+
+    // ---- upkeep --------------------------------------------------------------------------
+    /// Whether upkeep that writes put off is waiting ([`Storage::upkeep`]). Cheap: the HTTP
+    /// layer asks after every storage call, and when it is due runs the upkeep on the blocking
+    /// pool after answering, so no request waits for it. A backend with none says `false`.
+    fn upkeep_due(&self) -> bool {
+        false
+    }
+    /// Runs the upkeep that writes put off (SQLite: copying a long write-ahead log into the
+    /// database file). Nothing a client was told depends on it: every answered write is
+    /// already durable.
+    fn upkeep(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }

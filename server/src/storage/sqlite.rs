@@ -11,10 +11,15 @@
 //! another process (a backup, an operator's `sqlite3` shell); past it a call fails with
 //! [`StorageError::Busy`], which the HTTP layer answers with 503 and `Retry-After`.
 //!
+//! The writer does not checkpoint the write-ahead log inside its commits: once a commit leaves
+//! the log long, a checkpoint is due, and the HTTP layer runs it after answering
+//! (`checkpoint.rs`).
+//!
 //! Every query filters on `org_id` where the table has one; the schema is in `schema.rs`.
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,6 +27,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
+use super::checkpoint::{self, CHECKPOINT_PAGES};
 use super::schema;
 use super::sqlite_approvals;
 use super::sqlite_attachments;
@@ -47,6 +53,36 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// A commit left the log at [`CHECKPOINT_PAGES`] or more.
+    checkpoint_due: AtomicBool,
+}
+
+/// The writer connection, held. Released after a commit that left the log at
+/// [`CHECKPOINT_PAGES`] or more, it marks a checkpoint as due.
+struct Writer<'s> {
+    conn: MutexGuard<'s, Connection>,
+    checkpoint_due: &'s AtomicBool,
+}
+
+impl Deref for Writer<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if checkpoint::take_log_pages() >= CHECKPOINT_PAGES {
+            self.checkpoint_due.store(true, Ordering::Release);
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -260,6 +296,7 @@ impl SqliteStorage {
         let path = path.as_ref().to_path_buf();
         let mut writer = open_connection(&path, busy_timeout)?;
         schema::migrate(&mut writer)?;
+        checkpoint::install(&writer);
         let readers = (0..READERS)
             .map(|_| open_connection(&path, busy_timeout).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
@@ -268,6 +305,7 @@ impl SqliteStorage {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            checkpoint_due: AtomicBool::new(false),
         })
     }
 
@@ -276,10 +314,16 @@ impl SqliteStorage {
         &self.path
     }
 
-    fn writer(&self) -> MutexGuard<'_, Connection> {
+    fn writer(&self) -> Writer<'_> {
         // A panic while holding the lock cannot leave SQLite inconsistent (an open transaction
         // rolls back when dropped), so a poisoned lock is safe to reuse.
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // What an earlier commit on this thread (of any database) left is not this one's.
+        checkpoint::take_log_pages();
+        Writer {
+            conn,
+            checkpoint_due: &self.checkpoint_due,
+        }
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -1150,6 +1194,20 @@ impl Storage for SqliteStorage {
     ) -> Result<Option<(String, Vec<u8>)>, StorageError> {
         sqlite_attachments::read(&self.reader(), org_id, sha256)
     }
+
+    fn upkeep_due(&self) -> bool {
+        self.checkpoint_due.load(Ordering::Acquire)
+    }
+
+    /// The due checkpoint, if any, on the writer (see `checkpoint.rs`). One that cannot copy
+    /// every page (a reader still uses old ones) is due again after the next long commit.
+    fn upkeep(&self) -> Result<(), StorageError> {
+        if !self.checkpoint_due.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        checkpoint::run(&self.writer()).map_err(map_err)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -1311,5 +1369,104 @@ mod tests {
             .unwrap();
         assert_eq!(kept, [0, 2, 3, 5]);
         assert_eq!(count(&conn), 8);
+    }
+
+    /// Writes `pages` pages of blobs in one transaction on the storage's writer; returns the
+    /// length of the log that commit left.
+    fn write_pages(storage: &SqliteStorage, pages: i32) -> i32 {
+        let mut conn = storage.writer();
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS blobs (b BLOB NOT NULL)")
+            .unwrap();
+        let tx = conn.transaction().unwrap();
+        for _ in 0..pages {
+            cached_execute(&tx, "INSERT INTO blobs (b) VALUES (zeroblob(4000))", []).unwrap();
+        }
+        tx.commit().unwrap();
+        // Read before the writer is released, which takes it.
+        checkpoint::log_pages()
+    }
+
+    fn file_len(path: &Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// A commit that leaves the log long does not copy it into the database file itself: it
+    /// leaves a checkpoint due, which the upkeep runs on the writer, after which the next
+    /// write starts the log again from the beginning.
+    #[test]
+    fn a_long_log_is_checkpointed_by_the_upkeep_not_by_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let storage = SqliteStorage::open(&path).unwrap();
+        write_pages(&storage, 10);
+        assert!(!storage.upkeep_due(), "a short log needs no checkpoint");
+        storage.upkeep().unwrap();
+
+        let before = file_len(&path);
+        let log = write_pages(&storage, CHECKPOINT_PAGES);
+        assert!(log >= CHECKPOINT_PAGES, "{log}");
+        assert!(storage.upkeep_due());
+        assert!(
+            file_len(&path) < before + 100 * 4096,
+            "the commit copied the log into the database file ({} bytes, was {before})",
+            file_len(&path)
+        );
+
+        storage.upkeep().unwrap();
+        assert!(!storage.upkeep_due());
+        assert!(
+            file_len(&path) >= before + u64::try_from(CHECKPOINT_PAGES).unwrap() * 4000,
+            "the upkeep did not copy the log ({} bytes, was {before})",
+            file_len(&path)
+        );
+        let wal = dir.path().join("server.db-wal");
+        let wal_len = file_len(&wal);
+        let restarted = write_pages(&storage, 3);
+        assert!(restarted < 10, "the log did not restart: {restarted} pages");
+        assert_eq!(
+            file_len(&wal),
+            wal_len,
+            "the log file grew instead of restarting"
+        );
+        assert!(!storage.upkeep_due());
+        // Nothing due: the upkeep does nothing.
+        storage.upkeep().unwrap();
+        assert_eq!(count_blobs(&storage), i64::from(10 + CHECKPOINT_PAGES + 3));
+    }
+
+    /// When no upkeep runs, the writer checkpoints in the commit that takes the log to the
+    /// backstop, so the log stays bounded.
+    #[test]
+    fn without_upkeep_the_commit_at_the_backstop_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let storage = SqliteStorage::open(&path).unwrap();
+        let mut written = 0;
+        while written < checkpoint::BACKSTOP_PAGES - CHECKPOINT_PAGES {
+            let log = write_pages(&storage, CHECKPOINT_PAGES);
+            written += CHECKPOINT_PAGES;
+            assert!(
+                log >= written,
+                "{log} < {written}: the log was checkpointed early"
+            );
+            assert!(storage.upkeep_due());
+        }
+        let before = file_len(&path);
+        let log = write_pages(&storage, CHECKPOINT_PAGES);
+        assert_eq!(log, 0, "the commit at the backstop checkpoints");
+        assert!(file_len(&path) >= before + 9 * u64::try_from(CHECKPOINT_PAGES).unwrap() * 4000);
+        let restarted = write_pages(&storage, 3);
+        assert!(restarted < 10, "the log did not restart: {restarted} pages");
+        assert_eq!(
+            count_blobs(&storage),
+            i64::from(checkpoint::BACKSTOP_PAGES + 3)
+        );
+    }
+
+    fn count_blobs(storage: &SqliteStorage) -> i64 {
+        storage
+            .reader()
+            .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+            .unwrap()
     }
 }
