@@ -7,6 +7,9 @@
 //! * `verify_1000`: [`verify_chain`] over 1,000 records, and reading a 1,000-line log and
 //!   verifying it (the server's path), against 1,000 bare ring verifications and 1,000
 //!   `serde_json::to_vec` calls.
+//! * `read`: [`PunchRecord::read`] of one record as a server reads a pushed one, in its
+//!   canonical form (as devices send it) and pretty-printed (any other form), against a plain
+//!   `serde_json::Value` parse of the same text.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -182,5 +185,24 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append, verify);
+fn read(c: &mut Criterion) {
+    let signer = DeviceSigner::from_seed(&SEED).unwrap();
+    let canonical = chain_of(2, &signer).remove(1).to_json().unwrap();
+    let value: serde_json::Value = serde_json::from_str(&canonical).unwrap();
+    let pretty = serde_json::to_string_pretty(&value).unwrap();
+    let mut group = c.benchmark_group("read");
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("baseline_serde_json_value", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&canonical)).unwrap())
+    });
+    group.bench_function("read_canonical", |b| {
+        b.iter(|| PunchRecord::read(black_box(&canonical)).unwrap())
+    });
+    group.bench_function("read_pretty", |b| {
+        b.iter(|| PunchRecord::read(black_box(&pretty)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, append, verify, read);
 criterion_main!(benches);

@@ -487,6 +487,13 @@ proptest! {
             let again = PunchRecord::from_json(&json).unwrap();
             prop_assert_eq!(again.to_json().unwrap(), json.clone());
             prop_assert_eq!(again.hash().unwrap(), record.hash().unwrap());
+            // Read as a server reads it (the canonical form takes a shorter path): the same.
+            let read = PunchRecord::read(&json).unwrap();
+            prop_assert_eq!(&read.record, record);
+            prop_assert_eq!(read.canonical_json(), json.as_str());
+            prop_assert_eq!(read.hash(), record.hash().unwrap());
+            read.verify_signature(&key).unwrap();
+            prop_assert_eq!(read.verify_signature(&[42; 32]), Err(SignatureError::Mismatch));
             // Any key order, whitespace, escaping and number spelling reads as the same record.
             let value: Value = serde_json::from_str(&json).unwrap();
             let mut respelt = String::new();
@@ -648,6 +655,15 @@ proptest! {
         let path = leaf.get(&all).clone();
         mutate(at(&mut value, &path), &pick);
         lines[i] = serde_json::to_string(&value).unwrap();
+        // Reading the edited line as a server does agrees with the strict reader.
+        match (PunchRecord::from_json(&lines[i]), PunchRecord::read(&lines[i])) {
+            (Ok(record), Ok(read)) => {
+                prop_assert_eq!(&read.record, &record);
+                prop_assert_eq!(read.canonical_json(), record.to_json().unwrap());
+            }
+            (Err(strict), Err(read)) => prop_assert_eq!(strict, read),
+            (strict, read) => prop_assert!(false, "{:?} but {:?}", strict, read.map(|r| r.record)),
+        }
         match parse_log(&lines.join("\n")) {
             Err(e) => prop_assert_eq!(e.line, i + 1, "{} at {:?}", e, path),
             Ok(parsed) => {
@@ -1179,6 +1195,11 @@ fn with(edit: impl FnOnce(&mut Value)) -> String {
 
 fn code_and_field(text: &str) -> (&'static str, Option<String>) {
     let e = PunchRecord::from_json(text).unwrap_err();
+    assert_eq!(
+        PunchRecord::read(text).unwrap_err(),
+        e,
+        "reading with the canonical bytes kept refuses alike: {text}"
+    );
     (e.code(), e.field().map(str::to_owned))
 }
 
@@ -1424,6 +1445,7 @@ fn duplicate_keys_non_finite_numbers_and_odd_json_are_refused() {
     ] {
         let e = PunchRecord::from_json(&text).unwrap_err();
         assert_eq!(e.code(), "not_json", "{e}: {text}");
+        assert_eq!(PunchRecord::read(&text).unwrap_err(), e);
     }
     // Quoted numbers are strings, not NaN: a type error naming the field.
     let e = PunchRecord::from_json(&json.replacen("\"lat\":22.2803", "\"lat\":\"NaN\"", 1))

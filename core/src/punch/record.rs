@@ -507,7 +507,59 @@ impl PunchRecord {
     /// [`PunchRecord::from_json`], keeping the canonical bytes that reading computed: a
     /// verifier that checks the signature, hashes the record and stores it takes them from
     /// the [`ReadRecord`] instead of writing the record out again for each.
+    ///
+    /// A record that arrives exactly in its canonical form, as daka devices send theirs, is
+    /// read on a shorter path with the same result (see [`PunchRecord::read_canonical`]).
     pub fn read(text: &str) -> Result<ReadRecord, RecordError> {
+        match PunchRecord::read_canonical(text) {
+            Some(read) => Ok(read),
+            None => PunchRecord::read_any_form(text),
+        }
+    }
+
+    /// The reading of a record that is its own canonical form: `text` with the top-level `sig`
+    /// member taken out is read as a typed body, and the record is accepted only if its
+    /// canonical JSON, with `sig` put back in its place, is `text` byte for byte. Then `text`
+    /// has no duplicate key, no unknown field and no value written another way (the canonical
+    /// writer produces none of them), and the strict reading would see exactly this typed
+    /// record, so the result is the one [`PunchRecord::read_any_form`] gives; this path only
+    /// skips building and comparing the generic JSON tree. `None` for anything else, including
+    /// every record that is not valid, which the general path reads to name the fault.
+    fn read_canonical(text: &str) -> Option<ReadRecord> {
+        const MEMBER: &str = ",\"sig\":\"";
+        if text.len() > MAX_RECORD_BYTES {
+            return None;
+        }
+        // Inside a JSON string every `"` is escaped, so this is a member named `sig` of some
+        // object; if it is not the record's own, the comparison below fails.
+        let start = text.find(MEMBER)?;
+        let value_start = start + MEMBER.len();
+        let value_len = text[value_start..].find('"')?;
+        let sig = &text[value_start..value_start + value_len];
+        decode_sig(sig).ok()?;
+        let end = value_start + value_len + 1;
+        let body_text = [&text[..start], &text[end..]].concat();
+        let body: PunchBody = serde_json::from_str(&body_text).ok()?;
+        body.validate().ok()?;
+        let typed = serde_json::to_value(&body).ok()?;
+        json::check_integers(&typed).ok()?;
+        let (signing_bytes, whole) =
+            json::canonical_with_member(typed.as_object()?, "sig", &Value::String(sig.to_owned()));
+        if whole != text.as_bytes() {
+            return None;
+        }
+        Some(ReadRecord {
+            record: PunchRecord {
+                body,
+                sig: sig.to_owned(),
+            },
+            signing_bytes,
+            canonical: text.to_owned(),
+        })
+    }
+
+    /// The strict reading of a record in any JSON form: see the file header.
+    fn read_any_form(text: &str) -> Result<ReadRecord, RecordError> {
         let (record, signing_bytes, whole) = PunchRecord::from_value(strict_value(text)?)?;
         let canonical = String::from_utf8(whole).map_err(|e| RecordError::NotSerialisable {
             reason: e.to_string(),
@@ -771,5 +823,89 @@ mod tests {
         }
         // Every honest signature verified, and nothing else did.
         assert_eq!((valid, cases), (100, 600));
+    }
+
+    /// The example record of `docs/punch-record.md`, in its canonical form.
+    fn documented_record() -> &'static str {
+        include_str!("../../../docs/punch-record.md")
+            .lines()
+            .find(|line| line.starts_with("{\"clock\""))
+            .expect("the specification shows a record on one line")
+    }
+
+    /// A record in its canonical form is read on the short path, with the result the general
+    /// path gives; any other spelling, and any record the general path refuses, is left to
+    /// the general path.
+    #[test]
+    fn only_canonical_text_is_read_on_the_short_path_and_it_reads_the_same() {
+        let text = documented_record();
+        let general = PunchRecord::read_any_form(text).unwrap();
+        let quick = PunchRecord::read_canonical(text).expect("canonical text takes the short path");
+        assert_eq!(quick, general);
+        assert_eq!(quick.canonical_json(), text);
+
+        let value: Value = serde_json::from_str(text).unwrap();
+        let sig = value["sig"].as_str().unwrap().to_owned();
+        let other_sig = format!("A{}", &sig[1..]);
+        let respelt = [
+            serde_json::to_string_pretty(&value).unwrap(),
+            // `sig` last, out of order.
+            text.replacen(&format!(",\"sig\":\"{sig}\""), "", 1)
+                .trim_end_matches('}')
+                .to_owned()
+                + &format!("}},\"sig\":\"{sig}\"}}"),
+            // The same number spelt another way.
+            text.replacen(
+                "\"accuracy_m\":12.5,\"lat\"",
+                "\"accuracy_m\":1.25e1,\"lat\"",
+                1,
+            ),
+        ];
+        for other in &respelt {
+            assert!(PunchRecord::read_canonical(other).is_none(), "{other}");
+            assert_eq!(PunchRecord::read(other).unwrap(), general, "{other}");
+        }
+
+        let sig_member = format!(",\"sig\":\"{sig}\"");
+        let refused = [
+            // Two `sig` members, either first.
+            text.replacen(
+                &sig_member,
+                &format!("{sig_member},\"sig\":\"{other_sig}\""),
+                1,
+            ),
+            text.replacen(
+                &sig_member,
+                &format!(",\"sig\":\"{other_sig}\"{sig_member}"),
+                1,
+            ),
+            // A `sig` inside a nested object, ahead of the record's own.
+            text.replacen(
+                "\"monotonic_ms\":86401000",
+                &format!("\"monotonic_ms\":86401000,\"sig\":\"{other_sig}\""),
+                1,
+            ),
+            // No `sig` at the top, one nested.
+            text.replacen(&sig_member, "", 1).replacen(
+                "\"monotonic_ms\":86401000",
+                &format!("\"monotonic_ms\":86401000{sig_member}"),
+                1,
+            ),
+            // A `sig` that is no signature, and one that is not a string.
+            text.replacen(&sig, "not-a-signature", 1),
+            text.replacen(&format!("\"{sig}\""), "42", 1),
+            // An unknown member, and an integer beyond 2^53 - 1.
+            text.replacen("\"format\":1", "\"format\":1,\"fresh\":true", 1),
+            text.replacen(
+                "\"monotonic_ms\":86401000",
+                "\"monotonic_ms\":9007199254740992",
+                1,
+            ),
+        ];
+        for text in &refused {
+            assert!(PunchRecord::read_canonical(text).is_none(), "{text}");
+            let error = PunchRecord::read(text).unwrap_err();
+            assert_eq!(PunchRecord::read_any_form(text).unwrap_err(), error);
+        }
     }
 }
