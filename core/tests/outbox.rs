@@ -515,6 +515,75 @@ fn the_undelivered_counter_tracks_every_transition() {
     assert_eq!(count(), 3);
 }
 
+/// One answer can carry every outcome, an id twice (a server answering a repeated item) and ids
+/// the outbox never had: each item ends in the state its answers give, a delivery winning over
+/// any other answer for the same id, in whichever order they come; unknown ids change nothing.
+#[test]
+fn an_answer_mixing_outcomes_repeats_and_strangers_is_recorded_item_by_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir.path().join("m.db"), OutboxConfig::default());
+    for id in ["a", "b", "c", "d", "e", "f"] {
+        outbox.enqueue(&item(id, id), 0).unwrap();
+    }
+    assert_eq!(outbox.take_batch(0, 10).unwrap().len(), 6);
+    let rejected = |code: &str| {
+        Outcome::Rejected(ItemError {
+            code: code.into(),
+            message: format!("refused: {code}"),
+        })
+    };
+    let retry = || Outcome::Retry {
+        retry_after_ms: Some(60_000),
+        error: Some(ItemError {
+            code: "server_busy".into(),
+            message: "later".into(),
+        }),
+    };
+    outbox
+        .complete(
+            &[
+                ("a".into(), Outcome::Delivered),
+                ("b".into(), retry()),
+                ("b".into(), Outcome::Delivered),
+                ("c".into(), Outcome::Delivered),
+                ("c".into(), rejected("late")),
+                ("d".into(), rejected("bad_signature")),
+                ("e".into(), retry()),
+                ("nobody".into(), Outcome::Delivered),
+                ("".into(), rejected("unknown")),
+            ],
+            1_000,
+        )
+        .unwrap();
+    let in_state = |state| {
+        let items = outbox.items(state).unwrap();
+        items.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(in_state(ItemState::Delivered), ["a", "b", "c"]);
+    assert_eq!(in_state(ItemState::NeedsAttention), ["d"]);
+    assert_eq!(in_state(ItemState::Pending), ["e"]);
+    assert_eq!(in_state(ItemState::InFlight), ["f"], "f was not answered");
+    let parked = &outbox.items(ItemState::NeedsAttention).unwrap()[0];
+    assert_eq!(parked.error.as_ref().unwrap().code, "bad_signature");
+    let waiting = &outbox.items(ItemState::Pending).unwrap()[0];
+    assert_eq!(waiting.next_attempt_ms, 61_000, "Retry-After wins");
+    assert!(
+        outbox.items(ItemState::Delivered).unwrap()[0]
+            .error
+            .is_none()
+    );
+    let stats = outbox.stats(1_000).unwrap();
+    assert_eq!(
+        (
+            stats.delivered,
+            stats.needs_attention,
+            stats.pending,
+            stats.in_flight
+        ),
+        (3, 1, 1, 1)
+    );
+}
+
 /// `take_batch` must find stream heads and in-flight items through indexes: with full scans
 /// it was quadratic in the queue length (two seconds per batch at 10,000 queued punches).
 /// The status UI's oldest-undelivered query must not read delivered items either, which

@@ -206,6 +206,12 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     })
 }
 
+/// A JSON array of `values`, for `json_each` to give a statement a list.
+fn json_list<T: Serialize>(values: impl Iterator<Item = T>) -> String {
+    // Numbers and strings always serialise.
+    serde_json::to_string(&values.collect::<Vec<T>>()).unwrap_or_else(|_| "[]".into())
+}
+
 impl Outbox {
     /// Opens the outbox in `store`. Items left `in_flight` by a previous process (which died
     /// before learning their fate) go back to `pending`.
@@ -347,14 +353,12 @@ impl Outbox {
             items.truncate(within);
             items
         };
-        {
-            let mut mark = tx.prepare_cached(
-                "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE seq = ?1",
-            )?;
-            for item in &items {
-                mark.execute([item.seq])?;
-            }
-        }
+        // One statement for the whole batch: per-row statements cost more than the rows.
+        tx.prepare_cached(
+            "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1
+             WHERE seq IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute([json_list(items.iter().map(|item| item.seq))])?;
         tx.commit()?;
         Ok(items
             .into_iter()
@@ -372,15 +376,19 @@ impl Outbox {
         let mut conn = self.store.conn();
         let tx = conn.transaction()?;
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        // Deliveries, nearly every outcome, in one statement.
+        let delivered = outcomes
+            .iter()
+            .filter(|(_, outcome)| matches!(outcome, Outcome::Delivered))
+            .map(|(id, _)| id.as_str());
+        tx.prepare_cached(
+            "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, error_code = NULL, error_message = NULL
+             WHERE id IN (SELECT value FROM json_each(?1)) AND state != 'delivered'",
+        )?
+        .execute(params![json_list(delivered), now_ms])?;
         for (id, outcome) in outcomes {
             match outcome {
-                Outcome::Delivered => {
-                    tx.prepare_cached(
-                        "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, error_code = NULL, error_message = NULL
-                         WHERE id = ?1 AND state != 'delivered'",
-                    )?
-                    .execute(params![id, now_ms])?;
-                }
+                Outcome::Delivered => {}
                 Outcome::Rejected(err) => {
                     tx.prepare_cached(
                         "UPDATE outbox SET state = 'needs_attention', error_code = ?2, error_message = ?3
