@@ -483,6 +483,12 @@ proptest! {
         for record in &records {
             let json = record.to_json().unwrap();
             prop_assert!(!json.contains('\n'));
+            // Written straight from the typed record, as an independent RFC 8785 writer writes
+            // its JSON value; the signed body likewise.
+            let expected = serde_json_canonicalizer::to_vec(&serde_json::to_value(record).unwrap()).unwrap();
+            prop_assert_eq!(json.as_bytes(), expected.as_slice());
+            let body = serde_json_canonicalizer::to_vec(&serde_json::to_value(&record.body).unwrap()).unwrap();
+            prop_assert_eq!(record.body.signing_bytes().unwrap(), body);
             // Re-parsed, the canonical JSON is byte-identical.
             let again = PunchRecord::from_json(&json).unwrap();
             prop_assert_eq!(again.to_json().unwrap(), json.clone());

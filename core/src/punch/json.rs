@@ -272,14 +272,14 @@ pub(crate) fn first_difference(received: &Value, typed: &Value) -> Option<Differ
     walk(received, typed, &mut Vec::new())
 }
 
-/// RFC 8785 canonical JSON of a typed value: its JSON value model, written by
-/// [`canonical_value`]. A non-finite float becomes `null` in that model, as it does in
-/// serde_json's own writer; signed bodies are validated first, so they never carry one.
+/// RFC 8785 canonical JSON of a typed value: what [`canonical_value`] writes for its JSON
+/// value model, written straight from the value (`canonical.rs`). A non-finite float becomes
+/// `null` in that model, as it does in serde_json's own writer; signed bodies are validated
+/// first, so they never carry one.
 pub(crate) fn canonical<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, RecordError> {
-    let value = serde_json::to_value(value).map_err(|e| RecordError::NotSerialisable {
+    super::canonical::canonical_bytes(value).map_err(|e| RecordError::NotSerialisable {
         reason: e.to_string(),
-    })?;
-    Ok(canonical_value(&value))
+    })
 }
 
 /// RFC 8785 canonical JSON of a JSON value, written in one pass:
@@ -395,7 +395,7 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 }
 
 /// Orders two strings by their UTF-16 code units (RFC 8785 §3.2.3).
-fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
     // Lead bytes 0xEE and above start U+E000..; below them, byte order is UTF-16 order.
     let simple = |s: &str| s.bytes().all(|b| b < 0xEE);
     if simple(a) && simple(b) {
@@ -406,7 +406,7 @@ fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// A JSON string as RFC 8785 writes it.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = s.as_bytes();

@@ -7,10 +7,12 @@
 //!   ([`parse_log`]) and [`verify_chain`], which names the first bad record of a forged,
 //!   edited, gapped, reordered or forked log and returns the head to compare against for
 //!   truncation.
-//! * `json`: the strict JSON reading and canonical writing both rely on.
+//! * `json`: the strict JSON reading and canonical writing both rely on; `canonical` writes
+//!   typed values in that form without building a JSON tree first.
 //!
 //! The format is specified in `docs/punch-record.md`.
 
+mod canonical;
 pub mod chain;
 pub(crate) mod json;
 pub mod record;

@@ -35,6 +35,7 @@ use serde_json::Value;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use super::canonical::canonical_strict;
 use super::json::{self, MAX_SAFE_INTEGER, StrictValue};
 use crate::evidence::{DeviceClock, Fix};
 use crate::verdict::Verdict;
@@ -519,7 +520,8 @@ impl PunchRecord {
 
     /// The reading of a record that is its own canonical form: `text` with the top-level `sig`
     /// member taken out is read as a typed body, and the record is accepted only if its
-    /// canonical JSON, with `sig` put back in its place, is `text` byte for byte. Then `text`
+    /// canonical JSON, with `sig` put back in its place and every integer within
+    /// ±(2^53 − 1), is `text` byte for byte. Then `text`
     /// has no duplicate key, no unknown field and no value written another way (the canonical
     /// writer produces none of them), and the strict reading would see exactly this typed
     /// record, so the result is the one [`PunchRecord::read_any_form`] gives; this path only
@@ -541,18 +543,24 @@ impl PunchRecord {
         let body_text = [&text[..start], &text[end..]].concat();
         let body: PunchBody = serde_json::from_str(&body_text).ok()?;
         body.validate().ok()?;
-        let typed = serde_json::to_value(&body).ok()?;
-        json::check_integers(&typed).ok()?;
-        let (signing_bytes, whole) =
-            json::canonical_with_member(typed.as_object()?, "sig", &Value::String(sig.to_owned()));
-        if whole != text.as_bytes() {
+        let record = PunchRecord {
+            body,
+            sig: sig.to_owned(),
+        };
+        if canonical_strict(&record).ok()? != text.as_bytes() {
             return None;
         }
+        // `text` is the canonical record, and the member cut out was its own `sig` (had it been
+        // another, the body would still hold `sig` and `PunchBody` would have refused it as
+        // unknown). A canonical object less one member is the canonical object of the rest:
+        // what was left is the canonical body, the signed bytes.
+        let signing_bytes = body_text.into_bytes();
+        debug_assert_eq!(
+            json::canonical(&record.body).ok().as_deref(),
+            Some(signing_bytes.as_slice())
+        );
         Some(ReadRecord {
-            record: PunchRecord {
-                body,
-                sig: sig.to_owned(),
-            },
+            record,
             signing_bytes,
             canonical: text.to_owned(),
         })
