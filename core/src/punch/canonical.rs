@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use serde::ser::{self, Impossible, Serialize};
+use serde::ser::{self, Serialize};
 
 use super::json::{MAX_SAFE_INTEGER, utf16_order, write_string};
 
@@ -448,7 +448,7 @@ impl ser::SerializeMap for Object<'_> {
     type Error = CanonicalError;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), CanonicalError> {
-        self.key = Some(key.serialize(KeyWriter)?);
+        self.key = Some(map_key(key)?);
         Ok(())
     }
 
@@ -499,151 +499,17 @@ impl ser::SerializeStructVariant for Object<'_> {
     }
 }
 
-/// A map key as the JSON value model takes it: a string, or an integer, boolean or character
-/// written as one.
-struct KeyWriter;
-
-impl KeyWriter {
-    fn refuse(what: &str) -> CanonicalError {
-        CanonicalError(format!("a map key must be a string, not {what}"))
-    }
-}
-
-impl ser::Serializer for KeyWriter {
-    type Ok = String;
-    type Error = CanonicalError;
-    type SerializeSeq = Impossible<String, CanonicalError>;
-    type SerializeTuple = Impossible<String, CanonicalError>;
-    type SerializeTupleStruct = Impossible<String, CanonicalError>;
-    type SerializeTupleVariant = Impossible<String, CanonicalError>;
-    type SerializeMap = Impossible<String, CanonicalError>;
-    type SerializeStruct = Impossible<String, CanonicalError>;
-    type SerializeStructVariant = Impossible<String, CanonicalError>;
-
-    fn serialize_bool(self, v: bool) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i8(self, v: i8) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i128(self, v: i128) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u128(self, v: u128) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_f32(self, _v: f32) -> Result<String, CanonicalError> {
-        Err(Self::refuse("a float"))
-    }
-    fn serialize_f64(self, _v: f64) -> Result<String, CanonicalError> {
-        Err(Self::refuse("a float"))
-    }
-    fn serialize_char(self, v: char) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_str(self, v: &str) -> Result<String, CanonicalError> {
-        Ok(v.to_owned())
-    }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<String, CanonicalError> {
-        Err(Self::refuse("bytes"))
-    }
-    fn serialize_none(self) -> Result<String, CanonicalError> {
-        Err(Self::refuse("null"))
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<String, CanonicalError> {
-        value.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<String, CanonicalError> {
-        Err(Self::refuse("null"))
-    }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<String, CanonicalError> {
-        Err(Self::refuse("null"))
-    }
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<String, CanonicalError> {
-        Ok(variant.to_owned())
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<String, CanonicalError> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<String, CanonicalError> {
-        Err(Self::refuse("an enum variant with data"))
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, CanonicalError> {
-        Err(Self::refuse("an array"))
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, CanonicalError> {
-        Err(Self::refuse("an array"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, CanonicalError> {
-        Err(Self::refuse("an array"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, CanonicalError> {
-        Err(Self::refuse("an enum variant with data"))
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, CanonicalError> {
-        Err(Self::refuse("an object"))
-    }
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, CanonicalError> {
-        Err(Self::refuse("an object"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, CanonicalError> {
-        Err(Self::refuse("an enum variant with data"))
+/// A map key as the JSON value model takes it: a string, or an integer or boolean written as
+/// one. Records have no maps, so this goes through serde_json rather than a key serializer.
+fn map_key<T: Serialize + ?Sized>(key: &T) -> Result<String, CanonicalError> {
+    match serde_json::to_value(key) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        Ok(serde_json::Value::Bool(b)) => Ok(b.to_string()),
+        Ok(serde_json::Value::Number(n)) if !n.is_f64() => Ok(n.to_string()),
+        Ok(other) => Err(CanonicalError(format!(
+            "a map key must be a string, not {other}"
+        ))),
+        Err(e) => Err(CanonicalError(format!("a map key cannot be written: {e}"))),
     }
 }
 
