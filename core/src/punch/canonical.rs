@@ -385,63 +385,28 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 }
 
-impl ser::SerializeSeq for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
+/// The four array-like forms serde has, all written as a JSON array.
+macro_rules! array_form {
+    ($form:ident, $add:ident) => {
+        impl ser::$form for Array<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
 
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
+            fn $add<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
+                self.element(value)
+            }
 
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.finish()
+            }
+        }
+    };
 }
 
-impl ser::SerializeTuple for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for Array<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
+array_form!(SerializeSeq, serialize_element);
+array_form!(SerializeTuple, serialize_element);
+array_form!(SerializeTupleStruct, serialize_field);
+array_form!(SerializeTupleVariant, serialize_field);
 
 impl ser::SerializeMap for Object<'_> {
     type Ok = ();
@@ -465,39 +430,30 @@ impl ser::SerializeMap for Object<'_> {
     }
 }
 
-impl ser::SerializeStruct for Object<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
+/// Structs and struct variants, both written as a JSON object.
+macro_rules! struct_form {
+    ($form:ident) => {
+        impl ser::$form for Object<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
 
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.member(Cow::Borrowed(key), value)
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), CanonicalError> {
+                self.member(Cow::Borrowed(key), value)
+            }
 
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.finish()
+            }
+        }
+    };
 }
 
-impl ser::SerializeStructVariant for Object<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), CanonicalError> {
-        self.member(Cow::Borrowed(key), value)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
+struct_form!(SerializeStruct);
+struct_form!(SerializeStructVariant);
 
 /// A map key as the JSON value model takes it: a string, or an integer or boolean written as
 /// one. Records have no maps, so this goes through serde_json rather than a key serializer.
