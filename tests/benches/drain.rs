@@ -376,39 +376,63 @@ fn headline(rt: &tokio::runtime::Runtime) {
             }
             let split = rt.block_on(way.drain(&backlog));
             let s = split.total.as_secs_f64();
+            // Only the direct loops time their parts.
+            let parts = if split.push.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    " (outbox bookkeeping {:.2} s, push {:.2} s)",
+                    split.outbox.as_secs_f64(),
+                    split.push.as_secs_f64()
+                )
+            };
             eprintln!(
                 "headline round {round}: {:<10} {punches} punches in {s:8.2} s = {:8.1} µs/punch, \
-                 {} requests (outbox bookkeeping {:.2} s, push {:.2} s)",
+                 {} requests{parts}",
                 way.name(),
                 s * 1e6 / punches as f64,
                 split.requests,
-                split.outbox.as_secs_f64(),
-                split.push.as_secs_f64(),
             );
             totals[i] = s;
         }
         eprintln!(
-            "headline round {round}: per_punch / batch_500 = {:.1}×, per_punch / sync_now = {:.1}×",
-            totals[2] / totals[1],
-            totals[2] / totals[0]
+            "headline round {round}: per_punch / batch_500 = {}, per_punch / sync_now = {}",
+            times(totals[2] / totals[1]),
+            times(totals[2] / totals[0])
         );
         runs.push(totals);
     }
     let column = |i: usize| median(runs.iter().map(|r| r[i]).collect());
     let ratio = |over: usize| median(runs.iter().map(|r| r[2] / r[over]).collect());
+    let ways: Vec<String> = Way::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !column(*i).is_nan())
+        .map(|(i, way)| {
+            format!(
+                "{} {:.2} s ({:.1} µs/punch)",
+                way.name(),
+                column(i),
+                column(i) * 1e6 / punches as f64
+            )
+        })
+        .collect();
     eprintln!(
-        "headline median of {rounds} rounds: sync_now {:.2} s ({:.1} µs/punch), batch_500 {:.2} s \
-         ({:.1} µs/punch), per_punch {:.2} s ({:.1} µs/punch); ratios: per_punch / batch_500 = \
-         {:.1}×, per_punch / sync_now = {:.1}×",
-        column(0),
-        column(0) * 1e6 / punches as f64,
-        column(1),
-        column(1) * 1e6 / punches as f64,
-        column(2),
-        column(2) * 1e6 / punches as f64,
-        ratio(1),
-        ratio(0),
+        "headline median of {rounds} rounds: {}; ratios: per_punch / batch_500 = {}, \
+         per_punch / sync_now = {}",
+        ways.join(", "),
+        times(ratio(1)),
+        times(ratio(0)),
     );
+}
+
+/// A ratio as printed: `n/a` when one of its ways was not run (`DAKA_DRAIN_WAYS`).
+fn times(ratio: f64) -> String {
+    if ratio.is_nan() {
+        "n/a".into()
+    } else {
+        format!("{ratio:.1}×")
+    }
 }
 
 fn criterion_runs(rt: &tokio::runtime::Runtime) {
