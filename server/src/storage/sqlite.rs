@@ -1205,8 +1205,7 @@ impl Storage for SqliteStorage {
         if !self.checkpoint_due.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        checkpoint::run(&self.writer()).map_err(map_err)?;
-        Ok(())
+        checkpoint::run(&self.writer()).map_err(map_err)
     }
 }
 
