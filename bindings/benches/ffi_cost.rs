@@ -19,10 +19,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use daka_core::device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
 use daka_core::evidence::Fix;
-use daka_core::outbox::OutboxConfig;
 use daka_core::punch::PunchKind;
+use daka_device::outbox::OutboxConfig;
+use daka_device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
 use daka_ffi::DakaDevice;
 
 const WARMUP: usize = 5_000;

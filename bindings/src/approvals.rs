@@ -13,8 +13,8 @@ use daka_core::approvals::template::FieldKind;
 use daka_core::approvals::{
     Action, AttachmentRef, FieldError, RouteStep, SignerPosition, StepMode, Template,
 };
-use daka_core::device::approvals::QueuedRequest;
-use daka_core::sync::protocol::{LeaveBalanceView, RequestView};
+use daka_core::protocol::{LeaveBalanceView, RequestView};
+use daka_device::engine::approvals::QueuedRequest;
 use serde_json::{Map, Value, json};
 
 use crate::device::DakaDevice;

@@ -1,4 +1,4 @@
-//! `DakaDevice`: the one object an app holds, over `daka_core::device::Device`.
+//! `DakaDevice`: the one object an app holds, over `daka_device::Device`.
 //!
 //! Every method is a thin call into the core plus a conversion; the rules, the store, the
 //! outbox and the protocol all live in `daka-core`. One FFI call per user action: a location
@@ -16,11 +16,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use daka_core::device::{
-    Device, SyncLoop, SyncReport as CoreReport, SystemClock, UnprotectedKeyStore,
-};
-use daka_core::outbox::{ItemState, OutboxConfig};
-use daka_core::sync::client::ClientConfig;
+use daka_device::outbox::{ItemState, OutboxConfig};
+use daka_device::sync::client::ClientConfig;
+use daka_device::{Device, SyncLoop, SyncReport as CoreReport, SystemClock, UnprotectedKeyStore};
 
 use crate::error::DakaError;
 use crate::platform::{ForeignKeyStore, KeyStore, Listeners, StatusListener};
@@ -254,7 +252,7 @@ impl DakaDevice {
         on_runtime(async move {
             let progress = {
                 let listeners = listeners.clone();
-                move |p: daka_core::device::SyncProgress| listeners.progress(p.sent, p.total)
+                move |p: daka_device::SyncProgress| listeners.progress(p.sent, p.total)
             };
             // A person asked: what waits only because the network was gone goes now.
             device.retry_now()?;
@@ -277,7 +275,7 @@ impl DakaDevice {
         }
         let rt = runtime()?;
         let listeners = self.listeners.clone();
-        let on_round = move |result: Result<&CoreReport, &daka_core::device::DeviceError>| {
+        let on_round = move |result: Result<&CoreReport, &daka_device::DeviceError>| {
             let mapped = result.map_err(DakaError::from);
             let _ = listeners.outcome(round_result(mapped.as_ref().copied()));
         };

@@ -13,11 +13,11 @@
 //! only place that decides what is retryable). No field is called `message`: Kotlin's
 //! `Throwable.message` would clash with it.
 
-use daka_core::device::approvals::DraftError;
-use daka_core::device::{DeviceError, KeyStoreError};
-use daka_core::outbox::OutboxError;
-use daka_core::store::StoreError;
-use daka_core::sync::client::SyncError;
+use daka_device::engine::approvals::DraftError;
+use daka_device::outbox::OutboxError;
+use daka_device::store::StoreError;
+use daka_device::sync::client::SyncError;
+use daka_device::{DeviceError, KeyStoreError};
 
 /// Everything that can go wrong in a daka call, each variant saying what to do about it.
 /// `toString()` (Swift: `description`) is the English explanation with the numbers.

@@ -1,7 +1,7 @@
 //! daka-ffi: the UniFFI surface of daka for Kotlin (Android) and Swift (iOS).
 //!
 //! A thin crate by design: `daka-core` holds every rule, the store, the outbox and the
-//! protocol; this crate only wraps `daka_core::device::Device` in one exported object and
+//! protocol; this crate only wraps `daka_device::Device` in one exported object and
 //! converts values at the boundary.
 //!
 //! * `device.rs`: [`DakaDevice`], the object apps hold.

@@ -14,7 +14,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use daka_core::device::{KeyStore as CoreKeyStore, KeyStoreError};
+use daka_device::{KeyStore as CoreKeyStore, KeyStoreError};
 
 use crate::error::DakaError;
 use crate::types::SyncReport;

@@ -9,11 +9,11 @@
 //! Counts and versions are `u64` (Kotlin `ULong`, Swift `UInt64`); instants are `i64` Unix
 //! milliseconds (Kotlin `Long`, Swift `Int64`).
 
-use daka_core::device::{self, Identity as CoreIdentity};
 use daka_core::evidence::FaceEvidence;
-use daka_core::outbox::OutboxStats;
-use daka_core::sync::protocol::Change;
+use daka_core::protocol::Change;
 use daka_core::verdict::{self, LocationSource as CoreSource};
+use daka_device::outbox::OutboxStats;
+use daka_device::{self as device, Identity as CoreIdentity};
 
 use crate::error::DakaError;
 

@@ -1,4 +1,5 @@
-//! daka-core: the rule engine of daka (打卡), shared by the device SDK and the reference server.
+//! daka-core: the rule engine of daka (打卡), the same code on the phone (through
+//! `daka-device`), on the reference server and in the `daka` CLI.
 //!
 //! Data flows one way through this crate:
 //!
@@ -15,27 +16,27 @@
 //!   sites, accuracy-aware.
 //! * [`evidence`] turns raw platform input into checked evidence: spoofing signals, trusted
 //!   time, Wi-Fi presence, the face-match token.
+//! * [`attempt`] gathers one punch attempt's evidence for the evaluator.
 //! * [`verdict`] combines the evidence under the policy into one explainable decision; this is
 //!   the single evaluator that the SDK, the server and `daka check` all run.
 //! * [`punch`] turns an attempt and its verdict into a signed, hash-chained record, and verifies
 //!   chains of them.
 //! * [`approvals`] validates request forms against the policy's templates, computes their
 //!   approval routes and runs the request state machine and leave ledger.
+//! * [`protocol`] holds the sync protocol's messages, which the device's client and the server
+//!   both speak; [`codes`] the stable machine codes of every verdict reason.
 //!
-//! Nothing here touches the network, a database or a platform API; those live in the crates
-//! that embed this one.
+//! Nothing here touches the network, a database, an async runtime or a platform API: the
+//! device runtime (`daka-device`) and the server (`daka-server`) add those around it.
 
 pub mod approvals;
 pub mod attempt;
 pub mod codes;
-pub mod device;
 pub mod evidence;
 pub mod geofence;
-pub mod outbox;
 pub mod policy;
+pub mod protocol;
 pub mod punch;
-pub mod store;
-pub mod sync;
 pub mod verdict;
 
 pub use codes::{Code, Severity};

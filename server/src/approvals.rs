@@ -34,7 +34,7 @@ use daka_core::approvals::{
     Action, Decision, Effect, Form, FormErrors, RequestState, RequestStatus, RequestType, Signed,
     Submission, compute_route,
 };
-use daka_core::sync::protocol::{Change, ItemStatus};
+use daka_core::protocol::{Change, ItemStatus};
 
 use crate::crypto;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ use crate::storage::{
     Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
     NewAudit, StorageError, StoredRequest,
 };
-use daka_core::sync::protocol::PushItem;
+use daka_core::protocol::PushItem;
 
 /// The item kind of a request submission.
 pub const REQUEST_KIND: &str = "request";

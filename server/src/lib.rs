@@ -1,14 +1,19 @@
-//! daka-server: the reference sync server of daka (打卡).
+//! daka-server: the reference sync server of daka (打卡). It runs the rules with `daka-core`,
+//! the same engine the phones run, and depends on nothing of the phone runtime.
 //!
 //! # Layout
 //!
 //! * [`Server`] starts the HTTP server on a tokio runtime and returns a [`RunningServer`].
 //! * `api/`: the router, errors and extractors; `api/device.rs` the protocol endpoints,
+//!   `api/requests.rs` approvals as devices see them, `api/attachments.rs` receipt uploads,
 //!   `api/admin.rs` the admin API.
 //! * [`push`]: the intake of pushed items (exactly-once, integrity, chain, rules).
+//! * [`approvals`]: pushed approval submissions and decisions, run through the core's request
+//!   state machine, and the change-feed entries they produce.
 //! * [`storage`]: the [`Storage`] trait and its SQLite implementation.
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
+//! * [`crypto`]: the organisation's policy-signing key.
 //! * [`openapi`]: the generated OpenAPI document.
 //!
 //! # Overview

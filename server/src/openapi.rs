@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the server, generated from the handlers' `#[utoipa::path]`
-//! annotations and the protocol types of `daka_core::sync::protocol`.
+//! annotations and the protocol types of `daka_core::protocol`.
 //!
 //! The server serves it at `GET /openapi.json`; the same text is committed as
 //! `docs/openapi.json`, and a test fails when the two differ (regenerate with

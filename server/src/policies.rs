@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use daka_core::sync::protocol::Change;
+use daka_core::protocol::Change;
 use daka_core::{Engine, Policy, PolicyError};
 
 use crate::crypto;

@@ -36,8 +36,8 @@ use daka_core::attempt::Attempt;
 use daka_core::evidence::FaceEvidence;
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::spoofing::PreviousPunch;
+use daka_core::protocol::{Change, ItemResult, ItemStatus, PushItem};
 use daka_core::punch::{DeviceVerifier, PunchRecord};
-use daka_core::sync::protocol::{Change, ItemResult, ItemStatus, PushItem};
 use daka_core::{Decision, Engine, Severity};
 use serde_json::value::RawValue;
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use daka_core::sync::protocol::{Change, ItemStatus};
+use daka_core::protocol::{Change, ItemStatus};
 use daka_server::ServerOptions;
 use serde_json::{Value, json};
 

@@ -11,7 +11,7 @@ use common::*;
 use daka_core::approvals::{
     Action, Decision, Form, RouteStep, Signed, SignerPosition, Submission, compute_route,
 };
-use daka_core::sync::protocol::{ItemResult, ItemStatus, PushItem};
+use daka_core::protocol::{ItemResult, ItemStatus, PushItem};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -301,9 +301,7 @@ async fn an_expense_of_6200_goes_to_the_manager_then_finance_with_a_signed_audit
     let statuses: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
-            daka_core::sync::protocol::Change::RequestUpdated { status, .. } => {
-                Some(status.clone())
-            }
+            daka_core::protocol::Change::RequestUpdated { status, .. } => Some(status.clone()),
             _ => None,
         })
         .collect();

@@ -10,7 +10,7 @@ mod common;
 use chrono::Utc;
 use common::*;
 use daka_core::approvals::{Form, RouteStep, Signed, Submission, compute_route};
-use daka_core::sync::protocol::{ItemResult, ItemStatus, PushItem};
+use daka_core::protocol::{ItemResult, ItemStatus, PushItem};
 use daka_server::ServerOptions;
 use daka_server::crypto::sha256_hex;
 use serde_json::{Value, json};

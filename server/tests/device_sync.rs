@@ -1,4 +1,4 @@
-//! The SDK's own device engine (`daka_core::device::Device`) against the server: enrolment,
+//! The SDK's own device engine (`daka_device::Device`) against the server: enrolment,
 //! policy fetch and signature check, punches through the durable outbox, a sync round that
 //! delivers each punch exactly once, and the server's verdicts pulled back.
 
@@ -7,11 +7,11 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use daka_core::device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
 use daka_core::evidence::FaceEvidence;
-use daka_core::outbox::OutboxConfig;
+use daka_core::protocol::Change;
 use daka_core::punch::PunchKind;
-use daka_core::sync::protocol::Change;
+use daka_device::outbox::OutboxConfig;
+use daka_device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
 
 #[tokio::test]
 async fn a_device_enrols_punches_and_syncs_each_punch_exactly_once() {
@@ -92,7 +92,7 @@ async fn a_key_store_that_hands_back_another_key_is_refused_at_open() {
     drop(conn);
     let e = open().unwrap_err();
     assert!(
-        matches!(&e, daka_core::device::DeviceError::Key { reason } if reason.contains("not this device's") && reason.contains(&first)),
+        matches!(&e, daka_device::DeviceError::Key { reason } if reason.contains("not this device's") && reason.contains(&first)),
         "{e}"
     );
 }

@@ -7,9 +7,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
 use common::*;
+use daka_core::protocol::{EnrollRequest, ItemStatus, TokenRequest};
 use daka_core::punch::DeviceSigner;
-use daka_core::sync::client::SyncError;
-use daka_core::sync::protocol::{EnrollRequest, ItemStatus, TokenRequest};
+use daka_device::sync::client::SyncError;
 use ring::signature::{ED25519, UnparsedPublicKey};
 
 fn enroll_request(code: &str) -> EnrollRequest {
@@ -106,7 +106,7 @@ async fn a_token_is_refreshed_with_the_device_key_only() {
     let (other, _) = DeviceSigner::generate().unwrap();
     let other_key = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).unwrap();
     let _ = other;
-    let challenge = daka_core::sync::protocol::token_challenge(&dev.device_id, &issued_at);
+    let challenge = daka_core::protocol::token_challenge(&dev.device_id, &issued_at);
     let forged = TokenRequest {
         device_id: dev.device_id.clone(),
         issued_at,

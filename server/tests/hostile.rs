@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use daka_core::sync::protocol::{ItemStatus, MAX_PUSH_ITEMS, PushItem};
+use daka_core::protocol::{ItemStatus, MAX_PUSH_ITEMS, PushItem};
 use daka_server::ServerOptions;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
 use daka_core::evidence::{FaceEvidence, Fix};
+use daka_core::protocol::{Change, ItemStatus, PushItem};
 use daka_core::punch::{PunchKind, PunchRecord};
-use daka_core::sync::protocol::{Change, ItemStatus, PushItem};
 use serde_json::json;
 
 fn statuses(list: &[(String, String)]) -> HashMap<String, String> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use daka_core::sync::protocol::ItemStatus;
+use daka_core::protocol::ItemStatus;
 use daka_server::seed::{self, SeedPolicy};
 use daka_server::storage::schema::{SCHEMA_VERSION, upgrade_from};
 use daka_server::storage::{CodeOutcome, Storage, StorageError};
@@ -306,7 +306,7 @@ async fn a_locked_database_is_answered_503_with_retry_after() {
         .client()
         .push(
             &dev.token,
-            &daka_core::sync::protocol::PushRequest {
+            &daka_core::protocol::PushRequest {
                 items: vec![dev.item(&r1)],
             },
         )
@@ -342,7 +342,7 @@ fn storage_is_usable_through_the_trait_object() {
 
 #[test]
 fn apply_item_stores_everything_or_nothing() {
-    use daka_core::sync::protocol::ItemStatus as S;
+    use daka_core::protocol::ItemStatus as S;
     use daka_server::storage::{
         Answer, EnrollOutcome, ItemDecision, ItemKey, ItemState, NewDevice, NewPunch, NewToken,
         PunchFilter, PunchStatus,
@@ -573,7 +573,7 @@ async fn a_request_over_its_time_limit_is_503_and_a_resend_is_exactly_once() {
     // only a 503, sends the item again and learns it was applied, once.
     blocker.execute_batch("ROLLBACK").unwrap();
     let mut statuses = Vec::new();
-    let request = daka_core::sync::protocol::PushRequest {
+    let request = daka_core::protocol::PushRequest {
         items: vec![dev.item(&r1)],
     };
     for _ in 0..100 {

@@ -57,11 +57,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, SamplingMode};
-use daka_core::device::{ClockSource, Device, UnprotectedKeyStore};
 use daka_core::evidence::DeviceClock;
-use daka_core::outbox::{OutboxConfig, Outcome};
-use daka_core::sync::client::{ClientConfig, SyncClient};
-use daka_core::sync::protocol::{ItemStatus, MAX_PUSH_ITEMS, PushItem, PushRequest};
+use daka_core::protocol::{ItemStatus, MAX_PUSH_ITEMS, PushItem, PushRequest};
+use daka_device::outbox::{OutboxConfig, Outcome};
+use daka_device::sync::client::{ClientConfig, SyncClient};
+use daka_device::{ClockSource, Device, UnprotectedKeyStore};
 use daka_e2e::harness::{TestServer, enrolled_device, enrollment_code, in_or_out, store_punch};
 use daka_server::ServerOptions;
 

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::Duration;
-use daka_core::device::{ClockSource, Device, PunchInput, UnprotectedKeyStore};
 use daka_core::evidence::{DeviceClock, Fix};
-use daka_core::outbox::OutboxConfig;
 use daka_core::punch::PunchKind;
+use daka_device::outbox::OutboxConfig;
+use daka_device::{ClockSource, Device, PunchInput, UnprotectedKeyStore};
 use daka_server::api::admin::{ChainReport, DeviceList, PunchInfo, PunchList};
 use daka_server::{RunningServer, Seed, Server, ServerConfig, ServerOptions};
 use serde_json::{Value, json};

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use daka_core::approvals::Action;
-use daka_core::device::{Device, SystemClock};
+use daka_device::{Device, SystemClock};
 use daka_e2e::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use daka_e2e::harness::{TestServer, enrolled_device, example_policy};
 use daka_server::{Seed, ServerOptions};
@@ -156,8 +156,8 @@ async fn an_expense_claim_filed_offline_goes_through_the_manager_and_finance() {
 }
 
 /// Syncs until the queue is empty (the first rounds after a failure may wait out backoff).
-async fn wait_for_delivery(device: &Device) -> daka_core::device::SyncReport {
-    let mut total = daka_core::device::SyncReport::default();
+async fn wait_for_delivery(device: &Device) -> daka_device::SyncReport {
+    let mut total = daka_device::SyncReport::default();
     for _ in 0..200 {
         let report = device.sync_now(&|_| {}).await.unwrap();
         total.accepted += report.accepted;
@@ -185,7 +185,7 @@ async fn a_leave_request_moves_the_balance_the_phone_shows() {
     .await;
     let applicant = phone(dir.path(), &server.url(), "E1001").await;
     let manager = phone(dir.path(), &server.url(), "E0101").await;
-    let annual = |b: Vec<daka_core::sync::protocol::LeaveBalanceView>| {
+    let annual = |b: Vec<daka_core::protocol::LeaveBalanceView>| {
         let a = b.into_iter().find(|x| x.leave_type == "annual").unwrap();
         (a.available_halves, a.pending_halves, a.taken_halves)
     };

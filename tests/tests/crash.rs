@@ -33,9 +33,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use daka_core::device::{Device, SystemClock, UnprotectedKeyStore};
-use daka_core::outbox::{ItemState, OutboxConfig};
 use daka_core::punch::verify_chain;
+use daka_device::outbox::{ItemState, OutboxConfig};
+use daka_device::{Device, SystemClock, UnprotectedKeyStore};
 use daka_e2e::harness::{TestServer, enrolled_device, enrollment_code, in_or_out, store_punch};
 use daka_server::ServerOptions;
 use daka_server::api::admin::PunchInfo;
@@ -377,7 +377,7 @@ fn acknowledged_punches_survive_sigkill_and_reach_the_server_once() {
     let next = device
         .punch(store_punch(
             &mut rng,
-            &daka_core::device::ClockSource::now(&clock),
+            &daka_device::ClockSource::now(&clock),
             in_or_out(0),
         ))
         .unwrap()
@@ -410,7 +410,7 @@ fn queue_punches(db: &Path, rng: &mut fastrand::Rng, n: usize) {
     for i in 0..n {
         let input = store_punch(
             rng,
-            &daka_core::device::ClockSource::now(&clock),
+            &daka_device::ClockSource::now(&clock),
             in_or_out(i as u64),
         );
         device.punch(input).unwrap().record.expect("recorded");

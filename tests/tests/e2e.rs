@@ -5,11 +5,11 @@
 
 mod support;
 
-use daka_core::device::PunchInput;
-use daka_core::outbox::ItemState;
+use daka_core::protocol::Change;
 use daka_core::punch::PunchKind;
-use daka_core::sync::protocol::Change;
 use daka_core::{Code, Decision};
+use daka_device::PunchInput;
+use daka_device::outbox::ItemState;
 use daka_e2e::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use support::*;
 
@@ -294,7 +294,7 @@ async fn a_policy_with_a_bad_signature_or_an_older_version_is_refused() {
         .enroll(&server.url(), &code("E1001", 0), "phone", "android")
         .await
         .unwrap();
-    let bundle: daka_core::sync::protocol::PolicyBundle =
+    let bundle: daka_core::protocol::PolicyBundle =
         admin_get(&server.url(), "/admin/v1/policy").await;
     assert_eq!(
         phone

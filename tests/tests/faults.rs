@@ -9,9 +9,9 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 
-use daka_core::device::{Device, PunchInput};
-use daka_core::outbox::ItemState;
 use daka_core::punch::PunchKind;
+use daka_device::outbox::ItemState;
+use daka_device::{Device, PunchInput};
 use daka_e2e::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use support::*;
 
@@ -149,7 +149,7 @@ async fn phone_with_backlog(
 }
 
 /// The items of each push request of a round, from its progress events.
-async fn batch_sizes(phone: &Device) -> (Vec<u64>, daka_core::device::SyncReport) {
+async fn batch_sizes(phone: &Device) -> (Vec<u64>, daka_device::SyncReport) {
     let sent = std::sync::Mutex::new(Vec::new());
     let report = phone
         .sync_now(&|p| sent.lock().unwrap().push(p.sent))
@@ -194,7 +194,7 @@ async fn push_requests_grow_on_a_fast_link_and_halve_after_a_timeout() {
     assert!(
         matches!(
             stalled.stopped_by_error,
-            Some(daka_core::sync::client::SyncError::Timeout { .. })
+            Some(daka_device::sync::client::SyncError::Timeout { .. })
         ),
         "{:?}",
         stalled.stopped_by

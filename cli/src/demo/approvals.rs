@@ -10,8 +10,8 @@ use chrono_tz::Asia::Hong_Kong;
 use daka_core::Policy;
 use daka_core::approvals::Action;
 use daka_core::approvals::leave::days;
-use daka_core::device::Device;
-use daka_core::sync::protocol::RequestView;
+use daka_core::protocol::RequestView;
+use daka_device::Device;
 use daka_server::api::requests::CorrectionList;
 use serde_json::json;
 
@@ -79,7 +79,7 @@ async fn approve(
     phone: &Device,
     request_id: &str,
     comment: Option<&str>,
-) -> DemoResult<daka_core::device::SyncReport> {
+) -> DemoResult<daka_device::SyncReport> {
     phone.sync_now(&|_| {}).await.map_err(err)?;
     phone
         .decide(
@@ -187,7 +187,7 @@ pub(super) async fn story(
     let refused = phones
         .applicant
         .outbox()
-        .items(daka_core::outbox::ItemState::NeedsAttention)
+        .items(daka_device::outbox::ItemState::NeedsAttention)
         .map_err(err)?;
     match refused.iter().find_map(|i| i.error.as_ref()) {
         Some(e) => println!(

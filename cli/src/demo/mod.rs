@@ -22,12 +22,12 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Hong_Kong;
 use clap::Args;
 use daka_core::Decision;
-use daka_core::device::{ClockSource, Device, PunchInput, SyncReport, UnprotectedKeyStore};
 use daka_core::evidence::{DeviceClock, FaceEvidence, Fix};
-use daka_core::outbox::OutboxConfig;
 use daka_core::punch::{PunchKind, PunchRecord, verify_chain};
-use daka_core::sync::client::ClientConfig;
 use daka_core::verdict::Verdict;
+use daka_device::outbox::OutboxConfig;
+use daka_device::sync::client::ClientConfig;
+use daka_device::{ClockSource, Device, PunchInput, SyncReport, UnprotectedKeyStore};
 use daka_server::api::admin::{ChainReport, PunchList};
 use daka_server::{Seed, Server, ServerConfig, ServerOptions};
 use serde_json::Value;
@@ -381,7 +381,7 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         .map_err(|e| e.to_string())?;
     show_sync(&report);
     for change in &report.server_verdicts {
-        if let daka_core::sync::protocol::Change::PunchVerdict {
+        if let daka_core::protocol::Change::PunchVerdict {
             decision, codes, ..
         } = change
         {
@@ -409,10 +409,10 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
     }
     let delivered = phone
         .outbox()
-        .items(daka_core::outbox::ItemState::Delivered)
+        .items(daka_device::outbox::ItemState::Delivered)
         .map_err(|e| e.to_string())?
         .iter()
-        .filter(|i| i.kind == daka_core::device::PUNCH_KIND)
+        .filter(|i| i.kind == daka_device::PUNCH_KIND)
         .count();
     if seen.len() != punches.punches.len() || delivered != seen.len() {
         return Err(format!(

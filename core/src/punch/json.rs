@@ -437,7 +437,7 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Lower-case hexadecimal.
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+pub fn hex_lower(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -21,7 +21,7 @@ pub use chain::{
     ChainAnchor, ChainError, ChainErrorKind, ChainSummary, LogError, PunchChain, PunchDraft,
     parse_log, verify_chain, verify_chain_from, write_log,
 };
-pub use json::{MAX_SAFE_INTEGER, canonical_value};
+pub use json::{MAX_SAFE_INTEGER, canonical_value, hex_lower};
 pub use record::{
     DeviceSigner, DeviceVerifier, MAX_RECORD_BYTES, PunchBody, PunchError, PunchEvidence,
     PunchKind, PunchRecord, RECORD_FORMAT, ReadRecord, RecordError, SignatureError,

@@ -248,7 +248,9 @@ impl DeviceSigner {
     }
 
     /// Signs `message` (Ed25519 is deterministic: the same message gives the same signature).
-    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+    /// Records are signed through [`PunchRecord::sign`]; this is for the other messages a
+    /// device signs with the same key, such as a token-refresh challenge.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         let mut out = [0u8; 64];
         out.copy_from_slice(self.key.sign(message).as_ref());
         out

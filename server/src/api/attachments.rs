@@ -21,7 +21,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use daka_core::approvals::form::{is_media_type, is_sha256};
-use daka_core::sync::protocol::{ApiError, AttachmentStored};
+use daka_core::protocol::{ApiError, AttachmentStored};
 
 use super::{AppState, DeviceAuth, Failure, read_body};
 use crate::crypto;

@@ -1,5 +1,5 @@
 //! The device endpoints of protocol version 1: enrolment, token refresh, the signed policy,
-//! push and the change feed. The messages are `daka_core::sync::protocol`'s, so the server and
+//! push and the change feed. The messages are `daka_core::protocol`'s, so the server and
 //! the SDK cannot drift apart.
 
 use std::time::Instant;
@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::Duration;
-use daka_core::sync::protocol::{
+use daka_core::protocol::{
     ApiError, Change, ChangesResponse, EnrollRequest, EnrollResponse, MAX_PUSH_ITEMS, PolicyBundle,
     PushRequest, PushResponse, TokenRequest, TokenResponse, token_challenge,
 };

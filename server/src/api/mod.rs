@@ -31,7 +31,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::{DateTime, Utc};
-use daka_core::sync::protocol::ApiError;
+use daka_core::protocol::ApiError;
 use serde::de::DeserializeOwned;
 
 use crate::ServerOptions;

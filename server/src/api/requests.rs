@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::Datelike;
 use daka_core::approvals::StepMode;
 use daka_core::approvals::leave;
-use daka_core::sync::protocol::{
+use daka_core::protocol::{
     ApiError, AuditView, LeaveBalanceView, LeaveBalances, RequestList, RequestView, StepView,
 };
 

@@ -287,7 +287,7 @@ pub enum ItemDecision {
 /// An answer that stores nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
-    pub status: daka_core::sync::protocol::ItemStatus,
+    pub status: daka_core::protocol::ItemStatus,
     pub code: Option<String>,
     pub message: Option<String>,
 }

@@ -1225,7 +1225,7 @@ mod tests {
     #[test]
     fn a_batch_judges_each_item_against_the_chain_its_earlier_items_left() {
         use crate::storage::{Answer, NewPunch};
-        use daka_core::sync::protocol::ItemStatus;
+        use daka_core::protocol::ItemStatus;
 
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();

@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use daka_core::attempt::Attempt;
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::{DeviceClock, FaceEvidence, Fix};
+use daka_core::protocol::{EnrollRequest, ItemResult, ItemStatus, PushItem, PushRequest};
 use daka_core::punch::{
     DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord,
 };
-use daka_core::sync::client::{ClientConfig, SyncClient};
-use daka_core::sync::protocol::{EnrollRequest, ItemResult, ItemStatus, PushItem, PushRequest};
 use daka_core::{Engine, Policy};
+use daka_device::sync::client::{ClientConfig, SyncClient};
 use daka_server::{
     RunningServer, Seed, SeedCode, SeedOrg, SeedPolicy, Server, ServerConfig, ServerOptions,
 };
@@ -395,7 +395,7 @@ impl TestDevice {
 
     /// Signs the token challenge for `issued_at`, base64url.
     pub fn sign_challenge(&self, issued_at: &DateTime<Utc>) -> String {
-        let challenge = daka_core::sync::protocol::token_challenge(&self.device_id, issued_at);
+        let challenge = daka_core::protocol::token_challenge(&self.device_id, issued_at);
         URL_SAFE_NO_PAD.encode(self.key.sign(&challenge).as_ref())
     }
 }

@@ -16,8 +16,8 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use daka_core::device::{ClockSource, Device, SystemClock, UnprotectedKeyStore};
-use daka_core::outbox::OutboxConfig;
+use daka_device::outbox::OutboxConfig;
+use daka_device::{ClockSource, Device, SystemClock, UnprotectedKeyStore};
 use daka_e2e::harness::{in_or_out, store_punch};
 
 fn main() -> ExitCode {
@@ -84,7 +84,7 @@ fn sync(db: &str, url: Option<&str>) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    let progress = |p: daka_core::device::SyncProgress| {
+    let progress = |p: daka_device::SyncProgress| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "BATCH {} {}", p.sent, p.total).and_then(|()| out.flush());
     };

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use daka_core::device::{ClockSource, Device, UnprotectedKeyStore};
 use daka_core::evidence::{DeviceClock, Fix};
-use daka_core::outbox::OutboxConfig;
-use daka_core::sync::client::ClientConfig;
+use daka_device::outbox::OutboxConfig;
+use daka_device::sync::client::ClientConfig;
+use daka_device::{ClockSource, Device, UnprotectedKeyStore};
 use daka_server::api::admin::{ChainReport, PunchInfo, PunchList};
 use daka_server::{RunningServer, Seed, Server, ServerConfig, ServerOptions};
 use serde_json::{Value, json};

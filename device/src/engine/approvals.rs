@@ -14,16 +14,16 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Device, DeviceError, Identity};
-use crate::approvals::form::is_media_type;
-use crate::approvals::{
+use crate::outbox::NewItem;
+use crate::sync::client::{SyncClient, SyncError};
+use daka_core::approvals::form::is_media_type;
+use daka_core::approvals::{
     Action, AttachmentRef, Decision, Form, FormErrors, RouteError, RouteStep, Signed, Submission,
     Template, compute_route,
 };
-use crate::outbox::NewItem;
-use crate::policy::MAX_ATTACHMENT_BYTES;
-use crate::punch::json::hex_lower;
-use crate::sync::client::{SyncClient, SyncError};
-use crate::sync::protocol::{LeaveBalanceView, RequestView};
+use daka_core::policy::MAX_ATTACHMENT_BYTES;
+use daka_core::protocol::{LeaveBalanceView, RequestView};
+use daka_core::punch::hex_lower;
 
 /// The outbox item kind of a request submission.
 pub const REQUEST_KIND: &str = "request";
@@ -291,7 +291,7 @@ impl Device {
         item_id: String,
         kind: &str,
     ) -> Result<(), DeviceError> {
-        let key_error = |e: crate::approvals::SignedError| DeviceError::Key {
+        let key_error = |e: daka_core::approvals::SignedError| DeviceError::Key {
             reason: e.to_string(),
         };
         let payload = Signed::sign(body, &self.signer)

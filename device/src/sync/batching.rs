@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use super::client::SyncError;
-use super::protocol::MAX_PUSH_ITEMS;
+use daka_core::protocol::MAX_PUSH_ITEMS;
 
 /// Most bytes of items (payloads plus ids, streams and kinds) in one push request.
 pub const MAX_PUSH_BYTES: usize = 1024 * 1024;

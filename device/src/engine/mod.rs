@@ -12,8 +12,7 @@
 
 pub mod approvals;
 mod background;
-pub mod clock;
-pub mod keys;
+
 mod sync;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,23 +23,25 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+pub use crate::clock::{ClockSource, SimulatedClock, SystemClock};
+pub use crate::keys::{KeyStore, KeyStoreError, UnprotectedKeyStore};
 pub use background::SyncLoop;
-pub use clock::{ClockSource, SimulatedClock, SystemClock};
-pub use keys::{KeyStore, KeyStoreError, UnprotectedKeyStore};
 pub use sync::{SyncProgress, SyncReport};
 
-use crate::attempt::{Attempt, AttemptError};
-use crate::evidence::face_token::NonceLedger;
-use crate::evidence::spoofing::PreviousPunch;
-use crate::evidence::time::TrustedTime;
-use crate::evidence::{FaceEvidence, Fix, TimeAnchor};
 use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
-use crate::policy::{Policy, PolicyError};
-use crate::punch::{DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord};
 use crate::store::{Store, StoreError};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{ClientConfig, SyncError};
-use crate::verdict::{Decision, Engine, TimeSource, Verdict};
+use daka_core::attempt::{Attempt, AttemptError};
+use daka_core::evidence::face_token::NonceLedger;
+use daka_core::evidence::spoofing::PreviousPunch;
+use daka_core::evidence::time::TrustedTime;
+use daka_core::evidence::{FaceEvidence, Fix, TimeAnchor};
+use daka_core::policy::{Policy, PolicyError};
+use daka_core::punch::{
+    DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord,
+};
+use daka_core::verdict::{Decision, Engine, TimeSource, Verdict};
 
 /// The outbox item kind of a punch.
 pub const PUNCH_KIND: &str = "punch";
@@ -420,7 +421,7 @@ impl Device {
     pub(crate) fn set_anchor(
         &self,
         server_time: DateTime<Utc>,
-        at: &crate::evidence::DeviceClock,
+        at: &daka_core::evidence::DeviceClock,
     ) -> Result<(), DeviceError> {
         let anchor = TimeAnchor {
             server_time,

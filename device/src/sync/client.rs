@@ -1,7 +1,7 @@
 //! The HTTP client for the sync protocol: one method per endpoint, every request with a
 //! timeout, every failure sorted into retryable or permanent.
 //!
-//! This layer knows HTTP and nothing about the outbox; [`super::engine`] decides what to send
+//! This layer knows HTTP and nothing about the outbox; [`crate::engine`] decides what to send
 //! and what a failure means for the queue. TLS is rustls (no platform OpenSSL); plain `http://`
 //! is accepted only for loopback addresses, for tests and the demo.
 
@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::protocol::{
+use daka_core::protocol::{
     API_PREFIX, ApiError, ChangesResponse, EnrollRequest, EnrollResponse, LeaveBalances,
     PolicyBundle, PushRequest, PushResponse, RequestList, RequestView, TokenRequest, TokenResponse,
 };

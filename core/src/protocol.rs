@@ -1,4 +1,4 @@
-//! The sync protocol's messages, shared by the client in this crate and the reference server,
+//! The sync protocol's messages, shared by the device's client (daka-device) and the reference server,
 //! so the two cannot drift apart. HTTP/JSON under `/v1`; the OpenAPI document the server
 //! publishes is generated from these types (`docs/openapi.json`).
 //!

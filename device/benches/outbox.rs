@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use daka_core::outbox::{NewItem, Outbox, OutboxConfig};
-use daka_core::store::Store;
+use daka_device::outbox::{NewItem, Outbox, OutboxConfig};
+use daka_device::store::Store;
 use rusqlite::{Connection, params};
 
 struct Pair {

@@ -23,13 +23,13 @@ use serde_json::value::RawValue;
 
 use super::{Device, DeviceError, Identity, punch_stream};
 use crate::outbox::{ItemError, Outcome};
-use crate::punch::PunchChain;
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{SyncClient, SyncError};
-use crate::sync::protocol::{
+use daka_core::protocol::{
     Change, EnrollRequest, ItemResult, ItemStatus, PushItem, PushRequest, TokenRequest,
     token_challenge,
 };
+use daka_core::punch::PunchChain;
 
 /// Progress of a drain, for "42 of 120 sent".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,7 +186,7 @@ impl Device {
     fn note_server_time(
         &self,
         server_time: chrono::DateTime<Utc>,
-        at: &crate::evidence::DeviceClock,
+        at: &daka_core::evidence::DeviceClock,
     ) {
         // An anchor that cannot be stored is not worth failing a sync over: the next
         // response brings another.

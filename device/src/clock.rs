@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::evidence::DeviceClock;
+use daka_core::evidence::DeviceClock;
 
 /// Where the device's clocks come from.
 pub trait ClockSource: Send + Sync {

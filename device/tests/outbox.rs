@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use daka_core::outbox::{
+use daka_device::outbox::{
     Backoff, ItemError, ItemState, NewItem, Outbox, OutboxConfig, OutboxError, Outcome,
 };
-use daka_core::store::Store;
+use daka_device::store::Store;
 use proptest::prelude::*;
 
 fn item(id: &str, stream: &str) -> NewItem {
@@ -23,7 +23,7 @@ fn open(path: &std::path::Path, config: OutboxConfig) -> Outbox {
     Outbox::open(Arc::new(Store::open(path).unwrap()), config).unwrap()
 }
 
-fn ids(items: &[daka_core::outbox::OutboxItem]) -> Vec<&str> {
+fn ids(items: &[daka_device::outbox::OutboxItem]) -> Vec<&str> {
     items.iter().map(|i| i.id.as_str()).collect()
 }
 
@@ -387,7 +387,7 @@ proptest! {
         let mut outbox = open(&path, config);
         let mut next_id = 0u32;
         let mut enqueued: Vec<(String, String)> = Vec::new();
-        let mut batches: Vec<Vec<daka_core::outbox::OutboxItem>> = Vec::new();
+        let mut batches: Vec<Vec<daka_device::outbox::OutboxItem>> = Vec::new();
         let mut delivered: Vec<String> = Vec::new();
         let mut rejected: Vec<String> = Vec::new();
         let mut now = 0i64;
