@@ -26,8 +26,10 @@ targets=()
 for abi in $abis; do targets+=(-t "$abi"); done
 
 # 16 KB pages: every LOAD segment aligned to 16384 (NDK r28+ does it by default; older NDKs
-# need the flag, and it is harmless on 4 KB devices).
-export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-z,max-page-size=16384"
+# need the flag, and it is harmless on 4 KB devices). The size flags are scripts/test.sh's
+# (identical code folded, strings merged), with relocations packed in Android's own format,
+# which the loader reads from API 23 (RELR needs API 28, above our minSdk).
+export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-O2 -C link-arg=-Wl,--pack-dyn-relocs=android"
 rm -rf "$out/jniLibs"
 cargo ndk "${targets[@]}" --platform "$min_sdk" -o "$out/jniLibs" \
   build --locked --profile release-ffi -p daka-ffi --lib --no-default-features

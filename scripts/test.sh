@@ -48,15 +48,21 @@ grep -E 'Tests run: .* -- in ' target/jvm-tests.log | sed 's/^\[[A-Z]*\] //'
 kotlin_summary="$(grep -E '^\[[A-Z]+\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' \
   target/jvm-tests.log | tail -1 | sed 's/^\[[A-Z]*\] //')"
 
-step "shipping library size (profile release-ffi, x86_64, stripped; limit 5 MB)"
-cargo rustc --locked -q --profile release-ffi -p daka-ffi --lib --no-default-features --crate-type cdylib
+step "shipping library size (profile release-ffi, x86_64, stripped; limit LIMIT_MIB MiB)"
+# The phone build: the release-ffi profile, identical code folded, strings merged, and
+# relative relocations packed (RELR here; android/build-native.sh packs them in Android's
+# format). The limit is the size this build reached plus 5 %: a change that grows the library
+# past it should say why.
+lib_limit=LIMIT_BYTES
+cargo rustc --locked -q --profile release-ffi -p daka-ffi --lib --no-default-features --crate-type cdylib \
+  -- -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-O2 -C link-arg=-Wl,-z,pack-relative-relocs
 cp target/release-ffi/libdaka_ffi.so target/release-ffi/libdaka_ffi.stripped.so
 strip --strip-all target/release-ffi/libdaka_ffi.stripped.so
 lib_bytes="$(stat -c %s target/release-ffi/libdaka_ffi.stripped.so)"
-lib_summary="$(awk -v b="$lib_bytes" 'BEGIN { printf "libdaka_ffi.so (release-ffi, stripped): %d bytes = %.2f MiB (limit 5 MiB)", b, b / 1048576 }')"
+lib_summary="$(awk -v b="$lib_bytes" -v l="$lib_limit" 'BEGIN { printf "libdaka_ffi.so (release-ffi, stripped): %d bytes = %.2f MiB (limit %.2f MiB)", b, b / 1048576, l / 1048576 }')"
 echo "$lib_summary"
-if [ "$lib_bytes" -gt $((5 * 1024 * 1024)) ]; then
-  echo "the shipping library is over 5 MiB" >&2
+if [ "$lib_bytes" -gt "$lib_limit" ]; then
+  echo "the shipping library is over its limit of $lib_limit bytes" >&2
   exit 1
 fi
 

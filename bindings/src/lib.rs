@@ -1,14 +1,15 @@
 //! daka-ffi: the UniFFI surface of daka for Kotlin (Android) and Swift (iOS).
 //!
-//! A thin crate by design: `daka-core` holds every rule, the store, the outbox and the
-//! protocol; this crate only wraps `daka_device::Device` in one exported object and
-//! converts values at the boundary.
+//! A thin crate by design: `daka-core` holds every rule and the protocol, `daka-device` the
+//! store, the outbox and the sync client; this crate only wraps `daka_device::Device` in one
+//! exported object and converts values at the boundary.
 //!
 //! * `device.rs`: [`DakaDevice`], the object apps hold.
 //! * `approvals.rs`: request forms, routes, submissions, decisions and the inbox on it.
 //! * `types.rs`: the records and enums that cross, and their conversions.
 //! * `error.rs`: [`DakaError`], the one public error, and the single mapping from the core's.
 //! * `platform.rs`: the foreign traits the app implements ([`KeyStore`], [`StatusListener`]).
+//! * `logging.rs`: [`set_log_sink`], which routes daka's logs to the app's [`LogSink`].
 //! * `runtime.rs`: the shared tokio runtime that async calls and the background loop run on.
 //!
 //! Panics never cross the boundary as unwinding: the exported functions run inside UniFFI's
@@ -20,6 +21,7 @@
 mod approvals;
 mod device;
 mod error;
+mod logging;
 mod platform;
 mod runtime;
 mod types;
@@ -30,6 +32,7 @@ pub use approvals::{
 };
 pub use device::DakaDevice;
 pub use error::DakaError;
+pub use logging::{LogField, LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use platform::{KeyStore, StatusListener};
 pub use types::{
     Decision, DeviceOptions, DeviceStatus, Fix, Identity, LocationSource, Presence, PunchInput,

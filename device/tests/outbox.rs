@@ -675,3 +675,38 @@ fn send_now_expedites_network_failures_but_not_a_servers_retry_after() {
     // Nothing left to move: a second press is a no-op.
     assert_eq!(outbox.expedite(&["network", "timeout"], 1_000).unwrap(), 0);
 }
+
+#[test]
+fn batches_larger_than_one_statement_chunk_are_marked_and_completed_whole() {
+    // Batches are marked and answered with a statement that takes 64 values at a time; sizes
+    // around and across that boundary, and a last chunk that is short, must all be whole.
+    for size in [1, 63, 64, 65, 128, 200] {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = open(&dir.path().join("d.db"), OutboxConfig::default());
+        for i in 0..=size {
+            outbox
+                .enqueue(&item(&format!("i{i:03}"), &format!("s{}", i % 3)), 0)
+                .unwrap();
+        }
+        // One more item than the batch, so the statement must not touch rows outside it.
+        let batch = outbox.take_batch(0, size).unwrap();
+        assert_eq!(batch.len(), size);
+        let in_flight = outbox.items(ItemState::InFlight).unwrap();
+        assert_eq!(ids(&in_flight), ids(&batch), "size {size}");
+        let left = outbox.items(ItemState::Pending).unwrap();
+        assert_eq!(ids(&left), [format!("i{size:03}").as_str()], "size {size}");
+
+        let outcomes: Vec<(String, Outcome)> = batch
+            .iter()
+            .map(|i| (i.id.clone(), Outcome::Delivered))
+            .collect();
+        outbox.complete(&outcomes, 10).unwrap();
+        let delivered = outbox.items(ItemState::Delivered).unwrap();
+        assert_eq!(ids(&delivered), ids(&batch), "size {size}");
+        assert!(outbox.items(ItemState::InFlight).unwrap().is_empty());
+        assert_eq!(
+            ids(&outbox.items(ItemState::Pending).unwrap()),
+            [format!("i{size:03}").as_str()]
+        );
+    }
+}

@@ -71,8 +71,17 @@ pub(crate) fn parse_jwk(
         sec1[0] = 0x04;
         sec1[1..33].copy_from_slice(&x);
         sec1[33..].copy_from_slice(&y);
-        if p256::PublicKey::from_sec1_bytes(&sec1[..]).is_err() {
-            return Err(path.invalid(v.show(), "x and y are not a point on the P-256 curve"));
+        match is_p256_point(&sec1) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(path.invalid(v.show(), "x and y are not a point on the P-256 curve"));
+            }
+            Err(ring::error::Unspecified) => {
+                return Err(path.invalid(
+                    v.show(),
+                    "cannot check that x and y are a point on P-256: the system's random source failed; try again",
+                ));
+            }
         }
         PublicKey::P256(sec1)
     };
@@ -123,4 +132,71 @@ fn coordinate(v: &Json, path: &Path<'_>) -> Result<[u8; 32], PolicyError> {
             format!("decodes to {} bytes, expected 32", bytes.len()),
         )
     })
+}
+
+/// Whether `sec1` (`0x04 ‖ x ‖ y`) is a point on P-256: both coordinates below the field prime
+/// and `y² = x³ − 3x + b`. The device carries no P-256 arithmetic of its own, so this asks
+/// `ring`, whose ECDH validates a peer's public key exactly so before it uses it: an agreement
+/// with a throwaway private key succeeds if and only if the point is valid. The answer does not
+/// depend on that key; `Err` only if the system's random source fails.
+fn is_p256_point(sec1: &[u8; 65]) -> Result<bool, ring::error::Unspecified> {
+    use ring::agreement;
+    let rng = ring::rand::SystemRandom::new();
+    let ours = agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, &rng)?;
+    let theirs = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &sec1[..]);
+    Ok(agreement::agree_ephemeral(ours, &theirs, |_| ()).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_p256_point;
+
+    /// Agrees with the `p256` crate (RustCrypto's implementation, a test-only dependency) on
+    /// real keys, keys with one bit of `y` or `x` flipped, coordinates at or above the prime,
+    /// and the zero point.
+    #[test]
+    fn p256_point_check_agrees_with_an_independent_implementation() {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+        let rng = ring::rand::SystemRandom::new();
+        let mut fuzz = fastrand::Rng::with_seed(256);
+        let independent = |p: &[u8; 65]| p256::PublicKey::from_sec1_bytes(&p[..]).is_ok();
+        let (mut valid, mut cases) = (0, 0);
+        for _ in 0..40 {
+            let pkcs8 =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+                    .unwrap();
+            let point: [u8; 65] = pair.public_key().as_ref().try_into().unwrap();
+            let mut variants = vec![point];
+            for _ in 0..4 {
+                let mut edited = point;
+                edited[fuzz.usize(1..65)] ^= 1 << fuzz.u8(..8);
+                variants.push(edited);
+            }
+            for v in variants {
+                let ours = is_p256_point(&v).unwrap();
+                assert_eq!(ours, independent(&v), "{v:?}");
+                valid += usize::from(ours);
+                cases += 1;
+            }
+        }
+        // The field prime p and all-ones as x (both at or above p), and (0, 0).
+        let mut at_prime = [0u8; 65];
+        at_prime[0] = 4;
+        at_prime[1..33].copy_from_slice(&[
+            0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
+        let mut ones = [0xffu8; 65];
+        ones[0] = 4;
+        let mut zero = [0u8; 65];
+        zero[0] = 4;
+        for v in [at_prime, ones, zero] {
+            assert!(!is_p256_point(&v).unwrap());
+            assert!(!independent(&v));
+        }
+        // Both answers occurred: real keys pass, most edits fail.
+        assert!(valid >= 40 && valid < cases, "{valid} valid of {cases}");
+    }
 }

@@ -425,14 +425,18 @@ pub(crate) fn ed25519_verify(public_key: &[u8; 32], message: &[u8], sig: &[u8; 6
 /// few hundred punches, or a punch log, decodes the key once instead of once per record.
 ///
 /// The check is RFC 8032 verification without the cofactor (`[S]B = R + [k]A`, `S`
-/// canonical, `R` compared as encoded), which is what `ring` checks too; signing stays with
-/// `ring`. It runs on `ed25519-dalek` because its vectorised field arithmetic verifies about a
-/// third faster on x86-64 servers, where every pushed punch is verified. The tests check that
+/// canonical, `R` compared as encoded), which is what `ring` checks too. On a phone it runs on
+/// `ring`, which the device links for signing anyway. With the `fast-verify` feature (the
+/// server turns it on) it runs on `ed25519-dalek`, whose vectorised field arithmetic verifies
+/// about a third faster on x86-64, where every pushed punch is verified; the tests check that
 /// the two agree on valid, edited and malformed signatures and keys.
 #[derive(Debug, Clone)]
 pub struct DeviceVerifier {
     /// `None` when the bytes are not a point on the curve: nothing verifies under them.
+    #[cfg(feature = "fast-verify")]
     key: Option<ed25519_dalek::VerifyingKey>,
+    #[cfg(not(feature = "fast-verify"))]
+    key: [u8; 32],
 }
 
 impl DeviceVerifier {
@@ -440,17 +444,29 @@ impl DeviceVerifier {
     /// signature verifies, as a per-record check with them would.
     pub fn new(public_key: &[u8; 32]) -> DeviceVerifier {
         DeviceVerifier {
+            #[cfg(feature = "fast-verify")]
             key: ed25519_dalek::VerifyingKey::from_bytes(public_key).ok(),
+            #[cfg(not(feature = "fast-verify"))]
+            key: *public_key,
         }
     }
 
     /// `true` if `sig` is a valid signature of `message` under this key.
     pub fn verify(&self, message: &[u8], sig: &[u8; 64]) -> bool {
-        use ed25519_dalek::Verifier as _;
-        self.key.as_ref().is_some_and(|key| {
-            key.verify(message, &ed25519_dalek::Signature::from_bytes(sig))
+        #[cfg(feature = "fast-verify")]
+        {
+            use ed25519_dalek::Verifier as _;
+            self.key.as_ref().is_some_and(|key| {
+                key.verify(message, &ed25519_dalek::Signature::from_bytes(sig))
+                    .is_ok()
+            })
+        }
+        #[cfg(not(feature = "fast-verify"))]
+        {
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &self.key)
+                .verify(message, sig)
                 .is_ok()
-        })
+        }
     }
 }
 

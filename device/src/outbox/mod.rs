@@ -206,10 +206,40 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     })
 }
 
-/// A JSON array of `values`, for `json_each` to give a statement a list.
-fn json_list<T: Serialize>(values: impl Iterator<Item = T>) -> String {
-    // Numbers and strings always serialise.
-    serde_json::to_string(&values.collect::<Vec<T>>()).unwrap_or_else(|_| "[]".into())
+/// How many values one list-matching statement takes: `IN (?1, …, ?64)`. A batch of 500
+/// items is 8 executions of one cached statement; places a short last chunk leaves empty are
+/// bound to NULL, which matches no row.
+const LIST_CHUNK: usize = 64;
+
+/// `?{first}, ?{first + 1}, …`: the [`LIST_CHUNK`] placeholders of a list that follows
+/// `first - 1` other parameters.
+fn list_placeholders(first: usize) -> String {
+    (first..first + LIST_CHUNK)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `stmt`, whose parameters are `leading` and then a list of [`LIST_CHUNK`] values, over
+/// `values` in chunks.
+fn execute_for_list<T: rusqlite::ToSql>(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    leading: &[&dyn rusqlite::ToSql],
+    values: &[T],
+) -> rusqlite::Result<()> {
+    for chunk in values.chunks(LIST_CHUNK) {
+        let mut list: [Option<&T>; LIST_CHUNK] = [None; LIST_CHUNK];
+        for (slot, value) in list.iter_mut().zip(chunk) {
+            *slot = Some(value);
+        }
+        stmt.execute(rusqlite::params_from_iter(
+            leading
+                .iter()
+                .copied()
+                .chain(list.iter().map(|v| v as &dyn rusqlite::ToSql)),
+        ))?;
+    }
+    Ok(())
 }
 
 impl Outbox {
@@ -353,12 +383,17 @@ impl Outbox {
             items.truncate(within);
             items
         };
-        // One statement for the whole batch: per-row statements cost more than the rows.
-        tx.prepare_cached(
-            "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1
-             WHERE seq IN (SELECT value FROM json_each(?1))",
-        )?
-        .execute([json_list(items.iter().map(|item| item.seq))])?;
+        // One statement for many rows: per-row statements cost more than the rows.
+        let seqs: Vec<i64> = items.iter().map(|item| item.seq).collect();
+        execute_for_list(
+            &mut tx.prepare_cached(&format!(
+                "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1
+                 WHERE seq IN ({})",
+                list_placeholders(1)
+            ))?,
+            &[],
+            &seqs,
+        )?;
         tx.commit()?;
         Ok(items
             .into_iter()
@@ -380,12 +415,17 @@ impl Outbox {
         let delivered = outcomes
             .iter()
             .filter(|(_, outcome)| matches!(outcome, Outcome::Delivered))
-            .map(|(id, _)| id.as_str());
-        tx.prepare_cached(
-            "UPDATE outbox SET state = 'delivered', delivered_ms = ?2, error_code = NULL, error_message = NULL
-             WHERE id IN (SELECT value FROM json_each(?1)) AND state != 'delivered'",
-        )?
-        .execute(params![json_list(delivered), now_ms])?;
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>();
+        execute_for_list(
+            &mut tx.prepare_cached(&format!(
+                "UPDATE outbox SET state = 'delivered', delivered_ms = ?1, error_code = NULL, error_message = NULL
+                 WHERE id IN ({}) AND state != 'delivered'",
+                list_placeholders(2)
+            ))?,
+            &[&now_ms],
+            &delivered,
+        )?;
         for (id, outcome) in outcomes {
             match outcome {
                 Outcome::Delivered => {}
