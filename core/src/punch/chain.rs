@@ -31,12 +31,13 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use super::json::MAX_SAFE_INTEGER;
 use super::record::{
-    DeviceSigner, DeviceVerifier, PunchBody, PunchError, PunchEvidence, PunchKind, PunchRecord,
-    RECORD_FORMAT, RecordError,
+    DeviceSigner, PunchBody, PunchError, PunchEvidence, PunchKind, PunchRecord, RECORD_FORMAT,
+    RecordError,
 };
+use crate::canonical::MAX_SAFE_INTEGER;
 use crate::evidence::DeviceClock;
+use crate::signed::DeviceVerifier;
 use crate::verdict::Verdict;
 
 /// Everything the app decides for a new punch; the chain adds `format`, `id`, `device_id`,
@@ -483,7 +484,8 @@ pub struct LogError {
 }
 
 /// Reads an exported log: JSON Lines, one record per line (`\n` or `\r\n`), blank lines
-/// ignored. Each record is read with [`PunchRecord::from_json`]; errors name the line. The
+/// ignored. Each record is read strictly ([`Signed::from_json`](crate::signed::Signed::from_json));
+/// errors name the line. The
 /// records come back in the order of the file; verify them with [`verify_chain`].
 pub fn parse_log(text: &str) -> Result<Vec<PunchRecord>, LogError> {
     let mut records = Vec::new();
