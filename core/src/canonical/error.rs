@@ -6,7 +6,8 @@ use std::fmt;
 
 use serde::ser;
 
-use super::MAX_SAFE_INTEGER;
+/// The largest integer that an IEEE double, and so RFC 8785 canonical JSON, carries exactly.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Why canonical JSON cannot be written or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,9 +15,6 @@ mod error;
 mod read;
 mod write;
 
-pub use error::{CanonicalError, Difference};
+pub use error::{CanonicalError, Difference, MAX_SAFE_INTEGER};
 pub use read::{StrictValue, check_integers, check_write_back, first_difference, from_str};
 pub use write::{to_string, to_vec, to_vec_strict};
-
-/// The largest integer that an IEEE double, and so RFC 8785 canonical JSON, carries exactly.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;

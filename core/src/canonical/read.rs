@@ -25,8 +25,7 @@ use serde::Serialize;
 use serde::de::{self, Deserialize, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use super::MAX_SAFE_INTEGER;
-use super::error::{CanonicalError, Difference};
+use super::error::{CanonicalError, Difference, MAX_SAFE_INTEGER};
 
 /// Reads JSON text with duplicate object keys refused.
 pub fn from_str(text: &str) -> Result<Value, CanonicalError> {

@@ -22,8 +22,7 @@ use std::ops::Range;
 
 use serde::ser::{self, Serialize};
 
-use super::MAX_SAFE_INTEGER;
-use super::error::CanonicalError;
+use super::error::{CanonicalError, MAX_SAFE_INTEGER};
 
 /// The canonical JSON of `value`. An integer beyond ±(2^53 − 1) is written as the double
 /// nearest to it, as the JSON value model holds it; signed formats refuse such integers when

@@ -35,6 +35,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use super::kind::PunchKind;
+use super::recorded::RecordedVerdict;
 use crate::canonical::{self, CanonicalError, Difference, MAX_SAFE_INTEGER};
 use crate::evidence::{DeviceClock, Fix};
 use crate::hex::{hex_lower, is_sha256_hex};
@@ -42,27 +44,14 @@ use crate::signed::{
     DeviceVerifier, Signed, SignedError, SignedFormat, SigningKey, canonical_bytes, decode_sig,
     strict_value,
 };
-use crate::verdict::Verdict;
 
 /// Version of the record format.
 pub const RECORD_FORMAT: u32 = 1;
 
-/// The largest record, in bytes of JSON, that [`PunchRecord::from_json`] reads. A real record
+/// The largest record, in bytes of JSON, that [`Signed::from_json`] reads. A real record
 /// is 1–3 KiB (a face token is the largest part); the limit bounds the work hostile input can
 /// cause.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
-
-/// What the punch is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PunchKind {
-    In,
-    Out,
-    BreakStart,
-    BreakEnd,
-    /// A field punch (外勤) made away from any site, for review.
-    Field,
-}
 
 /// The evidence carried in a record, as observed on the device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +91,7 @@ pub struct PunchBody {
     pub server_offset_ms: Option<i64>,
     pub policy_version: u64,
     /// The verdict the device reached; the server re-evaluates and may differ.
-    pub verdict: Verdict,
+    pub verdict: RecordedVerdict,
 }
 
 /// A signed record: the body plus `sig` (base64url, no padding, of the 64-byte signature).
