@@ -42,7 +42,6 @@ use crate::evidence::{DeviceClock, Fix};
 use crate::hex::{hex_lower, is_sha256_hex};
 use crate::signed::{
     DeviceVerifier, Signed, SignedError, SignedFormat, SigningKey, canonical_bytes, decode_sig,
-    strict_value,
 };
 
 /// Version of the record format.
@@ -549,7 +548,7 @@ impl Signed<PunchBody> {
     /// canonical bytes are then written from the typed record, which the reading checked writes
     /// back to exactly what was received.
     fn read_any_form(text: &str) -> Result<ReadRecord, RecordError> {
-        let record = PunchRecord::from_value(strict_value(text, MAX_RECORD_BYTES)?)?;
+        let record = PunchRecord::from_json(text)?;
         let signing_bytes = record.body.signing_bytes()?;
         let canonical = record.to_json()?;
         Ok(ReadRecord {

@@ -1,5 +1,5 @@
-//! The signed envelope: a typed body plus a `sig` member, the one shape of every item a device
-//! signs (punch records, approval submissions and decisions).
+//! The signed envelope: a typed body plus a `sig` member, the one shape of every signed item a
+//! device sends (punch records, approval submissions and decisions).
 //!
 //! * **Signing**: the Ed25519 signature covers the RFC 8785 canonical JSON of the body, that is
 //!   the item without its `sig` member; `sig` is base64url without padding.
@@ -145,7 +145,7 @@ pub(crate) fn canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8
 }
 
 /// Reads JSON text with duplicate keys refused, after the size check.
-pub(crate) fn strict_value(text: &str, limit: usize) -> Result<Value, SignedError> {
+fn strict_value(text: &str, limit: usize) -> Result<Value, SignedError> {
     if text.len() > limit {
         return Err(SignedError::TooLarge {
             bytes: text.len(),
