@@ -35,7 +35,8 @@ fn t(text: &str) -> DateTime<Utc> {
 }
 
 /// A typical punch: a fix, two access points, a face token and a verdict with two reasons.
-fn draft(i: u64) -> PunchDraft {
+/// The draft carries the evaluator's `Verdict`, as the device's does; `append` converts it.
+fn draft(i: u64) -> PunchDraft<Verdict> {
     PunchDraft {
         kind: if i % 2 == 0 {
             PunchKind::In

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::evidence::spoofing::PreviousPunch;
 use crate::evidence::wifi::normalize_bssid;
 use crate::evidence::{DeviceClock, FaceEvidence, Fix, TimeAnchor};
-use crate::punch::PunchKind;
+use crate::punch::kind::PunchKind;
 
 /// Longest accepted id (employee, boot).
 pub const MAX_ID_LEN: usize = 128;

@@ -23,6 +23,9 @@
 //!   chains of them.
 //! * [`approvals`] validates request forms against the policy's templates, computes their
 //!   approval routes and runs the request state machine and leave ledger.
+//! * [`signed`] is the envelope every signed item shares (a body plus an Ed25519 `sig` over
+//!   its canonical JSON, read strictly); [`canonical`] the RFC 8785 writer and strict reader
+//!   under it, and [`hex`] the spelling of hashes. These three are leaves.
 //! * [`protocol`] holds the sync protocol's messages, which the device's client and the server
 //!   both speak; [`codes`] the stable machine codes of every verdict reason.
 //!
@@ -31,12 +34,15 @@
 
 pub mod approvals;
 pub mod attempt;
+pub mod canonical;
 pub mod codes;
 pub mod evidence;
 pub mod geofence;
+pub mod hex;
 pub mod policy;
 pub mod protocol;
 pub mod punch;
+pub mod signed;
 pub mod verdict;
 
 pub use codes::{Code, Severity};

@@ -14,11 +14,12 @@ use crate::attempt::{Attempt, AttemptError};
 use crate::codes::{Code, Severity};
 use crate::evidence::face_token::{Expected, FaceTokenVerifier, NonceLedger};
 use crate::evidence::spoofing::{Finding, check_fix, human_distance};
+pub use crate::evidence::time::TimeSource;
 use crate::evidence::time::TrustedTime;
 use crate::evidence::wifi::WifiIndex;
 use crate::geofence::{GeofenceIndex, Location, Presence};
 use crate::policy::{Policy, SiteIdx, UncertainAction};
-use crate::punch::PunchKind;
+use crate::punch::kind::PunchKind;
 
 /// What happens to the punch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,18 +79,6 @@ pub struct FaceVerdict {
     pub liveness: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-}
-
-/// How the evaluator's notion of "now" was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeSource {
-    /// Last server time anchor plus elapsed monotonic time on the same boot.
-    ServerAnchor,
-    /// Supplied by the caller (the server's own clock, or `daka check --now`).
-    Supplied,
-    /// The device wall clock, because no anchor exists for this boot.
-    DeviceWall,
 }
 
 /// The evaluator's answer for one attempt.

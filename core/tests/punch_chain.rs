@@ -13,8 +13,10 @@ use daka_core::punch::{
     PunchError, PunchEvidence, PunchKind, PunchRecord, RECORD_FORMAT, RecordError, SignatureError,
     parse_log, verify_chain, verify_chain_from, write_log,
 };
-use daka_core::verdict::{
-    Decision, FaceVerdict, LocationSource, LocationVerdict, Reason, TimeSource, Verdict,
+use daka_core::punch::{
+    RecordedDecision as Decision, RecordedFace as FaceVerdict, RecordedLocation as LocationVerdict,
+    RecordedLocationSource as LocationSource, RecordedReason as Reason,
+    RecordedTimeSource as TimeSource, RecordedVerdict as Verdict,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;

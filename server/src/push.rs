@@ -63,7 +63,7 @@ const MAX_ITEM_ID_LEN: usize = 128;
 pub fn body_hash(body: &RawValue) -> String {
     let canonical = serde_json::from_str::<serde_json::Value>(body.get())
         .ok()
-        .map(|v| daka_core::punch::canonical_value(&v));
+        .and_then(|v| daka_core::canonical::to_vec(&v).ok());
     match canonical {
         Some(bytes) => crypto::sha256_hex(&bytes),
         None => crypto::sha256_hex(format!("raw:{}", body.get()).as_bytes()),

@@ -249,7 +249,7 @@ fn parse_date(field: &str, v: &Value) -> Result<NaiveDate, FieldError> {
 
 /// Whether `s` names a file as forms do: its SHA-256 as 64 lower-case hex digits.
 pub fn is_sha256(s: &str) -> bool {
-    crate::punch::json::is_hash(s)
+    crate::hex::is_sha256_hex(s)
 }
 
 /// Whether `s` is a file's media type as forms give it: 1–100 printable ASCII characters

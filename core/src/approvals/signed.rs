@@ -3,23 +3,21 @@
 //! (and an auditor later) can tell who did what from which device, and nobody can act in
 //! someone else's name by editing JSON.
 //!
-//! The signature covers the RFC 8785 canonical JSON of the typed body (every member but
-//! `sig`). Reading is strict: duplicate keys, unknown fields and integers beyond 2^53 are
-//! refused, naming the field.
+//! Both travel in the signed envelope of `crate::signed` ([`Signed`]), as punch records do:
+//! the signature covers the RFC 8785 canonical JSON of the typed body (every member but
+//! `sig`), and reading is strict: duplicate keys, unknown fields, integers beyond 2^53 and
+//! values the typed body would write back differently are refused, naming the field. This file
+//! only defines the bodies and their size limit.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::request::Action;
 use super::route::RouteStep;
-use crate::punch::json::{StrictValue, canonical, check_integers};
-use crate::punch::record::ed25519_verify;
-use crate::punch::{DeviceSigner, RecordError};
+use crate::signed::SignedFormat;
+pub use crate::signed::{Signed, SignedError};
 
 /// Largest signed approval item, in bytes of JSON (forms carry up to 100 fields of text).
 pub const MAX_ITEM_BYTES: usize = 2 * 1024 * 1024;
@@ -59,105 +57,12 @@ pub struct Decision {
     pub made_at: DateTime<Utc>,
 }
 
-/// A signed body: its members plus `sig`, base64url (no padding) of the Ed25519 signature.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Signed<T> {
-    #[serde(flatten)]
-    pub body: T,
-    pub sig: String,
+impl SignedFormat for Submission {
+    type Error = SignedError;
+    const MAX_BYTES: usize = MAX_ITEM_BYTES;
 }
 
-/// Why a signed approval item cannot be read or does not verify.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignedError {
-    #[error("{bytes} bytes, over the {limit}-byte limit")]
-    TooLarge { bytes: usize, limit: usize },
-    #[error("not valid JSON: {reason}")]
-    Json { reason: String },
-    #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
-    #[error("the signature does not verify with the device's key")]
-    BadSignature,
-}
-
-impl From<RecordError> for SignedError {
-    fn from(e: RecordError) -> Self {
-        SignedError::Invalid {
-            field: String::new(),
-            reason: e.to_string(),
-        }
-    }
-}
-
-impl<T: Serialize + DeserializeOwned> Signed<T> {
-    /// Signs `body` with the device key.
-    pub fn sign(body: T, signer: &DeviceSigner) -> Result<Signed<T>, SignedError> {
-        let bytes = canonical(&body)?;
-        let sig = URL_SAFE_NO_PAD.encode(signer.sign(&bytes));
-        Ok(Signed { body, sig })
-    }
-
-    /// Reads a signed item strictly (see the file header), without checking the signature.
-    pub fn from_json(text: &str) -> Result<Signed<T>, SignedError> {
-        if text.len() > MAX_ITEM_BYTES {
-            return Err(SignedError::TooLarge {
-                bytes: text.len(),
-                limit: MAX_ITEM_BYTES,
-            });
-        }
-        let StrictValue(value) = serde_json::from_str(text).map_err(|e| SignedError::Json {
-            reason: e.to_string(),
-        })?;
-        let Value::Object(mut object) = value else {
-            return Err(SignedError::Invalid {
-                field: "$".into(),
-                reason: "expected an object".into(),
-            });
-        };
-        let sig = match object.remove("sig") {
-            Some(Value::String(s)) => s,
-            _ => {
-                return Err(SignedError::Invalid {
-                    field: "sig".into(),
-                    reason: "a base64url signature is required".into(),
-                });
-            }
-        };
-        let body = Value::Object(object);
-        check_integers(&body)?;
-        let body: T = serde_path_to_error::deserialize(&body).map_err(|e| {
-            let path = e.path().to_string();
-            SignedError::Invalid {
-                field: if path == "." { "$".into() } else { path },
-                reason: e.into_inner().to_string(),
-            }
-        })?;
-        Ok(Signed { body, sig })
-    }
-
-    /// Checks the signature against a device's public key.
-    pub fn verify(&self, public_key: &[u8; 32]) -> Result<(), SignedError> {
-        let sig: [u8; 64] = URL_SAFE_NO_PAD
-            .decode(&self.sig)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| SignedError::Invalid {
-                field: "sig".into(),
-                reason: "not 64 bytes of base64url".into(),
-            })?;
-        let bytes = canonical(&self.body)?;
-        if ed25519_verify(public_key, &bytes, &sig) {
-            Ok(())
-        } else {
-            Err(SignedError::BadSignature)
-        }
-    }
-
-    /// The canonical JSON of the whole signed item.
-    pub fn to_json(&self) -> Result<String, SignedError> {
-        let bytes = canonical(self)?;
-        String::from_utf8(bytes).map_err(|e| SignedError::Json {
-            reason: e.to_string(),
-        })
-    }
+impl SignedFormat for Decision {
+    type Error = SignedError;
+    const MAX_BYTES: usize = MAX_ITEM_BYTES;
 }

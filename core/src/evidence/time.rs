@@ -8,9 +8,21 @@
 //! ([`TimeSource::DeviceWall`]) so that nothing is rejected on device time alone.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{DeviceClock, TimeAnchor};
-use crate::verdict::TimeSource;
+
+/// How the evaluator's notion of "now" was obtained (a verdict's `time_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// Last server time anchor plus elapsed monotonic time on the same boot.
+    ServerAnchor,
+    /// Supplied by the caller (the server's own clock, or `daka check --now`).
+    Supplied,
+    /// The device wall clock, because no anchor exists for this boot.
+    DeviceWall,
+}
 
 /// The evaluator's notion of now, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

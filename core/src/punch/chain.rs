@@ -23,6 +23,10 @@
 //! compares it with the head it stored when it last accepted punches from the device, and
 //! continues verification from that head with [`verify_chain_from`] and a [`ChainAnchor`].
 //!
+//! Whether one record continues the one before is the rule of `head.rs` ([`ChainHead`]); this
+//! file applies it along a log and tells, from the rest of the log, a fork from a duplicate, a
+//! gap from a reordering.
+//!
 //! Nothing here stores, sends or schedules records: the outbox does.
 
 use std::collections::{HashMap, HashSet};
@@ -31,18 +35,23 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use super::json::MAX_SAFE_INTEGER;
+use super::head::{ChainHead, ChainLinkError};
+use super::kind::PunchKind;
 use super::record::{
-    DeviceSigner, DeviceVerifier, PunchBody, PunchError, PunchEvidence, PunchKind, PunchRecord,
-    RECORD_FORMAT, RecordError,
+    DeviceSigner, PunchBody, PunchError, PunchEvidence, PunchRecord, RECORD_FORMAT, RecordError,
 };
+use super::recorded::RecordedVerdict;
+use crate::canonical::MAX_SAFE_INTEGER;
 use crate::evidence::DeviceClock;
-use crate::verdict::Verdict;
+use crate::signed::DeviceVerifier;
 
 /// Everything the app decides for a new punch; the chain adds `format`, `id`, `device_id`,
 /// `seq`, `prev_hash` and `sig`.
+///
+/// The verdict is the record's own [`RecordedVerdict`], or anything that converts into one,
+/// such as the evaluator's [`Verdict`](crate::verdict::Verdict) as the device has it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PunchDraft {
+pub struct PunchDraft<V = RecordedVerdict> {
     pub kind: PunchKind,
     pub employee_id: String,
     pub evidence: PunchEvidence,
@@ -50,7 +59,7 @@ pub struct PunchDraft {
     /// Last known server-minus-device offset in milliseconds, if any sync happened.
     pub server_offset_ms: Option<i64>,
     pub policy_version: u64,
-    pub verdict: Verdict,
+    pub verdict: V,
     /// The trusted time of the punch (server anchor plus monotonic time), used for the
     /// timestamp in the UUIDv7 id so ids sort by when punches really happened.
     pub id_time: DateTime<Utc>,
@@ -61,8 +70,7 @@ pub struct PunchDraft {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PunchChain {
     device_id: String,
-    next_seq: u64,
-    last_hash: Option<String>,
+    head: ChainHead,
 }
 
 impl PunchChain {
@@ -70,8 +78,7 @@ impl PunchChain {
     pub fn new(device_id: impl Into<String>) -> Self {
         PunchChain {
             device_id: device_id.into(),
-            next_seq: 1,
-            last_hash: None,
+            head: ChainHead::empty(),
         }
     }
 
@@ -85,8 +92,7 @@ impl PunchChain {
         let hash = last.hash().map_err(PunchError::InvalidLastRecord)?;
         Ok(PunchChain {
             device_id: last.body.device_id.clone(),
-            next_seq: last.body.seq + 1,
-            last_hash: Some(hash),
+            head: ChainHead::at(last.body.seq, hash),
         })
     }
 
@@ -97,21 +103,27 @@ impl PunchChain {
 
     /// The seq the next appended record gets.
     pub fn next_seq(&self) -> u64 {
-        self.next_seq
+        self.head.next_seq()
     }
 
     /// The hash of the last record, `None` for an empty chain.
     pub fn last_hash(&self) -> Option<&str> {
-        self.last_hash.as_deref()
+        self.head.hash.as_deref()
+    }
+
+    /// The chain's head: the seq and hash of its last record.
+    pub fn head(&self) -> &ChainHead {
+        &self.head
     }
 
     /// Makes, signs and links the next record. The chain advances only on success.
-    pub fn append(
+    pub fn append<V: Into<RecordedVerdict>>(
         &mut self,
-        draft: PunchDraft,
+        draft: PunchDraft<V>,
         signer: &DeviceSigner,
     ) -> Result<PunchRecord, PunchError> {
-        if self.next_seq > MAX_SAFE_INTEGER {
+        let seq = self.head.next_seq();
+        if seq > MAX_SAFE_INTEGER {
             return Err(PunchError::ChainExhausted);
         }
         let id = v7_id(&draft.id_time).map_err(PunchError::InvalidDraft)?;
@@ -119,20 +131,19 @@ impl PunchChain {
             format: RECORD_FORMAT,
             id,
             device_id: self.device_id.clone(),
-            seq: self.next_seq,
-            prev_hash: self.last_hash.clone(),
+            seq,
+            prev_hash: self.head.hash.clone(),
             kind: draft.kind,
             employee_id: draft.employee_id,
             evidence: draft.evidence,
             clock: draft.clock,
             server_offset_ms: draft.server_offset_ms,
             policy_version: draft.policy_version,
-            verdict: draft.verdict,
+            verdict: draft.verdict.into(),
         };
         let record = PunchRecord::sign(body, signer).map_err(PunchError::InvalidDraft)?;
         let hash = record.hash().map_err(PunchError::InvalidDraft)?;
-        self.next_seq += 1;
-        self.last_hash = Some(hash);
+        self.head = ChainHead::at(seq, hash);
         Ok(record)
     }
 }
@@ -368,8 +379,7 @@ pub fn verify_chain_from(
 ) -> Result<ChainSummary, ChainError> {
     let present: HashSet<u64> = records.iter().map(|r| r.body.seq).collect();
     let mut device_id = anchor.map(|a| a.device_id.clone());
-    let mut last_seq = anchor.map_or(0, |a| a.seq);
-    let mut last_hash = anchor.map(|a| a.hash.clone());
+    let mut head = anchor.map_or_else(ChainHead::empty, |a| ChainHead::at(a.seq, &a.hash));
     // seq -> (index, hash) and id -> index of the records accepted so far.
     let mut seen: HashMap<u64, (usize, String)> = HashMap::with_capacity(records.len());
     let mut ids: HashMap<Uuid, usize> = HashMap::with_capacity(records.len());
@@ -412,64 +422,65 @@ pub fn verify_chain_from(
         let hash = record
             .hash()
             .map_err(|error| fail(ChainErrorKind::Malformed { error }))?;
-        let expected_seq = last_seq + 1;
-        match body.seq.cmp(&expected_seq) {
-            std::cmp::Ordering::Greater => {
+        match head.check_next(body) {
+            Ok(()) => {}
+            Err(ChainLinkError::Gap {
+                expected_seq,
+                found_seq,
+            }) => {
                 return Err(fail(if present.contains(&expected_seq) {
                     ChainErrorKind::OutOfOrder {
                         expected_seq,
-                        found_seq: body.seq,
+                        found_seq,
                     }
                 } else if index == 0 && anchor.is_none() {
-                    ChainErrorKind::NotGenesis {
-                        found_seq: body.seq,
-                    }
+                    ChainErrorKind::NotGenesis { found_seq }
                 } else {
                     ChainErrorKind::Gap {
                         expected_seq,
-                        found_seq: body.seq,
+                        found_seq,
                     }
                 }));
             }
-            std::cmp::Ordering::Less => {
-                return Err(fail(match seen.get(&body.seq) {
+            Err(ChainLinkError::Fork { found_seq, .. }) => {
+                return Err(fail(match seen.get(&found_seq) {
                     Some((first_index, first_hash)) if *first_hash == hash => {
                         ChainErrorKind::DuplicateRecord {
-                            seq: body.seq,
+                            seq: found_seq,
                             first_index: *first_index,
                         }
                     }
                     Some((first_index, _)) => ChainErrorKind::Fork {
-                        seq: body.seq,
+                        seq: found_seq,
                         first_index: *first_index,
                     },
                     None => ChainErrorKind::BeforeAnchor {
                         anchor_seq: anchor.map_or(0, |a| a.seq),
-                        found_seq: body.seq,
+                        found_seq,
                     },
                 }));
             }
-            std::cmp::Ordering::Equal => {
-                if body.prev_hash != last_hash {
-                    return Err(fail(ChainErrorKind::BrokenLink {
-                        expected_hash: last_hash,
-                        found_hash: body.prev_hash.clone(),
-                    }));
-                }
+            Err(ChainLinkError::BrokenLink {
+                expected_hash,
+                found_hash,
+            }) => {
+                return Err(fail(ChainErrorKind::BrokenLink {
+                    expected_hash,
+                    found_hash,
+                }));
             }
         }
         if let Some(first_index) = ids.insert(body.id, index) {
             return Err(fail(ChainErrorKind::DuplicateId { first_index }));
         }
         seen.insert(body.seq, (index, hash.clone()));
-        last_seq = body.seq;
-        last_hash = Some(hash);
+        head = ChainHead::at(body.seq, hash);
     }
     Ok(ChainSummary {
         device_id,
         count: records.len(),
-        last_seq,
-        head_hash: last_hash,
+        last_seq: head.seq,
+        head_hash: head.hash,
     })
 }
 
@@ -483,7 +494,8 @@ pub struct LogError {
 }
 
 /// Reads an exported log: JSON Lines, one record per line (`\n` or `\r\n`), blank lines
-/// ignored. Each record is read with [`PunchRecord::from_json`]; errors name the line. The
+/// ignored. Each record is read strictly ([`Signed::from_json`](crate::signed::Signed::from_json));
+/// errors name the line. The
 /// records come back in the order of the file; verify them with [`verify_chain`].
 pub fn parse_log(text: &str) -> Result<Vec<PunchRecord>, LogError> {
     let mut records = Vec::new();

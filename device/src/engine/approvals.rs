@@ -21,9 +21,10 @@ use daka_core::approvals::{
     Action, AttachmentRef, Decision, Form, FormErrors, RouteError, RouteStep, Signed, Submission,
     Template, compute_route,
 };
+use daka_core::hex::hex_lower;
 use daka_core::policy::MAX_ATTACHMENT_BYTES;
 use daka_core::protocol::{LeaveBalanceView, RequestView};
-use daka_core::punch::hex_lower;
+use daka_core::signed::{SignedError, SignedFormat};
 
 /// The outbox item kind of a request submission.
 pub const REQUEST_KIND: &str = "request";
@@ -284,14 +285,14 @@ impl Device {
     }
 
     /// Signs `body` with the device key and queues it, durably, in the request's stream.
-    fn queue_signed<T: serde::Serialize + serde::de::DeserializeOwned>(
+    fn queue_signed<T: SignedFormat<Error = SignedError>>(
         &self,
         body: T,
         request_id: &str,
         item_id: String,
         kind: &str,
     ) -> Result<(), DeviceError> {
-        let key_error = |e: daka_core::approvals::SignedError| DeviceError::Key {
+        let key_error = |e: SignedError| DeviceError::Key {
             reason: e.to_string(),
         };
         let payload = Signed::sign(body, &self.signer)

@@ -1,53 +1,47 @@
-//! RFC 8785 canonical JSON written straight from a value's `Serialize` implementation.
+//! The canonical JSON writer (RFC 8785, JCS): the one place daka turns a value into the bytes
+//! that signatures and hashes cover.
 //!
-//! The bytes are exactly those of [`json::canonical_value`] over `serde_json::to_value(value)`
-//! (the tests check both ways on random records and random JSON), without building that
-//! value first: every signature and record hash is over these bytes, and a device writes them
-//! two or three times per punch, a server once per pushed record.
+//! It writes straight from a value's `Serialize` implementation, without building a
+//! `serde_json::Value` first: a device writes a record two or three times per punch, a server
+//! once per pushed record. A `serde_json::Value` is a `Serialize` value like any other, so the
+//! server's hash of an arbitrary item body goes through the same code; the tests check the
+//! output against an independent RFC 8785 implementation (`serde_json_canonicalizer`) on random
+//! JSON, and typed values against their own JSON value model.
 //!
 //! The JSON value model is followed member for member: integers and floats are written as the
-//! ECMAScript form of their IEEE double, a non-finite float is `null`, bytes are an array of
-//! numbers, an enum variant with data is an object with one member, and when a map names a key
-//! twice (a flattened struct can) the last value wins. Object members are written in the order
-//! of their names' UTF-16 code units. Strict writing ([`canonical_strict`]) also refuses an
+//! ECMAScript form of their IEEE double (`ryu-js`), a non-finite float is `null`, bytes are an
+//! array of numbers, an enum variant with data is an object with one member, and when a map
+//! names a key twice (a flattened struct can) the last value wins. Object members are written
+//! in the order of their names' UTF-16 code units (§3.2.3); strings escape only `"`, `\\` and
+//! the control characters, with the short escapes where JSON has one and `\u00xx` otherwise
+//! (§3.2.2.2); there is no whitespace. Strict writing ([`to_vec_strict`]) also refuses an
 //! integer beyond ±(2^53 − 1), which RFC 8785 cannot carry exactly.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::ops::Range;
 
 use serde::ser::{self, Serialize};
 
-use super::json::{MAX_SAFE_INTEGER, utf16_order, write_string};
+use super::error::{CanonicalError, MAX_SAFE_INTEGER};
 
-/// Why a value has no canonical form here.
-#[derive(Debug)]
-pub(crate) struct CanonicalError(String);
-
-impl fmt::Display for CanonicalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CanonicalError {}
-
-impl ser::Error for CanonicalError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        CanonicalError(msg.to_string())
-    }
-}
-
-/// The canonical JSON of `value`.
-pub(crate) fn canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
+/// The canonical JSON of `value`. An integer beyond ±(2^53 − 1) is written as the double
+/// nearest to it, as the JSON value model holds it; signed formats refuse such integers when
+/// reading ([`check_integers`](super::check_integers)) and validating, or write with
+/// [`to_vec_strict`].
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
     write(value, false)
 }
 
-/// [`canonical_bytes`], refusing integers beyond ±(2^53 − 1).
-pub(crate) fn canonical_strict<T: Serialize + ?Sized>(
-    value: &T,
-) -> Result<Vec<u8>, CanonicalError> {
+/// [`to_vec`], refusing integers beyond ±(2^53 − 1).
+pub fn to_vec_strict<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
     write(value, true)
+}
+
+/// [`to_vec`] as a string (the writer writes UTF-8 only).
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, CanonicalError> {
+    String::from_utf8(to_vec(value)?).map_err(|e| CanonicalError::Unwritable {
+        reason: e.to_string(),
+    })
 }
 
 fn write<T: Serialize + ?Sized>(value: &T, strict: bool) -> Result<Vec<u8>, CanonicalError> {
@@ -77,9 +71,10 @@ impl Writer<'_> {
 
     fn integer(self, magnitude: u128, value: f64) -> Result<(), CanonicalError> {
         if self.strict && magnitude > u128::from(MAX_SAFE_INTEGER) {
-            return Err(CanonicalError(format!(
-                "the integer {value} is beyond 2^53 - 1, which canonical JSON cannot carry exactly"
-            )));
+            return Err(CanonicalError::UnsafeInteger {
+                field: String::new(),
+                value: format!("{}{magnitude}", if value < 0.0 { "-" } else { "" }),
+            });
         }
         self.number(value);
         Ok(())
@@ -418,10 +413,9 @@ impl ser::SerializeMap for Object<'_> {
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CanonicalError> {
-        let key = self
-            .key
-            .take()
-            .ok_or_else(|| CanonicalError("a map value came without its key".into()))?;
+        let key = self.key.take().ok_or_else(|| CanonicalError::Unwritable {
+            reason: "a map value came without its key".into(),
+        })?;
         self.member(Cow::Owned(key), value)
     }
 
@@ -462,11 +456,55 @@ fn map_key<T: Serialize + ?Sized>(key: &T) -> Result<String, CanonicalError> {
         Ok(serde_json::Value::String(s)) => Ok(s),
         Ok(serde_json::Value::Bool(b)) => Ok(b.to_string()),
         Ok(serde_json::Value::Number(n)) if !n.is_f64() => Ok(n.to_string()),
-        Ok(other) => Err(CanonicalError(format!(
-            "a map key must be a string, not {other}"
-        ))),
-        Err(e) => Err(CanonicalError(format!("a map key cannot be written: {e}"))),
+        Ok(other) => Err(CanonicalError::Unwritable {
+            reason: format!("a map key must be a string, not {other}"),
+        }),
+        Err(e) => Err(CanonicalError::Unwritable {
+            reason: format!("a map key cannot be written: {e}"),
+        }),
     }
+}
+
+/// Orders two strings by their UTF-16 code units (RFC 8785 §3.2.3).
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    // Lead bytes 0xEE and above start U+E000..; below them, byte order is UTF-16 order.
+    let simple = |s: &str| s.bytes().all(|b| b < 0xEE);
+    if simple(a) && simple(b) {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+/// A JSON string as RFC 8785 writes it.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut control = *b"\\u0000";
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x09 => b"\\t",
+            0x0a => b"\\n",
+            0x0c => b"\\f",
+            0x0d => b"\\r",
+            0x00..=0x1f => {
+                control[4] = HEX[usize::from(b >> 4)];
+                control[5] = HEX[usize::from(b & 0x0f)];
+                &control
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -474,14 +512,18 @@ mod tests {
     use std::collections::BTreeMap;
 
     use serde::Serialize;
-    use serde_json::Value;
+    use serde_json::{Number, Value};
 
     use super::*;
-    use crate::punch::json::canonical_value;
 
-    /// What the writer must produce: the canonical form of serde's JSON value model.
+    /// What the writer must produce: the canonical form of serde's JSON value model, written
+    /// by the same writer from the `serde_json::Value`.
     fn through_value<T: Serialize>(value: &T) -> Vec<u8> {
-        canonical_value(&serde_json::to_value(value).unwrap())
+        to_vec(&serde_json::to_value(value).unwrap()).unwrap()
+    }
+
+    fn written(value: &Value) -> Vec<u8> {
+        to_vec(value).unwrap()
     }
 
     #[derive(Serialize)]
@@ -576,13 +618,13 @@ mod tests {
     #[test]
     fn typed_values_write_what_their_json_value_model_writes() {
         let value = everything();
-        let written = canonical_bytes(&value).unwrap();
+        let written = to_vec(&value).unwrap();
         assert_eq!(
             String::from_utf8(written).unwrap(),
             String::from_utf8(through_value(&value)).unwrap()
         );
         assert_eq!(
-            canonical_bytes(&value).unwrap(),
+            to_vec(&value).unwrap(),
             serde_json_canonicalizer::to_vec(&serde_json::to_value(&value).unwrap()).unwrap()
         );
     }
@@ -601,16 +643,16 @@ mod tests {
                 .into_iter()
                 .collect(),
         };
-        assert_eq!(canonical_bytes(&twice).unwrap(), br#"{"a":2,"b":3}"#);
-        assert_eq!(canonical_bytes(&twice).unwrap(), through_value(&twice));
+        assert_eq!(to_vec(&twice).unwrap(), br#"{"a":2,"b":3}"#);
+        assert_eq!(to_vec(&twice).unwrap(), through_value(&twice));
     }
 
     #[test]
     fn strict_writing_refuses_integers_beyond_two_to_the_53() {
         let safe = MAX_SAFE_INTEGER;
-        assert_eq!(canonical_strict(&safe).unwrap(), b"9007199254740991");
+        assert_eq!(to_vec_strict(&safe).unwrap(), b"9007199254740991");
         assert_eq!(
-            canonical_strict(&-i64::try_from(safe).unwrap()).unwrap(),
+            to_vec_strict(&-i64::try_from(safe).unwrap()).unwrap(),
             b"-9007199254740991"
         );
         for value in [
@@ -618,12 +660,15 @@ mod tests {
             Value::from(-i64::try_from(safe).unwrap() - 1),
             serde_json::json!({"deep": [1, {"n": u64::MAX}]}),
         ] {
-            let e = canonical_strict(&value).unwrap_err();
+            let e = to_vec_strict(&value).unwrap_err();
             assert!(e.to_string().contains("2^53"), "{e}");
             // Not strict: written as the double the value model holds.
-            assert_eq!(canonical_bytes(&value).unwrap(), canonical_value(&value));
+            assert_eq!(
+                to_vec(&value).unwrap(),
+                serde_json_canonicalizer::to_vec(&value).unwrap()
+            );
         }
-        assert!(canonical_strict(&[1.5e300, -0.0]).is_ok());
+        assert!(to_vec_strict(&[1.5e300, -0.0]).is_ok());
     }
 
     #[test]
@@ -640,9 +685,154 @@ mod tests {
                 map.end()
             }
         }
-        let e = canonical_bytes(&FloatKeys(by_float)).unwrap_err();
+        let e = to_vec(&FloatKeys(by_float)).unwrap_err();
         assert!(e.to_string().contains("map key"), "{e}");
         let by_seq: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
-        assert!(canonical_bytes(&by_seq).is_err());
+        assert!(to_vec(&by_seq).is_err());
+    }
+
+    /// An object's members followed by one more, in that order, as a map.
+    struct Appended<'a> {
+        object: &'a serde_json::Map<String, Value>,
+        member: Option<(&'a String, &'a Value)>,
+    }
+
+    impl Serialize for Appended<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap as _;
+            let mut map = s.serialize_map(None)?;
+            for (k, v) in self.object.iter().chain(self.member) {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        }
+    }
+
+    #[test]
+    fn canonical_writing_follows_rfc_8785_examples() {
+        // RFC 8785 §3.2.3: sorting by UTF-16 code units puts U+1F600 (a surrogate pair,
+        // D83D DE00) before U+FB33, though its code point is larger.
+        let v = serde_json::json!({
+            "\u{20ac}": "Euro Sign",
+            "\r": "Carriage Return",
+            "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
+            "1": "One",
+            "\u{1f600}": "Emoji: Grinning Face",
+            "\u{0080}": "Control",
+            "\u{00f6}": "Latin Small Letter O With Diaeresis"
+        });
+        let expected = "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{0080}\":\"Control\",\
+                        \"\u{00f6}\":\"Latin Small Letter O With Diaeresis\",\"\u{20ac}\":\"Euro Sign\",\
+                        \"\u{1f600}\":\"Emoji: Grinning Face\",\
+                        \"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}";
+        assert_eq!(String::from_utf8(written(&v)).unwrap(), expected);
+        // §3.2.2.3 numbers, and the string escapes of §3.2.2.2.
+        let v: Value = serde_json::from_str(
+            r#"{
+                "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001,
+                            0, -0.0, 1e21, 9007199254740991],
+                "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+                "literals": [null, true, false]
+            }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(written(&v)).unwrap(),
+            "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27,0,0,\
+             1e+21,9007199254740991],\"string\":\"\u{20ac}$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}"
+        );
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        // Names and strings mixing ASCII, controls, the U+E000.. range and surrogate pairs.
+        let text = proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::char::range('a', 'e'),
+                1 => proptest::char::range('\u{0}', '\u{1f}'),
+                1 => Just('"'),
+                1 => Just('\\'),
+                1 => proptest::char::range('\u{7f}', '\u{a0}'),
+                1 => proptest::char::range('\u{d7f0}', '\u{d7ff}'),
+                1 => proptest::char::range('\u{e000}', '\u{e010}'),
+                1 => proptest::char::range('\u{fff0}', '\u{ffff}'),
+                1 => proptest::char::range('\u{10000}', '\u{10010}'),
+                1 => proptest::char::range('\u{1f600}', '\u{1f610}'),
+            ],
+            0..6,
+        )
+        .prop_map(|chars| chars.into_iter().collect::<String>());
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::Number(n.into())),
+            any::<u64>().prop_map(|n| Value::Number(n.into())),
+            (-(1i64 << 53)..(1i64 << 53)).prop_map(|n| Value::Number(n.into())),
+            any::<f64>()
+                .prop_filter_map("finite", Number::from_f64)
+                .prop_map(Value::Number),
+            (-400i32..400, -1e6f64..1e6)
+                .prop_filter_map("finite", |(e, m)| Number::from_f64(m * 10f64.powi(e)))
+                .prop_map(Value::Number),
+            text.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((text.clone(), inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// A member given after an object's others (as a signed item's flattened body is
+        /// followed by `sig`) is written at its place in the order, wherever it sorts (first,
+        /// between, last, alone), and the object without it is written as the object alone.
+        #[test]
+        fn a_member_given_last_is_written_at_its_place(
+            value in any_json(),
+            name in proptest::prop_oneof![
+                proptest::strategy::Just("sig".to_string()),
+                "[a-z]{0,4}",
+                "\\PC{0,3}",
+            ],
+            extra in any_json(),
+        ) {
+            let mut object = match value {
+                Value::Object(object) => object,
+                other => serde_json::Map::from_iter([("v".to_string(), other)]),
+            };
+            object.remove(&name);
+            let without = to_vec(&Appended { object: &object, member: None }).unwrap();
+            let with = to_vec(&Appended { object: &object, member: Some((&name, &extra)) }).unwrap();
+            proptest::prop_assert_eq!(
+                &without,
+                &serde_json_canonicalizer::to_vec(&Value::Object(object.clone())).unwrap()
+            );
+            object.insert(name, extra);
+            proptest::prop_assert_eq!(
+                with,
+                serde_json_canonicalizer::to_vec(&Value::Object(object)).unwrap()
+            );
+        }
+
+        /// The writer agrees byte for byte with an independent RFC 8785 implementation on
+        /// random JSON values.
+        #[test]
+        fn canonical_writing_agrees_with_an_independent_implementation(value in any_json()) {
+            let expected = serde_json_canonicalizer::to_vec(&value).unwrap();
+            let written = to_vec(&value).unwrap();
+            proptest::prop_assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&expected)
+            );
+            // Strict writing writes the same bytes whenever it writes at all.
+            if let Ok(strict) = to_vec_strict(&value) {
+                proptest::prop_assert_eq!(strict, expected);
+            }
+        }
     }
 }
