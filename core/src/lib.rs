@@ -23,7 +23,8 @@
 //!   chains of them.
 //! * [`approvals`] validates request forms against the policy's templates, computes their
 //!   approval routes and runs the request state machine and leave ledger.
-//! * [`protocol`] holds the sync protocol's messages, which the device's client and the server
+//! * [`protocol`] holds the sync protocol's messages and words (item kinds, streams, push
+//!   answer codes, the policy bundle's signature), which the device's client and the server
 //!   both speak; [`codes`] the stable machine codes of every verdict reason.
 //!
 //! Nothing here touches the network, a database, an async runtime or a platform API: the

@@ -36,7 +36,9 @@ use daka_core::attempt::Attempt;
 use daka_core::evidence::FaceEvidence;
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::spoofing::PreviousPunch;
-use daka_core::protocol::{Change, ItemResult, ItemStatus, PushItem};
+use daka_core::protocol::{
+    Change, ItemCode, ItemKind, ItemResult, ItemStatus, PushItem, punch_stream,
+};
 use daka_core::punch::{DeviceVerifier, PunchRecord};
 use daka_core::{Decision, Engine, Severity};
 use serde_json::value::RawValue;
@@ -47,9 +49,6 @@ use crate::storage::{
     Answer, DeviceRow, ItemBatch, ItemDecision, ItemKey, ItemState, NewPunch, PunchStatus, Storage,
     StorageError,
 };
-
-/// The item kind of a punch.
-pub const PUNCH_KIND: &str = "punch";
 
 /// How far after receipt a device's judgement time may lie (clock skew between a device's
 /// trusted time and the server's).
@@ -70,20 +69,15 @@ pub fn body_hash(body: &RawValue) -> String {
     }
 }
 
-/// The punch stream of a device.
-pub fn punch_stream(device_id: &str) -> String {
-    format!("punch:{device_id}")
-}
-
-pub(crate) fn answer(status: ItemStatus, code: &str, message: impl Into<String>) -> Answer {
+pub(crate) fn answer(status: ItemStatus, code: ItemCode, message: impl Into<String>) -> Answer {
     Answer {
         status,
-        code: Some(code.to_string()),
+        code: Some(code.as_str().to_string()),
         message: Some(message.into()),
     }
 }
 
-pub(crate) fn rejected(code: &str, message: impl Into<String>) -> Answer {
+pub(crate) fn rejected(code: ItemCode, message: impl Into<String>) -> Answer {
     answer(ItemStatus::Rejected, code, message)
 }
 
@@ -124,18 +118,28 @@ struct Prechecked {
     checked: Result<Checked, Answer>,
 }
 
-/// The checks of one item that need nothing from the database; `None` for approval items,
-/// which `approvals.rs` checks inside the transaction.
-fn precheck(item: &PushItem, device: &DeviceRow, verifier: &DeviceVerifier) -> Option<Prechecked> {
-    if is_approval_kind(&item.kind) {
-        return None;
+/// Where an item goes after the checks ahead of the transaction.
+// Nearly every item is a punch, so boxing the large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Precheck {
+    /// A punch, or an item of a kind this server does not take (refused by its checks).
+    Punch(Prechecked),
+    /// A request submission or a decision, which `approvals.rs` checks inside the
+    /// transaction.
+    Approval(ItemKind),
+}
+
+/// The checks of one item that need nothing from the database.
+fn precheck(item: &PushItem, device: &DeviceRow, verifier: &DeviceVerifier) -> Precheck {
+    if let Some(kind) = ItemKind::parse(&item.kind).filter(|k| k.is_approval()) {
+        return Precheck::Approval(kind);
     }
     let checked = integrity(item, device, verifier);
     let body_hash = match &checked {
         Ok(c) => c.hash.clone(),
         Err(_) => body_hash(&item.body),
     };
-    Some(Prechecked { body_hash, checked })
+    Precheck::Punch(Prechecked { body_hash, checked })
 }
 
 /// A request needs this many items before helpers check ahead of its transaction; below it,
@@ -155,7 +159,7 @@ struct Prechecks<'a> {
     /// The next item no one has claimed; at or past the end, nothing is left to claim.
     next: AtomicUsize,
     /// Each item's result once checked; `Err` if its check panicked.
-    slots: Vec<OnceLock<Result<Option<Prechecked>, CheckPanicked>>>,
+    slots: Vec<OnceLock<Result<Precheck, CheckPanicked>>>,
 }
 
 /// A check that panicked: the transaction's thread panics in turn when it reaches the item
@@ -192,7 +196,7 @@ impl<'a> Prechecks<'a> {
     }
 
     /// Item `i`'s result, checking ahead while it is not ready.
-    fn get(&self, i: usize) -> &Option<Prechecked> {
+    fn get(&self, i: usize) -> &Precheck {
         loop {
             match self.slots[i].get() {
                 Some(Ok(pre)) => return pre,
@@ -212,34 +216,31 @@ impl<'a> Prechecks<'a> {
     }
 }
 
-/// Whether an item is a request submission or a decision (handled by `approvals.rs`).
-fn is_approval_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        crate::approvals::REQUEST_KIND | crate::approvals::DECISION_KIND
-    )
-}
-
 /// `verifier` holds `device`'s enrolled key.
 fn integrity(
     item: &PushItem,
     device: &DeviceRow,
     verifier: &DeviceVerifier,
 ) -> Result<Checked, Answer> {
-    if item.kind != PUNCH_KIND {
+    if ItemKind::parse(&item.kind) != Some(ItemKind::Punch) {
         return Err(rejected(
-            "unsupported_kind",
+            ItemCode::UnsupportedKind,
             format!(
-                "item kind {:?} is not supported; this server takes \"punch\"",
-                short(&item.kind)
+                "item kind {:?} is not supported; this server takes \"{}\"",
+                short(&item.kind),
+                ItemKind::Punch
             ),
         ));
     }
-    let read = PunchRecord::read(item.body.get())
-        .map_err(|e| rejected("malformed_record", format!("not a valid punch record: {e}")))?;
+    let read = PunchRecord::read(item.body.get()).map_err(|e| {
+        rejected(
+            ItemCode::MalformedRecord,
+            format!("not a valid punch record: {e}"),
+        )
+    })?;
     if read.record.body.device_id != device.id || item.stream != punch_stream(&device.id) {
         return Err(rejected(
-            "wrong_device",
+            ItemCode::WrongDevice,
             format!(
                 "the record or stream is not of the authenticated device {}",
                 device.id
@@ -248,13 +249,13 @@ fn integrity(
     }
     if let Err(e) = read.verify_with(verifier) {
         return Err(rejected(
-            "bad_signature",
+            ItemCode::BadSignature,
             format!("the record does not verify with the device's enrolled key: {e}"),
         ));
     }
     if read.record.body.id.to_string() != item.id {
         return Err(rejected(
-            "id_mismatch",
+            ItemCode::IdMismatch,
             format!("the item id is not the record id {}", read.record.body.id),
         ));
     }
@@ -318,7 +319,7 @@ fn process_batch(
     results: &mut Vec<ItemResult>,
 ) -> Result<(), StorageError> {
     let mut blocked: HashSet<&str> = HashSet::new();
-    let mut stop: Option<(&str, &str)> = None;
+    let mut stop: Option<(ItemCode, &str)> = None;
     let mut heads = HeadCache::default();
     let mut current: Option<Option<std::sync::Arc<daka_core::Engine>>> = None;
     for (i, item) in items.iter().enumerate() {
@@ -334,12 +335,12 @@ fn process_batch(
         }
         if Instant::now() >= ctx.deadline {
             stop = Some((
-                "server_deadline",
+                ItemCode::ServerDeadline,
                 "the request ran out of time; send it again",
             ));
             results.push(result(answer(
                 ItemStatus::Retry,
-                "server_deadline",
+                ItemCode::ServerDeadline,
                 "the request ran out of time; send it again",
             )));
             continue;
@@ -347,7 +348,7 @@ fn process_batch(
         if blocked.contains(item.stream.as_str()) {
             results.push(result(answer(
                 ItemStatus::Retry,
-                "earlier_item_pending",
+                ItemCode::EarlierItemPending,
                 "an earlier item of this stream in the same request was not applied",
             )));
             continue;
@@ -355,22 +356,26 @@ fn process_batch(
         let outcome = if item.id.is_empty() || item.id.len() > MAX_ITEM_ID_LEN {
             Ok((
                 rejected(
-                    "malformed_record",
+                    ItemCode::MalformedRecord,
                     format!("an item id is 1–{MAX_ITEM_ID_LEN} bytes"),
                 ),
                 false,
             ))
-        } else if let Some(pre) = prechecks.get(i) {
-            process_item(ctx, batch, &mut heads, item, pre)
         } else {
-            // The current policy is read at the first approval item of the request.
-            let engine = match &current {
-                Some(engine) => Ok(engine.clone()),
-                None => {
-                    crate::approvals::current_engine(ctx).inspect(|e| current = Some(e.clone()))
+            match prechecks.get(i) {
+                Precheck::Punch(pre) => process_item(ctx, batch, &mut heads, item, pre),
+                Precheck::Approval(kind) => {
+                    // The current policy is read at the first approval item of the request.
+                    let engine = match &current {
+                        Some(engine) => Ok(engine.clone()),
+                        None => crate::approvals::current_engine(ctx)
+                            .inspect(|e| current = Some(e.clone())),
+                    };
+                    engine.and_then(|e| {
+                        crate::approvals::process_item(ctx, e.as_deref(), batch, *kind, item)
+                    })
                 }
-            };
-            engine.and_then(|e| crate::approvals::process_item(ctx, e.as_deref(), batch, item))
+            }
         };
         match outcome {
             Ok((a, applied)) => {
@@ -380,10 +385,13 @@ fn process_batch(
                 results.push(result(a));
             }
             Err(StorageError::Busy) if i > 0 => {
-                stop = Some(("server_busy", "the database is busy; send it again shortly"));
+                stop = Some((
+                    ItemCode::ServerBusy,
+                    "the database is busy; send it again shortly",
+                ));
                 results.push(result(answer(
                     ItemStatus::Retry,
-                    "server_busy",
+                    ItemCode::ServerBusy,
                     "the database is busy; send it again shortly",
                 )));
             }
@@ -426,7 +434,7 @@ fn process_item(
         org_id: &device.org_id,
         device_id: &device.id,
         item_id: &item.id,
-        kind: &item.kind,
+        kind: ItemKind::Punch,
         body_hash,
         nonce: nonce.as_deref(),
     };
@@ -450,7 +458,7 @@ fn process_item(
                     }
                 } else {
                     rejected(
-                        "id_conflict",
+                        ItemCode::IdConflict,
                         "this item id was already used for a different item",
                     )
                 },
@@ -469,7 +477,7 @@ fn process_item(
                 return refused_link(
                     ctx,
                     checked,
-                    "unknown_policy_version",
+                    ItemCode::UnknownPolicyVersion,
                     reason.clone(),
                     None,
                     state,
@@ -548,7 +556,7 @@ fn chain_check(record: &PunchRecord, state: &ItemState) -> Option<Answer> {
     let seq = record.body.seq;
     if seq <= head_seq {
         return Some(rejected(
-            "fork",
+            ItemCode::Fork,
             format!(
                 "seq {seq} is already used in this device's chain (stored up to seq {head_seq}); the device key signed two histories"
             ),
@@ -557,7 +565,7 @@ fn chain_check(record: &PunchRecord, state: &ItemState) -> Option<Answer> {
     if seq > head_seq + 1 {
         return Some(answer(
             ItemStatus::Retry,
-            "chain_gap",
+            ItemCode::ChainGap,
             format!(
                 "expected seq {}, got {seq}: send the missing records first",
                 head_seq + 1
@@ -566,7 +574,7 @@ fn chain_check(record: &PunchRecord, state: &ItemState) -> Option<Answer> {
     }
     if record.body.prev_hash.as_deref() != head_hash {
         return Some(rejected(
-            "broken_link",
+            ItemCode::BrokenLink,
             format!(
                 "prev_hash is not the hash of the stored record seq {head_seq}; the chain was substituted"
             ),
@@ -587,7 +595,7 @@ fn kind_text(record: &PunchRecord) -> String {
 fn refused_link(
     ctx: &PushContext<'_>,
     checked: &Checked,
-    code: &str,
+    code: ItemCode,
     message: String,
     verdict: Option<String>,
     state: &ItemState,
@@ -611,7 +619,7 @@ fn refused_link(
         ctx,
         checked,
         PunchStatus::Refused,
-        Some(code.to_string()),
+        Some(code.as_str().to_string()),
         Some(message),
         server_verdict,
         judged_at,
@@ -666,7 +674,7 @@ fn judge_record(
         return refused_link(
             ctx,
             checked,
-            "wrong_employee",
+            ItemCode::WrongEmployee,
             format!(
                 "the record is for employee {:?}, but this device is enrolled for {:?}",
                 short(&body.employee_id),
@@ -716,7 +724,7 @@ fn judge_record(
             return refused_link(
                 ctx,
                 checked,
-                "invalid_evidence",
+                ItemCode::InvalidEvidence,
                 format!("the record's evidence cannot be evaluated: {e}"),
                 None,
                 state,
@@ -749,7 +757,11 @@ fn judge_record(
                 .find(|r| r.severity == Severity::Reject);
             (
                 PunchStatus::Refused,
-                Some(first.map_or("rejected", |r| r.code.as_str()).to_string()),
+                Some(
+                    first
+                        .map_or(ItemCode::Rejected.as_str(), |r| r.code.as_str())
+                        .to_string(),
+                ),
                 Some(first.map_or_else(
                     || "refused by the server's verdict".to_string(),
                     |r| r.message.clone(),

@@ -342,7 +342,7 @@ fn storage_is_usable_through_the_trait_object() {
 
 #[test]
 fn apply_item_stores_everything_or_nothing() {
-    use daka_core::protocol::ItemStatus as S;
+    use daka_core::protocol::{ItemKind, ItemStatus as S};
     use daka_server::storage::{
         Answer, EnrollOutcome, ItemDecision, ItemKey, ItemState, NewDevice, NewPunch, NewToken,
         PunchFilter, PunchStatus,
@@ -384,7 +384,7 @@ fn apply_item_stores_everything_or_nothing() {
         org_id: ORG_A,
         device_id: "dev-1",
         item_id: item,
-        kind: "punch",
+        kind: ItemKind::Punch,
         body_hash: "h",
         nonce: Some(nonce),
     };

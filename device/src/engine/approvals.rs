@@ -22,18 +22,8 @@ use daka_core::approvals::{
     Template, compute_route,
 };
 use daka_core::policy::MAX_ATTACHMENT_BYTES;
-use daka_core::protocol::{LeaveBalanceView, RequestView};
+use daka_core::protocol::{ItemKind, LeaveBalanceView, RequestView, request_stream};
 use daka_core::punch::hex_lower;
-
-/// The outbox item kind of a request submission.
-pub const REQUEST_KIND: &str = "request";
-/// The outbox item kind of a decision.
-pub const DECISION_KIND: &str = "decision";
-
-/// The outbox stream of the items about one request.
-pub fn request_stream(request_id: &str) -> String {
-    format!("request:{request_id}")
-}
 
 /// Why a draft cannot be submitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -247,7 +237,7 @@ impl Device {
             },
             &request_id.to_string(),
             item_id,
-            REQUEST_KIND,
+            ItemKind::Request,
         )?;
         Ok(QueuedRequest {
             request_id: request_id.to_string(),
@@ -278,7 +268,7 @@ impl Device {
             },
             request_id,
             id.to_string(),
-            DECISION_KIND,
+            ItemKind::Decision,
         )?;
         Ok(id.to_string())
     }
@@ -289,7 +279,7 @@ impl Device {
         body: T,
         request_id: &str,
         item_id: String,
-        kind: &str,
+        kind: ItemKind,
     ) -> Result<(), DeviceError> {
         let key_error = |e: daka_core::approvals::SignedError| DeviceError::Key {
             reason: e.to_string(),
@@ -301,7 +291,7 @@ impl Device {
             &NewItem {
                 id: item_id,
                 stream: request_stream(request_id),
-                kind: kind.into(),
+                kind: kind.as_str().into(),
                 payload,
             },
             self.now_ms(),

@@ -431,7 +431,7 @@ impl SqliteStorage {
                     key.org_id,
                     key.item_id,
                     key.device_id,
-                    key.kind,
+                    key.kind.as_str(),
                     key.body_hash,
                     punch.status.as_str(),
                     punch.code,
@@ -1225,7 +1225,7 @@ mod tests {
     #[test]
     fn a_batch_judges_each_item_against_the_chain_its_earlier_items_left() {
         use crate::storage::{Answer, NewPunch};
-        use daka_core::protocol::ItemStatus;
+        use daka_core::protocol::{ItemKind, ItemStatus};
 
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
@@ -1284,7 +1284,7 @@ mod tests {
                         org_id: "o",
                         device_id: device,
                         item_id: item,
-                        kind: "punch",
+                        kind: ItemKind::Punch,
                         body_hash: "bh",
                         nonce: None,
                     };

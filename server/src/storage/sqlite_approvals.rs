@@ -231,7 +231,7 @@ pub(super) fn apply_approval_on(
             key.org_id,
             key.item_id,
             key.device_id,
-            key.kind,
+            key.kind.as_str(),
             key.body_hash,
             received
         ])
