@@ -7,24 +7,25 @@
 //! * `api/`: the router, errors and extractors; `api/device.rs` the protocol endpoints,
 //!   `api/requests.rs` approvals as devices see them, `api/attachments.rs` receipt uploads,
 //!   `api/admin.rs` the admin API.
-//! * [`push`]: the intake of pushed items (exactly-once, integrity, chain, rules).
-//! * [`approvals`]: pushed approval submissions and decisions, run through the core's request
-//!   state machine, and the change-feed entries they produce.
+//! * [`intake`]: the intake of pushed items: `intake/mod.rs` the dispatcher (deadline, order
+//!   within a stream, dispatch by kind, one storage batch per request), `intake/punch.rs`
+//!   punches (exactly-once, integrity, chain, rules), `intake/approval.rs` approval
+//!   submissions and decisions (run through the core's request state machine, with the
+//!   change-feed entries they produce).
 //! * [`storage`]: the [`Storage`] trait and its SQLite implementation.
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
-//! * [`crypto`]: the organisation's policy-signing key.
+//! * [`crypto`]: random secrets and tokens, hashes, new organisation keys, device signatures.
 //! * [`openapi`]: the generated OpenAPI document.
 //!
 //! # Overview
 #![doc = include_str!("../README.md")]
 
 pub mod api;
-pub mod approvals;
 pub mod crypto;
+pub mod intake;
 pub mod openapi;
 pub mod policies;
-pub mod push;
 pub mod seed;
 pub mod storage;
 

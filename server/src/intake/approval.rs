@@ -1,5 +1,5 @@
 //! Intake of approval items pushed by devices: request submissions (`request`) and decisions
-//! (`decision`). The server is the authority: it re-reads the form with the policy's
+//! (`decision`), after the dispatcher's checks (`mod.rs`). The server is the authority: it re-reads the form with the policy's
 //! template, computes the route with the same engine as the device and refuses a submission
 //! whose policy version or route differs, then runs the core's request state machine for
 //! every decision, one at a time per request (so of two approvers of an any-one step exactly
@@ -26,28 +26,55 @@
 //! overtook its uploads; the same item is accepted once they are stored. It comes after every
 //! other check of a submission, so one that would be refused anyway is refused at once.
 
+use std::sync::Arc;
+
 use chrono::Datelike;
-use daka_core::Policy;
 use daka_core::approvals::form::FieldValue;
 use daka_core::approvals::leave;
 use daka_core::approvals::{
     Action, Decision, Effect, Form, FormErrors, RequestState, RequestStatus, RequestType, Signed,
     Submission, compute_route,
 };
-use daka_core::protocol::{Change, ItemCode, ItemKind, ItemStatus, request_stream};
+use daka_core::protocol::{Change, ItemCode, ItemKind, ItemStatus, PushItem, request_stream};
+use daka_core::{Engine, Policy};
 
+use super::answer::{answer, body_hash, rejected};
+use super::context::PushContext;
 use crate::crypto;
-use std::sync::Arc;
-
-use daka_core::Engine;
-
 use crate::policies::EngineError;
-use crate::push::{PushContext, answer, rejected};
 use crate::storage::{
     Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
     NewAudit, StorageError, StoredRequest,
 };
-use daka_core::protocol::PushItem;
+
+/// The approval items of one push request, in request order.
+#[derive(Default)]
+pub(super) struct Approvals {
+    /// The current policy's engine, read at the first approval item of the request.
+    current: Option<Option<Arc<Engine>>>,
+}
+
+impl Approvals {
+    /// Processes one approval item (of `kind`, a submission or a decision): its answer, and
+    /// whether it is applied (now or before), which lets later items of its stream go ahead.
+    pub(super) fn process(
+        &mut self,
+        ctx: &PushContext<'_>,
+        batch: &mut dyn ItemBatch,
+        kind: ItemKind,
+        item: &PushItem,
+    ) -> Result<(Answer, bool), StorageError> {
+        let current = match &self.current {
+            Some(engine) => engine.clone(),
+            None => {
+                let engine = current_engine(ctx)?;
+                self.current = Some(engine.clone());
+                engine
+            }
+        };
+        process_item(ctx, current.as_deref(), batch, kind, item)
+    }
+}
 
 enum Parsed {
     Submission(Signed<Submission>),
@@ -132,7 +159,7 @@ fn integrity(
 /// The engine of the organisation's current policy (`None` before the first one), read once
 /// per push, before the items' savepoints: submissions must be made on it, and decisions
 /// check people against it.
-pub fn current_engine(ctx: &PushContext<'_>) -> Result<Option<Arc<Engine>>, StorageError> {
+fn current_engine(ctx: &PushContext<'_>) -> Result<Option<Arc<Engine>>, StorageError> {
     let org = &ctx.device.org_id;
     match ctx.storage.current_policy(org)? {
         Some(p) => match ctx.engines.get(ctx.storage, org, p.version) {
@@ -144,10 +171,9 @@ pub fn current_engine(ctx: &PushContext<'_>) -> Result<Option<Arc<Engine>>, Stor
     }
 }
 
-/// Processes one approval item (of `kind`, a submission or a decision) inside the push's
-/// batch, judged on `current` (see [`current_engine`]): its answer, and whether it is applied
-/// (now or before), which lets later items of its stream go ahead.
-pub fn process_item(
+/// Processes one approval item inside the push's batch, judged on `current` (see
+/// [`current_engine`]).
+fn process_item(
     ctx: &PushContext<'_>,
     current: Option<&Engine>,
     batch: &mut dyn ItemBatch,
@@ -158,7 +184,7 @@ pub fn process_item(
     let checked = integrity(ctx, kind, item);
     let body_hash = match &checked {
         Ok((_, signed)) => crypto::sha256_hex(signed.as_bytes()),
-        Err(_) => crate::push::body_hash(&item.body),
+        Err(_) => body_hash(&item.body),
     };
     let request_id = checked
         .as_ref()
