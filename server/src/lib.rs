@@ -12,7 +12,8 @@
 //!   punches (exactly-once, integrity, chain, rules), `intake/approval.rs` approval
 //!   submissions and decisions (run through the core's request state machine, with the
 //!   change-feed entries they produce).
-//! * [`storage`]: the [`Storage`] trait and its SQLite implementation.
+//! * [`storage`]: the [`Storage`] trait and its SQLite implementation (`storage/sqlite/`,
+//!   one file per group of tables, rows read by column name).
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
 //! * [`crypto`]: random secrets and tokens, hashes, new organisation keys, device signatures.
@@ -40,7 +41,8 @@ use tokio::task::JoinHandle;
 
 pub use api::RequestLog;
 pub use seed::{Seed, SeedCode, SeedError, SeedOrg, SeedPolicy, SeedReport};
-pub use storage::{SqliteStorage, Storage, StorageError};
+pub use storage::sqlite::SqliteStorage;
+pub use storage::{Storage, StorageError};
 
 /// Where the server keeps its data, where it listens, and what to seed.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use chrono::Utc;
 use common::*;
 use daka_core::protocol::ItemStatus;
 use daka_server::seed::{self, SeedPolicy};
-use daka_server::storage::schema::{SCHEMA_VERSION, upgrade_from};
+use daka_server::storage::sqlite::schema::{SCHEMA_VERSION, upgrade_from};
 use daka_server::storage::{CodeOutcome, Storage, StorageError};
 use daka_server::{Seed, Server, ServerConfig, ServerOptions, SqliteStorage};
 use rusqlite::Connection;

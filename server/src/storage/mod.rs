@@ -19,18 +19,12 @@
 //! kept as SHA-256 hashes (they are random and long, so a plain hash is enough). The one secret
 //! that must be stored is each organisation's policy signing key.
 
-mod checkpoint;
-pub mod schema;
 pub mod sqlite;
-mod sqlite_approvals;
-mod sqlite_attachments;
 
 use chrono::{DateTime, Utc};
 use daka_core::protocol::ItemKind;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
-
-pub use sqlite::SqliteStorage;
 
 /// Failures of the storage itself, as opposed to answers about the data.
 #[derive(Debug, thiserror::Error)]
