@@ -14,7 +14,9 @@ use daka_core::protocol::{
 };
 use uuid::Uuid;
 
-use super::{ApiJson, AppState, DeviceAuth, Failure};
+use super::extract::{ApiJson, DeviceAuth};
+use super::failure::Failure;
+use super::state::AppState;
 use crate::crypto;
 use crate::intake::{self, PushContext};
 use crate::storage::{EnrollOutcome, NewDevice, NewToken};
