@@ -44,7 +44,7 @@ use crate::crypto;
 use crate::policies::EngineError;
 use crate::storage::{
     Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
-    NewAudit, StorageError, StoredRequest,
+    NewAudit, PunchStatus, StorageError, StoredRequest,
 };
 
 /// The approval items of one push request, in request order.
@@ -463,7 +463,9 @@ fn submit(
             month = Some(key);
         }
         RequestType::FieldPunchReview => match &state.punch {
-            Some((employee, status)) if *employee == s.applicant && status == "field_punch" => {
+            Some((employee, status))
+                if *employee == s.applicant && status == PunchStatus::FieldPunch.as_str() =>
+            {
                 if let Some(other) = state.punch_reviews.first() {
                     return Err(rejected(
                         ItemCode::PunchAlreadyReviewed,

@@ -384,7 +384,8 @@ fn refused_link(
         codes: Vec::new(),
     };
     let server_verdict = verdict.unwrap_or_else(|| {
-        serde_json::json!({ "decision": "rejected", "code": code, "message": message }).to_string()
+        serde_json::json!({ "decision": Decision::Rejected, "code": code, "message": message })
+            .to_string()
     });
     store(
         ctx,
