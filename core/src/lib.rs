@@ -26,7 +26,8 @@
 //! * [`signed`] is the envelope every signed item shares (a body plus an Ed25519 `sig` over
 //!   its canonical JSON, read strictly); [`canonical`] the RFC 8785 writer and strict reader
 //!   under it, and [`hex`] the spelling of hashes. These three are leaves.
-//! * [`protocol`] holds the sync protocol's messages, which the device's client and the server
+//! * [`protocol`] holds the sync protocol's messages and words (item kinds, streams, push
+//!   answer codes, the policy bundle's signature), which the device's client and the server
 //!   both speak; [`codes`] the stable machine codes of every verdict reason.
 //!
 //! Nothing here touches the network, a database, an async runtime or a platform API: the

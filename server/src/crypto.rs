@@ -1,5 +1,7 @@
 //! The server's small amount of cryptography, all through ring: random secrets, SHA-256 of
-//! secrets and bodies, the organisation's Ed25519 policy key and checking device signatures.
+//! secrets and bodies, new organisation keys and checking device signatures. Signing a policy
+//! bundle with the organisation key is the protocol's, in `daka_core::protocol::policy_bundle`,
+//! beside the device's check of it.
 //!
 //! Bearer tokens and enrolment codes are random (256 and 80 bits) and stored only as their
 //! SHA-256: a leaked database does not hand out working tokens, and because the secrets are
@@ -7,8 +9,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use daka_core::protocol::policy_bundle;
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use ring::signature::{ED25519, UnparsedPublicKey};
 use zeroize::Zeroizing;
 
 /// The system random source failed.
@@ -75,22 +78,8 @@ pub fn code_hash(code: &str) -> String {
 /// A new organisation key: its seed and base64url public key.
 pub fn new_org_key() -> Result<(Zeroizing<[u8; 32]>, String), RandomFailed> {
     let seed = random::<32>()?;
-    let public = org_public_key(&seed).map_err(|_| RandomFailed)?;
+    let public = policy_bundle::org_public_key(&seed).map_err(|_| RandomFailed)?;
     Ok((seed, public))
-}
-
-fn key_pair(seed: &[u8; 32]) -> Result<Ed25519KeyPair, String> {
-    Ed25519KeyPair::from_seed_unchecked(seed).map_err(|e| e.to_string())
-}
-
-/// The base64url public key of an organisation seed.
-pub fn org_public_key(seed: &[u8; 32]) -> Result<String, String> {
-    Ok(URL_SAFE_NO_PAD.encode(key_pair(seed)?.public_key().as_ref()))
-}
-
-/// Signs a policy document (its UTF-8 bytes) with the organisation key; base64url.
-pub fn sign_document(seed: &[u8; 32], document: &str) -> Result<String, String> {
-    Ok(URL_SAFE_NO_PAD.encode(key_pair(seed)?.sign(document.as_bytes()).as_ref()))
 }
 
 /// Decodes a base64url Ed25519 public key.
@@ -131,7 +120,7 @@ mod tests {
     #[test]
     fn policy_signatures_verify_with_the_public_key() {
         let (seed, public) = new_org_key().unwrap();
-        let sig = sign_document(&seed, "{\"version\":1}").unwrap();
+        let sig = policy_bundle::sign(&seed, "{\"version\":1}").unwrap();
         let key = decode_public_key(&public).unwrap();
         assert!(verify(&key, b"{\"version\":1}", &sig));
         assert!(!verify(&key, b"{\"version\":2}", &sig));

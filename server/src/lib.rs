@@ -4,27 +4,32 @@
 //! # Layout
 //!
 //! * [`Server`] starts the HTTP server on a tokio runtime and returns a [`RunningServer`].
-//! * `api/`: the router, errors and extractors; `api/device.rs` the protocol endpoints,
+//! * `api/`: the router and middleware (`api/mod.rs`), shared state, errors and extractors
+//!   (`state.rs`, `failure.rs`, `extract.rs`); `api/device.rs` the protocol endpoints,
 //!   `api/requests.rs` approvals as devices see them, `api/attachments.rs` receipt uploads,
 //!   `api/admin.rs` the admin API.
-//! * [`push`]: the intake of pushed items (exactly-once, integrity, chain, rules).
-//! * [`approvals`]: pushed approval submissions and decisions, run through the core's request
-//!   state machine, and the change-feed entries they produce.
-//! * [`storage`]: the [`Storage`] trait and its SQLite implementation.
+//! * `options.rs`: [`ServerOptions`] and the request log and clock hooks.
+//! * [`intake`]: the intake of pushed items: `intake/mod.rs` the dispatcher (deadline, order
+//!   within a stream, dispatch by kind, one storage batch per request), `intake/punch.rs`
+//!   punches (exactly-once, integrity, chain, rules), `intake/approval.rs` approval
+//!   submissions and decisions (run through the core's request state machine, with the
+//!   change-feed entries they produce).
+//! * [`storage`]: the [`Storage`] trait and its SQLite implementation (`storage/sqlite/`,
+//!   one file per group of tables, rows read by column name).
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
-//! * [`crypto`]: the organisation's policy-signing key.
+//! * [`crypto`]: random secrets and tokens, hashes, new organisation keys, device signatures.
 //! * [`openapi`]: the generated OpenAPI document.
 //!
 //! # Overview
 #![doc = include_str!("../README.md")]
 
 pub mod api;
-pub mod approvals;
 pub mod crypto;
+pub mod intake;
 pub mod openapi;
+mod options;
 pub mod policies;
-pub mod push;
 pub mod seed;
 pub mod storage;
 
@@ -37,9 +42,10 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use api::RequestLog;
+pub use options::{RequestLog, RequestLogger, ServerClock, ServerOptions};
 pub use seed::{Seed, SeedCode, SeedError, SeedOrg, SeedPolicy, SeedReport};
-pub use storage::{SqliteStorage, Storage, StorageError};
+pub use storage::sqlite::SqliteStorage;
+pub use storage::{Storage, StorageError};
 
 /// Where the server keeps its data, where it listens, and what to seed.
 #[derive(Debug, Clone)]
@@ -50,72 +56,6 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Organisations to create or update at start-up.
     pub seed: Option<Seed>,
-}
-
-/// A callback that receives one [`RequestLog`] per answered request.
-pub type RequestLogger = Arc<dyn Fn(&RequestLog) + Send + Sync>;
-
-/// Where the server reads the time. The default is the system clock; the demo and tests run
-/// the server on a simulated day by passing their own.
-pub type ServerClock = Arc<dyn Fn() -> chrono::DateTime<Utc> + Send + Sync>;
-
-/// Tunables, with defaults fit for production.
-#[derive(Clone)]
-pub struct ServerOptions {
-    /// Longest a request may take before it is answered 503 `timeout` (default 30 s).
-    pub request_timeout: Duration,
-    /// Longest a file upload (`PUT /v1/attachments/…`) may take (default 10 min: a receipt
-    /// photo over a weak mobile link).
-    pub upload_timeout: Duration,
-    /// Longest a database call waits for a lock held by another process before the request
-    /// is answered 503 `busy` (default 2 s).
-    pub busy_timeout: Duration,
-    /// Lifetime of a bearer token; the device refreshes it on 401 (default 30 days).
-    pub token_ttl: chrono::Duration,
-    /// Changes per page of `GET /v1/changes` (default 500).
-    pub changes_page: u32,
-    /// Largest request body, in bytes (default 4 MiB). Attachment uploads have their own
-    /// limit, `max_attachment_bytes`.
-    pub max_body_bytes: usize,
-    /// Largest file `PUT /v1/attachments/{sha256}` takes, in bytes (default 50 MiB, the most
-    /// a policy's template may allow).
-    pub max_attachment_bytes: usize,
-    /// Called once per answered request (method, path, status, duration).
-    pub request_log: Option<RequestLogger>,
-    /// The server's clock; `None` for the system clock.
-    pub clock: Option<ServerClock>,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            request_timeout: Duration::from_secs(30),
-            upload_timeout: Duration::from_secs(600),
-            busy_timeout: storage::sqlite::DEFAULT_BUSY_TIMEOUT,
-            token_ttl: chrono::Duration::days(30),
-            changes_page: 500,
-            max_body_bytes: 4 * 1024 * 1024,
-            max_attachment_bytes: daka_core::policy::MAX_ATTACHMENT_BYTES as usize,
-            request_log: None,
-            clock: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for ServerOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerOptions")
-            .field("request_timeout", &self.request_timeout)
-            .field("upload_timeout", &self.upload_timeout)
-            .field("busy_timeout", &self.busy_timeout)
-            .field("token_ttl", &self.token_ttl)
-            .field("changes_page", &self.changes_page)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("max_attachment_bytes", &self.max_attachment_bytes)
-            .field("request_log", &self.request_log.is_some())
-            .field("clock", &self.clock.as_ref().map(|_| "custom"))
-            .finish()
-    }
 }
 
 /// Why the server could not start or stop cleanly.

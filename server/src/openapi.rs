@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{self, admin, attachments, device, requests};
+use crate::api::{admin, attachments, device, health, requests};
 
 struct Security;
 
@@ -67,7 +67,7 @@ impl Modify for Security {
         admin::devices,
         admin::punches,
         admin::verify_chains,
-        api::health,
+        health::health,
     ),
     modifiers(&Security),
     tags(

@@ -14,10 +14,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use daka_core::protocol::Change;
+use daka_core::protocol::{Change, policy_bundle};
 use daka_core::{Engine, Policy, PolicyError};
 
-use crate::crypto;
 use crate::storage::{OrgRow, PublishOutcome, Storage, StorageError, StoredPolicy};
 
 /// Why a policy could not be published.
@@ -57,8 +56,8 @@ pub fn publish(
             found: policy.org.id,
         });
     }
-    let signature =
-        crypto::sign_document(&org.signing_seed, document).map_err(PublishError::Sign)?;
+    let signature = policy_bundle::sign(&org.signing_seed, document)
+        .map_err(|e| PublishError::Sign(e.to_string()))?;
     let stored = StoredPolicy {
         org_id: org.id.clone(),
         version: policy.version,

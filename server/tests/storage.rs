@@ -10,7 +10,7 @@ use chrono::Utc;
 use common::*;
 use daka_core::protocol::ItemStatus;
 use daka_server::seed::{self, SeedPolicy};
-use daka_server::storage::schema::{SCHEMA_VERSION, upgrade_from};
+use daka_server::storage::sqlite::schema::{SCHEMA_VERSION, upgrade_from};
 use daka_server::storage::{CodeOutcome, Storage, StorageError};
 use daka_server::{Seed, Server, ServerConfig, ServerOptions, SqliteStorage};
 use rusqlite::Connection;
@@ -342,7 +342,7 @@ fn storage_is_usable_through_the_trait_object() {
 
 #[test]
 fn apply_item_stores_everything_or_nothing() {
-    use daka_core::protocol::ItemStatus as S;
+    use daka_core::protocol::{ItemKind, ItemStatus as S};
     use daka_server::storage::{
         Answer, EnrollOutcome, ItemDecision, ItemKey, ItemState, NewDevice, NewPunch, NewToken,
         PunchFilter, PunchStatus,
@@ -384,7 +384,7 @@ fn apply_item_stores_everything_or_nothing() {
         org_id: ORG_A,
         device_id: "dev-1",
         item_id: item,
-        kind: "punch",
+        kind: ItemKind::Punch,
         body_hash: "h",
         nonce: Some(nonce),
     };

@@ -412,7 +412,7 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         .items(daka_device::outbox::ItemState::Delivered)
         .map_err(|e| e.to_string())?
         .iter()
-        .filter(|i| i.kind == daka_device::PUNCH_KIND)
+        .filter(|i| i.kind == daka_core::protocol::ItemKind::Punch.as_str())
         .count();
     if seen.len() != punches.punches.len() || delivered != seen.len() {
         return Err(format!(

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::route::RouteStep;
 use super::template::StepMode;
+use crate::protocol::ItemCode;
 
 /// Longest comment or reason, in Unicode characters.
 pub const MAX_COMMENT_CHARS: usize = 2_000;
@@ -206,20 +207,25 @@ pub enum ActionError {
 }
 
 impl ActionError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
+    /// The answer code the server gives a pushed item the state machine refuses.
+    pub fn item_code(&self) -> ItemCode {
         match self {
-            ActionError::Finished { .. } => "request_finished",
-            ActionError::NotPending { .. } => "request_not_pending",
-            ActionError::SelfApproval { .. } => "self_approval",
-            ActionError::NotCurrentApprover { .. } => "not_current_approver",
-            ActionError::AlreadyActed { .. } => "already_acted",
-            ActionError::NotApplicant { .. } => "not_applicant",
-            ActionError::NotParticipant { .. } => "not_participant",
-            ActionError::InvalidSigner { .. } => "invalid_signer",
-            ActionError::InvalidComment { .. } => "invalid_comment",
-            ActionError::EmptyRoute => "empty_route",
+            ActionError::Finished { .. } => ItemCode::RequestFinished,
+            ActionError::NotPending { .. } => ItemCode::RequestNotPending,
+            ActionError::SelfApproval { .. } => ItemCode::SelfApproval,
+            ActionError::NotCurrentApprover { .. } => ItemCode::NotCurrentApprover,
+            ActionError::AlreadyActed { .. } => ItemCode::AlreadyActed,
+            ActionError::NotApplicant { .. } => ItemCode::NotApplicant,
+            ActionError::NotParticipant { .. } => ItemCode::NotParticipant,
+            ActionError::InvalidSigner { .. } => ItemCode::InvalidSigner,
+            ActionError::InvalidComment { .. } => ItemCode::InvalidComment,
+            ActionError::EmptyRoute => ItemCode::EmptyRoute,
         }
+    }
+
+    /// The stable code: the wire word of [`ActionError::item_code`].
+    pub fn code(&self) -> &'static str {
+        self.item_code().as_str()
     }
 }
 

@@ -23,6 +23,7 @@
 use std::fmt;
 
 use super::record::PunchBody;
+use crate::protocol::ItemCode;
 
 /// The end of a chain: the seq and hash of its last record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -107,11 +108,11 @@ impl ChainLinkError {
     /// device's stored head: `fork`, `chain_gap` or `broken_link`. The wire words differ from
     /// [`code`](ChainLinkError::code) for a gap only; both are stable, and this is the one
     /// place that maps one to the other.
-    pub fn push_code(&self) -> &'static str {
+    pub fn push_code(&self) -> ItemCode {
         match self {
-            ChainLinkError::Fork { .. } => "fork",
-            ChainLinkError::Gap { .. } => "chain_gap",
-            ChainLinkError::BrokenLink { .. } => "broken_link",
+            ChainLinkError::Fork { .. } => ItemCode::Fork,
+            ChainLinkError::Gap { .. } => ItemCode::ChainGap,
+            ChainLinkError::BrokenLink { .. } => ItemCode::BrokenLink,
         }
     }
 }
@@ -179,7 +180,7 @@ mod tests {
                     found_seq: seq
                 }
             );
-            assert_eq!((e.code(), e.push_code()), ("fork", "fork"));
+            assert_eq!((e.code(), e.push_code().as_str()), ("fork", "fork"));
         }
         let e = head.check_next(&record(7, Some(&a))).unwrap_err();
         assert_eq!(
@@ -189,7 +190,7 @@ mod tests {
                 found_seq: 7
             }
         );
-        assert_eq!((e.code(), e.push_code()), ("gap", "chain_gap"));
+        assert_eq!((e.code(), e.push_code().as_str()), ("gap", "chain_gap"));
         let e = head.check_next(&record(5, Some(&b))).unwrap_err();
         assert_eq!(
             e,
@@ -198,7 +199,10 @@ mod tests {
                 found_hash: Some(b.clone())
             }
         );
-        assert_eq!((e.code(), e.push_code()), ("broken_link", "broken_link"));
+        assert_eq!(
+            (e.code(), e.push_code().as_str()),
+            ("broken_link", "broken_link")
+        );
         // The empty chain: seq 1 must carry no link.
         let e = ChainHead::empty()
             .check_next(&record(1, Some(&a)))

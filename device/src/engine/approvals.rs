@@ -23,18 +23,8 @@ use daka_core::approvals::{
 };
 use daka_core::hex::hex_lower;
 use daka_core::policy::MAX_ATTACHMENT_BYTES;
-use daka_core::protocol::{LeaveBalanceView, RequestView};
+use daka_core::protocol::{ItemKind, LeaveBalanceView, RequestView, request_stream};
 use daka_core::signed::{SignedError, SignedFormat};
-
-/// The outbox item kind of a request submission.
-pub const REQUEST_KIND: &str = "request";
-/// The outbox item kind of a decision.
-pub const DECISION_KIND: &str = "decision";
-
-/// The outbox stream of the items about one request.
-pub fn request_stream(request_id: &str) -> String {
-    format!("request:{request_id}")
-}
 
 /// Why a draft cannot be submitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -248,7 +238,7 @@ impl Device {
             },
             &request_id.to_string(),
             item_id,
-            REQUEST_KIND,
+            ItemKind::Request,
         )?;
         Ok(QueuedRequest {
             request_id: request_id.to_string(),
@@ -279,7 +269,7 @@ impl Device {
             },
             request_id,
             id.to_string(),
-            DECISION_KIND,
+            ItemKind::Decision,
         )?;
         Ok(id.to_string())
     }
@@ -290,7 +280,7 @@ impl Device {
         body: T,
         request_id: &str,
         item_id: String,
-        kind: &str,
+        kind: ItemKind,
     ) -> Result<(), DeviceError> {
         let key_error = |e: SignedError| DeviceError::Key {
             reason: e.to_string(),
@@ -302,7 +292,7 @@ impl Device {
             &NewItem {
                 id: item_id,
                 stream: request_stream(request_id),
-                kind: kind.into(),
+                kind: kind.as_str().into(),
                 payload,
             },
             self.now_ms(),

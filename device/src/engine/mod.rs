@@ -38,13 +38,11 @@ use daka_core::evidence::spoofing::PreviousPunch;
 use daka_core::evidence::time::TrustedTime;
 use daka_core::evidence::{FaceEvidence, Fix, TimeAnchor};
 use daka_core::policy::{Policy, PolicyError};
+use daka_core::protocol::{ItemKind, policy_bundle, punch_stream};
 use daka_core::punch::{
     DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord,
 };
 use daka_core::verdict::{Decision, Engine, TimeSource, Verdict};
-
-/// The outbox item kind of a punch.
-pub const PUNCH_KIND: &str = "punch";
 
 /// Who this device is, once enrolled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,7 +233,7 @@ impl Device {
             "SELECT p.payload FROM outbox o JOIN outbox_payload p USING (seq)
              WHERE o.kind = ?1 ORDER BY o.seq",
         )?;
-        let rows = stmt.query_map([PUNCH_KIND], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map([ItemKind::Punch.as_str()], |r| r.get::<_, String>(0))?;
         let mut records = Vec::new();
         for row in rows {
             let json = row?;
@@ -362,7 +360,7 @@ impl Device {
                 &NewItem {
                     id: record.body.id.to_string(),
                     stream: punch_stream(&identity.device_id),
-                    kind: PUNCH_KIND.into(),
+                    kind: ItemKind::Punch.as_str().into(),
                     payload: json.clone(),
                 },
                 now_ms,
@@ -392,7 +390,11 @@ impl Device {
     /// Installs a policy document after checking the organisation's signature over it.
     pub fn install_policy(&self, document: &str, signature_b64: &str) -> Result<u64, DeviceError> {
         let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
-        verify_policy_signature(&identity.org_public_key, document, signature_b64)?;
+        policy_bundle::verify(&identity.org_public_key, document, signature_b64).map_err(|e| {
+            DeviceError::BadPolicy {
+                reason: e.to_string(),
+            }
+        })?;
         let policy =
             Policy::from_json(document).map_err(|e: PolicyError| DeviceError::BadPolicy {
                 reason: e.to_string(),
@@ -439,11 +441,6 @@ impl Device {
     }
 }
 
-/// The outbox stream of a device's punch chain.
-pub fn punch_stream(device_id: &str) -> String {
-    format!("punch:{device_id}")
-}
-
 fn consume_nonce(conn: &rusqlite::Connection, nonce: &str, now_ms: i64) -> Result<(), DeviceError> {
     conn.execute(
         "INSERT INTO face_nonce (nonce, issued_ms, consumed_ms) VALUES (?1, ?2, ?2)
@@ -451,26 +448,6 @@ fn consume_nonce(conn: &rusqlite::Connection, nonce: &str, now_ms: i64) -> Resul
         params![nonce, now_ms],
     )?;
     Ok(())
-}
-
-/// Checks an Ed25519 signature of the organisation key over a policy document.
-pub fn verify_policy_signature(
-    org_key_b64: &str,
-    document: &str,
-    signature_b64: &str,
-) -> Result<(), DeviceError> {
-    let bad = |reason: &str| DeviceError::BadPolicy {
-        reason: reason.to_string(),
-    };
-    let key = URL_SAFE_NO_PAD
-        .decode(org_key_b64)
-        .map_err(|_| bad("the organisation key is not base64url"))?;
-    let sig = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|_| bad("the signature is not base64url"))?;
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
-        .verify(document.as_bytes(), &sig)
-        .map_err(|_| bad("the signature does not match the organisation key"))
 }
 
 fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner, DeviceError> {

@@ -21,13 +21,13 @@ use rusqlite::params;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{Device, DeviceError, Identity, punch_stream};
+use super::{Device, DeviceError, Identity};
 use crate::outbox::{ItemError, Outcome};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{SyncClient, SyncError};
 use daka_core::protocol::{
-    Change, EnrollRequest, ItemResult, ItemStatus, PushItem, PushRequest, TokenRequest,
-    token_challenge,
+    Change, EnrollRequest, ItemCode, ItemResult, ItemStatus, PushItem, PushRequest, TokenRequest,
+    punch_stream, token_challenge,
 };
 use daka_core::punch::PunchChain;
 
@@ -321,7 +321,10 @@ impl Device {
                                 ItemStatus::Rejected => {
                                     report.rejected += 1;
                                     Outcome::Rejected(ItemError {
-                                        code: r.code.clone().unwrap_or_else(|| "rejected".into()),
+                                        code: r
+                                            .code
+                                            .clone()
+                                            .unwrap_or_else(|| ItemCode::Rejected.as_str().into()),
                                         message: r.message.clone().unwrap_or_default(),
                                     })
                                 }
@@ -487,7 +490,7 @@ fn error_code(e: &SyncError) -> &'static str {
         SyncError::Network { .. } => "network",
         SyncError::Timeout { .. } => "timeout",
         SyncError::Unauthorized { .. } => "unauthorized",
-        SyncError::Busy { .. } => "server_busy",
+        SyncError::Busy { .. } => ItemCode::ServerBusy.as_str(),
         SyncError::Server { .. } => "server_error",
         SyncError::Refused { .. } => "refused",
         SyncError::InvalidResponse { .. } => "invalid_response",

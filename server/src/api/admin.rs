@@ -14,7 +14,9 @@ use daka_core::{Code, Decision, Policy};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AdminAuth, ApiJson, AppState, Failure, read_body};
+use super::extract::{AdminAuth, ApiJson, read_body};
+use super::failure::Failure;
+use super::state::AppState;
 use crate::crypto;
 use crate::policies::{self, PublishError};
 use crate::storage::{CodeOutcome, PunchFilter, PunchStatus};

@@ -23,7 +23,9 @@ use axum::response::{IntoResponse, Response};
 use daka_core::approvals::form::{is_media_type, is_sha256};
 use daka_core::protocol::{ApiError, AttachmentStored};
 
-use super::{AppState, DeviceAuth, Failure, read_body};
+use super::extract::{DeviceAuth, read_body};
+use super::failure::Failure;
+use super::state::AppState;
 use crate::crypto;
 
 /// The bytes of a file, as they are uploaded and read back (described in the OpenAPI document).

@@ -14,9 +14,11 @@ use daka_core::protocol::{
 };
 use uuid::Uuid;
 
-use super::{ApiJson, AppState, DeviceAuth, Failure};
+use super::extract::{ApiJson, DeviceAuth};
+use super::failure::Failure;
+use super::state::AppState;
 use crate::crypto;
-use crate::push::{self, PushContext};
+use crate::intake::{self, PushContext};
 use crate::storage::{EnrollOutcome, NewDevice, NewToken};
 
 /// How far a token request's `issued_at` may be from the server's clock.
@@ -246,7 +248,7 @@ pub async fn push(
                 received_at: s.now(),
                 deadline,
             };
-            Ok(push::process(&ctx, &request.items)?)
+            Ok(intake::process(&ctx, &request.items)?)
         })
         .await?;
     Ok(Json(PushResponse {

@@ -1,6 +1,6 @@
 //! The approval endpoints devices read: one request with its audit trail, the approver's
 //! inbox, the applicant's own requests and leave balances. Submissions and decisions arrive
-//! through `POST /v1/push` (see `approvals.rs`). A request is shown only to the people on it
+//! through `POST /v1/push` (see `intake/approval.rs`). A request is shown only to the people on it
 //! (the applicant and everyone on its route) and to the organisation's administrators; to
 //! anyone else it does not exist.
 
@@ -14,7 +14,9 @@ use daka_core::protocol::{
     ApiError, AuditView, LeaveBalanceView, LeaveBalances, RequestList, RequestView, StepView,
 };
 
-use super::{AdminAuth, AppState, DeviceAuth, Failure};
+use super::extract::{AdminAuth, DeviceAuth};
+use super::failure::Failure;
+use super::state::AppState;
 use crate::storage::{AuditEntry, StoredRequest};
 
 /// Longest request id looked up.

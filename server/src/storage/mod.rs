@@ -19,17 +19,12 @@
 //! kept as SHA-256 hashes (they are random and long, so a plain hash is enough). The one secret
 //! that must be stored is each organisation's policy signing key.
 
-mod checkpoint;
-pub mod schema;
 pub mod sqlite;
-mod sqlite_approvals;
-mod sqlite_attachments;
 
 use chrono::{DateTime, Utc};
+use daka_core::protocol::ItemKind;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
-
-pub use sqlite::SqliteStorage;
 
 /// Failures of the storage itself, as opposed to answers about the data.
 #[derive(Debug, thiserror::Error)]
@@ -178,13 +173,15 @@ pub enum CodeOutcome {
     Taken,
 }
 
-/// Identifies a pushed item.
+/// Identifies a pushed punch.
 #[derive(Debug, Clone)]
 pub struct ItemKey<'a> {
     pub org_id: &'a str,
     pub device_id: &'a str,
     pub item_id: &'a str,
-    pub kind: &'a str,
+    /// `punch`: an item of a kind the server does not take is refused before anything is
+    /// stored.
+    pub kind: ItemKind,
     /// Hex SHA-256 of the body's canonical JSON.
     pub body_hash: &'a str,
     /// The face nonce the item's record carries, if it could be read.
@@ -339,7 +336,8 @@ pub struct ApprovalKey<'a> {
     pub org_id: &'a str,
     pub device_id: &'a str,
     pub item_id: &'a str,
-    pub kind: &'a str,
+    /// `request` or `decision`.
+    pub kind: ItemKind,
     pub body_hash: &'a str,
     /// The request the item is about.
     pub request_id: &'a str,

@@ -1,73 +1,74 @@
 //! The approval tables of [`SqliteStorage`](super::SqliteStorage): applying a submission or a
-//! decision inside a push's savepoint, and the reads behind the request, inbox, leave and
-//! audit endpoints. Every query filters on `org_id`.
+//! decision inside a push's savepoint (the request with its waiting list, audit trail, leave
+//! movements, attendance corrections, field-punch reviews and the changes for the people to
+//! notify), and the reads behind the request, inbox, leave and audit endpoints. Every query
+//! filters on `org_id`.
 
 use daka_core::approvals::leave::{Movement, MovementKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::sqlite::{cached_rows, map_err, ms, time};
-use super::{
+use super::attachments;
+use super::sql::{cached_rows, map_err, ms, time};
+use crate::storage::{
     ApprovalDecision, ApprovalKey, ApprovalState, AuditEntry, Correction, StorageError, StoredItem,
     StoredRequest,
 };
 
-pub(super) const REQUEST_COLUMNS: &str = "request_id, template_id, request_type, policy_version, applicant, form, state, month, created_ms, updated_ms";
+/// The columns of a `request r` row, named as [`RequestColumns::from_row`] reads them.
+const REQUEST_COLUMNS: &str = "r.request_id AS request_id, r.template_id AS template_id, \
+                               r.request_type AS request_type, \
+                               r.policy_version AS policy_version, r.applicant AS applicant, \
+                               r.form AS form, r.state AS state, r.month AS month, \
+                               r.created_ms AS created_ms, r.updated_ms AS updated_ms";
 
-type RequestColumns = (
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-);
-
-fn request_columns(r: &Row<'_>) -> rusqlite::Result<RequestColumns> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-    ))
+/// A `request` row as stored.
+struct RequestColumns {
+    request_id: String,
+    template_id: String,
+    request_type: String,
+    policy_version: i64,
+    applicant: String,
+    form: String,
+    state: String,
+    month: Option<String>,
+    created_ms: i64,
+    updated_ms: i64,
 }
 
-fn request_row(c: RequestColumns) -> Result<StoredRequest, StorageError> {
-    let (
-        request_id,
-        template_id,
-        request_type,
-        version,
-        applicant,
-        form,
-        state,
-        month,
-        created,
-        updated,
-    ) = c;
-    Ok(StoredRequest {
-        state: serde_json::from_str(&state)
-            .map_err(|e| StorageError::Corrupt(format!("request {request_id}: state {e}")))?,
-        request_id,
-        template_id,
-        request_type,
-        policy_version: u64::try_from(version)
-            .map_err(|_| StorageError::Corrupt(format!("policy version {version}")))?,
-        applicant,
-        form,
-        month,
-        created_at: time(created)?,
-        updated_at: time(updated)?,
-    })
+impl RequestColumns {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestColumns> {
+        Ok(RequestColumns {
+            request_id: r.get("request_id")?,
+            template_id: r.get("template_id")?,
+            request_type: r.get("request_type")?,
+            policy_version: r.get("policy_version")?,
+            applicant: r.get("applicant")?,
+            form: r.get("form")?,
+            state: r.get("state")?,
+            month: r.get("month")?,
+            created_ms: r.get("created_ms")?,
+            updated_ms: r.get("updated_ms")?,
+        })
+    }
+
+    fn into_request(self) -> Result<StoredRequest, StorageError> {
+        let request_id = self.request_id;
+        let version = self.policy_version;
+        Ok(StoredRequest {
+            state: serde_json::from_str(&self.state)
+                .map_err(|e| StorageError::Corrupt(format!("request {request_id}: state {e}")))?,
+            request_id,
+            template_id: self.template_id,
+            request_type: self.request_type,
+            policy_version: u64::try_from(version)
+                .map_err(|_| StorageError::Corrupt(format!("policy version {version}")))?,
+            applicant: self.applicant,
+            form: self.form,
+            month: self.month,
+            created_at: time(self.created_ms)?,
+            updated_at: time(self.updated_ms)?,
+        })
+    }
 }
 
 fn kind_text(kind: MovementKind) -> &'static str {
@@ -78,45 +79,56 @@ fn kind_text(kind: MovementKind) -> &'static str {
     }
 }
 
-fn movement_row(r: &Row<'_>) -> rusqlite::Result<(String, String, i32, String, i64, String)> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
+/// A `leave_movement` row as stored.
+struct MovementColumns {
+    employee_id: String,
+    leave_type: String,
+    year: i32,
+    kind: String,
+    halves: i64,
+    request_id: String,
 }
 
-fn movement(
-    (employee, leave_type, year, kind, halves, request_id): (
-        String,
-        String,
-        i32,
-        String,
-        i64,
-        String,
-    ),
-) -> Result<Movement, StorageError> {
-    let kind = match kind.as_str() {
-        "hold" => MovementKind::Hold,
-        "release" => MovementKind::Release,
-        "take" => MovementKind::Take,
-        other => {
-            return Err(StorageError::Corrupt(format!(
-                "leave movement kind {other:?}"
-            )));
-        }
-    };
-    Ok(Movement {
-        employee,
-        leave_type,
-        year,
-        kind,
-        halves,
-        request_id,
-    })
+impl MovementColumns {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<MovementColumns> {
+        Ok(MovementColumns {
+            employee_id: r.get("employee_id")?,
+            leave_type: r.get("leave_type")?,
+            year: r.get("year")?,
+            kind: r.get("kind")?,
+            halves: r.get("halves")?,
+            request_id: r.get("request_id")?,
+        })
+    }
+
+    fn into_movement(self) -> Result<Movement, StorageError> {
+        let MovementColumns {
+            employee_id: employee,
+            leave_type,
+            year,
+            kind,
+            halves,
+            request_id,
+        } = self;
+        let kind = match kind.as_str() {
+            "hold" => MovementKind::Hold,
+            "release" => MovementKind::Release,
+            "take" => MovementKind::Take,
+            other => {
+                return Err(StorageError::Corrupt(format!(
+                    "leave movement kind {other:?}"
+                )));
+            }
+        };
+        Ok(Movement {
+            employee,
+            leave_type,
+            year,
+            kind,
+            halves,
+            request_id,
+        })
+    }
 }
 
 pub(super) fn read_request(
@@ -125,14 +137,14 @@ pub(super) fn read_request(
     request_id: &str,
 ) -> Result<Option<StoredRequest>, StorageError> {
     conn.prepare_cached(&format!(
-        "SELECT {REQUEST_COLUMNS} FROM request WHERE org_id = ?1 AND request_id = ?2"
+        "SELECT {REQUEST_COLUMNS} FROM request r WHERE r.org_id = ?1 AND r.request_id = ?2"
     ))
     .and_then(|mut s| {
-        s.query_row(params![org_id, request_id], request_columns)
+        s.query_row(params![org_id, request_id], RequestColumns::from_row)
             .optional()
     })
     .map_err(map_err)?
-    .map(request_row)
+    .map(RequestColumns::into_request)
     .transpose()
 }
 
@@ -146,13 +158,13 @@ pub(super) fn read_movements(
         "SELECT employee_id, leave_type, year, kind, halves, request_id FROM leave_movement
          WHERE org_id = ?1 AND employee_id = ?2 ORDER BY seq",
         params![org_id, employee_id],
-        movement_row,
-        movement,
+        MovementColumns::from_row,
+        MovementColumns::into_movement,
     )
 }
 
 /// The body of `ItemBatch::apply_approval` inside its savepoint `tx`; the caller commits.
-pub(super) fn apply_approval_on(
+pub(super) fn apply_on(
     tx: &Connection,
     key: &ApprovalKey<'_>,
     existing: Option<StoredItem>,
@@ -171,7 +183,7 @@ pub(super) fn apply_approval_on(
                    AND status IN ('pending', 'returned', 'approved')",
             )
             .map_err(map_err)?;
-        stmt.query_map(params![key.org_id, applicant], |r| r.get(0))
+        stmt.query_map(params![key.org_id, applicant], |r| r.get("month"))
             .map_err(map_err)?
             .collect::<Result<Vec<String>, _>>()
             .map_err(map_err)?
@@ -182,8 +194,10 @@ pub(super) fn apply_approval_on(
                 "SELECT employee_id, status FROM punch WHERE org_id = ?1 AND punch_id = ?2",
             )
             .and_then(|mut s| {
-                s.query_row(params![key.org_id, id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
+                s.query_row(params![key.org_id, id], |r| {
+                    Ok((r.get("employee_id")?, r.get("status")?))
+                })
+                .optional()
             })
             .map_err(map_err)?,
         None => None,
@@ -198,14 +212,16 @@ pub(super) fn apply_approval_on(
                    AND json_extract(form, '$.punch_id') = ?2",
             )
             .and_then(|mut s| {
-                s.query_map(params![key.org_id, id, key.request_id], |r| r.get(0))?
-                    .collect::<Result<Vec<String>, _>>()
+                s.query_map(params![key.org_id, id, key.request_id], |r| {
+                    r.get("request_id")
+                })?
+                .collect::<Result<Vec<String>, _>>()
             })
             .map_err(map_err)?,
         None => Vec::new(),
     };
     let (missing_attachments, attachment_sizes) =
-        super::sqlite_attachments::presence(tx, key.org_id, key.attachments)?;
+        attachments::presence(tx, key.org_id, key.attachments)?;
     let state = ApprovalState {
         existing,
         request,
@@ -231,7 +247,7 @@ pub(super) fn apply_approval_on(
             key.org_id,
             key.item_id,
             key.device_id,
-            key.kind,
+            key.kind.as_str(),
             key.body_hash,
             received
         ])
@@ -365,32 +381,8 @@ pub(super) fn audit(
         "SELECT seq, actor, device_id, item_id, action, detail, signed, made_ms, received_ms
          FROM request_audit WHERE org_id = ?1 AND request_id = ?2 ORDER BY seq",
         params![org_id, request_id],
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, i64>(7)?,
-                r.get::<_, i64>(8)?,
-            ))
-        },
-        |(seq, actor, device_id, item_id, action, detail, signed, made, received)| {
-            Ok(AuditEntry {
-                seq,
-                actor,
-                device_id,
-                item_id,
-                action,
-                detail,
-                signed,
-                made_at: time(made)?,
-                received_at: time(received)?,
-            })
-        },
+        AuditColumns::from_row,
+        AuditColumns::into_entry,
     )
 }
 
@@ -399,17 +391,12 @@ pub(super) fn requests(
     sql_where: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<StoredRequest>, StorageError> {
-    let columns = REQUEST_COLUMNS
-        .split(", ")
-        .map(|c| format!("r.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     cached_rows(
         conn,
-        &format!("SELECT {columns} FROM request r {sql_where}"),
+        &format!("SELECT {REQUEST_COLUMNS} FROM request r {sql_where}"),
         args,
-        request_columns,
-        request_row,
+        RequestColumns::from_row,
+        RequestColumns::into_request,
     )
 }
 
@@ -423,25 +410,84 @@ pub(super) fn corrections(
         "SELECT request_id, employee_id, day, punch_kind, time, approved_ms FROM attendance_correction
          WHERE org_id = ?1 AND employee_id = ?2 ORDER BY day, time",
         params![org_id, employee_id],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        },
-        |(request_id, employee_id, day, punch_kind, time_text, approved)| {
-            Ok(Correction {
-                request_id,
-                employee_id,
-                day,
-                punch_kind,
-                time: time_text,
-                approved_at: time(approved)?,
-            })
-        },
+        CorrectionColumns::from_row,
+        CorrectionColumns::into_correction,
     )
+}
+
+/// A `request_audit` row as stored.
+struct AuditColumns {
+    seq: i64,
+    actor: String,
+    device_id: String,
+    item_id: String,
+    action: String,
+    detail: String,
+    signed: String,
+    made_ms: i64,
+    received_ms: i64,
+}
+
+impl AuditColumns {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditColumns> {
+        Ok(AuditColumns {
+            seq: r.get("seq")?,
+            actor: r.get("actor")?,
+            device_id: r.get("device_id")?,
+            item_id: r.get("item_id")?,
+            action: r.get("action")?,
+            detail: r.get("detail")?,
+            signed: r.get("signed")?,
+            made_ms: r.get("made_ms")?,
+            received_ms: r.get("received_ms")?,
+        })
+    }
+
+    fn into_entry(self) -> Result<AuditEntry, StorageError> {
+        Ok(AuditEntry {
+            seq: self.seq,
+            actor: self.actor,
+            device_id: self.device_id,
+            item_id: self.item_id,
+            action: self.action,
+            detail: self.detail,
+            signed: self.signed,
+            made_at: time(self.made_ms)?,
+            received_at: time(self.received_ms)?,
+        })
+    }
+}
+
+/// An `attendance_correction` row as stored.
+struct CorrectionColumns {
+    request_id: String,
+    employee_id: String,
+    day: String,
+    punch_kind: String,
+    time: String,
+    approved_ms: i64,
+}
+
+impl CorrectionColumns {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<CorrectionColumns> {
+        Ok(CorrectionColumns {
+            request_id: r.get("request_id")?,
+            employee_id: r.get("employee_id")?,
+            day: r.get("day")?,
+            punch_kind: r.get("punch_kind")?,
+            time: r.get("time")?,
+            approved_ms: r.get("approved_ms")?,
+        })
+    }
+
+    fn into_correction(self) -> Result<Correction, StorageError> {
+        Ok(Correction {
+            request_id: self.request_id,
+            employee_id: self.employee_id,
+            day: self.day,
+            punch_kind: self.punch_kind,
+            time: self.time,
+            approved_at: time(self.approved_ms)?,
+        })
+    }
 }

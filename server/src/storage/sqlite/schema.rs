@@ -12,8 +12,8 @@
 
 use rusqlite::Connection;
 
-use super::StorageError;
-use super::sqlite::map_err;
+use super::sql::map_err;
+use crate::storage::StorageError;
 
 /// The version this build writes.
 pub const SCHEMA_VERSION: i64 = 6;

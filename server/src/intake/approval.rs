@@ -1,5 +1,5 @@
 //! Intake of approval items pushed by devices: request submissions (`request`) and decisions
-//! (`decision`). The server is the authority: it re-reads the form with the policy's
+//! (`decision`), after the dispatcher's checks (`mod.rs`). The server is the authority: it re-reads the form with the policy's
 //! template, computes the route with the same engine as the device and refuses a submission
 //! whose policy version or route differs, then runs the core's request state machine for
 //! every decision, one at a time per request (so of two approvers of an any-one step exactly
@@ -26,37 +26,54 @@
 //! overtook its uploads; the same item is accepted once they are stored. It comes after every
 //! other check of a submission, so one that would be refused anyway is refused at once.
 
+use std::sync::Arc;
+
 use chrono::Datelike;
-use daka_core::Policy;
 use daka_core::approvals::form::FieldValue;
 use daka_core::approvals::leave;
 use daka_core::approvals::{
     Action, Decision, Effect, Form, FormErrors, RequestState, RequestStatus, RequestType, Signed,
     Submission, compute_route,
 };
-use daka_core::protocol::{Change, ItemStatus};
+use daka_core::protocol::{Change, ItemCode, ItemKind, ItemStatus, PushItem, request_stream};
+use daka_core::{Engine, Policy};
 
+use super::answer::{answer, body_hash, rejected};
+use super::context::PushContext;
 use crate::crypto;
-use std::sync::Arc;
-
-use daka_core::Engine;
-
 use crate::policies::EngineError;
-use crate::push::{PushContext, answer, rejected};
 use crate::storage::{
     Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, Correction, ItemBatch,
-    NewAudit, StorageError, StoredRequest,
+    NewAudit, PunchStatus, StorageError, StoredRequest,
 };
-use daka_core::protocol::PushItem;
 
-/// The item kind of a request submission.
-pub const REQUEST_KIND: &str = "request";
-/// The item kind of a decision on a request.
-pub const DECISION_KIND: &str = "decision";
+/// The approval items of one push request, in request order.
+#[derive(Default)]
+pub(super) struct Approvals {
+    /// The current policy's engine, read at the first approval item of the request.
+    current: Option<Option<Arc<Engine>>>,
+}
 
-/// The stream of the items about one request.
-pub fn request_stream(request_id: &str) -> String {
-    format!("request:{request_id}")
+impl Approvals {
+    /// Processes one approval item (of `kind`, a submission or a decision): its answer, and
+    /// whether it is applied (now or before), which lets later items of its stream go ahead.
+    pub(super) fn process(
+        &mut self,
+        ctx: &PushContext<'_>,
+        batch: &mut dyn ItemBatch,
+        kind: ItemKind,
+        item: &PushItem,
+    ) -> Result<(Answer, bool), StorageError> {
+        let current = match &self.current {
+            Some(engine) => engine.clone(),
+            None => {
+                let engine = current_engine(ctx)?;
+                self.current = Some(engine.clone());
+                engine
+            }
+        };
+        process_item(ctx, current.as_deref(), batch, kind, item)
+    }
 }
 
 enum Parsed {
@@ -74,17 +91,21 @@ impl Parsed {
 }
 
 /// Integrity checks: the item read strictly, of this device and its employee, signed by it.
-fn integrity(ctx: &PushContext<'_>, item: &PushItem) -> Result<(Parsed, String), Answer> {
+fn integrity(
+    ctx: &PushContext<'_>,
+    kind: ItemKind,
+    item: &PushItem,
+) -> Result<(Parsed, String), Answer> {
     let device = ctx.device;
     let text = item.body.get();
-    let parsed = match item.kind.as_str() {
-        REQUEST_KIND => Signed::<Submission>::from_json(text).map(Parsed::Submission),
+    let parsed = match kind {
+        ItemKind::Request => Signed::<Submission>::from_json(text).map(Parsed::Submission),
         _ => Signed::<Decision>::from_json(text).map(Parsed::Decision),
     }
     .map_err(|e| {
         rejected(
-            "malformed_item",
-            format!("not a valid {} item: {e}", item.kind),
+            ItemCode::MalformedItem,
+            format!("not a valid {kind} item: {e}"),
         )
     })?;
     let (device_id, employee, signed_json, verify) = match &parsed {
@@ -103,7 +124,7 @@ fn integrity(ctx: &PushContext<'_>, item: &PushItem) -> Result<(Parsed, String),
     };
     if *device_id != device.id || item.stream != request_stream(&parsed.request_id()) {
         return Err(rejected(
-            "wrong_device",
+            ItemCode::WrongDevice,
             format!(
                 "the item or its stream is not of the authenticated device {} and request {}",
                 device.id,
@@ -113,7 +134,7 @@ fn integrity(ctx: &PushContext<'_>, item: &PushItem) -> Result<(Parsed, String),
     }
     if *employee != device.employee_id {
         return Err(rejected(
-            "wrong_employee",
+            ItemCode::WrongEmployee,
             format!(
                 "the item acts for {employee:?}, but this device is enrolled for {:?}",
                 device.employee_id
@@ -121,24 +142,24 @@ fn integrity(ctx: &PushContext<'_>, item: &PushItem) -> Result<(Parsed, String),
         ));
     }
     if let Err(e) = verify {
-        return Err(rejected("bad_signature", e.to_string()));
+        return Err(rejected(ItemCode::BadSignature, e.to_string()));
     }
     if let Parsed::Decision(d) = &parsed
         && d.body.id.to_string() != item.id
     {
         return Err(rejected(
-            "id_mismatch",
+            ItemCode::IdMismatch,
             format!("the item id is not the decision id {}", d.body.id),
         ));
     }
-    let signed_json = signed_json.map_err(|e| rejected("malformed_item", e.to_string()))?;
+    let signed_json = signed_json.map_err(|e| rejected(ItemCode::MalformedItem, e.to_string()))?;
     Ok((parsed, signed_json))
 }
 
 /// The engine of the organisation's current policy (`None` before the first one), read once
 /// per push, before the items' savepoints: submissions must be made on it, and decisions
 /// check people against it.
-pub fn current_engine(ctx: &PushContext<'_>) -> Result<Option<Arc<Engine>>, StorageError> {
+fn current_engine(ctx: &PushContext<'_>) -> Result<Option<Arc<Engine>>, StorageError> {
     let org = &ctx.device.org_id;
     match ctx.storage.current_policy(org)? {
         Some(p) => match ctx.engines.get(ctx.storage, org, p.version) {
@@ -151,19 +172,19 @@ pub fn current_engine(ctx: &PushContext<'_>) -> Result<Option<Arc<Engine>>, Stor
 }
 
 /// Processes one approval item inside the push's batch, judged on `current` (see
-/// [`current_engine`]): its answer, and whether it is applied (now or before), which lets
-/// later items of its stream go ahead.
-pub fn process_item(
+/// [`current_engine`]).
+fn process_item(
     ctx: &PushContext<'_>,
     current: Option<&Engine>,
     batch: &mut dyn ItemBatch,
+    kind: ItemKind,
     item: &PushItem,
 ) -> Result<(Answer, bool), StorageError> {
     let device = ctx.device;
-    let checked = integrity(ctx, item);
+    let checked = integrity(ctx, kind, item);
     let body_hash = match &checked {
         Ok((_, signed)) => crypto::sha256_hex(signed.as_bytes()),
-        Err(_) => crate::push::body_hash(&item.body),
+        Err(_) => body_hash(&item.body),
     };
     let request_id = checked
         .as_ref()
@@ -196,7 +217,7 @@ pub fn process_item(
         org_id: &device.org_id,
         device_id: &device.id,
         item_id: &item.id,
-        kind: &item.kind,
+        kind,
         body_hash: &body_hash,
         request_id: &request_id,
         applicant: &device.employee_id,
@@ -214,7 +235,7 @@ pub fn process_item(
                     }
                 } else {
                     rejected(
-                        "id_conflict",
+                        ItemCode::IdConflict,
                         "this item id was already used for a different item",
                     )
                 },
@@ -226,7 +247,7 @@ pub fn process_item(
         };
         let Some(engine) = current else {
             return ApprovalDecision::Answer(rejected(
-                "no_policy",
+                ItemCode::NoPolicy,
                 "the organisation has no policy yet",
             ));
         };
@@ -292,7 +313,7 @@ fn check_sizes(form: &Form, state: &ApprovalState) -> Result<(), Answer> {
             && *size != file.bytes
         {
             return Err(rejected(
-                "attachment_mismatch",
+                ItemCode::AttachmentMismatch,
                 format!(
                     "the form gives file {} as {} bytes, but the file uploaded with that hash is {size} bytes",
                     short_hash(&file.sha256),
@@ -321,7 +342,7 @@ fn missing_files(missing: &[String]) -> Result<(), Answer> {
     }
     Err(answer(
         ItemStatus::Retry,
-        "attachment_missing",
+        ItemCode::AttachmentMissing,
         format!(
             "{} file(s) of the form are not uploaded yet ({list}): upload each with PUT /v1/attachments/{{sha256}}, then push again",
             missing.len()
@@ -350,7 +371,7 @@ fn submit(
     let s = &signed.body;
     if s.policy_version != policy.version {
         return Err(rejected(
-            "policy_version_mismatch",
+            ItemCode::PolicyVersionMismatch,
             format!(
                 "the request was made with policy version {}, but version {} is in force: review the form and its route again and resubmit",
                 s.policy_version, policy.version
@@ -359,7 +380,7 @@ fn submit(
     }
     let template = policy.approvals.template(&s.template_id).ok_or_else(|| {
         rejected(
-            "unknown_template",
+            ItemCode::UnknownTemplate,
             format!(
                 "policy version {} has no template {:?}",
                 policy.version, s.template_id
@@ -376,12 +397,12 @@ fn submit(
     };
     let form = form
         .as_ref()
-        .map_err(|e| rejected("invalid_form", e.to_string()))?;
+        .map_err(|e| rejected(ItemCode::InvalidForm, e.to_string()))?;
     let route = compute_route(policy, template, &s.applicant, form)
-        .map_err(|e| rejected("no_approver", e.to_string()))?;
+        .map_err(|e| rejected(ItemCode::NoApprover, e.to_string()))?;
     if route != s.route {
         return Err(rejected(
-            "route_mismatch",
+            ItemCode::RouteMismatch,
             "the route shown on the device is not the route the policy gives this form; sync the policy and preview again",
         ));
     }
@@ -393,12 +414,15 @@ fn submit(
         RequestType::Leave => {
             let (leave_type, halves, year) = leave_of(form).ok_or_else(|| {
                 rejected(
-                    "invalid_form",
+                    ItemCode::InvalidForm,
                     "a leave request needs leave_type and period",
                 )
             })?;
             let lt = policy.approvals.leave_type(&leave_type).ok_or_else(|| {
-                rejected("invalid_form", format!("unknown leave type {leave_type:?}"))
+                rejected(
+                    ItemCode::InvalidForm,
+                    format!("unknown leave type {leave_type:?}"),
+                )
             })?;
             let mut ledger = state.leave.clone();
             // A resubmission replaces its own earlier hold.
@@ -406,13 +430,13 @@ fn submit(
             ledger.extend(settled.iter().cloned());
             movements.extend(settled);
             let hold = leave::hold(lt, &s.applicant, year, halves, &request_id, &ledger)
-                .map_err(|e| rejected("insufficient_balance", e.to_string()))?;
+                .map_err(|e| rejected(ItemCode::InsufficientBalance, e.to_string()))?;
             movements.push(hold);
         }
         RequestType::MissedPunch => {
             let Some(FieldValue::Date(day)) = form.get("date") else {
                 return Err(rejected(
-                    "invalid_form",
+                    ItemCode::InvalidForm,
                     "a missed-punch correction needs a date",
                 ));
             };
@@ -429,7 +453,7 @@ fn submit(
             let limit = policy.approvals.missed_punch_monthly_limit;
             if used - u32::from(own) >= limit {
                 return Err(rejected(
-                    "missed_punch_limit",
+                    ItemCode::MissedPunchLimit,
                     format!(
                         "{} already has {used} missed-punch correction(s) for {key}; the policy allows {limit} a month",
                         s.applicant
@@ -439,10 +463,12 @@ fn submit(
             month = Some(key);
         }
         RequestType::FieldPunchReview => match &state.punch {
-            Some((employee, status)) if *employee == s.applicant && status == "field_punch" => {
+            Some((employee, status))
+                if *employee == s.applicant && status == PunchStatus::FieldPunch.as_str() =>
+            {
                 if let Some(other) = state.punch_reviews.first() {
                     return Err(rejected(
-                        "punch_already_reviewed",
+                        ItemCode::PunchAlreadyReviewed,
                         format!(
                             "the punch already has a review request ({other}); a punch is reviewed once"
                         ),
@@ -451,13 +477,13 @@ fn submit(
             }
             Some((employee, status)) if *employee == s.applicant => {
                 return Err(rejected(
-                    "not_a_field_punch",
+                    ItemCode::NotAFieldPunch,
                     format!("the punch was recorded as {status}; only field punches are reviewed"),
                 ));
             }
             _ => {
                 return Err(rejected(
-                    "unknown_punch",
+                    ItemCode::UnknownPunch,
                     format!(
                         "{} has no punch with this id on the server (sync punches first)",
                         s.applicant
@@ -472,7 +498,7 @@ fn submit(
         None => {
             if s.revision != 1 {
                 return Err(rejected(
-                    "unknown_request",
+                    ItemCode::UnknownRequest,
                     format!(
                         "revision {} of a request the server has never seen",
                         s.revision
@@ -480,7 +506,7 @@ fn submit(
                 ));
             }
             let st = RequestState::submitted(&s.applicant, &route)
-                .map_err(|e| rejected(e.code(), e.to_string()))?;
+                .map_err(|e| rejected(e.item_code(), e.to_string()))?;
             (
                 StoredRequest {
                     request_id: request_id.clone(),
@@ -500,7 +526,7 @@ fn submit(
         Some(existing) => {
             if existing.template_id != template.id || s.revision != existing.state.revision + 1 {
                 return Err(rejected(
-                    "request_exists",
+                    ItemCode::RequestExists,
                     format!(
                         "request {request_id} exists (template {}, revision {}); a resubmission is its next revision on the same template",
                         existing.template_id, existing.state.revision
@@ -509,7 +535,7 @@ fn submit(
             }
             let mut st = existing.state.clone();
             st.resubmit(&s.applicant, &route)
-                .map_err(|e| rejected(e.code(), e.to_string()))?;
+                .map_err(|e| rejected(e.item_code(), e.to_string()))?;
             let mut r = existing.clone();
             r.state = st;
             r.form = form.to_json().to_string();
@@ -566,7 +592,7 @@ fn decide(
     let d = &signed.body;
     let Some(existing) = &state.request else {
         return Err(rejected(
-            "unknown_request",
+            ItemCode::UnknownRequest,
             format!("there is no request {} in this organisation", d.request_id),
         ));
     };
@@ -575,7 +601,7 @@ fn decide(
     let effect = request
         .state
         .apply(&d.actor, &d.action, &is_employee)
-        .map_err(|e| rejected(e.code(), e.to_string()))?;
+        .map_err(|e| rejected(e.item_code(), e.to_string()))?;
     let now = ctx.received_at;
     request.updated_at = now;
     let mut movements = Vec::new();

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StorageError;
-use super::sqlite::map_err;
+use super::sql::map_err;
+use crate::storage::StorageError;
 
 /// Inserts the file unless the organisation has one with this hash; whether it inserted.
 pub(super) fn put(
@@ -62,8 +62,10 @@ pub(super) fn read(
         "SELECT media_type, content FROM attachment WHERE org_id = ?1 AND sha256 = ?2",
     )
     .and_then(|mut s| {
-        s.query_row(params![org_id, sha256], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
+        s.query_row(params![org_id, sha256], |r| {
+            Ok((r.get("media_type")?, r.get("content")?))
+        })
+        .optional()
     })
     .map_err(map_err)
 }
@@ -85,7 +87,7 @@ pub(super) fn presence(
         .map_err(map_err)?;
     for hash in hashes {
         let size: Option<i64> = stmt
-            .query_row(params![org_id, hash], |r| r.get(0))
+            .query_row(params![org_id, hash], |r| r.get("size"))
             .optional()
             .map_err(map_err)?;
         match size {

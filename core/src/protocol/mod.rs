@@ -3,6 +3,21 @@
 //! publishes is generated from these types (`docs/openapi.json`).
 //!
 //! Every response carries `server_time`, from which the device keeps its trusted-time anchor.
+//!
+//! The protocol's words live beside the messages, each defined once for both sides:
+//!
+//! * [`kind`]: the kinds of pushed items ([`ItemKind`]) and the streams they travel in
+//!   ([`punch_stream`], [`request_stream`]);
+//! * [`item_code`]: the answer codes of `POST /v1/push` ([`ItemCode`]);
+//! * [`policy_bundle`]: the organisation's signature over a policy bundle, made by the server
+//!   and checked by the device.
+
+pub mod item_code;
+pub mod kind;
+pub mod policy_bundle;
+
+pub use item_code::ItemCode;
+pub use kind::{ItemKind, punch_stream, request_stream};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -99,6 +114,8 @@ pub struct PushItem {
     /// Ordering scope (a device's punch chain).
     pub stream: String,
     /// `punch` (more kinds follow with approvals).
+    // One of [`ItemKind`]'s words, kept as text so that an unknown kind refuses that item
+    // only (`unsupported_kind`), not the whole request.
     pub kind: String,
     /// The item itself: for a punch, the signed record.
     // Kept as the JSON text it was queued (and, on the server, received) as: the signed
@@ -145,6 +162,8 @@ pub enum ItemStatus {
 pub struct ItemResult {
     pub id: String,
     pub status: ItemStatus,
+    // An [`ItemCode`], or for a punch refused by the server's verdict that verdict's first
+    // reject code ([`crate::codes::Code`]); hence text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,21 +1,19 @@
-//! Intake of pushed items: the exactly-once, integrity, chain and rule checks, one item at a
-//! time, all in one storage batch: each item atomic on its own, the whole request committed
-//! and flushed to disk once before it is answered (group commit).
+//! Intake of pushed punches (kind `punch`): the exactly-once, integrity, chain and rule checks
+//! of one signed punch record. An item of a kind this server does not take comes here too, and
+//! is refused at step 2 (after the ledger lookup, so a reused id is still `id_conflict`).
 //!
-//! For every item, in request order:
+//! For every punch, after the dispatcher's checks (`mod.rs`):
 //!
-//! 1. **Order within the request.** Once an item of a stream was not applied (answered
-//!    `retry`, or rejected without advancing the chain), every later item of that stream in
-//!    the same request is answered `retry` / `earlier_item_pending`: the device keeps order.
-//! 2. **Exactly once.** The item id is looked up in the ledger (kept forever with the SHA-256
+//! 1. **Exactly once.** The item id is looked up in the ledger (kept forever with the SHA-256
 //!    of the body's canonical JSON). Same id and body: `duplicate`. Same id, other body or
 //!    other device: `rejected` / `id_conflict`.
-//! 3. **Integrity**, stored nothing when it fails: `unsupported_kind`, `malformed_record`,
+//! 2. **Integrity**, stored nothing when it fails: `unsupported_kind`, `malformed_record`,
 //!    `wrong_device` (record or stream of another device), `bad_signature` (the device's
-//!    enrolled key does not verify it, so edits land here), `id_mismatch`.
-//! 4. **Chain continuity** against the device's stored head: `fork` (a seq already used),
+//!    enrolled key does not verify it, so edits land here), `id_mismatch`. These need nothing
+//!    from the database, so they run ahead of the request's transaction ([`precheck`]).
+//! 3. **Chain continuity** against the device's stored head: `fork` (a seq already used),
 //!    `retry` / `chain_gap` (a later seq: the missing record may still come), `broken_link`.
-//! 5. **Rules**, re-run with daka-core on the policy version the record names, at a trusted
+//! 4. **Rules**, re-run with daka-core on the policy version the record names, at a trusted
 //!    judgement time (see [`judgement_time`]), with the organisation's face nonces consumed
 //!    forever. A record refused by the server's verdict (or naming an unknown policy version,
 //!    or another employee) is stored as a chain link with status `refused` and answered
@@ -23,69 +21,29 @@
 //!    `field_punch` and answered `accepted`. Either way the device's change feed gets a
 //!    `punch_verdict`.
 //!
-//! Steps 2–5 run inside [`ItemBatch::apply`], so two requests racing with the same item or
-//! the same chain are serialised by the storage.
-
-use std::collections::HashSet;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+//! Steps 1–4 are decided inside [`ItemBatch::apply`], so two requests racing with the same item
+//! or the same chain are serialised by the storage.
 
 use chrono::{DateTime, Duration, Utc};
 use daka_core::attempt::Attempt;
 use daka_core::evidence::FaceEvidence;
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::spoofing::PreviousPunch;
-use daka_core::protocol::{Change, ItemResult, ItemStatus, PushItem};
-use daka_core::punch::{DeviceVerifier, PunchRecord};
+use daka_core::protocol::{Change, ItemCode, ItemKind, ItemStatus, PushItem, punch_stream};
+use daka_core::punch::{ChainHead, ChainLinkError, DeviceVerifier, PunchRecord};
 use daka_core::{Decision, Engine, Severity};
-use serde_json::value::RawValue;
 
-use crate::crypto;
-use crate::policies::{EngineError, Engines};
+use super::answer::{answer, body_hash, rejected};
+use super::context::PushContext;
+use crate::policies::EngineError;
 use crate::storage::{
-    Answer, DeviceRow, ItemBatch, ItemDecision, ItemKey, ItemState, NewPunch, PunchStatus, Storage,
+    Answer, DeviceRow, ItemBatch, ItemDecision, ItemKey, ItemState, NewPunch, PunchStatus,
     StorageError,
 };
-
-/// The item kind of a punch.
-pub const PUNCH_KIND: &str = "punch";
 
 /// How far after receipt a device's judgement time may lie (clock skew between a device's
 /// trusted time and the server's).
 pub const FUTURE_ALLOWANCE: Duration = Duration::minutes(5);
-
-/// Longest item id looked up.
-const MAX_ITEM_ID_LEN: usize = 128;
-
-/// Hex SHA-256 of the canonical JSON (RFC 8785) of a body; of its raw bytes if it cannot be
-/// canonicalised (then it is not a valid record either).
-pub fn body_hash(body: &RawValue) -> String {
-    let canonical = serde_json::from_str::<serde_json::Value>(body.get())
-        .ok()
-        .and_then(|v| daka_core::canonical::to_vec(&v).ok());
-    match canonical {
-        Some(bytes) => crypto::sha256_hex(&bytes),
-        None => crypto::sha256_hex(format!("raw:{}", body.get()).as_bytes()),
-    }
-}
-
-/// The punch stream of a device.
-pub fn punch_stream(device_id: &str) -> String {
-    format!("punch:{device_id}")
-}
-
-pub(crate) fn answer(status: ItemStatus, code: &str, message: impl Into<String>) -> Answer {
-    Answer {
-        status,
-        code: Some(code.to_string()),
-        message: Some(message.into()),
-    }
-}
-
-pub(crate) fn rejected(code: &str, message: impl Into<String>) -> Answer {
-    answer(ItemStatus::Rejected, code, message)
-}
 
 /// The trusted time a record is judged at: the device's own judgement time
 /// (`verdict.evaluated_at`, from its server-time anchor) when it is plausible, that is not
@@ -117,107 +75,25 @@ struct Checked {
     canonical: String,
 }
 
-/// An item after the checks that need nothing from the database, which run ahead of the
-/// request's transaction ([`Prechecks`]): the body hash and the integrity verdict.
-struct Prechecked {
+/// A punch after the checks that need nothing from the database, which run ahead of the
+/// request's transaction: the body hash and the integrity verdict.
+pub(super) struct Prechecked {
     body_hash: String,
     checked: Result<Checked, Answer>,
 }
 
-/// The checks of one item that need nothing from the database; `None` for approval items,
-/// which `approvals.rs` checks inside the transaction.
-fn precheck(item: &PushItem, device: &DeviceRow, verifier: &DeviceVerifier) -> Option<Prechecked> {
-    if is_approval_kind(&item.kind) {
-        return None;
-    }
+/// The checks of a punch that need nothing from the database (step 2).
+pub(super) fn precheck(
+    item: &PushItem,
+    device: &DeviceRow,
+    verifier: &DeviceVerifier,
+) -> Prechecked {
     let checked = integrity(item, device, verifier);
     let body_hash = match &checked {
         Ok(c) => c.hash.clone(),
         Err(_) => body_hash(&item.body),
     };
-    Some(Prechecked { body_hash, checked })
-}
-
-/// A request needs this many items before helpers check ahead of its transaction; below it,
-/// the transaction's thread checks each item itself.
-const CHECK_AHEAD_MIN_ITEMS: usize = 4;
-
-/// The prechecks of one request, computed while its transaction runs. Helper jobs on the
-/// rayon pool claim items in request order and check them; the transaction's thread takes
-/// each result as it reaches the item, and checks the next unclaimed item itself rather than
-/// wait. So on a multi-core server the signature checks of later items overlap the database
-/// work of earlier ones, and a request of one item costs no hand-off between threads.
-struct Prechecks<'a> {
-    items: &'a [PushItem],
-    device: &'a DeviceRow,
-    /// The device's key, decoded once for the whole request.
-    verifier: DeviceVerifier,
-    /// The next item no one has claimed; at or past the end, nothing is left to claim.
-    next: AtomicUsize,
-    /// Each item's result once checked; `Err` if its check panicked.
-    slots: Vec<OnceLock<Result<Option<Prechecked>, CheckPanicked>>>,
-}
-
-/// A check that panicked: the transaction's thread panics in turn when it reaches the item
-/// (instead of waiting forever for a result that will not come), as a check on its own
-/// thread would have.
-struct CheckPanicked;
-
-impl<'a> Prechecks<'a> {
-    fn new(items: &'a [PushItem], device: &'a DeviceRow) -> Prechecks<'a> {
-        Prechecks {
-            items,
-            device,
-            verifier: DeviceVerifier::new(&device.public_key),
-            next: AtomicUsize::new(0),
-            slots: items.iter().map(|_| OnceLock::new()).collect(),
-        }
-    }
-
-    /// Claims the next unchecked item and checks it; `false` when none is left.
-    fn check_next(&self) -> bool {
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
-        match self.items.get(i) {
-            Some(item) => {
-                let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    precheck(item, self.device, &self.verifier)
-                }))
-                .map_err(|_| CheckPanicked);
-                // Each index is claimed once, so the slot is empty.
-                let _ = self.slots[i].set(checked);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Item `i`'s result, checking ahead while it is not ready.
-    fn get(&self, i: usize) -> &Option<Prechecked> {
-        loop {
-            match self.slots[i].get() {
-                Some(Ok(pre)) => return pre,
-                Some(Err(CheckPanicked)) => panic!("the checks of push item {i} panicked"),
-                None => {}
-            }
-            if !self.check_next() {
-                // Claimed by a helper that is checking it now: at most one item's check away.
-                std::thread::yield_now();
-            }
-        }
-    }
-
-    /// Stops the helpers: nothing more is claimed.
-    fn stop(&self) {
-        self.next.store(self.items.len(), Ordering::Relaxed);
-    }
-}
-
-/// Whether an item is a request submission or a decision (handled by `approvals.rs`).
-fn is_approval_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        crate::approvals::REQUEST_KIND | crate::approvals::DECISION_KIND
-    )
+    Prechecked { body_hash, checked }
 }
 
 /// `verifier` holds `device`'s enrolled key.
@@ -226,20 +102,25 @@ fn integrity(
     device: &DeviceRow,
     verifier: &DeviceVerifier,
 ) -> Result<Checked, Answer> {
-    if item.kind != PUNCH_KIND {
+    if ItemKind::parse(&item.kind) != Some(ItemKind::Punch) {
         return Err(rejected(
-            "unsupported_kind",
+            ItemCode::UnsupportedKind,
             format!(
-                "item kind {:?} is not supported; this server takes \"punch\"",
-                short(&item.kind)
+                "item kind {:?} is not supported; this server takes \"{}\"",
+                short(&item.kind),
+                ItemKind::Punch
             ),
         ));
     }
-    let read = PunchRecord::read(item.body.get())
-        .map_err(|e| rejected("malformed_record", format!("not a valid punch record: {e}")))?;
+    let read = PunchRecord::read(item.body.get()).map_err(|e| {
+        rejected(
+            ItemCode::MalformedRecord,
+            format!("not a valid punch record: {e}"),
+        )
+    })?;
     if read.record.body.device_id != device.id || item.stream != punch_stream(&device.id) {
         return Err(rejected(
-            "wrong_device",
+            ItemCode::WrongDevice,
             format!(
                 "the record or stream is not of the authenticated device {}",
                 device.id
@@ -248,13 +129,13 @@ fn integrity(
     }
     if let Err(e) = read.verify_with(verifier) {
         return Err(rejected(
-            "bad_signature",
+            ItemCode::BadSignature,
             format!("the record does not verify with the device's enrolled key: {e}"),
         ));
     }
     if read.record.body.id.to_string() != item.id {
         return Err(rejected(
-            "id_mismatch",
+            ItemCode::IdMismatch,
             format!("the item id is not the record id {}", read.record.body.id),
         ));
     }
@@ -273,128 +154,26 @@ fn short(s: &str) -> String {
     }
 }
 
-/// Everything [`process`] needs.
-pub struct PushContext<'a> {
-    pub storage: &'a dyn Storage,
-    pub engines: &'a Engines,
-    pub device: &'a DeviceRow,
-    pub received_at: DateTime<Utc>,
-    /// Items not started by then are answered `retry` / `server_deadline`.
-    pub deadline: Instant,
+/// The punches of one push request, in request order.
+#[derive(Default)]
+pub(super) struct Punches {
+    heads: HeadCache,
 }
 
-/// Processes a push in one storage batch. `Err` when nothing was applied: the storage failed
-/// before any item was answered (a busy database becomes a 503), or failed in a way that rolls
-/// the whole batch back. A busy database after the first item answers the rest `retry`.
-pub fn process(ctx: &PushContext<'_>, items: &[PushItem]) -> Result<Vec<ItemResult>, StorageError> {
-    let mut results = Vec::with_capacity(items.len());
-    let prechecks = Prechecks::new(items, ctx.device);
-    // The transaction's thread checks too, so one helper fewer than the pool's threads keeps
-    // every core busy without more runnable threads than cores.
-    let helpers = if items.len() >= CHECK_AHEAD_MIN_ITEMS {
-        rayon::current_num_threads().saturating_sub(1).max(1)
-    } else {
-        0
-    };
-    rayon::in_place_scope(|scope| {
-        for _ in 0..helpers {
-            scope.spawn(|_| while prechecks.check_next() {});
-        }
-        let applied = ctx.storage.apply_batch(&mut |batch| {
-            results.clear();
-            process_batch(ctx, items, &prechecks, batch, &mut results)
-        });
-        prechecks.stop();
-        applied
-    })?;
-    Ok(results)
-}
-
-fn process_batch(
-    ctx: &PushContext<'_>,
-    items: &[PushItem],
-    prechecks: &Prechecks<'_>,
-    batch: &mut dyn ItemBatch,
-    results: &mut Vec<ItemResult>,
-) -> Result<(), StorageError> {
-    let mut blocked: HashSet<&str> = HashSet::new();
-    let mut stop: Option<(&str, &str)> = None;
-    let mut heads = HeadCache::default();
-    let mut current: Option<Option<std::sync::Arc<daka_core::Engine>>> = None;
-    for (i, item) in items.iter().enumerate() {
-        let result = |a: Answer| ItemResult {
-            id: item.id.clone(),
-            status: a.status,
-            code: a.code,
-            message: a.message,
-        };
-        if let Some((code, message)) = stop {
-            results.push(result(answer(ItemStatus::Retry, code, message)));
-            continue;
-        }
-        if Instant::now() >= ctx.deadline {
-            stop = Some((
-                "server_deadline",
-                "the request ran out of time; send it again",
-            ));
-            results.push(result(answer(
-                ItemStatus::Retry,
-                "server_deadline",
-                "the request ran out of time; send it again",
-            )));
-            continue;
-        }
-        if blocked.contains(item.stream.as_str()) {
-            results.push(result(answer(
-                ItemStatus::Retry,
-                "earlier_item_pending",
-                "an earlier item of this stream in the same request was not applied",
-            )));
-            continue;
-        }
-        let outcome = if item.id.is_empty() || item.id.len() > MAX_ITEM_ID_LEN {
-            Ok((
-                rejected(
-                    "malformed_record",
-                    format!("an item id is 1–{MAX_ITEM_ID_LEN} bytes"),
-                ),
-                false,
-            ))
-        } else if let Some(pre) = prechecks.get(i) {
-            process_item(ctx, batch, &mut heads, item, pre)
-        } else {
-            // The current policy is read at the first approval item of the request.
-            let engine = match &current {
-                Some(engine) => Ok(engine.clone()),
-                None => {
-                    crate::approvals::current_engine(ctx).inspect(|e| current = Some(e.clone()))
-                }
-            };
-            engine.and_then(|e| crate::approvals::process_item(ctx, e.as_deref(), batch, item))
-        };
-        match outcome {
-            Ok((a, applied)) => {
-                if !applied {
-                    blocked.insert(item.stream.as_str());
-                }
-                results.push(result(a));
-            }
-            Err(StorageError::Busy) if i > 0 => {
-                stop = Some(("server_busy", "the database is busy; send it again shortly"));
-                results.push(result(answer(
-                    ItemStatus::Retry,
-                    "server_busy",
-                    "the database is busy; send it again shortly",
-                )));
-            }
-            Err(e) => return Err(e),
-        }
+impl Punches {
+    /// Processes one punch after its [`precheck`] (steps 1, 3 and 4): its answer, and whether
+    /// it is applied (now or before), which is what lets later items of its stream go ahead.
+    pub(super) fn process(
+        &mut self,
+        ctx: &PushContext<'_>,
+        batch: &mut dyn ItemBatch,
+        item: &PushItem,
+        pre: &Prechecked,
+    ) -> Result<(Answer, bool), StorageError> {
+        process_item(ctx, batch, &mut self.heads, item, pre)
     }
-    Ok(())
 }
 
-/// Processes one item: its answer, and whether it is applied (now or before), which is what
-/// lets later items of its stream go ahead.
 fn process_item(
     ctx: &PushContext<'_>,
     batch: &mut dyn ItemBatch,
@@ -426,7 +205,7 @@ fn process_item(
         org_id: &device.org_id,
         device_id: &device.id,
         item_id: &item.id,
-        kind: &item.kind,
+        kind: ItemKind::Punch,
         body_hash,
         nonce: nonce.as_deref(),
     };
@@ -450,7 +229,7 @@ fn process_item(
                     }
                 } else {
                     rejected(
-                        "id_conflict",
+                        ItemCode::IdConflict,
                         "this item id was already used for a different item",
                     )
                 },
@@ -469,7 +248,7 @@ fn process_item(
                 return refused_link(
                     ctx,
                     checked,
-                    "unknown_policy_version",
+                    ItemCode::UnknownPolicyVersion,
                     reason.clone(),
                     None,
                     state,
@@ -540,39 +319,42 @@ impl HeadCache {
     }
 }
 
+/// The chain-link rule ([`ChainHead::check_next`]) against the device's stored head, as push
+/// answers: a gap is `retry` (the missing records may still come), a fork or a broken link a
+/// permanent refusal.
 fn chain_check(record: &PunchRecord, state: &ItemState) -> Option<Answer> {
-    let (head_seq, head_hash) = match &state.head {
-        Some(h) => (h.seq, Some(h.hash.as_str())),
-        None => (0, None),
+    let head = match &state.head {
+        Some(h) => ChainHead::at(h.seq, h.hash.as_str()),
+        None => ChainHead::empty(),
     };
-    let seq = record.body.seq;
-    if seq <= head_seq {
-        return Some(rejected(
-            "fork",
+    let err = head.check_next(&record.body).err()?;
+    let code = err.push_code();
+    Some(match err {
+        ChainLinkError::Fork {
+            head_seq,
+            found_seq,
+        } => rejected(
+            code,
             format!(
-                "seq {seq} is already used in this device's chain (stored up to seq {head_seq}); the device key signed two histories"
+                "seq {found_seq} is already used in this device's chain (stored up to seq {head_seq}); the device key signed two histories"
             ),
-        ));
-    }
-    if seq > head_seq + 1 {
-        return Some(answer(
+        ),
+        ChainLinkError::Gap {
+            expected_seq,
+            found_seq,
+        } => answer(
             ItemStatus::Retry,
-            "chain_gap",
+            code,
+            format!("expected seq {expected_seq}, got {found_seq}: send the missing records first"),
+        ),
+        ChainLinkError::BrokenLink { .. } => rejected(
+            code,
             format!(
-                "expected seq {}, got {seq}: send the missing records first",
-                head_seq + 1
+                "prev_hash is not the hash of the stored record seq {}; the chain was substituted",
+                head.seq
             ),
-        ));
-    }
-    if record.body.prev_hash.as_deref() != head_hash {
-        return Some(rejected(
-            "broken_link",
-            format!(
-                "prev_hash is not the hash of the stored record seq {head_seq}; the chain was substituted"
-            ),
-        ));
-    }
-    None
+        ),
+    })
 }
 
 fn kind_text(record: &PunchRecord) -> String {
@@ -587,7 +369,7 @@ fn kind_text(record: &PunchRecord) -> String {
 fn refused_link(
     ctx: &PushContext<'_>,
     checked: &Checked,
-    code: &str,
+    code: ItemCode,
     message: String,
     verdict: Option<String>,
     state: &ItemState,
@@ -605,13 +387,14 @@ fn refused_link(
         codes: Vec::new(),
     };
     let server_verdict = verdict.unwrap_or_else(|| {
-        serde_json::json!({ "decision": "rejected", "code": code, "message": message }).to_string()
+        serde_json::json!({ "decision": Decision::Rejected, "code": code, "message": message })
+            .to_string()
     });
     store(
         ctx,
         checked,
         PunchStatus::Refused,
-        Some(code.to_string()),
+        Some(code.as_str().to_string()),
         Some(message),
         server_verdict,
         judged_at,
@@ -666,7 +449,7 @@ fn judge_record(
         return refused_link(
             ctx,
             checked,
-            "wrong_employee",
+            ItemCode::WrongEmployee,
             format!(
                 "the record is for employee {:?}, but this device is enrolled for {:?}",
                 short(&body.employee_id),
@@ -716,7 +499,7 @@ fn judge_record(
             return refused_link(
                 ctx,
                 checked,
-                "invalid_evidence",
+                ItemCode::InvalidEvidence,
                 format!("the record's evidence cannot be evaluated: {e}"),
                 None,
                 state,
@@ -749,7 +532,11 @@ fn judge_record(
                 .find(|r| r.severity == Severity::Reject);
             (
                 PunchStatus::Refused,
-                Some(first.map_or("rejected", |r| r.code.as_str()).to_string()),
+                Some(
+                    first
+                        .map_or(ItemCode::Rejected.as_str(), |r| r.code.as_str())
+                        .to_string(),
+                ),
                 Some(first.map_or_else(
                     || "refused by the server's verdict".to_string(),
                     |r| r.message.clone(),
@@ -769,7 +556,6 @@ fn judge_record(
         &change,
     )
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,14 +593,5 @@ mod tests {
             judgement_time(t("2026-11-25T23:58:00Z"), None, enrolled, received),
             t("2026-11-25T23:58:00Z")
         );
-    }
-
-    #[test]
-    fn body_hash_ignores_key_order_and_whitespace() {
-        let a: Box<RawValue> = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).unwrap();
-        let b: Box<RawValue> = serde_json::from_str("{ \"b\": [1, 2],\n \"a\": 1 }").unwrap();
-        let c: Box<RawValue> = serde_json::from_str(r#"{"a":2,"b":[1,2]}"#).unwrap();
-        assert_eq!(body_hash(&a), body_hash(&b));
-        assert_ne!(body_hash(&a), body_hash(&c));
     }
 }

@@ -1,0 +1,156 @@
+//! The extractors every handler uses: bounded JSON bodies parsed with errors that name the
+//! field ([`ApiJson`], [`read_body`], [`parse_json`]), and bearer authentication of a device
+//! ([`DeviceAuth`]) or an organisation administrator ([`AdminAuth`]), whose organisation is
+//! taken from the credential, never from the request.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::failure::Failure;
+use super::state::AppState;
+use crate::crypto;
+use crate::storage::{DeviceRow, OrgRow};
+
+/// A JSON body read up to the configured limit and parsed with field-naming errors.
+pub struct ApiJson<T>(pub T);
+
+/// Reads a request body up to `limit` bytes.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Failure> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.to_string().contains("length limit"))
+            || e.to_string().contains("length limit");
+        if too_large {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over the {limit}-byte limit"),
+            )
+        } else {
+            Failure::bad_request("invalid_body", format!("the body could not be read: {e}"))
+        }
+    })
+}
+
+fn check_content_type(parts: &Parts) -> Result<(), Failure> {
+    match parts.headers.get(CONTENT_TYPE) {
+        None => Ok(()),
+        Some(v) => {
+            let ok = v
+                .to_str()
+                .map(|s| {
+                    let mime = s
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase();
+                    mime == "application/json" || mime.ends_with("+json")
+                })
+                .unwrap_or(false);
+            if ok {
+                Ok(())
+            } else {
+                Err(Failure::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ))
+            }
+        }
+    }
+}
+
+/// Parses JSON with an error naming the path of the bad field. Well-formed bodies take the
+/// plain reader; only a failed one is read again, tracking the path, to name the field.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        };
+        Failure::bad_request("invalid_request", message)
+    })?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        check_content_type(&parts)?;
+        let bytes = read_body(body, state.inner.options.max_body_bytes).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The longest bearer token looked up; anything longer is refused without a query.
+const MAX_TOKEN_LEN: usize = 256;
+
+fn bearer(parts: &Parts) -> Result<String, Failure> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        Failure::unauthorized("unauthorized", "missing Authorization: Bearer <token>")
+    })?;
+    let text = header.to_str().map_err(|_| {
+        Failure::unauthorized("unauthorized", "the Authorization header is not ASCII")
+    })?;
+    let (scheme, token) = text.split_once(' ').ok_or_else(|| {
+        Failure::unauthorized("unauthorized", "expected Authorization: Bearer <token>")
+    })?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Err(Failure::unauthorized(
+            "unauthorized",
+            "expected Authorization: Bearer <token>",
+        ));
+    }
+    Ok(token.to_string())
+}
+
+/// An authenticated device (bearer token from enrolment or refresh).
+pub struct DeviceAuth(pub DeviceRow);
+
+impl FromRequestParts<AppState> for DeviceAuth {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let hash = crypto::secret_hash(&bearer(parts)?);
+        let device = state
+            .db(move |s| Ok(s.storage.device_by_token(&hash, s.now())?))
+            .await?;
+        device.map(DeviceAuth).ok_or_else(|| {
+            Failure::unauthorized(
+                "unauthorized",
+                "the token is unknown, expired or replaced; refresh it or enrol again",
+            )
+        })
+    }
+}
+
+/// An authenticated organisation administrator.
+pub struct AdminAuth(pub OrgRow);
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let hash = crypto::secret_hash(&bearer(parts)?);
+        let org = state
+            .db(move |s| Ok(s.storage.org_by_admin_token(&hash)?))
+            .await?;
+        org.map(AdminAuth)
+            .ok_or_else(|| Failure::unauthorized("unauthorized", "the admin token is not valid"))
+    }
+}

@@ -1,0 +1,266 @@
+//! The device tables of [`SqliteStorage`](super::SqliteStorage): one-time enrolment codes
+//! (`enrollment_code`), enrolled devices with their chain heads (`device`) and bearer tokens
+//! (`token`, stored as hashes). Enrolment uses the code, registers the device and its first
+//! token in one transaction.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::sql::{cached_row, cached_rows, map_err, ms, time, unsigned};
+use crate::storage::{
+    ChainHead, CodeOutcome, DeviceRow, EnrollOutcome, NewDevice, NewToken, StorageError,
+};
+
+/// The columns of a `device d` row, named as [`DeviceColumns::from_row`] reads them.
+const DEVICE_COLUMNS: &str = "d.id AS id, d.org_id AS org_id, d.employee_id AS employee_id, \
+                              d.public_key AS public_key, d.name AS name, \
+                              d.platform AS platform, d.enrolled_ms AS enrolled_ms, \
+                              d.head_seq AS head_seq, d.head_hash AS head_hash, \
+                              d.head_punch_id AS head_punch_id";
+
+/// A `device` row as stored.
+struct DeviceColumns {
+    id: String,
+    org_id: String,
+    employee_id: String,
+    public_key: Vec<u8>,
+    name: String,
+    platform: String,
+    enrolled_ms: i64,
+    head_seq: Option<i64>,
+    head_hash: Option<String>,
+    head_punch_id: Option<String>,
+}
+
+impl DeviceColumns {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<DeviceColumns> {
+        Ok(DeviceColumns {
+            id: r.get("id")?,
+            org_id: r.get("org_id")?,
+            employee_id: r.get("employee_id")?,
+            public_key: r.get("public_key")?,
+            name: r.get("name")?,
+            platform: r.get("platform")?,
+            enrolled_ms: r.get("enrolled_ms")?,
+            head_seq: r.get("head_seq")?,
+            head_hash: r.get("head_hash")?,
+            head_punch_id: r.get("head_punch_id")?,
+        })
+    }
+
+    fn into_device(self) -> Result<DeviceRow, StorageError> {
+        let id = self.id;
+        let public_key = <[u8; 32]>::try_from(self.public_key.as_slice()).map_err(|_| {
+            StorageError::Corrupt(format!("device {id}: public key is not 32 bytes"))
+        })?;
+        let head = match (self.head_seq, self.head_hash, self.head_punch_id) {
+            (Some(seq), Some(hash), Some(punch_id)) => Some(ChainHead {
+                seq: unsigned(seq, "head_seq")?,
+                hash,
+                punch_id,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(StorageError::Corrupt(format!(
+                    "device {id}: incomplete chain head"
+                )));
+            }
+        };
+        Ok(DeviceRow {
+            id,
+            org_id: self.org_id,
+            employee_id: self.employee_id,
+            public_key,
+            name: self.name,
+            platform: self.platform,
+            enrolled_at: time(self.enrolled_ms)?,
+            head,
+        })
+    }
+}
+
+/// The device matching `sql_where` (over `device d`, joins allowed).
+pub(super) fn read_device(
+    conn: &Connection,
+    sql_where: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Option<DeviceRow>, StorageError> {
+    let sql = format!("SELECT {DEVICE_COLUMNS} FROM device d {sql_where}");
+    cached_row(conn, &sql, args, DeviceColumns::from_row)
+        .optional()
+        .map_err(map_err)?
+        .map(DeviceColumns::into_device)
+        .transpose()
+}
+
+pub(super) fn device(
+    conn: &Connection,
+    device_id: &str,
+) -> Result<Option<DeviceRow>, StorageError> {
+    read_device(conn, "WHERE d.id = ?1", &[&device_id])
+}
+
+pub(super) fn device_by_token(
+    conn: &Connection,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DeviceRow>, StorageError> {
+    read_device(
+        conn,
+        "JOIN token t ON t.device_id = d.id WHERE t.token_hash = ?1 AND t.expires_ms > ?2",
+        &[&token_hash, &ms(now)],
+    )
+}
+
+pub(super) fn devices(conn: &Connection, org_id: &str) -> Result<Vec<DeviceRow>, StorageError> {
+    cached_rows(
+        conn,
+        &format!(
+            "SELECT {DEVICE_COLUMNS} FROM device d WHERE d.org_id = ?1 ORDER BY d.enrolled_ms, d.id"
+        ),
+        [org_id],
+        DeviceColumns::from_row,
+        DeviceColumns::into_device,
+    )
+}
+
+/// An `enrollment_code` row: whose it is and whether it was used.
+struct CodeColumns {
+    org_id: String,
+    employee_id: String,
+    used_ms: Option<i64>,
+}
+
+impl CodeColumns {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<CodeColumns> {
+        Ok(CodeColumns {
+            org_id: r.get("org_id")?,
+            employee_id: r.get("employee_id")?,
+            used_ms: r.get("used_ms")?,
+        })
+    }
+}
+
+fn read_code(conn: &Connection, code_hash: &str) -> Result<Option<CodeColumns>, StorageError> {
+    conn.query_row(
+        "SELECT org_id, employee_id, used_ms FROM enrollment_code WHERE code_hash = ?1",
+        [code_hash],
+        CodeColumns::from_row,
+    )
+    .optional()
+    .map_err(map_err)
+}
+
+pub(super) fn add_enrollment_code(
+    conn: &Connection,
+    org_id: &str,
+    code_hash: &str,
+    employee_id: &str,
+    now: DateTime<Utc>,
+) -> Result<CodeOutcome, StorageError> {
+    match read_code(conn, code_hash)? {
+        Some(code) if code.org_id == org_id && code.employee_id == employee_id => {
+            Ok(CodeOutcome::AlreadyPresent)
+        }
+        Some(_) => Ok(CodeOutcome::Taken),
+        None => {
+            conn.execute(
+                "INSERT INTO enrollment_code (code_hash, org_id, employee_id, created_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash, org_id, employee_id, ms(now)],
+            )
+            .map_err(map_err)?;
+            Ok(CodeOutcome::Added)
+        }
+    }
+}
+
+pub(super) fn enroll(
+    conn: &mut Connection,
+    code_hash: &str,
+    device: &NewDevice,
+    token: &NewToken,
+) -> Result<EnrollOutcome, StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let (org_id, employee_id) = match read_code(&tx, code_hash)? {
+        None => return Ok(EnrollOutcome::UnknownCode),
+        Some(CodeColumns {
+            used_ms: Some(_), ..
+        }) => return Ok(EnrollOutcome::CodeUsed),
+        Some(code) => (code.org_id, code.employee_id),
+    };
+    let key_used: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM device WHERE public_key = ?1)",
+            [device.public_key.as_slice()],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    if key_used {
+        return Ok(EnrollOutcome::KeyInUse);
+    }
+    let floor: i64 = tx
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM change", [], |r| r.get(0))
+        .map_err(map_err)?;
+    tx.execute(
+        "INSERT INTO device (id, org_id, employee_id, public_key, name, platform, enrolled_ms, change_floor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            device.id,
+            org_id,
+            employee_id,
+            device.public_key.as_slice(),
+            device.name,
+            device.platform,
+            ms(device.enrolled_at),
+            floor
+        ],
+    )
+    .map_err(map_err)?;
+    tx.execute(
+        "UPDATE enrollment_code SET used_ms = ?2, device_id = ?3 WHERE code_hash = ?1",
+        params![code_hash, ms(device.enrolled_at), device.id],
+    )
+    .map_err(map_err)?;
+    tx.execute(
+        "INSERT INTO token (token_hash, device_id, issued_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            token.hash,
+            device.id,
+            ms(token.issued_at),
+            ms(token.expires_at)
+        ],
+    )
+    .map_err(map_err)?;
+    let row = read_device(&tx, "WHERE d.id = ?1", &[&device.id])?
+        .ok_or_else(|| StorageError::Corrupt("the new device did not read back".into()))?;
+    tx.commit().map_err(map_err)?;
+    Ok(EnrollOutcome::Enrolled {
+        device: Box::new(row),
+    })
+}
+
+pub(super) fn replace_token(
+    conn: &mut Connection,
+    device_id: &str,
+    token: &NewToken,
+) -> Result<(), StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    tx.execute("DELETE FROM token WHERE device_id = ?1", [device_id])
+        .map_err(map_err)?;
+    tx.execute(
+        "INSERT INTO token (token_hash, device_id, issued_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            token.hash,
+            device_id,
+            ms(token.issued_at),
+            ms(token.expires_at)
+        ],
+    )
+    .map_err(map_err)?;
+    tx.commit().map_err(map_err)
+}
