@@ -6,8 +6,12 @@
 //! | retry later            | fix the input or the setup              | stop and tell the user     |
 //! |------------------------|------------------------------------------|----------------------------|
 //! | `Offline`, `ServerBusy`| `InvalidInput`, `NotEnrolled`, `NoPolicy`| `Refused`, `Unauthorized`, |
-//! |                        | `AlreadyEnrolled`, `QueueFull`,          | `BadPolicy`, `Storage`,    |
+//! | `Unavailable`          | `AlreadyEnrolled`, `QueueFull`,          | `BadPolicy`, `Storage`,    |
 //! |                        | `InvalidForm`, `NoApprover`              | `KeyStore`, `Internal`     |
+//!
+//! A failure of the phone's random number generator is `Unavailable` (nothing was stored;
+//! trying again may succeed), not a key problem; a value daka built that cannot be written as
+//! JSON is a bug, so `Internal`.
 //!
 //! [`From<DeviceError>`] is the single place where the core's errors are mapped (and the
 //! only place that decides what is retryable). No field is called `message`: Kotlin's
@@ -71,6 +75,13 @@ pub enum DakaError {
         queued: u64,
         /// The most the queue holds.
         limit: u64,
+    },
+    /// A service of the phone itself failed for a moment (its random number generator);
+    /// nothing was stored. Retryable: try the same call again.
+    #[error("the phone could not complete this just now: {reason}")]
+    Unavailable {
+        /// What failed, for logs.
+        reason: String,
     },
     /// The server could not be reached (no network, timeout, a captive portal). Retryable:
     /// nothing is lost, queued items stay queued.
@@ -178,6 +189,18 @@ impl From<&DeviceError> for DakaError {
                     reason: reason.clone(),
                 }
             }
+            DeviceError::Randomness { .. } => DakaError::Unavailable {
+                reason: e.to_string(),
+            },
+            // A value daka built that cannot be serialised is a bug of daka's.
+            DeviceError::Serialisation { .. } => DakaError::Internal {
+                reason: e.to_string(),
+            },
+            // `DeviceError` is non-exhaustive: a failure this mapping does not know yet is
+            // reported, never hidden.
+            _ => DakaError::Internal {
+                reason: e.to_string(),
+            },
         }
     }
 }
@@ -384,6 +407,27 @@ mod tests {
         assert_eq!(
             DakaError::from(DeviceError::NotEnrolled),
             DakaError::NotEnrolled
+        );
+    }
+
+    #[test]
+    fn randomness_is_retryable_and_serialisation_is_a_bug_not_a_key_problem() {
+        let e: DakaError = DeviceError::Randomness {
+            reason: "getrandom failed".into(),
+        }
+        .into();
+        assert!(
+            matches!(&e, DakaError::Unavailable { reason } if reason.contains("getrandom failed")),
+            "{e:?}"
+        );
+        let e: DakaError = DeviceError::Serialisation {
+            what: "punch record",
+            reason: "field `employee_id`: too long".into(),
+        }
+        .into();
+        assert!(
+            matches!(&e, DakaError::Internal { reason } if reason.contains("punch record") && reason.contains("too long")),
+            "{e:?}"
         );
     }
 }

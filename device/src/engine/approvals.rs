@@ -291,12 +291,12 @@ impl Device {
         item_id: String,
         kind: &str,
     ) -> Result<(), DeviceError> {
-        let key_error = |e: daka_core::approvals::SignedError| DeviceError::Key {
-            reason: e.to_string(),
-        };
         let payload = Signed::sign(body, &self.signer)
             .and_then(|signed| signed.to_json())
-            .map_err(key_error)?;
+            .map_err(|e| DeviceError::Serialisation {
+                what: "signed approval item",
+                reason: e.to_string(),
+            })?;
         self.outbox.enqueue(
             &NewItem {
                 id: item_id,

@@ -39,7 +39,7 @@ use daka_core::evidence::time::TrustedTime;
 use daka_core::evidence::{FaceEvidence, Fix, TimeAnchor};
 use daka_core::policy::{Policy, PolicyError};
 use daka_core::punch::{
-    DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord,
+    DeviceSigner, PunchChain, PunchDraft, PunchError, PunchEvidence, PunchKind, PunchRecord,
 };
 use daka_core::verdict::{Decision, Engine, TimeSource, Verdict};
 
@@ -76,6 +76,7 @@ pub struct PunchOutcome {
 
 /// Device failures, each saying what to do.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DeviceError {
     #[error("this device is not enrolled yet; enrol it with a code from your administrator")]
     NotEnrolled,
@@ -97,6 +98,14 @@ pub enum DeviceError {
     KeyStore(#[from] KeyStoreError),
     #[error("the device key cannot be used: {reason}")]
     Key { reason: String },
+    /// Something daka built (a punch record, a signed request) could not be written as its
+    /// canonical JSON: a bug, not bad input. Nothing was stored.
+    #[error("cannot serialise the {what}: {reason}")]
+    Serialisation { what: &'static str, reason: String },
+    /// The system's random number generator failed; nothing was stored, and trying again may
+    /// succeed.
+    #[error("the system random number generator failed: {reason}")]
+    Randomness { reason: String },
     #[error(transparent)]
     Draft(#[from] approvals::DraftError),
 }
@@ -255,9 +264,13 @@ impl Device {
 
     /// A fresh single-use nonce for the face matcher to put in its token for the next punch.
     pub fn issue_face_nonce(&self) -> Result<String, DeviceError> {
-        let nonce = self.state().nonces.issue().map_err(|_| DeviceError::Key {
-            reason: "the system random number generator failed".into(),
-        })?;
+        let nonce = self
+            .state()
+            .nonces
+            .issue()
+            .map_err(|e| DeviceError::Randomness {
+                reason: e.to_string(),
+            })?;
         self.store.conn().execute(
             "INSERT OR IGNORE INTO face_nonce (nonce, issued_ms) VALUES (?1, ?2)",
             params![nonce, self.now_ms()],
@@ -348,10 +361,9 @@ impl Device {
         let mut next_chain = chain;
         let record = next_chain
             .append(draft, &self.signer)
-            .map_err(|e| DeviceError::Key {
-                reason: e.to_string(),
-            })?;
-        let json = record.to_json().map_err(|e| DeviceError::Key {
+            .map_err(punch_error)?;
+        let json = record.to_json().map_err(|e| DeviceError::Serialisation {
+            what: "punch record",
             reason: e.to_string(),
         })?;
         {
@@ -453,6 +465,23 @@ fn consume_nonce(conn: &rusqlite::Connection, nonce: &str, now_ms: i64) -> Resul
     Ok(())
 }
 
+/// A failure of the core's punch signing as a device error: the random source, a record that
+/// cannot be made, or the key itself.
+fn punch_error(e: PunchError) -> DeviceError {
+    match e {
+        PunchError::Randomness => DeviceError::Randomness {
+            reason: e.to_string(),
+        },
+        PunchError::InvalidDraft(_) => DeviceError::Serialisation {
+            what: "punch record",
+            reason: e.to_string(),
+        },
+        other => DeviceError::Key {
+            reason: other.to_string(),
+        },
+    }
+}
+
 /// Checks an Ed25519 signature of the organisation key over a policy document.
 pub fn verify_policy_signature(
     org_key_b64: &str,
@@ -513,7 +542,7 @@ fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner
                 .into(),
         }),
         None => {
-            let (signer, seed) = DeviceSigner::generate().map_err(|e| key_error(&e))?;
+            let (signer, seed) = DeviceSigner::generate().map_err(punch_error)?;
             let sealed = keys.seal(seed.as_slice())?;
             conn.execute(
                 "INSERT INTO device (singleton, key_seed, public_key) VALUES (1, ?1, ?2)",
