@@ -12,7 +12,8 @@
 //! * [`engine`] is the [`Device`] object: everything the phone does, behind one handle. A
 //!   punch goes from platform input to a durable, signed record in one call; a sync sends the
 //!   queue and applies what changed on the server.
-//! * [`store`] is the device's one SQLite file and its schema steps.
+//! * [`store`] is the device's one SQLite file, its schema steps, and one small data-access
+//!   module per table; the engine holds no SQL of its own.
 //! * [`outbox`] is the durable queue of punches and submissions, with its per-stream order and
 //!   backoff.
 //! * [`sync`] is the HTTP client for the sync protocol and the adaptive batch size.
