@@ -21,7 +21,7 @@ use daka_device::engine::approvals::DraftError;
 use daka_device::outbox::OutboxError;
 use daka_device::store::StoreError;
 use daka_device::sync::client::SyncError;
-use daka_device::{DeviceError, KeyStoreError};
+use daka_device::{DeviceError, DeviceOption, KeyStoreError};
 
 /// Everything that can go wrong in a daka call, each variant saying what to do about it.
 /// `toString()` (Swift: `description`) is the English explanation with the numbers.
@@ -162,6 +162,11 @@ impl From<&DeviceError> for DakaError {
                 value: a.value.clone(),
                 reason: a.reason.clone(),
             },
+            DeviceError::InvalidOption(o) => DakaError::InvalidInput {
+                field: option_field(o.option).into(),
+                value: o.value.clone(),
+                reason: o.reason.clone(),
+            },
             DeviceError::BadPolicy { reason } => DakaError::BadPolicy {
                 reason: reason.clone(),
             },
@@ -202,6 +207,18 @@ impl From<&DeviceError> for DakaError {
                 reason: e.to_string(),
             },
         }
+    }
+}
+
+/// The name an app gives a device option: the field of `DeviceOptions`, or the parameter of
+/// `startBackgroundSync`. Options the bindings do not offer keep their Rust name.
+fn option_field(option: DeviceOption) -> &'static str {
+    match option {
+        DeviceOption::MaxQueuedItems => "maxQueuedItems",
+        DeviceOption::RequestTimeout => "requestTimeoutSeconds",
+        DeviceOption::ConnectTimeout => "connectTimeoutSeconds",
+        DeviceOption::SyncInterval => "intervalSeconds",
+        other => other.name(),
     }
 }
 
@@ -407,6 +424,47 @@ mod tests {
         assert_eq!(
             DakaError::from(DeviceError::NotEnrolled),
             DakaError::NotEnrolled
+        );
+    }
+
+    #[test]
+    fn option_errors_name_the_option_as_the_app_knows_it() {
+        let fields: Vec<_> = [
+            DeviceOption::MaxQueuedItems,
+            DeviceOption::RequestTimeout,
+            DeviceOption::ConnectTimeout,
+            DeviceOption::SyncInterval,
+        ]
+        .into_iter()
+        .map(|option| {
+            match DakaError::from(DeviceError::InvalidOption(daka_device::OptionError {
+                option,
+                value: "0 s".into(),
+                reason: "must be between 1 s and 3600 s".into(),
+            })) {
+                DakaError::InvalidInput {
+                    field,
+                    value,
+                    reason,
+                } => {
+                    assert_eq!(
+                        (value.as_str(), reason.as_str()),
+                        ("0 s", "must be between 1 s and 3600 s")
+                    );
+                    field
+                }
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+        assert_eq!(
+            fields,
+            [
+                "maxQueuedItems",
+                "requestTimeoutSeconds",
+                "connectTimeoutSeconds",
+                "intervalSeconds"
+            ]
         );
     }
 

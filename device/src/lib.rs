@@ -9,7 +9,8 @@
 //!                     WAL, FULL sync)     retries, change feed)
 //! ```
 //!
-//! * [`engine`] is the [`Device`] object: everything the phone does, behind one handle. A
+//! * [`engine`] is the [`Device`] object: everything the phone does, behind one handle, opened
+//!   with [`Device::builder`], the one place its options are checked. A
 //!   punch goes from platform input to a durable, signed record in one call; a sync sends the
 //!   queue and applies what changed on the server.
 //! * [`store`] is the device's one SQLite file, its schema steps, and one small data-access

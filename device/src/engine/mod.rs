@@ -5,7 +5,8 @@
 //! goes platform input → [`Attempt`] → [`Verdict`] → signed record → outbox in one call,
 //! [`Device::punch`], and the record, its chain head and its consumed nonce commit in one
 //! transaction: after it returns, the punch is durable, and if it fails nothing is half-stored.
-//! [`Device::sync_now`] (in `sync.rs`) sends the queue and fetches what changed.
+//! [`Device::sync_now`] (in `sync.rs`) sends the queue and fetches what changed. A device is
+//! opened with [`Device::builder`] (in `builder.rs`), which checks every option's range first.
 //!
 //! The engine orchestrates and holds no SQL: it reads and writes through the store's
 //! per-table modules (`crate::store::{identity, chain, policy, nonces, anchor, cursor,
@@ -17,6 +18,7 @@
 
 pub mod approvals;
 mod background;
+mod builder;
 
 mod sync;
 
@@ -30,6 +32,10 @@ use serde::{Deserialize, Serialize};
 pub use crate::clock::{ClockSource, SimulatedClock, SystemClock};
 pub use crate::keys::{KeyStore, KeyStoreError, UnprotectedKeyStore};
 pub use background::SyncLoop;
+pub use builder::{
+    DeviceBuilder, DeviceOption, MAX_BACKOFF_CAP_MS, MAX_SYNC_INTERVAL, MAX_TIMEOUT,
+    MIN_SYNC_INTERVAL, MIN_TIMEOUT, OptionError,
+};
 pub use sync::{SyncProgress, SyncReport};
 
 use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
@@ -90,6 +96,10 @@ pub enum DeviceError {
     NoPolicy,
     #[error("invalid punch input: {0}")]
     InvalidInput(#[from] AttemptError),
+    /// An option given to [`Device::builder`] or [`Device::start_background_sync`] is out of
+    /// its range.
+    #[error("invalid device option: {0}")]
+    InvalidOption(#[from] OptionError),
     #[error("the server sent a policy that does not verify: {reason}")]
     BadPolicy { reason: String },
     #[error(transparent)]
@@ -153,24 +163,15 @@ impl std::fmt::Debug for Device {
 }
 
 impl Device {
-    /// Opens the device store at `path`, creating it and the device key on first use.
-    pub fn open(
-        path: impl AsRef<std::path::Path>,
+    /// Opens the device store at `path` with options [`DeviceBuilder::open`] has checked.
+    fn open_checked(
+        path: &std::path::Path,
         clock: Arc<dyn ClockSource>,
         keys: &dyn KeyStore,
         outbox_config: OutboxConfig,
+        client_config: ClientConfig,
     ) -> Result<Device, DeviceError> {
         let store = Arc::new(Store::open(path)?);
-        Self::with_store(store, clock, keys, outbox_config)
-    }
-
-    /// Opens a device over an already open store.
-    pub fn with_store(
-        store: Arc<Store>,
-        clock: Arc<dyn ClockSource>,
-        keys: &dyn KeyStore,
-        outbox_config: OutboxConfig,
-    ) -> Result<Device, DeviceError> {
         let signer = load_or_create_key(&store, keys)?;
         let state = load_state(&store)?;
         let outbox = Outbox::open(store.clone(), outbox_config)?;
@@ -179,20 +180,10 @@ impl Device {
             outbox,
             clock,
             signer,
-            client_config: ClientConfig::default(),
+            client_config,
             state: Mutex::new(state),
-            batch_sizer: Mutex::new(BatchSizer::new(ClientConfig::default().request_timeout)),
+            batch_sizer: Mutex::new(BatchSizer::new(client_config.request_timeout)),
         })
-    }
-
-    /// Sets request timeouts for sync (default 30 s per request). Push requests are sized to
-    /// take at most a sixth of the request timeout (see [`BatchSizer`]).
-    pub fn set_client_config(&mut self, config: ClientConfig) {
-        self.client_config = config;
-        *self
-            .batch_sizer
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner()) = BatchSizer::new(config.request_timeout);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
