@@ -4,105 +4,21 @@
 //! audit trail, leave balances).
 //!
 //! Form values cross as [`FormValue`]s keyed by field id (typed, no JSON for the app to
-//! write); the rules are daka-core's (`docs/approvals.md`).
+//! write), turned into the core's form input in one place, `form.rs`; the rules are
+//! daka-core's (`docs/approvals.md`).
 
 use std::collections::HashMap;
 
 use daka_core::approvals::form::FieldProblem;
 use daka_core::approvals::template::FieldKind;
-use daka_core::approvals::{
-    Action, AttachmentRef, FieldError, RouteStep, SignerPosition, StepMode, Template,
-};
+use daka_core::approvals::{Action, FieldError, RouteStep, SignerPosition, StepMode, Template};
 use daka_core::protocol::{LeaveBalanceView, RequestView};
 use daka_device::engine::approvals::QueuedRequest;
-use serde_json::{Map, Value, json};
 
 use crate::device::DakaDevice;
 use crate::error::DakaError;
+use crate::form::{Attachment, FormValue, form_input};
 use crate::runtime::on_runtime;
-
-/// One value of a form field.
-#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
-pub enum FormValue {
-    /// A `text` field.
-    Text { value: String },
-    /// A `number` field.
-    Number { value: f64 },
-    /// A `money` field: integer minor units (HK$6,200.00 = 620000) and the ISO 4217 code.
-    Money { minor: i64, currency: String },
-    /// A `date` field, `YYYY-MM-DD`.
-    Date { value: String },
-    /// A `date_range` field, `YYYY-MM-DD` each; `startPm` starts at noon, `endAm` ends at
-    /// noon (half days).
-    DateRange {
-        start: String,
-        end: String,
-        start_pm: bool,
-        end_am: bool,
-    },
-    /// A `choice` field: one of the field's options.
-    Choice { value: String },
-    /// An `attachment` field: files added with `addAttachment`.
-    Attachments { files: Vec<Attachment> },
-    /// A `signature` field: an image added with `addAttachment`.
-    Signature { file: Attachment },
-}
-
-/// A file kept on the device for a form, by its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Attachment {
-    /// Lower-case hex SHA-256 of the content.
-    pub sha256: String,
-    pub bytes: u64,
-    pub media_type: String,
-}
-
-impl From<AttachmentRef> for Attachment {
-    fn from(a: AttachmentRef) -> Self {
-        Attachment {
-            sha256: a.sha256,
-            bytes: a.bytes,
-            media_type: a.media_type,
-        }
-    }
-}
-
-fn file_json(a: &Attachment) -> Value {
-    json!({ "sha256": a.sha256, "bytes": a.bytes, "media_type": a.media_type })
-}
-
-/// The form as the core reads it.
-fn form_json(values: &HashMap<String, FormValue>) -> Value {
-    let mut out = Map::new();
-    for (id, v) in values {
-        let value = match v {
-            FormValue::Text { value } | FormValue::Choice { value } | FormValue::Date { value } => {
-                Value::from(value.as_str())
-            }
-            FormValue::Number { value } => json!(value),
-            FormValue::Money { minor, currency } => json!({ "minor": minor, "currency": currency }),
-            FormValue::DateRange {
-                start,
-                end,
-                start_pm,
-                end_am,
-            } => {
-                let mut r = json!({ "start": start, "end": end });
-                if *start_pm {
-                    r["start_half"] = json!("pm");
-                }
-                if *end_am {
-                    r["end_half"] = json!("am");
-                }
-                r
-            }
-            FormValue::Attachments { files } => Value::Array(files.iter().map(file_json).collect()),
-            FormValue::Signature { file } => file_json(file),
-        };
-        out.insert(id.clone(), value);
-    }
-    Value::Object(out)
-}
 
 /// One problem with one field of a form.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -458,7 +374,9 @@ impl DakaDevice {
         template_id: String,
         values: HashMap<String, FormValue>,
     ) -> Result<DraftPreview, DakaError> {
-        let draft = self.core().check_draft(&template_id, &form_json(&values))?;
+        let draft = self
+            .core()
+            .check_draft(&template_id, &form_input(&values)?)?;
         Ok(DraftPreview {
             route: draft.route.iter().map(Into::into).collect(),
             policy_version: draft.policy_version,
@@ -485,7 +403,7 @@ impl DakaDevice {
     ) -> Result<QueuedRequestInfo, DakaError> {
         Ok(self
             .core()
-            .submit_request(&template_id, &form_json(&values))?
+            .submit_request(&template_id, &form_input(&values)?)?
             .into())
     }
 
@@ -500,7 +418,7 @@ impl DakaDevice {
     ) -> Result<QueuedRequestInfo, DakaError> {
         Ok(self
             .core()
-            .resubmit_request(&request_id, revision, &template_id, &form_json(&values))?
+            .resubmit_request(&request_id, revision, &template_id, &form_input(&values)?)?
             .into())
     }
 
@@ -551,39 +469,5 @@ impl DakaDevice {
                 .collect())
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_values_cross_as_the_core_reads_them() {
-        let values = HashMap::from([
-            (
-                "amount".to_string(),
-                FormValue::Money {
-                    minor: 620_000,
-                    currency: "HKD".into(),
-                },
-            ),
-            (
-                "period".to_string(),
-                FormValue::DateRange {
-                    start: "2026-12-01".into(),
-                    end: "2026-12-02".into(),
-                    start_pm: true,
-                    end_am: false,
-                },
-            ),
-        ]);
-        assert_eq!(
-            form_json(&values),
-            json!({
-                "amount": { "minor": 620000, "currency": "HKD" },
-                "period": { "start": "2026-12-01", "end": "2026-12-02", "start_half": "pm" }
-            })
-        );
     }
 }
