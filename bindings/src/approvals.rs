@@ -64,10 +64,13 @@ impl From<&FieldError> for FormProblem {
 /// A field of a template, for building the form's screen.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FieldInfo {
+    /// The field id: the key of its value in the form.
     pub id: String,
+    /// The label to show.
     pub label: String,
     /// `text`, `number`, `money`, `date`, `date_range`, `choice`, `attachment`, `signature`.
     pub field_type: String,
+    /// A value must be given.
     pub required: bool,
     /// The options of a `choice` field.
     pub options: Vec<String>,
@@ -80,10 +83,13 @@ pub struct FieldInfo {
 /// A request template of the policy in force.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct TemplateInfo {
+    /// The template id, for `checkDraft` and `submitRequest`.
     pub id: String,
+    /// The name to show.
     pub name: String,
     /// `expense`, `leave`, `missed_punch`, `field_punch_review` or `general`.
     pub request_type: String,
+    /// The fields of the form, in order.
     pub fields: Vec<FieldInfo>,
     /// The names of the route's steps, in order (which apply depends on the form).
     pub steps: Vec<String>,
@@ -134,6 +140,7 @@ impl From<&Template> for TemplateInfo {
 /// One step of a route: who approves, and whether one or all of them must.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RouteStepInfo {
+    /// The step's name, e.g. `Finance review`.
     pub name: String,
     /// Every approver must approve (countersign), not just one.
     pub all_must_approve: bool,
@@ -158,15 +165,20 @@ impl From<&RouteStep> for RouteStepInfo {
 /// A draft that passed every check, with the route it will take.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DraftPreview {
+    /// The steps the request will take, in order.
     pub route: Vec<RouteStepInfo>,
+    /// The policy version the draft was checked with.
     pub policy_version: u64,
 }
 
 /// A queued submission.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct QueuedRequestInfo {
+    /// The request's id (UUIDv7).
     pub request_id: String,
+    /// 1 for a first submission, then one more for each resubmission.
     pub revision: u32,
+    /// The steps the request will take, in order.
     pub route: Vec<RouteStepInfo>,
 }
 
@@ -183,33 +195,45 @@ impl From<QueuedRequest> for QueuedRequestInfo {
 /// What a person does to a request.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ApprovalAction {
+    /// Approve the current step.
     Approve {
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
     /// Needs a reason the applicant can read.
     Reject {
+        /// Why, for the applicant.
         comment: String,
     },
     /// Send back for changes; needs a reason.
     Return {
+        /// What to change, for the applicant.
         comment: String,
     },
     /// Add a signer: `before` you (they approve first), or after you (your approval counts).
     AddSigner {
+        /// Who is added.
         employee_id: String,
+        /// They approve before you (`true`), or after you (`false`).
         before: bool,
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
     /// Hand your place in the current step to someone else.
     Transfer {
+        /// Who takes your place.
         employee_id: String,
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
+    /// A note on the request, changing nothing.
     Comment {
+        /// The note.
         comment: String,
     },
     /// The applicant takes the request back.
     Withdraw {
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
 }
@@ -249,9 +273,13 @@ impl From<ApprovalAction> for Action {
 /// One step of a request in progress.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RequestStepInfo {
+    /// The step's name.
     pub name: String,
+    /// Every approver must approve (countersign), not just one.
     pub all_must_approve: bool,
+    /// Employee ids of the step's approvers.
     pub approvers: Vec<String>,
+    /// Employee ids of those who approved so far.
     pub approved_by: Vec<String>,
     /// The approver who added this step, for an added signer.
     pub added_by: Option<String>,
@@ -260,11 +288,14 @@ pub struct RequestStepInfo {
 /// One entry of a request's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AuditEntryInfo {
+    /// Employee id of who acted.
     pub actor: String,
+    /// The device they acted from.
     pub device_id: String,
     /// `submit`, `resubmit`, `approve`, `reject`, `return`, `add_signer`, `transfer`,
     /// `comment`, `withdraw`.
     pub action: String,
+    /// Their note, if any.
     pub comment: Option<String>,
     /// When the person acted (their device's trusted time), Unix milliseconds.
     pub made_at_ms: i64,
@@ -275,19 +306,27 @@ pub struct AuditEntryInfo {
 /// A request as the server holds it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RequestInfo {
+    /// The request's id.
     pub request_id: String,
+    /// The template it was filed with.
     pub template_id: String,
+    /// `expense`, `leave`, `missed_punch`, `field_punch_review` or `general`.
     pub request_type: String,
+    /// Employee id of who filed it.
     pub applicant: String,
     /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
     pub status: String,
+    /// The current revision (1, plus one per resubmission).
     pub revision: u32,
     /// The form's values as JSON (see docs/approvals.md).
     pub form_json: String,
+    /// The route's steps, in order.
     pub steps: Vec<RequestStepInfo>,
     /// Who must act now (empty unless pending).
     pub waiting_for: Vec<String>,
+    /// When it was first submitted, Unix milliseconds.
     pub created_at_ms: i64,
+    /// When it last changed, Unix milliseconds.
     pub updated_at_ms: i64,
     /// Every change, oldest first (empty in inbox and list answers).
     pub audit: Vec<AuditEntryInfo>,
@@ -336,12 +375,19 @@ impl From<RequestView> for RequestInfo {
 /// A leave balance, in half days (3 days = 6).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LeaveBalance {
+    /// The leave type's id, e.g. `annual`.
     pub leave_type: String,
+    /// The name to show.
     pub name: String,
+    /// The calendar year.
     pub year: i32,
+    /// Half days granted for the year.
     pub entitled_halves: i64,
+    /// Half days taken (approved).
     pub taken_halves: i64,
+    /// Half days in requests still pending.
     pub pending_halves: i64,
+    /// Half days left to request.
     pub available_halves: i64,
 }
 

@@ -233,9 +233,11 @@ pub struct SyncReport {
 /// A request that changed, from the server's change feed.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RequestUpdate {
+    /// The request's id.
     pub request_id: String,
     /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
     pub status: String,
+    /// The request's current revision.
     pub revision: u32,
     /// Who must act now (empty unless pending).
     pub waiting_for: Vec<String>,
