@@ -21,7 +21,6 @@ use std::time::Instant;
 
 use daka_core::evidence::Fix;
 use daka_core::punch::PunchKind;
-use daka_device::outbox::OutboxConfig;
 use daka_device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
 use daka_ffi::DakaDevice;
 
@@ -58,13 +57,11 @@ fn main() {
     let (lat, lon, accuracy_m) = (22.28005, 114.18305, 5.0);
 
     let device = Arc::new(
-        Device::open(
-            &db,
-            Arc::new(SystemClock::new()),
-            &UnprotectedKeyStore,
-            OutboxConfig::default(),
-        )
-        .expect("the benchmark device opens"),
+        Device::builder(&db)
+            .clock(Arc::new(SystemClock::new()))
+            .key_store(&UnprotectedKeyStore)
+            .open()
+            .expect("the benchmark device opens"),
     );
     let input = PunchInput {
         kind: PunchKind::In,

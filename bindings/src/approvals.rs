@@ -4,105 +4,21 @@
 //! audit trail, leave balances).
 //!
 //! Form values cross as [`FormValue`]s keyed by field id (typed, no JSON for the app to
-//! write); the rules are daka-core's (`docs/approvals.md`).
+//! write), turned into the core's form input in one place, `form.rs`; the rules are
+//! daka-core's (`docs/approvals.md`).
 
 use std::collections::HashMap;
 
 use daka_core::approvals::form::FieldProblem;
 use daka_core::approvals::template::FieldKind;
-use daka_core::approvals::{
-    Action, AttachmentRef, FieldError, RouteStep, SignerPosition, StepMode, Template,
-};
+use daka_core::approvals::{Action, FieldError, RouteStep, SignerPosition, StepMode, Template};
 use daka_core::protocol::{LeaveBalanceView, RequestView};
 use daka_device::engine::approvals::QueuedRequest;
-use serde_json::{Map, Value, json};
 
 use crate::device::DakaDevice;
 use crate::error::DakaError;
+use crate::form::{Attachment, FormValue, form_input};
 use crate::runtime::on_runtime;
-
-/// One value of a form field.
-#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
-pub enum FormValue {
-    /// A `text` field.
-    Text { value: String },
-    /// A `number` field.
-    Number { value: f64 },
-    /// A `money` field: integer minor units (HK$6,200.00 = 620000) and the ISO 4217 code.
-    Money { minor: i64, currency: String },
-    /// A `date` field, `YYYY-MM-DD`.
-    Date { value: String },
-    /// A `date_range` field, `YYYY-MM-DD` each; `startPm` starts at noon, `endAm` ends at
-    /// noon (half days).
-    DateRange {
-        start: String,
-        end: String,
-        start_pm: bool,
-        end_am: bool,
-    },
-    /// A `choice` field: one of the field's options.
-    Choice { value: String },
-    /// An `attachment` field: files added with `addAttachment`.
-    Attachments { files: Vec<Attachment> },
-    /// A `signature` field: an image added with `addAttachment`.
-    Signature { file: Attachment },
-}
-
-/// A file kept on the device for a form, by its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Attachment {
-    /// Lower-case hex SHA-256 of the content.
-    pub sha256: String,
-    pub bytes: u64,
-    pub media_type: String,
-}
-
-impl From<AttachmentRef> for Attachment {
-    fn from(a: AttachmentRef) -> Self {
-        Attachment {
-            sha256: a.sha256,
-            bytes: a.bytes,
-            media_type: a.media_type,
-        }
-    }
-}
-
-fn file_json(a: &Attachment) -> Value {
-    json!({ "sha256": a.sha256, "bytes": a.bytes, "media_type": a.media_type })
-}
-
-/// The form as the core reads it.
-fn form_json(values: &HashMap<String, FormValue>) -> Value {
-    let mut out = Map::new();
-    for (id, v) in values {
-        let value = match v {
-            FormValue::Text { value } | FormValue::Choice { value } | FormValue::Date { value } => {
-                Value::from(value.as_str())
-            }
-            FormValue::Number { value } => json!(value),
-            FormValue::Money { minor, currency } => json!({ "minor": minor, "currency": currency }),
-            FormValue::DateRange {
-                start,
-                end,
-                start_pm,
-                end_am,
-            } => {
-                let mut r = json!({ "start": start, "end": end });
-                if *start_pm {
-                    r["start_half"] = json!("pm");
-                }
-                if *end_am {
-                    r["end_half"] = json!("am");
-                }
-                r
-            }
-            FormValue::Attachments { files } => Value::Array(files.iter().map(file_json).collect()),
-            FormValue::Signature { file } => file_json(file),
-        };
-        out.insert(id.clone(), value);
-    }
-    Value::Object(out)
-}
 
 /// One problem with one field of a form.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -148,10 +64,13 @@ impl From<&FieldError> for FormProblem {
 /// A field of a template, for building the form's screen.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct FieldInfo {
+    /// The field id: the key of its value in the form.
     pub id: String,
+    /// The label to show.
     pub label: String,
     /// `text`, `number`, `money`, `date`, `date_range`, `choice`, `attachment`, `signature`.
     pub field_type: String,
+    /// A value must be given.
     pub required: bool,
     /// The options of a `choice` field.
     pub options: Vec<String>,
@@ -164,10 +83,13 @@ pub struct FieldInfo {
 /// A request template of the policy in force.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct TemplateInfo {
+    /// The template id, for `checkDraft` and `submitRequest`.
     pub id: String,
+    /// The name to show.
     pub name: String,
     /// `expense`, `leave`, `missed_punch`, `field_punch_review` or `general`.
     pub request_type: String,
+    /// The fields of the form, in order.
     pub fields: Vec<FieldInfo>,
     /// The names of the route's steps, in order (which apply depends on the form).
     pub steps: Vec<String>,
@@ -218,6 +140,7 @@ impl From<&Template> for TemplateInfo {
 /// One step of a route: who approves, and whether one or all of them must.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RouteStepInfo {
+    /// The step's name, e.g. `Finance review`.
     pub name: String,
     /// Every approver must approve (countersign), not just one.
     pub all_must_approve: bool,
@@ -242,15 +165,20 @@ impl From<&RouteStep> for RouteStepInfo {
 /// A draft that passed every check, with the route it will take.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DraftPreview {
+    /// The steps the request will take, in order.
     pub route: Vec<RouteStepInfo>,
+    /// The policy version the draft was checked with.
     pub policy_version: u64,
 }
 
 /// A queued submission.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct QueuedRequestInfo {
+    /// The request's id (UUIDv7).
     pub request_id: String,
+    /// 1 for a first submission, then one more for each resubmission.
     pub revision: u32,
+    /// The steps the request will take, in order.
     pub route: Vec<RouteStepInfo>,
 }
 
@@ -267,33 +195,45 @@ impl From<QueuedRequest> for QueuedRequestInfo {
 /// What a person does to a request.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ApprovalAction {
+    /// Approve the current step.
     Approve {
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
     /// Needs a reason the applicant can read.
     Reject {
+        /// Why, for the applicant.
         comment: String,
     },
     /// Send back for changes; needs a reason.
     Return {
+        /// What to change, for the applicant.
         comment: String,
     },
     /// Add a signer: `before` you (they approve first), or after you (your approval counts).
     AddSigner {
+        /// Who is added.
         employee_id: String,
+        /// They approve before you (`true`), or after you (`false`).
         before: bool,
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
     /// Hand your place in the current step to someone else.
     Transfer {
+        /// Who takes your place.
         employee_id: String,
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
+    /// A note on the request, changing nothing.
     Comment {
+        /// The note.
         comment: String,
     },
     /// The applicant takes the request back.
     Withdraw {
+        /// An optional note for the audit trail.
         comment: Option<String>,
     },
 }
@@ -333,9 +273,13 @@ impl From<ApprovalAction> for Action {
 /// One step of a request in progress.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RequestStepInfo {
+    /// The step's name.
     pub name: String,
+    /// Every approver must approve (countersign), not just one.
     pub all_must_approve: bool,
+    /// Employee ids of the step's approvers.
     pub approvers: Vec<String>,
+    /// Employee ids of those who approved so far.
     pub approved_by: Vec<String>,
     /// The approver who added this step, for an added signer.
     pub added_by: Option<String>,
@@ -344,11 +288,14 @@ pub struct RequestStepInfo {
 /// One entry of a request's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AuditEntryInfo {
+    /// Employee id of who acted.
     pub actor: String,
+    /// The device they acted from.
     pub device_id: String,
     /// `submit`, `resubmit`, `approve`, `reject`, `return`, `add_signer`, `transfer`,
     /// `comment`, `withdraw`.
     pub action: String,
+    /// Their note, if any.
     pub comment: Option<String>,
     /// When the person acted (their device's trusted time), Unix milliseconds.
     pub made_at_ms: i64,
@@ -359,19 +306,27 @@ pub struct AuditEntryInfo {
 /// A request as the server holds it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RequestInfo {
+    /// The request's id.
     pub request_id: String,
+    /// The template it was filed with.
     pub template_id: String,
+    /// `expense`, `leave`, `missed_punch`, `field_punch_review` or `general`.
     pub request_type: String,
+    /// Employee id of who filed it.
     pub applicant: String,
     /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
     pub status: String,
+    /// The current revision (1, plus one per resubmission).
     pub revision: u32,
     /// The form's values as JSON (see docs/approvals.md).
     pub form_json: String,
+    /// The route's steps, in order.
     pub steps: Vec<RequestStepInfo>,
     /// Who must act now (empty unless pending).
     pub waiting_for: Vec<String>,
+    /// When it was first submitted, Unix milliseconds.
     pub created_at_ms: i64,
+    /// When it last changed, Unix milliseconds.
     pub updated_at_ms: i64,
     /// Every change, oldest first (empty in inbox and list answers).
     pub audit: Vec<AuditEntryInfo>,
@@ -420,12 +375,19 @@ impl From<RequestView> for RequestInfo {
 /// A leave balance, in half days (3 days = 6).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LeaveBalance {
+    /// The leave type's id, e.g. `annual`.
     pub leave_type: String,
+    /// The name to show.
     pub name: String,
+    /// The calendar year.
     pub year: i32,
+    /// Half days granted for the year.
     pub entitled_halves: i64,
+    /// Half days taken (approved).
     pub taken_halves: i64,
+    /// Half days in requests still pending.
     pub pending_halves: i64,
+    /// Half days left to request.
     pub available_halves: i64,
 }
 
@@ -458,7 +420,9 @@ impl DakaDevice {
         template_id: String,
         values: HashMap<String, FormValue>,
     ) -> Result<DraftPreview, DakaError> {
-        let draft = self.core().check_draft(&template_id, &form_json(&values))?;
+        let draft = self
+            .core()
+            .check_draft(&template_id, &form_input(&values)?)?;
         Ok(DraftPreview {
             route: draft.route.iter().map(Into::into).collect(),
             policy_version: draft.policy_version,
@@ -485,7 +449,7 @@ impl DakaDevice {
     ) -> Result<QueuedRequestInfo, DakaError> {
         Ok(self
             .core()
-            .submit_request(&template_id, &form_json(&values))?
+            .submit_request(&template_id, &form_input(&values)?)?
             .into())
     }
 
@@ -500,7 +464,7 @@ impl DakaDevice {
     ) -> Result<QueuedRequestInfo, DakaError> {
         Ok(self
             .core()
-            .resubmit_request(&request_id, revision, &template_id, &form_json(&values))?
+            .resubmit_request(&request_id, revision, &template_id, &form_input(&values)?)?
             .into())
     }
 
@@ -551,39 +515,5 @@ impl DakaDevice {
                 .collect())
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_values_cross_as_the_core_reads_them() {
-        let values = HashMap::from([
-            (
-                "amount".to_string(),
-                FormValue::Money {
-                    minor: 620_000,
-                    currency: "HKD".into(),
-                },
-            ),
-            (
-                "period".to_string(),
-                FormValue::DateRange {
-                    start: "2026-12-01".into(),
-                    end: "2026-12-02".into(),
-                    start_pm: true,
-                    end_am: false,
-                },
-            ),
-        ]);
-        assert_eq!(
-            form_json(&values),
-            json!({
-                "amount": { "minor": 620000, "currency": "HKD" },
-                "period": { "start": "2026-12-01", "end": "2026-12-02", "start_half": "pm" }
-            })
-        );
     }
 }

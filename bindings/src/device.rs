@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use daka_device::outbox::{ItemState, OutboxConfig};
 use daka_device::sync::client::ClientConfig;
-use daka_device::{Device, SyncLoop, SyncReport as CoreReport, SystemClock, UnprotectedKeyStore};
+use daka_device::{Device, SyncLoop, SyncReport as CoreReport, SystemClock};
 
 use crate::error::DakaError;
 use crate::platform::{ForeignKeyStore, KeyStore, Listeners, StatusListener};
@@ -103,48 +103,28 @@ impl DakaDevice {
         key_store: Option<Arc<dyn KeyStore>>,
         options: DeviceOptions,
     ) -> Result<Arc<Self>, DakaError> {
+        // The ranges are the device builder's: it names the option and the value, and the
+        // error mapping gives the option its name here.
         let mut outbox = OutboxConfig::default();
         if let Some(max) = options.max_queued_items {
-            if max == 0 {
-                return Err(DakaError::InvalidInput {
-                    field: "maxQueuedItems".into(),
-                    value: "0".into(),
-                    reason: "the queue must hold at least one item".into(),
-                });
-            }
             outbox.max_items = max;
         }
         let mut client = ClientConfig::default();
-        for (field, value, slot) in [
-            (
-                "requestTimeoutSeconds",
-                options.request_timeout_seconds,
-                &mut client.request_timeout,
-            ),
-            (
-                "connectTimeoutSeconds",
-                options.connect_timeout_seconds,
-                &mut client.connect_timeout,
-            ),
-        ] {
-            match value {
-                Some(0) => {
-                    return Err(DakaError::InvalidInput {
-                        field: field.into(),
-                        value: "0".into(),
-                        reason: "a timeout must be at least one second".into(),
-                    });
-                }
-                Some(s) => *slot = Duration::from_secs(s.into()),
-                None => {}
-            }
+        if let Some(s) = options.request_timeout_seconds {
+            client.request_timeout = Duration::from_secs(s.into());
         }
-        let clock = Arc::new(SystemClock::new());
-        let mut device = match key_store {
-            Some(keys) => Device::open(&path, clock, &ForeignKeyStore(keys), outbox)?,
-            None => Device::open(&path, clock, &UnprotectedKeyStore, outbox)?,
+        if let Some(s) = options.connect_timeout_seconds {
+            client.connect_timeout = Duration::from_secs(s.into());
+        }
+        let keys = key_store.map(ForeignKeyStore);
+        let builder = Device::builder(&path)
+            .clock(Arc::new(SystemClock::new()))
+            .outbox(outbox)
+            .client(client);
+        let device = match &keys {
+            Some(keys) => builder.key_store(keys).open()?,
+            None => builder.open()?,
         };
-        device.set_client_config(client);
         Ok(Arc::new(DakaDevice {
             device: Arc::new(device),
             listeners: Listeners::default(),
@@ -265,14 +245,10 @@ impl DakaDevice {
     /// Starts the background sync loop: a round now, after every recorded punch, and every
     /// `intervalSeconds`, reporting each round to the status listener. Replaces a loop
     /// already running. Runs until `stopBackgroundSync()` or until this object is closed.
+    ///
+    /// Errors: `InvalidInput` (`intervalSeconds`) outside 1 to 86 400 (one day); the loop
+    /// already running, if any, goes on.
     pub fn start_background_sync(&self, interval_seconds: u32) -> Result<(), DakaError> {
-        if interval_seconds == 0 {
-            return Err(DakaError::InvalidInput {
-                field: "intervalSeconds".into(),
-                value: "0".into(),
-                reason: "the interval must be at least one second".into(),
-            });
-        }
         let rt = runtime()?;
         let listeners = self.listeners.clone();
         let on_round = move |result: Result<&CoreReport, &daka_device::DeviceError>| {
@@ -282,7 +258,7 @@ impl DakaDevice {
         let handle = {
             let _entered = rt.enter();
             self.device
-                .start_background_sync(Duration::from_secs(interval_seconds.into()), on_round)
+                .start_background_sync(Duration::from_secs(interval_seconds.into()), on_round)?
         };
         // The replaced loop stops after its round in progress.
         drop(self.background_slot().replace(handle));

@@ -6,8 +6,12 @@
 //! | retry later            | fix the input or the setup              | stop and tell the user     |
 //! |------------------------|------------------------------------------|----------------------------|
 //! | `Offline`, `ServerBusy`| `InvalidInput`, `NotEnrolled`, `NoPolicy`| `Refused`, `Unauthorized`, |
-//! |                        | `AlreadyEnrolled`, `QueueFull`,          | `BadPolicy`, `Storage`,    |
+//! | `Unavailable`          | `AlreadyEnrolled`, `QueueFull`,          | `BadPolicy`, `Storage`,    |
 //! |                        | `InvalidForm`, `NoApprover`              | `KeyStore`, `Internal`     |
+//!
+//! A failure of the phone's random number generator is `Unavailable` (nothing was stored;
+//! trying again may succeed), not a key problem; a value daka built that cannot be written as
+//! JSON is a bug, so `Internal`.
 //!
 //! [`From<DeviceError>`] is the single place where the core's errors are mapped (and the
 //! only place that decides what is retryable). No field is called `message`: Kotlin's
@@ -17,7 +21,7 @@ use daka_device::engine::approvals::DraftError;
 use daka_device::outbox::OutboxError;
 use daka_device::store::StoreError;
 use daka_device::sync::client::SyncError;
-use daka_device::{DeviceError, KeyStoreError};
+use daka_device::{DeviceError, DeviceOption, KeyStoreError};
 
 /// Everything that can go wrong in a daka call, each variant saying what to do about it.
 /// `toString()` (Swift: `description`) is the English explanation with the numbers.
@@ -71,6 +75,13 @@ pub enum DakaError {
         queued: u64,
         /// The most the queue holds.
         limit: u64,
+    },
+    /// A service of the phone itself failed for a moment (its random number generator);
+    /// nothing was stored. Retryable: try the same call again.
+    #[error("the phone could not complete this just now: {reason}")]
+    Unavailable {
+        /// What failed, for logs.
+        reason: String,
     },
     /// The server could not be reached (no network, timeout, a captive portal). Retryable:
     /// nothing is lost, queued items stay queued.
@@ -151,6 +162,11 @@ impl From<&DeviceError> for DakaError {
                 value: a.value.clone(),
                 reason: a.reason.clone(),
             },
+            DeviceError::InvalidOption(o) => DakaError::InvalidInput {
+                field: option_field(o.option).into(),
+                value: o.value.clone(),
+                reason: o.reason.clone(),
+            },
             DeviceError::BadPolicy { reason } => DakaError::BadPolicy {
                 reason: reason.clone(),
             },
@@ -178,7 +194,31 @@ impl From<&DeviceError> for DakaError {
                     reason: reason.clone(),
                 }
             }
+            DeviceError::Randomness { .. } => DakaError::Unavailable {
+                reason: e.to_string(),
+            },
+            // A value daka built that cannot be serialised is a bug of daka's.
+            DeviceError::Serialisation { .. } => DakaError::Internal {
+                reason: e.to_string(),
+            },
+            // `DeviceError` is non-exhaustive: a failure this mapping does not know yet is
+            // reported, never hidden.
+            _ => DakaError::Internal {
+                reason: e.to_string(),
+            },
         }
+    }
+}
+
+/// The name an app gives a device option: the field of `DeviceOptions`, or the parameter of
+/// `startBackgroundSync`. Options the bindings do not offer keep their Rust name.
+fn option_field(option: DeviceOption) -> &'static str {
+    match option {
+        DeviceOption::MaxQueuedItems => "maxQueuedItems",
+        DeviceOption::RequestTimeout => "requestTimeoutSeconds",
+        DeviceOption::ConnectTimeout => "connectTimeoutSeconds",
+        DeviceOption::SyncInterval => "intervalSeconds",
+        other => other.name(),
     }
 }
 
@@ -384,6 +424,68 @@ mod tests {
         assert_eq!(
             DakaError::from(DeviceError::NotEnrolled),
             DakaError::NotEnrolled
+        );
+    }
+
+    #[test]
+    fn option_errors_name_the_option_as_the_app_knows_it() {
+        let fields: Vec<_> = [
+            DeviceOption::MaxQueuedItems,
+            DeviceOption::RequestTimeout,
+            DeviceOption::ConnectTimeout,
+            DeviceOption::SyncInterval,
+        ]
+        .into_iter()
+        .map(|option| {
+            match DakaError::from(DeviceError::InvalidOption(daka_device::OptionError {
+                option,
+                value: "0 s".into(),
+                reason: "must be between 1 s and 3600 s".into(),
+            })) {
+                DakaError::InvalidInput {
+                    field,
+                    value,
+                    reason,
+                } => {
+                    assert_eq!(
+                        (value.as_str(), reason.as_str()),
+                        ("0 s", "must be between 1 s and 3600 s")
+                    );
+                    field
+                }
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+        assert_eq!(
+            fields,
+            [
+                "maxQueuedItems",
+                "requestTimeoutSeconds",
+                "connectTimeoutSeconds",
+                "intervalSeconds"
+            ]
+        );
+    }
+
+    #[test]
+    fn randomness_is_retryable_and_serialisation_is_a_bug_not_a_key_problem() {
+        let e: DakaError = DeviceError::Randomness {
+            reason: "getrandom failed".into(),
+        }
+        .into();
+        assert!(
+            matches!(&e, DakaError::Unavailable { reason } if reason.contains("getrandom failed")),
+            "{e:?}"
+        );
+        let e: DakaError = DeviceError::Serialisation {
+            what: "punch record",
+            reason: "field `employee_id`: too long".into(),
+        }
+        .into();
+        assert!(
+            matches!(&e, DakaError::Internal { reason } if reason.contains("punch record") && reason.contains("too long")),
+            "{e:?}"
         );
     }
 }

@@ -1,11 +1,13 @@
 //! daka-ffi: the UniFFI surface of daka for Kotlin (Android) and Swift (iOS).
 //!
 //! A thin crate by design: `daka-core` holds every rule and the protocol, `daka-device` the
-//! store, the outbox and the sync client; this crate only wraps `daka_device::Device` in one
-//! exported object and converts values at the boundary.
+//! store, the outbox, the sync client and the checks of the device's options; this crate only
+//! wraps `daka_device::Device` in one exported object and converts values at the boundary.
 //!
 //! * `device.rs`: [`DakaDevice`], the object apps hold.
-//! * `approvals.rs`: request forms, routes, submissions, decisions and the inbox on it.
+//! * `approvals.rs`: request templates, routes, submissions, decisions and the inbox on it.
+//! * `form.rs`: [`FormValue`], the typed form values, and their one conversion into the
+//!   core's form input.
 //! * `types.rs`: the records and enums that cross, and their conversions.
 //! * `error.rs`: [`DakaError`], the one public error, and the single mapping from the core's.
 //! * `platform.rs`: the foreign traits the app implements ([`KeyStore`], [`StatusListener`]).
@@ -21,17 +23,19 @@
 mod approvals;
 mod device;
 mod error;
+mod form;
 mod logging;
 mod platform;
 mod runtime;
 mod types;
 
 pub use approvals::{
-    ApprovalAction, Attachment, AuditEntryInfo, DraftPreview, FieldInfo, FormProblem, FormValue,
-    LeaveBalance, QueuedRequestInfo, RequestInfo, RequestStepInfo, RouteStepInfo, TemplateInfo,
+    ApprovalAction, AuditEntryInfo, DraftPreview, FieldInfo, FormProblem, LeaveBalance,
+    QueuedRequestInfo, RequestInfo, RequestStepInfo, RouteStepInfo, TemplateInfo,
 };
 pub use device::DakaDevice;
 pub use error::DakaError;
+pub use form::{Attachment, FormValue};
 pub use logging::{LogField, LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use platform::{KeyStore, StatusListener};
 pub use types::{

@@ -233,9 +233,11 @@ pub struct SyncReport {
 /// A request that changed, from the server's change feed.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RequestUpdate {
+    /// The request's id.
     pub request_id: String,
     /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
     pub status: String,
+    /// The request's current revision.
     pub revision: u32,
     /// Who must act now (empty unless pending).
     pub waiting_for: Vec<String>,
@@ -271,17 +273,18 @@ pub struct DeviceStatus {
     pub background_sync: bool,
 }
 
-/// Settings for `DakaDevice.openWithOptions`; every field has a sensible default.
+/// Settings for `DakaDevice.openWithOptions`; every field has a sensible default. A value out
+/// of its range is `InvalidInput` naming the field, and nothing is opened.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeviceOptions {
     /// Most undelivered items the offline queue holds (default 100 000); beyond it `punch`
-    /// fails with `QueueFull` instead of dropping anything.
+    /// fails with `QueueFull` instead of dropping anything. At least 1.
     #[uniffi(default = None)]
     pub max_queued_items: Option<u64>,
-    /// Limit for one whole HTTP request, in seconds (default 30).
+    /// Limit for one whole HTTP request, in seconds (default 30); 1 to 3600.
     #[uniffi(default = None)]
     pub request_timeout_seconds: Option<u32>,
-    /// Limit for establishing a connection, in seconds (default 10).
+    /// Limit for establishing a connection, in seconds (default 10); 1 to 3600.
     #[uniffi(default = None)]
     pub connect_timeout_seconds: Option<u32>,
 }

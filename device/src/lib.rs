@@ -9,10 +9,12 @@
 //!                     WAL, FULL sync)     retries, change feed)
 //! ```
 //!
-//! * [`engine`] is the [`Device`] object: everything the phone does, behind one handle. A
-//!   punch goes from platform input to a durable, signed record in one call; a sync sends the
-//!   queue and applies what changed on the server.
-//! * [`store`] is the device's one SQLite file and its schema steps.
+//! * [`engine`] is the [`Device`] object: everything the phone does, behind one handle, opened
+//!   with [`Device::builder`], the one place its options are checked. A punch goes from
+//!   platform input to a durable, signed record in one call; a sync sends the queue and
+//!   applies what changed on the server. The engine orchestrates; it holds no SQL.
+//! * [`store`] is the device's one SQLite file, its schema steps, and one small data-access
+//!   module per table; the engine holds no SQL of its own.
 //! * [`outbox`] is the durable queue of punches and submissions, with its per-stream order and
 //!   backoff.
 //! * [`sync`] is the HTTP client for the sync protocol and the adaptive batch size.

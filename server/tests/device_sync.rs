@@ -10,20 +10,17 @@ use common::*;
 use daka_core::evidence::FaceEvidence;
 use daka_core::protocol::Change;
 use daka_core::punch::PunchKind;
-use daka_device::outbox::OutboxConfig;
 use daka_device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
 
 #[tokio::test]
 async fn a_device_enrols_punches_and_syncs_each_punch_exactly_once() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let device = Device::open(
-        dir.path().join("device.db"),
-        Arc::new(SystemClock::new()),
-        &UnprotectedKeyStore,
-        OutboxConfig::default(),
-    )
-    .unwrap();
+    let device = Device::builder(dir.path().join("device.db"))
+        .clock(Arc::new(SystemClock::new()))
+        .key_store(&UnprotectedKeyStore)
+        .open()
+        .unwrap();
     let identity = device
         .enroll(&server.server.url(), "A-E1001-0001", "Pixel 8", "android")
         .await
@@ -75,12 +72,10 @@ async fn a_key_store_that_hands_back_another_key_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("device.db");
     let open = || {
-        Device::open(
-            &path,
-            Arc::new(SystemClock::new()),
-            &UnprotectedKeyStore,
-            OutboxConfig::default(),
-        )
+        Device::builder(&path)
+            .clock(Arc::new(SystemClock::new()))
+            .key_store(&UnprotectedKeyStore)
+            .open()
     };
     let first = open().unwrap().public_key_b64();
     // Reopening with the same key store gives the same key.

@@ -59,7 +59,7 @@ use chrono::{DateTime, Utc};
 use criterion::{Criterion, SamplingMode};
 use daka_core::evidence::DeviceClock;
 use daka_core::protocol::{ItemStatus, MAX_PUSH_ITEMS, PushItem, PushRequest};
-use daka_device::outbox::{OutboxConfig, Outcome};
+use daka_device::outbox::Outcome;
 use daka_device::sync::client::{ClientConfig, SyncClient};
 use daka_device::{ClockSource, Device, UnprotectedKeyStore};
 use daka_e2e::harness::{TestServer, enrolled_device, enrollment_code, in_or_out, store_punch};
@@ -194,13 +194,11 @@ impl Fresh {
             TestServer::start_at(&dir.path().join("server.db"), None, timeline.options()).await;
         let device_db = dir.path().join("device.db");
         let token = point_device_at(&device_db, &server.url());
-        let device = Device::open(
-            &device_db,
-            timeline.clone(),
-            &UnprotectedKeyStore,
-            OutboxConfig::default(),
-        )
-        .unwrap();
+        let device = Device::builder(&device_db)
+            .clock(timeline.clone())
+            .key_store(&UnprotectedKeyStore)
+            .open()
+            .unwrap();
         Fresh {
             server,
             device,

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use chrono::Duration;
 use daka_core::evidence::{DeviceClock, Fix};
 use daka_core::punch::PunchKind;
-use daka_device::outbox::OutboxConfig;
 use daka_device::{ClockSource, Device, PunchInput, UnprotectedKeyStore};
 use daka_server::api::admin::{ChainReport, DeviceList, PunchInfo, PunchList};
 use daka_server::{RunningServer, Seed, Server, ServerConfig, ServerOptions};
@@ -168,7 +167,10 @@ pub async fn enrolled_device(
     server_url: &str,
     code: &str,
 ) -> Device {
-    let device = Device::open(path, clock, &UnprotectedKeyStore, OutboxConfig::default())
+    let device = Device::builder(path)
+        .clock(clock)
+        .key_store(&UnprotectedKeyStore)
+        .open()
         .expect("the device store opens");
     device
         .enroll(server_url, code, "crash-test phone", "test")

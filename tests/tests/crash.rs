@@ -34,7 +34,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use daka_core::punch::verify_chain;
-use daka_device::outbox::{ItemState, OutboxConfig};
+use daka_device::outbox::ItemState;
 use daka_device::{Device, SystemClock, UnprotectedKeyStore};
 use daka_e2e::harness::{TestServer, enrolled_device, enrollment_code, in_or_out, store_punch};
 use daka_server::ServerOptions;
@@ -96,13 +96,11 @@ fn setup() -> Setup {
 }
 
 fn open_device(db: &Path) -> Device {
-    Device::open(
-        db,
-        Arc::new(SystemClock::new()),
-        &UnprotectedKeyStore,
-        OutboxConfig::default(),
-    )
-    .expect("the device store opens after the crash")
+    Device::builder(db)
+        .clock(Arc::new(SystemClock::new()))
+        .key_store(&UnprotectedKeyStore)
+        .open()
+        .expect("the device store opens after the crash")
 }
 
 /// A running child with its stdout lines arriving on a channel.

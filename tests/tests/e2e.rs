@@ -335,10 +335,12 @@ async fn the_background_loop_delivers_punches_and_stops_on_request() {
         .unwrap();
     let rounds = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = rounds.clone();
-    let sync = phone.start_background_sync(std::time::Duration::from_secs(3600), move |r| {
-        assert!(r.is_ok(), "{:?}", r.err());
-        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    });
+    let sync = phone
+        .start_background_sync(std::time::Duration::from_secs(3600), move |r| {
+            assert!(r.is_ok(), "{:?}", r.err());
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .expect("an hourly loop is a valid interval");
     for n in 0..3 {
         timeline.advance_ms(60_000);
         let (fix, wifi) = evidence("E1001", &timeline, n as f64);

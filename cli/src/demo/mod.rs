@@ -25,7 +25,6 @@ use daka_core::Decision;
 use daka_core::evidence::{DeviceClock, FaceEvidence, Fix};
 use daka_core::punch::{PunchKind, PunchRecord, verify_chain};
 use daka_core::verdict::Verdict;
-use daka_device::outbox::OutboxConfig;
 use daka_device::sync::client::ClientConfig;
 use daka_device::{ClockSource, Device, PunchInput, SyncReport, UnprotectedKeyStore};
 use daka_server::api::admin::{ChainReport, PunchList};
@@ -262,17 +261,15 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
     );
 
     // ---- The phone -------------------------------------------------------------------------
-    let mut phone = Device::open(
-        dir.path().join("phone.db"),
-        timeline.clone(),
-        &UnprotectedKeyStore,
-        OutboxConfig::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    phone.set_client_config(ClientConfig {
-        request_timeout: std::time::Duration::from_secs(5),
-        connect_timeout: std::time::Duration::from_secs(2),
-    });
+    let phone = Device::builder(dir.path().join("phone.db"))
+        .clock(timeline.clone())
+        .key_store(&UnprotectedKeyStore)
+        .client(ClientConfig {
+            request_timeout: std::time::Duration::from_secs(5),
+            connect_timeout: std::time::Duration::from_secs(2),
+        })
+        .open()
+        .map_err(|e| e.to_string())?;
     let matcher = MatcherKey::from_jwk(MATCHER_KEY)?;
     let identity = phone
         .enroll(&link.url(), CODE, "Chan Tai Man's phone", "demo")
@@ -507,17 +504,15 @@ async fn colleague_phone(
     name: &str,
     code: &str,
 ) -> DemoResult<Device> {
-    let mut phone = Device::open(
-        dir.path().join(format!("{name}.db")),
-        timeline.clone(),
-        &UnprotectedKeyStore,
-        OutboxConfig::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    phone.set_client_config(ClientConfig {
-        request_timeout: std::time::Duration::from_secs(5),
-        connect_timeout: std::time::Duration::from_secs(2),
-    });
+    let phone = Device::builder(dir.path().join(format!("{name}.db")))
+        .clock(timeline.clone())
+        .key_store(&UnprotectedKeyStore)
+        .client(ClientConfig {
+            request_timeout: std::time::Duration::from_secs(5),
+            connect_timeout: std::time::Duration::from_secs(2),
+        })
+        .open()
+        .map_err(|e| e.to_string())?;
     phone
         .enroll(&link.url(), code, &format!("{name}'s phone"), "demo")
         .await

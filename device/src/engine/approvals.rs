@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{Device, DeviceError, Identity};
 use crate::outbox::NewItem;
+use crate::store::attachments;
 use crate::sync::client::{SyncClient, SyncError};
 use daka_core::approvals::form::is_media_type;
 use daka_core::approvals::{
@@ -131,9 +132,12 @@ impl Device {
             .into());
         }
         let sha256 = hex_lower(digest(&SHA256, content).as_ref());
-        self.store.conn().execute(
-            "INSERT OR IGNORE INTO attachment (sha256, media_type, content, added_ms) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![sha256, media_type, content, self.now_ms()],
+        attachments::add(
+            &self.store.conn(),
+            &sha256,
+            media_type,
+            content,
+            self.now_ms(),
         )?;
         Ok(AttachmentRef {
             sha256,
@@ -145,13 +149,8 @@ impl Device {
     fn check_files_present(&self, form: &Form) -> Result<(), DeviceError> {
         let conn = self.store.conn();
         for file in form.files() {
-            let size: Option<i64> = conn
-                .query_row(
-                    "SELECT length(content) FROM attachment WHERE sha256 = ?1",
-                    [&file.sha256],
-                    |r| r.get(0),
-                )
-                .ok();
+            // A file that cannot be read counts as missing: the form cannot go without it.
+            let size = attachments::size(&conn, &file.sha256).ok().flatten();
             match size {
                 None => {
                     return Err(DraftError::MissingAttachment {
@@ -282,12 +281,12 @@ impl Device {
         item_id: String,
         kind: ItemKind,
     ) -> Result<(), DeviceError> {
-        let key_error = |e: SignedError| DeviceError::Key {
-            reason: e.to_string(),
-        };
         let payload = Signed::sign(body, &self.signer)
             .and_then(|signed| signed.to_json())
-            .map_err(key_error)?;
+            .map_err(|e| DeviceError::Serialisation {
+                what: "signed approval item",
+                reason: e.to_string(),
+            })?;
         self.outbox.enqueue(
             &NewItem {
                 id: item_id,
@@ -307,21 +306,10 @@ impl Device {
         client: &SyncClient,
         identity: &Identity,
     ) -> Result<u64, DeviceError> {
-        let pending: Vec<(String, String)> = {
-            let conn = self.store.conn();
-            let mut stmt = conn.prepare(
-                "SELECT sha256, media_type FROM attachment WHERE uploaded_ms IS NULL ORDER BY added_ms",
-            )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        };
+        let pending = attachments::pending_uploads(&self.store.conn())?;
         let mut uploaded = 0;
-        for (sha256, media_type) in pending {
-            let content: Vec<u8> = self.store.conn().query_row(
-                "SELECT content FROM attachment WHERE sha256 = ?1",
-                [&sha256],
-                |r| r.get(0),
-            )?;
+        for attachments::PendingUpload { sha256, media_type } in pending {
+            let content = attachments::content(&self.store.conn(), &sha256)?;
             self.authorized(client, identity, |t| {
                 let client = client.clone();
                 let (sha256, media_type, content) =
@@ -333,10 +321,7 @@ impl Device {
                 }
             })
             .await?;
-            self.store.conn().execute(
-                "UPDATE attachment SET uploaded_ms = ?2 WHERE sha256 = ?1",
-                rusqlite::params![sha256, self.now_ms()],
-            )?;
+            attachments::mark_uploaded(&self.store.conn(), &sha256, self.now_ms())?;
             uploaded += 1;
         }
         Ok(uploaded)

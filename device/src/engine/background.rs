@@ -37,12 +37,15 @@ impl SyncLoop {
 
 impl Device {
     /// Starts the background loop on the current tokio runtime. `on_round` receives every
-    /// round's outcome (a report, or the error that ended it).
+    /// round's outcome (a report, or the error that ended it). An `interval` outside
+    /// [`MIN_SYNC_INTERVAL`](super::MIN_SYNC_INTERVAL)..=[`MAX_SYNC_INTERVAL`](super::MAX_SYNC_INTERVAL)
+    /// is [`DeviceError::InvalidOption`], and nothing starts.
     pub fn start_background_sync(
         self: &Arc<Self>,
         interval: Duration,
         on_round: impl Fn(Result<&SyncReport, &DeviceError>) + Send + Sync + 'static,
-    ) -> SyncLoop {
+    ) -> Result<SyncLoop, DeviceError> {
+        super::builder::check_sync_interval(interval)?;
         let (stop, mut stopped) = watch::channel(false);
         let nudge = Arc::new(Notify::new());
         let device = self.clone();
@@ -63,6 +66,6 @@ impl Device {
                 }
             }
         });
-        SyncLoop { stop, nudge, task }
+        Ok(SyncLoop { stop, nudge, task })
     }
 }

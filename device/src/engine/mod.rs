@@ -5,13 +5,20 @@
 //! goes platform input → [`Attempt`] → [`Verdict`] → signed record → outbox in one call,
 //! [`Device::punch`], and the record, its chain head and its consumed nonce commit in one
 //! transaction: after it returns, the punch is durable, and if it fails nothing is half-stored.
-//! [`Device::sync_now`] (in `sync.rs`) sends the queue and fetches what changed.
+//! [`Device::sync_now`] (in `sync.rs`) sends the queue and fetches what changed. A device is
+//! opened with [`Device::builder`] (in `builder.rs`), which checks every option's range first.
+//!
+//! The engine orchestrates and holds no SQL: it reads and writes through the store's
+//! per-table modules (`crate::store::{identity, chain, policy, nonces, anchor, cursor,
+//! attachments}`) and the [`Outbox`], and composes them into one transaction where one is
+//! needed.
 //!
 //! Rejected attempts are not recorded as punches: the user sees the verdict and its reasons and
 //! can retry, or file a missed-punch correction. Accepted and field punches are recorded.
 
 pub mod approvals;
 mod background;
+mod builder;
 
 mod sync;
 
@@ -20,16 +27,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 pub use crate::clock::{ClockSource, SimulatedClock, SystemClock};
 pub use crate::keys::{KeyStore, KeyStoreError, UnprotectedKeyStore};
 pub use background::SyncLoop;
+pub use builder::{
+    DeviceBuilder, DeviceOption, MAX_BACKOFF_CAP_MS, MAX_SYNC_INTERVAL, MAX_TIMEOUT,
+    MIN_SYNC_INTERVAL, MIN_TIMEOUT, OptionError,
+};
 pub use sync::{SyncProgress, SyncReport};
 
 use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, anchor, chain, identity, nonces, policy};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{ClientConfig, SyncError};
 use daka_core::attempt::{Attempt, AttemptError};
@@ -40,7 +50,7 @@ use daka_core::evidence::{FaceEvidence, Fix, TimeAnchor};
 use daka_core::policy::{Policy, PolicyError};
 use daka_core::protocol::{ItemKind, policy_bundle, punch_stream};
 use daka_core::punch::{
-    DeviceSigner, PunchChain, PunchDraft, PunchEvidence, PunchKind, PunchRecord,
+    DeviceSigner, PunchChain, PunchDraft, PunchError, PunchEvidence, PunchKind, PunchRecord,
 };
 use daka_core::verdict::{Decision, Engine, TimeSource, Verdict};
 
@@ -74,6 +84,7 @@ pub struct PunchOutcome {
 
 /// Device failures, each saying what to do.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DeviceError {
     #[error("this device is not enrolled yet; enrol it with a code from your administrator")]
     NotEnrolled,
@@ -83,6 +94,10 @@ pub enum DeviceError {
     NoPolicy,
     #[error("invalid punch input: {0}")]
     InvalidInput(#[from] AttemptError),
+    /// An option given to [`Device::builder`] or [`Device::start_background_sync`] is out of
+    /// its range.
+    #[error("invalid device option: {0}")]
+    InvalidOption(#[from] OptionError),
     #[error("the server sent a policy that does not verify: {reason}")]
     BadPolicy { reason: String },
     #[error(transparent)]
@@ -95,6 +110,14 @@ pub enum DeviceError {
     KeyStore(#[from] KeyStoreError),
     #[error("the device key cannot be used: {reason}")]
     Key { reason: String },
+    /// Something daka built (a punch record, a signed request) could not be written as its
+    /// canonical JSON: a bug, not bad input. Nothing was stored.
+    #[error("cannot serialise the {what}: {reason}")]
+    Serialisation { what: &'static str, reason: String },
+    /// The system's random number generator failed; nothing was stored, and trying again may
+    /// succeed.
+    #[error("the system random number generator failed: {reason}")]
+    Randomness { reason: String },
     #[error(transparent)]
     Draft(#[from] approvals::DraftError),
 }
@@ -138,24 +161,15 @@ impl std::fmt::Debug for Device {
 }
 
 impl Device {
-    /// Opens the device store at `path`, creating it and the device key on first use.
-    pub fn open(
-        path: impl AsRef<std::path::Path>,
+    /// Opens the device store at `path` with options [`DeviceBuilder::open`] has checked.
+    fn open_checked(
+        path: &std::path::Path,
         clock: Arc<dyn ClockSource>,
         keys: &dyn KeyStore,
         outbox_config: OutboxConfig,
+        client_config: ClientConfig,
     ) -> Result<Device, DeviceError> {
         let store = Arc::new(Store::open(path)?);
-        Self::with_store(store, clock, keys, outbox_config)
-    }
-
-    /// Opens a device over an already open store.
-    pub fn with_store(
-        store: Arc<Store>,
-        clock: Arc<dyn ClockSource>,
-        keys: &dyn KeyStore,
-        outbox_config: OutboxConfig,
-    ) -> Result<Device, DeviceError> {
         let signer = load_or_create_key(&store, keys)?;
         let state = load_state(&store)?;
         let outbox = Outbox::open(store.clone(), outbox_config)?;
@@ -164,20 +178,10 @@ impl Device {
             outbox,
             clock,
             signer,
-            client_config: ClientConfig::default(),
+            client_config,
             state: Mutex::new(state),
-            batch_sizer: Mutex::new(BatchSizer::new(ClientConfig::default().request_timeout)),
+            batch_sizer: Mutex::new(BatchSizer::new(client_config.request_timeout)),
         })
-    }
-
-    /// Sets request timeouts for sync (default 30 s per request). Push requests are sized to
-    /// take at most a sixth of the request timeout (see [`BatchSizer`]).
-    pub fn set_client_config(&mut self, config: ClientConfig) {
-        self.client_config = config;
-        *self
-            .batch_sizer
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner()) = BatchSizer::new(config.request_timeout);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -228,15 +232,8 @@ impl Device {
     /// The punch records still held on this device (delivered ones until pruned), in chain
     /// order: what "export my punches" writes out.
     pub fn punch_log(&self) -> Result<Vec<PunchRecord>, DeviceError> {
-        let conn = self.store.conn();
-        let mut stmt = conn.prepare(
-            "SELECT p.payload FROM outbox o JOIN outbox_payload p USING (seq)
-             WHERE o.kind = ?1 ORDER BY o.seq",
-        )?;
-        let rows = stmt.query_map([ItemKind::Punch.as_str()], |r| r.get::<_, String>(0))?;
         let mut records = Vec::new();
-        for row in rows {
-            let json = row?;
+        for json in self.outbox.payloads_of_kind(ItemKind::Punch.as_str())? {
             records.push(
                 PunchRecord::from_json(&json)
                     .map_err(|e| StoreError::Corrupt(format!("stored punch: {e}")))?,
@@ -253,13 +250,14 @@ impl Device {
 
     /// A fresh single-use nonce for the face matcher to put in its token for the next punch.
     pub fn issue_face_nonce(&self) -> Result<String, DeviceError> {
-        let nonce = self.state().nonces.issue().map_err(|_| DeviceError::Key {
-            reason: "the system random number generator failed".into(),
-        })?;
-        self.store.conn().execute(
-            "INSERT OR IGNORE INTO face_nonce (nonce, issued_ms) VALUES (?1, ?2)",
-            params![nonce, self.now_ms()],
-        )?;
+        let nonce = self
+            .state()
+            .nonces
+            .issue()
+            .map_err(|e| DeviceError::Randomness {
+                reason: e.to_string(),
+            })?;
+        nonces::issue(&self.store.conn(), &nonce, self.now_ms())?;
         Ok(nonce)
     }
 
@@ -313,7 +311,7 @@ impl Device {
 
         if verdict.decision == Decision::Rejected {
             if let Some(nonce) = &consumed {
-                consume_nonce(&self.store.conn(), nonce, now_ms)?;
+                nonces::consume(&self.store.conn(), nonce, now_ms)?;
             }
             state.nonces = nonces;
             return Ok(PunchOutcome {
@@ -346,10 +344,9 @@ impl Device {
         let mut next_chain = chain;
         let record = next_chain
             .append(draft, &self.signer)
-            .map_err(|e| DeviceError::Key {
-                reason: e.to_string(),
-            })?;
-        let json = record.to_json().map_err(|e| DeviceError::Key {
+            .map_err(punch_error)?;
+        let json = record.to_json().map_err(|e| DeviceError::Serialisation {
+            what: "punch record",
             reason: e.to_string(),
         })?;
         {
@@ -365,13 +362,9 @@ impl Device {
                 },
                 now_ms,
             )?;
-            tx.execute(
-                "INSERT INTO chain_head (device_id, last_record) VALUES (?1, ?2)
-                 ON CONFLICT (device_id) DO UPDATE SET last_record = excluded.last_record",
-                params![identity.device_id, json],
-            )?;
+            chain::set_head(&tx, &identity.device_id, &json)?;
             if let Some(nonce) = &consumed {
-                consume_nonce(&tx, nonce, now_ms)?;
+                nonces::consume(&tx, nonce, now_ms)?;
             }
             tx.commit()?;
         }
@@ -407,11 +400,14 @@ impl Device {
                 reason: format!("version {version} is older than the installed version {current}"),
             });
         }
-        self.store.conn().execute(
-            "INSERT INTO policy_cache (singleton, version, document, signature, fetched_ms) VALUES (1, ?1, ?2, ?3, ?4)
-             ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, document = excluded.document,
-               signature = excluded.signature, fetched_ms = excluded.fetched_ms",
-            params![version as i64, document, signature_b64, self.now_ms()],
+        policy::save(
+            &self.store.conn(),
+            &policy::CachedPolicy {
+                version: version as i64,
+                document: document.to_owned(),
+                signature: signature_b64.to_owned(),
+                fetched_ms: self.now_ms(),
+            },
         )?;
         let mut state = self.state();
         state.engine = Some(Arc::new(Engine::new(policy)));
@@ -430,38 +426,41 @@ impl Device {
             monotonic_ms: at.monotonic_ms,
             boot_id: at.boot_id.clone(),
         };
-        self.store.conn().execute(
-            "INSERT INTO time_anchor (singleton, server_time, monotonic_ms, boot_id) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT (singleton) DO UPDATE SET server_time = excluded.server_time,
-               monotonic_ms = excluded.monotonic_ms, boot_id = excluded.boot_id",
-            params![anchor.server_time.to_rfc3339(), anchor.monotonic_ms as i64, anchor.boot_id],
-        )?;
+        anchor::save(&self.store.conn(), &anchor)?;
         self.state().anchor = Some(anchor);
         Ok(())
     }
 }
 
-fn consume_nonce(conn: &rusqlite::Connection, nonce: &str, now_ms: i64) -> Result<(), DeviceError> {
-    conn.execute(
-        "INSERT INTO face_nonce (nonce, issued_ms, consumed_ms) VALUES (?1, ?2, ?2)
-         ON CONFLICT (nonce) DO UPDATE SET consumed_ms = excluded.consumed_ms",
-        params![nonce, now_ms],
-    )?;
-    Ok(())
+/// A failure of the core's punch signing as a device error: the random source, a record that
+/// cannot be made, or the key itself.
+fn punch_error(e: PunchError) -> DeviceError {
+    match e {
+        PunchError::Randomness => DeviceError::Randomness {
+            reason: e.to_string(),
+        },
+        PunchError::InvalidDraft(_) => DeviceError::Serialisation {
+            what: "punch record",
+            reason: e.to_string(),
+        },
+        other => DeviceError::Key {
+            reason: other.to_string(),
+        },
+    }
 }
 
 fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner, DeviceError> {
     let conn = store.conn();
-    let sealed: Option<Option<Vec<u8>>> = conn
-        .query_row("SELECT key_seed FROM device WHERE singleton = 1", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
+    let row = identity::load(&conn)?;
     let key_error = |e: &dyn std::fmt::Display| DeviceError::Key {
         reason: e.to_string(),
     };
-    match sealed {
-        Some(Some(sealed)) => {
+    match row {
+        Some(identity::DeviceRow {
+            key_seed: Some(sealed),
+            public_key: stored,
+            ..
+        }) => {
             let seed = zeroize::Zeroizing::new(keys.open(&sealed)?);
             let seed: &[u8; 32] = seed.as_slice().try_into().map_err(|_| DeviceError::Key {
                 reason: format!("the stored key is {} bytes, not 32", seed.len()),
@@ -469,11 +468,6 @@ fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner
             let signer = DeviceSigner::from_seed(seed).map_err(|e| key_error(&e))?;
             // A key store that hands back another key (a restored backup, a reinstalled app
             // sharing the file) would sign records the server refuses: stop here instead.
-            let stored: Vec<u8> = conn.query_row(
-                "SELECT public_key FROM device WHERE singleton = 1",
-                [],
-                |r| r.get(0),
-            )?;
             if stored != signer.public_key() {
                 return Err(DeviceError::Key {
                     reason: format!(
@@ -485,17 +479,14 @@ fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner
             }
             Ok(signer)
         }
-        Some(None) => Err(DeviceError::Key {
+        Some(identity::DeviceRow { key_seed: None, .. }) => Err(DeviceError::Key {
             reason: "the device row has no key; the store was created by a platform key provider"
                 .into(),
         }),
         None => {
-            let (signer, seed) = DeviceSigner::generate().map_err(|e| key_error(&e))?;
+            let (signer, seed) = DeviceSigner::generate().map_err(punch_error)?;
             let sealed = keys.seal(seed.as_slice())?;
-            conn.execute(
-                "INSERT INTO device (singleton, key_seed, public_key) VALUES (1, ?1, ?2)",
-                params![sealed, signer.public_key().to_vec()],
-            )?;
+            identity::create(&conn, &sealed, &signer.public_key())?;
             Ok(signer)
         }
     }
@@ -503,21 +494,7 @@ fn load_or_create_key(store: &Store, keys: &dyn KeyStore) -> Result<DeviceSigner
 
 fn load_state(store: &Store) -> Result<State, DeviceError> {
     let conn = store.conn();
-    type Row = (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<Row> = conn
-        .query_row(
-            "SELECT device_id, org_id, employee_id, bearer_token, server_url, org_public_key FROM device WHERE singleton = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )
-        .optional()?;
+    let row = identity::load(&conn)?;
     let mut state = State {
         identity: None,
         token: None,
@@ -529,14 +506,15 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
         anchor: None,
         cursor: None,
     };
-    if let Some((
-        Some(device_id),
-        Some(org_id),
-        Some(employee_id),
-        token,
-        Some(server_url),
-        Some(org_public_key),
-    )) = row
+    if let Some(identity::DeviceRow {
+        device_id: Some(device_id),
+        org_id: Some(org_id),
+        employee_id: Some(employee_id),
+        bearer_token: token,
+        server_url: Some(server_url),
+        org_public_key: Some(org_public_key),
+        ..
+    }) = row
     {
         state.identity = Some(Identity {
             device_id: device_id.clone(),
@@ -546,13 +524,7 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
             org_public_key,
         });
         state.token = token;
-        let last: Option<String> = conn
-            .query_row(
-                "SELECT last_record FROM chain_head WHERE device_id = ?1",
-                [&device_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let last = chain::head(&conn, &device_id)?;
         state.chain = Some(match &last {
             Some(json) => {
                 let record = PunchRecord::from_json(json)
@@ -567,51 +539,18 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
             None => PunchChain::new(device_id),
         });
     }
-    let policy: Option<String> = conn
-        .query_row(
-            "SELECT document FROM policy_cache WHERE singleton = 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(doc) = policy {
+    if let Some(cached) = policy::load(&conn)? {
         // The cached document was verified when installed; a cache that no longer parses is
         // dropped (the next sync fetches the policy again) rather than bricking the device.
-        if let Ok(policy) = Policy::from_json(&doc) {
+        if let Ok(policy) = Policy::from_json(&cached.document) {
             state.policy_version = Some(policy.version);
             state.engine = Some(Arc::new(Engine::new(policy)));
         }
     }
-    let mut stmt = conn.prepare("SELECT nonce FROM face_nonce WHERE consumed_ms IS NOT NULL")?;
-    for nonce in stmt.query_map([], |r| r.get::<_, String>(0))? {
-        state.nonces.consume(&nonce?);
+    for nonce in nonces::consumed(&conn)? {
+        state.nonces.consume(&nonce);
     }
-    state.anchor = conn
-        .query_row(
-            "SELECT server_time, monotonic_ms, boot_id FROM time_anchor WHERE singleton = 1",
-            [],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            },
-        )
-        .optional()?
-        .and_then(|(t, m, b)| {
-            Some(TimeAnchor {
-                server_time: DateTime::parse_from_rfc3339(&t).ok()?.with_timezone(&Utc),
-                monotonic_ms: u64::try_from(m).ok()?,
-                boot_id: b,
-            })
-        });
-    state.cursor = conn
-        .query_row(
-            "SELECT cursor FROM sync_cursor WHERE singleton = 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    state.anchor = anchor::load(&conn)?;
+    state.cursor = crate::store::cursor::load(&conn)?;
     Ok(state)
 }

@@ -17,12 +17,12 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use rusqlite::params;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{Device, DeviceError, Identity};
 use crate::outbox::{ItemError, Outcome};
+use crate::store::{cursor, identity as device_row};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{SyncClient, SyncError};
 use daka_core::protocol::{
@@ -112,17 +112,16 @@ impl Device {
             server_url: server_url.trim_end_matches('/').to_string(),
             org_public_key: response.org_public_key.clone(),
         };
-        self.store.conn().execute(
-            "UPDATE device SET device_id = ?1, org_id = ?2, employee_id = ?3, bearer_token = ?4,
-               server_url = ?5, org_public_key = ?6 WHERE singleton = 1",
-            params![
-                identity.device_id,
-                identity.org_id,
-                identity.employee_id,
-                response.token,
-                identity.server_url,
-                identity.org_public_key
-            ],
+        device_row::enrol(
+            &self.store.conn(),
+            &device_row::Enrolment {
+                device_id: &identity.device_id,
+                org_id: &identity.org_id,
+                employee_id: &identity.employee_id,
+                bearer_token: &response.token,
+                server_url: &identity.server_url,
+                org_public_key: &identity.org_public_key,
+            },
         )?;
         {
             let mut state = self.state();
@@ -175,10 +174,7 @@ impl Device {
             })
             .await?;
         // Losing the new token to a crash only costs another refresh.
-        let _ = self.store.conn().execute(
-            "UPDATE device SET bearer_token = ?1 WHERE singleton = 1",
-            [&response.token],
-        );
+        let _ = device_row::set_token(&self.store.conn(), &response.token);
         self.state().token = Some(response.token.clone());
         Ok(response.token)
     }
@@ -463,11 +459,7 @@ impl Device {
                     Change::RequestUpdated { .. } => report.request_updates.push(change),
                 }
             }
-            self.store.conn().execute(
-                "INSERT INTO sync_cursor (singleton, cursor) VALUES (1, ?1)
-                 ON CONFLICT (singleton) DO UPDATE SET cursor = excluded.cursor",
-                [&changes.cursor],
-            )?;
+            cursor::save(&self.store.conn(), &changes.cursor)?;
             self.state().cursor = Some(changes.cursor);
             if !changes.more {
                 return Ok(());

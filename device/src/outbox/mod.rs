@@ -524,6 +524,20 @@ impl Outbox {
         Ok(items)
     }
 
+    /// The payloads of every item of one kind still held (delivered ones until pruned), in
+    /// enqueue order.
+    pub fn payloads_of_kind(&self, kind: &str) -> Result<Vec<String>, OutboxError> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.payload FROM outbox o JOIN outbox_payload p USING (seq)
+             WHERE o.kind = ?1 ORDER BY o.seq",
+        )?;
+        let payloads = stmt
+            .query_map([kind], |r| r.get("payload"))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(payloads)
+    }
+
     /// Puts a `needs_attention` item back in the queue (after the user or an admin fixed the
     /// cause). Returns whether such an item existed.
     pub fn requeue(&self, id: &str) -> Result<bool, OutboxError> {

@@ -7,10 +7,25 @@
 //! flushes) power loss. `NORMAL` would be faster but may lose the last transactions on power
 //! loss, which would break the promise that "recorded" means recorded.
 //!
+//! Each table has its data-access module, a handful of functions over a `&Connection` that
+//! read rows by column name into named structs: `identity` (`device`), `chain`
+//! (`chain_head`), `policy` (`policy_cache`), `nonces` (`face_nonce`), `anchor`
+//! (`time_anchor`), `cursor` (`sync_cursor`) and `attachments` (`attachment`); the outbox's
+//! tables belong to [`crate::outbox`]. Taking a connection rather than the store lets the engine
+//! compose several of them into one transaction (a punch writes its outbox item, its chain head
+//! and its consumed nonce in one). The engine decides; these modules only read and write.
+//!
 //! One connection, behind a mutex: the SDK is one process and writes are small, so a single
 //! writer avoids `SQLITE_BUSY` entirely; `busy_timeout` covers a second process (a crash-test
 //! child or a debugging shell) holding the file briefly.
 
+pub(crate) mod anchor;
+pub(crate) mod attachments;
+pub(crate) mod chain;
+pub(crate) mod cursor;
+pub(crate) mod identity;
+pub(crate) mod nonces;
+pub(crate) mod policy;
 mod schema;
 
 use std::path::Path;

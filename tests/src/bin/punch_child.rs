@@ -16,7 +16,6 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use daka_device::outbox::OutboxConfig;
 use daka_device::{ClockSource, Device, SystemClock, UnprotectedKeyStore};
 use daka_e2e::harness::{in_or_out, store_punch};
 
@@ -41,13 +40,11 @@ fn main() -> ExitCode {
 
 fn open(db: &str) -> Result<(Device, Arc<SystemClock>), String> {
     let clock = Arc::new(SystemClock::new());
-    let device = Device::open(
-        db,
-        clock.clone(),
-        &UnprotectedKeyStore,
-        OutboxConfig::default(),
-    )
-    .map_err(|e| format!("opening {db}: {e}"))?;
+    let device = Device::builder(db)
+        .clock(clock.clone())
+        .key_store(&UnprotectedKeyStore)
+        .open()
+        .map_err(|e| format!("opening {db}: {e}"))?;
     Ok((device, clock))
 }
 

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use daka_core::evidence::{DeviceClock, Fix};
-use daka_device::outbox::OutboxConfig;
 use daka_device::sync::client::ClientConfig;
 use daka_device::{ClockSource, Device, UnprotectedKeyStore};
 use daka_server::api::admin::{ChainReport, PunchInfo, PunchList};
@@ -111,18 +110,15 @@ pub async fn start_server_with(
 }
 
 pub fn open_device(dir: &Path, name: &str, timeline: &Arc<Timeline>, timeout_ms: u64) -> Device {
-    let mut device = Device::open(
-        dir.join(format!("{name}.db")),
-        timeline.clone(),
-        &UnprotectedKeyStore,
-        OutboxConfig::default(),
-    )
-    .unwrap();
-    device.set_client_config(ClientConfig {
-        request_timeout: std::time::Duration::from_millis(timeout_ms),
-        connect_timeout: std::time::Duration::from_millis(timeout_ms),
-    });
-    device
+    Device::builder(dir.join(format!("{name}.db")))
+        .clock(timeline.clone())
+        .key_store(&UnprotectedKeyStore)
+        .client(ClientConfig {
+            request_timeout: std::time::Duration::from_millis(timeout_ms),
+            connect_timeout: std::time::Duration::from_millis(timeout_ms),
+        })
+        .open()
+        .unwrap()
 }
 
 /// Where an employee's punch evidence places them: a fix in the Causeway Bay store with a

@@ -77,6 +77,8 @@ class BackgroundSyncTest {
         enrolledDevice(server, dir, "restart").use { device ->
             val e = assertThrows<DakaException.InvalidInput> { device.startBackgroundSync(0u) }
             assertEquals("intervalSeconds", e.field)
+            val tooLong = assertThrows<DakaException.InvalidInput> { device.startBackgroundSync(86_401u) }
+            assertEquals("intervalSeconds", tooLong.field)
             assertFalse(device.status().backgroundSync)
             val listener = RecordingListener()
             device.setStatusListener(listener)

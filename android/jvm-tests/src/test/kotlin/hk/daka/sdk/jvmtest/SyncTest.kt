@@ -152,6 +152,24 @@ class SyncTest {
             DakaDevice.openWithOptions(dir.resolve("zero.db").toString(), null, DeviceOptions(maxQueuedItems = 0uL))
         }
         assertEquals("maxQueuedItems", zero.field)
+        val huge = assertThrows<DakaException.InvalidInput> {
+            DakaDevice.openWithOptions(
+                dir.resolve("huge.db").toString(),
+                null,
+                DeviceOptions(requestTimeoutSeconds = UInt.MAX_VALUE),
+            )
+        }
+        assertEquals("requestTimeoutSeconds", huge.field)
+        assertEquals("${UInt.MAX_VALUE} s", huge.value)
+        val noConnect = assertThrows<DakaException.InvalidInput> {
+            DakaDevice.openWithOptions(dir.resolve("zero-connect.db").toString(), null, DeviceOptions(connectTimeoutSeconds = 0u))
+        }
+        assertEquals("connectTimeoutSeconds", noConnect.field)
+        DakaDevice.openWithOptions(
+            dir.resolve("bounds.db").toString(),
+            null,
+            DeviceOptions(maxQueuedItems = 1uL, requestTimeoutSeconds = 3600u, connectTimeoutSeconds = 1u),
+        ).close()
     }
 
     @Test
