@@ -596,3 +596,55 @@ async fn a_request_over_its_time_limit_is_503_and_a_resend_is_exactly_once() {
     );
     assert_eq!(server.punches(ADMIN_A).await.len(), 1);
 }
+
+#[test]
+fn step_7_fills_in_the_punch_of_every_stored_field_punch_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.db");
+    let mut conn = Connection::open(&path).unwrap();
+    for v in 0..6 {
+        upgrade_from(&mut conn, v).unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO org (id, name, admin_token_hash, signing_seed, public_key, created_ms)
+           VALUES ('o1', 'Org', 'h', x'00', 'k', 0);
+         INSERT INTO request (org_id, request_id, template_id, request_type, policy_version,
+           applicant, form, state, status, month, created_ms, updated_ms)
+         VALUES
+           ('o1', 'r1', 't', 'field_punch_review', 1, 'E1', '{\"punch_id\":\"p-1\",\"reason\":\"client\"}', '{}', 'pending', NULL, 0, 0),
+           ('o1', 'r2', 't', 'expense', 1, 'E1', '{\"amount\":1}', '{}', 'pending', NULL, 0, 0);",
+    )
+    .unwrap();
+    upgrade_from(&mut conn, 6).unwrap();
+    let punch = |id: &str| -> Option<String> {
+        conn.query_row(
+            "SELECT punch_id FROM request WHERE request_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(punch("r1").as_deref(), Some("p-1"));
+    assert_eq!(punch("r2"), None);
+
+    // A review whose form lost its punch cannot be upgraded silently: the step fails whole.
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = Connection::open(dir.path().join("bad.db")).unwrap();
+    for v in 0..6 {
+        upgrade_from(&mut conn, v).unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO org (id, name, admin_token_hash, signing_seed, public_key, created_ms)
+           VALUES ('o1', 'Org', 'h', x'00', 'k', 0);
+         INSERT INTO request (org_id, request_id, template_id, request_type, policy_version,
+           applicant, form, state, status, month, created_ms, updated_ms)
+         VALUES ('o1', 'r1', 't', 'field_punch_review', 1, 'E1', '{}', '{}', 'pending', NULL, 0, 0);",
+    )
+    .unwrap();
+    let err = upgrade_from(&mut conn, 6).unwrap_err();
+    assert!(err.to_string().contains("r1"), "{err}");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 6);
+}

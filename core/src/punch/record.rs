@@ -544,6 +544,22 @@ impl Signed<PunchBody> {
         })
     }
 
+    /// Reads a record that must be in its canonical form, as daka stores the records it made:
+    /// the short path of [`PunchRecord::read`] and nothing else. Text in any other form is
+    /// refused without naming its fault (read it with [`PunchRecord::from_json`] to learn
+    /// it). A phone reads its own store with this, so it carries no general JSON reader for
+    /// records that only a server or an auditor's tool receives.
+    pub fn read_stored(text: &str) -> Result<PunchRecord, RecordError> {
+        PunchRecord::read_canonical(text)
+            .map(|read| read.record)
+            .ok_or_else(|| {
+                RecordError::invalid(
+                    "record",
+                    "not a valid record in its canonical form, as daka stores records",
+                )
+            })
+    }
+
     /// The strict reading of a record in any JSON form ([`Signed::from_json`]); the
     /// canonical bytes are then written from the typed record, which the reading checked writes
     /// back to exactly what was received.
@@ -651,6 +667,30 @@ mod tests {
     /// A record in its canonical form is read on the short path, with the result the general
     /// path gives; any other spelling, and any record the general path refuses, is left to
     /// the general path.
+    #[test]
+    fn a_stored_record_is_read_only_in_its_canonical_form() {
+        let text = documented_record();
+        let record = PunchRecord::read_stored(text).unwrap();
+        assert_eq!(record, PunchRecord::from_json(text).unwrap());
+        // The same record pretty-printed is a valid record, but not as a store holds it.
+        let pretty =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(text).unwrap()).unwrap();
+        assert!(PunchRecord::from_json(&pretty).is_ok());
+        let err = PunchRecord::read_stored(&pretty).unwrap_err();
+        assert_eq!(err.field(), Some("record"));
+        assert!(err.to_string().contains("canonical form"), "{err}");
+        // A record edited in place but still canonical reads the same on both paths (reading
+        // does not check the signature; verifying does).
+        let edited = text.replacen("\"accuracy_m\":12.5,", "\"accuracy_m\":13.5,", 1);
+        assert_ne!(edited, text);
+        assert_eq!(
+            PunchRecord::read_stored(&edited).unwrap(),
+            PunchRecord::from_json(&edited).unwrap()
+        );
+        assert!(PunchRecord::read_stored("").is_err());
+        assert!(PunchRecord::read_stored("{}").is_err());
+    }
+
     #[test]
     fn only_canonical_text_is_read_on_the_short_path_and_it_reads_the_same() {
         let text = documented_record();

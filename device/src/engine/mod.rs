@@ -235,7 +235,7 @@ impl Device {
         let mut records = Vec::new();
         for json in self.outbox.payloads_of_kind(ItemKind::Punch.as_str())? {
             records.push(
-                PunchRecord::from_json(&json)
+                PunchRecord::read_stored(&json)
                     .map_err(|e| StoreError::Corrupt(format!("stored punch: {e}")))?,
             );
         }
@@ -527,7 +527,7 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
         let last = chain::head(&conn, &device_id)?;
         state.chain = Some(match &last {
             Some(json) => {
-                let record = PunchRecord::from_json(json)
+                let record = PunchRecord::read_stored(json)
                     .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?;
                 state.previous = PreviousPunch {
                     fix: record.body.evidence.fix.clone(),

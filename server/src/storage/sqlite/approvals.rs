@@ -209,7 +209,7 @@ pub(super) fn apply_on(
                 "SELECT request_id FROM request
                  WHERE org_id = ?1 AND request_type = 'field_punch_review' AND request_id != ?3
                    AND status IN ('pending', 'returned', 'approved')
-                   AND json_extract(form, '$.punch_id') = ?2",
+                   AND punch_id = ?2",
             )
             .and_then(|mut s| {
                 s.query_map(params![key.org_id, id, key.request_id], |r| {
@@ -259,8 +259,8 @@ pub(super) fn apply_on(
         .map_err(|_| StorageError::Corrupt(format!("policy version {}", r.policy_version)))?;
     tx.prepare_cached(
         "INSERT INTO request (org_id, request_id, template_id, request_type, policy_version, applicant,
-           form, state, status, month, created_ms, updated_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+           form, state, status, month, created_ms, updated_ms, punch_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (org_id, request_id) DO UPDATE SET
            policy_version = excluded.policy_version, form = excluded.form, state = excluded.state,
            status = excluded.status, month = excluded.month, updated_ms = excluded.updated_ms",
@@ -278,7 +278,10 @@ pub(super) fn apply_on(
             r.state.status.as_str(),
             r.month,
             ms(r.created_at),
-            ms(r.updated_at)
+            ms(r.updated_at),
+            // A request's punch never changes: set when it is first stored, kept on updates.
+            key.punch_id
+                .filter(|_| r.request_type == super::schema::FIELD_PUNCH_REVIEW)
         ])
     })
     .map_err(map_err)?;

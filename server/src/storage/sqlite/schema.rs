@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -219,7 +219,56 @@ pub(crate) const STEPS: &[&str] = &[
         PRIMARY KEY (org_id, punch_id)
     );
     "#,
+    // 6 → 7: the punch a field-punch review is about, as a column beside the form, so that
+    // finding a punch's other reviews reads an index instead of every review's form (and needs
+    // no JSON functions in SQL). Existing reviews are filled in from their forms by
+    // `backfill_review_punches` in the same transaction.
+    r#"
+    ALTER TABLE request ADD COLUMN punch_id TEXT;
+    CREATE INDEX request_by_punch ON request (org_id, punch_id) WHERE punch_id IS NOT NULL;
+    "#,
 ];
+
+/// The request type whose `punch_id` column is filled.
+pub(crate) const FIELD_PUNCH_REVIEW: &str = "field_punch_review";
+
+/// Fills `request.punch_id` for the field-punch reviews stored before step 7, from the
+/// `punch_id` member of each one's form.
+fn backfill_review_punches(tx: &rusqlite::Transaction<'_>) -> Result<(), StorageError> {
+    let reviews = tx
+        .prepare("SELECT org_id, request_id, form FROM request WHERE request_type = ?1")
+        .and_then(|mut s| {
+            s.query_map([FIELD_PUNCH_REVIEW], |r| {
+                Ok((
+                    r.get::<_, String>("org_id")?,
+                    r.get::<_, String>("request_id")?,
+                    r.get::<_, String>("form")?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(map_err)?;
+    for (org_id, request_id, form) in reviews {
+        let punch_id = serde_json::from_str::<serde_json::Value>(&form)
+            .ok()
+            .and_then(|v| {
+                v.get("punch_id")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "field-punch review {request_id} has no punch_id in its form"
+                ))
+            })?;
+        tx.execute(
+            "UPDATE request SET punch_id = ?3 WHERE org_id = ?1 AND request_id = ?2",
+            rusqlite::params![org_id, request_id, punch_id],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
 
 /// Brings a connection's file up to [`SCHEMA_VERSION`].
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
@@ -250,6 +299,9 @@ pub fn upgrade_from(conn: &mut Connection, version: i64) -> Result<(), StorageEr
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(map_err)?;
     tx.execute_batch(step).map_err(map_err)?;
+    if version == 6 {
+        backfill_review_punches(&tx)?;
+    }
     tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
         .map_err(map_err)?;
     tx.commit().map_err(map_err)?;
