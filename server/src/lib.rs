@@ -128,6 +128,11 @@ impl Server {
             addr: listen,
             source,
         })?;
+        tracing::info!(
+            %addr,
+            organisations_created = seed_report.orgs_created.len(),
+            "daka server listening"
+        );
         let state = api::AppState::new(storage.clone(), options);
         let app = api::router(state);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();

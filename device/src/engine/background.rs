@@ -50,17 +50,25 @@ impl Device {
         let nudge = Arc::new(Notify::new());
         let device = self.clone();
         let woken = nudge.clone();
+        tracing::info!(interval_s = interval.as_secs(), "background sync started");
         let task = tokio::spawn(async move {
             let mut rounds = 0u64;
             loop {
                 if *stopped.borrow() {
+                    tracing::info!(rounds, "background sync stopped");
                     return rounds;
                 }
                 let result = device.sync_now(&|_| {}).await;
                 rounds += 1;
+                if let Err(e) = &result {
+                    tracing::warn!(error = %e, "background sync round failed");
+                }
                 on_round(result.as_ref());
                 tokio::select! {
-                    _ = stopped.wait_for(|s| *s) => return rounds,
+                    _ = stopped.wait_for(|s| *s) => {
+                        tracing::info!(rounds, "background sync stopped");
+                        return rounds;
+                    }
                     _ = woken.notified() => {}
                     _ = tokio::time::sleep(interval) => {}
                 }

@@ -412,6 +412,7 @@ impl Device {
         let mut state = self.state();
         state.engine = Some(Arc::new(Engine::new(policy)));
         state.policy_version = Some(version);
+        tracing::info!(version, "policy installed");
         Ok(version)
     }
 

@@ -130,6 +130,11 @@ impl Device {
             state.chain = Some(PunchChain::new(identity.device_id.clone()));
         }
         self.set_anchor(response.server_time, &at)?;
+        tracing::info!(
+            device_id = %identity.device_id,
+            org_id = %identity.org_id,
+            "device enrolled"
+        );
         // Ready to punch at once: fetch the policy now. Failing here is not failing the
         // enrolment; the next sync round fetches it.
         let _ = self.refresh_policy().await;
@@ -176,6 +181,7 @@ impl Device {
         // Losing the new token to a crash only costs another refresh.
         let _ = device_row::set_token(&self.store.conn(), &response.token);
         self.state().token = Some(response.token.clone());
+        tracing::info!(device_id = %identity.device_id, "device token refreshed");
         Ok(response.token)
     }
 
@@ -316,6 +322,12 @@ impl Device {
                                 }
                                 ItemStatus::Rejected => {
                                     report.rejected += 1;
+                                    tracing::warn!(
+                                        item_id = %item.id,
+                                        kind = %item.kind,
+                                        code = r.code.as_deref().unwrap_or(ItemCode::Rejected.as_str()),
+                                        "the server refused an item; it waits for the user"
+                                    );
                                     Outcome::Rejected(ItemError {
                                         code: r
                                             .code
@@ -419,6 +431,24 @@ impl Device {
         report.policy_updated = report.policy_version != before && before.is_some();
         let end = self.outbox.stats(self.now_ms())?;
         report.remaining = end.pending + end.in_flight;
+        match &report.stopped_by {
+            None => tracing::info!(
+                requests = report.requests,
+                accepted = report.accepted,
+                duplicates = report.duplicates,
+                rejected = report.rejected,
+                deferred = report.deferred,
+                remaining = report.remaining,
+                "sync round finished"
+            ),
+            Some(reason) => tracing::warn!(
+                requests = report.requests,
+                accepted = report.accepted,
+                remaining = report.remaining,
+                reason = %reason,
+                "sync round stopped early; the queue waits for the next round"
+            ),
+        }
         Ok(report)
     }
 

@@ -61,7 +61,18 @@ pub fn process(ctx: &PushContext<'_>, items: &[PushItem]) -> Result<Vec<ItemResu
         });
         prechecks.stop();
         applied
-    })?;
+    })
+    .inspect_err(|e| tracing::warn!(device_id = %ctx.device.id, error = %e, "push not applied"))?;
+    let count = |status: ItemStatus| results.iter().filter(|r| r.status == status).count();
+    tracing::debug!(
+        device_id = %ctx.device.id,
+        items = items.len(),
+        accepted = count(ItemStatus::Accepted),
+        duplicates = count(ItemStatus::Duplicate),
+        rejected = count(ItemStatus::Rejected),
+        retry = count(ItemStatus::Retry),
+        "push applied"
+    );
     Ok(results)
 }
 
