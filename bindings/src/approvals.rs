@@ -9,9 +9,8 @@
 
 use std::collections::HashMap;
 
-use daka_core::approvals::form::FieldProblem;
 use daka_core::approvals::template::FieldKind;
-use daka_core::approvals::{Action, FieldError, RouteStep, SignerPosition, StepMode, Template};
+use daka_core::approvals::{Action, RouteStep, SignerPosition, StepMode, Template};
 use daka_core::protocol::{LeaveBalanceView, RequestView};
 use daka_device::engine::approvals::QueuedRequest;
 
@@ -19,47 +18,6 @@ use crate::device::DakaDevice;
 use crate::error::DakaError;
 use crate::form::{Attachment, FormValue, form_input};
 use crate::runtime::on_runtime;
-
-/// One problem with one field of a form.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct FormProblem {
-    /// The field id, with a position inside it where that is where the problem is
-    /// (`receipts[1].sha256`, `period.end`).
-    pub field: String,
-    /// The offending value as JSON, shortened.
-    pub value: String,
-    /// A stable code: `missing`, `unknown_field`, `wrong_type`, `too_short`, `too_long`,
-    /// `too_few`, `too_many`, `too_small`, `too_large`, `not_an_option`, `wrong_currency`,
-    /// `invalid`.
-    pub code: String,
-    /// What is wrong, in English, with the numbers.
-    pub reason: String,
-}
-
-impl From<&FieldError> for FormProblem {
-    fn from(e: &FieldError) -> Self {
-        let code = match &e.problem {
-            FieldProblem::Missing => "missing",
-            FieldProblem::UnknownField => "unknown_field",
-            FieldProblem::WrongType { .. } => "wrong_type",
-            FieldProblem::TooShort { .. } => "too_short",
-            FieldProblem::TooLong { .. } => "too_long",
-            FieldProblem::TooFew { .. } => "too_few",
-            FieldProblem::TooMany { .. } => "too_many",
-            FieldProblem::TooSmall { .. } => "too_small",
-            FieldProblem::TooLarge { .. } => "too_large",
-            FieldProblem::NotAnOption { .. } => "not_an_option",
-            FieldProblem::WrongCurrency { .. } => "wrong_currency",
-            FieldProblem::Invalid(_) => "invalid",
-        };
-        FormProblem {
-            field: e.field.clone(),
-            value: e.value.clone(),
-            code: code.into(),
-            reason: e.problem.to_string(),
-        }
-    }
-}
 
 /// A field of a template, for building the form's screen.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]

@@ -17,6 +17,8 @@
 //! only place that decides what is retryable). No field is called `message`: Kotlin's
 //! `Throwable.message` would clash with it.
 
+use daka_core::approvals::FieldError;
+use daka_core::approvals::form::FieldProblem;
 use daka_device::engine::approvals::DraftError;
 use daka_device::outbox::OutboxError;
 use daka_device::store::StoreError;
@@ -55,7 +57,7 @@ pub enum DakaError {
     #[error("the form has {} problem(s): {}", problems.len(), problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; "))]
     InvalidForm {
         /// Every problem, in the template's field order.
-        problems: Vec<crate::approvals::FormProblem>,
+        problems: Vec<FormProblem>,
     },
     /// A request's route has a step nobody can approve (for example, the applicant is the
     /// top of the company and the step needs their manager). Ask an administrator to fix the
@@ -295,6 +297,47 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for DakaError {
                 "an app callback threw an unexpected exception: {}",
                 e.reason
             ),
+        }
+    }
+}
+
+/// One problem with one field of a form.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FormProblem {
+    /// The field id, with a position inside it where that is where the problem is
+    /// (`receipts[1].sha256`, `period.end`).
+    pub field: String,
+    /// The offending value as JSON, shortened.
+    pub value: String,
+    /// A stable code: `missing`, `unknown_field`, `wrong_type`, `too_short`, `too_long`,
+    /// `too_few`, `too_many`, `too_small`, `too_large`, `not_an_option`, `wrong_currency`,
+    /// `invalid`.
+    pub code: String,
+    /// What is wrong, in English, with the numbers.
+    pub reason: String,
+}
+
+impl From<&FieldError> for FormProblem {
+    fn from(e: &FieldError) -> Self {
+        let code = match &e.problem {
+            FieldProblem::Missing => "missing",
+            FieldProblem::UnknownField => "unknown_field",
+            FieldProblem::WrongType { .. } => "wrong_type",
+            FieldProblem::TooShort { .. } => "too_short",
+            FieldProblem::TooLong { .. } => "too_long",
+            FieldProblem::TooFew { .. } => "too_few",
+            FieldProblem::TooMany { .. } => "too_many",
+            FieldProblem::TooSmall { .. } => "too_small",
+            FieldProblem::TooLarge { .. } => "too_large",
+            FieldProblem::NotAnOption { .. } => "not_an_option",
+            FieldProblem::WrongCurrency { .. } => "wrong_currency",
+            FieldProblem::Invalid(_) => "invalid",
+        };
+        FormProblem {
+            field: e.field.clone(),
+            value: e.value.clone(),
+            code: code.into(),
+            reason: e.problem.to_string(),
         }
     }
 }

@@ -30,11 +30,11 @@ mod runtime;
 mod types;
 
 pub use approvals::{
-    ApprovalAction, AuditEntryInfo, DraftPreview, FieldInfo, FormProblem, LeaveBalance,
-    QueuedRequestInfo, RequestInfo, RequestStepInfo, RouteStepInfo, TemplateInfo,
+    ApprovalAction, AuditEntryInfo, DraftPreview, FieldInfo, LeaveBalance, QueuedRequestInfo,
+    RequestInfo, RequestStepInfo, RouteStepInfo, TemplateInfo,
 };
 pub use device::DakaDevice;
-pub use error::DakaError;
+pub use error::{DakaError, FormProblem};
 pub use form::{Attachment, FormValue};
 pub use logging::{LogField, LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use platform::{KeyStore, StatusListener};

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::{Json, Path};
-use super::parse::{parse_id, parse_text};
+use super::text::{parse_id, parse_text};
 use crate::approvals::template::{
     ApprovalPolicy, ApproverSpec, CompareOp, Condition, Field, FieldKind, LeaveType, Operand,
     RequestType, Role, StepMode, StepSpec, Template,

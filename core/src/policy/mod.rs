@@ -15,6 +15,7 @@ mod json;
 mod keys;
 pub mod limits;
 mod parse;
+mod text;
 
 pub use approvals::MAX_ATTACHMENT_BYTES;
 pub use error::{GeometryProblem, PolicyError, PolicyErrorKind};

@@ -21,6 +21,7 @@ use super::geometry::{WorkBudget, parse_fences};
 use super::json::{self, Json, Obj, Path};
 use super::keys::parse_jwk;
 use super::limits::*;
+use super::text::{parse_id, parse_text};
 use super::{
     Employee, FaceRules, Org, Policy, Site, SiteIdx, Thresholds, TrustedKey, UncertainAction,
 };
@@ -145,50 +146,6 @@ fn parse_version(v: &Json, path: &Path<'_>) -> Result<u64, PolicyError> {
 }
 
 // ----- strings -----------------------------------------------------------------------------
-
-fn has_control(s: &str) -> bool {
-    s.chars().any(char::is_control)
-}
-
-fn check_len(s: &str, path: &Path<'_>, max: usize) -> Result<(), PolicyError> {
-    if s.chars().nth(max).is_some() {
-        return Err(path.err(PolicyErrorKind::TooLong {
-            max,
-            len: s.chars().count(),
-        }));
-    }
-    Ok(())
-}
-
-/// An identifier: 1..=128 characters, no control characters, no surrounding whitespace (ids
-/// are compared exactly, so `"E1001 "` would silently never match).
-pub(super) fn parse_id<'j>(v: &'j Json, path: &Path<'_>) -> Result<&'j str, PolicyError> {
-    let s = v.as_str(path)?;
-    if s.is_empty() {
-        return Err(path.err(PolicyErrorKind::Empty));
-    }
-    check_len(s, path, MAX_ID_CHARS)?;
-    if has_control(s) {
-        return Err(path.invalid(v.show(), "ids must not contain control characters"));
-    }
-    if s.trim() != s {
-        return Err(path.invalid(v.show(), "ids must not start or end with whitespace"));
-    }
-    Ok(s)
-}
-
-/// Free text shown to people: 1..=`max` characters, not only whitespace, no control characters.
-pub(super) fn parse_text(v: &Json, path: &Path<'_>, max: usize) -> Result<String, PolicyError> {
-    let s = v.as_str(path)?;
-    if s.trim().is_empty() {
-        return Err(path.err(PolicyErrorKind::Empty));
-    }
-    check_len(s, path, max)?;
-    if has_control(s) {
-        return Err(path.invalid(v.show(), "must not contain control characters"));
-    }
-    Ok(s.to_owned())
-}
 
 // ----- org and thresholds ------------------------------------------------------------------
 
