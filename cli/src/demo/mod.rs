@@ -261,15 +261,7 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
     );
 
     // ---- The phone -------------------------------------------------------------------------
-    let phone = Device::builder(dir.path().join("phone.db"))
-        .clock(timeline.clone())
-        .key_store(&UnprotectedKeyStore)
-        .client(ClientConfig {
-            request_timeout: std::time::Duration::from_secs(5),
-            connect_timeout: std::time::Duration::from_secs(2),
-        })
-        .open()
-        .map_err(|e| e.to_string())?;
+    let phone = open_phone(&dir, &timeline, "phone")?;
     let matcher = MatcherKey::from_jwk(MATCHER_KEY)?;
     let identity = phone
         .enroll(&link.url(), CODE, "Chan Tai Man's phone", "demo")
@@ -496,6 +488,20 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
     Ok(())
 }
 
+/// A simulated phone's device store `<name>.db` in the demo's folder, on the shared timeline,
+/// with short timeouts for the loopback link.
+fn open_phone(dir: &tempfile::TempDir, timeline: &Arc<Timeline>, name: &str) -> DemoResult<Device> {
+    Device::builder(dir.path().join(format!("{name}.db")))
+        .clock(timeline.clone())
+        .key_store(&UnprotectedKeyStore)
+        .client(ClientConfig {
+            request_timeout: std::time::Duration::from_secs(5),
+            connect_timeout: std::time::Duration::from_secs(2),
+        })
+        .open()
+        .map_err(|e| e.to_string())
+}
+
 /// Another employee's phone, enrolled with its own code and key.
 async fn colleague_phone(
     dir: &tempfile::TempDir,
@@ -504,15 +510,7 @@ async fn colleague_phone(
     name: &str,
     code: &str,
 ) -> DemoResult<Device> {
-    let phone = Device::builder(dir.path().join(format!("{name}.db")))
-        .clock(timeline.clone())
-        .key_store(&UnprotectedKeyStore)
-        .client(ClientConfig {
-            request_timeout: std::time::Duration::from_secs(5),
-            connect_timeout: std::time::Duration::from_secs(2),
-        })
-        .open()
-        .map_err(|e| e.to_string())?;
+    let phone = open_phone(dir, timeline, name)?;
     phone
         .enroll(&link.url(), code, &format!("{name}'s phone"), "demo")
         .await
