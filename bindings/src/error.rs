@@ -243,6 +243,9 @@ fn draft_error(e: &DraftError) -> DakaError {
         DraftError::MissingAttachment { sha256 } => invalid("attachment", sha256, e.to_string()),
         DraftError::Attachment { reason } => invalid("attachment", "", reason.clone()),
         DraftError::Invalid { field, reason } => invalid(field, "", reason.clone()),
+        other => DakaError::Internal {
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -284,6 +287,9 @@ impl From<SyncError> for DakaError {
                 field: "serverUrl".into(),
                 value: url,
                 reason,
+            },
+            other => DakaError::Internal {
+                reason: other.to_string(),
             },
         }
     }

@@ -60,6 +60,7 @@ pub struct ServerConfig {
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     #[error(transparent)]
     Storage(#[from] StorageError),

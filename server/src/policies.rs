@@ -21,6 +21,7 @@ use crate::storage::{OrgRow, PublishOutcome, Storage, StorageError, StoredPolicy
 
 /// Why a policy could not be published.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PublishError {
     #[error("the policy is invalid: {0}")]
     Invalid(#[from] PolicyError),
@@ -93,6 +94,7 @@ const MAX_ENGINES: usize = 64;
 
 /// Why no engine is available for a version.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     #[error("policy version {0} was never published")]
     Unknown(u64),

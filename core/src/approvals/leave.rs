@@ -56,6 +56,7 @@ pub struct Balance {
 
 /// Why leave cannot be booked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LeaveError {
     #[error(
         "not enough {leave_type} leave: {} day(s) requested, {} available ({} entitled, {} taken, {} pending)",

@@ -176,6 +176,7 @@ impl Action {
 
 /// Why an action is refused. Each has a stable code ([`ActionError::code`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ActionError {
     #[error("the request is already {}; nothing can be done to it any more", status.as_str())]
     Finished { status: RequestStatus },

@@ -34,6 +34,7 @@ pub struct RouteStep {
 
 /// Why a route cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RouteError {
     /// The applicant is not an employee of the policy.
     #[error("{applicant:?} is not an employee of this organisation")]

@@ -22,6 +22,7 @@ pub struct PolicyError {
 
 /// What was wrong with the value at [`PolicyError::path`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyErrorKind {
     /// The text is not JSON (or nests too deeply / is too large to be a policy).
     #[error("not valid JSON: {0}")]

@@ -223,6 +223,7 @@ impl ChainError {
 
 /// What is wrong with a record of a chain. Each has a stable [`code`](ChainErrorKind::code).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChainErrorKind {
     /// The record is of a format version this library does not read.
     UnsupportedFormat { found: u32 },

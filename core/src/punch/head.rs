@@ -36,6 +36,7 @@ pub struct ChainHead {
 
 /// How a record fails to continue a [`ChainHead`], with the numbers to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChainLinkError {
     /// The record's seq is already used: at or before the head's.
     Fork { head_seq: u64, found_seq: u64 },

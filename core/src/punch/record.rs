@@ -106,6 +106,7 @@ pub type PunchRecord = Signed<PunchBody>;
 /// Why a record (as JSON, or as a typed value) is not a valid punch record. Every variant that
 /// concerns a field names it as a path such as `verdict.reasons[0].message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     #[error("record is {bytes} bytes, over the {limit}-byte limit")]
     TooLarge { bytes: usize, limit: usize },
@@ -213,6 +214,7 @@ impl From<SignedError> for RecordError {
 
 /// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// `sig` is not base64url without padding of 64 bytes.
     #[error("`sig` is not a base64url-encoded 64-byte Ed25519 signature: {reason}")]
@@ -227,6 +229,7 @@ pub enum SignatureError {
 
 /// Failures of the device signer and of appending to a chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PunchError {
     /// The operating system's random source failed; retrying may succeed.
     #[error("the system random source failed; try again")]

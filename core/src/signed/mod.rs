@@ -69,6 +69,7 @@ pub trait SignedFormat: Serialize + DeserializeOwned {
 
 /// Why a signed item cannot be read, written or verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignedError {
     #[error("{bytes} bytes, over the {limit}-byte limit")]
     TooLarge { bytes: usize, limit: usize },

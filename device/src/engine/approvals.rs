@@ -29,6 +29,7 @@ use daka_core::signed::{SignedError, SignedFormat};
 
 /// Why a draft cannot be submitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DraftError {
     #[error("policy version {policy_version} has no template {template_id:?}")]
     UnknownTemplate {

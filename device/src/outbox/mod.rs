@@ -151,6 +151,7 @@ pub struct OutboxStats {
 
 /// Outbox failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OutboxError {
     #[error(
         "the offline queue is full ({queued} items waiting, limit {limit}); connect to the network so queued items can be sent"

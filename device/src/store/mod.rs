@@ -37,6 +37,7 @@ pub use schema::SCHEMA_VERSION;
 
 /// Failures of the store itself (not of the data in it).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("cannot open the store at {path}: {source}")]
     Open {

@@ -37,6 +37,7 @@ impl Default for ClientConfig {
 
 /// What went wrong talking to the server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SyncError {
     /// No connection, reset, or a response cut short: try again later.
     #[error("network error talking to {url}: {reason}")]

@@ -354,6 +354,8 @@ fn chain_check(record: &PunchRecord, state: &ItemState) -> Option<Answer> {
                 head.seq
             ),
         ),
+        // A link rule added to the core later: refused with the core's own explanation.
+        other => rejected(code, other.to_string()),
     })
 }
 

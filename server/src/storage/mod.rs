@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 
 /// Failures of the storage itself, as opposed to answers about the data.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The database is locked by another writer beyond the busy timeout: try again shortly.
     #[error("the database is busy; try again shortly")]

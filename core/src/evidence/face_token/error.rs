@@ -48,6 +48,7 @@ impl fmt::Display for TokenPart {
 /// A refused face-match token. [`code`](FaceTokenError::code) gives the stable machine code;
 /// `Display` gives a human message with the numbers.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FaceTokenError {
     /// Not a well-formed compact JWS, or a header parameter or claim is missing, of the wrong
     /// type or out of range.
