@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
-use daka_server::{RequestLog, Seed, Server, ServerConfig, ServerOptions};
+use clap::{Args, ValueEnum};
+use daka_server::{RequestLog, RequestLogger, Seed, Server, ServerConfig, ServerOptions};
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::{exit, malformed};
 
@@ -25,9 +26,47 @@ pub struct ServeArgs {
     /// Seed file: organisations, admin tokens, policies, enrolment codes (see docs/server.md).
     #[arg(long, value_name = "FILE")]
     seed: Option<PathBuf>,
+    /// The server's own events on stderr (start, pushes not applied; `debug` adds every push
+    /// applied, with its counts). Request lines are printed at every level but `off`.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: LogLevel,
+}
+
+/// How much of the server's event log `daka serve` prints.
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    fn filter(self) -> LevelFilter {
+        match self {
+            LogLevel::Off => LevelFilter::OFF,
+            LogLevel::Error => LevelFilter::ERROR,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Debug => LevelFilter::DEBUG,
+        }
+    }
+}
+
+/// Prints the server's `tracing` events to stderr, one line each, at `level` and above.
+fn install_event_log(level: LogLevel) {
+    // `try_init`: a subscriber already installed (by an embedding program) is kept.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level.filter())
+        .with_target(false)
+        .try_init();
 }
 
 pub fn run(args: ServeArgs) -> u8 {
+    install_event_log(args.log_level);
+    let print_requests = !matches!(args.log_level, LogLevel::Off);
     let seed = match args.seed.as_ref().map(Seed::from_file).transpose() {
         Ok(seed) => seed,
         Err(e) => return malformed(e),
@@ -41,15 +80,17 @@ pub fn run(args: ServeArgs) -> u8 {
     };
     runtime.block_on(async move {
         let options = ServerOptions {
-            request_log: Some(Arc::new(|r: &RequestLog| {
-                eprintln!(
-                    "{} {} {} {}ms",
-                    r.method,
-                    r.path,
-                    r.status,
-                    r.elapsed.as_millis()
-                );
-            })),
+            request_log: print_requests.then(|| -> RequestLogger {
+                Arc::new(|r: &RequestLog| {
+                    eprintln!(
+                        "{} {} {} {}ms",
+                        r.method,
+                        r.path,
+                        r.status,
+                        r.elapsed.as_millis()
+                    );
+                })
+            }),
             ..ServerOptions::default()
         };
         let config = ServerConfig {

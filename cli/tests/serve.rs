@@ -60,6 +60,13 @@ fn serve_seeds_listens_logs_and_stops_on_sigint() {
             .any(|l| l.contains("published policy version 42 of harbour-lane")),
         "{lines:?}"
     );
+    // The server's own events are printed, as `tracing` lines with their level and fields.
+    assert!(
+        lines.iter().any(|l| l.contains("INFO")
+            && l.contains("daka server listening")
+            && l.contains(&format!("addr={addr}"))),
+        "{lines:?}"
+    );
     assert!(get(&addr, "/health").contains(" 200 "));
     assert!(get(&addr, "/v1/policy").contains(" 401 "));
     let pid = i32::try_from(child.id()).unwrap();
@@ -90,4 +97,16 @@ fn serve_refuses_a_bad_seed_with_status_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("seed organisations[0]"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_an_unknown_log_level_naming_the_choices() {
+    let output = daka()
+        .args(["serve", "--log-level", "loud"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'loud'"), "{stderr}");
+    assert!(stderr.contains("off, error, warn, info, debug"), "{stderr}");
 }

@@ -10,6 +10,9 @@
 //! `tests/fixtures/face/`. Each `verify` gets a fresh, empty ledger built outside the timing,
 //! since a nonce can only be consumed once.
 
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use base64::Engine as _;

@@ -13,6 +13,9 @@
 //! area (mostly between sites); accuracy 5–65 m. The setup checks that every search gives the
 //! linear scan's answer for every fix before anything is timed.
 
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -11,6 +11,9 @@
 //!   canonical form (as devices send it) and pretty-printed (any other form), against a plain
 //!   `serde_json::Value` parse of the same text.
 
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

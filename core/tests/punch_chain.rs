@@ -648,6 +648,26 @@ fn apply(edit: TypedEdit, r: &mut PunchRecord) {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The JSON `append_with_json` gives from its one write is the record's canonical JSON,
+    /// its hash is what the next record links to, and its signature verifies.
+    #[test]
+    fn appending_writes_the_record_once_with_the_same_bytes(drafts in drafts(1..8)) {
+        let s = signer(3);
+        let mut chain = PunchChain::new("dev-once");
+        for draft in drafts {
+            let (record, json) = chain.append_with_json(draft, &s).unwrap();
+            prop_assert_eq!(&json, &record.to_json().unwrap());
+            let hash = record.hash().unwrap();
+            prop_assert_eq!(chain.last_hash(), Some(hash.as_str()));
+            record.verify_signature(&s.public_key()).unwrap();
+            prop_assert_eq!(&PunchRecord::read_stored(&json).unwrap(), &record);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     /// An edit to any leaf of any record's JSON is caught at that record: either the log no

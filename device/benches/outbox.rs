@@ -7,6 +7,9 @@
 //! therefore paired with one untimed operation of the other kind, in alternation, so both
 //! series see the same disk at the same moments.
 
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -12,9 +12,11 @@
 //! fields. The signed envelope (`crate::signed`) is built on it.
 
 mod error;
+mod member;
 mod read;
 mod write;
 
 pub use error::{CanonicalError, Difference, MAX_SAFE_INTEGER};
+pub(crate) use member::top_level_member;
 pub use read::{StrictValue, check_integers, check_write_back, first_difference, from_str};
 pub use write::{to_string, to_vec, to_vec_strict};

@@ -39,6 +39,7 @@ use super::head::{ChainHead, ChainLinkError};
 use super::kind::PunchKind;
 use super::record::{
     DeviceSigner, PunchBody, PunchError, PunchEvidence, PunchRecord, RECORD_FORMAT, RecordError,
+    record_hash,
 };
 use super::recorded::RecordedVerdict;
 use crate::canonical::MAX_SAFE_INTEGER;
@@ -122,6 +123,18 @@ impl PunchChain {
         draft: PunchDraft<V>,
         signer: &DeviceSigner,
     ) -> Result<PunchRecord, PunchError> {
+        self.append_with_json(draft, signer)
+            .map(|(record, _)| record)
+    }
+
+    /// [`PunchChain::append`], also giving the record's canonical JSON
+    /// ([`PunchRecord::to_json`]), the form to store and send. The record is written out once:
+    /// its signed bytes, its JSON and its hash all come from that one write.
+    pub fn append_with_json<V: Into<RecordedVerdict>>(
+        &mut self,
+        draft: PunchDraft<V>,
+        signer: &DeviceSigner,
+    ) -> Result<(PunchRecord, String), PunchError> {
         let seq = self.head.next_seq();
         if seq > MAX_SAFE_INTEGER {
             return Err(PunchError::ChainExhausted);
@@ -141,10 +154,10 @@ impl PunchChain {
             policy_version: draft.policy_version,
             verdict: draft.verdict.into(),
         };
-        let record = PunchRecord::sign(body, signer).map_err(PunchError::InvalidDraft)?;
-        let hash = record.hash().map_err(PunchError::InvalidDraft)?;
-        self.head = ChainHead::at(seq, hash);
-        Ok(record)
+        let (record, json) =
+            PunchRecord::sign_to_json(body, signer).map_err(PunchError::InvalidDraft)?;
+        self.head = ChainHead::at(seq, record_hash(json.as_bytes()));
+        Ok((record, json))
     }
 }
 

@@ -464,10 +464,7 @@ impl Signed<PunchBody> {
     /// The record hash: lower-case hex SHA-256 of the canonical JSON of the whole record,
     /// `sig` included. The next record's `prev_hash` carries it.
     pub fn hash(&self) -> Result<String, RecordError> {
-        let bytes = canonical_bytes(self)?;
-        Ok(hex_lower(
-            ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref(),
-        ))
+        Ok(record_hash(&canonical_bytes(self)?))
     }
 
     /// The 64 signature bytes from `sig`.
@@ -564,12 +561,22 @@ impl Signed<PunchBody> {
     }
 
     /// The strict reading of a record in any JSON form ([`Signed::from_json`]); the
-    /// canonical bytes are then written from the typed record, which the reading checked writes
-    /// back to exactly what was received.
+    /// canonical record is then written once from the typed record, which the reading checked
+    /// writes back to exactly what was received, and the signed bytes are that text less its
+    /// `sig` member (a canonical object less one member is the canonical object of the rest).
     fn read_any_form(text: &str) -> Result<ReadRecord, RecordError> {
         let record = PunchRecord::from_json(text)?;
-        let signing_bytes = record.body.signing_bytes()?;
         let canonical = record.to_json()?;
+        let sig = canonical::top_level_member(canonical.as_bytes(), "sig").ok_or_else(|| {
+            RecordError::invalid("record", "the written record has no top-level `sig` member")
+        })?;
+        let signing_bytes = [&canonical[..sig.start], &canonical[sig.end..]]
+            .concat()
+            .into_bytes();
+        debug_assert_eq!(
+            record.body.signing_bytes().ok().as_deref(),
+            Some(signing_bytes.as_slice())
+        );
         Ok(ReadRecord {
             record,
             signing_bytes,
@@ -608,7 +615,7 @@ impl ReadRecord {
 
     /// [`PunchRecord::hash`], over the bytes already computed.
     pub fn hash(&self) -> String {
-        hex_lower(ring::digest::digest(&ring::digest::SHA256, self.canonical.as_bytes()).as_ref())
+        record_hash(self.canonical.as_bytes())
     }
 
     /// [`PunchRecord::to_json`]: the canonical JSON of the whole record.
@@ -619,6 +626,11 @@ impl ReadRecord {
 
 /// Turns a typed-reading error (`path` as serde names it, `.` for the whole body) into one
 /// naming the field.
+/// [`PunchRecord::hash`] of a record's canonical JSON.
+pub(crate) fn record_hash(canonical: &[u8]) -> String {
+    hex_lower(ring::digest::digest(&ring::digest::SHA256, canonical).as_ref())
+}
+
 fn typed_error(path: String, reason: String) -> RecordError {
     let path = if path == "." { String::new() } else { path };
     let quoted = |prefix: &str| {

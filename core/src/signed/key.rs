@@ -13,14 +13,17 @@ pub trait SigningKey {
     fn sign(&self, message: &[u8]) -> [u8; 64];
 }
 
-/// The `sig` member's text for a signature: base64url without padding (86 characters).
+/// The length of a `sig` member's text: 64 bytes in base64url without padding.
+pub(crate) const SIG_LEN: usize = 86;
+
+/// The `sig` member's text for a signature: base64url without padding ([`SIG_LEN`] characters).
 pub(crate) fn encode_sig(signature: &[u8; 64]) -> String {
     URL_SAFE_NO_PAD.encode(signature)
 }
 
 /// Decodes a `sig` value into the 64 signature bytes.
 pub(crate) fn decode_sig(sig: &str) -> Result<[u8; 64], String> {
-    if sig.len() != 86 {
+    if sig.len() != SIG_LEN {
         return Err(format!(
             "{} characters, where a 64-byte signature is 86",
             sig.len()

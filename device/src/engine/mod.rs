@@ -342,13 +342,9 @@ impl Device {
             id_time: verdict.evaluated_at,
         };
         let mut next_chain = chain;
-        let record = next_chain
-            .append(draft, &self.signer)
+        let (record, json) = next_chain
+            .append_with_json(draft, &self.signer)
             .map_err(punch_error)?;
-        let json = record.to_json().map_err(|e| DeviceError::Serialisation {
-            what: "punch record",
-            reason: e.to_string(),
-        })?;
         {
             let mut conn = self.store.conn();
             let tx = conn.transaction()?;
