@@ -39,6 +39,8 @@ impl Default for SystemClock {
 }
 
 impl SystemClock {
+    /// Reads the kernel's boot id once (on Linux and Android); where there is none, or it
+    /// cannot be read, a random `process-…` id stands in and each process counts as a boot.
     pub fn new() -> SystemClock {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -91,6 +93,8 @@ pub struct SimulatedClock {
 }
 
 impl SimulatedClock {
+    /// A clock reading `wall`, with the monotonic clock at `monotonic_ms` milliseconds since
+    /// the (simulated) boot `boot_id`.
     pub fn new(wall: DateTime<Utc>, monotonic_ms: u64, boot_id: &str) -> SimulatedClock {
         SimulatedClock {
             state: Mutex::new(DeviceClock {

@@ -19,6 +19,8 @@ pub trait KeyStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("key store: {reason}")]
 pub struct KeyStoreError {
+    /// What failed, as the app's [`KeyStore`] describes it (e.g. the Keystore or Keychain
+    /// error), for logs and support.
     pub reason: String,
 }
 

@@ -31,38 +31,75 @@ use daka_core::signed::{SignedError, SignedFormat};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DraftError {
+    /// The installed policy has no template with this id (it may have been removed in a
+    /// newer policy): list the current ones with [`Device::templates`].
     #[error("policy version {policy_version} has no template {template_id:?}")]
     UnknownTemplate {
+        /// The template id given.
         template_id: String,
+        /// The version of the installed policy that was searched.
         policy_version: u64,
     },
+    /// One or more fields do not fit the template; every problem is listed, by field, in
+    /// template order, for the form to show next to each field.
     #[error(transparent)]
     Form(#[from] FormErrors),
+    /// No approval route can be computed for this employee and form (the employee is not in
+    /// the policy, or a step resolves to nobody who may approve); an administrator must fix
+    /// the policy.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// The form refers to a file that is not kept on this device: add it with
+    /// [`Device::add_attachment`] first.
     #[error("attachment {sha256} is not on this device; add it with add_attachment first")]
-    MissingAttachment { sha256: String },
+    MissingAttachment {
+        /// The file's SHA-256 as the form gives it, lower-case hex.
+        sha256: String,
+    },
+    /// A file cannot be attached: it is empty, larger than 50 MiB
+    /// ([`MAX_ATTACHMENT_BYTES`]; a template's own, smaller limit is checked with the form),
+    /// or its size on the device differs from the size the form gives.
     #[error("attachment: {reason}")]
-    Attachment { reason: String },
+    Attachment {
+        /// Which of these, with the sizes.
+        reason: String,
+    },
+    /// An argument is malformed: a request id that is not a UUID, a resubmission revision
+    /// below 2, or a media type that is not one (such as `image/jpeg`).
     #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
+    Invalid {
+        /// Which argument: `requestId`, `revision` or `mediaType`.
+        field: String,
+        /// The rule it breaks, with the value given.
+        reason: String,
+    },
 }
 
 /// A draft that passed every check: its form, the route it will take, and the policy
 /// version both were computed with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedDraft {
+    /// The template the draft was checked against, from the installed policy.
     pub template: Template,
+    /// The form's values, read and checked against the template; what is submitted.
     pub form: Form,
+    /// The approval steps the request would take, in order, as the server will compute
+    /// them: what the app previews ("Manager, then Finance").
     pub route: Vec<RouteStep>,
+    /// The installed policy's version, which the template and route came from.
     pub policy_version: u64,
 }
 
 /// A queued submission.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedRequest {
+    /// The request's id, a UUID in hyphenated lower-case form: pass it to
+    /// [`Device::request`], [`Device::decide`] and [`Device::resubmit_request`].
     pub request_id: String,
+    /// 1 for a first submission; the revision given for a resubmission.
     pub revision: u32,
+    /// The approval steps computed on the device; the server computes the route again
+    /// when the submission arrives.
     pub route: Vec<RouteStep>,
 }
 

@@ -84,6 +84,7 @@ impl DeviceOption {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {reason} (got {value})", option.name())]
 pub struct OptionError {
+    /// Which option; [`DeviceOption::name`] gives its Rust field path for messages.
     pub option: DeviceOption,
     /// The value given, with its unit.
     pub value: String,
@@ -201,7 +202,7 @@ fn check_duration(
 }
 
 /// Checks the outbox's options.
-pub fn check_outbox(config: &OutboxConfig) -> Result<(), OptionError> {
+pub(crate) fn check_outbox(config: &OutboxConfig) -> Result<(), OptionError> {
     if config.max_items == 0 {
         return Err(out_of_range(
             DeviceOption::MaxQueuedItems,
@@ -240,7 +241,7 @@ pub fn check_outbox(config: &OutboxConfig) -> Result<(), OptionError> {
 }
 
 /// Checks the sync client's options.
-pub fn check_client(config: &ClientConfig) -> Result<(), OptionError> {
+pub(crate) fn check_client(config: &ClientConfig) -> Result<(), OptionError> {
     check_duration(
         DeviceOption::RequestTimeout,
         config.request_timeout,
@@ -256,7 +257,7 @@ pub fn check_client(config: &ClientConfig) -> Result<(), OptionError> {
 }
 
 /// Checks the interval of the background sync loop.
-pub fn check_sync_interval(interval: Duration) -> Result<(), OptionError> {
+pub(crate) fn check_sync_interval(interval: Duration) -> Result<(), OptionError> {
     check_duration(
         DeviceOption::SyncInterval,
         interval,

@@ -57,26 +57,43 @@ use daka_core::verdict::{Decision, Engine, TimeSource, Verdict};
 /// Who this device is, once enrolled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
+    /// This device's id, assigned by the server at enrolment (a UUID on the reference
+    /// server); its punches travel in the outbox stream `punch:{device_id}`.
     pub device_id: String,
+    /// The organisation the device was enrolled into, as the server names it.
     pub org_id: String,
+    /// The employee the enrolment code was issued for, as the policy lists them (e.g.
+    /// `E1001`): every punch and request from this device is theirs.
     pub employee_id: String,
+    /// The server URL given to [`Device::enroll`], without a trailing `/`.
     pub server_url: String,
-    /// The organisation key that signs policy bundles, base64url.
+    /// The organisation's Ed25519 public key that signs policy bundles, base64url, as the
+    /// server sent it at enrolment.
     pub org_public_key: String,
 }
 
 /// What the app hands over for one punch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PunchInput {
+    /// Clock in, clock out, a break's start or end, or a field punch.
     pub kind: PunchKind,
+    /// The latest location fix from the platform; `None` when there is none (no permission,
+    /// no signal). Without a fix, only a Wi-Fi match can place the punch.
     pub fix: Option<Fix>,
+    /// BSSIDs from the latest Wi-Fi scan, in any case, `:` or `-` separated; empty when
+    /// there was no scan. At most 512.
     pub wifi_bssids: Vec<String>,
+    /// The face matcher's token for this attempt, with the nonce from
+    /// [`Device::issue_face_nonce`] it carries; `None` when no face check was made (under a
+    /// policy that requires one, the verdict then has `face_token_missing`).
     pub face: Option<FaceEvidence>,
 }
 
 /// The answer to [`Device::punch`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PunchOutcome {
+    /// The decision (accepted, field punch for review, or rejected) with every reason: what
+    /// the app shows the user.
     pub verdict: Verdict,
     /// The stored record, when the punch was accepted or recorded as a field punch.
     pub record: Option<PunchRecord>,
@@ -86,38 +103,79 @@ pub struct PunchOutcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeviceError {
+    /// The call needs an enrolled device: enrol it first with [`Device::enroll`] and a code
+    /// from an administrator.
     #[error("this device is not enrolled yet; enrol it with a code from your administrator")]
     NotEnrolled,
+    /// [`Device::enroll`] on a device that is enrolled already. A device is enrolled once;
+    /// to enrol again, start from a new store file.
     #[error("this device is already enrolled (device {device_id})")]
-    AlreadyEnrolled { device_id: String },
+    AlreadyEnrolled {
+        /// The id the device is enrolled under.
+        device_id: String,
+    },
+    /// No policy has been installed yet, so punches cannot be judged and drafts cannot be
+    /// checked: sync once while online ([`Device::sync_now`] or [`Device::refresh_policy`]).
     #[error("no policy on this device yet; sync once while online")]
     NoPolicy,
+    /// The punch input is malformed (a coordinate out of range, a BSSID that does not
+    /// parse, more than 512 BSSIDs, ...): the field and the rule are in the error. Fix how
+    /// the app builds [`PunchInput`]; this is not a verdict, and nothing was recorded.
     #[error("invalid punch input: {0}")]
     InvalidInput(#[from] AttemptError),
     /// An option given to [`Device::builder`] or [`Device::start_background_sync`] is out of
     /// its range.
     #[error("invalid device option: {0}")]
     InvalidOption(#[from] OptionError),
+    /// A policy was not installed: its signature does not verify against the organisation
+    /// key, it does not parse, or it is older than the installed one. The installed policy
+    /// stays in force.
     #[error("the server sent a policy that does not verify: {reason}")]
-    BadPolicy { reason: String },
+    BadPolicy {
+        /// Which check failed, with the details.
+        reason: String,
+    },
+    /// The outbox refused the item (full, a duplicate id, an invalid item) or its store
+    /// failed; see [`OutboxError`]. A full queue must be shown to the user.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// The device's SQLite store failed; see [`StoreError`].
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Talking to the server failed; [`SyncError::is_retryable`] says whether to try again
+    /// later.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The app's [`KeyStore`] could not seal or open the device key's seed.
     #[error(transparent)]
     KeyStore(#[from] KeyStoreError),
+    /// The device key or its punch chain cannot be used: the unsealed seed is not 32 bytes or
+    /// is rejected, it is not this device's key, the store has no key seed, or the chain has
+    /// reached its last sequence number. The device cannot punch with this store; enrol again
+    /// with a new one.
     #[error("the device key cannot be used: {reason}")]
-    Key { reason: String },
+    Key {
+        /// What is wrong, for logs and support.
+        reason: String,
+    },
     /// Something daka built (a punch record, a signed request) could not be written as its
     /// canonical JSON: a bug, not bad input. Nothing was stored.
     #[error("cannot serialise the {what}: {reason}")]
-    Serialisation { what: &'static str, reason: String },
+    Serialisation {
+        /// What was being written, e.g. `punch record` or `signed approval item`.
+        what: &'static str,
+        /// The serialiser's error.
+        reason: String,
+    },
     /// The system's random number generator failed; nothing was stored, and trying again may
     /// succeed.
     #[error("the system random number generator failed: {reason}")]
-    Randomness { reason: String },
+    Randomness {
+        /// The error the random source reported.
+        reason: String,
+    },
+    /// An approval draft, attachment or request id was refused before anything was queued;
+    /// see [`approvals::DraftError`] for what to show the user.
     #[error(transparent)]
     Draft(#[from] approvals::DraftError),
 }
@@ -193,18 +251,23 @@ impl Device {
         URL_SAFE_NO_PAD.encode(self.signer.public_key())
     }
 
+    /// The device's Ed25519 public key, the raw 32 bytes (see [`Device::public_key_b64`]).
     pub fn public_key(&self) -> [u8; 32] {
         self.signer.public_key()
     }
 
+    /// Who this device is; `None` until [`Device::enroll`] succeeded.
     pub fn identity(&self) -> Option<Identity> {
         self.state().identity.clone()
     }
 
+    /// The device's queue of punches, requests and decisions waiting for the server, for
+    /// listing items that need attention and requeueing them.
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }
 
+    /// The device's SQLite store, e.g. for [`Store::integrity_check`].
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -214,6 +277,8 @@ impl Device {
         self.state().policy_version
     }
 
+    /// The rule engine for the installed policy (the policy itself is
+    /// [`Engine::policy`]); `None` before a policy was installed.
     pub fn engine(&self) -> Option<Arc<Engine>> {
         self.state().engine.clone()
     }

@@ -43,7 +43,9 @@ pub struct SyncProgress {
 /// What one sync round did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncReport {
+    /// Push requests sent in this round (a retry after a token refresh counts once).
     pub requests: u64,
+    /// Items the server applied for the first time; counts as delivered.
     pub accepted: u64,
     /// Already applied by the server (a retry of a delivered item); counts as delivered.
     pub duplicates: u64,
@@ -53,8 +55,10 @@ pub struct SyncReport {
     pub deferred: u64,
     /// Undelivered items left in the outbox after the round.
     pub remaining: u64,
-    /// The policy version in force after the round, and whether it changed.
+    /// The policy version in force after the round; `None` if the device still has none.
     pub policy_version: Option<u64>,
+    /// Whether this round replaced the policy that was in force before it (installing the
+    /// first policy does not count).
     pub policy_updated: bool,
     /// The server's own verdicts on punches, pulled from the changes feed.
     pub server_verdicts: Vec<Change>,

@@ -33,6 +33,8 @@ pub struct OutboxConfig {
     pub max_items: u64,
     /// Largest payload accepted, in bytes.
     pub max_payload_bytes: usize,
+    /// Retry timing after a failed or deferred send (default: a random delay up to 1 s,
+    /// the ceiling doubling per attempt up to 15 min).
     pub backoff: Backoff,
 }
 
@@ -63,9 +65,16 @@ pub struct NewItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemState {
+    /// Waiting to be sent, now or after its backoff (`next_attempt_ms`).
     Pending,
+    /// Taken for a push request whose answer has not been recorded yet; back to `Pending` if
+    /// the process dies first.
     InFlight,
+    /// The server has it (accepted, or a duplicate of one it had); kept until pruned.
     Delivered,
+    /// Permanently refused by the server, with its code and message in
+    /// [`OutboxItem::error`]: never retried automatically. Show it to the user; after the
+    /// cause is fixed, [`Outbox::requeue`] queues it again.
     NeedsAttention,
 }
 
@@ -95,15 +104,23 @@ impl ItemState {
 pub struct OutboxItem {
     /// Global enqueue order.
     pub seq: i64,
+    /// The id given at enqueue ([`NewItem::id`]): for the engine's items, a punch's or
+    /// decision's own id, a request's id for its first submission, a fresh UUID for a
+    /// resubmission.
     pub id: String,
+    /// The ordering scope given at enqueue, e.g. `punch:{device_id}` or `request:{request_id}`.
     pub stream: String,
+    /// What the payload is: `punch`, `request` or `decision` for the items the engine queues.
     pub kind: String,
+    /// The item as it is sent, canonical JSON.
     pub payload: String,
+    /// Where the item is in its life.
     pub state: ItemState,
     /// Tries so far.
     pub attempts: u32,
     /// Unix ms before which the item is not retried.
     pub next_attempt_ms: i64,
+    /// When it was enqueued, in milliseconds since the Unix epoch by the device's wall clock.
     pub created_ms: i64,
     /// For `needs_attention` (and the last retry): the server's code and message.
     pub error: Option<ItemError>,
@@ -120,7 +137,11 @@ impl OutboxItem {
 /// A server's reason for not accepting an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemError {
+    /// Stable machine code to pick a message by: the server's answer for the item (e.g.
+    /// `bad_signature`, `server_busy`, or a verdict code such as `outside_fence`), or the
+    /// device's own when the request failed (`network`, `timeout`, `payload_too_large`, ...).
     pub code: String,
+    /// Human-readable explanation from the server or the failed request; may be empty.
     pub message: String,
 }
 
@@ -133,7 +154,10 @@ pub enum Outcome {
     Rejected(ItemError),
     /// Try again later; `retry_after_ms` from the server wins over the computed backoff.
     Retry {
+        /// The wait the server asked for, in milliseconds (capped at the backoff's
+        /// `cap_ms`); `None` to use the computed backoff.
         retry_after_ms: Option<u64>,
+        /// Why it must wait, kept on the item for display; `None` when no reason was given.
         error: Option<ItemError>,
     },
 }
@@ -141,11 +165,16 @@ pub enum Outcome {
 /// Counts for the app's status UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OutboxStats {
+    /// Items waiting to be sent, including those waiting out a backoff.
     pub pending: u64,
+    /// Items in a push request whose answer has not been recorded yet.
     pub in_flight: u64,
+    /// Items the server refused permanently; each needs the user's attention.
     pub needs_attention: u64,
+    /// Delivered items still held on the device (until [`Outbox::prune_delivered`]).
     pub delivered: u64,
-    /// Age of the oldest undelivered item, in milliseconds, if any.
+    /// Age of the oldest undelivered item (pending, in flight or needing attention), in
+    /// milliseconds, by the device's wall clock; `None` when there is none.
     pub oldest_undelivered_age_ms: Option<i64>,
 }
 
@@ -153,18 +182,37 @@ pub struct OutboxStats {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OutboxError {
+    /// The queue holds [`OutboxConfig::max_items`] undelivered items; nothing was queued.
+    /// Tell the user to get online so the queue can drain; nothing is evicted to make room.
     #[error(
         "the offline queue is full ({queued} items waiting, limit {limit}); connect to the network so queued items can be sent"
     )]
-    Full { queued: u64, limit: u64 },
+    Full {
+        /// Undelivered items in the queue (pending, in flight or needing attention).
+        queued: u64,
+        /// The configured [`OutboxConfig::max_items`].
+        limit: u64,
+    },
+    /// The outbox already holds an item with this id (delivered ones until pruned); nothing
+    /// was queued. An id is used once, forever.
     #[error("an item with id {id} is already queued")]
-    DuplicateId { id: String },
+    DuplicateId {
+        /// The [`NewItem::id`] that the outbox already holds.
+        id: String,
+    },
+    /// The item's id, stream or kind is empty, longer than 128 bytes or has control
+    /// characters, or its payload is over [`OutboxConfig::max_payload_bytes`]; nothing was
+    /// queued.
     #[error("{field}: {reason} (got {value})")]
     InvalidItem {
+        /// Which field of [`NewItem`]: `id`, `stream`, `kind` or `payload`.
         field: &'static str,
+        /// The value given, cut to 80 characters (for a payload, its size in bytes).
         value: String,
+        /// The rule it breaks.
         reason: String,
     },
+    /// The store failed; see [`StoreError`].
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -258,6 +306,7 @@ impl Outbox {
         })
     }
 
+    /// The store the outbox lives in (shared with the rest of the device).
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }

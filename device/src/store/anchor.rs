@@ -37,7 +37,7 @@ impl AnchorRow {
 }
 
 /// The stored anchor, if there is one that reads.
-pub fn load(conn: &Connection) -> rusqlite::Result<Option<TimeAnchor>> {
+pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Option<TimeAnchor>> {
     Ok(conn
         .query_row(
             "SELECT server_time, monotonic_ms, boot_id FROM time_anchor WHERE singleton = 1",
@@ -49,7 +49,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Option<TimeAnchor>> {
 }
 
 /// Replaces the anchor.
-pub fn save(conn: &Connection, anchor: &TimeAnchor) -> rusqlite::Result<()> {
+pub(crate) fn save(conn: &Connection, anchor: &TimeAnchor) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO time_anchor (singleton, server_time, monotonic_ms, boot_id) VALUES (1, ?1, ?2, ?3)
          ON CONFLICT (singleton) DO UPDATE SET server_time = excluded.server_time,

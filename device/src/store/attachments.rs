@@ -8,8 +8,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// A kept file the server does not have yet, read by column name (without its content).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingUpload {
+pub(crate) struct PendingUpload {
+    /// SHA-256 of the content, lower-case hex: the file's key here and on the server.
     pub sha256: String,
+    /// The media type given when the file was added, e.g. `image/jpeg`.
     pub media_type: String,
 }
 
@@ -23,7 +25,7 @@ impl PendingUpload {
 }
 
 /// Keeps a file; keeping the same hash again changes nothing.
-pub fn add(
+pub(crate) fn add(
     conn: &Connection,
     sha256: &str,
     media_type: &str,
@@ -38,7 +40,7 @@ pub fn add(
 }
 
 /// The size in bytes of the kept file with this hash, or `None` when it is not kept.
-pub fn size(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn size(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
         "SELECT length(content) AS size FROM attachment WHERE sha256 = ?1",
         [sha256],
@@ -48,7 +50,7 @@ pub fn size(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<i64>> {
 }
 
 /// The kept files not uploaded yet, oldest first.
-pub fn pending_uploads(conn: &Connection) -> rusqlite::Result<Vec<PendingUpload>> {
+pub(crate) fn pending_uploads(conn: &Connection) -> rusqlite::Result<Vec<PendingUpload>> {
     let mut stmt = conn.prepare(
         "SELECT sha256, media_type FROM attachment WHERE uploaded_ms IS NULL ORDER BY added_ms",
     )?;
@@ -56,7 +58,7 @@ pub fn pending_uploads(conn: &Connection) -> rusqlite::Result<Vec<PendingUpload>
 }
 
 /// The content of a kept file.
-pub fn content(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<u8>> {
+pub(crate) fn content(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<u8>> {
     conn.query_row(
         "SELECT content FROM attachment WHERE sha256 = ?1",
         [sha256],
@@ -65,7 +67,7 @@ pub fn content(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<u8>> {
 }
 
 /// Notes that the server has the file.
-pub fn mark_uploaded(conn: &Connection, sha256: &str, now_ms: i64) -> rusqlite::Result<()> {
+pub(crate) fn mark_uploaded(conn: &Connection, sha256: &str, now_ms: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE attachment SET uploaded_ms = ?2 WHERE sha256 = ?1",
         params![sha256, now_ms],

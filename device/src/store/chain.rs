@@ -8,7 +8,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The newest record of `device_id`'s chain, or `None` before its first punch.
-pub fn head(conn: &Connection, device_id: &str) -> rusqlite::Result<Option<String>> {
+pub(crate) fn head(conn: &Connection, device_id: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(
         "SELECT last_record FROM chain_head WHERE device_id = ?1",
         [device_id],
@@ -18,7 +18,11 @@ pub fn head(conn: &Connection, device_id: &str) -> rusqlite::Result<Option<Strin
 }
 
 /// Makes `record_json` the newest record of `device_id`'s chain.
-pub fn set_head(conn: &Connection, device_id: &str, record_json: &str) -> rusqlite::Result<()> {
+pub(crate) fn set_head(
+    conn: &Connection,
+    device_id: &str,
+    record_json: &str,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO chain_head (device_id, last_record) VALUES (?1, ?2)
          ON CONFLICT (device_id) DO UPDATE SET last_record = excluded.last_record",

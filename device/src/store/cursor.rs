@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// The cursor, or `None` before the first pull.
-pub fn load(conn: &Connection) -> rusqlite::Result<Option<String>> {
+pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Option<String>> {
     conn.query_row(
         "SELECT cursor FROM sync_cursor WHERE singleton = 1",
         [],
@@ -14,7 +14,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Option<String>> {
 }
 
 /// Replaces the cursor.
-pub fn save(conn: &Connection, cursor: &str) -> rusqlite::Result<()> {
+pub(crate) fn save(conn: &Connection, cursor: &str) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO sync_cursor (singleton, cursor) VALUES (1, ?1)
          ON CONFLICT (singleton) DO UPDATE SET cursor = excluded.cursor",

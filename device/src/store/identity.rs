@@ -10,15 +10,18 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// The `device` row, read by column name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRow {
+pub(crate) struct DeviceRow {
     /// The key seed sealed by the app's key store; `None` when the platform holds the key.
     pub key_seed: Option<Vec<u8>>,
+    /// The device's Ed25519 public key, 32 raw bytes.
     pub public_key: Vec<u8>,
+    /// The identity and token below are `None` until enrolment; see [`Enrolment`].
     pub device_id: Option<String>,
     pub org_id: Option<String>,
     pub employee_id: Option<String>,
     pub bearer_token: Option<String>,
     pub server_url: Option<String>,
+    /// The organisation's policy-signing public key, base64url.
     pub org_public_key: Option<String>,
 }
 
@@ -39,7 +42,7 @@ impl DeviceRow {
 
 /// What enrolment writes into the row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Enrolment<'a> {
+pub(crate) struct Enrolment<'a> {
     pub device_id: &'a str,
     pub org_id: &'a str,
     pub employee_id: &'a str,
@@ -49,7 +52,7 @@ pub struct Enrolment<'a> {
 }
 
 /// The row, or `None` before the device key was first created.
-pub fn load(conn: &Connection) -> rusqlite::Result<Option<DeviceRow>> {
+pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Option<DeviceRow>> {
     conn.query_row(
         "SELECT key_seed, public_key, device_id, org_id, employee_id, bearer_token, server_url,
                 org_public_key
@@ -61,7 +64,11 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Option<DeviceRow>> {
 }
 
 /// Creates the row with a new key: its sealed seed and its public key.
-pub fn create(conn: &Connection, sealed_seed: &[u8], public_key: &[u8]) -> rusqlite::Result<()> {
+pub(crate) fn create(
+    conn: &Connection,
+    sealed_seed: &[u8],
+    public_key: &[u8],
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO device (singleton, key_seed, public_key) VALUES (1, ?1, ?2)",
         params![sealed_seed, public_key],
@@ -70,7 +77,7 @@ pub fn create(conn: &Connection, sealed_seed: &[u8], public_key: &[u8]) -> rusql
 }
 
 /// Writes the identity and the first bearer token an enrolment gave.
-pub fn enrol(conn: &Connection, e: &Enrolment<'_>) -> rusqlite::Result<()> {
+pub(crate) fn enrol(conn: &Connection, e: &Enrolment<'_>) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE device SET device_id = ?1, org_id = ?2, employee_id = ?3, bearer_token = ?4,
            server_url = ?5, org_public_key = ?6 WHERE singleton = 1",
@@ -87,7 +94,7 @@ pub fn enrol(conn: &Connection, e: &Enrolment<'_>) -> rusqlite::Result<()> {
 }
 
 /// Replaces the bearer token.
-pub fn set_token(conn: &Connection, token: &str) -> rusqlite::Result<()> {
+pub(crate) fn set_token(conn: &Connection, token: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE device SET bearer_token = ?1 WHERE singleton = 1",
         [token],

@@ -39,18 +39,34 @@ pub use schema::SCHEMA_VERSION;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// SQLite could not open or create the file (a missing directory, no permission): check
+    /// the path the app passed.
     #[error("cannot open the store at {path}: {source}")]
     Open {
+        /// The path as given to [`Store::open`], for display.
         path: String,
+        /// SQLite's error.
         #[source]
         source: rusqlite::Error,
     },
+    /// The file's schema is newer than this build knows (the app was downgraded): nothing is
+    /// read from or migrated in it; the user must install the newer app again.
     #[error(
         "the store was written by a newer daka (schema version {found}, this build knows up to {supported}); update the app"
     )]
-    TooNew { found: i64, supported: i64 },
+    TooNew {
+        /// The file's schema version (`PRAGMA user_version`).
+        found: i64,
+        /// The newest version this build knows, [`SCHEMA_VERSION`].
+        supported: i64,
+    },
+    /// The file or a row in it does not read: what SQLite's `integrity_check` reported, or
+    /// which stored record failed to parse. Not retryable; keep the file for support.
     #[error("the store is corrupt: {0}")]
     Corrupt(String),
+    /// Any other SQLite failure (the disk full, an I/O error, the file locked by another
+    /// process for longer than the 5 s busy timeout): the statement that failed, or its
+    /// transaction, was not committed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, params};
 
 /// Records a freshly issued nonce (issuing the same nonce twice is harmless).
-pub fn issue(conn: &Connection, nonce: &str, now_ms: i64) -> rusqlite::Result<()> {
+pub(crate) fn issue(conn: &Connection, nonce: &str, now_ms: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO face_nonce (nonce, issued_ms) VALUES (?1, ?2)",
         params![nonce, now_ms],
@@ -16,7 +16,7 @@ pub fn issue(conn: &Connection, nonce: &str, now_ms: i64) -> rusqlite::Result<()
 }
 
 /// Marks `nonce` consumed at `now_ms` (recording it first if it was not issued here).
-pub fn consume(conn: &Connection, nonce: &str, now_ms: i64) -> rusqlite::Result<()> {
+pub(crate) fn consume(conn: &Connection, nonce: &str, now_ms: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO face_nonce (nonce, issued_ms, consumed_ms) VALUES (?1, ?2, ?2)
          ON CONFLICT (nonce) DO UPDATE SET consumed_ms = excluded.consumed_ms",
@@ -26,7 +26,7 @@ pub fn consume(conn: &Connection, nonce: &str, now_ms: i64) -> rusqlite::Result<
 }
 
 /// Every consumed nonce.
-pub fn consumed(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub(crate) fn consumed(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT nonce FROM face_nonce WHERE consumed_ms IS NOT NULL")?;
     stmt.query_map([], |r| r.get("nonce"))?.collect()
 }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// The cached policy, read by column name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedPolicy {
+pub(crate) struct CachedPolicy {
     /// The document's version as stored (SQLite integers are signed); the engine takes the
     /// version from the document itself.
     pub version: i64,
@@ -16,6 +16,7 @@ pub struct CachedPolicy {
     pub document: String,
     /// The organisation's signature over `document`, base64url.
     pub signature: String,
+    /// When it was installed, in milliseconds since the Unix epoch by the device's wall clock.
     pub fetched_ms: i64,
 }
 
@@ -31,7 +32,7 @@ impl CachedPolicy {
 }
 
 /// The cached policy, or `None` before the first one.
-pub fn load(conn: &Connection) -> rusqlite::Result<Option<CachedPolicy>> {
+pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Option<CachedPolicy>> {
     conn.query_row(
         "SELECT version, document, signature, fetched_ms FROM policy_cache WHERE singleton = 1",
         [],
@@ -41,7 +42,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Option<CachedPolicy>> {
 }
 
 /// Replaces the cached policy.
-pub fn save(conn: &Connection, policy: &CachedPolicy) -> rusqlite::Result<()> {
+pub(crate) fn save(conn: &Connection, policy: &CachedPolicy) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO policy_cache (singleton, version, document, signature, fetched_ms) VALUES (1, ?1, ?2, ?3, ?4)
          ON CONFLICT (singleton) DO UPDATE SET version = excluded.version, document = excluded.document,

@@ -41,35 +41,70 @@ impl Default for ClientConfig {
 pub enum SyncError {
     /// No connection, reset, or a response cut short: try again later.
     #[error("network error talking to {url}: {reason}")]
-    Network { url: String, reason: String },
+    Network {
+        /// The full URL of the request (server base URL, `/v1` and the endpoint path).
+        url: String,
+        /// The HTTP stack's description, with its chain of causes (DNS, TLS, connection).
+        reason: String,
+    },
     /// The request took longer than the configured timeout: try again later.
     #[error("request to {url} timed out")]
-    Timeout { url: String },
+    Timeout {
+        /// The full URL of the request (server base URL, `/v1` and the endpoint path).
+        url: String,
+    },
     /// The bearer token is missing, expired or revoked: refresh it or enrol again.
     #[error("the server refused the device's credentials: {message}")]
-    Unauthorized { message: String },
+    Unauthorized {
+        /// The server's explanation (its error message, or the start of the response body).
+        message: String,
+    },
     /// The server is overloaded (429) or down for maintenance (503); wait as it says.
     #[error("the server asked to retry later (HTTP {status}){}", retry_after_ms.map(|ms| format!(", after {ms} ms")).unwrap_or_default())]
     Busy {
+        /// The HTTP status: 429 or 503.
         status: u16,
+        /// The server's `Retry-After`, converted to milliseconds from now; `None` when it
+        /// sent none or one that does not parse.
         retry_after_ms: Option<u64>,
     },
     /// A 5xx error: the server failed; try again later.
     #[error("server error (HTTP {status}): {message}")]
-    Server { status: u16, message: String },
+    Server {
+        /// The HTTP status, 500 to 599 (except 503, which is [`SyncError::Busy`]).
+        status: u16,
+        /// The server's error message, or the first 200 characters of the response body.
+        message: String,
+    },
     /// A 4xx error other than 401/429: the request itself is wrong and will not get better.
     #[error("the server refused the request (HTTP {status}, {code}): {message}")]
     Refused {
+        /// The HTTP status, e.g. 400, 403 or 413 (see [`SyncError::is_too_large`]).
         status: u16,
+        /// The server's stable error code (e.g. `invalid_request`, `enrollment_code_used`),
+        /// or `http_error` when the body was not a daka error.
         code: String,
+        /// The server's error message, or the first 200 characters of the response body.
         message: String,
     },
     /// The response was not what the protocol says: try again later, report if it persists.
     #[error("unexpected response from {url}: {reason}")]
-    InvalidResponse { url: String, reason: String },
+    InvalidResponse {
+        /// The full URL of the request (server base URL, `/v1` and the endpoint path).
+        url: String,
+        /// What did not parse, from the JSON decoder or the HTTP stack.
+        reason: String,
+    },
     /// The server URL is unusable.
     #[error("invalid server URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The server URL as given.
+        url: String,
+        /// What is wrong with it: it does not parse, or it is not `https://` (plain
+        /// `http://` is allowed to loopback addresses only), or no HTTP client could be built
+        /// for it.
+        reason: String,
+    },
 }
 
 impl SyncError {
@@ -146,24 +181,32 @@ impl SyncClient {
         })
     }
 
+    /// The server URL the client was made with, without a trailing `/`.
     pub fn base_url(&self) -> &str {
         &self.base
     }
 
+    /// `POST /v1/enroll`: trades a one-time enrolment code for the device's identity and
+    /// first bearer token. Needs no token.
     pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
         self.call(Method::POST, "/enroll", None, Some(request))
             .await
     }
 
+    /// `POST /v1/token`: a new bearer token for an enrolled device, proved by its key's
+    /// signature in `request`. Needs no token; call it after a [`SyncError::Unauthorized`].
     pub async fn refresh_token(&self, request: &TokenRequest) -> Result<TokenResponse, SyncError> {
         self.call(Method::POST, "/token", None, Some(request)).await
     }
 
+    /// `GET /v1/policy`: the organisation's current policy document with its signature. The
+    /// caller verifies the signature before using it.
     pub async fn policy(&self, token: &str) -> Result<PolicyBundle, SyncError> {
         self.call::<(), _>(Method::GET, "/policy", Some(token), None)
             .await
     }
 
+    /// `POST /v1/push`: sends a batch of outbox items; the answer has one result per item.
     pub async fn push(
         &self,
         token: &str,
@@ -173,6 +216,8 @@ impl SyncClient {
             .await
     }
 
+    /// `GET /v1/changes`: the changes after `cursor` (`None`: from the start of the feed),
+    /// with the cursor to pass next and whether more are waiting.
     pub async fn changes(
         &self,
         token: &str,
