@@ -9,6 +9,8 @@
 use std::sync::Arc;
 
 use daka_core::approvals::Action;
+use daka_core::protocol::request_stream;
+use daka_device::outbox::ItemState;
 use daka_device::{Device, SystemClock};
 use daka_e2e::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use daka_e2e::harness::{TestServer, enrolled_device, example_policy};
@@ -125,9 +127,17 @@ async fn an_expense_claim_filed_offline_goes_through_the_manager_and_finance() {
     wait_for_delivery(&manager).await;
 
     assert_eq!(finance.inbox().await.unwrap().len(), 1);
+    // The id as another system might spell it (upper case): the decision still joins the
+    // request's own stream, so the request's items leave in order.
     finance
-        .decide(&queued.request_id, Action::Approve { comment: None })
+        .decide(
+            &queued.request_id.to_uppercase(),
+            Action::Approve { comment: None },
+        )
         .unwrap();
+    let queued_items = finance.outbox().items(ItemState::Pending).unwrap();
+    assert_eq!(queued_items.len(), 1);
+    assert_eq!(queued_items[0].stream, request_stream(&queued.request_id));
     let report = finance.sync_now(&|_| {}).await.unwrap();
     assert_eq!(report.accepted, 1);
 

@@ -304,7 +304,9 @@ impl Device {
                 action,
                 made_at: self.trusted_time().now,
             },
-            request_id,
+            // The request's stream is named by its id as submissions write it (lower-case,
+            // hyphenated), whichever spelling of the id the caller gave.
+            &request.to_string(),
             id.to_string(),
             ItemKind::Decision,
         )?;
