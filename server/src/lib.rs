@@ -62,16 +62,26 @@ pub struct ServerConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
+    /// The database file could not be opened or upgraded to this build's schema (for
+    /// example [`StorageError::TooNew`] for a file of a newer server).
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The seed could not be applied; the error's `field` names the place in the seed file.
+    /// Organisations before the failing one stay applied; fix the seed and start again.
     #[error(transparent)]
     Seed(#[from] SeedError),
+    /// The listening socket could not be bound or its local address read, typically because
+    /// the port is taken or needs privileges.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address from [`ServerConfig::listen`] as requested (port 0 included).
         addr: SocketAddr,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A start-up task panicked or was cancelled, or the HTTP server stopped with an I/O
+    /// error; the message is the underlying error's text.
     #[error("the server failed: {0}")]
     Serve(String),
 }

@@ -12,9 +12,16 @@ use crate::storage;
 /// One answered request, for the request log.
 #[derive(Debug, Clone)]
 pub struct RequestLog {
+    /// HTTP method in upper case, e.g. `POST`.
     pub method: String,
+    /// The request's URI path without the query string, e.g. `/v1/push`: the path as sent,
+    /// not the route pattern, so it carries ids and an upload's hash.
     pub path: String,
+    /// HTTP status code of the answer; a request that ran past its timeout is logged as the
+    /// 503 it was answered with.
     pub status: u16,
+    /// Wall-clock time from the request reaching the server's middleware to the answer being
+    /// ready (the body may still be streaming to the client).
     pub elapsed: std::time::Duration,
 }
 

@@ -23,14 +23,34 @@ use crate::storage::{OrgRow, PublishOutcome, Storage, StorageError, StoredPolicy
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
+    /// The document does not parse or validate as a policy; the inner error names the field.
+    /// The admin API answers 400 `invalid_policy`.
     #[error("the policy is invalid: {0}")]
     Invalid(#[from] PolicyError),
+    /// The document's `org.id` is not the publishing organisation's (400
+    /// `policy_org_mismatch`).
     #[error("the policy is for organisation {found:?}, not {expected:?}")]
-    OrgMismatch { expected: String, found: String },
+    OrgMismatch {
+        /// Id of the organisation publishing.
+        expected: String,
+        /// The document's `org.id`.
+        found: String,
+    },
+    /// A version at least as new is already published; give the document a higher `version`
+    /// (409 `policy_version_not_newer`).
     #[error("version {version} is not newer than the current version {current}")]
-    NotNewer { version: u64, current: u64 },
+    NotNewer {
+        /// The document's `version`.
+        version: u64,
+        /// The newest stored version.
+        current: u64,
+    },
+    /// Signing with the organisation key or encoding the change failed; a server fault,
+    /// answered 500 `internal`.
     #[error("the policy cannot be signed: {0}")]
     Sign(String),
+    /// The storage failed; nothing was published. [`StorageError::is_retryable`] says
+    /// whether to try again.
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -38,6 +58,7 @@ pub enum PublishError {
 /// A published version.
 #[derive(Debug, Clone)]
 pub struct Published {
+    /// The version as stored: document, signature and publication time.
     pub policy: StoredPolicy,
     /// Devices told about it.
     pub devices: u64,
@@ -96,10 +117,22 @@ const MAX_ENGINES: usize = 64;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
+    /// The organisation has no such version. A punch naming it is stored as a refused link
+    /// with code `unknown_policy_version`.
     #[error("policy version {0} was never published")]
     Unknown(u64),
+    /// The stored document no longer parses with this build's `Policy::from_json` (for
+    /// example after an upgrade that tightened validation); a punch naming it is refused as
+    /// for [`EngineError::Unknown`]. Republish the policy as a new version.
     #[error("stored policy version {version} no longer parses: {error}")]
-    Corrupt { version: u64, error: PolicyError },
+    Corrupt {
+        /// The version that does not parse.
+        version: u64,
+        /// Why it does not parse.
+        error: PolicyError,
+    },
+    /// Reading the version failed; callers handle it as that storage error (a busy database
+    /// is answered `retry` or 503).
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

@@ -33,6 +33,7 @@ pub const MIN_ADMIN_TOKEN_LEN: usize = 24;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
+    /// The organisations to create or update, applied in this order; ids must be unique.
     pub organisations: Vec<SeedOrg>,
     /// Where relative policy paths are resolved (the seed file's directory).
     #[serde(skip)]
@@ -45,10 +46,13 @@ pub struct Seed {
 pub struct SeedOrg {
     /// Must equal the policy's `org.id`.
     pub id: String,
+    /// Display name; must not be blank. An existing organisation takes the seed's name.
     pub name: String,
     /// The bearer token of the admin API for this organisation (at least 24 characters).
     pub admin_token: String,
+    /// The policy to publish when its version is newer than the stored one.
     pub policy: SeedPolicy,
+    /// One-time enrolment codes to add; absent means none.
     #[serde(default)]
     pub enrollment_codes: Vec<SeedCode>,
 }
@@ -67,7 +71,10 @@ pub enum SeedPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedCode {
+    /// The code as it will be given to the employee: at least 8 characters besides dashes
+    /// and spaces; case, dashes and spaces do not matter when it is entered.
     pub code: String,
+    /// The employee it enrols a device for; must be in the seed's policy, e.g. `E1001`.
     pub employee_id: String,
 }
 
@@ -75,7 +82,11 @@ pub struct SeedCode {
 #[derive(Debug, thiserror::Error)]
 #[error("seed {field}: {reason}")]
 pub struct SeedError {
+    /// Where the problem is: a JSON path into the seed such as
+    /// `organisations[0].enrollment_codes[1].code`, `$` for the whole document, or the file
+    /// path when the seed file cannot be read.
     pub field: String,
+    /// What is wrong, for the operator to fix in the seed file.
     pub reason: String,
 }
 
@@ -91,12 +102,16 @@ impl SeedError {
 /// What applying a seed did, per organisation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SeedReport {
+    /// Ids of the organisations this seed created (each with a new policy key).
     pub orgs_created: Vec<String>,
+    /// Ids of existing organisations whose name or admin token the seed changed.
     pub orgs_updated: Vec<String>,
     /// (organisation, version) published.
     pub policies_published: Vec<(String, u64)>,
     /// (organisation, seed version, stored version) left alone because the stored one is newer.
     pub policies_kept: Vec<(String, u64, u64)>,
+    /// Enrolment codes newly stored; codes already present for the same employee are not
+    /// counted.
     pub codes_added: usize,
 }
 

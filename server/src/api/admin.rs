@@ -24,12 +24,15 @@ use crate::storage::{CodeOutcome, PunchFilter, PunchStatus};
 /// The answer to publishing a policy version.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PublishedPolicy {
+    /// The version published: the document's `version`.
     pub version: u64,
     /// Ed25519 signature of the organisation key over the document, base64url.
     pub signature: String,
+    /// When it was published (server clock), RFC 3339 UTC.
     pub published_at: DateTime<Utc>,
     /// Devices that were sent a `policy_updated` change.
     pub devices_notified: u64,
+    /// The server clock when it answered, RFC 3339 UTC.
     pub server_time: DateTime<Utc>,
 }
 
@@ -118,9 +121,14 @@ pub struct CodeRequest {
 /// An issued enrolment code. The server keeps only its hash: this is the one time it is shown.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IssuedCode {
+    /// The code to hand to the employee, as sent or generated (e.g. `7Q4M-X2KD-9HBA-R3TW`);
+    /// case, dashes and spaces do not matter when it is entered.
     pub code: String,
+    /// The employee a device enrolled with it will punch for.
     pub employee_id: String,
+    /// The organisation the code enrols into.
     pub org_id: String,
+    /// The server clock when it answered, RFC 3339 UTC.
     pub server_time: DateTime<Utc>,
 }
 
@@ -199,23 +207,31 @@ pub async fn issue_code(
 /// One enrolled device.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeviceInfo {
+    /// Id the server gave the device at enrolment (a UUIDv7).
     pub device_id: String,
+    /// The employee the device punches for, fixed by its enrolment code.
     pub employee_id: String,
+    /// Device name the app sent at enrolment (free text).
     pub name: String,
+    /// Platform the app sent at enrolment (free text, as the app reports it).
     pub platform: String,
     /// Ed25519 public key, base64url.
     pub public_key: String,
+    /// When it enrolled (server clock), RFC 3339 UTC.
     pub enrolled_at: DateTime<Utc>,
     /// Seq of the last stored record of the device's chain (0: none yet).
     pub head_seq: u64,
-    /// Hash of that record.
+    /// Hash of that record (lower-case hex SHA-256 of its canonical JSON); absent until the
+    /// device's first record is stored.
     pub head_hash: Option<String>,
 }
 
 /// The organisation's devices.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeviceList {
+    /// Every enrolled device of the organisation, in enrolment order.
     pub devices: Vec<DeviceInfo>,
+    /// The server clock when it answered, RFC 3339 UTC.
     pub server_time: DateTime<Utc>,
 }
 
@@ -252,12 +268,17 @@ pub async fn devices(
 /// One stored punch and the server's verdict on it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PunchInfo {
+    /// The record's id (a UUID).
     pub punch_id: String,
+    /// The device whose chain the record belongs to.
     pub device_id: String,
+    /// The employee the record is for, as the record states it.
     pub employee_id: String,
+    /// Sequence number in the device's chain (from 1).
     pub seq: u64,
     /// `in`, `out`, `break_start`, `break_end`, `field`.
     pub kind: String,
+    /// `accepted`, `field_punch` (awaiting review) or `refused` (kept only as a chain link).
     pub status: PunchStatus,
     /// The server's decision.
     pub decision: Decision,
@@ -266,9 +287,11 @@ pub struct PunchInfo {
     /// For a refused punch, the code it was answered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The policy version the record names, which the server judged it on.
     pub policy_version: u64,
     /// The trusted time it was judged at.
     pub judged_at: DateTime<Utc>,
+    /// When the push that carried it reached the server (server clock), RFC 3339 UTC.
     pub received_at: DateTime<Utc>,
     /// For a field punch, its review: `approved` (it counts as attendance) or `rejected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,10 +301,12 @@ pub struct PunchInfo {
 /// A page of punches.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PunchList {
+    /// Up to `limit` punches, in the order the server stored them.
     pub punches: Vec<PunchInfo>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_after: Option<i64>,
+    /// The server clock when it answered, RFC 3339 UTC.
     pub server_time: DateTime<Utc>,
 }
 
@@ -397,24 +422,34 @@ pub async fn punches(
 pub struct ChainFault {
     /// Position of the record in the chain (0-based).
     pub index: usize,
+    /// The record's seq; 0 when the record cannot be read.
     pub seq: u64,
+    /// The record's id; empty when the record cannot be read.
     pub punch_id: String,
     /// Stable code of `daka_core::punch::ChainErrorKind`, e.g. `bad_signature`, or
     /// `unreadable_record`, or `head_mismatch` when the chain does not end at the stored head.
     pub code: String,
+    /// What is wrong, for people.
     pub message: String,
 }
 
 /// The verification of one device's stored chain.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChainCheck {
+    /// The device whose chain this is.
     pub device_id: String,
+    /// The employee the device punches for.
     pub employee_id: String,
+    /// Whether every record verified and the chain ends at the stored chain head.
     pub ok: bool,
-    /// Records verified.
+    /// Records stored for the device, whether or not they verified.
     pub records: usize,
+    /// Seq of the last record when every record verified (even if the chain then does not
+    /// end at the stored head); 0 when it has no records or a record fails.
     pub last_seq: u64,
+    /// Hash of that last record; absent when `last_seq` is 0.
     pub head_hash: Option<String>,
+    /// Where the chain first goes wrong; absent when `ok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ChainFault>,
 }
@@ -424,7 +459,9 @@ pub struct ChainCheck {
 pub struct ChainReport {
     /// Every chain verified.
     pub ok: bool,
+    /// One result per enrolled device, in enrolment order.
     pub devices: Vec<ChainCheck>,
+    /// The server clock when it answered, RFC 3339 UTC.
     pub server_time: DateTime<Utc>,
 }
 

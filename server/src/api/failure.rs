@@ -13,13 +13,19 @@ use crate::storage::StorageError;
 /// An error response: status, stable code, message, and `Retry-After` when it helps.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// HTTP status of the answer.
     pub status: StatusCode,
+    /// Stable error code sent as the `ApiError` body's `code`, e.g. `invalid_request` or
+    /// `busy`; clients match on it.
     pub code: &'static str,
+    /// Explanation for people, sent as the body's `message`; not for matching on.
     pub message: String,
+    /// Seconds to send in a `Retry-After` header; `None` sends none.
     pub retry_after_s: Option<u64>,
 }
 
 impl Failure {
+    /// A failure with this status, code and message, and no `Retry-After`.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
         Failure {
             status,
@@ -29,14 +35,18 @@ impl Failure {
         }
     }
 
+    /// 400 Bad Request: the client must change the request before sending it again.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Failure {
         Failure::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 401 Unauthorized, answered with `WWW-Authenticate: Bearer`: the credentials are
+    /// missing, wrong or expired.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Failure {
         Failure::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
+    /// 503 Service Unavailable with `Retry-After: 1`: send the same request again shortly.
     pub fn busy(code: &'static str, message: impl Into<String>) -> Failure {
         Failure {
             retry_after_s: Some(1),

@@ -15,6 +15,9 @@ pub(crate) async fn health() -> axum::Json<Health> {
 /// The answer of `GET /health`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Health {
+    /// Always `ok`: any answer at all means the server is up.
     pub status: String,
+    /// The system clock when the request was answered, RFC 3339 UTC (not a clock set with
+    /// [`ServerOptions::clock`](crate::ServerOptions::clock)).
     pub server_time: chrono::DateTime<Utc>,
 }

@@ -276,6 +276,7 @@ pub struct CorrectionQuery {
 /// Approved missed-punch corrections of one employee.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CorrectionList {
+    /// The employee's corrections, ordered by day and then time; empty when there are none.
     pub corrections: Vec<CorrectionView>,
 }
 
@@ -283,14 +284,19 @@ pub struct CorrectionList {
 /// such.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CorrectionView {
+    /// The approved missed-punch request the correction comes from.
     pub request_id: String,
+    /// The employee whose attendance it corrects (the request's applicant).
     pub employee_id: String,
     /// `YYYY-MM-DD`, the policy's time zone.
     pub day: String,
-    /// `in`, `out`, `break_start` or `break_end`.
+    /// The form's `punch_kind` choice, one of the options the policy's template lists
+    /// (`in` or `out` in the example policy).
     pub punch_kind: String,
-    /// `HH:MM`, local.
+    /// The form's `time` text as the applicant entered it: `HH:MM` local time when the
+    /// template asks for it so (the server does not check the format).
     pub time: String,
+    /// When the server received the approval that settled the request.
     pub approved_at: chrono::DateTime<chrono::Utc>,
     /// Always `true`: this record comes from an approved correction, not from a punch.
     pub corrected: bool,

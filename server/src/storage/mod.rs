@@ -37,7 +37,12 @@ pub enum StorageError {
     #[error(
         "the database was written by a newer daka-server (schema version {found}, this build knows up to {supported})"
     )]
-    TooNew { found: i64, supported: i64 },
+    TooNew {
+        /// Schema version of the file (its `PRAGMA user_version`).
+        found: i64,
+        /// Newest schema version this build can read and write.
+        supported: i64,
+    },
     /// A stored value does not read back as it was written.
     #[error("the database is corrupt: {0}")]
     Corrupt(String),
@@ -60,12 +65,16 @@ impl StorageError {
 /// An organisation.
 #[derive(Clone)]
 pub struct OrgRow {
+    /// Organisation id as the seed and the policy's `org.id` give it, e.g. `harbour-lane`
+    /// (1–64 letters, digits, `-`, `_` or `.`).
     pub id: String,
+    /// Display name, from the seed.
     pub name: String,
     /// The 32-byte Ed25519 seed of the key that signs the organisation's policy bundles.
     pub signing_seed: Zeroizing<[u8; 32]>,
     /// Its public key, base64url without padding.
     pub public_key: String,
+    /// When the organisation was first created by a seed (server clock).
     pub created_at: DateTime<Utc>,
 }
 
@@ -82,23 +91,34 @@ impl std::fmt::Debug for OrgRow {
 /// A new organisation, as seeding creates it.
 #[derive(Clone)]
 pub struct NewOrg {
+    /// Organisation id, already checked by the seed (1–64 letters, digits, `-`, `_` or `.`).
     pub id: String,
+    /// Display name, from the seed.
     pub name: String,
+    /// Lower-case hex SHA-256 of the admin token ([`crate::crypto::secret_hash`]); the token
+    /// itself is never stored.
     pub admin_token_hash: String,
+    /// The 32-byte Ed25519 seed of the organisation's new policy signing key.
     pub signing_seed: Zeroizing<[u8; 32]>,
+    /// The matching public key, base64url without padding, as devices receive it at
+    /// enrolment (`org_public_key`).
     pub public_key: String,
+    /// Creation time: the server clock when the seed is applied.
     pub created_at: DateTime<Utc>,
 }
 
 /// One published version of an organisation's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPolicy {
+    /// Organisation the version belongs to (the document's `org.id`).
     pub org_id: String,
+    /// The document's `version`; each stored version is greater than the ones before it.
     pub version: u64,
     /// The document exactly as signed.
     pub document: String,
     /// Ed25519 signature of the organisation key over `document`, base64url.
     pub signature: String,
+    /// When it was published (server clock).
     pub published_at: DateTime<Utc>,
 }
 
@@ -106,59 +126,93 @@ pub struct StoredPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishOutcome {
     /// Stored; `devices` devices were sent a `policy_updated` change.
-    Published { devices: u64 },
+    Published {
+        /// Devices of the organisation enrolled at the time, each sent the change.
+        devices: u64,
+    },
     /// The version is not newer than `current`; nothing changed.
-    NotNewer { current: u64 },
+    NotNewer {
+        /// The newest stored version, equal to or greater than the one offered.
+        current: u64,
+    },
 }
 
 /// An enrolled device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
+    /// Device id the server assigned at enrolment (a UUIDv7, as text).
     pub id: String,
+    /// Organisation the device enrolled into, the one its enrolment code was issued for.
     pub org_id: String,
+    /// Employee the device punches for, fixed by its enrolment code, e.g. `E1001`.
     pub employee_id: String,
     /// Ed25519 public key, 32 bytes.
     pub public_key: [u8; 32],
+    /// Device name the app sent at enrolment (`device_name`, 1–200 bytes of free text).
     pub name: String,
+    /// Platform the app sent at enrolment (1–32 bytes of free text, as the app reports it).
     pub platform: String,
+    /// When the device enrolled (server clock); none of its records can be judged earlier.
     pub enrolled_at: DateTime<Utc>,
-    /// The device's chain head as the server has it: seq and hash of the last stored record.
+    /// The device's chain head as the server has it: seq and hash of the last stored record;
+    /// `None` until its first record is stored.
     pub head: Option<ChainHead>,
 }
 
 /// The last stored record of a device's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
+    /// Sequence number of that record in the device's chain (the first record is 1).
     pub seq: u64,
+    /// Its record hash: lower-case hex SHA-256 of the record's canonical JSON, signature
+    /// included; the next record's `prev_hash` must equal it.
     pub hash: String,
+    /// Its punch id (the record's UUID, as text).
     pub punch_id: String,
 }
 
 /// A device to register.
 #[derive(Debug, Clone)]
 pub struct NewDevice {
+    /// Id to give the device: a new UUIDv7, as text.
     pub id: String,
+    /// The device's Ed25519 public key (32 raw bytes) from the enrolment request; a key
+    /// another device registered is refused ([`EnrollOutcome::KeyInUse`]).
     pub public_key: [u8; 32],
+    /// Device name the app sent (`device_name`, 1–200 bytes of free text).
     pub name: String,
+    /// Platform the app sent (1–32 bytes of free text).
     pub platform: String,
+    /// Enrolment time (server clock).
     pub enrolled_at: DateTime<Utc>,
 }
 
 /// A bearer token to store.
 #[derive(Debug, Clone)]
 pub struct NewToken {
+    /// Lower-case hex SHA-256 of the bearer token; the token itself is handed to the device
+    /// once and never stored.
     pub hash: String,
+    /// When it was issued (server clock).
     pub issued_at: DateTime<Utc>,
+    /// When it stops authenticating: `issued_at` plus
+    /// [`ServerOptions::token_ttl`](crate::ServerOptions::token_ttl).
     pub expires_at: DateTime<Utc>,
 }
 
 /// What [`Storage::enroll`] did.
 #[derive(Debug, Clone)]
 pub enum EnrollOutcome {
+    /// The code is now used, and the device and its first token are stored.
     Enrolled {
+        /// The new device as stored, with the organisation and employee of the code.
         device: Box<DeviceRow>,
     },
+    /// No code has this hash; nothing was stored (the API answers 404
+    /// `enrollment_code_unknown`).
     UnknownCode,
+    /// The code already enrolled a device; nothing was stored (the API answers 409
+    /// `enrollment_code_used`: the employee needs a new code).
     CodeUsed,
     /// Another device already registered this public key.
     KeyInUse,
@@ -167,6 +221,7 @@ pub enum EnrollOutcome {
 /// What [`Storage::add_enrollment_code`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeOutcome {
+    /// The code was new and is stored, unused.
     Added,
     /// The same code for the same employee exists (used or not): nothing changed.
     AlreadyPresent,
@@ -177,13 +232,16 @@ pub enum CodeOutcome {
 /// Identifies a pushed punch.
 #[derive(Debug, Clone)]
 pub struct ItemKey<'a> {
+    /// Organisation of the pushing device; item ids are unique per organisation.
     pub org_id: &'a str,
+    /// The authenticated device that pushed the item.
     pub device_id: &'a str,
+    /// The item's client-generated id as pushed; the ledger keeps it forever.
     pub item_id: &'a str,
     /// `punch`: an item of a kind the server does not take is refused before anything is
     /// stored.
     pub kind: ItemKind,
-    /// Hex SHA-256 of the body's canonical JSON.
+    /// Lower-case hex SHA-256 of the body's canonical JSON.
     pub body_hash: &'a str,
     /// The face nonce the item's record carries, if it could be read.
     pub nonce: Option<&'a str>,
@@ -192,12 +250,17 @@ pub struct ItemKey<'a> {
 /// An item id already in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredItem {
+    /// The device that pushed the item under this id.
     pub device_id: String,
+    /// Lower-case hex SHA-256 of that item's canonical JSON body: the same hash again is a
+    /// resend (`duplicate`), another one a different item (`id_conflict`).
     pub body_hash: String,
-    /// The punch status it was stored with.
+    /// The punch status it was stored with; approval items are stored as `Accepted`.
     pub status: PunchStatus,
     /// The code it was answered with when it was refused.
     pub code: Option<String>,
+    /// The message it was answered with, for people: the refusal reason, or a note for a
+    /// field punch; `None` for an accepted punch and for approval items.
     pub message: Option<String>,
 }
 
@@ -231,6 +294,7 @@ pub enum PunchStatus {
 }
 
 impl PunchStatus {
+    /// The stored and wire form: `accepted`, `field_punch` or `refused`.
     pub fn as_str(self) -> &'static str {
         match self {
             PunchStatus::Accepted => "accepted",
@@ -239,6 +303,7 @@ impl PunchStatus {
         }
     }
 
+    /// Reads the form [`PunchStatus::as_str`] writes; `None` for any other text.
     pub fn parse(text: &str) -> Option<PunchStatus> {
         match text {
             "accepted" => Some(PunchStatus::Accepted),
@@ -252,20 +317,33 @@ impl PunchStatus {
 /// A punch to store as the device's new chain head, with everything that goes with it.
 #[derive(Debug, Clone)]
 pub struct NewPunch {
+    /// The record's sequence number in the device's chain; it becomes the chain head.
     pub seq: u64,
+    /// The record hash (lower-case hex SHA-256 of its canonical JSON, `sig` included), which
+    /// is also the item's body hash and the new head hash.
     pub hash: String,
+    /// Employee the record is for, as the record states it (a record for another employee
+    /// than the device's is stored `Refused`).
     pub employee_id: String,
+    /// Punch kind as the record's JSON names it: `in`, `out`, `break_start`, `break_end` or
+    /// `field`.
     pub kind: String,
     /// The record as received, canonical JSON.
     pub record: String,
+    /// How the server's verdict classifies it.
     pub status: PunchStatus,
     /// The item result code (`None` when accepted).
     pub code: Option<String>,
+    /// For people: the reason of a refusal, a note for a field punch, `None` when accepted.
     pub message: Option<String>,
-    /// The server's verdict, JSON.
+    /// The server's verdict, JSON: the core's `Verdict`, or `{decision, code, message}` for a
+    /// record refused before the rules ran.
     pub server_verdict: String,
+    /// Policy version the record names, which the server judged it on.
     pub policy_version: u64,
+    /// The trusted time it was judged at (see [`crate::intake::judgement_time`]).
     pub judged_at: DateTime<Utc>,
+    /// When the push request reached the server (server clock).
     pub received_at: DateTime<Utc>,
     /// Consume the item's face nonce.
     pub consume_nonce: bool,
@@ -285,8 +363,12 @@ pub enum ItemDecision {
 /// An answer that stores nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
+    /// The item's status in the push response, e.g. `duplicate`, `rejected` or `retry`.
     pub status: daka_core::protocol::ItemStatus,
+    /// Stable item code the device matches on, e.g. `id_conflict` or `chain_gap`; for a
+    /// duplicate, the code the item was first answered with (`None` if it had none).
     pub code: Option<String>,
+    /// Explanation for people (logs, support screens); not for matching on.
     pub message: Option<String>,
 }
 
@@ -295,16 +377,29 @@ pub struct Answer {
 pub struct StoredPunch {
     /// Storage order, for paging.
     pub row: i64,
+    /// The record's id (its UUID, as text).
     pub punch_id: String,
+    /// Device whose chain the record belongs to.
     pub device_id: String,
+    /// Employee the record is for, as the record states it.
     pub employee_id: String,
+    /// Sequence number in the device's chain (from 1).
     pub seq: u64,
+    /// `in`, `out`, `break_start`, `break_end` or `field`.
     pub kind: String,
+    /// How the server's verdict classifies it.
     pub status: PunchStatus,
+    /// The code a refused punch was answered with (its first reject reason); `None` for
+    /// accepted and field punches.
     pub code: Option<String>,
+    /// The server's verdict, JSON: the core's `Verdict`, or `{decision, code, message}` for a
+    /// record refused before the rules ran.
     pub server_verdict: String,
+    /// Policy version the record was judged on.
     pub policy_version: u64,
+    /// The trusted time it was judged at.
     pub judged_at: DateTime<Utc>,
+    /// When the push request that carried it reached the server (server clock).
     pub received_at: DateTime<Utc>,
     /// For a field punch, the outcome of its review (`approved`, `rejected`), once decided.
     pub review: Option<String>,
@@ -313,10 +408,13 @@ pub struct StoredPunch {
 /// Which punches [`Storage::punches`] lists.
 #[derive(Debug, Clone, Default)]
 pub struct PunchFilter {
+    /// Only this device's punches; every device's when `None`.
     pub device_id: Option<String>,
+    /// Only punches with this status; any status when `None`.
     pub status: Option<PunchStatus>,
     /// Only rows after this storage row.
     pub after: i64,
+    /// Most rows to return (0 returns none; the admin API allows 1–5000).
     pub limit: u32,
 }
 
@@ -334,11 +432,16 @@ pub struct StoredChange {
 /// The key of a pushed approval item (a submission or a decision).
 #[derive(Debug, Clone, Copy)]
 pub struct ApprovalKey<'a> {
+    /// Organisation of the pushing device; item and request ids are unique per organisation.
     pub org_id: &'a str,
+    /// The authenticated device that pushed the item.
     pub device_id: &'a str,
+    /// The item's client-generated id as pushed; the ledger keeps it forever.
     pub item_id: &'a str,
     /// `request` or `decision`.
     pub kind: ItemKind,
+    /// Lower-case hex SHA-256 of the signed item's canonical JSON (of the raw body when it
+    /// cannot be read).
     pub body_hash: &'a str,
     /// The request the item is about.
     pub request_id: &'a str,
@@ -354,24 +457,36 @@ pub struct ApprovalKey<'a> {
 /// A stored request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRequest {
+    /// Request id the applicant's device chose (a UUID, as text).
     pub request_id: String,
+    /// Id of the policy template the form follows, e.g. `leave`.
     pub template_id: String,
+    /// The template's type: `expense`, `leave`, `missed_punch`, `field_punch_review` or
+    /// `general`.
     pub request_type: String,
+    /// Policy version the latest revision was checked against (a resubmission updates it).
     pub policy_version: u64,
+    /// Employee id of the applicant, e.g. `E1001`.
     pub applicant: String,
     /// Canonical JSON of the form.
     pub form: String,
+    /// The core's request state: status, revision, steps and who it waits for.
     pub state: daka_core::approvals::RequestState,
-    /// `YYYY-MM` of a missed-punch correction, counted against the monthly limit.
+    /// `YYYY-MM` of a missed-punch correction, counted against the monthly limit; `None`
+    /// for other request types.
     pub month: Option<String>,
+    /// When the server took its first revision (server clock).
     pub created_at: DateTime<Utc>,
+    /// When the server last applied an item to it (server clock).
     pub updated_at: DateTime<Utc>,
 }
 
 /// What the judge of an approval item sees, read inside the item's savepoint.
 #[derive(Debug, Clone)]
 pub struct ApprovalState {
+    /// The item id's ledger entry, if the id was seen before (in this organisation).
     pub existing: Option<StoredItem>,
+    /// The request the item is about, as stored; `None` when its id is new.
     pub request: Option<StoredRequest>,
     /// The applicant's leave ledger.
     pub leave: Vec<daka_core::approvals::leave::Movement>,
@@ -392,37 +507,62 @@ pub struct ApprovalState {
 /// One entry of a request's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// Position in the server's audit log; increases with every entry, so it orders a
+    /// request's trail.
     pub seq: i64,
+    /// Employee id who signed the item: the applicant for a submission, the employee who
+    /// acted for a decision (the applicant again for a withdrawal).
     pub actor: String,
+    /// Device that pushed the signed item.
     pub device_id: String,
+    /// Id of the pushed item, as in the item ledger.
     pub item_id: String,
+    /// `submit`, `resubmit`, or a decision's action: `approve`, `reject`, `return`,
+    /// `add_signer`, `transfer`, `comment` or `withdraw`.
     pub action: String,
-    /// JSON: what the action did.
+    /// JSON: what the action did (`status`, `revision` and `route` for a submission;
+    /// `effect`, `status` and `comment` for a decision).
     pub detail: String,
     /// The signed item that caused it, canonical JSON.
     pub signed: String,
+    /// When the device says the action was made: the signed item's `created_at` (submission)
+    /// or `made_at` (decision), from the device's clock.
     pub made_at: DateTime<Utc>,
+    /// When the server received the item (server clock).
     pub received_at: DateTime<Utc>,
 }
 
 /// An audit entry to add.
 #[derive(Debug, Clone)]
 pub struct NewAudit {
+    /// Employee id who signed the item (see [`AuditEntry::actor`]).
     pub actor: String,
+    /// `submit`, `resubmit` or the decision's action (see [`AuditEntry::action`]).
     pub action: String,
+    /// JSON of what the action did (see [`AuditEntry::detail`]).
     pub detail: String,
+    /// The signed item, canonical JSON.
     pub signed: String,
+    /// The signed item's own time, from the device's clock.
     pub made_at: DateTime<Utc>,
 }
 
 /// An approved missed-punch correction: a corrected attendance record, marked as such.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Correction {
+    /// The approved missed-punch request it comes from.
     pub request_id: String,
+    /// The applicant, whose attendance it corrects.
     pub employee_id: String,
+    /// The form's `date`, `YYYY-MM-DD` (a day in the policy's time zone).
     pub day: String,
+    /// The form's `punch_kind` choice as the template lists it, e.g. `in` or `out`; empty
+    /// when the form has no such field.
     pub punch_kind: String,
+    /// The form's `time` text as the applicant entered it (the example policy asks for
+    /// `HH:MM`, local time); empty when the form has no such field.
     pub time: String,
+    /// When the server received the approval that settled the request (server clock).
     pub approved_at: DateTime<Utc>,
 }
 
@@ -431,8 +571,12 @@ pub struct Correction {
 pub struct ApprovalWrite {
     /// The request as it stands after the item.
     pub request: StoredRequest,
+    /// The audit entry the item adds to the request's trail.
     pub audit: NewAudit,
+    /// Leave-ledger movements to append: a hold when a leave request is submitted, its
+    /// release or take when it is settled; empty otherwise.
     pub movements: Vec<daka_core::approvals::leave::Movement>,
+    /// The attendance correction an approved missed-punch request adds; `None` otherwise.
     pub correction: Option<Correction>,
     /// A decided field-punch review: the punch id and `approved` or `rejected`.
     pub review: Option<(String, String)>,
@@ -440,13 +584,17 @@ pub struct ApprovalWrite {
     pub notify: Vec<String>,
     /// JSON of a protocol `Change`.
     pub change: String,
+    /// When the push request reached the server (server clock): the time of the ledger
+    /// entry, the audit entry's receipt, the leave movements, the review and the changes.
     pub received_at: DateTime<Utc>,
 }
 
 /// The judge's verdict on an approval item.
 #[derive(Debug, Clone)]
 pub enum ApprovalDecision {
+    /// Store nothing; answer with this (a duplicate, or a refusal).
     Answer(Answer),
+    /// Record the item and write this, all or nothing; the item is answered `accepted`.
     Write(Box<ApprovalWrite>),
 }
 
@@ -504,6 +652,9 @@ pub trait Storage: Send + Sync + 'static {
     fn policy(&self, org_id: &str, version: u64) -> Result<Option<StoredPolicy>, StorageError>;
 
     // ---- enrolment and tokens ------------------------------------------------------------
+    /// Stores a one-time enrolment code of `org_id` for `employee_id`, by its hash
+    /// ([`crate::crypto::code_hash`]: lower-case hex SHA-256, case, spaces and dashes
+    /// ignored), created at `now`. Codes are unique across organisations.
     fn add_enrollment_code(
         &self,
         org_id: &str,

@@ -24,27 +24,27 @@ use daka_server::{
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 
-pub const ORG_A: &str = "harbour-lane";
-pub const ORG_B: &str = "kowloon-bakery";
-pub const ADMIN_A: &str = "admin-token-of-harbour-lane-0001";
-pub const ADMIN_B: &str = "admin-token-of-kowloon-bakery-01";
+pub(crate) const ORG_A: &str = "harbour-lane";
+pub(crate) const ORG_B: &str = "kowloon-bakery";
+pub(crate) const ADMIN_A: &str = "admin-token-of-harbour-lane-0001";
+pub(crate) const ADMIN_B: &str = "admin-token-of-kowloon-bakery-01";
 /// A Wi-Fi access point of the Causeway Bay store, where E1001 and E1002 work.
-pub const CWB_BSSID: &str = "e0:55:3d:4a:12:c1";
+pub(crate) const CWB_BSSID: &str = "e0:55:3d:4a:12:c1";
 /// The demonstration face-matcher key (examples/keys), trusted by the example policy.
-pub const FACE_KID: &str = "hl-face-device-2026-01";
-pub const FACE_ISS: &str = "https://face.harbour-lane.example/device";
-pub const FACE_SEED_B64: &str = "9UZFXRO72_kHBTUkAvurJGH6jRZ07r98AJb0pZFtLUw";
+pub(crate) const FACE_KID: &str = "hl-face-device-2026-01";
+pub(crate) const FACE_ISS: &str = "https://face.harbour-lane.example/device";
+pub(crate) const FACE_SEED_B64: &str = "9UZFXRO72_kHBTUkAvurJGH6jRZ07r98AJb0pZFtLUw";
 
-pub fn examples_dir() -> PathBuf {
+pub(crate) fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-pub fn hk_policy_text() -> String {
+pub(crate) fn hk_policy_text() -> String {
     std::fs::read_to_string(examples_dir().join("hk-policy.json")).unwrap()
 }
 
 /// The example policy with another version (and optionally another organisation).
-pub fn policy_variant(version: u64, org: &str) -> Value {
+pub(crate) fn policy_variant(version: u64, org: &str) -> Value {
     let mut p: Value = serde_json::from_str(&hk_policy_text()).unwrap();
     p["version"] = json!(version);
     p["org"]["id"] = json!(org);
@@ -52,7 +52,7 @@ pub fn policy_variant(version: u64, org: &str) -> Value {
 }
 
 /// Two organisations: A from the example policy file, B with an inline copy of it.
-pub fn two_org_seed() -> Seed {
+pub(crate) fn two_org_seed() -> Seed {
     let inline_b = match policy_variant(7, ORG_B) {
         Value::Object(map) => map,
         _ => unreachable!(),
@@ -91,18 +91,18 @@ pub fn two_org_seed() -> Seed {
 }
 
 /// A running server on a temporary database.
-pub struct TestServer {
-    pub server: RunningServer,
-    pub dir: tempfile::TempDir,
-    pub http: reqwest::Client,
+pub(crate) struct TestServer {
+    pub(crate) server: RunningServer,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) http: reqwest::Client,
 }
 
 impl TestServer {
-    pub async fn start() -> TestServer {
+    pub(crate) async fn start() -> TestServer {
         TestServer::start_with(ServerOptions::default()).await
     }
 
-    pub async fn start_with(options: ServerOptions) -> TestServer {
+    pub(crate) async fn start_with(options: ServerOptions) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start_with(
             ServerConfig {
@@ -121,20 +121,20 @@ impl TestServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
     }
 
-    pub fn db_path(&self) -> PathBuf {
+    pub(crate) fn db_path(&self) -> PathBuf {
         self.dir.path().join("server.db")
     }
 
-    pub fn client(&self) -> SyncClient {
+    pub(crate) fn client(&self) -> SyncClient {
         SyncClient::new(&self.server.url(), ClientConfig::default()).unwrap()
     }
 
     /// GET an admin endpoint; (status, JSON).
-    pub async fn admin_get(&self, token: &str, path: &str) -> (u16, Value) {
+    pub(crate) async fn admin_get(&self, token: &str, path: &str) -> (u16, Value) {
         let r = self
             .http
             .get(self.url(path))
@@ -147,7 +147,7 @@ impl TestServer {
     }
 
     /// The organisation's punches as (punch id, status) pairs.
-    pub async fn punches(&self, token: &str) -> Vec<(String, String)> {
+    pub(crate) async fn punches(&self, token: &str) -> Vec<(String, String)> {
         let (status, body) = self.admin_get(token, "/admin/v1/punches").await;
         assert_eq!(status, 200, "{body}");
         body["punches"]
@@ -163,7 +163,7 @@ impl TestServer {
             .collect()
     }
 
-    pub async fn enroll(&self, code: &str) -> TestDevice {
+    pub(crate) async fn enroll(&self, code: &str) -> TestDevice {
         let (signer, seed) = DeviceSigner::generate().unwrap();
         let response = self
             .client()
@@ -196,7 +196,7 @@ impl TestServer {
 
     /// `PUT /v1/attachments/{sha256}` with `body` and, if given, a `Content-Type`; (status,
     /// JSON).
-    pub async fn put_attachment(
+    pub(crate) async fn put_attachment(
         &self,
         token: &str,
         sha256: &str,
@@ -218,7 +218,12 @@ impl TestServer {
 
     /// Uploads a file as a device does before pushing a form that refers to it; the value the
     /// form gives the file (`{sha256, bytes, media_type}`).
-    pub async fn upload(&self, device: &TestDevice, bytes: &[u8], media_type: &str) -> Value {
+    pub(crate) async fn upload(
+        &self,
+        device: &TestDevice,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Value {
         let file = file_ref(bytes, media_type);
         let (status, body) = self
             .put_attachment(
@@ -234,7 +239,7 @@ impl TestServer {
         file
     }
 
-    pub async fn push(&self, device: &TestDevice, items: Vec<PushItem>) -> Vec<ItemResult> {
+    pub(crate) async fn push(&self, device: &TestDevice, items: Vec<PushItem>) -> Vec<ItemResult> {
         let response = self
             .client()
             .push(&device.token, &PushRequest { items })
@@ -245,7 +250,7 @@ impl TestServer {
 }
 
 /// A small JPEG-like file: start of image, a JFIF header, `tag` as the picture, end of image.
-pub fn jpeg_like(tag: &str) -> Vec<u8> {
+pub(crate) fn jpeg_like(tag: &str) -> Vec<u8> {
     let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
     bytes.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
     bytes.extend_from_slice(&[0xFF, 0xDA]);
@@ -255,7 +260,7 @@ pub fn jpeg_like(tag: &str) -> Vec<u8> {
 }
 
 /// How a form refers to a file: `{sha256, bytes, media_type}`.
-pub fn file_ref(bytes: &[u8], media_type: &str) -> Value {
+pub(crate) fn file_ref(bytes: &[u8], media_type: &str) -> Value {
     json!({
         "sha256": daka_server::crypto::sha256_hex(bytes),
         "bytes": bytes.len(),
@@ -264,7 +269,7 @@ pub fn file_ref(bytes: &[u8], media_type: &str) -> Value {
 }
 
 /// A face-match token (compact JWS, EdDSA) for `employee` and `nonce`, signed with `seed`.
-pub fn face_token_with(seed: &[u8], kid: &str, employee: &str, nonce: &str) -> String {
+pub(crate) fn face_token_with(seed: &[u8], kid: &str, employee: &str, nonce: &str) -> String {
     let key = Ed25519KeyPair::from_seed_unchecked(seed).unwrap();
     let now = Utc::now().timestamp();
     let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
@@ -283,44 +288,44 @@ pub fn face_token_with(seed: &[u8], kid: &str, employee: &str, nonce: &str) -> S
 }
 
 /// A face token from the trusted demonstration matcher.
-pub fn face_token(employee: &str, nonce: &str) -> String {
+pub(crate) fn face_token(employee: &str, nonce: &str) -> String {
     let seed = URL_SAFE_NO_PAD.decode(FACE_SEED_B64).unwrap();
     face_token_with(&seed, FACE_KID, employee, nonce)
 }
 
-pub fn fresh_nonce() -> String {
+pub(crate) fn fresh_nonce() -> String {
     NonceLedger::new().issue().unwrap()
 }
 
 /// What one test punch carries.
 #[derive(Debug, Clone)]
-pub struct PunchSpec {
-    pub kind: PunchKind,
-    pub fix: Option<Fix>,
-    pub wifi: Vec<String>,
-    pub face: Option<FaceEvidence>,
+pub(crate) struct PunchSpec {
+    pub(crate) kind: PunchKind,
+    pub(crate) fix: Option<Fix>,
+    pub(crate) wifi: Vec<String>,
+    pub(crate) face: Option<FaceEvidence>,
 }
 
 /// An enrolled test device: its key, its chain and its copy of the policy's engine.
-pub struct TestDevice {
-    pub device_id: String,
-    pub org_id: String,
-    pub employee_id: String,
-    pub token: String,
-    pub org_public_key: String,
-    pub signer: DeviceSigner,
-    pub key: Ed25519KeyPair,
-    pub chain: PunchChain,
-    pub engine: Engine,
-    pub started: Instant,
+pub(crate) struct TestDevice {
+    pub(crate) device_id: String,
+    pub(crate) org_id: String,
+    pub(crate) employee_id: String,
+    pub(crate) token: String,
+    pub(crate) org_public_key: String,
+    pub(crate) signer: DeviceSigner,
+    pub(crate) key: Ed25519KeyPair,
+    pub(crate) chain: PunchChain,
+    pub(crate) engine: Engine,
+    pub(crate) started: Instant,
 }
 
 impl TestDevice {
-    pub fn public_key(&self) -> [u8; 32] {
+    pub(crate) fn public_key(&self) -> [u8; 32] {
         self.key.public_key().as_ref().try_into().unwrap()
     }
 
-    pub fn clock(&self) -> DeviceClock {
+    pub(crate) fn clock(&self) -> DeviceClock {
         DeviceClock {
             wall: Utc::now(),
             monotonic_ms: 10_000 + self.started.elapsed().as_millis() as u64,
@@ -329,7 +334,7 @@ impl TestDevice {
     }
 
     /// A punch at the Causeway Bay store (Wi-Fi) with a fresh, valid face token.
-    pub fn good_spec(&self) -> PunchSpec {
+    pub(crate) fn good_spec(&self) -> PunchSpec {
         let nonce = fresh_nonce();
         PunchSpec {
             kind: PunchKind::In,
@@ -343,7 +348,7 @@ impl TestDevice {
     }
 
     /// Signs and chains a record for `spec`, with the verdict the device's engine gives it.
-    pub fn record(&mut self, spec: PunchSpec) -> PunchRecord {
+    pub(crate) fn record(&mut self, spec: PunchSpec) -> PunchRecord {
         let clock = self.clock();
         let now = Utc::now();
         let attempt = Attempt {
@@ -378,13 +383,13 @@ impl TestDevice {
         self.chain.append(draft, &self.signer).unwrap()
     }
 
-    pub fn good_record(&mut self) -> PunchRecord {
+    pub(crate) fn good_record(&mut self) -> PunchRecord {
         let spec = self.good_spec();
         self.record(spec)
     }
 
     /// The record as a push item of this device's stream.
-    pub fn item(&self, record: &PunchRecord) -> PushItem {
+    pub(crate) fn item(&self, record: &PunchRecord) -> PushItem {
         PushItem {
             id: record.body.id.to_string(),
             stream: format!("punch:{}", self.device_id),
@@ -394,7 +399,7 @@ impl TestDevice {
     }
 
     /// Signs the token challenge for `issued_at`, base64url.
-    pub fn sign_challenge(&self, issued_at: &DateTime<Utc>) -> String {
+    pub(crate) fn sign_challenge(&self, issued_at: &DateTime<Utc>) -> String {
         let challenge = daka_core::protocol::token_challenge(&self.device_id, issued_at);
         URL_SAFE_NO_PAD.encode(self.key.sign(&challenge).as_ref())
     }
@@ -402,7 +407,7 @@ impl TestDevice {
 
 /// Asserts one item result's status and code.
 #[track_caller]
-pub fn assert_result(result: &ItemResult, status: ItemStatus, code: Option<&str>) {
+pub(crate) fn assert_result(result: &ItemResult, status: ItemStatus, code: Option<&str>) {
     assert_eq!(
         (result.status, result.code.as_deref()),
         (status, code),

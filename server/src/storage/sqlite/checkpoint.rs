@@ -29,9 +29,9 @@ use rusqlite::hooks::{CheckpointMode, Wal};
 
 /// Log length, in pages, from which a checkpoint is due after the answer (SQLite's own
 /// automatic checkpoint threshold).
-pub const CHECKPOINT_PAGES: i32 = 1_000;
+pub(crate) const CHECKPOINT_PAGES: i32 = 1_000;
 /// Log length from which the writer checkpoints in the commit itself.
-pub const BACKSTOP_PAGES: i32 = 10 * CHECKPOINT_PAGES;
+pub(crate) const BACKSTOP_PAGES: i32 = 10 * CHECKPOINT_PAGES;
 
 thread_local! {
     /// Pages in the log after the last commit on this thread. Commits run on the thread that
