@@ -23,30 +23,49 @@ const MAX_SHOWN_CHARS: usize = 60;
 /// travel separately and are checked against the hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentRef {
+    /// SHA-256 of the file's bytes, 64 lower-case hex digits; no file appears twice in one
+    /// attachment field.
     pub sha256: String,
+    /// The file's size in bytes, at least 1 and at most the field's `max_bytes`.
     pub bytes: u64,
+    /// The media type the form declares, e.g. `image/jpeg`: 1 to 100 printable ASCII
+    /// characters with a `/`.
     pub media_type: String,
 }
 
 /// One field's value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {
+    /// A text field's value, verbatim; it may hold newlines and tabs but no other control
+    /// characters.
     Text(String),
+    /// A number field's value, finite.
     Number(f64),
+    /// A money field's value.
     Money {
+        /// The amount in minor units of `currency` (cents: 620000 is HKD 6,200.00).
         minor: i64,
+        /// ISO 4217 code, always the field's currency, e.g. `HKD`.
         currency: String,
     },
+    /// A date field's value (`YYYY-MM-DD` in the form's JSON).
     Date(NaiveDate),
     /// `start..=end`; `start_pm` starts at noon, `end_am` ends at noon.
     DateRange {
+        /// The first day of the range.
         start: NaiveDate,
+        /// The last day of the range, inclusive; never before `start`.
         end: NaiveDate,
+        /// Whether only the afternoon of the first day counts (`"start_half": "pm"` in JSON).
         start_pm: bool,
+        /// Whether only the morning of the last day counts (`"end_half": "am"` in JSON).
         end_am: bool,
     },
+    /// A choice field's value, one of the field's options.
     Choice(String),
+    /// An attachment field's files, in the order the form lists them.
     Attachments(Vec<AttachmentRef>),
+    /// A signature field's image.
     Signature(AttachmentRef),
 }
 
@@ -117,6 +136,7 @@ pub struct FieldError {
     pub field: String,
     /// The offending value as JSON, shortened.
     pub value: String,
+    /// What is wrong, to match on; its `Display` says it in words.
     pub problem: FieldProblem,
 }
 
@@ -129,30 +149,49 @@ pub enum FieldProblem {
     UnknownField,
     /// The JSON type does not fit the field type.
     WrongType {
+        /// What the field takes, in words, e.g. `a number` or `a list of files`.
         expected: &'static str,
     },
+    /// Text with fewer characters than the field's `min_len`.
     TooShort {
+        /// The fewest characters allowed.
         min: u64,
     },
+    /// Text with more characters than the field's `max_len`.
     TooLong {
+        /// The most characters allowed.
         max: u64,
     },
+    /// An attachment field with fewer files than its `min_count`.
     TooFew {
+        /// The fewest files allowed.
         min: u64,
     },
+    /// An attachment field with more files than its `max_count`.
     TooMany {
+        /// The most files allowed.
         max: u64,
     },
+    /// A value below the field's minimum: a number, an amount, a date, or a file of 0 bytes.
     TooSmall {
+        /// The minimum as shown to people, e.g. `1`, `HKD 1.00` or `2026-01-01`.
         min: String,
     },
+    /// A value above the field's maximum: a number, an amount, a date, a file's size or a
+    /// date range's length.
     TooLarge {
+        /// The maximum as shown to people, e.g. `1000`, `HKD 10,000.00`, `2026-12-31`,
+        /// `10485760 bytes` or `31 days`.
         max: String,
     },
+    /// A choice value that is not one of the field's options.
     NotAnOption {
+        /// The field's options, in policy order, for the UI to offer instead.
         options: Vec<String>,
     },
+    /// A money value in another currency than the field's (or with none).
     WrongCurrency {
+        /// The field's currency, an ISO 4217 code such as `HKD`.
         expected: String,
     },
     /// Anything else, in words.
@@ -184,6 +223,9 @@ impl fmt::Display for FieldProblem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} problem(s) in the form: {}", errors.len(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct FormErrors {
+    /// Never empty; at most one error per field: the template's fields in template order,
+    /// then the fields the template does not define. A value that is not an object at all
+    /// gives one error with field `$`.
     pub errors: Vec<FieldError>,
 }
 

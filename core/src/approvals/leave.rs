@@ -32,9 +32,13 @@ pub enum MovementKind {
 /// One movement of a leave balance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Movement {
+    /// Id of the employee whose balance moves (the request's applicant), e.g. `E1001`.
     pub employee: String,
+    /// Id of the policy's leave type, e.g. `annual`.
     pub leave_type: String,
+    /// The calendar year of the balance: the year the leave starts in, e.g. `2026`.
     pub year: i32,
+    /// What the entry records; decides whether `halves` counts as pending or taken.
     pub kind: MovementKind,
     /// Signed half days: negative for holds and takes, positive for releases.
     pub halves: i64,
@@ -45,6 +49,7 @@ pub struct Movement {
 /// A balance for one employee, leave type and year, in half days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
+    /// The leave type's yearly entitlement from the policy.
     pub entitled: i64,
     /// Approved leave.
     pub taken: i64,
@@ -58,13 +63,19 @@ pub struct Balance {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LeaveError {
+    /// The request needs more leave than the balance has available, and the leave type does
+    /// not allow a negative balance. The request is refused; the applicant asks for less or
+    /// uses another leave type.
     #[error(
         "not enough {leave_type} leave: {} day(s) requested, {} available ({} entitled, {} taken, {} pending)",
         days(*requested), days(balance.available), days(balance.entitled), days(balance.taken), days(balance.pending)
     )]
     InsufficientBalance {
+        /// Id of the leave type, e.g. `annual`.
         leave_type: String,
+        /// How much leave the request needs, in half days.
         requested: i64,
+        /// The balance before the request, in half days.
         balance: Balance,
     },
 }

@@ -68,7 +68,11 @@ impl RequestStatus {
 /// One step of a request in progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepState {
+    /// Step name shown to people: the template step's name, or `Added by <employee id>` for
+    /// a step an approver added.
     pub name: String,
+    /// Whether the first approval decides the step or every approver must approve; a step an
+    /// approver added is [`StepMode::Any`].
     pub mode: StepMode,
     /// Who may approve this step now.
     pub approvers: Vec<String>,
@@ -91,8 +95,11 @@ impl StepState {
 /// The state of one request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestState {
+    /// Employee id of the applicant, who never approves their own request.
     pub applicant: String,
+    /// Where the request stands.
     pub status: RequestStatus,
+    /// The steps in order: the computed route's, plus any an approver added.
     pub steps: Vec<StepState>,
     /// Index of the step waiting for approval while `Pending`; `steps.len()` once approved.
     pub current: usize,
@@ -114,34 +121,52 @@ pub enum SignerPosition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
+    /// Approve the current step, as one of its approvers.
     Approve {
+        /// An optional note, at most [`MAX_COMMENT_CHARS`] characters, no control characters but newlines.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
+    /// Refuse the request for good, as an approver of the current step.
     Reject {
+        /// The reason the applicant reads: required and not blank, at most [`MAX_COMMENT_CHARS`] characters, no control characters but newlines.
         comment: String,
     },
     /// Send back to the applicant for changes.
     Return {
+        /// What the applicant should change: required and not blank, at most [`MAX_COMMENT_CHARS`] characters, no control characters but newlines.
         comment: String,
     },
+    /// Add an approver, as a step of their own, before or after the current step; done by an
+    /// approver of the current step.
     AddSigner {
+        /// Employee id of the new signer: an employee of the organisation, not the applicant.
         employee: String,
+        /// Whether the new signer approves before the current step, or after it (the actor
+        /// then approves the current step at once).
         position: SignerPosition,
+        /// An optional note, at most [`MAX_COMMENT_CHARS`] characters, no control characters but newlines.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
     /// Hand one's place in the current step to someone else.
     Transfer {
+        /// Employee id of who takes the actor's place: an employee of the organisation, not
+        /// the applicant, not already an approver of the step.
         to: String,
+        /// An optional note, at most [`MAX_COMMENT_CHARS`] characters, no control characters but newlines.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
+    /// Add a note and change nothing else; the applicant or anyone who is or was an approver
+    /// may, until the request is finished.
     Comment {
+        /// The note: required and not blank, at most [`MAX_COMMENT_CHARS`] characters, no control characters but newlines.
         comment: String,
     },
     /// The applicant takes the request back.
     Withdraw {
+        /// An optional reason, at most [`MAX_COMMENT_CHARS`] characters, no control characters but newlines.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
@@ -178,31 +203,76 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActionError {
+    /// The request is approved, rejected or withdrawn; no action changes it any more. Show
+    /// the request's final state instead.
     #[error("the request is already {}; nothing can be done to it any more", status.as_str())]
-    Finished { status: RequestStatus },
+    Finished {
+        /// The final status the request has.
+        status: RequestStatus,
+    },
+    /// The request's status does not allow the action: approvers' actions need
+    /// [`RequestStatus::Pending`], a resubmission needs [`RequestStatus::Returned`].
     #[error("the request is {}, not waiting for approval", status.as_str())]
-    NotPending { status: RequestStatus },
+    NotPending {
+        /// The status the request has.
+        status: RequestStatus,
+    },
+    /// The applicant tried to act as an approver of their own request (approve, reject,
+    /// return, add a signer or transfer).
     #[error("{actor} cannot approve their own request")]
-    SelfApproval { actor: String },
+    SelfApproval {
+        /// Employee id of the applicant who tried.
+        actor: String,
+    },
+    /// The actor is not an approver of the current step, for instance because the step was
+    /// already decided by someone else or moved on.
     #[error("{actor} is not an approver of the current step ({step}); its approvers are {}", approvers.join(", "))]
     NotCurrentApprover {
+        /// Employee id of who tried.
         actor: String,
+        /// Name of the current step.
         step: String,
+        /// Employee ids of who may act on the current step.
         approvers: Vec<String>,
     },
+    /// The actor already approved the current step, an all step still waiting for others.
     #[error("{actor} has already approved this step")]
-    AlreadyActed { actor: String },
+    AlreadyActed {
+        /// Employee id of who tried again.
+        actor: String,
+    },
+    /// Only the applicant may withdraw or resubmit a request.
     #[error("only the applicant {applicant} can {action} this request")]
     NotApplicant {
+        /// Employee id of the request's applicant.
         applicant: String,
+        /// What was tried: `withdraw` or `resubmit`.
         action: &'static str,
     },
+    /// Someone who is neither the applicant nor an approver of any step tried to comment.
     #[error("{actor} takes no part in this request")]
-    NotParticipant { actor: String },
+    NotParticipant {
+        /// Employee id of who tried.
+        actor: String,
+    },
+    /// The employee a signer is added or a step transferred to cannot take it: the applicant,
+    /// not an employee of the organisation, or (for a transfer) already an approver of it.
     #[error("cannot add or transfer to {employee}: {reason}")]
-    InvalidSigner { employee: String, reason: String },
+    InvalidSigner {
+        /// The employee id given.
+        employee: String,
+        /// Why it is refused, in words for people.
+        reason: String,
+    },
+    /// A comment or reason is missing where one is needed (reject, return, comment), is
+    /// longer than [`MAX_COMMENT_CHARS`] characters or holds control characters.
     #[error("comment: {reason}")]
-    InvalidComment { reason: String },
+    InvalidComment {
+        /// What is wrong, in words for people.
+        reason: String,
+    },
+    /// A submission or resubmission came with a route of no steps; a request needs at least
+    /// one approver.
     #[error("the route has no steps; a request needs at least one approver")]
     EmptyRoute,
 }
@@ -236,29 +306,47 @@ impl ActionError {
 pub enum Effect {
     /// The actor's approval was recorded; the step waits for others (an all step).
     Approved {
+        /// Index of the step in [`RequestState::steps`].
         step: usize,
     },
     /// The step is done and the next one is waiting.
     StepDone {
+        /// Index of the step just done, in [`RequestState::steps`].
         step: usize,
+        /// Index of the step now waiting.
         next: usize,
     },
     /// The last step is done: the request is approved.
     RequestApproved,
+    /// An approver rejected the request; it is final.
     RequestRejected,
+    /// An approver returned the request; the applicant resubmits or withdraws it.
     RequestReturned,
+    /// The applicant withdrew the request; it is final.
     RequestWithdrawn,
+    /// An approver added a signer as a new step (after the current one, the actor's own
+    /// approval is recorded too).
     SignerAdded {
+        /// Index of the added step in [`RequestState::steps`].
         step: usize,
+        /// Employee id of the new signer.
         employee: String,
     },
+    /// An approver handed their place in the current step to someone else.
     Transferred {
+        /// Index of the step in [`RequestState::steps`].
         step: usize,
+        /// Employee id of the approver who gave up the place (the actor).
         from: String,
+        /// Employee id of who took it.
         to: String,
     },
+    /// A comment was recorded; nothing else changed.
     Commented,
+    /// The applicant resubmitted a returned request; approval starts over at the first step
+    /// of the new route.
     Resubmitted {
+        /// The request's new revision, 2 after the first resubmission.
         revision: u32,
     },
 }

@@ -23,6 +23,8 @@ use crate::policy::Policy;
 pub struct RouteStep {
     /// The step's name from the template, e.g. "Finance".
     pub name: String,
+    /// Whether the first approval decides the step or every approver must approve, as the
+    /// template's step says.
     pub mode: StepMode,
     /// Employee ids, never empty, never the applicant.
     pub approvers: Vec<String>,
@@ -38,12 +40,19 @@ pub struct RouteStep {
 pub enum RouteError {
     /// The applicant is not an employee of the policy.
     #[error("{applicant:?} is not an employee of this organisation")]
-    UnknownApplicant { applicant: String },
+    UnknownApplicant {
+        /// The applicant id as given.
+        applicant: String,
+    },
     /// A step resolved to nobody who may approve.
     #[error("step {step} ({name}) has no approver: {reason}")]
     NoApprover {
+        /// Index of the step in the template's route, 0 for the first, steps left out by
+        /// their condition included.
         step: usize,
+        /// The step's name from the template.
         name: String,
+        /// Why nobody is left, in words for people, e.g. `E1001 has no manager at level 2`.
         reason: String,
     },
 }

@@ -31,15 +31,21 @@ pub struct Submission {
     pub request_id: Uuid,
     /// 1, then one more for each resubmission after a return.
     pub revision: u32,
+    /// Id of the policy template the form follows, e.g. `expense`.
     pub template_id: String,
     /// The policy version the form and route were made with.
     pub policy_version: u64,
+    /// Employee id of the applicant: the employee enrolled on the submitting device.
     pub applicant: String,
+    /// Id the server gave the submitting device at enrolment; that device's key signs the
+    /// submission.
     pub device_id: String,
     /// The form's values, as `Form::to_json` writes them.
     pub form: Value,
     /// The route the applicant was shown.
     pub route: Vec<RouteStep>,
+    /// When the device made the submission, by its trusted time (server-anchored when it
+    /// can be, its wall clock otherwise); RFC 3339 in the JSON.
     pub created_at: DateTime<Utc>,
 }
 
@@ -49,11 +55,17 @@ pub struct Submission {
 pub struct Decision {
     /// The decision's id (UUIDv7); the outbox item id.
     pub id: Uuid,
+    /// The request acted on: its [`Submission::request_id`].
     pub request_id: Uuid,
     /// The employee acting (the device's enrolled employee).
     pub actor: String,
+    /// Id the server gave the acting device at enrolment; that device's key signs the
+    /// decision.
     pub device_id: String,
+    /// What the actor does, with its comment or reason.
     pub action: Action,
+    /// When the device made the decision, by its trusted time (server-anchored when it can
+    /// be, its wall clock otherwise); RFC 3339 in the JSON.
     pub made_at: DateTime<Utc>,
 }
 

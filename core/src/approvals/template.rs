@@ -41,6 +41,8 @@ impl ApprovalPolicy {
 /// A role and the employees who hold it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
+    /// Role id as the policy gives it, e.g. `finance`; what a step's `{"role": …}` approvers
+    /// name.
     pub id: String,
     /// Employee ids; never empty.
     pub members: Vec<String>,
@@ -49,7 +51,10 @@ pub struct Role {
 /// A kind of leave and its yearly entitlement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaveType {
+    /// Leave type id, e.g. `annual`: the options of a leave template's `leave_type` field and
+    /// the ledger's [`Movement::leave_type`](super::leave::Movement::leave_type) use it.
     pub id: String,
+    /// Display name for people, e.g. `Annual leave 年假`; 1 to 256 characters.
     pub name: String,
     /// Days granted per calendar year, in half days (14 days = 28).
     pub yearly_halves: u32,
@@ -94,8 +99,13 @@ impl RequestType {
 /// A request form and the route its requests take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
+    /// Template id, e.g. `expense`; a submission names its template by it
+    /// ([`Submission::template_id`](super::Submission::template_id)).
     pub id: String,
+    /// Display name for people, e.g. `Expense claim 報銷`; 1 to 256 characters.
     pub name: String,
+    /// What the template's requests are; decides the built-in fields it must have and what
+    /// approval does.
     pub request_type: RequestType,
     /// Fields in display order; ids are unique.
     pub fields: Vec<Field>,
@@ -113,9 +123,15 @@ impl Template {
 /// One field of a form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
+    /// Field id, the key of the field's value in a form's JSON, e.g. `amount`; unique within
+    /// the template.
     pub id: String,
+    /// Label shown to people, 1 to 256 characters; the field id when the policy gives none.
     pub label: String,
+    /// Whether a form must give a value (an absent value and `null` both count as none);
+    /// `false` when the policy does not say.
     pub required: bool,
+    /// The field's type and the limits a value must meet.
     pub kind: FieldKind,
 }
 
@@ -123,33 +139,69 @@ pub struct Field {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldKind {
     /// Free text, counted in Unicode characters.
-    Text { min_len: u32, max_len: u32 },
+    Text {
+        /// Fewest characters a value may have; 0 when the policy does not say.
+        min_len: u32,
+        /// Most characters a value may have, 1 to 100,000; 2,000 when the policy does not say.
+        max_len: u32,
+    },
     /// A finite number in `min..=max`.
-    Number { min: f64, max: f64 },
+    Number {
+        /// Smallest value allowed; −10^15 when the policy does not say.
+        min: f64,
+        /// Largest value allowed; 10^15 when the policy does not say.
+        max: f64,
+    },
     /// Money in integer minor units of one ISO 4217 currency, in `min..=max`.
     Money {
+        /// ISO 4217 code, three upper-case letters such as `HKD`; a value in any other
+        /// currency is refused.
         currency: String,
+        /// Smallest amount allowed, in minor units (cents); 0 when the policy does not say.
         min_minor: i64,
+        /// Largest amount allowed, in minor units; 100,000,000,000 when the policy does not
+        /// say.
         max_minor: i64,
     },
     /// A calendar date (`YYYY-MM-DD`, the policy's time zone).
     Date {
+        /// Earliest date allowed, inclusive; no lower bound when `None`.
         min: Option<NaiveDate>,
+        /// Latest date allowed, inclusive; no upper bound when `None`.
         max: Option<NaiveDate>,
     },
     /// An inclusive range of dates, each end optionally a half day; at most `max_days` long.
-    DateRange { max_days: u32 },
+    DateRange {
+        /// Longest range allowed, in days (a half day counts as 0.5), 1 to 366; 31 when the
+        /// policy does not say.
+        max_days: u32,
+    },
     /// One of a fixed list of options.
-    Choice { options: Vec<String> },
+    Choice {
+        /// The values a form may give, in policy order, none twice. A leave template's
+        /// `leave_type` options are leave type ids; a missed-punch template's `punch_kind`
+        /// options are among `in`, `out`, `break_start` and `break_end`.
+        options: Vec<String>,
+    },
     /// Files (receipt photos), referenced by SHA-256; `min_count..=max_count` of them, each
     /// at most `max_bytes`.
     Attachment {
+        /// Fewest files a value may list; 0 when the policy does not say.
         min_count: u32,
+        /// Most files a value may list, 1 to 50; 10 when the policy does not say.
         max_count: u32,
+        /// Largest file allowed, in bytes, at most
+        /// [`MAX_ATTACHMENT_BYTES`](crate::policy::MAX_ATTACHMENT_BYTES); 10 MiB when the
+        /// policy does not say.
         max_bytes: u64,
     },
     /// A handwritten signature image, referenced by SHA-256, at most `max_bytes`.
-    Signature { max_bytes: u64 },
+    Signature {
+        /// Largest image allowed, in bytes, at most
+        /// [`MAX_ATTACHMENT_BYTES`](crate::policy::MAX_ATTACHMENT_BYTES); 1 MiB when the
+        /// policy does not say.
+        max_bytes: u64,
+    },
 }
 
 impl FieldKind {
@@ -171,8 +223,13 @@ impl FieldKind {
 /// A step of a template's route.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepSpec {
+    /// Step name shown to people, e.g. `Finance`, 1 to 256 characters; copied into the
+    /// computed route.
     pub name: String,
+    /// Who approves the step.
     pub approvers: ApproverSpec,
+    /// Whether the first approval decides the step or every approver must approve;
+    /// [`StepMode::Any`] when the policy does not say.
     pub mode: StepMode,
     /// The step applies only when this holds for the form; always when `None`.
     pub when: Option<Condition>,
@@ -183,7 +240,10 @@ pub struct StepSpec {
 pub enum ApproverSpec {
     /// The applicant's manager `level` levels up: 1 is the direct manager, 2 the manager's
     /// manager.
-    Manager { level: u8 },
+    Manager {
+        /// How many levels up the applicant's management chain, 1 to 5.
+        level: u8,
+    },
     /// Every holder of a role.
     Role(String),
     /// Named employees.
@@ -210,8 +270,11 @@ pub enum Condition {
     /// A comparison of one field's value with a constant of the field's type. A field left
     /// empty makes every comparison on it false.
     Compare {
+        /// Id of the template field whose value is compared.
         field: String,
+        /// How the value is compared with the constant.
         op: CompareOp,
+        /// The constant, of the type the field's values have.
         value: Operand,
     },
 }
@@ -219,11 +282,18 @@ pub enum Condition {
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompareOp {
+    /// The value equals the constant (text and choice values compare exactly, case included).
     Eq,
+    /// The value differs from the constant.
     Ne,
+    /// The value is greater than the constant (number, money, date and date range fields
+    /// only; a date range compares by its length).
     Gt,
+    /// The value is greater than or equal to the constant (as for `Gt`).
     Ge,
+    /// The value is less than the constant (as for `Gt`).
     Lt,
+    /// The value is less than or equal to the constant (as for `Gt`).
     Le,
     /// The value is one of a list (text and choice fields).
     In,
@@ -260,12 +330,15 @@ impl CompareOp {
 /// The constant side of a comparison, typed by the field it is compared with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
+    /// For a number field.
     Number(f64),
     /// Minor units of the field's currency.
     Money(i64),
+    /// For a date field; later dates are greater.
     Date(NaiveDate),
     /// A date range's length, in half days.
     Halves(u32),
+    /// For `eq` or `ne` on a text or choice field; for a choice field, one of its options.
     Text(String),
     /// For `in`.
     TextSet(Vec<String>),

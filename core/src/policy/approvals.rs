@@ -30,34 +30,37 @@ const STEP_FIELDS: &[&str] = &["name", "approvers", "mode", "when"];
 const APPROVER_FIELDS: &[&str] = &["manager", "role", "employees"];
 const COMPARE_FIELDS: &[&str] = &["field", "op", "value"];
 
-/// Most roles, leave types and templates.
-pub const MAX_ROLES: usize = 200;
-pub const MAX_ROLE_MEMBERS: usize = 10_000;
-pub const MAX_LEAVE_TYPES: usize = 50;
-pub const MAX_TEMPLATES: usize = 200;
+/// Most roles.
+pub(super) const MAX_ROLES: usize = 200;
+/// Most employees in one role's `members` or one step's `employees` list.
+pub(super) const MAX_ROLE_MEMBERS: usize = 10_000;
+/// Most leave types.
+pub(super) const MAX_LEAVE_TYPES: usize = 50;
+/// Most templates.
+pub(super) const MAX_TEMPLATES: usize = 200;
 /// Most fields in one template.
-pub const MAX_FIELDS: usize = 100;
+pub(super) const MAX_FIELDS: usize = 100;
 /// Most steps in one route.
-pub const MAX_STEPS: usize = 20;
+pub(super) const MAX_STEPS: usize = 20;
 /// Most options of a choice field.
-pub const MAX_OPTIONS: usize = 500;
+pub(super) const MAX_OPTIONS: usize = 500;
 /// Longest text field a template may allow, in characters.
-pub const MAX_TEXT_LEN: u64 = 100_000;
+pub(super) const MAX_TEXT_LEN: u64 = 100_000;
 /// Largest attachment a template may allow, in bytes (50 MiB).
 pub const MAX_ATTACHMENT_BYTES: u64 = 50 * 1024 * 1024;
 /// Most attachments one field may allow.
-pub const MAX_ATTACHMENTS: u64 = 50;
+pub(super) const MAX_ATTACHMENTS: u64 = 50;
 /// Deepest nesting of `all` / `any` conditions.
-pub const MAX_CONDITION_DEPTH: usize = 8;
+pub(super) const MAX_CONDITION_DEPTH: usize = 8;
 /// Highest manager level a step may name.
-pub const MAX_MANAGER_LEVEL: u64 = 5;
+pub(super) const MAX_MANAGER_LEVEL: u64 = 5;
 /// Longest date range a template may allow, in days.
-pub const MAX_RANGE_DAYS: u64 = 366;
+pub(super) const MAX_RANGE_DAYS: u64 = 366;
 /// Default missed-punch corrections per employee and month.
-pub const DEFAULT_MISSED_PUNCH_LIMIT: u32 = 3;
+pub(super) const DEFAULT_MISSED_PUNCH_LIMIT: u32 = 3;
 
 /// The punch kinds a missed-punch correction may name.
-pub const MISSED_PUNCH_KINDS: &[&str] = &["in", "out", "break_start", "break_end"];
+pub(super) const MISSED_PUNCH_KINDS: &[&str] = &["in", "out", "break_start", "break_end"];
 
 pub(super) fn parse_approvals(
     v: &Json,

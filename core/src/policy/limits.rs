@@ -21,10 +21,13 @@ pub const MAX_NAME_CHARS: usize = 256;
 /// Longest face-matcher issuer (`iss`), in Unicode characters.
 pub const MAX_ISSUER_CHARS: usize = 512;
 
+/// Most entries in the document's `sites` list.
 pub const MAX_SITES: usize = 100_000;
+/// Most entries in the document's `employees` list.
 pub const MAX_EMPLOYEES: usize = 1_000_000;
 /// Most sites one employee may be allowed at (a regional manager may cover every shop).
 pub const MAX_SITES_PER_EMPLOYEE: usize = MAX_SITES;
+/// Most trusted keys in the document's `face_matchers` list.
 pub const MAX_FACE_MATCHERS: usize = 100;
 /// Most entries in one site's `fences` list.
 pub const MAX_FENCES_PER_SITE: usize = 100;

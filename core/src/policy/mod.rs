@@ -29,7 +29,9 @@ use crate::approvals::ApprovalPolicy;
 pub struct Policy {
     /// Monotonically increasing policy version; every verdict records the version it used.
     pub version: u64,
+    /// The organisation the policy belongs to: its id, display name and time zone.
     pub org: Org,
+    /// The numbers the evaluator applies; each one the document leaves out has its default.
     pub thresholds: Thresholds,
     /// Sites in document order; [`SiteIdx`] indexes this list.
     pub sites: Vec<Site>,
@@ -44,9 +46,13 @@ pub struct Policy {
 /// Index of a site in [`Policy::sites`].
 pub type SiteIdx = usize;
 
+/// The organisation a policy belongs to, from the document's `org` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Org {
+    /// Organisation id as the policy gives it, e.g. `harbour-lane`; 1 to 128 characters,
+    /// compared exactly.
     pub id: String,
+    /// Display name for people, e.g. `Harbour Lane Retail`; 1 to 256 characters.
     pub name: String,
     /// IANA time zone for day boundaries, default `Asia/Hong_Kong`.
     pub time_zone: String,
@@ -55,7 +61,10 @@ pub struct Org {
 /// One place where employees may clock in.
 #[derive(Debug, Clone)]
 pub struct Site {
+    /// Site id as the policy gives it, e.g. `cwb-store`; unique among the sites, and what an
+    /// employee's `sites` list names. Compared exactly.
     pub id: String,
+    /// Display name shown to people in verdicts, e.g. "37 m outside Causeway Bay Store".
     pub name: String,
     /// At least one fence; a MultiPolygon contributes one fence per polygon.
     pub fences: Vec<Fence>,
@@ -69,12 +78,23 @@ pub enum Fence {
     /// A simple polygon (closed exterior ring, optional holes inside it).
     Polygon(Polygon<f64>),
     /// A geodesic circle.
-    Circle { center: Coord<f64>, radius_m: f64 },
+    Circle {
+        /// The centre in degrees, `x` the longitude and `y` the latitude (the document writes
+        /// it `[longitude, latitude]`).
+        center: Coord<f64>,
+        /// The radius in metres, greater than 0 and at most
+        /// [`MAX_CIRCLE_RADIUS_M`](limits::MAX_CIRCLE_RADIUS_M).
+        radius_m: f64,
+    },
 }
 
+/// A person who may clock in, from the document's `employees` list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Employee {
+    /// Employee id as the policy lists it, e.g. `E1001`; unique, compared exactly. Punch
+    /// records, requests and approval routes name employees by it.
     pub id: String,
+    /// Display name for people, e.g. `Chan Tai Man`; 1 to 256 characters.
     pub name: String,
     /// The sites this employee may clock in at, as indexes into [`Policy::sites`]; never empty.
     pub sites: Vec<SiteIdx>,
@@ -100,6 +120,8 @@ pub enum UncertainAction {
 pub struct Thresholds {
     /// Fixes with a worse (larger) accuracy radius are refused, unless Wi-Fi proves presence.
     pub max_accuracy_m: f64,
+    /// What the evaluator does with a punch whose location verdict is `uncertain`; the default
+    /// is [`UncertainAction::FieldPunch`].
     pub uncertain: UncertainAction,
     /// Oldest acceptable fix, by monotonic clock, in seconds.
     pub max_fix_age_s: u64,
@@ -107,9 +129,11 @@ pub struct Thresholds {
     pub max_travel_speed_mps: f64,
     /// Allowed disagreement between wall-clock and monotonic elapsed time, in seconds.
     pub clock_jump_tolerance_s: u64,
+    /// Whether punches need a face-match token, and the scores and ages a token must meet.
     pub face: FaceRules,
 }
 
+/// The face-check rules, from the document's `thresholds.face` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceRules {
     /// Whether every punch needs a face-match token.
@@ -127,9 +151,13 @@ pub struct FaceRules {
 /// A trusted face-matcher key, from a JWK in the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedKey {
+    /// Key id, matched exactly against a face-match token's header `kid`; unique among the
+    /// policy's keys, e.g. `hl-face-device-2026-01`.
     pub kid: String,
     /// When set, a token's `iss` must equal it.
     pub issuer: Option<String>,
+    /// The public key that verifies a token's signature; its type decides the one `alg` a
+    /// token may use with it.
     pub key: PublicKey,
 }
 
