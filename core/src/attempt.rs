@@ -27,14 +27,21 @@ pub const MAX_ATTEMPT_JSON: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Attempt {
+    /// The employee punching, as the policy lists them (e.g. `E1001`); non-empty, at most
+    /// [`MAX_ID_LEN`] bytes.
     pub employee_id: String,
+    /// What the punch is; `in` when the JSON leaves it out.
     #[serde(default = "default_kind")]
     pub kind: PunchKind,
+    /// The latest location fix; absent when the platform has none (then only Wi-Fi can place the
+    /// device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
     /// BSSIDs from the latest Wi-Fi scan, any case, `:` or `-` separated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wifi_bssids: Vec<String>,
+    /// The face-match token and its nonce; absent when no face check was made (the punch is then
+    /// rejected if the policy requires one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face: Option<FaceEvidence>,
     /// Device clocks at the attempt.
@@ -59,6 +66,7 @@ pub struct AttemptError {
     pub field: String,
     /// The offending value, shortened to at most 80 characters.
     pub value: String,
+    /// What is wrong with the value, in English.
     pub reason: String,
 }
 

@@ -37,7 +37,11 @@ pub enum Decision {
 /// One finding, with its stable code and a message carrying the numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
+    /// Stable machine code of the finding (listed in `docs/verdict.md`); apps pick their message by
+    /// it.
     pub code: Code,
+    /// How much the finding weighed in this decision: the code's default severity, or the one the
+    /// policy or the circumstances set (e.g. `outside_fence` on a field punch is only `review`).
     pub severity: Severity,
     /// Human-readable, with the numbers: "37 m outside Causeway Bay Store (accuracy ±65 m)".
     pub message: String,
@@ -46,17 +50,22 @@ pub struct Reason {
 /// The location part of a verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocationVerdict {
+    /// Where the device was relative to the fences of its allowed sites; `outside` also when
+    /// nothing placed it (`source` is `none`).
     pub presence: Presence,
     /// How presence was established.
     pub source: LocationSource,
     /// The nearest allowed site (or the site whose Wi-Fi matched).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
+    /// Display name of that site, from the policy; present exactly when `site_id` is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site_name: Option<String>,
     /// Metres from the fix to that site's fence edge: positive outside, negative inside.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_to_edge_m: Option<f64>,
+    /// The fix's accuracy radius in metres (68 % confidence), as the platform reported it; absent
+    /// when `source` is `none`, and for a Wi-Fi match without a fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy_m: Option<f64>,
 }
@@ -65,18 +74,28 @@ pub struct LocationVerdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LocationSource {
+    /// The location fix, judged against the fences of the employee's sites.
     Gps,
+    /// A scanned Wi-Fi access point on an allowed site's allow-list; presence proven whatever the
+    /// fix says.
     Wifi,
+    /// Nothing placed the device: no fix and no matching Wi-Fi, no site assigned to the employee,
+    /// or an employee the policy does not list.
     None,
 }
 
 /// The face part of a verdict, when a token verified.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaceVerdict {
+    /// Id of the policy's trusted face-matcher key that verified the token.
     pub kid: String,
+    /// The token's `iss` claim: who ran the match.
     pub issuer: String,
+    /// Match score from the token, 0..=1.
     pub score: f64,
+    /// Liveness from the token as a score, 0..=1 (`"pass"` counts as 1).
     pub liveness: f64,
+    /// The token's `model` claim, when the matcher names its model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
@@ -84,15 +103,21 @@ pub struct FaceVerdict {
 /// The evaluator's answer for one attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// What happens to the punch; the most severe reason decides it.
     pub decision: Decision,
+    /// Where the device was, and which evidence established it.
     pub location: LocationVerdict,
+    /// The verified face match; absent when no token came with the attempt or the token was refused
+    /// (then a reason says why).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub face: Option<FaceVerdict>,
     /// Every finding, most severe first.
     pub reasons: Vec<Reason>,
+    /// Version of the policy the attempt was judged under.
     pub policy_version: u64,
     /// The trusted time the attempt was judged at.
     pub evaluated_at: DateTime<Utc>,
+    /// Where `evaluated_at` came from; `device_wall` means the device's own, user-adjustable clock.
     pub time_source: TimeSource,
 }
 
@@ -110,6 +135,8 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Builds the engine for `policy`: its geofence and Wi-Fi indexes and the employees' allowed
+    /// sites, once. Keep it for as long as that policy version is in use.
     pub fn new(policy: Policy) -> Engine {
         let geofences = GeofenceIndex::new(&policy);
         let wifi = WifiIndex::new(&policy);
@@ -132,6 +159,7 @@ impl Engine {
         }
     }
 
+    /// The policy this engine judges by.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

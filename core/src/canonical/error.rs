@@ -16,21 +16,35 @@ pub enum CanonicalError {
     /// The text is not JSON, or names a key twice in one object, or holds a non-finite number.
     #[error("not JSON (line {line}, column {column}): {reason}")]
     NotJson {
+        /// Line of the fault, counted from 1.
         line: usize,
+        /// Column of the fault on that line, in bytes, counted from 1.
         column: usize,
+        /// What is wrong, as the JSON parser describes it (English).
         reason: String,
     },
     /// An integer beyond ±(2^53 − 1): RFC 8785 writes every number as an IEEE double, so two
     /// such integers could write the same text. `field` is the path (`a.b[2]`), empty when the
     /// writer, which does not track paths, found it.
     #[error("{}", self.describe())]
-    UnsafeInteger { field: String, value: String },
+    UnsafeInteger {
+        /// Path of the integer (`a.b[2]`); empty when the writer found it.
+        field: String,
+        /// The integer as written.
+        value: String,
+    },
     /// The received JSON and its typed reading written back differ.
     #[error("{difference}")]
-    Differs { difference: Difference },
+    Differs {
+        /// The first place where they differ, and how.
+        difference: Difference,
+    },
     /// Something serde cannot write as JSON, such as a map key that is not a string.
     #[error("{reason}")]
-    Unwritable { reason: String },
+    Unwritable {
+        /// What serde could not write, in its words.
+        reason: String,
+    },
 }
 
 impl CanonicalError {

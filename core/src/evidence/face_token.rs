@@ -101,7 +101,9 @@ impl fmt::Display for JwsAlg {
 /// The type of a trusted key, for [`FaceTokenError::KeyMismatch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyType {
+    /// An Ed25519 key (JWK `kty` `OKP`, `crv` `Ed25519`), which verifies `EdDSA` tokens.
     Ed25519,
+    /// A P-256 key (JWK `kty` `EC`, `crv` `P-256`), which verifies `ES256` tokens.
     P256,
 }
 
@@ -170,6 +172,7 @@ pub struct Expected<'a> {
 pub struct FaceMatch {
     /// The key that verified the signature.
     pub kid: String,
+    /// The token's `alg` header; always the one algorithm the key's type verifies.
     pub alg: JwsAlg,
     /// The `iss` claim.
     pub issuer: String,
@@ -179,7 +182,10 @@ pub struct FaceMatch {
     pub liveness: f64,
     /// The `model` claim, when present.
     pub model: Option<String>,
+    /// When the matcher issued the token: the `iat` claim, fractions of a second kept.
     pub issued_at: DateTime<Utc>,
+    /// When the token expires: the `exp` claim, fractions of a second kept; always after
+    /// `issued_at`.
     pub expires_at: DateTime<Utc>,
 }
 

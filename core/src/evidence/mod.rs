@@ -58,8 +58,13 @@ pub struct DeviceClock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeAnchor {
+    /// The `server_time` of the sync response the anchor was taken from (UTC).
     pub server_time: DateTime<Utc>,
+    /// The device's monotonic clock when that response was received, in milliseconds since boot (as
+    /// [`DeviceClock::monotonic_ms`]).
     pub monotonic_ms: u64,
+    /// The boot session of that reading ([`DeviceClock::boot_id`]); the anchor is used only while
+    /// the device is still on it.
     pub boot_id: String,
 }
 

@@ -28,12 +28,17 @@ use crate::policy::Thresholds;
 /// One finding about the evidence, before it is weighed into a verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
+    /// What was found; apps pick their message by it.
     pub code: Code,
+    /// How much it weighs: the code's [`Code::default_severity`] unless the evaluator adjusts it to
+    /// the circumstances (e.g. for a field punch).
     pub severity: Severity,
+    /// Human-readable English with the numbers, for people and logs; match on `code`, not on this.
     pub message: String,
 }
 
 impl Finding {
+    /// A finding with the code's default severity.
     pub fn new(code: Code, message: impl Into<String>) -> Finding {
         Finding {
             code,

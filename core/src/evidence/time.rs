@@ -27,7 +27,10 @@ pub enum TimeSource {
 /// The evaluator's notion of now, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrustedTime {
+    /// The time to judge the attempt at (UTC).
     pub now: DateTime<Utc>,
+    /// Where `now` came from; [`TimeSource::DeviceWall`] means it rests on the user-adjustable wall
+    /// clock.
     pub source: TimeSource,
 }
 

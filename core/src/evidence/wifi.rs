@@ -18,11 +18,14 @@ pub struct WifiIndex {
 /// A scanned BSSID that matched an allowed site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WifiMatch {
+    /// Index of the matching site in [`Policy::sites`].
     pub site: SiteIdx,
+    /// The scanned BSSID that matched, normalised to `aa:bb:cc:dd:ee:ff`.
     pub bssid: String,
 }
 
 impl WifiIndex {
+    /// Indexes the Wi-Fi allow-lists of every site in `policy`.
     pub fn new(policy: &Policy) -> WifiIndex {
         let mut sites_by_bssid: HashMap<String, Vec<SiteIdx>> = HashMap::new();
         for (idx, site) in policy.sites.iter().enumerate() {

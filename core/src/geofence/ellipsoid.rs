@@ -53,7 +53,7 @@ pub(crate) struct Frame {
 impl Frame {
     /// The frame at a fix, or `None` when the coordinates are not a point on Earth
     /// (non-finite, or latitude outside ±90°). Longitude may be any finite value.
-    pub fn new(lon_deg: f64, lat_deg: f64) -> Option<Frame> {
+    pub(crate) fn new(lon_deg: f64, lat_deg: f64) -> Option<Frame> {
         if !lon_deg.is_finite() || !lat_deg.is_finite() || lat_deg.abs() > 90.0 {
             return None;
         }
@@ -69,14 +69,14 @@ impl Frame {
 
     /// `p − x`: an ECEF point relative to the fix (still in ECEF axes).
     #[inline(always)]
-    pub fn rel(&self, p: &[f64; 3]) -> [f64; 3] {
+    pub(crate) fn rel(&self, p: &[f64; 3]) -> [f64; 3] {
         [p[0] - self.x[0], p[1] - self.x[1], p[2] - self.x[2]]
     }
 
     /// The east and north components of a fix-relative vector: its orthogonal projection on
     /// the tangent plane at the fix.
     #[inline(always)]
-    pub fn east_north(&self, d: &[f64; 3]) -> [f64; 2] {
+    pub(crate) fn east_north(&self, d: &[f64; 3]) -> [f64; 2] {
         [
             self.east[0] * d[0] + self.east[1] * d[1],
             self.north[0] * d[0] + self.north[1] * d[1] + self.north[2] * d[2],

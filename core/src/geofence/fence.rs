@@ -75,7 +75,7 @@ pub(crate) struct FenceSet {
 }
 
 impl FenceSet {
-    pub fn new<'a>(sites: impl IntoIterator<Item = &'a [Fence]>) -> FenceSet {
+    pub(crate) fn new<'a>(sites: impl IntoIterator<Item = &'a [Fence]>) -> FenceSet {
         let mut set = FenceSet {
             site_fences: vec![0],
             ..FenceSet::default()
@@ -95,12 +95,12 @@ impl FenceSet {
         set
     }
 
-    pub fn site_count(&self) -> usize {
+    pub(crate) fn site_count(&self) -> usize {
         self.site_fences.len() - 1
     }
 
     /// Fence indexes of one site.
-    pub fn fences_of(&self, site: SiteIdx) -> std::ops::Range<usize> {
+    pub(crate) fn fences_of(&self, site: SiteIdx) -> std::ops::Range<usize> {
         self.site_fences[site]..self.site_fences[site + 1]
     }
 
@@ -185,13 +185,13 @@ impl FenceSet {
 
     /// Squared 3-D distance from the fix to fence `f`'s box: zero inside it.
     #[inline]
-    pub fn box_distance2(&self, f: usize, x: &[f64; 3]) -> f64 {
+    pub(crate) fn box_distance2(&self, f: usize, x: &[f64; 3]) -> f64 {
         let fence = &self.fences[f];
         box_distance2(&fence.lo, &fence.hi, x)
     }
 
     /// Signed distance in metres from the fix to fence `f`'s boundary: negative inside.
-    pub fn signed_distance(&self, f: usize, frame: &Frame) -> f64 {
+    pub(crate) fn signed_distance(&self, f: usize, frame: &Frame) -> f64 {
         let fence = &self.fences[f];
         match fence.shape {
             Shape::Circle { centre, radius_m } => {

@@ -40,16 +40,24 @@ pub struct EnrollRequest {
     pub platform: String,
 }
 
+/// Answer to [`EnrollRequest`]: who the device now is, and its first bearer token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
+    /// Id the server assigned to this device; the device puts it in every punch record it signs and
+    /// sends it in [`TokenRequest`].
     pub device_id: String,
+    /// Id of the organisation that issued the enrolment code; the `org.id` of every policy the
+    /// device will be sent.
     pub org_id: String,
+    /// The employee the enrolment code was issued for, as the policy lists them (e.g. `E1001`); the
+    /// device acts for this employee only.
     pub employee_id: String,
     /// Bearer token for the other endpoints.
     pub token: String,
     /// The organisation's Ed25519 key that signs policy bundles, base64url.
     pub org_public_key: String,
+    /// The server's clock when it answered (RFC 3339, UTC); the device's trusted-time anchor.
     pub server_time: DateTime<Utc>,
 }
 
@@ -59,6 +67,7 @@ pub struct EnrollResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    /// Id the server assigned at enrolment ([`EnrollResponse::device_id`]).
     pub device_id: String,
     /// The device's current time; the server refuses requests more than five minutes off.
     pub issued_at: DateTime<Utc>,
@@ -75,10 +84,15 @@ pub fn token_challenge(device_id: &str, issued_at: &DateTime<Utc>) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Answer to [`TokenRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
+    /// The new bearer token; earlier tokens of the device stop working. It expires after the
+    /// server's token lifetime (30 days by default on the reference server); then requests answer
+    /// 401 and the device asks for a new one.
     pub token: String,
+    /// The server's clock when it answered (RFC 3339, UTC); the device's trusted-time anchor.
     pub server_time: DateTime<Utc>,
 }
 
@@ -86,11 +100,14 @@ pub struct TokenResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyBundle {
+    /// The policy's version number (its document's `version`); each published policy has a higher
+    /// one than the last.
     pub version: u64,
     /// The policy document (JSON text, see docs/policy.md), exactly as signed.
     pub document: String,
     /// Ed25519 signature of the organisation key over the UTF-8 bytes of `document`, base64url.
     pub signature: String,
+    /// The server's clock when it answered (RFC 3339, UTC); the device's trusted-time anchor.
     pub server_time: DateTime<Utc>,
 }
 
@@ -99,12 +116,14 @@ pub struct PolicyBundle {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
+    /// The items, at most [`MAX_PUSH_ITEMS`]; within a stream, in the order they must be applied.
     pub items: Vec<PushItem>,
 }
 
 /// Most items the server accepts in one push.
 pub const MAX_PUSH_ITEMS: usize = 500;
 
+/// One outbox item of a push.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -157,24 +176,33 @@ pub enum ItemStatus {
     Retry,
 }
 
+/// The server's answer for one pushed item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemResult {
+    /// The pushed item's [`PushItem::id`].
     pub id: String,
+    /// What the server did with the item; see [`ItemStatus`].
     pub status: ItemStatus,
-    // An [`ItemCode`], or for a punch refused by the server's verdict that verdict's first
-    // reject code ([`crate::codes::Code`]); hence text.
+    /// Why the item was refused or must be retried: an [`ItemCode`] word, or for a punch
+    /// refused by the server's verdict that verdict's first reject code
+    /// ([`crate::codes::Code`], e.g. `outside_fence`); hence text. Absent for accepted items;
+    /// a duplicate carries the original answer's code, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// Human-readable explanation (English), for logs and support, not for matching; absent when
+    /// there is nothing to explain (e.g. accepted items).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
+/// Answer to [`PushRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// One result per pushed item, in the request's order.
     pub results: Vec<ItemResult>,
+    /// The server's clock when it answered (RFC 3339, UTC); the device's trusted-time anchor.
     pub server_time: DateTime<Utc>,
 }
 
@@ -182,11 +210,13 @@ pub struct PushResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangesResponse {
+    /// The changes, oldest first; may be empty.
     pub changes: Vec<Change>,
     /// Pass back as `cursor` next time.
     pub cursor: String,
     /// More changes are waiting; ask again at once.
     pub more: bool,
+    /// The server's clock when it answered (RFC 3339, UTC); the device's trusted-time anchor.
     pub server_time: DateTime<Utc>,
 }
 
@@ -197,18 +227,27 @@ pub struct ChangesResponse {
 pub enum Change {
     /// The server's own verdict on a punch it received.
     PunchVerdict {
+        /// The punch record's id (a UUIDv7, [`PushItem::id`] of its push).
         punch_id: String,
+        /// The server's decision; it may differ from the one the device recorded.
         decision: crate::verdict::Decision,
+        /// The codes of every reason of the server's verdict, in its order; empty when the server
+        /// refused the record before judging it (then the push answer's `code` says why).
         codes: Vec<crate::codes::Code>,
     },
     /// A new policy version is available at `GET /v1/policy`.
-    PolicyUpdated { version: u64 },
+    PolicyUpdated {
+        /// The new policy's version ([`PolicyBundle::version`]).
+        version: u64,
+    },
     /// A request this device's employee made or must act on changed: details at
     /// `GET /v1/requests/{request_id}`.
     RequestUpdated {
+        /// The request's id (a UUIDv7 made by the applicant's device).
         request_id: String,
         /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
         status: String,
+        /// The request's revision: 1 for the first submission, one more for each resubmission.
         revision: u32,
         /// Who must act now (empty unless pending).
         waiting_for: Vec<String>,
@@ -221,7 +260,11 @@ pub enum Change {
 pub struct ApiError {
     /// Stable code, e.g. `unauthorized`, `invalid_request`, `enrollment_code_used`.
     pub code: String,
+    /// Human-readable explanation (English), for logs and people, not for matching: match on
+    /// `code`.
     pub message: String,
+    /// The server's clock when it answered (RFC 3339, UTC); the reference server always sets it,
+    /// but a client must cope with its absence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<DateTime<Utc>>,
 }
@@ -230,10 +273,13 @@ pub struct ApiError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepView {
+    /// The step's name from the template's route, e.g. `Manager`.
     pub name: String,
     /// `any` (the first approval decides) or `all` (countersign).
     pub mode: String,
+    /// Employee ids of who may approve the step.
     pub approvers: Vec<String>,
+    /// Employee ids of who has approved the step, in the order they did.
     pub approved_by: Vec<String>,
     /// The approver who added this step, for an added signer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,7 +290,9 @@ pub struct StepView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditView {
+    /// Employee id of who acted, as the policy lists them.
     pub actor: String,
+    /// Id of the device that signed the action ([`EnrollResponse::device_id`]).
     pub device_id: String,
     /// `submit`, `resubmit`, `approve`, `reject`, `return`, `add_signer`, `transfer`,
     /// `comment` or `withdraw`.
@@ -255,6 +303,7 @@ pub struct AuditView {
     pub signed: serde_json::Value,
     /// The device's time of the action.
     pub made_at: DateTime<Utc>,
+    /// The server's clock when it took the action in (RFC 3339, UTC).
     pub received_at: DateTime<Utc>,
 }
 
@@ -262,22 +311,34 @@ pub struct AuditView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestView {
+    /// The request's id (a UUIDv7 made by the applicant's device).
     pub request_id: String,
+    /// Id of the policy template the request was filed on.
     pub template_id: String,
+    /// The template's request type: `expense`, `leave`, `missed_punch`, `field_punch_review` or
+    /// `general`.
     pub request_type: String,
+    /// Version of the policy the request was (last) submitted under.
     pub policy_version: u64,
+    /// Employee id of who made the request, as the policy lists them.
     pub applicant: String,
     /// `pending`, `approved`, `rejected`, `returned` or `withdrawn`.
     pub status: String,
+    /// 1 for the first submission, one more for each resubmission.
     pub revision: u32,
     /// The form's values (see docs/approvals.md); text exactly as submitted.
     pub form: serde_json::Value,
+    /// The route: every step, in order, including signers added by approvers.
     pub steps: Vec<StepView>,
     /// Index of the step waiting, while pending.
     pub current_step: usize,
+    /// Employee ids of who must act now (empty unless pending).
     pub waiting_for: Vec<String>,
+    /// When the server took in the first submission (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When the server last applied an action to it (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
+    /// The audit trail, oldest first; empty in [`RequestList`].
     pub audit: Vec<AuditView>,
 }
 
@@ -285,7 +346,10 @@ pub struct RequestView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestList {
+    /// The requests: for `GET /v1/inbox` those waiting for the employee, oldest first; for
+    /// `GET /v1/requests` the employee's own, newest first (at most 500).
     pub requests: Vec<RequestView>,
+    /// The server's clock when it answered (RFC 3339, UTC); the device's trusted-time anchor.
     pub server_time: DateTime<Utc>,
 }
 
@@ -293,13 +357,21 @@ pub struct RequestList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaveBalanceView {
+    /// Id of the leave type in the policy, e.g. `annual`.
     pub leave_type: String,
+    /// The leave type's display name from the policy.
     pub name: String,
+    /// Calendar year of the balance (leave counts in the year it starts in).
     pub year: i32,
+    /// The policy's yearly entitlement, in half days.
     pub entitled_halves: i64,
+    /// Approved leave, in half days.
     pub taken_halves: i64,
+    /// Leave held by requests still pending, in half days.
     pub pending_halves: i64,
+    /// `entitled − taken − pending`, in half days; can be below zero (see `allow_negative`).
     pub available_halves: i64,
+    /// Whether the leave type lets a request take the available balance below zero.
     pub allow_negative: bool,
 }
 
@@ -307,7 +379,10 @@ pub struct LeaveBalanceView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaveBalances {
+    /// One balance per leave type of the current policy; empty when the organisation has no policy
+    /// yet.
     pub balances: Vec<LeaveBalanceView>,
+    /// The server's clock when it answered (RFC 3339, UTC); the device's trusted-time anchor.
     pub server_time: DateTime<Utc>,
 }
 
@@ -325,5 +400,6 @@ pub struct AttachmentStored {
     pub media_type: String,
     /// Whether this upload stored the file (`false`: it was already stored).
     pub stored: bool,
+    /// The server's clock when it answered (RFC 3339, UTC).
     pub server_time: DateTime<Utc>,
 }

@@ -53,13 +53,19 @@ use crate::signed::DeviceVerifier;
 /// such as the evaluator's [`Verdict`](crate::verdict::Verdict) as the device has it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PunchDraft<V = RecordedVerdict> {
+    /// What the punch is: in, out, a break's start or end, or a field punch.
     pub kind: PunchKind,
+    /// The employee who punched, as the policy lists them (e.g. `E1001`); non-empty.
     pub employee_id: String,
+    /// What the device observed, kept so the server can judge the punch again.
     pub evidence: PunchEvidence,
+    /// The device's clocks at the attempt.
     pub clock: DeviceClock,
     /// Last known server-minus-device offset in milliseconds, if any sync happened.
     pub server_offset_ms: Option<i64>,
+    /// Version of the policy the verdict was reached under.
     pub policy_version: u64,
+    /// The device's verdict on the attempt.
     pub verdict: V,
     /// The trusted time of the punch (server anchor plus monotonic time), used for the
     /// timestamp in the UUIDv7 id so ids sort by when punches really happened.
@@ -183,6 +189,7 @@ fn v7_id(time: &DateTime<Utc>) -> Result<Uuid, RecordError> {
 /// verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainAnchor {
+    /// The device whose chain it is; a record for another device id fails as `wrong_device`.
     pub device_id: String,
     /// Seq of the last verified record.
     pub seq: u64,
@@ -222,8 +229,11 @@ impl ChainSummary {
 pub struct ChainError {
     /// Position of the record in the log as presented (0-based).
     pub index: usize,
+    /// The record's `seq`, as it carries it.
     pub seq: u64,
+    /// The record's `id`.
     pub id: Uuid,
+    /// What is wrong, with a stable [`code`](ChainErrorKind::code).
     pub kind: ChainErrorKind,
 }
 
@@ -239,32 +249,76 @@ impl ChainError {
 #[non_exhaustive]
 pub enum ChainErrorKind {
     /// The record is of a format version this library does not read.
-    UnsupportedFormat { found: u32 },
+    UnsupportedFormat {
+        /// The record's `format`.
+        found: u32,
+    },
     /// The record breaks a rule of the format (seq 0, a malformed `prev_hash`, …).
-    Malformed { error: RecordError },
+    Malformed {
+        /// The rule broken, naming the field.
+        error: RecordError,
+    },
     /// The signature does not verify: the record was edited or not signed by this key.
     BadSignature,
     /// Validly signed, but for another device id than the chain's.
-    WrongDevice { expected: String, found: String },
+    WrongDevice {
+        /// The chain's device id: the anchor's, or else the first record's.
+        expected: String,
+        /// The device id this record carries.
+        found: String,
+    },
     /// The log does not start at seq 1 and no anchor was given.
-    NotGenesis { found_seq: u64 },
+    NotGenesis {
+        /// The seq the log starts at.
+        found_seq: u64,
+    },
     /// Records before this one are missing.
-    Gap { expected_seq: u64, found_seq: u64 },
+    Gap {
+        /// The seq that should have come next.
+        expected_seq: u64,
+        /// This record's seq.
+        found_seq: u64,
+    },
     /// A later record comes before the expected one, which appears further on.
-    OutOfOrder { expected_seq: u64, found_seq: u64 },
+    OutOfOrder {
+        /// The seq that should have come next, found later in the log.
+        expected_seq: u64,
+        /// This record's seq.
+        found_seq: u64,
+    },
     /// A second, different, validly signed record with a seq already seen.
-    Fork { seq: u64, first_index: usize },
+    Fork {
+        /// The seq both records carry.
+        seq: u64,
+        /// Position of the first record with that seq in the log (0-based).
+        first_index: usize,
+    },
     /// An exact copy of an earlier record.
-    DuplicateRecord { seq: u64, first_index: usize },
+    DuplicateRecord {
+        /// The seq of both copies.
+        seq: u64,
+        /// Position of the first copy in the log (0-based).
+        first_index: usize,
+    },
     /// A record at or before the anchor the verification started from.
-    BeforeAnchor { anchor_seq: u64, found_seq: u64 },
+    BeforeAnchor {
+        /// The seq of the anchor the verification started from.
+        anchor_seq: u64,
+        /// This record's seq, at or before the anchor's.
+        found_seq: u64,
+    },
     /// `prev_hash` is not the hash of the record before.
     BrokenLink {
+        /// Hash of the record before (lower-case hex SHA-256); `None` when there is none.
         expected_hash: Option<String>,
+        /// This record's `prev_hash`.
         found_hash: Option<String>,
     },
     /// The id is already used by an earlier record of the chain.
-    DuplicateId { first_index: usize },
+    DuplicateId {
+        /// Position of the earlier record with the same id in the log (0-based).
+        first_index: usize,
+    },
 }
 
 impl ChainErrorKind {
@@ -504,6 +558,7 @@ pub fn verify_chain_from(
 pub struct LogError {
     /// 1-based line number in the log.
     pub line: usize,
+    /// Why that record cannot be read (or, writing a log, written).
     pub error: RecordError,
 }
 

@@ -39,12 +39,24 @@ pub struct ChainHead {
 #[non_exhaustive]
 pub enum ChainLinkError {
     /// The record's seq is already used: at or before the head's.
-    Fork { head_seq: u64, found_seq: u64 },
+    Fork {
+        /// The head's seq: that of the chain's last record.
+        head_seq: u64,
+        /// The record's seq, at or before `head_seq`.
+        found_seq: u64,
+    },
     /// Records between the head and this one are missing.
-    Gap { expected_seq: u64, found_seq: u64 },
+    Gap {
+        /// The seq the next record must have: `head_seq + 1`.
+        expected_seq: u64,
+        /// The record's seq, beyond it.
+        found_seq: u64,
+    },
     /// The next seq, but `prev_hash` is not the head's hash.
     BrokenLink {
+        /// The head's hash (lower-case hex SHA-256); `None` for the empty chain.
         expected_hash: Option<String>,
+        /// The record's `prev_hash`.
         found_hash: Option<String>,
     },
 }

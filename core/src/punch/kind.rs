@@ -8,9 +8,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PunchKind {
+    /// Clocking in: starting work.
     In,
+    /// Clocking out: ending work.
     Out,
+    /// Starting a break.
     BreakStart,
+    /// Ending a break, back at work.
     BreakEnd,
     /// A field punch (外勤) made away from any site, for review.
     Field,

@@ -56,8 +56,12 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PunchEvidence {
+    /// The location fix the attempt was judged on; absent when the platform gave none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// BSSIDs of the Wi-Fi access points scanned at the attempt, in scan order (daka's device
+    /// runtime writes them normalised, `aa:bb:cc:dd:ee:ff`); empty, and then left out of the
+    /// JSON, when none were scanned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wifi_bssids: Vec<String>,
     /// The face matcher's compact JWS, kept verbatim so the server can verify it again.
@@ -76,18 +80,24 @@ pub struct PunchBody {
     pub format: u32,
     /// UUIDv7, generated on the device; the server deduplicates on it forever.
     pub id: Uuid,
+    /// The device's id, as the server assigned it at enrolment; the same on every record of a
+    /// chain.
     pub device_id: String,
     /// 1 for the device's first punch, then +1 per punch.
     pub seq: u64,
     /// Hex SHA-256 of the previous record; `None` only for `seq == 1`.
     pub prev_hash: Option<String>,
+    /// What the punch is: in, out, a break's start or end, or a field punch.
     pub kind: PunchKind,
+    /// The employee who punched, as the policy lists them (e.g. `E1001`); non-empty.
     pub employee_id: String,
+    /// What the device observed, kept so the server can judge the punch again.
     pub evidence: PunchEvidence,
     /// Device clocks when the punch was made.
     pub clock: DeviceClock,
     /// Last known server-minus-device offset in milliseconds, if any sync happened.
     pub server_offset_ms: Option<i64>,
+    /// Version of the policy the device judged the punch under.
     pub policy_version: u64,
     /// The verdict the device reached; the server re-evaluates and may differ.
     pub verdict: RecordedVerdict,
@@ -108,28 +118,76 @@ pub type PunchRecord = Signed<PunchBody>;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
+    /// The JSON text is longer than [`MAX_RECORD_BYTES`]; refused before it is parsed.
     #[error("record is {bytes} bytes, over the {limit}-byte limit")]
-    TooLarge { bytes: usize, limit: usize },
+    TooLarge {
+        /// Length of the text, in bytes.
+        bytes: usize,
+        /// The largest record read, in bytes ([`MAX_RECORD_BYTES`]).
+        limit: usize,
+    },
+    /// The text is not JSON, names a key twice in one object, or holds a non-finite number.
     #[error("not JSON (line {line}, column {column}): {reason}")]
     Json {
+        /// Line of the fault, counted from 1.
         line: usize,
+        /// Column of the fault on that line, in bytes, counted from 1.
         column: usize,
+        /// What is wrong, as the JSON parser describes it (English).
         reason: String,
     },
+    /// The text is JSON, but not an object.
     #[error("a record is a JSON object, not {found}")]
-    NotAnObject { found: &'static str },
+    NotAnObject {
+        /// What it is instead: `null`, `a boolean`, `a number`, `a string` or `an array`.
+        found: &'static str,
+    },
+    /// A member the record format writes is absent (`sig` included). Every member the format
+    /// writes must be there, even one with a default such as `evidence.fix.mock`.
     #[error("field `{field}` is missing")]
-    MissingField { field: String },
+    MissingField {
+        /// Path of the member, e.g. `clock.boot_id`.
+        field: String,
+    },
+    /// A member the record format does not write: a field it lacks, or a `null` where the format
+    /// leaves the member out (e.g. `"face_token": null`).
     #[error("field `{field}` is not part of the record format")]
-    UnknownField { field: String },
+    UnknownField {
+        /// Path of the member, e.g. `evidence.face_token`.
+        field: String,
+    },
+    /// A value of the wrong type, an integer beyond ±(2^53 − 1), a value against a rule of the
+    /// format (see [`PunchBody::validate`]), or a `sig` that does not decode or verify.
     #[error("field `{field}`: {reason}")]
-    InvalidField { field: String, reason: String },
+    InvalidField {
+        /// Path of the field, e.g. `evidence.fix.lat` or `sig`.
+        field: String,
+        /// What is wrong with it, in English.
+        reason: String,
+    },
+    /// A valid value that the record format writes differently (a time with `+08:00` instead
+    /// of UTC `Z`, an upper-case id): refused, so that the signed bytes have one reading.
     #[error("field `{field}`: {reason}")]
-    NonCanonical { field: String, reason: String },
+    NonCanonical {
+        /// Path of the field, e.g. `clock.wall`.
+        field: String,
+        /// The value received and the form the format writes, in English.
+        reason: String,
+    },
+    /// `format` is not [`RECORD_FORMAT`]: a record of another format version, which this
+    /// library cannot read (a newer one may).
     #[error("record format {found} is not supported; this library reads format {RECORD_FORMAT}")]
-    UnsupportedFormat { found: String },
+    UnsupportedFormat {
+        /// The `format` value found, as JSON text (e.g. `2`, or `"1"`).
+        found: String,
+    },
+    /// The typed record cannot be written as canonical JSON, so it can be neither signed nor
+    /// hashed.
     #[error("record cannot be written as canonical JSON: {reason}")]
-    NotSerialisable { reason: String },
+    NotSerialisable {
+        /// Why, as the canonical writer reports it.
+        reason: String,
+    },
 }
 
 impl RecordError {
@@ -218,7 +276,10 @@ impl From<SignedError> for RecordError {
 pub enum SignatureError {
     /// `sig` is not base64url without padding of 64 bytes.
     #[error("`sig` is not a base64url-encoded 64-byte Ed25519 signature: {reason}")]
-    Encoding { reason: String },
+    Encoding {
+        /// What is wrong with the text: its length or its base64url.
+        reason: String,
+    },
     /// The signature is well-formed but does not match the body and key.
     #[error("the signature does not match the record and the public key")]
     Mismatch,
@@ -236,7 +297,10 @@ pub enum PunchError {
     Randomness,
     /// The key material was rejected; the stored seed is damaged.
     #[error("the device key was rejected: {reason}")]
-    Key { reason: String },
+    Key {
+        /// Why the key library refused it.
+        reason: String,
+    },
     /// The draft (or the chain's device id) cannot make a valid record.
     #[error("cannot record this punch: {0}")]
     InvalidDraft(RecordError),
@@ -488,7 +552,7 @@ impl Signed<PunchBody> {
     /// the [`ReadRecord`] instead of writing the record out again for each.
     ///
     /// A record that arrives exactly in its canonical form, as daka devices send theirs, is
-    /// read on a shorter path with the same result (see [`PunchRecord::read_canonical`]).
+    /// read on a shorter path with the same result.
     pub fn read(text: &str) -> Result<ReadRecord, RecordError> {
         match PunchRecord::read_canonical(text) {
             Some(read) => Ok(read),

@@ -24,8 +24,12 @@ use crate::verdict::{self, Verdict};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordedDecision {
+    /// Recorded as an ordinary punch.
     Accepted,
+    /// Recorded as a field punch (外勤) that an approver must review.
     FieldPunch,
+    /// Not accepted; the `reasons` say why. (The daka device runtime does not record rejected
+    /// attempts.)
     Rejected,
 }
 
@@ -33,8 +37,13 @@ pub enum RecordedDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordedLocationSource {
+    /// The location fix, judged against the fences of the employee's sites.
     Gps,
+    /// A scanned Wi-Fi access point on an allowed site's allow-list; presence proven whatever the
+    /// fix says.
     Wifi,
+    /// Nothing placed the device: no fix and no matching Wi-Fi, no site assigned to the employee,
+    /// or an employee the policy does not list.
     None,
 }
 
@@ -42,31 +51,46 @@ pub enum RecordedLocationSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordedTimeSource {
+    /// The last server time anchor plus the monotonic time elapsed since, on the same boot.
     ServerAnchor,
+    /// A trusted time supplied by the caller (the server's clock, or `daka check --now`).
     Supplied,
+    /// The device's wall clock, as it had no server anchor for this boot: the record's times are
+    /// the device's own.
     DeviceWall,
 }
 
 /// One finding, with its stable code and a message carrying the numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedReason {
+    /// Stable machine code of the finding (listed in `docs/verdict.md`).
     pub code: Code,
+    /// How much the finding weighed in the device's decision.
     pub severity: Severity,
+    /// Human-readable English with the numbers, as the device wrote it.
     pub message: String,
 }
 
 /// The location part of the verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedLocation {
+    /// Where the device was relative to the fences of its allowed sites; `outside` also when
+    /// nothing placed it (`source` is `none`).
     pub presence: Presence,
+    /// Which evidence established `presence`.
     pub source: RecordedLocationSource,
+    /// Policy id of the nearest allowed site, or of the site whose Wi-Fi matched; absent when no
+    /// site was found (always when `source` is `none`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
+    /// Display name of that site, from the policy; present exactly when `site_id` is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site_name: Option<String>,
     /// Metres from the fix to the site's fence edge: positive outside, negative inside.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_to_edge_m: Option<f64>,
+    /// The fix's accuracy radius in metres (68 % confidence), as the platform reported it; absent
+    /// when `source` is `none`, and for a Wi-Fi match without a fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy_m: Option<f64>,
 }
@@ -74,10 +98,15 @@ pub struct RecordedLocation {
 /// The face part of the verdict, when a token verified.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedFace {
+    /// Id of the policy's trusted face-matcher key that verified the token.
     pub kid: String,
+    /// The token's `iss` claim: who ran the match.
     pub issuer: String,
+    /// Match score from the token, 0..=1.
     pub score: f64,
+    /// Liveness from the token as a score, 0..=1 (`"pass"` counts as 1).
     pub liveness: f64,
+    /// The token's `model` claim, when the matcher names its model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
@@ -86,15 +115,21 @@ pub struct RecordedFace {
 /// `docs/punch-record.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedVerdict {
+    /// What the device decided.
     pub decision: RecordedDecision,
+    /// Where the device was, and which evidence established it.
     pub location: RecordedLocation,
+    /// The verified face match; absent when no token came with the attempt or the token was refused
+    /// (then a reason says why).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub face: Option<RecordedFace>,
     /// Every finding, most severe first.
     pub reasons: Vec<RecordedReason>,
+    /// Version of the policy the device judged by.
     pub policy_version: u64,
     /// The trusted time the attempt was judged at.
     pub evaluated_at: DateTime<Utc>,
+    /// Where `evaluated_at` came from; `device_wall` means the device's own, user-adjustable clock.
     pub time_source: RecordedTimeSource,
 }
 

@@ -35,8 +35,10 @@ pub use key::{DeviceVerifier, SigningKey};
 /// ([`Signed::from_json`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Signed<T> {
+    /// The signed content: every member of the item but `sig`.
     #[serde(flatten)]
     pub body: T,
+    /// Base64url (no padding) of the 64-byte Ed25519 signature over the body's canonical JSON.
     pub sig: String,
 }
 
@@ -71,35 +73,70 @@ pub trait SignedFormat: Serialize + DeserializeOwned {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignedError {
+    /// The JSON text is longer than the format's [`SignedFormat::MAX_BYTES`]; refused before
+    /// it is parsed.
     #[error("{bytes} bytes, over the {limit}-byte limit")]
-    TooLarge { bytes: usize, limit: usize },
+    TooLarge {
+        /// Length of the text, in bytes.
+        bytes: usize,
+        /// The format's limit, in bytes.
+        limit: usize,
+    },
     /// Not JSON, a duplicate key, or a non-finite number.
     #[error("not valid JSON: {reason}")]
     Json {
+        /// Line of the fault, counted from 1.
         line: usize,
+        /// Column of the fault on that line, in bytes, counted from 1.
         column: usize,
+        /// What is wrong, as the JSON parser describes it (English).
         reason: String,
     },
+    /// The text is JSON, but not an object.
     #[error("$: expected an object")]
-    NotAnObject { found: &'static str },
+    NotAnObject {
+        /// What it is instead: `null`, `a boolean`, `a number`, `a string` or `an array`.
+        found: &'static str,
+    },
     /// No `sig` member, or one that is not a string (`found`, as JSON).
     #[error("sig: a base64url signature is required")]
-    MissingSig { found: Option<String> },
+    MissingSig {
+        /// The `sig` member as JSON text when it is there but not a string; `None` when absent.
+        found: Option<String>,
+    },
     /// An integer beyond ±(2^53 − 1) at `field`.
     #[error(": field `{field}`: {}", CanonicalError::integer_reason(value))]
-    UnsafeInteger { field: String, value: String },
+    UnsafeInteger {
+        /// Path of the integer, e.g. `seq` or `evidence.fix.monotonic_ms`.
+        field: String,
+        /// The integer as written in the JSON.
+        value: String,
+    },
     /// The body is not of its type: `path` as serde names it (`.` for the whole body).
     #[error("{}: {reason}", if path == "." { "$" } else { path.as_str() })]
-    Field { path: String, reason: String },
+    Field {
+        /// Path of the field, e.g. `verdict.reasons[0].code`; `.` for the whole body.
+        path: String,
+        /// What is wrong with it, as serde describes it (English).
+        reason: String,
+    },
     /// The typed body does not write back to the JSON received.
     #[error("{0}")]
     NonCanonical(Difference),
     /// The body cannot be written as canonical JSON.
     #[error("cannot be written as canonical JSON: {reason}")]
-    Unwritable { reason: String },
+    Unwritable {
+        /// Why, as the canonical writer reports it.
+        reason: String,
+    },
     /// `sig` is not 64 bytes of base64url.
     #[error("sig: {reason}")]
-    SigEncoding { reason: String },
+    SigEncoding {
+        /// What is wrong with the text: its length or its base64url.
+        reason: String,
+    },
+    /// `sig` is well-formed but is not the key's signature over the body: the item was changed
+    /// after signing, or signed by another key (the two cannot be told apart).
     #[error("the signature does not verify with the device's key")]
     BadSignature,
 }

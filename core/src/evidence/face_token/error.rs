@@ -53,15 +53,26 @@ pub enum FaceTokenError {
     /// Not a well-formed compact JWS, or a header parameter or claim is missing, of the wrong
     /// type or out of range.
     #[error("face token malformed: {part}: {reason}")]
-    Malformed { part: TokenPart, reason: String },
+    Malformed {
+        /// The part of the token at fault.
+        part: TokenPart,
+        /// What is wrong with it, in English for logs and support; not stable, do not match on it.
+        reason: String,
+    },
 
     /// `alg` is not exactly `EdDSA` or `ES256`.
     #[error("face token algorithm {alg:?} is refused; only EdDSA and ES256 are accepted")]
-    AlgorithmRefused { alg: String },
+    AlgorithmRefused {
+        /// The token's `alg`, clipped to [`MAX_ECHO_CHARS`] characters.
+        alg: String,
+    },
 
     /// `kid` names no trusted face-matcher key.
     #[error("face token key {kid:?} is not a trusted face-matcher key in the policy")]
-    UnknownKey { kid: String },
+    UnknownKey {
+        /// The token's `kid`, clipped to [`MAX_ECHO_CHARS`] characters.
+        kid: String,
+    },
 
     /// `alg` does not fit the type of the key that `kid` selects.
     #[error(
@@ -69,8 +80,11 @@ pub enum FaceTokenError {
         key.alg()
     )]
     KeyMismatch {
+        /// Id of the policy's trusted key that the token's `kid` selected.
         kid: String,
+        /// The token's `alg`.
         alg: JwsAlg,
+        /// The type of that key, which verifies only [`KeyType::alg`].
         key: KeyType,
     },
 
@@ -78,30 +92,49 @@ pub enum FaceTokenError {
     /// length; both algorithms need exactly 64 bytes (ES256 as `r || s`, not DER).
     #[error("{}", bad_signature_message(kid, *alg, *len))]
     BadSignature {
+        /// Id of the policy's trusted key the signature was checked with.
         kid: String,
+        /// The token's `alg`.
         alg: JwsAlg,
+        /// Length of the decoded signature in bytes (a well-formed one has 64).
         len: usize,
     },
 
     /// `iss` differs from the issuer the policy registers for the key.
     #[error("face token issued by {found:?}, but key {kid:?} belongs to {expected:?}")]
     WrongIssuer {
+        /// Id of the policy's trusted key that verified the signature.
         kid: String,
+        /// The issuer the policy registers for that key.
         expected: String,
+        /// The token's `iss`, clipped to [`MAX_ECHO_CHARS`] characters.
         found: String,
     },
 
     /// `sub` is not the employee making the punch.
     #[error("face token is for employee {found:?}, not {expected:?}")]
-    WrongSubject { expected: String, found: String },
+    WrongSubject {
+        /// Id of the employee making the punch.
+        expected: String,
+        /// The token's `sub`, clipped to [`MAX_ECHO_CHARS`] characters.
+        found: String,
+    },
 
     /// `nonce` is not the nonce daka issued for this attempt.
     #[error("face token nonce {found:?} is not the nonce issued for this attempt ({expected:?})")]
-    WrongNonce { expected: String, found: String },
+    WrongNonce {
+        /// The nonce daka issued for this attempt.
+        expected: String,
+        /// The token's `nonce`, clipped to [`MAX_ECHO_CHARS`] characters.
+        found: String,
+    },
 
     /// The nonce was already consumed by an earlier attempt.
     #[error("face token nonce {nonce:?} was already used by an earlier attempt")]
-    Replayed { nonce: String },
+    Replayed {
+        /// The already-used nonce, clipped to [`MAX_ECHO_CHARS`] characters.
+        nonce: String,
+    },
 
     /// The trusted time is more than `skew_s` seconds past `exp`; `ago_s` is how long ago `exp`
     /// was, rounded up.
@@ -110,7 +143,12 @@ pub enum FaceTokenError {
         human_duration(*ago_s),
         human_duration(*skew_s)
     )]
-    Expired { ago_s: u64, skew_s: u64 },
+    Expired {
+        /// Seconds from `exp` to the trusted time, rounded up.
+        ago_s: u64,
+        /// The policy's clock allowance (`clock_skew_s`), in seconds.
+        skew_s: u64,
+    },
 
     /// `iat` is more than `skew_s` seconds after the trusted time; `ahead_s` is how far, rounded
     /// up.
@@ -119,7 +157,12 @@ pub enum FaceTokenError {
         human_duration(*ahead_s),
         human_duration(*skew_s)
     )]
-    NotYetValid { ahead_s: u64, skew_s: u64 },
+    NotYetValid {
+        /// Seconds from the trusted time to `iat`, rounded up.
+        ahead_s: u64,
+        /// The policy's clock allowance (`clock_skew_s`), in seconds.
+        skew_s: u64,
+    },
 
     /// `iat` is more than `max_s` (plus the clock allowance) before the trusted time; `age_s`
     /// is the token's age, rounded up.
@@ -128,15 +171,30 @@ pub enum FaceTokenError {
         human_duration(*age_s),
         human_duration(*max_s)
     )]
-    TooOld { age_s: u64, max_s: u64 },
+    TooOld {
+        /// Seconds from `iat` to the trusted time, rounded up.
+        age_s: u64,
+        /// The policy's `max_token_age_s`, in seconds; the clock allowance comes on top.
+        max_s: u64,
+    },
 
     /// `score` is below the policy's `min_score`.
     #[error("face match score {score} is below the minimum {min}")]
-    ScoreTooLow { score: f64, min: f64 },
+    ScoreTooLow {
+        /// The token's `score`, 0..=1.
+        score: f64,
+        /// The policy's `min_score`, 0..=1.
+        min: f64,
+    },
 
     /// Liveness was `"fail"`, or a score below the policy's `min_liveness`.
     #[error("{}", liveness_message(*liveness, *min))]
-    LivenessFailed { liveness: Liveness, min: f64 },
+    LivenessFailed {
+        /// The token's `liveness` claim as the matcher stated it.
+        liveness: Liveness,
+        /// The policy's `min_liveness`, 0..=1.
+        min: f64,
+    },
 }
 
 impl FaceTokenError {

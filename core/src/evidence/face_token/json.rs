@@ -34,7 +34,7 @@ pub(super) enum Json<'de> {
 
 impl Json<'_> {
     /// "a string", "number 5", … for "expected X, found Y" messages.
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match self {
             Json::Null => "null".to_owned(),
             Json::Bool(b) => format!("boolean {b}"),
