@@ -105,7 +105,7 @@ pub enum SignedError {
         found: Option<String>,
     },
     /// An integer beyond ±(2^53 − 1) at `field`.
-    #[error(": field `{field}`: {}", CanonicalError::integer_reason(value))]
+    #[error("{field}: {}", CanonicalError::integer_reason(value))]
     UnsafeInteger {
         /// Path of the integer, e.g. `seq` or `evidence.fix.monotonic_ms`.
         field: String,
