@@ -468,8 +468,9 @@ pub fn verify_chain_from(
         }
         body.validate()
             .map_err(|error| fail(ChainErrorKind::Malformed { error }))?;
-        let message = body
-            .signing_bytes()
+        // One canonical write gives both the signed bytes and the record hash.
+        let (canonical, message) = record
+            .written()
             .map_err(|error| fail(ChainErrorKind::Malformed { error }))?;
         let signed = record
             .signature()
@@ -487,9 +488,7 @@ pub fn verify_chain_from(
             }
             Some(_) => {}
         }
-        let hash = record
-            .hash()
-            .map_err(|error| fail(ChainErrorKind::Malformed { error }))?;
+        let hash = record_hash(canonical.as_bytes());
         match head.check_next(body) {
             Ok(()) => {}
             Err(ChainLinkError::Gap {

@@ -531,6 +531,25 @@ impl Signed<PunchBody> {
         Ok(record_hash(&canonical_bytes(self)?))
     }
 
+    /// The record's canonical JSON ([`PunchRecord::to_json`]) and its signed bytes
+    /// ([`PunchRecord::signing_bytes`]) from one canonical write: the signed bytes are the
+    /// record's text less its `sig` member (a canonical object less one member is the
+    /// canonical object of the rest).
+    pub(crate) fn written(&self) -> Result<(String, Vec<u8>), RecordError> {
+        let canonical = self.to_json()?;
+        let sig = canonical::top_level_member(canonical.as_bytes(), "sig").ok_or_else(|| {
+            RecordError::invalid("record", "the written record has no top-level `sig` member")
+        })?;
+        let signing_bytes = [&canonical[..sig.start], &canonical[sig.end..]]
+            .concat()
+            .into_bytes();
+        debug_assert_eq!(
+            self.body.signing_bytes().ok().as_deref(),
+            Some(signing_bytes.as_slice())
+        );
+        Ok((canonical, signing_bytes))
+    }
+
     /// The 64 signature bytes from `sig`.
     pub fn signature(&self) -> Result<[u8; 64], SignatureError> {
         decode_sig(&self.sig).map_err(|reason| SignatureError::Encoding { reason })
@@ -629,18 +648,23 @@ impl Signed<PunchBody> {
     /// writes back to exactly what was received, and the signed bytes are that text less its
     /// `sig` member (a canonical object less one member is the canonical object of the rest).
     fn read_any_form(text: &str) -> Result<ReadRecord, RecordError> {
+        // Any spelling of a valid record: read it as JSON with duplicate keys refused, write
+        // that value canonically, and take the short path on the result. The canonical text
+        // is the same JSON value, so it reads to the same typed record, with one exception:
+        // an integer spelled as a float (`1.0`) is written canonically as `1`, which an
+        // integer field accepts and the strict reader does not, so text with such a number
+        // takes the strict path. Anything the short path refuses is read strictly below, to
+        // name its fault.
+        if text.len() <= MAX_RECORD_BYTES
+            && let Ok(value) = canonical::from_str(text)
+            && !has_integral_float(&value)
+            && let Ok(respelled) = canonical::to_string(&value)
+            && let Some(read) = PunchRecord::read_canonical(&respelled)
+        {
+            return Ok(read);
+        }
         let record = PunchRecord::from_json(text)?;
-        let canonical = record.to_json()?;
-        let sig = canonical::top_level_member(canonical.as_bytes(), "sig").ok_or_else(|| {
-            RecordError::invalid("record", "the written record has no top-level `sig` member")
-        })?;
-        let signing_bytes = [&canonical[..sig.start], &canonical[sig.end..]]
-            .concat()
-            .into_bytes();
-        debug_assert_eq!(
-            record.body.signing_bytes().ok().as_deref(),
-            Some(signing_bytes.as_slice())
-        );
+        let (canonical, signing_bytes) = record.written()?;
         Ok(ReadRecord {
             record,
             signing_bytes,
@@ -690,6 +714,18 @@ impl ReadRecord {
 
 /// Turns a typed-reading error (`path` as serde names it, `.` for the whole body) into one
 /// naming the field.
+/// Whether `value` holds a number spelled as a float with an integral value (`1.0`, `2e3`).
+fn has_integral_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => {
+            n.as_f64().is_some_and(|f| f.fract() == 0.0) && !n.is_i64() && !n.is_u64()
+        }
+        Value::Array(items) => items.iter().any(has_integral_float),
+        Value::Object(members) => members.values().any(has_integral_float),
+        _ => false,
+    }
+}
+
 /// [`PunchRecord::hash`] of a record's canonical JSON.
 pub(crate) fn record_hash(canonical: &[u8]) -> String {
     hex_lower(ring::digest::digest(&ring::digest::SHA256, canonical).as_ref())
@@ -736,6 +772,24 @@ mod tests {
     use super::*;
 
     /// The example record of `docs/punch-record.md`, in its canonical form.
+    /// A number written another way (`1.0` for the integer `seq`) is refused on every path,
+    /// as the strict reader refuses it, even though its canonical spelling is a valid record.
+    #[test]
+    fn an_integer_written_as_a_float_is_refused_on_every_path() {
+        let text = documented_record();
+        let seq = text.find("\"seq\":").expect("the record has a seq");
+        let digits = text[seq + 6..].find(|c: char| !c.is_ascii_digit()).unwrap();
+        let edited = format!(
+            "{}.0{}",
+            &text[..seq + 6 + digits],
+            &text[seq + 6 + digits..]
+        );
+        let pretty = format!(" {edited}\n");
+        assert!(PunchRecord::from_json(&pretty).is_err());
+        let err = PunchRecord::read(&pretty).unwrap_err();
+        assert_eq!(err.field(), Some("seq"), "{err}");
+    }
+
     fn documented_record() -> &'static str {
         include_str!("../../../docs/punch-record.md")
             .lines()
