@@ -22,7 +22,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use daka_core::geofence::GeofenceIndex;
 use daka_core::policy::{
-    FaceRules, Fence, Org, Policy, Site, SiteIdx, Thresholds, UncertainAction,
+    FaceRules, Fence, Org, Policy, PresenceRule, Site, SiteIdx, Thresholds, UncertainAction,
 };
 use geo::{Coord, LineString, Polygon};
 
@@ -103,6 +103,7 @@ fn scene() -> Scene {
             name: format!("Store {i}"),
             fences: vec![fence],
             wifi_bssids: vec![],
+            tolerance_m: 0.0,
         });
     }
     let fixes = (0..FIXES)
@@ -144,6 +145,7 @@ fn scene() -> Scene {
                     max_token_age_s: 300,
                     clock_skew_s: 60,
                 },
+                presence: PresenceRule::AccuracyCircle,
             },
             sites,
             employees: vec![],

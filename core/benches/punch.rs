@@ -82,6 +82,8 @@ fn draft(i: u64) -> PunchDraft<Verdict> {
                 site_name: Some("Causeway Bay Store 銅鑼灣店".into()),
                 distance_to_edge_m: Some(-37.52),
                 accuracy_m: Some(18.4),
+                tolerance_m: None,
+                probability: None,
             },
             face: Some(FaceVerdict {
                 kid: "m1".into(),

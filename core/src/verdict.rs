@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::attempt::{Attempt, AttemptError};
 use crate::codes::{Code, Severity};
+use crate::evidence::Fix;
 use crate::evidence::face_token::{Expected, FaceTokenVerifier, NonceLedger};
 use crate::evidence::spoofing::{Finding, check_fix, human_distance};
 pub use crate::evidence::time::TimeSource;
 use crate::evidence::time::TrustedTime;
 use crate::evidence::wifi::WifiIndex;
 use crate::geofence::{GeofenceIndex, Location, Presence};
-use crate::policy::{Policy, SiteIdx, UncertainAction};
+use crate::policy::{Policy, PresenceRule, SiteIdx, UncertainAction};
 use crate::punch::kind::PunchKind;
 
 /// What happens to the punch.
@@ -68,6 +69,15 @@ pub struct LocationVerdict {
     /// when `source` is `none`, and for a Wi-Fi match without a fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy_m: Option<f64>,
+    /// The site's tolerance in metres, when it sets one: how far beyond its fences it still
+    /// counts as the site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_m: Option<f64>,
+    /// Under the probability rule, the probability (0 to 1, four decimals) that the person
+    /// was inside the site's fences grown by its tolerance; absent under the accuracy-circle
+    /// rule and when Wi-Fi decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 /// Which evidence decided the location.
@@ -241,6 +251,8 @@ impl Engine {
                 site_name: Some(site.name.clone()),
                 distance_to_edge_m: None,
                 accuracy_m: attempt.fix.as_ref().map(|f| f.accuracy_m),
+                tolerance_m: None,
+                probability: None,
             }
         } else if let Some(fix) = &attempt.fix {
             findings.extend(fix_findings.unwrap_or_default());
@@ -248,10 +260,17 @@ impl Engine {
                 findings.push(self.no_site_finding(&attempt.employee_id, field_kind));
                 LocationVerdict::none()
             } else {
-                let found = self
-                    .geofences
-                    .locate_sites(fix.lon, fix.lat, fix.accuracy_m, allowed);
-                self.location_finding(&found, fix.accuracy_m, field_kind, &mut findings);
+                let mut found =
+                    self.geofences
+                        .locate_sites(fix.lon, fix.lat, fix.accuracy_m, allowed);
+                let probability = self.presence_probability(fix, &mut found);
+                self.location_finding(
+                    &found,
+                    fix.accuracy_m,
+                    probability,
+                    field_kind,
+                    &mut findings,
+                );
                 let nearest = found
                     .nearest
                     .map(|n| (&self.policy.sites[n.site], n.signed_distance_m));
@@ -262,6 +281,8 @@ impl Engine {
                     site_name: nearest.map(|(s, _)| s.name.clone()),
                     distance_to_edge_m: nearest.map(|(_, d)| round_cm(d)),
                     accuracy_m: Some(fix.accuracy_m),
+                    tolerance_m: nearest.map(|(s, _)| s.tolerance_m).filter(|&t| t > 0.0),
+                    probability,
                 }
             }
         } else {
@@ -292,24 +313,96 @@ impl Engine {
         f
     }
 
+    /// Under the probability rule, the probability that the fix's person is at its nearest
+    /// site, with `found.presence` set from the policy's thresholds; `None` (and `found`
+    /// as the accuracy-circle rule judged it) otherwise.
+    fn presence_probability(&self, fix: &Fix, found: &mut Location) -> Option<f64> {
+        let PresenceRule::Probability {
+            accept_probability,
+            reject_probability,
+        } = self.policy.thresholds.presence
+        else {
+            return None;
+        };
+        let nearest = found.nearest?;
+        let p = self
+            .geofences
+            .presence_probability(fix.lon, fix.lat, fix.accuracy_m, &nearest)?;
+        found.presence = if p >= accept_probability {
+            Presence::Inside
+        } else if p <= reject_probability {
+            Presence::Outside
+        } else {
+            Presence::Uncertain
+        };
+        Some(p)
+    }
+
     fn location_finding(
         &self,
         found: &Location,
         accuracy_m: f64,
+        probability: Option<f64>,
         field_kind: bool,
         findings: &mut Vec<Finding>,
     ) {
         let Some(nearest) = found.nearest else {
             return;
         };
-        let site = &self.policy.sites[nearest.site].name;
+        let site = &self.policy.sites[nearest.site];
+        let name = &site.name;
         let d = nearest.signed_distance_m;
-        let position = if d <= 0.0 {
-            format!("{} inside {site}", human_distance(-d))
+        let mut position = if d <= 0.0 {
+            format!("{} inside {name}", human_distance(-d))
         } else {
-            format!("{} outside {site}", human_distance(d))
+            format!("{} outside {name}", human_distance(d))
         };
+        if d > 0.0 && d <= site.tolerance_m {
+            position.push_str(&format!(
+                ", within its {} tolerance",
+                human_distance(site.tolerance_m)
+            ));
+        }
         let accuracy = format!("accuracy ±{accuracy_m:.0} m");
+        let likely = probability.map(|p| format!(": {} likely there", percent(p)));
+        if let (Some(likely), Some(p)) = (&likely, probability) {
+            let mut f = match found.presence {
+                Presence::Inside => Finding::new(
+                    Code::InsideFence,
+                    format!("{position}{likely} ({accuracy})"),
+                ),
+                Presence::Outside => Finding::new(
+                    Code::OutsideFence,
+                    format!("{position}{likely} ({accuracy})"),
+                ),
+                Presence::Uncertain => {
+                    let (accept, reject) = match self.policy.thresholds.presence {
+                        PresenceRule::Probability {
+                            accept_probability,
+                            reject_probability,
+                        } => (accept_probability, reject_probability),
+                        PresenceRule::AccuracyCircle => (1.0, 0.0),
+                    };
+                    let mut f = Finding::new(
+                        Code::LocationUncertain,
+                        format!(
+                            "{position}{likely}, under the {} needed to accept and over the {} \
+                             that rejects ({accuracy})",
+                            percent(accept),
+                            percent(reject)
+                        ),
+                    );
+                    f.severity = self.uncertain_severity(field_kind);
+                    f
+                }
+            };
+            if found.presence == Presence::Outside && field_kind {
+                f.severity = Severity::Review;
+            }
+            debug_assert!((0.0..=1.0).contains(&p));
+            findings.push(f);
+            return;
+        }
         let finding = match found.presence {
             Presence::Inside => Finding::new(Code::InsideFence, format!("{position} ({accuracy})")),
             Presence::Uncertain => {
@@ -317,11 +410,7 @@ impl Engine {
                     Code::LocationUncertain,
                     format!("{position}, but the {accuracy} reaches across the fence edge"),
                 );
-                f.severity = match (self.policy.thresholds.uncertain, field_kind) {
-                    (_, true) | (UncertainAction::FieldPunch, _) => Severity::Review,
-                    (UncertainAction::Allow, _) => Severity::Info,
-                    (UncertainAction::Reject, _) => Severity::Reject,
-                };
+                f.severity = self.uncertain_severity(field_kind);
                 f
             }
             Presence::Outside => {
@@ -333,6 +422,16 @@ impl Engine {
             }
         };
         findings.push(finding);
+    }
+
+    /// What an `uncertain` location does under the policy: a field punch always goes to
+    /// review.
+    fn uncertain_severity(&self, field_kind: bool) -> Severity {
+        match (self.policy.thresholds.uncertain, field_kind) {
+            (_, true) | (UncertainAction::FieldPunch, _) => Severity::Review,
+            (UncertainAction::Allow, _) => Severity::Info,
+            (UncertainAction::Reject, _) => Severity::Reject,
+        }
     }
 
     fn check_face(
@@ -437,8 +536,17 @@ impl LocationVerdict {
             site_name: None,
             distance_to_edge_m: None,
             accuracy_m: None,
+            tolerance_m: None,
+            probability: None,
         }
     }
+}
+
+/// A probability as a percentage for messages: "97.31 %", "100 %", "0 %".
+fn percent(p: f64) -> String {
+    let text = format!("{:.2}", p * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} %")
 }
 
 /// Distances are reported to the centimetre: finer digits are noise, and shorter numbers keep

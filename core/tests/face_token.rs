@@ -18,7 +18,7 @@ use daka_core::evidence::face_token::{
     MAX_TOKEN_BYTES, NonceLedger, TokenPart,
 };
 use daka_core::policy::{
-    FaceRules, Org, Policy, PublicKey, Thresholds, TrustedKey, UncertainAction,
+    FaceRules, Org, Policy, PresenceRule, PublicKey, Thresholds, TrustedKey, UncertainAction,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proptest::prelude::*;
@@ -335,6 +335,7 @@ fn for_policy_uses_the_policys_keys_and_rules() {
                 min_score: 0.95,
                 ..rules()
             },
+            presence: PresenceRule::AccuracyCircle,
         },
         sites: Vec::new(),
         employees: Vec::new(),

@@ -7,7 +7,7 @@
 
 use daka_core::geofence::{GeofenceIndex, Location, Presence};
 use daka_core::policy::{
-    FaceRules, Fence, Org, Policy, Site, SiteIdx, Thresholds, UncertainAction,
+    FaceRules, Fence, Org, Policy, PresenceRule, Site, SiteIdx, Thresholds, UncertainAction,
 };
 use geo::{Contains, Coord, LineString, Point, Polygon};
 use geographiclib_rs::{Geodesic, InverseGeodesic};
@@ -36,6 +36,7 @@ fn policy(sites: Vec<Vec<Fence>>) -> Policy {
                 max_token_age_s: 300,
                 clock_skew_s: 60,
             },
+            presence: PresenceRule::AccuracyCircle,
         },
         sites: sites
             .into_iter()
@@ -45,6 +46,7 @@ fn policy(sites: Vec<Vec<Fence>>) -> Policy {
                 name: format!("Site {i}"),
                 fences,
                 wifi_bssids: vec![],
+                tolerance_m: 0.0,
             })
             .collect(),
         employees: vec![],

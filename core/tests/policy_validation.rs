@@ -15,7 +15,7 @@ const ED_X: &str = "I7wnyFye6J0HKuUeWgzCD0V4UIWiIB6PExzOccEcxqI";
 const P256_X: &str = "f-RbBBi_9feJqd63ft-9eJXmPZfqtyEHbfYhsCz8PCA";
 const P256_Y: &str = "r3O_K4vSTvC3Yefope5QooIMHmuP-jgHEifwcsYLbZo";
 
-const SITE_FIELDS: &[&str] = &["id", "name", "fences", "wifi_bssids"];
+const SITE_FIELDS: &[&str] = &["id", "name", "fences", "wifi_bssids", "tolerance_m"];
 const ROOT_FIELDS: &[&str] = &[
     "version",
     "org",

@@ -70,6 +70,8 @@ fn kat_draft() -> PunchDraft {
                 site_name: Some("Causeway Bay Store 銅鑼灣店".into()),
                 distance_to_edge_m: Some(-37.5),
                 accuracy_m: Some(12.5),
+                tolerance_m: None,
+                probability: None,
             },
             face: None,
             reasons: vec![Reason {
@@ -233,9 +235,20 @@ fn verdict() -> impl Strategy<Value = Verdict> {
         prop::option::of(text(0, 16)),
         prop::option::of(-5000.0f64..5000.0),
         prop::option::of(0.0f64..500.0),
+        prop::option::of(0.0f64..200.0),
+        prop::option::of((0u32..=10_000).prop_map(|p| f64::from(p) / 10_000.0)),
     )
         .prop_map(
-            |(presence, source, site_id, site_name, distance_to_edge_m, accuracy_m)| {
+            |(
+                presence,
+                source,
+                site_id,
+                site_name,
+                distance_to_edge_m,
+                accuracy_m,
+                tolerance_m,
+                probability,
+            )| {
                 LocationVerdict {
                     presence,
                     source,
@@ -243,6 +256,8 @@ fn verdict() -> impl Strategy<Value = Verdict> {
                     site_name,
                     distance_to_edge_m,
                     accuracy_m,
+                    tolerance_m,
+                    probability,
                 }
             },
         );

@@ -31,6 +31,7 @@
 use geo::{Coord, LineString, Polygon};
 
 use super::ellipsoid::{Frame, RHO_MIN, arc_from_chord, dot, sub, to_ecef};
+use super::{grow, presence};
 use crate::policy::{Fence, SiteIdx};
 
 /// Longest chord between consecutive vertices after densification, metres.
@@ -72,15 +73,46 @@ pub(crate) struct FenceSet {
     /// Each ring as `verts[start..end]`, closed (last vertex equals the first).
     rings: Vec<(usize, usize)>,
     verts: Vec<[f64; 3]>,
+    /// Each site's tolerance in metres, by site index.
+    pub(crate) site_tolerance: Vec<f64>,
+    /// The largest tolerance of any site, metres: the distance bounds of the searches allow
+    /// for it.
+    pub(crate) max_tolerance: f64,
+    /// For the probability rule, fence `f`'s outline grown by its site's tolerance is
+    /// `area_rings[areas[f].0..areas[f].1]`, each ring `area_verts[start..end]` in ECEF,
+    /// closed, with the area on its left (see `grow.rs`). Empty under the accuracy-circle
+    /// rule, which never needs it.
+    areas: Vec<(usize, usize)>,
+    area_rings: Vec<(usize, usize)>,
+    area_verts: Vec<[f64; 3]>,
 }
 
 impl FenceSet {
-    pub(crate) fn new<'a>(sites: impl IntoIterator<Item = &'a [Fence]>) -> FenceSet {
+    /// Prepares the fences of every site, given as (fences, tolerance in metres) in policy
+    /// order; with `grow_areas`, also each fence's outline grown by its site's tolerance, for
+    /// the presence probability.
+    pub(crate) fn new<'a>(
+        sites: impl IntoIterator<Item = (&'a [Fence], f64)>,
+        grow_areas: bool,
+    ) -> FenceSet {
         let mut set = FenceSet {
             site_fences: vec![0],
             ..FenceSet::default()
         };
-        for (site, fences) in sites.into_iter().enumerate() {
+        for (site, (fences, tolerance_m)) in sites.into_iter().enumerate() {
+            set.site_tolerance.push(tolerance_m);
+            set.max_tolerance = set.max_tolerance.max(tolerance_m);
+            if grow_areas {
+                for fence in fences {
+                    let grown = match fence {
+                        Fence::Circle { center, radius_m } => {
+                            grow::circle(*center, radius_m + tolerance_m)
+                        }
+                        Fence::Polygon(polygon) => grow::polygon(polygon, tolerance_m),
+                    };
+                    set.push_area(&grown);
+                }
+            }
             for fence in fences {
                 let prepared = match fence {
                     Fence::Circle { center, radius_m } => {
@@ -149,6 +181,35 @@ impl FenceSet {
             hi: hi.map(|v| v + margin),
             shape: Shape::Polygon { first, last },
         }
+    }
+
+    /// Stores one grown outline's rings in ECEF, as they are.
+    fn push_area(&mut self, grown: &Polygon<f64>) {
+        let first = self.area_rings.len();
+        for ring in std::iter::once(grown.exterior()).chain(grown.interiors()) {
+            let start = self.area_verts.len();
+            self.area_verts
+                .extend(ring.0.iter().map(|c| to_ecef(c.x, c.y)));
+            self.area_rings.push((start, self.area_verts.len()));
+        }
+        self.areas.push((first, self.area_rings.len()));
+    }
+
+    /// Whether the grown outlines were prepared (the policy uses the probability rule).
+    pub(crate) fn has_areas(&self) -> bool {
+        !self.areas.is_empty()
+    }
+
+    /// The probability that a fix at `frame` with error `sigma` is inside fence `f` grown by
+    /// its site's tolerance; see `presence.rs`. 0 when the outlines were not prepared.
+    pub(crate) fn area_probability(&self, f: usize, frame: &Frame, sigma: f64) -> f64 {
+        let Some(&(first, last)) = self.areas.get(f) else {
+            return 0.0;
+        };
+        let rings = self.area_rings[first..last]
+            .iter()
+            .map(|&(start, end)| &self.area_verts[start..end]);
+        presence::area_probability(frame, rings, sigma)
     }
 
     /// Densifies one ring in lon/lat and stores it in ECEF, closed.

@@ -32,8 +32,8 @@ use rstar::{AABB, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreeObj
 
 use super::ellipsoid::Frame;
 use super::fence::{FenceSet, box_distance2};
-use super::{Location, Presence, SiteDistance};
-use crate::policy::{Policy, SiteIdx};
+use super::{Location, Presence, SiteDistance, presence};
+use crate::policy::{Policy, PresenceRule, SiteIdx};
 
 /// Fences of rejected sites the tree walk steps over before it evaluates the allowed sites
 /// directly instead.
@@ -89,27 +89,56 @@ const _: fn() = || {
     shareable::<GeofenceIndex>();
 };
 
-/// The running minimum: signed distance and site, ties to the lower site index.
+/// The running minimum of the distance to a fence grown by its site's tolerance (the signed
+/// distance less the tolerance), with the signed distance to the fence itself and the site;
+/// ties go to the lower site index.
 #[derive(Debug, Clone, Copy)]
-struct Best(Option<(f64, SiteIdx)>);
+struct Best {
+    found: Option<(f64, f64, SiteIdx)>,
+    /// The largest tolerance of any site: a fence whose box is `b` away is at least
+    /// `b − max_tolerance` from its grown outline.
+    max_tolerance: f64,
+}
 
 impl Best {
+    fn new(max_tolerance: f64) -> Best {
+        Best {
+            found: None,
+            max_tolerance,
+        }
+    }
+
     #[inline]
-    fn offer(&mut self, distance: f64, site: SiteIdx) {
-        match self.0 {
-            Some((d, s)) if d < distance || (d == distance && s <= site) => {}
-            _ => self.0 = Some((distance, site)),
+    fn offer(&mut self, distance: f64, tolerance: f64, site: SiteIdx) {
+        let key = distance - tolerance;
+        match self.found {
+            Some((k, _, s)) if k < key || (k == key && s <= site) => {}
+            _ => self.found = Some((key, distance, site)),
         }
     }
 
     /// Whether a fence whose box is at squared distance `box_d2` can be skipped: its signed
-    /// distance then exceeds the box distance, which exceeds the best so far.
+    /// distance then exceeds the box distance, so its grown distance exceeds the box
+    /// distance less the largest tolerance, which exceeds the best so far.
     #[inline]
     fn excludes(&self, box_d2: f64) -> bool {
-        match self.0 {
+        match self.found {
             None => false,
-            Some((d, _)) if d < 0.0 => box_d2 > 0.0,
-            Some((d, _)) => box_d2 > d * d,
+            Some((k, _, _)) if self.max_tolerance == 0.0 => {
+                if k < 0.0 {
+                    box_d2 > 0.0
+                } else {
+                    box_d2 > k * k
+                }
+            }
+            Some((k, _, _)) => {
+                let reach = k + self.max_tolerance;
+                if reach < 0.0 {
+                    box_d2 > 0.0
+                } else {
+                    box_d2 > reach * reach
+                }
+            }
         }
     }
 
@@ -121,16 +150,16 @@ impl Best {
         } else {
             f64::INFINITY
         };
-        match self.0 {
+        match self.found {
             // No allowed fence at all: the circle touches none of them.
             None => Location {
                 presence: Presence::Outside,
                 nearest: None,
             },
-            Some((d, site)) => Location {
-                presence: if d <= -a {
+            Some((key, d, site)) => Location {
+                presence: if key <= -a {
                     Presence::Inside
-                } else if d > a {
+                } else if key > a {
                     Presence::Outside
                 } else {
                     Presence::Uncertain
@@ -218,8 +247,11 @@ impl<F: Fn(SiteIdx) -> bool> Walk<'_, F> {
         let set = &self.index.set;
         let site = set.fences[fence].site;
         if (self.allowed)(site) {
-            self.best
-                .offer(set.signed_distance(fence, self.frame), site);
+            self.best.offer(
+                set.signed_distance(fence, self.frame),
+                set.site_tolerance[site],
+                site,
+            );
         } else {
             self.skipped += 1;
             if self.skipped > SKIP_BUDGET {
@@ -238,7 +270,14 @@ fn envelope_distance2(b: &AABB<[f64; 3]>, x: &[f64; 3]) -> f64 {
 impl GeofenceIndex {
     /// Prepares every fence of the policy: densified, converted to ECEF, boxed and indexed.
     pub fn new(policy: &Policy) -> GeofenceIndex {
-        let set = FenceSet::new(policy.sites.iter().map(|s| s.fences.as_slice()));
+        let grow_areas = matches!(policy.thresholds.presence, PresenceRule::Probability { .. });
+        let set = FenceSet::new(
+            policy
+                .sites
+                .iter()
+                .map(|s| (s.fences.as_slice(), s.tolerance_m)),
+            grow_areas,
+        );
         let boxes = set
             .fences
             .iter()
@@ -284,7 +323,7 @@ impl GeofenceIndex {
             x: frame.x,
             frame: &frame,
             allowed: &allowed,
-            best: Best(None),
+            best: Best::new(self.set.max_tolerance),
             skipped: 0,
         };
         if walk.node(self.tree.root()).is_break() {
@@ -312,7 +351,7 @@ impl GeofenceIndex {
         let valid = || sites.iter().copied().filter(move |&s| s < n);
         let fence_total: usize = valid().map(|s| self.set.fences_of(s).len()).sum();
         if fence_total <= DIRECT_MAX_FENCES {
-            let mut best = Best(None);
+            let mut best = Best::new(self.set.max_tolerance);
             self.search_fences(
                 &frame,
                 valid().flat_map(|s| self.set.fences_of(s)),
@@ -329,6 +368,39 @@ impl GeofenceIndex {
         })
     }
 
+    /// The probability, rounded to four decimals, that a fix at `lon`/`lat` with 68 %
+    /// accuracy radius `accuracy_m` is inside `site`'s fences grown by the site's tolerance
+    /// (see `presence.rs` for the error model and the integral), given the fix's signed
+    /// distance to the site's fences as [`Location::nearest`] reported it. A site with
+    /// several fences takes the highest of their probabilities (a lower bound on being inside
+    /// any of them where grown fences overlap). `None` when the index was built for a policy
+    /// under the accuracy-circle rule, or the fix is not a point on Earth.
+    pub fn presence_probability(
+        &self,
+        lon: f64,
+        lat: f64,
+        accuracy_m: f64,
+        nearest: &SiteDistance,
+    ) -> Option<f64> {
+        if !self.set.has_areas() || nearest.site >= self.set.site_count() {
+            return None;
+        }
+        let frame = Frame::new(lon, lat)?;
+        let sigma = presence::sigma_from_accuracy(accuracy_m);
+        let tolerance = self.set.site_tolerance[nearest.site];
+        if let Some(settled) =
+            presence::settled_by_distance(nearest.signed_distance_m, tolerance, sigma)
+        {
+            return Some(settled);
+        }
+        let best = self
+            .set
+            .fences_of(nearest.site)
+            .map(|f| self.set.area_probability(f, &frame, sigma))
+            .fold(0.0, f64::max);
+        Some(presence::round_probability(best))
+    }
+
     /// Same answer as [`GeofenceIndex::locate`] by computing the exact distance to every
     /// fence of every allowed site: the reference and the benchmark baseline.
     pub fn locate_linear(
@@ -341,10 +413,14 @@ impl GeofenceIndex {
         let Some(frame) = Frame::new(lon, lat) else {
             return invalid_fix();
         };
-        let mut best = Best(None);
+        let mut best = Best::new(self.set.max_tolerance);
         for site in (0..self.set.site_count()).filter(|&s| allowed(s)) {
             for f in self.set.fences_of(site) {
-                best.offer(self.set.signed_distance(f, &frame), self.set.fences[f].site);
+                best.offer(
+                    self.set.signed_distance(f, &frame),
+                    self.set.site_tolerance[site],
+                    site,
+                );
             }
         }
         best.into_location(accuracy_m)
@@ -365,13 +441,18 @@ impl GeofenceIndex {
         let Some((_, first)) = nearest else {
             return;
         };
-        best.offer(
-            self.set.signed_distance(first, frame),
-            self.set.fences[first].site,
-        );
+        let offer = |best: &mut Best, f: usize| {
+            let site = self.set.fences[f].site;
+            best.offer(
+                self.set.signed_distance(f, frame),
+                self.set.site_tolerance[site],
+                site,
+            );
+        };
+        offer(best, first);
         for f in fences {
             if f != first && !best.excludes(self.set.box_distance2(f, &frame.x)) {
-                best.offer(self.set.signed_distance(f, frame), self.set.fences[f].site);
+                offer(best, f);
             }
         }
     }

@@ -42,7 +42,9 @@
 
 mod ellipsoid;
 mod fence;
+pub(crate) mod grow;
 mod index;
+pub mod presence;
 #[cfg(test)]
 mod tests;
 

@@ -6,7 +6,9 @@ use geo::{Coord, LineString, Polygon, coord};
 use geographiclib_rs::{Geodesic, InverseGeodesic};
 
 use super::{GeofenceIndex, Location, Presence};
-use crate::policy::{FaceRules, Fence, Org, Policy, Site, SiteIdx, Thresholds, UncertainAction};
+use crate::policy::{
+    FaceRules, Fence, Org, Policy, PresenceRule, Site, SiteIdx, Thresholds, UncertainAction,
+};
 
 /// Metres per degree of longitude along the equator: a π / 180.
 const EQ_M_PER_DEG: f64 = 6_378_137.0 * std::f64::consts::PI / 180.0;
@@ -32,6 +34,7 @@ pub(super) fn policy(sites: Vec<Vec<Fence>>) -> Policy {
                 max_token_age_s: 300,
                 clock_skew_s: 60,
             },
+            presence: PresenceRule::AccuracyCircle,
         },
         sites: sites
             .into_iter()
@@ -41,6 +44,7 @@ pub(super) fn policy(sites: Vec<Vec<Fence>>) -> Policy {
                 name: format!("Site {i}"),
                 fences,
                 wifi_bssids: vec![],
+                tolerance_m: 0.0,
             })
             .collect(),
         employees: vec![],

@@ -332,6 +332,37 @@ fn parse_polygon(
     }
 }
 
+/// The first problem of a polygon daka made itself (a fence grown by its site's tolerance),
+/// checked as a fence in the document is: every ring simple, holes inside the exterior and
+/// apart. `Ok(None)` when it is a valid fence; `Err(())` when the work budget runs out.
+pub(crate) fn made_polygon_problem(
+    polygon: &Polygon<f64>,
+    work: &mut WorkBudget,
+) -> Result<Option<GeometryProblem>, ()> {
+    for line in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+        let coords = line.0.clone();
+        let mut distinct: Vec<usize> = Vec::with_capacity(coords.len());
+        for (i, c) in coords.iter().enumerate() {
+            if distinct.last().is_none_or(|&j| coords[j] != *c) {
+                distinct.push(i);
+            }
+        }
+        if distinct.len() < 4 {
+            return Ok(Some(GeometryProblem::TooFewPositions {
+                distinct: distinct.len().saturating_sub(1),
+            }));
+        }
+        if let Some(problem) = ring_problem(&Ring { coords, distinct }, work).ok_or(())? {
+            return Ok(Some(problem));
+        }
+    }
+    match ring_relations(polygon, work) {
+        Relations::Fine => Ok(None),
+        Relations::Problem(_, problem) => Ok(Some(problem)),
+        Relations::OutOfWork(_) => Err(()),
+    }
+}
+
 fn bounding_rect(coords: &[Coord<f64>]) -> Rect<f64> {
     let mut min = coords[0];
     let mut max = coords[0];

@@ -61,3 +61,9 @@ pub const MIN_RING_AREA_M2: f64 = 1.0;
 
 /// Largest `version`: 2^53 − 1, so JavaScript tooling reads it exactly.
 pub const MAX_VERSION: u64 = (1 << 53) - 1;
+/// Largest `tolerance_m` a site may set, metres.
+pub const MAX_TOLERANCE_M: f64 = 200.0;
+/// Default `thresholds.presence.accept_probability` under the probability rule.
+pub const DEFAULT_ACCEPT_PROBABILITY: f64 = 0.6;
+/// Default `thresholds.presence.reject_probability` under the probability rule.
+pub const DEFAULT_REJECT_PROBABILITY: f64 = 0.001;

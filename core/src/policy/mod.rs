@@ -70,6 +70,10 @@ pub struct Site {
     pub fences: Vec<Fence>,
     /// Normalised BSSIDs (lower-case `aa:bb:cc:dd:ee:ff`) whose presence proves the site.
     pub wifi_bssids: Vec<String>,
+    /// How far beyond its fences the site still counts as the site, metres (the shopfront,
+    /// the loading bay, the lobby queue): its fences are grown by this much before presence
+    /// is judged. 0 (the default) to [`MAX_TOLERANCE_M`](limits::MAX_TOLERANCE_M).
+    pub tolerance_m: f64,
 }
 
 /// A geofence in WGS-84, coordinates as `geo::Coord { x: lon, y: lat }`.
@@ -115,6 +119,30 @@ pub enum UncertainAction {
     FieldPunch,
 }
 
+/// How a fix is judged against the allowed fences (`thresholds.presence.rule`).
+///
+/// The rule is part of the policy version, so a punch is always judged again by the server
+/// under the rule its phone used.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum PresenceRule {
+    /// The rule of policies that name none: `inside` when the whole accuracy circle lies
+    /// inside a fence grown by the site's tolerance, `outside` when it touches none, else
+    /// `uncertain`.
+    AccuracyCircle,
+    /// The probability that the person is inside a fence grown by the site's tolerance,
+    /// under the error model of `docs/geofence.md`, rounded to four decimals: `inside` at or
+    /// above `accept_probability`, `outside` at or below `reject_probability`, else
+    /// `uncertain`.
+    Probability {
+        /// The lowest probability accepted as presence, 0.5 to 1.
+        accept_probability: f64,
+        /// The highest probability refused as absence, 0 to 0.1: a rejection must mean
+        /// "almost certainly not there".
+        reject_probability: f64,
+    },
+}
+
 /// Numbers the evaluator applies. Defaults are documented in `docs/policy.md`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
@@ -131,6 +159,9 @@ pub struct Thresholds {
     pub clock_jump_tolerance_s: u64,
     /// Whether punches need a face-match token, and the scores and ages a token must meet.
     pub face: FaceRules,
+    /// How a fix is judged against the fences; [`PresenceRule::AccuracyCircle`] when the
+    /// policy names no rule.
+    pub presence: PresenceRule,
 }
 
 /// The face-check rules, from the document's `thresholds.face` object.

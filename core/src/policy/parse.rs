@@ -17,16 +17,18 @@ use std::collections::hash_map::Entry;
 use std::str::FromStr;
 
 use super::error::{PolicyError, PolicyErrorKind};
-use super::geometry::{WorkBudget, parse_fences};
+use super::geometry::{WorkBudget, made_polygon_problem, parse_fences};
 use super::json::{self, Json, Obj, Path};
 use super::keys::parse_jwk;
 use super::limits::*;
 use super::text::{parse_id, parse_text};
 use super::{
-    Employee, FaceRules, Org, Policy, Site, SiteIdx, Thresholds, TrustedKey, UncertainAction,
+    Employee, FaceRules, Fence, Org, Policy, PresenceRule, Site, SiteIdx, Thresholds, TrustedKey,
+    UncertainAction,
 };
 use crate::approvals::ApprovalPolicy;
 use crate::evidence::wifi::normalize_bssid;
+use crate::geofence::grow;
 
 const ROOT_FIELDS: &[&str] = &[
     "version",
@@ -45,7 +47,9 @@ const THRESHOLD_FIELDS: &[&str] = &[
     "max_travel_speed_kmh",
     "clock_jump_tolerance_s",
     "face",
+    "presence",
 ];
+const PRESENCE_FIELDS: &[&str] = &["rule", "accept_probability", "reject_probability"];
 const FACE_FIELDS: &[&str] = &[
     "required",
     "min_score",
@@ -53,7 +57,7 @@ const FACE_FIELDS: &[&str] = &[
     "max_token_age_s",
     "clock_skew_s",
 ];
-const SITE_FIELDS: &[&str] = &["id", "name", "fences", "wifi_bssids"];
+const SITE_FIELDS: &[&str] = &["id", "name", "fences", "wifi_bssids", "tolerance_m"];
 const EMPLOYEE_FIELDS: &[&str] = &["id", "name", "sites", "manager"];
 const MATCHER_FIELDS: &[&str] = &["kid", "iss", "jwk"];
 
@@ -70,6 +74,7 @@ impl Default for Thresholds {
             max_travel_speed_mps: 250.0 / 3.6,
             clock_jump_tolerance_s: 120,
             face: FaceRules::default(),
+            presence: PresenceRule::AccuracyCircle,
         }
     }
 }
@@ -108,7 +113,11 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
         Some(v) => parse_thresholds(v, &root.key("thresholds"))?,
         None => Thresholds::default(),
     };
-    let sites = parse_sites(obj.req(&root, "sites")?, &root.key("sites"))?;
+    let sites = parse_sites(
+        obj.req(&root, "sites")?,
+        &root.key("sites"),
+        thresholds.presence,
+    )?;
     let employees = parse_employees(obj.req(&root, "employees")?, &root.key("employees"), &sites)?;
     let fm_path = root.key("face_matchers");
     let face_matchers = match obj.get("face_matchers") {
@@ -255,6 +264,7 @@ fn parse_thresholds(v: &Json, path: &Path<'_>) -> Result<Thresholds, PolicyError
         |v, p| seconds_in(v, p, 1, DAY_S),
     )?;
     let face = opt(&obj, path, "face", d.face, parse_face_rules)?;
+    let presence = opt(&obj, path, "presence", d.presence, parse_presence_rule)?;
     Ok(Thresholds {
         max_accuracy_m,
         uncertain,
@@ -262,7 +272,49 @@ fn parse_thresholds(v: &Json, path: &Path<'_>) -> Result<Thresholds, PolicyError
         max_travel_speed_mps,
         clock_jump_tolerance_s,
         face,
+        presence,
     })
+}
+
+fn parse_presence_rule(v: &Json, path: &Path<'_>) -> Result<PresenceRule, PolicyError> {
+    let obj = v.as_object(path, PRESENCE_FIELDS)?;
+    let rule_v = obj.req(path, "rule")?;
+    match rule_v.as_str(&path.key("rule"))? {
+        "accuracy_circle" => {
+            for key in ["accept_probability", "reject_probability"] {
+                if let Some(given) = obj.get(key) {
+                    return Err(path
+                        .key(key)
+                        .invalid(given.show(), "applies only to the rule \"probability\""));
+                }
+            }
+            Ok(PresenceRule::AccuracyCircle)
+        }
+        "probability" => {
+            let accept_probability = opt(
+                &obj,
+                path,
+                "accept_probability",
+                DEFAULT_ACCEPT_PROBABILITY,
+                |v, p| number_in(v, p, 0.5, false, 1.0),
+            )?;
+            let reject_probability = opt(
+                &obj,
+                path,
+                "reject_probability",
+                DEFAULT_REJECT_PROBABILITY,
+                |v, p| number_in(v, p, 0.0, false, 0.1),
+            )?;
+            Ok(PresenceRule::Probability {
+                accept_probability,
+                reject_probability,
+            })
+        }
+        _ => Err(path.key("rule").invalid(
+            rule_v.show(),
+            "expected \"accuracy_circle\" or \"probability\"",
+        )),
+    }
 }
 
 fn parse_face_rules(v: &Json, path: &Path<'_>) -> Result<FaceRules, PolicyError> {
@@ -287,7 +339,11 @@ fn parse_face_rules(v: &Json, path: &Path<'_>) -> Result<FaceRules, PolicyError>
 
 // ----- sites -------------------------------------------------------------------------------
 
-fn parse_sites(v: &Json, path: &Path<'_>) -> Result<Vec<Site>, PolicyError> {
+fn parse_sites(
+    v: &Json,
+    path: &Path<'_>,
+    presence: PresenceRule,
+) -> Result<Vec<Site>, PolicyError> {
     let items = v.as_array(path, MAX_SITES)?;
     if items.is_empty() {
         return Err(path.err(PolicyErrorKind::Empty));
@@ -313,14 +369,62 @@ fn parse_sites(v: &Json, path: &Path<'_>) -> Result<Vec<Site>, PolicyError> {
             Some(b) => parse_bssids(b, &sp.key("wifi_bssids"))?,
             None => Vec::new(),
         };
+        let tolerance_m = opt(&obj, &sp, "tolerance_m", 0.0, |v, p| {
+            number_in(v, p, 0.0, false, MAX_TOLERANCE_M)
+        })?;
+        if matches!(presence, PresenceRule::Probability { .. }) && tolerance_m > 0.0 {
+            check_grown_fences(&fences, tolerance_m, &obj, &sp, &mut work)?;
+        }
         sites.push(Site {
             id: id.to_owned(),
             name,
             fences,
             wifi_bssids,
+            tolerance_m,
         });
     }
     Ok(sites)
+}
+
+/// Under the probability rule presence is judged over the site's fences grown by its
+/// tolerance, so each grown polygon must itself be a valid fence: a tolerance that folds an
+/// outline over itself (a notch, a gap or a hole narrower than twice the tolerance) is
+/// refused at `tolerance_m`, naming the fence and the problem.
+fn check_grown_fences(
+    fences: &[Fence],
+    tolerance_m: f64,
+    site: &Obj<'_>,
+    path: &Path<'_>,
+    work: &mut WorkBudget,
+) -> Result<(), PolicyError> {
+    let tp = path.key("tolerance_m");
+    let shown = site.get("tolerance_m").map(Json::show).unwrap_or_default();
+    for (i, fence) in fences.iter().enumerate() {
+        let Fence::Polygon(polygon) = fence else {
+            continue;
+        };
+        let grown = grow::polygon(polygon, tolerance_m);
+        match made_polygon_problem(&grown, work) {
+            Ok(None) => {}
+            Ok(Some(problem)) => {
+                return Err(tp.invalid(
+                    shown,
+                    format!(
+                        "fence {i} grown by {tolerance_m} m is not a valid outline ({problem}): a \
+                         notch, a gap or a hole of it is narrower than twice the tolerance; use \
+                         a smaller tolerance"
+                    ),
+                ));
+            }
+            Err(()) => {
+                return Err(tp.err(PolicyErrorKind::TooLarge {
+                    what: "edge-pair comparisons while checking fences",
+                    max: MAX_EDGE_PAIR_CHECKS as usize,
+                }));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_bssids(v: &Json, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {

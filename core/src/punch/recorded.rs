@@ -93,6 +93,14 @@ pub struct RecordedLocation {
     /// when `source` is `none`, and for a Wi-Fi match without a fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy_m: Option<f64>,
+    /// The site's tolerance in metres, when it set one (absent in records made before sites
+    /// had tolerances, and for sites without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_m: Option<f64>,
+    /// Under the probability rule, the probability (0 to 1, four decimals) that the person was
+    /// inside the site's fences grown by its tolerance; absent under the accuracy-circle rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 /// The face part of the verdict, when a token verified.
@@ -174,6 +182,8 @@ impl From<Verdict> for RecordedVerdict {
                 site_name: v.location.site_name,
                 distance_to_edge_m: v.location.distance_to_edge_m,
                 accuracy_m: v.location.accuracy_m,
+                tolerance_m: v.location.tolerance_m,
+                probability: v.location.probability,
             },
             face: v.face.map(|f| RecordedFace {
                 kid: f.kid,

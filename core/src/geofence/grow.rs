@@ -1,0 +1,419 @@
+//! A fence grown by its site's tolerance: the outline that the presence probability
+//! integrates over, as a polygon in longitude and latitude.
+//!
+//! The allowed area of a fence with tolerance `t` is every point within `t` metres of it (the
+//! fence's Minkowski sum with a disk of radius `t`). Its outline is drawn here as a polygon:
+//!
+//! * every edge moves out by `t` along its outward normal;
+//! * at a convex corner the outline follows the circle of radius `t` around the corner,
+//!   drawn as chords whose vertices lie on the circle, so the chords sag inside it by at most
+//!   [`SAGITTA_M`] (1 cm);
+//! * at a reflex corner the two moved edges meet at their intersection (the mitre), which is
+//!   exactly where the true outline turns, unless an edge is too short to reach it;
+//! * where an edge is shorter than the tolerance, the arcs of its corners cross and the
+//!   outline follows whichever lies outside (see `trace_outline`);
+//! * holes shrink the same way (the area grows into them).
+//!
+//! A circle fence of radius `r` becomes the circle of radius `r + t`, drawn the same way (at
+//! most [`MAX_CIRCLE_VERTICES`] vertices, so circles larger than about 6.5 km sag by more than
+//! 1 cm, 9 cm at the 20 km limit). Every vertex lies on the true outline and every chord
+//! inside it, so the polygon never contains a point the true allowed area does not: a
+//! probability computed over it is never higher than over the true area.
+//!
+//! Each offset is computed in the tangent plane at its own vertex, with the ellipsoid's
+//! meridional and prime-vertical radii there, so a 200 m tolerance lands within a millimetre
+//! of where it should whatever the fence's size. Growing can fold an outline over itself (a
+//! notch, a gap between a hole and the edge, or a hole narrower than twice the tolerance);
+//! the policy refuses such a tolerance, checking the grown polygon as it checks any fence.
+//!
+//! Trigonometry here goes through `libm`, so the phone and the server grow every fence to
+//! the same bits whatever their platform's math library.
+
+use geo::{Coord, LineString, Polygon};
+
+use super::ellipsoid::A;
+
+/// How far a chord of a grown corner or circle may sag inside the true circle, metres.
+pub(crate) const SAGITTA_M: f64 = 0.01;
+/// Most vertices a grown circle gets.
+pub(crate) const MAX_CIRCLE_VERTICES: usize = 4096;
+
+/// WGS-84 first eccentricity squared.
+const E2: f64 = 6.694_379_990_141_316e-3;
+
+/// Metres per degree east and north at latitude `lat_deg` on WGS-84.
+fn metres_per_degree(lat_deg: f64) -> (f64, f64) {
+    let (s, c) = libm::sincos(lat_deg.to_radians());
+    let w2 = 1.0 - E2 * s * s;
+    let w = libm::sqrt(w2);
+    let prime_vertical = A / w;
+    let meridional = A * (1.0 - E2) / (w2 * w);
+    let per_rad = std::f64::consts::PI / 180.0;
+    (prime_vertical * c * per_rad, meridional * per_rad)
+}
+
+/// The angle between chord vertices on a circle of radius `radius_m` for chords sagging at
+/// most [`SAGITTA_M`].
+fn max_step(radius_m: f64) -> f64 {
+    if radius_m <= SAGITTA_M {
+        return std::f64::consts::PI;
+    }
+    2.0 * libm::acos(1.0 - SAGITTA_M / radius_m)
+}
+
+/// The polygon of a circle fence grown to `radius_m`, counter-clockwise, closed.
+pub(crate) fn circle(center: Coord<f64>, radius_m: f64) -> Polygon<f64> {
+    let turn = std::f64::consts::TAU;
+    let n = ((turn / max_step(radius_m)).ceil() as usize).clamp(8, MAX_CIRCLE_VERTICES);
+    // The spherical direct problem on the sphere of the prime-vertical radius N at the
+    // centre, with every latitude change then scaled by N / M (M the meridional radius): east
+    // and north offsets come out at the ellipsoid's scale, and only the second-order
+    // curvature terms keep the sphere's (millimetres at 20 km).
+    let (kx, ky) = metres_per_degree(center.y);
+    let per_rad = std::f64::consts::PI / 180.0;
+    let prime_vertical = kx / (libm::cos(center.y.to_radians()) * per_rad);
+    let meridional = ky / per_rad;
+    let delta = radius_m / prime_vertical;
+    let (sin_d, cos_d) = libm::sincos(delta);
+    let (sin_lat, cos_lat) = libm::sincos(center.y.to_radians());
+    let mut coords = Vec::with_capacity(n + 1);
+    for i in 0..n {
+        // Bearing measured from east, counter-clockwise, so the ring runs counter-clockwise.
+        let angle = turn * i as f64 / n as f64;
+        let (sin_a, cos_a) = libm::sincos(angle);
+        // Spherical direct problem with azimuth from north `π/2 − angle`: cos az = sin a,
+        // sin az = cos a.
+        let sin_lat2 = sin_lat * cos_d + cos_lat * sin_d * sin_a;
+        let lat2 = libm::asin(sin_lat2.clamp(-1.0, 1.0));
+        let dlon = libm::atan2(cos_a * sin_d * cos_lat, cos_d - sin_lat * sin_lat2);
+        coords.push(Coord {
+            x: center.x + dlon.to_degrees(),
+            y: center.y + (lat2.to_degrees() - center.y) * (prime_vertical / meridional),
+        });
+    }
+    coords.push(coords[0]);
+    Polygon::new(LineString(coords), vec![])
+}
+
+/// `polygon` grown by `tolerance_m`: its exterior moved out, its holes shrunk (see the file
+/// header). Rings come out closed, the exterior counter-clockwise and holes clockwise (the
+/// area on the left of every edge). With a tolerance of 0 the rings are only reoriented.
+pub(crate) fn polygon(polygon: &Polygon<f64>, tolerance_m: f64) -> Polygon<f64> {
+    let exterior = grow_ring(&polygon.exterior().0, false, tolerance_m);
+    let holes = polygon
+        .interiors()
+        .iter()
+        .map(|hole| LineString(grow_ring(&hole.0, true, tolerance_m)))
+        .collect();
+    Polygon::new(LineString(exterior), holes)
+}
+
+/// Twice the signed area of a ring in a local plane at its first vertex: positive when
+/// counter-clockwise.
+fn orientation(ring: &[Coord<f64>]) -> f64 {
+    let Some(&origin) = ring.first() else {
+        return 0.0;
+    };
+    let (kx, ky) = metres_per_degree(origin.y);
+    let local = |c: &Coord<f64>| ((c.x - origin.x) * kx, (c.y - origin.y) * ky);
+    let mut twice_area = 0.0;
+    for pair in ring.windows(2) {
+        let (a, b) = (local(&pair[0]), local(&pair[1]));
+        twice_area += a.0 * b.1 - b.0 * a.1;
+    }
+    let (a, b) = (local(ring.last().unwrap_or(&origin)), local(&origin));
+    twice_area + (a.0 * b.1 - b.0 * a.1)
+}
+
+/// One ring moved out by `t` metres from the area it bounds (an exterior grows, a hole
+/// shrinks), closed, oriented with the area on its left.
+fn grow_ring(ring: &[Coord<f64>], hole: bool, t: f64) -> Vec<Coord<f64>> {
+    // Distinct consecutive positions, without the closing repeat.
+    let mut pts: Vec<Coord<f64>> = Vec::with_capacity(ring.len());
+    for &c in ring {
+        if pts.last() != Some(&c) {
+            pts.push(c);
+        }
+    }
+    while pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    // The area on the left: exteriors counter-clockwise, holes clockwise.
+    let ccw = orientation(&pts) > 0.0;
+    if ccw == hole {
+        pts.reverse();
+    }
+    let n = pts.len();
+    if n < 3 || t <= 0.0 {
+        let mut out = pts;
+        if let Some(&first) = out.first() {
+            out.push(first);
+        }
+        return out;
+    }
+    let step = max_step(t);
+    let mut out = Vec::with_capacity(n * 4);
+    for i in 0..n {
+        let prev = pts[(i + n - 1) % n];
+        let here = pts[i];
+        let next = pts[(i + 1) % n];
+        let (kx, ky) = metres_per_degree(here.y);
+        let to_local = |c: Coord<f64>| ((c.x - here.x) * kx, (c.y - here.y) * ky);
+        let unit = |(x, y): (f64, f64)| {
+            let len = libm::hypot(x, y);
+            (x / len, y / len)
+        };
+        let a = to_local(prev);
+        let b = to_local(next);
+        let u1 = unit((-a.0, -a.1));
+        let u2 = unit(b);
+        // Outward normals: the area is on the left, so outward is to the right.
+        let n1 = (u1.1, -u1.0);
+        let n2 = (u2.1, -u2.0);
+        let turn = u1.0 * u2.1 - u1.1 * u2.0;
+        let along = u1.0 * u2.0 + u1.1 * u2.1;
+        let mut emit = |(x, y): (f64, f64)| {
+            out.push(Coord {
+                x: here.x + x / kx,
+                y: here.y + y / ky,
+            });
+        };
+        if turn > 1e-12 {
+            // Convex: around the corner on the circle of radius t, from n1 to n2.
+            let angle = libm::atan2(turn, along);
+            let pieces = ((angle / step).ceil() as usize).max(1);
+            for j in 0..=pieces {
+                let (s, c) = libm::sincos(angle * j as f64 / pieces as f64);
+                emit((t * (n1.0 * c - n1.1 * s), t * (n1.0 * s + n1.1 * c)));
+            }
+        } else if turn.abs() <= 1e-12 && along > 0.0 {
+            // Straight on.
+            emit((t * n1.0, t * n1.1));
+        } else {
+            // Reflex: both moved edges run to their ends, joined through the corner itself. The
+            // moved edges cross where the true outline turns (their mitre, when both are long
+            // enough to reach it); the small loop through the corner lies inside the area and
+            // the walk below leaves it out.
+            emit((t * n1.0, t * n1.1));
+            emit((0.0, 0.0));
+            emit((t * n2.0, t * n2.1));
+        }
+    }
+    out.push(out[0]);
+    trace_outline(out)
+}
+
+/// How many edges apart, along the ring, two crossing edges of a raw grown outline may be
+/// and still be traced as one outline (the crossings growing makes are between edges drawn
+/// from nearby corners).
+const TRACE_WINDOW: usize = 512;
+
+/// The outline of the area a raw grown ring encloses. Moving edges out leaves loops where an
+/// edge is shorter than the tolerance (the arcs of two nearby corners cross, and the moved
+/// edge between them doubles back): the true outline follows the raw ring until it meets
+/// another of its edges turning off to the right, continues along that edge, and so on, which
+/// is how this walks it.
+/// The walk starts at the easternmost vertex, which is on the true outline (it lies on the
+/// arc around the fence's easternmost corner). A crossing the walk does not pass (a notch or
+/// gap closing elsewhere) stays in the ring, for the policy's fence check to refuse.
+fn trace_outline(ring: Vec<Coord<f64>>) -> Vec<Coord<f64>> {
+    let n = ring.len().saturating_sub(1);
+    if n < 4 {
+        return ring;
+    }
+    let Some(start) = (0..n).max_by(|&a, &b| ring[a].x.total_cmp(&ring[b].x)) else {
+        return ring;
+    };
+    let window = TRACE_WINDOW.min(n / 2);
+    let mut out = Vec::with_capacity(ring.len());
+    // Every switch made so far, as (from edge, to edge, index in `out`): the walk is on the
+    // outline once it makes a switch it has made before, and the outline is what it walked
+    // since then (for a shrunk hole the easternmost vertex may lie inside the area).
+    let mut switches: Vec<(usize, usize, usize)> = Vec::new();
+    let mut edge = start;
+    let mut from = ring[start];
+    out.push(from);
+    // Each step ends at a vertex or switches edges at a crossing; a ring of n edges is
+    // walked in far fewer steps than this unless it is malformed.
+    for _ in 0..4 * n + 8 {
+        let to = ring[edge + 1];
+        let mut nearest: Option<(f64, usize, Coord<f64>)> = None;
+        for k in 2..=window * 2 {
+            let other = (edge + n + k - window) % n;
+            if other == edge || (other + 1) % n == edge || (edge + 1) % n == other {
+                continue;
+            }
+            let (c, d) = (ring[other], ring[other + 1]);
+            // Only an edge turning off to the right leads along the outline (the area is on
+            // the left); one turning left runs into the area, inside a loop.
+            let turns_right = (to.x - from.x) * (d.y - c.y) - (to.y - from.y) * (d.x - c.x) < 0.0;
+            if turns_right
+                && let Some((t, point)) = crossing(from, to, c, d)
+                && nearest.is_none_or(|(best, _, _)| t < best)
+            {
+                nearest = Some((t, other, point));
+            }
+        }
+        match nearest {
+            Some((_, other, point)) => {
+                if let Some(&(_, _, at)) = switches.iter().find(|s| s.0 == edge && s.1 == other) {
+                    let mut outline = out.split_off(at);
+                    outline.push(outline[0]);
+                    return outline;
+                }
+                switches.push((edge, other, out.len()));
+                out.push(point);
+                from = point;
+                edge = other;
+            }
+            None => {
+                edge = (edge + 1) % n;
+                from = ring[edge];
+                if edge == start {
+                    out.push(ring[start]);
+                    return out;
+                }
+                out.push(from);
+            }
+        }
+    }
+    // Not closed: give back the raw ring, which the fence check will refuse.
+    ring
+}
+
+/// Where segments `a–b` and `c–d` cross at one point inside both (endpoints excluded), in
+/// lon/lat where fence edges are straight: the fraction along `a–b`, and the point.
+fn crossing(
+    a: Coord<f64>,
+    b: Coord<f64>,
+    c: Coord<f64>,
+    d: Coord<f64>,
+) -> Option<(f64, Coord<f64>)> {
+    let r = (b.x - a.x, b.y - a.y);
+    let s = (d.x - c.x, d.y - c.y);
+    let den = r.0 * s.1 - r.1 * s.0;
+    if den == 0.0 {
+        return None;
+    }
+    let ac = (c.x - a.x, c.y - a.y);
+    let t = (ac.0 * s.1 - ac.1 * s.0) / den;
+    let u = (ac.0 * r.1 - ac.1 * r.0) / den;
+    if t <= 0.0 || t >= 1.0 || u <= 0.0 || u >= 1.0 {
+        return None;
+    }
+    Some((
+        t,
+        Coord {
+            x: a.x + t * r.0,
+            y: a.y + t * r.1,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Contains, Distance, Geodesic, Point};
+
+    fn square(lon: f64, lat: f64, side_deg: f64) -> Polygon<f64> {
+        let c = |x: f64, y: f64| Coord {
+            x: lon + x * side_deg,
+            y: lat + y * side_deg,
+        };
+        Polygon::new(
+            LineString(vec![c(0., 0.), c(1., 0.), c(1., 1.), c(0., 1.), c(0., 0.)]),
+            vec![],
+        )
+    }
+
+    /// Geodesic distance from a point to a polygon's outline, by dense sampling of its edges.
+    fn distance_to_outline(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
+        let mut best = f64::INFINITY;
+        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+            for pair in ring.0.windows(2) {
+                for k in 0..=2000 {
+                    let t = k as f64 / 2000.0;
+                    let q = Coord {
+                        x: pair[0].x + (pair[1].x - pair[0].x) * t,
+                        y: pair[0].y + (pair[1].y - pair[0].y) * t,
+                    };
+                    best = best.min(Geodesic.distance(Point(p), Point(q)));
+                }
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn every_grown_vertex_is_the_tolerance_away_from_the_fence() {
+        // An L-shaped shop (one reflex corner) near Causeway Bay, grown by 20 m.
+        let shop = Polygon::new(
+            LineString::from(vec![
+                (114.1828704, 22.279945),
+                (114.1833126, 22.2798872),
+                (114.1833369, 22.2800481),
+                (114.1832215, 22.2800632),
+                (114.1832378, 22.2801705),
+                (114.1829109, 22.2802132),
+                (114.1828704, 22.279945),
+            ]),
+            vec![],
+        );
+        let grown = polygon(&shop, 20.0);
+        assert!(grown.exterior().0.len() > 30, "corners are drawn as arcs");
+        for v in &grown.exterior().0 {
+            let d = distance_to_outline(*v, &shop);
+            assert!((d - 20.0).abs() < 0.02, "vertex {v:?} is {d} m away");
+            assert!(!shop.contains(&Point(*v)));
+        }
+    }
+
+    #[test]
+    fn holes_shrink_and_rings_are_oriented_with_the_area_on_the_left() {
+        let outer = square(114.0, 22.0, 0.01);
+        let hole = square(114.004, 22.004, 0.002).exterior().clone();
+        // Given clockwise, the exterior is turned counter-clockwise; the hole comes out clockwise.
+        let mut cw = outer.exterior().clone();
+        cw.0.reverse();
+        let grown = polygon(&Polygon::new(cw, vec![hole.clone()]), 10.0);
+        assert!(orientation(&grown.exterior().0) > 0.0);
+        assert!(orientation(&grown.interiors()[0].0) < 0.0);
+        let hole_polygon = Polygon::new(hole, vec![]);
+        for v in &grown.interiors()[0].0 {
+            assert!(
+                hole_polygon.contains(&Point(*v)),
+                "a shrunk hole stays inside the hole"
+            );
+            let d = distance_to_outline(*v, &hole_polygon);
+            assert!((d - 10.0).abs() < 0.02, "{d}");
+        }
+    }
+
+    #[test]
+    fn a_grown_circle_has_its_vertices_on_the_circle_and_sags_at_most_a_centimetre() {
+        let centre = Coord {
+            x: 114.13152,
+            y: 22.35683,
+        };
+        let ring = circle(centre, 170.0);
+        let n = ring.exterior().0.len() - 1;
+        for v in &ring.exterior().0 {
+            let d = Geodesic.distance(Point(centre), Point(*v));
+            assert!((d - 170.0).abs() < 0.005, "{d}");
+        }
+        // The chord between neighbours sags by r (1 − cos(π/n)).
+        let sag = 170.0 * (1.0 - (std::f64::consts::PI / n as f64).cos());
+        assert!(sag <= SAGITTA_M, "{sag}");
+        assert!(orientation(&ring.exterior().0) > 0.0);
+    }
+
+    #[test]
+    fn zero_tolerance_keeps_the_outline() {
+        let sq = square(114.0, 22.0, 0.001);
+        let grown = polygon(&sq, 0.0);
+        assert_eq!(grown.exterior().0.len(), 5);
+        for v in &grown.exterior().0 {
+            assert!(sq.exterior().0.contains(v));
+        }
+    }
+}
