@@ -6,7 +6,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use daka_core::policy::{
-    Fence, GeometryProblem, Policy, PolicyError, PolicyErrorKind, PublicKey, UncertainAction,
+    Fence, GeometryProblem, Policy, PolicyError, PolicyErrorKind, PresenceRule, PublicKey,
+    UncertainAction,
 };
 use serde_json::{Value, json};
 
@@ -1589,4 +1590,131 @@ fn the_example_in_the_format_docs_loads() {
     assert_eq!(p.manager_of("E1001").unwrap().id, "E0101");
     assert_eq!(p.thresholds.max_accuracy_m, 80.0);
     assert!(p.thresholds.face.required);
+}
+
+#[test]
+fn the_presence_rule_defaults_to_the_accuracy_circle_and_reads_its_probabilities() {
+    let p = load(&base()).unwrap();
+    assert_eq!(p.thresholds.presence, PresenceRule::AccuracyCircle);
+    assert_eq!(p.sites[0].tolerance_m, 0.0);
+
+    let doc = set(
+        set(
+            base(),
+            "/thresholds",
+            json!({"presence": {"rule": "probability"}}),
+        ),
+        "/sites/0/tolerance_m",
+        json!(12.5),
+    );
+    let p = load(&doc).unwrap();
+    assert_eq!(
+        p.thresholds.presence,
+        PresenceRule::Probability {
+            accept_probability: 0.6,
+            reject_probability: 0.001
+        }
+    );
+    assert_eq!(p.sites[0].tolerance_m, 12.5);
+
+    let given = json!({"presence": {"rule": "probability", "accept_probability": 0.9, "reject_probability": 0}});
+    let p = load(&set(base(), "/thresholds", given)).unwrap();
+    assert_eq!(
+        p.thresholds.presence,
+        PresenceRule::Probability {
+            accept_probability: 0.9,
+            reject_probability: 0.0
+        }
+    );
+}
+
+#[test]
+fn bad_presence_rules_and_tolerances_are_refused_naming_the_field() {
+    let with = |presence: Value| set(base(), "/thresholds", json!({ "presence": presence }));
+    rejects(
+        &with(json!({"rule": "nearby"})),
+        "thresholds.presence.rule",
+        invalid(
+            "\"nearby\"",
+            "expected \"accuracy_circle\" or \"probability\"",
+        ),
+    );
+    rejects(
+        &with(json!({})),
+        "thresholds.presence.rule",
+        PolicyErrorKind::Missing,
+    );
+    rejects(
+        &with(json!({"rule": "probability", "accept_probability": 0.4})),
+        "thresholds.presence.accept_probability",
+        invalid("0.4", "must be between 0.5 and 1"),
+    );
+    rejects(
+        &with(json!({"rule": "probability", "reject_probability": 0.2})),
+        "thresholds.presence.reject_probability",
+        invalid("0.2", "must be between 0 and 0.1"),
+    );
+    rejects(
+        &with(json!({"rule": "probability", "accept_probability": "high"})),
+        "thresholds.presence.accept_probability",
+        wrong("number", "string \"high\""),
+    );
+    rejects(
+        &with(json!({"rule": "accuracy_circle", "accept_probability": 0.7})),
+        "thresholds.presence.accept_probability",
+        invalid("0.7", "applies only to the rule \"probability\""),
+    );
+    for bad in [json!(-1), json!(200.5), json!("20 m"), json!(null)] {
+        let doc = set(base(), "/sites/1/tolerance_m", bad.clone());
+        let e = err(&doc);
+        assert_eq!(e.path, "sites[1].tolerance_m", "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_tolerance_that_folds_a_fence_is_refused_under_the_probability_rule() {
+    // A 100 m yard with a 10 m courtyard in it: growing the yard by 20 m would have to close
+    // the courtyard from all sides, which a hole cannot do, so the tolerance is refused.
+    let (lon, lat) = (114.2, 22.3);
+    let yard = json!([
+        [
+            [lon, lat],
+            [lon + 0.001, lat],
+            [lon + 0.001, lat + 0.001],
+            [lon, lat + 0.001],
+            [lon, lat]
+        ],
+        [
+            [lon + 0.0005, lat + 0.0005],
+            [lon + 0.0005, lat + 0.0006],
+            [lon + 0.0006, lat + 0.0006],
+            [lon + 0.0006, lat + 0.0005],
+            [lon + 0.0005, lat + 0.0005]
+        ]
+    ]);
+    let probability = set(
+        set(
+            base(),
+            "/thresholds",
+            json!({"presence": {"rule": "probability"}}),
+        ),
+        "/sites/0/fences/0/coordinates",
+        yard,
+    );
+    let e = err(&set(probability.clone(), "/sites/0/tolerance_m", json!(20)));
+    assert_eq!(e.path, "sites[0].tolerance_m", "{e}");
+    assert!(
+        e.to_string().contains("narrower than twice the tolerance"),
+        "{e}"
+    );
+    // A tolerance the courtyard can take (it is about 10 m across) is accepted.
+    let p = load(&set(probability.clone(), "/sites/0/tolerance_m", json!(3))).unwrap();
+    assert_eq!(p.sites[0].tolerance_m, 3.0);
+    // Under the accuracy-circle rule the tolerance only shifts distances: nothing to fold.
+    let circle_rule = set(
+        set(probability, "/sites/0/tolerance_m", json!(20)),
+        "/thresholds",
+        json!({}),
+    );
+    assert!(load(&circle_rule).is_ok());
 }
