@@ -220,5 +220,62 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The presence probability at the example policy's Causeway Bay store (L-shaped, about
+/// 45 × 35 m, 20 m tolerance) and Kwai Chung depot (150 m circle, 20 m tolerance), each
+/// beside the distance check it follows (`locate_sites`, the same fixes): deep inside and far
+/// outside, where the distance bounds settle it, and near an edge, where the outline integral
+/// runs (the L-shape grown has about 120 vertices, the circle about 850).
+fn presence(c: &mut Criterion) {
+    let doc = serde_json::json!({
+        "version": 1,
+        "org": {"id": "hl", "name": "Harbour Lane"},
+        "thresholds": {"presence": {"rule": "probability"}},
+        "sites": [
+            {"id": "cwb", "name": "Causeway Bay Store", "tolerance_m": 20,
+             "fences": [{"type": "Polygon", "coordinates": [[
+                [114.1828704, 22.279945], [114.1833126, 22.2798872], [114.1833369, 22.2800481],
+                [114.1832215, 22.2800632], [114.1832378, 22.2801705], [114.1829109, 22.2802132],
+                [114.1828704, 22.279945]]]}]},
+            {"id": "kc", "name": "Kwai Chung Depot", "tolerance_m": 20,
+             "fences": [{"center": [114.13152, 22.35683], "radius_m": 150}]}
+        ],
+        "employees": []
+    });
+    let policy = Policy::from_json(&doc.to_string()).unwrap();
+    let index = GeofenceIndex::new(&policy);
+    // (name, site, lon, lat, accuracy): deep inside with a good fix, 400 m away, and near the
+    // edge with an urban fix.
+    let cases = [
+        ("store_deep_inside", 0, 114.18310, 22.28005, 5.0),
+        ("store_far_outside", 0, 114.18310, 22.28365, 15.0),
+        ("store_near_edge", 0, 114.18310, 22.28030, 25.0),
+        ("depot_near_edge", 1, 114.13152, 22.35840, 25.0),
+    ];
+    let mut group = c.benchmark_group("geofence/presence");
+    group.sample_size(30);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(2));
+    for (name, site, lon, lat, acc) in cases {
+        let sites = [site];
+        let nearest = index.locate_sites(lon, lat, acc, &sites).nearest.unwrap();
+        println!(
+            "{name}: {:.1} m from the fence, probability {:?}",
+            nearest.signed_distance_m,
+            index.presence_probability(lon, lat, acc, &nearest)
+        );
+        group.bench_function(format!("{name}/distance"), |b| {
+            b.iter(|| black_box(index.locate_sites(black_box(lon), lat, acc, &sites)))
+        });
+        group.bench_function(format!("{name}/distance_and_probability"), |b| {
+            b.iter(|| {
+                let found = index.locate_sites(black_box(lon), lat, acc, &sites);
+                let nearest = found.nearest.unwrap();
+                black_box(index.presence_probability(lon, lat, acc, &nearest))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, presence);
 criterion_main!(benches);
