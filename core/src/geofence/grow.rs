@@ -370,7 +370,7 @@ mod tests {
             // On the true outline, or where two corner arcs cross: on their chords, which sag
             // at most SAGITTA_M inside it.
             assert!(
-                d <= 20.0 + 0.005 && d >= 20.0 - SAGITTA_M - 0.005,
+                (20.0 - SAGITTA_M - 0.005..=20.0 + 0.005).contains(&d),
                 "vertex {v:?} is {d} m away"
             );
             assert!(!shop.contains(&Point(*v)));
@@ -394,7 +394,7 @@ mod tests {
                 "a shrunk hole stays inside the hole"
             );
             let d = distance_to_outline(*v, &hole_polygon);
-            assert!(d <= 10.0 + 0.005 && d >= 10.0 - SAGITTA_M - 0.005, "{d}");
+            assert!((10.0 - SAGITTA_M - 0.005..=10.0 + 0.005).contains(&d), "{d}");
         }
     }
 
