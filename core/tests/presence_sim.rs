@@ -135,3 +135,63 @@ fn baseline_of_the_accuracy_circle_rule() {
     }
     assert!(cwb.too_small_for_gps);
 }
+
+/// The tolerance search, driven through a stand-in for `tolerance_m` that today's rule
+/// understands: growing a circle fence's radius by the tolerance. The circle site then gets
+/// the smallest step that meets every target; the polygon sites, left unchanged, meet none
+/// and are flagged. (Pins the accuracy-circle rule like the baseline above.)
+#[test]
+fn the_tolerance_search_suggests_the_smallest_step_meeting_the_targets() {
+    let grow_circles = |doc: &mut serde_json::Value, site: usize, t: f64| {
+        for fence in doc["sites"][site]["fences"].as_array_mut().unwrap() {
+            if let Some(r) = fence.get("radius_m").and_then(serde_json::Value::as_f64) {
+                fence["radius_m"] = serde_json::json!(r + t);
+            }
+        }
+    };
+    // The edit is applied to a fresh copy of the document at every step. No network
+    // repeats: today's rule sends every one of them to review, which alone keeps honest
+    // acceptance under 85 % whatever the fence.
+    let cfg = AdvisorConfig {
+        samples_per_site: 500,
+        network_repeat_share: 0.0,
+        ..config()
+    };
+    let report = daka_core::advisor::advise_with(POLICY, &cfg, grow_circles).unwrap();
+    println!("{}", table(&report));
+    for s in &report.sites {
+        match (s.site_id.as_str(), &s.tolerance) {
+            ("kc-depot", ToleranceAdvice::Suggested { tolerance_m, rates }) => {
+                assert!(*tolerance_m > 0.0 && *tolerance_m < 100.0, "{tolerance_m}");
+                assert!(cfg.targets.met_by(rates));
+                assert!(!cfg.targets.met_by(&s.current));
+                assert!(!s.too_small_for_gps);
+                // One step less must fail the targets: it is the smallest.
+                let smaller = daka_core::advisor::advise_with(
+                    POLICY,
+                    &cfg,
+                    |doc: &mut serde_json::Value, site: usize, t: f64| {
+                        grow_circles(doc, site, if t >= *tolerance_m { t - 5.0 } else { t })
+                    },
+                )
+                .unwrap();
+                let kc = smaller
+                    .sites
+                    .iter()
+                    .find(|x| x.site_id == "kc-depot")
+                    .unwrap();
+                assert!(
+                    matches!(kc.tolerance, ToleranceAdvice::Suggested { tolerance_m: t2, .. } if t2 > *tolerance_m),
+                    "{:?}",
+                    kc.tolerance
+                );
+            }
+            ("kc-depot", other) => panic!("no suggestion for the circle site: {other:?}"),
+            (_, ToleranceAdvice::NoneMeetsTargets { tried_up_to_m }) => {
+                assert_eq!(*tried_up_to_m, 100.0);
+                assert!(s.too_small_for_gps);
+            }
+            (id, other) => panic!("{id}: {other:?}"),
+        }
+    }
+}
