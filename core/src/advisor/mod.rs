@@ -215,10 +215,10 @@ pub fn advise_with(
         })
         .collect();
 
-    let sites_meta: Vec<(String, String)> = policy
+    let sites_meta: Vec<(String, String, usize)> = policy
         .sites
         .iter()
-        .map(|s| (s.id.clone(), s.name.clone()))
+        .map(|s| (s.id.clone(), s.name.clone(), s.wifi_bssids.len()))
         .collect();
     let engine = Engine::new(policy);
     let current: Vec<SiteRates> = people
@@ -248,22 +248,25 @@ pub fn advise_with(
         .into_iter()
         .zip(current)
         .zip(advice)
-        .map(|(((site_id, site_name), current), tolerance)| {
-            let too_small_for_gps = match &tolerance {
-                ToleranceAdvice::Suggested { .. } => false,
-                ToleranceAdvice::NoneMeetsTargets { .. } => true,
-                ToleranceAdvice::Unsupported { .. } => {
-                    current.honest.accepted_share() < config.gps_unusable_below
+        .map(
+            |(((site_id, site_name, wifi_access_points), current), tolerance)| {
+                let too_small_for_gps = match &tolerance {
+                    ToleranceAdvice::Suggested { .. } => false,
+                    ToleranceAdvice::NoneMeetsTargets { .. } => true,
+                    ToleranceAdvice::Unsupported { .. } => {
+                        current.honest.accepted_share() < config.gps_unusable_below
+                    }
+                };
+                FenceReport {
+                    site_id,
+                    site_name,
+                    current,
+                    tolerance,
+                    too_small_for_gps,
+                    wifi_access_points,
                 }
-            };
-            FenceReport {
-                site_id,
-                site_name,
-                current,
-                tolerance,
-                too_small_for_gps,
-            }
-        })
+            },
+        )
         .collect();
     Ok(AdvisorReport {
         error_model: error_model_line(&config.accuracy),

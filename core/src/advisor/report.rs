@@ -160,6 +160,9 @@ pub struct FenceReport {
     /// [`AdvisorConfig::gps_unusable_below`](super::AdvisorConfig::gps_unusable_below) are
     /// accepted as the policy stands. Give the site a Wi-Fi allow-list.
     pub too_small_for_gps: bool,
+    /// How many Wi-Fi access points the site's allow-list has (0: none, so GPS is its only
+    /// evidence of presence).
+    pub wifi_access_points: usize,
 }
 
 /// The advisor's report for a whole policy.
