@@ -3,6 +3,7 @@
 //! * `daka check`: why was this punch accepted or rejected? Evaluates attempts with exactly
 //!   the engine the SDK and the server run.
 //! * `daka verify-log`: is this exported punch log complete and untampered?
+//! * `daka fences`: how will honest staff and outsiders fare at each site? The fence advisor.
 //! * `daka serve`: run the reference server (see docs/server.md).
 //!
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
@@ -10,6 +11,7 @@
 mod check;
 mod demo;
 mod face_matcher;
+mod fences;
 mod render;
 mod serve;
 mod verify_log;
@@ -63,6 +65,12 @@ enum Command {
     /// Prints a compact JWS for `daka check --token`. Use only with test or demonstration
     /// keys: a real face matcher signs after actually matching a face.
     FaceToken(face_matcher::FaceTokenArgs),
+    /// Predict, per site, how honest staff and people outside fare, and suggest a tolerance.
+    ///
+    /// Simulates honest staff inside each site's fences and people 30, 100 and 200 m outside
+    /// (seeded, GPS only, face check off) and judges them with the engine. Exit status: 0 the
+    /// report was made, 2 the policy or an argument is malformed.
+    Fences(fences::FencesArgs),
     /// Run the reference sync server on a SQLite database until Ctrl-C.
     ///
     /// Logs one line per request to standard error. Exit status: 0 after a clean stop,
@@ -84,6 +92,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::VerifyLog(args) => verify_log::run(args),
         Command::FaceToken(args) => face_matcher::run(args),
+        Command::Fences(args) => fences::run(args),
         Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(status)

@@ -19,6 +19,9 @@
 //! * [`attempt`] gathers one punch attempt's evidence for the evaluator.
 //! * [`verdict`] combines the evidence under the policy into one explainable decision; this is
 //!   the single evaluator that the SDK, the server and `daka check` all run.
+//! * [`advisor`] simulates honest staff and outsiders at each site under the engine and
+//!   reports the predicted acceptance, review and rejection rates and a suggested tolerance
+//!   (`daka fences`).
 //! * [`punch`] turns an attempt and its verdict into a signed, hash-chained record, and verifies
 //!   chains of them.
 //! * [`approvals`] validates request forms against the policy's templates, computes their
@@ -33,6 +36,7 @@
 //! Nothing here touches the network, a database, an async runtime or a platform API: the
 //! device runtime (`daka-device`) and the server (`daka-server`) add those around it.
 
+pub mod advisor;
 pub mod approvals;
 pub mod attempt;
 pub mod canonical;
