@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::attempt::{Attempt, AttemptError};
 use crate::codes::{Code, Severity};
 use crate::evidence::face_token::{Expected, FaceTokenVerifier, NonceLedger};
-use crate::evidence::spoofing::{Finding, check_fix, human_distance};
+use crate::evidence::spoofing::{Finding, check_earlier_fixes, check_fix, human_distance};
 pub use crate::evidence::time::TimeSource;
 use crate::evidence::time::TrustedTime;
 use crate::evidence::wifi::WifiIndex;
@@ -210,12 +210,14 @@ impl Engine {
         let bssids = attempt.normalized_bssids();
         let wifi = self.wifi.find(&bssids, is_allowed);
         let fix_findings = attempt.fix.as_ref().map(|fix| {
-            check_fix(
+            let mut found = check_fix(
                 fix,
                 &attempt.clock,
                 &attempt.previous,
                 &self.policy.thresholds,
-            )
+            );
+            found.extend(check_earlier_fixes(fix, &attempt.more_fixes));
+            found
         });
         let location = if let Some(m) = &wifi {
             let site = &self.policy.sites[m.site];
@@ -242,7 +244,7 @@ impl Engine {
                 distance_to_edge_m: None,
                 accuracy_m: attempt.fix.as_ref().map(|f| f.accuracy_m),
             }
-        } else if let Some(fix) = &attempt.fix {
+        } else if let Some(fix) = &attempt.located_fix() {
             findings.extend(fix_findings.unwrap_or_default());
             if allowed.is_empty() {
                 findings.push(self.no_site_finding(&attempt.employee_id, field_kind));

@@ -79,6 +79,7 @@ fn attempt(employee: &str, at: (f64, f64), accuracy: f64) -> Attempt {
             mock: false,
             provider: Some("fused".into()),
         }),
+        more_fixes: Vec::new(),
         wifi_bssids: vec![],
         face: Some(FaceEvidence {
             token: token(employee, "nonce-1", now() - Duration::seconds(5), 0.97),

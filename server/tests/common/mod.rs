@@ -355,6 +355,7 @@ impl TestDevice {
             employee_id: self.employee_id.clone(),
             kind: spec.kind,
             fix: spec.fix.clone(),
+            more_fixes: Vec::new(),
             wifi_bssids: spec.wifi.clone(),
             face: spec.face.clone(),
             clock: clock.clone(),
@@ -370,6 +371,7 @@ impl TestDevice {
             employee_id: self.employee_id.clone(),
             evidence: PunchEvidence {
                 fix: spec.fix,
+                more_fixes: Vec::new(),
                 wifi_bssids: attempt.normalized_bssids(),
                 face_token: spec.face.as_ref().map(|f| f.token.clone()),
                 nonce: spec.face.as_ref().map(|f| f.nonce.clone()),
