@@ -1631,3 +1631,14 @@ fn earlier_fixes_are_signed_evidence_and_absent_when_empty() {
         "{e}"
     );
 }
+
+#[test]
+fn an_empty_list_of_earlier_fixes_has_one_spelling_absent() {
+    let s = signer(6);
+    let mut chain = PunchChain::new("dev-a");
+    let json = chain.append(kat_draft(), &s).unwrap().to_json().unwrap();
+    let spelled = json.replacen("\"evidence\":{", "\"evidence\":{\"more_fixes\":[],", 1);
+    assert_ne!(spelled, json);
+    let err = PunchRecord::from_json(&spelled).unwrap_err();
+    assert_eq!(err.field(), Some("evidence.more_fixes"), "{err}");
+}
