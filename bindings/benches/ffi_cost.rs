@@ -74,6 +74,7 @@ fn main() {
             mock: false,
             provider: Some("gps".into()),
         }),
+        more_fixes: Vec::new(),
         wifi_bssids: Vec::new(),
         face: None,
     };
@@ -101,6 +102,7 @@ fn main() {
             mock: false,
             provider: Some("gps".into()),
         }),
+        more_fixes: Vec::new(),
         wifi_bssids: Vec::new(),
         face_token: None,
         face_nonce: None,

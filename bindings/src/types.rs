@@ -65,6 +65,14 @@ pub struct PunchInput {
     /// The latest location fix, if there is one.
     #[uniffi(default = None)]
     pub fix: Option<Fix>,
+    /// Earlier fixes of the same attempt, e.g. those collected while the face check ran, in any
+    /// order; empty by default. At most 16, each taken no later than `fix`, none repeated, and
+    /// only together with `fix`. The location is judged on their conservative fusion with `fix`
+    /// (never claimed better than the best of them), and all are recorded in the punch as
+    /// evidence; a mocked one rejects the punch like a mocked `fix`. A bad one is `InvalidInput`
+    /// naming it, e.g. `more_fixes[2].lat`.
+    #[uniffi(default)]
+    pub more_fixes: Vec<Fix>,
     /// BSSIDs of the latest Wi-Fi scan (any case, `:` or `-` separated).
     #[uniffi(default)]
     pub wifi_bssids: Vec<String>,
@@ -305,10 +313,11 @@ impl From<PunchKind> for daka_core::punch::PunchKind {
 }
 
 impl Fix {
-    fn into_core(self) -> Result<daka_core::evidence::Fix, DakaError> {
+    /// The core's fix; `field` names it in an error (`fix`, `more_fixes[2]`).
+    fn into_core(self, field: &str) -> Result<daka_core::evidence::Fix, DakaError> {
         let time = chrono::DateTime::from_timestamp_millis(self.time_ms).ok_or_else(|| {
             DakaError::InvalidInput {
-                field: "fix.timeMs".into(),
+                field: format!("{field}.timeMs"),
                 value: self.time_ms.to_string(),
                 reason: "not a representable instant (Unix milliseconds)".into(),
             }
@@ -350,7 +359,13 @@ impl PunchInput {
         };
         Ok(device::PunchInput {
             kind: self.kind.into(),
-            fix: self.fix.map(Fix::into_core).transpose()?,
+            fix: self.fix.map(|f| f.into_core("fix")).transpose()?,
+            more_fixes: self
+                .more_fixes
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| f.into_core(&format!("more_fixes[{i}]")))
+                .collect::<Result<_, _>>()?,
             wifi_bssids: self.wifi_bssids,
             face,
         })
@@ -512,6 +527,7 @@ mod tests {
                 mock: false,
                 provider: Some("gps".into()),
             }),
+            more_fixes: Vec::new(),
             wifi_bssids: vec!["E0:55:3D:4A:12:C1".into()],
             face_token: None,
             face_nonce: None,
@@ -560,6 +576,33 @@ mod tests {
             i.into_core(),
             Err(DakaError::InvalidInput { field, value, .. })
                 if field == "fix.timeMs" && value == i64::MAX.to_string()
+        ));
+    }
+
+    #[test]
+    fn earlier_fixes_convert_in_order_and_a_bad_time_names_its_index() {
+        let mut i = input();
+        let latest = i.fix.clone().unwrap();
+        for k in 1..=3 {
+            let mut f = latest.clone();
+            f.time_ms -= k * 1000;
+            f.monotonic_ms = None;
+            i.more_fixes.push(f);
+        }
+        let core = i.clone().into_core().unwrap();
+        let times: Vec<i64> = core
+            .more_fixes
+            .iter()
+            .map(|f| f.time.timestamp_millis())
+            .collect();
+        assert_eq!(
+            times,
+            [1_794_999_999_000, 1_794_999_998_000, 1_794_999_997_000]
+        );
+        i.more_fixes[2].time_ms = i64::MIN;
+        assert!(matches!(
+            i.into_core(),
+            Err(DakaError::InvalidInput { field, .. }) if field == "more_fixes[2].timeMs"
         ));
     }
 

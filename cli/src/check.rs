@@ -144,6 +144,7 @@ fn attempt_from_flags(args: &CheckArgs) -> Result<(Attempt, Option<DateTime<Utc>
         employee_id: employee.clone(),
         kind: args.kind,
         fix,
+        more_fixes: Vec::new(),
         wifi_bssids: args.bssids.clone(),
         face,
         clock: DeviceClock {

@@ -323,6 +323,7 @@ fn sample_log(dir: &std::path::Path) -> (String, std::path::PathBuf) {
             employee_id: "E1001".into(),
             evidence: PunchEvidence {
                 fix: attempt.fix.clone(),
+                more_fixes: Vec::new(),
                 wifi_bssids: vec![],
                 face_token: None,
                 nonce: None,

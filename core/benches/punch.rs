@@ -57,6 +57,7 @@ fn draft(i: u64) -> PunchDraft<Verdict> {
                 mock: false,
                 provider: Some("fused".into()),
             }),
+            more_fixes: Vec::new(),
             wifi_bssids: vec!["00:11:22:33:44:55".into(), "66:77:88:99:aa:bb".into()],
             // A compact JWS of typical size.
             face_token: Some(format!(

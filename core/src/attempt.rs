@@ -1,7 +1,7 @@
 //! One punch attempt as the platform layer hands it to the engine, and its validation.
 //!
 //! An [`Attempt`] is everything the evaluator needs to know about one clock-in: who, what
-//! kind, the fix, the Wi-Fi scan, the face-match token, the device clocks, and what the device
+//! kind, the fix (and the earlier fixes of the same attempt), the Wi-Fi scan, the face-match token, the device clocks, and what the device
 //! remembers (the previous punch and the last server time anchor). [`Attempt::validate`]
 //! checks every field before any rule runs, and refuses bad input with an [`AttemptError`]
 //! that names the field and the value: a malformed attempt is a bug or an attack in the
@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::fusion::{FusedFix, fuse};
 use crate::evidence::spoofing::PreviousPunch;
 use crate::evidence::wifi::normalize_bssid;
 use crate::evidence::{DeviceClock, FaceEvidence, Fix, TimeAnchor};
@@ -20,6 +21,9 @@ pub const MAX_ID_LEN: usize = 128;
 pub const MAX_WIFI_BSSIDS: usize = 512;
 /// Longest accepted face-match token, in bytes.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Most earlier fixes accepted in [`Attempt::more_fixes`]: a few seconds of fixes while the face
+/// check runs is a handful; more is a bug or an attack in the caller.
+pub const MAX_MORE_FIXES: usize = 16;
 /// Largest attempt document accepted by [`Attempt::from_json`], in bytes.
 pub const MAX_ATTEMPT_JSON: usize = 64 * 1024;
 
@@ -37,6 +41,13 @@ pub struct Attempt {
     /// device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// Earlier fixes of the same attempt (collected while the face check ran), in any order; at
+    /// most [`MAX_MORE_FIXES`], each no later than `fix`, none identical to another or to `fix`,
+    /// and only together with `fix`. The location is judged on their conservative fusion with
+    /// `fix` ([`Attempt::located_fix`]); the spoofing checks judge `fix` itself, and a mock flag
+    /// on any of them is `mock_location`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_fixes: Vec<Fix>,
     /// BSSIDs from the latest Wi-Fi scan, any case, `:` or `-` separated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wifi_bssids: Vec<String>,
@@ -115,6 +126,7 @@ impl Attempt {
         if let Some(fix) = &self.fix {
             check_fix("fix", fix)?;
         }
+        self.check_more_fixes()?;
         if self.wifi_bssids.len() > MAX_WIFI_BSSIDS {
             return Err(AttemptError::new(
                 "wifi_bssids",
@@ -150,6 +162,94 @@ impl Attempt {
         }
         if let Some(anchor) = &self.anchor {
             check_id("anchor.boot_id", &anchor.boot_id)?;
+        }
+        Ok(())
+    }
+
+    /// The position the location is judged on: the latest fix, fused with the earlier fixes of
+    /// the attempt by [`fuse`] (lat, lon and accuracy from the fusion; time, clocks, provider and
+    /// mock flag of the latest fix). `None` without a fix. Call after [`Attempt::validate`].
+    pub fn located_fix(&self) -> Option<Fix> {
+        let latest = self.fix.as_ref()?;
+        if self.more_fixes.is_empty() {
+            return Some(latest.clone());
+        }
+        let fused = fuse(latest, &self.more_fixes);
+        Some(Fix {
+            lat: fused.lat,
+            lon: fused.lon,
+            accuracy_m: fused.accuracy_m,
+            ..latest.clone()
+        })
+    }
+
+    /// The fusion of the attempt's fixes with what was left out and why, for explanations
+    /// (`daka check`); `None` without a fix.
+    pub fn fusion(&self) -> Option<FusedFix> {
+        self.fix.as_ref().map(|f| fuse(f, &self.more_fixes))
+    }
+
+    fn check_more_fixes(&self) -> Result<(), AttemptError> {
+        if self.more_fixes.is_empty() {
+            return Ok(());
+        }
+        let Some(latest) = &self.fix else {
+            return Err(AttemptError::new(
+                "more_fixes",
+                format!("{} fixes", self.more_fixes.len()),
+                "earlier fixes need the latest fix in `fix`",
+            ));
+        };
+        if self.more_fixes.len() > MAX_MORE_FIXES {
+            return Err(AttemptError::new(
+                "more_fixes",
+                format!("{} fixes", self.more_fixes.len()),
+                format!("an attempt carries at most {MAX_MORE_FIXES} earlier fixes"),
+            ));
+        }
+        for (i, fix) in self.more_fixes.iter().enumerate() {
+            let field = format!("more_fixes[{i}]");
+            check_fix(&field, fix)?;
+            match (fix.monotonic_ms, latest.monotonic_ms) {
+                (Some(mono), Some(latest_mono)) if mono > latest_mono => {
+                    return Err(AttemptError::new(
+                        format!("{field}.monotonic_ms"),
+                        mono,
+                        format!(
+                            "an earlier fix cannot be taken after the latest fix (fix.monotonic_ms {latest_mono})"
+                        ),
+                    ));
+                }
+                (Some(_), Some(_)) => {}
+                _ if fix.time > latest.time => {
+                    return Err(AttemptError::new(
+                        format!("{field}.time"),
+                        fix.time
+                            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                        format!(
+                            "an earlier fix cannot be taken after the latest fix (fix.time {})",
+                            latest
+                                .time
+                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            if fix == latest {
+                return Err(AttemptError::new(
+                    field,
+                    format!("({}, {})", fix.lat, fix.lon),
+                    "repeats `fix` exactly; list each fix once",
+                ));
+            }
+            if let Some(j) = self.more_fixes[..i].iter().position(|other| other == fix) {
+                return Err(AttemptError::new(
+                    field,
+                    format!("({}, {})", fix.lat, fix.lon),
+                    format!("repeats more_fixes[{j}] exactly; list each fix once"),
+                ));
+            }
         }
         Ok(())
     }
@@ -298,5 +398,110 @@ mod tests {
         a.fix.as_mut().unwrap().accuracy_m = 5.0;
         a.fix.as_mut().unwrap().lon = f64::INFINITY;
         assert_eq!(a.validate().unwrap_err().field, "fix.lon");
+    }
+
+    /// GOOD with earlier fixes of the same attempt, 1 and 2 s before the latest one.
+    fn with_more(more: &str) -> String {
+        GOOD.replace(
+            "\"wifi_bssids\"",
+            &format!("\"more_fixes\": [{more}],\n        \"wifi_bssids\""),
+        )
+    }
+
+    const EARLIER_1: &str = r#"{"lat": 22.28002, "lon": 114.18382, "accuracy_m": 10, "time": "2026-11-26T00:59:59Z", "monotonic_ms": 999}"#;
+    const EARLIER_2: &str = r#"{"lat": 22.27998, "lon": 114.18378, "accuracy_m": 15, "time": "2026-11-26T00:59:58Z", "monotonic_ms": 998}"#;
+
+    #[test]
+    fn earlier_fixes_parse_and_are_fused_for_the_location() {
+        let text = with_more(&format!("{EARLIER_1}, {EARLIER_2}"));
+        let a = Attempt::from_json(&text).unwrap();
+        assert_eq!(a.more_fixes.len(), 2);
+        let latest = a.fix.clone().unwrap();
+        let located = a.located_fix().unwrap();
+        // Time, clocks and flags are the latest fix's; the position is fused.
+        assert_eq!(located.time, latest.time);
+        assert_eq!(located.monotonic_ms, latest.monotonic_ms);
+        assert_ne!((located.lat, located.lon), (latest.lat, latest.lon));
+        // Best accuracy of the three is 10 m; never better than that.
+        assert!(located.accuracy_m >= 10.0, "{}", located.accuracy_m);
+        assert!(located.accuracy_m < 12.0, "{}", located.accuracy_m);
+        let fusion = a.fusion().unwrap();
+        assert_eq!((fusion.used, fusion.left_out.len()), (3, 0));
+        // Without earlier fixes the located fix is the latest one, unchanged.
+        let plain = Attempt::from_json(GOOD).unwrap();
+        assert_eq!(plain.located_fix(), plain.fix);
+        // The field is left out of the JSON when empty, and round-trips when not.
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap()
+                .contains("more_fixes")
+        );
+        let again: Attempt = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(again, a);
+    }
+
+    #[test]
+    fn bad_earlier_fixes_are_refused_naming_the_field() {
+        let good_1 = EARLIER_1;
+        let e = err(&with_more(&format!(
+            "{good_1}, {}",
+            EARLIER_2.replace("22.27998", "-91")
+        )));
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("more_fixes[1].lat", "-91")
+        );
+        let e = err(&with_more(
+            &EARLIER_2.replace("\"accuracy_m\": 15", "\"accuracy_m\": \"x\""),
+        ));
+        assert_eq!(e.field, "more_fixes[0].accuracy_m");
+        let e = err(&with_more(
+            &EARLIER_2.replace("\"monotonic_ms\": 998", "\"monotonic_ms\": 1001"),
+        ));
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("more_fixes[0].monotonic_ms", "1001")
+        );
+        assert!(e.reason.contains("after the latest fix"), "{e}");
+        let no_mono = EARLIER_2.replace(", \"monotonic_ms\": 998", "");
+        let e = err(&with_more(&no_mono.replace("00:59:58Z", "01:00:01Z")));
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("more_fixes[0].time", "2026-11-26T01:00:01Z")
+        );
+        let e = err(&with_more(&format!("{good_1}, {EARLIER_2}, {good_1}")));
+        assert_eq!(e.field, "more_fixes[2]");
+        assert!(e.reason.contains("repeats more_fixes[0]"), "{e}");
+        let mut a = Attempt::from_json(&with_more(good_1)).unwrap();
+        a.more_fixes.push(a.fix.clone().unwrap());
+        let e = a.validate().unwrap_err();
+        assert_eq!(e.field, "more_fixes[1]");
+        assert!(e.reason.contains("repeats `fix`"), "{e}");
+        a.more_fixes.pop();
+        a.fix = None;
+        assert_eq!(a.validate().unwrap_err().field, "more_fixes");
+    }
+
+    #[test]
+    fn at_most_sixteen_earlier_fixes() {
+        let mut a = Attempt::from_json(GOOD).unwrap();
+        let latest = a.fix.clone().unwrap();
+        for i in 0..MAX_MORE_FIXES as u64 {
+            let mut f = latest.clone();
+            f.monotonic_ms = Some(900 - i);
+            a.more_fixes.push(f);
+        }
+        a.validate().unwrap();
+        let mut f = latest.clone();
+        f.monotonic_ms = Some(1);
+        a.more_fixes.push(f);
+        let e = a.validate().unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("more_fixes", "17 fixes")
+        );
+        a.more_fixes.truncate(3);
+        a.more_fixes[2].lon = f64::NAN;
+        assert_eq!(a.validate().unwrap_err().field, "more_fixes[2].lon");
     }
 }

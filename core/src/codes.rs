@@ -80,7 +80,9 @@ codes! {
     ImplausibleAccuracy = "implausible_accuracy", Review;
     /// The fix is dated after the punch attempt it belongs to.
     ImplausibleFixTime = "implausible_fix_time", Review;
-    /// The fix repeats an earlier fix exactly (coordinates and accuracy), as replayed fixes do.
+    /// The fix repeats the previous punch's fix exactly (coordinates and accuracy) and its clocks
+    /// did not move on or it is a GPS fix, as replayed fixes do; lowered to `Info` for a network
+    /// or fused fix with clocks that moved on (a phone that has not moved).
     RepeatedFix = "repeated_fix", Review;
     /// The device wall clock moved differently from the monotonic clock since the last punch.
     ClockJump = "clock_jump", Review;

@@ -14,7 +14,7 @@ use crate::attempt::{Attempt, AttemptError};
 use crate::codes::{Code, Severity};
 use crate::evidence::Fix;
 use crate::evidence::face_token::{Expected, FaceTokenVerifier, NonceLedger};
-use crate::evidence::spoofing::{Finding, check_fix, human_distance};
+use crate::evidence::spoofing::{Finding, check_earlier_fixes, check_fix, human_distance};
 pub use crate::evidence::time::TimeSource;
 use crate::evidence::time::TrustedTime;
 use crate::evidence::wifi::WifiIndex;
@@ -220,12 +220,14 @@ impl Engine {
         let bssids = attempt.normalized_bssids();
         let wifi = self.wifi.find(&bssids, is_allowed);
         let fix_findings = attempt.fix.as_ref().map(|fix| {
-            check_fix(
+            let mut found = check_fix(
                 fix,
                 &attempt.clock,
                 &attempt.previous,
                 &self.policy.thresholds,
-            )
+            );
+            found.extend(check_earlier_fixes(fix, &attempt.more_fixes));
+            found
         });
         let location = if let Some(m) = &wifi {
             let site = &self.policy.sites[m.site];
@@ -254,7 +256,7 @@ impl Engine {
                 tolerance_m: None,
                 probability: None,
             }
-        } else if let Some(fix) = &attempt.fix {
+        } else if let Some(fix) = &attempt.located_fix() {
             findings.extend(fix_findings.unwrap_or_default());
             if allowed.is_empty() {
                 findings.push(self.no_site_finding(&attempt.employee_id, field_kind));

@@ -50,6 +50,7 @@ fn kat_draft() -> PunchDraft {
                 mock: false,
                 provider: Some("fused".into()),
             }),
+            more_fixes: Vec::new(),
             wifi_bssids: vec!["00:11:22:33:44:55".into()],
             face_token: None,
             nonce: Some("n-7f3a".into()),
@@ -207,16 +208,20 @@ fn fix() -> impl Strategy<Value = Fix> {
 fn evidence() -> impl Strategy<Value = PunchEvidence> {
     (
         prop::option::of(fix()),
+        prop::collection::vec(fix(), 0..3),
         prop::collection::vec("[0-9a-f]{2}(:[0-9a-f]{2}){5}", 0..3),
         prop::option::of(text(0, 40)),
         prop::option::of(text(0, 8)),
     )
-        .prop_map(|(fix, wifi_bssids, face_token, nonce)| PunchEvidence {
-            fix,
-            wifi_bssids,
-            face_token,
-            nonce,
-        })
+        .prop_map(
+            |(fix, more_fixes, wifi_bssids, face_token, nonce)| PunchEvidence {
+                fix,
+                more_fixes,
+                wifi_bssids,
+                face_token,
+                nonce,
+            },
+        )
 }
 
 fn verdict() -> impl Strategy<Value = Verdict> {
@@ -1600,4 +1605,55 @@ proptest! {
         value["verdict"][extra.as_str()] = Value::from(1);
         prop_assert!(serde_json::from_value::<PunchRecord>(value).is_err());
     }
+}
+
+#[test]
+fn earlier_fixes_are_signed_evidence_and_absent_when_empty() {
+    let s = signer(5);
+    let mut chain = PunchChain::new("dev-a");
+    let plain = chain.append(kat_draft(), &s).unwrap();
+    assert!(!plain.to_json().unwrap().contains("more_fixes"));
+
+    let mut draft = kat_draft();
+    let latest = draft.evidence.fix.clone().unwrap();
+    for (i, dlat) in [0.00002, -0.00001].into_iter().enumerate() {
+        let mut earlier = latest.clone();
+        earlier.lat += dlat;
+        earlier.monotonic_ms = latest.monotonic_ms.map(|m| m - 1000 * (i as u64 + 1));
+        draft.evidence.more_fixes.push(earlier);
+    }
+    let record = chain.append(draft.clone(), &s).unwrap();
+    let json = record.to_json().unwrap();
+    assert!(json.contains("\"more_fixes\":[{"), "{json}");
+    let read = PunchRecord::from_json(&json).unwrap();
+    assert_eq!(read.body.evidence.more_fixes, draft.evidence.more_fixes);
+    verify_chain(&s.public_key(), &[plain, read.clone()]).unwrap();
+
+    // The earlier fixes are covered by the signature.
+    let tampered = json.replacen(&format!("{}", draft.evidence.more_fixes[1].lat), "22.2", 1);
+    assert_ne!(tampered, json);
+    let tampered = PunchRecord::from_json(&tampered).unwrap();
+    assert!(
+        tampered.verify_signature(&s.public_key()).is_err(),
+        "a changed earlier fix must not verify"
+    );
+
+    let mut bad = draft;
+    bad.evidence.more_fixes[1].accuracy_m = f64::NAN;
+    let e = chain.append(bad, &s).unwrap_err();
+    assert!(
+        e.to_string().contains("evidence.more_fixes[1].accuracy_m"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_empty_list_of_earlier_fixes_has_one_spelling_absent() {
+    let s = signer(6);
+    let mut chain = PunchChain::new("dev-a");
+    let json = chain.append(kat_draft(), &s).unwrap().to_json().unwrap();
+    let spelled = json.replacen("\"evidence\":{", "\"evidence\":{\"more_fixes\":[],", 1);
+    assert_ne!(spelled, json);
+    let err = PunchRecord::from_json(&spelled).unwrap_err();
+    assert_eq!(err.field(), Some("evidence.more_fixes"), "{err}");
 }

@@ -79,6 +79,7 @@ fn attempt(employee: &str, at: (f64, f64), accuracy: f64) -> Attempt {
             mock: false,
             provider: Some("fused".into()),
         }),
+        more_fixes: Vec::new(),
         wifi_bssids: vec![],
         face: Some(FaceEvidence {
             token: token(employee, "nonce-1", now() - Duration::seconds(5), 0.97),
@@ -309,4 +310,111 @@ proptest! {
             Err(e) => prop_assert!(!e.field.is_empty() && !e.reason.is_empty()),
         }
     }
+}
+
+/// `a`'s fix again, `ms` milliseconds earlier, moved by (`dlon`, `dlat`) degrees with another
+/// accuracy.
+fn earlier(a: &Attempt, ms: i64, dlon: f64, dlat: f64, accuracy: f64) -> Fix {
+    let mut f = a.fix.clone().unwrap();
+    f.lon += dlon;
+    f.lat += dlat;
+    f.accuracy_m = accuracy;
+    f.time -= Duration::milliseconds(ms);
+    f.monotonic_ms = f.monotonic_ms.map(|m| m - ms as u64);
+    f
+}
+
+#[test]
+fn the_location_is_judged_on_the_fused_fixes_of_the_attempt() {
+    // The latest fix is vague (±30 m); two sharper fixes of the same attempt agree with it.
+    let mut a = attempt("E1001", CWB_IN, 30.0);
+    let alone = judge(&a);
+    assert_eq!(alone.location.accuracy_m, Some(30.0));
+    a.more_fixes = vec![
+        earlier(&a, 1_000, 0.00002, 0.0, 5.0),
+        earlier(&a, 2_000, 0.0, -0.00002, 6.0),
+    ];
+    let located = a.located_fix().unwrap();
+    let v = judge(&a);
+    assert_eq!(v.location.accuracy_m, Some(located.accuracy_m));
+    // Never claimed better than the best fix, and not the vague one's 30 m either.
+    assert!((5.0..6.0).contains(&located.accuracy_m), "{located:?}");
+    assert_eq!(v.location.presence, Presence::Inside, "{v:#?}");
+    assert_eq!(v.decision, Decision::Accepted);
+    assert!(
+        message(&v, Code::InsideFence).contains("(accuracy ±5 m)"),
+        "{v:#?}"
+    );
+    // The fixes' order does not change a single bit of the verdict.
+    a.more_fixes.reverse();
+    assert_eq!(judge(&a), v);
+    // An earlier fix far from the latest one is left out; it cannot drag the location.
+    a.more_fixes.push(earlier(&a, 3_000, 0.003, 0.0, 5.0));
+    assert_eq!(judge(&a).location, v.location);
+}
+
+#[test]
+fn a_mock_flag_on_any_fix_of_the_attempt_rejects_it() {
+    let mut a = attempt("E1001", CWB_IN, 5.0);
+    a.more_fixes = vec![earlier(&a, 1_000, 0.0, 0.00001, 6.0)];
+    assert_eq!(judge(&a).decision, Decision::Accepted);
+    a.more_fixes[0].mock = true;
+    let v = judge(&a);
+    assert_eq!(v.decision, Decision::Rejected);
+    assert_eq!(codes(&v)[0], Code::MockLocation);
+    assert!(message(&v, Code::MockLocation).contains("earlier fix 0"));
+    // The Wi-Fi of the store does not excuse it either.
+    a.wifi_bssids = vec!["E0-55-3D-4A-12-C1".into()];
+    assert_eq!(judge(&a).decision, Decision::Rejected);
+}
+
+#[test]
+fn a_repeat_at_the_same_desk_is_honest_from_the_network_and_a_replay_from_gps() {
+    // Clock-in at 01:00 at the desk; clock-out at 09:00 with bit-for-bit the same fix values.
+    let first = attempt("E1001", CWB_IN, 8.0);
+    let mut out = attempt("E1001", CWB_IN, 8.0);
+    out.kind = PunchKind::Out;
+    // Same boot: the monotonic clock moved on by 8 h too.
+    out.clock.monotonic_ms = 30_002_000;
+    out.fix.as_mut().unwrap().monotonic_ms = Some(30_000_000);
+    out.previous = PreviousPunch {
+        fix: first.fix.clone(),
+        clock: Some(DeviceClock {
+            wall: now() - Duration::hours(8),
+            monotonic_ms: 1_202_000,
+            boot_id: "boot-1".into(),
+        }),
+    };
+    let previous_fix = out.previous.fix.as_mut().unwrap();
+    previous_fix.time = now() - Duration::hours(8);
+    previous_fix.monotonic_ms = Some(1_200_000);
+
+    for provider in ["network", "fused"] {
+        out.fix.as_mut().unwrap().provider = Some(provider.into());
+        out.previous.fix.as_mut().unwrap().provider = Some(provider.into());
+        let v = judge(&out);
+        assert_eq!(v.decision, Decision::Accepted, "{provider}: {v:#?}");
+        let r = v
+            .reasons
+            .iter()
+            .find(|r| r.code == Code::RepeatedFix)
+            .unwrap();
+        assert_eq!(r.severity, Severity::Info);
+    }
+
+    out.fix.as_mut().unwrap().provider = Some("gps".into());
+    let v = judge(&out);
+    assert_eq!(v.decision, Decision::FieldPunch, "{v:#?}");
+    assert_eq!(codes(&v)[0], Code::RepeatedFix);
+
+    // A network fix whose own time is the previous fix's: replayed.
+    out.fix.as_mut().unwrap().provider = Some("network".into());
+    out.fix.as_mut().unwrap().time = now() - Duration::hours(8);
+    let v = judge(&out);
+    assert_eq!(v.decision, Decision::FieldPunch, "{v:#?}");
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.code == Code::RepeatedFix && r.severity == Severity::Review)
+    );
 }

@@ -35,6 +35,7 @@ async fn a_device_enrols_punches_and_syncs_each_punch_exactly_once() {
             .punch(PunchInput {
                 kind,
                 fix: None,
+                more_fixes: Vec::new(),
                 wifi_bssids: vec![CWB_BSSID.into()],
                 face: Some(FaceEvidence {
                     token: face_token("E1001", &nonce),

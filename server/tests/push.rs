@@ -585,3 +585,48 @@ async fn a_long_log_is_checkpointed_after_the_answer_and_then_restarts() {
         .unwrap();
     assert_eq!(stored, pushed + 1);
 }
+
+#[tokio::test]
+async fn the_earlier_fixes_of_a_record_are_judged_again_with_it() {
+    let server = TestServer::start().await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let now = chrono::Utc::now();
+    // Inside the Causeway Bay store; the latest fix vague, two earlier ones sharp.
+    let latest = Fix {
+        lat: 22.28005,
+        lon: 114.18305,
+        accuracy_m: 30.0,
+        time: now,
+        monotonic_ms: None,
+        mock: false,
+        provider: Some("fused".into()),
+    };
+    let earlier = |ms: i64, dlat: f64, accuracy_m: f64| Fix {
+        lat: latest.lat + dlat,
+        accuracy_m,
+        time: now - chrono::Duration::milliseconds(ms),
+        ..latest.clone()
+    };
+    let spec = |dev: &TestDevice| PunchSpec {
+        fix: Some(latest.clone()),
+        wifi: vec![],
+        ..dev.good_spec()
+    };
+    let fused = dev.record_with_more(
+        spec(&dev),
+        vec![earlier(1_000, 0.00001, 5.0), earlier(2_000, -0.00001, 6.0)],
+    );
+    assert_eq!(fused.body.evidence.more_fixes.len(), 2);
+    let mut mocked_fix = earlier(1_500, 0.0, 5.0);
+    mocked_fix.mock = true;
+    let mocked = dev.record_with_more(spec(&dev), vec![mocked_fix]);
+    let results = server
+        .push(&dev, vec![dev.item(&fused), dev.item(&mocked)])
+        .await;
+    assert_result(&results[0], ItemStatus::Accepted, None);
+    // Only the earlier fix is mocked: the server saw it in the record's evidence.
+    assert_result(&results[1], ItemStatus::Rejected, Some("mock_location"));
+    let stored = statuses(&server.punches(ADMIN_A).await);
+    assert_eq!(stored[&fused.body.id.to_string()], "accepted");
+    assert_eq!(stored[&mocked.body.id.to_string()], "refused");
+}

@@ -191,6 +191,7 @@ pub fn store_punch(rng: &mut fastrand::Rng, clock: &DeviceClock, kind: PunchKind
         return PunchInput {
             kind,
             fix: None,
+            more_fixes: Vec::new(),
             wifi_bssids: vec![STORE_AP.into()],
             face: None,
         };
@@ -209,6 +210,7 @@ pub fn store_punch(rng: &mut fastrand::Rng, clock: &DeviceClock, kind: PunchKind
             mock: false,
             provider: Some("fused".into()),
         }),
+        more_fixes: Vec::new(),
         wifi_bssids: vec![],
         face: None,
     }

@@ -55,6 +55,7 @@ async fn online_offline_and_a_policy_update_midway() {
             .punch(PunchInput {
                 kind,
                 fix,
+                more_fixes: Vec::new(),
                 wifi_bssids: wifi,
                 face: None,
             })
@@ -171,6 +172,7 @@ async fn a_replay_only_the_server_can_see_is_parked_and_does_not_block_the_chain
         .punch(PunchInput {
             kind: PunchKind::In,
             fix: fix.clone(),
+            more_fixes: Vec::new(),
             wifi_bssids: wifi.clone(),
             face: Some(face.clone()),
         })
@@ -180,6 +182,7 @@ async fn a_replay_only_the_server_can_see_is_parked_and_does_not_block_the_chain
         .punch(PunchInput {
             kind: PunchKind::In,
             fix,
+            more_fixes: Vec::new(),
             wifi_bssids: wifi,
             face: Some(face),
         })
@@ -198,6 +201,7 @@ async fn a_replay_only_the_server_can_see_is_parked_and_does_not_block_the_chain
         .punch(PunchInput {
             kind: PunchKind::Out,
             fix,
+            more_fixes: Vec::new(),
             wifi_bssids: wifi,
             face: Some(daka_core::evidence::FaceEvidence { token, nonce }),
         })
@@ -275,6 +279,7 @@ async fn an_expired_token_is_refreshed_with_the_device_key() {
         .punch(PunchInput {
             kind: PunchKind::In,
             fix,
+            more_fixes: Vec::new(),
             wifi_bssids: wifi,
             face: None,
         })
@@ -348,6 +353,7 @@ async fn the_background_loop_delivers_punches_and_stops_on_request() {
             .punch(PunchInput {
                 kind: PunchKind::In,
                 fix,
+                more_fixes: Vec::new(),
                 wifi_bssids: wifi,
                 face: None,
             })
@@ -397,6 +403,7 @@ async fn a_preview_judges_without_recording_or_using_the_nonce() {
     let input = PunchInput {
         kind: PunchKind::In,
         fix,
+        more_fixes: Vec::new(),
         wifi_bssids: wifi,
         face: Some(face),
     };
@@ -442,6 +449,7 @@ async fn full_precision_coordinates_verify_on_the_server() {
             .punch(PunchInput {
                 kind: daka_e2e::harness::in_or_out(n),
                 fix,
+                more_fixes: Vec::new(),
                 wifi_bssids: wifi,
                 face: None,
             })

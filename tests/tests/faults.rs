@@ -40,6 +40,7 @@ fn punch(device: &Device, employee: &str, timeline: &Timeline, n: u64) -> String
         .punch(PunchInput {
             kind,
             fix,
+            more_fixes: Vec::new(),
             wifi_bssids: wifi,
             face: None,
         })

@@ -53,6 +53,7 @@ async fn logs_tell_what_happened_and_nothing_secret() {
             .punch(PunchInput {
                 kind,
                 fix,
+                more_fixes: Vec::new(),
                 wifi_bssids: wifi,
                 face: None,
             })

@@ -555,6 +555,7 @@ impl Scene<'_> {
             .punch(PunchInput {
                 kind,
                 fix: Some(fix(self.timeline, at, accuracy_m, mock)),
+                more_fixes: Vec::new(),
                 wifi_bssids: scan.iter().map(|s| s.to_string()).collect(),
                 face: Some(FaceEvidence { token, nonce }),
             })

@@ -7,8 +7,10 @@
 //! * [`time`]: trusted time reconstructed from the last server anchor and the monotonic clock.
 //! * [`wifi`]: BSSID allow-list matching.
 //! * [`face_token`]: verification of the face matcher's signed result.
+//! * [`fusion`]: the fixes of one attempt fused into one conservative position estimate.
 
 pub mod face_token;
+pub mod fusion;
 pub mod spoofing;
 pub mod time;
 pub mod wifi;

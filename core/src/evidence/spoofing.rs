@@ -6,14 +6,30 @@
 //!
 //! | signal | code | why it matters |
 //! |---|---|---|
-//! | platform says the fix is mocked | `mock_location` | fake-GPS apps |
+//! | platform says the fix, or an earlier fix of the attempt, is mocked | `mock_location` | fake-GPS apps |
 //! | speed from the previous fix above the policy limit | `impossible_travel` | teleporting fixes |
 //! | fix older than the policy allows | `stale_fix` | a cached fix from somewhere else |
 //! | accuracy worse than the policy maximum | `poor_accuracy` | too vague to place the user |
 //! | accuracy of exactly 0 m | `implausible_accuracy` | no real receiver reports it |
-//! | bit-for-bit repeat of an earlier fix | `repeated_fix` | replayed fixes |
+//! | the previous punch's fix again, bit for bit, with clocks that did not move on, or from GPS | `repeated_fix` | replayed fixes |
+//! | the previous punch's position again from the network or fused provider, clocks moved on | `repeated_fix` (info) | a stationary phone, recorded only |
 //! | fix time after the attempt | `implausible_fix_time` | a fix from the future is forged |
 //! | wall clock moved unlike the monotonic clock | `clock_jump` | user changed the time |
+//!
+//! A repeat (latitude, longitude and accuracy equal to the previous punch's fix, to the last
+//! bit) is judged by the fix's own clocks and its provider:
+//!
+//! * it is a **replay** (`review`) when the fix's clocks did not move on (its `time` is not
+//!   after the previous fix's `time`, or, on the same boot, its `monotonic_ms` is not after the
+//!   previous fix's), or when the provider is `gps`: a satellite solution carries noise in every
+//!   digit and never repeats to the last bit;
+//! * otherwise it is **honest** (`info`): the network (Wi-Fi/cell) and fused providers answer a
+//!   phone that has not moved with the same cached position and accuracy, bit for bit, hours
+//!   apart (the same desk at clock-in and clock-out). A fix without a provider name (iOS) is
+//!   judged like a network fix: only its clocks can betray it.
+//!
+//! Monotonic readings from different boots are never compared (the clock restarts at boot): a
+//! repeat on a new boot with an equal or smaller `monotonic_ms` is judged by its `time` alone.
 //!
 //! Travel speed is judged generously: the distance between two fixes minus both accuracy
 //! radii, over the elapsed monotonic time (wall time when the device rebooted in between), so
@@ -132,12 +148,11 @@ pub fn check_fix(
     if let Some(previous_fix) = &previous.fix
         && is_exact_repeat(previous_fix, fix)
     {
-        findings.push(Finding::new(
-            Code::RepeatedFix,
-            format!(
-                "the fix repeats the previous punch's fix exactly ({:.7}, {:.7}, ±{} m)",
-                fix.lat, fix.lon, fix.accuracy_m
-            ),
+        findings.push(repeat_finding(
+            previous_fix,
+            previous.clock.as_ref(),
+            fix,
+            clock,
         ));
     }
 
@@ -212,6 +227,78 @@ fn impossible_travel(
         )
     };
     Some(Finding::new(Code::ImpossibleTravel, message))
+}
+
+/// Checks the earlier fixes of an attempt (see `Attempt::more_fixes`) beside its latest fix: a
+/// mock flag on any of them is `mock_location`, as on the latest fix (reported once: nothing is
+/// added when the latest fix is itself mocked, as [`check_fix`] reports that).
+pub fn check_earlier_fixes(latest: &Fix, earlier: &[Fix]) -> Vec<Finding> {
+    if latest.mock {
+        return Vec::new();
+    }
+    let mocked: Vec<String> = earlier
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.mock)
+        .map(|(i, _)| i.to_string())
+        .collect();
+    if mocked.is_empty() {
+        return Vec::new();
+    }
+    vec![Finding::new(
+        Code::MockLocation,
+        format!(
+            "earlier fix{} {} of this attempt came from a mock location provider; turn off fake-location apps and developer mock locations",
+            if mocked.len() == 1 { "" } else { "es" },
+            mocked.join(", ")
+        ),
+    )]
+}
+
+/// The finding for a fix that repeats the previous punch's fix bit for bit: a replay
+/// (`review`) or an honest stationary repeat (`info`), by the rule in the module header.
+fn repeat_finding(
+    previous_fix: &Fix,
+    previous_clock: Option<&DeviceClock>,
+    fix: &Fix,
+    clock: &DeviceClock,
+) -> Finding {
+    let same_boot = previous_clock.is_some_and(|c| c.boot_id == clock.boot_id);
+    let frozen_monotonic = same_boot
+        && matches!((previous_fix.monotonic_ms, fix.monotonic_ms), (Some(a), Some(b)) if b <= a);
+    let frozen_time = fix.time <= previous_fix.time;
+    let gps = fix
+        .provider
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case("gps"));
+    let position = format!("({:.7}, {:.7}, ±{} m)", fix.lat, fix.lon, fix.accuracy_m);
+    let why = if frozen_time {
+        Some("its time did not move on")
+    } else if frozen_monotonic {
+        Some("its monotonic clock did not move on")
+    } else if gps {
+        Some("a GPS fix never repeats to the last bit")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Finding::new(
+            Code::RepeatedFix,
+            format!("the fix repeats the previous punch's fix exactly {position}, and {why}"),
+        ),
+        None => {
+            let mut f = Finding::new(
+                Code::RepeatedFix,
+                format!(
+                    "the fix repeats the previous punch's position exactly {position}, taken {} later by the {} provider: a phone that has not moved gets this, so it is only noted",
+                    human_duration_ms((fix.time - previous_fix.time).num_milliseconds()),
+                    fix.provider.as_deref().unwrap_or("platform's")
+                ),
+            );
+            f.severity = Severity::Info;
+            f
+        }
+    }
 }
 
 fn is_exact_repeat(a: &Fix, b: &Fix) -> bool {
@@ -424,6 +511,136 @@ mod tests {
             codes(&check_fix(&replay, &c, &prev, &th)),
             [Code::RepeatedFix]
         );
+    }
+
+    fn severities(findings: &[Finding]) -> Vec<(Code, Severity)> {
+        findings.iter().map(|f| (f.code, f.severity)).collect()
+    }
+
+    /// A clock-in at the desk at 01:00 and the same phone's clock-out fix at 09:00.
+    fn desk(provider: Option<&str>) -> (PreviousPunch, Fix, DeviceClock) {
+        let mut first = fix(CWB.0, CWB.1, 20.0, "2026-11-26T01:00:00Z", 1_000_000);
+        first.provider = provider.map(str::to_string);
+        let prev = PreviousPunch {
+            fix: Some(first.clone()),
+            clock: Some(clock("2026-11-26T01:00:01Z", 1_001_000)),
+        };
+        let mut again = first;
+        again.time = t("2026-11-26T09:00:00Z");
+        again.monotonic_ms = Some(29_800_000);
+        (prev, again, clock("2026-11-26T09:00:01Z", 29_801_000))
+    }
+
+    #[test]
+    fn a_network_repeat_with_clocks_moving_on_is_only_noted() {
+        let th = thresholds();
+        for provider in [Some("network"), Some("fused"), Some("Network"), None] {
+            let (prev, again, c) = desk(provider);
+            let found = check_fix(&again, &c, &prev, &th);
+            assert_eq!(
+                severities(&found),
+                [(Code::RepeatedFix, Severity::Info)],
+                "{provider:?}"
+            );
+            assert!(
+                found[0].message.contains("8 h 00 min later"),
+                "{}",
+                found[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn a_gps_repeat_is_a_replay_whatever_its_clocks() {
+        let th = thresholds();
+        for provider in ["gps", "GPS"] {
+            let (prev, again, c) = desk(Some(provider));
+            let found = check_fix(&again, &c, &prev, &th);
+            assert_eq!(severities(&found), [(Code::RepeatedFix, Severity::Review)]);
+            assert!(
+                found[0].message.contains("GPS fix never repeats"),
+                "{}",
+                found[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn a_network_repeat_with_a_frozen_time_is_a_replay() {
+        let th = thresholds();
+        let (prev, mut again, c) = desk(Some("network"));
+        again.time = prev.fix.as_ref().unwrap().time;
+        let found = check_fix(&again, &c, &prev, &th);
+        // Its monotonic reading moved on; its wall time is frozen.
+        assert_eq!(severities(&found), [(Code::RepeatedFix, Severity::Review)]);
+        assert!(
+            found[0].message.contains("time did not move on"),
+            "{}",
+            found[0].message
+        );
+        // A time behind the previous fix's does not move on either.
+        again.time = t("2026-11-26T00:59:59Z");
+        let found = check_fix(&again, &c, &prev, &th);
+        assert_eq!(severities(&found), [(Code::RepeatedFix, Severity::Review)]);
+    }
+
+    #[test]
+    fn a_network_repeat_with_a_frozen_monotonic_clock_is_a_replay_on_the_same_boot_only() {
+        let th = thresholds();
+        let (prev, mut again, mut c) = desk(Some("network"));
+        let previous_mono = prev.fix.as_ref().unwrap().monotonic_ms;
+        again.monotonic_ms = previous_mono;
+        // The attempt's clock says 8 h passed on this boot; the fix's monotonic reading did not
+        // move: a replay (and, read by its monotonic reading, a stale fix).
+        let found = check_fix(&again, &c, &prev, &th);
+        assert!(
+            severities(&found).contains(&(Code::RepeatedFix, Severity::Review)),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.message.contains("monotonic clock did not move on"))
+        );
+        // Boundary: the same monotonic reading on another boot is a coincidence of two clocks
+        // that restarted; with its time moved on, the repeat is honest.
+        c.boot_id = "boot-2".into();
+        c.monotonic_ms = 1_001_000;
+        let found = check_fix(&again, &c, &prev, &th);
+        assert_eq!(severities(&found), [(Code::RepeatedFix, Severity::Info)]);
+        // Without a monotonic reading, only the time is compared, even on the same boot.
+        again.monotonic_ms = None;
+        let c = clock("2026-11-26T09:00:01Z", 29_801_000);
+        let found = check_fix(&again, &c, &prev, &th);
+        assert_eq!(severities(&found), [(Code::RepeatedFix, Severity::Info)]);
+    }
+
+    #[test]
+    fn a_mock_flag_on_an_earlier_fix_is_mock_location_once() {
+        let latest = fix(CWB.0, CWB.1, 12.0, "2026-11-26T01:00:00Z", 1_000_000);
+        let mut earlier = vec![
+            fix(CWB.0, CWB.1, 10.0, "2026-11-26T00:59:59Z", 999_000),
+            fix(CWB.0, CWB.1, 11.0, "2026-11-26T00:59:58Z", 998_000),
+        ];
+        assert!(check_earlier_fixes(&latest, &earlier).is_empty());
+        earlier[1].mock = true;
+        let found = check_earlier_fixes(&latest, &earlier);
+        assert_eq!(severities(&found), [(Code::MockLocation, Severity::Reject)]);
+        assert!(
+            found[0].message.contains("earlier fix 1 "),
+            "{}",
+            found[0].message
+        );
+        earlier[0].mock = true;
+        let found = check_earlier_fixes(&latest, &earlier);
+        assert!(
+            found[0].message.contains("earlier fixes 0, 1 "),
+            "{}",
+            found[0].message
+        );
+        let mut mocked = latest;
+        mocked.mock = true;
+        assert!(check_earlier_fixes(&mocked, &earlier).is_empty());
     }
 
     #[test]

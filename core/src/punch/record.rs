@@ -59,6 +59,12 @@ pub struct PunchEvidence {
     /// The location fix the attempt was judged on; absent when the platform gave none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The earlier fixes of the same attempt (collected while the face check ran), kept as
+    /// evidence: the location was judged on their conservative fusion with `fix`. Empty, and
+    /// then left out of the JSON, when the attempt had only `fix`; so a record without them has
+    /// the same canonical bytes as before the member existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_fixes: Vec<Fix>,
     /// BSSIDs of the Wi-Fi access points scanned at the attempt, in scan order (daka's device
     /// runtime writes them normalised, `aa:bb:cc:dd:ee:ff`); empty, and then left out of the
     /// JSON, when none were scanned.
@@ -409,6 +415,31 @@ fn check_float(field: &str, value: f64) -> Result<(), RecordError> {
     }
 }
 
+/// The record format's rules for one fix: finite numbers, a writable time, a safe integer.
+/// `field` names the fix (`evidence.fix`, or a closure for `evidence.more_fixes[i]`, so that
+/// the path is only written out for an error).
+fn check_record_fix(field: &dyn Fn() -> String, fix: &Fix) -> Result<(), RecordError> {
+    let at = |name: &str| format!("{}.{name}", field());
+    for (name, value) in [
+        ("lat", fix.lat),
+        ("lon", fix.lon),
+        ("accuracy_m", fix.accuracy_m),
+    ] {
+        if !value.is_finite() {
+            return check_float(&at(name), value);
+        }
+    }
+    if check_time("", &fix.time).is_err() {
+        return check_time(&at("time"), &fix.time);
+    }
+    if let Some(ms) = fix.monotonic_ms
+        && check_int("", ms).is_err()
+    {
+        return check_int(&at("monotonic_ms"), ms);
+    }
+    Ok(())
+}
+
 impl PunchBody {
     /// Checks the rules of the format that the types alone do not enforce: the format version,
     /// `seq >= 1`, `prev_hash` null exactly for seq 1 and otherwise 64 lower-case hex digits,
@@ -459,13 +490,10 @@ impl PunchBody {
             return Err(RecordError::invalid("employee_id", "must not be empty"));
         }
         if let Some(fix) = &self.evidence.fix {
-            check_float("evidence.fix.lat", fix.lat)?;
-            check_float("evidence.fix.lon", fix.lon)?;
-            check_float("evidence.fix.accuracy_m", fix.accuracy_m)?;
-            check_time("evidence.fix.time", &fix.time)?;
-            if let Some(ms) = fix.monotonic_ms {
-                check_int("evidence.fix.monotonic_ms", ms)?;
-            }
+            check_record_fix(&|| "evidence.fix".into(), fix)?;
+        }
+        for (i, fix) in self.evidence.more_fixes.iter().enumerate() {
+            check_record_fix(&|| format!("evidence.more_fixes[{i}]"), fix)?;
         }
         check_time("clock.wall", &self.clock.wall)?;
         check_int("clock.monotonic_ms", self.clock.monotonic_ms)?;

@@ -80,6 +80,11 @@ pub struct PunchInput {
     /// The latest location fix from the platform; `None` when there is none (no permission,
     /// no signal). Without a fix, only a Wi-Fi match can place the punch.
     pub fix: Option<Fix>,
+    /// Earlier fixes of the same attempt, e.g. those collected while the face check ran, in
+    /// any order; empty when the app has only the latest. At most 16, each no later than
+    /// `fix`, none repeated, and only with a `fix`. The location is judged on their
+    /// conservative fusion with `fix`, and all of them are recorded in the punch as evidence.
+    pub more_fixes: Vec<Fix>,
     /// BSSIDs from the latest Wi-Fi scan, in any case, `:` or `-` separated; empty when
     /// there was no scan. At most 512.
     pub wifi_bssids: Vec<String>,
@@ -348,6 +353,7 @@ impl Device {
             employee_id: identity.employee_id.clone(),
             kind: input.kind,
             fix: input.fix,
+            more_fixes: input.more_fixes,
             wifi_bssids: input.wifi_bssids,
             face: input.face,
             clock: self.clock.now(),
@@ -396,6 +402,7 @@ impl Device {
             employee_id: attempt.employee_id.clone(),
             evidence: PunchEvidence {
                 fix: attempt.fix.clone(),
+                more_fixes: attempt.more_fixes.clone(),
                 wifi_bssids: attempt.normalized_bssids(),
                 face_token: attempt.face.as_ref().map(|f| f.token.clone()),
                 nonce: attempt.face.as_ref().map(|f| f.nonce.clone()),

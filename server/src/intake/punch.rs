@@ -477,6 +477,7 @@ fn judge_record(
         employee_id: body.employee_id.clone(),
         kind: body.kind,
         fix: body.evidence.fix.clone(),
+        more_fixes: body.evidence.more_fixes.clone(),
         wifi_bssids: body.evidence.wifi_bssids.clone(),
         face,
         clock: body.clock.clone(),

@@ -349,12 +349,22 @@ impl TestDevice {
 
     /// Signs and chains a record for `spec`, with the verdict the device's engine gives it.
     pub(crate) fn record(&mut self, spec: PunchSpec) -> PunchRecord {
+        self.record_with_more(spec, Vec::new())
+    }
+
+    /// [`TestDevice::record`] for an attempt that also collected the earlier fixes `more_fixes`.
+    pub(crate) fn record_with_more(
+        &mut self,
+        spec: PunchSpec,
+        more_fixes: Vec<Fix>,
+    ) -> PunchRecord {
         let clock = self.clock();
         let now = Utc::now();
         let attempt = Attempt {
             employee_id: self.employee_id.clone(),
             kind: spec.kind,
             fix: spec.fix.clone(),
+            more_fixes: more_fixes.clone(),
             wifi_bssids: spec.wifi.clone(),
             face: spec.face.clone(),
             clock: clock.clone(),
@@ -370,6 +380,7 @@ impl TestDevice {
             employee_id: self.employee_id.clone(),
             evidence: PunchEvidence {
                 fix: spec.fix,
+                more_fixes,
                 wifi_bssids: attempt.normalized_bssids(),
                 face_token: spec.face.as_ref().map(|f| f.token.clone()),
                 nonce: spec.face.as_ref().map(|f| f.nonce.clone()),

@@ -175,4 +175,55 @@ class VerdictTest {
         }
         assertEquals("faceNonce", lonely.field)
     }
+
+    @Test
+    fun `a punch carries the fixes collected during the face check, fused and recorded`() {
+        // The latest fix is vague; three earlier fixes of the same attempt are sharp.
+        val latest = Places.inStore(30.0)
+        val earlier = listOf(
+            latest.copy(lat = latest.lat + 1e-5, accuracyM = 5.0, timeMs = latest.timeMs - 1_000),
+            latest.copy(lon = latest.lon + 1e-5, accuracyM = 6.0, timeMs = latest.timeMs - 2_000),
+            latest.copy(lat = latest.lat - 1e-5, accuracyM = 8.0, timeMs = latest.timeMs - 3_000),
+        )
+        val input = phone.faceChecked(PunchKind.IN, latest).copy(moreFixes = earlier)
+        val before = device.queueStatus().pending
+        val receipt = device.punch(input)
+        val v = receipt.verdict
+        assertEquals(Decision.ACCEPTED, v.decision, v.toString())
+        assertEquals(Presence.INSIDE, v.presence)
+        // Fused conservatively: never better than the best fix (5 m), far better than 30 m.
+        val accuracy = v.accuracyM!!
+        assertTrue(accuracy >= 5.0 && accuracy < 8.0, "fused accuracy $accuracy")
+        assertNotNull(receipt.recordId)
+        assertEquals(before + 1uL, device.queueStatus().pending)
+    }
+
+    @Test
+    fun `a garbage fix among the earlier fixes is InvalidInput naming it, and nothing is stored`() {
+        val latest = Places.inStore()
+        val good = latest.copy(accuracyM = 7.0, timeMs = latest.timeMs - 1_000)
+        val before = device.queueStatus()
+        val north = assertThrows<DakaException.InvalidInput> {
+            device.punch(
+                phone.faceChecked(PunchKind.IN, latest)
+                    .copy(moreFixes = listOf(good, latest.copy(lat = 95.0, timeMs = latest.timeMs - 2_000))),
+            )
+        }
+        assertEquals("more_fixes[1].lat", north.field)
+        assertEquals("95", north.value)
+        assertTrue(north.reason.contains("latitude"), north.reason)
+        val never = assertThrows<DakaException.InvalidInput> {
+            device.checkLocation(PunchInput(kind = PunchKind.IN, fix = latest, moreFixes = listOf(good, good.copy(timeMs = Long.MIN_VALUE))))
+        }
+        assertEquals("more_fixes[1].timeMs", never.field)
+        val later = assertThrows<DakaException.InvalidInput> {
+            device.checkLocation(PunchInput(kind = PunchKind.IN, fix = latest, moreFixes = listOf(latest.copy(accuracyM = 7.0, timeMs = latest.timeMs + 5_000))))
+        }
+        assertEquals("more_fixes[0].time", later.field)
+        val alone = assertThrows<DakaException.InvalidInput> {
+            device.checkLocation(PunchInput(kind = PunchKind.IN, moreFixes = listOf(good)))
+        }
+        assertEquals("more_fixes", alone.field)
+        assertEquals(before, device.queueStatus(), "nothing half-stored")
+    }
 }
