@@ -127,13 +127,15 @@ fn accepted_rejected_field_punch_and_malformed_have_their_exit_statuses() {
     assert_eq!(v["reasons"][0]["code"], "outside_fence");
     assert_eq!(
         v["reasons"][0]["message"],
-        "121 m outside Causeway Bay Store (Hennessy Road) 銅鑼灣店 (accuracy ±25 m)"
+        "121 m outside Causeway Bay Store (Hennessy Road) 銅鑼灣店: 0 % likely there (accuracy ±25 m)"
     );
 
+    // 34 m north of the store with a ±15 m fix: 7.6 % likely inside its 20 m tolerance,
+    // between the policy's thresholds, so a field punch for review.
     let field = check(
-        "22.28005",
-        "114.18305",
-        "40",
+        "22.2805",
+        "114.1831",
+        "15",
         &["--token", &t, "--nonce", "n1"],
     );
     assert_eq!(field.status.code(), Some(3));
@@ -263,7 +265,7 @@ fn batch_mode_writes_one_line_per_attempt_and_catches_replays() {
         String::new(),
         "{\"employee_id\": \"E1001\", \"fix\": {\"lat\": \"north\"}}".into(),
         attempt_json("E1001", 22.28005, 114.18305, 5.0, Some("d1")),
-        attempt_json("E1001", 22.28005, 114.18305, 40.0, Some("d3")),
+        attempt_json("E1001", 22.2805, 114.1831, 15.0, Some("d3")),
     ];
     let out = daka_stdin(
         &["check", "--policy", &policy(), "--batch", "-", "--now", NOW],

@@ -24,7 +24,7 @@ fn the_demo_runs_the_day_and_exits_zero() {
         "face_token_wrong_subject",
         "12:30  Lunch in the basement food court: no network",
         "sync: the server cannot be reached; 1 waiting",
-        "location_uncertain",
+        "13:28  Back from lunch, GPS drifting between the towers (±40 m)\n       ACCEPTED\n         inside_fence             14 m inside Causeway Bay Store (Hennessy Road) 銅鑼灣店: 69.59 % likely there (accuracy ±40 m)",
         "draft check: 2 problem(s) in the form: amount:",
         "route, previewed offline: Manager: Lee Ka Yan 李家欣 (E0101)  →  Finance: Ho Wing Kei 何永基 (E0201)",
         "outbox: 4 items waiting (punches and the claim), the oldest for 6 h 32 min",

@@ -1672,9 +1672,10 @@ fn bad_presence_rules_and_tolerances_are_refused_naming_the_field() {
 }
 
 #[test]
-fn a_tolerance_that_folds_a_fence_is_refused_under_the_probability_rule() {
-    // A 100 m yard with a 10 m courtyard in it: growing the yard by 20 m would have to close
-    // the courtyard from all sides, which a hole cannot do, so the tolerance is refused.
+fn a_courtyard_narrower_than_twice_the_tolerance_is_filled_under_the_probability_rule() {
+    // A 100 m yard with a courtyard about 10 m across: grown by 20 m, every point of the
+    // courtyard is within the tolerance of the yard, so the grown fence has no hole; grown by
+    // 3 m the courtyard stays, smaller.
     let (lon, lat) = (114.2, 22.3);
     let yard = json!([
         [
@@ -1701,20 +1702,30 @@ fn a_tolerance_that_folds_a_fence_is_refused_under_the_probability_rule() {
         "/sites/0/fences/0/coordinates",
         yard,
     );
-    let e = err(&set(probability.clone(), "/sites/0/tolerance_m", json!(20)));
-    assert_eq!(e.path, "sites[0].tolerance_m", "{e}");
-    assert!(
-        e.to_string().contains("narrower than twice the tolerance"),
-        "{e}"
-    );
-    // A tolerance the courtyard can take (it is about 10 m across) is accepted.
-    let p = load(&set(probability.clone(), "/sites/0/tolerance_m", json!(3))).unwrap();
-    assert_eq!(p.sites[0].tolerance_m, 3.0);
-    // Under the accuracy-circle rule the tolerance only shifts distances: nothing to fold.
-    let circle_rule = set(
-        set(probability, "/sites/0/tolerance_m", json!(20)),
-        "/thresholds",
-        json!({}),
-    );
-    assert!(load(&circle_rule).is_ok());
+    let centre = (lon + 0.00055, lat + 0.00055);
+    for (tolerance, filled) in [(20.0, true), (3.0, false)] {
+        let policy = load(&set(
+            probability.clone(),
+            "/sites/0/tolerance_m",
+            json!(tolerance),
+        ))
+        .unwrap();
+        let index = daka_core::geofence::GeofenceIndex::new(&policy);
+        let found = index.locate_sites(centre.0, centre.1, 2.0, &[0]);
+        let nearest = found.nearest.unwrap();
+        assert!(
+            nearest.signed_distance_m > 4.0,
+            "the centre is in the courtyard"
+        );
+        let p = index
+            .presence_probability(centre.0, centre.1, 2.0, &nearest)
+            .unwrap();
+        if filled {
+            assert_eq!(p, 1.0, "tolerance {tolerance} m");
+        } else {
+            // The shrunk courtyard is about 4 × 5 m around the fix (σ 1.3 m): most of the
+            // probability is in it, outside the allowed area.
+            assert!(p < 0.25, "tolerance {tolerance} m: {p}");
+        }
+    }
 }

@@ -107,13 +107,20 @@ pub(crate) fn polygon(polygon: &Polygon<f64>, tolerance_m: f64) -> Polygon<f64> 
     let holes = polygon
         .interiors()
         .iter()
-        .map(|hole| LineString(grow_ring(&hole.0, true, tolerance_m)))
+        .map(|hole| grow_ring(&hole.0, true, tolerance_m))
+        // A hole no wider than twice the tolerance is filled: what is left of its outline
+        // runs the wrong way round, or encloses nothing.
+        .filter(|ring| orientation(ring) < -2.0 * MIN_HOLE_AREA_M2)
+        .map(LineString)
         .collect();
     Polygon::new(LineString(exterior), holes)
 }
 
-/// Twice the signed area of a ring in a local plane at its first vertex: positive when
-/// counter-clockwise.
+/// Holes that shrink below this area, square metres, are filled.
+const MIN_HOLE_AREA_M2: f64 = 1.0;
+
+/// Twice the signed area of a ring in a local plane at its first vertex, square metres:
+/// positive when counter-clockwise.
 fn orientation(ring: &[Coord<f64>]) -> f64 {
     let Some(&origin) = ring.first() else {
         return 0.0;
@@ -394,7 +401,10 @@ mod tests {
                 "a shrunk hole stays inside the hole"
             );
             let d = distance_to_outline(*v, &hole_polygon);
-            assert!((10.0 - SAGITTA_M - 0.005..=10.0 + 0.005).contains(&d), "{d}");
+            assert!(
+                (10.0 - SAGITTA_M - 0.005..=10.0 + 0.005).contains(&d),
+                "{d}"
+            );
         }
     }
 
@@ -414,6 +424,29 @@ mod tests {
         let sag = 170.0 * (1.0 - (std::f64::consts::PI / n as f64).cos());
         assert!(sag <= CIRCLE_SAGITTA_M, "{sag}");
         assert!(orientation(&ring.exterior().0) > 0.0);
+    }
+
+    #[test]
+    fn a_hole_no_wider_than_twice_the_tolerance_is_filled() {
+        // The Kowloon Bay warehouse's courtyard, about 55 × 39 m.
+        let courtyard = LineString::from(vec![
+            (114.2088529, 22.3227364),
+            (114.2087722, 22.3230897),
+            (114.2092946, 22.3231929),
+            (114.2093753, 22.3228397),
+            (114.2088529, 22.3227364),
+        ]);
+        let yard = Polygon::new(
+            square(114.2080, 22.3220, 0.002).exterior().clone(),
+            vec![courtyard],
+        );
+        let kept = polygon(&yard, 15.0);
+        assert_eq!(kept.interiors().len(), 1);
+        let area = -orientation(&kept.interiors()[0].0) / 2.0;
+        // (55 − 30) × (39 − 30) m, less what the corners take.
+        assert!((150.0..260.0).contains(&area), "{area}");
+        assert!(polygon(&yard, 20.0).interiors().is_empty());
+        assert!(polygon(&yard, 25.0).interiors().is_empty());
     }
 
     #[test]
