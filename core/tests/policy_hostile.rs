@@ -749,15 +749,24 @@ fn comb(lat0: f64) -> Value {
 #[test]
 fn a_comb_shaped_ring_is_accepted() {
     let doc = set(
-        example(),
-        "/sites/0/fences/0/coordinates",
-        json!([comb(22.28)]),
+        set(
+            example(),
+            "/sites/0/fences/0/coordinates",
+            json!([comb(22.28)]),
+        ),
+        "/sites/0/tolerance_m",
+        json!(0),
     );
     let p = Policy::from_json(&doc.to_string()).unwrap();
     let daka_core::policy::Fence::Polygon(poly) = &p.sites[0].fences[0] else {
         panic!("polygon")
     };
     assert_eq!(poly.exterior().0.len(), 9_999);
+    // Grown by a tolerance, the comb's teeth (35 cm apart) merge: checking the grown outline
+    // costs more than the document's budget, and the tolerance is refused, not hung on.
+    let grown = set(doc, "/sites/0/tolerance_m", json!(20));
+    let e = Policy::from_json(&grown.to_string()).unwrap_err();
+    assert_eq!(e.path, "sites[0].tolerance_m", "{e}");
 }
 
 #[test]

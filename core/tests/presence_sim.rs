@@ -99,17 +99,30 @@ fn every_site_is_simulated_with_the_requested_samples() {
     assert_eq!(report.overall.honest.samples(), 4 * samples());
 }
 
-/// The baseline of the accuracy-circle rule ("the whole accuracy circle inside"), the rule
-/// in force when this test was written: it reproduces issue 14's findings. These assertions
-/// pin THAT rule; they are replaced by the targets (≥ 85 % accepted, ≤ 0.5 % rejected, ≤ 1 %
-/// accepted at 100 m, 0 % at 200 m) when the probability rule lands.
+/// The example policy as it would be under the accuracy-circle rule, without tolerances.
+fn under_the_accuracy_circle() -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(POLICY).unwrap();
+    doc["thresholds"]
+        .as_object_mut()
+        .unwrap()
+        .remove("presence");
+    for site in doc["sites"].as_array_mut().unwrap() {
+        site.as_object_mut().unwrap().remove("tolerance_m");
+    }
+    doc.to_string()
+}
+
+/// The accuracy-circle rule ("the whole accuracy circle inside"), the default of policies
+/// that name no rule, on the same fences: most honest staff go to review and some are
+/// rejected, at the small store most of all. (Stationary network repeats are honest under
+/// both rules, so the overall review share is lower than with every repeat reviewed.)
 #[test]
-fn baseline_of_the_accuracy_circle_rule() {
-    let report = advise(POLICY, &config()).unwrap();
-    println!("{}", table(&report));
+fn the_accuracy_circle_rule_sends_most_honest_staff_to_review() {
+    let report = advise(&under_the_accuracy_circle(), &config()).unwrap();
+    println!("accuracy circle, no tolerances:\n{}", table(&report));
     let all = &report.overall;
-    assert!(all.honest.accepted_share() < 0.45, "{}", table(&report));
-    assert!(all.honest.reviewed_share() > 0.5, "{}", table(&report));
+    assert!(all.honest.accepted_share() < 0.6, "{}", table(&report));
+    assert!(all.honest.reviewed_share() > 0.35, "{}", table(&report));
     assert!(all.honest.rejected_share() > 0.005, "{}", table(&report));
     for d in [100.0, 200.0] {
         assert_eq!(all.outside_at(d).unwrap().accepted, 0, "{d} m");
@@ -120,78 +133,78 @@ fn baseline_of_the_accuracy_circle_rule() {
         .find(|s| s.site_id == "cwb-store")
         .unwrap();
     assert!(
-        cwb.current.honest.reviewed_share() > 0.75,
+        cwb.current.honest.accepted_share() < 0.25,
         "{}",
         table(&report)
     );
-    // The rule has no site tolerance: the policy parser refuses `tolerance_m`.
-    for s in &report.sites {
-        assert!(
-            matches!(s.tolerance, ToleranceAdvice::Unsupported { .. }),
-            "{}: {:?}",
-            s.site_id,
-            s.tolerance
-        );
-    }
-    assert!(cwb.too_small_for_gps);
 }
 
-/// The tolerance search, driven through a stand-in for `tolerance_m` that today's rule
-/// understands: growing a circle fence's radius by the tolerance. The circle site then gets
-/// the smallest step that meets every target; the polygon sites, left unchanged, meet none
-/// and are flagged. (Pins the accuracy-circle rule like the baseline above.)
+/// The targets, on the example policy as shipped (the probability rule, each site's
+/// tolerance as the fence advisor suggests it), at every site: honest staff at least 85 %
+/// accepted and at most 0.5 % rejected; at most 1 % of people 100 m outside accepted, and
+/// nobody 200 m outside.
+#[test]
+fn the_probability_rule_meets_the_targets_at_every_example_site() {
+    let report = advise(POLICY, &config()).unwrap();
+    println!("probability rule, advised tolerances:\n{}", table(&report));
+    for s in &report.sites {
+        let r = &s.current;
+        assert!(
+            r.honest.accepted_share() >= 0.85,
+            "{}\n{}",
+            s.site_id,
+            table(&report)
+        );
+        assert!(
+            r.honest.rejected_share() <= 0.005,
+            "{}\n{}",
+            s.site_id,
+            table(&report)
+        );
+        assert!(
+            r.outside_at(100.0).unwrap().accepted_share() <= 0.01,
+            "{}\n{}",
+            s.site_id,
+            table(&report)
+        );
+        assert_eq!(r.outside_at(200.0).unwrap().accepted, 0, "{}", s.site_id);
+        assert!(!s.too_small_for_gps, "{}", s.site_id);
+    }
+}
+
+/// The tolerance search on the example's fences with no tolerances: every site gets a
+/// suggestion that meets the targets, and it is the smallest step that does (one step less,
+/// 5 m, fails them).
 #[test]
 fn the_tolerance_search_suggests_the_smallest_step_meeting_the_targets() {
-    let grow_circles = |doc: &mut serde_json::Value, site: usize, t: f64| {
-        for fence in doc["sites"][site]["fences"].as_array_mut().unwrap() {
-            if let Some(r) = fence.get("radius_m").and_then(serde_json::Value::as_f64) {
-                fence["radius_m"] = serde_json::json!(r + t);
-            }
-        }
-    };
-    // The edit is applied to a fresh copy of the document at every step. No network
-    // repeats: today's rule sends every one of them to review, which alone keeps honest
-    // acceptance under 85 % whatever the fence.
+    let mut doc: serde_json::Value = serde_json::from_str(POLICY).unwrap();
+    for site in doc["sites"].as_array_mut().unwrap() {
+        site.as_object_mut().unwrap().remove("tolerance_m");
+    }
+    let untuned = doc.to_string();
     let cfg = AdvisorConfig {
         samples_per_site: 500,
-        network_repeat_share: 0.0,
         ..config()
     };
-    let report = daka_core::advisor::advise_with(POLICY, &cfg, grow_circles).unwrap();
+    let report = advise(&untuned, &cfg).unwrap();
     println!("{}", table(&report));
-    for s in &report.sites {
-        match (s.site_id.as_str(), &s.tolerance) {
-            ("kc-depot", ToleranceAdvice::Suggested { tolerance_m, rates }) => {
-                assert!(*tolerance_m > 0.0 && *tolerance_m < 100.0, "{tolerance_m}");
-                assert!(cfg.targets.met_by(rates));
-                assert!(!cfg.targets.met_by(&s.current));
-                assert!(!s.too_small_for_gps);
-                // One step less must fail the targets: it is the smallest.
-                let smaller = daka_core::advisor::advise_with(
-                    POLICY,
-                    &cfg,
-                    |doc: &mut serde_json::Value, site: usize, t: f64| {
-                        grow_circles(doc, site, if t >= *tolerance_m { t - 5.0 } else { t })
-                    },
-                )
-                .unwrap();
-                let kc = smaller
-                    .sites
-                    .iter()
-                    .find(|x| x.site_id == "kc-depot")
-                    .unwrap();
-                assert!(
-                    matches!(kc.tolerance, ToleranceAdvice::Suggested { tolerance_m: t2, .. } if t2 > *tolerance_m),
-                    "{:?}",
-                    kc.tolerance
-                );
-            }
-            ("kc-depot", other) => panic!("no suggestion for the circle site: {other:?}"),
-            (_, ToleranceAdvice::NoneMeetsTargets { tried_up_to_m }) => {
-                assert_eq!(*tried_up_to_m, 100.0);
-                assert!(s.too_small_for_gps);
-            }
-            (id, other) => panic!("{id}: {other:?}"),
+    for (i, s) in report.sites.iter().enumerate() {
+        let ToleranceAdvice::Suggested { tolerance_m, rates } = &s.tolerance else {
+            panic!("{}: {:?}", s.site_id, s.tolerance);
+        };
+        assert!(cfg.targets.met_by(rates), "{}", s.site_id);
+        if *tolerance_m >= 5.0 {
+            let mut less = doc.clone();
+            less["sites"][i]["tolerance_m"] = serde_json::json!(tolerance_m - 5.0);
+            let smaller = advise(&less.to_string(), &cfg).unwrap();
+            assert!(
+                !cfg.targets.met_by(&smaller.sites[i].current),
+                "{}: {} m less also meets the targets",
+                s.site_id,
+                tolerance_m - 5.0
+            );
+        } else {
+            assert!(cfg.targets.met_by(&s.current), "{}", s.site_id);
         }
     }
 }
