@@ -55,8 +55,14 @@ pub fn verdict(engine: &Engine, attempt: &Attempt, v: &Verdict) -> String {
             if d > 0.0 { "outside" } else { "inside" }
         ));
     }
+    if let Some(t) = loc.tolerance_m {
+        out.push_str(&format!(" ({t} m tolerance)"));
+    }
     if let Some(a) = loc.accuracy_m {
         out.push_str(&format!(", accuracy ±{a:.0} m"));
+    }
+    if let Some(p) = loc.probability {
+        out.push_str(&format!(", probability {p:.4} of being there"));
     }
     out.push('\n');
     for r in &v.reasons {
