@@ -130,7 +130,7 @@ fn accepted_rejected_field_punch_and_malformed_have_their_exit_statuses() {
         "121 m outside Causeway Bay Store (Hennessy Road) 銅鑼灣店: 0 % likely there (accuracy ±25 m)"
     );
 
-    // 34 m north of the store with a ±15 m fix: 7.6 % likely inside its 20 m tolerance,
+    // 34 m north of the store with a ±15 m fix: 7.61 % likely inside its 20 m tolerance,
     // between the policy's thresholds, so a field punch for review.
     let field = check(
         "22.2805",

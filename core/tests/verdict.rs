@@ -22,6 +22,8 @@ const MATCHER_JWK: &str = include_str!("../../examples/keys/face-matcher-ed25519
 
 /// Inside the Causeway Bay store, about 14 m from every edge.
 const CWB_IN: (f64, f64) = (114.18305, 22.28005);
+/// 34 m north of the store's fence, within reach of its 20 m tolerance.
+const CWB_EDGE: (f64, f64) = (114.1831, 22.2805);
 /// About 120 m north-east of the store.
 const CWB_OUT: (f64, f64) = (114.1840, 22.2810);
 
@@ -143,12 +145,20 @@ fn outside_names_the_nearest_site_with_numbers() {
 
 #[test]
 fn gps_drift_across_the_edge_is_a_field_punch_and_wifi_settles_it() {
-    // 40 m accuracy straddles the 46 m-wide store: uncertain → field punch (policy).
-    let mut a = attempt("E1001", CWB_IN, 40.0);
+    // 34 m north of the store with a ±15 m fix: 7.61 % likely inside its 20 m tolerance,
+    // between the policy's thresholds: uncertain → field punch (policy).
+    let mut a = attempt("E1001", CWB_EDGE, 15.0);
     let v = judge(&a);
     assert_eq!(v.location.presence, Presence::Uncertain);
     assert_eq!(v.decision, Decision::FieldPunch);
-    assert!(message(&v, Code::LocationUncertain).contains("±40 m"));
+    assert_eq!(v.location.probability, Some(0.0761));
+    assert!(message(&v, Code::LocationUncertain).contains("7.61 % likely there"));
+    assert!(message(&v, Code::LocationUncertain).contains("±15 m"));
+    // The same spot at ±40 m (drifting between the towers, at the store's centre) is
+    // accepted: the probability decides, not whether the circle crosses the edge.
+    let centre = judge(&attempt("E1001", CWB_IN, 40.0));
+    assert_eq!(centre.location.presence, Presence::Inside);
+    assert!(centre.location.probability.unwrap() >= 0.6);
     // The store's access point is in the scan: presence proven.
     a.wifi_bssids = vec!["E0-55-3D-4A-12-C1".into()];
     let v = judge(&a);
