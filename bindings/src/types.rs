@@ -157,6 +157,13 @@ pub struct Verdict {
     pub distance_to_edge_m: Option<f64>,
     /// The fix's accuracy in metres, if a fix was judged.
     pub accuracy_m: Option<f64>,
+    /// That site's tolerance in metres, when it sets one: how far beyond its fences it still
+    /// counts as the site.
+    pub tolerance_m: Option<f64>,
+    /// Under the policy's probability rule, the probability (0 to 1, four decimals) that the
+    /// person is inside the site's fences grown by its tolerance; `null` under the
+    /// accuracy-circle rule and when Wi-Fi proved presence. Show it as "97 % likely there".
+    pub probability: Option<f64>,
     /// Every finding, most severe first.
     pub reasons: Vec<Reason>,
     /// The policy version the attempt was judged under.
@@ -412,6 +419,8 @@ impl From<verdict::Verdict> for Verdict {
             site_name: loc.site_name,
             distance_to_edge_m: loc.distance_to_edge_m,
             accuracy_m: loc.accuracy_m,
+            tolerance_m: loc.tolerance_m,
+            probability: loc.probability,
             reasons: v
                 .reasons
                 .into_iter()

@@ -45,6 +45,9 @@ object Places {
     }
 
     fun inStore(accuracyM: Double = 5.0) = fix(STORE_LAT, STORE_LON, accuracyM)
+
+    /** 34 m north of the store's fence: within reach of its 20 m tolerance, not inside it. */
+    fun nearStore(accuracyM: Double) = fix(22.2805, 114.1831, accuracyM)
 }
 
 /** Builds [PunchInput]s with a face check done on [device] for [employee]. */

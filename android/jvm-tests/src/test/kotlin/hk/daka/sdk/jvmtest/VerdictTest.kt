@@ -104,14 +104,29 @@ class VerdictTest {
 
     @Test
     fun `a vague fix at the edge is a field punch for review`() {
-        val input = phone.faceChecked(PunchKind.IN, Places.inStore(40.0))
+        val input = phone.faceChecked(PunchKind.IN, Places.nearStore(15.0))
         val receipt = device.punch(input)
         val v = receipt.verdict
         assertEquals(Decision.FIELD_PUNCH, v.decision, v.reasons.toString())
         assertEquals(Presence.UNCERTAIN, v.presence)
+        // Between the policy's 0.1 % and 60 %: the verdict says how likely, and the site's
+        // tolerance.
+        val p = v.probability!!
+        assertTrue(p > 0.001 && p < 0.6, "probability $p")
+        assertEquals(20.0, v.toleranceM)
         val uncertain = v.reasons.single { it.code == "location_uncertain" }
         assertEquals(Severity.REVIEW, uncertain.severity)
         assertNotNull(receipt.recordId, "field punches are recorded")
+    }
+
+    @Test
+    fun `a drifting fix at the store's centre is accepted with its probability`() {
+        val v = device.checkLocation(phone.faceChecked(PunchKind.IN, Places.inStore(40.0)))
+        assertEquals(Decision.ACCEPTED, v.decision, v.reasons.toString())
+        assertEquals(Presence.INSIDE, v.presence)
+        assertTrue(v.probability!! >= 0.6, "probability ${v.probability}")
+        val inside = v.reasons.single { it.code == "inside_fence" }
+        assertTrue("likely there" in inside.message, inside.message)
     }
 
     @Test
