@@ -1729,3 +1729,39 @@ fn a_courtyard_narrower_than_twice_the_tolerance_is_filled_under_the_probability
         }
     }
 }
+
+#[test]
+fn a_tolerance_that_closes_a_courtyard_around_a_pocket_is_refused() {
+    // A yard around a 40 × 40 m courtyard open to the north through a 16 m gap.
+    let d = 0.000_009;
+    let at = |x: f64, y: f64| json!([114.2 + x * d, 22.3 + y * d]);
+    let yard = json!([[
+        at(0.0, 0.0),
+        at(100.0, 0.0),
+        at(100.0, 80.0),
+        at(58.0, 80.0),
+        at(58.0, 70.0),
+        at(70.0, 70.0),
+        at(70.0, 30.0),
+        at(30.0, 30.0),
+        at(30.0, 70.0),
+        at(42.0, 70.0),
+        at(42.0, 80.0),
+        at(0.0, 80.0),
+        at(0.0, 0.0)
+    ]]);
+    let doc = set(
+        set(
+            base(),
+            "/thresholds",
+            json!({"presence": {"rule": "probability"}}),
+        ),
+        "/sites/0/fences/0/coordinates",
+        yard,
+    );
+    let e = err(&set(doc.clone(), "/sites/0/tolerance_m", json!(10)));
+    assert_eq!(e.path, "sites[0].tolerance_m", "{e}");
+    assert!(e.to_string().contains("closes an opening"), "{e}");
+    // 7 m keeps the gap open: accepted.
+    assert!(load(&set(doc, "/sites/0/tolerance_m", json!(7))).is_ok());
+}

@@ -3,7 +3,8 @@
 //!
 //! Everything in this file is per query or per vertex at build time; nothing here allocates.
 //! All heights are zero: fixes and fences live on the ellipsoid surface, which is what
-//! "distance along the ground" means for a clock-in fix.
+//! "distance along the ground" means for a clock-in fix. Trigonometry goes through `libm`,
+//! not the platform's math library, so a phone and the server place a fix to the same bits.
 
 /// WGS-84 semi-major axis, metres.
 pub(crate) const A: f64 = 6_378_137.0;
@@ -24,8 +25,8 @@ const R_MEAN: f64 = 6_371_008.771_415;
 
 /// ECEF position of a point on the ellipsoid surface.
 pub(crate) fn to_ecef(lon_deg: f64, lat_deg: f64) -> [f64; 3] {
-    let (sin_lat, cos_lat) = lat_deg.to_radians().sin_cos();
-    let (sin_lon, cos_lon) = lon_deg.to_radians().sin_cos();
+    let (sin_lat, cos_lat) = libm::sincos(lat_deg.to_radians());
+    let (sin_lon, cos_lon) = libm::sincos(lon_deg.to_radians());
     ecef_from_trig(sin_lat, cos_lat, sin_lon, cos_lon)
 }
 
@@ -57,8 +58,8 @@ impl Frame {
         if !lon_deg.is_finite() || !lat_deg.is_finite() || lat_deg.abs() > 90.0 {
             return None;
         }
-        let (sin_lat, cos_lat) = lat_deg.to_radians().sin_cos();
-        let (sin_lon, cos_lon) = lon_deg.to_radians().sin_cos();
+        let (sin_lat, cos_lat) = libm::sincos(lat_deg.to_radians());
+        let (sin_lon, cos_lon) = libm::sincos(lon_deg.to_radians());
         Some(Frame {
             x: ecef_from_trig(sin_lat, cos_lat, sin_lon, cos_lon),
             // The east vector has no z component.
@@ -89,7 +90,7 @@ impl Frame {
 /// arc lower bound.
 #[inline]
 pub(crate) fn arc_from_chord(chord_m: f64) -> f64 {
-    2.0 * R_MEAN * (chord_m / (2.0 * R_MEAN)).min(1.0).asin()
+    2.0 * R_MEAN * libm::asin((chord_m / (2.0 * R_MEAN)).min(1.0))
 }
 
 #[inline(always)]

@@ -139,6 +139,91 @@ fn orientation(ring: &[Coord<f64>]) -> f64 {
 /// One ring moved out by `t` metres from the area it bounds (an exterior grows, a hole
 /// shrinks), closed, oriented with the area on its left.
 fn grow_ring(ring: &[Coord<f64>], hole: bool, t: f64) -> Vec<Coord<f64>> {
+    trace_outline(raw_grown_ring(ring, hole, t))
+}
+
+/// Whether growing `polygon` by `tolerance_m` closes an opening of it around a pocket: two
+/// parts of its moved outline cross and enclose, between them, an area that runs the same way
+/// round as the fence (a courtyard open to the street through a gap narrower than twice the
+/// tolerance, say). Points in such a pocket may be farther than the tolerance from the fence,
+/// but the grown outline, which follows the outside, would count them as inside; the policy
+/// refuses the tolerance instead.
+pub(crate) fn closes_a_pocket(polygon: &Polygon<f64>, tolerance_m: f64) -> bool {
+    if tolerance_m <= 0.0 {
+        return false;
+    }
+    let raw = raw_grown_ring(&polygon.exterior().0, false, tolerance_m);
+    let sign = orientation(&raw).signum();
+    let edges = raw.len().saturating_sub(1);
+    let window = TRACE_WINDOW.min(edges / 2);
+    for i in 0..edges {
+        for j in i + 2..(i + window).min(edges) {
+            if i == 0 && j == edges - 1 {
+                continue;
+            }
+            let Some((_, point)) = crossing(raw[i], raw[i + 1], raw[j], raw[j + 1]) else {
+                continue;
+            };
+            let mut looped = Vec::with_capacity(j - i + 2);
+            looped.push(point);
+            looped.extend_from_slice(&raw[i + 1..=j]);
+            looped.push(point);
+            let area = orientation(&looped);
+            // Loops at reflex corners also run the ring's way round, but every point of them
+            // is within the tolerance of the corner; a pocket holds points farther away.
+            if area.signum() == sign
+                && area.abs() > 2.0 * MIN_HOLE_AREA_M2
+                && let Some(inner) = inner_point(&looped)
+                && distance_to_outline(inner, polygon) > tolerance_m + SAGITTA_M
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The centroid of a closed ring, when it lies inside the ring.
+fn inner_point(ring: &[Coord<f64>]) -> Option<Coord<f64>> {
+    let n = ring.len().saturating_sub(1).max(1) as f64;
+    let c = Coord {
+        x: ring[..ring.len() - 1].iter().map(|p| p.x).sum::<f64>() / n,
+        y: ring[..ring.len() - 1].iter().map(|p| p.y).sum::<f64>() / n,
+    };
+    let mut inside = false;
+    for w in ring.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if (a.y > c.y) != (b.y > c.y) && c.x < a.x + (c.y - a.y) / (b.y - a.y) * (b.x - a.x) {
+            inside = !inside;
+        }
+    }
+    inside.then_some(c)
+}
+
+/// Metres from `p` to the nearest edge of `polygon`'s rings, in the plane at `p`.
+fn distance_to_outline(p: Coord<f64>, polygon: &Polygon<f64>) -> f64 {
+    let (kx, ky) = metres_per_degree(p.y);
+    let local = |c: &Coord<f64>| ((c.x - p.x) * kx, (c.y - p.y) * ky);
+    let mut best = f64::INFINITY;
+    for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+        for w in ring.0.windows(2) {
+            let (a, b) = (local(&w[0]), local(&w[1]));
+            let e = (b.0 - a.0, b.1 - a.1);
+            let len2 = e.0 * e.0 + e.1 * e.1;
+            let t = if len2 == 0.0 {
+                0.0
+            } else {
+                (-(a.0 * e.0 + a.1 * e.1) / len2).clamp(0.0, 1.0)
+            };
+            best = best.min(libm::hypot(a.0 + t * e.0, a.1 + t * e.1));
+        }
+    }
+    best
+}
+
+/// One ring moved out by `t` (see [`grow_ring`]) before its loops are cut out: closed,
+/// oriented with the area on its left.
+fn raw_grown_ring(ring: &[Coord<f64>], hole: bool, t: f64) -> Vec<Coord<f64>> {
     // Distinct consecutive positions, without the closing repeat.
     let mut pts: Vec<Coord<f64>> = Vec::with_capacity(ring.len());
     for &c in ring {
@@ -211,7 +296,7 @@ fn grow_ring(ring: &[Coord<f64>], hole: bool, t: f64) -> Vec<Coord<f64>> {
         }
     }
     out.push(out[0]);
-    trace_outline(out)
+    out
 }
 
 /// How many edges apart, along the ring, two crossing edges of a raw grown outline may be
@@ -447,6 +532,51 @@ mod tests {
         assert!((150.0..260.0).contains(&area), "{area}");
         assert!(polygon(&yard, 20.0).interiors().is_empty());
         assert!(polygon(&yard, 25.0).interiors().is_empty());
+    }
+
+    #[test]
+    fn closing_the_mouth_of_a_courtyard_is_detected_and_a_short_edge_is_not() {
+        // A yard 100 × 80 m around a 40 × 40 m courtyard that opens to the north through a
+        // 16 m gap in a 10 m wall: grown by 10 m the gap closes around a pocket whose middle
+        // is 20 m from every wall.
+        let d = 0.000_009; // about 1 m
+        let at = |x: f64, y: f64| (114.2 + x * d, 22.3 + y * d);
+        let u = Polygon::new(
+            LineString::from(vec![
+                at(0.0, 0.0),
+                at(100.0, 0.0),
+                at(100.0, 80.0),
+                at(58.0, 80.0),
+                at(58.0, 70.0),
+                at(70.0, 70.0),
+                at(70.0, 30.0),
+                at(30.0, 30.0),
+                at(30.0, 70.0),
+                at(42.0, 70.0),
+                at(42.0, 80.0),
+                at(0.0, 80.0),
+                at(0.0, 0.0),
+            ]),
+            vec![],
+        );
+        assert!(closes_a_pocket(&u, 10.0));
+        // A tolerance under half the gap's width leaves the courtyard open.
+        assert!(!closes_a_pocket(&u, 7.0));
+        // The L-shaped store's 12 m step, shorter than a 20 m tolerance, makes only loops
+        // that run the other way round.
+        let shop = Polygon::new(
+            LineString::from(vec![
+                (114.1828704, 22.279945),
+                (114.1833126, 22.2798872),
+                (114.1833369, 22.2800481),
+                (114.1832215, 22.2800632),
+                (114.1832378, 22.2801705),
+                (114.1829109, 22.2802132),
+                (114.1828704, 22.279945),
+            ]),
+            vec![],
+        );
+        assert!(!closes_a_pocket(&shop, 20.0));
     }
 
     #[test]

@@ -403,6 +403,16 @@ fn check_grown_fences(
         let Fence::Polygon(polygon) = fence else {
             continue;
         };
+        if grow::closes_a_pocket(polygon, tolerance_m) {
+            return Err(tp.invalid(
+                shown,
+                format!(
+                    "fence {i} grown by {tolerance_m} m closes an opening narrower than twice \
+                     the tolerance around a pocket farther than the tolerance from the fence; \
+                     use a smaller tolerance, or draw the pocket as a hole of the fence"
+                ),
+            ));
+        }
         let grown = grow::polygon(polygon, tolerance_m);
         match made_polygon_problem(&grown, work) {
             Ok(None) => {}
