@@ -366,57 +366,37 @@ impl Engine {
             ));
         }
         let accuracy = format!("accuracy ±{accuracy_m:.0} m");
-        let likely = probability.map(|p| format!(": {} likely there", percent(p)));
-        if let (Some(likely), Some(p)) = (&likely, probability) {
-            let mut f = match found.presence {
-                Presence::Inside => Finding::new(
-                    Code::InsideFence,
-                    format!("{position}{likely} ({accuracy})"),
-                ),
-                Presence::Outside => Finding::new(
-                    Code::OutsideFence,
-                    format!("{position}{likely} ({accuracy})"),
-                ),
-                Presence::Uncertain => {
-                    let (accept, reject) = match self.policy.thresholds.presence {
-                        PresenceRule::Probability {
-                            accept_probability,
-                            reject_probability,
-                        } => (accept_probability, reject_probability),
-                        PresenceRule::AccuracyCircle => (1.0, 0.0),
-                    };
-                    let mut f = Finding::new(
-                        Code::LocationUncertain,
-                        format!(
-                            "{position}{likely}, under the {} needed to accept and over the {} \
-                             that rejects ({accuracy})",
-                            percent(accept),
-                            percent(reject)
-                        ),
-                    );
-                    f.severity = self.uncertain_severity(field_kind);
-                    f
-                }
-            };
-            if found.presence == Presence::Outside && field_kind {
-                f.severity = Severity::Review;
-            }
-            debug_assert!((0.0..=1.0).contains(&p));
-            findings.push(f);
-            return;
-        }
+        // Under the probability rule every message says how likely; otherwise nothing.
+        let likely = probability
+            .map(|p| format!(": {} likely there", percent(p)))
+            .unwrap_or_default();
         let finding = match found.presence {
-            Presence::Inside => Finding::new(Code::InsideFence, format!("{position} ({accuracy})")),
+            Presence::Inside => Finding::new(
+                Code::InsideFence,
+                format!("{position}{likely} ({accuracy})"),
+            ),
             Presence::Uncertain => {
-                let mut f = Finding::new(
-                    Code::LocationUncertain,
-                    format!("{position}, but the {accuracy} reaches across the fence edge"),
-                );
+                let why = match self.policy.thresholds.presence {
+                    PresenceRule::Probability {
+                        accept_probability,
+                        reject_probability,
+                    } if probability.is_some() => format!(
+                        "{likely}, under the {} needed to accept and over the {} that rejects \
+                         ({accuracy})",
+                        percent(accept_probability),
+                        percent(reject_probability)
+                    ),
+                    _ => format!(", but the {accuracy} reaches across the fence edge"),
+                };
+                let mut f = Finding::new(Code::LocationUncertain, format!("{position}{why}"));
                 f.severity = self.uncertain_severity(field_kind);
                 f
             }
             Presence::Outside => {
-                let mut f = Finding::new(Code::OutsideFence, format!("{position} ({accuracy})"));
+                let mut f = Finding::new(
+                    Code::OutsideFence,
+                    format!("{position}{likely} ({accuracy})"),
+                );
                 if field_kind {
                     f.severity = Severity::Review;
                 }

@@ -325,6 +325,19 @@ fn ring_distance2(frame: &Frame, ring: &[[f64; 3]]) -> f64 {
     best
 }
 
+/// Whether the edge `p`–`q` (east/north, relative to the fix) crosses the ray from the fix
+/// along local east: the even-odd rule of every inside test here. The edge crosses the east
+/// axis at east = cross / (q_n − p_n), counted when that is positive; `cross` negates exactly
+/// when p and q swap, so the answer does not depend on the edge's direction.
+#[inline(always)]
+pub(crate) fn crosses_east_ray(p: [f64; 2], q: [f64; 2]) -> bool {
+    if (p[1] > 0.0) == (q[1] > 0.0) {
+        return false;
+    }
+    let cross = p[0] * q[1] - p[1] * q[0];
+    (q[1] > p[1] && cross > 0.0) || (q[1] < p[1] && cross < 0.0)
+}
+
 /// Minimum squared distance from the fix to a closed ring, and whether a ray from the fix
 /// along local east crosses the ring an odd number of times.
 fn ring_distance2_and_parity(frame: &Frame, ring: &[[f64; 3]]) -> (f64, bool) {
@@ -336,13 +349,8 @@ fn ring_distance2_and_parity(frame: &Frame, ring: &[[f64; 3]]) -> (f64, bool) {
         let q = frame.rel(v);
         let qen = frame.east_north(&q);
         best = best.min(segment_distance2(&p, &q));
-        if (pen[1] > 0.0) != (qen[1] > 0.0) {
-            // The edge crosses the east axis at east = cross / (q_n − p_n); count it when
-            // that is positive. `cross` negates exactly when p and q swap.
-            let cross = pen[0] * qen[1] - pen[1] * qen[0];
-            if (qen[1] > pen[1] && cross > 0.0) || (qen[1] < pen[1] && cross < 0.0) {
-                odd = !odd;
-            }
+        if crosses_east_ray(pen, qen) {
+            odd = !odd;
         }
         p = q;
         pen = qen;

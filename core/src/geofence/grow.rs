@@ -440,10 +440,9 @@ mod tests {
         best
     }
 
-    #[test]
-    fn every_grown_vertex_is_the_tolerance_away_from_the_fence() {
-        // An L-shaped shop (one reflex corner) near Causeway Bay, grown by 20 m.
-        let shop = Polygon::new(
+    /// The example policy's L-shaped Causeway Bay store: a 12 m step, one reflex corner.
+    fn shop() -> Polygon<f64> {
+        Polygon::new(
             LineString::from(vec![
                 (114.1828704, 22.279945),
                 (114.1833126, 22.2798872),
@@ -454,7 +453,13 @@ mod tests {
                 (114.1828704, 22.279945),
             ]),
             vec![],
-        );
+        )
+    }
+
+    #[test]
+    fn every_grown_vertex_is_the_tolerance_away_from_the_fence() {
+        // An L-shaped shop (one reflex corner) near Causeway Bay, grown by 20 m.
+        let shop = shop();
         let grown = polygon(&shop, 20.0);
         assert!(grown.exterior().0.len() > 30, "corners are drawn as arcs");
         for v in &grown.exterior().0 {
@@ -564,18 +569,7 @@ mod tests {
         assert!(!closes_a_pocket(&u, 7.0));
         // The L-shaped store's 12 m step, shorter than a 20 m tolerance, makes only loops
         // that run the other way round.
-        let shop = Polygon::new(
-            LineString::from(vec![
-                (114.1828704, 22.279945),
-                (114.1833126, 22.2798872),
-                (114.1833369, 22.2800481),
-                (114.1832215, 22.2800632),
-                (114.1832378, 22.2801705),
-                (114.1829109, 22.2802132),
-                (114.1828704, 22.279945),
-            ]),
-            vec![],
-        );
+        let shop = shop();
         assert!(!closes_a_pocket(&shop, 20.0));
     }
 

@@ -124,13 +124,6 @@ impl Best {
     fn excludes(&self, box_d2: f64) -> bool {
         match self.found {
             None => false,
-            Some((k, _, _)) if self.max_tolerance == 0.0 => {
-                if k < 0.0 {
-                    box_d2 > 0.0
-                } else {
-                    box_d2 > k * k
-                }
-            }
             Some((k, _, _)) => {
                 let reach = k + self.max_tolerance;
                 if reach < 0.0 {

@@ -45,6 +45,7 @@
 //! inside or far outside, a presence check costs what the distance check costs.
 
 use super::ellipsoid::Frame;
+use super::fence::crosses_east_ray;
 
 /// Accuracies below this are taken as this, metres.
 pub const MIN_ACCURACY_M: f64 = 1.0;
@@ -179,12 +180,8 @@ pub(crate) fn area_probability<'a>(
         let mut p = frame.east_north(&frame.rel(first));
         for v in &ring[1..] {
             let q = frame.east_north(&frame.rel(v));
-            if (p[1] > 0.0) != (q[1] > 0.0) {
-                // The same even-odd crossing rule as the distance check (`fence.rs`).
-                let cross = p[0] * q[1] - p[1] * q[0];
-                if (q[1] > p[1] && cross > 0.0) || (q[1] < p[1] && cross < 0.0) {
-                    inside = !inside;
-                }
+            if crosses_east_ray(p, q) {
+                inside = !inside;
             }
             if segment_distance2(p, q) < cutoff2 {
                 sum += edge_term(p, q, sigma);
@@ -269,11 +266,8 @@ mod tests {
         for ring in rings {
             for pair in ring.windows(2) {
                 let (p, q) = (pair[0], pair[1]);
-                if (p[1] > 0.0) != (q[1] > 0.0) {
-                    let cross = p[0] * q[1] - p[1] * q[0];
-                    if (q[1] > p[1] && cross > 0.0) || (q[1] < p[1] && cross < 0.0) {
-                        inside = !inside;
-                    }
+                if crosses_east_ray(p, q) {
+                    inside = !inside;
                 }
                 sum += edge_term(p, q, sigma);
             }
