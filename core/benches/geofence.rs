@@ -151,6 +151,7 @@ fn scene() -> Scene {
             employees: vec![],
             face_matchers: vec![],
             approvals: Default::default(),
+            attendance: Default::default(),
         },
         fixes,
     }

@@ -39,6 +39,7 @@
 pub mod advisor;
 pub mod approvals;
 pub mod attempt;
+pub mod attendance;
 pub mod canonical;
 pub mod codes;
 pub mod evidence;

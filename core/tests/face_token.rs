@@ -341,6 +341,7 @@ fn for_policy_uses_the_policys_keys_and_rules() {
         employees: Vec::new(),
         face_matchers: vec![FX.keys[1].clone()],
         approvals: Default::default(),
+        attendance: Default::default(),
     };
     let v = FaceTokenVerifier::for_policy(&policy);
     let expected = Expected {

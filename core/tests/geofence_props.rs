@@ -54,6 +54,7 @@ fn policy(sites: Vec<Vec<Fence>>) -> Policy {
         employees: vec![],
         face_matchers: vec![],
         approvals: Default::default(),
+        attendance: Default::default(),
     }
 }
 

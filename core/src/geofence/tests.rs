@@ -50,6 +50,7 @@ pub(super) fn policy(sites: Vec<Vec<Fence>>) -> Policy {
         employees: vec![],
         face_matchers: vec![],
         approvals: Default::default(),
+        attendance: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! documented in `docs/policy.md`.
 
 mod approvals;
+mod attendance;
 mod error;
 mod geometry;
 mod json;
@@ -23,6 +24,7 @@ pub use error::{GeometryProblem, PolicyError, PolicyErrorKind};
 use geo::{Coord, Polygon};
 
 use crate::approvals::ApprovalPolicy;
+use crate::attendance::AttendancePolicy;
 
 /// A validated policy. Build one with [`Policy::from_json`].
 #[derive(Debug, Clone)]
@@ -41,6 +43,8 @@ pub struct Policy {
     pub face_matchers: Vec<TrustedKey>,
     /// Roles, leave types and request templates (empty when the policy has none).
     pub approvals: ApprovalPolicy,
+    /// Shifts, schedules, holidays and overtime rules (empty when the policy has none).
+    pub attendance: AttendancePolicy,
 }
 
 /// Index of a site in [`Policy::sites`].
@@ -209,6 +213,14 @@ impl Policy {
     /// `sites[2].fences[0].coordinates[0]: ring is not closed`.
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
         parse::parse_policy(text)
+    }
+
+    /// The organisation's time zone (validated when the policy was read).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.org
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Hong_Kong)
     }
 
     /// The site with this id.

@@ -27,6 +27,7 @@ use super::{
     UncertainAction,
 };
 use crate::approvals::ApprovalPolicy;
+use crate::attendance::AttendancePolicy;
 use crate::evidence::wifi::normalize_bssid;
 use crate::geofence::grow;
 
@@ -38,6 +39,7 @@ const ROOT_FIELDS: &[&str] = &[
     "employees",
     "face_matchers",
     "approvals",
+    "attendance",
 ];
 const ORG_FIELDS: &[&str] = &["id", "name", "time_zone"];
 const THRESHOLD_FIELDS: &[&str] = &[
@@ -135,6 +137,10 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
         Some(v) => super::approvals::parse_approvals(v, &root.key("approvals"), &employees)?,
         None => ApprovalPolicy::default(),
     };
+    let attendance = match obj.get("attendance") {
+        Some(v) => super::attendance::parse_attendance(v, &root.key("attendance"), &employees)?,
+        None => AttendancePolicy::default(),
+    };
     Ok(Policy {
         version,
         org,
@@ -143,6 +149,7 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
         employees,
         face_matchers,
         approvals,
+        attendance,
     })
 }
 

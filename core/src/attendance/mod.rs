@@ -1,0 +1,228 @@
+//! Attendance: what punches mean under the employee's schedule. One pure engine that the phone
+//! runs offline ("my day, my month") and the server runs as the authority.
+//!
+//! Data flows one way: the policy's [`rules`] and an employee's [`records`] (punches, approved
+//! leave and overtime) → each date's [`plan`] (workday, rest day, holiday) → the punches each
+//! day claims → a [`day::DayResult`] with codes and numbers → the [`month::MonthSummary`] HR
+//! pays from, with the Hong Kong rules that look across days.
+//!
+//! Everything is a function of its inputs: recomputing a day twice gives the same result, and
+//! punches delivered in any order give the same month. The format of the policy section is in
+//! `docs/attendance.md`; the law behind the `hk_` codes in `docs/attendance-law.md`.
+
+pub mod day;
+pub mod month;
+pub mod plan;
+pub mod records;
+pub mod rules;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+pub use day::{DayCode, DayFinding, DayResult, DayStatus, OvertimeCategory, OvertimeResult};
+pub use month::{ContractStatus, Month, MonthSummary, Warning, WarningCode};
+pub use plan::{DayKind, DayPlan};
+pub use records::{
+    ApprovedOvertime, AttendancePunch, DayPart, EmployeeRecords, LeaveDay, PunchState,
+};
+pub use rules::AttendancePolicy;
+
+use crate::policy::Policy;
+
+/// Why attendance cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttendanceError {
+    /// The policy has no attendance settings for this employee (no schedule assigned); add
+    /// them under `attendance.people`.
+    #[error("employee {0:?} has no attendance settings in the policy (attendance.people)")]
+    NoSchedule(String),
+    /// A date range whose end is before its start, or longer than [`MAX_RANGE_DAYS`].
+    #[error("invalid date range {from} to {to}: {reason}")]
+    Range {
+        /// First date asked for.
+        from: NaiveDate,
+        /// Last date asked for.
+        to: NaiveDate,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The longest range of days one call computes.
+pub const MAX_RANGE_DAYS: i64 = 800;
+
+/// The attendance engine for one policy.
+#[derive(Debug, Clone, Copy)]
+pub struct AttendanceEngine<'p> {
+    rules: &'p AttendancePolicy,
+    tz: Tz,
+}
+
+impl<'p> AttendanceEngine<'p> {
+    /// The engine for `policy`: its attendance section and its time zone.
+    pub fn new(policy: &'p Policy) -> Self {
+        AttendanceEngine {
+            rules: &policy.attendance,
+            tz: policy.time_zone(),
+        }
+    }
+
+    /// The engine for an attendance section and a time zone.
+    pub fn with_rules(rules: &'p AttendancePolicy, tz: Tz) -> Self {
+        AttendanceEngine { rules, tz }
+    }
+
+    /// The plans of `from..=to` for `employee`.
+    pub fn plans(
+        &self,
+        employee: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayPlan>, AttendanceError> {
+        check_range(from, to)?;
+        let person = self.person(employee)?;
+        Ok(plan::plan_days(self.rules, person, from, to))
+    }
+
+    /// Day results for `from..=to`. `records` must be normalised
+    /// ([`EmployeeRecords::normalise`]); `now` decides which days are still in progress.
+    pub fn days(
+        &self,
+        employee: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        records: &EmployeeRecords,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DayResult>, AttendanceError> {
+        check_range(from, to)?;
+        let person = self.person(employee)?;
+        let plans = plan::plan_days(
+            self.rules,
+            person,
+            from - Duration::days(1),
+            to + Duration::days(1),
+        );
+        Ok(self.results(employee, &plans, records, now))
+    }
+
+    /// The result of one day.
+    pub fn day(
+        &self,
+        employee: &str,
+        date: NaiveDate,
+        records: &EmployeeRecords,
+        now: DateTime<Utc>,
+    ) -> Result<DayResult, AttendanceError> {
+        let mut days = self.days(employee, date, date, records, now)?;
+        Ok(days.remove(0))
+    }
+
+    /// The month's sheet, computed from the month and the
+    /// [`MONTH_LOOKBACK_DAYS`](month::MONTH_LOOKBACK_DAYS) before it.
+    pub fn month(
+        &self,
+        employee: &str,
+        month: Month,
+        records: &EmployeeRecords,
+        now: DateTime<Utc>,
+    ) -> Result<(MonthSummary, Vec<DayResult>), AttendanceError> {
+        let person = self.person(employee)?;
+        let (Some(first), Some(last)) = (month.first(), month.last()) else {
+            return Err(AttendanceError::Range {
+                from: NaiveDate::MIN,
+                to: NaiveDate::MIN,
+                reason: "no such month",
+            });
+        };
+        let from = first - Duration::days(month::MONTH_LOOKBACK_DAYS);
+        let plans = plan::plan_days(
+            self.rules,
+            person,
+            from - Duration::days(1),
+            last + Duration::days(1),
+        );
+        let days = self.results(employee, &plans, records, now);
+        let today = now.with_timezone(&self.tz).date_naive();
+        let summary = month::summarise(self.rules, person, month, &plans, &days, today);
+        let in_month = days
+            .into_iter()
+            .filter(|d| d.date >= first && d.date <= last)
+            .collect();
+        Ok((summary, in_month))
+    }
+
+    /// Rest-day warnings for `from..=to` of an employee's schedule and roster: run before a
+    /// roster is published.
+    pub fn rest_day_warnings(
+        &self,
+        employee: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Warning>, AttendanceError> {
+        let plans = self.plans(employee, from - Duration::days(6), to)?;
+        Ok(month::rest_day_warnings(
+            &plans,
+            from - Duration::days(6),
+            to,
+        ))
+    }
+
+    /// The working days of a leave range: rest days and holidays inside it are not counted.
+    pub fn leave_working_days(
+        &self,
+        employee: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, AttendanceError> {
+        Ok(self
+            .plans(employee, from, to)?
+            .into_iter()
+            .filter(|p| p.kind == DayKind::Workday)
+            .map(|p| p.date)
+            .collect())
+    }
+
+    /// Results for `plans[1..len-1]` (the first and last plans only bound the claims).
+    fn results(
+        &self,
+        employee: &str,
+        plans: &[DayPlan],
+        records: &EmployeeRecords,
+        now: DateTime<Utc>,
+    ) -> Vec<DayResult> {
+        let claims = day::claims(self.rules, self.tz, plans);
+        let cx = day::DayContext {
+            policy: self.rules,
+            tz: self.tz,
+            now,
+        };
+        (1..plans.len().saturating_sub(1))
+            .map(|i| day::compute_day(&cx, employee, &plans[i], claims[i], records))
+            .collect()
+    }
+
+    fn person(&self, employee: &str) -> Result<&'p rules::Person, AttendanceError> {
+        self.rules
+            .person(employee)
+            .ok_or_else(|| AttendanceError::NoSchedule(employee.to_owned()))
+    }
+}
+
+fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), AttendanceError> {
+    if to < from {
+        return Err(AttendanceError::Range {
+            from,
+            to,
+            reason: "the end is before the start",
+        });
+    }
+    if (to - from).num_days() >= MAX_RANGE_DAYS {
+        return Err(AttendanceError::Range {
+            from,
+            to,
+            reason: "longer than 800 days",
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,501 @@
+//! A month for one employee: the day results folded into the sheet HR pays from, and the
+//! Hong Kong rules that look across days (a rest day in every 7, the continuous-contract
+//! test, alternative holidays, the hours record) and the company's weekly-hours limit.
+//!
+//! See `docs/attendance-law.md` for the law and where the engine simplifies it.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::day::{DayCode, DayResult, DayStatus, OvertimeCategory, hm};
+use super::plan::{DayKind, DayPlan};
+use super::rules::{AttendancePolicy, Compensation, Person};
+
+/// The day the continuous-contract test changed from "18 hours in each of 4 weeks" to
+/// "17 hours in each week, or 68 hours over 4 weeks" (Employment (Amendment) Ordinance 2025).
+pub fn contract_468_from() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 18).unwrap_or(NaiveDate::MIN)
+}
+
+/// Monthly wage below which the hours worked must be recorded per wage period (HK$17,200,
+/// in minor units).
+pub const HOURS_RECORD_WAGE_MINOR: i64 = 1_720_000;
+
+/// A calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Month {
+    /// Year, e.g. 2026.
+    pub year: i32,
+    /// Month, 1 to 12.
+    pub month: u32,
+}
+
+impl Month {
+    /// Parses `YYYY-MM`.
+    pub fn parse(s: &str) -> Option<Month> {
+        let (y, m) = s.split_once('-')?;
+        if y.len() != 4 || m.len() != 2 {
+            return None;
+        }
+        let month = Month {
+            year: y.parse().ok()?,
+            month: m.parse().ok()?,
+        };
+        month.first().map(|_| month)
+    }
+
+    /// The first day, or `None` for an impossible month.
+    pub fn first(self) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1)
+    }
+
+    /// The last day.
+    pub fn last(self) -> Option<NaiveDate> {
+        let (y, m) = if self.month == 12 {
+            (self.year + 1, 1)
+        } else {
+            (self.year, self.month + 1)
+        };
+        NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.pred_opt())
+    }
+
+    /// The month a date is in.
+    pub fn of(date: NaiveDate) -> Month {
+        Month {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// A stable machine code for a warning that looks across days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WarningCode {
+    /// Seven consecutive scheduled days without a rest day (EO s.17).
+    HkRestDay7,
+    /// A statutory holiday was worked and no alternative holiday has been given (EO s.39).
+    HkAlternativeHolidayDue,
+    /// The continuous-contract test is at risk or not met.
+    HkContinuousContract,
+    /// The hours worked in the wage period must be recorded (wage under HK$17,200).
+    HkHoursRecord,
+    /// More hours in a week than the company's limit.
+    WeeklyHours,
+}
+
+impl WarningCode {
+    /// The stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::HkRestDay7 => "hk_rest_day_7",
+            WarningCode::HkAlternativeHolidayDue => "hk_alternative_holiday_due",
+            WarningCode::HkContinuousContract => "hk_continuous_contract",
+            WarningCode::HkHoursRecord => "hk_hours_record",
+            WarningCode::WeeklyHours => "weekly_hours",
+        }
+    }
+}
+
+/// A warning with its numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// What it is.
+    pub code: WarningCode,
+    /// The first date concerned.
+    pub date: NaiveDate,
+    /// For people, with the dates and hours.
+    pub message: String,
+}
+
+/// The continuous-contract status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractStatus {
+    /// Every 4-week period ending in the month met the test.
+    Met,
+    /// The 4-week period in progress has not met the test yet.
+    AtRisk,
+    /// A 4-week period ending in the month did not meet the test.
+    NotMet,
+}
+
+/// One 4-week period of the continuous-contract test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractPeriod {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// Minutes worked in each of its four weeks.
+    pub week_min: [u32; 4],
+    /// `418` or `468`: which test applies (by the period's last day).
+    pub rule: u16,
+    /// The outcome.
+    pub status: ContractStatus,
+}
+
+/// A statutory holiday worked and its alternative holiday.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlternativeHoliday {
+    /// The statutory holiday worked.
+    pub holiday: NaiveDate,
+    /// The last day the alternative may be given (60 days after).
+    pub due: NaiveDate,
+    /// The day given, if any.
+    pub given: Option<NaiveDate>,
+}
+
+/// Overtime of a month in one category and compensation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OvertimeTotal {
+    /// Workday, rest day or holiday.
+    pub category: OvertimeCategory,
+    /// Paid or time off.
+    pub compensation: Compensation,
+    /// Counted minutes.
+    pub minutes: u32,
+}
+
+/// The month's sheet for one employee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthSummary {
+    /// The employee.
+    pub employee: String,
+    /// The month.
+    pub month: Month,
+    /// Working days scheduled (holidays taken off are not due).
+    pub days_due: u32,
+    /// Working days with counted work.
+    pub days_attended: u32,
+    /// Days that were late, and the minutes.
+    pub late_count: u32,
+    /// Late minutes.
+    pub late_min: u32,
+    /// Early-leave minutes.
+    pub early_min: u32,
+    /// Days absent.
+    pub absences: u32,
+    /// Missing clock-ins plus clock-outs.
+    pub missing_punches: u32,
+    /// Leave by type, in half days.
+    pub leave_halves: BTreeMap<String, u32>,
+    /// Holidays taken off (including moved and alternative holidays).
+    pub holidays: u32,
+    /// Rest days.
+    pub rest_days: u32,
+    /// Expected minutes.
+    pub expected_min: u32,
+    /// Worked minutes: the hours worked in the wage period (the calendar month).
+    pub worked_min: u32,
+    /// Overtime by category and compensation.
+    pub overtime: Vec<OvertimeTotal>,
+    /// Days with a field punch waiting for review.
+    pub pending_days: u32,
+    /// Continuous-contract status over the periods ending in the month (and the one in
+    /// progress).
+    pub contract: ContractStatus,
+    /// Those periods.
+    pub contract_periods: Vec<ContractPeriod>,
+    /// Statutory holidays worked within 60 days before the month's end, and their alternative
+    /// holidays.
+    pub alternative_holidays: Vec<AlternativeHoliday>,
+    /// Whether the hours record is required (monthly wage under HK$17,200).
+    pub hours_record_required: bool,
+    /// Warnings across days.
+    pub warnings: Vec<Warning>,
+}
+
+/// Days before a month that its summary reads: four weeks for the continuous contract and
+/// sixty days for alternative holidays.
+pub const MONTH_LOOKBACK_DAYS: i64 = 60;
+
+/// Folds day results `days` (ascending, covering at least the month and the
+/// [`MONTH_LOOKBACK_DAYS`] before it where the person was employed) into the month's sheet.
+pub fn summarise(
+    policy: &AttendancePolicy,
+    person: &Person,
+    month: Month,
+    plans: &[DayPlan],
+    days: &[DayResult],
+    today: NaiveDate,
+) -> MonthSummary {
+    let first = month.first().unwrap_or(NaiveDate::MIN);
+    let last = month.last().unwrap_or(NaiveDate::MIN);
+    let in_month: Vec<&DayResult> = days
+        .iter()
+        .filter(|d| d.date >= first && d.date <= last)
+        .collect();
+    let mut s = MonthSummary {
+        employee: person.employee.clone(),
+        month,
+        days_due: 0,
+        days_attended: 0,
+        late_count: 0,
+        late_min: 0,
+        early_min: 0,
+        absences: 0,
+        missing_punches: 0,
+        leave_halves: BTreeMap::new(),
+        holidays: 0,
+        rest_days: 0,
+        expected_min: 0,
+        worked_min: 0,
+        overtime: Vec::new(),
+        pending_days: 0,
+        contract: ContractStatus::Met,
+        contract_periods: Vec::new(),
+        alternative_holidays: Vec::new(),
+        hours_record_required: person
+            .monthly_wage_minor
+            .is_some_and(|w| w < HOURS_RECORD_WAGE_MINOR),
+        warnings: Vec::new(),
+    };
+    let mut ot: BTreeMap<(OvertimeCategory, u8), u32> = BTreeMap::new();
+    for d in &in_month {
+        match d.kind {
+            DayKind::Workday => {
+                s.days_due += 1;
+                if d.worked_min > 0 {
+                    s.days_attended += 1;
+                }
+            }
+            DayKind::Holiday | DayKind::AlternativeHoliday => s.holidays += 1,
+            DayKind::RestDay => s.rest_days += 1,
+            DayKind::Unscheduled => {}
+        }
+        if d.late_min > 0 {
+            s.late_count += 1;
+        }
+        s.late_min += d.late_min;
+        s.early_min += d.early_min;
+        if d.status == DayStatus::Absent {
+            s.absences += 1;
+        }
+        s.missing_punches += d.missing_clock_in + d.missing_clock_out;
+        for l in &d.leave {
+            *s.leave_halves.entry(l.leave_type.clone()).or_default() += l.part.halves();
+        }
+        s.expected_min += d.expected_min;
+        s.worked_min += d.worked_min;
+        if let Some(o) = d.overtime.filter(|o| o.counted_min > 0) {
+            let c = match o.compensation {
+                Compensation::Pay => 0,
+                Compensation::TimeOff => 1,
+            };
+            *ot.entry((o.category, c)).or_default() += o.counted_min;
+        }
+        if !d.pending.is_empty() {
+            s.pending_days += 1;
+        }
+    }
+    s.overtime = ot
+        .into_iter()
+        .map(|((category, c), minutes)| OvertimeTotal {
+            category,
+            compensation: if c == 0 {
+                Compensation::Pay
+            } else {
+                Compensation::TimeOff
+            },
+            minutes,
+        })
+        .collect();
+
+    // A rest day in every 7 days, over the month and the six days before it.
+    s.warnings
+        .extend(rest_day_warnings(plans, first - Duration::days(6), last));
+
+    // Statutory holidays worked in the 60 days up to the month's end.
+    for d in days.iter().filter(|d| {
+        d.has(DayCode::HkAlternativeHolidayDue)
+            && d.date <= last
+            && d.date >= first - Duration::days(60)
+    }) {
+        let holiday = d.date;
+        let given = person
+            .alternative_holidays
+            .iter()
+            .find(|(_, h)| **h == holiday)
+            .map(|(g, _)| *g);
+        let due = holiday + Duration::days(60);
+        if given.is_none() {
+            s.warnings.push(Warning {
+                code: WarningCode::HkAlternativeHolidayDue,
+                date: holiday,
+                message: format!(
+                    "the statutory holiday {holiday} was worked: an alternative holiday must be given by {due}{}",
+                    if due < today { " (overdue)" } else { "" }
+                ),
+            });
+        }
+        s.alternative_holidays.push(AlternativeHoliday {
+            holiday,
+            due,
+            given,
+        });
+    }
+
+    // The continuous contract.
+    let minutes_on: BTreeMap<NaiveDate, u32> =
+        days.iter().map(|d| (d.date, d.worked_min)).collect();
+    let start = person.employment_start;
+    let mut from = start;
+    while from <= last {
+        let to = from + Duration::days(27);
+        if to >= first {
+            let mut week_min = [0u32; 4];
+            for (w, slot) in week_min.iter_mut().enumerate() {
+                let ws = from + Duration::days(7 * w as i64);
+                *slot = (0..7)
+                    .map(|k| {
+                        minutes_on
+                            .get(&(ws + Duration::days(k)))
+                            .copied()
+                            .unwrap_or(0)
+                    })
+                    .sum();
+            }
+            let rule: u16 = if to >= contract_468_from() { 468 } else { 418 };
+            let met = if rule == 468 {
+                week_min.iter().all(|m| *m >= 17 * 60) || week_min.iter().sum::<u32>() >= 68 * 60
+            } else {
+                week_min.iter().all(|m| *m >= 18 * 60)
+            };
+            let status = if met {
+                ContractStatus::Met
+            } else if to >= today {
+                ContractStatus::AtRisk
+            } else {
+                ContractStatus::NotMet
+            };
+            if to <= last || to >= today {
+                s.contract_periods.push(ContractPeriod {
+                    from,
+                    to,
+                    week_min,
+                    rule,
+                    status,
+                });
+            }
+        }
+        from += Duration::days(28);
+    }
+    s.contract =
+        s.contract_periods
+            .iter()
+            .map(|p| p.status)
+            .fold(ContractStatus::Met, |acc, st| match (acc, st) {
+                (ContractStatus::NotMet, _) | (_, ContractStatus::NotMet) => ContractStatus::NotMet,
+                (ContractStatus::AtRisk, _) | (_, ContractStatus::AtRisk) => ContractStatus::AtRisk,
+                _ => ContractStatus::Met,
+            });
+    if s.contract != ContractStatus::Met {
+        if let Some(p) = s.contract_periods.iter().find(|p| p.status == s.contract) {
+            let total: u32 = p.week_min.iter().sum();
+            let weeks: Vec<String> = p.week_min.iter().map(|m| hm(*m)).collect();
+            let test = if p.rule == 468 {
+                "17 h in each week or 68 h over the 4 weeks"
+            } else {
+                "18 h in each of the 4 weeks"
+            };
+            s.warnings.push(Warning {
+                code: WarningCode::HkContinuousContract,
+                date: p.from,
+                message: format!(
+                    "continuous contract {}: {} to {} has {} ({}), the test is {test}",
+                    if s.contract == ContractStatus::NotMet {
+                        "not met"
+                    } else {
+                        "at risk"
+                    },
+                    p.from,
+                    p.to,
+                    weeks.join(" + "),
+                    hm(total)
+                ),
+            });
+        }
+    }
+
+    // The company's weekly limit, Monday to Sunday weeks that start in the month.
+    let limit = policy.warnings.weekly_min;
+    if limit > 0 {
+        let mut monday = first - Duration::days(i64::from(first.weekday().num_days_from_monday()));
+        while monday <= last {
+            let total: u32 = (0..7)
+                .map(|k| {
+                    minutes_on
+                        .get(&(monday + Duration::days(k)))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .sum();
+            if total > limit && monday + Duration::days(6) >= first {
+                s.warnings.push(Warning {
+                    code: WarningCode::WeeklyHours,
+                    date: monday,
+                    message: format!(
+                        "worked {} in the week from {monday} (company limit {})",
+                        hm(total),
+                        hm(limit)
+                    ),
+                });
+            }
+            monday += Duration::days(7);
+        }
+    }
+    if s.hours_record_required {
+        s.warnings.push(Warning {
+            code: WarningCode::HkHoursRecord,
+            date: first,
+            message: format!(
+                "monthly wage under HK$17,200: the {} hours worked in {month} must be kept on record",
+                hm(s.worked_min)
+            ),
+        });
+    }
+    s.warnings.sort_by_key(|w| (w.date, w.code));
+    s
+}
+
+/// Runs of 7 or more consecutive scheduled days without a rest day, between `from` and `to`:
+/// one warning per run, dated its first day. Checks a roster before it is published as well as
+/// a month after the fact.
+pub fn rest_day_warnings(plans: &[DayPlan], from: NaiveDate, to: NaiveDate) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let mut run: Option<(NaiveDate, u32)> = None;
+    let flush = |run: &mut Option<(NaiveDate, u32)>, out: &mut Vec<Warning>| {
+        if let Some((start, n)) = run.take() {
+            if n >= 7 {
+                out.push(Warning {
+                    code: WarningCode::HkRestDay7,
+                    date: start,
+                    message: format!(
+                        "{n} days in a row from {start} without a rest day: the law requires one in every 7 days"
+                    ),
+                });
+            }
+        }
+    };
+    for p in plans.iter().filter(|p| p.date >= from && p.date <= to) {
+        match p.kind {
+            DayKind::RestDay | DayKind::Unscheduled => flush(&mut run, &mut out),
+            _ => match &mut run {
+                Some((_, n)) => *n += 1,
+                None => run = Some((p.date, 1)),
+            },
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
