@@ -545,7 +545,31 @@ pub fn compute_day(
 
     // Working day: expected time, segments, lateness.
     if let (Some(shift), DayKind::Workday) = (shift, plan.kind) {
-        let full = shift.expected_minutes();
+        // Expected time from the instants, so a night across a clock change counts the
+        // hours it really has.
+        let span: u32 = shift
+            .segments
+            .iter()
+            .map(|s| {
+                minutes(
+                    local_instant(tz, plan.date, s.start),
+                    local_instant(tz, plan.date, s.end),
+                )
+            })
+            .sum();
+        let unpaid: u32 = shift
+            .breaks
+            .iter()
+            .filter(|b| !b.paid)
+            .map(|b| match b.when {
+                BreakTime::Fixed { start, end } => minutes(
+                    local_instant(tz, plan.date, start),
+                    local_instant(tz, plan.date, end),
+                ),
+                BreakTime::Window { minutes, .. } => minutes,
+            })
+            .sum();
+        let full = span.saturating_sub(unpaid);
         r.expected_min = match leave_halves {
             0 => full,
             1 => full - full / 2,

@@ -129,18 +129,23 @@ pub enum ContractStatus {
     NotMet,
 }
 
-/// One 4-week period of the continuous-contract test.
+/// One week of the continuous-contract test; weeks are counted in 7 days from the first day
+/// of employment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContractPeriod {
+pub struct ContractWeek {
     /// First day.
     pub from: NaiveDate,
     /// Last day.
     pub to: NaiveDate,
-    /// Minutes worked in each of its four weeks.
-    pub week_min: [u32; 4],
-    /// `418` or `468`: which test applies (by the period's last day).
+    /// Minutes worked in the week.
+    pub worked_min: u32,
+    /// Minutes worked in the 4 weeks ending with this one, when the person was employed
+    /// throughout them.
+    pub four_week_min: Option<u32>,
+    /// `418` (the week ends before 18 January 2026: 18 hours) or `468` (17 hours, or 68 over
+    /// the 4 weeks ending with it).
     pub rule: u16,
-    /// The outcome.
+    /// The outcome; `at_risk` for the week in progress or while employed under 4 weeks.
     pub status: ContractStatus,
 }
 
@@ -201,11 +206,11 @@ pub struct MonthSummary {
     pub overtime: Vec<OvertimeTotal>,
     /// Days with a field punch waiting for review.
     pub pending_days: u32,
-    /// Continuous-contract status over the periods ending in the month (and the one in
+    /// Continuous-contract status over the weeks ending in the month (and the one in
     /// progress).
     pub contract: ContractStatus,
-    /// Those periods.
-    pub contract_periods: Vec<ContractPeriod>,
+    /// Those weeks.
+    pub contract_weeks: Vec<ContractWeek>,
     /// Statutory holidays worked within 60 days before the month's end, and their alternative
     /// holidays.
     pub alternative_holidays: Vec<AlternativeHoliday>,
@@ -253,7 +258,7 @@ pub fn summarise(
         overtime: Vec::new(),
         pending_days: 0,
         contract: ContractStatus::Met,
-        contract_periods: Vec::new(),
+        contract_weeks: Vec::new(),
         alternative_holidays: Vec::new(),
         hours_record_required: person
             .monthly_wage_minor
@@ -345,83 +350,43 @@ pub fn summarise(
         });
     }
 
-    // The continuous contract.
+    // The continuous contract, week by week.
     let minutes_on: BTreeMap<NaiveDate, u32> =
         days.iter().map(|d| (d.date, d.worked_min)).collect();
-    let start = person.employment_start;
-    let mut from = start;
-    while from <= last {
-        let to = from + Duration::days(27);
-        if to >= first {
-            let mut week_min = [0u32; 4];
-            for (w, slot) in week_min.iter_mut().enumerate() {
-                let ws = from + Duration::days(7 * w as i64);
-                *slot = (0..7)
-                    .map(|k| {
-                        minutes_on
-                            .get(&(ws + Duration::days(k)))
-                            .copied()
-                            .unwrap_or(0)
-                    })
-                    .sum();
-            }
-            let rule: u16 = if to >= contract_468_from() { 468 } else { 418 };
-            let met = if rule == 468 {
-                week_min.iter().all(|m| *m >= 17 * 60) || week_min.iter().sum::<u32>() >= 68 * 60
-            } else {
-                week_min.iter().all(|m| *m >= 18 * 60)
-            };
-            let status = if met {
-                ContractStatus::Met
-            } else if to >= today {
-                ContractStatus::AtRisk
-            } else {
-                ContractStatus::NotMet
-            };
-            if to <= last || to >= today {
-                s.contract_periods.push(ContractPeriod {
-                    from,
-                    to,
-                    week_min,
-                    rule,
-                    status,
-                });
-            }
-        }
-        from += Duration::days(28);
-    }
-    s.contract =
-        s.contract_periods
-            .iter()
-            .map(|p| p.status)
-            .fold(ContractStatus::Met, |acc, st| match (acc, st) {
-                (ContractStatus::NotMet, _) | (_, ContractStatus::NotMet) => ContractStatus::NotMet,
-                (ContractStatus::AtRisk, _) | (_, ContractStatus::AtRisk) => ContractStatus::AtRisk,
-                _ => ContractStatus::Met,
-            });
+    s.contract_weeks = contract_weeks(person.employment_start, first, last, today, &minutes_on);
+    s.contract = s
+        .contract_weeks
+        .iter()
+        .map(|w| w.status)
+        .fold(ContractStatus::Met, |acc, st| match (acc, st) {
+            (ContractStatus::NotMet, _) | (_, ContractStatus::NotMet) => ContractStatus::NotMet,
+            (ContractStatus::AtRisk, _) | (_, ContractStatus::AtRisk) => ContractStatus::AtRisk,
+            _ => ContractStatus::Met,
+        });
     if s.contract != ContractStatus::Met {
-        if let Some(p) = s.contract_periods.iter().find(|p| p.status == s.contract) {
-            let total: u32 = p.week_min.iter().sum();
-            let weeks: Vec<String> = p.week_min.iter().map(|m| hm(*m)).collect();
-            let test = if p.rule == 468 {
-                "17 h in each week or 68 h over the 4 weeks"
+        if let Some(w) = s.contract_weeks.iter().find(|w| w.status == s.contract) {
+            let test = if w.rule == 468 {
+                format!(
+                    "17 h in the week, or 68 h over it and the 3 weeks before ({})",
+                    w.four_week_min
+                        .map_or("not employed 4 weeks yet".to_owned(), hm)
+                )
             } else {
-                "18 h in each of the 4 weeks"
+                "18 h in each week (before 18 January 2026)".to_owned()
             };
             s.warnings.push(Warning {
                 code: WarningCode::HkContinuousContract,
-                date: p.from,
+                date: w.from,
                 message: format!(
-                    "continuous contract {}: {} to {} has {} ({}), the test is {test}",
-                    if s.contract == ContractStatus::NotMet {
+                    "continuous contract {}: the week {} to {} has {}; the test is {test}",
+                    if w.status == ContractStatus::NotMet {
                         "not met"
                     } else {
                         "at risk"
                     },
-                    p.from,
-                    p.to,
-                    weeks.join(" + "),
-                    hm(total)
+                    w.from,
+                    w.to,
+                    hm(w.worked_min),
                 ),
             });
         }
@@ -466,6 +431,76 @@ pub fn summarise(
     }
     s.warnings.sort_by_key(|w| (w.date, w.code));
     s
+}
+
+/// The continuous-contract weeks that end in `first..=last`, plus the week in progress on
+/// `today` if it overlaps them. Weeks run in 7 days from `start`, the first day of employment.
+pub fn contract_weeks(
+    start: NaiveDate,
+    first: NaiveDate,
+    last: NaiveDate,
+    today: NaiveDate,
+    minutes_on: &BTreeMap<NaiveDate, u32>,
+) -> Vec<ContractWeek> {
+    let week_total = |from: NaiveDate| -> u32 {
+        (0..7)
+            .map(|k| {
+                minutes_on
+                    .get(&(from + Duration::days(k)))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    let mut out = Vec::new();
+    if start > last {
+        return out;
+    }
+    // The first week ending on or after `first`.
+    let skip = ((first - start).num_days() - 6).max(0).div_euclid(7)
+        + i64::from(((first - start).num_days() - 6).max(0) % 7 != 0);
+    let mut k = skip;
+    loop {
+        let from = start + Duration::days(7 * k);
+        let to = from + Duration::days(6);
+        let in_progress = from <= today && today <= to;
+        // Weeks that end in the month, and the one in progress if it starts in the month.
+        if from > last || from > today || (to > last && !in_progress) {
+            break;
+        }
+        let worked_min = week_total(from);
+        let four_week_min = (k >= 3).then(|| {
+            (0..4)
+                .map(|j| week_total(from - Duration::days(7 * j)))
+                .sum::<u32>()
+        });
+        let rule: u16 = if to < contract_468_from() { 418 } else { 468 };
+        let passes = if rule == 418 {
+            worked_min >= 18 * 60
+        } else {
+            worked_min >= 17 * 60 || four_week_min.is_some_and(|m| m >= 68 * 60)
+        };
+        let status = if k < 3 {
+            // Employed under 4 weeks: not yet a continuous contract.
+            ContractStatus::AtRisk
+        } else if passes {
+            ContractStatus::Met
+        } else if in_progress {
+            ContractStatus::AtRisk
+        } else {
+            ContractStatus::NotMet
+        };
+        out.push(ContractWeek {
+            from,
+            to,
+            worked_min,
+            four_week_min,
+            rule,
+            status,
+        });
+        k += 1;
+    }
+    out
 }
 
 /// Runs of 7 or more consecutive scheduled days without a rest day, between `from` and `to`:

@@ -146,6 +146,11 @@ fn plan_one(
         }
         (None, None) => plan(DayKind::RestDay, None, None),
         (Some(s), Some(h)) if explicit || !observed(h.statutory) => {
+            if !h.statutory && !moved.is_empty() {
+                // A general holiday worked: the statutory holiday waiting to move lands here.
+                let moved_holiday = moved.remove(0);
+                return plan(DayKind::Holiday, None, Some(moved_holiday));
+            }
             plan(DayKind::Workday, Some(s), Some(h.date))
         }
         (Some(_), Some(h)) => {

@@ -1,0 +1,821 @@
+//! The attendance engine on hand-worked days: lateness and grace, breaks, split and night
+//! shifts, flexible starts, forgotten clock-outs, leave, overtime, holidays moved off rest
+//! days, daylight saving, the Hong Kong rules, and policy documents that must be refused.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use daka_core::Policy;
+use daka_core::attendance::{
+    ApprovedOvertime, AttendanceEngine, AttendancePunch, ContractStatus, DayCode, DayKind, DayPart,
+    DayStatus, EmployeeRecords, LeaveDay, Month, OvertimeCategory, PunchState, WarningCode,
+};
+use daka_core::punch::PunchKind;
+use serde_json::{Value, json};
+
+fn policy_with(tz: &str, attendance: Value) -> Policy {
+    let doc = json!({
+        "version": 1,
+        "org": {"id": "org", "name": "Org", "time_zone": tz},
+        "sites": [{"id": "s", "name": "S", "fences": [{"type": "Circle", "center": [114.18, 22.28], "radius_m": 50}]}],
+        "employees": [
+            {"id": "E1", "name": "Chan Tai Man 陳大文", "sites": ["s"]},
+            {"id": "E2", "name": "Lam Chi Keung 林志強", "sites": ["s"]},
+            {"id": "E3", "name": "Part Timer", "sites": ["s"]}
+        ],
+        "attendance": attendance
+    });
+    Policy::from_json(&doc.to_string()).unwrap_or_else(|e| panic!("policy: {e}"))
+}
+
+fn base() -> Value {
+    json!({
+        "shifts": [
+            {"id": "office", "name": "Office 09:00–18:00",
+             "segments": [{"start": "09:00", "end": "18:00"}],
+             "breaks": [{"start": "13:00", "end": "14:00", "paid": false}],
+             "late_grace_min": 5},
+            {"id": "night", "segments": [{"start": "22:00", "end": "06:00"}],
+             "breaks": [{"window": ["01:00", "04:00"], "minutes": 45}]},
+            {"id": "split", "segments": [{"start": "11:00", "end": "14:00"}, {"start": "17:00", "end": "21:00"}],
+             "late_grace_min": 5},
+            {"id": "flex", "segments": [{"start": "09:00", "end": "18:00"}], "flex_min": 30}
+        ],
+        "schedules": [
+            {"id": "office-week", "weekly": {"mon": "office", "tue": "office", "wed": "office", "thu": "office", "fri": "office"}},
+            {"id": "shop-week", "weekly": {"mon": "office", "tue": "office", "wed": "office", "thu": "office", "fri": "office", "sat": "office"}, "holidays": "statutory"},
+            {"id": "nights", "cycle": {"start": "2026-01-05", "days": ["night", "night", "night", "night", null, null]}, "holidays": "none"},
+            {"id": "splits", "weekly": {"mon": "split", "tue": "split", "wed": "split", "thu": "split", "fri": "split"}},
+            {"id": "flexi", "weekly": {"mon": "flex", "tue": "flex", "wed": "flex", "thu": "flex", "fri": "flex"}}
+        ],
+        "people": [
+            {"employee": "E1", "employment_start": "2024-01-01", "schedules": [{"schedule": "office-week", "from": "2024-01-01"}]}
+        ],
+        "holidays": [
+            {"date": "2026-05-24", "name": {"en": "The Birthday of the Buddha", "zh": "佛誕"}, "statutory": true},
+            {"date": "2026-05-25", "name": {"en": "The day following the Birthday of the Buddha", "zh": "佛誕翌日"}, "statutory": false},
+            {"date": "2026-10-01", "name": {"en": "National Day", "zh": "國慶日"}, "statutory": true},
+            {"date": "2026-12-25", "name": {"en": "Christmas Day", "zh": "聖誕節"}, "statutory": true}
+        ]
+    })
+}
+
+/// `base()` with E1 on `schedule` from 2024.
+fn policy_on(schedule: &str) -> Policy {
+    let mut a = base();
+    a["people"][0]["schedules"][0]["schedule"] = json!(schedule);
+    policy_with("Asia/Hong_Kong", a)
+}
+
+fn hk() -> Tz {
+    chrono_tz::Asia::Hong_Kong
+}
+
+fn at(tz: Tz, date: &str, hhmm: &str) -> DateTime<Utc> {
+    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date");
+    let (h, m) = hhmm.split_once(':').expect("HH:MM");
+    tz.from_local_datetime(
+        &d.and_hms_opt(h.parse().expect("h"), m.parse().expect("m"), 0)
+            .expect("time"),
+    )
+    .earliest()
+    .expect("local time")
+    .with_timezone(&Utc)
+}
+
+fn punch(tz: Tz, date: &str, hhmm: &str, kind: PunchKind) -> AttendancePunch {
+    AttendancePunch {
+        id: format!("{date}T{hhmm}-{kind:?}"),
+        at: at(tz, date, hhmm),
+        kind,
+        state: PunchState::Accepted,
+    }
+}
+
+fn records(punches: Vec<AttendancePunch>) -> EmployeeRecords {
+    let mut r = EmployeeRecords {
+        punches,
+        ..Default::default()
+    };
+    r.normalise();
+    r
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+/// Long after every day in these tests.
+fn later() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 6, 1, 0, 0, 0)
+        .single()
+        .expect("instant")
+}
+
+use PunchKind::{BreakEnd, BreakStart, In, Out};
+
+#[test]
+fn an_ordinary_office_day_counts_the_shift_less_its_unpaid_lunch() {
+    let p = policy_on("office-week");
+    let e = AttendanceEngine::new(&p);
+    // Tuesday 3 November 2026: in 08:55, out 18:05.
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "08:55", In),
+        punch(hk(), "2026-11-03", "18:05", Out),
+    ]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.kind, DayKind::Workday);
+    assert_eq!(d.status, DayStatus::Normal, "{:?}", d.findings);
+    assert_eq!(d.expected_min, 480);
+    assert_eq!(d.paired_min, 550);
+    assert_eq!(d.break_deducted_min, 60);
+    assert_eq!(d.worked_min, 490);
+    assert_eq!((d.late_min, d.early_min), (0, 0));
+    // 10 minutes beyond the shift are punched overtime, below the 30-minute minimum.
+    let ot = d.overtime.expect("overtime considered");
+    assert_eq!((ot.punched_min, ot.counted_min), (10, 0));
+    assert!(!d.has(DayCode::Overtime));
+}
+
+#[test]
+fn lateness_beyond_grace_counts_in_full_and_says_so() {
+    let p = policy_on("office-week");
+    let e = AttendanceEngine::new(&p);
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "09:12", In),
+        punch(hk(), "2026-11-03", "18:00", Out),
+    ]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.late_min, 12);
+    assert_eq!(d.status, DayStatus::Exception);
+    let late = d
+        .findings
+        .iter()
+        .find(|f| f.code == DayCode::Late)
+        .expect("late finding");
+    assert_eq!(
+        late.message,
+        "late 12 min: clocked in 09:12, shift starts 09:00, grace 5 min"
+    );
+
+    // Within grace: on time.
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "09:05", In),
+        punch(hk(), "2026-11-03", "18:00", Out),
+    ]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.late_min, 0);
+    assert_eq!(d.status, DayStatus::Normal);
+
+    // Arriving after lunch: late by the working minutes missed, not the lunch hour.
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "14:30", In),
+        punch(hk(), "2026-11-03", "18:00", Out),
+    ]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(
+        d.late_min, 270,
+        "09:00–14:30 is 330 min less the 60-min lunch"
+    );
+    assert_eq!(d.worked_min, 210);
+
+    // Leaving at 16:00: early by 120 minutes.
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "09:00", In),
+        punch(hk(), "2026-11-03", "16:00", Out),
+    ]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.early_min, 120);
+    assert!(d.findings.iter().any(
+        |f| f.message == "left 120 min early: clocked out 16:00, shift ends 18:00, grace 0 min"
+    ));
+}
+
+#[test]
+fn a_forgotten_clock_out_is_closed_by_the_policy_rule_and_flagged() {
+    let r = records(vec![punch(hk(), "2026-11-03", "08:58", In)]);
+    let p = policy_on("office-week");
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!(d.missing_clock_out, 1);
+    assert_eq!(
+        d.worked_min,
+        602 - 60 - 60,
+        "closed at 18:00: 08:58–18:00 less lunch"
+    );
+    assert!(d.has(DayCode::MissingClockOut));
+    assert_eq!(d.status, DayStatus::Exception);
+
+    let mut a = base();
+    a["missing_clock_out"] = json!("not_counted");
+    let p = policy_with("Asia/Hong_Kong", a);
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!(d.missing_clock_out, 1);
+    assert_eq!(d.worked_min, 0);
+
+    // While the day is still open it is in progress, not missing.
+    let noon = at(hk(), "2026-11-03", "12:00");
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, noon)
+        .expect("day");
+    assert_eq!(d.status, DayStatus::InProgress);
+    assert_eq!(d.missing_clock_out, 0);
+    assert_eq!(d.worked_min, 182);
+}
+
+#[test]
+fn no_punch_is_absent_and_a_pending_field_punch_is_pending() {
+    let p = policy_on("office-week");
+    let e = AttendanceEngine::new(&p);
+    let d = e
+        .day("E1", date("2026-11-03"), &records(vec![]), later())
+        .expect("day");
+    assert_eq!(d.status, DayStatus::Absent);
+    assert!(d.has(DayCode::Absent));
+    let mut f = punch(hk(), "2026-11-03", "09:01", PunchKind::Field);
+    f.state = PunchState::Pending;
+    let d = e
+        .day("E1", date("2026-11-03"), &records(vec![f.clone()]), later())
+        .expect("day");
+    assert_eq!(d.status, DayStatus::Pending);
+    assert_eq!(d.pending, vec![f.id.clone()]);
+    // Once the review approves it, it counts as the clock-in.
+    f.state = PunchState::Approved;
+    let r = records(vec![f, punch(hk(), "2026-11-03", "18:00", Out)]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.status, DayStatus::Normal, "{:?}", d.findings);
+    assert_eq!(d.worked_min, 539 - 60);
+}
+
+#[test]
+fn a_night_shift_belongs_to_the_date_it_starts() {
+    let p = policy_on("nights");
+    let e = AttendanceEngine::new(&p);
+    // 2026-11-02 is day 0 of a 6-day cycle that started 2026-01-05 (302 days = 50 × 6 + 2 → day 2: night).
+    let r = records(vec![
+        punch(hk(), "2026-11-02", "21:55", In),
+        punch(hk(), "2026-11-03", "02:00", BreakStart),
+        punch(hk(), "2026-11-03", "02:30", BreakEnd),
+        punch(hk(), "2026-11-03", "06:05", Out),
+    ]);
+    let days = e
+        .days("E1", date("2026-11-02"), date("2026-11-03"), &r, later())
+        .expect("days");
+    let d = &days[0];
+    assert_eq!(d.kind, DayKind::Workday);
+    assert_eq!(d.shift.as_deref(), Some("night"));
+    assert_eq!(
+        d.paired_min,
+        490 - 30,
+        "21:55–06:05 less the 30-min break taken"
+    );
+    // The 45-min window break: 30 taken, 15 more deducted from work inside the window.
+    assert_eq!(d.break_deducted_min, 15);
+    assert_eq!(d.worked_min, 445);
+    assert_eq!(d.expected_min, 480 - 45);
+    assert_eq!(
+        days[1].paired_min, 0,
+        "the 06:05 clock-out is not the next day's"
+    );
+}
+
+#[test]
+fn a_split_shift_judges_each_segment() {
+    let p = policy_on("splits");
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "10:58", In),
+        punch(hk(), "2026-11-03", "14:02", Out),
+        punch(hk(), "2026-11-03", "17:10", In),
+        punch(hk(), "2026-11-03", "21:00", Out),
+    ]);
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!(d.segments.len(), 2);
+    assert_eq!(d.segments[0].late_min, 0);
+    assert_eq!(d.segments[1].late_min, 10);
+    assert_eq!(d.late_min, 10);
+    assert_eq!(d.expected_min, 420);
+    assert_eq!(d.worked_min, 184 + 230);
+    assert!(
+        d.findings.iter().any(
+            |f| f.message == "late 10 min: clocked in 17:10, segment starts 17:00, grace 5 min"
+        )
+    );
+}
+
+#[test]
+fn a_flexible_start_moves_the_end() {
+    let p = policy_on("flexi");
+    let e = AttendanceEngine::new(&p);
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "09:20", In),
+        punch(hk(), "2026-11-03", "18:00", Out),
+    ]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.late_min, 0);
+    assert_eq!(d.early_min, 20, "the end moved to 18:20");
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "09:45", In),
+        punch(hk(), "2026-11-03", "18:30", Out),
+    ]);
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.late_min, 15, "beyond the 30-min window by 15");
+    assert_eq!(d.early_min, 0);
+}
+
+#[test]
+fn half_day_leave_halves_the_day_and_moves_its_start() {
+    let p = policy_on("office-week");
+    let mut r = records(vec![
+        punch(hk(), "2026-11-03", "14:00", In),
+        punch(hk(), "2026-11-03", "18:00", Out),
+    ]);
+    r.leave.push(LeaveDay {
+        date: date("2026-11-03"),
+        part: DayPart::Am,
+        leave_type: "annual".into(),
+    });
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!(d.expected_min, 240);
+    assert_eq!(d.late_min, 0, "the afternoon starts at 13:30, inside lunch");
+    assert_eq!(d.status, DayStatus::Normal, "{:?}", d.findings);
+    assert!(d.has(DayCode::OnLeave));
+
+    let mut r = records(vec![]);
+    r.leave.push(LeaveDay {
+        date: date("2026-11-03"),
+        part: DayPart::Full,
+        leave_type: "annual".into(),
+    });
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!((d.status, d.expected_min), (DayStatus::OnLeave, 0));
+}
+
+#[test]
+fn overtime_counts_by_the_rule_of_its_day() {
+    let p = policy_on("office-week");
+    let e = AttendanceEngine::new(&p);
+    let mut r = records(vec![
+        punch(hk(), "2026-11-03", "09:00", In),
+        punch(hk(), "2026-11-03", "19:10", Out),
+    ]);
+    r.overtime.push(ApprovedOvertime {
+        date: date("2026-11-03"),
+        minutes: 60,
+        request_id: "OT1".into(),
+    });
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    let ot = d.overtime.expect("overtime");
+    assert_eq!(
+        (ot.category, ot.approved_min, ot.punched_min, ot.counted_min),
+        (OvertimeCategory::Workday, 60, 70, 60)
+    );
+
+    // Unapproved time is not overtime under the default "lesser" basis.
+    r.overtime.clear();
+    let d = e.day("E1", date("2026-11-03"), &r, later()).expect("day");
+    assert_eq!(d.overtime.map(|o| o.counted_min), Some(0));
+
+    // "punched" with 15-minute units rounded to nearest, paid as time off.
+    let mut a = base();
+    a["overtime"] = json!({"workday": {"basis": "punched", "unit_minutes": 15, "rounding": "nearest", "min_minutes": 15, "compensation": "time_off"}});
+    let p2 = policy_with("Asia/Hong_Kong", a);
+    let d = AttendanceEngine::new(&p2)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    let ot = d.overtime.expect("overtime");
+    assert_eq!(ot.counted_min, 75, "70 min to the nearest 15");
+    assert_eq!(
+        ot.compensation,
+        daka_core::attendance::rules::Compensation::TimeOff
+    );
+
+    // Saturday: all time worked is rest-day overtime.
+    let mut r = records(vec![
+        punch(hk(), "2026-11-07", "10:00", In),
+        punch(hk(), "2026-11-07", "15:00", Out),
+    ]);
+    r.overtime.push(ApprovedOvertime {
+        date: date("2026-11-07"),
+        minutes: 300,
+        request_id: "OT2".into(),
+    });
+    let d = e.day("E1", date("2026-11-07"), &r, later()).expect("day");
+    assert_eq!(d.status, DayStatus::WorkedDayOff);
+    let ot = d.overtime.expect("overtime");
+    assert_eq!(
+        (ot.category, ot.counted_min),
+        (OvertimeCategory::RestDay, 300)
+    );
+    assert!(d.has(DayCode::WorkedRestDay));
+}
+
+#[test]
+fn a_statutory_holiday_on_a_rest_day_moves_to_the_next_free_day() {
+    // Sunday 24 May 2026 is a statutory holiday; Monday 25 May a general holiday.
+    // Office (all holidays off): Monday is already off, so the statutory holiday is taken
+    // then; Tuesday is a working day.
+    let p = policy_on("office-week");
+    let plans = AttendanceEngine::new(&p)
+        .plans("E1", date("2026-05-24"), date("2026-05-26"))
+        .expect("plans");
+    let kinds: Vec<DayKind> = plans.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds,
+        [DayKind::RestDay, DayKind::Holiday, DayKind::Workday]
+    );
+
+    // A shop open Monday to Saturday that takes statutory holidays only: Monday 25 May is
+    // worked as a general holiday, but the statutory holiday moved from Sunday lands on it.
+    let p = policy_on("shop-week");
+    let plans = AttendanceEngine::new(&p)
+        .plans("E1", date("2026-05-24"), date("2026-05-26"))
+        .expect("plans");
+    let got: Vec<(DayKind, Option<NaiveDate>)> =
+        plans.iter().map(|p| (p.kind, p.holiday)).collect();
+    assert_eq!(
+        got,
+        [
+            (DayKind::RestDay, Some(date("2026-05-24"))),
+            (DayKind::Holiday, Some(date("2026-05-24"))),
+            (DayKind::Workday, None)
+        ]
+    );
+}
+
+#[test]
+fn leave_counts_working_days_only() {
+    let p = policy_on("office-week");
+    // Thursday 24 to Tuesday 29 December 2026: Christmas (Fri) and the weekend are skipped.
+    let days = AttendanceEngine::new(&p)
+        .leave_working_days("E1", date("2026-12-24"), date("2026-12-29"))
+        .expect("days");
+    assert_eq!(
+        days,
+        [date("2026-12-24"), date("2026-12-28"), date("2026-12-29")]
+    );
+}
+
+#[test]
+fn a_worked_statutory_holiday_needs_an_alternative_within_60_days() {
+    let p = policy_on("nights");
+    let e = AttendanceEngine::new(&p);
+    // 1 October 2026 is a night in the cycle (269 days after 5 Jan: 269 mod 6 = 5 → rest);
+    // 30 Sep is day 4 (rest) too, so take 2 October's neighbour: find a worked statutory
+    // holiday by asking the plan.
+    let plans = e
+        .plans("E1", date("2026-10-01"), date("2026-10-01"))
+        .expect("plan");
+    assert_eq!(plans[0].kind, DayKind::RestDay, "day 5 of the cycle");
+    // Christmas Day 2026: 354 days after 5 Jan, 354 mod 6 = 0 → night, worked (holidays: none).
+    let r = records(vec![
+        punch(hk(), "2026-12-25", "22:00", In),
+        punch(hk(), "2026-12-26", "06:00", Out),
+    ]);
+    let (m, days) = e
+        .month(
+            "E1",
+            Month {
+                year: 2026,
+                month: 12,
+            },
+            &r,
+            later(),
+        )
+        .expect("month");
+    let xmas = days
+        .iter()
+        .find(|d| d.date == date("2026-12-25"))
+        .expect("25th");
+    assert_eq!(xmas.kind, DayKind::Workday);
+    assert!(xmas.has(DayCode::HkAlternativeHolidayDue));
+    assert!(m.warnings.iter().any(
+        |w| w.code == WarningCode::HkAlternativeHolidayDue && w.message.contains("2027-02-23")
+    ));
+    assert_eq!(m.alternative_holidays.len(), 1);
+
+    // Given one within 60 days: tracked as given, no warning.
+    let mut a = base();
+    a["people"][0]["schedules"][0]["schedule"] = json!("nights");
+    a["people"][0]["alternative_holidays"] = json!([{"date": "2027-01-04", "for": "2026-12-25"}]);
+    let p = policy_with("Asia/Hong_Kong", a);
+    let (m, _) = AttendanceEngine::new(&p)
+        .month(
+            "E1",
+            Month {
+                year: 2026,
+                month: 12,
+            },
+            &r,
+            later(),
+        )
+        .expect("month");
+    assert_eq!(m.alternative_holidays[0].given, Some(date("2027-01-04")));
+    assert!(
+        !m.warnings
+            .iter()
+            .any(|w| w.code == WarningCode::HkAlternativeHolidayDue)
+    );
+}
+
+#[test]
+fn a_roster_without_a_rest_day_in_seven_is_flagged_before_it_is_published() {
+    let mut a = base();
+    a["schedules"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"id": "rostered", "roster": true}));
+    a["people"][0]["schedules"][0]["schedule"] = json!("rostered");
+    let mut days = vec![json!("office"); 30];
+    days[9] = json!("rest");
+    days[20] = json!("rest");
+    a["people"][0]["roster"] = json!([{"month": "2026-11", "days": days}]);
+    let p = policy_with("Asia/Hong_Kong", a);
+    let w = AttendanceEngine::new(&p)
+        .rest_day_warnings("E1", date("2026-11-01"), date("2026-11-30"))
+        .expect("warnings");
+    // 1–9 Nov: 9 days; 11–20 Nov: 10 days; 22–30 Nov: 9 days.
+    let got: Vec<(NaiveDate, &str)> = w.iter().map(|w| (w.date, w.code.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (date("2026-11-01"), "hk_rest_day_7"),
+            (date("2026-11-11"), "hk_rest_day_7"),
+            (date("2026-11-22"), "hk_rest_day_7")
+        ]
+    );
+    assert_eq!(
+        w[1].message,
+        "10 days in a row from 2026-11-11 without a rest day: the law requires one in every 7 days"
+    );
+}
+
+#[test]
+fn daylight_saving_nights_count_the_hours_really_worked() {
+    // Europe/London: clocks go back at 02:00 BST on Sunday 25 October 2026 and forward at
+    // 01:00 GMT on Sunday 29 March 2026.
+    let mut a = base();
+    a["people"][0]["schedules"][0]["schedule"] = json!("nights");
+    a["schedules"][2]["cycle"]["days"] = json!(["night"]);
+    let p = policy_with("Europe/London", a);
+    let tz: Tz = chrono_tz::Europe::London;
+    let e = AttendanceEngine::new(&p);
+    let r = records(vec![
+        punch(tz, "2026-10-24", "22:00", In),
+        punch(tz, "2026-10-25", "06:00", Out),
+    ]);
+    let d = e.day("E1", date("2026-10-24"), &r, later()).expect("day");
+    assert_eq!(
+        d.paired_min,
+        9 * 60,
+        "the night the clocks go back has 9 hours"
+    );
+    assert_eq!(d.expected_min, 9 * 60 - 45);
+    assert_eq!((d.late_min, d.early_min), (0, 0));
+    let r = records(vec![
+        punch(tz, "2026-03-28", "22:00", In),
+        punch(tz, "2026-03-29", "06:00", Out),
+    ]);
+    let d = e.day("E1", date("2026-03-28"), &r, later()).expect("day");
+    assert_eq!(
+        d.paired_min,
+        7 * 60,
+        "the night the clocks go forward has 7 hours"
+    );
+    assert_eq!(d.expected_min, 7 * 60 - 45);
+    assert_eq!((d.late_min, d.early_min), (0, 0));
+}
+
+#[test]
+fn the_continuous_contract_follows_418_then_468() {
+    // A part-timer from Sunday 7 December 2025, weeks Sunday to Saturday. 17 h a week fails
+    // the 18-hour test before 18 January 2026 and passes the 17-hour test after it.
+    let mut a = base();
+    a["shifts"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"id": "pt", "segments": [{"start": "10:00", "end": "14:15"}]}));
+    a["schedules"].as_array_mut().expect("list").push(json!({"id": "pt-week", "weekly": {"mon": "pt", "tue": "pt", "wed": "pt", "thu": "pt"}, "holidays": "none"}));
+    a["people"].as_array_mut().expect("list").push(json!({"employee": "E3", "employment_start": "2025-12-07", "schedules": [{"schedule": "pt-week", "from": "2025-12-07"}]}));
+    let p = policy_with("Asia/Hong_Kong", a);
+    let e = AttendanceEngine::new(&p);
+    let mut punches = Vec::new();
+    let mut d = date("2025-12-07");
+    while d <= date("2026-02-28") {
+        let plan = e.plans("E3", d, d).expect("plan")[0];
+        if plan.kind == DayKind::Workday {
+            let s = d.to_string();
+            punches.push(punch(hk(), &s, "10:00", In));
+            punches.push(punch(hk(), &s, "14:15", Out));
+        }
+        d = d.succ_opt().expect("next");
+    }
+    let r = records(punches);
+    let (jan, _) = e
+        .month(
+            "E3",
+            Month {
+                year: 2026,
+                month: 1,
+            },
+            &r,
+            later(),
+        )
+        .expect("jan");
+    // Weeks ending in January: 28 Dec–3 Jan, 4–10, 11–17 (418: 17 h fails), 18–24, 25–31 (468: passes).
+    let got: Vec<(NaiveDate, u16, u32, ContractStatus)> = jan
+        .contract_weeks
+        .iter()
+        .map(|w| (w.from, w.rule, w.worked_min, w.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (date("2025-12-28"), 418, 1020, ContractStatus::NotMet),
+            (date("2026-01-04"), 418, 1020, ContractStatus::NotMet),
+            (date("2026-01-11"), 418, 1020, ContractStatus::NotMet),
+            (date("2026-01-18"), 468, 1020, ContractStatus::Met),
+            (date("2026-01-25"), 468, 1020, ContractStatus::Met),
+        ]
+    );
+    assert_eq!(jan.contract, ContractStatus::NotMet);
+    let (feb, _) = e
+        .month(
+            "E3",
+            Month {
+                year: 2026,
+                month: 2,
+            },
+            &r,
+            later(),
+        )
+        .expect("feb");
+    assert_eq!(feb.contract, ContractStatus::Met);
+    assert!(
+        feb.warnings
+            .iter()
+            .all(|w| w.code != WarningCode::HkContinuousContract)
+    );
+}
+
+#[test]
+fn a_short_week_passes_468_on_68_hours_over_four() {
+    // 16 h in one week but 68 h over it and the three before: met.
+    let mut a = base();
+    a["shifts"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"id": "pt", "segments": [{"start": "10:00", "end": "14:15"}]}));
+    a["schedules"].as_array_mut().expect("list").push(json!({"id": "pt-week", "weekly": {"mon": "pt", "tue": "pt", "wed": "pt", "thu": "pt"}, "holidays": "none"}));
+    a["people"].as_array_mut().expect("list").push(json!({"employee": "E3", "employment_start": "2026-02-01", "schedules": [{"schedule": "pt-week", "from": "2026-02-01"}]}));
+    let p = policy_with("Asia/Hong_Kong", a);
+    let e = AttendanceEngine::new(&p);
+    let mut punches = Vec::new();
+    let mut d = date("2026-02-01");
+    while d <= date("2026-03-31") {
+        let plan = e.plans("E3", d, d).expect("plan")[0];
+        if plan.kind == DayKind::Workday {
+            let s = d.to_string();
+            // In the week of 22 Feb, Monday ends an hour early (16 h that week) and the
+            // week before has an extra hour on Thursday (18 h).
+            let out = match s.as_str() {
+                "2026-02-23" => "13:15",
+                "2026-02-19" => "15:15",
+                _ => "14:15",
+            };
+            punches.push(punch(hk(), &s, "10:00", In));
+            punches.push(punch(hk(), &s, out, Out));
+        }
+        d = d.succ_opt().expect("next");
+    }
+    let (feb, _) = e
+        .month(
+            "E3",
+            Month {
+                year: 2026,
+                month: 2,
+            },
+            &records(punches.clone()),
+            later(),
+        )
+        .expect("feb");
+    let w = feb
+        .contract_weeks
+        .iter()
+        .find(|w| w.from == date("2026-02-22"))
+        .expect("week");
+    assert_eq!((w.worked_min, w.four_week_min), (960, Some(4080)));
+    assert_eq!(w.status, ContractStatus::Met);
+    // Employed under four weeks until 28 February: not yet a continuous contract.
+    assert_eq!(feb.contract_weeks[0].status, ContractStatus::AtRisk);
+    assert_eq!(feb.contract, ContractStatus::AtRisk);
+    let (mar, _) = e
+        .month(
+            "E3",
+            Month {
+                year: 2026,
+                month: 3,
+            },
+            &records(punches),
+            later(),
+        )
+        .expect("mar");
+    assert_eq!(mar.contract, ContractStatus::Met);
+}
+
+#[test]
+fn bad_attendance_sections_are_refused_at_their_path() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"shifts": [{"id": "a", "segments": [{"start": "25:00", "end": "18:00"}]}]}),
+            "attendance.shifts[0].segments[0].start: invalid value \"25:00\": a time of day \"HH:MM\" from 00:00 to 23:59",
+        ),
+        (
+            json!({"shifts": [{"id": "a", "segments": [{"start": "09:00", "end": "18:00"}, {"start": "17:00", "end": "08:00"}]}]}),
+            "attendance.shifts[0].segments[1]: invalid value {\"end\": \"08:00\", \"start\": \"17:00\"}: a shift's segments span at most 24 hours from its first start",
+        ),
+        (
+            json!({"shifts": [{"id": "a", "segments": [{"start": "09:00", "end": "18:00"}], "breaks": [{"start": "19:00", "end": "20:00"}]}]}),
+            "attendance.shifts[0].breaks[0]: invalid value {\"end\": \"20:00\", \"start\": \"19:00\"}: a fixed break must lie within one segment",
+        ),
+        (
+            json!({"schedules": [{"id": "w", "weekly": {"mon": "nope"}}]}),
+            "attendance.schedules[0].weekly.mon: unknown shift \"nope\"",
+        ),
+        (
+            json!({"schedules": [{"id": "w", "weekly": {}, "cycle": {"start": "2026-01-01", "days": [null]}}]}),
+            "attendance.schedules[0]: invalid value {…}: a schedule has exactly one of \"weekly\", \"cycle\" or \"roster\"",
+        ),
+        (
+            json!({"schedules": [{"id": "w", "weekly": {}}], "people": [{"employee": "E9", "schedules": [{"schedule": "w", "from": "2026-01-01"}]}]}),
+            "attendance.people[0].employee: unknown employee \"E9\"",
+        ),
+        (
+            json!({"schedules": [{"id": "w", "weekly": {}}], "people": [{"employee": "E1", "schedules": [{"schedule": "w", "from": "2026-01-01"}, {"schedule": "w", "from": "2026-06-01"}]}]}),
+            "attendance.people[0].schedules[1].from: invalid value 2026-06-01: assignments are listed in date order and must not overlap: the previous one must end (\"to\") before this one starts",
+        ),
+        (
+            json!({"schedules": [{"id": "w", "roster": true}], "people": [{"employee": "E1", "schedules": [{"schedule": "w", "from": "2026-01-01"}], "roster": [{"month": "2026-02", "days": [null, null]}]}]}),
+            "attendance.people[0].roster[0].days: invalid value [null, null]: 2026-02 has 28 days: give one entry per day (a shift id, \"rest\", or null for not rostered)",
+        ),
+        (
+            json!({"holidays": [{"date": "2026-01-01", "name": {"en": "a", "zh": "b"}, "statutory": true}, {"date": "2026-01-01", "name": {"en": "a", "zh": "b"}, "statutory": false}]}),
+            "attendance.holidays[1].date: duplicate 2026-01-01, first used at attendance.holidays[0].date",
+        ),
+        (
+            json!({"overtime": {"workday": {"basis": "sometimes"}}}),
+            "attendance.overtime.workday.basis: invalid value \"sometimes\": expected one of approved, punched, lesser",
+        ),
+        (
+            json!({"shifts": [{"id": "a", "segments": [{"start": "09:00", "end": "10:00"}], "breaks": [{"window": ["09:00", "10:00"], "minutes": 61}]}]}),
+            "attendance.shifts[0].breaks[0].minutes: invalid value 61: must be 1 to 60 (the window's length)",
+        ),
+        (
+            json!({"shiftz": []}),
+            "attendance.shiftz: unknown field; expected one of: shifts, schedules, people, holidays, overtime, missing_clock_out, warnings",
+        ),
+    ];
+    for (attendance, want) in cases {
+        let doc = json!({
+            "version": 1,
+            "org": {"id": "org", "name": "Org"},
+            "sites": [{"id": "s", "name": "S", "fences": [{"type": "Circle", "center": [114.18, 22.28], "radius_m": 50}]}],
+            "employees": [{"id": "E1", "name": "A", "sites": ["s"]}],
+            "attendance": attendance
+        });
+        let err = Policy::from_json(&doc.to_string()).expect_err("must be refused");
+        assert_eq!(err.to_string(), want);
+    }
+}
+
+#[test]
+fn an_employee_without_settings_gets_a_clear_error() {
+    let p = policy_on("office-week");
+    let err = AttendanceEngine::new(&p)
+        .day("E2", date("2026-11-03"), &records(vec![]), later())
+        .expect_err("no settings");
+    assert_eq!(
+        err.to_string(),
+        "employee \"E2\" has no attendance settings in the policy (attendance.people)"
+    );
+    let err = AttendanceEngine::new(&p)
+        .days(
+            "E1",
+            date("2026-11-03"),
+            date("2026-11-01"),
+            &records(vec![]),
+            later(),
+        )
+        .expect_err("range");
+    assert_eq!(
+        err.to_string(),
+        "invalid date range 2026-11-03 to 2026-11-01: the end is before the start"
+    );
+}
