@@ -65,7 +65,11 @@ fn records(engine: &AttendanceEngine<'_>, employee: &str, seed: u64) -> Employee
         if plan.kind != DayKind::Workday {
             continue;
         }
-        let start_min: i64 = if plan.shift == Some(1) { 22 * 60 } else { 9 * 60 };
+        let start_min: i64 = if plan.shift == Some(1) {
+            22 * 60
+        } else {
+            9 * 60
+        };
         let midnight = tz
             .from_local_datetime(&plan.date.and_hms_opt(0, 0, 0).expect("midnight"))
             .single()
@@ -103,7 +107,10 @@ fn bench(c: &mut Criterion) {
         .enumerate()
         .map(|(i, id)| records(&engine, id, i as u64))
         .collect();
-    let now = Utc.with_ymd_and_hms(2026, 12, 5, 0, 0, 0).single().expect("now");
+    let now = Utc
+        .with_ymd_and_hms(2026, 12, 5, 0, 0, 0)
+        .single()
+        .expect("now");
     let november = Month {
         year: 2026,
         month: 11,

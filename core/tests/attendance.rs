@@ -819,3 +819,44 @@ fn an_employee_without_settings_gets_a_clear_error() {
         "invalid date range 2026-11-03 to 2026-11-01: the end is before the start"
     );
 }
+
+#[test]
+fn the_example_policy_carries_the_2026_calendar_and_sound_rosters() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/hk-policy.json"
+    ))
+    .expect("example policy");
+    let p = Policy::from_json(&text).expect("example policy loads");
+    let statutory: Vec<String> = p
+        .attendance
+        .holidays
+        .iter()
+        .filter(|h| h.statutory)
+        .map(|h| h.date.to_string())
+        .collect();
+    assert_eq!(statutory.len(), 15, "{statutory:?}");
+    assert!(
+        statutory.contains(&"2026-04-06".to_owned()),
+        "Easter Monday is statutory from 2026"
+    );
+    assert!(
+        !statutory.contains(&"2026-04-03".to_owned()),
+        "Good Friday only from 2028"
+    );
+    let e = AttendanceEngine::new(&p);
+    // The published December roster gives a rest day in every 7 days.
+    let w = e
+        .rest_day_warnings("E1002", date("2026-12-01"), date("2026-12-31"))
+        .expect("roster");
+    assert_eq!(w, vec![]);
+    // A shop assistant's leave from Thursday 24 to Tuesday 29 December: Christmas Day and the
+    // first weekday after it are statutory holidays, Sunday is the rest day.
+    let days = e
+        .leave_working_days("E1001", date("2026-12-24"), date("2026-12-29"))
+        .expect("days");
+    assert_eq!(
+        days,
+        [date("2026-12-24"), date("2026-12-28"), date("2026-12-29")]
+    );
+}
