@@ -20,6 +20,7 @@
 //! * [`policies`]: publishing policy versions and caching their rule engines.
 //! * [`crypto`]: random secrets and tokens, hashes, new organisation keys, device signatures.
 //! * [`openapi`]: the generated OpenAPI document.
+//! * [`report`]: the monthly attendance export HR pays from (CSV and XLSX).
 //!
 //! # Overview
 #![doc = include_str!("../README.md")]
@@ -30,6 +31,7 @@ pub mod intake;
 pub mod openapi;
 mod options;
 pub mod policies;
+pub mod report;
 pub mod seed;
 pub mod storage;
 
