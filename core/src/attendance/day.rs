@@ -129,6 +129,24 @@ pub enum DayStatus {
     Unscheduled,
 }
 
+impl DayStatus {
+    /// The wire name, e.g. `"normal"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayStatus::Normal => "normal",
+            DayStatus::Exception => "exception",
+            DayStatus::Absent => "absent",
+            DayStatus::OnLeave => "on_leave",
+            DayStatus::Holiday => "holiday",
+            DayStatus::RestDay => "rest_day",
+            DayStatus::WorkedDayOff => "worked_day_off",
+            DayStatus::Pending => "pending",
+            DayStatus::InProgress => "in_progress",
+            DayStatus::Unscheduled => "unscheduled",
+        }
+    }
+}
+
 /// One scheduled segment and what happened in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentResult {

@@ -25,7 +25,7 @@ pub use plan::{DayKind, DayPlan};
 pub use records::{
     ApprovedOvertime, AttendancePunch, DayPart, EmployeeRecords, LeaveDay, PunchState,
 };
-pub use rules::AttendancePolicy;
+pub use rules::{AttendancePolicy, Compensation};
 
 use crate::policy::Policy;
 

@@ -129,6 +129,17 @@ pub enum ContractStatus {
     NotMet,
 }
 
+impl ContractStatus {
+    /// The wire name, e.g. `"met"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContractStatus::Met => "met",
+            ContractStatus::AtRisk => "at_risk",
+            ContractStatus::NotMet => "not_met",
+        }
+    }
+}
+
 /// One week of the continuous-contract test; weeks are counted in 7 days from the first day
 /// of employment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

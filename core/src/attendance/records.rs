@@ -57,6 +57,17 @@ pub enum DayPart {
 }
 
 impl DayPart {
+    /// The wire name, e.g. `"full"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayPart::Full => "full",
+            DayPart::Am => "am",
+            DayPart::Pm => "pm",
+        }
+    }
+}
+
+impl DayPart {
     /// Half days this part counts for.
     pub fn halves(self) -> u32 {
         match self {

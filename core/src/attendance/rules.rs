@@ -366,6 +366,16 @@ pub enum Compensation {
     TimeOff,
 }
 
+impl Compensation {
+    /// The wire name, e.g. `"pay"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compensation::Pay => "pay",
+            Compensation::TimeOff => "time_off",
+        }
+    }
+}
+
 /// What a forgotten clock-out counts as. Either way the day is flagged `missing_clock_out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissingClockOut {

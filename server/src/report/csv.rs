@@ -32,11 +32,22 @@ pub(super) fn write(table: &Table) -> Result<Vec<u8>, ReportError> {
 /// A cell as CSV text.
 fn text(cell: &Cell) -> String {
     match cell {
-        Cell::Text(s) => s.clone(),
+        Cell::Text(s) => defuse(s),
         Cell::Count(n) => n.to_string(),
         Cell::Hours(min) => hours(*min),
         Cell::Days(halves) => format!("{}.{}", halves / 2, if halves % 2 == 1 { 5 } else { 0 }),
         Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// Text that a spreadsheet would read as a formula (it starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return) gets a leading `'`, so opening the CSV in Excel shows the text
+/// instead of running it (OWASP's advice on CSV injection). The XLSX writes text cells as text
+/// and needs no such guard.
+fn defuse(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_owned(),
     }
 }
 
@@ -50,6 +61,20 @@ pub(super) fn hours(min: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::hours;
+    use super::*;
+
+    #[test]
+    fn formulas_are_shown_as_text() {
+        assert_eq!(
+            defuse("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(defuse("+852 1234"), "'+852 1234");
+        assert_eq!(defuse("-1"), "'-1");
+        assert_eq!(defuse("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(defuse("Chan Tai Man 陳大文"), "Chan Tai Man 陳大文");
+        assert_eq!(defuse(""), "");
+    }
 
     #[test]
     fn hours_have_two_decimals() {

@@ -25,9 +25,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 use daka_core::Policy;
 use daka_core::attendance::rules::Compensation;
-use daka_core::attendance::{
-    ContractStatus, DayPart, DayResult, DayStatus, Month, MonthSummary, OvertimeCategory,
-};
+use daka_core::attendance::{DayResult, Month, MonthSummary, OvertimeCategory};
 
 /// Why an export could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -213,7 +211,7 @@ impl MonthReport {
             format!(
                 "Overtime hours {} {}",
                 category.as_str(),
-                compensation_str(*compensation)
+                compensation.as_str()
             )
         }));
         header.extend(
@@ -263,7 +261,7 @@ impl MonthReport {
                 }));
                 row.extend([
                     Cell::Count(s.pending_days),
-                    Cell::Text(contract_str(s.contract).to_owned()),
+                    Cell::Text(s.contract.as_str().to_owned()),
                     Cell::Text(if s.hours_record_required { "yes" } else { "no" }.to_owned()),
                     Cell::Text(
                         s.warnings
@@ -325,7 +323,7 @@ impl MonthReport {
                             .unwrap_or_default(),
                     ),
                     Cell::Text(d.shift.clone().unwrap_or_default()),
-                    Cell::Text(status_str(d.status).to_owned()),
+                    Cell::Text(d.status.as_str().to_owned()),
                     Cell::Count(d.expected_min),
                     Cell::Count(d.worked_min),
                     Cell::Count(d.late_min),
@@ -336,18 +334,14 @@ impl MonthReport {
                         d.leave
                             .iter()
                             .map(|l| {
-                                format!("{} ({})", self.leave_name(&l.leave_type), part_str(l.part))
+                                format!("{} ({})", self.leave_name(&l.leave_type), l.part.as_str())
                             })
                             .collect::<Vec<_>>()
                             .join("; "),
                     ),
                     Cell::Count(overtime.map_or(0, |o| o.counted_min)),
                     Cell::Text(overtime.map_or("", |o| o.category.as_str()).to_owned()),
-                    Cell::Text(
-                        overtime
-                            .map_or("", |o| compensation_str(o.compensation))
-                            .to_owned(),
-                    ),
+                    Cell::Text(overtime.map_or("", |o| o.compensation.as_str()).to_owned()),
                     Cell::Count(u32::try_from(d.pending.len()).unwrap_or(u32::MAX)),
                     Cell::Text(
                         d.findings
@@ -432,47 +426,5 @@ fn holiday_name(en: &str, zh: &str) -> String {
         (false, false) => format!("{en} {zh}"),
         (false, true) => en.to_owned(),
         _ => zh.to_owned(),
-    }
-}
-
-/// The wire name of a day status.
-fn status_str(s: DayStatus) -> &'static str {
-    match s {
-        DayStatus::Normal => "normal",
-        DayStatus::Exception => "exception",
-        DayStatus::Absent => "absent",
-        DayStatus::OnLeave => "on_leave",
-        DayStatus::Holiday => "holiday",
-        DayStatus::RestDay => "rest_day",
-        DayStatus::WorkedDayOff => "worked_day_off",
-        DayStatus::Pending => "pending",
-        DayStatus::InProgress => "in_progress",
-        DayStatus::Unscheduled => "unscheduled",
-    }
-}
-
-/// The wire name of a continuous-contract status.
-fn contract_str(s: ContractStatus) -> &'static str {
-    match s {
-        ContractStatus::Met => "met",
-        ContractStatus::AtRisk => "at_risk",
-        ContractStatus::NotMet => "not_met",
-    }
-}
-
-/// The wire name of an overtime compensation.
-fn compensation_str(c: Compensation) -> &'static str {
-    match c {
-        Compensation::Pay => "pay",
-        Compensation::TimeOff => "time_off",
-    }
-}
-
-/// The wire name of a leave day's part.
-fn part_str(p: DayPart) -> &'static str {
-    match p {
-        DayPart::Full => "full",
-        DayPart::Am => "am",
-        DayPart::Pm => "pm",
     }
 }
