@@ -342,7 +342,7 @@ proptest! {
         allow_negative in any::<bool>(),
         entitled in 0u32..=30,
     ) {
-        let lt = LeaveType { id: "annual".into(), name: "Annual".into(), yearly_halves: entitled, allow_negative };
+        let lt = LeaveType { id: "annual".into(), name: "Annual".into(), yearly_halves: entitled, allow_negative, time_off_in_lieu: false };
         let mut ledger: Vec<Movement> = Vec::new();
         // The model: each request's half days, year and state.
         let mut requests: Vec<(u32, i32, State)> = Vec::new();

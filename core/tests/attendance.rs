@@ -860,3 +860,135 @@ fn the_example_policy_carries_the_2026_calendar_and_sound_rosters() {
         [date("2026-12-24"), date("2026-12-28"), date("2026-12-29")]
     );
 }
+
+#[test]
+fn time_off_in_lieu_is_credited_by_overtime_and_taken_oldest_first() {
+    use daka_core::attendance::TimeOffLedger;
+    let mut a = base();
+    a["overtime"] = json!({"rest_day": {"basis": "punched", "compensation": "time_off"}, "time_off_expiry_days": 30});
+    let p = policy_with("Asia/Hong_Kong", a);
+    let e = AttendanceEngine::new(&p);
+    // Saturdays 7 and 14 November: 4 h and 5 h of rest-day overtime, credited as time off.
+    let mut r = records(vec![
+        punch(hk(), "2026-11-07", "10:00", In),
+        punch(hk(), "2026-11-07", "14:00", Out),
+        punch(hk(), "2026-11-14", "10:00", In),
+        punch(hk(), "2026-11-14", "15:00", Out),
+    ]);
+    // A half day of 調休 on Wednesday 18 November (4 h of an 8-hour day), and a full day on
+    // Friday 11 December, after the first credit expired on 7 December.
+    r.leave.push(LeaveDay {
+        date: date("2026-11-18"),
+        part: DayPart::Pm,
+        leave_type: "toil".into(),
+    });
+    r.leave.push(LeaveDay {
+        date: date("2026-12-11"),
+        part: DayPart::Full,
+        leave_type: "toil".into(),
+    });
+    let days = e
+        .days("E1", date("2026-11-01"), date("2026-12-31"), &r, later())
+        .expect("days");
+    let ledger = TimeOffLedger::from_days(&days, &["toil"], 30, date("2026-12-31"));
+    let credits: Vec<(NaiveDate, u32, NaiveDate, u32)> = ledger
+        .credits
+        .iter()
+        .map(|c| (c.date, c.minutes, c.expires, c.left))
+        .collect();
+    assert_eq!(
+        credits,
+        [
+            (date("2026-11-07"), 240, date("2026-12-07"), 0),
+            (date("2026-11-14"), 300, date("2026-12-14"), 0)
+        ]
+    );
+    // 18 Nov takes all 240 of the first credit; 11 Dec takes the second's 300 and 180 are
+    // not covered.
+    let taken: Vec<(NaiveDate, u32, u32)> = ledger
+        .taken
+        .iter()
+        .map(|t| (t.date, t.minutes, t.uncovered))
+        .collect();
+    assert_eq!(
+        taken,
+        [(date("2026-11-18"), 240, 0), (date("2026-12-11"), 480, 180)]
+    );
+    assert_eq!((ledger.expired, ledger.available), (0, 0));
+
+    // Without the December day, the second credit's 300 minutes expire on 14 December.
+    r.leave.pop();
+    let days = e
+        .days("E1", date("2026-11-01"), date("2026-12-31"), &r, later())
+        .expect("days");
+    let ledger = TimeOffLedger::from_days(&days, &["toil"], 30, date("2026-12-10"));
+    assert_eq!((ledger.expired, ledger.available), (0, 300));
+    let ledger = TimeOffLedger::from_days(&days, &["toil"], 30, date("2026-12-31"));
+    assert_eq!((ledger.expired, ledger.available), (300, 0));
+}
+
+#[test]
+fn a_leave_range_books_working_days_with_its_half_days() {
+    let p = policy_on("office-week");
+    let e = AttendanceEngine::new(&p);
+    // Thursday 24 December afternoon to Monday 28 December morning.
+    let booked = e
+        .leave_booking("E1", date("2026-12-24"), date("2026-12-28"), true, true)
+        .expect("booking");
+    assert_eq!(
+        booked,
+        [
+            (date("2026-12-24"), DayPart::Pm),
+            (date("2026-12-28"), DayPart::Am)
+        ]
+    );
+    // Someone without attendance settings books calendar days, as before.
+    let booked = e
+        .leave_booking("E2", date("2026-12-24"), date("2026-12-26"), false, false)
+        .expect("booking");
+    assert_eq!(booked.len(), 3);
+    // A range of holidays and rest days books nothing.
+    let booked = e
+        .leave_booking("E1", date("2026-12-25"), date("2026-12-27"), false, false)
+        .expect("booking");
+    assert_eq!(booked, []);
+}
+
+#[test]
+fn overtime_templates_and_time_off_leave_types_are_validated() {
+    let mk = |approvals: Value| {
+        json!({
+            "version": 1,
+            "org": {"id": "org", "name": "Org"},
+            "sites": [{"id": "s", "name": "S", "fences": [{"type": "Circle", "center": [114.18, 22.28], "radius_m": 50}]}],
+            "employees": [{"id": "E1", "name": "A", "sites": ["s"]}],
+            "approvals": approvals
+        })
+        .to_string()
+    };
+    let ot = |min: i64, max: i64| {
+        json!({"templates": [{"id": "ot", "name": "Overtime 加班", "type": "overtime",
+            "fields": [{"id": "date", "type": "date", "required": true},
+                       {"id": "minutes", "type": "number", "required": true, "min": min, "max": max}],
+            "route": [{"name": "Manager", "approvers": {"employees": ["E1"]}}]}]})
+    };
+    Policy::from_json(&mk(ot(30, 720))).expect("a sound overtime template");
+    let err = Policy::from_json(&mk(ot(0, 720))).expect_err("zero minutes");
+    assert_eq!(
+        err.to_string(),
+        "approvals.templates[0].fields[1]: invalid value {\"min\": 0, \"max\": 720}: the \"minutes\" field of an overtime template needs \"min\" at least 1 and \"max\" at most 1440"
+    );
+    let toil = |days: f64| json!({"leave_types": [{"id": "toil", "name": "Time off in lieu 調休", "days_per_year": days, "time_off_in_lieu": true}]});
+    let p = Policy::from_json(&mk(toil(0.0))).expect("a 調休 leave type");
+    assert!(
+        p.approvals
+            .leave_type("toil")
+            .expect("toil")
+            .time_off_in_lieu
+    );
+    let err = Policy::from_json(&mk(toil(5.0))).expect_err("toil with an entitlement");
+    assert_eq!(
+        err.to_string(),
+        "approvals.leave_types[0].days_per_year: invalid value 5.0: a time-off-in-lieu leave type draws on overtime credited as time off: days_per_year must be 0"
+    );
+}

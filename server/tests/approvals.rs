@@ -794,8 +794,10 @@ async fn leave_is_held_on_submission_taken_on_approval_and_released_otherwise() 
     );
     let (_, b) = get(&server, &p.applicant, "/v1/leave-balances?year=2026").await;
     assert_eq!(balance(&b), (20, 0, 8));
-    // More than is left is refused at submission, and nothing is held.
-    let form = leave("2026-12-14", "2026-12-24");
+    // More than is left is refused at submission, and nothing is held. 14 to 28 December
+    // books working days only: the Sundays (20th, 27th), Christmas Day and the first weekday
+    // after it (statutory holidays, which the store takes off) are not deducted: 11 days.
+    let form = leave("2026-12-14", "2026-12-28");
     let route = preview(&p.applicant, "leave", &form);
     let r = submit_new(&server, &p.applicant, "leave", form, route).await;
     refused(&r, "insufficient_balance");

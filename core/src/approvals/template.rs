@@ -60,6 +60,9 @@ pub struct LeaveType {
     pub yearly_halves: u32,
     /// Whether a balance may go below zero (borrowing from next year's entitlement).
     pub allow_negative: bool,
+    /// Time off in lieu (調休): the balance is the attendance ledger's credit from overtime
+    /// compensated as time off, not a yearly entitlement (which is then 0).
+    pub time_off_in_lieu: bool,
 }
 
 /// What a template's requests are, which decides the fields it must have and what approval
@@ -79,6 +82,9 @@ pub enum RequestType {
     /// Review of a field punch (外勤): a text `punch_id`; filed for punches whose verdict was
     /// a field punch.
     FieldPunchReview,
+    /// Overtime approved in advance: a date `date` and a number `minutes` (whole minutes,
+    /// 1 to 1440); approval makes the minutes count as approved overtime on that date.
+    Overtime,
     /// Any other form; approval has no side effect.
     General,
 }
@@ -91,6 +97,7 @@ impl RequestType {
             RequestType::Leave => "leave",
             RequestType::MissedPunch => "missed_punch",
             RequestType::FieldPunchReview => "field_punch_review",
+            RequestType::Overtime => "overtime",
             RequestType::General => "general",
         }
     }

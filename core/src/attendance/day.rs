@@ -217,7 +217,9 @@ pub struct DayResult {
     pub holiday: Option<chrono::NaiveDate>,
     /// Overall status.
     pub status: DayStatus,
-    /// Minutes the schedule expects (less leave).
+    /// Minutes the shift has (less unpaid breaks), before leave; 0 on a day off.
+    pub scheduled_min: u32,
+    /// Minutes the schedule expects: `scheduled_min` less leave.
     pub expected_min: u32,
     /// Minutes of paired punches.
     pub paired_min: u32,
@@ -449,6 +451,7 @@ pub fn compute_day(
         shift: shift.map(|s| s.id.clone()),
         holiday: plan.holiday,
         status: DayStatus::Normal,
+        scheduled_min: 0,
         expected_min: 0,
         paired_min: 0,
         break_deducted_min: 0,
@@ -588,6 +591,7 @@ pub fn compute_day(
             })
             .sum();
         let full = span.saturating_sub(unpaid);
+        r.scheduled_min = full;
         r.expected_min = match leave_halves {
             0 => full,
             1 => full - full / 2,

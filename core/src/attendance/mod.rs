@@ -15,6 +15,7 @@ pub mod month;
 pub mod plan;
 pub mod records;
 pub mod rules;
+pub mod time_off;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -26,6 +27,7 @@ pub use records::{
     ApprovedOvertime, AttendancePunch, DayPart, EmployeeRecords, LeaveDay, PunchState,
 };
 pub use rules::{AttendancePolicy, Compensation};
+pub use time_off::TimeOffLedger;
 
 use crate::policy::Policy;
 
@@ -180,6 +182,39 @@ impl<'p> AttendanceEngine<'p> {
             .into_iter()
             .filter(|p| p.kind == DayKind::Workday)
             .map(|p| p.date)
+            .collect())
+    }
+
+    /// The days a leave range books for `employee`: the working days of `start..=end` under
+    /// the schedule (rest days and holidays inside it are not deducted), the first day from
+    /// its afternoon when `start_pm`, the last to its morning when `end_am`. An employee
+    /// without attendance settings books every calendar day of the range, as before the policy
+    /// had schedules.
+    pub fn leave_booking(
+        &self,
+        employee: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+        start_pm: bool,
+        end_am: bool,
+    ) -> Result<Vec<(NaiveDate, DayPart)>, AttendanceError> {
+        check_range(start, end)?;
+        let days: Vec<NaiveDate> = match self.rules.person(employee) {
+            Some(_) => self.leave_working_days(employee, start, end)?,
+            None => start.iter_days().take_while(|d| *d <= end).collect(),
+        };
+        Ok(days
+            .into_iter()
+            .filter_map(|d| {
+                let pm = start_pm && d == start;
+                let am = end_am && d == end;
+                match (pm, am) {
+                    (true, true) => None,
+                    (true, false) => Some((d, DayPart::Pm)),
+                    (false, true) => Some((d, DayPart::Am)),
+                    (false, false) => Some((d, DayPart::Full)),
+                }
+            })
             .collect())
     }
 

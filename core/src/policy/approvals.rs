@@ -23,7 +23,13 @@ use crate::policy::Employee;
 
 const APPROVAL_FIELDS: &[&str] = &["roles", "leave_types", "missed_punch", "templates"];
 const ROLE_FIELDS: &[&str] = &["id", "members"];
-const LEAVE_FIELDS: &[&str] = &["id", "name", "days_per_year", "allow_negative"];
+const LEAVE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "days_per_year",
+    "allow_negative",
+    "time_off_in_lieu",
+];
 const MISSED_PUNCH_FIELDS: &[&str] = &["monthly_limit"];
 const TEMPLATE_FIELDS: &[&str] = &["id", "name", "type", "fields", "route"];
 const STEP_FIELDS: &[&str] = &["name", "approvers", "mode", "when"];
@@ -211,11 +217,22 @@ fn parse_leave_types(v: &Json, path: &Path<'_>) -> Result<Vec<LeaveType>, Policy
             Some(b) => b.as_bool(&lp.key("allow_negative"))?,
             None => false,
         };
+        let time_off_in_lieu = match o.get("time_off_in_lieu") {
+            Some(b) => b.as_bool(&lp.key("time_off_in_lieu"))?,
+            None => false,
+        };
+        if time_off_in_lieu && halves != 0.0 {
+            return Err(dp.invalid(
+                d.show(),
+                "a time-off-in-lieu leave type draws on overtime credited as time off: days_per_year must be 0",
+            ));
+        }
         out.push(LeaveType {
             id: id.to_owned(),
             name,
             yearly_halves: halves as u32,
             allow_negative,
+            time_off_in_lieu,
         });
     }
     Ok(out)
@@ -227,11 +244,12 @@ fn parse_request_type(v: &Json, path: &Path<'_>) -> Result<RequestType, PolicyEr
         "leave" => RequestType::Leave,
         "missed_punch" => RequestType::MissedPunch,
         "field_punch_review" => RequestType::FieldPunchReview,
+        "overtime" => RequestType::Overtime,
         "general" => RequestType::General,
         _ => {
             return Err(path.invalid(
                 v.show(),
-                "expected \"expense\", \"leave\", \"missed_punch\", \"field_punch_review\" or \"general\"",
+                "expected \"expense\", \"leave\", \"missed_punch\", \"field_punch_review\", \"overtime\" or \"general\"",
             ));
         }
     })
@@ -527,6 +545,7 @@ fn built_in_fields(request_type: RequestType) -> &'static [(&'static str, &'stat
         RequestType::Leave => &[("leave_type", "choice"), ("period", "date_range")],
         RequestType::MissedPunch => &[("date", "date"), ("punch_kind", "choice"), ("time", "text")],
         RequestType::FieldPunchReview => &[("punch_id", "text")],
+        RequestType::Overtime => &[("date", "date"), ("minutes", "number")],
         RequestType::General => &[],
     }
 }
@@ -566,6 +585,15 @@ fn check_built_in_fields(
                     request_type.as_str()
                 ),
             ));
+        }
+        if let (RequestType::Overtime, FieldKind::Number { min, max }) = (request_type, &field.kind)
+        {
+            if *min < 1.0 || *max > 1440.0 {
+                return Err(fp.invalid(
+                    format!("{{\"min\": {min}, \"max\": {max}}}"),
+                    "the \"minutes\" field of an overtime template needs \"min\" at least 1 and \"max\" at most 1440",
+                ));
+            }
         }
         if let FieldKind::Choice { options } = &field.kind {
             let allowed: Vec<&str> = match (request_type, *id) {

@@ -35,6 +35,7 @@ use daka_core::approvals::{
     Action, Decision, Effect, Form, FormErrors, RequestState, RequestStatus, RequestType, Signed,
     Submission, compute_route,
 };
+use daka_core::attendance::AttendanceEngine;
 use daka_core::protocol::{Change, ItemCode, ItemKind, ItemStatus, PushItem, request_stream};
 use daka_core::{Engine, Policy};
 
@@ -412,12 +413,7 @@ fn submit(
     let mut month = None;
     match template.request_type {
         RequestType::Leave => {
-            let (leave_type, halves, year) = leave_of(form).ok_or_else(|| {
-                rejected(
-                    ItemCode::InvalidForm,
-                    "a leave request needs leave_type and period",
-                )
-            })?;
+            let (leave_type, halves, year) = leave_of(policy, &s.applicant, form)?;
             let lt = policy.approvals.leave_type(&leave_type).ok_or_else(|| {
                 rejected(
                     ItemCode::InvalidForm,
@@ -487,6 +483,18 @@ fn submit(
                     format!(
                         "{} has no punch with this id on the server (sync punches first)",
                         s.applicant
+                    ),
+                ));
+            }
+        },
+        RequestType::Overtime => match form.get("minutes") {
+            Some(FieldValue::Number(m)) if m.fract() == 0.0 => {}
+            other => {
+                return Err(rejected(
+                    ItemCode::InvalidForm,
+                    format!(
+                        "an overtime request needs whole minutes, not {}",
+                        other.map_or("nothing".to_owned(), |v| format!("{v:?}"))
                     ),
                 ));
             }
@@ -570,16 +578,37 @@ fn submit(
     })
 }
 
-/// A leave form's type, length in half days and the year it starts in.
-fn leave_of(form: &Form) -> Option<(String, u32, i32)> {
-    let Some(FieldValue::Choice(leave_type)) = form.get("leave_type") else {
-        return None;
+/// A leave form's type, the half days it books (working days only: rest days and holidays
+/// inside the range are not deducted) and the year it starts in.
+fn leave_of(policy: &Policy, applicant: &str, form: &Form) -> Result<(String, u32, i32), Answer> {
+    let (
+        Some(FieldValue::Choice(leave_type)),
+        Some(FieldValue::DateRange {
+            start,
+            end,
+            start_pm,
+            end_am,
+        }),
+    ) = (form.get("leave_type"), form.get("period"))
+    else {
+        return Err(rejected(
+            ItemCode::InvalidForm,
+            "a leave request needs leave_type and period",
+        ));
     };
-    let period = form.get("period")?;
-    let FieldValue::DateRange { start, .. } = period else {
-        return None;
-    };
-    Some((leave_type.clone(), period.halves()?, start.year()))
+    let days = AttendanceEngine::new(policy)
+        .leave_booking(applicant, *start, *end, *start_pm, *end_am)
+        .map_err(|e| rejected(ItemCode::InvalidForm, e.to_string()))?;
+    let halves: u32 = days.iter().map(|(_, part)| part.halves()).sum();
+    if halves == 0 {
+        return Err(rejected(
+            ItemCode::InvalidForm,
+            format!(
+                "the leave from {start} to {end} has no working day for {applicant}: rest days and holidays are not deducted"
+            ),
+        ));
+    }
+    Ok((leave_type.clone(), halves, start.year()))
 }
 
 fn decide(
