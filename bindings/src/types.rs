@@ -483,7 +483,7 @@ impl From<device::SyncReport> for SyncReport {
                         decision: decision.into(),
                         codes: codes.iter().map(|c| c.as_str().to_string()).collect(),
                     }),
-                    Change::PolicyUpdated { .. } | Change::RequestUpdated { .. } => None,
+                    _ => None,
                 })
                 .collect(),
             request_updates: r

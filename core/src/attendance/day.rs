@@ -38,6 +38,7 @@ use super::rules::{
 use crate::punch::PunchKind;
 
 /// A stable machine code for one finding about a day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -95,6 +96,7 @@ impl DayCode {
 }
 
 /// One finding: a code and a message with the numbers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayFinding {
     /// What it is.
@@ -104,6 +106,7 @@ pub struct DayFinding {
 }
 
 /// The day's overall status, for boards and calendars.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DayStatus {
@@ -148,6 +151,7 @@ impl DayStatus {
 }
 
 /// One scheduled segment and what happened in it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentResult {
     /// Scheduled start (moved by a flexible start or a morning's leave).
@@ -165,6 +169,7 @@ pub struct SegmentResult {
 }
 
 /// Overtime of one day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OvertimeResult {
     /// `workday`, `rest_day` or `holiday`.
@@ -180,6 +185,7 @@ pub struct OvertimeResult {
 }
 
 /// Which overtime rule applies.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OvertimeCategory {
@@ -203,6 +209,7 @@ impl OvertimeCategory {
 }
 
 /// Everything attendance says about one employee's date.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayResult {
     /// The employee.

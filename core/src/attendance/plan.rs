@@ -33,6 +33,7 @@ pub struct DayPlan {
 }
 
 /// What kind of day a date is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DayKind {

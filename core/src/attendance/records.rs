@@ -45,6 +45,7 @@ impl PunchState {
 }
 
 /// Which part of a day a leave day covers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DayPart {
@@ -78,6 +79,7 @@ impl DayPart {
 }
 
 /// An approved leave day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaveDay {
     /// The date.

@@ -252,6 +252,16 @@ pub enum Change {
         /// Who must act now (empty unless pending).
         waiting_for: Vec<String>,
     },
+    /// The server's confirmed attendance result for one day of this device's employee,
+    /// sent whenever it changed: a punch delivered late, a correction, leave or overtime
+    /// approved, a roster or policy republished. The latest one for a date replaces the
+    /// earlier ones.
+    DayResult {
+        /// The result, as the server's engine computed it.
+        result: crate::attendance::DayResult,
+        /// The policy version it was computed under.
+        policy_version: u64,
+    },
 }
 
 /// The body of every error response.

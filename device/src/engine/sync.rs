@@ -64,6 +64,9 @@ pub struct SyncReport {
     pub server_verdicts: Vec<Change>,
     /// Requests this device's employee made or must act on that changed, from the feed.
     pub request_updates: Vec<Change>,
+    /// The server's confirmed attendance results for this device's employee that changed,
+    /// from the feed (also kept in the store for `today` and `month_summary`).
+    pub day_results: Vec<Change>,
     /// Files for approval requests uploaded before the push.
     pub attachments_uploaded: u64,
     /// Why the round ended early, if it did: the retryable failure, or the server deferring
@@ -491,6 +494,7 @@ impl Device {
                     }
                     Change::PunchVerdict { .. } => report.server_verdicts.push(change),
                     Change::RequestUpdated { .. } => report.request_updates.push(change),
+                    Change::DayResult { .. } => report.day_results.push(change),
                 }
             }
             cursor::save(&self.store.conn(), &changes.cursor)?;
