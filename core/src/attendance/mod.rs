@@ -39,6 +39,9 @@ pub enum AttendanceError {
     /// them under `attendance.people`.
     #[error("employee {0:?} has no attendance settings in the policy (attendance.people)")]
     NoSchedule(String),
+    /// A month that does not exist, such as `2026-13`.
+    #[error("there is no month {0}: months run from 01 to 12")]
+    NoSuchMonth(Month),
     /// A date range whose end is before its start, or longer than [`MAX_RANGE_DAYS`].
     #[error("invalid date range {from} to {to}: {reason}")]
     Range {
@@ -131,11 +134,7 @@ impl<'p> AttendanceEngine<'p> {
     ) -> Result<(MonthSummary, Vec<DayResult>), AttendanceError> {
         let person = self.person(employee)?;
         let (Some(first), Some(last)) = (month.first(), month.last()) else {
-            return Err(AttendanceError::Range {
-                from: NaiveDate::MIN,
-                to: NaiveDate::MIN,
-                reason: "no such month",
-            });
+            return Err(AttendanceError::NoSuchMonth(month));
         };
         let from = first - Duration::days(month::MONTH_LOOKBACK_DAYS);
         let plans = plan::plan_days(
@@ -152,6 +151,65 @@ impl<'p> AttendanceEngine<'p> {
             .filter(|d| d.date >= first && d.date <= last)
             .collect();
         Ok((summary, in_month))
+    }
+
+    /// The month's sheet from day results computed elsewhere, e.g. a phone's mix of the
+    /// server's confirmed days and its own: `days` in date order, covering the month and the
+    /// [`MONTH_LOOKBACK_DAYS`](month::MONTH_LOOKBACK_DAYS) before it (days missing from it
+    /// count as nothing worked).
+    pub fn summary_of(
+        &self,
+        employee: &str,
+        month: Month,
+        days: &[DayResult],
+        now: DateTime<Utc>,
+    ) -> Result<MonthSummary, AttendanceError> {
+        let person = self.person(employee)?;
+        let (Some(first), Some(last)) = (month.first(), month.last()) else {
+            return Err(AttendanceError::NoSuchMonth(month));
+        };
+        let plans = plan::plan_days(
+            self.rules,
+            person,
+            first - Duration::days(month::MONTH_LOOKBACK_DAYS),
+            last,
+        );
+        let today = now.with_timezone(&self.tz).date_naive();
+        Ok(month::summarise(
+            self.rules, person, month, &plans, days, today,
+        ))
+    }
+
+    /// The instants each day of `from..=to` claims punches in (see `day.rs`): a punch at
+    /// `t` belongs to the day whose claim holds it.
+    pub fn claims(
+        &self,
+        employee: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, day::Claim)>, AttendanceError> {
+        check_range(from, to)?;
+        let person = self.person(employee)?;
+        let plans = plan::plan_days(
+            self.rules,
+            person,
+            from - Duration::days(1),
+            to + Duration::days(1),
+        );
+        let claims = day::claims(self.rules, self.tz, &plans);
+        Ok((1..plans.len().saturating_sub(1))
+            .map(|i| (plans[i].date, claims[i]))
+            .collect())
+    }
+
+    /// The organisation's time zone.
+    pub fn time_zone(&self) -> Tz {
+        self.tz
+    }
+
+    /// The attendance rules.
+    pub fn rules(&self) -> &'p AttendancePolicy {
+        self.rules
     }
 
     /// Rest-day warnings for `from..=to` of an employee's schedule and roster: run before a

@@ -191,7 +191,7 @@ pub struct MonthSummary {
     pub month: Month,
     /// Working days scheduled (holidays taken off are not due).
     pub days_due: u32,
-    /// Working days with counted work.
+    /// Working days with a counted clock-in or counted work.
     pub days_attended: u32,
     /// Days that were late, and the minutes.
     pub late_count: u32,
@@ -281,7 +281,7 @@ pub fn summarise(
         match d.kind {
             DayKind::Workday => {
                 s.days_due += 1;
-                if d.worked_min > 0 {
+                if d.worked_min > 0 || d.segments.iter().any(|g| g.clock_in.is_some()) {
                     s.days_attended += 1;
                 }
             }

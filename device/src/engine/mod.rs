@@ -17,6 +17,7 @@
 //! can retry, or file a missed-punch correction. Accepted and field punches are recorded.
 
 pub mod approvals;
+pub mod attendance;
 mod background;
 mod builder;
 
@@ -183,6 +184,10 @@ pub enum DeviceError {
     /// see [`approvals::DraftError`] for what to show the user.
     #[error(transparent)]
     Draft(#[from] approvals::DraftError),
+    /// Attendance cannot be computed: the policy has no schedule for this employee, or the
+    /// month asked for does not exist.
+    #[error(transparent)]
+    Attendance(#[from] daka_core::attendance::AttendanceError),
 }
 
 impl From<rusqlite::Error> for DeviceError {

@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 use super::{Device, DeviceError, Identity};
 use crate::outbox::{ItemError, Outcome};
-use crate::store::{cursor, identity as device_row};
+use crate::store::{cursor, day_results, identity as device_row};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{SyncClient, SyncError};
 use daka_core::protocol::{
@@ -494,7 +494,23 @@ impl Device {
                     }
                     Change::PunchVerdict { .. } => report.server_verdicts.push(change),
                     Change::RequestUpdated { .. } => report.request_updates.push(change),
-                    Change::DayResult { .. } => report.day_results.push(change),
+                    Change::DayResult {
+                        result,
+                        policy_version,
+                    } => {
+                        let own = self
+                            .identity()
+                            .is_some_and(|i| i.employee_id == result.employee);
+                        if own {
+                            day_results::save(
+                                &self.store.conn(),
+                                result,
+                                *policy_version,
+                                self.clock.now().wall.timestamp_millis(),
+                            )?;
+                        }
+                        report.day_results.push(change);
+                    }
                 }
             }
             cursor::save(&self.store.conn(), &changes.cursor)?;

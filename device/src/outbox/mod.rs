@@ -588,6 +588,24 @@ impl Outbox {
         Ok(payloads)
     }
 
+    /// Like [`Outbox::payloads_of_kind`], with whether the server has each item (it was
+    /// delivered).
+    pub fn payloads_of_kind_delivered(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<(String, bool)>, OutboxError> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.payload, o.state = 'delivered' AS delivered
+             FROM outbox o JOIN outbox_payload p USING (seq)
+             WHERE o.kind = ?1 ORDER BY o.seq",
+        )?;
+        let payloads = stmt
+            .query_map([kind], |r| Ok((r.get("payload")?, r.get("delivered")?)))?
+            .collect::<Result<Vec<(String, bool)>, _>>()?;
+        Ok(payloads)
+    }
+
     /// Puts a `needs_attention` item back in the queue (after the user or an admin fixed the
     /// cause). Returns whether such an item existed.
     pub fn requeue(&self, id: &str) -> Result<bool, OutboxError> {

@@ -23,6 +23,7 @@ pub(crate) mod anchor;
 pub(crate) mod attachments;
 pub(crate) mod chain;
 pub(crate) mod cursor;
+pub(crate) mod day_results;
 pub(crate) mod identity;
 pub(crate) mod nonces;
 pub(crate) mod policy;

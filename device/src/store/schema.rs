@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -125,6 +125,18 @@ pub(crate) const STEPS: &[&str] = &[
     CREATE TRIGGER outbox_payload_delete AFTER DELETE ON outbox
     BEGIN DELETE FROM outbox_payload WHERE seq = OLD.seq; END;
     DROP INDEX outbox_by_stream;
+    "#,
+    // 6 → 7: the server's confirmed attendance results for this device's employee, one per
+    // date, the latest replacing the earlier (for "my day" and "my month" offline).
+    r#"
+    CREATE TABLE day_result (
+        employee        TEXT NOT NULL,
+        date            TEXT NOT NULL,                       -- YYYY-MM-DD, the day's date
+        result          TEXT NOT NULL,                       -- the DayResult as JSON
+        policy_version  INTEGER NOT NULL,
+        received_ms     INTEGER NOT NULL,
+        PRIMARY KEY (employee, date)
+    ) WITHOUT ROWID;
     "#,
 ];
 
