@@ -224,8 +224,9 @@ fn bench(c: &mut Criterion) {
 /// The presence probability at the example policy's Causeway Bay store (L-shaped, about
 /// 45 × 35 m, 20 m tolerance) and Kwai Chung depot (150 m circle, 20 m tolerance), each
 /// beside the distance check it follows (`locate_sites`, the same fixes): deep inside and far
-/// outside, where the distance bounds settle it, and near an edge, where the outline integral
-/// runs (corners drawn in 5 cm chords; the grown circle has about 290 vertices).
+/// outside, where the distance bounds settle it, and near an edge, where the probability is
+/// computed (over the store's grown outline, corners in 5 cm chords; over the depot's grown
+/// disc in closed form).
 fn presence(c: &mut Criterion) {
     let doc = serde_json::json!({
         "version": 1,

@@ -63,6 +63,17 @@ enum Shape {
     },
 }
 
+/// A fence grown by its site's tolerance, for the presence probability.
+#[derive(Debug, Clone)]
+enum Area {
+    /// A circle fence grown: the disc of radius `radius_m` (the fence's radius plus the
+    /// tolerance) around `centre` (ECEF), whose probability has a closed form.
+    Disc { centre: [f64; 3], radius_m: f64 },
+    /// A polygon fence grown: rings `area_rings[first..last]` of [`FenceSet`], each ring
+    /// `area_verts[start..end]` in ECEF, closed, with the area on its left (see `grow.rs`).
+    Rings { first: usize, last: usize },
+}
+
 /// All prepared fences of a policy, grouped by site in policy order, with their vertices in
 /// one flat array.
 #[derive(Debug, Clone, Default)]
@@ -78,11 +89,9 @@ pub(crate) struct FenceSet {
     /// The largest tolerance of any site, metres: the distance bounds of the searches allow
     /// for it.
     pub(crate) max_tolerance: f64,
-    /// For the probability rule, fence `f`'s outline grown by its site's tolerance is
-    /// `area_rings[areas[f].0..areas[f].1]`, each ring `area_verts[start..end]` in ECEF,
-    /// closed, with the area on its left (see `grow.rs`). Empty under the accuracy-circle
-    /// rule, which never needs it.
-    areas: Vec<(usize, usize)>,
+    /// For the probability rule, fence `f` grown by its site's tolerance. Empty under the
+    /// accuracy-circle rule, which never needs it.
+    areas: Vec<Area>,
     area_rings: Vec<(usize, usize)>,
     area_verts: Vec<[f64; 3]>,
 }
@@ -104,13 +113,16 @@ impl FenceSet {
             set.max_tolerance = set.max_tolerance.max(tolerance_m);
             if grow_areas {
                 for fence in fences {
-                    let grown = match fence {
-                        Fence::Circle { center, radius_m } => {
-                            grow::circle(*center, radius_m + tolerance_m)
+                    let area = match fence {
+                        Fence::Circle { center, radius_m } => Area::Disc {
+                            centre: to_ecef(center.x, center.y),
+                            radius_m: radius_m + tolerance_m,
+                        },
+                        Fence::Polygon(polygon) => {
+                            set.push_rings(&grow::polygon(polygon, tolerance_m))
                         }
-                        Fence::Polygon(polygon) => grow::polygon(polygon, tolerance_m),
                     };
-                    set.push_area(&grown);
+                    set.areas.push(area);
                 }
             }
             for fence in fences {
@@ -183,8 +195,8 @@ impl FenceSet {
         }
     }
 
-    /// Stores one grown outline's rings in ECEF, as they are.
-    fn push_area(&mut self, grown: &Polygon<f64>) {
+    /// Stores one grown polygon's rings in ECEF, as they are.
+    fn push_rings(&mut self, grown: &Polygon<f64>) -> Area {
         let first = self.area_rings.len();
         for ring in std::iter::once(grown.exterior()).chain(grown.interiors()) {
             let start = self.area_verts.len();
@@ -192,7 +204,10 @@ impl FenceSet {
                 .extend(ring.0.iter().map(|c| to_ecef(c.x, c.y)));
             self.area_rings.push((start, self.area_verts.len()));
         }
-        self.areas.push((first, self.area_rings.len()));
+        Area::Rings {
+            first,
+            last: self.area_rings.len(),
+        }
     }
 
     /// Whether the grown outlines were prepared (the policy uses the probability rule).
@@ -203,13 +218,20 @@ impl FenceSet {
     /// The probability that a fix at `frame` with error `sigma` is inside fence `f` grown by
     /// its site's tolerance; see `presence.rs`. 0 when the outlines were not prepared.
     pub(crate) fn area_probability(&self, f: usize, frame: &Frame, sigma: f64) -> f64 {
-        let Some(&(first, last)) = self.areas.get(f) else {
-            return 0.0;
-        };
-        let rings = self.area_rings[first..last]
-            .iter()
-            .map(|&(start, end)| &self.area_verts[start..end]);
-        presence::area_probability(frame, rings, sigma)
+        match self.areas.get(f) {
+            None => 0.0,
+            Some(&Area::Disc { centre, radius_m }) => {
+                // The distance to the centre as the signed distance measures it.
+                let d = frame.rel(&centre);
+                presence::disc_probability(arc_from_chord(dot(&d, &d).sqrt()), radius_m, sigma)
+            }
+            Some(&Area::Rings { first, last }) => {
+                let rings = self.area_rings[first..last]
+                    .iter()
+                    .map(|&(start, end)| &self.area_verts[start..end]);
+                presence::area_probability(frame, rings, sigma)
+            }
+        }
     }
 
     /// Densifies one ring in lon/lat and stores it in ECEF, closed.

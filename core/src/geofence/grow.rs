@@ -14,11 +14,10 @@
 //!   outline follows whichever lies outside (see `trace_outline`);
 //! * holes shrink the same way (the area grows into them).
 //!
-//! A circle fence of radius `r` becomes the circle of radius `r + t`, drawn the same way with
-//! chords sagging at most [`CIRCLE_SAGITTA_M`] (1 cm; at most [`MAX_CIRCLE_VERTICES`]
-//! vertices, so circles larger than about 6.6 km sag by more, 9 cm at the 20 km limit). Every vertex lies on the true outline and every chord
-//! inside it, so the polygon never contains a point the true allowed area does not: a
-//! probability computed over it is never higher than over the true area.
+//! Every vertex lies on the true outline and every chord inside it, so the polygon never
+//! contains a point the true allowed area does not: a probability computed over it is never
+//! higher than over the true area. (A circle fence of radius `r` grows to the circle of radius
+//! `r + t`, which is not drawn: `presence.rs` integrates over the disc itself, in closed form.)
 //!
 //! Each offset is computed in the tangent plane at its own vertex, with the ellipsoid's
 //! meridional and prime-vertical radii there, so a 200 m tolerance lands within a millimetre
@@ -33,13 +32,8 @@ use geo::{Coord, LineString, Polygon};
 
 use super::ellipsoid::A;
 
-/// How far a chord of a grown corner or circle may sag inside the true circle, metres.
+/// How far a chord of a grown corner may sag inside the true circle, metres.
 pub(crate) const SAGITTA_M: f64 = 0.05;
-/// How far a chord of a grown circle fence may sag inside the true circle, metres: finer than
-/// a corner's, since a whole circle's edge can pass near a fix.
-pub(crate) const CIRCLE_SAGITTA_M: f64 = 0.01;
-/// Most vertices a grown circle gets.
-pub(crate) const MAX_CIRCLE_VERTICES: usize = 4096;
 
 /// WGS-84 first eccentricity squared.
 const E2: f64 = 6.694_379_990_141_316e-3;
@@ -62,41 +56,6 @@ fn max_step(radius_m: f64, sagitta_m: f64) -> f64 {
         return std::f64::consts::PI;
     }
     2.0 * libm::acos(1.0 - sagitta_m / radius_m)
-}
-
-/// The polygon of a circle fence grown to `radius_m`, counter-clockwise, closed.
-pub(crate) fn circle(center: Coord<f64>, radius_m: f64) -> Polygon<f64> {
-    let turn = std::f64::consts::TAU;
-    let n = ((turn / max_step(radius_m, CIRCLE_SAGITTA_M)).ceil() as usize)
-        .clamp(8, MAX_CIRCLE_VERTICES);
-    // The spherical direct problem on the sphere of the prime-vertical radius N at the
-    // centre, with every latitude change then scaled by N / M (M the meridional radius): east
-    // and north offsets come out at the ellipsoid's scale, and only the second-order
-    // curvature terms keep the sphere's (millimetres at 20 km).
-    let (kx, ky) = metres_per_degree(center.y);
-    let per_rad = std::f64::consts::PI / 180.0;
-    let prime_vertical = kx / (libm::cos(center.y.to_radians()) * per_rad);
-    let meridional = ky / per_rad;
-    let delta = radius_m / prime_vertical;
-    let (sin_d, cos_d) = libm::sincos(delta);
-    let (sin_lat, cos_lat) = libm::sincos(center.y.to_radians());
-    let mut coords = Vec::with_capacity(n + 1);
-    for i in 0..n {
-        // Bearing measured from east, counter-clockwise, so the ring runs counter-clockwise.
-        let angle = turn * i as f64 / n as f64;
-        let (sin_a, cos_a) = libm::sincos(angle);
-        // Spherical direct problem with azimuth from north `π/2 − angle`: cos az = sin a,
-        // sin az = cos a.
-        let sin_lat2 = sin_lat * cos_d + cos_lat * sin_d * sin_a;
-        let lat2 = libm::asin(sin_lat2.clamp(-1.0, 1.0));
-        let dlon = libm::atan2(cos_a * sin_d * cos_lat, cos_d - sin_lat * sin_lat2);
-        coords.push(Coord {
-            x: center.x + dlon.to_degrees(),
-            y: center.y + (lat2.to_degrees() - center.y) * (prime_vertical / meridional),
-        });
-    }
-    coords.push(coords[0]);
-    Polygon::new(LineString(coords), vec![])
 }
 
 /// `polygon` grown by `tolerance_m`: its exterior moved out, its holes shrunk (see the file
@@ -496,24 +455,6 @@ mod tests {
                 "{d}"
             );
         }
-    }
-
-    #[test]
-    fn a_grown_circle_has_its_vertices_on_the_circle_and_sags_at_most_a_centimetre() {
-        let centre = Coord {
-            x: 114.13152,
-            y: 22.35683,
-        };
-        let ring = circle(centre, 170.0);
-        let n = ring.exterior().0.len() - 1;
-        for v in &ring.exterior().0 {
-            let d = Geodesic.distance(Point(centre), Point(*v));
-            assert!((d - 170.0).abs() < 0.005, "{d}");
-        }
-        // The chord between neighbours sags by r (1 − cos(π/n)).
-        let sag = 170.0 * (1.0 - (std::f64::consts::PI / n as f64).cos());
-        assert!(sag <= CIRCLE_SAGITTA_M, "{sag}");
-        assert!(orientation(&ring.exterior().0) > 0.0);
     }
 
     #[test]
