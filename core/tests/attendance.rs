@@ -253,7 +253,7 @@ fn no_punch_is_absent_and_a_pending_field_punch_is_pending() {
 fn a_night_shift_belongs_to_the_date_it_starts() {
     let p = policy_on("nights");
     let e = AttendanceEngine::new(&p);
-    // 2026-11-02 is day 0 of a 6-day cycle that started 2026-01-05 (302 days = 50 × 6 + 2 → day 2: night).
+    // 2026-11-02 is 301 days after the cycle's start on 2026-01-05 (301 = 50 × 6 + 1 → day 1: night).
     let r = records(vec![
         punch(hk(), "2026-11-02", "21:55", In),
         punch(hk(), "2026-11-03", "02:00", BreakStart),
@@ -991,4 +991,108 @@ fn overtime_templates_and_time_off_leave_types_are_validated() {
         err.to_string(),
         "approvals.leave_types[0].days_per_year: invalid value 5.0: a time-off-in-lieu leave type draws on overtime credited as time off: days_per_year must be 0"
     );
+}
+
+#[test]
+fn a_night_before_a_rest_day_keeps_its_morning_clock_out() {
+    // The nights cycle: 4 November 2026 (303 days after 5 January, 303 mod 6 = 3) is the
+    // last night before two rest days.
+    let p = policy_on("nights");
+    let e = AttendanceEngine::new(&p);
+    let r = records(vec![
+        punch(hk(), "2026-11-04", "21:58", In),
+        punch(hk(), "2026-11-05", "06:04", Out),
+    ]);
+    let days = e
+        .days("E1", date("2026-11-04"), date("2026-11-05"), &r, later())
+        .expect("days");
+    assert_eq!(days[1].kind, DayKind::RestDay);
+    let night = &days[0];
+    assert_eq!(night.status, DayStatus::Normal, "{:?}", night.findings);
+    assert_eq!(night.missing_clock_out, 0);
+    assert_eq!(night.paired_min, 486, "21:58 to 06:04");
+    assert_eq!(night.worked_min, 486 - 45, "the unpaid 45-min window break");
+    assert_eq!(days[1].status, DayStatus::RestDay, "{:?}", days[1].findings);
+    assert_eq!(days[1].missing_clock_in, 0);
+
+    // The mirror case: a shift starting after midnight keeps a clock-in made the evening
+    // before, on a rest day.
+    let mut a = base();
+    a["shifts"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"id": "early", "segments": [{"start": "00:30", "end": "08:30"}]}));
+    a["schedules"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"id": "earlies", "weekly": {"mon": "early", "tue": "early", "wed": "early", "thu": "early", "fri": "early"}}));
+    a["people"][0]["schedules"][0]["schedule"] = json!("earlies");
+    let p = policy_with("Asia/Hong_Kong", a);
+    let r = records(vec![
+        punch(hk(), "2026-11-01", "23:50", In),
+        punch(hk(), "2026-11-02", "08:31", Out),
+    ]);
+    let days = AttendanceEngine::new(&p)
+        .days("E1", date("2026-11-01"), date("2026-11-02"), &r, later())
+        .expect("days");
+    assert_eq!(days[0].status, DayStatus::RestDay, "{:?}", days[0].findings);
+    assert_eq!(days[1].status, DayStatus::Normal, "{:?}", days[1].findings);
+    assert_eq!(days[1].paired_min, 521, "23:50 to 08:31");
+}
+
+#[test]
+fn a_clock_out_without_a_counted_clock_in_is_a_missing_clock_in() {
+    // The morning's field punch is still under review, so only the clock-out counts.
+    let p = policy_on("office-week");
+    let mut f = punch(hk(), "2026-11-03", "08:59", PunchKind::Field);
+    f.state = PunchState::Pending;
+    let r = records(vec![f, punch(hk(), "2026-11-03", "18:03", Out)]);
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!(d.missing_clock_in, 1);
+    assert_eq!(d.worked_min, 0);
+    assert_eq!(d.status, DayStatus::Exception);
+    assert!(d.has(DayCode::MissingClockIn) && d.has(DayCode::PendingReview));
+}
+
+#[test]
+fn working_a_statutory_holiday_moved_off_a_rest_day_needs_an_alternative() {
+    // Saturday 26 December 2026 is a statutory holiday on the office's rest day: it moves to
+    // Monday 28 December. Working that Monday is working the statutory holiday.
+    let mut a = base();
+    a["holidays"].as_array_mut().expect("list").push(json!({"date": "2026-12-26", "name": {"en": "The first weekday after Christmas Day", "zh": "聖誕節後第一個周日"}, "statutory": true}));
+    let p = policy_with("Asia/Hong_Kong", a);
+    let e = AttendanceEngine::new(&p);
+    let r = records(vec![
+        punch(hk(), "2026-12-28", "09:00", In),
+        punch(hk(), "2026-12-28", "18:00", Out),
+    ]);
+    let (m, days) = e
+        .month(
+            "E1",
+            Month {
+                year: 2026,
+                month: 12,
+            },
+            &r,
+            later(),
+        )
+        .expect("month");
+    let monday = days
+        .iter()
+        .find(|d| d.date == date("2026-12-28"))
+        .expect("28th");
+    assert_eq!(
+        (monday.kind, monday.holiday),
+        (DayKind::Holiday, Some(date("2026-12-26")))
+    );
+    assert!(monday.has(DayCode::WorkedHoliday));
+    assert!(monday.has(DayCode::HkAlternativeHolidayDue));
+    assert_eq!(m.alternative_holidays.len(), 1);
+    assert_eq!(m.alternative_holidays[0].holiday, date("2026-12-26"));
+    assert_eq!(m.alternative_holidays[0].due, date("2027-02-24"));
+    assert!(m.warnings.iter().any(
+        |w| w.code == WarningCode::HkAlternativeHolidayDue && w.date == date("2026-12-26")
+    ));
 }

@@ -8,9 +8,10 @@
 //! A working day claims punches from `clock_in_before_min` before its first segment to
 //! `clock_out_after_min` after its last; any other day claims its own calendar day. Where two
 //! days' claims overlap, or leave a gap, the boundary is the middle of the overlap or gap
-//! (kept between the earlier day's scheduled end and the later day's scheduled start), so
-//! every punch belongs to exactly one day and a night shift's clock-out at 06:05 belongs to
-//! the night before.
+//! (kept between the earlier day's scheduled end and the later day's scheduled start); where
+//! a working day's claim reaches into a neighbouring day without a shift, the working day
+//! keeps its whole claim. So every punch belongs to exactly one day and a night shift's
+//! clock-out at 06:05 belongs to the night before, a rest day after it too.
 //!
 //! # Pairing
 //!
@@ -272,13 +273,13 @@ pub struct Claim {
     pub to: DateTime<Utc>,
 }
 
-/// The day's own claim before neighbours are considered, and its scheduled first start and
-/// last end (the calendar day's bounds on a day without a shift).
+/// The day's own claim before neighbours are considered, its scheduled first start and last
+/// end (the calendar day's bounds on a day without a shift), and whether it has a shift.
 pub(crate) fn own_claim(
     policy: &AttendancePolicy,
     tz: Tz,
     plan: &DayPlan,
-) -> (Claim, DateTime<Utc>, DateTime<Utc>) {
+) -> (Claim, DateTime<Utc>, DateTime<Utc>, bool) {
     match plan.shift.map(|s| &policy.shifts[s]) {
         Some(shift) => {
             let first = shift.segments[0].start;
@@ -292,6 +293,7 @@ pub(crate) fn own_claim(
                 },
                 start,
                 end,
+                true,
             )
         }
         None => {
@@ -304,6 +306,7 @@ pub(crate) fn own_claim(
                 },
                 start,
                 end,
+                false,
             )
         }
     }
@@ -311,10 +314,20 @@ pub(crate) fn own_claim(
 
 /// The boundary between two consecutive days' claims.
 pub(crate) fn boundary(
-    earlier: (Claim, DateTime<Utc>, DateTime<Utc>),
-    later: (Claim, DateTime<Utc>, DateTime<Utc>),
+    earlier: (Claim, DateTime<Utc>, DateTime<Utc>, bool),
+    later: (Claim, DateTime<Utc>, DateTime<Utc>, bool),
 ) -> DateTime<Utc> {
     let (a, b) = (earlier.0.to, later.0.from);
+    // A day without a shift yields to a working neighbour whose claim reaches into it: a
+    // night shift keeps its clock-out the morning after, before a rest day too, and a shift
+    // starting after midnight keeps a clock-in the evening before.
+    if a > b {
+        match (earlier.3, later.3) {
+            (true, false) => return a,
+            (false, true) => return b,
+            _ => {}
+        }
+    }
     let mid = a.min(b) + (a.max(b) - a.min(b)) / 2;
     let (lo, hi) = (earlier.2, later.1);
     if lo <= hi { mid.clamp(lo, hi) } else { mid }
@@ -680,7 +693,9 @@ pub fn compute_day(
                         ),
                     });
                 }
-            } else if seg_done && any_work {
+            } else if seg_done
+                && (any_work || pairing.stray_outs.iter().any(|t| *t >= lo && *t < hi))
+            {
                 r.missing_clock_in += 1;
                 findings.push(DayFinding {
                     code: DayCode::MissingClockIn,
@@ -854,8 +869,12 @@ pub fn compute_day(
         }
     }
     if let Some(h) = plan.holiday.and_then(|d| policy.holiday(d)) {
-        let on_the_day = h.date == plan.date;
-        if worked_any && h.statutory && on_the_day && plan.kind != DayKind::RestDay {
+        // Worked on the statutory holiday itself, or on the day it moved to from a rest day
+        // (a holiday's plan names the statutory holiday it stands in for). A rest day keeps
+        // the date of a holiday that moved away; an alternative holiday names the one it is
+        // given for.
+        let holiday_here = matches!(plan.kind, DayKind::Workday | DayKind::Holiday);
+        if worked_any && h.statutory && holiday_here {
             findings.push(DayFinding {
                 code: DayCode::HkAlternativeHolidayDue,
                 message: format!(

@@ -337,7 +337,8 @@ pub fn summarise(
             && d.date <= last
             && d.date >= first - Duration::days(60)
     }) {
-        let holiday = d.date;
+        // The statutory holiday's own date, also when it was worked on the day it moved to.
+        let holiday = d.holiday.unwrap_or(d.date);
         let given = person
             .alternative_holidays
             .iter()
