@@ -1091,8 +1091,26 @@ fn working_a_statutory_holiday_moved_off_a_rest_day_needs_an_alternative() {
     assert!(monday.has(DayCode::HkAlternativeHolidayDue));
     assert_eq!(m.alternative_holidays.len(), 1);
     assert_eq!(m.alternative_holidays[0].holiday, date("2026-12-26"));
-    assert_eq!(m.alternative_holidays[0].due, date("2027-02-24"));
+    // Due within 60 days of the day the holiday was worked: 28 December + 60 days.
+    assert_eq!(m.alternative_holidays[0].due, date("2027-02-26"));
     assert!(m.warnings.iter().any(
         |w| w.code == WarningCode::HkAlternativeHolidayDue && w.date == date("2026-12-26")
     ));
+}
+
+#[test]
+fn a_second_clock_out_is_an_extra_punch() {
+    let p = policy_on("office-week");
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "09:00", In),
+        punch(hk(), "2026-11-03", "18:00", Out),
+        punch(hk(), "2026-11-03", "18:02", Out),
+    ]);
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!(d.missing_clock_in, 0);
+    assert!(d.has(DayCode::ExtraPunch), "{:?}", d.findings);
+    assert_eq!(d.status, DayStatus::Exception);
+    assert_eq!(d.worked_min, 480);
 }

@@ -17,8 +17,9 @@
 //!
 //! Counted punches (accepted, approved field punches, corrections) are read in time order: a
 //! clock-in opens work, a break start closes it and opens a break, a break end reopens work, a
-//! clock-out closes it. A second clock-in while at work and a clock-out while not at work are
-//! listed as `extra_punch` and otherwise ignored. Worked minutes are the paired minutes, less
+//! clock-out closes it. A second clock-in while at work, and a second clock-out after a
+//! segment was clocked in and out, are listed as `extra_punch` and otherwise ignored; a
+//! clock-out with no counted clock-in before it is a `missing_clock_in`. Worked minutes are the paired minutes, less
 //! unpaid scheduled breaks the work ran through, plus paid break time taken.
 //!
 //! # Lateness and early leave
@@ -60,7 +61,8 @@ pub enum DayCode {
     Overtime,
     /// A field punch is waiting for its review.
     PendingReview,
-    /// A punch that pairs with nothing (a second clock-in, a clock-out while not at work).
+    /// A punch that pairs with nothing (a second clock-in while at work, a second clock-out
+    /// after a segment was clocked in and out).
     ExtraPunch,
     /// Worked on a rest day.
     WorkedRestDay,
@@ -516,6 +518,7 @@ pub fn compute_day(
 
     // An open clock-in at the end of a closed day: a forgotten clock-out.
     let mut forced_close = false;
+    let mut extra_outs = 0usize;
     if let Some((start, was_in)) = pairing.open {
         let sched_end = segs.iter().map(|s| s.1).find(|e| *e > start);
         if !closed {
@@ -678,6 +681,14 @@ pub fn compute_day(
                 early_min: 0,
             };
             let any_work = pairing.work.iter().any(|w| w.1 > lo && w.0 < hi);
+            if clock_in.is_some() {
+                // A second clock-out in a segment already clocked in and out pairs with nothing.
+                extra_outs += pairing
+                    .stray_outs
+                    .iter()
+                    .filter(|t| **t >= lo && **t < hi)
+                    .count();
+            }
             if let Some(t) = clock_in {
                 let late = scheduled_between(s, t);
                 if late > shift.late_grace_min {
@@ -766,13 +777,11 @@ pub fn compute_day(
             ),
         });
     }
-    if !pairing.extra.is_empty() {
+    let extra = pairing.extra.len() + extra_outs;
+    if extra > 0 {
         findings.push(DayFinding {
             code: DayCode::ExtraPunch,
-            message: format!(
-                "{} punch(es) pair with nothing and are ignored",
-                pairing.extra.len()
-            ),
+            message: format!("{extra} punch(es) pair with nothing and are ignored"),
         });
     }
     if counted
@@ -878,10 +887,15 @@ pub fn compute_day(
             findings.push(DayFinding {
                 code: DayCode::HkAlternativeHolidayDue,
                 message: format!(
-                    "worked the statutory holiday {} ({}): an alternative holiday is due by {}",
+                    "worked the statutory holiday {} ({}{}): an alternative holiday is due by {}",
                     h.name_en,
                     h.date,
-                    h.date + Duration::days(60)
+                    if h.date == plan.date {
+                        String::new()
+                    } else {
+                        format!(", moved to {} from a rest day", plan.date)
+                    },
+                    plan.date + Duration::days(60)
                 ),
             });
         }
@@ -920,7 +934,7 @@ pub fn compute_day(
         || r.early_min > 0
         || r.missing_clock_in > 0
         || r.missing_clock_out > 0
-        || !pairing.extra.is_empty();
+        || extra > 0;
     r.status = match plan.kind {
         DayKind::Workday if leave_halves >= 2 && !worked_any => DayStatus::OnLeave,
         DayKind::Workday if !closed && !exceptions => DayStatus::InProgress,

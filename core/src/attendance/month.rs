@@ -165,7 +165,8 @@ pub struct ContractWeek {
 pub struct AlternativeHoliday {
     /// The statutory holiday worked.
     pub holiday: NaiveDate,
-    /// The last day the alternative may be given (60 days after).
+    /// The last day the alternative may be given: 60 days after the day the holiday was
+    /// worked (its own date, or the day it moved to from a rest day).
     pub due: NaiveDate,
     /// The day given, if any.
     pub given: Option<NaiveDate>,
@@ -344,7 +345,8 @@ pub fn summarise(
             .iter()
             .find(|(_, h)| **h == holiday)
             .map(|(g, _)| *g);
-        let due = holiday + Duration::days(60);
+        // Within 60 days of the day the holiday was (the day it moved to, if it moved).
+        let due = d.date + Duration::days(60);
         if given.is_none() {
             s.warnings.push(Warning {
                 code: WarningCode::HkAlternativeHolidayDue,

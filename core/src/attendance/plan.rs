@@ -138,19 +138,35 @@ fn plan_one(
         HolidayObservance::Statutory => statutory,
         HolidayObservance::None => false,
     };
+    // A statutory holiday waiting to move lands on this day. A schedule that works holidays
+    // (`none`), or a roster entry naming a shift, works it: the day stays a working day that
+    // carries the holiday, so working it calls for an alternative holiday.
+    let land = |moved: &mut Vec<NaiveDate>, s: ShiftIdx| -> Option<DayPlan> {
+        if moved.is_empty() {
+            return None;
+        }
+        let m = moved.remove(0);
+        Some(if explicit || observance == HolidayObservance::None {
+            plan(DayKind::Workday, Some(s), Some(m))
+        } else {
+            plan(DayKind::Holiday, None, Some(m))
+        })
+    };
     match (shift, holiday) {
         (None, Some(h)) => {
-            if h.statutory && observance != HolidayObservance::None {
+            // s.39(2) applies to every employee, whatever the schedule observes.
+            if h.statutory {
                 moved.push(h.date);
             }
             plan(DayKind::RestDay, None, Some(h.date))
         }
         (None, None) => plan(DayKind::RestDay, None, None),
         (Some(s), Some(h)) if explicit || !observed(h.statutory) => {
-            if !h.statutory && !moved.is_empty() {
-                // A general holiday worked: the statutory holiday waiting to move lands here.
-                let moved_holiday = moved.remove(0);
-                return plan(DayKind::Holiday, None, Some(moved_holiday));
+            // A general holiday worked: a statutory holiday waiting to move lands here.
+            if !h.statutory {
+                if let Some(p) = land(moved, s) {
+                    return p;
+                }
             }
             plan(DayKind::Workday, Some(s), Some(h.date))
         }
@@ -163,14 +179,7 @@ fn plan_one(
             }
             plan(DayKind::Holiday, None, Some(h.date))
         }
-        (Some(s), None) => {
-            if moved.is_empty() {
-                plan(DayKind::Workday, Some(s), None)
-            } else {
-                let h = moved.remove(0);
-                plan(DayKind::Holiday, None, Some(h))
-            }
-        }
+        (Some(s), None) => land(moved, s).unwrap_or_else(|| plan(DayKind::Workday, Some(s), None)),
     }
 }
 
