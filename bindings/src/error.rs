@@ -19,6 +19,7 @@
 
 use daka_core::approvals::FieldError;
 use daka_core::approvals::form::FieldProblem;
+use daka_core::attendance::AttendanceError;
 use daka_device::engine::approvals::DraftError;
 use daka_device::outbox::OutboxError;
 use daka_device::store::StoreError;
@@ -42,6 +43,13 @@ pub enum DakaError {
     /// The device is enrolled but has never fetched its policy: sync once while online.
     #[error("no policy on this device yet; sync once while online")]
     NoPolicy,
+    /// The policy has no attendance schedule for this device's employee, so there is no
+    /// "my day" or "my month": an administrator assigns one in the policy's `attendance`.
+    #[error("the policy has no attendance schedule for employee {employee}")]
+    NoSchedule {
+        /// The employee id.
+        employee: String,
+    },
     /// A value passed by the app is malformed; `field` names it (e.g. `fix.lat`).
     #[error("invalid input: {field}: {reason} (got {value})")]
     InvalidInput {
@@ -202,6 +210,19 @@ impl From<&DeviceError> for DakaError {
             // A value daka built that cannot be serialised is a bug of daka's.
             DeviceError::Serialisation { .. } => DakaError::Internal {
                 reason: e.to_string(),
+            },
+            DeviceError::Attendance(AttendanceError::NoSchedule(employee)) => {
+                DakaError::NoSchedule {
+                    employee: employee.clone(),
+                }
+            }
+            DeviceError::Attendance(a) => DakaError::InvalidInput {
+                field: "month".into(),
+                value: match a {
+                    AttendanceError::NoSuchMonth(m) => m.to_string(),
+                    other => other.to_string(),
+                },
+                reason: a.to_string(),
             },
             // `DeviceError` is non-exhaustive: a failure this mapping does not know yet is
             // reported, never hidden.

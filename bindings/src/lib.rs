@@ -5,6 +5,7 @@
 //! wraps `daka_device::Device` in one exported object and converts values at the boundary.
 //!
 //! * `device.rs`: [`DakaDevice`], the object apps hold.
+//! * `attendance.rs`: "my day" and "my month", offline.
 //! * `approvals.rs`: request templates, routes, submissions, decisions and the inbox on it.
 //! * `form.rs`: [`FormValue`], the typed form values, and their one conversion into the
 //!   core's form input.
@@ -21,6 +22,7 @@
 #![doc = include_str!("../README.md")]
 
 mod approvals;
+mod attendance;
 mod device;
 mod error;
 mod form;
@@ -32,6 +34,10 @@ mod types;
 pub use approvals::{
     ApprovalAction, AuditEntryInfo, DraftPreview, FieldInfo, LeaveBalance, QueuedRequestInfo,
     RequestInfo, RequestStepInfo, RouteStepInfo, TemplateInfo,
+};
+pub use attendance::{
+    AttendanceDay, AttendanceFinding, AttendanceWarning, ExpectedPunch, LeaveOnDay, LeaveTotal,
+    MonthInfo, OvertimeTotal, ShiftSegment, TodayInfo,
 };
 pub use device::DakaDevice;
 pub use error::{DakaError, FormProblem};

@@ -306,6 +306,19 @@ pub struct DeviceOptions {
 
 // ---- conversions ---------------------------------------------------------------------------
 
+impl From<daka_core::punch::PunchKind> for PunchKind {
+    fn from(k: daka_core::punch::PunchKind) -> Self {
+        use daka_core::punch::PunchKind as K;
+        match k {
+            K::In => PunchKind::In,
+            K::Out => PunchKind::Out,
+            K::BreakStart => PunchKind::BreakStart,
+            K::BreakEnd => PunchKind::BreakEnd,
+            K::Field => PunchKind::Field,
+        }
+    }
+}
+
 impl From<PunchKind> for daka_core::punch::PunchKind {
     fn from(k: PunchKind) -> Self {
         use daka_core::punch::PunchKind as K;

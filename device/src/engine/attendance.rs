@@ -67,7 +67,8 @@ pub struct NextPunch {
 /// "My day".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Today {
-    /// Today's date in the organisation's time zone.
+    /// The day's date: today in the organisation's time zone, or yesterday while the
+    /// trusted time is still within yesterday's shift (a night shift, a late clock-out).
     pub date: NaiveDate,
     /// The shift's display name on a working day.
     pub shift_name: Option<String>,
@@ -86,7 +87,15 @@ impl Device {
         let now = self.trusted_time().now;
         let (employee, engine_arc) = self.attendance_context()?;
         let engine = AttendanceEngine::new(engine_arc.policy());
-        let date = now.with_timezone(&engine.time_zone()).date_naive();
+        // The day whose claim holds now: after a late shift, until the boundary with the next
+        // day, "today" is still the shift's date.
+        let calendar = now.with_timezone(&engine.time_zone()).date_naive();
+        let yesterday = calendar.pred_opt().unwrap_or(calendar);
+        let date = engine
+            .claims(&employee, yesterday, calendar)?
+            .into_iter()
+            .find(|(_, c)| c.from <= now && now < c.to)
+            .map_or(calendar, |(d, _)| d);
         let mut days = self.day_views(&engine, &employee, date, date, now)?;
         let view = days.remove(0);
         let shift = view

@@ -60,7 +60,7 @@ class ApprovalsTest {
     @Test
     fun `the policy's templates describe the forms to build`() {
         val templates = applicant.requestTemplates()
-        assertEquals(listOf("expense", "leave", "missed_punch", "field_punch_review", "purchase"), templates.map { it.id })
+        assertEquals(listOf("expense", "leave", "missed_punch", "field_punch_review", "overtime", "purchase"), templates.map { it.id })
         val expense = templates.first { it.id == "expense" }
         assertEquals("expense", expense.requestType)
         val amount = expense.fields.first { it.id == "amount" }
@@ -69,7 +69,10 @@ class ApprovalsTest {
         assertTrue(amount.required)
         assertEquals(listOf("Manager", "Finance"), expense.steps)
         val leaveType = templates.first { it.id == "leave" }.fields.first { it.id == "leave_type" }
-        assertEquals(listOf("annual", "sick", "no_pay"), leaveType.options)
+        assertEquals(listOf("annual", "sick", "no_pay", "toil"), leaveType.options)
+        val overtime = templates.first { it.id == "overtime" }
+        assertEquals("overtime", overtime.requestType)
+        assertEquals(listOf("date", "minutes", "reason"), overtime.fields.map { it.id })
     }
 
     @Test
