@@ -46,6 +46,8 @@ const APPROVAL_METHODS: &[&str] = &[
     "request",
     "leaveBalances",
 ];
+/// The attendance methods of `DakaDevice` (`src/attendance.rs`).
+const ATTENDANCE_METHODS: &[&str] = &["today", "monthSummary"];
 const KEY_STORE_METHODS: &[&str] = &["seal", "open"];
 const LISTENER_METHODS: &[&str] = &["onSyncProgress", "onSyncFinished", "onSyncFailed"];
 
@@ -173,6 +175,10 @@ fn the_method_list_matches_the_source() {
     );
     found.sort();
     assert_eq!(found, sorted(APPROVAL_METHODS), "src/approvals.rs exports");
+    let attendance = std::fs::read_to_string(crate_dir().join("src/attendance.rs")).unwrap();
+    let mut found = pub_fns(&attendance, "#[uniffi::export]", "\n}\n");
+    found.sort();
+    assert_eq!(found, sorted(ATTENDANCE_METHODS), "src/attendance.rs exports");
 
     let platform = std::fs::read_to_string(crate_dir().join("src/platform.rs")).unwrap();
     let mut keys = pub_fns(&platform, "pub trait KeyStore", "\n}\n");
@@ -230,6 +236,7 @@ fn generated_kotlin_and_swift_use_the_configured_names_and_export_every_method()
     for (ty, methods) in [
         ("DakaDevice", DEVICE_METHODS),
         ("DakaDevice", APPROVAL_METHODS),
+        ("DakaDevice", ATTENDANCE_METHODS),
         ("KeyStore", KEY_STORE_METHODS),
         ("StatusListener", LISTENER_METHODS),
     ] {
