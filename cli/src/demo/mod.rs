@@ -54,8 +54,8 @@ pub struct DemoArgs {
     keep: bool,
 }
 
-/// One clock shared by the phone and the server: starts at 08:50 today in Hong Kong and moves
-/// only when the story says so.
+/// One clock shared by the phone and the server: starts at 08:50 on Tuesday 1 December 2026 in
+/// Hong Kong and moves only when the story says so.
 struct Timeline {
     start: DateTime<Utc>,
     elapsed_ms: AtomicI64,
@@ -63,7 +63,9 @@ struct Timeline {
 
 impl Timeline {
     fn new() -> Arc<Timeline> {
-        let today = Utc::now().with_timezone(&Hong_Kong).date_naive();
+        // A fixed day, so every run tells the same month and its holidays are in the example
+        // calendar: Tuesday 1 December 2026.
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("valid date");
         let start = Hong_Kong
             .from_local_datetime(
                 &today.and_time(NaiveTime::from_hms_opt(8, 50, 0).expect("valid time")),
