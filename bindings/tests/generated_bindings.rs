@@ -178,7 +178,11 @@ fn the_method_list_matches_the_source() {
     let attendance = std::fs::read_to_string(crate_dir().join("src/attendance.rs")).unwrap();
     let mut found = pub_fns(&attendance, "#[uniffi::export]", "\n}\n");
     found.sort();
-    assert_eq!(found, sorted(ATTENDANCE_METHODS), "src/attendance.rs exports");
+    assert_eq!(
+        found,
+        sorted(ATTENDANCE_METHODS),
+        "src/attendance.rs exports"
+    );
 
     let platform = std::fs::read_to_string(crate_dir().join("src/platform.rs")).unwrap();
     let mut keys = pub_fns(&platform, "pub trait KeyStore", "\n}\n");

@@ -467,9 +467,7 @@ fn leave_counts_working_days_only() {
 fn a_worked_statutory_holiday_needs_an_alternative_within_60_days() {
     let p = policy_on("nights");
     let e = AttendanceEngine::new(&p);
-    // 1 October 2026 is a night in the cycle (269 days after 5 Jan: 269 mod 6 = 5 → rest);
-    // 30 Sep is day 4 (rest) too, so take 2 October's neighbour: find a worked statutory
-    // holiday by asking the plan.
+    // 1 October 2026 is 269 days after 5 January: 269 mod 6 = 5, a rest day of the cycle.
     let plans = e
         .plans("E1", date("2026-10-01"), date("2026-10-01"))
         .expect("plan");

@@ -133,9 +133,7 @@ impl<'p> AttendanceEngine<'p> {
         now: DateTime<Utc>,
     ) -> Result<(MonthSummary, Vec<DayResult>), AttendanceError> {
         let person = self.person(employee)?;
-        let (Some(first), Some(last)) = (month.first(), month.last()) else {
-            return Err(AttendanceError::NoSuchMonth(month));
-        };
+        let (first, last) = month_bounds(month)?;
         let from = first - Duration::days(month::MONTH_LOOKBACK_DAYS);
         let plans = plan::plan_days(
             self.rules,
@@ -165,9 +163,7 @@ impl<'p> AttendanceEngine<'p> {
         now: DateTime<Utc>,
     ) -> Result<MonthSummary, AttendanceError> {
         let person = self.person(employee)?;
-        let (Some(first), Some(last)) = (month.first(), month.last()) else {
-            return Err(AttendanceError::NoSuchMonth(month));
-        };
+        let (first, last) = month_bounds(month)?;
         let plans = plan::plan_days(
             self.rules,
             person,
@@ -299,6 +295,14 @@ impl<'p> AttendanceEngine<'p> {
         self.rules
             .person(employee)
             .ok_or_else(|| AttendanceError::NoSchedule(employee.to_owned()))
+    }
+}
+
+/// The first and last day of `month`, or [`AttendanceError::NoSuchMonth`].
+pub fn month_bounds(month: Month) -> Result<(NaiveDate, NaiveDate), AttendanceError> {
+    match (month.first(), month.last()) {
+        (Some(first), Some(last)) => Ok((first, last)),
+        _ => Err(AttendanceError::NoSuchMonth(month)),
     }
 }
 

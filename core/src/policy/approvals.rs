@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::{Json, Path};
-use super::text::{parse_id, parse_text};
+use super::text::{parse_date, parse_id, parse_text};
 use crate::approvals::template::{
     ApprovalPolicy, ApproverSpec, CompareOp, Condition, Field, FieldKind, LeaveType, Operand,
     RequestType, Role, StepMode, StepSpec, Template,
@@ -521,15 +521,6 @@ fn parse_field(v: &Json, path: &Path<'_>) -> Result<Field, PolicyError> {
         required,
         kind,
     })
-}
-
-fn parse_date(v: &Json, path: &Path<'_>) -> Result<NaiveDate, PolicyError> {
-    let s = v.as_str(path)?;
-    if s.len() != 10 {
-        return Err(path.invalid(v.show(), "a date \"YYYY-MM-DD\""));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| path.invalid(v.show(), format!("a date \"YYYY-MM-DD\": {e}")))
 }
 
 /// The fields a built-in request type needs, by id and type name, and whether they must be

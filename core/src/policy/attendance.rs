@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::{Json, Obj, Path};
 use super::limits::MAX_NAME_CHARS;
-use super::text::{parse_id, parse_text};
+use super::text::{parse_date, parse_id, parse_text};
 use crate::attendance::month::Month;
 use crate::attendance::rules::{
     Assignment, AttendancePolicy, Break, BreakTime, CompanyWarnings, Compensation, DAY_MIN,
@@ -203,15 +203,6 @@ fn at_or_after(t: u32, after: u32) -> u32 {
         x += DAY_MIN;
     }
     x
-}
-
-pub(super) fn parse_date(v: &Json, path: &Path<'_>) -> Result<NaiveDate, PolicyError> {
-    let s = v.as_str(path)?;
-    if s.len() != 10 {
-        return Err(path.invalid(v.show(), "a date \"YYYY-MM-DD\""));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| path.invalid(v.show(), format!("a date \"YYYY-MM-DD\": {e}")))
 }
 
 fn unique_id<'j>(

@@ -51,3 +51,13 @@ pub(super) fn parse_text(v: &Json, path: &Path<'_>, max: usize) -> Result<String
     }
     Ok(s.to_owned())
 }
+
+/// A calendar date `"YYYY-MM-DD"`.
+pub(super) fn parse_date(v: &Json, path: &Path<'_>) -> Result<chrono::NaiveDate, PolicyError> {
+    let s = v.as_str(path)?;
+    if s.len() != 10 {
+        return Err(path.invalid(v.show(), "a date \"YYYY-MM-DD\""));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| path.invalid(v.show(), format!("a date \"YYYY-MM-DD\": {e}")))
+}

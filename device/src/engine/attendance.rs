@@ -17,8 +17,8 @@ use crate::store::day_results;
 use daka_core::attendance::day::SegmentResult;
 use daka_core::attendance::month::MONTH_LOOKBACK_DAYS;
 use daka_core::attendance::{
-    AttendanceEngine, AttendanceError, AttendancePunch, DayResult, EmployeeRecords, Month,
-    MonthSummary, PunchState,
+    AttendanceEngine, AttendancePunch, DayResult, EmployeeRecords, Month, MonthSummary, PunchState,
+    month_bounds,
 };
 use daka_core::protocol::ItemKind;
 use daka_core::punch::{PunchKind, PunchRecord, RecordedDecision};
@@ -119,9 +119,7 @@ impl Device {
         let now = self.trusted_time().now;
         let (employee, engine_arc) = self.attendance_context()?;
         let engine = AttendanceEngine::new(engine_arc.policy());
-        let (Some(first), Some(last)) = (month.first(), month.last()) else {
-            return Err(DeviceError::Attendance(AttendanceError::NoSuchMonth(month)));
-        };
+        let (first, last) = month_bounds(month)?;
         let from = first - Duration::days(MONTH_LOOKBACK_DAYS);
         let views = self.day_views(&engine, &employee, from, last, now)?;
         let results: Vec<DayResult> = views.iter().map(|v| v.result.clone()).collect();
