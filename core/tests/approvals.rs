@@ -81,9 +81,12 @@ fn the_example_policy_has_roles_leave_types_and_the_built_in_templates() {
             "leave",
             "missed_punch",
             "field_punch_review",
+            "overtime",
             "purchase"
         ]
     );
+    assert!(a.leave_type("toil").unwrap().time_off_in_lieu);
+    assert_eq!(a.leave_type("toil").unwrap().yearly_halves, 0);
 }
 
 // ---- routes -----------------------------------------------------------------------------------

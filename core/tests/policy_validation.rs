@@ -25,6 +25,7 @@ const ROOT_FIELDS: &[&str] = &[
     "employees",
     "face_matchers",
     "approvals",
+    "attendance",
 ];
 const OKP_FIELDS: &[&str] = &["kty", "crv", "x", "alg", "kid", "use"];
 const POLYGON_FIELDS: &[&str] = &["type", "coordinates"];

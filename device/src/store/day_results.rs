@@ -59,3 +59,65 @@ pub(crate) fn between(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use daka_core::attendance::{DayKind, DayStatus};
+
+    fn result(date: &str, worked_min: u32) -> DayResult {
+        DayResult {
+            employee: "E1001".into(),
+            date: date.parse().unwrap(),
+            kind: DayKind::Workday,
+            shift: Some("store".into()),
+            holiday: None,
+            status: DayStatus::Normal,
+            scheduled_min: 480,
+            expected_min: 480,
+            paired_min: worked_min,
+            break_deducted_min: 0,
+            paid_break_min: 0,
+            worked_min,
+            late_min: 0,
+            early_min: 0,
+            missing_clock_in: 0,
+            missing_clock_out: 0,
+            leave: vec![],
+            overtime: None,
+            pending: vec![],
+            segments: vec![],
+            findings: vec![],
+        }
+    }
+
+    #[test]
+    fn the_latest_result_for_a_date_replaces_the_earlier() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("d.db")).unwrap();
+        let conn = store.conn();
+        save(&conn, &result("2026-12-01", 400), 42, 1).unwrap();
+        save(&conn, &result("2026-12-02", 480), 42, 1).unwrap();
+        save(&conn, &result("2026-12-01", 470), 43, 2).unwrap();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let got = between(&conn, "E1001", d("2026-12-01"), d("2026-12-31")).unwrap();
+        assert_eq!(
+            got.iter()
+                .map(|r| (r.date, r.worked_min))
+                .collect::<Vec<_>>(),
+            [(d("2026-12-01"), 470), (d("2026-12-02"), 480)]
+        );
+        assert!(
+            between(&conn, "E1002", d("2026-12-01"), d("2026-12-31"))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            between(&conn, "E1001", d("2026-12-02"), d("2026-12-02"))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

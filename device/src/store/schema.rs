@@ -183,10 +183,17 @@ mod tests {
                 for v in 0..start {
                     upgrade_from(&mut conn, v).unwrap();
                 }
-                if start >= 1 {
+                if (1..6).contains(&start) {
                     conn.execute(
                         "INSERT INTO outbox (id, stream, kind, payload, created_ms) VALUES ('a', 's', 'punch', '{}', 1)",
                         [],
+                    )
+                    .unwrap();
+                } else if start >= 6 {
+                    // From 6 the payload has a table of its own.
+                    conn.execute_batch(
+                        "INSERT INTO outbox (id, stream, kind, created_ms) VALUES ('a', 's', 'punch', 1);
+                         INSERT INTO outbox_payload (seq, payload) SELECT seq, '{}' FROM outbox;",
                     )
                     .unwrap();
                 }
@@ -235,6 +242,7 @@ mod tests {
                 "outbox_count",
                 "attachment",
                 "outbox_payload",
+                "day_result",
             ] {
                 let n: i64 = conn
                     .query_row(
