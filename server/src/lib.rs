@@ -21,11 +21,14 @@
 //! * [`crypto`]: random secrets and tokens, hashes, new organisation keys, device signatures.
 //! * [`openapi`]: the generated OpenAPI document.
 //! * [`report`]: the monthly attendance export HR pays from (CSV and XLSX).
+//! * [`attendance`]: attendance as the authority: records from storage, the recompute queue
+//!   and its stored day results, months for the month endpoint, the export and `daka report`.
 //!
 //! # Overview
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod attendance;
 pub mod crypto;
 pub mod intake;
 pub mod openapi;
@@ -131,6 +134,17 @@ impl Server {
             }
             None => SeedReport::default(),
         };
+        // Recomputes queued before a stop (or a crash) are done before serving.
+        {
+            let storage = storage.clone();
+            let now = options
+                .clock
+                .as_ref()
+                .map_or_else(Utc::now, |clock| clock());
+            tokio::task::spawn_blocking(move || attendance::recompute::run(storage.as_ref(), now))
+                .await
+                .map_err(|e| ServerError::Serve(e.to_string()))??;
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| ServerError::Bind {
