@@ -206,6 +206,19 @@ impl SqliteStorage {
         self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The ids of every organisation in the file, in id order (for tools that read the file
+    /// directly, such as `daka report`).
+    pub fn org_ids(&self) -> Result<Vec<String>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare("SELECT id FROM org ORDER BY id")
+            .map_err(map_err)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(map_err)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(map_err)
+    }
+
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64, StorageError> {
         self.reader()
