@@ -79,11 +79,21 @@ fn report_writes_the_workbook_and_the_csv_tables() {
         csv_dir.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("6 employees, 30 days"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("6 employees, 30 days"),
+        "{}",
+        stderr(&o)
+    );
     let summary = std::fs::read_to_string(csv_dir.join("attendance-2026-11-summary.csv")).unwrap();
-    assert!(summary.starts_with('\u{feff}'), "a byte-order mark for Excel");
+    assert!(
+        summary.starts_with('\u{feff}'),
+        "a byte-order mark for Excel"
+    );
     assert_eq!(summary.lines().count(), 1 + 6);
-    assert!(summary.lines().any(|l| l.starts_with("E1001,")), "{summary}");
+    assert!(
+        summary.lines().any(|l| l.starts_with("E1001,")),
+        "{summary}"
+    );
     let days = std::fs::read_to_string(csv_dir.join("attendance-2026-11-days.csv")).unwrap();
     assert_eq!(days.lines().count(), 1 + 6 * 30);
     assert!(csv_dir.join("attendance-2026-11-warnings.csv").is_file());

@@ -303,12 +303,19 @@ async fn approved_corrections_turn_a_missing_clock_out_normal_and_reach_the_devi
     let applicant = server.enroll("A-E1001-0001").await;
     let manager = server.enroll("A-E0101-0001").await;
     let day = past_workdays()[0];
-    assert_eq!(stored_day(&server, "E1001", day).await.status.as_str(), "absent");
+    assert_eq!(
+        stored_day(&server, "E1001", day).await.status.as_str(),
+        "absent"
+    );
 
-    let correction = |kind: &str, time: &str| {
-        json!({"date": day.to_string(), "punch_kind": kind, "time": time, "reason": "phone battery was flat"})
-    };
-    let first = submit(&server, &applicant, "missed_punch", correction("in", "10:00")).await;
+    let correction = |kind: &str, time: &str| json!({"date": day.to_string(), "punch_kind": kind, "time": time, "reason": "phone battery was flat"});
+    let first = submit(
+        &server,
+        &applicant,
+        "missed_punch",
+        correction("in", "10:00"),
+    )
+    .await;
     approve(&server, &manager, &first).await;
     let p = policy();
     let engine = AttendanceEngine::new(&p);
@@ -326,7 +333,13 @@ async fn approved_corrections_turn_a_missing_clock_out_normal_and_reach_the_devi
     assert_eq!(expected.missing_clock_out, 1, "{expected:?}");
     assert_eq!(stored_day(&server, "E1001", day).await, expected);
 
-    let second = submit(&server, &applicant, "missed_punch", correction("out", "19:00")).await;
+    let second = submit(
+        &server,
+        &applicant,
+        "missed_punch",
+        correction("out", "19:00"),
+    )
+    .await;
     approve(&server, &manager, &second).await;
     records
         .punches
@@ -353,7 +366,10 @@ async fn approved_leave_turns_an_absent_day_into_leave() {
     let applicant = server.enroll("A-E1001-0001").await;
     let manager = server.enroll("A-E0101-0001").await;
     let day = past_workdays()[1];
-    assert_eq!(stored_day(&server, "E1001", day).await.status.as_str(), "absent");
+    assert_eq!(
+        stored_day(&server, "E1001", day).await.status.as_str(),
+        "absent"
+    );
     let id = submit(
         &server,
         &applicant,
@@ -362,7 +378,10 @@ async fn approved_leave_turns_an_absent_day_into_leave() {
     )
     .await;
     // Submitted, not approved: nothing changes.
-    assert_eq!(stored_day(&server, "E1001", day).await.status.as_str(), "absent");
+    assert_eq!(
+        stored_day(&server, "E1001", day).await.status.as_str(),
+        "absent"
+    );
     approve(&server, &manager, &id).await;
     let on_leave = stored_day(&server, "E1001", day).await;
     assert_eq!(on_leave.status.as_str(), "on_leave", "{on_leave:?}");
@@ -455,9 +474,21 @@ async fn a_locked_month_records_and_flags_a_late_change_and_keeps_its_result() {
     let r = lock(json!({ "month": month })).await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!((body["locked"].clone(), body["changed"].clone()), (json!(true), json!(true)));
-    let body: Value = lock(json!({ "month": month })).await.unwrap().json().await.unwrap();
-    assert_eq!(body["changed"], json!(false), "locking twice changes nothing");
+    assert_eq!(
+        (body["locked"].clone(), body["changed"].clone()),
+        (json!(true), json!(true))
+    );
+    let body: Value = lock(json!({ "month": month }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["changed"],
+        json!(false),
+        "locking twice changes nothing"
+    );
 
     // A correction approved after the lock: recorded, flagged, not stored, not sent.
     let id = submit(
@@ -510,7 +541,10 @@ async fn a_locked_month_records_and_flags_a_late_change_and_keeps_its_result() {
             &format!("/admin/v1/attendance/month?month={month}&employee=E1001"),
         )
         .await;
-    assert_eq!((m["locked"].clone(), m["late_changes"].clone()), (json!(true), json!(1)));
+    assert_eq!(
+        (m["locked"].clone(), m["late_changes"].clone()),
+        (json!(true), json!(1))
+    );
 
     // Unlocking (in the trail) takes the change and sends it.
     let r = server
@@ -565,7 +599,10 @@ async fn the_xlsx_export_has_the_month_endpoints_numbers() {
         approve(&server, &manager, &id).await;
     }
     let (status, m) = server
-        .admin_get(ADMIN_A, &format!("/admin/v1/attendance/month?month={month}"))
+        .admin_get(
+            ADMIN_A,
+            &format!("/admin/v1/attendance/month?month={month}"),
+        )
         .await;
     assert_eq!(status, 200, "{m}");
     let summaries = m["employees"].as_array().unwrap();
@@ -601,7 +638,7 @@ async fn the_xlsx_export_has_the_month_endpoints_numbers() {
         let id = s["employee"].as_str().unwrap();
         let row = rows
             .iter()
-            .find(|r| r[0].to_string() == id)
+            .find(|r| r[0] == id)
             .unwrap_or_else(|| panic!("{id} has no row"));
         for (column, field) in [
             ("Days due", "days_due"),
@@ -620,8 +657,10 @@ async fn the_xlsx_export_has_the_month_endpoints_numbers() {
                 "{id} {column}"
             );
         }
-        for (column, field) in [("Expected hours", "expected_min"), ("Worked hours", "worked_min")]
-        {
+        for (column, field) in [
+            ("Expected hours", "expected_min"),
+            ("Worked hours", "worked_min"),
+        ] {
             let hours = number(&row[col(column)]);
             assert!(
                 (hours * 60.0 - s[field].as_f64().unwrap()).abs() < 1e-6,
@@ -808,7 +847,12 @@ async fn a_recompute_queued_before_a_stop_is_done_at_the_next_start() {
         (
             marks,
             storage
-                .attendance_days(ORG_A, Some("E1001"), day - Duration::days(1), day + Duration::days(1))
+                .attendance_days(
+                    ORG_A,
+                    Some("E1001"),
+                    day - Duration::days(1),
+                    day + Duration::days(1),
+                )
                 .unwrap(),
         )
     })
@@ -825,7 +869,10 @@ async fn a_recompute_queued_before_a_stop_is_done_at_the_next_start() {
 }
 
 /// Stored results of E1001 for one day, read from storage without computing missing ones.
-async fn stored_days_raw(server: &TestServer, day: NaiveDate) -> Vec<daka_server::storage::StoredDay> {
+async fn stored_days_raw(
+    server: &TestServer,
+    day: NaiveDate,
+) -> Vec<daka_server::storage::StoredDay> {
     let storage = server.server.storage().clone();
     tokio::task::spawn_blocking(move || {
         storage

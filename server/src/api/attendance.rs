@@ -47,7 +47,10 @@ impl From<MonthError> for Failure {
 }
 
 fn no_policy() -> Failure {
-    Failure::bad_request("no_policy", "the organisation has no policy: publish one first")
+    Failure::bad_request(
+        "no_policy",
+        "the organisation has no policy: publish one first",
+    )
 }
 
 /// The query's parameters by name; any other name is `unknown_parameter`.
@@ -69,9 +72,9 @@ fn query(raw: Option<String>, known: &[&str]) -> Result<BTreeMap<String, String>
 }
 
 fn required<'q>(q: &'q BTreeMap<String, String>, name: &str) -> Result<&'q str, Failure> {
-    q.get(name).map(String::as_str).ok_or_else(|| {
-        ParamError::new("missing_parameter", name, "", "is required").into()
-    })
+    q.get(name)
+        .map(String::as_str)
+        .ok_or_else(|| ParamError::new("missing_parameter", name, "", "is required").into())
 }
 
 /// The organisation's current policy, for checking employees.

@@ -31,12 +31,15 @@ use daka_core::Policy;
 
 use crate::storage::{Storage, StorageError};
 
+/// Parsed policies by (organisation, version).
+type PolicyCache = HashMap<(String, u64), Arc<Policy>>;
+
 /// The organisation's current policy, parsed (cached by organisation and version).
 pub fn current_policy(
     storage: &dyn Storage,
     org_id: &str,
 ) -> Result<Option<Arc<Policy>>, StorageError> {
-    static CACHE: Mutex<Option<HashMap<(String, u64), Arc<Policy>>>> = Mutex::new(None);
+    static CACHE: Mutex<Option<PolicyCache>> = Mutex::new(None);
     let Some(stored) = storage.current_policy(org_id)? else {
         return Ok(None);
     };

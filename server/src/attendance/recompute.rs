@@ -194,7 +194,10 @@ fn org_round(
             let d = at.with_timezone(&tz).date_naive();
             Some((d - Duration::days(1), d + Duration::days(1)))
         } else if let Some(id) = m.cause.strip_prefix("request:") {
-            storage.request(org_id, id)?.as_ref().and_then(request_dates)
+            storage
+                .request(org_id, id)?
+                .as_ref()
+                .and_then(request_dates)
         } else {
             Some((previous_month_start(today), today))
         };

@@ -913,8 +913,11 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<AttendanceSources, StorageError>;
     /// Queues a recompute (inputs queue theirs in their own transactions; this is for repairs
     /// and for days that passed without input).
-    fn mark_attendance(&self, mark: &AttendanceMark, now: DateTime<Utc>)
-    -> Result<(), StorageError>;
+    fn mark_attendance(
+        &self,
+        mark: &AttendanceMark,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
     /// Queued recomputes of every organisation, oldest first, at most `limit`.
     fn attendance_marks(&self, limit: u32) -> Result<Vec<AttendanceMark>, StorageError>;
     /// Stored day results of `employee_id` (of everyone when `None`) for `from..=to`, by
@@ -933,8 +936,12 @@ pub trait Storage: Send + Sync + 'static {
     /// removed in the same transaction.
     fn save_attendance(&self, write: &AttendanceWrite) -> Result<AttendanceOutcome, StorageError>;
     /// Locks `month` (`YYYY-MM`); `false` when it was locked already (nothing written).
-    fn lock_month(&self, org_id: &str, month: &str, now: DateTime<Utc>)
-    -> Result<bool, StorageError>;
+    fn lock_month(
+        &self,
+        org_id: &str,
+        month: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
     /// Unlocks `month` and queues its days for recompute, so that the late changes are
     /// taken; `false` when it was not locked (nothing written).
     fn unlock_month(

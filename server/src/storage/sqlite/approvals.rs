@@ -11,8 +11,8 @@ use super::attachments;
 use super::attendance;
 use super::sql::{cached_rows, map_err, ms, time};
 use crate::storage::{
-    ApprovalDecision, ApprovalKey, AttendanceMark, ApprovalState, AuditEntry, Correction, StorageError, StoredItem,
-    StoredRequest,
+    ApprovalDecision, ApprovalKey, ApprovalState, AttendanceMark, AuditEntry, Correction,
+    StorageError, StoredItem, StoredRequest,
 };
 
 /// The columns of a `request r` row, named as [`RequestColumns::from_row`] reads them.

@@ -11,9 +11,8 @@ use super::attendance;
 use super::devices::read_device;
 use super::sql::{cached_execute, cached_row, cached_rows, map_err, ms, signed, time, unsigned};
 use crate::storage::{
-    AttendanceMark,
-    ChainHead, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus, StorageError,
-    StoredItem, StoredPunch,
+    AttendanceMark, ChainHead, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus,
+    StorageError, StoredItem, StoredPunch,
 };
 
 /// What judging a device's next punch needs from the database: its chain head (with the head
