@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use clap::{Args, ValueEnum};
-use daka_server::SqliteStorage;
 use daka_server::api::attendance::render;
 use daka_server::attendance::month::{MonthError, month_results};
 use daka_server::attendance::params::{self, Format, Sheet};
+use daka_server::{SqliteStorage, Storage};
 
 use crate::{exit, malformed};
 

@@ -882,3 +882,36 @@ async fn stored_days_raw(
     .await
     .unwrap()
 }
+
+/// Days that pass without any input (an absence) are computed by the sweep, and reach the
+/// devices.
+#[tokio::test]
+async fn the_sweep_computes_days_that_passed_without_input() {
+    let clock = Clock::default();
+    let server = TestServer::start_with(clock.options()).await;
+    let dev = server.enroll("A-E1001-0001").await;
+    clock.advance(Duration::days(3));
+    let storage = server.server.storage().clone();
+    let now = clock.now();
+    tokio::task::spawn_blocking(move || {
+        daka_server::attendance::recompute::sweep(storage.as_ref(), now).unwrap()
+    })
+    .await
+    .unwrap();
+    let p = policy();
+    let engine = AttendanceEngine::new(&p);
+    let yesterday = now.with_timezone(&p.time_zone()).date_naive() - Duration::days(1);
+    let expected = engine
+        .day("E1001", yesterday, &EmployeeRecords::default(), now)
+        .unwrap();
+    let raw = stored_days_raw(&server, yesterday).await;
+    assert_eq!(raw.len(), 1, "yesterday is stored");
+    let stored: DayResult = serde_json::from_str(&raw[0].result).unwrap();
+    assert_eq!(stored, expected);
+    assert!(
+        day_results(&server, &dev)
+            .await
+            .iter()
+            .any(|(d, _)| *d == expected)
+    );
+}

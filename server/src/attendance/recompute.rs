@@ -11,6 +11,9 @@
 //! unchanged result writes nothing and sends nothing; a crash before that commit leaves the
 //! marks queued for the next run (at the latest at start-up). Runs are serialised within the
 //! process, so a run never stores results older than one that finished before it.
+//!
+//! [`sweep`] computes the days that passed with no input at all (an absence) or were stored
+//! while still in progress: at start-up and every `ServerOptions::attendance_sweep`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -139,6 +142,30 @@ pub fn ensure_days(
     }
     if queued {
         run(storage, now)?;
+    }
+    Ok(())
+}
+
+/// Days before today the sweep looks at.
+pub const SWEEP_DAYS: i64 = 7;
+
+/// Computes, for every organisation and everyone with attendance settings, the days of the
+/// last [`SWEEP_DAYS`] before today that have no stored result or were stored in progress:
+/// the days that passed without any input. Run at start-up and on a timer.
+pub fn sweep(storage: &dyn Storage, now: DateTime<Utc>) -> Result<(), StorageError> {
+    for org_id in storage.org_ids()? {
+        let Some(policy) = current_policy(storage, &org_id)? else {
+            continue;
+        };
+        let today = now.with_timezone(&policy.time_zone()).date_naive();
+        ensure_days(
+            storage,
+            &org_id,
+            &[],
+            today - Duration::days(SWEEP_DAYS),
+            today - Duration::days(1),
+            now,
+        )?;
     }
     Ok(())
 }

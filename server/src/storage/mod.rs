@@ -778,6 +778,8 @@ pub trait Storage: Send + Sync + 'static {
     fn org_by_admin_token(&self, token_hash: &str) -> Result<Option<OrgRow>, StorageError>;
     /// Creates an organisation; `Conflict` if the id exists.
     fn create_org(&self, org: &NewOrg) -> Result<(), StorageError>;
+    /// The ids of every organisation, in id order.
+    fn org_ids(&self) -> Result<Vec<String>, StorageError>;
     /// Updates name and admin token; returns whether anything changed.
     fn update_org(
         &self,

@@ -206,19 +206,6 @@ impl SqliteStorage {
         self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The ids of every organisation in the file, in id order (for tools that read the file
-    /// directly, such as `daka report`).
-    pub fn org_ids(&self) -> Result<Vec<String>, StorageError> {
-        let conn = self.reader();
-        let mut stmt = conn
-            .prepare("SELECT id FROM org ORDER BY id")
-            .map_err(map_err)?;
-        stmt.query_map([], |r| r.get(0))
-            .map_err(map_err)?
-            .collect::<Result<Vec<String>, _>>()
-            .map_err(map_err)
-    }
-
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64, StorageError> {
         self.reader()
@@ -269,6 +256,17 @@ impl Storage for SqliteStorage {
 
     fn org_by_admin_token(&self, token_hash: &str) -> Result<Option<OrgRow>, StorageError> {
         orgs::org_by_admin_token(&self.reader(), token_hash)
+    }
+
+    fn org_ids(&self) -> Result<Vec<String>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM org ORDER BY id")
+            .map_err(map_err)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(map_err)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(map_err)
     }
 
     fn create_org(&self, org: &NewOrg) -> Result<(), StorageError> {
