@@ -535,16 +535,24 @@ async fn a_locked_month_records_and_flags_a_late_change_and_keeps_its_result() {
         )
         .await;
     assert_eq!(again["late_changes"].as_array().unwrap().len(), 1);
-    let (_, m) = server
-        .admin_get(
-            ADMIN_A,
-            &format!("/admin/v1/attendance/month?month={month}&employee=E1001"),
-        )
-        .await;
+    let month_of_e1001 = || async {
+        let (status, m) = server
+            .admin_get(
+                ADMIN_A,
+                &format!("/admin/v1/attendance/month?month={month}&employee=E1001"),
+            )
+            .await;
+        assert_eq!(status, 200, "{m}");
+        m
+    };
+    let m = month_of_e1001().await;
     assert_eq!(
         (m["locked"].clone(), m["late_changes"].clone()),
         (json!(true), json!(1))
     );
+    // The locked month is summarised from the stored results payroll was locked on.
+    let locked_absences = m["employees"][0]["absences"].as_u64().unwrap();
+    let locked_missing = m["employees"][0]["missing_punches"].as_u64().unwrap();
 
     // Unlocking (in the trail) takes the change and sends it.
     let r = server
@@ -567,6 +575,16 @@ async fn a_locked_month_records_and_flags_a_late_change_and_keeps_its_result() {
             .await
             .iter()
             .any(|(d, _)| *d == taken)
+    );
+    let m = month_of_e1001().await;
+    assert_eq!(m["locked"], json!(false));
+    assert_eq!(
+        m["employees"][0]["absences"].as_u64().unwrap(),
+        locked_absences - 1
+    );
+    assert_eq!(
+        m["employees"][0]["missing_punches"].as_u64().unwrap(),
+        locked_missing + 1
     );
     let (_, locks) = server
         .admin_get(ADMIN_A, "/admin/v1/attendance/locks")

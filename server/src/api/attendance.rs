@@ -184,7 +184,8 @@ pub struct MonthView {
 }
 
 /// The month of every employee with attendance settings (or one), computed by the engine
-/// from the stored records under the current policy.
+/// from the stored records under the current policy; a locked month from its stored day
+/// results, the ones payroll was locked on.
 #[utoipa::path(get, path = "/admin/v1/attendance/month", tag = "attendance",
     security(("admin_token" = [])),
     params(

@@ -2,12 +2,17 @@
 //! stored records under the organisation's current policy; and the export HR pays from,
 //! built from it ([`crate::report::MonthReport`]). The month endpoint, the report endpoint
 //! and `daka report` all come here, so they give the same numbers.
+//!
+//! A month locked for payroll is summarised from its **stored** day results (the ones payroll
+//! was locked on; late changes are recorded beside them, not taken), the days of the lookback
+//! likewise where their month is locked, and the engine's results elsewhere.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use daka_core::Policy;
-use daka_core::attendance::month::MONTH_LOOKBACK_DAYS;
+use daka_core::attendance::month::{MONTH_LOOKBACK_DAYS, summarise};
 use daka_core::attendance::{AttendanceEngine, DayResult, Month, MonthSummary};
 
 use super::current_policy;
@@ -58,6 +63,13 @@ pub fn month_results(
         return Err(StorageError::Corrupt(format!("month {month}")).into());
     };
     let engine = AttendanceEngine::new(&policy);
+    let locked: BTreeSet<Month> = storage
+        .month_locks(org_id)?
+        .0
+        .iter()
+        .filter_map(|l| Month::parse(&l.month))
+        .collect();
+    let today = now.with_timezone(&policy.time_zone()).date_naive();
     let mut out = Vec::new();
     for person in &policy.attendance.people {
         let id = &person.employee;
@@ -72,9 +84,40 @@ pub fn month_results(
             first - Duration::days(MONTH_LOOKBACK_DAYS + 1),
             last + Duration::days(1),
         )?;
-        let (summary, days) = engine
-            .month(id, month, &records, now)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let engine_error = |e: daka_core::attendance::AttendanceError| {
+            MonthError::Storage(StorageError::Corrupt(e.to_string()))
+        };
+        if !locked.contains(&month) {
+            let (summary, days) = engine
+                .month(id, month, &records, now)
+                .map_err(engine_error)?;
+            out.push((id.clone(), summary, days));
+            continue;
+        }
+        // Locked: the stored results of locked months stand for the engine's.
+        let from = first - Duration::days(MONTH_LOOKBACK_DAYS);
+        let mut days = engine
+            .days(id, from, last, &records, now)
+            .map_err(engine_error)?;
+        let stored: BTreeMap<chrono::NaiveDate, String> = storage
+            .attendance_days(org_id, Some(id), from, last)?
+            .into_iter()
+            .map(|d| (d.day, d.result))
+            .collect();
+        for d in &mut days {
+            if locked.contains(&Month::of(d.date))
+                && let Some(json) = stored.get(&d.date)
+            {
+                *d = serde_json::from_str(json).map_err(|e| {
+                    StorageError::Corrupt(format!("stored day result of {id} {}: {e}", d.date))
+                })?;
+            }
+        }
+        let plans = engine
+            .plans(id, from - Duration::days(1), last + Duration::days(1))
+            .map_err(engine_error)?;
+        let summary = summarise(&policy.attendance, person, month, &plans, &days, today);
+        days.retain(|d| d.date >= first);
         out.push((id.clone(), summary, days));
     }
     Ok(MonthResults {
