@@ -5,6 +5,7 @@
 //! * `daka verify-log`: is this exported punch log complete and untampered?
 //! * `daka fences`: how will honest staff and outsiders fare at each site? The fence advisor.
 //! * `daka serve`: run the reference server (see docs/server.md).
+//! * `daka report`: the monthly attendance export, from the server's database file.
 //!
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
 
@@ -13,6 +14,7 @@ mod demo;
 mod face_matcher;
 mod fences;
 mod render;
+mod report;
 mod serve;
 mod verify_log;
 
@@ -76,6 +78,12 @@ enum Command {
     /// Logs one line per request to standard error. Exit status: 0 after a clean stop,
     /// 2 if it cannot start (bad seed, database or address).
     Serve(serve::ServeArgs),
+    /// Write a month's attendance export (XLSX, or CSV tables) from the server's database.
+    ///
+    /// Reads the SQLite file directly, with the same code as the server's report endpoint.
+    /// Exit status: 0 written, 2 a usage error (missing database, bad month, unknown or
+    /// ambiguous organisation), 1 the database or the file could not be read or written.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +102,7 @@ fn main() -> ExitCode {
         Command::FaceToken(args) => face_matcher::run(args),
         Command::Fences(args) => fences::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Report(args) => report::run(args),
     };
     ExitCode::from(status)
 }

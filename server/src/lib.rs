@@ -21,11 +21,14 @@
 //! * [`crypto`]: random secrets and tokens, hashes, new organisation keys, device signatures.
 //! * [`openapi`]: the generated OpenAPI document.
 //! * [`report`]: the monthly attendance export HR pays from (CSV and XLSX).
+//! * [`attendance`]: attendance as the authority: records from storage, the recompute queue
+//!   and its stored day results, months for the month endpoint, the export and `daka report`.
 //!
 //! # Overview
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod attendance;
 pub mod crypto;
 pub mod intake;
 pub mod openapi;
@@ -131,6 +134,40 @@ impl Server {
             }
             None => SeedReport::default(),
         };
+        // Recomputes queued before a stop (or a crash) are done before serving.
+        {
+            let storage = storage.clone();
+            let now = options
+                .clock
+                .as_ref()
+                .map_or_else(Utc::now, |clock| clock());
+            tokio::task::spawn_blocking(move || {
+                attendance::recompute::run(storage.as_ref(), now)?;
+                attendance::recompute::sweep(storage.as_ref(), now)
+            })
+            .await
+            .map_err(|e| ServerError::Serve(e.to_string()))??;
+        }
+        let sweeper = options.attendance_sweep.map(|every| {
+            let storage = storage.clone();
+            let clock = options.clock.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let storage = storage.clone();
+                    let now = clock.as_ref().map_or_else(Utc::now, |clock| clock());
+                    let swept = tokio::task::spawn_blocking(move || {
+                        attendance::recompute::sweep(storage.as_ref(), now)
+                    })
+                    .await;
+                    if let Ok(Err(e)) = swept {
+                        tracing::warn!(error = %e, "attendance sweep failed; will try again");
+                    }
+                }
+            })
+        });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -162,6 +199,7 @@ impl Server {
             seed_report,
             stop: Some(stop_tx),
             task: Some(task),
+            sweeper,
         })
     }
 }
@@ -176,6 +214,8 @@ pub struct RunningServer {
     seed_report: SeedReport,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// The attendance sweep's timer task, stopped with the server.
+    sweeper: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -209,6 +249,9 @@ impl RunningServer {
 
     /// Stops accepting connections, lets requests in progress finish (up to 10 s) and returns.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -226,6 +269,9 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

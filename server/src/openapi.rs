@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, attachments, device, health, requests};
+use crate::api::{admin, attachments, attendance, device, health, requests};
 
 struct Security;
 
@@ -67,12 +67,21 @@ impl Modify for Security {
         admin::devices,
         admin::punches,
         admin::verify_chains,
+        attendance::days,
+        attendance::month,
+        attendance::report,
+        attendance::roster_warnings,
+        attendance::lock,
+        attendance::locks,
+        attendance::unlock,
+        attendance::late_changes,
         health::health,
     ),
     modifiers(&Security),
     tags(
         (name = "device", description = "What devices call (daka-core's `SyncClient`)"),
         (name = "admin", description = "Organisation administration, with the admin token"),
+        (name = "attendance", description = "Attendance for administrators, with the admin token: confirmed day results, months, the payroll export, roster warnings, month locks"),
         (name = "operations", description = "Health checks"),
     )
 )]

@@ -57,6 +57,10 @@ pub struct ServerOptions {
     pub request_log: Option<RequestLogger>,
     /// The server's clock; `None` for the system clock.
     pub clock: Option<ServerClock>,
+    /// How often attendance days that passed without any input (an absence, a day left in
+    /// progress) are computed and sent; `None` only at start-up and when read (default 10
+    /// min).
+    pub attendance_sweep: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -71,6 +75,7 @@ impl Default for ServerOptions {
             max_attachment_bytes: daka_core::policy::MAX_ATTACHMENT_BYTES as usize,
             request_log: None,
             clock: None,
+            attendance_sweep: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -87,6 +92,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field("request_log", &self.request_log.is_some())
             .field("clock", &self.clock.as_ref().map(|_| "custom"))
+            .field("attendance_sweep", &self.attendance_sweep)
             .finish()
     }
 }

@@ -116,6 +116,8 @@ async fn the_change_feed_pages_with_its_cursor() {
                     assert_eq!(*decision, daka_core::Decision::Accepted);
                     seen.push(punch_id.clone());
                 }
+                // The day the punches belong to, as the server's attendance confirms it.
+                Change::DayResult { result, .. } => assert_eq!(result.employee, "E1001"),
                 other => panic!("unexpected {other:?}"),
             }
         }

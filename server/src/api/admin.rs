@@ -58,7 +58,11 @@ pub async fn publish_policy(
         .map_err(|_| Failure::bad_request("invalid_policy", "the policy is not UTF-8 text"))?;
     let published = state
         .db(move |s| {
-            policies::publish(s.storage.as_ref(), &org, &document, s.now()).map_err(|e| match e {
+            let published = policies::publish(s.storage.as_ref(), &org, &document, s.now());
+            if published.is_ok() {
+                crate::attendance::recompute::run_logged(s.storage.as_ref(), s.now());
+            }
+            published.map_err(|e| match e {
                 PublishError::Invalid(e) => Failure::bad_request("invalid_policy", e.to_string()),
                 PublishError::OrgMismatch { .. } => {
                     Failure::bad_request("policy_org_mismatch", e.to_string())

@@ -248,7 +248,10 @@ pub async fn push(
                 received_at: s.now(),
                 deadline,
             };
-            Ok(intake::process(&ctx, &request.items)?)
+            let results = intake::process(&ctx, &request.items)?;
+            // The items are committed; their days are recomputed now (what fails stays queued).
+            crate::attendance::recompute::run_logged(s.storage.as_ref(), s.now());
+            Ok(results)
         })
         .await?;
     Ok(Json(PushResponse {

@@ -4,7 +4,8 @@
 //! handler uses (bearer authentication, bounded JSON bodies), `health.rs` the liveness check,
 //! and one file of handlers per audience: `device.rs` the protocol endpoints, `requests.rs`
 //! approvals as devices and administrators see them, `attachments.rs` file uploads,
-//! `admin.rs` the admin API. Handlers import the leaves, never this file.
+//! `admin.rs` the admin API, `attendance.rs` attendance for administrators (day results, months,
+//! the payroll export, roster warnings, month locks). Handlers import the leaves, never this file.
 //!
 //! Rules this layer keeps for every endpoint:
 //!
@@ -20,6 +21,7 @@
 
 pub mod admin;
 pub mod attachments;
+pub mod attendance;
 pub mod device;
 mod extract;
 mod failure;
@@ -35,7 +37,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 pub use crate::options::RequestLog;
 pub use extract::{AdminAuth, ApiJson, DeviceAuth};
@@ -120,6 +122,25 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/v1/devices", get(admin::devices))
         .route("/admin/v1/punches", get(admin::punches))
         .route("/admin/v1/chains/verify", get(admin::verify_chains))
+        .route("/admin/v1/attendance/days", get(attendance::days))
+        .route("/admin/v1/attendance/month", get(attendance::month))
+        .route(
+            "/admin/v1/attendance/roster-warnings",
+            get(attendance::roster_warnings),
+        )
+        .route(
+            "/admin/v1/attendance/locks",
+            post(attendance::lock).get(attendance::locks),
+        )
+        .route(
+            "/admin/v1/attendance/locks/{month}",
+            delete(attendance::unlock),
+        )
+        .route(
+            "/admin/v1/attendance/late-changes",
+            get(attendance::late_changes),
+        )
+        .route("/admin/v1/reports/attendance", get(attendance::report))
         .route("/openapi.json", get(openapi_json))
         .route("/health", get(health::health))
         .fallback(not_found)

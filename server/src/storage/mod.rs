@@ -598,6 +598,154 @@ pub enum ApprovalDecision {
     Write(Box<ApprovalWrite>),
 }
 
+// ---- attendance -----------------------------------------------------------------------------
+
+/// A stored punch as attendance reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePunch {
+    /// The record's id (its UUID, as text).
+    pub punch_id: String,
+    /// `in`, `out`, `break_start`, `break_end` or `field`.
+    pub kind: String,
+    /// How the server's verdict classifies it.
+    pub status: PunchStatus,
+    /// The trusted time it was judged at: when it happened.
+    pub judged_at: DateTime<Utc>,
+    /// For a field punch, the outcome of its review (`approved`, `rejected`), once decided.
+    pub review: Option<String>,
+}
+
+/// What one employee's attendance is computed from, as stored.
+#[derive(Debug, Clone, Default)]
+pub struct AttendanceSources {
+    /// The employee's punches judged in the window asked for, refused ones included (the
+    /// caller leaves them out), in time order.
+    pub punches: Vec<SourcePunch>,
+    /// Every approved missed-punch correction of the employee.
+    pub corrections: Vec<Correction>,
+    /// Every approved leave and overtime request of the employee.
+    pub requests: Vec<StoredRequest>,
+}
+
+/// An input whose days must be recomputed, queued in the same transaction as the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendanceMark {
+    /// Position in the queue (0 for a mark not yet stored).
+    pub seq: i64,
+    /// The organisation.
+    pub org_id: String,
+    /// The employee; `None` for everyone with attendance settings (a new policy).
+    pub employee_id: Option<String>,
+    /// What caused it, e.g. `punch:<id>`, `request:<id>`, `policy:7`, `unlock:2026-11`.
+    pub cause: String,
+    /// An instant whose day, and the days either side, are to be recomputed (a punch).
+    pub at: Option<DateTime<Utc>>,
+    /// Or a range of days, inclusive, `YYYY-MM-DD` in the policy's time zone; with neither,
+    /// the cause says which days (a request's form, a policy's window).
+    pub days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+/// A confirmed day result as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDay {
+    /// The employee.
+    pub employee_id: String,
+    /// The date, in the policy's time zone.
+    pub day: chrono::NaiveDate,
+    /// JSON of the engine's `DayResult`.
+    pub result: String,
+    /// The policy version it was computed under.
+    pub policy_version: u64,
+    /// When it was stored (server clock).
+    pub computed_at: DateTime<Utc>,
+}
+
+/// A day result just computed, to store if it changed.
+#[derive(Debug, Clone)]
+pub struct ComputedDay {
+    /// The employee.
+    pub employee_id: String,
+    /// The date.
+    pub day: chrono::NaiveDate,
+    /// JSON of the engine's `DayResult`; compared byte for byte with the stored one.
+    pub result: String,
+    /// The policy version it was computed under.
+    pub policy_version: u64,
+    /// JSON of the protocol `Change::DayResult` to add to the employee's devices' feeds when
+    /// it is stored.
+    pub change: String,
+    /// The inputs that caused the recompute, e.g. `punch:<id>`.
+    pub cause: String,
+}
+
+/// One recompute to write: see [`Storage::save_attendance`].
+#[derive(Debug, Clone)]
+pub struct AttendanceWrite {
+    /// The organisation.
+    pub org_id: String,
+    /// The days computed.
+    pub days: Vec<ComputedDay>,
+    /// Queue positions ([`AttendanceMark::seq`]) this recompute settles.
+    pub settled: Vec<i64>,
+    /// The server clock.
+    pub now: DateTime<Utc>,
+}
+
+/// What [`Storage::save_attendance`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttendanceOutcome {
+    /// Days stored (new or changed), each sent to the employee's devices.
+    pub stored: u32,
+    /// Days whose result was already stored as it is: nothing written.
+    pub unchanged: u32,
+    /// Days of a locked month whose result would change: recorded as late changes, not
+    /// stored.
+    pub late: u32,
+}
+
+/// A month locked for payroll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthLock {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// When it was locked (server clock).
+    pub locked_at: DateTime<Utc>,
+}
+
+/// One lock or unlock, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockEvent {
+    /// Position in the trail.
+    pub seq: i64,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// `lock` or `unlock`.
+    pub action: String,
+    /// When (server clock).
+    pub at: DateTime<Utc>,
+}
+
+/// A change to a locked month's day that was recorded instead of stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateChange {
+    /// Position in the record.
+    pub seq: i64,
+    /// The employee.
+    pub employee_id: String,
+    /// The date.
+    pub day: chrono::NaiveDate,
+    /// The inputs that caused it, e.g. `punch:<id>`.
+    pub cause: String,
+    /// JSON of the stored `DayResult`, which stays.
+    pub before: String,
+    /// JSON of the `DayResult` the inputs now give.
+    pub after: String,
+    /// The policy version `after` was computed under.
+    pub policy_version: u64,
+    /// When it was recorded (server clock).
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// The items of one push request being applied: see [`Storage::apply_batch`].
 pub trait ItemBatch {
     /// Applies one pushed item: reads the [`ItemState`], calls `judge`, and, when it decides
@@ -630,6 +778,8 @@ pub trait Storage: Send + Sync + 'static {
     fn org_by_admin_token(&self, token_hash: &str) -> Result<Option<OrgRow>, StorageError>;
     /// Creates an organisation; `Conflict` if the id exists.
     fn create_org(&self, org: &NewOrg) -> Result<(), StorageError>;
+    /// The ids of every organisation, in id order.
+    fn org_ids(&self) -> Result<Vec<String>, StorageError>;
     /// Updates name and admin token; returns whether anything changed.
     fn update_org(
         &self,
@@ -752,6 +902,61 @@ pub trait Storage: Send + Sync + 'static {
     /// An employee's approved attendance corrections.
     fn corrections(&self, org_id: &str, employee_id: &str)
     -> Result<Vec<Correction>, StorageError>;
+
+    // ---- attendance ----------------------------------------------------------------------
+    /// What `employee_id`'s attendance is computed from: punches judged in `[from, to)`, and
+    /// every approved correction, leave and overtime request.
+    fn attendance_sources(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<AttendanceSources, StorageError>;
+    /// Queues a recompute (inputs queue theirs in their own transactions; this is for repairs
+    /// and for days that passed without input).
+    fn mark_attendance(
+        &self,
+        mark: &AttendanceMark,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
+    /// Queued recomputes of every organisation, oldest first, at most `limit`.
+    fn attendance_marks(&self, limit: u32) -> Result<Vec<AttendanceMark>, StorageError>;
+    /// Stored day results of `employee_id` (of everyone when `None`) for `from..=to`, by
+    /// employee and date.
+    fn attendance_days(
+        &self,
+        org_id: &str,
+        employee_id: Option<&str>,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<StoredDay>, StorageError>;
+    /// Stores a recompute, in one transaction: each day whose result differs from the stored
+    /// one is stored and its change added to the feed of every device of the employee,
+    /// unless its month is locked, where the difference is recorded as a late change instead
+    /// (once per distinct new result); an unchanged day writes nothing. The settled marks are
+    /// removed in the same transaction.
+    fn save_attendance(&self, write: &AttendanceWrite) -> Result<AttendanceOutcome, StorageError>;
+    /// Locks `month` (`YYYY-MM`); `false` when it was locked already (nothing written).
+    fn lock_month(
+        &self,
+        org_id: &str,
+        month: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+    /// Unlocks `month` and queues its days for recompute, so that the late changes are
+    /// taken; `false` when it was not locked (nothing written).
+    fn unlock_month(
+        &self,
+        org_id: &str,
+        month: &str,
+        days: (chrono::NaiveDate, chrono::NaiveDate),
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+    /// The locked months and the trail of locks and unlocks, oldest first.
+    fn month_locks(&self, org_id: &str) -> Result<(Vec<MonthLock>, Vec<LockEvent>), StorageError>;
+    /// Late changes recorded for the days of `month` (`YYYY-MM`), oldest first.
+    fn late_changes(&self, org_id: &str, month: &str) -> Result<Vec<LateChange>, StorageError>;
 
     // ---- attachments ---------------------------------------------------------------------
     /// Stores a file of the organisation under its SHA-256 (`sha256`, lower-case hex, which

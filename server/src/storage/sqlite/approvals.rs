@@ -8,10 +8,11 @@ use daka_core::approvals::leave::{Movement, MovementKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::attachments;
+use super::attendance;
 use super::sql::{cached_rows, map_err, ms, time};
 use crate::storage::{
-    ApprovalDecision, ApprovalKey, ApprovalState, AuditEntry, Correction, StorageError, StoredItem,
-    StoredRequest,
+    ApprovalDecision, ApprovalKey, ApprovalState, AttendanceMark, AuditEntry, Correction,
+    StorageError, StoredItem, StoredRequest,
 };
 
 /// The columns of a `request r` row, named as [`RequestColumns::from_row`] reads them.
@@ -362,6 +363,38 @@ pub(super) fn apply_on(
         )
         .and_then(|mut s| s.execute(params![key.org_id, punch_id, r.request_id, outcome, received]))
         .map_err(map_err)?;
+    }
+    // Requests that attendance reads: their applicant's days are recomputed right after the
+    // commit (or at the next start). A field-punch review names its punch's time.
+    if matches!(
+        r.request_type.as_str(),
+        "leave" | "overtime" | "missed_punch" | super::schema::FIELD_PUNCH_REVIEW
+    ) && !matches!(r.state.status.as_str(), "pending")
+    {
+        let at = match &write.review {
+            Some((punch_id, _)) => tx
+                .prepare_cached("SELECT judged_ms FROM punch WHERE org_id = ?1 AND punch_id = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![key.org_id, punch_id], |r| r.get::<_, i64>(0))
+                        .optional()
+                })
+                .map_err(map_err)?
+                .map(time)
+                .transpose()?,
+            None => None,
+        };
+        attendance::insert_mark(
+            tx,
+            &AttendanceMark {
+                seq: 0,
+                org_id: key.org_id.to_owned(),
+                employee_id: Some(r.applicant.clone()),
+                cause: format!("request:{}", r.request_id),
+                at,
+                days: None,
+            },
+            write.received_at,
+        )?;
     }
     for employee in &write.notify {
         tx.prepare_cached(

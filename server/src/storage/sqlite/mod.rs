@@ -26,7 +26,8 @@
 //! * `punches.rs`: judged punches, chain heads and face nonces;
 //! * `approvals.rs`: requests, their audit trails, leave movements and corrections;
 //! * `attachments.rs`: the files approval forms refer to;
-//! * `changes.rs`: the devices' change feeds.
+//! * `changes.rs`: the devices' change feeds;
+//! * `attendance.rs`: confirmed day results, the recompute queue, month locks and late changes.
 //!
 //! Rows are read by column name into a struct per table (`from_row`), then checked into the
 //! storage's own types. Every query filters on `org_id` where the table has one; nothing of
@@ -34,6 +35,7 @@
 
 mod approvals;
 mod attachments;
+mod attendance;
 mod changes;
 mod checkpoint;
 mod devices;
@@ -52,6 +54,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+use super::{
+    AttendanceMark, AttendanceOutcome, AttendanceSources, AttendanceWrite, LateChange, LockEvent,
+    MonthLock, StoredDay,
+};
 use super::{
     AuditEntry, CodeOutcome, Correction, DeviceRow, EnrollOutcome, ItemBatch, NewDevice, NewOrg,
     NewToken, OrgRow, PublishOutcome, PunchFilter, Storage, StorageError, StoredChange,
@@ -252,6 +258,17 @@ impl Storage for SqliteStorage {
         orgs::org_by_admin_token(&self.reader(), token_hash)
     }
 
+    fn org_ids(&self) -> Result<Vec<String>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM org ORDER BY id")
+            .map_err(map_err)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(map_err)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(map_err)
+    }
+
     fn create_org(&self, org: &NewOrg) -> Result<(), StorageError> {
         orgs::create_org(&self.writer(), org)
     }
@@ -405,6 +422,69 @@ impl Storage for SqliteStorage {
         employee_id: &str,
     ) -> Result<Vec<Correction>, StorageError> {
         approvals::corrections(&self.reader(), org_id, employee_id)
+    }
+
+    fn attendance_sources(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<AttendanceSources, StorageError> {
+        attendance::sources(&self.reader(), org_id, employee_id, from, to)
+    }
+
+    fn mark_attendance(
+        &self,
+        mark: &AttendanceMark,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        attendance::insert_mark(&self.writer(), mark, now)
+    }
+
+    fn attendance_marks(&self, limit: u32) -> Result<Vec<AttendanceMark>, StorageError> {
+        attendance::marks(&self.reader(), limit)
+    }
+
+    fn attendance_days(
+        &self,
+        org_id: &str,
+        employee_id: Option<&str>,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<StoredDay>, StorageError> {
+        attendance::days(&self.reader(), org_id, employee_id, from, to)
+    }
+
+    fn save_attendance(&self, write: &AttendanceWrite) -> Result<AttendanceOutcome, StorageError> {
+        attendance::save(&mut self.writer(), write)
+    }
+
+    fn lock_month(
+        &self,
+        org_id: &str,
+        month: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        attendance::lock(&mut self.writer(), org_id, month, now)
+    }
+
+    fn unlock_month(
+        &self,
+        org_id: &str,
+        month: &str,
+        days: (chrono::NaiveDate, chrono::NaiveDate),
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        attendance::unlock(&mut self.writer(), org_id, month, days, now)
+    }
+
+    fn month_locks(&self, org_id: &str) -> Result<(Vec<MonthLock>, Vec<LockEvent>), StorageError> {
+        attendance::locks(&self.reader(), org_id)
+    }
+
+    fn late_changes(&self, org_id: &str, month: &str) -> Result<Vec<LateChange>, StorageError> {
+        attendance::late_changes(&self.reader(), org_id, month)
     }
 
     fn put_attachment(

@@ -198,6 +198,20 @@ pub(super) fn publish_policy(
         params![policy.org_id, change, ms(policy.published_at)],
     )
     .map_err(map_err)?;
+    // Rosters and schedules live in the policy: everyone's days are recomputed right after
+    // the commit (or at the next start).
+    super::attendance::insert_mark(
+        &tx,
+        &crate::storage::AttendanceMark {
+            seq: 0,
+            org_id: policy.org_id.clone(),
+            employee_id: None,
+            cause: format!("policy:{}", policy.version),
+            at: None,
+            days: None,
+        },
+        policy.published_at,
+    )?;
     let devices: i64 = tx
         .query_row(
             "SELECT count(*) FROM device WHERE org_id = ?1",

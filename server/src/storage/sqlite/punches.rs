@@ -7,11 +7,12 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 
+use super::attendance;
 use super::devices::read_device;
 use super::sql::{cached_execute, cached_row, cached_rows, map_err, ms, signed, time, unsigned};
 use crate::storage::{
-    ChainHead, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus, StorageError,
-    StoredItem, StoredPunch,
+    AttendanceMark, ChainHead, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus,
+    StorageError, StoredItem, StoredPunch,
 };
 
 /// What judging a device's next punch needs from the database: its chain head (with the head
@@ -99,6 +100,21 @@ pub(super) fn apply_on(
             ],
         )
         .map_err(map_err)?;
+        if punch.status != PunchStatus::Refused {
+            // Its day is recomputed right after the commit (or at the next start).
+            attendance::insert_mark(
+                tx,
+                &AttendanceMark {
+                    seq: 0,
+                    org_id: key.org_id.to_owned(),
+                    employee_id: Some(punch.employee_id.clone()),
+                    cause: format!("punch:{}", key.item_id),
+                    at: Some(punch.judged_at),
+                    days: None,
+                },
+                punch.received_at,
+            )?;
+        }
         cached_execute(
             tx,
             "UPDATE device SET head_seq = ?2, head_hash = ?3, head_punch_id = ?4 WHERE id = ?1",

@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -226,6 +226,60 @@ pub(crate) const STEPS: &[&str] = &[
     r#"
     ALTER TABLE request ADD COLUMN punch_id TEXT;
     CREATE INDEX request_by_punch ON request (org_id, punch_id) WHERE punch_id IS NOT NULL;
+    "#,
+    // 7 → 8: attendance, with the server as the authority. The confirmed day result of each
+    // (employee, date) with the policy version it was computed under; the queue of inputs
+    // whose days must be recomputed (written in the same transaction as the input: a punch, a
+    // decided request, a published policy, an unlocked month), so that a crash between the
+    // input and its recompute loses nothing; months locked for payroll with their audit
+    // trail; and the late changes a locked month did not take. Punches are read by employee
+    // and time.
+    r#"
+    CREATE INDEX punch_by_employee ON punch (org_id, employee_id, judged_ms);
+    CREATE TABLE attendance_day (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        employee_id       TEXT NOT NULL,
+        day               TEXT NOT NULL,                 -- YYYY-MM-DD, the policy's time zone
+        result            TEXT NOT NULL,                 -- JSON of the engine's DayResult
+        policy_version    INTEGER NOT NULL,
+        computed_ms       INTEGER NOT NULL,
+        PRIMARY KEY (org_id, employee_id, day)
+    );
+    CREATE TABLE attendance_dirty (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        employee_id       TEXT,                          -- NULL: everyone with attendance
+        cause             TEXT NOT NULL,                 -- punch:<id>, request:<id>, policy:<v>, ...
+        at_ms             INTEGER,                       -- an instant whose day (and neighbours) to redo
+        from_day          TEXT,                          -- or a range of days
+        to_day            TEXT,
+        created_ms        INTEGER NOT NULL
+    );
+    CREATE TABLE attendance_lock (
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        month             TEXT NOT NULL,                 -- YYYY-MM
+        locked_ms         INTEGER NOT NULL,
+        PRIMARY KEY (org_id, month)
+    );
+    CREATE TABLE attendance_lock_event (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        month             TEXT NOT NULL,
+        action            TEXT NOT NULL CHECK (action IN ('lock', 'unlock')),
+        at_ms             INTEGER NOT NULL
+    );
+    CREATE TABLE attendance_late_change (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        employee_id       TEXT NOT NULL,
+        day               TEXT NOT NULL,
+        cause             TEXT NOT NULL,
+        before            TEXT NOT NULL,                 -- the stored DayResult, kept
+        after             TEXT NOT NULL,                 -- the DayResult the inputs now give
+        policy_version    INTEGER NOT NULL,
+        recorded_ms       INTEGER NOT NULL
+    );
+    CREATE INDEX late_change_by_day ON attendance_late_change (org_id, day, employee_id);
     "#,
 ];
 
