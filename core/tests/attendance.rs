@@ -1112,3 +1112,25 @@ fn a_second_clock_out_is_an_extra_punch() {
     assert_eq!(d.status, DayStatus::Exception);
     assert_eq!(d.worked_min, 480);
 }
+
+#[test]
+fn a_clock_in_after_the_shift_is_late_by_the_expected_minutes_in_every_figure() {
+    // The store-like shift has an unpaid hour taken anywhere in a window: arriving after the
+    // end is late by the 480 expected minutes, in the segment, the day and the message alike.
+    let mut a = base();
+    a["shifts"].as_array_mut().expect("list").push(json!({"id": "store", "segments": [{"start": "10:00", "end": "19:00"}], "breaks": [{"window": ["12:30", "16:00"], "minutes": 60}]}));
+    a["schedules"].as_array_mut().expect("list").push(json!({"id": "store-week", "weekly": {"mon": "store", "tue": "store", "wed": "store", "thu": "store", "fri": "store"}}));
+    a["people"][0]["schedules"][0]["schedule"] = json!("store-week");
+    let p = policy_with("Asia/Hong_Kong", a);
+    let r = records(vec![
+        punch(hk(), "2026-11-03", "19:30", In),
+        punch(hk(), "2026-11-03", "20:00", Out),
+    ]);
+    let d = AttendanceEngine::new(&p)
+        .day("E1", date("2026-11-03"), &r, later())
+        .expect("day");
+    assert_eq!(d.expected_min, 480);
+    assert_eq!((d.late_min, d.segments[0].late_min), (480, 480));
+    assert_eq!(d.early_min, 0);
+    assert!(d.findings.iter().any(|f| f.message == "late 480 min: clocked in 19:30, shift starts 10:00, grace 0 min"));
+}

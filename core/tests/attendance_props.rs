@@ -1,6 +1,6 @@
 //! Identities the attendance engine must always keep, on random months of punches: worked
 //! minutes are the paired minutes less deducted breaks plus paid breaks; late plus early never
-//! exceed the expected minutes; leave never counts a rest day or holiday; computing twice
+//! exceed the expected minutes, and the day's figures are the sums of its segments'; leave never counts a rest day or holiday; computing twice
 //! changes nothing; punches delivered in any order give the same month.
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
@@ -111,6 +111,8 @@ proptest! {
             prop_assert_eq!(d.worked_min, d.paired_min - d.break_deducted_min + d.paid_break_min, "{:?}", d);
             prop_assert!(d.break_deducted_min <= d.paired_min);
             prop_assert!(d.late_min + d.early_min <= d.expected_min, "{:?}", d);
+            prop_assert_eq!(d.late_min, d.segments.iter().map(|s| s.late_min).sum::<u32>());
+            prop_assert_eq!(d.early_min, d.segments.iter().map(|s| s.early_min).sum::<u32>());
             if d.kind != DayKind::Workday {
                 prop_assert_eq!(d.expected_min, 0);
                 prop_assert_eq!(d.late_min + d.early_min, 0);

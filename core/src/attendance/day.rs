@@ -647,6 +647,9 @@ pub fn compute_day(
             on.saturating_sub(off)
         };
         let n = segs.len();
+        // Late and early minutes come out of the expected minutes, so that together they never
+        // exceed them (an unpaid break taken in a window is not at a known time).
+        let mut budget = r.expected_min;
         for i in 0..n {
             let (s, e) = segs[i];
             let lo = if i == 0 {
@@ -690,7 +693,8 @@ pub fn compute_day(
                     .count();
             }
             if let Some(t) = clock_in {
-                let late = scheduled_between(s, t);
+                let late = scheduled_between(s, t).min(budget);
+                budget -= late;
                 if late > shift.late_grace_min {
                     seg.late_min = late;
                     findings.push(DayFinding {
@@ -714,7 +718,8 @@ pub fn compute_day(
                 });
             }
             if let Some(t) = clock_out {
-                let early = scheduled_between(t, e);
+                let early = scheduled_between(t, e).min(budget);
+                budget -= early;
                 if early > shift.early_grace_min {
                     seg.early_min = early;
                     findings.push(DayFinding {
@@ -746,18 +751,8 @@ pub fn compute_day(
             }
             r.segments.push(seg);
         }
-        r.late_min = r
-            .segments
-            .iter()
-            .map(|s| s.late_min)
-            .sum::<u32>()
-            .min(r.expected_min);
-        r.early_min = r
-            .segments
-            .iter()
-            .map(|s| s.early_min)
-            .sum::<u32>()
-            .min(r.expected_min - r.late_min);
+        r.late_min = r.segments.iter().map(|s| s.late_min).sum();
+        r.early_min = r.segments.iter().map(|s| s.early_min).sum();
     }
     if forced_close && r.missing_clock_out == 0 && plan.kind != DayKind::Workday {
         r.missing_clock_out = 1;
