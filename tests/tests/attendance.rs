@@ -98,3 +98,67 @@ async fn my_day_and_my_month_offline() {
         "there is no month 2026-13: months run from 01 to 12"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_and_the_server_agree_on_the_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeline = Timeline::new();
+    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
+    let phone = open_device(dir.path(), "phone", &timeline, 2_000);
+    phone
+        .enroll(&server.url(), &code("E1001", 0), "Pixel 8", "android")
+        .await
+        .unwrap();
+    phone.sync_now(&|_| {}).await.unwrap();
+    // In at 10:07 and out at 19:12, offline; then, still at 19:12, the phone's own view.
+    let punch = |kind| {
+        let (fix, wifi) = evidence("E1001", &timeline, timeline.now().timestamp() as f64 % 7.0);
+        let outcome = phone
+            .punch(PunchInput {
+                kind,
+                fix,
+                more_fixes: Vec::new(),
+                wifi_bssids: wifi,
+                face: None,
+            })
+            .unwrap();
+        assert_eq!(outcome.verdict.decision, daka_core::Decision::Accepted);
+    };
+    timeline.advance_ms(97 * 60 * 1000);
+    punch(PunchKind::In);
+    timeline.advance_ms((9 * 60 + 5) * 60 * 1000);
+    punch(PunchKind::Out);
+    let mine = phone.today().unwrap();
+    assert_eq!(mine.source, DaySource::Phone);
+    assert_eq!((mine.result.late_min, mine.result.worked_min), (7, 485));
+    // Sync: the server judges the punches, computes the day and sends it back.
+    let report = phone.sync_now(&|_| {}).await.unwrap();
+    assert_eq!(report.accepted, 2, "{report:?}");
+    assert!(
+        report.day_results.iter().any(|c| matches!(
+            c,
+            daka_core::protocol::Change::DayResult { result, .. } if result.date.to_string() == "2026-11-26"
+        )),
+        "{report:?}"
+    );
+    let confirmed = phone.today().unwrap();
+    assert_eq!(confirmed.source, DaySource::Server);
+    assert_eq!(
+        confirmed.result, mine.result,
+        "the server's day is the phone's day"
+    );
+    // And in the month: the 26th is the server's.
+    let month = phone
+        .month_summary(Month {
+            year: 2026,
+            month: 11,
+        })
+        .unwrap();
+    let day = month
+        .days
+        .iter()
+        .find(|d| d.result.date.to_string() == "2026-11-26")
+        .unwrap();
+    assert_eq!(day.source, DaySource::Server);
+    assert_eq!(month.summary.late_min, 7);
+}
