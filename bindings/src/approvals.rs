@@ -347,6 +347,13 @@ pub struct LeaveBalance {
     pub pending_halves: i64,
     /// Half days left to request.
     pub available_halves: i64,
+    /// For time off in lieu (調休): the minutes that can be requested now, from overtime
+    /// credited as time off (the half-day figures then only count requests); `null` for
+    /// other leave types.
+    pub time_off_available_minutes: Option<u32>,
+    /// For time off in lieu: the day the oldest credit with minutes left expires
+    /// (`YYYY-MM-DD`).
+    pub time_off_next_expiry: Option<String>,
 }
 
 impl From<LeaveBalanceView> for LeaveBalance {
@@ -359,6 +366,11 @@ impl From<LeaveBalanceView> for LeaveBalance {
             taken_halves: b.taken_halves,
             pending_halves: b.pending_halves,
             available_halves: b.available_halves,
+            time_off_available_minutes: b.time_off.as_ref().map(|t| t.available_min),
+            time_off_next_expiry: b
+                .time_off
+                .and_then(|t| t.next_expiry)
+                .map(|d| d.to_string()),
         }
     }
 }

@@ -933,3 +933,153 @@ async fn the_sweep_computes_days_that_passed_without_input() {
             .any(|(d, _)| *d == expected)
     );
 }
+
+/// Submits a request from `dev`; the server's answer (accepted or not).
+async fn try_submit(
+    server: &TestServer,
+    dev: &TestDevice,
+    template: &str,
+    form: Value,
+) -> daka_core::protocol::ItemResult {
+    let request_id = Uuid::now_v7();
+    let route = preview(dev, template, &form);
+    let signed = Signed::sign(
+        Submission {
+            request_id,
+            revision: 1,
+            template_id: template.into(),
+            policy_version: dev.engine.policy().version,
+            applicant: dev.employee_id.clone(),
+            device_id: dev.device_id.clone(),
+            form,
+            route,
+            created_at: Utc::now(),
+        },
+        &dev.signer,
+    )
+    .unwrap();
+    let item = PushItem {
+        id: request_id.to_string(),
+        stream: format!("request:{request_id}"),
+        kind: "request".into(),
+        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
+    };
+    server.push(dev, vec![item]).await.remove(0)
+}
+
+#[tokio::test]
+async fn time_off_in_lieu_is_credited_by_rest_day_overtime_and_booked_in_minutes() {
+    let server = TestServer::start().await;
+    let applicant = server.enroll("A-E1001-0001").await;
+    let manager = server.enroll("A-E0101-0001").await;
+    // The last Sunday (the store's rest day) at least two days ago: Chan worked 10:00–15:00,
+    // recorded by two approved corrections, with 300 minutes of overtime approved in advance.
+    // The example policy credits rest-day overtime as time off (the lesser of approved and
+    // punched, 30-minute units): 300 minutes.
+    let mut sunday = today() - Duration::days(2);
+    while sunday.format("%a").to_string() != "Sun" {
+        sunday -= Duration::days(1);
+    }
+    for (kind, time) in [("in", "10:00"), ("out", "15:00")] {
+        let id = submit(
+            &server,
+            &applicant,
+            "missed_punch",
+            json!({"date": sunday.to_string(), "punch_kind": kind, "time": time, "reason": "stocktake, phone left at home"}),
+        )
+        .await;
+        approve(&server, &manager, &id).await;
+    }
+    let ot = submit(
+        &server,
+        &applicant,
+        "overtime",
+        json!({"date": sunday.to_string(), "minutes": 300, "reason": "Stocktake"}),
+    )
+    .await;
+    approve(&server, &manager, &ot).await;
+    let day = stored_day(&server, "E1001", sunday).await;
+    assert_eq!(day.kind, DayKind::RestDay);
+    let overtime = day.overtime.expect("overtime");
+    assert_eq!(
+        (overtime.counted_min, overtime.compensation.as_str()),
+        (300, "time_off")
+    );
+
+    let toil = |b: &Value| -> Value {
+        b["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["leave_type"] == "toil")
+            .unwrap()["time_off"]
+            .clone()
+    };
+    let balances = |dev: &TestDevice| {
+        let server = &server;
+        let token = dev.token.clone();
+        async move {
+            let r = server
+                .http
+                .get(server.url("/v1/leave-balances"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let b = balances(&applicant).await;
+    assert_eq!(toil(&b)["available_min"], 300, "{b}");
+    assert_eq!(toil(&b)["credited_min"], 300);
+    assert_eq!(
+        toil(&b)["next_expiry"],
+        (sunday + Duration::days(90)).to_string()
+    );
+    // Other leave types have no time-off figures.
+    assert!(b["balances"][0].get("time_off").is_none(), "{b}");
+
+    // A half day (the store's 480-minute shift: 240 minutes) fits; a full day more does not.
+    let p = policy();
+    let next = AttendanceEngine::new(&p)
+        .plans(
+            "E1001",
+            today() + Duration::days(7),
+            today() + Duration::days(20),
+        )
+        .unwrap()
+        .into_iter()
+        .find(|d| d.kind == DayKind::Workday)
+        .unwrap()
+        .date;
+    let half = try_submit(
+        &server,
+        &applicant,
+        "leave",
+        json!({"leave_type": "toil", "period": {"start": next.to_string(), "end": next.to_string(), "start_half": "pm"}}),
+    )
+    .await;
+    assert_eq!(half.status, ItemStatus::Accepted, "{half:?}");
+    let b = balances(&applicant).await;
+    assert_eq!(
+        (&toil(&b)["available_min"], &toil(&b)["booked_min"]),
+        (&json!(60), &json!(240)),
+        "{b}"
+    );
+    let full = try_submit(
+        &server,
+        &applicant,
+        "leave",
+        json!({"leave_type": "toil", "period": {"start": next.to_string(), "end": next.to_string()}}),
+    )
+    .await;
+    assert_eq!(full.status, ItemStatus::Rejected, "{full:?}");
+    assert_eq!(full.code.as_deref(), Some("insufficient_balance"));
+    assert_eq!(
+        full.message.as_deref(),
+        Some(
+            "not enough time off in lieu: 480 min requested, 60 min available (300 min credited by overtime, 0 min taken, 0 min expired, 240 min booked by other requests)"
+        )
+    );
+}

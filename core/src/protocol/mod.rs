@@ -383,6 +383,29 @@ pub struct LeaveBalanceView {
     pub available_halves: i64,
     /// Whether the leave type lets a request take the available balance below zero.
     pub allow_negative: bool,
+    /// For a time-off-in-lieu (調休) leave type, its ledger in minutes (the half-day figures
+    /// then only count requests); absent for other types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_off: Option<TimeOffView>,
+}
+
+/// Time off in lieu (調休) in minutes: overtime credited as time off, less what was taken,
+/// expired or is booked by requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimeOffView {
+    /// Minutes that can be requested now.
+    pub available_min: u32,
+    /// Minutes credited by overtime within the expiry period.
+    pub credited_min: u32,
+    /// Minutes taken on days already passed.
+    pub taken_min: u32,
+    /// Minutes that expired unused.
+    pub expired_min: u32,
+    /// Minutes booked by pending requests and by approved ones for days still to come.
+    pub booked_min: u32,
+    /// The day the oldest credit with minutes left expires, if any.
+    pub next_expiry: Option<chrono::NaiveDate>,
 }
 
 /// `GET /v1/leave-balances?year=`: the device's employee's balances.

@@ -12,11 +12,13 @@ use daka_core::approvals::StepMode;
 use daka_core::approvals::leave;
 use daka_core::protocol::{
     ApiError, AuditView, LeaveBalanceView, LeaveBalances, RequestList, RequestView, StepView,
+    TimeOffView,
 };
 
 use super::extract::{AdminAuth, DeviceAuth};
 use super::failure::Failure;
 use super::state::AppState;
+use crate::attendance::time_off;
 use crate::storage::{AuditEntry, StoredRequest};
 
 /// Longest request id looked up.
@@ -222,14 +224,49 @@ pub async fn leave_balances(
             let ledger = s
                 .storage
                 .leave_movements(&device.org_id, &device.employee_id)?;
-            Ok(engine
-                .policy()
+            let policy = engine.policy();
+            let time_off = if policy
+                .approvals
+                .leave_types
+                .iter()
+                .any(|l| l.time_off_in_lieu)
+            {
+                let now = s.now();
+                let today = now.with_timezone(&policy.time_zone()).date_naive();
+                let b = time_off::balance(
+                    s.storage.as_ref(),
+                    policy,
+                    &device.org_id,
+                    &device.employee_id,
+                    today,
+                    now,
+                    None,
+                )?;
+                Some(TimeOffView {
+                    available_min: b.available,
+                    credited_min: b.ledger.credits.iter().map(|c| c.minutes).sum(),
+                    taken_min: b.ledger.taken.iter().map(|t| t.minutes).sum(),
+                    expired_min: b.ledger.expired,
+                    booked_min: b.booked,
+                    next_expiry: b
+                        .ledger
+                        .credits
+                        .iter()
+                        .filter(|c| c.left > 0)
+                        .map(|c| c.expires)
+                        .min(),
+                })
+            } else {
+                None
+            };
+            Ok(policy
                 .approvals
                 .leave_types
                 .iter()
                 .map(|lt| {
                     let b = leave::balance(lt, &device.employee_id, year, &ledger);
                     LeaveBalanceView {
+                        time_off: lt.time_off_in_lieu.then(|| time_off.clone()).flatten(),
                         leave_type: lt.id.clone(),
                         name: lt.name.clone(),
                         year,

@@ -17,12 +17,15 @@
 //! * `month.rs`: a month's summaries for every employee, computed from the records, and the
 //!   export built from them ([`month::report`]): the month endpoint, the report endpoint and
 //!   `daka report` share it.
+//! * `time_off.rs`: time off in lieu (調休): the ledger of overtime credited as time off, less
+//!   what leave requests already book; checked when such leave is requested.
 //! * `params.rs`: parsing months, dates and employees, with errors that name the parameter.
 
 pub mod month;
 pub mod params;
 pub mod recompute;
 pub mod records;
+pub mod time_off;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -28,6 +28,7 @@
 
 use std::sync::Arc;
 
+use crate::attendance::time_off::{self, TimeOffBalance};
 use chrono::Datelike;
 use daka_core::approvals::form::FieldValue;
 use daka_core::approvals::leave;
@@ -206,6 +207,13 @@ fn process_item(
             .map(|t| Form::read(t, &s.body.form)),
         _ => None,
     };
+    // Time off in lieu is read from the day results before the savepoint, like the form.
+    let time_off = match (&checked, &current, &form) {
+        (Ok((Parsed::Submission(s), _)), Some(engine), Some(Ok(form))) => {
+            time_off_for(ctx, engine.policy(), &s.body, form)?
+        }
+        _ => None,
+    };
     let mut attachments: Vec<String> = Vec::new();
     if let Some(Ok(form)) = &form {
         for file in form.files() {
@@ -254,7 +262,15 @@ fn process_item(
         };
         let policy = engine.policy();
         let result = match parsed {
-            Parsed::Submission(s) => submit(ctx, policy, state, s, signed, form.as_ref()),
+            Parsed::Submission(s) => submit(
+                ctx,
+                policy,
+                state,
+                s,
+                signed,
+                form.as_ref(),
+                time_off.as_ref(),
+            ),
             Parsed::Decision(d) => decide(ctx, policy, state, d, signed),
         };
         match result {
@@ -361,6 +377,41 @@ fn short_hash(hash: &str) -> String {
     }
 }
 
+/// The applicant's time off in lieu, when `form` asks for leave of a time-off-in-lieu type.
+fn time_off_for(
+    ctx: &PushContext<'_>,
+    policy: &Policy,
+    s: &Submission,
+    form: &Form,
+) -> Result<Option<TimeOffBalance>, StorageError> {
+    let Some(FieldValue::Choice(leave_type)) = form.get("leave_type") else {
+        return Ok(None);
+    };
+    if !policy
+        .approvals
+        .leave_type(leave_type)
+        .is_some_and(|l| l.time_off_in_lieu)
+    {
+        return Ok(None);
+    }
+    let today = ctx
+        .received_at
+        .with_timezone(&policy.time_zone())
+        .date_naive();
+    let request_id = s.request_id.to_string();
+    time_off::balance(
+        ctx.storage,
+        policy,
+        &ctx.device.org_id,
+        &s.applicant,
+        today,
+        ctx.received_at,
+        Some(&request_id),
+    )
+    .map(Some)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn submit(
     ctx: &PushContext<'_>,
     policy: &Policy,
@@ -368,6 +419,7 @@ fn submit(
     signed: &Signed<Submission>,
     signed_json: &str,
     form: Option<&Result<Form, FormErrors>>,
+    time_off: Option<&TimeOffBalance>,
 ) -> Result<ApprovalWrite, Answer> {
     let s = &signed.body;
     if s.policy_version != policy.version {
@@ -425,8 +477,19 @@ fn submit(
             let settled = leave::settle(&request_id, false, &ledger);
             ledger.extend(settled.iter().cloned());
             movements.extend(settled);
-            let hold = leave::hold(lt, &s.applicant, year, halves, &request_id, &ledger)
-                .map_err(|e| rejected(ItemCode::InsufficientBalance, e.to_string()))?;
+            let hold = if lt.time_off_in_lieu {
+                // Time off in lieu is checked in minutes against its own ledger; the half days
+                // are held as for any leave, so that approval and release work the same way.
+                check_time_off(policy, &s.applicant, form, time_off)?;
+                let unbounded = daka_core::approvals::template::LeaveType {
+                    allow_negative: true,
+                    ..lt.clone()
+                };
+                leave::hold(&unbounded, &s.applicant, year, halves, &request_id, &ledger)
+            } else {
+                leave::hold(lt, &s.applicant, year, halves, &request_id, &ledger)
+            }
+            .map_err(|e| rejected(ItemCode::InsufficientBalance, e.to_string()))?;
             movements.push(hold);
         }
         RequestType::MissedPunch => {
@@ -576,6 +639,44 @@ fn submit(
         request,
         received_at: now,
     })
+}
+
+/// Refuses time off in lieu beyond what the ledger has.
+fn check_time_off(
+    policy: &Policy,
+    applicant: &str,
+    form: &Form,
+    balance: Option<&TimeOffBalance>,
+) -> Result<(), Answer> {
+    let Some(FieldValue::DateRange {
+        start,
+        end,
+        start_pm,
+        end_am,
+    }) = form.get("period")
+    else {
+        return Ok(());
+    };
+    let needed =
+        time_off::booked_minutes(policy, applicant, (*start, *end, *start_pm, *end_am), None);
+    let Some(b) = balance else {
+        return Err(rejected(
+            ItemCode::InsufficientBalance,
+            "the time off in lieu could not be read; try again",
+        ));
+    };
+    if needed > b.available {
+        let credited: u32 = b.ledger.credits.iter().map(|c| c.minutes).sum();
+        let taken: u32 = b.ledger.taken.iter().map(|t| t.minutes).sum();
+        return Err(rejected(
+            ItemCode::InsufficientBalance,
+            format!(
+                "not enough time off in lieu: {needed} min requested, {} min available ({credited} min credited by overtime, {taken} min taken, {} min expired, {} min booked by other requests)",
+                b.available, b.ledger.expired, b.booked
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A leave form's type, the half days it books (working days only: rest days and holidays
