@@ -165,3 +165,106 @@ proptest! {
         prop_assert_eq!(days, expected);
     }
 }
+
+/// Any JSON value: scalars of every kind (times, dates, ids, hostile text, huge and negative
+/// numbers) nested in arrays and objects with the attendance section's own keys.
+fn any_json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |x| x.is_finite())
+            .prop_map(Value::from),
+        prop_oneof![
+            Just("09:00"),
+            Just("24:00"),
+            Just("23:59"),
+            Just("9:00"),
+            Just("rest"),
+            Just("2026-02-30"),
+            Just("2026-13"),
+            Just("2026-12"),
+            Just("0000-01-01"),
+            Just("9999-12-31"),
+            Just("office"),
+            Just("E1"),
+            Just("<script>alert(1)</script>"),
+            Just(""),
+            Just("\u{0}"),
+            Just("all"),
+            Just("none"),
+            Just("statutory"),
+            Just("punched"),
+            Just("time_off"),
+        ]
+        .prop_map(|s| Value::from(s)),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        let keys = prop_oneof![
+            Just("shifts"),
+            Just("schedules"),
+            Just("people"),
+            Just("holidays"),
+            Just("overtime"),
+            Just("id"),
+            Just("segments"),
+            Just("start"),
+            Just("end"),
+            Just("breaks"),
+            Just("window"),
+            Just("minutes"),
+            Just("weekly"),
+            Just("cycle"),
+            Just("roster"),
+            Just("days"),
+            Just("month"),
+            Just("employee"),
+            Just("from"),
+            Just("to"),
+            Just("schedule"),
+            Just("mon"),
+            Just("date"),
+            Just("name"),
+            Just("statutory"),
+            Just("workday"),
+            Just("basis"),
+            Just("unit_minutes"),
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::vec((keys, inner), 0..6).prop_map(|kv| {
+                serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Whatever the attendance section holds, loading the policy returns a policy or an error
+    /// naming a path inside the section; it never panics. A policy that loads can be computed
+    /// for every person on a range of days without panicking.
+    #[test]
+    fn any_attendance_section_loads_or_is_refused_at_its_path(section in any_json()) {
+        let doc = json!({
+            "version": 1,
+            "org": {"id": "org", "name": "Org"},
+            "sites": [{"id": "s", "name": "S", "fences": [{"type": "Circle", "center": [114.18, 22.28], "radius_m": 50}]}],
+            "employees": [{"id": "E1", "name": "A", "sites": ["s"]}],
+            "attendance": section
+        });
+        match Policy::from_json(&doc.to_string()) {
+            Ok(p) => {
+                let e = AttendanceEngine::new(&p);
+                let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single().expect("now");
+                for person in &p.attendance.people {
+                    let _ = e.month(&person.employee, OCTOBER, &EmployeeRecords::default(), now).expect("month");
+                }
+            }
+            Err(err) => prop_assert!(err.path.starts_with("attendance"), "{err}"),
+        }
+    }
+}
