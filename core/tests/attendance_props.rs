@@ -199,7 +199,7 @@ fn any_json() -> impl Strategy<Value = serde_json::Value> {
             Just("punched"),
             Just("time_off"),
         ]
-        .prop_map(|s| Value::from(s)),
+        .prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         let keys = prop_oneof![
