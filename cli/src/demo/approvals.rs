@@ -1,18 +1,17 @@
 //! The approvals part of `daka demo`: an expense claim of HK$6,200 filed offline with a
-//! receipt photo and routed to the manager and then finance, a leave request that moves the
-//! balance, and a missed-punch correction (補卡) that adds a corrected attendance record.
+//! receipt photo and routed to the manager and then finance, who approve it from their own
+//! phones; the applicant's attempt to approve his own claim is refused by the server. The
+//! month's leave, missed-punch correction and overtime requests are in `month.rs`, where they
+//! change Chan's days.
 //!
 //! The applicant's, the manager's and finance's phones are real [`Device`]s with their own
 //! stores and keys; every submission and decision is signed, queued and synced like a punch.
 
-use chrono::{Datelike, Duration};
 use chrono_tz::Asia::Hong_Kong;
 use daka_core::Policy;
 use daka_core::approvals::Action;
-use daka_core::approvals::leave::days;
 use daka_core::protocol::RequestView;
 use daka_device::Device;
-use daka_server::api::requests::CorrectionList;
 use serde_json::json;
 
 use super::{DemoResult, Timeline, show_sync};
@@ -25,13 +24,13 @@ fn receipt_photo() -> Vec<u8> {
     bytes
 }
 
-fn name(policy: &Policy, id: &str) -> String {
+pub(super) fn name(policy: &Policy, id: &str) -> String {
     policy
         .employee(id)
         .map_or_else(|| id.to_string(), |e| format!("{} ({id})", e.name))
 }
 
-fn route_line(policy: &Policy, steps: &[daka_core::approvals::RouteStep]) -> String {
+pub(super) fn route_line(policy: &Policy, steps: &[daka_core::approvals::RouteStep]) -> String {
     steps
         .iter()
         .map(|s| {
@@ -70,12 +69,12 @@ pub(super) struct Phones<'a> {
     pub finance: &'a Device,
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(super) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
 /// One approver's phone: syncs, approves `request_id` (signed, queued), and sends it.
-async fn approve(
+pub(super) async fn approve(
     phone: &Device,
     request_id: &str,
     comment: Option<&str>,
@@ -94,7 +93,7 @@ async fn approve(
 
 /// The phone's annual-leave balance for `year` (online): (available, pending, taken) in half
 /// days.
-async fn annual_balance(phone: &Device, year: i32) -> DemoResult<(i64, i64, i64)> {
+pub(super) async fn annual_balance(phone: &Device, year: i32) -> DemoResult<(i64, i64, i64)> {
     Ok(phone
         .leave_balances(Some(year))
         .await
@@ -148,7 +147,6 @@ pub(super) fn file_expense_offline(
 
 /// The rest of the approvals story, once the phone is back online.
 pub(super) async fn story(
-    server_url: &str,
     policy: &Policy,
     timeline: &Timeline,
     phones: &Phones<'_>,
@@ -225,97 +223,5 @@ pub(super) async fn story(
         ));
     }
 
-    // ---- Leave ----------------------------------------------------------------------------------
-    let start = timeline.now().with_timezone(&Hong_Kong).date_naive() + Duration::days(7);
-    let end = start + Duration::days(1);
-    let year = start.year();
-    let before = annual_balance(phones.applicant, year).await?;
-    println!(
-        "\n{}  Chan asks for annual leave on {} and {} (balance: {} days)",
-        timeline.hk(),
-        start.format("%d %b"),
-        end.format("%d %b"),
-        days(before.0)
-    );
-    let leave = phones
-        .applicant
-        .submit_request(
-            "leave",
-            &json!({ "leave_type": "annual", "period": { "start": start.to_string(), "end": end.to_string() }, "reason": "Family trip to Taipei" }),
-        )
-        .map_err(err)?;
-    phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
-    let held = annual_balance(phones.applicant, year).await?;
-    println!(
-        "       route: {}; submitted, {} days held (available {})",
-        route_line(policy, &leave.route),
-        days(held.1),
-        days(held.0)
-    );
-    approve(phones.manager, &leave.request_id, None).await?;
-    let after = annual_balance(phones.applicant, year).await?;
-    println!(
-        "       approved by {}: {} days taken, {} available",
-        name(policy, "E0101"),
-        days(after.2 - before.2),
-        days(after.0)
-    );
-    if before.0 - after.0 != 4 || after.1 != 0 {
-        return Err(format!(
-            "the leave balance moved from {before:?} to {after:?}"
-        ));
-    }
-
-    // ---- Missed punch ---------------------------------------------------------------------------
-    let yesterday = timeline.now().with_timezone(&Hong_Kong).date_naive() - Duration::days(2);
-    println!(
-        "\n{}  Chan forgot to clock in on {}: a missed-punch correction 補卡",
-        timeline.hk(),
-        yesterday.format("%a %d %b")
-    );
-    let fix = phones
-        .applicant
-        .submit_request(
-            "missed_punch",
-            &json!({ "date": yesterday.to_string(), "punch_kind": "in", "time": "08:58", "reason": "Phone battery was flat" }),
-        )
-        .map_err(err)?;
-    phones.applicant.sync_now(&|_| {}).await.map_err(err)?;
-    approve(
-        phones.manager,
-        &fix.request_id,
-        Some("Confirmed with the shift log"),
-    )
-    .await?;
-    let view = phones
-        .applicant
-        .request(&fix.request_id)
-        .await
-        .map_err(err)?;
-    println!(
-        "       {} by {}",
-        view.status.to_uppercase(),
-        name(policy, "E0101")
-    );
-    let list: CorrectionList = super::admin_get(
-        &reqwest::Client::new(),
-        server_url,
-        "/admin/v1/corrections?employee_id=E1001",
-    )
-    .await?;
-    let Some(c) = list
-        .corrections
-        .iter()
-        .find(|c| c.request_id == fix.request_id)
-    else {
-        return Err("the approved correction is not in the server's attendance records".into());
-    };
-    println!(
-        "       server attendance: {} {} at {}, marked as a correction (request {}…)",
-        c.day,
-        c.punch_kind,
-        c.time,
-        &c.request_id[..8]
-    );
     Ok(())
 }

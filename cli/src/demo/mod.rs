@@ -1,24 +1,32 @@
-//! `daka demo`: a working day at a Hong Kong retailer, end to end, in a few seconds.
+//! `daka demo`: a working day at a Hong Kong retailer, then the month it starts, end to end,
+//! in a few seconds.
 //!
 //! It starts the reference server in-process on a free loopback port with a temporary
 //! database, seeds the embedded example company (`examples/hk-policy.json`), and drives one
-//! simulated phone through the day: enrolment, a clock-in with a fresh face match, a fake-GPS
-//! attempt refused with its reasons, the network lost in a basement with punches queued, the
-//! network back and the queue drained with progress, the server's own view (each punch
-//! arrived once, every chain verifies, an edited record is caught), and then approvals: an
-//! expense claim filed offline and routed to the manager and finance, a leave request that
-//! moves the balance, and a missed-punch correction (`approvals.rs`).
+//! simulated phone through Tuesday 1 December 2026: enrolment, a clock-in with a fresh face
+//! match, a fake-GPS attempt refused with its reasons, the network lost in a basement with
+//! punches queued, the network back and the queue drained with progress, the server's own
+//! view (each punch arrived once, every chain verifies, an edited record is caught), and an
+//! expense claim filed offline and routed to the manager and finance (`approvals.rs`).
 //!
-//! Phone and server share one simulated clock, so a day passes in moments and times read like
-//! a day in Hong Kong. The phone reaches the server through a [`link::Link`] the demo can cut.
+//! Then Chan's December (`month.rs`): every working day clocked in and out, a late morning, a
+//! forgotten clock-out mended by a missed-punch correction, annual leave over Christmas that
+//! skips the holidays, an overtime evening approved ahead, the month's summary on the phone
+//! from the days the server confirmed, and the payroll workbook exported from the admin API
+//! into the demo's directory.
+//!
+//! Phone and server share one simulated clock, so a month passes in moments and times read
+//! like days in Hong Kong. The phone reaches the server through a [`link::Link`] the demo can
+//! cut.
 
 mod approvals;
 mod link;
+mod month;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Hong_Kong;
 use clap::Args;
 use daka_core::Decision;
@@ -41,6 +49,7 @@ const ADMIN_TOKEN: &str = "demo-admin-token-not-for-production-0001";
 const CODE: &str = "HL-E1001-DEMO";
 const MANAGER_CODE: &str = "HL-E0101-DEMO";
 const FINANCE_CODE: &str = "HL-E0201-DEMO";
+const HEAD_CODE: &str = "HL-E0001-DEMO";
 
 /// Inside the Causeway Bay store, about 14 m from every wall.
 const STORE: (f64, f64) = (114.18305, 22.28005);
@@ -49,7 +58,8 @@ const STORE_AP: &str = "E0:55:3D:4A:12:C1";
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Keep the demo's temporary directory (databases, exported log) and print its path.
+    /// Keep the demo's temporary directory (databases, exported log, December's workbook) and
+    /// print its path.
     #[arg(long)]
     keep: bool,
 }
@@ -65,7 +75,7 @@ impl Timeline {
     fn new() -> Arc<Timeline> {
         // A fixed day, so every run tells the same month and its holidays are in the example
         // calendar: Tuesday 1 December 2026.
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("valid date");
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("valid date");
         let start = Hong_Kong
             .from_local_datetime(
                 &today.and_time(NaiveTime::from_hms_opt(8, 50, 0).expect("valid time")),
@@ -83,21 +93,27 @@ impl Timeline {
         self.start + Duration::milliseconds(self.elapsed_ms.load(Ordering::SeqCst))
     }
 
-    /// Moves to `hh:mm` Hong Kong time today.
+    /// Moves to `hh:mm` Hong Kong time on the story's first day.
     fn at(&self, hh: u32, mm: u32) {
+        self.at_on(self.start.with_timezone(&Hong_Kong).date_naive(), hh, mm);
+    }
+
+    /// Moves to `hh:mm` Hong Kong time on `date` (never backwards).
+    fn at_on(&self, date: NaiveDate, hh: u32, mm: u32) {
         let target = Hong_Kong
             .from_local_datetime(
-                &self
-                    .start
-                    .with_timezone(&Hong_Kong)
-                    .date_naive()
-                    .and_time(NaiveTime::from_hms_opt(hh, mm, 0).expect("valid time")),
+                &date.and_time(NaiveTime::from_hms_opt(hh, mm, 0).expect("valid time")),
             )
             .single()
             .expect("Hong Kong has no DST")
             .with_timezone(&Utc);
         let ms = (target - self.start).num_milliseconds();
         self.elapsed_ms.fetch_max(ms, Ordering::SeqCst);
+    }
+
+    /// Today's date in Hong Kong.
+    fn date(&self) -> NaiveDate {
+        self.now().with_timezone(&Hong_Kong).date_naive()
     }
 
     fn advance_s(&self, s: i64) {
@@ -108,6 +124,14 @@ impl Timeline {
         self.now()
             .with_timezone(&Hong_Kong)
             .format("%H:%M")
+            .to_string()
+    }
+
+    /// The day and time in Hong Kong, e.g. `Thu 03 Dec 10:12`.
+    fn hk_day(&self) -> String {
+        self.now()
+            .with_timezone(&Hong_Kong)
+            .format("%a %d %b %H:%M")
             .to_string()
     }
 }
@@ -157,6 +181,7 @@ fn seed() -> DemoResult<Seed> {
                 {"code": CODE, "employee_id": "E1001"},
                 {"code": MANAGER_CODE, "employee_id": "E0101"},
                 {"code": FINANCE_CODE, "employee_id": "E0201"},
+                {"code": HEAD_CODE, "employee_id": "E0001"},
             ],
         }]
     });
@@ -230,7 +255,9 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let timeline = Timeline::new();
-    println!("daka demo: a working day at Harbour Lane Retail & Logistics, Hong Kong\n");
+    println!(
+        "daka demo: a working day and its month at Harbour Lane Retail & Logistics, Hong Kong\n"
+    );
 
     // ---- The server ------------------------------------------------------------------------
     let server_clock = timeline.clone();
@@ -459,7 +486,6 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
     let manager = colleague_phone(&dir, &timeline, &link, "manager", MANAGER_CODE).await?;
     let finance = colleague_phone(&dir, &timeline, &link, "finance", FINANCE_CODE).await?;
     approvals::story(
-        &server.url(),
         &policy,
         &timeline,
         &approvals::Phones {
@@ -468,6 +494,22 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
             finance: &finance,
         },
         &expense_id,
+    )
+    .await?;
+
+    // ---- The month --------------------------------------------------------------------------
+    let head = colleague_phone(&dir, &timeline, &link, "head", HEAD_CODE).await?;
+    let export = month::story(
+        &server.url(),
+        dir.path(),
+        args.keep,
+        &policy,
+        &scene,
+        &month::Phones {
+            applicant: &phone,
+            manager: &manager,
+            head: &head,
+        },
     )
     .await?;
 
@@ -485,6 +527,15 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
             "  daka verify-log {} --public-key {}",
             kept.join("punches.jsonl").display(),
             phone.public_key_b64()
+        );
+        println!(
+            "  daka report --db {} --month 2026-12 --format xlsx --out dec.xlsx",
+            kept.join("server.db").display()
+        );
+        println!("  open {}", export.display());
+    } else {
+        println!(
+            "  daka demo --keep    # keeps the databases, the exported log and December's workbook"
         );
     }
     Ok(())
@@ -541,6 +592,36 @@ impl Scene<'_> {
         face_of: &str,
         offline: bool,
     ) -> DemoResult<()> {
+        let outcome = self.attempt(kind, at, accuracy_m, mock, scan, face_of)?;
+        show(&outcome.verdict);
+        show_record(&outcome.record, offline);
+        Ok(())
+    }
+
+    /// A routine punch of the month at the store (GPS ±6 m, the store's Wi-Fi, Chan's own
+    /// face), printed only when it is not accepted: then the story stops with the reasons.
+    fn punch_quietly(&self, kind: PunchKind) -> DemoResult<()> {
+        let outcome = self.attempt(kind, STORE, 6.0, false, &[STORE_AP], "E1001")?;
+        if outcome.verdict.decision != Decision::Accepted || outcome.record.is_none() {
+            show(&outcome.verdict);
+            return Err(format!(
+                "the {kind:?} punch at {} was not accepted",
+                self.timeline.hk_day()
+            ));
+        }
+        Ok(())
+    }
+
+    /// A face matched to `face_of` for a fresh nonce, a fix and a scan: the phone's verdict.
+    fn attempt(
+        &self,
+        kind: PunchKind,
+        at: (f64, f64),
+        accuracy_m: f64,
+        mock: bool,
+        scan: &[&str],
+        face_of: &str,
+    ) -> DemoResult<daka_device::PunchOutcome> {
         let nonce = self.phone.issue_face_nonce().map_err(|e| e.to_string())?;
         let token = self.matcher.sign(&MatchResult {
             issuer: MATCHER_ISS,
@@ -552,8 +633,7 @@ impl Scene<'_> {
             liveness: Value::from("pass"),
             model: "hl-face-v3",
         })?;
-        let outcome = self
-            .phone
+        self.phone
             .punch(PunchInput {
                 kind,
                 fix: Some(fix(self.timeline, at, accuracy_m, mock)),
@@ -561,10 +641,7 @@ impl Scene<'_> {
                 wifi_bssids: scan.iter().map(|s| s.to_string()).collect(),
                 face: Some(FaceEvidence { token, nonce }),
             })
-            .map_err(|e| e.to_string())?;
-        show(&outcome.verdict);
-        show_record(&outcome.record, offline);
-        Ok(())
+            .map_err(|e| e.to_string())
     }
 }
 
