@@ -48,6 +48,7 @@ fn the_demo_runs_the_day_and_exits_zero() {
         "the day, confirmed by the server: overtime counted 120 min (approved 120, punched 125: the lesser, in 30-min units, paid)",
         "Mon 21 – Sat 26 Dec  3 days at the store",
         "days due 25, attended 23, late 1 (12 min), missing punches 0, absences 0",
+        "continuous contract: met; the 5 weeks from Wed 02 Dec, the first on record, meet the test",
         "leave: annual 2 days; holidays 2 (25, 26 Dec); rest days 4",
         "overtime 2 h (workday, paid)",
         "warning hk_hours_record",

@@ -777,7 +777,7 @@ fn bad_attendance_sections_are_refused_at_their_path() {
         ),
         (
             json!({"shiftz": []}),
-            "attendance.shiftz: unknown field; expected one of: shifts, schedules, people, holidays, overtime, missing_clock_out, warnings",
+            "attendance.shiftz: unknown field; expected one of: shifts, schedules, people, holidays, overtime, missing_clock_out, warnings, records_from",
         ),
     ];
     for (attendance, want) in cases {
@@ -1133,4 +1133,47 @@ fn a_clock_in_after_the_shift_is_late_by_the_expected_minutes_in_every_figure() 
     assert_eq!((d.late_min, d.segments[0].late_min), (480, 480));
     assert_eq!(d.early_min, 0);
     assert!(d.findings.iter().any(|f| f.message == "late 480 min: clocked in 19:30, shift starts 10:00, grace 0 min"));
+}
+
+#[test]
+fn weeks_before_the_records_begin_are_not_judged() {
+    // A store worker employed for years; daka keeps records from Tuesday 1 December 2026.
+    // Without `records_from` the week from Thursday 26 November (weeks run from the first
+    // day of employment, a Thursday) counts the days before daka as days without work.
+    let mut a = base();
+    a["people"][0]["employment_start"] = json!("2020-01-02");
+    let punches: Vec<AttendancePunch> = (1..=31)
+        .map(|d| format!("2026-12-{d:02}"))
+        .filter(|d| !matches!(date(d).format("%a").to_string().as_str(), "Sat" | "Sun"))
+        .filter(|d| d != "2026-12-25")
+        .flat_map(|d| [punch(hk(), &d, "09:00", In), punch(hk(), &d, "18:00", Out)])
+        .collect();
+    let r = records(punches);
+    let december = Month {
+        year: 2026,
+        month: 12,
+    };
+    let p = policy_with("Asia/Hong_Kong", a.clone());
+    let (without, _) = AttendanceEngine::new(&p)
+        .month("E1", december, &r, later())
+        .expect("month");
+    assert_eq!(without.contract_weeks[0].from, date("2026-11-26"));
+    assert_eq!(without.contract_weeks[0].worked_min, 480 * 2);
+    assert_eq!(without.contract, ContractStatus::NotMet);
+
+    a["records_from"] = json!("2026-12-01");
+    let p = policy_with("Asia/Hong_Kong", a);
+    let (with, _) = AttendanceEngine::new(&p)
+        .month("E1", december, &r, later())
+        .expect("month");
+    assert_eq!(with.contract_weeks[0].from, date("2026-12-03"));
+    assert_eq!(with.contract, ContractStatus::Met);
+    // The 4-week total is taken only over weeks on record: from the week of 24 December.
+    let totals: Vec<Option<u32>> = with
+        .contract_weeks
+        .iter()
+        .map(|w| w.four_week_min)
+        .collect();
+    assert_eq!(totals[..3], [None, None, None]);
+    assert!(totals[3].is_some(), "{totals:?}");
 }

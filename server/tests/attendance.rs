@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use calamine::{Data, DataType, Reader, Xlsx, open_workbook_from_rs};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use common::*;
 use daka_core::Policy;
 use daka_core::approvals::{Action, Decision, Form, RouteStep, Signed, Submission, compute_route};
@@ -1082,4 +1082,57 @@ async fn time_off_in_lieu_is_credited_by_rest_day_overtime_and_booked_in_minutes
             "not enough time off in lieu: 480 min requested, 60 min available (300 min credited by overtime, 0 min taken, 0 min expired, 240 min booked by other requests)"
         )
     );
+}
+
+#[tokio::test]
+async fn locking_a_month_stores_every_day_of_it_first() {
+    // Nobody read the days of the month before last before HR locked it (publishing the
+    // policy computes from the first day of last month only): the lock computes and stores
+    // them, so every later export of the month reads the same stored days.
+    let server = TestServer::start().await;
+    let last_month_end = (today().with_day(1).unwrap() - Duration::days(1))
+        .with_day(1)
+        .unwrap()
+        - Duration::days(1);
+    let month = last_month_end.format("%Y-%m").to_string();
+    let first = last_month_end.with_day(1).unwrap();
+    let storage = server.server.storage().clone();
+    let before = {
+        let storage = storage.clone();
+        tokio::task::spawn_blocking(move || {
+            storage
+                .attendance_days(ORG_A, None, first, last_month_end)
+                .unwrap()
+                .len()
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(before, 0, "nothing was stored for last month yet");
+    let r = server
+        .http
+        .post(server.url("/admin/v1/attendance/locks"))
+        .bearer_auth(ADMIN_A)
+        .json(&json!({ "month": month }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stored = tokio::task::spawn_blocking(move || {
+        storage
+            .attendance_days(ORG_A, None, first, last_month_end)
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let people = policy().attendance.people.len();
+    let days = (last_month_end - first).num_days() as usize + 1;
+    assert_eq!(stored.len(), people * days);
+    assert!(stored.iter().all(|d| {
+        serde_json::from_str::<DayResult>(&d.result)
+            .unwrap()
+            .status
+            .as_str()
+            != "in_progress"
+    }));
 }

@@ -367,7 +367,17 @@ pub fn summarise(
     // The continuous contract, week by week.
     let minutes_on: BTreeMap<NaiveDate, u32> =
         days.iter().map(|d| (d.date, d.worked_min)).collect();
-    s.contract_weeks = contract_weeks(person.employment_start, first, last, today, &minutes_on);
+    let known_from = policy
+        .records_from
+        .map_or(person.employment_start, |r| r.max(person.employment_start));
+    s.contract_weeks = contract_weeks(
+        person.employment_start,
+        known_from,
+        first,
+        last,
+        today,
+        &minutes_on,
+    );
     s.contract = s
         .contract_weeks
         .iter()
@@ -449,8 +459,14 @@ pub fn summarise(
 
 /// The continuous-contract weeks that end in `first..=last`, plus the week in progress on
 /// `today` if it overlaps them. Weeks run in 7 days from `start`, the first day of employment.
+///
+/// Weeks with a day before `known_from` (the first day whose hours are on record: the
+/// policy's `records_from`, or the start of employment) are not judged, and a 4-week total is
+/// only taken over weeks that are all on record: a day before daka kept records is not a day
+/// without work.
 pub fn contract_weeks(
     start: NaiveDate,
+    known_from: NaiveDate,
     first: NaiveDate,
     last: NaiveDate,
     today: NaiveDate,
@@ -482,8 +498,13 @@ pub fn contract_weeks(
         if from > last || from > today || (to > last && !in_progress) {
             break;
         }
+        if from < known_from {
+            k += 1;
+            continue;
+        }
         let worked_min = week_total(from);
-        let four_week_min = (k >= 3).then(|| {
+        let on_record = from - Duration::days(21) >= known_from;
+        let four_week_min = (k >= 3 && on_record).then(|| {
             (0..4)
                 .map(|j| week_total(from - Duration::days(7 * j)))
                 .sum::<u32>()

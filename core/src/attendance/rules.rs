@@ -37,6 +37,9 @@ pub struct AttendancePolicy {
     pub missing_clock_out: MissingClockOut,
     /// The company's own warning limits (not law; the law's are fixed in the engine).
     pub warnings: CompanyWarnings,
+    /// The first day whose hours are on record (when the company started keeping attendance
+    /// with daka): the continuous-contract test does not judge weeks before it.
+    pub records_from: Option<NaiveDate>,
 }
 
 /// Index of a shift in [`AttendancePolicy::shifts`].

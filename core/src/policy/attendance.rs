@@ -32,6 +32,7 @@ const FIELDS: &[&str] = &[
     "overtime",
     "missing_clock_out",
     "warnings",
+    "records_from",
 ];
 const SHIFT_FIELDS: &[&str] = &[
     "id",
@@ -138,6 +139,9 @@ pub(super) fn parse_attendance(
                 return Err(p.invalid(v.show(), "expected \"segment_end\" or \"not_counted\""));
             }
         };
+    }
+    if let Some(v) = obj.get("records_from") {
+        out.records_from = Some(parse_date(v, &path.key("records_from"))?);
     }
     if let Some(v) = obj.get("warnings") {
         let p = path.key("warnings");

@@ -7,7 +7,9 @@
 //! punches for it still waiting to be sent, shows the server's result (leave, corrections and
 //! reviews included). Any other day is computed here, by the same engine, from this phone's
 //! own punch records (accepted punches count; field punches are pending until reviewed) and
-//! the leave the server last confirmed for it; such a day is marked [`DaySource::Phone`].
+//! the leave the server last confirmed for it; such a day is marked [`DaySource::Phone`]. A
+//! day computed here does not know of corrections, reviews or overtime approved since the
+//! server last confirmed it: those appear with the server's result after the next sync.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -453,9 +453,9 @@ async fn lock_list(state: &AppState, org_id: String) -> Result<LockList, Failure
     })
 }
 
-/// Locks a month for payroll. From now on a change that would alter a stored day result of
-/// the month is recorded as a late change (see `/admin/v1/attendance/late-changes`) and the
-/// stored result stays.
+/// Locks a month for payroll: its days up to today are computed and stored first; from now
+/// on a change that would alter a stored day result of the month is recorded as a late change
+/// (see `/admin/v1/attendance/late-changes`) and the stored result stays.
 #[utoipa::path(post, path = "/admin/v1/attendance/locks", tag = "attendance",
     security(("admin_token" = [])),
     request_body = LockRequest,
@@ -469,10 +469,19 @@ pub async fn lock(
     AdminAuth(org): AdminAuth,
     ApiJson(body): ApiJson<LockRequest>,
 ) -> Result<Json<LockOutcome>, Failure> {
-    let month = params::month("month", &body.month)?.to_string();
+    let parsed = params::month("month", &body.month)?;
+    let (Some(first), Some(last)) = (parsed.first(), parsed.last()) else {
+        return Err(ParamError::new("invalid_month", "month", &body.month, "has no days").into());
+    };
+    let month = parsed.to_string();
     let key = month.clone();
     let changed = state
-        .db(move |s| Ok(s.storage.lock_month(&org.id, &key, s.now())?))
+        .db(move |s| {
+            // What payroll locks is what is stored: every day of the month up to today is
+            // computed and stored first, so every export of the locked month agrees.
+            recompute::ensure_days(s.storage.as_ref(), &org.id, &[], first, last, s.now())?;
+            Ok(s.storage.lock_month(&org.id, &key, s.now())?)
+        })
         .await?;
     Ok(Json(LockOutcome {
         month,
