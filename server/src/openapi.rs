@@ -62,6 +62,7 @@ impl Modify for Security {
         requests::admin_request,
         requests::admin_corrections,
         admin::publish_policy,
+        admin::check_policy,
         admin::current_policy,
         admin::issue_code,
         admin::devices,

@@ -1136,3 +1136,78 @@ async fn locking_a_month_stores_every_day_of_it_first() {
             != "in_progress"
     }));
 }
+
+#[tokio::test]
+async fn a_roster_without_a_rest_day_is_flagged_when_checked_and_when_published() {
+    let server = TestServer::start().await;
+    let mut doc: Value = serde_json::from_str(&hk_policy_text()).unwrap();
+    doc["version"] = json!(43);
+    // Cheung Mei Ling's (E1002) December roster loses its rest days of the 5th and the 12th:
+    // 1 to 18 December without a rest day.
+    let people = doc["attendance"]["people"].as_array_mut().unwrap();
+    let e1002 = people
+        .iter_mut()
+        .find(|p| p["employee"] == "E1002")
+        .unwrap();
+    let days = e1002["roster"][0]["days"].as_array_mut().unwrap();
+    days[4] = json!("store");
+    days[11] = json!("store");
+    let body = doc.to_string();
+    let check = server
+        .http
+        .post(server.url("/admin/v1/policy/check"))
+        .bearer_auth(ADMIN_A)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), 200);
+    let checked: Value = check.json().await.unwrap();
+    assert_eq!(checked["version"], 43);
+    assert_eq!(
+        checked["roster_warnings"],
+        json!([{
+            "employee": "E1002",
+            "code": "hk_rest_day_7",
+            "date": "2026-12-01",
+            "message": "18 days in a row from 2026-12-01 without a rest day: the law requires one in every 7 days"
+        }])
+    );
+    // Nothing was published by the check.
+    let (_, current) = server.admin_get(ADMIN_A, "/admin/v1/policy").await;
+    assert_eq!(current["version"], 42, "{current}");
+    // A document with an error is refused at its path.
+    let mut bad = doc.clone();
+    bad["attendance"]["shifts"][0]["segments"][0]["start"] = json!("25:00");
+    let r = server
+        .http
+        .post(server.url("/admin/v1/policy/check"))
+        .bearer_auth(ADMIN_A)
+        .body(bad.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["code"], "invalid_policy");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("attendance.shifts[0].segments[0].start: invalid value \"25:00\""),
+        "{err}"
+    );
+    // Publishing gives the same warnings with the new version.
+    let published = server
+        .http
+        .put(server.url("/admin/v1/policy"))
+        .bearer_auth(ADMIN_A)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    let published: Value = published.json().await.unwrap();
+    assert_eq!(published["version"], 43);
+    assert_eq!(published["roster_warnings"], checked["roster_warnings"]);
+}

@@ -224,6 +224,24 @@ impl<'p> AttendanceEngine<'p> {
         ))
     }
 
+    /// Rest-day warnings of every published roster in the policy, over the span of each
+    /// person's roster entries: what to show before the roster goes out.
+    pub fn roster_warnings(&self) -> Vec<(String, Warning)> {
+        let mut out = Vec::new();
+        for person in &self.rules.people {
+            let (Some((&from, _)), Some((&to, _))) = (
+                person.roster.first_key_value(),
+                person.roster.last_key_value(),
+            ) else {
+                continue;
+            };
+            if let Ok(found) = self.rest_day_warnings(&person.employee, from, to) {
+                out.extend(found.into_iter().map(|w| (person.employee.clone(), w)));
+            }
+        }
+        out
+    }
+
     /// The working days of a leave range: rest days and holidays inside it are not counted.
     pub fn leave_working_days(
         &self,

@@ -14,6 +14,7 @@ use daka_core::{Code, Decision, Policy};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::attendance::RosterWarning;
 use super::extract::{AdminAuth, ApiJson, read_body};
 use super::failure::Failure;
 use super::state::AppState;
@@ -32,8 +33,65 @@ pub struct PublishedPolicy {
     pub published_at: DateTime<Utc>,
     /// Devices that were sent a `policy_updated` change.
     pub devices_notified: u64,
+    /// Rosters of the new version with 7 or more days in a row without a rest day
+    /// (`hk_rest_day_7`): published all the same, as the law's warnings are advice to HR.
+    pub roster_warnings: Vec<RosterWarning>,
     /// The server clock when it answered, RFC 3339 UTC.
     pub server_time: DateTime<Utc>,
+}
+
+/// The answer to checking a policy document without publishing it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckedPolicy {
+    /// The document's `version`.
+    pub version: u64,
+    /// Rosters with 7 or more days in a row without a rest day (`hk_rest_day_7`).
+    pub roster_warnings: Vec<RosterWarning>,
+    /// The server clock when it answered, RFC 3339 UTC.
+    pub server_time: DateTime<Utc>,
+}
+
+/// The roster warnings of a policy, as the API lists them.
+fn roster_warnings(policy: &daka_core::Policy) -> Vec<RosterWarning> {
+    daka_core::attendance::AttendanceEngine::new(policy)
+        .roster_warnings()
+        .into_iter()
+        .map(|(employee, w)| RosterWarning {
+            employee,
+            code: w.code.as_str().to_owned(),
+            date: w.date,
+            message: w.message,
+        })
+        .collect()
+}
+
+/// Checks a policy document as publishing would (the same validation, errors naming the
+/// field) and lists its roster warnings, without storing or publishing anything: review a
+/// roster before it goes out.
+#[utoipa::path(post, path = "/admin/v1/policy/check", tag = "admin",
+    security(("admin_token" = [])),
+    request_body(content = Object, description = "The policy document", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Valid; its warnings", body = CheckedPolicy),
+        (status = 400, description = "`invalid_policy` (the message names the field)", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 413, description = "`payload_too_large`", body = ApiError),
+    ))]
+pub async fn check_policy(
+    State(state): State<AppState>,
+    AdminAuth(_org): AdminAuth,
+    request: Request,
+) -> Result<Json<CheckedPolicy>, Failure> {
+    let bytes = read_body(request.into_body(), state.inner.options.max_body_bytes).await?;
+    let document = String::from_utf8(bytes.to_vec())
+        .map_err(|_| Failure::bad_request("invalid_policy", "the policy is not UTF-8 text"))?;
+    let policy = daka_core::Policy::from_json(&document)
+        .map_err(|e| Failure::bad_request("invalid_policy", e.to_string()))?;
+    Ok(Json(CheckedPolicy {
+        version: policy.version,
+        roster_warnings: roster_warnings(&policy),
+        server_time: state.now(),
+    }))
 }
 
 /// Publishes a new policy version. The body is the policy document (JSON, see
@@ -77,7 +135,11 @@ pub async fn publish_policy(
             })
         })
         .await?;
+    let warnings = daka_core::Policy::from_json(&published.policy.document)
+        .map(|p| roster_warnings(&p))
+        .unwrap_or_default();
     Ok(Json(PublishedPolicy {
+        roster_warnings: warnings,
         version: published.policy.version,
         signature: published.policy.signature,
         published_at: published.policy.published_at,

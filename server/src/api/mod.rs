@@ -118,6 +118,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/admin/v1/policy",
             put(admin::publish_policy).get(admin::current_policy),
         )
+        .route("/admin/v1/policy/check", post(admin::check_policy))
         .route("/admin/v1/enrollment-codes", post(admin::issue_code))
         .route("/admin/v1/devices", get(admin::devices))
         .route("/admin/v1/punches", get(admin::punches))
