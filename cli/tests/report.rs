@@ -123,3 +123,82 @@ fn report_refuses_a_bad_month_a_missing_database_and_an_unknown_organisation() {
     let o = report(&["--db", db, "--month", "2026-11", "--format", "pdf"]);
     assert_eq!(o.status.code(), Some(2), "clap refuses an unknown format");
 }
+
+#[test]
+fn report_fetches_the_export_from_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(async {
+        Server::start(ServerConfig {
+            db_path: dir.path().join("server.db"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            seed: Some(Seed::from_file(examples().join("seed.json")).unwrap()),
+        })
+        .await
+        .unwrap()
+    });
+    let url = server.url();
+    let out = dir.path().join("nov.xlsx");
+    let o = report(&[
+        "--server",
+        &url,
+        "--token",
+        "hl-demo-admin-token-change-me-0001",
+        "--month",
+        "2026-11",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"PK"), "an XLSX file is a zip archive");
+    assert_eq!(
+        stderr(&o).trim(),
+        format!("wrote {} ({} bytes) from {url}", out.display(), bytes.len())
+    );
+    // The CSV tables too.
+    let csv_dir = dir.path().join("exports");
+    let o = report(&[
+        "--server",
+        &url,
+        "--token",
+        "hl-demo-admin-token-change-me-0001",
+        "--month",
+        "2026-11",
+        "--format",
+        "csv",
+        "--out",
+        csv_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let days = std::fs::read_to_string(csv_dir.join("attendance-2026-11-days.csv")).unwrap();
+    assert_eq!(days.lines().count(), 1 + 6 * 30);
+    // A wrong token is the server's refusal, said plainly; no file is written.
+    let refused = dir.path().join("refused.xlsx");
+    let o = report(&[
+        "--server",
+        &url,
+        "--token",
+        "wrong",
+        "--month",
+        "2026-11",
+        "--out",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("401"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unauthorized"), "{}", stderr(&o));
+    assert!(!refused.exists());
+    // No token at all is a usage error.
+    let o = daka()
+        .env_remove("DAKA_ADMIN_TOKEN")
+        .args(["report", "--server", &url, "--month", "2026-11"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--token"), "{}", stderr(&o));
+    runtime.block_on(server.shutdown()).unwrap();
+}
