@@ -48,12 +48,14 @@ grep -E 'Tests run: .* -- in ' target/jvm-tests.log | sed 's/^\[[A-Z]*\] //'
 kotlin_summary="$(grep -E '^\[[A-Z]+\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' \
   target/jvm-tests.log | tail -1 | sed 's/^\[[A-Z]*\] //')"
 
-step "shipping library size (profile release-ffi, x86_64, stripped; limit 4.19 MiB)"
+step "shipping library size (profile release-ffi, x86_64, stripped; limit 5.74 MiB)"
 # The phone build: the release-ffi profile, identical code folded, strings merged, and
 # relative relocations packed (RELR here; android/build-native.sh packs them in Android's
 # format). The limit is the size this build reached plus 5 %: a change that grows the library
 # past it should say why.
-lib_limit=4388336 # 4,179,368 bytes measured + 5 %
+# The attendance engine raised it from 4,179,368 bytes: it needs the organisation's time zone
+# offline, and chrono-tz's IANA database is about 1.1 MB of it (see the README's size note).
+lib_limit=6023312 # 5,736,488 bytes measured + 5 %
 cargo rustc --locked -q --profile release-ffi -p daka-ffi --lib --no-default-features --crate-type cdylib \
   -- -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-O2 -C link-arg=-Wl,-z,pack-relative-relocs
 cp target/release-ffi/libdaka_ffi.so target/release-ffi/libdaka_ffi.stripped.so
