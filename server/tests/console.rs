@@ -6,6 +6,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -46,7 +47,7 @@ fn console_seed() -> Seed {
             role: "manager".into(),
             password: MANAGER_PASSWORD.into(),
             employee_id: Some("E0101".into()),
-            language: None,
+            language: Some("zh-Hant".into()),
         },
     ];
     seed
@@ -518,19 +519,25 @@ async fn a_manager_sees_only_their_reports_on_today() {
             "{e} is not Lee's report"
         );
     }
-    // The account's language when no cookie or parameter says otherwise.
-    let zh = server
-        .http
-        .get(server.url("/console/today?lang=zh-Hant"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(zh.contains(r#"<html lang="zh-Hant">"#));
+    // The account's language (zh-Hant) wins over Accept-Language; ?lang= and its cookie win
+    // over the account's.
+    let page = |cookie: String, path: &'static str| {
+        let req = server
+            .http
+            .get(server.url(path))
+            .header("cookie", cookie)
+            .header("accept-language", "en-GB");
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let zh = page(session.clone(), "/console/today").await;
+    assert!(zh.contains(r#"<html lang="zh-Hant">"#), "{zh}");
     assert!(zh.contains("今日出勤"));
+    assert!(zh.contains("經理"));
+    let en = page(session.clone(), "/console/today?lang=en").await;
+    assert!(en.contains(r#"<html lang="en">"#));
+    assert!(en.contains("Attendance today"));
+    let en = page(format!("{session}; daka_lang=en"), "/console/today").await;
+    assert!(en.contains(r#"<html lang="en">"#));
 }
 
 #[tokio::test]
@@ -805,4 +812,43 @@ async fn the_seed_never_overwrites_an_existing_accounts_password() {
             .unwrap(),
     };
     sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_session_ends_after_twelve_idle_hours_or_seven_days() {
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock_offset = offset.clone();
+    let server = start_with(ServerOptions {
+        clock: Some(Arc::new(move || {
+            Utc::now() + Duration::milliseconds(clock_offset.load(Ordering::SeqCst))
+        })),
+        attendance_sweep: None,
+        ..ServerOptions::default()
+    })
+    .await;
+    let advance = |d: Duration| offset.fetch_add(d.num_milliseconds(), Ordering::SeqCst);
+
+    // Used every 11 hours, a session lasts; 12 hours without a request end it.
+    let idle = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let busy = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    advance(Duration::hours(11));
+    assert_eq!(get(&server, "/console/today", &busy).await.status, 200);
+    advance(Duration::hours(1) + Duration::minutes(1));
+    let gone = get(&server, "/console/today", &idle).await;
+    assert_eq!((gone.status, gone.location()), (303, "/console/login"));
+    assert_eq!(get(&server, "/console/today", &busy).await.status, 200);
+    // However busy, a session ends 7 days after signing in.
+    let mut hours = 12;
+    while hours < 7 * 24 - 11 {
+        advance(Duration::hours(11));
+        hours += 11;
+        assert_eq!(
+            get(&server, "/console/today", &busy).await.status,
+            200,
+            "{hours} h"
+        );
+    }
+    advance(Duration::hours(11));
+    let gone = get(&server, "/console/today", &busy).await;
+    assert_eq!((gone.status, gone.location()), (303, "/console/login"));
 }
