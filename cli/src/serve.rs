@@ -117,12 +117,19 @@ pub fn run(args: ServeArgs) -> u8 {
         if report.codes_added > 0 {
             eprintln!("daka serve: added {} enrolment code(s)", report.codes_added);
         }
+        if report.console_accounts_added > 0 {
+            eprintln!(
+                "daka serve: created {} web console account(s)",
+                report.console_accounts_added
+            );
+        }
         let stop = StopSignals::install();
         eprintln!(
             "daka serve: listening on {} (database {}); Ctrl-C to stop",
             server.url(),
             args.db.display()
         );
+        eprintln!("daka serve: the web console is at {}/console/", server.url());
         stop.wait().await;
         eprintln!("daka serve: stopping");
         match server.shutdown().await {

@@ -69,6 +69,14 @@ fn serve_seeds_listens_logs_and_stops_on_sigint() {
     );
     assert!(get(&addr, "/health").contains(" 200 "));
     assert!(get(&addr, "/v1/policy").contains(" 401 "));
+    // The web console, with the seed's two demo accounts.
+    assert!(get(&addr, "/console/login").contains(" 200 "));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("created 2 web console account(s)")),
+        "{lines:?}"
+    );
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);

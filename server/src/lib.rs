@@ -23,12 +23,15 @@
 //! * [`report`]: the monthly attendance export HR pays from (CSV and XLSX).
 //! * [`attendance`]: attendance as the authority: records from storage, the recompute queue
 //!   and its stored day results, months for the month endpoint, the export and `daka report`.
+//! * [`console`]: the web console under `/console` (accounts, sessions, the pages, their two
+//!   languages); `api/console.rs` its admin endpoints.
 //!
 //! # Overview
 #![doc = include_str!("../README.md")]
 
 pub mod api;
 pub mod attendance;
+pub mod console;
 pub mod crypto;
 pub mod intake;
 pub mod openapi;
@@ -48,7 +51,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use options::{RequestLog, RequestLogger, ServerClock, ServerOptions};
-pub use seed::{Seed, SeedCode, SeedError, SeedOrg, SeedPolicy, SeedReport};
+pub use seed::{Seed, SeedCode, SeedConsoleAccount, SeedError, SeedOrg, SeedPolicy, SeedReport};
 pub use storage::sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError};
 
@@ -187,11 +190,14 @@ impl Server {
         let app = api::router(state);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stop_rx.await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
         });
         Ok(RunningServer {
             addr,

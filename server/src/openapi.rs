@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, attachments, attendance, device, health, requests};
+use crate::api::{admin, attachments, attendance, console, device, health, requests};
 
 struct Security;
 
@@ -76,6 +76,8 @@ impl Modify for Security {
         attendance::locks,
         attendance::unlock,
         attendance::late_changes,
+        console::create_account,
+        console::audit,
         health::health,
     ),
     modifiers(&Security),
@@ -83,6 +85,7 @@ impl Modify for Security {
         (name = "device", description = "What devices call (daka-core's `SyncClient`)"),
         (name = "admin", description = "Organisation administration, with the admin token"),
         (name = "attendance", description = "Attendance for administrators, with the admin token: confirmed day results, months, the payroll export, roster warnings, month locks"),
+        (name = "console", description = "The web console's accounts and audit, with the admin token"),
         (name = "operations", description = "Health checks"),
     )
 )]

@@ -61,6 +61,10 @@ pub struct ServerOptions {
     /// progress) are computed and sent; `None` only at start-up and when read (default 10
     /// min).
     pub attendance_sweep: Option<Duration>,
+    /// Whether the web console's cookies carry `Secure` (browsers then send them over HTTPS
+    /// only). The server speaks plain HTTP; set this when it is reached through a TLS proxy
+    /// (default `false`). See `docs/console.md`.
+    pub console_secure_cookies: bool,
 }
 
 impl Default for ServerOptions {
@@ -76,6 +80,7 @@ impl Default for ServerOptions {
             request_log: None,
             clock: None,
             attendance_sweep: Some(Duration::from_secs(600)),
+            console_secure_cookies: false,
         }
     }
 }
@@ -93,6 +98,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("request_log", &self.request_log.is_some())
             .field("clock", &self.clock.as_ref().map(|_| "custom"))
             .field("attendance_sweep", &self.attendance_sweep)
+            .field("console_secure_cookies", &self.console_secure_cookies)
             .finish()
     }
 }

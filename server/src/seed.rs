@@ -10,7 +10,9 @@
 //!   version with the same content changes nothing; the same version with *different*
 //!   content is refused (a published version never changes meaning); an older version than
 //!   the stored one (an administrator published a newer one through the API) is left alone;
-//! * enrolment codes are added once; a code already used stays used.
+//! * enrolment codes are added once; a code already used stays used;
+//! * console accounts are created when the organisation has none with the email; an
+//!   existing account, its password included, is never changed by the seed.
 //!
 //! Everything is checked before anything is written for an organisation, and each step is one
 //! storage transaction, so a bad seed fails with an error naming the field and the file is
@@ -22,9 +24,10 @@ use chrono::{DateTime, Utc};
 use daka_core::Policy;
 use serde::{Deserialize, Serialize};
 
+use crate::console::accounts::{self, AccountInput};
 use crate::crypto;
 use crate::policies::{self, PublishError};
-use crate::storage::{CodeOutcome, NewOrg, Storage, StorageError};
+use crate::storage::{CodeOutcome, NewConsoleAudit, NewOrg, Storage, StorageError};
 
 /// Shortest admin token accepted: it is the only credential of the admin API.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 24;
@@ -55,6 +58,31 @@ pub struct SeedOrg {
     /// One-time enrolment codes to add; absent means none.
     #[serde(default)]
     pub enrollment_codes: Vec<SeedCode>,
+    /// Web console accounts to create when the organisation has none with the email; an
+    /// existing account (and its password) is left as it is. Absent means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub console_accounts: Vec<SeedConsoleAccount>,
+}
+
+/// A web console account of a seed (see `docs/console.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedConsoleAccount {
+    /// Sign-in email, unique in the organisation (compared in lower case).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// `hr_admin`, `manager`, `finance` or `auditor`.
+    pub role: String,
+    /// The initial password, at least 12 characters; stored only as an Argon2id hash, and
+    /// never applied to an account that exists.
+    pub password: String,
+    /// The employee a manager stands for (required for `manager`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<String>,
+    /// Preferred language, `en` (default) or `zh-Hant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// The policy document: inline, or a file.
@@ -113,6 +141,8 @@ pub struct SeedReport {
     /// Enrolment codes newly stored; codes already present for the same employee are not
     /// counted.
     pub codes_added: usize,
+    /// Console accounts created; accounts that existed already are not counted.
+    pub console_accounts_added: usize,
 }
 
 impl Seed {
@@ -238,6 +268,22 @@ pub fn apply(
                 ));
             }
         }
+        let console_inputs: Vec<AccountInput> = org
+            .console_accounts
+            .iter()
+            .map(|a| AccountInput {
+                email: a.email.clone(),
+                name: a.name.clone(),
+                role: a.role.clone(),
+                employee_id: a.employee_id.clone(),
+                password: a.password.clone(),
+                language: a.language.clone(),
+            })
+            .collect();
+        for (j, input) in console_inputs.iter().enumerate() {
+            accounts::check(input, Some(&policy))
+                .map_err(|e| SeedError::new(at(&format!("console_accounts[{j}]")), e.message))?;
+        }
 
         let admin_hash = crypto::secret_hash(&org.admin_token);
         let stored = match storage.org(&org.id).map_err(storage_error)? {
@@ -314,6 +360,40 @@ pub fn apply(
                         at(&format!("enrollment_codes[{j}].code")),
                         "the code is already issued to another employee or organisation",
                     ));
+                }
+            }
+        }
+
+        for (j, input) in console_inputs.iter().enumerate() {
+            let email = accounts::normal_email(&input.email);
+            if storage
+                .console_account_by_email(&org.id, &email)
+                .map_err(storage_error)?
+                .is_some()
+            {
+                continue;
+            }
+            match accounts::create(storage, &org.id, input, now) {
+                Ok(account) => {
+                    storage
+                        .add_console_audit(&NewConsoleAudit {
+                            org_id: Some(org.id.clone()),
+                            account_id: Some(account.id.clone()),
+                            email: account.email.clone(),
+                            action: "account_created".into(),
+                            client: "seed".into(),
+                            detail: format!("created by the seed, role {}", account.role.as_str()),
+                            at: now,
+                        })
+                        .map_err(storage_error)?;
+                    report.console_accounts_added += 1;
+                }
+                Err(e) if e.code == "account_exists" => {}
+                Err(e) => {
+                    return Err(match e.storage {
+                        Some(s) => storage_error(s),
+                        None => SeedError::new(at(&format!("console_accounts[{j}]")), e.message),
+                    });
                 }
             }
         }

@@ -5,7 +5,9 @@
 //! and one file of handlers per audience: `device.rs` the protocol endpoints, `requests.rs`
 //! approvals as devices and administrators see them, `attachments.rs` file uploads,
 //! `admin.rs` the admin API, `attendance.rs` attendance for administrators (day results, months,
-//! the payroll export, roster warnings, month locks). Handlers import the leaves, never this file.
+//! the payroll export, roster warnings, month locks), `console.rs` the web console's accounts
+//! and audit. Handlers import the leaves, never this file. The console's pages are
+//! `crate::console`'s, merged into this router.
 //!
 //! Rules this layer keeps for every endpoint:
 //!
@@ -22,6 +24,7 @@
 pub mod admin;
 pub mod attachments;
 pub mod attendance;
+pub mod console;
 pub mod device;
 mod extract;
 mod failure;
@@ -142,6 +145,9 @@ pub(crate) fn router(state: AppState) -> Router {
             get(attendance::late_changes),
         )
         .route("/admin/v1/reports/attendance", get(attendance::report))
+        .route("/admin/v1/console/accounts", post(console::create_account))
+        .route("/admin/v1/console/audit", get(console::audit))
+        .merge(crate::console::router())
         .route("/openapi.json", get(openapi_json))
         .route("/health", get(health::health))
         .fallback(not_found)

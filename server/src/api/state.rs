@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub storage: Arc<dyn Storage>,
     pub engines: Engines,
     pub options: ServerOptions,
+    /// Failed console sign-ins, per account and client address (in memory).
+    pub login_limiter: crate::console::auth::LoginLimiter,
 }
 
 impl Inner {
@@ -39,6 +41,7 @@ impl AppState {
                 storage,
                 engines: Engines::default(),
                 options,
+                login_limiter: Default::default(),
             }),
         }
     }

@@ -1,7 +1,8 @@
 //! What the server keeps, behind one trait: organisations and their signing keys, every
 //! published policy version, enrolment codes, devices and their bearer tokens, the ledger of
 //! pushed item ids, punch records with the server's verdicts, consumed face nonces, the
-//! per-device change feeds, approval requests and the files their forms refer to.
+//! per-device change feeds, approval requests and the files their forms refer to, attendance,
+//! and the web console's accounts, sessions and audit.
 //!
 //! [`Storage`] is deliberately made of *domain* operations, not SQL: each method is one unit
 //! of work that the implementation runs atomically (one transaction). That is what lets a
@@ -16,7 +17,8 @@
 //! `tokio::task::spawn_blocking`. Every method is safe to call from several threads at once.
 //!
 //! Secrets are never stored in the clear: bearer tokens, admin tokens and enrolment codes are
-//! kept as SHA-256 hashes (they are random and long, so a plain hash is enough). The one secret
+//! kept as SHA-256 hashes (they are random and long, so a plain hash is enough), and so are
+//! console session ids; console passwords, chosen by people, as Argon2id hashes. The one secret
 //! that must be stored is each organisation's policy signing key.
 
 pub mod sqlite;
@@ -746,6 +748,137 @@ pub struct LateChange {
     pub recorded_at: DateTime<Utc>,
 }
 
+// ---- console --------------------------------------------------------------------------------
+
+/// What a console account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleRole {
+    /// Everything in the organisation.
+    HrAdmin,
+    /// The employees who report to the account's employee, directly or further down the
+    /// policy's manager tree.
+    Manager,
+    /// Payroll: everyone's attendance and the exports.
+    Finance,
+    /// Everyone's attendance, read only.
+    Auditor,
+}
+
+impl ConsoleRole {
+    /// The stored and wire form: `hr_admin`, `manager`, `finance` or `auditor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleRole::HrAdmin => "hr_admin",
+            ConsoleRole::Manager => "manager",
+            ConsoleRole::Finance => "finance",
+            ConsoleRole::Auditor => "auditor",
+        }
+    }
+
+    /// Reads the form [`ConsoleRole::as_str`] writes; `None` for any other text.
+    pub fn parse(text: &str) -> Option<ConsoleRole> {
+        match text {
+            "hr_admin" => Some(ConsoleRole::HrAdmin),
+            "manager" => Some(ConsoleRole::Manager),
+            "finance" => Some(ConsoleRole::Finance),
+            "auditor" => Some(ConsoleRole::Auditor),
+            _ => None,
+        }
+    }
+}
+
+/// A console account as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleAccount {
+    /// Account id (a UUIDv7, as text).
+    pub id: String,
+    /// The organisation it belongs to.
+    pub org_id: String,
+    /// Sign-in email, lower case; unique in the organisation.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// What it may do.
+    pub role: ConsoleRole,
+    /// The employee a manager account stands for; `None` for the other roles.
+    pub employee_id: Option<String>,
+    /// Preferred language: `en` or `zh-Hant`.
+    pub language: String,
+    /// Argon2id hash of the password, as a PHC string (`$argon2id$v=19$m=…`).
+    pub password_hash: String,
+    /// When it was created (server clock).
+    pub created_at: DateTime<Utc>,
+    /// When it was disabled; a disabled account cannot sign in.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for ConsoleAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleAccount")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A console session as stored; the session id itself is only in the browser's cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSessionRow {
+    /// Lower-case hex SHA-256 of the session id.
+    pub id_hash: String,
+    /// The signed-in account.
+    pub account_id: String,
+    /// When the session began (server clock).
+    pub created_at: DateTime<Utc>,
+    /// Its last request, for the idle timeout.
+    pub seen_at: DateTime<Utc>,
+    /// When it ends however active it is.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One console action, for the audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConsoleAuditEntry {
+    /// Position in the audit; increases with every entry.
+    pub seq: i64,
+    /// The account that acted (or whose sign-in failed); `None` when no account matched.
+    pub account_id: Option<String>,
+    /// The email given, lower case.
+    pub email: String,
+    /// `login_ok`, `login_failed`, `login_limited`, `logout`, `revoke_all` or
+    /// `account_created`.
+    pub action: String,
+    /// The client's address as the server saw it (no proxy header is trusted).
+    pub client: String,
+    /// More, for people: why a sign-in failed, which account was created.
+    pub detail: String,
+    /// When (server clock).
+    pub at: DateTime<Utc>,
+}
+
+/// A console action to add to the audit.
+#[derive(Debug, Clone)]
+pub struct NewConsoleAudit {
+    /// The organisation; `None` when no account matched (a failed sign-in with an unknown
+    /// email), which no organisation's audit lists.
+    pub org_id: Option<String>,
+    /// The account, when one matched.
+    pub account_id: Option<String>,
+    /// The email given, lower case.
+    pub email: String,
+    /// See [`ConsoleAuditEntry::action`].
+    pub action: String,
+    /// The client's address.
+    pub client: String,
+    /// See [`ConsoleAuditEntry::detail`].
+    pub detail: String,
+    /// When (server clock).
+    pub at: DateTime<Utc>,
+}
+
 /// The items of one push request being applied: see [`Storage::apply_batch`].
 pub trait ItemBatch {
     /// Applies one pushed item: reads the [`ItemState`], calls `judge`, and, when it decides
@@ -978,6 +1111,49 @@ pub trait Storage: Send + Sync + 'static {
         org_id: &str,
         sha256: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StorageError>;
+
+    // ---- console -------------------------------------------------------------------------
+    /// Creates a console account; `false` (nothing written) when the organisation already
+    /// has an account with this email (compared in lower case; the account's is stored so).
+    fn create_console_account(&self, account: &ConsoleAccount) -> Result<bool, StorageError>;
+    /// Every account with this email (lower case), in any organisation, oldest first.
+    fn console_accounts_by_email(&self, email: &str) -> Result<Vec<ConsoleAccount>, StorageError>;
+    /// The organisation's account with this email (lower case).
+    fn console_account_by_email(
+        &self,
+        org_id: &str,
+        email: &str,
+    ) -> Result<Option<ConsoleAccount>, StorageError>;
+    /// The account with this id.
+    fn console_account(&self, account_id: &str) -> Result<Option<ConsoleAccount>, StorageError>;
+    /// Stores a new session of an account.
+    fn create_console_session(
+        &self,
+        session: &ConsoleSessionRow,
+        org_id: &str,
+    ) -> Result<(), StorageError>;
+    /// The session whose id hashes to `id_hash`, if stored (the caller checks its times).
+    fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRow>, StorageError>;
+    /// Records a request of the session, for its idle timeout.
+    fn touch_console_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StorageError>;
+    /// Ends one session; `false` when there was none.
+    fn end_console_session(&self, id_hash: &str) -> Result<bool, StorageError>;
+    /// Ends every session of an account, and removes the sessions of every account that
+    /// ended before `now`; the number of the account's sessions ended.
+    fn end_console_sessions(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError>;
+    /// Adds a console action to the audit.
+    fn add_console_audit(&self, entry: &NewConsoleAudit) -> Result<(), StorageError>;
+    /// The organisation's console audit after `after`, oldest first, at most `limit`.
+    fn console_audit(
+        &self,
+        org_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ConsoleAuditEntry>, StorageError>;
 
     // ---- upkeep --------------------------------------------------------------------------
     /// Whether upkeep that writes put off is waiting ([`Storage::upkeep`]). Cheap: the HTTP

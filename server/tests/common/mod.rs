@@ -72,6 +72,7 @@ pub(crate) fn two_org_seed() -> Seed {
                         })
                     })
                     .collect(),
+                console_accounts: Vec::new(),
             },
             SeedOrg {
                 id: ORG_B.into(),
@@ -84,6 +85,7 @@ pub(crate) fn two_org_seed() -> Seed {
                         employee_id: "E1001".into(),
                     })
                     .collect(),
+                console_accounts: Vec::new(),
             },
         ],
         base_dir: None,

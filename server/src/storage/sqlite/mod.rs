@@ -27,7 +27,8 @@
 //! * `approvals.rs`: requests, their audit trails, leave movements and corrections;
 //! * `attachments.rs`: the files approval forms refer to;
 //! * `changes.rs`: the devices' change feeds;
-//! * `attendance.rs`: confirmed day results, the recompute queue, month locks and late changes.
+//! * `attendance.rs`: confirmed day results, the recompute queue, month locks and late changes;
+//! * `console.rs`: the web console's accounts, sessions and audit.
 //!
 //! Rows are read by column name into a struct per table (`from_row`), then checked into the
 //! storage's own types. Every query filters on `org_id` where the table has one; nothing of
@@ -38,6 +39,7 @@ mod attachments;
 mod attendance;
 mod changes;
 mod checkpoint;
+mod console;
 mod devices;
 mod items;
 mod orgs;
@@ -63,6 +65,7 @@ use super::{
     NewToken, OrgRow, PublishOutcome, PunchFilter, Storage, StorageError, StoredChange,
     StoredPolicy, StoredPunch, StoredRequest,
 };
+use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit};
 use checkpoint::CHECKPOINT_PAGES;
 use items::SqliteBatch;
 use sql::map_err;
@@ -517,6 +520,67 @@ impl Storage for SqliteStorage {
         sha256: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StorageError> {
         attachments::read(&self.reader(), org_id, sha256)
+    }
+
+    fn create_console_account(&self, account: &ConsoleAccount) -> Result<bool, StorageError> {
+        console::create_account(&self.writer(), account)
+    }
+
+    fn console_accounts_by_email(&self, email: &str) -> Result<Vec<ConsoleAccount>, StorageError> {
+        console::accounts_by_email(&self.reader(), email)
+    }
+
+    fn console_account_by_email(
+        &self,
+        org_id: &str,
+        email: &str,
+    ) -> Result<Option<ConsoleAccount>, StorageError> {
+        console::account_by_email(&self.reader(), org_id, email)
+    }
+
+    fn console_account(&self, account_id: &str) -> Result<Option<ConsoleAccount>, StorageError> {
+        console::account(&self.reader(), account_id)
+    }
+
+    fn create_console_session(
+        &self,
+        session: &ConsoleSessionRow,
+        org_id: &str,
+    ) -> Result<(), StorageError> {
+        console::create_session(&self.writer(), session, org_id)
+    }
+
+    fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRow>, StorageError> {
+        console::session(&self.reader(), id_hash)
+    }
+
+    fn touch_console_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        console::touch_session(&self.writer(), id_hash, now)
+    }
+
+    fn end_console_session(&self, id_hash: &str) -> Result<bool, StorageError> {
+        console::end_session(&self.writer(), id_hash)
+    }
+
+    fn end_console_sessions(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        console::end_sessions(&mut self.writer(), account_id, now)
+    }
+
+    fn add_console_audit(&self, entry: &NewConsoleAudit) -> Result<(), StorageError> {
+        console::add_audit(&self.writer(), entry)
+    }
+
+    fn console_audit(
+        &self,
+        org_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ConsoleAuditEntry>, StorageError> {
+        console::audit(&self.reader(), org_id, after, limit)
     }
 
     fn upkeep_due(&self) -> bool {

@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -280,6 +280,45 @@ pub(crate) const STEPS: &[&str] = &[
         recorded_ms       INTEGER NOT NULL
     );
     CREATE INDEX late_change_by_day ON attendance_late_change (org_id, day, employee_id);
+    "#,
+    // 8 → 9: the web console: its accounts (email unique per organisation, compared in lower
+    // case; Argon2id password hashes as PHC strings), their sessions (by the SHA-256 of the
+    // session id) and the audit of console actions.
+    r#"
+    CREATE TABLE console_account (
+        id                TEXT PRIMARY KEY,              -- UUIDv7
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        email             TEXT NOT NULL,                 -- lower case
+        name              TEXT NOT NULL,
+        role              TEXT NOT NULL CHECK (role IN ('hr_admin', 'manager', 'finance', 'auditor')),
+        employee_id       TEXT,                          -- a manager's employee
+        language          TEXT NOT NULL CHECK (language IN ('en', 'zh-Hant')),
+        password_hash     TEXT NOT NULL,                 -- PHC string, $argon2id$...
+        created_ms        INTEGER NOT NULL,
+        disabled_ms       INTEGER,
+        UNIQUE (org_id, email)
+    );
+    CREATE INDEX console_account_by_email ON console_account (email);
+    CREATE TABLE console_session (
+        id_hash           TEXT PRIMARY KEY,              -- hex SHA-256 of the session id
+        account_id        TEXT NOT NULL REFERENCES console_account (id),
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        created_ms        INTEGER NOT NULL,
+        seen_ms           INTEGER NOT NULL,              -- last request, for the idle timeout
+        expires_ms        INTEGER NOT NULL               -- absolute end
+    );
+    CREATE INDEX console_session_by_account ON console_session (account_id);
+    CREATE TABLE console_audit (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id            TEXT REFERENCES org (id),      -- NULL when no account matched
+        account_id        TEXT,                          -- NULL when no account matched
+        email             TEXT NOT NULL,                 -- as entered, lower case
+        action            TEXT NOT NULL,                 -- login_ok, login_failed, logout, ...
+        client            TEXT NOT NULL,                 -- the client's address
+        detail            TEXT NOT NULL,
+        at_ms             INTEGER NOT NULL
+    );
+    CREATE INDEX console_audit_by_org ON console_audit (org_id, seq);
     "#,
 ];
 
