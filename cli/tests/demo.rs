@@ -49,6 +49,7 @@ fn the_demo_runs_the_day_and_exits_zero() {
         "Mon 21 – Sat 26 Dec  3 days at the store",
         "days due 25, attended 23, late 1 (12 min), missing punches 0, absences 0",
         "continuous contract: met; the 5 weeks from Wed 02 Dec, the first on record, meet the test",
+        "open http://127.0.0.1:8080/console/ and sign in as\n    hr@harbour-lane.example (password daka-demo-hr-2026)",
         "leave: annual 2 days; holidays 2 (25, 26 Dec); rest days 4",
         "overtime 2 h (workday, paid)",
         "warning hk_hours_record",

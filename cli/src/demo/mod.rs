@@ -521,6 +521,9 @@ async fn demo(args: DemoArgs) -> DemoResult<()> {
     println!(
         "  daka check --policy examples/hk-policy.json --employee E1001 --lat 22.2810 --lon 114.1840 --accuracy 25 --human"
     );
+    println!(
+        "  daka serve --seed examples/seed.json, then open http://127.0.0.1:8080/console/ and sign in as\n    hr@harbour-lane.example (password daka-demo-hr-2026): HR's console, in English or 繁體中文"
+    );
     if args.keep {
         let kept = dir.keep();
         println!(
