@@ -76,9 +76,20 @@ step "iOS package: generated Swift, header, modulemap and hand-written Swift nam
 ios_summary="$(bash scripts/check-ios.sh | tail -1)"
 echo "$ios_summary"
 
+step "web console in a real browser (headless Chromium, Playwright, axe-core)"
+# Installs Chromium and the pinned npm packages when missing; starts `daka serve` with the
+# example seed on a free port and stops it afterwards. Screenshots: target/console-screenshots/.
+if ! bash scripts/console-tests.sh 2>&1 | tee target/console-tests.log; then
+  echo "console browser tests failed; full log: target/console-tests.log" >&2
+  exit 1
+fi
+# Playwright's own last line, e.g. "9 passed (12.3s)".
+console_summary="$(grep -E '^ *[0-9]+ passed \([0-9.]+m?s\)' target/console-tests.log | tail -1 | sed 's/^ *//')"
+
 step "summary"
 echo "$android_summary"
 echo "$ios_summary"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
 echo "$lib_summary"
 echo "Kotlin JVM tests (Surefire): $kotlin_summary"
+echo "web console browser tests (Playwright): $console_summary"
