@@ -108,6 +108,7 @@ final class ClockModel: ObservableObject {
         case .NotEnrolled: return "Enrol this phone with a code from your administrator."
         case let .AlreadyEnrolled(deviceId): return "Already enrolled (device \(deviceId))."
         case .NoPolicy: return "Connect to the network once to fetch your company's rules."
+        case let .NoSchedule(employee): return "No work schedule is set for you (\(employee)); ask HR."
         case let .InvalidInput(field, _, reason): return "Invalid \(field): \(reason)"
         case let .QueueFull(queued, _): return "\(queued) punches are waiting; connect to the network."
         case .Offline: return "Offline: punches stay queued and are sent later."

@@ -179,6 +179,7 @@ class ClockModel(context: Context) : StatusListener {
             is DakaException.NotEnrolled -> "Enrol this phone with a code from your administrator."
             is DakaException.AlreadyEnrolled -> "Already enrolled (device ${e.deviceId})."
             is DakaException.NoPolicy -> "Connect to the network once to fetch your company's rules."
+            is DakaException.NoSchedule -> "No work schedule is set for you (${e.employee}); ask HR."
             is DakaException.InvalidInput -> "Invalid ${e.field}: ${e.reason}"
             is DakaException.QueueFull -> "${e.queued} punches are waiting; connect to the network."
             is DakaException.Offline -> "Offline: punches stay queued and are sent later."
