@@ -104,6 +104,11 @@ fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
+/// The month `year`-`month`.
+fn ym(year: i32, month: u32) -> Month {
+    Month { year, month }
+}
+
 /// Long after every day in these tests.
 fn later() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2027, 6, 1, 0, 0, 0)
@@ -477,17 +482,7 @@ fn a_worked_statutory_holiday_needs_an_alternative_within_60_days() {
         punch(hk(), "2026-12-25", "22:00", In),
         punch(hk(), "2026-12-26", "06:00", Out),
     ]);
-    let (m, days) = e
-        .month(
-            "E1",
-            Month {
-                year: 2026,
-                month: 12,
-            },
-            &r,
-            later(),
-        )
-        .expect("month");
+    let (m, days) = e.month("E1", ym(2026, 12), &r, later()).expect("month");
     let xmas = days
         .iter()
         .find(|d| d.date == date("2026-12-25"))
@@ -505,15 +500,7 @@ fn a_worked_statutory_holiday_needs_an_alternative_within_60_days() {
     a["people"][0]["alternative_holidays"] = json!([{"date": "2027-01-04", "for": "2026-12-25"}]);
     let p = policy_with("Asia/Hong_Kong", a);
     let (m, _) = AttendanceEngine::new(&p)
-        .month(
-            "E1",
-            Month {
-                year: 2026,
-                month: 12,
-            },
-            &r,
-            later(),
-        )
+        .month("E1", ym(2026, 12), &r, later())
         .expect("month");
     assert_eq!(m.alternative_holidays[0].given, Some(date("2027-01-04")));
     assert!(
@@ -616,17 +603,7 @@ fn the_continuous_contract_follows_418_then_468() {
         d = d.succ_opt().expect("next");
     }
     let r = records(punches);
-    let (jan, _) = e
-        .month(
-            "E3",
-            Month {
-                year: 2026,
-                month: 1,
-            },
-            &r,
-            later(),
-        )
-        .expect("jan");
+    let (jan, _) = e.month("E3", ym(2026, 1), &r, later()).expect("jan");
     // Weeks ending in January: 28 Dec–3 Jan, 4–10, 11–17 (418: 17 h fails), 18–24, 25–31 (468: passes).
     let got: Vec<(NaiveDate, u16, u32, ContractStatus)> = jan
         .contract_weeks
@@ -644,17 +621,7 @@ fn the_continuous_contract_follows_418_then_468() {
         ]
     );
     assert_eq!(jan.contract, ContractStatus::NotMet);
-    let (feb, _) = e
-        .month(
-            "E3",
-            Month {
-                year: 2026,
-                month: 2,
-            },
-            &r,
-            later(),
-        )
-        .expect("feb");
+    let (feb, _) = e.month("E3", ym(2026, 2), &r, later()).expect("feb");
     assert_eq!(feb.contract, ContractStatus::Met);
     assert!(
         feb.warnings
@@ -715,15 +682,7 @@ fn a_short_week_passes_468_on_68_hours_over_four() {
     assert_eq!(feb.contract_weeks[0].status, ContractStatus::AtRisk);
     assert_eq!(feb.contract, ContractStatus::AtRisk);
     let (mar, _) = e
-        .month(
-            "E3",
-            Month {
-                year: 2026,
-                month: 3,
-            },
-            &records(punches),
-            later(),
-        )
+        .month("E3", ym(2026, 3), &records(punches), later())
         .expect("mar");
     assert_eq!(mar.contract, ContractStatus::Met);
 }
@@ -1066,17 +1025,7 @@ fn working_a_statutory_holiday_moved_off_a_rest_day_needs_an_alternative() {
         punch(hk(), "2026-12-28", "09:00", In),
         punch(hk(), "2026-12-28", "18:00", Out),
     ]);
-    let (m, days) = e
-        .month(
-            "E1",
-            Month {
-                year: 2026,
-                month: 12,
-            },
-            &r,
-            later(),
-        )
-        .expect("month");
+    let (m, days) = e.month("E1", ym(2026, 12), &r, later()).expect("month");
     let monday = days
         .iter()
         .find(|d| d.date == date("2026-12-28"))

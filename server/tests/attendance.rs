@@ -84,34 +84,11 @@ fn preview(dev: &TestDevice, template: &str, form: &Value) -> Vec<RouteStep> {
     compute_route(policy, t, &dev.employee_id, &Form::read(t, form).unwrap()).unwrap()
 }
 
-/// Submits a request from `dev`; its id.
+/// Submits a request from `dev`; its id (the server must accept it).
 async fn submit(server: &TestServer, dev: &TestDevice, template: &str, form: Value) -> String {
-    let request_id = Uuid::now_v7();
-    let route = preview(dev, template, &form);
-    let signed = Signed::sign(
-        Submission {
-            request_id,
-            revision: 1,
-            template_id: template.into(),
-            policy_version: dev.engine.policy().version,
-            applicant: dev.employee_id.clone(),
-            device_id: dev.device_id.clone(),
-            form,
-            route,
-            created_at: Utc::now(),
-        },
-        &dev.signer,
-    )
-    .unwrap();
-    let item = PushItem {
-        id: request_id.to_string(),
-        stream: format!("request:{request_id}"),
-        kind: "request".into(),
-        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
-    };
-    let r = server.push(dev, vec![item]).await.remove(0);
+    let (id, r) = try_submit(server, dev, template, form).await;
     assert_eq!(r.status, ItemStatus::Accepted, "{r:?}");
-    request_id.to_string()
+    id
 }
 
 /// `dev` approves the request.
@@ -934,13 +911,13 @@ async fn the_sweep_computes_days_that_passed_without_input() {
     );
 }
 
-/// Submits a request from `dev`; the server's answer (accepted or not).
+/// Submits a request from `dev`; its id and the server's answer (accepted or not).
 async fn try_submit(
     server: &TestServer,
     dev: &TestDevice,
     template: &str,
     form: Value,
-) -> daka_core::protocol::ItemResult {
+) -> (String, daka_core::protocol::ItemResult) {
     let request_id = Uuid::now_v7();
     let route = preview(dev, template, &form);
     let signed = Signed::sign(
@@ -964,7 +941,10 @@ async fn try_submit(
         kind: "request".into(),
         body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
     };
-    server.push(dev, vec![item]).await.remove(0)
+    (
+        request_id.to_string(),
+        server.push(dev, vec![item]).await.remove(0),
+    )
 }
 
 #[tokio::test]
@@ -1053,7 +1033,7 @@ async fn time_off_in_lieu_is_credited_by_rest_day_overtime_and_booked_in_minutes
         .find(|d| d.kind == DayKind::Workday)
         .unwrap()
         .date;
-    let half = try_submit(
+    let (_, half) = try_submit(
         &server,
         &applicant,
         "leave",
@@ -1067,7 +1047,7 @@ async fn time_off_in_lieu_is_credited_by_rest_day_overtime_and_booked_in_minutes
         (&json!(60), &json!(240)),
         "{b}"
     );
-    let full = try_submit(
+    let (_, full) = try_submit(
         &server,
         &applicant,
         "leave",
