@@ -578,31 +578,42 @@ fn daylight_saving_nights_count_the_hours_really_worked() {
     assert_eq!((d.late_min, d.early_min), (0, 0));
 }
 
-#[test]
-fn the_continuous_contract_follows_418_then_468() {
-    // A part-timer from Sunday 7 December 2025, weeks Sunday to Saturday. 17 h a week fails
-    // the 18-hour test before 18 January 2026 and passes the 17-hour test after it.
+/// A part-timer E3 from `start` (Monday to Thursday 10:00–14:15, 17 h a week, holidays
+/// worked) and their punches to `until`: in at 10:00, out at `out(date)` (14:15 unless the
+/// test says otherwise).
+fn part_timer(
+    start: &str,
+    until: &str,
+    out: impl Fn(&str) -> &'static str,
+) -> (Policy, EmployeeRecords) {
     let mut a = base();
     a["shifts"]
         .as_array_mut()
         .expect("list")
         .push(json!({"id": "pt", "segments": [{"start": "10:00", "end": "14:15"}]}));
     a["schedules"].as_array_mut().expect("list").push(json!({"id": "pt-week", "weekly": {"mon": "pt", "tue": "pt", "wed": "pt", "thu": "pt"}, "holidays": "none"}));
-    a["people"].as_array_mut().expect("list").push(json!({"employee": "E3", "employment_start": "2025-12-07", "schedules": [{"schedule": "pt-week", "from": "2025-12-07"}]}));
+    a["people"].as_array_mut().expect("list").push(json!({"employee": "E3", "employment_start": start, "schedules": [{"schedule": "pt-week", "from": start}]}));
     let p = policy_with("Asia/Hong_Kong", a);
-    let e = AttendanceEngine::new(&p);
     let mut punches = Vec::new();
-    let mut d = date("2025-12-07");
-    while d <= date("2026-02-28") {
-        let plan = e.plans("E3", d, d).expect("plan")[0];
+    for plan in AttendanceEngine::new(&p)
+        .plans("E3", date(start), date(until))
+        .expect("plans")
+    {
         if plan.kind == DayKind::Workday {
-            let s = d.to_string();
+            let s = plan.date.to_string();
             punches.push(punch(hk(), &s, "10:00", In));
-            punches.push(punch(hk(), &s, "14:15", Out));
+            punches.push(punch(hk(), &s, out(&s), Out));
         }
-        d = d.succ_opt().expect("next");
     }
-    let r = records(punches);
+    (p, records(punches))
+}
+
+#[test]
+fn the_continuous_contract_follows_418_then_468() {
+    // A part-timer from Sunday 7 December 2025, weeks Sunday to Saturday. 17 h a week fails
+    // the 18-hour test before 18 January 2026 and passes the 17-hour test after it.
+    let (p, r) = part_timer("2025-12-07", "2026-02-28", |_| "14:15");
+    let e = AttendanceEngine::new(&p);
     let (jan, _) = e.month("E3", ym(2026, 1), &r, later()).expect("jan");
     // Weeks ending in January: 28 Dec–3 Jan, 4–10, 11–17 (418: 17 h fails), 18–24, 25–31 (468: passes).
     let got: Vec<(NaiveDate, u16, u32, ContractStatus)> = jan
@@ -632,45 +643,16 @@ fn the_continuous_contract_follows_418_then_468() {
 
 #[test]
 fn a_short_week_passes_468_on_68_hours_over_four() {
-    // 16 h in one week but 68 h over it and the three before: met.
-    let mut a = base();
-    a["shifts"]
-        .as_array_mut()
-        .expect("list")
-        .push(json!({"id": "pt", "segments": [{"start": "10:00", "end": "14:15"}]}));
-    a["schedules"].as_array_mut().expect("list").push(json!({"id": "pt-week", "weekly": {"mon": "pt", "tue": "pt", "wed": "pt", "thu": "pt"}, "holidays": "none"}));
-    a["people"].as_array_mut().expect("list").push(json!({"employee": "E3", "employment_start": "2026-02-01", "schedules": [{"schedule": "pt-week", "from": "2026-02-01"}]}));
-    let p = policy_with("Asia/Hong_Kong", a);
+    // 16 h in one week but 68 h over it and the three before: met. In the week of 22 Feb,
+    // Monday ends an hour early (16 h that week) and the week before has an extra hour on
+    // Thursday (18 h).
+    let (p, r) = part_timer("2026-02-01", "2026-03-31", |d| match d {
+        "2026-02-23" => "13:15",
+        "2026-02-19" => "15:15",
+        _ => "14:15",
+    });
     let e = AttendanceEngine::new(&p);
-    let mut punches = Vec::new();
-    let mut d = date("2026-02-01");
-    while d <= date("2026-03-31") {
-        let plan = e.plans("E3", d, d).expect("plan")[0];
-        if plan.kind == DayKind::Workday {
-            let s = d.to_string();
-            // In the week of 22 Feb, Monday ends an hour early (16 h that week) and the
-            // week before has an extra hour on Thursday (18 h).
-            let out = match s.as_str() {
-                "2026-02-23" => "13:15",
-                "2026-02-19" => "15:15",
-                _ => "14:15",
-            };
-            punches.push(punch(hk(), &s, "10:00", In));
-            punches.push(punch(hk(), &s, out, Out));
-        }
-        d = d.succ_opt().expect("next");
-    }
-    let (feb, _) = e
-        .month(
-            "E3",
-            Month {
-                year: 2026,
-                month: 2,
-            },
-            &records(punches.clone()),
-            later(),
-        )
-        .expect("feb");
+    let (feb, _) = e.month("E3", ym(2026, 2), &r, later()).expect("feb");
     let w = feb
         .contract_weeks
         .iter()
@@ -681,9 +663,7 @@ fn a_short_week_passes_468_on_68_hours_over_four() {
     // Employed under four weeks until 28 February: not yet a continuous contract.
     assert_eq!(feb.contract_weeks[0].status, ContractStatus::AtRisk);
     assert_eq!(feb.contract, ContractStatus::AtRisk);
-    let (mar, _) = e
-        .month("E3", ym(2026, 3), &records(punches), later())
-        .expect("mar");
+    let (mar, _) = e.month("E3", ym(2026, 3), &r, later()).expect("mar");
     assert_eq!(mar.contract, ContractStatus::Met);
 }
 
