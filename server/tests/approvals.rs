@@ -8,9 +8,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::*;
-use daka_core::approvals::{
-    Action, Decision, Form, RouteStep, Signed, SignerPosition, Submission, compute_route,
-};
+use daka_core::approvals::{Action, Decision, RouteStep, Signed, SignerPosition, Submission};
 use daka_core::protocol::{ItemResult, ItemStatus, PushItem};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -37,79 +35,6 @@ fn expense(minor: i64, description: &str) -> Value {
 
 fn leave(start: &str, end: &str) -> Value {
     json!({ "leave_type": "annual", "period": { "start": start, "end": end } })
-}
-
-/// What the device previews: the route from its own copy of the policy.
-fn preview(dev: &TestDevice, template: &str, form: &Value) -> Vec<RouteStep> {
-    let policy = dev.engine.policy();
-    let t = policy.approvals.template(template).unwrap();
-    compute_route(policy, t, &dev.employee_id, &Form::read(t, form).unwrap()).unwrap()
-}
-
-fn submission_item(
-    dev: &TestDevice,
-    request_id: Uuid,
-    revision: u32,
-    template: &str,
-    form: Value,
-    route: Vec<RouteStep>,
-) -> PushItem {
-    let signed = Signed::sign(
-        Submission {
-            request_id,
-            revision,
-            template_id: template.into(),
-            policy_version: dev.engine.policy().version,
-            applicant: dev.employee_id.clone(),
-            device_id: dev.device_id.clone(),
-            form,
-            route,
-            created_at: Utc::now(),
-        },
-        &dev.signer,
-    )
-    .unwrap();
-    PushItem {
-        id: if revision == 1 {
-            request_id.to_string()
-        } else {
-            Uuid::now_v7().to_string()
-        },
-        stream: format!("request:{request_id}"),
-        kind: "request".into(),
-        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
-    }
-}
-
-fn decision_item(dev: &TestDevice, request_id: &str, action: Action) -> PushItem {
-    decision_item_at(dev, request_id, action, Utc::now())
-}
-
-fn decision_item_at(
-    dev: &TestDevice,
-    request_id: &str,
-    action: Action,
-    made_at: chrono::DateTime<Utc>,
-) -> PushItem {
-    let id = Uuid::now_v7();
-    let signed = Signed::sign(
-        Decision {
-            id,
-            request_id: request_id.parse().unwrap(),
-            actor: dev.employee_id.clone(),
-            device_id: dev.device_id.clone(),
-            action,
-            made_at,
-        },
-        &dev.signer,
-    )
-    .unwrap();
-    PushItem {
-        id: id.to_string(),
-        stream: format!("request:{request_id}"),
-        kind: "decision".into(),
-        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
-    }
 }
 
 /// Signs `action` on `dev` and pushes it from `dev`; its result.

@@ -7,9 +7,7 @@
 
 mod common;
 
-use chrono::Utc;
 use common::*;
-use daka_core::approvals::{Form, RouteStep, Signed, Submission, compute_route};
 use daka_core::protocol::{ItemResult, ItemStatus, PushItem};
 use daka_server::ServerOptions;
 use daka_server::crypto::sha256_hex;
@@ -30,31 +28,8 @@ fn expense(receipts: Vec<Value>) -> Value {
 /// A signed submission of `form` on the expense template, with the route the device
 /// previews.
 fn submission(dev: &TestDevice, request_id: Uuid, form: Value) -> PushItem {
-    let policy = dev.engine.policy();
-    let t = policy.approvals.template("expense").unwrap();
-    let route: Vec<RouteStep> =
-        compute_route(policy, t, &dev.employee_id, &Form::read(t, &form).unwrap()).unwrap();
-    let signed = Signed::sign(
-        Submission {
-            request_id,
-            revision: 1,
-            template_id: "expense".into(),
-            policy_version: policy.version,
-            applicant: dev.employee_id.clone(),
-            device_id: dev.device_id.clone(),
-            form,
-            route,
-            created_at: Utc::now(),
-        },
-        &dev.signer,
-    )
-    .unwrap();
-    PushItem {
-        id: request_id.to_string(),
-        stream: format!("request:{request_id}"),
-        kind: "request".into(),
-        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
-    }
+    let route = preview(dev, "expense", &form);
+    submission_item(dev, request_id, 1, "expense", form, route)
 }
 
 async fn push1(server: &TestServer, dev: &TestDevice, item: PushItem) -> ItemResult {

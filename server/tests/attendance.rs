@@ -17,12 +17,12 @@ use calamine::{Data, DataType, Reader, Xlsx, open_workbook_from_rs};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use common::*;
 use daka_core::Policy;
-use daka_core::approvals::{Action, Decision, Form, RouteStep, Signed, Submission, compute_route};
+use daka_core::approvals::Action;
 use daka_core::attendance::plan::local_instant;
 use daka_core::attendance::{
     AttendanceEngine, AttendancePunch, DayKind, DayResult, EmployeeRecords, PunchState,
 };
-use daka_core::protocol::{Change, ItemStatus, PushItem};
+use daka_core::protocol::{Change, ItemStatus};
 use daka_core::punch::PunchKind;
 use daka_server::storage::AttendanceMark;
 use daka_server::{Server, ServerConfig, ServerOptions, SqliteStorage, Storage};
@@ -78,12 +78,6 @@ fn past_workdays() -> Vec<NaiveDate> {
     days
 }
 
-fn preview(dev: &TestDevice, template: &str, form: &Value) -> Vec<RouteStep> {
-    let policy = dev.engine.policy();
-    let t = policy.approvals.template(template).unwrap();
-    compute_route(policy, t, &dev.employee_id, &Form::read(t, form).unwrap()).unwrap()
-}
-
 /// Submits a request from `dev`; its id (the server must accept it).
 async fn submit(server: &TestServer, dev: &TestDevice, template: &str, form: Value) -> String {
     let (id, r) = try_submit(server, dev, template, form).await;
@@ -93,25 +87,7 @@ async fn submit(server: &TestServer, dev: &TestDevice, template: &str, form: Val
 
 /// `dev` approves the request.
 async fn approve(server: &TestServer, dev: &TestDevice, request_id: &str) {
-    let id = Uuid::now_v7();
-    let signed = Signed::sign(
-        Decision {
-            id,
-            request_id: request_id.parse().unwrap(),
-            actor: dev.employee_id.clone(),
-            device_id: dev.device_id.clone(),
-            action: Action::Approve { comment: None },
-            made_at: Utc::now(),
-        },
-        &dev.signer,
-    )
-    .unwrap();
-    let item = PushItem {
-        id: id.to_string(),
-        stream: format!("request:{request_id}"),
-        kind: "decision".into(),
-        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
-    };
+    let item = decision_item(dev, request_id, Action::Approve { comment: None });
     let r = server.push(dev, vec![item]).await.remove(0);
     assert_eq!(r.status, ItemStatus::Accepted, "{r:?}");
 }
@@ -920,27 +896,7 @@ async fn try_submit(
 ) -> (String, daka_core::protocol::ItemResult) {
     let request_id = Uuid::now_v7();
     let route = preview(dev, template, &form);
-    let signed = Signed::sign(
-        Submission {
-            request_id,
-            revision: 1,
-            template_id: template.into(),
-            policy_version: dev.engine.policy().version,
-            applicant: dev.employee_id.clone(),
-            device_id: dev.device_id.clone(),
-            form,
-            route,
-            created_at: Utc::now(),
-        },
-        &dev.signer,
-    )
-    .unwrap();
-    let item = PushItem {
-        id: request_id.to_string(),
-        stream: format!("request:{request_id}"),
-        kind: "request".into(),
-        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
-    };
+    let item = submission_item(dev, request_id, 1, template, form, route);
     (
         request_id.to_string(),
         server.push(dev, vec![item]).await.remove(0),

@@ -9,6 +9,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use daka_core::approvals::{Action, Decision, Form, RouteStep, Signed, Submission, compute_route};
 use daka_core::attempt::Attempt;
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::{DeviceClock, FaceEvidence, Fix};
@@ -23,6 +24,7 @@ use daka_server::{
 };
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 pub(crate) const ORG_A: &str = "harbour-lane";
 pub(crate) const ORG_B: &str = "kowloon-bakery";
@@ -428,4 +430,83 @@ pub(crate) fn assert_result(result: &ItemResult, status: ItemStatus, code: Optio
         result.id,
         result.message
     );
+}
+
+// ---- approval items --------------------------------------------------------------------------
+
+/// What the device previews: the route from its own copy of the policy.
+pub(crate) fn preview(dev: &TestDevice, template: &str, form: &Value) -> Vec<RouteStep> {
+    let policy = dev.engine.policy();
+    let t = policy.approvals.template(template).unwrap();
+    compute_route(policy, t, &dev.employee_id, &Form::read(t, form).unwrap()).unwrap()
+}
+
+/// A signed submission of `form` on `template` (revision 1 takes the request id as its item
+/// id; a resubmission a new one).
+pub(crate) fn submission_item(
+    dev: &TestDevice,
+    request_id: Uuid,
+    revision: u32,
+    template: &str,
+    form: Value,
+    route: Vec<RouteStep>,
+) -> PushItem {
+    let signed = Signed::sign(
+        Submission {
+            request_id,
+            revision,
+            template_id: template.into(),
+            policy_version: dev.engine.policy().version,
+            applicant: dev.employee_id.clone(),
+            device_id: dev.device_id.clone(),
+            form,
+            route,
+            created_at: Utc::now(),
+        },
+        &dev.signer,
+    )
+    .unwrap();
+    PushItem {
+        id: if revision == 1 {
+            request_id.to_string()
+        } else {
+            Uuid::now_v7().to_string()
+        },
+        stream: format!("request:{request_id}"),
+        kind: "request".into(),
+        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
+    }
+}
+
+/// A signed decision of `dev` on the request, made now.
+pub(crate) fn decision_item(dev: &TestDevice, request_id: &str, action: Action) -> PushItem {
+    decision_item_at(dev, request_id, action, Utc::now())
+}
+
+/// A signed decision of `dev` on the request, made at `made_at`.
+pub(crate) fn decision_item_at(
+    dev: &TestDevice,
+    request_id: &str,
+    action: Action,
+    made_at: chrono::DateTime<Utc>,
+) -> PushItem {
+    let id = Uuid::now_v7();
+    let signed = Signed::sign(
+        Decision {
+            id,
+            request_id: request_id.parse().unwrap(),
+            actor: dev.employee_id.clone(),
+            device_id: dev.device_id.clone(),
+            action,
+            made_at,
+        },
+        &dev.signer,
+    )
+    .unwrap();
+    PushItem {
+        id: id.to_string(),
+        stream: format!("request:{request_id}"),
+        kind: "decision".into(),
+        body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
+    }
 }
