@@ -15,18 +15,27 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn my_day_and_my_month_offline() {
-    let dir = tempfile::tempdir().unwrap();
-    // Thursday 26 November 2026, 08:30 in Hong Kong.
-    let timeline = Timeline::new();
-    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
-    let phone = open_device(dir.path(), "phone", &timeline, 2_000);
+/// The example company's server and Chan's (E1001) phone, enrolled, with the policy fetched.
+async fn chan_online(
+    dir: &std::path::Path,
+    timeline: &std::sync::Arc<Timeline>,
+) -> (daka_server::RunningServer, daka_device::Device) {
+    let server = start_server(dir, timeline, seed(policy(false, 42), 1)).await;
+    let phone = open_device(dir, "phone", timeline, 2_000);
     phone
         .enroll(&server.url(), &code("E1001", 0), "Pixel 8", "android")
         .await
         .unwrap();
     phone.sync_now(&|_| {}).await.unwrap();
+    (server, phone)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_day_and_my_month_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    // Thursday 26 November 2026, 08:30 in Hong Kong.
+    let timeline = Timeline::new();
+    let (_server, phone) = chan_online(dir.path(), &timeline).await;
 
     // Before the shift: the store's 10:00–19:00, clock-in next, from 08:00.
     let today = phone.today().unwrap();
@@ -103,13 +112,7 @@ async fn my_day_and_my_month_offline() {
 async fn the_phone_and_the_server_agree_on_the_day() {
     let dir = tempfile::tempdir().unwrap();
     let timeline = Timeline::new();
-    let server = start_server(dir.path(), &timeline, seed(policy(false, 42), 1)).await;
-    let phone = open_device(dir.path(), "phone", &timeline, 2_000);
-    phone
-        .enroll(&server.url(), &code("E1001", 0), "Pixel 8", "android")
-        .await
-        .unwrap();
-    phone.sync_now(&|_| {}).await.unwrap();
+    let (_server, phone) = chan_online(dir.path(), &timeline).await;
     // In at 10:07 and out at 19:12, offline; then, still at 19:12, the phone's own view.
     let punch = |kind| {
         let (fix, wifi) = evidence("E1001", &timeline, timeline.now().timestamp() as f64 % 7.0);
