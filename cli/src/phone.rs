@@ -5,6 +5,11 @@
 //! of a site's fence), the Wi-Fi scan and, with `--face-key`, a face match signed by a test
 //! matcher key.
 //!
+//! Fixes are stamped with the machine's clock, as a phone's platform stamps them with its
+//! own; the face match and the expense's date use the device's trusted time, the server's
+//! clock as of the last exchange carried forward by the monotonic clock (so a server started
+//! with `daka serve --clock-start` sets the phone's day too).
+//!
 //! Every command prints one JSON object on standard output. Exit status: 0 done; 2 a usage
 //! error (bad argument, unknown site, unreadable file); 4 the device refused or failed, with
 //! `{"error": "<variant>", "message": "…"}` on standard output, where the variant is the
@@ -58,7 +63,8 @@ enum PhoneCommand {
         #[arg(long, value_enum)]
         kind: Kind,
         /// Stand at this site: the fix is a point inside its first fence (±10 m unless
-        /// --accuracy says otherwise) and the scan holds the site's first Wi-Fi BSSID.
+        /// --accuracy says otherwise) and the scan holds the site's first Wi-Fi BSSID. Every
+        /// fix is moved by up to a metre at random, as real fixes never repeat exactly.
         #[arg(long, value_name = "SITE_ID", conflicts_with_all = ["lat", "lon"])]
         site: Option<String>,
         /// Latitude of the fix, degrees.
@@ -209,6 +215,7 @@ async fn command(state: &Path, command: PhoneCommand) -> Result<Value, Failure> 
                 (None, Some(lat), Some(lon)) => ((lat, lon), None),
                 _ => return Err(Failure::Usage("give --site, or --lat and --lon".into())),
             };
+            let at = jitter(at);
             let accuracy_m = accuracy.unwrap_or(10.0);
             let face = match face_key {
                 Some(path) => Some(face(&phone, &path, &face_issuer)?),
@@ -225,6 +232,7 @@ async fn command(state: &Path, command: PhoneCommand) -> Result<Value, Failure> 
                     lat: at.0,
                     lon: at.1,
                     accuracy_m,
+                    // The platform stamps fixes with the phone's own wall clock.
                     time: Utc::now() - ChronoDuration::seconds(1),
                     monotonic_ms: None,
                     mock: false,
@@ -320,6 +328,22 @@ fn site_point(phone: &Device, site: &str) -> Result<((f64, f64), Option<String>)
     Ok(((point.y(), point.x()), found.wifi_bssids.first().cloned()))
 }
 
+/// The point moved by up to about a metre in a random direction: real fixes never repeat to
+/// the last bit, and the engine sends an exact repeat to review as a replayed fix.
+fn jitter((lat, lon): (f64, f64)) -> (f64, f64) {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 4];
+    // Without randomness, a sub-metre step from the clock's nanoseconds does as well.
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        bytes = Utc::now().timestamp_subsec_nanos().to_le_bytes();
+    }
+    let step = |b: [u8; 2]| (f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) - 0.5) * 1.8e-5;
+    (
+        lat + step([bytes[0], bytes[1]]),
+        lon + step([bytes[2], bytes[3]]),
+    )
+}
+
 /// A face match for the phone's employee, signed with the test matcher key at `path` for a
 /// fresh nonce.
 fn face(phone: &Device, path: &Path, issuer: &str) -> Result<FaceEvidence, Failure> {
@@ -337,7 +361,7 @@ fn face(phone: &Device, path: &Path, issuer: &str) -> Result<FaceEvidence, Failu
             issuer,
             subject: &employee,
             nonce: &nonce,
-            issued_at: Utc::now() - ChronoDuration::seconds(2),
+            issued_at: phone.trusted_time().now - ChronoDuration::seconds(2),
             ttl_s: 120,
             score: 0.96,
             liveness: Value::from("pass"),
