@@ -37,6 +37,18 @@ pub struct ServeArgs {
     /// a known day and hour. Never for real attendance.
     #[arg(long, value_name = "TIME")]
     clock_start: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// A reverse proxy (load balancer, TLS terminator) whose X-Forwarded-For is believed,
+    /// as an address or a network (10.0.0.0/8); repeatable. Without one, the TCP peer is the
+    /// client the console's sign-in limit counts.
+    #[arg(long, value_name = "CIDR", value_parser = proxy_network)]
+    trusted_proxy: Vec<ipnet::IpNet>,
+}
+
+/// An address (`10.1.2.3`, taken as a /32 or /128) or a network (`10.0.0.0/8`).
+fn proxy_network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address or a network like 10.0.0.0/8"))
 }
 
 /// How much of the server's event log `daka serve` prints.
@@ -105,6 +117,7 @@ pub fn run(args: ServeArgs) -> u8 {
                     start + chrono::Duration::from_std(began.elapsed()).unwrap_or_default()
                 })
             }),
+            trusted_proxies: args.trusted_proxy.clone(),
             ..ServerOptions::default()
         };
         let config = ServerConfig {

@@ -183,3 +183,14 @@ fn serve_refuses_a_clock_start_that_is_not_a_time() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--clock-start"), "{stderr}");
 }
+
+#[test]
+fn serve_refuses_a_trusted_proxy_that_is_not_a_network() {
+    let output = daka()
+        .args(["serve", "--trusted-proxy", "10.0.0.0/33"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not an address or a network"), "{stderr}");
+}
