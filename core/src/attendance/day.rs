@@ -77,6 +77,25 @@ pub enum DayCode {
 }
 
 impl DayCode {
+    /// Every code, in declaration order (for tables that must cover them all, such as a
+    /// translation).
+    pub const ALL: &'static [DayCode] = &[
+        DayCode::Late,
+        DayCode::EarlyLeave,
+        DayCode::MissingClockIn,
+        DayCode::MissingClockOut,
+        DayCode::Absent,
+        DayCode::OnLeave,
+        DayCode::Overtime,
+        DayCode::PendingReview,
+        DayCode::ExtraPunch,
+        DayCode::WorkedRestDay,
+        DayCode::WorkedHoliday,
+        DayCode::HkAlternativeHolidayDue,
+        DayCode::LongStretch,
+        DayCode::Corrected,
+    ];
+
     /// The stable text form, e.g. `"missing_clock_out"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -1016,4 +1035,38 @@ pub(crate) fn hm(min: u32) -> String {
 /// The shift's expected minutes (for reports).
 pub fn shift_expected(shift: &Shift) -> u32 {
     shift.expected_minutes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DayCode;
+
+    /// A new code fails to compile here until it is also in [`DayCode::ALL`].
+    #[test]
+    fn all_day_codes_are_listed_once_with_their_text() {
+        for (i, code) in DayCode::ALL.iter().enumerate() {
+            let position = match code {
+                DayCode::Late => 0,
+                DayCode::EarlyLeave => 1,
+                DayCode::MissingClockIn => 2,
+                DayCode::MissingClockOut => 3,
+                DayCode::Absent => 4,
+                DayCode::OnLeave => 5,
+                DayCode::Overtime => 6,
+                DayCode::PendingReview => 7,
+                DayCode::ExtraPunch => 8,
+                DayCode::WorkedRestDay => 9,
+                DayCode::WorkedHoliday => 10,
+                DayCode::HkAlternativeHolidayDue => 11,
+                DayCode::LongStretch => 12,
+                DayCode::Corrected => 13,
+            };
+            assert_eq!(position, i, "{code:?}");
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+        }
+        assert_eq!(DayCode::ALL.len(), 14);
+    }
 }

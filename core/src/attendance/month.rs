@@ -81,7 +81,9 @@ impl std::fmt::Display for Month {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum WarningCode {
-    /// Seven consecutive scheduled days without a rest day (EO s.17).
+    /// Seven consecutive scheduled days without a rest day (EO s.17). Serialised as its
+    /// documented text (snake case alone would write `hk_rest_day7`, still read).
+    #[serde(rename = "hk_rest_day_7", alias = "hk_rest_day7")]
     HkRestDay7,
     /// A statutory holiday was worked and no alternative holiday has been given (EO s.39).
     HkAlternativeHolidayDue,
@@ -94,6 +96,15 @@ pub enum WarningCode {
 }
 
 impl WarningCode {
+    /// Every code, in declaration order.
+    pub const ALL: &'static [WarningCode] = &[
+        WarningCode::HkRestDay7,
+        WarningCode::HkAlternativeHolidayDue,
+        WarningCode::HkContinuousContract,
+        WarningCode::HkHoursRecord,
+        WarningCode::WeeklyHours,
+    ];
+
     /// The stable text form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -568,4 +579,33 @@ pub fn rest_day_warnings(plans: &[DayPlan], from: NaiveDate, to: NaiveDate) -> V
     }
     flush(&mut run, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WarningCode;
+
+    /// A new code fails to compile here until it is also in [`WarningCode::ALL`].
+    #[test]
+    fn all_warning_codes_are_listed_once_with_their_text() {
+        for (i, code) in WarningCode::ALL.iter().enumerate() {
+            let position = match code {
+                WarningCode::HkRestDay7 => 0,
+                WarningCode::HkAlternativeHolidayDue => 1,
+                WarningCode::HkContinuousContract => 2,
+                WarningCode::HkHoursRecord => 3,
+                WarningCode::WeeklyHours => 4,
+            };
+            assert_eq!(position, i, "{code:?}");
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+            let back: WarningCode = serde_json::from_value(code.as_str().into()).unwrap();
+            assert_eq!(back, *code);
+        }
+        assert_eq!(WarningCode::ALL.len(), 5);
+        let old: WarningCode = serde_json::from_str("\"hk_rest_day7\"").unwrap();
+        assert_eq!(old, WarningCode::HkRestDay7);
+    }
 }

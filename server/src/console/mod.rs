@@ -5,6 +5,7 @@
 //!   in-memory limit on failed sign-ins;
 //! * `accounts.rs`: creating accounts (the seed and the admin API share it);
 //! * `i18n.rs`: the string tables and how a request's language is chosen;
+//! * `findings.rs`: the engine's finding codes as labels in both languages;
 //! * `today.rs`: the Today board;
 //! * this file: the routes, the security headers every console answer carries, sessions as
 //!   an extractor, and the pages (askama templates under `server/templates/console/`,
@@ -16,6 +17,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod findings;
 pub mod i18n;
 pub mod today;
 
