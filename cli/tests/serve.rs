@@ -16,18 +16,28 @@ fn examples() -> std::path::PathBuf {
 
 /// A minimal HTTP GET over a plain socket; returns the status line.
 fn get(addr: &str, path: &str) -> String {
+    get_with(addr, path, "")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A minimal HTTP GET over a plain socket with `headers` (each ending in CRLF); returns the
+/// whole response.
+fn get_with(addr: &str, path: &str, headers: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response.lines().next().unwrap_or_default().to_string()
+    response
 }
 
 /// A `daka serve` child on a free loopback port with the example seed and `extra` arguments:
@@ -152,18 +162,11 @@ fn serve_runs_its_clock_from_clock_start() {
         "{lines:?}"
     );
     // The admin API answers with the server's time: the given instant, moving on.
-    let mut stream = TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /admin/v1/punches?limit=1 HTTP/1.1\r\nHost: {addr}\r\n\
-         Authorization: Bearer hl-demo-admin-token-change-me-0001\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = get_with(
+        &addr,
+        "/admin/v1/punches?limit=1",
+        "Authorization: Bearer hl-demo-admin-token-change-me-0001\r\n",
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
