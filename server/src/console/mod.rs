@@ -15,7 +15,9 @@
 //! cookie (double submit). A request without it is refused 403 and changes nothing.
 
 pub mod accounts;
+mod approvals;
 pub mod auth;
+mod exceptions;
 pub mod i18n;
 pub mod today;
 
@@ -70,6 +72,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/sessions/revoke-all", post(revoke_all))
         .route("/console/today", get(today_page))
         .route("/console/assets/{name}", get(asset))
+        .merge(approvals::router())
+        .merge(exceptions::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -549,16 +553,34 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
 
 /// A signed-in POST with its session's CSRF token checked; the 403 page otherwise.
 async fn signed_post(state: &AppState, req: Request) -> Result<(Signed, String), Response> {
+    signed_form(state, req).await.map(|p| (p.signed, p.client))
+}
+
+/// A signed-in, CSRF-checked POST with its form fields and the language of its answer.
+struct SignedForm {
+    signed: Signed,
+    client: String,
+    form: FormFields,
+    lang: Lang,
+}
+
+/// [`signed_post`], keeping the form fields and the request's language.
+async fn signed_form(state: &AppState, req: Request) -> Result<SignedForm, Response> {
     let (mut parts, body) = req.into_parts();
     let client = client(&parts);
     let signed = Signed::from_request_parts(&mut parts, state).await?;
     let form = FormFields::read(body).await?;
+    let secure = state.inner.options.console_secure_cookies;
+    let (lang, _) = language(&parts.headers, &None, Some(&signed.account), secure);
     if !auth::same_secret(&signed.csrf(), form.get("csrf")) {
-        let secure = state.inner.options.console_secure_cookies;
-        let (lang, _) = language(&parts.headers, &None, Some(&signed.account), secure);
         return Err(csrf_refused(lang));
     }
-    Ok((signed, client))
+    Ok(SignedForm {
+        signed,
+        client,
+        form,
+        lang,
+    })
 }
 
 fn signed_out(state: &AppState) -> Response {
