@@ -6,6 +6,9 @@
 //! * `accounts.rs`: creating accounts (the seed and the admin API share it);
 //! * `i18n.rs`: the string tables and how a request's language is chosen;
 //! * `today.rs`: the Today board;
+//! * `approvals.rs`: the Approvals inbox, its files, and decisions signed by the server;
+//! * `exceptions.rs`: the Exceptions queue (field punches to review, missing punches,
+//!   absences, warnings);
 //! * this file: the routes, the security headers every console answer carries, sessions as
 //!   an extractor, and the pages (askama templates under `server/templates/console/`,
 //!   checked at compile time and HTML-escaped).
