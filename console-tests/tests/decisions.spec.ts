@@ -4,7 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ADMIN_TOKEN, FACE_KEY, HR, MANAGER, Phone, screenshot, serverUrl, signIn } from './helpers';
 
-// Cheung Mei Ling (E1002) files and punches here: Chan (E1001) is the other spec files'.
+// The Approvals inbox and the Exceptions queue, driven by simulated phones.
+//
+// Cheung Mei Ling (E1002) files and punches here: Chan (E1001) is the other spec files'. The
+// file runs after console.spec.ts (files run in alphabetical order on one server): the field
+// punch approved here makes Cheung present and late on Today, and console.spec.ts's first
+// test expects nobody to be late yet.
 
 /** A small JPEG receipt drawn by the browser itself, written to a temporary file. */
 async function jpegReceipt(page: Page): Promise<string> {
