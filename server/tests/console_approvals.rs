@@ -1024,3 +1024,190 @@ async fn exceptions_list_absences_and_refuse_a_bad_month() {
     assert!(!absences.contains("E2001"), "{absences}");
     assert!(page.body().contains(r#"value="2026-11""#));
 }
+
+/// Posts a decision on `id` as the signed-in account; where it redirects to.
+async fn decide(
+    server: &TestServer,
+    (cookies, csrf): &(String, String),
+    id: &str,
+    fields: &[(&str, &str)],
+) -> String {
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let r = post(
+        server,
+        &format!("/console/approvals/{id}/decide"),
+        cookies,
+        &form,
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body());
+    r.location().to_owned()
+}
+
+#[tokio::test]
+async fn every_approver_action_is_available_on_the_console_with_the_same_rules() {
+    let server = start_with(ServerOptions::default()).await;
+    let applicant = server.enroll("A-E1001-0003").await;
+    let lee_phone = server.enroll("A-E0101-0003").await;
+    let receipt = receipt_bytes();
+    server.upload(&applicant, &receipt, "image/jpeg").await;
+    server.upload(&lee_phone, &receipt, "image/jpeg").await;
+    let mut ids = Vec::new();
+    for description in ["Taxi", "Taxi back", "Lunch", "Parking"] {
+        ids.push(
+            submit(
+                &server,
+                &applicant,
+                "expense",
+                expense(10_000, description, &receipt),
+            )
+            .await,
+        );
+    }
+    let own = submit(
+        &server,
+        &lee_phone,
+        "expense",
+        expense(9_000, "Lee's taxi", &receipt),
+    )
+    .await;
+    let lee = sign_in(&server, MANAGER).await;
+    let done = |action: &str, id: &str| format!("/console/approvals?done={action}&request={id}");
+    let error = |code: &str, id: &str| format!("/console/approvals?error={code}&request={id}");
+
+    // A comment changes nothing else; a return needs its reason and sends the claim back.
+    let a = &ids[0];
+    let to = decide(
+        &server,
+        &lee,
+        a,
+        &[("action", "comment"), ("comment", "Which client?")],
+    )
+    .await;
+    assert_eq!(to, done("comment", a));
+    assert_eq!(admin_request(&server, a).await["status"], "pending");
+    let to = decide(&server, &lee, a, &[("action", "return"), ("comment", "")]).await;
+    assert_eq!(to, error("invalid_comment", a));
+    let to = decide(
+        &server,
+        &lee,
+        a,
+        &[("action", "return"), ("comment", "Name the client")],
+    )
+    .await;
+    assert_eq!(to, done("return", a));
+    let view = admin_request(&server, a).await;
+    assert_eq!(view["status"], "returned");
+    let actions: Vec<(&str, &str)> = view["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["signed_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("submit", "device"),
+            ("comment", "server"),
+            ("return", "server")
+        ]
+    );
+
+    // A transfer hands Lee's place to the director; not to the applicant.
+    let b = &ids[1];
+    let to = decide(
+        &server,
+        &lee,
+        b,
+        &[("action", "transfer"), ("employee", "E1001")],
+    )
+    .await;
+    assert_eq!(to, error("invalid_signer", b));
+    let to = decide(
+        &server,
+        &lee,
+        b,
+        &[("action", "transfer"), ("employee", "")],
+    )
+    .await;
+    assert_eq!(to, error("missing_employee", b));
+    let to = decide(
+        &server,
+        &lee,
+        b,
+        &[
+            ("action", "transfer"),
+            ("employee", "E0001"),
+            ("comment", "Director's client"),
+        ],
+    )
+    .await;
+    assert_eq!(to, done("transfer", b));
+    assert_eq!(
+        admin_request(&server, b).await["waiting_for"],
+        json!(["E0001"])
+    );
+
+    // A signer added after Lee: Lee's approval counts, and finance's step follows.
+    let c = &ids[2];
+    let to = decide(
+        &server,
+        &lee,
+        c,
+        &[
+            ("action", "add_signer"),
+            ("employee", "E0201"),
+            ("position", "sideways"),
+        ],
+    )
+    .await;
+    assert_eq!(to, error("invalid_position", c));
+    let to = decide(
+        &server,
+        &lee,
+        c,
+        &[
+            ("action", "add_signer"),
+            ("employee", "E0201"),
+            ("position", "after"),
+        ],
+    )
+    .await;
+    assert_eq!(to, done("add_signer", c));
+    let view = admin_request(&server, c).await;
+    assert_eq!(view["waiting_for"], json!(["E0201"]));
+    assert_eq!(view["steps"][0]["approved_by"], json!(["E0101"]));
+
+    // A rejection with its reason is final; an unknown action is refused naming the field.
+    let d = &ids[3];
+    let to = decide(&server, &lee, d, &[("action", "delete")]).await;
+    assert_eq!(to, error("invalid_action", d));
+    let page = get(&server, &to, &lee.0).await;
+    assert!(
+        page.element("p", "approvals-error")
+            .unwrap()
+            .contains("Action:")
+    );
+    let to = decide(
+        &server,
+        &lee,
+        d,
+        &[("action", "reject"), ("comment", "Not a business trip")],
+    )
+    .await;
+    assert_eq!(to, done("reject", d));
+    assert_eq!(admin_request(&server, d).await["status"], "rejected");
+    let to = decide(&server, &lee, d, &[("action", "approve")]).await;
+    assert_eq!(to, error("request_finished", d));
+
+    // Nobody approves their own request, on the console as on the phone.
+    let to = decide(&server, &lee, &own, &[("action", "approve")]).await;
+    assert_eq!(to, error("self_approval", &own));
+    assert_eq!(admin_request(&server, &own).await["status"], "pending");
+}

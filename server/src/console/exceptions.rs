@@ -30,7 +30,8 @@ use crate::api::AppState;
 use crate::attendance::current_policy;
 use crate::attendance::month::month_results;
 use crate::storage::ConsoleRole;
-use daka_core::approvals::RequestStatus;
+use daka_core::Policy;
+use daka_core::approvals::{Form, RequestStatus, RequestType, compute_route};
 
 /// The exceptions routes.
 pub(super) fn router() -> Router<AppState> {
@@ -100,6 +101,26 @@ struct ExceptionsPage {
     no_policy: bool,
 }
 
+/// Whether `me` approves the first step of the review the server would file for `employee`'s
+/// punch (the route the policy's `field_punch_review` template gives it).
+fn first_reviewer(policy: &Policy, employee: &str, punch_id: &str, me: &str) -> bool {
+    let Some(template) = policy
+        .approvals
+        .templates
+        .iter()
+        .find(|t| t.request_type == RequestType::FieldPunchReview)
+    else {
+        return false;
+    };
+    let Ok(form) = Form::read(template, &serde_json::json!({ "punch_id": punch_id })) else {
+        return false;
+    };
+    compute_route(policy, template, employee, &form)
+        .ok()
+        .and_then(|route| route.into_iter().next())
+        .is_some_and(|step| step.approvers.iter().any(|a| a == me))
+}
+
 /// The known warning codes (anything else is shown as `other`).
 fn warning_code(code: &str) -> &'static str {
     match code {
@@ -156,7 +177,12 @@ async fn page(
                 }
                 let review = open_review(&open, &p.punch_id);
                 let (word, can_decide) = match &review {
-                    None => ("none", me.as_ref().is_some_and(|m| *m != p.employee_id)),
+                    None => (
+                        "none",
+                        me.as_ref().is_some_and(|m| {
+                            first_reviewer(&policy, &p.employee_id, &p.punch_id, m)
+                        }),
+                    ),
                     Some(r) if r.state.status == RequestStatus::Returned => ("returned", false),
                     Some(r) => (
                         "pending",
