@@ -820,6 +820,7 @@ async fn a_field_punch_approved_in_exceptions_counts_as_attendance() {
         .element("div", &format!("field-punch-{punch_id}"))
         .expect("the field punch in the queue");
     assert!(item.contains(r#"data-review="none""#), "{item}");
+    assert!(item.contains("field punch"), "the kind, in words: {item}");
     assert!(
         item.contains(&format!(r#"href="/console/punches/{punch_id}""#)),
         "{item}"

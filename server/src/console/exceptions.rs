@@ -53,6 +53,18 @@ struct PunchItem {
     can_decide: bool,
 }
 
+impl PunchItem {
+    fn kind_key(&self) -> &'static str {
+        match self.kind.as_str() {
+            "in" => "exceptions.kind.in",
+            "out" => "exceptions.kind.out",
+            "break_start" => "exceptions.kind.break_start",
+            "break_end" => "exceptions.kind.break_end",
+            _ => "exceptions.kind.field",
+        }
+    }
+}
+
 /// A day with a missing punch or an absence.
 struct DayItem {
     employee_id: String,
