@@ -82,6 +82,52 @@ pub fn new_org_key() -> Result<(Zeroizing<[u8; 32]>, String), RandomFailed> {
     Ok((seed, public))
 }
 
+/// The organisation's **decision key**: the Ed25519 key the server signs decisions made on the
+/// web console with. It is derived from the organisation key's seed (the one that signs policy
+/// bundles, `org.signing_seed`) with HKDF-SHA256 (RFC 5869; salt `daka decision key`, info
+/// `v1`), so it needs no storage of its own, never leaves the server, and is not the policy
+/// key itself: a signature under one is never valid under the other.
+pub struct DecisionKey(ring::signature::Ed25519KeyPair);
+
+/// HKDF output length for [`DecisionKey::derive`].
+struct SeedLen;
+
+impl ring::hkdf::KeyType for SeedLen {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+impl DecisionKey {
+    /// The decision key of the organisation whose policy key has this seed.
+    pub fn derive(org_seed: &[u8; 32]) -> Result<DecisionKey, RandomFailed> {
+        let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"daka decision key");
+        let info: &[&[u8]] = &[b"v1"];
+        let mut seed = Zeroizing::new([0u8; 32]);
+        salt.extract(org_seed)
+            .expand(info, SeedLen)
+            .and_then(|okm| okm.fill(&mut seed[..]))
+            .map_err(|_| RandomFailed)?;
+        ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed[..])
+            .map(DecisionKey)
+            .map_err(|_| RandomFailed)
+    }
+
+    /// The public key, base64url (43 characters).
+    pub fn public_key(&self) -> String {
+        use ring::signature::KeyPair as _;
+        URL_SAFE_NO_PAD.encode(self.0.public_key().as_ref())
+    }
+}
+
+impl daka_core::signed::SigningKey for DecisionKey {
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.0.sign(message).as_ref());
+        out
+    }
+}
+
 /// Decodes a base64url Ed25519 public key.
 pub fn decode_public_key(text: &str) -> Option<[u8; 32]> {
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;

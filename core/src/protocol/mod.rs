@@ -315,6 +315,32 @@ pub struct AuditView {
     pub made_at: DateTime<Utc>,
     /// The server's clock when it took the action in (RFC 3339, UTC).
     pub received_at: DateTime<Utc>,
+    /// Who signed the item: `device` (the acting employee's device key, `device_id`) or
+    /// `server` (a decision made on the web console, signed by the organisation's decision
+    /// key; `console_account` says who made it). Absent in answers of older servers, which
+    /// had only device-signed items.
+    #[serde(default = "signed_by_device")]
+    pub signed_by: String,
+    /// For an item the server signed: the console account that made the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_account: Option<ConsoleAccountView>,
+}
+
+fn signed_by_device() -> String {
+    "device".into()
+}
+
+/// The console account behind a decision the server signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsoleAccountView {
+    /// The account's id.
+    pub id: String,
+    /// The account's email when it acted.
+    pub email: String,
+    /// The organisation's decision key (Ed25519, base64url) the server signed with: `signed`
+    /// verifies under it, as a device's item verifies under the device's key.
+    pub public_key: String,
 }
 
 /// `GET /v1/requests/{id}`: a request with its steps and audit trail.

@@ -11,8 +11,8 @@ use chrono::Datelike;
 use daka_core::approvals::StepMode;
 use daka_core::approvals::leave;
 use daka_core::protocol::{
-    ApiError, AuditView, LeaveBalanceView, LeaveBalances, RequestList, RequestView, StepView,
-    TimeOffView,
+    ApiError, AuditView, ConsoleAccountView, LeaveBalanceView, LeaveBalances, RequestList,
+    RequestView, StepView, TimeOffView,
 };
 
 use super::extract::{AdminAuth, DeviceAuth};
@@ -24,7 +24,9 @@ use crate::storage::{AuditEntry, StoredRequest};
 /// Longest request id looked up.
 const MAX_ID_LEN: usize = 128;
 
-fn view(r: &StoredRequest, audit: &[AuditEntry]) -> RequestView {
+/// A request as devices, administrators and the console read it; `decision_key` is the
+/// organisation's decision key (base64url), shown with the entries the server signed.
+pub(crate) fn view(r: &StoredRequest, audit: &[AuditEntry], decision_key: &str) -> RequestView {
     RequestView {
         request_id: r.request_id.clone(),
         template_id: r.template_id.clone(),
@@ -63,9 +65,32 @@ fn view(r: &StoredRequest, audit: &[AuditEntry]) -> RequestView {
                 signed: serde_json::from_str(&a.signed).unwrap_or_default(),
                 made_at: a.made_at,
                 received_at: a.received_at,
+                signed_by: if a.console.is_some() {
+                    "server".into()
+                } else {
+                    "device".into()
+                },
+                console_account: a.console.as_ref().map(|c| ConsoleAccountView {
+                    id: c.account_id.clone(),
+                    email: c.email.clone(),
+                    public_key: decision_key.to_owned(),
+                }),
             })
             .collect(),
     }
+}
+
+/// The organisation's decision key, base64url ([`crate::crypto::DecisionKey`]).
+pub(crate) fn decision_public_key(
+    storage: &dyn crate::storage::Storage,
+    org_id: &str,
+) -> Result<String, Failure> {
+    let org = storage
+        .org(org_id)?
+        .ok_or_else(|| Failure::internal(format!("organisation {org_id} is gone")))?;
+    crate::crypto::DecisionKey::derive(&org.signing_seed)
+        .map(|k| k.public_key())
+        .map_err(Failure::internal)
 }
 
 fn is_participant(r: &StoredRequest, employee: &str) -> bool {
@@ -107,7 +132,12 @@ async fn lookup(
                 return Ok(None);
             }
             let audit = s.storage.audit(&org_id, &id)?;
-            Ok(Some(view(&r, &audit)))
+            let key = if audit.iter().any(|a| a.console.is_some()) {
+                decision_public_key(s.storage.as_ref(), &org_id)?
+            } else {
+                String::new()
+            };
+            Ok(Some(view(&r, &audit, &key)))
         })
         .await?;
     found.map(Json).ok_or_else(|| not_found(&request_id))
@@ -146,7 +176,7 @@ pub async fn inbox(
             Ok(s.storage
                 .inbox(&device.org_id, &device.employee_id)?
                 .iter()
-                .map(|r| view(r, &[]))
+                .map(|r| view(r, &[], ""))
                 .collect())
         })
         .await?;
@@ -172,7 +202,7 @@ pub async fn mine(
             Ok(s.storage
                 .requests_of(&device.org_id, &device.employee_id, 500)?
                 .iter()
-                .map(|r| view(r, &[]))
+                .map(|r| view(r, &[], ""))
                 .collect())
         })
         .await?;

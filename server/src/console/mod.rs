@@ -7,6 +7,9 @@
 //! * `i18n.rs`: the string tables and how a request's language is chosen;
 //! * `findings.rs`: the engine's finding codes as labels in both languages;
 //! * `today.rs`: the Today board;
+//! * `approvals.rs`: the Approvals inbox, its files, and decisions signed by the server;
+//! * `exceptions.rs`: the Exceptions queue (field punches to review, missing punches,
+//!   absences, warnings);
 //! * this file: the routes, the security headers every console answer carries, sessions as
 //!   an extractor, and the pages (askama templates under `server/templates/console/`,
 //!   checked at compile time and HTML-escaped).
@@ -16,7 +19,9 @@
 //! cookie (double submit). A request without it is refused 403 and changes nothing.
 
 pub mod accounts;
+mod approvals;
 pub mod auth;
+mod exceptions;
 pub mod findings;
 pub mod i18n;
 pub mod today;
@@ -72,6 +77,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/sessions/revoke-all", post(revoke_all))
         .route("/console/today", get(today_page))
         .route("/console/assets/{name}", get(asset))
+        .merge(approvals::router())
+        .merge(exceptions::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -584,16 +591,34 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
 
 /// A signed-in POST with its session's CSRF token checked; the 403 page otherwise.
 async fn signed_post(state: &AppState, req: Request) -> Result<(Signed, String), Response> {
+    signed_form(state, req).await.map(|p| (p.signed, p.client))
+}
+
+/// A signed-in, CSRF-checked POST with its form fields and the language of its answer.
+struct SignedForm {
+    signed: Signed,
+    client: String,
+    form: FormFields,
+    lang: Lang,
+}
+
+/// [`signed_post`], keeping the form fields and the request's language.
+async fn signed_form(state: &AppState, req: Request) -> Result<SignedForm, Response> {
     let (mut parts, body) = req.into_parts();
     let client = client(&parts, &state.inner.options.trusted_proxies);
     let signed = Signed::from_request_parts(&mut parts, state).await?;
     let form = FormFields::read(body).await?;
+    let secure = state.inner.options.console_secure_cookies;
+    let (lang, _) = language(&parts.headers, &None, Some(&signed.account), secure);
     if !auth::same_secret(&signed.csrf(), form.get("csrf")) {
-        let secure = state.inner.options.console_secure_cookies;
-        let (lang, _) = language(&parts.headers, &None, Some(&signed.account), secure);
         return Err(csrf_refused(lang));
     }
-    Ok((signed, client))
+    Ok(SignedForm {
+        signed,
+        client,
+        form,
+        lang,
+    })
 }
 
 fn signed_out(state: &AppState) -> Response {

@@ -271,7 +271,7 @@ fn process_item(
                 form.as_ref(),
                 time_off.as_ref(),
             ),
-            Parsed::Decision(d) => decide(ctx, policy, state, d, signed),
+            Parsed::Decision(d) => decide(ctx.received_at, policy, state, d, signed),
         };
         match result {
             Ok(write) => ApprovalDecision::Write(Box::new(write)),
@@ -295,7 +295,8 @@ fn process_item(
     })
 }
 
-fn change(request: &StoredRequest) -> String {
+/// The `request_updated` change of a request as it now stands, JSON.
+pub(crate) fn change(request: &StoredRequest) -> String {
     let change = Change::RequestUpdated {
         request_id: request.request_id.clone(),
         status: request.state.status.as_str().to_string(),
@@ -306,7 +307,7 @@ fn change(request: &StoredRequest) -> String {
 }
 
 /// Everyone to tell about a change: the applicant and whoever the request now waits for.
-fn notify(request: &StoredRequest, actor: &str) -> Vec<String> {
+pub(crate) fn notify(request: &StoredRequest, actor: &str) -> Vec<String> {
     let mut people = vec![request.applicant.clone()];
     for p in request.state.waiting_for() {
         if !people.contains(p) {
@@ -712,8 +713,11 @@ fn leave_of(policy: &Policy, applicant: &str, form: &Form) -> Result<(String, u3
     Ok((leave_type.clone(), halves, start.year()))
 }
 
-fn decide(
-    ctx: &PushContext<'_>,
+/// Runs a signed decision (`signed_json` its canonical JSON) on the request in `state`,
+/// received at `now`: what to write, or the refusal. Pushed decisions and the console's
+/// server-signed ones both come here.
+pub(crate) fn decide(
+    now: chrono::DateTime<chrono::Utc>,
     policy: &Policy,
     state: &ApprovalState,
     signed: &Signed<Decision>,
@@ -732,7 +736,6 @@ fn decide(
         .state
         .apply(&d.actor, &d.action, &is_employee)
         .map_err(|e| rejected(e.item_code(), e.to_string()))?;
-    let now = ctx.received_at;
     request.updated_at = now;
     let mut movements = Vec::new();
     let mut correction = None;

@@ -25,7 +25,7 @@
 
 mod ahead;
 mod answer;
-mod approval;
+pub(crate) mod approval;
 mod context;
 mod punch;
 

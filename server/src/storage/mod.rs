@@ -532,6 +532,29 @@ pub struct AuditEntry {
     pub made_at: DateTime<Utc>,
     /// When the server received the item (server clock).
     pub received_at: DateTime<Utc>,
+    /// For a decision made on the web console and signed by the server: the account that
+    /// made it. `None` for an item signed by a device.
+    pub console: Option<ConsoleSigner>,
+}
+
+/// The console account behind an action the server signed for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSigner {
+    /// The account's id.
+    pub account_id: String,
+    /// The account's email at the time of the action.
+    pub email: String,
+}
+
+/// What a decision made on the web console writes: the request as after a pushed decision,
+/// and, when the server filed a field-punch review for the employee first, that filing's audit
+/// entry (written before the decision's).
+#[derive(Debug, Clone)]
+pub struct ConsoleWrite {
+    /// The request, its audit entry, leave movements, correction, review and changes.
+    pub write: ApprovalWrite,
+    /// The audit entry of the review request the server filed, when it did.
+    pub filed: Option<NewAudit>,
 }
 
 /// An audit entry to add.
@@ -1111,6 +1134,21 @@ pub trait Storage: Send + Sync + 'static {
         org_id: &str,
         sha256: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StorageError>;
+
+    // ---- console decisions -------------------------------------------------------------------
+    /// Applies a decision made on the web console, signed by the server, in one transaction:
+    /// reads the [`ApprovalState`] of `key` (no item ledger is kept for it: `existing` is
+    /// `None`), calls `judge`, and on `Ok` writes what [`ItemBatch::apply_approval`] writes
+    /// for a pushed item (without recording an item id), every audit entry marked as signed
+    /// by the server for `signer`. On `Err` nothing is written and the answer is returned.
+    fn apply_console_decision(
+        &self,
+        key: &ApprovalKey<'_>,
+        signer: &ConsoleSigner,
+        judge: &mut dyn FnMut(&ApprovalState) -> Result<ConsoleWrite, Answer>,
+    ) -> Result<Result<(), Answer>, StorageError>;
+    /// Every request of the organisation that is pending or returned, oldest first.
+    fn open_requests(&self, org_id: &str) -> Result<Vec<StoredRequest>, StorageError>;
 
     // ---- console -------------------------------------------------------------------------
     /// Creates a console account; `false` (nothing written) when the organisation already

@@ -11,8 +11,9 @@ use super::attachments;
 use super::attendance;
 use super::sql::{cached_rows, map_err, ms, time};
 use crate::storage::{
-    ApprovalDecision, ApprovalKey, ApprovalState, AttendanceMark, AuditEntry, Correction,
-    StorageError, StoredItem, StoredRequest,
+    Answer, ApprovalDecision, ApprovalKey, ApprovalState, ApprovalWrite, AttendanceMark,
+    AuditEntry, ConsoleSigner, ConsoleWrite, Correction, NewAudit, StorageError, StoredItem,
+    StoredRequest,
 };
 
 /// The columns of a `request r` row, named as [`RequestColumns::from_row`] reads them.
@@ -171,6 +172,55 @@ pub(super) fn apply_on(
     existing: Option<StoredItem>,
     judge: &mut dyn FnMut(&ApprovalState) -> ApprovalDecision,
 ) -> Result<ApprovalDecision, StorageError> {
+    let state = read_state(tx, key, existing)?;
+    let decision = judge(&state);
+    let ApprovalDecision::Write(write) = &decision else {
+        return Ok(decision);
+    };
+    let received = ms(write.received_at);
+    tx.prepare_cached(
+        "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'accepted', NULL, NULL, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key.org_id,
+            key.item_id,
+            key.device_id,
+            key.kind.as_str(),
+            key.body_hash,
+            received
+        ])
+    })
+    .map_err(map_err)?;
+    write_request(tx, key, write, None, None)?;
+    Ok(decision)
+}
+
+/// The body of `Storage::apply_console_decision` inside its transaction `tx`; the caller
+/// commits. No item id is recorded: the decision is not a pushed item.
+pub(super) fn apply_console_on(
+    tx: &Connection,
+    key: &ApprovalKey<'_>,
+    signer: &ConsoleSigner,
+    judge: &mut dyn FnMut(&ApprovalState) -> Result<ConsoleWrite, Answer>,
+) -> Result<Result<(), Answer>, StorageError> {
+    let state = read_state(tx, key, None)?;
+    match judge(&state) {
+        Err(answer) => Ok(Err(answer)),
+        Ok(cw) => {
+            write_request(tx, key, &cw.write, cw.filed.as_ref(), Some(signer))?;
+            Ok(Ok(()))
+        }
+    }
+}
+
+/// What a judge of `key` sees, read inside the caller's transaction.
+fn read_state(
+    tx: &Connection,
+    key: &ApprovalKey<'_>,
+    existing: Option<StoredItem>,
+) -> Result<ApprovalState, StorageError> {
     let request = read_request(tx, key.org_id, key.request_id)?;
     let applicant = request
         .as_ref()
@@ -223,7 +273,7 @@ pub(super) fn apply_on(
     };
     let (missing_attachments, attachment_sizes) =
         attachments::presence(tx, key.org_id, key.attachments)?;
-    let state = ApprovalState {
+    Ok(ApprovalState {
         existing,
         request,
         leave,
@@ -232,28 +282,22 @@ pub(super) fn apply_on(
         punch_reviews,
         missing_attachments,
         attachment_sizes,
-    };
-    let decision = judge(&state);
-    let ApprovalDecision::Write(write) = &decision else {
-        return Ok(decision);
-    };
+    })
+}
+
+/// Writes an applied approval item: the request, its waiting list, the audit entries
+/// (`filed` first, when the server filed the request for its applicant), leave movements,
+/// correction, review, attendance mark and changes. `console` marks the audit entries as
+/// signed by the server for that account.
+fn write_request(
+    tx: &Connection,
+    key: &ApprovalKey<'_>,
+    write: &ApprovalWrite,
+    filed: Option<&NewAudit>,
+    console: Option<&ConsoleSigner>,
+) -> Result<(), StorageError> {
     let received = ms(write.received_at);
     let r = &write.request;
-    tx.prepare_cached(
-        "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'accepted', NULL, NULL, ?6)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            key.org_id,
-            key.item_id,
-            key.device_id,
-            key.kind.as_str(),
-            key.body_hash,
-            received
-        ])
-    })
-    .map_err(map_err)?;
     let state_json = serde_json::to_string(&r.state)
         .map_err(|e| StorageError::Corrupt(format!("request state: {e}")))?;
     let version = i64::try_from(r.policy_version)
@@ -296,27 +340,35 @@ pub(super) fn apply_on(
         .and_then(|mut s| s.execute(params![key.org_id, employee, r.request_id]))
         .map_err(map_err)?;
     }
-    let a = &write.audit;
-    tx.prepare_cached(
-        "INSERT INTO request_audit (org_id, request_id, actor, device_id, item_id, action, detail, signed,
-           made_ms, received_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            key.org_id,
-            r.request_id,
-            a.actor,
-            key.device_id,
-            key.item_id,
-            a.action,
-            a.detail,
-            a.signed,
-            ms(a.made_at),
-            received
-        ])
-    })
-    .map_err(map_err)?;
+    let audits = filed
+        .map(|f| (f, r.request_id.as_str()))
+        .into_iter()
+        .chain([(&write.audit, key.item_id)]);
+    for (a, item_id) in audits {
+        tx.prepare_cached(
+            "INSERT INTO request_audit (org_id, request_id, actor, device_id, item_id, action, detail, signed,
+               made_ms, received_ms, signed_by, console_account_id, console_email)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                key.org_id,
+                r.request_id,
+                a.actor,
+                key.device_id,
+                item_id,
+                a.action,
+                a.detail,
+                a.signed,
+                ms(a.made_at),
+                received,
+                if console.is_some() { "server" } else { "device" },
+                console.map(|c| c.account_id.as_str()),
+                console.map(|c| c.email.as_str()),
+            ])
+        })
+        .map_err(map_err)?;
+    }
     for m in &write.movements {
         tx.prepare_cached(
             "INSERT INTO leave_movement (org_id, employee_id, leave_type, year, kind, halves, request_id, at_ms)
@@ -404,7 +456,7 @@ pub(super) fn apply_on(
         .and_then(|mut s| s.execute(params![key.org_id, employee, write.change, received]))
         .map_err(map_err)?;
     }
-    Ok(decision)
+    Ok(())
 }
 
 pub(super) fn audit(
@@ -414,7 +466,8 @@ pub(super) fn audit(
 ) -> Result<Vec<AuditEntry>, StorageError> {
     cached_rows(
         conn,
-        "SELECT seq, actor, device_id, item_id, action, detail, signed, made_ms, received_ms
+        "SELECT seq, actor, device_id, item_id, action, detail, signed, made_ms, received_ms,
+           console_account_id, console_email
          FROM request_audit WHERE org_id = ?1 AND request_id = ?2 ORDER BY seq",
         params![org_id, request_id],
         AuditColumns::from_row,
@@ -462,6 +515,8 @@ struct AuditColumns {
     signed: String,
     made_ms: i64,
     received_ms: i64,
+    console_account_id: Option<String>,
+    console_email: Option<String>,
 }
 
 impl AuditColumns {
@@ -476,6 +531,8 @@ impl AuditColumns {
             signed: r.get("signed")?,
             made_ms: r.get("made_ms")?,
             received_ms: r.get("received_ms")?,
+            console_account_id: r.get("console_account_id")?,
+            console_email: r.get("console_email")?,
         })
     }
 
@@ -490,6 +547,10 @@ impl AuditColumns {
             signed: self.signed,
             made_at: time(self.made_ms)?,
             received_at: time(self.received_ms)?,
+            console: match (self.console_account_id, self.console_email) {
+                (Some(account_id), Some(email)) => Some(ConsoleSigner { account_id, email }),
+                _ => None,
+            },
         })
     }
 }

@@ -56,6 +56,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+use super::{Answer, ApprovalKey, ApprovalState, ConsoleSigner, ConsoleWrite};
 use super::{
     AttendanceMark, AttendanceOutcome, AttendanceSources, AttendanceWrite, LateChange, LockEvent,
     MonthLock, StoredDay,
@@ -520,6 +521,31 @@ impl Storage for SqliteStorage {
         sha256: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StorageError> {
         attachments::read(&self.reader(), org_id, sha256)
+    }
+
+    fn apply_console_decision(
+        &self,
+        key: &ApprovalKey<'_>,
+        signer: &ConsoleSigner,
+        judge: &mut dyn FnMut(&ApprovalState) -> Result<ConsoleWrite, Answer>,
+    ) -> Result<Result<(), Answer>, StorageError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let outcome = approvals::apply_console_on(&tx, key, signer, judge)?;
+        if outcome.is_ok() {
+            tx.commit().map_err(map_err)?;
+        }
+        Ok(outcome)
+    }
+
+    fn open_requests(&self, org_id: &str) -> Result<Vec<StoredRequest>, StorageError> {
+        approvals::requests(
+            &self.reader(),
+            "WHERE r.org_id = ?1 AND r.status IN ('pending', 'returned') ORDER BY r.created_ms",
+            &[&org_id],
+        )
     }
 
     fn create_console_account(&self, account: &ConsoleAccount) -> Result<bool, StorageError> {

@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -319,6 +319,15 @@ pub(crate) const STEPS: &[&str] = &[
         at_ms             INTEGER NOT NULL
     );
     CREATE INDEX console_audit_by_org ON console_audit (org_id, seq);
+    "#,
+    // 9 → 10: decisions made on the web console, which the server signs with the
+    // organisation's decision key: each audit entry says who signed it (`device` or `server`)
+    // and, for the server, the console account that made the decision.
+    r#"
+    ALTER TABLE request_audit ADD COLUMN signed_by TEXT NOT NULL DEFAULT 'device'
+        CHECK (signed_by IN ('device', 'server'));
+    ALTER TABLE request_audit ADD COLUMN console_account_id TEXT;
+    ALTER TABLE request_audit ADD COLUMN console_email TEXT;
     "#,
 ];
 
