@@ -6,6 +6,8 @@
 //! * `accounts.rs`: creating accounts (the seed and the admin API share it);
 //! * `i18n.rs`: the string tables and how a request's language is chosen;
 //! * `today.rs`: the Today board;
+//! * `people.rs`: People and a person's devices, enrolment codes (text and QR), revoking a
+//!   device;
 //! * this file: the routes, the security headers every console answer carries, sessions as
 //!   an extractor, and the pages (askama templates under `server/templates/console/`,
 //!   checked at compile time and HTML-escaped).
@@ -17,6 +19,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod i18n;
+pub mod people;
 pub mod today;
 
 use std::net::SocketAddr;
@@ -70,6 +73,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/sessions/revoke-all", post(revoke_all))
         .route("/console/today", get(today_page))
         .route("/console/assets/{name}", get(asset))
+        .merge(people::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -549,6 +553,16 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
 
 /// A signed-in POST with its session's CSRF token checked; the 403 page otherwise.
 async fn signed_post(state: &AppState, req: Request) -> Result<(Signed, String), Response> {
+    signed_form(state, req)
+        .await
+        .map(|(signed, client, _)| (signed, client))
+}
+
+/// [`signed_post`] with the form's fields.
+async fn signed_form(
+    state: &AppState,
+    req: Request,
+) -> Result<(Signed, String, FormFields), Response> {
     let (mut parts, body) = req.into_parts();
     let client = client(&parts);
     let signed = Signed::from_request_parts(&mut parts, state).await?;
@@ -558,7 +572,7 @@ async fn signed_post(state: &AppState, req: Request) -> Result<(Signed, String),
         let (lang, _) = language(&parts.headers, &None, Some(&signed.account), secure);
         return Err(csrf_refused(lang));
     }
-    Ok((signed, client))
+    Ok((signed, client, form))
 }
 
 fn signed_out(state: &AppState) -> Response {
