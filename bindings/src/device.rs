@@ -225,7 +225,9 @@ impl DakaDevice {
     /// a server's Retry-After is still honoured.
     ///
     /// Errors: `Offline` or `ServerBusy` when the round could not finish (nothing is lost:
-    /// whatever was not answered stays queued, with backoff), `Unauthorized`, `NotEnrolled`.
+    /// whatever was not answered stays queued, with backoff), `Unauthorized`, `NotEnrolled`,
+    /// `DeviceRevoked` (an administrator revoked the device: the queue is kept, nothing more
+    /// is sent; enrol again with a new code).
     pub async fn sync_now(&self) -> Result<SyncReport, DakaError> {
         let device = self.device.clone();
         let listeners = self.listeners.clone();
@@ -244,7 +246,8 @@ impl DakaDevice {
 
     /// Starts the background sync loop: a round now, after every recorded punch, and every
     /// `intervalSeconds`, reporting each round to the status listener. Replaces a loop
-    /// already running. Runs until `stopBackgroundSync()` or until this object is closed.
+    /// already running. Runs until `stopBackgroundSync()` or until this object is closed, or
+    /// until a round fails with `DeviceRevoked`, which is reported and ends the loop.
     ///
     /// Errors: `InvalidInput` (`intervalSeconds`) outside 1 to 86 400 (one day); the loop
     /// already running, if any, goes on.

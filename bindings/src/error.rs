@@ -6,8 +6,9 @@
 //! | retry later            | fix the input or the setup              | stop and tell the user     |
 //! |------------------------|------------------------------------------|----------------------------|
 //! | `Offline`, `ServerBusy`| `InvalidInput`, `NotEnrolled`, `NoPolicy`| `Refused`, `Unauthorized`, |
-//! | `Unavailable`          | `AlreadyEnrolled`, `QueueFull`,          | `BadPolicy`, `Storage`,    |
-//! |                        | `InvalidForm`, `NoApprover`              | `KeyStore`, `Internal`     |
+//! | `Unavailable`          | `AlreadyEnrolled`, `QueueFull`,          | `DeviceRevoked`,           |
+//! |                        | `InvalidForm`, `NoApprover`              | `BadPolicy`, `Storage`,    |
+//! |                        |                                          | `KeyStore`, `Internal`     |
 //!
 //! A failure of the phone's random number generator is `Unavailable` (nothing was stored;
 //! trying again may succeed), not a key problem; a value daka built that cannot be written as
@@ -113,6 +114,16 @@ pub enum DakaError {
         /// The server's explanation.
         reason: String,
     },
+    /// An administrator revoked this device (the server answers `device_revoked`): nothing
+    /// it sends is accepted any more. Not retryable: the queued items stay on the phone
+    /// (`queueStatus()` still counts them) but nothing more is sent, and background sync
+    /// stops. Tell the user to ask HR for a new enrolment code and enrol again (with a new
+    /// store file).
+    #[error("this device was revoked by an administrator: {reason}")]
+    DeviceRevoked {
+        /// The server's explanation.
+        reason: String,
+    },
     /// The server permanently refused the request (for example `enrollment_code_used`).
     /// Retrying the same request will not help.
     #[error("the server refused the request ({code}): {reason}")]
@@ -198,6 +209,9 @@ impl From<&DeviceError> for DakaError {
                 reason: e.to_string(),
             },
             DeviceError::Sync(e) => e.clone().into(),
+            DeviceError::DeviceRevoked { message } => DakaError::DeviceRevoked {
+                reason: message.clone(),
+            },
             DeviceError::Draft(d) => draft_error(d),
             DeviceError::KeyStore(KeyStoreError { reason }) | DeviceError::Key { reason } => {
                 DakaError::KeyStore {
@@ -300,6 +314,7 @@ impl From<SyncError> for DakaError {
                 retry_after_seconds: None,
             },
             SyncError::Unauthorized { message } => DakaError::Unauthorized { reason: message },
+            SyncError::DeviceRevoked { message } => DakaError::DeviceRevoked { reason: message },
             SyncError::Refused { code, message, .. } => DakaError::Refused {
                 code,
                 reason: message,
@@ -445,6 +460,16 @@ mod tests {
         })
         .into();
         assert!(matches!(e, DakaError::Unauthorized { .. }));
+        let e: DakaError = DeviceError::from(SyncError::DeviceRevoked {
+            message: "enrol again".into(),
+        })
+        .into();
+        assert_eq!(
+            e,
+            DakaError::DeviceRevoked {
+                reason: "enrol again".into()
+            }
+        );
         let e: DakaError = DeviceError::Sync(SyncError::InvalidUrl {
             url: "ftp://x".into(),
             reason: "not http".into(),

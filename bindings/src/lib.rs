@@ -10,6 +10,7 @@
 //! * `form.rs`: [`FormValue`], the typed form values, and their one conversion into the
 //!   core's form input.
 //! * `types.rs`: the records and enums that cross, and their conversions.
+//! * `link.rs`: [`parse_enrolment_link`], the enrolment links of the console's QR codes.
 //! * `error.rs`: [`DakaError`], the one public error, and the single mapping from the core's.
 //! * `platform.rs`: the foreign traits the app implements ([`KeyStore`], [`StatusListener`]).
 //! * `logging.rs`: [`set_log_sink`], which routes daka's logs to the app's [`LogSink`].
@@ -26,6 +27,7 @@ mod attendance;
 mod device;
 mod error;
 mod form;
+mod link;
 mod logging;
 mod platform;
 mod runtime;
@@ -42,6 +44,7 @@ pub use attendance::{
 pub use device::DakaDevice;
 pub use error::{DakaError, FormProblem};
 pub use form::{Attachment, FormValue};
+pub use link::{EnrolmentLink, parse_enrolment_link};
 pub use logging::{LogField, LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use platform::{KeyStore, StatusListener};
 pub use types::{

@@ -267,6 +267,20 @@ fn generated_kotlin_and_swift_use_the_configured_names_and_export_every_method()
         kotlin.contains("sealed class DakaException"),
         "Kotlin error class"
     );
+    // The free function for scanned enrolment links, and the revoked device's error.
+    assert!(
+        kotlin.contains("fun `parseEnrolmentLink`("),
+        "Kotlin parseEnrolmentLink"
+    );
+    assert!(
+        swift.contains("func parseEnrolmentLink("),
+        "Swift parseEnrolmentLink"
+    );
+    assert!(
+        kotlin.contains("class DeviceRevoked("),
+        "Kotlin DeviceRevoked"
+    );
+    assert!(swift.contains("case DeviceRevoked("), "Swift DeviceRevoked");
     // The Swift template puts `public` and `enum` on two lines.
     let flat = swift.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(

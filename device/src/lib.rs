@@ -18,6 +18,7 @@
 //! * [`outbox`] is the durable queue of punches and submissions, with its per-stream order and
 //!   backoff.
 //! * [`sync`] is the HTTP client for the sync protocol and the adaptive batch size.
+//! * [`link`] reads the enrolment links of the console's QR codes.
 //! * [`clock`] and [`keys`] are the platform services the engine reads: the device's clocks
 //!   and the storage of its signing key.
 //!
@@ -27,8 +28,10 @@
 pub mod clock;
 pub mod engine;
 pub mod keys;
+pub mod link;
 pub mod outbox;
 pub mod store;
 pub mod sync;
 
 pub use engine::*;
+pub use link::{EnrolmentLink, LinkError, parse_enrolment_link};

@@ -66,6 +66,7 @@ impl Modify for Security {
         admin::current_policy,
         admin::issue_code,
         admin::devices,
+        admin::revoke_device,
         admin::punches,
         admin::verify_chains,
         attendance::days,

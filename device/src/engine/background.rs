@@ -5,7 +5,8 @@
 //! [`SyncLoop::stop`], which lets a round in progress finish (a half-sent batch is harmless,
 //! but waiting keeps shutdown orderly) and returns the number of rounds run. Failures of a
 //! round (offline, server errors) are reported to `on_round` and the loop goes on: being
-//! offline is normal for a field worker's phone.
+//! offline is normal for a field worker's phone. A revoked device
+//! ([`DeviceError::DeviceRevoked`]) is reported once and ends the loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,11 @@ impl Device {
                     tracing::warn!(error = %e, "background sync round failed");
                 }
                 on_round(result.as_ref());
+                if let Err(DeviceError::DeviceRevoked { .. }) = &result {
+                    // Nothing the device sends is taken any more: stop for good.
+                    tracing::error!(rounds, "background sync stopped: the device was revoked");
+                    return rounds;
+                }
                 tokio::select! {
                     _ = stopped.wait_for(|s| *s) => {
                         tracing::info!(rounds, "background sync stopped");

@@ -151,7 +151,16 @@ pub enum DeviceError {
     /// Talking to the server failed; [`SyncError::is_retryable`] says whether to try again
     /// later.
     #[error(transparent)]
-    Sync(#[from] SyncError),
+    Sync(SyncError),
+    /// An administrator revoked this device: the server refuses everything it sends
+    /// (`device_revoked`). Not retryable: the outbox keeps its queued items (see
+    /// [`Device::outbox_stats`]) but nothing more is sent, and background sync stops. Tell the
+    /// user to ask for a new enrolment code and enrol again with a new store.
+    #[error("device revoked (HTTP 403 device_revoked): {message}")]
+    DeviceRevoked {
+        /// The server's explanation.
+        message: String,
+    },
     /// The app's [`KeyStore`] could not seal or open the device key's seed.
     #[error(transparent)]
     KeyStore(#[from] KeyStoreError),
@@ -190,6 +199,16 @@ pub enum DeviceError {
     Attendance(#[from] daka_core::attendance::AttendanceError),
 }
 
+impl From<SyncError> for DeviceError {
+    /// A revoked device is its own variant; every other failure stays a [`SyncError`].
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::DeviceRevoked { message } => DeviceError::DeviceRevoked { message },
+            e => DeviceError::Sync(e),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for DeviceError {
     fn from(e: rusqlite::Error) -> Self {
         DeviceError::Store(StoreError::Sqlite(e))
@@ -207,6 +226,8 @@ struct State {
     nonces: NonceLedger,
     anchor: Option<TimeAnchor>,
     cursor: Option<String>,
+    /// The server's message once it has said the device is revoked.
+    revoked: Option<String>,
 }
 
 /// The device engine. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -579,6 +600,7 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
         nonces: NonceLedger::new(),
         anchor: None,
         cursor: None,
+        revoked: None,
     };
     if let Some(identity::DeviceRow {
         device_id: Some(device_id),

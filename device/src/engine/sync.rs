@@ -149,6 +149,8 @@ impl Device {
     }
 
     /// Runs `call` with the bearer token; on 401 refreshes the token once and runs it again.
+    /// Once the server has said the device is revoked, nothing more is sent for the life of
+    /// this `Device`: every call answers [`SyncError::DeviceRevoked`] at once.
     pub(super) async fn authorized<T, F, Fut>(
         &self,
         client: &SyncClient,
@@ -159,14 +161,26 @@ impl Device {
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<T, SyncError>>,
     {
-        let token = self.state().token.clone().unwrap_or_default();
-        match call(token).await {
-            Err(SyncError::Unauthorized { .. }) => {
-                let token = self.refresh_token(client, identity).await?;
-                call(token).await
-            }
-            other => other,
+        if let Some(message) = self.state().revoked.clone() {
+            return Err(SyncError::DeviceRevoked { message });
         }
+        let token = self.state().token.clone().unwrap_or_default();
+        let result = match call(token).await {
+            Err(SyncError::Unauthorized { .. }) => match self.refresh_token(client, identity).await
+            {
+                Ok(token) => call(token).await,
+                Err(e) => Err(e),
+            },
+            other => other,
+        };
+        if let Err(SyncError::DeviceRevoked { message }) = &result {
+            tracing::error!(
+                device_id = %identity.device_id,
+                "the server says this device was revoked; nothing more is sent"
+            );
+            self.state().revoked = Some(message.clone());
+        }
+        result
     }
 
     async fn refresh_token(
@@ -234,6 +248,9 @@ impl Device {
         progress: &(dyn Fn(SyncProgress) + Send + Sync),
     ) -> Result<SyncReport, DeviceError> {
         let identity = self.identity().ok_or(DeviceError::NotEnrolled)?;
+        if let Some(message) = self.state().revoked.clone() {
+            return Err(DeviceError::DeviceRevoked { message });
+        }
         let client = self.client(&identity)?;
         let mut report = SyncReport::default();
         let before = self.policy_version();
@@ -541,5 +558,6 @@ fn error_code(e: &SyncError) -> &'static str {
         SyncError::Refused { .. } => "refused",
         SyncError::InvalidResponse { .. } => "invalid_response",
         SyncError::InvalidUrl { .. } => "invalid_url",
+        SyncError::DeviceRevoked { .. } => "device_revoked",
     }
 }

@@ -87,6 +87,14 @@ pub enum SyncError {
         /// The server's error message, or the first 200 characters of the response body.
         message: String,
     },
+    /// An administrator revoked this device (HTTP 403 `device_revoked`): nothing it sends is
+    /// taken any more, and no retry or token refresh helps. Enrol again with a new code (a new
+    /// store).
+    #[error("device revoked (HTTP 403 device_revoked): {message}")]
+    DeviceRevoked {
+        /// The server's explanation.
+        message: String,
+    },
     /// The response was not what the protocol says: try again later, report if it persists.
     #[error("unexpected response from {url}: {reason}")]
     InvalidResponse {
@@ -341,6 +349,9 @@ impl SyncClient {
                 status: status.as_u16(),
                 retry_after_ms,
             },
+            StatusCode::FORBIDDEN if api.as_ref().is_some_and(|a| a.code == "device_revoked") => {
+                SyncError::DeviceRevoked { message }
+            }
             s if s.is_server_error() => SyncError::Server {
                 status: s.as_u16(),
                 message,

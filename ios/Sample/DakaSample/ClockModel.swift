@@ -116,6 +116,8 @@ final class ClockModel: ObservableObject {
         case let .ServerBusy(retryAfterSeconds):
             return "Server busy; retrying " + (retryAfterSeconds.map { "in \($0) s" } ?? "later")
         case let .Unauthorized(reason): return "This phone was signed out (\(reason)); enrol again."
+        case .DeviceRevoked:
+            return "HR revoked this phone. Ask HR for a new enrolment code and enrol again; punches not yet sent stay on the phone."
         case let .Refused(code, reason): return "Refused (\(code)): \(reason)"
         case let .BadPolicy(reason): return "The company rules could not be used: \(reason)"
         case let .Storage(reason): return "Storage problem: \(reason)"

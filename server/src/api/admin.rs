@@ -3,7 +3,7 @@
 //! devices and punches, and verify every stored device chain.
 
 use axum::Json;
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,9 +18,12 @@ use super::attendance::RosterWarning;
 use super::extract::{AdminAuth, ApiJson, read_body};
 use super::failure::Failure;
 use super::state::AppState;
+use crate::console::ClientAddr;
 use crate::crypto;
 use crate::policies::{self, PublishError};
-use crate::storage::{CodeOutcome, PunchFilter, PunchStatus};
+use crate::storage::{
+    CodeOutcome, DeviceRevocation, DeviceRow, PunchFilter, PunchStatus, RevokeOutcome, Storage,
+};
 
 /// The answer to publishing a policy version.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -198,6 +201,43 @@ pub struct IssuedCode {
     pub server_time: DateTime<Utc>,
 }
 
+/// A random enrolment code, as [`issue_code`] makes one when none is given.
+pub(crate) fn new_code() -> Result<String, Failure> {
+    crypto::new_enrollment_code().map_err(Failure::internal)
+}
+
+/// Stores `code` as a one-time enrolment code of `org_id` for `employee_id`, an employee of
+/// the current policy; the code. The admin API and the console's People page share it.
+pub(crate) fn add_code(
+    storage: &dyn Storage,
+    org_id: &str,
+    employee_id: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<String, Failure> {
+    let policy = storage
+        .current_policy(org_id)?
+        .ok_or_else(|| Failure::bad_request("no_policy", "publish a policy first"))?;
+    let policy = Policy::from_json(&policy.document).map_err(Failure::internal)?;
+    if policy.employee(employee_id).is_none() {
+        return Err(Failure::bad_request(
+            "unknown_employee",
+            format!(
+                "employee_id: not an employee of policy version {}",
+                policy.version
+            ),
+        ));
+    }
+    match storage.add_enrollment_code(org_id, &crypto::code_hash(code), employee_id, now)? {
+        CodeOutcome::Added => Ok(code.to_owned()),
+        CodeOutcome::AlreadyPresent | CodeOutcome::Taken => Err(Failure::new(
+            StatusCode::CONFLICT,
+            "enrollment_code_exists",
+            "this code is already issued; choose another",
+        )),
+    }
+}
+
 /// Issues a one-time enrolment code for an employee.
 #[utoipa::path(post, path = "/admin/v1/enrollment-codes", tag = "admin",
     security(("admin_token" = [])),
@@ -224,39 +264,14 @@ pub async fn issue_code(
             }
             code
         }
-        None => crypto::new_enrollment_code().map_err(Failure::internal)?,
+        None => new_code()?,
     };
     let employee_id = request.employee_id;
     let org_id = org.id.clone();
     let (code, employee_id) = state
         .db(move |s| {
-            let policy = s
-                .storage
-                .current_policy(&org.id)?
-                .ok_or_else(|| Failure::bad_request("no_policy", "publish a policy first"))?;
-            let policy = Policy::from_json(&policy.document).map_err(Failure::internal)?;
-            if policy.employee(&employee_id).is_none() {
-                return Err(Failure::bad_request(
-                    "unknown_employee",
-                    format!(
-                        "employee_id: not an employee of policy version {}",
-                        policy.version
-                    ),
-                ));
-            }
-            match s.storage.add_enrollment_code(
-                &org.id,
-                &crypto::code_hash(&code),
-                &employee_id,
-                s.now(),
-            )? {
-                CodeOutcome::Added => Ok((code, employee_id)),
-                CodeOutcome::AlreadyPresent | CodeOutcome::Taken => Err(Failure::new(
-                    StatusCode::CONFLICT,
-                    "enrollment_code_exists",
-                    "this code is already issued; choose another",
-                )),
-            }
+            let issued = add_code(s.storage.as_ref(), &org.id, &employee_id, &code, s.now())?;
+            Ok((issued, employee_id))
         })
         .await?;
     Ok((
@@ -290,6 +305,34 @@ pub struct DeviceInfo {
     /// Hash of that record (lower-case hex SHA-256 of its canonical JSON); absent until the
     /// device's first record is stored.
     pub head_hash: Option<String>,
+    /// When the server received that record (its last push with a record), RFC 3339 UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_push_at: Option<DateTime<Utc>>,
+    /// When the device was revoked, RFC 3339 UTC; absent while it is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Why it was revoked, as the administrator wrote it; absent while it is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_reason: Option<String>,
+}
+
+impl DeviceInfo {
+    /// A stored device as the API lists it.
+    fn from_row(d: DeviceRow) -> DeviceInfo {
+        DeviceInfo {
+            device_id: d.id,
+            employee_id: d.employee_id,
+            name: d.name,
+            platform: d.platform,
+            public_key: URL_SAFE_NO_PAD.encode(d.public_key),
+            enrolled_at: d.enrolled_at,
+            head_seq: d.head.as_ref().map_or(0, |h| h.seq),
+            head_hash: d.head.map(|h| h.hash),
+            last_push_at: d.last_push_at,
+            revoked_at: d.revoked.as_ref().map(|r| r.at),
+            revoke_reason: d.revoked.map(|r| r.reason),
+        }
+    }
 }
 
 /// The organisation's devices.
@@ -314,21 +357,116 @@ pub async fn devices(
 ) -> Result<Json<DeviceList>, Failure> {
     let rows = state.db(move |s| Ok(s.storage.devices(&org.id)?)).await?;
     Ok(Json(DeviceList {
-        devices: rows
-            .into_iter()
-            .map(|d| DeviceInfo {
-                device_id: d.id,
-                employee_id: d.employee_id,
-                name: d.name,
-                platform: d.platform,
-                public_key: URL_SAFE_NO_PAD.encode(d.public_key),
-                enrolled_at: d.enrolled_at,
-                head_seq: d.head.as_ref().map_or(0, |h| h.seq),
-                head_hash: d.head.map(|h| h.hash),
-            })
-            .collect(),
+        devices: rows.into_iter().map(DeviceInfo::from_row).collect(),
         server_time: state.now(),
     }))
+}
+
+/// Asks to revoke a device.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Why (1–500 bytes of printable text), kept with the device and in the audit.
+    pub reason: String,
+}
+
+/// Checks a revocation reason: 1–500 bytes of printable text (line breaks allowed).
+pub(crate) fn valid_reason(reason: &str) -> bool {
+    let reason = reason.trim();
+    !reason.is_empty()
+        && reason.len() <= 500
+        && !reason
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+}
+
+/// Revokes `device_id` of `org_id` on behalf of `by`, with the console audit entry `audit`
+/// written in the same call; the device as it is now stored. 404 `unknown_device` when the
+/// organisation has no such device, 409 `device_already_revoked` when it is revoked already.
+pub(crate) fn revoke(
+    storage: &dyn Storage,
+    org_id: &str,
+    device_id: &str,
+    revocation: &DeviceRevocation,
+    audit: &crate::storage::NewConsoleAudit,
+) -> Result<DeviceRow, Failure> {
+    match storage.revoke_device(org_id, device_id, revocation)? {
+        RevokeOutcome::Revoked => {}
+        RevokeOutcome::AlreadyRevoked(_) => {
+            return Err(Failure::new(
+                StatusCode::CONFLICT,
+                "device_already_revoked",
+                "this device is already revoked",
+            ));
+        }
+        RevokeOutcome::UnknownDevice => {
+            return Err(Failure::new(
+                StatusCode::NOT_FOUND,
+                "unknown_device",
+                "device_id: the organisation has no such device",
+            ));
+        }
+    }
+    storage.add_console_audit(audit)?;
+    storage
+        .device(device_id)?
+        .ok_or_else(|| Failure::internal("a revoked device did not read back"))
+}
+
+/// Revokes a device: every request it makes afterwards (push, changes, policy, token refresh,
+/// requests, attachments) is refused 403 `device_revoked`. The records it sent before stay
+/// valid. Recorded in the console audit as `device_revoked`.
+#[utoipa::path(post, path = "/admin/v1/devices/{device_id}/revoke", tag = "admin",
+    security(("admin_token" = [])),
+    params(("device_id" = String, Path, description = "The device")),
+    request_body = RevokeRequest,
+    responses(
+        (status = 200, description = "Revoked; the device as stored now", body = DeviceInfo),
+        (status = 400, description = "`invalid_request` (`reason`: 1–500 bytes of printable text)", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 404, description = "`unknown_device`", body = ApiError),
+        (status = 409, description = "`device_already_revoked`", body = ApiError),
+    ))]
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+    Path(device_id): Path<String>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(request): ApiJson<RevokeRequest>,
+) -> Result<Json<DeviceInfo>, Failure> {
+    if !valid_reason(&request.reason) {
+        return Err(Failure::bad_request(
+            "invalid_request",
+            "reason: 1–500 bytes of printable text",
+        ));
+    }
+    let row = state
+        .db(move |s| {
+            let now = s.now();
+            let reason = request.reason.trim().to_owned();
+            let audit = crate::storage::NewConsoleAudit {
+                org_id: Some(org.id.clone()),
+                account_id: None,
+                email: "admin token".to_owned(),
+                action: "device_revoked".to_owned(),
+                client,
+                detail: format!("device {device_id}: {reason}"),
+                at: now,
+            };
+            revoke(
+                s.storage.as_ref(),
+                &org.id,
+                &device_id,
+                &DeviceRevocation {
+                    at: now,
+                    by: "admin_token".to_owned(),
+                    reason,
+                },
+                &audit,
+            )
+        })
+        .await?;
+    Ok(Json(DeviceInfo::from_row(row)))
 }
 
 /// One stored punch and the server's verdict on it.

@@ -80,6 +80,7 @@ fn too_large(limit: usize) -> Failure {
         (status = 400, description = "`invalid_request` (path not a SHA-256, missing or invalid Content-Type, empty body), \
             `hash_mismatch` (the body's SHA-256 is not the path's)", body = ApiError),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 413, description = "`attachment_too_large`: over the server's attachment limit (50 MiB by default)", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]
@@ -168,6 +169,7 @@ pub async fn put_attachment(
         (status = 200, description = "The file's bytes, with its media type as `Content-Type`", body = FileBytes, content_type = "*/*"),
         (status = 400, description = "`invalid_request`: the path is not a SHA-256", body = ApiError),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 404, description = "`unknown_attachment`: the organisation has no such file", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]

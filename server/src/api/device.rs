@@ -127,6 +127,7 @@ pub async fn enroll(
         (status = 200, description = "A new token; earlier tokens of the device stop working", body = TokenResponse),
         (status = 400, description = "`invalid_request`", body = ApiError),
         (status = 401, description = "`invalid_signature` (unknown device or wrong signature), `clock_skew` (`issued_at` over 5 minutes from `server_time`)", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]
 pub async fn token(
@@ -146,6 +147,9 @@ pub async fn token(
     let challenge = token_challenge(&request.device_id, &request.issued_at);
     if !crypto::verify(&device.public_key, &challenge, &request.signature) {
         return Err(invalid());
+    }
+    if device.revoked.is_some() {
+        return Err(Failure::device_revoked());
     }
     let now = state.now();
     if (request.issued_at - now).abs() > TOKEN_REQUEST_WINDOW {
@@ -174,6 +178,7 @@ pub async fn token(
     responses(
         (status = 200, description = "The current policy bundle", body = PolicyBundle),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 404, description = "`no_policy`", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]
@@ -219,6 +224,7 @@ pub async fn policy(
             body = PushResponse),
         (status = 400, description = "`invalid_request`, `too_many_items`", body = ApiError),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 413, description = "`payload_too_large`", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]
@@ -292,6 +298,7 @@ fn parse_cursor(query: Option<&str>) -> Result<i64, Failure> {
         (status = 200, description = "Changes, oldest first", body = ChangesResponse),
         (status = 400, description = "`invalid_cursor`", body = ApiError),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]
 pub async fn changes(

@@ -119,7 +119,8 @@ fn bearer(parts: &Parts) -> Result<String, Failure> {
     Ok(token.to_string())
 }
 
-/// An authenticated device (bearer token from enrolment or refresh).
+/// An authenticated device (bearer token from enrolment or refresh). A revoked device's
+/// tokens are refused 403 `device_revoked`.
 pub struct DeviceAuth(pub DeviceRow);
 
 impl FromRequestParts<AppState> for DeviceAuth {
@@ -130,12 +131,16 @@ impl FromRequestParts<AppState> for DeviceAuth {
         let device = state
             .db(move |s| Ok(s.storage.device_by_token(&hash, s.now())?))
             .await?;
-        device.map(DeviceAuth).ok_or_else(|| {
+        let device = device.ok_or_else(|| {
             Failure::unauthorized(
                 "unauthorized",
                 "the token is unknown, expired or replaced; refresh it or enrol again",
             )
-        })
+        })?;
+        if device.revoked.is_some() {
+            return Err(Failure::device_revoked());
+        }
+        Ok(DeviceAuth(device))
     }
 }
 

@@ -46,6 +46,16 @@ impl Failure {
         Failure::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
+    /// 403 Forbidden `device_revoked`: an administrator revoked the device; nothing it sends
+    /// is taken any more, and only enrolling again with a new code helps.
+    pub fn device_revoked() -> Failure {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            "device_revoked",
+            "this device was revoked by an administrator; ask for a new enrolment code and enrol again",
+        )
+    }
+
     /// 503 Service Unavailable with `Retry-After: 1`: send the same request again shortly.
     pub fn busy(code: &'static str, message: impl Into<String>) -> Failure {
         Failure {

@@ -124,6 +124,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/v1/policy/check", post(admin::check_policy))
         .route("/admin/v1/enrollment-codes", post(admin::issue_code))
         .route("/admin/v1/devices", get(admin::devices))
+        .route(
+            "/admin/v1/devices/{device_id}/revoke",
+            post(admin::revoke_device),
+        )
         .route("/admin/v1/punches", get(admin::punches))
         .route("/admin/v1/chains/verify", get(admin::verify_chains))
         .route("/admin/v1/attendance/days", get(attendance::days))

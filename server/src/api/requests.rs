@@ -150,6 +150,7 @@ async fn lookup(
     responses(
         (status = 200, description = "The request", body = RequestView),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 404, description = "`unknown_request`: no such request, or not one this device's employee is on", body = ApiError),
     ))]
 pub async fn request(
@@ -166,6 +167,7 @@ pub async fn request(
     responses(
         (status = 200, description = "The approver's inbox", body = RequestList),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
     ))]
 pub async fn inbox(
     State(state): State<AppState>,
@@ -192,6 +194,7 @@ pub async fn inbox(
     responses(
         (status = 200, description = "The applicant's requests", body = RequestList),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
     ))]
 pub async fn mine(
     State(state): State<AppState>,
@@ -235,6 +238,7 @@ fn parse_year(query: Option<&str>, default: i32) -> Result<i32, Failure> {
         (status = 200, description = "Balances in half days, one per leave type", body = LeaveBalances),
         (status = 400, description = "`invalid_request`", body = ApiError),
         (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
     ))]
 pub async fn leave_balances(
     State(state): State<AppState>,

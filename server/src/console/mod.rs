@@ -10,6 +10,8 @@
 //! * `approvals.rs`: the Approvals inbox, its files, and decisions signed by the server;
 //! * `exceptions.rs`: the Exceptions queue (field punches to review, missing punches,
 //!   absences, warnings);
+//! * `people.rs`: People and a person's devices, enrolment codes (text and QR), revoking a
+//!   device;
 //! * this file: the routes, the security headers every console answer carries, sessions as
 //!   an extractor, and the pages (askama templates under `server/templates/console/`,
 //!   checked at compile time and HTML-escaped).
@@ -24,6 +26,7 @@ pub mod auth;
 mod exceptions;
 pub mod findings;
 pub mod i18n;
+pub mod people;
 pub mod today;
 
 use std::net::SocketAddr;
@@ -79,6 +82,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/assets/{name}", get(asset))
         .merge(approvals::router())
         .merge(exceptions::router())
+        .merge(people::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 

@@ -159,6 +159,34 @@ pub struct DeviceRow {
     /// The device's chain head as the server has it: seq and hash of the last stored record;
     /// `None` until its first record is stored.
     pub head: Option<ChainHead>,
+    /// When the server received the device's chain head (its last push with a record);
+    /// `None` until its first record is stored.
+    pub last_push_at: Option<DateTime<Utc>>,
+    /// The device's revocation; `None` while it is active.
+    pub revoked: Option<DeviceRevocation>,
+}
+
+/// Why and when a device was revoked. A revoked device keeps its records; every request it
+/// makes afterwards is refused `device_revoked`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRevocation {
+    /// When (server clock).
+    pub at: DateTime<Utc>,
+    /// Who: a console account id, or `admin_token` for the admin API.
+    pub by: String,
+    /// The reason given (free text, 1–500 bytes).
+    pub reason: String,
+}
+
+/// What [`Storage::revoke_device`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    /// The device is now revoked.
+    Revoked,
+    /// It was already revoked (nothing changed); the earlier revocation.
+    AlreadyRevoked(DeviceRevocation),
+    /// The organisation has no device with this id.
+    UnknownDevice,
 }
 
 /// The last stored record of a device's chain.
@@ -987,6 +1015,18 @@ pub trait Storage: Send + Sync + 'static {
     fn replace_token(&self, device_id: &str, token: &NewToken) -> Result<(), StorageError>;
     /// Every device of the organisation, in enrolment order.
     fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError>;
+
+    // ---- device revocation ---------------------------------------------------------------
+    /// Revokes a device of `org_id` by storing `revocation`. Its tokens stay stored, so that
+    /// [`Storage::device_by_token`] still finds the device and the API can answer
+    /// `device_revoked` rather than a bare "unknown token"; its records and chain head stay as
+    /// they are.
+    fn revoke_device(
+        &self,
+        org_id: &str,
+        device_id: &str,
+        revocation: &DeviceRevocation,
+    ) -> Result<RevokeOutcome, StorageError>;
 
     // ---- push ----------------------------------------------------------------------------
     /// Applies the items of one push request in one transaction (group commit): `work` calls

@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::sql::{cached_row, cached_rows, map_err, ms, time, unsigned};
 use crate::storage::{
-    ChainHead, CodeOutcome, DeviceRow, EnrollOutcome, NewDevice, NewToken, StorageError,
+    ChainHead, CodeOutcome, DeviceRevocation, DeviceRow, EnrollOutcome, NewDevice, NewToken,
+    RevokeOutcome, StorageError,
 };
 
 /// The columns of a `device d` row, named as [`DeviceColumns::from_row`] reads them.
@@ -16,7 +17,11 @@ const DEVICE_COLUMNS: &str = "d.id AS id, d.org_id AS org_id, d.employee_id AS e
                               d.public_key AS public_key, d.name AS name, \
                               d.platform AS platform, d.enrolled_ms AS enrolled_ms, \
                               d.head_seq AS head_seq, d.head_hash AS head_hash, \
-                              d.head_punch_id AS head_punch_id";
+                              d.head_punch_id AS head_punch_id, \
+                              (SELECT p.received_ms FROM punch p \
+                               WHERE p.device_id = d.id AND p.seq = d.head_seq) AS last_push_ms, \
+                              d.revoked_ms AS revoked_ms, d.revoked_by AS revoked_by, \
+                              d.revoke_reason AS revoke_reason";
 
 /// A `device` row as stored.
 struct DeviceColumns {
@@ -30,6 +35,10 @@ struct DeviceColumns {
     head_seq: Option<i64>,
     head_hash: Option<String>,
     head_punch_id: Option<String>,
+    last_push_ms: Option<i64>,
+    revoked_ms: Option<i64>,
+    revoked_by: Option<String>,
+    revoke_reason: Option<String>,
 }
 
 impl DeviceColumns {
@@ -45,6 +54,10 @@ impl DeviceColumns {
             head_seq: r.get("head_seq")?,
             head_hash: r.get("head_hash")?,
             head_punch_id: r.get("head_punch_id")?,
+            last_push_ms: r.get("last_push_ms")?,
+            revoked_ms: r.get("revoked_ms")?,
+            revoked_by: r.get("revoked_by")?,
+            revoke_reason: r.get("revoke_reason")?,
         })
     }
 
@@ -66,6 +79,14 @@ impl DeviceColumns {
                 )));
             }
         };
+        let revoked = match self.revoked_ms {
+            Some(at) => Some(DeviceRevocation {
+                at: time(at)?,
+                by: self.revoked_by.unwrap_or_default(),
+                reason: self.revoke_reason.unwrap_or_default(),
+            }),
+            None => None,
+        };
         Ok(DeviceRow {
             id,
             org_id: self.org_id,
@@ -75,6 +96,8 @@ impl DeviceColumns {
             platform: self.platform,
             enrolled_at: time(self.enrolled_ms)?,
             head,
+            last_push_at: self.last_push_ms.map(time).transpose()?,
+            revoked,
         })
     }
 }
@@ -263,4 +286,38 @@ pub(super) fn replace_token(
     )
     .map_err(map_err)?;
     tx.commit().map_err(map_err)
+}
+
+pub(super) fn revoke_device(
+    conn: &mut Connection,
+    org_id: &str,
+    device_id: &str,
+    revocation: &DeviceRevocation,
+) -> Result<RevokeOutcome, StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let Some(device) = read_device(
+        &tx,
+        "WHERE d.id = ?1 AND d.org_id = ?2",
+        &[&device_id, &org_id],
+    )?
+    else {
+        return Ok(RevokeOutcome::UnknownDevice);
+    };
+    if let Some(earlier) = device.revoked {
+        return Ok(RevokeOutcome::AlreadyRevoked(earlier));
+    }
+    tx.execute(
+        "UPDATE device SET revoked_ms = ?2, revoked_by = ?3, revoke_reason = ?4 WHERE id = ?1",
+        params![
+            device_id,
+            ms(revocation.at),
+            revocation.by,
+            revocation.reason
+        ],
+    )
+    .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    Ok(RevokeOutcome::Revoked)
 }

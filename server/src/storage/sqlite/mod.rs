@@ -67,6 +67,7 @@ use super::{
     StoredPolicy, StoredPunch, StoredRequest,
 };
 use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit};
+use super::{DeviceRevocation, RevokeOutcome};
 use checkpoint::CHECKPOINT_PAGES;
 use items::SqliteBatch;
 use sql::map_err;
@@ -339,6 +340,15 @@ impl Storage for SqliteStorage {
 
     fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError> {
         devices::devices(&self.reader(), org_id)
+    }
+
+    fn revoke_device(
+        &self,
+        org_id: &str,
+        device_id: &str,
+        revocation: &DeviceRevocation,
+    ) -> Result<RevokeOutcome, StorageError> {
+        devices::revoke_device(&mut self.writer(), org_id, device_id, revocation)
     }
 
     fn apply_batch(

@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -328,6 +328,13 @@ pub(crate) const STEPS: &[&str] = &[
         CHECK (signed_by IN ('device', 'server'));
     ALTER TABLE request_audit ADD COLUMN console_account_id TEXT;
     ALTER TABLE request_audit ADD COLUMN console_email TEXT;
+    "#,
+    // 10 → 11: device revocation. A revoked device keeps its row, chain head and records (they
+    // stay valid); every request it makes afterwards is refused `device_revoked`.
+    r#"
+    ALTER TABLE device ADD COLUMN revoked_ms INTEGER;
+    ALTER TABLE device ADD COLUMN revoked_by TEXT;       -- console account id, or 'admin_token'
+    ALTER TABLE device ADD COLUMN revoke_reason TEXT;
     "#,
 ];
 

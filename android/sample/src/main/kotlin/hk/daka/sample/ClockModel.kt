@@ -187,6 +187,7 @@ class ClockModel(context: Context) : StatusListener {
             is DakaException.ServerBusy ->
                 "Server busy" + (e.retryAfterSeconds?.let { "; retrying in $it s" } ?: "; retrying later")
             is DakaException.Unauthorized -> "This phone was signed out (${e.reason}); enrol again."
+            is DakaException.DeviceRevoked -> "HR revoked this phone. Ask HR for a new enrolment code and enrol again; punches not yet sent stay on the phone."
             is DakaException.Refused -> "Refused (${e.code}): ${e.reason}"
             is DakaException.BadPolicy -> "The company rules could not be used: ${e.reason}"
             is DakaException.Storage -> "Storage problem: ${e.reason}"

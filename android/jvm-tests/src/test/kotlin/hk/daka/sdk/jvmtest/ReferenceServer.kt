@@ -110,6 +110,13 @@ class ReferenceServer private constructor(
         return code
     }
 
+    /** Revokes [deviceId] through the admin API (`POST /admin/v1/devices/{id}/revoke`). */
+    fun revokeDevice(deviceId: String, reason: String) {
+        val body = """{"reason":"$reason"}"""
+        val response = admin("POST", "/admin/v1/devices/$deviceId/revoke", body)
+        check(response.statusCode() == 200) { "revoking $deviceId: ${response.statusCode()} ${response.body()}" }
+    }
+
     /** `GET` on the admin API; the body as text. */
     fun adminGet(path: String): String {
         val response = admin("GET", path, null)
