@@ -16,7 +16,10 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod evidence;
 pub mod i18n;
+pub mod map;
+pub mod policy;
 pub mod today;
 
 use std::net::SocketAddr;
@@ -70,6 +73,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/sessions/revoke-all", post(revoke_all))
         .route("/console/today", get(today_page))
         .route("/console/assets/{name}", get(asset))
+        .merge(policy::router().merge(evidence::router()))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -87,6 +91,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 async fn asset(Path(name): Path<String>) -> Response {
+    if name == policy::js_name() {
+        return policy::js_asset();
+    }
     if name != css_name() {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     }

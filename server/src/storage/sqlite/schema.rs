@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -319,6 +319,19 @@ pub(crate) const STEPS: &[&str] = &[
         at_ms             INTEGER NOT NULL
     );
     CREATE INDEX console_audit_by_org ON console_audit (org_id, seq);
+    "#,
+    // 9 → 10: the console's policy drafts: one per organisation, the next version being
+    // edited, with the version it was started from and a revision counter so that two
+    // editors cannot silently overwrite each other.
+    r#"
+    CREATE TABLE policy_draft (
+        org_id            TEXT PRIMARY KEY REFERENCES org (id),
+        base_version      INTEGER NOT NULL,              -- the version in force when started
+        rev               INTEGER NOT NULL,              -- 1, 2, ... per saved edit
+        document          TEXT NOT NULL,                 -- the draft policy, pretty JSON
+        updated_ms        INTEGER NOT NULL,
+        updated_by        TEXT NOT NULL                  -- console account email
+    );
     "#,
 ];
 
