@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// applied, with its counts). Request lines are printed at every level but `off`.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: LogLevel,
+    /// Map tiles behind the console's site maps, a URL template such as
+    /// 'https://tile.example/{z}/{x}/{y}.png' (default: a plain projected background).
+    #[arg(long, value_name = "URL")]
+    map_tiles: Option<String>,
 }
 
 /// How much of the server's event log `daka serve` prints.
@@ -67,6 +71,11 @@ fn install_event_log(level: LogLevel) {
 pub fn run(args: ServeArgs) -> u8 {
     install_event_log(args.log_level);
     let print_requests = !matches!(args.log_level, LogLevel::Off);
+    if let Some(t) = &args.map_tiles
+        && let Err(e) = daka_server::console::map::tile_origin(t)
+    {
+        return malformed(format!("--map-tiles: {e}"));
+    }
     let seed = match args.seed.as_ref().map(Seed::from_file).transpose() {
         Ok(seed) => seed,
         Err(e) => return malformed(e),
@@ -91,6 +100,7 @@ pub fn run(args: ServeArgs) -> u8 {
                     );
                 })
             }),
+            console_map_tiles: args.map_tiles.clone(),
             ..ServerOptions::default()
         };
         let config = ServerConfig {

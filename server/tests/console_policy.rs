@@ -40,6 +40,10 @@ fn seed() -> Seed {
 }
 
 async fn start() -> TestServer {
+    start_with(ServerOptions::default()).await
+}
+
+async fn start_with(options: ServerOptions) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(
         ServerConfig {
@@ -47,7 +51,7 @@ async fn start() -> TestServer {
             listen: "127.0.0.1:0".parse().unwrap(),
             seed: Some(seed()),
         },
-        ServerOptions::default(),
+        options,
     )
     .await
     .unwrap();
@@ -65,6 +69,7 @@ struct Page {
     status: u16,
     location: String,
     content_type: String,
+    csp: String,
     body: String,
 }
 
@@ -96,6 +101,10 @@ async fn read(r: reqwest::Response) -> Page {
         content_type: r
             .headers()
             .get("content-type")
+            .map_or(String::new(), |v| v.to_str().unwrap().to_string()),
+        csp: r
+            .headers()
+            .get("content-security-policy")
             .map_or(String::new(), |v| v.to_str().unwrap().to_string()),
         body: r.text().await.unwrap(),
     }
@@ -830,4 +839,39 @@ async fn the_evidence_page_shows_a_punch_and_hides_other_teams() {
         seen.body.contains(r#"data-testid="punch-no-fix""#)
             || seen.body.contains(r#"data-testid="map-fence""#)
     );
+}
+
+#[tokio::test]
+async fn map_tiles_are_drawn_only_when_configured_and_only_then_allowed() {
+    let plain = start().await;
+    let hr = sign_in(&plain, HR_EMAIL, HR_PASSWORD).await;
+    let page = get(&plain, "/console/sites/cwb-store", &hr).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(r#"data-testid="map-tile""#));
+    assert!(page.csp.contains("img-src 'self';"), "{}", page.csp);
+
+    let tiled = start_with(ServerOptions {
+        console_map_tiles: Some("https://tiles.example:8443/{z}/{x}/{y}.png".into()),
+        ..ServerOptions::default()
+    })
+    .await;
+    let hr = sign_in(&tiled, HR_EMAIL, HR_PASSWORD).await;
+    let page = get(&tiled, "/console/sites/cwb-store", &hr).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"<image href="https://tiles.example:8443/"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.csp
+            .contains("img-src 'self' https://tiles.example:8443;"),
+        "{}",
+        page.csp
+    );
+    assert!(!page.csp.contains("unsafe-inline"));
+    // Pages without a map keep the strict policy.
+    let today = get(&tiled, "/console/today", &hr).await;
+    assert!(today.csp.contains("img-src 'self';"), "{}", today.csp);
 }

@@ -183,11 +183,12 @@ async fn punch_page(
             None => None,
         }
     });
-    let map = match (&site, fix) {
+    let mut map = match (&site, fix) {
         (Some(site), _) => Some(super::policy::site_map(site, fix)),
         (None, Some(f)) => Some(map::draw(&[], 0.0, Some(f))),
         (None, None) => None,
     };
+    let csp = map.as_mut().and_then(|m| super::policy::tiles(&state, m));
     let mut thresholds = Vec::new();
     if let Some(d) = &judged {
         let t = &d["thresholds"];
@@ -283,5 +284,8 @@ async fn punch_page(
         map,
         policy_version: punch.policy_version,
     };
-    with_cookies(html(StatusCode::OK, page.render()), cookie)
+    super::policy::with_csp(
+        with_cookies(html(StatusCode::OK, page.render()), cookie),
+        csp,
+    )
 }

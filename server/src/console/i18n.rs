@@ -173,6 +173,10 @@ pub(crate) const EN: &[(&str, &str)] = &[
         "policy.map.caption",
         "Map of the site's fences (blue), grown by its tolerance (light blue); grid every",
     ),
+    (
+        "policy.map.tiles",
+        "Background map tiles from the configured tile server.",
+    ),
     ("policy.back", "Back"),
     (
         "policy.forbidden_role",
@@ -424,6 +428,7 @@ pub(crate) const ZH_HANT: &[(&str, &str)] = &[
         "policy.map.caption",
         "地點圍欄地圖（藍色），連同容差擴展範圍（淺藍色）；格線間距",
     ),
+    ("policy.map.tiles", "背景地圖圖塊來自已設定的圖塊伺服器。"),
     ("policy.back", "返回"),
     (
         "policy.forbidden_role",

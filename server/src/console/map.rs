@@ -100,6 +100,96 @@ pub struct MapView {
     pub north: (String, String, String),
     /// The fix: centre x, centre y, accuracy radius, dot radius.
     pub fix: Option<[String; 4]>,
+    /// Background tiles, when a tile server is configured ([`add_tiles`]).
+    pub tiles: Vec<Tile>,
+    /// The projection and view as numbers: origin latitude and longitude, metres per degree
+    /// of longitude, and the view box (x, y, width, height).
+    pub geometry: (f64, f64, f64, [f64; 4]),
+}
+
+/// A background tile placed in the map's metres.
+#[derive(Debug, Clone)]
+pub struct Tile {
+    /// The tile's URL.
+    pub href: String,
+    /// Left edge.
+    pub x: String,
+    /// Top edge.
+    pub y: String,
+    /// Width.
+    pub width: String,
+    /// Height.
+    pub height: String,
+}
+
+/// Most tiles drawn behind one map.
+const MAX_TILES: u32 = 36;
+
+/// Checks a tile URL template: `http://` or `https://`, with `{z}`, `{x}` and `{y}`; its
+/// origin (`https://host[:port]`) for the content security policy.
+pub fn tile_origin(template: &str) -> Result<String, String> {
+    let url = url::Url::parse(&template.replace(['{', '}'], ""))
+        .map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    for part in ["{z}", "{x}", "{y}"] {
+        if !template.contains(part) {
+            return Err(format!("must contain {part}"));
+        }
+    }
+    if template.contains(['"', '\'', ' ', '<', '>']) {
+        return Err("must not contain quotes, spaces or angle brackets".into());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Places the web-mercator tiles of `template` (`…/{z}/{x}/{y}.png`) that cover the map
+/// behind it, at a zoom giving about three tiles across.
+pub fn add_tiles(map: &mut MapView, template: &str) {
+    let (lat0, lon0, kx, [vx, vy, w, h]) = map.geometry;
+    let across = 40_075_016.0 * lat0.to_radians().cos() * 3.0 / w;
+    let z = across.log2().round().clamp(1.0, 19.0) as u32;
+    let n = f64::from(1u32 << z);
+    let to_lat = |y: f64| lat0 - y / M_PER_DEG_LAT;
+    let to_lon = |x: f64| lon0 + x / kx;
+    let tx = |lon: f64| ((lon + 180.0) / 360.0 * n).floor();
+    let ty = |lat: f64| {
+        let r = lat.to_radians();
+        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
+    };
+    let lon_of = |x: f64| x / n * 360.0 - 180.0;
+    let lat_of = |y: f64| {
+        (std::f64::consts::PI * (1.0 - 2.0 * y / n))
+            .sinh()
+            .atan()
+            .to_degrees()
+    };
+    let (x0, x1) = (tx(to_lon(vx)), tx(to_lon(vx + w)));
+    let (y0, y1) = (ty(to_lat(vy)), ty(to_lat(vy + h)));
+    if (x1 - x0 + 1.0) * (y1 - y0 + 1.0) > f64::from(MAX_TILES) {
+        return;
+    }
+    let mut y = y0;
+    while y <= y1 {
+        let mut x = x0;
+        while x <= x1 {
+            let (left, top) = project(lat0, lon0, kx, lat_of(y), lon_of(x));
+            let (right, bottom) = project(lat0, lon0, kx, lat_of(y + 1.0), lon_of(x + 1.0));
+            map.tiles.push(Tile {
+                href: template
+                    .replace("{z}", &z.to_string())
+                    .replace("{x}", &(x as u64).to_string())
+                    .replace("{y}", &(y as u64).to_string()),
+                x: f(left),
+                y: f(top),
+                width: f(right - left),
+                height: f(bottom - top),
+            });
+            x += 1.0;
+        }
+        y += 1.0;
+    }
 }
 
 fn f(v: f64) -> String {
@@ -305,6 +395,8 @@ pub fn draw(shapes: &[Shape], tolerance_m: f64, fix: Option<Fix>) -> MapView {
             let (cx, cy) = p(x.lat, x.lon);
             [f(cx), f(cy), f(x.accuracy_m.min(5000.0)), f(w / 150.0)]
         }),
+        tiles: Vec::new(),
+        geometry: (lat0, lon0, kx, [vx, vy, w, h]),
     }
 }
 
@@ -320,5 +412,21 @@ mod tests {
         assert_eq!(m.fences[0].grown_r, "160.00");
         assert_eq!(m.grow_width, "20.00");
         assert!(m.step_m >= 20 && m.step_m <= 100, "{}", m.step_m);
+    }
+
+    #[test]
+    fn tiles_cover_the_map_and_templates_are_checked() {
+        let mut m = draw(&[Shape::Circle((22.35683, 114.13152), 150.0)], 0.0, None);
+        add_tiles(&mut m, "https://tiles.example/{z}/{x}/{y}.png");
+        assert!(!m.tiles.is_empty() && m.tiles.len() <= 36);
+        assert!(m.tiles[0].href.starts_with("https://tiles.example/"));
+        let z: u32 = m.tiles[0].href.split('/').nth(3).unwrap().parse().unwrap();
+        assert!((14..=19).contains(&z), "{z}");
+        assert_eq!(
+            tile_origin("https://tiles.example:8443/{z}/{x}/{y}.png").unwrap(),
+            "https://tiles.example:8443"
+        );
+        assert!(tile_origin("https://tiles.example/{z}/{x}.png").is_err());
+        assert!(tile_origin("javascript:{z}{x}{y}").is_err());
     }
 }

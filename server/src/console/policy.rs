@@ -18,8 +18,8 @@ use askama::Template;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use daka_core::Policy;
@@ -848,6 +848,26 @@ fn shapes(site: &Value) -> Vec<Shape> {
     out
 }
 
+/// Adds the configured background tiles to a map; the content security policy the page then
+/// needs (images from the tile server's origin too), `None` without tiles.
+pub(super) fn tiles(state: &AppState, map: &mut MapView) -> Option<HeaderValue> {
+    let template = state.inner.options.console_map_tiles.as_deref()?;
+    let origin = map::tile_origin(template).ok()?;
+    map::add_tiles(map, template);
+    HeaderValue::from_str(
+        &super::CSP.replace("img-src 'self'", &format!("img-src 'self' {origin}")),
+    )
+    .ok()
+}
+
+/// `response` with the page's own content security policy, when it has one.
+pub(super) fn with_csp(mut response: Response, csp: Option<HeaderValue>) -> Response {
+    if let Some(v) = csp {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, v);
+    }
+    response
+}
+
 /// The map of a site's JSON.
 pub(super) fn site_map(site: &Value, fix: Option<map::Fix>) -> MapView {
     let tol = site["tolerance_m"]
@@ -911,6 +931,8 @@ async fn site_page(
     };
     let site = w.doc["sites"][index].clone();
     let notice = super::query_param(&raw, "saved").map(|_| "policy.saved");
+    let mut map = site_map(&site, None);
+    let csp = tiles(&state, &mut map);
     let page = SitePage {
         page: Chrome::new(
             lang,
@@ -921,7 +943,7 @@ async fn site_page(
         draft: DraftInfo::of(&w),
         site_id,
         form: SiteForm::of(&site),
-        map: site_map(&site, None),
+        map,
         advice: None,
         advice_error: String::new(),
         errors: Vec::new(),
@@ -930,7 +952,10 @@ async fn site_page(
         js: format!("/console/assets/{}", js_name()),
         csrf: signed.csrf(),
     };
-    with_cookies(html(StatusCode::OK, page.render()), cookie)
+    with_csp(
+        with_cookies(html(StatusCode::OK, page.render()), cookie),
+        csp,
+    )
 }
 
 /// What a site form's fields give: the new document and site, or errors by field.
@@ -985,7 +1010,9 @@ async fn site_post(
             Some(Err(e)) => (None, e),
             None => (None, String::new()),
         };
-        html(
+        let mut map = site_map(map_site, None);
+        let csp = tiles(&state, &mut map);
+        let page = html(
             status,
             SitePage {
                 page: Chrome::new(
@@ -997,7 +1024,7 @@ async fn site_post(
                 draft: DraftInfo::of(&w),
                 site_id: site_id.clone(),
                 form,
-                map: site_map(map_site, None),
+                map,
                 advice,
                 advice_error,
                 errors,
@@ -1007,7 +1034,8 @@ async fn site_post(
                 csrf: signed.csrf(),
             }
             .render(),
-        )
+        );
+        with_csp(page, csp)
     };
     let Some((doc, site)) = applied else {
         let current_site = w.doc["sites"][index].clone();
