@@ -71,6 +71,12 @@ pub struct ServerOptions {
     /// origin in their content security policy. Check it with
     /// `daka_server::console::map::tile_origin`.
     pub console_map_tiles: Option<String>,
+    /// Reverse proxies (load balancers, TLS terminators) whose `X-Forwarded-For` header is
+    /// believed. A request whose TCP peer is in one of these networks is taken to come from
+    /// the right-most address of its `X-Forwarded-For` that is not itself a trusted proxy;
+    /// from anyone else the header is ignored. That address is what the console's sign-in
+    /// limit counts and its audit trail records. Empty by default: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerOptions {
@@ -88,6 +94,7 @@ impl Default for ServerOptions {
             attendance_sweep: Some(Duration::from_secs(600)),
             console_secure_cookies: false,
             console_map_tiles: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -107,6 +114,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("attendance_sweep", &self.attendance_sweep)
             .field("console_secure_cookies", &self.console_secure_cookies)
             .field("console_map_tiles", &self.console_map_tiles)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

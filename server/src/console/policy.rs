@@ -247,7 +247,7 @@ async fn hr_post(
     max: usize,
 ) -> Result<(Signed, String, Lang, Fields), Response> {
     let (mut parts, body) = req.into_parts();
-    let client = super::client(&parts);
+    let client = super::client(&parts, &state.inner.options.trusted_proxies);
     let signed = Signed::from_request_parts(&mut parts, state).await?;
     let secure = state.inner.options.console_secure_cookies;
     let (lang, _) = language(&parts.headers, &None, Some(&signed.account), secure);

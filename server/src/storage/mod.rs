@@ -870,7 +870,7 @@ pub struct ConsoleAuditEntry {
     /// `login_ok`, `login_failed`, `login_limited`, `logout`, `revoke_all` or
     /// `account_created`.
     pub action: String,
-    /// The client's address as the server saw it (no proxy header is trusted).
+    /// The client's address: the TCP peer's, or behind a trusted proxy the forwarded one.
     pub client: String,
     /// More, for people: why a sign-in failed, which account was created.
     pub detail: String,
