@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
+import * as fs from 'node:fs';
 import { FACE_KEY, HR, MANAGER, Phone, screenshot, signIn } from './helpers';
 
 // Sites & policy: HR draws a new polygon fence on a site's map, watches the fence advisor,
@@ -128,4 +129,53 @@ test('the evidence page of a phone punch shows the map and the reasons', async (
   await page.goto(`/console/punches/${punch.record_id}`);
   await expect(page.locator('html')).toHaveAttribute('lang', 'zh-Hant');
   await expect(page.getByRole('heading', { level: 1 })).toContainText('打卡證據');
+});
+
+test.describe('accessibility and phones', () => {
+  const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+  // axe through the DevTools protocol: the console's CSP refuses an injected <script>.
+  async function seriousViolations(page: Page): Promise<string[]> {
+    await page.evaluate(axeSource);
+    const r = await page.evaluate(async () => {
+      const x = await (window as any).axe.run(document);
+      return {
+        passes: x.passes.length as number,
+        violations: x.violations.map((v: any) => ({
+          id: v.id as string, impact: v.impact as string,
+          targets: v.nodes.map((n: any) => n.target.join(' ')) as string[],
+        })),
+      };
+    });
+    expect(r.passes).toBeGreaterThan(0);
+    return r.violations
+      .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v: any) => `${v.impact} ${v.id} [${v.targets.join(', ')}]`);
+  }
+
+  test('the policy pages have no serious or critical violations', async ({ page }) => {
+    await signIn(page, HR, 'en');
+    for (const path of ['/console/sites', '/console/sites/cwb-store', '/console/policy', '/console/policy/review']) {
+      await page.goto(path);
+      expect(await seriousViolations(page), path).toEqual([]);
+    }
+    await page.goto('/console/sites/cwb-store?lang=zh-Hant');
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
+  test.describe('on a phone (375 × 812)', () => {
+    test.use({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+
+    test('the site page fits without scrolling sideways', async ({ page }, testInfo) => {
+      await signIn(page, HR, 'en');
+      await page.goto('/console/sites/cwb-store');
+      await expect(page.getByTestId('site-map')).toBeVisible();
+      const width = await page.evaluate(() => Math.max(
+        document.documentElement.scrollWidth, document.body.scrollWidth));
+      expect(width, 'page width in CSS pixels').toBeLessThanOrEqual(375 + 2);
+      const map = (await page.getByTestId('site-map').boundingBox())!;
+      expect(map.x + map.width).toBeLessThanOrEqual(375 + 2);
+      await screenshot(page, testInfo, 'policy-site-phone');
+    });
+  });
 });

@@ -404,7 +404,7 @@ async fn hr_edits_a_fence_reviews_the_diff_and_publishes_it_to_devices() {
         .iter()
         .find(|s| s["id"] == "kc-depot")
         .unwrap();
-    assert_eq!(depot["fences"][0]["radius_m"], json!(175.0));
+    assert_eq!(depot["fences"][0]["radius_m"], json!(175));
     // Every site and employee is still there.
     let original: Value = serde_json::from_str(&hk_policy_text()).unwrap();
     let ids = |v: &Value, list: &str| -> Vec<String> {

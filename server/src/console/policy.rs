@@ -605,6 +605,16 @@ struct FieldError {
     detail: String,
 }
 
+/// A number as the document would write it: whole numbers without a fraction, so that
+/// re-saving a form changes no line it did not change.
+fn num(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
 fn parse_point(text: &str) -> Option<(f64, f64)> {
     let mut it = text
         .split(|c: char| c == ',' || c.is_whitespace())
@@ -630,7 +640,7 @@ fn site_json(base: &Value, form: &SiteForm) -> Result<(Value, Vec<String>), Vec<
         }
     } else {
         match tol.parse::<f64>() {
-            Ok(t) if t.is_finite() => site["tolerance_m"] = json!(t),
+            Ok(t) if t.is_finite() => site["tolerance_m"] = num(t),
             _ => errors.push(FieldError {
                 field: "tolerance_m".into(),
                 key: "policy.err.number",
@@ -683,7 +693,7 @@ fn site_json(base: &Value, form: &SiteForm) -> Result<(Value, Vec<String>), Vec<
                     });
                 }
                 if let (Some((la, lo)), Some(r)) = (center, radius) {
-                    fences.push(json!({"center": [lo, la], "radius_m": r}));
+                    fences.push(json!({"center": [num(lo), num(la)], "radius_m": num(r)}));
                     keys.push(f.key.clone());
                 }
             }
@@ -695,7 +705,7 @@ fn site_json(base: &Value, form: &SiteForm) -> Result<(Value, Vec<String>), Vec<
                         continue;
                     }
                     match parse_point(line) {
-                        Some((la, lo)) => ring.push(json!([lo, la])),
+                        Some((la, lo)) => ring.push(json!([num(lo), num(la)])),
                         None => errors.push(FieldError {
                             field: f.key.clone(),
                             key: "policy.err.vertex",
@@ -1624,7 +1634,8 @@ mod tests {
         let (back, keys) = site_json(&site, &form).unwrap();
         assert_eq!(keys, vec!["f0", "f1"]);
         assert_eq!(back["fences"][0], site["fences"][0]);
-        assert_eq!(back["fences"][1]["radius_m"], json!(50.0));
+        assert_eq!(back["fences"][1], site["fences"][1]);
+        assert_eq!(back["tolerance_m"], json!(5));
     }
 
     #[test]
