@@ -1622,7 +1622,7 @@ mod tests {
     #[test]
     fn a_site_round_trips_through_its_form() {
         let site = json!({"id": "s", "name": "S", "tolerance_m": 5, "fences": [
-            {"type": "Polygon", "coordinates": [[[114.0, 22.0], [114.001, 22.0], [114.001, 22.001], [114.0, 22.0]]]},
+            {"type": "Polygon", "coordinates": [[[114, 22], [114.001, 22], [114.001, 22.001], [114, 22]]]},
             {"center": [114.1, 22.1], "radius_m": 50}
         ]});
         let form = SiteForm::of(&site);
