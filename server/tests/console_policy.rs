@@ -875,3 +875,76 @@ async fn map_tiles_are_drawn_only_when_configured_and_only_then_allowed() {
     let today = get(&tiled, "/console/today", &hr).await;
     assert!(today.csp.contains("img-src 'self';"), "{}", today.csp);
 }
+
+#[tokio::test]
+async fn the_advisor_gives_the_numbers_of_daka_fences() {
+    use daka_core::advisor::{AdvisorConfig, Outcomes, advise};
+    let server = start().await;
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let csrf = get(&server, "/console/sites/kc-depot", &hr).await.csrf();
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&depot_form(&csrf, "0", "150"))
+        .finish();
+    let started = std::time::Instant::now();
+    let r = server
+        .http
+        .post(server.url("/console/sites/kc-depot/advice"))
+        .header("cookie", &hr)
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(r.status().as_u16(), 200);
+    let console: Value = r.json().await.unwrap();
+    // What `daka fences` computes for the whole example policy (fewer samples than its
+    // default, to keep the test quick).
+    let report = advise(
+        &hk_policy_text(),
+        &AdvisorConfig {
+            samples_per_site: 1000,
+            ..AdvisorConfig::default()
+        },
+    )
+    .unwrap();
+    let depot = report
+        .sites
+        .iter()
+        .find(|s| s.site_id == "kc-depot")
+        .unwrap();
+    let pct = |o: &Outcomes, share: fn(&Outcomes) -> f64| 100.0 * share(o);
+    let number = |key: &str| -> f64 { console["advice"][key].as_str().unwrap().parse().unwrap() };
+    let close = |a: f64, b: f64, what: &str| {
+        assert!((a - b).abs() <= 5.0, "{what}: console {a}, daka fences {b}")
+    };
+    close(
+        number("accepted"),
+        pct(&depot.current.honest, Outcomes::accepted_share),
+        "accepted",
+    );
+    close(
+        number("reviewed"),
+        pct(&depot.current.honest, Outcomes::reviewed_share),
+        "reviewed",
+    );
+    close(
+        number("rejected"),
+        pct(&depot.current.honest, Outcomes::rejected_share),
+        "rejected",
+    );
+    for d in [30.0, 100.0, 200.0] {
+        let key = format!("out_{d:.0}");
+        close(
+            number(&key),
+            pct(
+                depot.current.outside_at(d).unwrap(),
+                Outcomes::accepted_share,
+            ),
+            &key,
+        );
+    }
+    // Small enough to follow drawing (a generous bound for a debug build on a busy machine).
+    assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+}
