@@ -948,3 +948,75 @@ async fn the_advisor_gives_the_numbers_of_daka_fences() {
     // Small enough to follow drawing (a generous bound for a debug build on a busy machine).
     assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
 }
+
+#[tokio::test]
+async fn a_section_edit_goes_to_the_draft_and_shows_in_the_review() {
+    let server = start().await;
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let page = get(&server, "/console/policy", &hr).await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    for name in [
+        "thresholds",
+        "shifts",
+        "schedules",
+        "rosters",
+        "holidays",
+        "face_matchers",
+    ] {
+        assert!(
+            page.body
+                .contains(&format!(r#"data-testid="section-json-{name}""#)),
+            "{name}"
+        );
+    }
+    let original: Value = serde_json::from_str(&hk_policy_text()).unwrap();
+    let mut holidays = original["attendance"]["holidays"].clone();
+    holidays.as_array_mut().unwrap().push(json!({
+        "date": "2026-12-31", "name": {"en": "Company day <b>off</b>", "zh": "公司假期"}, "statutory": false
+    }));
+    let saved = post(
+        &server,
+        "/console/policy/sections/holidays",
+        &hr,
+        &[
+            ("csrf", &csrf),
+            ("rev", "0"),
+            ("json", &holidays.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(saved.location, "/console/policy?saved=1#section-holidays");
+    let review = get(&server, "/console/policy/review", &hr).await;
+    let adds: Vec<&str> = review
+        .body
+        .match_indices(r#"data-testid="diff-add""#)
+        .map(|(i, _)| &review.body[i..i + review.body[i..].find("</tr>").unwrap()])
+        .collect();
+    assert!(adds.iter().any(|l| l.contains("2026-12-31")), "{adds:?}");
+    assert!(
+        adds.iter()
+            .any(|l| l.contains("Company day &#60;b&#62;off&#60;/b&#62;")),
+        "{adds:?}"
+    );
+    assert!(!review.body.contains("<b>off"));
+    assert!(
+        review.body.contains(r#"data-testid="diff-del""#),
+        "the version line"
+    );
+    // An unknown section is not found.
+    let r = post(
+        &server,
+        "/console/policy/sections/sites",
+        &hr,
+        &[("csrf", &csrf), ("rev", "1"), ("json", "[]")],
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert!(
+        audit_actions(&server)
+            .await
+            .contains(&"policy_draft_edited".to_string())
+    );
+}
