@@ -1020,3 +1020,82 @@ async fn a_section_edit_goes_to_the_draft_and_shows_in_the_review() {
             .contains(&"policy_draft_edited".to_string())
     );
 }
+
+#[tokio::test]
+async fn the_thresholds_have_fields_of_their_own_checked_by_the_core() {
+    let server = start().await;
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let page = get(&server, "/console/policy", &hr).await;
+    let csrf = page.csrf();
+    assert!(
+        page.body
+            .contains(r#"value="80" data-testid="t_max_accuracy_m""#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"value="0.6" data-testid="t_accept_probability""#)
+    );
+    let form = |max: &'static str, accept: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("rev", "0".to_string()),
+            ("mode", "fields".to_string()),
+            ("t_max_accuracy_m", max.to_string()),
+            ("t_uncertain", "field_punch".to_string()),
+            ("t_accept_probability", accept.to_string()),
+            ("t_reject_probability", "0.001".to_string()),
+            ("t_min_score", "0.85".to_string()),
+        ]
+    };
+    let send = |pairs: Vec<(&'static str, String)>| {
+        let (server, hr) = (&server, &hr);
+        async move {
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(server, "/console/policy/sections/thresholds", hr, &refs).await
+        }
+    };
+    // Out of range: the core's message next to that field.
+    let bad = send(form("80", "0.3")).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let error = bad.testid("error-t_accept_probability").unwrap();
+    assert!(
+        error.contains("thresholds.presence.accept_probability"),
+        "{error}"
+    );
+    assert!(bad.testid("error-t_max_accuracy_m").is_none());
+    // Not a number.
+    let bad = send(form("eighty", "0.6")).await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.testid("error-t_max_accuracy_m")
+            .unwrap()
+            .contains("Not a number: eighty")
+    );
+    assert!(
+        get(&server, "/console/policy/review", &hr)
+            .await
+            .body
+            .contains(r#"data-testid="no-changes""#)
+    );
+    // Valid: saved to the draft.
+    let ok = send(form("60", "0.6")).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let review = get(&server, "/console/policy/review", &hr).await;
+    let adds: Vec<&str> = review
+        .body
+        .match_indices(r#"data-testid="diff-add""#)
+        .map(|(i, _)| &review.body[i..i + review.body[i..].find("</tr>").unwrap()])
+        .collect();
+    assert!(
+        adds.iter()
+            .any(|l| l.contains("max_accuracy_m") && l.contains("60")),
+        "{adds:?}"
+    );
+    assert_eq!(
+        adds.len(),
+        2,
+        "only the threshold and the version: {adds:?}"
+    );
+}

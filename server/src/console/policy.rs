@@ -1173,6 +1173,55 @@ const SECTIONS: &[(&str, &str, &str)] = &[
     ("face_matchers", "/face_matchers", "face_matchers"),
 ];
 
+/// The thresholds with a field of their own: form field, JSON pointer, the core's path.
+const THRESHOLD_FIELDS: &[(&str, &str, &str)] = &[
+    (
+        "t_max_accuracy_m",
+        "/thresholds/max_accuracy_m",
+        "thresholds.max_accuracy_m",
+    ),
+    (
+        "t_uncertain",
+        "/thresholds/uncertain",
+        "thresholds.uncertain",
+    ),
+    (
+        "t_accept_probability",
+        "/thresholds/presence/accept_probability",
+        "thresholds.presence.accept_probability",
+    ),
+    (
+        "t_reject_probability",
+        "/thresholds/presence/reject_probability",
+        "thresholds.presence.reject_probability",
+    ),
+    (
+        "t_min_score",
+        "/thresholds/face/min_score",
+        "thresholds.face.min_score",
+    ),
+];
+
+/// One of the thresholds' own fields.
+struct ThresholdField {
+    name: &'static str,
+    label_key: String,
+    value: String,
+    errors: Vec<FieldError>,
+}
+
+fn threshold_fields(doc: &Value) -> Vec<ThresholdField> {
+    THRESHOLD_FIELDS
+        .iter()
+        .map(|(name, pointer, _)| ThresholdField {
+            name,
+            label_key: format!("policy.{name}"),
+            value: num_text(doc.pointer(pointer)),
+            errors: Vec::new(),
+        })
+        .collect()
+}
+
 struct SectionView {
     name: &'static str,
     title_key: String,
@@ -1187,6 +1236,7 @@ struct SectionsPage {
     page: Chrome,
     draft: DraftInfo,
     sections: Vec<SectionView>,
+    thresholds: Vec<ThresholdField>,
     notice: Option<&'static str>,
     can_edit: bool,
     csrf: String,
@@ -1228,6 +1278,7 @@ async fn sections_page(
         ),
         draft: DraftInfo::of(&w),
         sections: section_views(&w.doc),
+        thresholds: threshold_fields(&w.doc),
         notice: super::query_param(&raw, "saved").map(|_| "policy.saved"),
         can_edit: signed.account.role == ConsoleRole::HrAdmin,
         csrf: signed.csrf(),
@@ -1274,6 +1325,72 @@ async fn section_post(
         Ok(None) => return no_policy(lang, &signed),
         Err(f) => return f.into_response(),
     };
+    if name == "thresholds" && fields.get("mode") == "fields" {
+        let mut doc = w.doc.clone();
+        let mut views = threshold_fields(&w.doc);
+        let mut failed = false;
+        for (view, (field, pointer, _)) in views.iter_mut().zip(THRESHOLD_FIELDS) {
+            let text = fields.get(field).trim().to_owned();
+            view.value = text.clone();
+            let value = if text.is_empty() {
+                None
+            } else if *field == "t_uncertain" {
+                Some(json!(text))
+            } else {
+                match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() => Some(num(v)),
+                    _ => {
+                        view.errors.push(FieldError {
+                            field: (*field).to_owned(),
+                            key: "policy.err.number",
+                            detail: text.clone(),
+                        });
+                        failed = true;
+                        continue;
+                    }
+                }
+            };
+            put(&mut doc, pointer, value);
+        }
+        let mut section_errors = Vec::new();
+        if !failed && let Err(e) = validate(&doc) {
+            failed = true;
+            let error = FieldError {
+                field: String::new(),
+                key: "policy.err.core",
+                detail: e.to_string(),
+            };
+            match THRESHOLD_FIELDS
+                .iter()
+                .position(|(_, _, path)| e.path == *path)
+            {
+                Some(i) => views[i].errors.push(error),
+                None => section_errors.push(error),
+            }
+        }
+        if failed {
+            let mut sections = section_views(&w.doc);
+            if let Some(v) = sections.iter_mut().find(|v| v.name == "thresholds") {
+                v.errors = section_errors;
+            }
+            let page = SectionsPage {
+                page: Chrome::new(
+                    lang,
+                    "policy.sections_title",
+                    "/console/policy",
+                    Some(&signed),
+                ),
+                draft: DraftInfo::of(&w),
+                sections,
+                thresholds: views,
+                notice: None,
+                can_edit: true,
+                csrf: signed.csrf(),
+            };
+            return html(StatusCode::UNPROCESSABLE_ENTITY, page.render());
+        }
+        return save_section(&state, &signed, &client, lang, w, doc, &fields, name).await;
+    }
     let text = fields.get("json").to_owned();
     let mut doc = w.doc.clone();
     let error = if text.trim().is_empty() {
@@ -1324,21 +1441,37 @@ async fn section_post(
             ),
             draft: DraftInfo::of(&w),
             sections: views,
+            thresholds: threshold_fields(&w.doc),
             notice: None,
             can_edit: true,
             csrf: signed.csrf(),
         };
         return html(StatusCode::UNPROCESSABLE_ENTITY, page.render());
     }
+    save_section(&state, &signed, &client, lang, w, doc, &fields, name).await
+}
+
+/// Saves a section's edit to the draft, with its audit entry.
+#[allow(clippy::too_many_arguments)]
+async fn save_section(
+    state: &AppState,
+    signed: &Signed,
+    client: &str,
+    lang: Lang,
+    w: Working,
+    doc: Value,
+    fields: &Fields,
+    name: &str,
+) -> Response {
     let form_rev = fields.get("rev").parse::<u64>().unwrap_or(u64::MAX);
     let st = state.clone();
     let email = signed.account.email.clone();
     let org = signed.account.org_id.clone();
     let audit = audit_entry(
-        &state,
-        &signed,
+        state,
+        signed,
         "policy_draft_edited",
-        &client,
+        client,
         format!(
             "edited section {name} in the draft of version {}",
             w.base_version + 1
@@ -1366,7 +1499,7 @@ async fn section_post(
         Ok(Saved::Stale) => message(
             StatusCode::CONFLICT,
             lang,
-            &signed,
+            signed,
             "policy.stale_edit",
             String::new(),
             "/console/policy",
