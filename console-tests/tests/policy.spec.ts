@@ -49,6 +49,22 @@ test('HR draws a fence on the map, reviews the diff and publishes it to phones',
     expect(line).toMatch(/^22\.3\d+, 114\.1\d+$/);
   }
   await expect(page.getByTestId('map-live-fence')).toHaveCount(2);
+  // Drag the first corner of the new polygon: its line in the field follows.
+  const handle = page.locator('#map-live [data-key="new"][data-what="v0"]');
+  const at = (await handle.boundingBox())!;
+  await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(at.x + at.width / 2 - 12, at.y + at.height / 2 - 12, { steps: 4 });
+  await page.mouse.up();
+  const dragged = (await page.getByTestId('new-vertices').inputValue()).split('\n');
+  expect(dragged).toHaveLength(4);
+  expect(dragged[0]).not.toBe(vertices[0]);
+  expect(dragged.slice(1)).toEqual(vertices.slice(1));
+  const [lat0, lon0] = vertices[0].split(', ').map(Number);
+  const [lat1, lon1] = dragged[0].split(', ').map(Number);
+  expect(lat1).toBeGreaterThan(lat0); // up is north
+  expect(lon1).toBeLessThan(lon0); // left is west
+  vertices.splice(0, 1, dragged[0]);
   // The advisor's numbers for the new shape arrive.
   await expect.poll(async () => Number(await advisor.getAttribute('data-asked'))).toBeGreaterThan(askedBefore);
   await expect(page.getByTestId('advice-out-100')).toHaveText(/^\d+(\.\d)? %$/);
