@@ -207,6 +207,9 @@ fn serve_refuses_map_tiles_that_are_not_a_tile_template() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{template}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("--map-tiles") && stderr.contains(words), "{stderr}");
+        assert!(
+            stderr.contains("--map-tiles") && stderr.contains(words),
+            "{stderr}"
+        );
     }
 }
