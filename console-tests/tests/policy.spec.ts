@@ -104,6 +104,27 @@ test('HR draws a fence on the map, reviews the diff and publishes it to phones',
   expect(phone.ok('policy').version).toBe(inForce + 1);
 });
 
+test('dragging a circle moves and resizes it in the form (nothing saved)', async ({ page }) => {
+  await signIn(page, HR);
+  await page.goto('/console/sites/kc-depot');
+  const centre = page.locator('#map-live [data-key="f0"][data-what="center"]');
+  const edge = page.locator('#map-live [data-key="f0"][data-what="edge"]');
+  const drag = async (handle: typeof centre, dx: number, dy: number) => {
+    const b = (await handle.boundingBox())!;
+    await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(b.x + b.width / 2 + dx, b.y + b.height / 2 + dy, { steps: 4 });
+    await page.mouse.up();
+  };
+  const radius = Number(await page.getByTestId('f0-radius').inputValue());
+  await drag(edge, 30, 0);
+  expect(Number(await page.getByTestId('f0-radius').inputValue())).toBeGreaterThan(radius);
+  const before = await page.getByTestId('f0-center').inputValue();
+  await drag(centre, 0, 25);
+  const after = await page.getByTestId('f0-center').inputValue();
+  expect(Number(after.split(', ')[0])).toBeLessThan(Number(before.split(', ')[0])); // down is south
+});
+
 test('a manager sees the sites read only', async ({ page }) => {
   await signIn(page, MANAGER, 'en');
   await page.goto('/console/sites/cwb-store');
