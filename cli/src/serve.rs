@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// applied, with its counts). Request lines are printed at every level but `off`.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: LogLevel,
+    /// Map tiles behind the console's site maps, a URL template such as
+    /// 'https://tile.example/{z}/{x}/{y}.png' (default: a plain projected background).
+    #[arg(long, value_name = "URL")]
+    map_tiles: Option<String>,
     /// Run the server's clock from this instant (RFC 3339, e.g. 2026-12-01T09:50:00+08:00)
     /// instead of the system's, at the normal speed: for demonstrations and tests that need
     /// a known day and hour. Never for real attendance.
@@ -86,6 +90,11 @@ fn install_event_log(level: LogLevel) {
 pub fn run(args: ServeArgs) -> u8 {
     install_event_log(args.log_level);
     let print_requests = !matches!(args.log_level, LogLevel::Off);
+    if let Some(t) = &args.map_tiles
+        && let Err(e) = daka_server::console::map::tile_origin(t)
+    {
+        return malformed(format!("--map-tiles: {e}"));
+    }
     let seed = match args.seed.as_ref().map(Seed::from_file).transpose() {
         Ok(seed) => seed,
         Err(e) => return malformed(e),
@@ -110,6 +119,7 @@ pub fn run(args: ServeArgs) -> u8 {
                     );
                 })
             }),
+            console_map_tiles: args.map_tiles.clone(),
             clock: args.clock_start.map(|start| -> ServerClock {
                 let start = start.with_timezone(&chrono::Utc);
                 let began = std::time::Instant::now();

@@ -197,3 +197,22 @@ fn serve_refuses_a_trusted_proxy_that_is_not_a_network() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not an address or a network"), "{stderr}");
 }
+
+#[test]
+fn serve_refuses_map_tiles_that_are_not_a_tile_template() {
+    for (template, words) in [
+        ("https://tile.example/{z}/{x}.png", "must contain {y}"),
+        ("ftp://tile.example/{z}/{x}/{y}.png", "http:// or https://"),
+    ] {
+        let output = daka()
+            .args(["serve", "--map-tiles", template])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{template}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--map-tiles") && stderr.contains(words),
+            "{stderr}"
+        );
+    }
+}

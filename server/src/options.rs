@@ -65,6 +65,12 @@ pub struct ServerOptions {
     /// only). The server speaks plain HTTP; set this when it is reached through a TLS proxy
     /// (default `false`). See `docs/console.md`.
     pub console_secure_cookies: bool,
+    /// A map tile URL template (`https://tiles.example/{z}/{x}/{y}.png`) drawn behind the
+    /// console's site maps; `None` (the default) draws them on a plain background, for an
+    /// intranet without a tile server. When set, the pages with a map allow images from its
+    /// origin in their content security policy. Check it with
+    /// `daka_server::console::map::tile_origin`.
+    pub console_map_tiles: Option<String>,
     /// Reverse proxies (load balancers, TLS terminators) whose `X-Forwarded-For` header is
     /// believed. A request whose TCP peer is in one of these networks is taken to come from
     /// the right-most address of its `X-Forwarded-For` that is not itself a trusted proxy;
@@ -87,6 +93,7 @@ impl Default for ServerOptions {
             clock: None,
             attendance_sweep: Some(Duration::from_secs(600)),
             console_secure_cookies: false,
+            console_map_tiles: None,
             trusted_proxies: Vec::new(),
         }
     }
@@ -106,6 +113,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("clock", &self.clock.as_ref().map(|_| "custom"))
             .field("attendance_sweep", &self.attendance_sweep)
             .field("console_secure_cookies", &self.console_secure_cookies)
+            .field("console_map_tiles", &self.console_map_tiles)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }

@@ -55,7 +55,7 @@ pub struct CheckedPolicy {
 }
 
 /// The roster warnings of a policy, as the API lists them.
-fn roster_warnings(policy: &daka_core::Policy) -> Vec<RosterWarning> {
+pub(crate) fn roster_warnings(policy: &daka_core::Policy) -> Vec<RosterWarning> {
     daka_core::attendance::AttendanceEngine::new(policy)
         .roster_warnings()
         .into_iter()
@@ -698,7 +698,7 @@ pub async fn verify_chains(
     }))
 }
 
-fn check_chain(device: &crate::storage::DeviceRow, texts: &[String]) -> ChainCheck {
+pub(crate) fn check_chain(device: &crate::storage::DeviceRow, texts: &[String]) -> ChainCheck {
     let mut check = ChainCheck {
         device_id: device.id.clone(),
         employee_id: device.employee_id.clone(),

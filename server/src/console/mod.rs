@@ -23,10 +23,13 @@
 pub mod accounts;
 mod approvals;
 pub mod auth;
+pub mod evidence;
 mod exceptions;
 pub mod findings;
 pub mod i18n;
+pub mod map;
 pub mod people;
+pub mod policy;
 pub mod today;
 
 use std::net::SocketAddr;
@@ -83,13 +86,17 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(approvals::router())
         .merge(exceptions::router())
         .merge(people::router())
+        .merge(policy::router())
+        .merge(evidence::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+        h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -100,6 +107,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 async fn asset(Path(name): Path<String>) -> Response {
+    if name == policy::js_name() {
+        return policy::js_asset();
+    }
     if name != css_name() {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     }

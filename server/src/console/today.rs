@@ -25,6 +25,8 @@ pub struct Row {
     pub late_min: u32,
     /// The first counted clock-in, `HH:MM` local time; empty when none.
     pub first_in: String,
+    /// The record id of that clock-in, for its evidence page; empty when none.
+    pub first_in_id: String,
 }
 
 impl Row {
@@ -84,6 +86,11 @@ pub fn visible(policy: &Policy, account: &ConsoleAccount) -> BTreeSet<String> {
             seen
         }
     }
+}
+
+/// The time of a day's first counted clock-in.
+fn first_clock_in(day: &DayResult) -> Option<DateTime<Utc>> {
+    day.segments.iter().filter_map(|s| s.clock_in).min()
 }
 
 /// The status word, late minutes and first clock-in of a day result.
@@ -177,6 +184,21 @@ pub fn board(
             "on_leave" => board.on_leave += 1,
             _ => {}
         }
+        let first_in_id = match results.get(&e.id).and_then(first_clock_in) {
+            Some(t) => storage
+                .attendance_sources(
+                    &account.org_id,
+                    &e.id,
+                    t,
+                    t + chrono::Duration::milliseconds(1),
+                )?
+                .punches
+                .into_iter()
+                .find(|p| p.judged_at == t)
+                .map(|p| p.punch_id)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
         let site = e.sites.first().copied().unwrap_or(0);
         if let Some(g) = groups.get_mut(site) {
             g.rows.push(Row {
@@ -185,6 +207,7 @@ pub fn board(
                 status: word,
                 late_min,
                 first_in,
+                first_in_id,
             });
         }
     }

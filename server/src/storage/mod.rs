@@ -890,6 +890,25 @@ pub struct ConsoleSessionRow {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The next policy version of an organisation, being edited on the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDraft {
+    /// The organisation.
+    pub org_id: String,
+    /// The version in force when the draft was started; publishing is refused once another
+    /// version has been published since.
+    pub base_version: u64,
+    /// Revision of the draft, 1 for the first saved edit; an edit names the revision it was
+    /// made on and is refused when the draft has moved on.
+    pub rev: u64,
+    /// The draft policy document (pretty JSON).
+    pub document: String,
+    /// When it was last saved.
+    pub updated_at: DateTime<Utc>,
+    /// Email of the console account that saved it last.
+    pub updated_by: String,
+}
+
 /// One console action, for the audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsoleAuditEntry {
@@ -1232,6 +1251,25 @@ pub trait Storage: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> Result<Vec<ConsoleAuditEntry>, StorageError>;
+
+    // ---- console: policy drafts and punch evidence ------------------------------------
+    /// The organisation's policy draft, when one is being edited.
+    fn policy_draft(&self, org_id: &str) -> Result<Option<PolicyDraft>, StorageError>;
+    /// Stores `draft` if the stored draft's revision is `expected_rev` (0: no draft stored);
+    /// `false`, changing nothing, when another edit came first.
+    fn save_policy_draft(
+        &self,
+        draft: &PolicyDraft,
+        expected_rev: u64,
+    ) -> Result<bool, StorageError>;
+    /// Removes the organisation's draft (published or discarded).
+    fn delete_policy_draft(&self, org_id: &str) -> Result<(), StorageError>;
+    /// One punch of the organisation by its record id, with the record as received.
+    fn punch_with_record(
+        &self,
+        org_id: &str,
+        punch_id: &str,
+    ) -> Result<Option<(StoredPunch, String)>, StorageError>;
 
     // ---- upkeep --------------------------------------------------------------------------
     /// Whether upkeep that writes put off is waiting ([`Storage::upkeep`]). Cheap: the HTTP

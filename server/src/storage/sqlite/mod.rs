@@ -43,6 +43,7 @@ mod console;
 mod devices;
 mod items;
 mod orgs;
+mod policy_drafts;
 mod punches;
 pub mod schema;
 mod sql;
@@ -66,7 +67,7 @@ use super::{
     NewToken, OrgRow, PublishOutcome, PunchFilter, Storage, StorageError, StoredChange,
     StoredPolicy, StoredPunch, StoredRequest,
 };
-use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit};
+use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit, PolicyDraft};
 use super::{DeviceRevocation, RevokeOutcome};
 use checkpoint::CHECKPOINT_PAGES;
 use items::SqliteBatch;
@@ -617,6 +618,30 @@ impl Storage for SqliteStorage {
         limit: u32,
     ) -> Result<Vec<ConsoleAuditEntry>, StorageError> {
         console::audit(&self.reader(), org_id, after, limit)
+    }
+
+    fn policy_draft(&self, org_id: &str) -> Result<Option<PolicyDraft>, StorageError> {
+        policy_drafts::draft(&self.reader(), org_id)
+    }
+
+    fn save_policy_draft(
+        &self,
+        draft: &PolicyDraft,
+        expected_rev: u64,
+    ) -> Result<bool, StorageError> {
+        policy_drafts::save(&mut self.writer(), draft, expected_rev)
+    }
+
+    fn delete_policy_draft(&self, org_id: &str) -> Result<(), StorageError> {
+        policy_drafts::delete(&self.writer(), org_id)
+    }
+
+    fn punch_with_record(
+        &self,
+        org_id: &str,
+        punch_id: &str,
+    ) -> Result<Option<(StoredPunch, String)>, StorageError> {
+        punches::punch_with_record(&self.reader(), org_id, punch_id)
     }
 
     fn upkeep_due(&self) -> bool {

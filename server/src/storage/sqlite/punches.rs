@@ -301,3 +301,26 @@ pub(super) fn chain_records(
         Ok,
     )
 }
+
+/// One punch by its record id, with the record as received.
+pub(super) fn punch_with_record(
+    conn: &Connection,
+    org_id: &str,
+    punch_id: &str,
+) -> Result<Option<(StoredPunch, String)>, StorageError> {
+    let rows = cached_rows(
+        conn,
+        "SELECT p.row AS row, p.punch_id AS punch_id, p.device_id AS device_id,
+                p.employee_id AS employee_id, p.seq AS seq, p.kind AS kind, p.status AS status,
+                p.code AS code, p.server_verdict AS server_verdict,
+                p.policy_version AS policy_version, p.judged_ms AS judged_ms,
+                p.received_ms AS received_ms, r.outcome AS review, p.record AS record
+         FROM punch p
+         LEFT JOIN punch_review r ON r.org_id = p.org_id AND r.punch_id = p.punch_id
+         WHERE p.org_id = ?1 AND p.punch_id = ?2",
+        params![org_id, punch_id],
+        |r| Ok((PunchColumns::from_row(r)?, r.get::<_, String>("record")?)),
+        |(c, record)| Ok((c.into_punch()?, record)),
+    )?;
+    Ok(rows.into_iter().next())
+}

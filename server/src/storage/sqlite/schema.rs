@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -335,6 +335,19 @@ pub(crate) const STEPS: &[&str] = &[
     ALTER TABLE device ADD COLUMN revoked_ms INTEGER;
     ALTER TABLE device ADD COLUMN revoked_by TEXT;       -- console account id, or 'admin_token'
     ALTER TABLE device ADD COLUMN revoke_reason TEXT;
+    "#,
+    // 11 → 12: the console's policy drafts: one per organisation, the next version being
+    // edited, with the version it was started from and a revision counter so that two
+    // editors cannot silently overwrite each other.
+    r#"
+    CREATE TABLE policy_draft (
+        org_id            TEXT PRIMARY KEY REFERENCES org (id),
+        base_version      INTEGER NOT NULL,              -- the version in force when started
+        rev               INTEGER NOT NULL,              -- 1, 2, ... per saved edit
+        document          TEXT NOT NULL,                 -- the draft policy, pretty JSON
+        updated_ms        INTEGER NOT NULL,
+        updated_by        TEXT NOT NULL                  -- console account email
+    );
     "#,
 ];
 
