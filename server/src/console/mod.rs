@@ -6,6 +6,8 @@
 //! * `accounts.rs`: creating accounts (the seed and the admin API share it);
 //! * `i18n.rs`: the string tables and how a request's language is chosen;
 //! * `today.rs`: the Today board;
+//! * `reports.rs`: the Reports page (the month's sheet, an employee's days, downloads, locks);
+//! * `manage.rs`: accounts, My account, the audit page, API tokens and the admin token;
 //! * this file: the routes, the security headers every console answer carries, sessions as
 //!   an extractor, and the pages (askama templates under `server/templates/console/`,
 //!   checked at compile time and HTML-escaped).
@@ -18,6 +20,9 @@ pub mod accounts;
 pub mod auth;
 pub mod i18n;
 pub mod today;
+
+mod manage;
+mod reports;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -70,6 +75,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/sessions/revoke-all", post(revoke_all))
         .route("/console/today", get(today_page))
         .route("/console/assets/{name}", get(asset))
+        .merge(reports::router())
+        .merge(manage::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 
