@@ -130,8 +130,7 @@ pub(super) async fn org_zone(state: &AppState, org_id: &str) -> Result<Tz, Failu
     let org = org_id.to_owned();
     state
         .db(move |s| {
-            Ok(current_policy(s.storage.as_ref(), &org)?
-                .map_or(chrono_tz::UTC, |p| p.time_zone()))
+            Ok(current_policy(s.storage.as_ref(), &org)?.map_or(chrono_tz::UTC, |p| p.time_zone()))
         })
         .await
 }
@@ -278,7 +277,12 @@ async fn accounts_view(
     };
     let me = signed.account.id.clone();
     let page = AccountsPage {
-        page: Chrome::new(lang, "manage.accounts_title", "/console/accounts", Some(signed)),
+        page: Chrome::new(
+            lang,
+            "manage.accounts_title",
+            "/console/accounts",
+            Some(signed),
+        ),
         csrf: signed.csrf(),
         accounts: list
             .into_iter()
@@ -330,7 +334,17 @@ async fn accounts_page(
         ..InviteForm::default()
     };
     with_cookies(
-        accounts_view(&state, &signed, lang, StatusCode::OK, invite, None, None, done).await,
+        accounts_view(
+            &state,
+            &signed,
+            lang,
+            StatusCode::OK,
+            invite,
+            None,
+            None,
+            done,
+        )
+        .await,
         cookie,
     )
 }
@@ -383,11 +397,7 @@ async fn invite(State(state): State<AppState>, req: Request) -> Response {
                         &by.email,
                         "account_created",
                         &client,
-                        format!(
-                            "invited {} as {}",
-                            account.email,
-                            account.role.as_str()
-                        ),
+                        format!("invited {} as {}", account.email, account.role.as_str()),
                     ))?;
                     Ok(Ok(account))
                 }
@@ -650,7 +660,12 @@ fn my_account_view(
     html(
         status,
         MyAccountPage {
-            page: Chrome::new(lang, "manage.account_title", "/console/account", Some(signed)),
+            page: Chrome::new(
+                lang,
+                "manage.account_title",
+                "/console/account",
+                Some(signed),
+            ),
             csrf: signed.csrf(),
             email: a.email.clone(),
             name: a.name.clone(),
@@ -861,7 +876,15 @@ async fn audit_page(
     ) {
         return forbidden(lang, &signed, "/console/audit");
     }
-    let bad = |key| notice(StatusCode::BAD_REQUEST, lang, &signed, "/console/audit", key);
+    let bad = |key| {
+        notice(
+            StatusCode::BAD_REQUEST,
+            lang,
+            &signed,
+            "/console/audit",
+            key,
+        )
+    };
     let before = match query_param(&raw, "before").filter(|b| !b.is_empty()) {
         None => None,
         Some(b) => match b.parse::<i64>() {
@@ -1017,7 +1040,12 @@ async fn tokens_view(
         Err(f) => return f.into_response(),
     };
     let page = TokensPage {
-        page: Chrome::new(lang, "manage.tokens_title", "/console/api-tokens", Some(signed)),
+        page: Chrome::new(
+            lang,
+            "manage.tokens_title",
+            "/console/api-tokens",
+            Some(signed),
+        ),
         csrf: signed.csrf(),
         tokens: tokens
             .into_iter()
@@ -1035,7 +1063,10 @@ async fn tokens_view(
                 created_by: t.created_by,
                 created_at: local_time(t.created_at, tz),
                 expires_at: t.expires_at.map(|e| local_time(e, tz)).unwrap_or_default(),
-                last_used_at: t.last_used_at.map(|e| local_time(e, tz)).unwrap_or_default(),
+                last_used_at: t
+                    .last_used_at
+                    .map(|e| local_time(e, tz))
+                    .unwrap_or_default(),
             })
             .collect(),
         scopes: SCOPES
@@ -1340,13 +1371,19 @@ mod tests {
                 ..TokenForm::default()
             }
         };
-        assert_eq!(check_token_form(&no_name, today), Err("manage.err.token_name"));
+        assert_eq!(
+            check_token_form(&no_name, today),
+            Err("manage.err.token_name")
+        );
         let bad_scope = TokenForm {
             name: "x".into(),
             scopes: vec!["everything".into()],
             expires: String::new(),
         };
-        assert_eq!(check_token_form(&bad_scope, today), Err("manage.err.scopes"));
+        assert_eq!(
+            check_token_form(&bad_scope, today),
+            Err("manage.err.scopes")
+        );
         let past = TokenForm {
             name: "x".into(),
             scopes: vec!["policy:read".into()],

@@ -270,7 +270,8 @@ async fn employee_page(
                 return Ok(None);
             };
             let visible = super::today::visible(&policy, &account);
-            if !visible.contains(&who) || !policy.attendance.people.iter().any(|p| p.employee == who)
+            if !visible.contains(&who)
+                || !policy.attendance.people.iter().any(|p| p.employee == who)
             {
                 return Ok(None);
             }
@@ -308,14 +309,17 @@ async fn employee_page(
     sorted.sort_by_key(|p| p.judged_at);
     for p in sorted {
         let local = p.judged_at.with_timezone(&tz);
-        by_day.entry(local.date_naive()).or_default().push(PunchLine {
-            href: format!("/console/punches/{}", p.punch_id),
-            time: local.format("%H:%M").to_string(),
-            kind_key: format!("reports.kind.{}", p.kind),
-            status: p.status.as_str(),
-            status_key: format!("reports.punch.{}", p.status.as_str()),
-            id: p.punch_id,
-        });
+        by_day
+            .entry(local.date_naive())
+            .or_default()
+            .push(PunchLine {
+                href: format!("/console/punches/{}", p.punch_id),
+                time: local.format("%H:%M").to_string(),
+                kind_key: format!("reports.kind.{}", p.kind),
+                status: p.status.as_str(),
+                status_key: format!("reports.punch.{}", p.status.as_str()),
+                id: p.punch_id,
+            });
     }
     let name = results
         .policy
@@ -328,7 +332,10 @@ async fn employee_page(
             days.iter()
                 .map(|d| DayLine {
                     date: d.date.to_string(),
-                    weekday_key: format!("reports.weekday.{}", d.date.weekday().num_days_from_monday()),
+                    weekday_key: format!(
+                        "reports.weekday.{}",
+                        d.date.weekday().num_days_from_monday()
+                    ),
                     status: d.status.as_str(),
                     status_key: format!("reports.day.{}", d.status.as_str()),
                     worked_min: d.worked_min,
@@ -411,10 +418,7 @@ async fn download(
                 &account.email,
                 "report_downloaded",
                 &client_addr,
-                format!(
-                    "{name}: {} employees",
-                    results.employees.len()
-                ),
+                format!("{name}: {} employees", results.employees.len()),
             ))?;
             Ok(Some((bytes, name, media)))
         })
@@ -494,11 +498,19 @@ async fn lock(State(state): State<AppState>, req: Request) -> Response {
                 Some(account.org_id.clone()),
                 Some(account.id.clone()),
                 &account.email,
-                if locking { "month_locked" } else { "month_unlocked" },
+                if locking {
+                    "month_locked"
+                } else {
+                    "month_unlocked"
+                },
                 &client,
                 format!(
                     "{month}{}",
-                    if changed { "" } else { " (no change: it was so already)" }
+                    if changed {
+                        ""
+                    } else {
+                        " (no change: it was so already)"
+                    }
                 ),
             ))?;
             Ok(())
