@@ -77,6 +77,27 @@ impl Modify for Scopes {
                     scopes::Need::Scope(s) => vec![s],
                     scopes::Need::AdminToken => Vec::new(),
                 };
+                if let Some(scope) = scopes.first() {
+                    op.responses
+                        .responses
+                        .entry("403".to_owned())
+                        .or_insert_with(|| {
+                            utoipa::openapi::ResponseBuilder::new()
+                                .description(format!(
+                                    "`insufficient_scope`: an API token without `{scope}`"
+                                ))
+                                .content(
+                                    "application/json",
+                                    utoipa::openapi::ContentBuilder::new()
+                                        .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                            "ApiError",
+                                        )))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                }
                 op.security = Some(vec![SecurityRequirement::new("admin_token", scopes)]);
             }
         }
