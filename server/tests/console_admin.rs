@@ -466,7 +466,7 @@ fn xlsx_summary(bytes: &[u8]) -> Vec<Vec<Data>> {
 fn column(header: &[Data], title: &str) -> usize {
     header
         .iter()
-        .position(|c| c.to_string() == title)
+        .position(|c| *c == title)
         .unwrap_or_else(|| panic!("{title} in {header:?}"))
 }
 
@@ -504,7 +504,7 @@ async fn downloads_open_and_hold_the_sheets_cells_for_the_visible_employees() {
     let header = &rows[0];
     let row = rows
         .iter()
-        .find(|r| r[0].to_string() == "E1001")
+        .find(|r| r[0] == "E1001")
         .expect("E1001's row");
     assert_eq!(row[1].to_string(), "Chan Tai Man 陳大文");
     for (title, field) in [

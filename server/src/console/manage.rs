@@ -241,7 +241,9 @@ const ROLES: [ConsoleRole; 4] = [
     ConsoleRole::Auditor,
 ];
 
-/// Renders the accounts page with `status`.
+/// Renders the accounts page with `status`: the invitation form's values, an error, a
+/// password to show once, a notice of what was done.
+#[allow(clippy::too_many_arguments)]
 async fn accounts_view(
     state: &AppState,
     signed: &Signed,
@@ -515,7 +517,7 @@ async fn account_action(
                     let employee_id = if role == ConsoleRole::Manager {
                         let policy = current_policy(storage, &by.org_id)?;
                         if employee.is_empty()
-                            || !policy.is_some_and(|p| p.employee(&employee).is_some())
+                            || policy.is_none_or(|p| p.employee(&employee).is_none())
                         {
                             return Ok(Outcome::Refused(
                                 StatusCode::BAD_REQUEST,
