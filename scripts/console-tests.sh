@@ -64,6 +64,9 @@ trap 'exit 143' TERM
 # Port 0: the server binds a free port itself and prints its address, so no other process
 # can take the port between choosing and binding it.
 mkdir -p target
+# Created here, not only by the background job's redirection, so that reading it below cannot
+# race the job's start.
+: >target/console-server.log
 "$daka" serve --db "$tmp/server.db" --listen 127.0.0.1:0 --seed examples/seed.json \
   >target/console-server.log 2>&1 &
 server_pid=$!
