@@ -502,10 +502,7 @@ async fn downloads_open_and_hold_the_sheets_cells_for_the_visible_employees() {
     let rows = xlsx_summary(&xlsx.bytes);
     assert_eq!(rows.len(), 7, "a header and six employees");
     let header = &rows[0];
-    let row = rows
-        .iter()
-        .find(|r| r[0] == "E1001")
-        .expect("E1001's row");
+    let row = rows.iter().find(|r| r[0] == "E1001").expect("E1001's row");
     assert_eq!(row[1].to_string(), "Chan Tai Man 陳大文");
     for (title, field) in [
         ("Days due", "days_due"),

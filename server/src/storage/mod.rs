@@ -848,8 +848,11 @@ pub struct ConsoleAuditEntry {
     pub account_id: Option<String>,
     /// The email given, lower case.
     pub email: String,
-    /// `login_ok`, `login_failed`, `login_limited`, `logout`, `revoke_all` or
-    /// `account_created`.
+    /// `login_ok`, `login_failed`, `login_limited`, `logout`, `revoke_all`,
+    /// `account_created`, `account_role_changed`, `account_disabled`, `account_enabled`,
+    /// `password_reset`, `password_changed`, `language_changed`, `report_downloaded`,
+    /// `month_locked`, `month_unlocked`, `api_token_created`, `api_token_revoked` or
+    /// `admin_token_rotated`.
     pub action: String,
     /// The client's address as the server saw it (no proxy header is trusted).
     pub client: String,
