@@ -1356,6 +1356,107 @@ async fn rotate_admin(State(state): State<AppState>, req: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::i18n::{EN, ZH_HANT};
+    use crate::storage::PunchStatus;
+    use daka_core::attendance::DayStatus;
+
+    fn translated(key: &str) -> bool {
+        EN.iter().any(|(k, _)| *k == key) && ZH_HANT.iter().any(|(k, _)| *k == key)
+    }
+
+    #[test]
+    fn every_word_these_pages_show_is_in_both_languages() {
+        // The keys the templates name.
+        for (name, text) in [
+            (
+                "reports",
+                include_str!("../../templates/console/reports.html"),
+            ),
+            (
+                "report_employee",
+                include_str!("../../templates/console/report_employee.html"),
+            ),
+            (
+                "accounts",
+                include_str!("../../templates/console/accounts.html"),
+            ),
+            (
+                "account",
+                include_str!("../../templates/console/account.html"),
+            ),
+            ("audit", include_str!("../../templates/console/audit.html")),
+            (
+                "api_tokens",
+                include_str!("../../templates/console/api_tokens.html"),
+            ),
+            (
+                "notice",
+                include_str!("../../templates/console/notice.html"),
+            ),
+            ("base", include_str!("../../templates/console/base.html")),
+        ] {
+            let mut found = 0;
+            for (at, m) in text.match_indices("page.lang.t(\"") {
+                let rest = &text[at + m.len()..];
+                let key = &rest[..rest.find('"').unwrap()];
+                assert!(translated(key), "{name}: {key}");
+                found += 1;
+            }
+            assert!(found > 0, "{name} names keys");
+        }
+        // The keys made from machine words.
+        for a in ACTIONS {
+            assert!(translated(&format!("manage.action.{a}")), "{a}");
+        }
+        for (s, _) in SCOPES {
+            assert!(
+                translated(&format!("manage.scope.{}", s.replace(':', "_"))),
+                "{s}"
+            );
+        }
+        for status in [
+            DayStatus::Normal,
+            DayStatus::Exception,
+            DayStatus::Absent,
+            DayStatus::OnLeave,
+            DayStatus::Holiday,
+            DayStatus::RestDay,
+            DayStatus::WorkedDayOff,
+            DayStatus::Pending,
+            DayStatus::InProgress,
+            DayStatus::Unscheduled,
+        ] {
+            assert!(translated(&format!("reports.day.{}", status.as_str())));
+        }
+        for status in [
+            PunchStatus::Accepted,
+            PunchStatus::FieldPunch,
+            PunchStatus::Refused,
+        ] {
+            assert!(translated(&format!("reports.punch.{}", status.as_str())));
+        }
+        for kind in ["in", "out", "break_start", "break_end", "field"] {
+            assert!(
+                crate::attendance::records::punch_kind(kind).is_some() || kind == "field",
+                "{kind}"
+            );
+            assert!(translated(&format!("reports.kind.{kind}")), "{kind}");
+        }
+        for day in 0..7 {
+            assert!(translated(&format!("reports.weekday.{day}")));
+        }
+        for code in [
+            "invalid_email",
+            "invalid_name",
+            "invalid_role",
+            "unknown_employee",
+            "weak_password",
+            "invalid_language",
+            "account_exists",
+        ] {
+            assert!(translated(account_error_key(code)), "{code}");
+        }
+    }
 
     #[test]
     fn the_token_form_names_the_field_at_fault() {
