@@ -1006,6 +1006,7 @@ async fn hr_invites_an_account_which_signs_in_and_is_disabled_at_once() {
 async fn my_account_changes_the_password_and_the_language() {
     let server = start().await;
     let lee = sign_in(&server, MANAGER_EMAIL, MANAGER_PASSWORD).await;
+    let other = sign_in(&server, MANAGER_EMAIL, MANAGER_PASSWORD).await;
     let page = get(&server, "/console/account", &lee).await;
     assert_eq!(page.status, 200);
     let new = "a brand new manager password";
@@ -1060,6 +1061,12 @@ async fn my_account_changes_the_password_and_the_language() {
         (r.status, r.location()),
         (303, "/console/account?done=password")
     );
+    // This browser goes on with a new session; every other session of the account ended.
+    let renewed = format!("daka_session={}", r.cookie("daka_session").unwrap());
+    assert_ne!(renewed, lee);
+    assert_eq!(get(&server, "/console/account", &renewed).await.status, 200);
+    assert_eq!(get(&server, "/console/account", &lee).await.status, 303);
+    assert_eq!(get(&server, "/console/today", &other).await.status, 303);
     assert!(
         try_sign_in(&server, MANAGER_EMAIL, MANAGER_PASSWORD)
             .await

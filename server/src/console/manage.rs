@@ -30,7 +30,9 @@ use crate::api::Failure;
 use crate::api::scopes::SCOPES;
 use crate::attendance::current_policy;
 use crate::crypto;
-use crate::storage::{ApiTokenRow, ConsoleAccount, ConsoleAuditQuery, ConsoleRole};
+use crate::storage::{
+    ApiTokenRow, ConsoleAccount, ConsoleAuditQuery, ConsoleRole, ConsoleSessionRow,
+};
 
 /// The routes of account management, My account, the audit page and API tokens.
 pub(super) fn router() -> Router<AppState> {
@@ -733,10 +735,25 @@ async fn change_password(State(state): State<AppState>, req: Request) -> Respons
     let changed = state
         .db(move |s| {
             if !auth::verify_password(&current, &account.password_hash) {
-                return Ok(false);
+                return Ok(None);
             }
             account.password_hash = auth::hash_password(&new).map_err(Failure::internal)?;
             s.storage.update_console_account(&account)?;
+            // Every other session ends (whoever knew the old password is signed out); this
+            // browser goes on with a new session.
+            let now = s.now();
+            let ended = s.storage.end_console_sessions(&account.id, now)?;
+            let session_id = auth::new_secret().map_err(Failure::internal)?;
+            s.storage.create_console_session(
+                &ConsoleSessionRow {
+                    id_hash: crypto::secret_hash(&session_id),
+                    account_id: account.id.clone(),
+                    created_at: now,
+                    seen_at: now,
+                    expires_at: now + auth::SESSION_ABSOLUTE,
+                },
+                &account.org_id,
+            )?;
             s.storage.add_console_audit(&audit(
                 &st,
                 Some(account.org_id.clone()),
@@ -744,14 +761,25 @@ async fn change_password(State(state): State<AppState>, req: Request) -> Respons
                 &account.email,
                 "password_changed",
                 &client,
-                "changed own password",
+                format!(
+                    "changed own password; {} other sessions ended",
+                    ended.saturating_sub(1)
+                ),
             ))?;
-            Ok(true)
+            Ok(Some(session_id))
         })
         .await;
     match changed {
-        Ok(true) => redirect("/console/account?done=password"),
-        Ok(false) => my_account_view(
+        Ok(Some(session_id)) => with_cookies(
+            redirect("/console/account?done=password"),
+            [auth::set_cookie(
+                auth::SESSION_COOKIE,
+                &session_id,
+                Some(auth::SESSION_ABSOLUTE.num_seconds()),
+                state.inner.options.console_secure_cookies,
+            )],
+        ),
+        Ok(None) => my_account_view(
             &signed,
             lang,
             StatusCode::BAD_REQUEST,
