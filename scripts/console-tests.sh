@@ -47,6 +47,8 @@ fi
 cargo build --locked -q -p daka-cli
 target_dir="${CARGO_TARGET_DIR:-target}"
 daka="$target_dir/debug/daka"
+# The absolute path, for the tests' simulated phones (`daka phone`).
+daka_bin="$(cd "$(dirname "$daka")" && pwd)/daka"
 
 tmp="$(mktemp -d)"
 server_pid=""
@@ -64,11 +66,14 @@ trap 'exit 143' TERM
 # Port 0: the server binds a free port itself and prints its address, so no other process
 # can take the port between choosing and binding it.
 mkdir -p target
+# The server's clock starts at a known instant (a Tuesday morning, after the store opens), so
+# that what Today shows after a punch does not depend on when the tests run.
+clock="${DAKA_CONSOLE_CLOCK:-2026-12-01T10:20:00+08:00}"
 # Created here, not only by the background job's redirection, so that reading it below cannot
 # race the job's start.
 : >target/console-server.log
 "$daka" serve --db "$tmp/server.db" --listen 127.0.0.1:0 --seed examples/seed.json \
-  >target/console-server.log 2>&1 &
+  --clock-start "$clock" >target/console-server.log 2>&1 &
 server_pid=$!
 
 url=""
@@ -93,6 +98,6 @@ echo "daka serve at $url (log: target/console-server.log)"
 
 rm -rf target/console-screenshots
 status=0
-(cd console-tests && DAKA_CONSOLE_URL="$url" CHROMIUM_PATH="$chromium" \
+(cd console-tests && DAKA_CONSOLE_URL="$url" CHROMIUM_PATH="$chromium" DAKA_BIN="$daka_bin" \
   node_modules/.bin/playwright test "$@") || status=$?
 exit "$status"

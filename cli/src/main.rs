@@ -13,6 +13,7 @@ mod check;
 mod demo;
 mod face_matcher;
 mod fences;
+mod phone;
 mod render;
 mod report;
 mod serve;
@@ -84,6 +85,12 @@ enum Command {
     /// Exit status: 0 written, 2 a usage error (missing database, bad month, unknown or
     /// ambiguous organisation), 1 the database or the file could not be read or written.
     Report(report::ReportArgs),
+    /// A simulated phone for testing a server and its console: the real device runtime in a
+    /// folder, one command at a time (enroll, punch, expense, sync, policy).
+    ///
+    /// Prints one JSON object per command. Exit status: 0 done, 2 a usage error, 4 the
+    /// device refused or failed (`{"error": "<variant>", "message": ...}` on stdout).
+    Phone(phone::PhoneArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +110,7 @@ fn main() -> ExitCode {
         Command::Fences(args) => fences::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Report(args) => report::run(args),
+        Command::Phone(args) => phone::run(args),
     };
     ExitCode::from(status)
 }

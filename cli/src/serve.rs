@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use daka_server::{RequestLog, RequestLogger, Seed, Server, ServerConfig, ServerOptions};
+use daka_server::{
+    RequestLog, RequestLogger, Seed, Server, ServerClock, ServerConfig, ServerOptions,
+};
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::{exit, malformed};
@@ -30,6 +32,23 @@ pub struct ServeArgs {
     /// applied, with its counts). Request lines are printed at every level but `off`.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: LogLevel,
+    /// Run the server's clock from this instant (RFC 3339, e.g. 2026-12-01T09:50:00+08:00)
+    /// instead of the system's, at the normal speed: for demonstrations and tests that need
+    /// a known day and hour. Never for real attendance.
+    #[arg(long, value_name = "TIME")]
+    clock_start: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// A reverse proxy (load balancer, TLS terminator) whose X-Forwarded-For is believed,
+    /// as an address or a network (10.0.0.0/8); repeatable. Without one, the TCP peer is the
+    /// client the console's sign-in limit counts.
+    #[arg(long, value_name = "CIDR", value_parser = proxy_network)]
+    trusted_proxy: Vec<ipnet::IpNet>,
+}
+
+/// An address (`10.1.2.3`, taken as a /32 or /128) or a network (`10.0.0.0/8`).
+fn proxy_network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address or a network like 10.0.0.0/8"))
 }
 
 /// How much of the server's event log `daka serve` prints.
@@ -91,6 +110,14 @@ pub fn run(args: ServeArgs) -> u8 {
                     );
                 })
             }),
+            clock: args.clock_start.map(|start| -> ServerClock {
+                let start = start.with_timezone(&chrono::Utc);
+                let began = std::time::Instant::now();
+                Arc::new(move || {
+                    start + chrono::Duration::from_std(began.elapsed()).unwrap_or_default()
+                })
+            }),
+            trusted_proxies: args.trusted_proxy.clone(),
             ..ServerOptions::default()
         };
         let config = ServerConfig {
@@ -121,6 +148,12 @@ pub fn run(args: ServeArgs) -> u8 {
             eprintln!(
                 "daka serve: created {} web console account(s)",
                 report.console_accounts_added
+            );
+        }
+        if let Some(start) = args.clock_start {
+            eprintln!(
+                "daka serve: the server's clock runs from {} (--clock-start), not the system's",
+                start.to_rfc3339()
             );
         }
         let stop = StopSignals::install();

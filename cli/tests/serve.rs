@@ -30,16 +30,24 @@ fn get(addr: &str, path: &str) -> String {
     response.lines().next().unwrap_or_default().to_string()
 }
 
-#[cfg(unix)]
-#[test]
-fn serve_seeds_listens_logs_and_stops_on_sigint() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("server.db");
+/// A `daka serve` child on a free loopback port with the example seed and `extra` arguments:
+/// the child, its address, the stderr lines before the "listening" line, and the rest of
+/// stderr.
+fn spawn_serve(
+    db: &std::path::Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    Vec<String>,
+    BufReader<std::process::ChildStderr>,
+) {
     let mut child = daka()
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
+        .arg(db)
         .arg("--seed")
         .arg(examples().join("seed.json"))
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -54,6 +62,15 @@ fn serve_seeds_listens_logs_and_stops_on_sigint() {
         }
         lines.push(line);
     };
+    (child, addr, lines, stderr)
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_seeds_listens_logs_and_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let (mut child, addr, lines, mut stderr) = spawn_serve(&db, &[]);
     assert!(
         lines
             .iter()
@@ -117,4 +134,63 @@ fn serve_refuses_an_unknown_log_level_naming_the_choices() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("'loud'"), "{stderr}");
     assert!(stderr.contains("off, error, warn, info, debug"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_runs_its_clock_from_clock_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // stderr stays open while the server runs: it writes a line per request there.
+    let (mut child, addr, lines, _stderr) = spawn_serve(
+        &dir.path().join("server.db"),
+        &["--clock-start", "2026-12-01T09:50:00+08:00"],
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("clock runs from 2026-12-01T09:50:00+08:00")),
+        "{lines:?}"
+    );
+    // The admin API answers with the server's time: the given instant, moving on.
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /admin/v1/punches?limit=1 HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer hl-demo-admin-token-change-me-0001\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("\"server_time\":\"2026-12-01T01:50:0"),
+        "{response}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_clock_start_that_is_not_a_time() {
+    let output = daka()
+        .args(["serve", "--clock-start", "tomorrow"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--clock-start"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_a_trusted_proxy_that_is_not_a_network() {
+    let output = daka()
+        .args(["serve", "--trusted-proxy", "10.0.0.0/33"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not an address or a network"), "{stderr}");
 }

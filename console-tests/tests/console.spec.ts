@@ -1,6 +1,6 @@
 import { test, expect, type Page } from '@playwright/test';
 import * as fs from 'node:fs';
-import { HR, MANAGER, screenshot, signIn } from './helpers';
+import { FACE_KEY, HR, MANAGER, Phone, screenshot, signIn } from './helpers';
 
 const STATUSES = [
   'clocked_in', 'late', 'not_yet_in', 'missing_clock_out', 'on_leave',
@@ -52,6 +52,32 @@ test('HR signs in and sees the Today board with a status for every employee', as
   expect(counts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(ids.length);
 
   await screenshot(page, testInfo, 'today-hr');
+});
+
+test('a clock-in from a phone shows on Today', async ({ page, request }, testInfo) => {
+  // Chan's phone enrols, clocks in at the store (GPS inside the fence, the store's Wi-Fi,
+  // a face match) and syncs: a real signed punch through the real device runtime.
+  const phone = new Phone('today');
+  expect((await phone.enrol(request, 'E1001')).employee_id).toBe('E1001');
+  const punch = phone.ok('punch', '--kind', 'in', '--site', 'cwb-store', '--face-key', FACE_KEY);
+  expect(punch.decision).toBe('accepted');
+  const report = phone.ok('sync');
+  expect(report.accepted).toBeGreaterThanOrEqual(1);
+  expect(report.remaining).toBe(0);
+
+  await signIn(page, HR, 'en');
+  const row = page.getByTestId('today-row-E1001');
+  // The server's clock starts at 10:20 in Hong Kong (scripts/console-tests.sh): the store
+  // opens at 10:00 with no grace, so Chan is in, and late.
+  const status = row.getByTestId('status');
+  await expect(status).toHaveAttribute('data-status', 'late');
+  await expect(status).toContainText(/late/i);
+  await expect(row.locator('td').last()).toHaveText(/^10:\d\d$/);
+  const present = Number((await page.getByTestId('summary-present').innerText()).trim());
+  const late = Number((await page.getByTestId('summary-late').innerText()).trim());
+  expect(present).toBeGreaterThanOrEqual(1);
+  expect(late).toBeGreaterThanOrEqual(1);
+  await screenshot(page, testInfo, 'today-after-punch');
 });
 
 test('a manager sees only their own team', async ({ page }, testInfo) => {

@@ -1,5 +1,7 @@
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, type APIRequestContext, type Page, type TestInfo } from '@playwright/test';
+import * as childProcess from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const HR = { email: 'hr@harbour-lane.example', password: 'daka-demo-hr-2026' };
@@ -22,6 +24,80 @@ export async function signIn(page: Page, account: { email: string; password: str
   await page.locator('input[name="password"]').fill(account.password);
   await page.getByTestId('sign-in').click();
   await expect(page).toHaveURL(/\/console\/today$/);
+}
+
+/** The example organisation's admin token (public, in examples/seed.json). */
+export const ADMIN_TOKEN = 'hl-demo-admin-token-change-me-0001';
+
+/** The repository's root, where `examples/` is. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The test face matcher's key (public; see examples/keys/). */
+export const FACE_KEY = path.join(REPO_ROOT, 'examples', 'keys', 'face-matcher-ed25519.private.jwk');
+
+/** What one `daka phone` command printed, and its exit status. */
+export interface PhoneResult {
+  status: number;
+  out: any;
+  stderr: string;
+}
+
+/**
+ * A simulated phone (`daka phone`, the real device runtime) in its own temporary folder.
+ * Its times follow the server's clock, which scripts/console-tests.sh starts at a known
+ * instant (DAKA_CONSOLE_CLOCK).
+ */
+export class Phone {
+  readonly state: string;
+
+  constructor(name: string) {
+    this.state = fs.mkdtempSync(path.join(os.tmpdir(), `daka-phone-${name}-`));
+  }
+
+  /** Runs `daka phone --state <folder> <args>`; never throws on a non-zero exit. */
+  run(...args: string[]): PhoneResult {
+    const daka = process.env.DAKA_BIN ?? path.join(REPO_ROOT, 'target', 'debug', 'daka');
+    const result = childProcess.spawnSync(daka, ['phone', '--state', this.state, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const text = (result.stdout ?? '').trim();
+    let out: any = null;
+    try {
+      out = text ? JSON.parse(text) : null;
+    } catch {
+      out = text;
+    }
+    return { status: result.status ?? -1, out, stderr: result.stderr ?? '' };
+  }
+
+  /** Like `run`, but the command must succeed; returns its JSON. */
+  ok(...args: string[]): any {
+    const r = this.run(...args);
+    expect(r.status, `daka phone ${args.join(' ')}: ${JSON.stringify(r.out)} ${r.stderr}`).toBe(0);
+    return r.out;
+  }
+
+  /** Enrols with a fresh code for `employeeId` from the admin API. */
+  async enrol(request: APIRequestContext, employeeId: string): Promise<any> {
+    const code = await issueCode(request, employeeId);
+    return this.ok('enroll', '--server', serverUrl(), '--code', code, '--name', `test phone ${employeeId}`);
+  }
+}
+
+/** The server under test. */
+export function serverUrl(): string {
+  return process.env.DAKA_CONSOLE_URL ?? 'http://127.0.0.1:8080';
+}
+
+/** A one-time enrolment code for `employeeId`, issued with the admin token. */
+export async function issueCode(request: APIRequestContext, employeeId: string): Promise<string> {
+  const response = await request.post(`${serverUrl()}/admin/v1/enrollment-codes`, {
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    data: { employee_id: employeeId },
+  });
+  expect(response.status(), await response.text()).toBe(201);
+  return (await response.json()).code;
 }
 
 // ---- reports, accounts, audit, API tokens ----

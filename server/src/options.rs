@@ -65,6 +65,12 @@ pub struct ServerOptions {
     /// only). The server speaks plain HTTP; set this when it is reached through a TLS proxy
     /// (default `false`). See `docs/console.md`.
     pub console_secure_cookies: bool,
+    /// Reverse proxies (load balancers, TLS terminators) whose `X-Forwarded-For` header is
+    /// believed. A request whose TCP peer is in one of these networks is taken to come from
+    /// the right-most address of its `X-Forwarded-For` that is not itself a trusted proxy;
+    /// from anyone else the header is ignored. That address is what the console's sign-in
+    /// limit counts and its audit trail records. Empty by default: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerOptions {
@@ -81,6 +87,7 @@ impl Default for ServerOptions {
             clock: None,
             attendance_sweep: Some(Duration::from_secs(600)),
             console_secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -99,6 +106,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("clock", &self.clock.as_ref().map(|_| "custom"))
             .field("attendance_sweep", &self.attendance_sweep)
             .field("console_secure_cookies", &self.console_secure_cookies)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

@@ -20,6 +20,7 @@ use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::{DeviceClock, FaceEvidence};
 use daka_core::protocol::ItemStatus;
 use daka_core::punch::{PunchDraft, PunchEvidence, PunchKind, PunchRecord};
+use daka_server::console::auth;
 use daka_server::{Seed, SeedConsoleAccount, Server, ServerConfig, ServerOptions};
 use reqwest::header::HeaderMap;
 use ring::signature::Ed25519KeyPair;
@@ -392,6 +393,98 @@ async fn a_wrong_password_is_refused_generically_and_counts_toward_the_limit() {
     let count = |a: &str| actions.iter().filter(|(x, _)| x == a).count();
     assert_eq!(count("login_failed"), 5, "{actions:?}");
     assert_eq!(count("login_limited"), 1);
+}
+
+/// A failed sign-in with a fresh email each time (so the per-account limit never applies),
+/// sent with `X-Forwarded-For: forwarded`; the status.
+async fn fail_sign_in_from(server: &TestServer, n: usize, forwarded: &str) -> u16 {
+    let email = format!("guess{n}@harbour-lane.example");
+    fail_sign_in_as(server, &email, forwarded).await
+}
+
+/// A sign-in of `email` with a wrong password, sent with `X-Forwarded-For: forwarded`.
+async fn fail_sign_in_as(server: &TestServer, email: &str, forwarded: &str) -> u16 {
+    let form = get(server, "/console/login", "").await;
+    let csrf = form.cookie("daka_csrf").unwrap();
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("email", email),
+            ("password", "not-a-password-at-all"),
+            ("csrf", csrf.as_str()),
+        ])
+        .finish();
+    let r = server
+        .http
+        .post(server.url("/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("daka_csrf={csrf}"))
+        .header("x-forwarded-for", forwarded)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_limited_and_audited() {
+    let server = start_with(ServerOptions {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..ServerOptions::default()
+    })
+    .await;
+    // The proxy appends the address it saw; anything to its left was sent by the client and
+    // is not believed past the first untrusted hop.
+    let from = "10.9.9.9, 198.51.100.7";
+    for n in 0..auth::ADDRESS_FAILURES {
+        assert_eq!(
+            fail_sign_in_from(&server, n, from).await,
+            401,
+            "attempt {n}"
+        );
+    }
+    assert_eq!(fail_sign_in_from(&server, 100, from).await, 429);
+    // Limited even for a real account's email (and recorded in its organisation's trail).
+    assert_eq!(fail_sign_in_as(&server, HR_EMAIL, from).await, 429);
+    // A client forging another left-most hop is still the same address.
+    assert_eq!(
+        fail_sign_in_from(&server, 101, "203.0.113.50, 198.51.100.7").await,
+        429
+    );
+    // Someone else behind the same proxy is not limited.
+    assert_eq!(
+        fail_sign_in_as(&server, MANAGER_EMAIL, "198.51.100.8").await,
+        401
+    );
+
+    let (status, body) = server
+        .admin_get(ADMIN_A, "/admin/v1/console/audit?limit=500")
+        .await;
+    assert_eq!(status, 200);
+    let clients: Vec<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["client"].as_str())
+        .collect();
+    assert!(clients.contains(&"198.51.100.7"), "{clients:?}");
+    assert!(clients.contains(&"198.51.100.8"), "{clients:?}");
+    assert!(!clients.contains(&"127.0.0.1"), "{clients:?}");
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_header_changes_nothing() {
+    let server = start().await;
+    // Every attempt claims another address; all come from 127.0.0.1 and count together.
+    for n in 0..auth::ADDRESS_FAILURES {
+        let forged = format!("198.51.100.{n}");
+        assert_eq!(
+            fail_sign_in_from(&server, n, &forged).await,
+            401,
+            "attempt {n}"
+        );
+    }
+    assert_eq!(fail_sign_in_from(&server, 100, "192.0.2.1").await, 429);
 }
 
 #[tokio::test]

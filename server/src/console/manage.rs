@@ -64,7 +64,7 @@ pub(super) struct Posted {
 /// session's CSRF token.
 pub(super) async fn signed_form(state: &AppState, req: Request) -> Result<Posted, Response> {
     let (mut parts, body) = req.into_parts();
-    let client = super::client(&parts);
+    let client = super::client(&parts, &state.inner.options.trusted_proxies);
     let signed = Signed::from_request_parts(&mut parts, state).await?;
     let form = FormFields::read(body).await?;
     let secure = state.inner.options.console_secure_cookies;

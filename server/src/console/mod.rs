@@ -109,22 +109,55 @@ async fn asset(Path(name): Path<String>) -> Response {
 
 // ---- requests ---------------------------------------------------------------------------------
 
-/// The client's address as the connection gives it (no proxy header is trusted).
-fn client(parts: &Parts) -> String {
-    parts
+/// The client's address: the TCP peer's, or, when the peer is one of the trusted proxies
+/// ([`ServerOptions::trusted_proxies`](crate::ServerOptions::trusted_proxies)), the right-most
+/// address of `X-Forwarded-For` that is not itself a trusted proxy.
+fn client(parts: &Parts, trusted: &[ipnet::IpNet]) -> String {
+    let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+        .map(|c| c.0.ip())
+    else {
+        return "unknown".to_owned();
+    };
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer.to_string();
+    }
+    // Each proxy appends the address it received from; read from the right, past our own.
+    let mut forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    while let Some(hop) = forwarded.pop() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return ip.to_string(),
+            // A hop that is not an address: nothing left of it can be believed.
+            Err(_) => break,
+        }
+    }
+    peer.to_string()
 }
 
-/// The client's address as the connection gives it, as an extractor.
+/// The client's address (see [`client`]), as an extractor.
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(client(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client(
+            parts,
+            &state.inner.options.trusted_proxies,
+        )))
     }
 }
 
@@ -418,7 +451,7 @@ async fn login_page(
 async fn login(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers.clone();
-    let client = client(&parts);
+    let client = client(&parts, &state.inner.options.trusted_proxies);
     let form = match FormFields::read(body).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -557,7 +590,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
 /// A signed-in POST with its session's CSRF token checked; the 403 page otherwise.
 async fn signed_post(state: &AppState, req: Request) -> Result<(Signed, String), Response> {
     let (mut parts, body) = req.into_parts();
-    let client = client(&parts);
+    let client = client(&parts, &state.inner.options.trusted_proxies);
     let signed = Signed::from_request_parts(&mut parts, state).await?;
     let form = FormFields::read(body).await?;
     if !auth::same_secret(&signed.csrf(), form.get("csrf")) {

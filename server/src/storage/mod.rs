@@ -854,7 +854,7 @@ pub struct ConsoleAuditEntry {
     /// `month_locked`, `month_unlocked`, `api_token_created`, `api_token_revoked` or
     /// `admin_token_rotated`.
     pub action: String,
-    /// The client's address as the server saw it (no proxy header is trusted).
+    /// The client's address: the TCP peer's, or behind a trusted proxy the forwarded one.
     pub client: String,
     /// More, for people: why a sign-in failed, which account was created.
     pub detail: String,
