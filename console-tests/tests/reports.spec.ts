@@ -1,6 +1,6 @@
 import { test, expect, type Page } from '@playwright/test';
 import ExcelJS from 'exceljs';
-import { HR, MANAGER, pageWidth, screenshot, seriousAxeViolations, signIn } from './helpers';
+import { FACE_KEY, HR, MANAGER, Phone, pageWidth, screenshot, seriousAxeViolations, signIn } from './helpers';
 
 /** A month nobody else's tests use, so that locking it changes nothing they see. */
 const OLD_MONTH = '2025-06';
@@ -80,6 +80,28 @@ test('HR reads the month, drills into an employee and downloads the XLSX', async
     page.getByTestId('download-csv').click(),
   ]);
   expect(csv.suggestedFilename()).toBe(`attendance-${month}-summary.csv`);
+});
+
+test('a clock-in from a phone shows in the drill-down with a link to its evidence', async ({ page, request }, testInfo) => {
+  // A phone of this file's own (the real device runtime) clocks in at the store and syncs.
+  const phone = new Phone('reports');
+  expect((await phone.enrol(request, 'E1001')).employee_id).toBe('E1001');
+  const punch = phone.ok('punch', '--kind', 'in', '--site', 'cwb-store', '--face-key', FACE_KEY);
+  expect(punch.decision).toBe('accepted');
+  expect(phone.ok('sync').remaining).toBe(0);
+
+  await signIn(page, HR, 'en');
+  await page.goto('/console/reports');
+  await page.getByTestId('drill-E1001').click();
+  const link = page.locator(`a[data-testid="punch-link"][data-record-id="${punch.record_id}"]`);
+  await expect(link).toHaveCount(1);
+  await expect(link).toHaveAttribute('href', `/console/punches/${punch.record_id}`);
+  await expect(link).toHaveAttribute('data-status', 'accepted');
+  await expect(link).toHaveText(/^\d\d:\d\d in \(accepted\)$/);
+  // Its day counts the lateness (the store opens at 10:00; the server's clock starts later).
+  const day = link.locator('xpath=ancestor::tr');
+  expect(Number((await day.getByTestId('late_min').innerText()).trim())).toBeGreaterThan(0);
+  await screenshot(page, testInfo, 'report-employee-punch');
 });
 
 test('HR locks a month, sees it locked, and unlocks it again', async ({ page }, testInfo) => {
