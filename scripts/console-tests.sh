@@ -69,6 +69,9 @@ mkdir -p target
 # The server's clock starts at a known instant (a Tuesday morning, after the store opens), so
 # that what Today shows after a punch does not depend on when the tests run.
 clock="${DAKA_CONSOLE_CLOCK:-2026-12-01T10:20:00+08:00}"
+# Created here, not only by the background job's redirection, so that reading it below cannot
+# race the job's start.
+: >target/console-server.log
 "$daka" serve --db "$tmp/server.db" --listen 127.0.0.1:0 --seed examples/seed.json \
   --clock-start "$clock" >target/console-server.log 2>&1 &
 server_pid=$!

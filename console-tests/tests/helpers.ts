@@ -99,3 +99,35 @@ export async function issueCode(request: APIRequestContext, employeeId: string):
   expect(response.status(), await response.text()).toBe(201);
   return (await response.json()).code;
 }
+
+// ---- reports, accounts, audit, API tokens ----
+
+/**
+ * The serious and critical axe-core violations of the page. The console's Content-Security-Policy
+ * (script-src 'self') blocks an injected <script>, so axe is evaluated through the DevTools
+ * protocol.
+ */
+export async function seriousAxeViolations(page: Page): Promise<string[]> {
+  const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(axeSource);
+  const results = await page.evaluate(async () => {
+    const r = await (window as any).axe.run(document);
+    return {
+      passes: r.passes.length as number,
+      violations: r.violations.map((v: any) => ({
+        id: v.id as string, impact: v.impact as string, help: v.help as string,
+        targets: v.nodes.map((n: any) => n.target.join(' ')) as string[],
+      })),
+    };
+  });
+  expect(results.passes).toBeGreaterThan(0);
+  return results.violations
+    .filter((v: { impact: string }) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v: { impact: string; id: string; help: string; targets: string[] }) =>
+      `${v.impact} ${v.id}: ${v.help} [${v.targets.join(', ')}]`);
+}
+
+/** The page's width in CSS pixels (wider than the viewport means sideways scrolling). */
+export async function pageWidth(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth));
+}

@@ -8,7 +8,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{admin, attachments, attendance, console, device, health, requests};
+use crate::api::{admin, attachments, attendance, console, device, health, requests, scopes};
 
 struct Security;
 
@@ -31,10 +31,76 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The organisation's admin token from the seed file."))
+                    .description(Some(
+                        "The organisation's admin token (from the seed file, or the last \
+                         `POST /admin/v1/admin-token/rotate`), which may call every admin \
+                         route; or a scoped API token (`daka_at_…`, created on the console's \
+                         API tokens page), which may call the routes whose scope it holds: each \
+                         operation's `security` names its scope. Without it: 403 \
+                         `insufficient_scope`; a revoked or expired API token: 401.",
+                    ))
                     .build(),
             ),
         );
+    }
+}
+
+/// Sets each admin operation's `security` to the scope [`scopes::ADMIN_ROUTES`] gives it
+/// (none for the routes that take the admin token only).
+struct Scopes;
+
+impl Modify for Scopes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::HttpMethod;
+        use utoipa::openapi::security::SecurityRequirement;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/admin/") {
+                continue;
+            }
+            let ops = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Put, &mut item.put),
+                (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Delete, &mut item.delete),
+                (HttpMethod::Patch, &mut item.patch),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let method = match method {
+                    HttpMethod::Get => axum::http::Method::GET,
+                    HttpMethod::Put => axum::http::Method::PUT,
+                    HttpMethod::Post => axum::http::Method::POST,
+                    HttpMethod::Delete => axum::http::Method::DELETE,
+                    _ => axum::http::Method::PATCH,
+                };
+                let scopes: Vec<&str> = match scopes::need(&method, path) {
+                    scopes::Need::Scope(s) => vec![s],
+                    scopes::Need::AdminToken => Vec::new(),
+                };
+                if let Some(scope) = scopes.first() {
+                    op.responses
+                        .responses
+                        .entry("403".to_owned())
+                        .or_insert_with(|| {
+                            utoipa::openapi::ResponseBuilder::new()
+                                .description(format!(
+                                    "`insufficient_scope`: an API token without `{scope}`"
+                                ))
+                                .content(
+                                    "application/json",
+                                    utoipa::openapi::ContentBuilder::new()
+                                        .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                            "ApiError",
+                                        )))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                }
+                op.security = Some(vec![SecurityRequirement::new("admin_token", scopes)]);
+            }
+        }
     }
 }
 
@@ -79,9 +145,10 @@ impl Modify for Security {
         attendance::late_changes,
         console::create_account,
         console::audit,
+        console::rotate_admin_token,
         health::health,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &Scopes),
     tags(
         (name = "device", description = "What devices call (daka-core's `SyncClient`)"),
         (name = "admin", description = "Organisation administration, with the admin token"),

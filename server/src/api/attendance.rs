@@ -470,18 +470,9 @@ pub async fn lock(
     ApiJson(body): ApiJson<LockRequest>,
 ) -> Result<Json<LockOutcome>, Failure> {
     let parsed = params::month("month", &body.month)?;
-    let (Some(first), Some(last)) = (parsed.first(), parsed.last()) else {
-        return Err(ParamError::new("invalid_month", "month", &body.month, "has no days").into());
-    };
     let month = parsed.to_string();
-    let key = month.clone();
     let changed = state
-        .db(move |s| {
-            // What payroll locks is what is stored: every day of the month up to today is
-            // computed and stored first, so every export of the locked month agrees.
-            recompute::ensure_days(s.storage.as_ref(), &org.id, &[], first, last, s.now())?;
-            Ok(s.storage.lock_month(&org.id, &key, s.now())?)
-        })
+        .db(move |s| Ok(lock_month(s.storage.as_ref(), &org.id, parsed, s.now())?))
         .await?;
     Ok(Json(LockOutcome {
         month,
@@ -521,20 +512,8 @@ pub async fn unlock(
     Path(month): Path<String>,
 ) -> Result<Json<LockOutcome>, Failure> {
     let parsed = params::month("month", &month)?;
-    let (Some(first), Some(last)) = (parsed.first(), parsed.last()) else {
-        return Err(ParamError::new("invalid_month", "month", &month, "has no days").into());
-    };
-    let key = parsed.to_string();
     let changed = state
-        .db(move |s| {
-            let changed = s
-                .storage
-                .unlock_month(&org.id, &key, (first, last), s.now())?;
-            if changed {
-                recompute::run_logged(s.storage.as_ref(), s.now());
-            }
-            Ok(changed)
-        })
+        .db(move |s| Ok(unlock_month(s.storage.as_ref(), &org.id, parsed, s.now())?))
         .await?;
     Ok(Json(LockOutcome {
         month: parsed.to_string(),
@@ -542,6 +521,40 @@ pub async fn unlock(
         changed,
         server_time: state.now(),
     }))
+}
+
+/// Locks `month` of the organisation: its days up to today are computed and stored first
+/// (what payroll locks is what is stored, so every export of the locked month agrees); whether
+/// it was unlocked before. The admin API and the console's Reports page share it.
+pub fn lock_month(
+    storage: &dyn crate::storage::Storage,
+    org_id: &str,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<bool, crate::storage::StorageError> {
+    let (Some(first), Some(last)) = (month.first(), month.last()) else {
+        return Ok(false);
+    };
+    recompute::ensure_days(storage, org_id, &[], first, last, now)?;
+    storage.lock_month(org_id, &month.to_string(), now)
+}
+
+/// Unlocks `month` (recorded in the trail) and recomputes its days at once, so the late
+/// changes recorded while it was locked are taken; whether it was locked before.
+pub fn unlock_month(
+    storage: &dyn crate::storage::Storage,
+    org_id: &str,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<bool, crate::storage::StorageError> {
+    let (Some(first), Some(last)) = (month.first(), month.last()) else {
+        return Ok(false);
+    };
+    let changed = storage.unlock_month(org_id, &month.to_string(), (first, last), now)?;
+    if changed {
+        recompute::run_logged(storage, now);
+    }
+    Ok(changed)
 }
 
 /// The numbers of a day result that payroll reads.

@@ -1,6 +1,7 @@
 //! The web console's admin endpoints (`/admin/v1/console`), with the organisation's admin
 //! token: create a console account (the first HR administrator, typically) and read the
-//! audit of console actions.
+//! audit of console actions; and the rotation of the admin token itself
+//! (`/admin/v1/admin-token/rotate`), which the console's API tokens page offers too.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -176,6 +177,73 @@ pub async fn audit(
         .await?;
     Ok(Json(ConsoleAuditPage {
         entries,
+        server_time: state.now(),
+    }))
+}
+
+/// A new admin token, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RotatedAdminToken {
+    /// The organisation's new admin token (`daka_admin_…`). It is not stored, only its hash:
+    /// keep it now. The old token stopped working when this was answered.
+    pub admin_token: String,
+    /// The server clock when it answered.
+    pub server_time: DateTime<Utc>,
+}
+
+/// Issues the organisation a new admin token and stops the old one at once (no grace
+/// period), recorded in the console audit as `admin_token_rotated`. `who`/`account_id`
+/// name the console account that asked, when one did.
+pub fn rotate(
+    storage: &dyn crate::storage::Storage,
+    org_id: &str,
+    account: Option<(&str, &str)>,
+    client: &str,
+    now: DateTime<Utc>,
+) -> Result<String, Failure> {
+    let token = format!(
+        "daka_admin_{}",
+        crate::crypto::new_token().map_err(|e| Failure::internal(e.to_string()))?
+    );
+    if !storage.rotate_admin_token(org_id, &crate::crypto::secret_hash(&token), now)? {
+        return Err(Failure::internal("the organisation is gone"));
+    }
+    storage.add_console_audit(&NewConsoleAudit {
+        org_id: Some(org_id.to_owned()),
+        account_id: account.map(|(id, _)| id.to_owned()),
+        email: account.map_or_else(String::new, |(_, email)| email.to_owned()),
+        action: "admin_token_rotated".into(),
+        client: client.to_owned(),
+        detail: if account.is_some() {
+            "rotated on the console; the old admin token stopped".into()
+        } else {
+            "rotated with the admin token; the old admin token stopped".into()
+        },
+        at: now,
+    })?;
+    Ok(token)
+}
+
+/// Replaces the organisation's admin token: the answer holds the new one, once; the token
+/// that called stops at once. Takes the admin token itself, not an API token. After a
+/// rotation the seed file's `admin_token` no longer applies to the organisation.
+#[utoipa::path(post, path = "/admin/v1/admin-token/rotate", tag = "console",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The new admin token", body = RotatedAdminToken),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`insufficient_scope`: an API token called", body = ApiError),
+    ))]
+pub async fn rotate_admin_token(
+    State(state): State<AppState>,
+    AdminAuth(org): AdminAuth,
+    ClientAddr(client): ClientAddr,
+) -> Result<Json<RotatedAdminToken>, Failure> {
+    let token = state
+        .db(move |s| rotate(s.storage.as_ref(), &org.id, None, &client, s.now()))
+        .await?;
+    Ok(Json(RotatedAdminToken {
+        admin_token: token,
         server_time: state.now(),
     }))
 }

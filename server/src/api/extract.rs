@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::failure::Failure;
+use super::scopes::{self, Need};
 use super::state::AppState;
 use crate::crypto;
 use crate::storage::{DeviceRow, OrgRow};
@@ -144,7 +145,9 @@ impl FromRequestParts<AppState> for DeviceAuth {
     }
 }
 
-/// An authenticated organisation administrator.
+/// An authenticated organisation administrator: the organisation's admin token, or a scoped
+/// API token (`daka_at_…`) holding the scope the route needs ([`super::scopes`]). A revoked or
+/// expired API token is 401; one without the scope is 403 `insufficient_scope`.
 pub struct AdminAuth(pub OrgRow);
 
 impl FromRequestParts<AppState> for AdminAuth {
@@ -152,8 +155,42 @@ impl FromRequestParts<AppState> for AdminAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
         let hash = crypto::secret_hash(&bearer(parts)?);
+        let need = scopes::need_of_request(&parts.method, parts.uri.path());
         let org = state
-            .db(move |s| Ok(s.storage.org_by_admin_token(&hash)?))
+            .db(move |s| {
+                if let Some(org) = s.storage.org_by_admin_token(&hash)? {
+                    return Ok(Some(org));
+                }
+                let Some(token) = s.storage.api_token_by_hash(&hash)? else {
+                    return Ok(None);
+                };
+                let now = s.now();
+                if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| now >= e) {
+                    return Err(Failure::unauthorized(
+                        "unauthorized",
+                        "the API token is revoked or expired",
+                    ));
+                }
+                match need {
+                    Need::Scope(scope) if token.scopes.iter().any(|s| s == scope) => {}
+                    Need::Scope(scope) => {
+                        return Err(Failure::new(
+                            StatusCode::FORBIDDEN,
+                            "insufficient_scope",
+                            format!("this endpoint needs the scope {scope}, which the token lacks"),
+                        ));
+                    }
+                    Need::AdminToken => {
+                        return Err(Failure::new(
+                            StatusCode::FORBIDDEN,
+                            "insufficient_scope",
+                            "this endpoint takes the organisation's admin token, not an API token",
+                        ));
+                    }
+                }
+                s.storage.touch_api_token(&token.id, now)?;
+                Ok(s.storage.org(&token.org_id)?)
+            })
             .await?;
         org.map(AdminAuth)
             .ok_or_else(|| Failure::unauthorized("unauthorized", "the admin token is not valid"))

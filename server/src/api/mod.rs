@@ -6,7 +6,8 @@
 //! approvals as devices and administrators see them, `attachments.rs` file uploads,
 //! `admin.rs` the admin API, `attendance.rs` attendance for administrators (day results, months,
 //! the payroll export, roster warnings, month locks), `console.rs` the web console's accounts
-//! and audit. Handlers import the leaves, never this file. The console's pages are
+//! and audit and the admin token's rotation, `scopes.rs` the scope each admin route needs.
+//! Handlers import the leaves, never this file. The console's pages are
 //! `crate::console`'s, merged into this router.
 //!
 //! Rules this layer keeps for every endpoint:
@@ -30,6 +31,7 @@ mod extract;
 mod failure;
 pub mod health;
 pub mod requests;
+pub mod scopes;
 mod state;
 
 use std::time::Instant;
@@ -151,6 +153,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/v1/reports/attendance", get(attendance::report))
         .route("/admin/v1/console/accounts", post(console::create_account))
         .route("/admin/v1/console/audit", get(console::audit))
+        .route(
+            "/admin/v1/admin-token/rotate",
+            post(console::rotate_admin_token),
+        )
         .merge(crate::console::router())
         .route("/openapi.json", get(openapi_json))
         .route("/health", get(health::health))

@@ -12,6 +12,8 @@
 //!   absences, warnings);
 //! * `people.rs`: People and a person's devices, enrolment codes (text and QR), revoking a
 //!   device;
+//! * `reports.rs`: the Reports page (the month's sheet, an employee's days, downloads, locks);
+//! * `manage.rs`: accounts, My account, the audit page, API tokens and the admin token;
 //! * this file: the routes, the security headers every console answer carries, sessions as
 //!   an extractor, and the pages (askama templates under `server/templates/console/`,
 //!   checked at compile time and HTML-escaped).
@@ -31,6 +33,9 @@ pub mod map;
 pub mod people;
 pub mod policy;
 pub mod today;
+
+mod manage;
+mod reports;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -88,6 +93,8 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(people::router())
         .merge(policy::router())
         .merge(evidence::router())
+        .merge(reports::router())
+        .merge(manage::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 

@@ -918,8 +918,11 @@ pub struct ConsoleAuditEntry {
     pub account_id: Option<String>,
     /// The email given, lower case.
     pub email: String,
-    /// `login_ok`, `login_failed`, `login_limited`, `logout`, `revoke_all` or
-    /// `account_created`.
+    /// `login_ok`, `login_failed`, `login_limited`, `logout`, `revoke_all`,
+    /// `account_created`, `account_role_changed`, `account_disabled`, `account_enabled`,
+    /// `password_reset`, `password_changed`, `language_changed`, `report_downloaded`,
+    /// `month_locked`, `month_unlocked`, `api_token_created`, `api_token_revoked` or
+    /// `admin_token_rotated`.
     pub action: String,
     /// The client's address: the TCP peer's, or behind a trusted proxy the forwarded one.
     pub client: String,
@@ -927,6 +930,44 @@ pub struct ConsoleAuditEntry {
     pub detail: String,
     /// When (server clock).
     pub at: DateTime<Utc>,
+}
+
+/// A scoped API token as stored; the token itself is shown once and kept only as its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRow {
+    /// Token id (a UUIDv7, as text).
+    pub id: String,
+    /// The organisation it acts for.
+    pub org_id: String,
+    /// What it is for, as HR named it.
+    pub name: String,
+    /// Lower-case hex SHA-256 of the token.
+    pub token_hash: String,
+    /// The scopes it grants, e.g. `policy:read`.
+    pub scopes: Vec<String>,
+    /// The email of the console account that created it.
+    pub created_by: String,
+    /// When it was created (server clock).
+    pub created_at: DateTime<Utc>,
+    /// When it stops working; never when `None`.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Its last use.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Which console audit entries [`Storage::console_audit_page`] lists, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleAuditQuery {
+    /// Only entries before this `seq` (keyset paging); from the newest when `None`.
+    pub before: Option<i64>,
+    /// Only this account's entries.
+    pub account_id: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Most entries to return.
+    pub limit: u32,
 }
 
 /// A console action to add to the audit.
@@ -983,7 +1024,8 @@ pub trait Storage: Send + Sync + 'static {
     fn create_org(&self, org: &NewOrg) -> Result<(), StorageError>;
     /// The ids of every organisation, in id order.
     fn org_ids(&self) -> Result<Vec<String>, StorageError>;
-    /// Updates name and admin token; returns whether anything changed.
+    /// Updates name and admin token (the token only while it was never rotated with
+    /// [`Storage::rotate_admin_token`]); returns whether anything changed.
     fn update_org(
         &self,
         org_id: &str,
@@ -1270,6 +1312,49 @@ pub trait Storage: Send + Sync + 'static {
         org_id: &str,
         punch_id: &str,
     ) -> Result<Option<(StoredPunch, String)>, StorageError>;
+    // ---- console administration ---------------------------------------------------------
+    /// Every account of the organisation, by email.
+    fn console_accounts(&self, org_id: &str) -> Result<Vec<ConsoleAccount>, StorageError>;
+    /// Writes an account's name, role, employee, language, password hash and disabled time
+    /// (matched by id and organisation); `false` when there is no such account.
+    fn update_console_account(&self, account: &ConsoleAccount) -> Result<bool, StorageError>;
+    /// The last successful sign-in of each account of the organisation that has one.
+    fn console_last_sign_ins(
+        &self,
+        org_id: &str,
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StorageError>;
+    /// The organisation's console audit, newest first, as `query` filters and pages it.
+    fn console_audit_page(
+        &self,
+        org_id: &str,
+        query: &ConsoleAuditQuery,
+    ) -> Result<Vec<ConsoleAuditEntry>, StorageError>;
+    /// Stores a new API token.
+    fn create_api_token(&self, token: &ApiTokenRow) -> Result<(), StorageError>;
+    /// The organisation's API tokens, newest first (revoked and expired ones included).
+    fn api_tokens(&self, org_id: &str) -> Result<Vec<ApiTokenRow>, StorageError>;
+    /// The API token whose token hashes to `token_hash` (the caller checks expiry and
+    /// revocation).
+    fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRow>, StorageError>;
+    /// Records a use of an API token.
+    fn touch_api_token(&self, token_id: &str, now: DateTime<Utc>) -> Result<(), StorageError>;
+    /// Revokes an API token of the organisation; `false` when there is none or it was
+    /// revoked already.
+    fn revoke_api_token(
+        &self,
+        org_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+    /// Replaces the organisation's admin token (the old one stops at once) and marks it
+    /// rotated, so that the seed's token no longer replaces it; `false` when there is no
+    /// such organisation.
+    fn rotate_admin_token(
+        &self,
+        org_id: &str,
+        admin_token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
 
     // ---- upkeep --------------------------------------------------------------------------
     /// Whether upkeep that writes put off is waiting ([`Storage::upkeep`]). Cheap: the HTTP

@@ -66,7 +66,7 @@ impl AccountColumns {
     }
 }
 
-fn accounts(
+pub(super) fn accounts(
     conn: &Connection,
     sql_where: &str,
     args: &[&dyn rusqlite::ToSql],

@@ -29,6 +29,8 @@
 //! * `changes.rs`: the devices' change feeds;
 //! * `attendance.rs`: confirmed day results, the recompute queue, month locks and late changes;
 //! * `console.rs`: the web console's accounts, sessions and audit.
+//! * `console_admin.rs`: account administration, the audit page, API tokens and the admin
+//!   token's rotation.
 //!
 //! Rows are read by column name into a struct per table (`from_row`), then checked into the
 //! storage's own types. Every query filters on `org_id` where the table has one; nothing of
@@ -40,6 +42,7 @@ mod attendance;
 mod changes;
 mod checkpoint;
 mod console;
+mod console_admin;
 mod devices;
 mod items;
 mod orgs;
@@ -642,6 +645,66 @@ impl Storage for SqliteStorage {
         punch_id: &str,
     ) -> Result<Option<(StoredPunch, String)>, StorageError> {
         punches::punch_with_record(&self.reader(), org_id, punch_id)
+    }
+
+    fn console_accounts(&self, org_id: &str) -> Result<Vec<ConsoleAccount>, StorageError> {
+        console_admin::accounts_of(&self.reader(), org_id)
+    }
+
+    fn update_console_account(&self, account: &ConsoleAccount) -> Result<bool, StorageError> {
+        console_admin::update_account(&self.writer(), account)
+    }
+
+    fn console_last_sign_ins(
+        &self,
+        org_id: &str,
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StorageError> {
+        console_admin::last_sign_ins(&self.reader(), org_id)
+    }
+
+    fn console_audit_page(
+        &self,
+        org_id: &str,
+        query: &crate::storage::ConsoleAuditQuery,
+    ) -> Result<Vec<ConsoleAuditEntry>, StorageError> {
+        console_admin::audit_page(&self.reader(), org_id, query)
+    }
+
+    fn create_api_token(&self, token: &crate::storage::ApiTokenRow) -> Result<(), StorageError> {
+        console_admin::create_token(&self.writer(), token)
+    }
+
+    fn api_tokens(&self, org_id: &str) -> Result<Vec<crate::storage::ApiTokenRow>, StorageError> {
+        console_admin::tokens(&self.reader(), org_id)
+    }
+
+    fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<crate::storage::ApiTokenRow>, StorageError> {
+        console_admin::token_by_hash(&self.reader(), token_hash)
+    }
+
+    fn touch_api_token(&self, token_id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        console_admin::touch_token(&self.writer(), token_id, now)
+    }
+
+    fn revoke_api_token(
+        &self,
+        org_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        console_admin::revoke_token(&self.writer(), org_id, token_id, now)
+    }
+
+    fn rotate_admin_token(
+        &self,
+        org_id: &str,
+        admin_token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        console_admin::rotate_admin_token(&self.writer(), org_id, admin_token_hash, now)
     }
 
     fn upkeep_due(&self) -> bool {

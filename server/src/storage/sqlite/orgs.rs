@@ -150,8 +150,11 @@ pub(super) fn update_org(
     }
     let changed = conn
         .execute(
-            "UPDATE org SET name = ?2, admin_token_hash = ?3
-             WHERE id = ?1 AND (name != ?2 OR admin_token_hash != ?3)",
+            "UPDATE org SET name = ?2,
+                 admin_token_hash = CASE WHEN admin_token_rotated_ms IS NULL
+                     THEN ?3 ELSE admin_token_hash END
+             WHERE id = ?1 AND (name != ?2
+                 OR (admin_token_rotated_ms IS NULL AND admin_token_hash != ?3))",
             params![org_id, name, admin_token_hash],
         )
         .map_err(map_err)?;

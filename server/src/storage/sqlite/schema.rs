@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -348,6 +348,26 @@ pub(crate) const STEPS: &[&str] = &[
         updated_ms        INTEGER NOT NULL,
         updated_by        TEXT NOT NULL                  -- console account email
     );
+    "#,
+    // 12 → 13: scoped API tokens, the admin token's rotation, and the console audit read by
+    // account and by action.
+    r#"
+    CREATE TABLE api_token (
+        id                TEXT PRIMARY KEY,              -- UUIDv7
+        org_id            TEXT NOT NULL REFERENCES org (id),
+        name              TEXT NOT NULL,
+        token_hash        TEXT NOT NULL UNIQUE,          -- hex SHA-256 of the token
+        scopes            TEXT NOT NULL,                 -- space-separated, e.g. "policy:read"
+        created_by        TEXT NOT NULL,                 -- the console account's email
+        created_ms        INTEGER NOT NULL,
+        expires_ms        INTEGER,                       -- NULL: never
+        last_used_ms      INTEGER,
+        revoked_ms        INTEGER
+    );
+    CREATE INDEX api_token_by_org ON api_token (org_id, created_ms);
+    ALTER TABLE org ADD COLUMN admin_token_rotated_ms INTEGER;  -- the seed's token no longer applies
+    CREATE INDEX console_audit_by_account ON console_audit (org_id, account_id, seq);
+    CREATE INDEX console_audit_by_action ON console_audit (org_id, action, seq);
     "#,
 ];
 
