@@ -135,20 +135,21 @@ test('a manager sees the sites read only', async ({ page }) => {
 });
 
 test('the evidence page of a phone punch shows the map and the reasons', async ({ page, request }, testInfo) => {
+  // Lam (E2001, Kwun Tong warehouse): nobody else clocks him in, so this punch is his first.
   const phone = new Phone('evidence');
-  expect((await phone.enrol(request, 'E1002')).employee_id).toBe('E1002');
-  const punch = phone.ok('punch', '--kind', 'in', '--site', 'cwb-store', '--face-key', FACE_KEY);
+  expect((await phone.enrol(request, 'E2001')).employee_id).toBe('E2001');
+  const punch = phone.ok('punch', '--kind', 'in', '--site', 'kb-warehouse', '--face-key', FACE_KEY);
   expect(punch.decision).toBe('accepted');
   phone.ok('sync');
 
   await signIn(page, HR);
   // Today links the first clock-in to its evidence.
-  const row = page.getByTestId('today-row-E1002');
+  const row = page.getByTestId('today-row-E2001');
   await expect(row.getByTestId('first-in-link')).toHaveAttribute('href', `/console/punches/${punch.record_id}`);
   await row.getByTestId('first-in-link').click();
   await expect(page).toHaveURL(new RegExp(`/console/punches/${punch.record_id}$`));
   await expect(page.getByTestId('punch-kind')).toHaveText('in');
-  await expect(page.getByTestId('punch-employee')).toContainText('E1002');
+  await expect(page.getByTestId('punch-employee')).toContainText('E2001');
   await expect(page.getByTestId('punch-decision')).toHaveAttribute('data-decision', 'accepted');
   await expect(page.getByTestId('punch-reason').first()).toBeVisible();
   await expect(page.getByTestId('punch-location')).toContainText('accuracy_m');
@@ -160,12 +161,25 @@ test('the evidence page of a phone punch shows the map and the reasons', async (
   await expect(page.getByTestId('chain-status')).toHaveAttribute('data-ok', 'true');
   await screenshot(page, testInfo, 'punch-evidence');
 
-  // Lee manages E1002 and sees it too; in Chinese.
+  // Lee manages the store, not the warehouse: Lam's punch is not found for her, exactly
+  // like one that does not exist.
   await page.getByTestId('sign-out').click();
   await signIn(page, MANAGER);
-  await page.goto(`/console/punches/${punch.record_id}`);
+  const other = await page.goto(`/console/punches/${punch.record_id}`);
+  expect(other?.status()).toBe(404);
+  // Her own team's clock-ins open from Today, in Chinese (Cheung's first of the day: this
+  // one, or an earlier one when other tests ran first).
+  const cheung = new Phone('evidence-team');
+  await cheung.enrol(request, 'E1002');
+  expect(cheung.ok('punch', '--kind', 'in', '--site', 'cwb-store', '--face-key', FACE_KEY).decision).toBe('accepted');
+  cheung.ok('sync');
+  await page.goto('/console/today');
+  const mine = page.getByTestId('today-row-E1002').getByTestId('first-in-link');
+  await expect(mine).toHaveAttribute('href', /^\/console\/punches\/[0-9a-f-]{36}$/);
+  await mine.click();
   await expect(page.locator('html')).toHaveAttribute('lang', 'zh-Hant');
   await expect(page.getByRole('heading', { level: 1 })).toContainText('打卡證據');
+  await expect(page.getByTestId('punch-employee')).toContainText('E1002');
 });
 
 test.describe('accessibility and phones', () => {

@@ -984,7 +984,7 @@ async fn a_day_without_its_clock_out_is_a_missing_punch() {
     let missing = page.element("section", "exceptions-missing").unwrap();
     let item = format!(r#"data-testid="missing-E1001-{previous}" data-code="missing_clock_out""#);
     assert!(missing.contains(&item), "{missing}");
-    assert!(missing.contains("missing clock-out"), "{missing}");
+    assert!(missing.contains("Missing clock-out"), "{missing}");
     // The same day is not an absence: the clock-in counts.
     let absences = page.element("section", "exceptions-absences").unwrap();
     assert!(
@@ -1001,7 +1001,7 @@ async fn a_day_without_its_clock_out_is_a_missing_punch() {
     assert!(
         zh.element("section", "exceptions-missing")
             .unwrap()
-            .contains("缺下班卡")
+            .contains("缺下班打卡")
     );
 }
 

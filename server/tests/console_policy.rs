@@ -792,6 +792,18 @@ async fn the_evidence_page_shows_a_punch_and_hides_other_teams() {
             .contains(r#"data-testid="chain-status" data-ok="true""#)
     );
     assert!(page.body.contains("Causeway Bay Store"));
+    // Each reason by its label in the page's language, with its stable code; the decision in
+    // words.
+    assert!(
+        page.body
+            .contains("<strong>Site Wi-Fi in range</strong> <code>wifi_match</code> (note)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<span class="badge accepted">Accepted</span>"#)
+    );
 
     // Lee manages E1001: sees it. E0201's punch is another team's: 404, like an unknown id.
     let mut other = server.enroll("A-E0201-0001").await;
@@ -810,11 +822,19 @@ async fn the_evidence_page_shows_a_punch_and_hides_other_teams() {
     assert_eq!(r[0].status, ItemStatus::Accepted, "{r:?}");
     let other_id = other_record.body.id.to_string();
     let lee = sign_in(&server, MANAGER_EMAIL, MANAGER_PASSWORD).await;
-    assert_eq!(
-        get(&server, &format!("/console/punches/{id}"), &lee)
-            .await
-            .status,
-        200
+    let seen_by_lee = get(
+        &server,
+        &format!("/console/punches/{id}?lang=zh-Hant"),
+        &lee,
+    )
+    .await;
+    assert_eq!(seen_by_lee.status, 200);
+    assert!(
+        seen_by_lee
+            .body
+            .contains("<strong>偵測到工作地點 Wi-Fi</strong> <code>wifi_match</code> (備註)"),
+        "{}",
+        seen_by_lee.body
     );
     let hidden = get(&server, &format!("/console/punches/{other_id}"), &lee).await;
     assert_eq!(hidden.status, 404);

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
+use super::i18n::Lang;
 use super::map::{self, MapView};
-use super::{Chrome, Signed, html, language, with_cookies};
+use super::{Chrome, Signed, findings, html, language, with_cookies};
 use crate::api::AppState;
 use crate::api::Failure;
 use crate::api::admin::{ChainCheck, check_chain};
@@ -35,6 +36,28 @@ struct ReasonView {
     code: String,
     severity: String,
     message: String,
+}
+
+impl ReasonView {
+    /// The finding's label in `lang` (the code itself when this build has none).
+    fn label(&self, lang: &Lang) -> String {
+        findings::label(*lang, &self.code)
+    }
+
+    fn severity_label(&self, lang: &Lang) -> String {
+        word(*lang, "punch.severity", &self.severity)
+    }
+}
+
+/// `prefix.value` translated, or `value` itself when the table has no such key (a word from
+/// a newer engine).
+fn word(lang: Lang, prefix: &str, value: &str) -> String {
+    let key = format!("{prefix}.{value}");
+    if Lang::En.has(&key) {
+        lang.t(&key).to_owned()
+    } else {
+        value.to_owned()
+    }
 }
 
 #[derive(Template)]
@@ -63,6 +86,13 @@ struct PunchPage {
     site_name: String,
     map: Option<MapView>,
     policy_version: u64,
+}
+
+impl PunchPage {
+    /// The server's decision in the page's language.
+    fn decision_label(&self) -> String {
+        word(self.page.lang, "punch.decision", &self.decision)
+    }
 }
 
 fn text(v: &Value) -> String {

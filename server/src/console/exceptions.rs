@@ -22,9 +22,11 @@ use daka_core::attendance::{DayCode, DayStatus, Month};
 use super::approvals::{
     Refusal, error_key, field_punches, local, open_review, refusal_page, review_punch,
 };
+use super::i18n::Lang;
 use super::today::visible;
 use super::{
-    Chrome, Signed, audit, html, language, query_param, redirect, signed_form, with_cookies,
+    Chrome, Signed, audit, findings, html, language, query_param, redirect, signed_form,
+    with_cookies,
 };
 use crate::api::AppState;
 use crate::attendance::current_policy;
@@ -70,13 +72,14 @@ struct DayItem {
     employee_id: String,
     name: String,
     date: NaiveDate,
+    /// The engine's code: `missing_clock_in`, `missing_clock_out` or `absent`.
     code: &'static str,
     message: String,
 }
 
 impl DayItem {
-    fn code_key(&self) -> String {
-        format!("exceptions.code.{}", self.code)
+    fn label(&self, lang: &Lang) -> String {
+        findings::label(*lang, self.code)
     }
 }
 
@@ -85,13 +88,14 @@ struct WarningItem {
     employee_id: String,
     name: String,
     date: NaiveDate,
-    code: &'static str,
+    /// The engine's code (`hk_rest_day_7`, …), shown as itself when this build has no label.
+    code: String,
     message: String,
 }
 
 impl WarningItem {
-    fn code_key(&self) -> String {
-        format!("exceptions.warning.{}", self.code)
+    fn label(&self, lang: &Lang) -> String {
+        findings::label(*lang, &self.code)
     }
 }
 
@@ -131,18 +135,6 @@ fn first_reviewer(policy: &Policy, employee: &str, punch_id: &str, me: &str) -> 
         .ok()
         .and_then(|route| route.into_iter().next())
         .is_some_and(|step| step.approvers.iter().any(|a| a == me))
-}
-
-/// The known warning codes (anything else is shown as `other`).
-fn warning_code(code: &str) -> &'static str {
-    match code {
-        "hk_rest_day_7" => "hk_rest_day_7",
-        "hk_alternative_holiday_due" => "hk_alternative_holiday_due",
-        "hk_continuous_contract" => "hk_continuous_contract",
-        "hk_hours_record" => "hk_hours_record",
-        "weekly_hours" => "weekly_hours",
-        _ => "other",
-    }
 }
 
 async fn page(
@@ -229,8 +221,9 @@ async fn page(
                     for d in days.iter().filter(|d| d.date >= first && d.date <= to) {
                         for f in &d.findings {
                             let code = match f.code {
-                                DayCode::MissingClockIn => "missing_clock_in",
-                                DayCode::MissingClockOut => "missing_clock_out",
+                                DayCode::MissingClockIn | DayCode::MissingClockOut => {
+                                    f.code.as_str()
+                                }
                                 _ => continue,
                             };
                             missing.push(DayItem {
@@ -256,7 +249,7 @@ async fn page(
                             employee_id: id.clone(),
                             name: name(id),
                             date: w.date,
-                            code: warning_code(w.code.as_str()),
+                            code: w.code.as_str().to_owned(),
                             message: w.message.clone(),
                         });
                     }

@@ -51,7 +51,13 @@ impl Lang {
         }
     }
 
-    /// The text of `key`; the key itself when the table lacks it.
+    /// Whether the table has `key`.
+    pub fn has(self, key: &str) -> bool {
+        self.table().iter().any(|(k, _)| *k == key)
+    }
+
+    /// The text of `key`: the English text when this language lacks it, `?` when both do (a
+    /// test checks that both tables have the same keys).
     pub fn t(self, key: &str) -> &'static str {
         self.table()
             .iter()
@@ -354,30 +360,6 @@ pub(crate) const EN: &[(&str, &str)] = &[
     ("exceptions.missing", "Missing punches"),
     ("exceptions.absences", "Absences"),
     ("exceptions.warnings", "Warnings"),
-    ("exceptions.code.missing_clock_in", "missing clock-in"),
-    ("exceptions.code.missing_clock_out", "missing clock-out"),
-    ("exceptions.code.absent", "absent"),
-    (
-        "exceptions.warning.hk_rest_day_7",
-        "seven days without a rest day",
-    ),
-    (
-        "exceptions.warning.hk_alternative_holiday_due",
-        "alternative holiday due",
-    ),
-    (
-        "exceptions.warning.hk_continuous_contract",
-        "continuous contract at risk or not met",
-    ),
-    (
-        "exceptions.warning.hk_hours_record",
-        "hours worked must be recorded",
-    ),
-    (
-        "exceptions.warning.weekly_hours",
-        "weekly hours over the limit",
-    ),
-    ("exceptions.warning.other", "warning"),
     (
         "exceptions.done.approve",
         "Field punch approved: it now counts as attendance.",
@@ -649,6 +631,12 @@ pub(crate) const EN: &[(&str, &str)] = &[
     ("punch.received", "Received"),
     ("punch.policy_version", "Judged on policy version"),
     ("punch.decision", "Server decision"),
+    ("punch.decision.accepted", "Accepted"),
+    ("punch.decision.field_punch", "Field punch, to review"),
+    ("punch.decision.rejected", "Rejected"),
+    ("punch.severity.info", "note"),
+    ("punch.severity.review", "needs review"),
+    ("punch.severity.reject", "refused"),
     ("punch.reasons", "Reasons"),
     ("punch.location", "Location finding"),
     ("punch.thresholds", "Thresholds applied"),
@@ -1209,21 +1197,6 @@ pub(crate) const ZH_HANT: &[(&str, &str)] = &[
     ("exceptions.missing", "缺卡"),
     ("exceptions.absences", "缺勤"),
     ("exceptions.warnings", "警告"),
-    ("exceptions.code.missing_clock_in", "缺上班卡"),
-    ("exceptions.code.missing_clock_out", "缺下班卡"),
-    ("exceptions.code.absent", "缺勤"),
-    ("exceptions.warning.hk_rest_day_7", "連續七天沒有休息日"),
-    (
-        "exceptions.warning.hk_alternative_holiday_due",
-        "須給予代替假日",
-    ),
-    (
-        "exceptions.warning.hk_continuous_contract",
-        "連續性合約有風險或未符合",
-    ),
-    ("exceptions.warning.hk_hours_record", "須記錄工作時數"),
-    ("exceptions.warning.weekly_hours", "每週工時超出上限"),
-    ("exceptions.warning.other", "警告"),
     ("exceptions.done.approve", "外勤打卡已批准：現計入出勤。"),
     ("exceptions.done.reject", "外勤打卡已拒絕：不計入出勤。"),
     // ---- people ----
@@ -1441,6 +1414,12 @@ pub(crate) const ZH_HANT: &[(&str, &str)] = &[
     ("punch.received", "收到時間"),
     ("punch.policy_version", "判定所用政策版本"),
     ("punch.decision", "伺服器判定"),
+    ("punch.decision.accepted", "已接受"),
+    ("punch.decision.field_punch", "外勤打卡，待審核"),
+    ("punch.decision.rejected", "已拒絕"),
+    ("punch.severity.info", "備註"),
+    ("punch.severity.review", "需審核"),
+    ("punch.severity.reject", "拒絕"),
     ("punch.reasons", "原因"),
     ("punch.location", "位置判定"),
     ("punch.thresholds", "所用門檻"),
