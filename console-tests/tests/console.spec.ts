@@ -89,6 +89,39 @@ test('a clock-in from a phone shows on Today', async ({ page, request }, testInf
   await screenshot(page, testInfo, 'today-after-punch');
 });
 
+test('an open Today page shows a new clock-in by itself, without a reload', async ({ page, request }) => {
+  // The browser's timers run on a fake clock so that the 30-second refresh comes at once;
+  // the server and the phone are real.
+  await page.clock.install();
+  await signIn(page, HR, 'en');
+  const row = page.getByTestId('today-row-E0101');
+  await expect(row).toBeVisible();
+  await expect(row.getByTestId('first-in-link')).toHaveCount(0);
+  await expect(page.getByTestId('today-as-of')).toHaveText(/^Updated at \d\d:\d\d$/);
+  // A mark on this document: a reload would lose it.
+  await page.evaluate(() => { (window as unknown as { stillHere: boolean }).stillHere = true; });
+
+  // Lee clocks in at the store from her phone.
+  const phone = new Phone('today-live');
+  await phone.enrol(request, 'E0101');
+  const punch = phone.ok('punch', '--kind', 'in', '--site', 'cwb-store', '--face-key', FACE_KEY);
+  expect(punch.decision).toBe('accepted');
+  phone.ok('sync');
+
+  await page.clock.runFor(31_000);
+  await expect(row.getByTestId('first-in-link')).toHaveAttribute('href', `/console/punches/${punch.record_id}`);
+  expect(['clocked_in', 'late']).toContain(await row.getByTestId('status').getAttribute('data-status'));
+  expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+  await expect(page.getByTestId('today-as-of')).not.toHaveAttribute('data-stale', 'true');
+
+  // Signed out elsewhere: the next refresh says the board is stale and keeps it.
+  await page.context().clearCookies();
+  await page.clock.runFor(31_000);
+  await expect(page.getByTestId('today-as-of')).toHaveAttribute('data-stale', 'true');
+  await expect(page.getByTestId('today-as-of')).toContainText('reload the page');
+  await expect(row.getByTestId('first-in-link')).toBeVisible();
+});
+
 test('a manager sees only their own team', async ({ page }, testInfo) => {
   await signIn(page, MANAGER);
   // Lee's preferred language is Traditional Chinese.

@@ -295,6 +295,38 @@ async fn the_stylesheet_is_compiled_in_and_cached_for_a_year() {
 }
 
 #[tokio::test]
+async fn today_loads_its_refresh_script_from_the_server_itself() {
+    let server = start().await;
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let today = get(&server, "/console/today", &hr).await;
+    assert_eq!(today.status, 200);
+    assert!(
+        today
+            .body
+            .contains(r#"<div id="today-live" data-testid="today-live" data-refresh="30">"#),
+        "{}",
+        today.body
+    );
+    assert!(today.body.contains(r#"data-testid="today-as-of""#));
+    let at = today.body.find(r#"<script src=""#).unwrap();
+    let rest = &today.body[at + r#"<script src=""#.len()..];
+    let src = &rest[..rest.find('"').unwrap()];
+    assert!(src.starts_with("/console/assets/today-") && src.ends_with(".js"), "{src}");
+    // The CSP allows this server's scripts only, and no inline script is on the page.
+    assert!(today.header("content-security-policy").contains("script-src 'self'"));
+    assert_eq!(today.body.matches("<script").count(), 1);
+    let js = get(&server, src, "").await;
+    assert_eq!(js.status, 200);
+    assert!(js.header("content-type").starts_with("text/javascript"));
+    assert_eq!(
+        js.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(js.body.contains("today-live"));
+    assert_eq!(get(&server, "/console/assets/today.js", "").await.status, 404);
+}
+
+#[tokio::test]
 async fn signing_in_sets_a_strict_session_cookie_and_reaches_today() {
     let server = start().await;
     // Not signed in: the console sends people to the sign-in page.

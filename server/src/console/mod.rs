@@ -63,6 +63,19 @@ use i18n::Lang;
 /// The stylesheet, compiled in.
 const CSS: &str = include_str!("../../assets/console.css");
 
+/// The Today board's script: reloads the board in place every [`TODAY_REFRESH_SECONDS`].
+const TODAY_JS: &str = include_str!("../../assets/today.js");
+
+/// How often an open Today page asks for the board again.
+const TODAY_REFRESH_SECONDS: u32 = 30;
+
+/// The Today script's file name, with the start of its SHA-256 (cached for a year like the
+/// stylesheet).
+fn today_js_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| format!("today-{}.js", &crypto::sha256_hex(TODAY_JS.as_bytes())[..16]))
+}
+
 /// Largest form body read.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -116,6 +129,16 @@ async fn security_headers(req: Request, next: Next) -> Response {
 async fn asset(Path(name): Path<String>) -> Response {
     if name == policy::js_name() {
         return policy::js_asset();
+    }
+    if name == today_js_name() {
+        return (
+            [
+                (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            TODAY_JS,
+        )
+            .into_response();
     }
     if name != css_name() {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
@@ -401,6 +424,10 @@ struct TodayPage {
     page: Chrome,
     board: today::Board,
     no_policy: bool,
+    /// The script that refreshes the board.
+    js: String,
+    /// Seconds between refreshes.
+    refresh_seconds: u32,
 }
 
 /// The 403 page of a request without a valid CSRF token.
@@ -727,6 +754,8 @@ async fn today_page(
         page: Chrome::new(lang, "today.title", "/console/today", Some(&signed)),
         no_policy: board.is_none(),
         board: board.unwrap_or_default(),
+        js: format!("/console/assets/{}", today_js_name()),
+        refresh_seconds: TODAY_REFRESH_SECONDS,
     };
     with_cookies(html(StatusCode::OK, page.render()), lang_cookie)
 }

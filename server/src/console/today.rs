@@ -50,6 +50,8 @@ pub struct SiteGroup {
 pub struct Board {
     /// Today, in the policy's time zone.
     pub date: Option<NaiveDate>,
+    /// When the board was made: the local time, `HH:MM`.
+    pub as_of: String,
     /// By site, in the policy's order of sites.
     pub sites: Vec<SiteGroup>,
     /// Clocked in (late and missing clock-outs included).
@@ -159,6 +161,10 @@ pub fn board(
     }
     let mut board = Board {
         date: Some(today),
+        as_of: now
+            .with_timezone(&policy.time_zone())
+            .format("%H:%M")
+            .to_string(),
         ..Board::default()
     };
     let mut groups: Vec<SiteGroup> = policy
