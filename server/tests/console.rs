@@ -311,9 +311,16 @@ async fn today_loads_its_refresh_script_from_the_server_itself() {
     let at = today.body.find(r#"<script src=""#).unwrap();
     let rest = &today.body[at + r#"<script src=""#.len()..];
     let src = &rest[..rest.find('"').unwrap()];
-    assert!(src.starts_with("/console/assets/today-") && src.ends_with(".js"), "{src}");
+    assert!(
+        src.starts_with("/console/assets/today-") && src.ends_with(".js"),
+        "{src}"
+    );
     // The CSP allows this server's scripts only, and no inline script is on the page.
-    assert!(today.header("content-security-policy").contains("script-src 'self'"));
+    assert!(
+        today
+            .header("content-security-policy")
+            .contains("script-src 'self'")
+    );
     assert_eq!(today.body.matches("<script").count(), 1);
     let js = get(&server, src, "").await;
     assert_eq!(js.status, 200);
@@ -323,7 +330,79 @@ async fn today_loads_its_refresh_script_from_the_server_itself() {
         "public, max-age=31536000, immutable"
     );
     assert!(js.body.contains("today-live"));
-    assert_eq!(get(&server, "/console/assets/today.js", "").await.status, 404);
+    assert_eq!(
+        get(&server, "/console/assets/today.js", "").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_console_address_is_a_console_page_not_found() {
+    let server = start().await;
+    // Not signed in: the sign-in page first, as for every console page.
+    let anonymous = get(&server, "/console/no-such-page", "").await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.location(), "/console/login");
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    for path in [
+        "/console/no-such-page",
+        "/console/today/extra",
+        "/console/a/b/c?x=<script>",
+    ] {
+        let page = get(&server, path, &hr).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(
+            page.header("content-type").starts_with("text/html"),
+            "{path}"
+        );
+        assert_security_headers(&page);
+        assert!(
+            page.body.contains("There is no such page in the console."),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains(r#"data-testid="nav-approvals""#),
+            "the header is shown"
+        );
+        assert!(!page.body.contains("<script>"), "{}", page.body);
+    }
+    let zh = get(&server, "/console/no-such-page?lang=zh-Hant", &hr).await;
+    assert_eq!(zh.status, 404);
+    assert!(zh.body.contains("管理後台沒有這個頁面。"));
+    // The pages themselves still answer.
+    assert_eq!(get(&server, "/console/today", &hr).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_language_switch_keeps_the_page_query() {
+    let server = start().await;
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let switch = |page: &Page| {
+        let at = page
+            .body
+            .find(r#"data-testid="lang-switch" href=""#)
+            .unwrap();
+        let rest = &page.body[at + r#"data-testid="lang-switch" href=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    };
+    let reports = get(&server, "/console/reports?month=2026-11", &hr).await;
+    assert_eq!(reports.status, 200);
+    assert_eq!(
+        switch(&reports),
+        "/console/reports?month=2026-11&#38;lang=zh-Hant"
+    );
+    // Switching twice does not pile up `lang`.
+    let zh = get(&server, "/console/reports?month=2026-11&lang=zh-Hant", &hr).await;
+    assert_eq!(switch(&zh), "/console/reports?month=2026-11&#38;lang=en");
+    let exceptions = get(&server, "/console/exceptions?month=2026-10", &hr).await;
+    assert_eq!(
+        switch(&exceptions),
+        "/console/exceptions?month=2026-10&#38;lang=zh-Hant"
+    );
+    // Without a query, only the language.
+    let today = get(&server, "/console/today", &hr).await;
+    assert_eq!(switch(&today), "/console/today?lang=zh-Hant");
 }
 
 #[tokio::test]
@@ -686,7 +765,13 @@ async fn names_from_the_policy_are_escaped_on_today() {
     let session = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
     let today = get(&server, "/console/today", &session).await;
     assert_eq!(today.status, 200);
-    assert!(!today.body.contains("<script"), "{}", today.body);
+    // The one script element is the board's own refresh script, from this server.
+    assert_eq!(today.body.matches("<script").count(), 1, "{}", today.body);
+    assert!(
+        today
+            .body
+            .contains(r#"<script src="/console/assets/today-"#)
+    );
     // Shown as text: the markup characters are entities.
     let row_at = today.body.find(r#"data-testid="today-row-E2001""#).unwrap();
     let row = &today.body[row_at..row_at + today.body[row_at..].find("</tr>").unwrap()];

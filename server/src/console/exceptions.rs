@@ -278,7 +278,8 @@ async fn page(
             "exceptions.title",
             "/console/exceptions",
             Some(&signed),
-        ),
+        )
+        .keeping_query(&raw),
         csrf: signed.csrf(),
         month: String::new(),
         from: String::new(),

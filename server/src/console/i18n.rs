@@ -754,6 +754,10 @@ pub(crate) const EN: &[(&str, &str)] = &[
         "Your role may not use this page or action.",
     ),
     ("manage.back_today", "Back to Today"),
+    (
+        "console.no_such_page",
+        "There is no such page in the console.",
+    ),
     ("manage.accounts_title", "Accounts"),
     ("manage.accounts_heading", "Console accounts"),
     ("manage.role", "Role"),
@@ -1524,6 +1528,7 @@ pub(crate) const ZH_HANT: &[(&str, &str)] = &[
     ("manage.title_bad_request", "請檢查請求"),
     ("manage.forbidden_role", "你的角色不可使用此頁面或操作。"),
     ("manage.back_today", "返回今日"),
+    ("console.no_such_page", "管理後台沒有這個頁面。"),
     ("manage.accounts_title", "帳戶"),
     ("manage.accounts_heading", "管理後台帳戶"),
     ("manage.role", "角色"),

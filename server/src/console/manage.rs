@@ -974,7 +974,8 @@ async fn audit_page(
         format!("/console/audit?{}", parts.join("&"))
     };
     let page = AuditPage {
-        page: Chrome::new(lang, "manage.audit_title", "/console/audit", Some(&signed)),
+        page: Chrome::new(lang, "manage.audit_title", "/console/audit", Some(&signed))
+            .keeping_query(&raw),
         next: more
             .then(|| entries.last().map(|e| link(Some(e.seq))))
             .flatten(),

@@ -73,7 +73,12 @@ const TODAY_REFRESH_SECONDS: u32 = 30;
 /// stylesheet).
 fn today_js_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
-    NAME.get_or_init(|| format!("today-{}.js", &crypto::sha256_hex(TODAY_JS.as_bytes())[..16]))
+    NAME.get_or_init(|| {
+        format!(
+            "today-{}.js",
+            &crypto::sha256_hex(TODAY_JS.as_bytes())[..16]
+        )
+    })
 }
 
 /// Largest form body read.
@@ -101,6 +106,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/sessions/revoke-all", post(revoke_all))
         .route("/console/today", get(today_page))
         .route("/console/assets/{name}", get(asset))
+        // Anything else under /console: a page of the console saying so (the sign-in page first
+        // when not signed in), not the API's JSON error.
+        .route("/console/{*rest}", axum::routing::any(unknown_page))
         .merge(approvals::router())
         .merge(exceptions::router())
         .merge(people::router())
@@ -151,6 +159,27 @@ async fn asset(Path(name): Path<String>) -> Response {
         CSS,
     )
         .into_response()
+}
+
+/// A console address that is no page: 404 with the header, in the account's language.
+async fn unknown_page(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let secure = state.inner.options.console_secure_cookies;
+    let (lang, cookie) = language(&headers, &raw, Some(&signed.account), secure);
+    with_cookies(
+        manage::notice(
+            StatusCode::NOT_FOUND,
+            lang,
+            &signed,
+            "/console/today",
+            "console.no_such_page",
+        ),
+        cookie,
+    )
 }
 
 // ---- requests ---------------------------------------------------------------------------------
@@ -399,6 +428,24 @@ impl Chrome {
                 csrf: s.csrf(),
             }),
         }
+    }
+
+    /// The language switch keeps the page's query (`?month=2026-11`), but for `lang`.
+    fn keeping_query(mut self, raw: &Option<String>) -> Chrome {
+        let kept: Vec<&str> = raw
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty() && *p != "lang" && !p.starts_with("lang="))
+            .collect();
+        if !kept.is_empty() {
+            let (path, lang) = self
+                .switch_href
+                .split_once('?')
+                .unwrap_or((self.switch_href.as_str(), ""));
+            self.switch_href = format!("{path}?{}&{lang}", kept.join("&"));
+        }
+        self
     }
 }
 

@@ -188,7 +188,8 @@ async fn sheet_page(
     };
     let key = month.to_string();
     let mut page = SheetPage {
-        page: Chrome::new(lang, "reports.title", "/console/reports", Some(&signed)),
+        page: Chrome::new(lang, "reports.title", "/console/reports", Some(&signed))
+            .keeping_query(&raw),
         month: key.clone(),
         prev: shift(month, -1).to_string(),
         next: shift(month, 1).to_string(),
