@@ -102,6 +102,26 @@ pub(super) enum Refusal {
     Refused(String),
 }
 
+/// The console audit's action and detail for an attempt at `subject` (`approve on request
+/// …`): `done` when it succeeded, `refused` with the reason otherwise.
+pub(super) fn audit_entry(
+    outcome: &Result<(), Refusal>,
+    done: &'static str,
+    refused: &'static str,
+    subject: &str,
+    thing: &str,
+) -> (&'static str, String) {
+    match outcome {
+        Ok(()) => (done, subject.to_owned()),
+        Err(Refusal::Refused(code)) => (refused, format!("{subject}: {code}")),
+        Err(Refusal::Forbidden(_)) => (refused, format!("{subject}: not allowed for this account")),
+        Err(Refusal::NotFound) => (
+            refused,
+            format!("{subject}: no such {thing} for this account"),
+        ),
+    }
+}
+
 /// The employee a deciding account acts as, or why it may not decide.
 fn actor(account: &ConsoleAccount) -> Result<String, Refusal> {
     if account.role == ConsoleRole::Auditor {
@@ -945,24 +965,13 @@ async fn decide_post(
                 Err(code) => Err(Refusal::Refused(code.to_owned())),
             };
             let short: String = id.chars().take(64).collect();
-            let (what, detail) = match &outcome {
-                Ok(()) => (
-                    "approval_decided",
-                    format!("{action_name} on request {short}"),
-                ),
-                Err(Refusal::Refused(code)) => (
-                    "approval_refused",
-                    format!("{action_name} on request {short}: {code}"),
-                ),
-                Err(Refusal::Forbidden(_)) => (
-                    "approval_refused",
-                    format!("{action_name} on request {short}: not allowed for this account"),
-                ),
-                Err(Refusal::NotFound) => (
-                    "approval_refused",
-                    format!("{action_name} on request {short}: no such request for this account"),
-                ),
-            };
+            let (what, detail) = audit_entry(
+                &outcome,
+                "approval_decided",
+                "approval_refused",
+                &format!("{action_name} on request {short}"),
+                "request",
+            );
             storage.add_console_audit(&audit(
                 &st,
                 Some(account.org_id.clone()),

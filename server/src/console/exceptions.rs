@@ -20,7 +20,7 @@ use chrono::{Datelike, NaiveDate};
 use daka_core::attendance::{DayCode, DayStatus, Month};
 
 use super::approvals::{
-    Refusal, error_key, field_punches, local, open_review, refusal_page, review_punch,
+    Refusal, audit_entry, error_key, field_punches, local, open_review, refusal_page, review_punch,
 };
 use super::i18n::Lang;
 use super::today::visible;
@@ -360,21 +360,13 @@ async fn review_post(
                 }
                 _ => Err(Refusal::Refused("invalid_action".into())),
             };
-            let (what, detail) = match &outcome {
-                Ok(()) => ("punch_reviewed", format!("{d} field punch {id}")),
-                Err(Refusal::Refused(code)) => (
-                    "punch_review_refused",
-                    format!("{d} field punch {id}: {code}"),
-                ),
-                Err(Refusal::Forbidden(_)) => (
-                    "punch_review_refused",
-                    format!("{d} field punch {id}: not allowed for this account"),
-                ),
-                Err(Refusal::NotFound) => (
-                    "punch_review_refused",
-                    format!("{d} field punch {id}: no such field punch for this account"),
-                ),
-            };
+            let (what, detail) = audit_entry(
+                &outcome,
+                "punch_reviewed",
+                "punch_review_refused",
+                &format!("{d} field punch {id}"),
+                "field punch",
+            );
             storage.add_console_audit(&audit(
                 &st,
                 Some(account.org_id.clone()),

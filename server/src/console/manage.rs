@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use chrono_tz::Tz;
 use super::accounts::{self, AccountInput};
 use super::i18n::Lang;
 use super::{
-    Chrome, FormFields, Signed, audit, auth, csrf_refused, html, language, query_param, redirect,
+    Chrome, Signed, SignedForm, audit, auth, html, language, query_param, redirect, signed_form,
     with_cookies,
 };
 use crate::api::AppState;
@@ -50,35 +50,6 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 // ---- helpers shared with the Reports page ------------------------------------------------------
-
-/// A signed-in POST whose CSRF token was checked: the account, the client's address, the
-/// form's fields and the page language.
-pub(super) struct Posted {
-    pub(super) signed: Signed,
-    pub(super) client: String,
-    pub(super) form: FormFields,
-    pub(super) lang: Lang,
-}
-
-/// Reads a signed-in POST: the sign-in page without a session, the 403 page without the
-/// session's CSRF token.
-pub(super) async fn signed_form(state: &AppState, req: Request) -> Result<Posted, Response> {
-    let (mut parts, body) = req.into_parts();
-    let client = super::client(&parts, &state.inner.options.trusted_proxies);
-    let signed = Signed::from_request_parts(&mut parts, state).await?;
-    let form = FormFields::read(body).await?;
-    let secure = state.inner.options.console_secure_cookies;
-    let (lang, _) = language(&parts.headers, &None, Some(&signed.account), secure);
-    if !auth::same_secret(&signed.csrf(), form.get("csrf")) {
-        return Err(csrf_refused(lang));
-    }
-    Ok(Posted {
-        signed,
-        client,
-        form,
-        lang,
-    })
-}
 
 /// The language of a page request, and the cookie to set when `?lang=` chose it.
 pub(super) fn page_lang(
@@ -354,7 +325,7 @@ async fn accounts_page(
 }
 
 async fn invite(State(state): State<AppState>, req: Request) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         form,
@@ -469,7 +440,7 @@ async fn account_action(
     Path((id, action)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         form,
@@ -701,7 +672,7 @@ async fn my_account_page(
 }
 
 async fn change_password(State(state): State<AppState>, req: Request) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         form,
@@ -791,7 +762,7 @@ async fn change_password(State(state): State<AppState>, req: Request) -> Respons
 }
 
 async fn change_language(State(state): State<AppState>, req: Request) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         form,
@@ -1167,7 +1138,7 @@ fn check_token_form(form: &TokenForm, today: NaiveDate) -> Result<(), &'static s
 }
 
 async fn create_token(State(state): State<AppState>, req: Request) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         form,
@@ -1279,7 +1250,7 @@ async fn revoke_token(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         lang,
@@ -1325,7 +1296,7 @@ async fn revoke_token(
 }
 
 async fn rotate_admin(State(state): State<AppState>, req: Request) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         form,

@@ -691,9 +691,13 @@ async fn signed_post(state: &AppState, req: Request) -> Result<(Signed, String),
 
 /// A signed-in, CSRF-checked POST with its form fields and the language of its answer.
 struct SignedForm {
+    /// The account and its session.
     signed: Signed,
+    /// The client's address.
     client: String,
+    /// The form's fields.
     form: FormFields,
+    /// The language of the answer.
     lang: Lang,
 }
 

@@ -19,8 +19,9 @@ use axum::routing::{get, post};
 use chrono::{Datelike, Duration, NaiveDate};
 use daka_core::attendance::Month;
 
-use super::manage::{self, Posted};
+use super::manage;
 use super::{Chrome, ClientAddr, Signed, html, query_param, redirect, with_cookies};
+use super::{SignedForm, signed_form};
 use crate::api::AppState;
 use crate::api::Failure;
 use crate::api::attendance::{lock_month, render, unlock_month};
@@ -443,12 +444,12 @@ async fn download(
 }
 
 async fn lock(State(state): State<AppState>, req: Request) -> Response {
-    let Posted {
+    let SignedForm {
         signed,
         client,
         form,
         lang,
-    } = match manage::signed_form(&state, req).await {
+    } = match signed_form(&state, req).await {
         Ok(p) => p,
         Err(r) => return r,
     };
