@@ -10,20 +10,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
+use common::console::*;
 use common::*;
 use daka_core::Policy;
-use daka_core::attempt::Attempt;
 use daka_core::attendance::plan::local_instant;
 use daka_core::attendance::{AttendanceEngine, DayKind};
-use daka_core::evidence::face_token::NonceLedger;
-use daka_core::evidence::{DeviceClock, FaceEvidence};
 use daka_core::protocol::ItemStatus;
-use daka_core::punch::{PunchDraft, PunchEvidence, PunchKind, PunchRecord};
+use daka_core::punch::PunchKind;
 use daka_server::console::auth;
 use daka_server::{Seed, SeedConsoleAccount, Server, ServerConfig, ServerOptions};
-use reqwest::header::HeaderMap;
-use ring::signature::Ed25519KeyPair;
 use serde_json::{Value, json};
 
 const HR_EMAIL: &str = "hr@harbour-lane.example";
@@ -55,136 +51,11 @@ fn console_seed() -> Seed {
 }
 
 async fn start_with(options: ServerOptions) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        ServerConfig {
-            db_path: dir.path().join("server.db"),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            seed: Some(console_seed()),
-        },
-        options,
-    )
-    .await
-    .unwrap();
-    TestServer {
-        server,
-        dir,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
+    start_console(console_seed(), options).await
 }
 
 async fn start() -> TestServer {
     start_with(ServerOptions::default()).await
-}
-
-/// An answer: status, headers, body.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .map_or("", |v| v.to_str().unwrap())
-    }
-
-    /// The `Set-Cookie` header for `name`, whole.
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with(&format!("{name}=")))
-    }
-
-    /// The value `Set-Cookie` gives `name`.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.set_cookie(name)
-            .map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
-    }
-
-    /// The value of the hidden `csrf` field.
-    fn csrf_field(&self) -> String {
-        let at = self
-            .body
-            .find(r#"name="csrf" value=""#)
-            .expect("a csrf field");
-        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
-        rest[..rest.find('"').unwrap()].to_string()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap(),
-    }
-}
-
-async fn get(server: &TestServer, path: &str, cookies: &str) -> Page {
-    let mut req = server.http.get(server.url(path));
-    if !cookies.is_empty() {
-        req = req.header("cookie", cookies);
-    }
-    read(req.send().await.unwrap()).await
-}
-
-async fn post(server: &TestServer, path: &str, cookies: &str, form: &[(&str, &str)]) -> Page {
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let mut req = server
-        .http
-        .post(server.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    if !cookies.is_empty() {
-        req = req.header("cookie", cookies);
-    }
-    read(req.send().await.unwrap()).await
-}
-
-/// Opens the sign-in page and posts the form; the answer.
-async fn sign_in_with(server: &TestServer, email: &str, password: &str, extra: &str) -> Page {
-    let form = get(server, "/console/login", "").await;
-    assert_eq!(form.status, 200);
-    let csrf_cookie = form.cookie("daka_csrf").expect("a daka_csrf cookie");
-    assert_eq!(form.csrf_field(), csrf_cookie);
-    let cookies = if extra.is_empty() {
-        format!("daka_csrf={csrf_cookie}")
-    } else {
-        format!("daka_csrf={csrf_cookie}; {extra}")
-    };
-    post(
-        server,
-        "/console/login",
-        &cookies,
-        &[
-            ("email", email),
-            ("password", password),
-            ("csrf", &csrf_cookie),
-        ],
-    )
-    .await
-}
-
-/// Signs in; the `daka_session=…` cookie to send.
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
-    let r = sign_in_with(server, email, password, "").await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(r.location(), "/console/today");
-    format!("daka_session={}", r.cookie("daka_session").unwrap())
 }
 
 async fn audit_actions(server: &TestServer) -> Vec<(String, String)> {
@@ -787,71 +658,6 @@ async fn names_from_the_policy_are_escaped_on_today() {
     assert!(today.body.contains(r#"data-testid="today-row-E2001""#));
 }
 
-/// A face token issued at `now`.
-fn face_token_at(employee: &str, nonce: &str, now: DateTime<Utc>) -> String {
-    let seed = URL_SAFE_NO_PAD.decode(FACE_SEED_B64).unwrap();
-    let key = Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
-    let header = json!({"alg": "EdDSA", "kid": FACE_KID, "typ": "JWT"});
-    let claims = json!({
-        "iss": FACE_ISS, "sub": employee, "nonce": nonce,
-        "iat": now.timestamp() - 2, "exp": now.timestamp() + 60,
-        "score": 0.97, "liveness": "pass", "model": "server-test"
-    });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key.sign(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
-}
-
-/// A clock-in at the store made at `now` (the server's clock).
-fn clock_in_at(dev: &mut TestDevice, now: DateTime<Utc>) -> PunchRecord {
-    let nonce = NonceLedger::new().issue().unwrap();
-    let face = FaceEvidence {
-        token: face_token_at(&dev.employee_id, &nonce, now),
-        nonce,
-    };
-    let clock = DeviceClock {
-        wall: now,
-        monotonic_ms: 10_000 + dev.started.elapsed().as_millis() as u64,
-        boot_id: "boot-1".into(),
-    };
-    let attempt = Attempt {
-        employee_id: dev.employee_id.clone(),
-        kind: PunchKind::In,
-        fix: None,
-        more_fixes: Vec::new(),
-        wifi_bssids: vec![CWB_BSSID.into()],
-        face: Some(face.clone()),
-        clock: clock.clone(),
-        previous: Default::default(),
-        anchor: None,
-    };
-    let verdict = dev
-        .engine
-        .evaluate(&attempt, Some(now), &mut NonceLedger::new())
-        .unwrap();
-    let draft = PunchDraft {
-        kind: PunchKind::In,
-        employee_id: dev.employee_id.clone(),
-        evidence: PunchEvidence {
-            fix: None,
-            more_fixes: Vec::new(),
-            wifi_bssids: attempt.normalized_bssids(),
-            face_token: Some(face.token),
-            nonce: Some(face.nonce),
-        },
-        clock,
-        server_offset_ms: Some(0),
-        policy_version: verdict.policy_version,
-        verdict,
-        id_time: now,
-    };
-    dev.chain.append(draft, &dev.signer).unwrap()
-}
-
 #[tokio::test]
 async fn a_late_clock_in_shows_as_late_with_its_minutes() {
     // The server's clock: 10:17 on E1001's latest working day (the store opens at 10:00,
@@ -876,7 +682,7 @@ async fn a_late_clock_in_shows_as_late_with_its_minutes() {
     })
     .await;
     let mut dev = server.enroll("A-E1001-0001").await;
-    let record = clock_in_at(&mut dev, clock());
+    let record = punch_at(&mut dev, PunchKind::In, clock());
     let r = server.push(&dev, vec![dev.item(&record)]).await;
     assert_eq!(r[0].status, ItemStatus::Accepted, "{r:?}");
 

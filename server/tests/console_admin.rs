@@ -10,23 +10,17 @@ use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
+use common::console::*;
 use common::*;
 use daka_core::Policy;
-use daka_core::attempt::Attempt;
 use daka_core::attendance::plan::local_instant;
 use daka_core::attendance::{AttendanceEngine, DayKind};
-use daka_core::evidence::face_token::NonceLedger;
-use daka_core::evidence::{DeviceClock, FaceEvidence};
 use daka_core::protocol::ItemStatus;
-use daka_core::punch::{PunchDraft, PunchEvidence, PunchKind, PunchRecord};
+use daka_core::punch::PunchKind;
 use daka_server::api::scopes::{ADMIN_ROUTES, Need, SCOPES};
 use daka_server::{Seed, SeedConsoleAccount, Server, ServerConfig, ServerOptions};
-use reqwest::header::HeaderMap;
-use ring::signature::Ed25519KeyPair;
 use serde_json::{Value, json};
 
 const HR_EMAIL: &str = "hr@harbour-lane.example";
@@ -70,13 +64,8 @@ fn console_seed() -> Seed {
 
 /// A server whose clock is the system's moved by `offset` milliseconds.
 async fn start_at(offset: Arc<AtomicI64>) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        ServerConfig {
-            db_path: dir.path().join("server.db"),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            seed: Some(console_seed()),
-        },
+    start_console(
+        console_seed(),
         ServerOptions {
             clock: Some(Arc::new(move || {
                 Utc::now() + Duration::milliseconds(offset.load(Ordering::SeqCst))
@@ -86,70 +75,10 @@ async fn start_at(offset: Arc<AtomicI64>) -> TestServer {
         },
     )
     .await
-    .unwrap();
-    TestServer {
-        server,
-        dir,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
 }
 
 async fn start() -> TestServer {
     start_at(Arc::new(AtomicI64::new(0))).await
-}
-
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-    bytes: Vec<u8>,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .map_or("", |v| v.to_str().unwrap())
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
-    }
-
-    fn csrf(&self) -> String {
-        self.between(r#"name="csrf" value=""#, "\"")
-    }
-
-    /// The text after `start` up to `end`.
-    fn between(&self, start: &str, end: &str) -> String {
-        let at = self
-            .body
-            .find(start)
-            .unwrap_or_else(|| panic!("{start} in {}", self.body));
-        let rest = &self.body[at + start.len()..];
-        rest[..rest.find(end).unwrap()].to_string()
-    }
-
-    /// The `<tr>` whose opening tag holds `marker`.
-    fn row(&self, marker: &str) -> &str {
-        let at = self
-            .body
-            .find(marker)
-            .unwrap_or_else(|| panic!("{marker} in {}", self.body));
-        &self.body[at..at + self.body[at..].find("</tr>").unwrap()]
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
 }
 
 /// The text of the cell `data-testid="{field}"` in `row`.
@@ -162,61 +91,6 @@ fn cell(row: &str, field: &str) -> String {
     rest[..rest.find('<').unwrap()].to_string()
 }
 
-async fn read(r: reqwest::Response) -> Page {
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let bytes = r.bytes().await.unwrap().to_vec();
-    Page {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-        bytes,
-    }
-}
-
-async fn get(server: &TestServer, path: &str, cookies: &str) -> Page {
-    let mut req = server.http.get(server.url(path));
-    if !cookies.is_empty() {
-        req = req.header("cookie", cookies);
-    }
-    read(req.send().await.unwrap()).await
-}
-
-async fn post(server: &TestServer, path: &str, cookies: &str, form: &[(&str, &str)]) -> Page {
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let mut req = server
-        .http
-        .post(server.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    if !cookies.is_empty() {
-        req = req.header("cookie", cookies);
-    }
-    read(req.send().await.unwrap()).await
-}
-
-/// Signs in; the session cookie, or `None` when refused.
-async fn try_sign_in(server: &TestServer, email: &str, password: &str) -> Option<String> {
-    let form = get(server, "/console/login", "").await;
-    let csrf = form.cookie("daka_csrf").unwrap();
-    let r = post(
-        server,
-        "/console/login",
-        &format!("daka_csrf={csrf}"),
-        &[("email", email), ("password", password), ("csrf", &csrf)],
-    )
-    .await;
-    (r.status == 303).then(|| format!("daka_session={}", r.cookie("daka_session").unwrap()))
-}
-
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
-    try_sign_in(server, email, password)
-        .await
-        .unwrap_or_else(|| panic!("{email} signs in"))
-}
-
 /// A signed-in POST carrying the session's CSRF token (read from `from`).
 async fn post_signed(
     server: &TestServer,
@@ -227,7 +101,7 @@ async fn post_signed(
 ) -> Page {
     let page = get(server, from, session).await;
     assert_eq!(page.status, 200, "{from}: {}", page.body);
-    let csrf = page.csrf();
+    let csrf = page.csrf_field();
     let mut fields = form.to_vec();
     fields.push(("csrf", &csrf));
     post(server, path, session, &fields).await
@@ -239,70 +113,6 @@ async fn audit_entries(server: &TestServer) -> Vec<Value> {
         .await;
     assert_eq!(status, 200, "{body}");
     body["entries"].as_array().unwrap().clone()
-}
-
-fn face_token_at(employee: &str, nonce: &str, now: DateTime<Utc>) -> String {
-    let seed = URL_SAFE_NO_PAD.decode(FACE_SEED_B64).unwrap();
-    let key = Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
-    let header = json!({"alg": "EdDSA", "kid": FACE_KID, "typ": "JWT"});
-    let claims = json!({
-        "iss": FACE_ISS, "sub": employee, "nonce": nonce,
-        "iat": now.timestamp() - 2, "exp": now.timestamp() + 60,
-        "score": 0.97, "liveness": "pass", "model": "server-test"
-    });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key.sign(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
-}
-
-/// A clock-in at the store made at `now` (the server's clock).
-fn clock_in_at(dev: &mut TestDevice, now: DateTime<Utc>) -> PunchRecord {
-    let nonce = NonceLedger::new().issue().unwrap();
-    let face = FaceEvidence {
-        token: face_token_at(&dev.employee_id, &nonce, now),
-        nonce,
-    };
-    let clock = DeviceClock {
-        wall: now,
-        monotonic_ms: 10_000 + dev.started.elapsed().as_millis() as u64,
-        boot_id: "boot-1".into(),
-    };
-    let attempt = Attempt {
-        employee_id: dev.employee_id.clone(),
-        kind: PunchKind::In,
-        fix: None,
-        more_fixes: Vec::new(),
-        wifi_bssids: vec![CWB_BSSID.into()],
-        face: Some(face.clone()),
-        clock: clock.clone(),
-        previous: Default::default(),
-        anchor: None,
-    };
-    let verdict = dev
-        .engine
-        .evaluate(&attempt, Some(now), &mut NonceLedger::new())
-        .unwrap();
-    let draft = PunchDraft {
-        kind: PunchKind::In,
-        employee_id: dev.employee_id.clone(),
-        evidence: PunchEvidence {
-            fix: None,
-            more_fixes: Vec::new(),
-            wifi_bssids: attempt.normalized_bssids(),
-            face_token: Some(face.token),
-            nonce: Some(face.nonce),
-        },
-        clock,
-        server_offset_ms: Some(0),
-        policy_version: verdict.policy_version,
-        verdict,
-        id_time: now,
-    };
-    dev.chain.append(draft, &dev.signer).unwrap()
 }
 
 /// A server whose clock is 10:17 on E1001's latest working day, with E1001 clocked in then
@@ -323,7 +133,7 @@ async fn server_with_a_late_clock_in() -> (TestServer, String, String, String) {
     let server = start_at(Arc::new(AtomicI64::new(offset))).await;
     let now = Utc::now() + Duration::milliseconds(offset);
     let mut dev = server.enroll("A-E1001-0001").await;
-    let record = clock_in_at(&mut dev, now);
+    let record = punch_at(&mut dev, PunchKind::In, now);
     let r = server.push(&dev, vec![dev.item(&record)]).await;
     assert_eq!(r[0].status, ItemStatus::Accepted, "{r:?}");
     (
@@ -752,10 +562,10 @@ async fn hr_invites_an_account_which_signs_in_and_is_disabled_at_once() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        r.between(r#"data-testid="shown-email">"#, "<"),
+        r.between(r#"data-testid="shown-email">"#, "<").unwrap(),
         "ho.wing@harbour-lane.example"
     );
-    let password = r.between(r#"data-testid="shown-secret">"#, "<");
+    let password = r.between(r#"data-testid="shown-secret">"#, "<").unwrap();
     assert_eq!(password.chars().count(), 20, "{password}");
     // The name is shown as text.
     assert!(r.body.contains("Ho Wing &#60;b&#62;何穎&#60;/b&#62;"));
@@ -778,7 +588,7 @@ async fn hr_invites_an_account_which_signs_in_and_is_disabled_at_once() {
         2,
         "only sign out and sign out everywhere"
     );
-    let csrf = audit.csrf();
+    let csrf = audit.csrf_field();
     assert_eq!(
         get(&server, "/console/accounts", &auditor).await.status,
         403
@@ -858,7 +668,7 @@ async fn hr_invites_an_account_which_signs_in_and_is_disabled_at_once() {
     )
     .await;
     assert_eq!(r.status, 200);
-    let fresh = r.between(r#"data-testid="shown-secret">"#, "<");
+    let fresh = r.between(r#"data-testid="shown-secret">"#, "<").unwrap();
     assert_ne!(fresh, password);
     assert_eq!(get(&server, "/console/today", &session).await.status, 303);
     assert!(
@@ -991,7 +801,11 @@ async fn hr_invites_an_account_which_signs_in_and_is_disabled_at_once() {
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
     let older = get(&server, &format!("/console/audit?before={}", seqs[2]), &hr).await;
-    let first_older: i64 = older.between(r#"data-seq=""#, "\"").parse().unwrap();
+    let first_older: i64 = older
+        .between(r#"data-seq=""#, "\"")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(first_older, seqs[3]);
     for bad in [
         "/console/audit?action=drop_tables",
@@ -1125,7 +939,7 @@ async fn create_token(
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let token = r.between(r#"data-testid="shown-secret">"#, "<");
+    let token = r.between(r#"data-testid="shown-secret">"#, "<").unwrap();
     assert!(
         token.starts_with("daka_at_") && token.len() >= 48,
         "{token}"
@@ -1407,13 +1221,13 @@ async fn rotating_the_admin_token_stops_the_old_one_at_once() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let newer = r.between(r#"data-testid="shown-secret">"#, "<");
+    let newer = r.between(r#"data-testid="shown-secret">"#, "<").unwrap();
     assert_eq!(server.admin_get(&new, "/admin/v1/devices").await.0, 401);
     assert_eq!(server.admin_get(&newer, "/admin/v1/devices").await.0, 200);
 
     // A manager may not.
     let lee = sign_in(&server, MANAGER_EMAIL, MANAGER_PASSWORD).await;
-    let csrf = get(&server, "/console/today", &lee).await.csrf();
+    let csrf = get(&server, "/console/today", &lee).await.csrf_field();
     let r = post(
         &server,
         "/console/api-tokens/rotate-admin",

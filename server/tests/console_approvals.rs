@@ -14,18 +14,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
+use common::console::*;
 use common::*;
 use daka_core::Policy;
 use daka_core::approvals::{Action, Decision, Signed, Submission};
-use daka_core::attempt::Attempt;
 use daka_core::attendance::plan::local_instant;
 use daka_core::attendance::{AttendanceEngine, DayKind};
-use daka_core::evidence::face_token::NonceLedger;
-use daka_core::evidence::{DeviceClock, FaceEvidence, Fix};
 use daka_core::protocol::ItemStatus;
-use daka_core::punch::{PunchDraft, PunchEvidence, PunchKind, PunchRecord};
-use daka_server::{Seed, SeedConsoleAccount, Server, ServerConfig, ServerOptions};
-use reqwest::header::HeaderMap;
+use daka_core::punch::PunchKind;
+use daka_server::{Seed, SeedConsoleAccount, ServerOptions};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -64,126 +61,7 @@ fn seed() -> Seed {
 }
 
 async fn start_with(options: ServerOptions) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        ServerConfig {
-            db_path: dir.path().join("server.db"),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            seed: Some(seed()),
-        },
-        options,
-    )
-    .await
-    .unwrap();
-    TestServer {
-        server,
-        dir,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
-}
-
-/// An answer: status, headers, body bytes.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
-}
-
-impl Page {
-    fn body(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
-
-    fn location(&self) -> &str {
-        self.header("location")
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
-    }
-
-    /// The value of the first hidden `csrf` field.
-    fn csrf_field(&self) -> String {
-        let body = self.body();
-        let at = body.find(r#"name="csrf" value=""#).expect("a csrf field");
-        let rest = &body[at + r#"name="csrf" value=""#.len()..];
-        rest[..rest.find('"').unwrap()].to_string()
-    }
-
-    /// The markup of the element whose opening tag carries `data-testid="{testid}"`, up to
-    /// the closing `</{tag}>` that ends it (elements of these pages do not nest their own
-    /// tag).
-    fn element(&self, tag: &str, testid: &str) -> Option<String> {
-        let body = self.body();
-        let at = body.find(&format!(r#"data-testid="{testid}""#))?;
-        let start = body[..at].rfind(&format!("<{tag}"))?;
-        let end = body[at..].find(&format!("</{tag}>"))? + at;
-        Some(body[start..end].to_string())
-    }
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        bytes: r.bytes().await.unwrap().to_vec(),
-    }
-}
-
-async fn get(server: &TestServer, path: &str, cookies: &str) -> Page {
-    let mut req = server.http.get(server.url(path));
-    if !cookies.is_empty() {
-        req = req.header("cookie", cookies);
-    }
-    read(req.send().await.unwrap()).await
-}
-
-async fn post(server: &TestServer, path: &str, cookies: &str, form: &[(&str, &str)]) -> Page {
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let mut req = server
-        .http
-        .post(server.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    if !cookies.is_empty() {
-        req = req.header("cookie", cookies);
-    }
-    read(req.send().await.unwrap()).await
-}
-
-/// Signs in; the session cookie and the session's CSRF token.
-async fn sign_in(server: &TestServer, (email, password): (&str, &str)) -> (String, String) {
-    let form = get(server, "/console/login?lang=en", "").await;
-    let csrf = form.cookie("daka_csrf").expect("a daka_csrf cookie");
-    let r = post(
-        server,
-        "/console/login",
-        &format!("daka_csrf={csrf}; daka_lang=en"),
-        &[("email", email), ("password", password), ("csrf", &csrf)],
-    )
-    .await;
-    assert_eq!(r.status, 303, "{}", r.body());
-    let cookies = format!(
-        "daka_session={}; daka_lang=en",
-        r.cookie("daka_session").unwrap()
-    );
-    let today = get(server, "/console/today", &cookies).await;
-    assert_eq!(today.status, 200);
-    (cookies, today.csrf_field())
+    start_console(seed(), options).await
 }
 
 async fn console_audit(server: &TestServer) -> Vec<Value> {
@@ -285,7 +163,7 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
     .await;
 
     // The manager sees the claim: applicant, amount, escaped text, the receipt inline.
-    let (lee, lee_csrf) = sign_in(&server, MANAGER).await;
+    let (lee, lee_csrf) = sign_in_en(&server, MANAGER).await;
     let page = get(&server, "/console/approvals", &lee).await;
     assert_eq!(page.status, 200);
     assert_eq!(page.header("x-content-type-options"), "nosniff");
@@ -327,9 +205,9 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
     assert_eq!(crossed.status, 404);
 
     // Another team's manager guessing the ids: 404, and nothing of the claim.
-    let (ho, ho_csrf) = sign_in(&server, OTHER_MANAGER).await;
+    let (ho, ho_csrf) = sign_in_en(&server, OTHER_MANAGER).await;
     let ho_page = get(&server, "/console/approvals", &ho).await;
-    assert!(!ho_page.body().contains(&other), "{}", ho_page.body());
+    assert!(!ho_page.body.contains(&other), "{}", ho_page.body);
     let guessed = get(
         &server,
         &format!("/console/approvals/{other}/files/{colleague_sha}"),
@@ -338,7 +216,7 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
     .await;
     assert_eq!(guessed.status, 404);
     assert_ne!(guessed.bytes, colleague_receipt);
-    assert!(!guessed.body().contains("Printer paper"));
+    assert!(!guessed.body.contains("Printer paper"));
     let guessed = post(
         &server,
         &format!("/console/approvals/{other}/decide"),
@@ -347,7 +225,7 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
     )
     .await;
     assert_eq!(guessed.status, 404);
-    assert!(!guessed.body().contains("Printer paper"));
+    assert!(!guessed.body.contains("Printer paper"));
     assert_eq!(
         admin_request(&server, &other).await["status"],
         "pending",
@@ -355,7 +233,7 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
     );
 
     // An auditor reads, and cannot decide.
-    let (auditor, auditor_csrf) = sign_in(&server, AUDITOR).await;
+    let (auditor, auditor_csrf) = sign_in_en(&server, AUDITOR).await;
     let auditor_page = get(&server, "/console/approvals", &auditor).await;
     let auditor_card = auditor_page
         .element("article", &format!("request-{id}"))
@@ -370,7 +248,7 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
     .await;
     assert_eq!(refused.status, 403);
     // HR without a linked employee reads, and cannot decide either.
-    let (hr, hr_csrf) = sign_in(&server, HR).await;
+    let (hr, hr_csrf) = sign_in_en(&server, HR).await;
     let hr_card = get(&server, "/console/approvals", &hr)
         .await
         .element("article", &format!("request-{id}"))
@@ -429,7 +307,7 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
         ],
     )
     .await;
-    assert_eq!(r.status, 303, "{}", r.body());
+    assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(
         r.location(),
         format!("/console/approvals?done=approve&request={id}")
@@ -438,7 +316,7 @@ async fn an_expense_claim_is_decided_on_the_console_and_signed_by_the_server() {
     assert!(
         done.element("p", "approvals-done").is_some(),
         "{}",
-        done.body()
+        done.body
     );
     let card = done.element("article", &format!("request-{id}")).unwrap();
     assert!(
@@ -630,7 +508,7 @@ async fn files_that_are_not_raster_images_are_downloads() {
         "receipts": [file_ref(svg, "image/svg+xml"), file_ref(&html, "text/html")],
     });
     let id = submit(&server, &applicant, "expense", form).await;
-    let (lee, _) = sign_in(&server, MANAGER).await;
+    let (lee, _) = sign_in_en(&server, MANAGER).await;
     let page = get(&server, "/console/approvals", &lee).await;
     let card = page.element("article", &format!("request-{id}")).unwrap();
     assert!(!card.contains("receipt-image"), "no inline image: {card}");
@@ -666,87 +544,6 @@ async fn files_that_are_not_raster_images_are_downloads() {
     )
     .await;
     assert_eq!(bad.status, 404);
-}
-
-/// A face token issued at `now`.
-fn face_token_at(employee: &str, nonce: &str, now: DateTime<Utc>) -> String {
-    let seed = URL_SAFE_NO_PAD.decode(FACE_SEED_B64).unwrap();
-    let key = Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
-    let header = json!({"alg": "EdDSA", "kid": FACE_KID, "typ": "JWT"});
-    let claims = json!({
-        "iss": FACE_ISS, "sub": employee, "nonce": nonce,
-        "iat": now.timestamp() - 2, "exp": now.timestamp() + 60,
-        "score": 0.97, "liveness": "pass", "model": "server-test"
-    });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key.sign(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
-}
-
-/// A punch of `kind` made at `now` (the server's clock): a field punch (外勤) at a client's
-/// office in Kowloon Bay, far from the Causeway Bay store; any other kind at the store, by
-/// its Wi-Fi.
-fn punch_at(dev: &mut TestDevice, kind: PunchKind, now: DateTime<Utc>) -> PunchRecord {
-    let nonce = NonceLedger::new().issue().unwrap();
-    let face = FaceEvidence {
-        token: face_token_at(&dev.employee_id, &nonce, now),
-        nonce,
-    };
-    let clock = DeviceClock {
-        wall: now,
-        monotonic_ms: 10_000 + dev.started.elapsed().as_millis() as u64,
-        boot_id: "boot-1".into(),
-    };
-    let (fix, wifi) = if kind == PunchKind::Field {
-        let fix = Fix {
-            lat: 22.3229,
-            lon: 114.2090,
-            accuracy_m: 10.0,
-            time: now,
-            monotonic_ms: None,
-            mock: false,
-            provider: Some("gps".into()),
-        };
-        (Some(fix), Vec::new())
-    } else {
-        (None, vec![CWB_BSSID.to_owned()])
-    };
-    let attempt = Attempt {
-        employee_id: dev.employee_id.clone(),
-        kind,
-        fix: fix.clone(),
-        more_fixes: Vec::new(),
-        wifi_bssids: wifi,
-        face: Some(face.clone()),
-        clock: clock.clone(),
-        previous: Default::default(),
-        anchor: None,
-    };
-    let verdict = dev
-        .engine
-        .evaluate(&attempt, Some(now), &mut NonceLedger::new())
-        .unwrap();
-    let draft = PunchDraft {
-        kind,
-        employee_id: dev.employee_id.clone(),
-        evidence: PunchEvidence {
-            fix,
-            more_fixes: Vec::new(),
-            wifi_bssids: attempt.normalized_bssids(),
-            face_token: Some(face.token),
-            nonce: Some(face.nonce),
-        },
-        clock,
-        server_offset_ms: Some(0),
-        policy_version: verdict.policy_version,
-        verdict,
-        id_time: now,
-    };
-    dev.chain.append(draft, &dev.signer).unwrap()
 }
 
 /// E1001's last two working days up to today.
@@ -813,9 +610,9 @@ async fn a_field_punch_approved_in_exceptions_counts_as_attendance() {
     assert!(before["segments"][0]["clock_in"].is_null(), "{before}");
 
     // In the manager's queue, with the link to its evidence and the review form.
-    let (lee, lee_csrf) = sign_in(&server, MANAGER).await;
+    let (lee, lee_csrf) = sign_in_en(&server, MANAGER).await;
     let page = get(&server, "/console/exceptions", &lee).await;
-    assert_eq!(page.status, 200, "{}", page.body());
+    assert_eq!(page.status, 200, "{}", page.body);
     let item = page
         .element("div", &format!("field-punch-{punch_id}"))
         .expect("the field punch in the queue");
@@ -828,15 +625,15 @@ async fn a_field_punch_approved_in_exceptions_counts_as_attendance() {
     assert!(item.contains(r#"href="/console/people/E1001""#), "{item}");
     assert!(item.contains(r#"data-testid="review-form""#), "{item}");
     // HR reads it; another team's manager does not see it and cannot decide it.
-    let (hr, _) = sign_in(&server, HR).await;
+    let (hr, _) = sign_in_en(&server, HR).await;
     let hr_item = get(&server, "/console/exceptions", &hr)
         .await
         .element("div", &format!("field-punch-{punch_id}"))
         .expect("HR sees every field punch");
     assert!(!hr_item.contains("review-form"), "{hr_item}");
-    let (ho, ho_csrf) = sign_in(&server, OTHER_MANAGER).await;
+    let (ho, ho_csrf) = sign_in_en(&server, OTHER_MANAGER).await;
     let ho_page = get(&server, "/console/exceptions", &ho).await;
-    assert!(!ho_page.body().contains(&punch_id));
+    assert!(!ho_page.body.contains(&punch_id));
     let guessed = post(
         &server,
         &format!("/console/exceptions/punches/{punch_id}/review"),
@@ -868,15 +665,11 @@ async fn a_field_punch_approved_in_exceptions_counts_as_attendance() {
         ],
     )
     .await;
-    assert_eq!(r.status, 303, "{}", r.body());
+    assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.location(), "/console/exceptions?done=approve");
     let after_page = get(&server, r.location(), &lee).await;
     assert!(after_page.element("p", "exceptions-done").is_some());
-    assert!(
-        !after_page
-            .body()
-            .contains(&format!("field-punch-{punch_id}"))
-    );
+    assert!(!after_page.body.contains(&format!("field-punch-{punch_id}")));
 
     // Attendance now counts it: the day's clock-in is the punch.
     let after = day(&server, workday).await;
@@ -977,7 +770,7 @@ async fn a_day_without_its_clock_out_is_a_missing_punch() {
         (local_instant(policy.time_zone(), workday, 10 * 60 + 30) - Utc::now()).num_milliseconds(),
         Ordering::SeqCst,
     );
-    let (lee, _) = sign_in(&server, MANAGER).await;
+    let (lee, _) = sign_in_en(&server, MANAGER).await;
     let month = format!("{}", previous.format("%Y-%m"));
     let page = get(&server, &format!("/console/exceptions?month={month}"), &lee).await;
     assert_eq!(page.status, 200);
@@ -1008,7 +801,7 @@ async fn a_day_without_its_clock_out_is_a_missing_punch() {
 #[tokio::test]
 async fn exceptions_list_absences_and_refuse_a_bad_month() {
     let server = start_with(ServerOptions::default()).await;
-    let (lee, _) = sign_in(&server, MANAGER).await;
+    let (lee, _) = sign_in_en(&server, MANAGER).await;
     let bad = get(&server, "/console/exceptions?month=2026-13", &lee).await;
     assert_eq!(bad.status, 400);
     let error = bad.element("p", "exceptions-month-error").unwrap();
@@ -1023,7 +816,7 @@ async fn exceptions_list_absences_and_refuse_a_bad_month() {
         "{absences}"
     );
     assert!(!absences.contains("E2001"), "{absences}");
-    assert!(page.body().contains(r#"value="2026-11""#));
+    assert!(page.body.contains(r#"value="2026-11""#));
 }
 
 /// Posts a decision on `id` as the signed-in account; where it redirects to.
@@ -1042,7 +835,7 @@ async fn decide(
         &form,
     )
     .await;
-    assert_eq!(r.status, 303, "{}", r.body());
+    assert_eq!(r.status, 303, "{}", r.body);
     r.location().to_owned()
 }
 
@@ -1073,7 +866,7 @@ async fn every_approver_action_is_available_on_the_console_with_the_same_rules()
         expense(9_000, "Lee's taxi", &receipt),
     )
     .await;
-    let lee = sign_in(&server, MANAGER).await;
+    let lee = sign_in_en(&server, MANAGER).await;
     let done = |action: &str, id: &str| format!("/console/approvals?done={action}&request={id}");
     let error = |code: &str, id: &str| format!("/console/approvals?error={code}&request={id}");
 

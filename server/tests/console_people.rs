@@ -7,10 +7,10 @@
 mod common;
 
 use chrono::Utc;
+use common::console::*;
 use common::*;
 use daka_core::protocol::{ItemStatus, PushRequest, TokenRequest};
-use daka_server::{Seed, SeedConsoleAccount, Server, ServerConfig, ServerOptions};
-use reqwest::header::HeaderMap;
+use daka_server::{Seed, SeedConsoleAccount, ServerOptions};
 use serde_json::{Value, json};
 
 const HR_EMAIL: &str = "hr@harbour-lane.example";
@@ -53,112 +53,7 @@ fn seed() -> Seed {
 }
 
 async fn start() -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        ServerConfig {
-            db_path: dir.path().join("server.db"),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            seed: Some(seed()),
-        },
-        ServerOptions::default(),
-    )
-    .await
-    .unwrap();
-    TestServer {
-        server,
-        dir,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
-}
-
-/// An answer: status, headers, body.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .map_or("", |v| v.to_str().unwrap())
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap()[name.len() + 1..].to_string())
-    }
-
-    /// The value of the first hidden `csrf` field.
-    fn csrf_field(&self) -> String {
-        self.between(r#"name="csrf" value=""#, "\"")
-            .expect("a csrf field")
-    }
-
-    /// The text after the first `start` up to the next `end`.
-    fn between(&self, start: &str, end: &str) -> Option<String> {
-        let at = self.body.find(start)? + start.len();
-        let rest = &self.body[at..];
-        Some(rest[..rest.find(end)?].to_string())
-    }
-
-    /// The element whose opening tag holds `data-testid="{id}"`, up to its `</{tag}>`.
-    fn element(&self, tag: &str, id: &str) -> Option<&str> {
-        let marker = format!(r#"data-testid="{id}""#);
-        let at = self.body.find(&marker)?;
-        let start = self.body[..at].rfind(&format!("<{tag}"))?;
-        let end = self.body[start..].find(&format!("</{tag}>"))? + start;
-        Some(&self.body[start..end])
-    }
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap(),
-    }
-}
-
-async fn get(server: &TestServer, path: &str, cookies: &str) -> Page {
-    let req = server.http.get(server.url(path)).header("cookie", cookies);
-    read(req.send().await.unwrap()).await
-}
-
-async fn post(server: &TestServer, path: &str, cookies: &str, form: &[(&str, &str)]) -> Page {
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let req = server
-        .http
-        .post(server.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", cookies)
-        .body(body);
-    read(req.send().await.unwrap()).await
-}
-
-/// Signs in; the `daka_session=…` cookie to send.
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
-    let form = get(server, "/console/login", "").await;
-    let csrf = form.cookie("daka_csrf").unwrap();
-    let r = post(
-        server,
-        "/console/login",
-        &format!("daka_csrf={csrf}"),
-        &[("email", email), ("password", password), ("csrf", &csrf)],
-    )
-    .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    format!("daka_session={}", r.cookie("daka_session").unwrap())
+    start_console(seed(), ServerOptions::default()).await
 }
 
 /// The session's CSRF token, read from a page's form.

@@ -6,11 +6,12 @@
 mod common;
 
 use chrono::Utc;
+use common::console::*;
 use common::*;
 use daka_core::evidence::{FaceEvidence, Fix};
 use daka_core::protocol::ItemStatus;
 use daka_core::punch::PunchKind;
-use daka_server::{Seed, SeedConsoleAccount, Server, ServerConfig, ServerOptions};
+use daka_server::{Seed, SeedConsoleAccount, ServerOptions};
 use serde_json::{Value, json};
 
 const HR_EMAIL: &str = "hr@harbour-lane.example";
@@ -44,135 +45,7 @@ async fn start() -> TestServer {
 }
 
 async fn start_with(options: ServerOptions) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        ServerConfig {
-            db_path: dir.path().join("server.db"),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            seed: Some(seed()),
-        },
-        options,
-    )
-    .await
-    .unwrap();
-    TestServer {
-        server,
-        dir,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    content_type: String,
-    csp: String,
-    body: String,
-}
-
-impl Page {
-    fn csrf(&self) -> String {
-        let key = r#"name="csrf" value=""#;
-        let at = self.body.find(key).expect("a csrf field") + key.len();
-        self.body[at..at + self.body[at..].find('"').unwrap()].to_string()
-    }
-
-    /// The text of the element with `data-testid="{id}"`, up to its first tag end.
-    fn testid(&self, id: &str) -> Option<&str> {
-        let key = format!(r#"data-testid="{id}""#);
-        let at = self.body.find(&key)?;
-        let rest = &self.body[at..];
-        let start = rest.find('>')? + 1;
-        let end = rest[start..].find('<')?;
-        Some(&rest[start..start + end])
-    }
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        location: r
-            .headers()
-            .get("location")
-            .map_or(String::new(), |v| v.to_str().unwrap().to_string()),
-        content_type: r
-            .headers()
-            .get("content-type")
-            .map_or(String::new(), |v| v.to_str().unwrap().to_string()),
-        csp: r
-            .headers()
-            .get("content-security-policy")
-            .map_or(String::new(), |v| v.to_str().unwrap().to_string()),
-        body: r.text().await.unwrap(),
-    }
-}
-
-async fn get(server: &TestServer, path: &str, cookies: &str) -> Page {
-    read(
-        server
-            .http
-            .get(server.url(path))
-            .header("cookie", cookies)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn post(server: &TestServer, path: &str, cookies: &str, form: &[(&str, &str)]) -> Page {
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    read(
-        server
-            .http
-            .post(server.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookies)
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
-    let form = server
-        .http
-        .get(server.url("/console/login"))
-        .send()
-        .await
-        .unwrap();
-    let csrf = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("daka_csrf="))
-        .unwrap();
-    let csrf = csrf.split(';').next().unwrap()["daka_csrf=".len()..].to_string();
-    let r = server
-        .http
-        .post(server.url("/console/login"))
-        .header("cookie", format!("daka_csrf={csrf}"))
-        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("daka_session="))
-        .unwrap();
-    session.split(';').next().unwrap().to_string()
+    start_console(seed(), options).await
 }
 
 /// The Kwai Chung depot's form (a circle of 150 m) with its radius set to `radius`.
@@ -246,14 +119,14 @@ async fn hr_edits_a_fence_reviews_the_diff_and_publishes_it_to_devices() {
             .contains(r#"<script src="/console/assets/policy-map-"#)
     );
     assert_eq!(site.testid("advice-reviewed"), Some("–"));
-    let csrf = site.csrf();
+    let csrf = site.csrf_field();
 
     // The script is served under its content hash, cached for a year.
     let at = site.body.find(r#"<script src=""#).unwrap() + r#"<script src=""#.len();
     let js_path = &site.body[at..at + site.body[at..].find('"').unwrap()];
     let js = get(&server, js_path, "").await;
     assert_eq!(js.status, 200);
-    assert!(js.content_type.starts_with("text/javascript"));
+    assert!(js.header("content-type").starts_with("text/javascript"));
     assert!(js.body.contains("X-CSRF-Token"));
 
     // Preview: the advisor's numbers for the fields, nothing saved.
@@ -316,7 +189,7 @@ async fn hr_edits_a_fence_reviews_the_diff_and_publishes_it_to_devices() {
     )
     .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
-    assert_eq!(saved.location, "/console/sites/kc-depot?saved=1");
+    assert_eq!(saved.location(), "/console/sites/kc-depot?saved=1");
     let again = get(&server, "/console/sites/kc-depot?saved=1", &hr).await;
     assert!(again.body.contains(r#"data-testid="saved-notice""#));
     assert!(
@@ -384,7 +257,7 @@ async fn hr_edits_a_fence_reviews_the_diff_and_publishes_it_to_devices() {
     )
     .await;
     assert_eq!(publish.status, 303, "{}", publish.body);
-    assert_eq!(publish.location, "/console/policy/review?published=43");
+    assert_eq!(publish.location(), "/console/policy/review?published=43");
     assert_eq!(current_version(&server).await, 43);
     let bundle: Value = server
         .http
@@ -436,7 +309,9 @@ async fn hr_edits_a_fence_reviews_the_diff_and_publishes_it_to_devices() {
 async fn an_invalid_edit_shows_the_error_next_to_the_field_and_saves_nothing() {
     let server = start().await;
     let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
-    let csrf = get(&server, "/console/sites/kc-depot", &hr).await.csrf();
+    let csrf = get(&server, "/console/sites/kc-depot", &hr)
+        .await
+        .csrf_field();
 
     // A negative radius: the core's check, next to the fence.
     let bad = post(
@@ -545,7 +420,7 @@ async fn an_invalid_edit_shows_the_error_next_to_the_field_and_saves_nothing() {
 async fn managers_and_auditors_read_only_and_csrf_is_required() {
     let server = start().await;
     let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
-    let hr_csrf = get(&server, "/console/sites", &hr).await.csrf();
+    let hr_csrf = get(&server, "/console/sites", &hr).await.csrf_field();
     for (email, password) in [
         (MANAGER_EMAIL, MANAGER_PASSWORD),
         (AUDITOR_EMAIL, AUDITOR_PASSWORD),
@@ -556,7 +431,7 @@ async fn managers_and_auditors_read_only_and_csrf_is_required() {
         assert!(page.body.contains(r#"data-testid="read-only""#), "{email}");
         assert!(!page.body.contains(r#"data-testid="save-site""#), "{email}");
         assert!(!page.body.contains("<script src="), "{email}");
-        let csrf = page.csrf();
+        let csrf = page.csrf_field();
         let r = post(
             &server,
             "/console/sites/kc-depot",
@@ -622,7 +497,7 @@ async fn managers_and_auditors_read_only_and_csrf_is_required() {
 async fn a_site_named_like_markup_renders_as_text() {
     let server = start().await;
     let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
-    let csrf = get(&server, "/console/sites", &hr).await.csrf();
+    let csrf = get(&server, "/console/sites", &hr).await.csrf_field();
     let mut form = depot_form(&csrf, "0", "150");
     form.retain(|(k, _)| *k != "name");
     form.push(("name", "<script>alert(1)</script>"));
@@ -649,8 +524,8 @@ async fn a_stale_edit_or_publish_is_refused() {
     let server = start().await;
     let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
     let second = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
-    let csrf = get(&server, "/console/sites", &hr).await.csrf();
-    let csrf2 = get(&server, "/console/sites", &second).await.csrf();
+    let csrf = get(&server, "/console/sites", &hr).await.csrf_field();
+    let csrf2 = get(&server, "/console/sites", &second).await.csrf_field();
     let r = post(
         &server,
         "/console/sites/kc-depot",
@@ -868,7 +743,7 @@ async fn map_tiles_are_drawn_only_when_configured_and_only_then_allowed() {
     let page = get(&plain, "/console/sites/cwb-store", &hr).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains(r#"data-testid="map-tile""#));
-    assert!(page.csp.contains("img-src 'self';"), "{}", page.csp);
+    assert!(page.csp().contains("img-src 'self';"), "{}", page.csp());
 
     let tiled = start_with(ServerOptions {
         console_map_tiles: Some("https://tiles.example:8443/{z}/{x}/{y}.png".into()),
@@ -885,15 +760,15 @@ async fn map_tiles_are_drawn_only_when_configured_and_only_then_allowed() {
         page.body
     );
     assert!(
-        page.csp
+        page.csp()
             .contains("img-src 'self' https://tiles.example:8443;"),
         "{}",
-        page.csp
+        page.csp()
     );
-    assert!(!page.csp.contains("unsafe-inline"));
+    assert!(!page.csp().contains("unsafe-inline"));
     // Pages without a map keep the strict policy.
     let today = get(&tiled, "/console/today", &hr).await;
-    assert!(today.csp.contains("img-src 'self';"), "{}", today.csp);
+    assert!(today.csp().contains("img-src 'self';"), "{}", today.csp());
 }
 
 #[tokio::test]
@@ -901,7 +776,9 @@ async fn the_advisor_gives_the_numbers_of_daka_fences() {
     use daka_core::advisor::{AdvisorConfig, Outcomes, advise};
     let server = start().await;
     let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
-    let csrf = get(&server, "/console/sites/kc-depot", &hr).await.csrf();
+    let csrf = get(&server, "/console/sites/kc-depot", &hr)
+        .await
+        .csrf_field();
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&depot_form(&csrf, "0", "150"))
         .finish();
@@ -975,7 +852,7 @@ async fn a_section_edit_goes_to_the_draft_and_shows_in_the_review() {
     let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
     let page = get(&server, "/console/policy", &hr).await;
     assert_eq!(page.status, 200);
-    let csrf = page.csrf();
+    let csrf = page.csrf_field();
     for name in [
         "thresholds",
         "shifts",
@@ -1007,7 +884,7 @@ async fn a_section_edit_goes_to_the_draft_and_shows_in_the_review() {
     )
     .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
-    assert_eq!(saved.location, "/console/policy?saved=1#section-holidays");
+    assert_eq!(saved.location(), "/console/policy?saved=1#section-holidays");
     let review = get(&server, "/console/policy/review", &hr).await;
     let adds: Vec<&str> = review
         .body
@@ -1046,7 +923,7 @@ async fn the_thresholds_have_fields_of_their_own_checked_by_the_core() {
     let server = start().await;
     let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
     let page = get(&server, "/console/policy", &hr).await;
-    let csrf = page.csrf();
+    let csrf = page.csrf_field();
     assert!(
         page.body
             .contains(r#"value="80" data-testid="t_max_accuracy_m""#),

@@ -1,7 +1,10 @@
 //! Shared helpers of the server tests: a server on loopback with a temporary database and two
 //! organisations, test devices that enrol, sign and chain real punch records, face tokens
 //! signed with the demonstration matcher key, a small admin client, and attachment uploads.
+//! The console tests' pages, requests and sign-ins are in [`console`].
 #![allow(dead_code)]
+
+pub(crate) mod console;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -107,22 +110,27 @@ impl TestServer {
     }
 
     pub(crate) async fn start_with(options: ServerOptions) -> TestServer {
+        TestServer::start_on(two_org_seed(), options, reqwest::Client::new()).await
+    }
+
+    /// A server on `seed` with `options`, whose tests send their requests with `http`.
+    pub(crate) async fn start_on(
+        seed: Seed,
+        options: ServerOptions,
+        http: reqwest::Client,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start_with(
             ServerConfig {
                 db_path: dir.path().join("server.db"),
                 listen: "127.0.0.1:0".parse().unwrap(),
-                seed: Some(two_org_seed()),
+                seed: Some(seed),
             },
             options,
         )
         .await
         .unwrap();
-        TestServer {
-            server,
-            dir,
-            http: reqwest::Client::new(),
-        }
+        TestServer { server, dir, http }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -274,8 +282,19 @@ pub(crate) fn file_ref(bytes: &[u8], media_type: &str) -> Value {
 
 /// A face-match token (compact JWS, EdDSA) for `employee` and `nonce`, signed with `seed`.
 pub(crate) fn face_token_with(seed: &[u8], kid: &str, employee: &str, nonce: &str) -> String {
+    face_token_issued(seed, kid, employee, nonce, Utc::now())
+}
+
+/// [`face_token_with`] issued at `now`.
+fn face_token_issued(
+    seed: &[u8],
+    kid: &str,
+    employee: &str,
+    nonce: &str,
+    now: DateTime<Utc>,
+) -> String {
     let key = Ed25519KeyPair::from_seed_unchecked(seed).unwrap();
-    let now = Utc::now().timestamp();
+    let now = now.timestamp();
     let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
     let claims = json!({
         "iss": FACE_ISS, "sub": employee, "nonce": nonce,
@@ -293,8 +312,13 @@ pub(crate) fn face_token_with(seed: &[u8], kid: &str, employee: &str, nonce: &st
 
 /// A face token from the trusted demonstration matcher.
 pub(crate) fn face_token(employee: &str, nonce: &str) -> String {
+    face_token_at(employee, nonce, Utc::now())
+}
+
+/// A face token from the trusted demonstration matcher, issued at `now`.
+pub(crate) fn face_token_at(employee: &str, nonce: &str, now: DateTime<Utc>) -> String {
     let seed = URL_SAFE_NO_PAD.decode(FACE_SEED_B64).unwrap();
-    face_token_with(&seed, FACE_KID, employee, nonce)
+    face_token_issued(&seed, FACE_KID, employee, nonce, now)
 }
 
 pub(crate) fn fresh_nonce() -> String {
@@ -363,7 +387,27 @@ impl TestDevice {
         more_fixes: Vec<Fix>,
     ) -> PunchRecord {
         let clock = self.clock();
-        let now = Utc::now();
+        self.record_on(spec, more_fixes, clock, Utc::now())
+    }
+
+    /// [`TestDevice::record`] made at `now` (the server's clock, which a test may have moved).
+    pub(crate) fn record_at(&mut self, spec: PunchSpec, now: DateTime<Utc>) -> PunchRecord {
+        let clock = DeviceClock {
+            wall: now,
+            ..self.clock()
+        };
+        self.record_on(spec, Vec::new(), clock, now)
+    }
+
+    /// Signs and chains a record for `spec` with the device's `clock` reading, judged and
+    /// identified at `now`.
+    fn record_on(
+        &mut self,
+        spec: PunchSpec,
+        more_fixes: Vec<Fix>,
+        clock: DeviceClock,
+        now: DateTime<Utc>,
+    ) -> PunchRecord {
         let attempt = Attempt {
             employee_id: self.employee_id.clone(),
             kind: spec.kind,
