@@ -855,6 +855,9 @@ async fn a_section_edit_goes_to_the_draft_and_shows_in_the_review() {
     let csrf = page.csrf_field();
     for name in [
         "thresholds",
+        "sites",
+        "employees",
+        "roles",
         "shifts",
         "schedules",
         "rosters",
@@ -905,7 +908,7 @@ async fn a_section_edit_goes_to_the_draft_and_shows_in_the_review() {
     // An unknown section is not found.
     let r = post(
         &server,
-        "/console/policy/sections/sites",
+        "/console/policy/sections/org",
         &hr,
         &[("csrf", &csrf), ("rev", "1"), ("json", "[]")],
     )
@@ -916,6 +919,108 @@ async fn a_section_edit_goes_to_the_draft_and_shows_in_the_review() {
             .await
             .contains(&"policy_draft_edited".to_string())
     );
+}
+
+#[tokio::test]
+async fn hr_adds_a_site_and_an_employee_and_publishes_them() {
+    let server = start().await;
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let csrf = get(&server, "/console/policy", &hr).await.csrf_field();
+    let original: Value = serde_json::from_str(&hk_policy_text()).unwrap();
+    let version = current_version(&server).await;
+
+    // A manager nobody knows: refused, the core's message next to the employees section,
+    // and the draft is not started.
+    let mut employees = original["employees"].clone();
+    employees.as_array_mut().unwrap().push(json!({
+        "id": "E3001", "name": "Tsang Wai 曾偉", "sites": ["cwb-store"], "manager": "E9999"
+    }));
+    let refused = post(
+        &server,
+        "/console/policy/sections/employees",
+        &hr,
+        &[
+            ("csrf", &csrf),
+            ("rev", "0"),
+            ("json", &employees.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let error = refused.testid("error-employees").unwrap_or_default();
+    assert!(error.contains("E9999"), "{}", refused.body);
+    assert!(refused.testid("error-sites").is_none());
+
+    // A new store, then its employee under Lee, then the finance role: three saved edits.
+    let mut sites = original["sites"].clone();
+    sites.as_array_mut().unwrap().push(json!({
+        "id": "tw-store", "name": "Tsuen Wan Store 荃灣店", "tolerance_m": 20,
+        "fences": [{"center": [114.1175, 22.3713], "radius_m": 60}]
+    }));
+    employees[6]["manager"] = json!("E0101");
+    employees[6]["sites"] = json!(["tw-store"]);
+    let mut roles = original["approvals"]["roles"].clone();
+    roles[0]["members"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("E3001"));
+    for (rev, section, value) in [
+        ("0", "sites", &sites),
+        ("1", "employees", &employees),
+        ("2", "roles", &roles),
+    ] {
+        let saved = post(
+            &server,
+            &format!("/console/policy/sections/{section}"),
+            &hr,
+            &[("csrf", &csrf), ("rev", rev), ("json", &value.to_string())],
+        )
+        .await;
+        assert_eq!(saved.status, 303, "{section}: {}", saved.body);
+    }
+    // An employee at a site that does not exist is refused the same way.
+    let mut stray = employees.clone();
+    stray[6]["sites"] = json!(["no-such-site"]);
+    let refused = post(
+        &server,
+        "/console/policy/sections/employees",
+        &hr,
+        &[("csrf", &csrf), ("rev", "3"), ("json", &stray.to_string())],
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .testid("error-employees")
+            .unwrap_or_default()
+            .contains("no-such-site"),
+        "{}",
+        refused.body
+    );
+
+    let publish = post(
+        &server,
+        "/console/policy/publish",
+        &hr,
+        &[("csrf", &csrf), ("rev", "3")],
+    )
+    .await;
+    assert_eq!(publish.status, 303, "{}", publish.body);
+    assert_eq!(current_version(&server).await, version + 1);
+    let (status, bundle) = server.admin_get(ADMIN_A, "/admin/v1/policy").await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(bundle["document"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        doc["sites"].as_array().unwrap().len(),
+        sites.as_array().unwrap().len()
+    );
+    assert_eq!(doc["employees"][6]["id"], json!("E3001"));
+    assert_eq!(doc["employees"][6]["manager"], json!("E0101"));
+    assert_eq!(doc["approvals"]["roles"][0]["members"], roles[0]["members"]);
+    // The new site has its own page with the map.
+    let site = get(&server, "/console/sites/tw-store", &hr).await;
+    assert_eq!(site.status, 200);
+    assert!(site.body.contains("Tsuen Wan Store 荃灣店"));
 }
 
 #[tokio::test]

@@ -552,6 +552,21 @@ pub(crate) const EN: &[(&str, &str)] = &[
         "policy.section.thresholds.hint",
         "Accuracy, time, face and presence thresholds (thresholds).",
     ),
+    ("policy.section.sites", "Sites"),
+    (
+        "policy.section.sites.hint",
+        "Every site: add one, remove one, or edit its fences here; the map edits one site at a time (sites).",
+    ),
+    ("policy.section.employees", "Employees"),
+    (
+        "policy.section.employees.hint",
+        "Employees with their manager and the sites they clock in at (employees).",
+    ),
+    ("policy.section.roles", "Approval roles"),
+    (
+        "policy.section.roles.hint",
+        "Who belongs to each approval role, such as finance and hr (approvals.roles).",
+    ),
     ("policy.section.shifts", "Shifts"),
     (
         "policy.section.shifts.hint",
@@ -1358,6 +1373,21 @@ pub(crate) const ZH_HANT: &[(&str, &str)] = &[
     (
         "policy.section.thresholds.hint",
         "定位精度、時間、人臉及位置門檻（thresholds）。",
+    ),
+    ("policy.section.sites", "工作地點"),
+    (
+        "policy.section.sites.hint",
+        "所有工作地點：在此新增、刪除或編輯範圍；地圖每次編輯一個地點（sites）。",
+    ),
+    ("policy.section.employees", "員工"),
+    (
+        "policy.section.employees.hint",
+        "員工及其上司和可打卡的工作地點（employees）。",
+    ),
+    ("policy.section.roles", "審批角色"),
+    (
+        "policy.section.roles.hint",
+        "各審批角色的成員，例如 finance 及 hr（approvals.roles）。",
     ),
     ("policy.section.shifts", "班次"),
     (

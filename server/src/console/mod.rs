@@ -82,7 +82,7 @@ fn today_js_name() -> &'static str {
 }
 
 /// Largest form body read.
-const MAX_FORM_BYTES: usize = 16 * 1024;
+const MAX_FORM_BYTES: usize = 512 * 1024;
 
 /// The content security policy of every console answer: nothing but this server's own files,
 /// no inline script or style, no framing.

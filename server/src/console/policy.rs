@@ -1166,6 +1166,9 @@ async fn site_advice(
 /// The sections edited as JSON: name, JSON pointer, and the core's path prefix.
 const SECTIONS: &[(&str, &str, &str)] = &[
     ("thresholds", "/thresholds", "thresholds"),
+    ("sites", "/sites", "sites"),
+    ("employees", "/employees", "employees"),
+    ("roles", "/approvals/roles", "approvals.roles"),
     ("shifts", "/attendance/shifts", "attendance.shifts"),
     ("schedules", "/attendance/schedules", "attendance.schedules"),
     ("rosters", "/attendance/people", "attendance.people"),
