@@ -89,6 +89,12 @@ pub async fn enroll(
             Ok((outcome, org))
         })
         .await?;
+    state.inner.metrics.record_enrolment(match &outcome {
+        EnrollOutcome::Enrolled { .. } => "enrolled",
+        EnrollOutcome::UnknownCode => "enrollment_code_unknown",
+        EnrollOutcome::CodeUsed => "enrollment_code_used",
+        EnrollOutcome::KeyInUse => "public_key_in_use",
+    });
     match outcome {
         EnrollOutcome::Enrolled { device } => {
             let org =
@@ -255,6 +261,8 @@ pub async fn push(
                 deadline,
             };
             let results = intake::process(&ctx, &request.items)?;
+            s.metrics
+                .record_push_items(results.iter().map(|r| &r.status));
             // The items are committed; their days are recomputed now (what fails stays queued).
             crate::attendance::recompute::run_logged(s.storage.as_ref(), s.now());
             Ok(results)
