@@ -7,7 +7,9 @@
 //! * `api/`: the router and middleware (`api/mod.rs`), shared state, errors and extractors
 //!   (`state.rs`, `failure.rs`, `extract.rs`); `api/device.rs` the protocol endpoints,
 //!   `api/requests.rs` approvals as devices see them, `api/attachments.rs` receipt uploads,
-//!   `api/admin.rs` the admin API.
+//!   `api/admin.rs` the admin API; `api/telemetry.rs` request ids, log spans and request
+//!   metrics, `api/metrics.rs` the series and `GET /metrics`, `api/lifecycle.rs` draining
+//!   before a stop, `api/health.rs` liveness and readiness.
 //! * `options.rs`: [`ServerOptions`] and the request log and clock hooks.
 //! * [`intake`]: the intake of pushed items: `intake/mod.rs` the dispatcher (deadline, order
 //!   within a stream, dispatch by kind, one storage batch per request), `intake/punch.rs`
