@@ -67,13 +67,15 @@ fn check_content_type(parts: &Parts) -> Result<(), Failure> {
 }
 
 /// Parses JSON with an error naming the path of the bad field. Well-formed bodies take the
-/// plain reader; only a failed one is read again, tracking the path, to name the field.
+/// plain reader; only a failed one is read again, tracking the path, to name the field. The
+/// body must be one JSON value and nothing else (whitespace aside): `{…} xyz` and `{…}{…}` are
+/// refused, as the plain reader refuses them.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
     if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = if path == "." {
@@ -82,6 +84,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure
             format!("{path}: {inner}")
         };
         Failure::bad_request("invalid_request", message)
+    })?;
+    de.end().map_err(|e| {
+        Failure::bad_request(
+            "invalid_request",
+            format!("the body must be one JSON value with nothing after it: {e}"),
+        )
     })?;
     Ok(value)
 }
