@@ -571,3 +571,50 @@ async fn json_with_anything_after_it_is_refused_and_changes_nothing() {
     // The device's token still works.
     server.client().policy(&dev.token).await.unwrap();
 }
+
+#[tokio::test]
+async fn malformed_paths_and_queries_are_json_errors() {
+    let server = TestServer::start().await;
+    let dev = server.enroll("A-E1001-0001").await;
+    for (method, path, token) in [
+        (Method::GET, "/admin/v1/requests/%ff", ADMIN_A),
+        (Method::GET, "/v1/requests/%ff", dev.token.as_str()),
+        (Method::GET, "/admin/v1/corrections", ADMIN_A),
+        (
+            Method::GET,
+            "/admin/v1/corrections?employee_id=E1001&employee_id=E1002",
+            ADMIN_A,
+        ),
+        (Method::POST, "/admin/v1/devices/%ff/revoke", ADMIN_A),
+        (Method::DELETE, "/admin/v1/attendance/locks/%ff%fe", ADMIN_A),
+    ] {
+        let message = expect_error(
+            &server,
+            method.clone(),
+            path,
+            Some(token),
+            None,
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(!message.is_empty(), "{method} {path}");
+    }
+    // The missing parameter is named.
+    let message = expect_error(
+        &server,
+        Method::GET,
+        "/admin/v1/corrections",
+        Some(ADMIN_A),
+        None,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert!(message.contains("employee_id"), "{message}");
+    // A well-formed request still answers.
+    let (status, _) = server
+        .admin_get(ADMIN_A, "/admin/v1/corrections?employee_id=E1001")
+        .await;
+    assert_eq!(status, 200);
+}

@@ -75,6 +75,46 @@ fn the_document_is_openapi_3_1_and_covers_every_endpoint() {
     assert!(codes.contains("face_token_replayed"));
 }
 
+#[test]
+fn path_parameters_are_in_their_path_and_the_rest_are_not() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&daka_server::openapi::document_json()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let placeholder = format!("{{{name}}}");
+                match p["in"].as_str().unwrap() {
+                    "path" => assert!(
+                        path.contains(&placeholder),
+                        "{method} {path}: {name} is declared in the path but is not in it"
+                    ),
+                    _ => assert!(
+                        !path.contains(&placeholder),
+                        "{method} {path}: {name} is in the path but declared elsewhere"
+                    ),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "{checked} parameters");
+    let corrections = &doc["paths"]["/admin/v1/corrections"]["get"]["parameters"][0];
+    assert_eq!(
+        (
+            &corrections["name"],
+            &corrections["in"],
+            &corrections["required"]
+        ),
+        (
+            &serde_json::json!("employee_id"),
+            &serde_json::json!("query"),
+            &serde_json::json!(true)
+        )
+    );
+}
+
 #[tokio::test]
 async fn the_server_serves_the_same_document() {
     let server = TestServer::start().await;

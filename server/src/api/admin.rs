@@ -3,7 +3,7 @@
 //! devices and punches, and verify every stored device chain.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::attendance::RosterWarning;
-use super::extract::{AdminAuth, ApiJson, read_body};
+use super::extract::{AdminAuth, ApiJson, ApiPath, read_body};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::console::ClientAddr;
@@ -430,7 +430,7 @@ pub(crate) fn revoke(
 pub async fn revoke_device(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    Path(device_id): Path<String>,
+    ApiPath(device_id): ApiPath<String>,
     ClientAddr(client): ClientAddr,
     ApiJson(request): ApiJson<RevokeRequest>,
 ) -> Result<Json<DeviceInfo>, Failure> {

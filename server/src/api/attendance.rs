@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use daka_core::protocol::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{AdminAuth, ApiJson};
+use super::extract::{AdminAuth, ApiJson, ApiPath};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::attendance::month::{MonthError, month_results};
@@ -509,7 +509,7 @@ pub async fn locks(
 pub async fn unlock(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    Path(month): Path<String>,
+    ApiPath(month): ApiPath<String>,
 ) -> Result<Json<LockOutcome>, Failure> {
     let parsed = params::month("month", &month)?;
     let changed = state

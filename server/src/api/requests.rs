@@ -5,7 +5,7 @@
 //! anyone else it does not exist.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::Datelike;
 use daka_core::approvals::StepMode;
@@ -15,7 +15,7 @@ use daka_core::protocol::{
     RequestView, StepView, TimeOffView,
 };
 
-use super::extract::{AdminAuth, DeviceAuth};
+use super::extract::{AdminAuth, ApiPath, ApiQuery, DeviceAuth};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::attendance::time_off;
@@ -156,7 +156,7 @@ async fn lookup(
 pub async fn request(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
-    Path(request_id): Path<String>,
+    ApiPath(request_id): ApiPath<String>,
 ) -> Result<Json<RequestView>, Failure> {
     lookup(&state, device.org_id, Some(device.employee_id), request_id).await
 }
@@ -332,13 +332,14 @@ pub async fn leave_balances(
 pub async fn admin_request(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    Path(request_id): Path<String>,
+    ApiPath(request_id): ApiPath<String>,
 ) -> Result<Json<RequestView>, Failure> {
     lookup(&state, org.id, None, request_id).await
 }
 
 /// Query of `GET /admin/v1/corrections`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CorrectionQuery {
     /// The employee whose corrections to list.
     pub employee_id: String,
@@ -385,7 +386,7 @@ pub struct CorrectionView {
 pub async fn admin_corrections(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    axum::extract::Query(query): axum::extract::Query<CorrectionQuery>,
+    ApiQuery(query): ApiQuery<CorrectionQuery>,
 ) -> Result<Json<CorrectionList>, Failure> {
     if query.employee_id.is_empty() || query.employee_id.len() > MAX_ID_LEN {
         return Err(Failure::bad_request(
