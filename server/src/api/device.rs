@@ -51,7 +51,7 @@ fn new_token(state: &AppState) -> Result<(String, NewToken), Failure> {
 #[utoipa::path(post, path = "/v1/enroll", tag = "device",
     request_body = EnrollRequest,
     responses(
-        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 200, description = "Enrolled; the same request again within a day (its answer was lost) answers the same device with a new token", body = EnrollResponse),
         (status = 400, description = "`invalid_request`, `invalid_public_key`", body = ApiError),
         (status = 404, description = "`enrollment_code_unknown`", body = ApiError),
         (status = 409, description = "`enrollment_code_used`, `public_key_in_use`", body = ApiError),
@@ -128,6 +128,7 @@ pub async fn enroll(
         (status = 400, description = "`invalid_request`", body = ApiError),
         (status = 401, description = "`invalid_signature` (unknown device or wrong signature), `clock_skew` (`issued_at` over 5 minutes from `server_time`)", body = ApiError),
         (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
+        (status = 409, description = "`token_refresh_replayed`: a refresh is single-use, and must be signed later than the last one accepted", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]
 pub async fn token(
@@ -163,9 +164,17 @@ pub async fn token(
         ));
     }
     let (token, new_token) = new_token(&state)?;
-    state
-        .db(move |s| Ok(s.storage.replace_token(&device.id, &new_token)?))
+    let issued_at = request.issued_at;
+    let fresh = state
+        .db(move |s| Ok(s.storage.refresh_token(&device.id, issued_at, &new_token)?))
         .await?;
+    if !fresh {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "token_refresh_replayed",
+            "this token refresh was used already (or an older one): sign a new one with the current time",
+        ));
+    }
     Ok(Json(TokenResponse {
         token,
         server_time: state.now(),
