@@ -380,3 +380,174 @@ async fn a_day_after_the_enrolment_its_request_is_a_used_code_again() {
     let refused = client.enroll(&request).await.unwrap_err();
     assert_eq!(refused_code(refused), (409, "enrollment_code_used".into()));
 }
+
+/// A server behind a trusted proxy on loopback (so tests choose the client's address with
+/// `X-Forwarded-For`) whose clock is the system's moved by `offset` milliseconds.
+async fn behind_proxy(offset: std::sync::Arc<std::sync::atomic::AtomicI64>) -> TestServer {
+    use std::sync::atomic::Ordering;
+    TestServer::start_with(daka_server::ServerOptions {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        clock: Some(std::sync::Arc::new(move || {
+            Utc::now() + Duration::milliseconds(offset.load(Ordering::SeqCst))
+        })),
+        ..daka_server::ServerOptions::default()
+    })
+    .await
+}
+
+/// `POST path` with `body` as if from `address`: the status, `Retry-After` and the code.
+async fn post_from(
+    server: &TestServer,
+    path: &str,
+    address: &str,
+    body: &impl serde::Serialize,
+) -> (u16, Option<u64>, String) {
+    let r = server
+        .http
+        .post(server.url(path))
+        .header("x-forwarded-for", address)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body: serde_json::Value = r.json().await.unwrap();
+    (
+        status,
+        retry,
+        body["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn guessing_enrolment_codes_is_slowed_per_address_and_overall() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let offset = std::sync::Arc::new(AtomicI64::new(0));
+    let server = behind_proxy(offset.clone()).await;
+    // Ten wrong codes from one address, then even a right one is refused for a while.
+    for i in 0..10 {
+        let (status, _, code) = post_from(
+            &server,
+            "/v1/enroll",
+            "203.0.113.7",
+            &enroll_request(&format!("GUESS-{i:04}")),
+        )
+        .await;
+        assert_eq!((status, code.as_str()), (404, "enrollment_code_unknown"));
+    }
+    let good = enroll_request("A-E1001-0001");
+    let (status, retry, code) = post_from(&server, "/v1/enroll", "203.0.113.7", &good).await;
+    assert_eq!((status, code.as_str()), (429, "too_many_attempts"));
+    let retry = retry.expect("Retry-After");
+    assert!((1..=15 * 60).contains(&retry), "{retry}");
+    // Another address is not affected, and the code was not used by the refused attempt.
+    let (status, _, _) = post_from(&server, "/v1/enroll", "198.51.100.20", &good).await;
+    assert_eq!(status, 200);
+    // After the window, the first address may try again.
+    offset.store(Duration::minutes(16).num_milliseconds(), Ordering::SeqCst);
+    let (status, _, code) = post_from(
+        &server,
+        "/v1/enroll",
+        "203.0.113.7",
+        &enroll_request("A-E1002-0001"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (200, ""), "{code}");
+
+    // From many addresses, a thousand failures in the window close enrolment for everyone
+    // until it passes.
+    for a in 0..100 {
+        for i in 0..10 {
+            let (status, _, _) = post_from(
+                &server,
+                "/v1/enroll",
+                &format!("192.0.2.{a}"),
+                &enroll_request(&format!("SPRAY-{a}-{i}")),
+            )
+            .await;
+            assert_eq!(status, 404, "{a}.{i}");
+        }
+    }
+    let (status, _, code) = post_from(
+        &server,
+        "/v1/enroll",
+        "198.51.100.99",
+        &enroll_request("A-E0101-0001"),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (429, "too_many_attempts"));
+    offset.store(Duration::minutes(32).num_milliseconds(), Ordering::SeqCst);
+    let (status, _, _) = post_from(
+        &server,
+        "/v1/enroll",
+        "198.51.100.99",
+        &enroll_request("A-E0101-0001"),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn forged_token_refreshes_are_slowed_per_device() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let offset = std::sync::Arc::new(AtomicI64::new(0));
+    let server = behind_proxy(offset.clone()).await;
+    let dev = server.enroll("A-E1001-0001").await;
+    let other = server.enroll("A-E1002-0001").await;
+    let forged_key = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).unwrap();
+    let now = || Utc::now() + Duration::milliseconds(offset.load(Ordering::SeqCst));
+    for i in 0..10 {
+        let at = now();
+        let challenge = daka_core::protocol::token_challenge(&dev.device_id, &at);
+        let forged = TokenRequest {
+            device_id: dev.device_id.clone(),
+            issued_at: at,
+            signature: URL_SAFE_NO_PAD.encode(forged_key.sign(&challenge).as_ref()),
+        };
+        // From different addresses: the device's own count stops it.
+        let (status, _, code) =
+            post_from(&server, "/v1/token", &format!("192.0.2.{i}"), &forged).await;
+        assert_eq!((status, code.as_str()), (401, "invalid_signature"));
+    }
+    let at = now();
+    let genuine = TokenRequest {
+        device_id: dev.device_id.clone(),
+        issued_at: at,
+        signature: dev.sign_challenge(&at),
+    };
+    let (status, retry, code) = post_from(&server, "/v1/token", "198.51.100.1", &genuine).await;
+    assert_eq!((status, code.as_str()), (429, "too_many_attempts"));
+    assert!(retry.is_some());
+    // Another device refreshes as usual.
+    let at = now();
+    let theirs = TokenRequest {
+        device_id: other.device_id.clone(),
+        issued_at: at,
+        signature: other.sign_challenge(&at),
+    };
+    assert_eq!(
+        post_from(&server, "/v1/token", "198.51.100.1", &theirs)
+            .await
+            .0,
+        200
+    );
+    // After the window the device refreshes again.
+    offset.store(Duration::minutes(16).num_milliseconds(), Ordering::SeqCst);
+    let at = now();
+    let later = TokenRequest {
+        device_id: dev.device_id.clone(),
+        issued_at: at,
+        signature: dev.sign_challenge(&at),
+    };
+    assert_eq!(
+        post_from(&server, "/v1/token", "198.51.100.1", &later)
+            .await
+            .0,
+        200
+    );
+}

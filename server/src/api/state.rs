@@ -23,6 +23,8 @@ pub(crate) struct Inner {
     pub options: ServerOptions,
     /// Failed console sign-ins, per account and client address (in memory).
     pub login_limiter: crate::console::auth::LoginLimiter,
+    /// Failed enrolments and token refreshes, per address, device and overall (in memory).
+    pub device_limiter: crate::limits::FailureLimiter,
 }
 
 impl Inner {
@@ -42,6 +44,9 @@ impl AppState {
                 engines: Engines::default(),
                 options,
                 login_limiter: Default::default(),
+                device_limiter: crate::limits::FailureLimiter::new(
+                    super::device::DEVICE_FAILURE_WINDOW,
+                ),
             }),
         }
     }
