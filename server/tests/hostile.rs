@@ -587,6 +587,7 @@ async fn malformed_paths_and_queries_are_json_errors() {
         ),
         (Method::POST, "/admin/v1/devices/%ff/revoke", ADMIN_A),
         (Method::DELETE, "/admin/v1/attendance/locks/%ff%fe", ADMIN_A),
+        (Method::GET, "/admin/v1/console/audit?after=-1", ADMIN_A),
     ] {
         let message = expect_error(
             &server,
@@ -599,6 +600,27 @@ async fn malformed_paths_and_queries_are_json_errors() {
         )
         .await;
         assert!(!message.is_empty(), "{method} {path}");
+    }
+    // Over-long ids are refused, naming the parameter, as the schema's maxLength says.
+    let long = "x".repeat(129);
+    for (path, name) in [
+        (format!("/admin/v1/punches?device_id={long}"), "device_id"),
+        (
+            format!("/admin/v1/attendance/month?month=2026-11&employee={long}"),
+            "employee",
+        ),
+    ] {
+        let message = expect_error(
+            &server,
+            Method::GET,
+            &path,
+            Some(ADMIN_A),
+            None,
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(message.contains(name), "{path}: {message}");
     }
     // The missing parameter is named.
     let message = expect_error(

@@ -115,6 +115,55 @@ fn path_parameters_are_in_their_path_and_the_rest_are_not() {
     );
 }
 
+#[test]
+fn every_input_limit_the_server_enforces_is_in_the_schema() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&daka_server::openapi::document_json()).unwrap();
+    // Every parameter: strings have a length limit or a pattern, integers a range.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let schema = &p["schema"];
+                let kind = schema["type"]
+                    .as_str()
+                    .or_else(|| schema["type"][0].as_str())
+                    .unwrap_or_default();
+                match kind {
+                    "string" => assert!(
+                        schema["maxLength"].is_u64() || schema["pattern"].is_string(),
+                        "{method} {path} {name}: {schema}"
+                    ),
+                    "integer" => assert!(
+                        schema["minimum"].is_number(),
+                        "{method} {path} {name}: {schema}"
+                    ),
+                    other => panic!("{method} {path} {name}: a {other} parameter"),
+                }
+            }
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    // The device's request bodies.
+    let enroll = &schemas["EnrollRequest"]["properties"];
+    assert_eq!(enroll["code"]["maxLength"], 64);
+    assert_eq!(enroll["public_key"]["pattern"], "^[A-Za-z0-9_-]{43}$");
+    assert_eq!(enroll["device_name"]["maxLength"], 200);
+    assert_eq!(enroll["platform"]["maxLength"], 32);
+    assert_eq!(
+        schemas["TokenRequest"]["properties"]["device_id"]["maxLength"],
+        128
+    );
+    assert_eq!(
+        schemas["PushRequest"]["properties"]["items"]["maxItems"],
+        daka_core::protocol::MAX_PUSH_ITEMS as u64
+    );
+    assert_eq!(schemas["PushItem"]["properties"]["id"]["maxLength"], 128);
+    // The patterns are what the server parses.
+    let sha = &doc["paths"]["/v1/attachments/{sha256}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(sha["pattern"], "^[0-9a-f]{64}$");
+}
+
 #[tokio::test]
 async fn the_server_serves_the_same_document() {
     let server = TestServer::start().await;

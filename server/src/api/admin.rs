@@ -180,10 +180,12 @@ pub async fn current_policy(
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     /// An employee of the current policy.
+    #[schema(min_length = 1, max_length = 128)]
     pub employee_id: String,
-    /// A code of your own (at least 8 characters besides dashes and spaces); a random one
-    /// when absent.
+    /// A code of your own (at least 8 characters besides dashes and spaces, at most 64); a
+    /// random one when absent.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 64)]
     pub code: Option<String>,
 }
 
@@ -367,6 +369,7 @@ pub async fn devices(
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// Why (1–500 bytes of printable text), kept with the device and in the audit.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -418,7 +421,7 @@ pub(crate) fn revoke(
 /// valid. Recorded in the console audit as `device_revoked`.
 #[utoipa::path(post, path = "/admin/v1/devices/{device_id}/revoke", tag = "admin",
     security(("admin_token" = [])),
-    params(("device_id" = String, Path, description = "The device")),
+    params(("device_id" = String, Path, description = "The device", min_length = 1, max_length = 128)),
     request_body = RevokeRequest,
     responses(
         (status = 200, description = "Revoked; the device as stored now", body = DeviceInfo),
@@ -521,10 +524,10 @@ const MAX_PUNCH_PAGE: u32 = 5000;
 #[utoipa::path(get, path = "/admin/v1/punches", tag = "admin",
     security(("admin_token" = [])),
     params(
-        ("device_id" = Option<String>, Query, description = "Only this device's punches"),
-        ("status" = Option<String>, Query, description = "`accepted`, `field_punch` or `refused`"),
-        ("after" = Option<i64>, Query, description = "`next_after` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1–5000 (default 1000)"),
+        ("device_id" = Option<String>, Query, description = "Only this device's punches", min_length = 1, max_length = 128),
+        ("status" = Option<String>, Query, description = "`accepted`, `field_punch` or `refused`", pattern = r"^(accepted|field_punch|refused)$"),
+        ("after" = Option<i64>, Query, description = "`next_after` of the previous page", minimum = 0),
+        ("limit" = Option<u32>, Query, description = "Page size, 1–5000 (default 1000)", minimum = 1, maximum = 5000),
     ),
     responses(
         (status = 200, description = "A page of punches", body = PunchList),
@@ -545,6 +548,9 @@ pub async fn punches(
     };
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match &*key {
+            "device_id" if value.is_empty() || value.len() > 128 => {
+                return Err(bad("device_id", "1 to 128 bytes"));
+            }
             "device_id" => filter.device_id = Some(value.into_owned()),
             "status" => {
                 filter.status = Some(

@@ -358,7 +358,7 @@ fn parse_cursor(query: Option<&str>) -> Result<i64, Failure> {
 /// What changed for this device since `cursor`.
 #[utoipa::path(get, path = "/v1/changes", tag = "device",
     security(("device_token" = [])),
-    params(("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer; omit to start from the beginning")),
+    params(("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer; omit to start from the beginning", pattern = r"^[0-9]{0,18}$")),
     responses(
         (status = 200, description = "Changes, oldest first", body = ChangesResponse),
         (status = 400, description = "`invalid_cursor`", body = ApiError),

@@ -146,7 +146,7 @@ async fn lookup(
 /// One request with its steps and audit trail, for the people on it.
 #[utoipa::path(get, path = "/v1/requests/{request_id}", tag = "device",
     security(("device_token" = [])),
-    params(("request_id" = String, Path, description = "The request id")),
+    params(("request_id" = String, Path, description = "The request id", min_length = 1, max_length = 128)),
     responses(
         (status = 200, description = "The request", body = RequestView),
         (status = 401, description = "`unauthorized`", body = ApiError),
@@ -233,7 +233,7 @@ fn parse_year(query: Option<&str>, default: i32) -> Result<i32, Failure> {
 /// This device's employee's leave balances for a year (default: this year).
 #[utoipa::path(get, path = "/v1/leave-balances", tag = "device",
     security(("device_token" = [])),
-    params(("year" = Option<i32>, Query, description = "Calendar year; default the current one")),
+    params(("year" = Option<i32>, Query, description = "Calendar year, 2000–2100; default the current one", minimum = 2000, maximum = 2100)),
     responses(
         (status = 200, description = "Balances in half days, one per leave type", body = LeaveBalances),
         (status = 400, description = "`invalid_request`", body = ApiError),
@@ -323,7 +323,7 @@ pub async fn leave_balances(
 /// Any request of the organisation with its full audit trail, for administrators.
 #[utoipa::path(get, path = "/admin/v1/requests/{request_id}", tag = "admin",
     security(("admin_token" = [])),
-    params(("request_id" = String, Path, description = "The request id")),
+    params(("request_id" = String, Path, description = "The request id", min_length = 1, max_length = 128)),
     responses(
         (status = 200, description = "The request", body = RequestView),
         (status = 401, description = "`unauthorized`", body = ApiError),
@@ -342,6 +342,7 @@ pub async fn admin_request(
 #[into_params(parameter_in = Query)]
 pub struct CorrectionQuery {
     /// The employee whose corrections to list.
+    #[param(min_length = 1, max_length = 128)]
     pub employee_id: String,
 }
 
