@@ -1,7 +1,8 @@
 //! Answers lost on the way back: a fault proxy on loopback forwards the phone's request to the
 //! real server, lets the server answer, and then drops the connection instead of passing the
 //! answer on (a mobile network resetting after the upload). The server has committed; the phone
-//! saw an error. Retrying must finish the job, not strand the phone.
+//! saw an error. Retrying must finish the job, not strand the phone: an enrolment is answered
+//! again with the same device, a push with `duplicate` for what was stored.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -150,5 +151,49 @@ async fn an_enrolment_whose_answer_was_lost_finishes_on_the_retry() {
         .unwrap();
     let report = device.sync_now(&|_| {}).await.unwrap();
     assert_eq!((report.accepted, report.remaining), (1, 0), "{report:?}");
+
+    // A push whose answer is lost: the server stored the punch, the phone did not hear it.
+    device
+        .punch(PunchInput {
+            kind: PunchKind::Out,
+            fix: None,
+            more_fixes: Vec::new(),
+            wifi_bssids: vec![STORE_AP.into()],
+            face: None,
+        })
+        .unwrap();
+    drop_answers.store(1, Ordering::SeqCst);
+    let lost = device.sync_now(&|_| {}).await;
+    assert_eq!(
+        drop_answers.load(Ordering::SeqCst),
+        0,
+        "the push's answer was dropped"
+    );
+    let queued = match lost {
+        Ok(report) => report.remaining,
+        Err(_) => device.outbox_stats().unwrap().pending,
+    };
+    assert_eq!(queued, 1, "the phone still holds the punch");
+    // The item waits out a backoff; the network is back, so the app asks to retry now. The
+    // retry is answered `duplicate`, which the phone takes as done: stored once.
+    assert_eq!(device.retry_now().unwrap(), 1);
+    let report = device.sync_now(&|_| {}).await.unwrap();
+    assert_eq!((report.duplicates, report.remaining), (1, 0), "{report:?}");
+    let punches: Value = http
+        .get(format!("{base}/admin/v1/punches"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = punches["punches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["in", "out"], "each punch once: {punches}");
     server.shutdown().await;
 }
