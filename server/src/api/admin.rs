@@ -384,7 +384,7 @@ pub(crate) fn valid_reason(reason: &str) -> bool {
 }
 
 /// Revokes `device_id` of `org_id` on behalf of `by`, with the console audit entry `audit`
-/// written in the same call; the device as it is now stored. 404 `unknown_device` when the
+/// written in the same transaction; the device as it is now stored. 404 `unknown_device` when the
 /// organisation has no such device, 409 `device_already_revoked` when it is revoked already.
 pub(crate) fn revoke(
     storage: &dyn Storage,
@@ -393,7 +393,7 @@ pub(crate) fn revoke(
     revocation: &DeviceRevocation,
     audit: &crate::storage::NewConsoleAudit,
 ) -> Result<DeviceRow, Failure> {
-    match storage.revoke_device(org_id, device_id, revocation)? {
+    match storage.revoke_device(org_id, device_id, revocation, audit)? {
         RevokeOutcome::Revoked => {}
         RevokeOutcome::AlreadyRevoked(_) => {
             return Err(Failure::new(
@@ -410,7 +410,6 @@ pub(crate) fn revoke(
             ));
         }
     }
-    storage.add_console_audit(audit)?;
     storage
         .device(device_id)?
         .ok_or_else(|| Failure::internal("a revoked device did not read back"))

@@ -1098,12 +1098,14 @@ pub trait Storage: Send + Sync + 'static {
     /// Revokes a device of `org_id` by storing `revocation`. Its tokens stay stored, so that
     /// [`Storage::device_by_token`] still finds the device and the API can answer
     /// `device_revoked` rather than a bare "unknown token"; its records and chain head stay as
-    /// they are.
+    /// they are. The console audit entry `audit` is written in the same transaction: there is
+    /// never a revocation without its entry, or an entry without the revocation.
     fn revoke_device(
         &self,
         org_id: &str,
         device_id: &str,
         revocation: &DeviceRevocation,
+        audit: &NewConsoleAudit,
     ) -> Result<RevokeOutcome, StorageError>;
 
     // ---- push ----------------------------------------------------------------------------

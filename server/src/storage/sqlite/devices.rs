@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::sql::{cached_row, cached_rows, map_err, ms, time, unsigned};
 use crate::storage::{
     ChainHead, CodeOutcome, DeviceRevocation, DeviceRow, ENROL_REPEAT_WINDOW, EnrollOutcome,
-    NewDevice, NewToken, RevokeOutcome, StorageError,
+    NewConsoleAudit, NewDevice, NewToken, RevokeOutcome, StorageError,
 };
 
 /// The columns of a `device d` row, named as [`DeviceColumns::from_row`] reads them.
@@ -330,6 +330,7 @@ pub(super) fn revoke_device(
     org_id: &str,
     device_id: &str,
     revocation: &DeviceRevocation,
+    audit: &NewConsoleAudit,
 ) -> Result<RevokeOutcome, StorageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -355,6 +356,7 @@ pub(super) fn revoke_device(
         ],
     )
     .map_err(map_err)?;
+    super::console::add_audit(&tx, audit)?;
     tx.commit().map_err(map_err)?;
     Ok(RevokeOutcome::Revoked)
 }

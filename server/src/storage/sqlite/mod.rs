@@ -356,8 +356,9 @@ impl Storage for SqliteStorage {
         org_id: &str,
         device_id: &str,
         revocation: &DeviceRevocation,
+        audit: &NewConsoleAudit,
     ) -> Result<RevokeOutcome, StorageError> {
-        devices::revoke_device(&mut self.writer(), org_id, device_id, revocation)
+        devices::revoke_device(&mut self.writer(), org_id, device_id, revocation, audit)
     }
 
     fn apply_batch(
