@@ -179,3 +179,112 @@ pub(super) async fn check(admins: &[Admin], expected: &[Vec<Expected>]) -> LoadR
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn punch(device: &str, id: &str, seq: u64) -> PunchInfo {
+        serde_json::from_value(json!({
+            "punch_id": id, "device_id": device, "employee_id": "E1001", "seq": seq,
+            "kind": "in", "status": "accepted", "decision": "accepted", "codes": ["wifi_match"],
+            "policy_version": 42, "judged_at": "2026-12-01T01:00:00Z",
+            "received_at": "2026-12-01T01:00:01Z"
+        }))
+        .unwrap()
+    }
+
+    fn chains(devices: &[(&str, usize)]) -> ChainReport {
+        serde_json::from_value(json!({
+            "ok": true,
+            "devices": devices.iter().map(|(d, n)| json!({
+                "device_id": d, "employee_id": "E1001", "ok": true, "records": n,
+                "last_seq": n, "head_hash": "ab"
+            })).collect::<Vec<_>>(),
+            "server_time": "2026-12-01T01:00:02Z"
+        }))
+        .unwrap()
+    }
+
+    fn expected(device: &str, ids: &[&str]) -> Expected {
+        Expected {
+            device_id: device.into(),
+            acknowledged: ids.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn what_was_acknowledged_and_stored_once_passes_and_other_devices_are_ignored() {
+        let list = [
+            punch("d1", "a", 1),
+            punch("d1", "b", 2),
+            punch("other", "z", 1),
+        ];
+        let got = compare(
+            &[expected("d1", &["a", "b"])],
+            &list,
+            &chains(&[("d1", 2), ("other", 1)]),
+        );
+        assert!(got.ok(), "{got:?}");
+        assert_eq!((got.acknowledged, got.stored, got.chains_ok), (2, 2, 1));
+        assert_eq!(got.by_status.get("accepted"), Some(&2));
+    }
+
+    #[test]
+    fn a_lost_record_is_named() {
+        let list = [punch("d1", "a", 1)];
+        let got = compare(&[expected("d1", &["a", "b"])], &list, &chains(&[("d1", 1)]));
+        assert!(!got.ok());
+        assert_eq!(got.lost, vec![("d1".to_string(), "b".to_string())]);
+        assert!(got.duplicated.is_empty());
+    }
+
+    #[test]
+    fn a_record_stored_twice_is_named_and_the_chain_count_disagrees() {
+        let list = [
+            punch("d1", "a", 1),
+            punch("d1", "b", 2),
+            punch("d1", "b", 2),
+        ];
+        let got = compare(&[expected("d1", &["a", "b"])], &list, &chains(&[("d1", 2)]));
+        assert!(!got.ok());
+        assert!(got.lost.is_empty());
+        assert_eq!(got.duplicated, vec![("d1".to_string(), "b".to_string(), 2)]);
+        assert_eq!(got.broken_chains.len(), 1, "{got:?}");
+        assert!(got.broken_chains[0].1.contains("punch list 3"), "{got:?}");
+    }
+
+    #[test]
+    fn a_chain_that_fails_or_is_missing_is_named() {
+        let mut report = chains(&[("d1", 1)]);
+        report.devices[0].ok = false;
+        report.devices[0].error = serde_json::from_value(json!({
+            "index": 0, "seq": 1, "punch_id": "a", "code": "bad_signature",
+            "message": "record 0: bad_signature"
+        }))
+        .unwrap();
+        let list = [punch("d1", "a", 1), punch("d2", "c", 1)];
+        let got = compare(
+            &[expected("d1", &["a"]), expected("d2", &["c"])],
+            &list,
+            &report,
+        );
+        assert!(!got.ok());
+        assert_eq!(got.broken_chains.len(), 2);
+        assert!(
+            got.broken_chains[0].1.starts_with("bad_signature"),
+            "{got:?}"
+        );
+        assert_eq!(got.broken_chains[1].0, "d2");
+        assert!(got.broken_chains[1].1.contains("not in the chain report"));
+    }
+
+    #[test]
+    fn a_stored_record_never_acknowledged_is_counted_not_failed() {
+        let list = [punch("d1", "a", 1), punch("d1", "b", 2)];
+        let got = compare(&[expected("d1", &["a"])], &list, &chains(&[("d1", 2)]));
+        assert!(got.ok(), "{got:?}");
+        assert_eq!(got.unacknowledged_stored, 1);
+    }
+}
