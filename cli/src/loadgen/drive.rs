@@ -77,6 +77,12 @@ pub(super) struct Delivery {
     pub(super) stopped: Option<String>,
 }
 
+/// Whether a record's final answer means the server acknowledged it (`accepted`, or
+/// `duplicate`: applied before).
+pub(super) fn acknowledged(answer: &Option<ItemStatus>) -> bool {
+    matches!(answer, Some(ItemStatus::Accepted | ItemStatus::Duplicate))
+}
+
 /// Drives every device against its target's URL; the stats and each device's delivery (in
 /// fleet order) and the wall time from the first request to the last answer.
 pub(super) async fn drive(

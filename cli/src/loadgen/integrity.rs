@@ -159,12 +159,32 @@ async fn all_punches(admin: &Admin) -> LoadResult<Vec<PunchInfo>> {
     }
 }
 
+/// The punch list and the chain report of a server at rest: a request abandoned at the time
+/// limit may still commit while they are read, so the list is read again after the report
+/// until it no longer grows (at most [`SETTLE_ROUNDS`] times, a fifth of a second apart).
+async fn settled(admin: &Admin) -> LoadResult<(Vec<PunchInfo>, ChainReport)> {
+    let mut punches = all_punches(admin).await?;
+    let mut round = 1;
+    loop {
+        let chains: ChainReport = admin.get("/admin/v1/chains/verify").await?;
+        let again = all_punches(admin).await?;
+        if again.len() == punches.len() || round == SETTLE_ROUNDS {
+            return Ok((again, chains));
+        }
+        punches = again;
+        round += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Most readings of a server that is still committing abandoned requests.
+const SETTLE_ROUNDS: usize = 50;
+
 /// Checks each target against the devices that talked to it (`expected[t]` for target `t`).
 pub(super) async fn check(admins: &[Admin], expected: &[Vec<Expected>]) -> LoadResult<Integrity> {
     let mut total = Integrity::default();
     for (admin, expected) in admins.iter().zip(expected) {
-        let punches = all_punches(admin).await?;
-        let chains: ChainReport = admin.get("/admin/v1/chains/verify").await?;
+        let (punches, chains) = settled(admin).await?;
         let one = compare(expected, &punches, &chains);
         total.acknowledged += one.acknowledged;
         total.stored += one.stored;

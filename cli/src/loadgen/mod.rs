@@ -227,15 +227,7 @@ async fn load(args: LoadgenArgs) -> LoadResult<report::Report> {
                 .backlog
                 .iter()
                 .zip(&delivery.answers)
-                .filter(|(_, a)| {
-                    matches!(
-                        a,
-                        Some(
-                            daka_core::protocol::ItemStatus::Accepted
-                                | daka_core::protocol::ItemStatus::Duplicate
-                        )
-                    )
-                })
+                .filter(|(_, a)| drive::acknowledged(a))
                 .map(|(b, _)| b.id.clone())
                 .collect(),
         });

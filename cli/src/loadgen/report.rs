@@ -158,15 +158,7 @@ impl Report {
             .deliveries
             .iter()
             .flat_map(|d| &d.answers)
-            .filter(|a| {
-                matches!(
-                    a,
-                    Some(
-                        daka_core::protocol::ItemStatus::Accepted
-                            | daka_core::protocol::ItemStatus::Duplicate
-                    )
-                )
-            })
+            .filter(|a| super::drive::acknowledged(a))
             .count();
         let mut stopped = BTreeMap::new();
         for d in i.deliveries {
