@@ -6,6 +6,8 @@
 //! * `daka fences`: how will honest staff and outsiders fare at each site? The fence advisor.
 //! * `daka serve`: run the reference server (see docs/server.md).
 //! * `daka report`: the monthly attendance export, from the server's database file.
+//! * `daka loadgen`: a load test of a server: a fleet of simulated phones drains its backlogs,
+//!   then every acknowledged punch is checked on the server.
 //!
 //! Exit status is part of the interface (scripts branch on it), see [`exit`].
 
@@ -13,6 +15,7 @@ mod check;
 mod demo;
 mod face_matcher;
 mod fences;
+mod loadgen;
 mod phone;
 mod render;
 mod report;
@@ -91,6 +94,15 @@ enum Command {
     /// Prints one JSON object per command. Exit status: 0 done, 2 a usage error, 4 the
     /// device refused or failed (`{"error": "<variant>", "message": ...}` on stdout).
     Phone(phone::PhoneArgs),
+    /// Load-test a server: simulated devices push their backlogs of signed punches at once.
+    ///
+    /// Without --server it starts the reference server in-process with a temporary database
+    /// and the example company. Reports punches per second, request latency percentiles,
+    /// outcomes and errors, then checks through the admin API that every acknowledged punch
+    /// is stored exactly once and every chain verifies. Exit status: 0 all delivered and
+    /// checked, 1 the check failed (or the run could not be made), 2 a usage error, 4 checked
+    /// but not everything was delivered (time limit, refused items).
+    Loadgen(loadgen::LoadgenArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +123,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Report(args) => report::run(args),
         Command::Phone(args) => phone::run(args),
+        Command::Loadgen(args) => loadgen::run(args),
     };
     ExitCode::from(status)
 }

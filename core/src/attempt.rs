@@ -111,10 +111,17 @@ impl Attempt {
             ));
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        let attempt: Attempt = serde_path_to_error::deserialize(de).map_err(|e| {
+        let attempt: Attempt = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { "$".to_string() } else { path };
             AttemptError::new(field, "(see reason)", e.into_inner().to_string())
+        })?;
+        de.end().map_err(|e| {
+            AttemptError::new(
+                "$",
+                "(trailing text)",
+                format!("nothing may follow the attempt's JSON object: {e}"),
+            )
         })?;
         attempt.validate()?;
         Ok(attempt)
@@ -344,6 +351,16 @@ mod tests {
         assert_eq!(a.employee_id, "E1001");
         assert_eq!(a.normalized_bssids(), ["aa:bb:cc:dd:ee:ff"]);
         assert_eq!(a.kind, PunchKind::In);
+    }
+
+    #[test]
+    fn nothing_may_follow_the_attempt() {
+        for tail in [" x", "{}", "]", " 1"] {
+            let e = err(&format!("{GOOD}{tail}"));
+            assert_eq!(e.field, "$", "{tail}: {e}");
+            assert!(e.to_string().contains("nothing may follow"), "{e}");
+        }
+        Attempt::from_json(&format!("{GOOD}\n \t")).unwrap();
     }
 
     #[test]

@@ -20,6 +20,8 @@
 //!   one file per group of tables, rows read by column name).
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
+//! * [`limits`]: failures counted per key in a sliding window (sign-ins, enrolment codes,
+//!   token refreshes), to make guessing slow.
 //! * [`crypto`]: random secrets and tokens, hashes, new organisation keys, device signatures.
 //! * [`openapi`]: the generated OpenAPI document.
 //! * [`report`]: the monthly attendance export HR pays from (CSV and XLSX).
@@ -36,6 +38,7 @@ pub mod attendance;
 pub mod console;
 pub mod crypto;
 pub mod intake;
+pub mod limits;
 pub mod openapi;
 mod options;
 pub mod policies;

@@ -158,9 +158,15 @@ impl Seed {
     /// Reads a seed from JSON text.
     pub fn from_json(text: &str, base_dir: Option<PathBuf>) -> Result<Seed, SeedError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let mut seed: Seed = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut seed: Seed = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             SeedError::new(if path == "." { "$".into() } else { path }, e.into_inner())
+        })?;
+        de.end().map_err(|e| {
+            SeedError::new(
+                "$",
+                format!("nothing may follow the seed's JSON object: {e}"),
+            )
         })?;
         seed.base_dir = base_dir;
         Ok(seed)

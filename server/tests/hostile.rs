@@ -448,3 +448,195 @@ async fn odd_but_valid_json_in_push_items_is_refused_per_item() {
     assert_eq!(body["results"][0]["status"], "rejected");
     assert_eq!(body["results"][0]["code"], "malformed_record");
 }
+
+/// Posts `body` as JSON with an optional bearer token; the status and the parsed answer.
+async fn post_raw(
+    server: &TestServer,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let mut request = server
+        .http
+        .post(server.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn json_with_anything_after_it_is_refused_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+
+    // Push: an empty batch, then a real punch, each followed by garbage or a second value.
+    for body in [
+        r#"{"items":[]} xyz"#,
+        r#"{"items":[]}{"items":[]}"#,
+        r#"{"items":[]}]"#,
+    ] {
+        let (status, answer) = post_raw(&server, "/v1/push", Some(&dev.token), body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}: {answer}"
+        );
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("nothing after it"),
+            "{answer}"
+        );
+    }
+    let spec = dev.good_spec();
+    let record = dev.record(spec);
+    let item = serde_json::to_string(&json!({ "items": [dev.item(&record)] })).unwrap();
+    let (status, _) = post_raw(
+        &server,
+        "/v1/push",
+        Some(&dev.token),
+        &format!("{item} trailing"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // Nothing was stored: the clean push is the punch's first arrival, not a duplicate.
+    let results = server.push(&dev, vec![dev.item(&record)]).await;
+    assert_eq!(results[0].status, ItemStatus::Accepted, "{results:?}");
+    // Whitespace after the value is still fine.
+    let (status, _) = post_raw(
+        &server,
+        "/v1/push",
+        Some(&dev.token),
+        "{\"items\":[]} \r\n\t",
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Issuing an enrolment code: refused, no code in the answer.
+    let (status, answer) = post_raw(
+        &server,
+        "/admin/v1/enrollment-codes",
+        Some(ADMIN_A),
+        r#"{"employee_id":"E1002"} this is not json"#,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{answer}"
+    );
+    assert!(answer.get("enrollment_code").is_none() && answer.get("code_value").is_none());
+
+    // Enrolment: the code is not consumed by a refused body, and works afterwards.
+    let (signer, _) = daka_core::punch::DeviceSigner::generate().unwrap();
+    let enroll = json!({
+        "code": "A-E1002-0001",
+        "public_key": base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signer.public_key()),
+        "device_name": "Cheung's phone",
+        "platform": "test",
+    })
+    .to_string();
+    let (status, answer) =
+        post_raw(&server, "/v1/enroll", None, &format!("{enroll}{enroll}")).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{answer}"
+    );
+    let (status, answer) = post_raw(&server, "/v1/enroll", None, &enroll).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["device_id"].is_string());
+
+    // Token refresh.
+    let issued_at = chrono::Utc::now();
+    let refresh = json!({
+        "device_id": dev.device_id,
+        "issued_at": issued_at,
+        "signature": dev.sign_challenge(&issued_at),
+    })
+    .to_string();
+    let (status, answer) = post_raw(&server, "/v1/token", None, &format!("{refresh} 1")).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{answer}"
+    );
+    // The device's token still works.
+    server.client().policy(&dev.token).await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_paths_and_queries_are_json_errors() {
+    let server = TestServer::start().await;
+    let dev = server.enroll("A-E1001-0001").await;
+    for (method, path, token) in [
+        (Method::GET, "/admin/v1/requests/%ff", ADMIN_A),
+        (Method::GET, "/v1/requests/%ff", dev.token.as_str()),
+        (Method::GET, "/admin/v1/corrections", ADMIN_A),
+        (
+            Method::GET,
+            "/admin/v1/corrections?employee_id=E1001&employee_id=E1002",
+            ADMIN_A,
+        ),
+        (Method::POST, "/admin/v1/devices/%ff/revoke", ADMIN_A),
+        (Method::DELETE, "/admin/v1/attendance/locks/%ff%fe", ADMIN_A),
+        (Method::GET, "/admin/v1/console/audit?after=-1", ADMIN_A),
+    ] {
+        let message = expect_error(
+            &server,
+            method.clone(),
+            path,
+            Some(token),
+            None,
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(!message.is_empty(), "{method} {path}");
+    }
+    // Over-long ids are refused, naming the parameter, as the schema's maxLength says.
+    let long = "x".repeat(129);
+    for (path, name) in [
+        (format!("/admin/v1/punches?device_id={long}"), "device_id"),
+        (
+            format!("/admin/v1/attendance/month?month=2026-11&employee={long}"),
+            "employee",
+        ),
+    ] {
+        let message = expect_error(
+            &server,
+            Method::GET,
+            &path,
+            Some(ADMIN_A),
+            None,
+            400,
+            "invalid_request",
+        )
+        .await;
+        assert!(message.contains(name), "{path}: {message}");
+    }
+    // The missing parameter is named.
+    let message = expect_error(
+        &server,
+        Method::GET,
+        "/admin/v1/corrections",
+        Some(ADMIN_A),
+        None,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert!(message.contains("employee_id"), "{message}");
+    // A well-formed request still answers.
+    let (status, _) = server
+        .admin_get(ADMIN_A, "/admin/v1/corrections?employee_id=E1001")
+        .await;
+    assert_eq!(status, 200);
+}

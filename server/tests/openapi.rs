@@ -75,6 +75,95 @@ fn the_document_is_openapi_3_1_and_covers_every_endpoint() {
     assert!(codes.contains("face_token_replayed"));
 }
 
+#[test]
+fn path_parameters_are_in_their_path_and_the_rest_are_not() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&daka_server::openapi::document_json()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let placeholder = format!("{{{name}}}");
+                match p["in"].as_str().unwrap() {
+                    "path" => assert!(
+                        path.contains(&placeholder),
+                        "{method} {path}: {name} is declared in the path but is not in it"
+                    ),
+                    _ => assert!(
+                        !path.contains(&placeholder),
+                        "{method} {path}: {name} is in the path but declared elsewhere"
+                    ),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "{checked} parameters");
+    let corrections = &doc["paths"]["/admin/v1/corrections"]["get"]["parameters"][0];
+    assert_eq!(
+        (
+            &corrections["name"],
+            &corrections["in"],
+            &corrections["required"]
+        ),
+        (
+            &serde_json::json!("employee_id"),
+            &serde_json::json!("query"),
+            &serde_json::json!(true)
+        )
+    );
+}
+
+#[test]
+fn every_input_limit_the_server_enforces_is_in_the_schema() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&daka_server::openapi::document_json()).unwrap();
+    // Every parameter: strings have a length limit or a pattern, integers a range.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let schema = &p["schema"];
+                let kind = schema["type"]
+                    .as_str()
+                    .or_else(|| schema["type"][0].as_str())
+                    .unwrap_or_default();
+                match kind {
+                    "string" => assert!(
+                        schema["maxLength"].is_u64() || schema["pattern"].is_string(),
+                        "{method} {path} {name}: {schema}"
+                    ),
+                    "integer" => assert!(
+                        schema["minimum"].is_number(),
+                        "{method} {path} {name}: {schema}"
+                    ),
+                    other => panic!("{method} {path} {name}: a {other} parameter"),
+                }
+            }
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    // The device's request bodies.
+    let enroll = &schemas["EnrollRequest"]["properties"];
+    assert_eq!(enroll["code"]["maxLength"], 64);
+    assert_eq!(enroll["public_key"]["pattern"], "^[A-Za-z0-9_-]{43}$");
+    assert_eq!(enroll["device_name"]["maxLength"], 200);
+    assert_eq!(enroll["platform"]["maxLength"], 32);
+    assert_eq!(
+        schemas["TokenRequest"]["properties"]["device_id"]["maxLength"],
+        128
+    );
+    assert_eq!(
+        schemas["PushRequest"]["properties"]["items"]["maxItems"],
+        daka_core::protocol::MAX_PUSH_ITEMS as u64
+    );
+    assert_eq!(schemas["PushItem"]["properties"]["id"]["maxLength"], 128);
+    // The patterns are what the server parses.
+    let sha = &doc["paths"]["/v1/attachments/{sha256}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(sha["pattern"], "^[0-9a-f]{64}$");
+}
+
 #[tokio::test]
 async fn the_server_serves_the_same_document() {
     let server = TestServer::start().await;

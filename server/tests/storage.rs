@@ -207,10 +207,14 @@ fn bad_seeds_name_the_field() {
         ("{\"organisations\": [{\"id\": 1}]}", "organisations[0].id"),
         ("{\"orgs\": []}", "orgs"),
         ("not json", "$"),
+        ("{\"organisations\": []} trailing text", "$"),
+        ("{\"organisations\": []}{\"organisations\": []}", "$"),
     ] {
         let e = Seed::from_json(text, None).unwrap_err();
         assert_eq!(e.field, field, "{text}: {e}");
     }
+    // Whitespace after the object is fine.
+    Seed::from_json("{\"organisations\": []}\n\n", None).unwrap();
 }
 
 #[test]

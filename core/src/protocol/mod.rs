@@ -31,12 +31,16 @@ pub const API_PREFIX: &str = "/v1";
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The one-time code an administrator issued for this employee.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub code: String,
     /// The device's Ed25519 public key, base64url without padding.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_-]{43}$"))]
     pub public_key: String,
     /// Shown to administrators ("Chan Tai Man's Pixel 8").
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub device_name: String,
     /// `android`, `ios`, or anything else for tools.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32))]
     pub platform: String,
 }
 
@@ -68,10 +72,12 @@ pub struct EnrollResponse {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Id the server assigned at enrolment ([`EnrollResponse::device_id`]).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub device_id: String,
     /// The device's current time; the server refuses requests more than five minutes off.
     pub issued_at: DateTime<Utc>,
     /// Ed25519 signature over [`token_challenge`], base64url.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_-]{86}$"))]
     pub signature: String,
 }
 
@@ -117,6 +123,7 @@ pub struct PolicyBundle {
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     /// The items, at most [`MAX_PUSH_ITEMS`]; within a stream, in the order they must be applied.
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub items: Vec<PushItem>,
 }
 
@@ -129,6 +136,7 @@ pub const MAX_PUSH_ITEMS: usize = 500;
 #[serde(deny_unknown_fields)]
 pub struct PushItem {
     /// The item's client-generated id; applying it is keyed on this forever.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub id: String,
     /// Ordering scope (a device's punch chain).
     pub stream: String,

@@ -3,7 +3,7 @@
 //! devices and punches, and verify every stored device chain.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::attendance::RosterWarning;
-use super::extract::{AdminAuth, ApiJson, read_body};
+use super::extract::{AdminAuth, ApiJson, ApiPath, read_body};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::console::ClientAddr;
@@ -180,10 +180,12 @@ pub async fn current_policy(
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     /// An employee of the current policy.
+    #[schema(min_length = 1, max_length = 128)]
     pub employee_id: String,
-    /// A code of your own (at least 8 characters besides dashes and spaces); a random one
-    /// when absent.
+    /// A code of your own (at least 8 characters besides dashes and spaces, at most 64); a
+    /// random one when absent.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 64)]
     pub code: Option<String>,
 }
 
@@ -367,6 +369,7 @@ pub async fn devices(
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// Why (1–500 bytes of printable text), kept with the device and in the audit.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -381,7 +384,7 @@ pub(crate) fn valid_reason(reason: &str) -> bool {
 }
 
 /// Revokes `device_id` of `org_id` on behalf of `by`, with the console audit entry `audit`
-/// written in the same call; the device as it is now stored. 404 `unknown_device` when the
+/// written in the same transaction; the device as it is now stored. 404 `unknown_device` when the
 /// organisation has no such device, 409 `device_already_revoked` when it is revoked already.
 pub(crate) fn revoke(
     storage: &dyn Storage,
@@ -390,7 +393,7 @@ pub(crate) fn revoke(
     revocation: &DeviceRevocation,
     audit: &crate::storage::NewConsoleAudit,
 ) -> Result<DeviceRow, Failure> {
-    match storage.revoke_device(org_id, device_id, revocation)? {
+    match storage.revoke_device(org_id, device_id, revocation, audit)? {
         RevokeOutcome::Revoked => {}
         RevokeOutcome::AlreadyRevoked(_) => {
             return Err(Failure::new(
@@ -407,7 +410,6 @@ pub(crate) fn revoke(
             ));
         }
     }
-    storage.add_console_audit(audit)?;
     storage
         .device(device_id)?
         .ok_or_else(|| Failure::internal("a revoked device did not read back"))
@@ -418,7 +420,7 @@ pub(crate) fn revoke(
 /// valid. Recorded in the console audit as `device_revoked`.
 #[utoipa::path(post, path = "/admin/v1/devices/{device_id}/revoke", tag = "admin",
     security(("admin_token" = [])),
-    params(("device_id" = String, Path, description = "The device")),
+    params(("device_id" = String, Path, description = "The device", min_length = 1, max_length = 128)),
     request_body = RevokeRequest,
     responses(
         (status = 200, description = "Revoked; the device as stored now", body = DeviceInfo),
@@ -430,7 +432,7 @@ pub(crate) fn revoke(
 pub async fn revoke_device(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    Path(device_id): Path<String>,
+    ApiPath(device_id): ApiPath<String>,
     ClientAddr(client): ClientAddr,
     ApiJson(request): ApiJson<RevokeRequest>,
 ) -> Result<Json<DeviceInfo>, Failure> {
@@ -521,10 +523,10 @@ const MAX_PUNCH_PAGE: u32 = 5000;
 #[utoipa::path(get, path = "/admin/v1/punches", tag = "admin",
     security(("admin_token" = [])),
     params(
-        ("device_id" = Option<String>, Query, description = "Only this device's punches"),
-        ("status" = Option<String>, Query, description = "`accepted`, `field_punch` or `refused`"),
-        ("after" = Option<i64>, Query, description = "`next_after` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1–5000 (default 1000)"),
+        ("device_id" = Option<String>, Query, description = "Only this device's punches", min_length = 1, max_length = 128),
+        ("status" = Option<String>, Query, description = "`accepted`, `field_punch` or `refused`", pattern = r"^(accepted|field_punch|refused)$"),
+        ("after" = Option<i64>, Query, description = "`next_after` of the previous page", minimum = 0),
+        ("limit" = Option<u32>, Query, description = "Page size, 1–5000 (default 1000)", minimum = 1, maximum = 5000),
     ),
     responses(
         (status = 200, description = "A page of punches", body = PunchList),
@@ -545,6 +547,9 @@ pub async fn punches(
     };
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match &*key {
+            "device_id" if value.is_empty() || value.len() > 128 => {
+                return Err(bad("device_id", "1 to 128 bytes"));
+            }
             "device_id" => filter.device_id = Some(value.into_owned()),
             "status" => {
                 filter.status = Some(

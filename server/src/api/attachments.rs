@@ -71,7 +71,7 @@ fn too_large(limit: usize) -> Failure {
 /// Stores a file of the device's organisation under its SHA-256.
 #[utoipa::path(put, path = "/v1/attachments/{sha256}", tag = "device",
     security(("device_token" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the file, 64 lower-case hex digits")),
+    params(("sha256" = String, Path, description = "SHA-256 of the file, 64 lower-case hex digits", pattern = r"^[0-9a-f]{64}$")),
     request_body(content = FileBytes, content_type = "*/*",
         description = "The file's bytes; `Content-Type` is its media type, as the form gives it"),
     responses(
@@ -164,7 +164,7 @@ pub async fn put_attachment(
 /// A file of the device's organisation, with its media type.
 #[utoipa::path(get, path = "/v1/attachments/{sha256}", tag = "device",
     security(("device_token" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the file, 64 lower-case hex digits")),
+    params(("sha256" = String, Path, description = "SHA-256 of the file, 64 lower-case hex digits", pattern = r"^[0-9a-f]{64}$")),
     responses(
         (status = 200, description = "The file's bytes, with its media type as `Content-Type`", body = FileBytes, content_type = "*/*"),
         (status = 400, description = "`invalid_request`: the path is not a SHA-256", body = ApiError),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use daka_core::protocol::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{AdminAuth, ApiJson};
+use super::extract::{AdminAuth, ApiJson, ApiPath};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::attendance::month::{MonthError, month_results};
@@ -114,9 +114,9 @@ pub struct DayList {
 #[utoipa::path(get, path = "/admin/v1/attendance/days", tag = "attendance",
     security(("admin_token" = [])),
     params(
-        ("employee" = String, Query, description = "An employee with attendance settings"),
-        ("from" = String, Query, description = "First date, YYYY-MM-DD"),
-        ("to" = String, Query, description = "Last date, YYYY-MM-DD (at most 800 days after `from`)"),
+        ("employee" = String, Query, description = "An employee with attendance settings", min_length = 1, max_length = 128),
+        ("from" = String, Query, description = "First date, YYYY-MM-DD", pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        ("to" = String, Query, description = "Last date, YYYY-MM-DD (at most 800 days after `from`)", pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
     ),
     responses(
         (status = 200, description = "The stored day results", body = DayList),
@@ -189,8 +189,8 @@ pub struct MonthView {
 #[utoipa::path(get, path = "/admin/v1/attendance/month", tag = "attendance",
     security(("admin_token" = [])),
     params(
-        ("month" = String, Query, description = "YYYY-MM"),
-        ("employee" = Option<String>, Query, description = "Only this employee"),
+        ("month" = String, Query, description = "YYYY-MM", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
+        ("employee" = Option<String>, Query, description = "Only this employee", min_length = 1, max_length = 128),
     ),
     responses(
         (status = 200, description = "The month's summaries", body = MonthView),
@@ -243,9 +243,9 @@ pub async fn month(
 #[utoipa::path(get, path = "/admin/v1/reports/attendance", tag = "attendance",
     security(("admin_token" = [])),
     params(
-        ("month" = String, Query, description = "YYYY-MM"),
-        ("format" = Option<String>, Query, description = "`xlsx` (default) or `csv`"),
-        ("sheet" = Option<String>, Query, description = "For CSV: `summary` (default), `days` or `warnings`"),
+        ("month" = String, Query, description = "YYYY-MM", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
+        ("format" = Option<String>, Query, description = "`xlsx` (default) or `csv`", pattern = r"^(xlsx|csv)$"),
+        ("sheet" = Option<String>, Query, description = "For CSV: `summary` (default), `days` or `warnings`", pattern = r"^(summary|days|warnings)$"),
     ),
     responses(
         (status = 200, description = "The file", content(
@@ -341,8 +341,8 @@ pub struct RosterWarnings {
 #[utoipa::path(get, path = "/admin/v1/attendance/roster-warnings", tag = "attendance",
     security(("admin_token" = [])),
     params(
-        ("from" = String, Query, description = "First date, YYYY-MM-DD"),
-        ("to" = String, Query, description = "Last date, YYYY-MM-DD"),
+        ("from" = String, Query, description = "First date, YYYY-MM-DD", pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        ("to" = String, Query, description = "Last date, YYYY-MM-DD", pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
     ),
     responses(
         (status = 200, description = "The warnings", body = RosterWarnings),
@@ -382,6 +382,7 @@ pub async fn roster_warnings(
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LockRequest {
     /// The month to lock, `YYYY-MM`.
+    #[schema(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: String,
 }
 
@@ -500,7 +501,7 @@ pub async fn locks(
 /// changes recorded while it was locked are taken and sent to the devices.
 #[utoipa::path(delete, path = "/admin/v1/attendance/locks/{month}", tag = "attendance",
     security(("admin_token" = [])),
-    params(("month" = String, Path, description = "YYYY-MM")),
+    params(("month" = String, Path, description = "YYYY-MM", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")),
     responses(
         (status = 200, description = "Unlocked (`changed` false: it was not locked)", body = LockOutcome),
         (status = 400, description = "`invalid_month`", body = ApiError),
@@ -509,7 +510,7 @@ pub async fn locks(
 pub async fn unlock(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    Path(month): Path<String>,
+    ApiPath(month): ApiPath<String>,
 ) -> Result<Json<LockOutcome>, Failure> {
     let parsed = params::month("month", &month)?;
     let changed = state
@@ -652,7 +653,7 @@ fn late_view(c: LateChange) -> Result<LateChangeView, Failure> {
 /// a request decided or a policy published after the lock.
 #[utoipa::path(get, path = "/admin/v1/attendance/late-changes", tag = "attendance",
     security(("admin_token" = [])),
-    params(("month" = String, Query, description = "YYYY-MM")),
+    params(("month" = String, Query, description = "YYYY-MM", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")),
     responses(
         (status = 200, description = "The late changes", body = LateChangeList),
         (status = 400, description = "`invalid_month`, `missing_parameter`, `unknown_parameter`", body = ApiError),

@@ -23,19 +23,28 @@ use crate::storage::{ConsoleAuditEntry, ConsoleRole, NewConsoleAudit};
 #[serde(deny_unknown_fields)]
 pub struct NewAccountRequest {
     /// Sign-in email, unique in the organisation (compared in lower case).
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+    )]
     pub email: String,
-    /// Display name, e.g. `Wong Siu Ming 黃小明`.
+    /// Display name, e.g. `Wong Siu Ming 黃小明` (1–200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// `hr_admin`, `manager`, `finance` or `auditor`.
+    #[schema(pattern = r"^(hr_admin|manager|finance|auditor)$")]
     pub role: String,
     /// The employee a manager stands for (required for `manager`); an employee of the
     /// current policy.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     pub employee_id: Option<String>,
-    /// At least 12 characters; stored only as an Argon2id hash.
+    /// At least 12 characters (at most 1,024 bytes); stored only as an Argon2id hash.
+    #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
     /// Preferred language, `en` (default) or `zh-Hant`.
     #[serde(default)]
+    #[schema(pattern = r"^(en|zh-Hant)$")]
     pub language: Option<String>,
 }
 
@@ -138,8 +147,8 @@ pub struct ConsoleAuditPage {
 #[utoipa::path(get, path = "/admin/v1/console/audit", tag = "console",
     security(("admin_token" = [])),
     params(
-        ("after" = Option<i64>, Query, description = "Only entries after this `seq` (default 0)"),
-        ("limit" = Option<u32>, Query, description = "At most this many, 1–1000 (default 200)"),
+        ("after" = Option<i64>, Query, description = "Only entries after this `seq` (default 0)", minimum = 0),
+        ("limit" = Option<u32>, Query, description = "At most this many, 1–1000 (default 200)", minimum = 1, maximum = 1000),
     ),
     responses(
         (status = 200, description = "The entries", body = ConsoleAuditPage),
@@ -156,7 +165,7 @@ pub async fn audit(
     for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         let bad = || Failure::bad_request("invalid_request", format!("{k}: {v:?} is not valid"));
         match &*k {
-            "after" => after = v.parse().map_err(|_| bad())?,
+            "after" => after = v.parse().ok().filter(|a: &i64| *a >= 0).ok_or_else(bad)?,
             "limit" => {
                 limit = v
                     .parse()

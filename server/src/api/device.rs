@@ -17,12 +17,29 @@ use uuid::Uuid;
 use super::extract::{ApiJson, DeviceAuth};
 use super::failure::Failure;
 use super::state::AppState;
+use crate::console::ClientAddr;
 use crate::crypto;
 use crate::intake::{self, PushContext};
 use crate::storage::{EnrollOutcome, NewDevice, NewToken};
 
 /// How far a token request's `issued_at` may be from the server's clock.
 pub const TOKEN_REQUEST_WINDOW: Duration = Duration::minutes(5);
+
+/// How long failed enrolments and token refreshes are remembered.
+pub const DEVICE_FAILURE_WINDOW: Duration = Duration::minutes(15);
+/// Failed enrolments (unknown or used codes) from one address within the window before it
+/// is answered 429 `too_many_attempts`.
+pub const ENROL_ADDRESS_FAILURES: usize = 10;
+/// Failed enrolments from all addresses together within the window: guessing from many
+/// addresses is slowed too. A code has 80 random bits (16 base-32 characters), so even at
+/// this rate the chance of hitting any of a million live codes in a year is about 3 × 10⁻¹¹.
+pub const ENROL_ALL_FAILURES: usize = 1000;
+/// The key counting every failed enrolment.
+const ENROL_ALL: &str = "enrol-all";
+/// Failed token refreshes (unknown device, wrong signature, replay) from one address.
+pub const REFRESH_ADDRESS_FAILURES: usize = 20;
+/// Failed token refreshes naming one device.
+pub const REFRESH_DEVICE_FAILURES: usize = 10;
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), Failure> {
     if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
@@ -51,16 +68,27 @@ fn new_token(state: &AppState) -> Result<(String, NewToken), Failure> {
 #[utoipa::path(post, path = "/v1/enroll", tag = "device",
     request_body = EnrollRequest,
     responses(
-        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 200, description = "Enrolled; the same request again within a day (its answer was lost) answers the same device with a new token", body = EnrollResponse),
         (status = 400, description = "`invalid_request`, `invalid_public_key`", body = ApiError),
         (status = 404, description = "`enrollment_code_unknown`", body = ApiError),
         (status = 409, description = "`enrollment_code_used`, `public_key_in_use`", body = ApiError),
+        (status = 429, description = "`too_many_attempts`: too many failed enrolments from this address (10 in 15 minutes) or from everyone (1,000); wait `Retry-After` seconds", body = ApiError),
         (status = 503, description = "`busy`, `timeout`: retry after `Retry-After`", body = ApiError),
     ))]
 pub async fn enroll(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, Failure> {
+    let address = format!("enrol-address:{client}");
+    let limits = [
+        (address.as_str(), ENROL_ADDRESS_FAILURES),
+        (ENROL_ALL, ENROL_ALL_FAILURES),
+    ];
+    if let Some(wait) = state.inner.device_limiter.blocked(&limits, state.now()) {
+        state.inner.metrics.record_enrolment("too_many_attempts");
+        return Err(Failure::too_many_attempts("enrolments", wait));
+    }
     check_text("code", &request.code, 64)?;
     check_text("device_name", &request.device_name, 200)?;
     check_text("platform", &request.platform, 32)?;
@@ -95,6 +123,15 @@ pub async fn enroll(
         EnrollOutcome::CodeUsed => "enrollment_code_used",
         EnrollOutcome::KeyInUse => "public_key_in_use",
     });
+    if matches!(
+        outcome,
+        EnrollOutcome::UnknownCode | EnrollOutcome::CodeUsed
+    ) {
+        state
+            .inner
+            .device_limiter
+            .fail(&[&address, ENROL_ALL], state.now());
+    }
     match outcome {
         EnrollOutcome::Enrolled { device } => {
             let org =
@@ -134,13 +171,29 @@ pub async fn enroll(
         (status = 400, description = "`invalid_request`", body = ApiError),
         (status = 401, description = "`invalid_signature` (unknown device or wrong signature), `clock_skew` (`issued_at` over 5 minutes from `server_time`)", body = ApiError),
         (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
+        (status = 409, description = "`token_refresh_replayed`: a refresh is single-use, and must be signed later than the last one accepted", body = ApiError),
+        (status = 429, description = "`too_many_attempts`: too many failed refreshes from this address (20 in 15 minutes) or naming this device (10); wait `Retry-After` seconds", body = ApiError),
         (status = 503, description = "`busy`, `timeout`", body = ApiError),
     ))]
 pub async fn token(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, Failure> {
     check_text("device_id", &request.device_id, 128)?;
+    let address = format!("refresh-address:{client}");
+    let target = format!("refresh-device:{}", request.device_id);
+    let limiter = &state.inner.device_limiter;
+    if let Some(wait) = limiter.blocked(
+        &[
+            (address.as_str(), REFRESH_ADDRESS_FAILURES),
+            (target.as_str(), REFRESH_DEVICE_FAILURES),
+        ],
+        state.now(),
+    ) {
+        return Err(Failure::too_many_attempts("token refreshes", wait));
+    }
+    let failed = || limiter.fail(&[&address, &target], state.now());
     let device_id = request.device_id.clone();
     let device = state.db(move |s| Ok(s.storage.device(&device_id)?)).await?;
     let invalid = || {
@@ -149,9 +202,13 @@ pub async fn token(
             "the signature does not prove this device's key; enrol again if the key was lost",
         )
     };
-    let device = device.ok_or_else(invalid)?;
+    let Some(device) = device else {
+        failed();
+        return Err(invalid());
+    };
     let challenge = token_challenge(&request.device_id, &request.issued_at);
     if !crypto::verify(&device.public_key, &challenge, &request.signature) {
+        failed();
         return Err(invalid());
     }
     if device.revoked.is_some() {
@@ -169,9 +226,18 @@ pub async fn token(
         ));
     }
     let (token, new_token) = new_token(&state)?;
-    state
-        .db(move |s| Ok(s.storage.replace_token(&device.id, &new_token)?))
+    let issued_at = request.issued_at;
+    let fresh = state
+        .db(move |s| Ok(s.storage.refresh_token(&device.id, issued_at, &new_token)?))
         .await?;
+    if !fresh {
+        failed();
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "token_refresh_replayed",
+            "this token refresh was used already (or an older one): sign a new one with the current time",
+        ));
+    }
     Ok(Json(TokenResponse {
         token,
         server_time: state.now(),
@@ -301,7 +367,7 @@ fn parse_cursor(query: Option<&str>) -> Result<i64, Failure> {
 /// What changed for this device since `cursor`.
 #[utoipa::path(get, path = "/v1/changes", tag = "device",
     security(("device_token" = [])),
-    params(("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer; omit to start from the beginning")),
+    params(("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer; omit to start from the beginning", pattern = r"^[0-9]{0,18}$")),
     responses(
         (status = 200, description = "Changes, oldest first", body = ChangesResponse),
         (status = 400, description = "`invalid_cursor`", body = ApiError),

@@ -19,6 +19,48 @@ use crate::storage::{DeviceRow, OrgRow};
 /// A JSON body read up to the configured limit and parsed with field-naming errors.
 pub struct ApiJson<T>(pub T);
 
+/// Path parameters, refused as the documented `ApiError` (400 `invalid_request`, naming what
+/// is wrong) rather than the framework's plain-text answer, e.g. for `%ff` in an id.
+pub struct ApiPath<T>(pub T);
+
+/// A query string read into `T`, refused as the documented `ApiError` (400 `invalid_request`,
+/// naming the missing or malformed parameter) rather than the framework's plain-text answer.
+pub struct ApiQuery<T>(pub T);
+
+impl<T> FromRequestParts<AppState> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(Failure::bad_request(
+                "invalid_request",
+                format!("the path: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+impl<T> FromRequestParts<AppState> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(Failure::bad_request(
+                "invalid_request",
+                format!("the query string: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
 /// Reads a request body up to `limit` bytes.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Failure> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
@@ -67,13 +109,15 @@ fn check_content_type(parts: &Parts) -> Result<(), Failure> {
 }
 
 /// Parses JSON with an error naming the path of the bad field. Well-formed bodies take the
-/// plain reader; only a failed one is read again, tracking the path, to name the field.
+/// plain reader; only a failed one is read again, tracking the path, to name the field. The
+/// body must be one JSON value and nothing else (whitespace aside): `{…} xyz` and `{…}{…}` are
+/// refused, as the plain reader refuses them.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
     if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = if path == "." {
@@ -82,6 +126,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure
             format!("{path}: {inner}")
         };
         Failure::bad_request("invalid_request", message)
+    })?;
+    de.end().map_err(|e| {
+        Failure::bad_request(
+            "invalid_request",
+            format!("the body must be one JSON value with nothing after it: {e}"),
+        )
     })?;
     Ok(value)
 }

@@ -56,6 +56,19 @@ impl Failure {
         )
     }
 
+    /// 429 Too Many Requests `too_many_attempts` with `Retry-After`: too many failed attempts
+    /// (of `what`) from this address or at this target; wait `wait_s` seconds.
+    pub fn too_many_attempts(what: &str, wait_s: u64) -> Failure {
+        Failure {
+            retry_after_s: Some(wait_s),
+            ..Failure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed {what}; try again in {wait_s} s"),
+            )
+        }
+    }
+
     /// 503 Service Unavailable with `Retry-After: 1`: send the same request again shortly.
     pub fn busy(code: &'static str, message: impl Into<String>) -> Failure {
         Failure {

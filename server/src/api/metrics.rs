@@ -133,7 +133,7 @@ impl Metrics {
         let enrolments = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "enrolments",
-            "Device enrolments with a well-formed request, by outcome (enrolled, or the refusal's code)",
+            "Device enrolments, by outcome (enrolled, or the refusal's code)",
             enrolments.clone(),
         );
         let storage_wait = Histogram::new(STORAGE_BUCKETS);

@@ -5,7 +5,7 @@
 //! anyone else it does not exist.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::Datelike;
 use daka_core::approvals::StepMode;
@@ -15,7 +15,7 @@ use daka_core::protocol::{
     RequestView, StepView, TimeOffView,
 };
 
-use super::extract::{AdminAuth, DeviceAuth};
+use super::extract::{AdminAuth, ApiPath, ApiQuery, DeviceAuth};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::attendance::time_off;
@@ -146,7 +146,7 @@ async fn lookup(
 /// One request with its steps and audit trail, for the people on it.
 #[utoipa::path(get, path = "/v1/requests/{request_id}", tag = "device",
     security(("device_token" = [])),
-    params(("request_id" = String, Path, description = "The request id")),
+    params(("request_id" = String, Path, description = "The request id", min_length = 1, max_length = 128)),
     responses(
         (status = 200, description = "The request", body = RequestView),
         (status = 401, description = "`unauthorized`", body = ApiError),
@@ -156,7 +156,7 @@ async fn lookup(
 pub async fn request(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
-    Path(request_id): Path<String>,
+    ApiPath(request_id): ApiPath<String>,
 ) -> Result<Json<RequestView>, Failure> {
     lookup(&state, device.org_id, Some(device.employee_id), request_id).await
 }
@@ -233,7 +233,7 @@ fn parse_year(query: Option<&str>, default: i32) -> Result<i32, Failure> {
 /// This device's employee's leave balances for a year (default: this year).
 #[utoipa::path(get, path = "/v1/leave-balances", tag = "device",
     security(("device_token" = [])),
-    params(("year" = Option<i32>, Query, description = "Calendar year; default the current one")),
+    params(("year" = Option<i32>, Query, description = "Calendar year, 2000–2100; default the current one", minimum = 2000, maximum = 2100)),
     responses(
         (status = 200, description = "Balances in half days, one per leave type", body = LeaveBalances),
         (status = 400, description = "`invalid_request`", body = ApiError),
@@ -323,7 +323,7 @@ pub async fn leave_balances(
 /// Any request of the organisation with its full audit trail, for administrators.
 #[utoipa::path(get, path = "/admin/v1/requests/{request_id}", tag = "admin",
     security(("admin_token" = [])),
-    params(("request_id" = String, Path, description = "The request id")),
+    params(("request_id" = String, Path, description = "The request id", min_length = 1, max_length = 128)),
     responses(
         (status = 200, description = "The request", body = RequestView),
         (status = 401, description = "`unauthorized`", body = ApiError),
@@ -332,15 +332,17 @@ pub async fn leave_balances(
 pub async fn admin_request(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    Path(request_id): Path<String>,
+    ApiPath(request_id): ApiPath<String>,
 ) -> Result<Json<RequestView>, Failure> {
     lookup(&state, org.id, None, request_id).await
 }
 
 /// Query of `GET /admin/v1/corrections`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CorrectionQuery {
     /// The employee whose corrections to list.
+    #[param(min_length = 1, max_length = 128)]
     pub employee_id: String,
 }
 
@@ -385,7 +387,7 @@ pub struct CorrectionView {
 pub async fn admin_corrections(
     State(state): State<AppState>,
     AdminAuth(org): AdminAuth,
-    axum::extract::Query(query): axum::extract::Query<CorrectionQuery>,
+    ApiQuery(query): ApiQuery<CorrectionQuery>,
 ) -> Result<Json<CorrectionList>, Failure> {
     if query.employee_id.is_empty() || query.employee_id.len() > MAX_ID_LEN {
         return Err(Failure::bad_request(

@@ -24,6 +24,8 @@ pub(crate) struct Inner {
     pub options: ServerOptions,
     /// Failed console sign-ins, per account and client address (in memory).
     pub login_limiter: crate::console::auth::LoginLimiter,
+    /// Failed enrolments and token refreshes, per address, device and overall (in memory).
+    pub device_limiter: crate::limits::FailureLimiter,
     /// The series of `GET /metrics`.
     pub metrics: super::metrics::Metrics,
     /// Whether a stop has begun, and the requests in progress.
@@ -47,6 +49,9 @@ impl AppState {
                 engines: Engines::default(),
                 options,
                 login_limiter: Default::default(),
+                device_limiter: crate::limits::FailureLimiter::new(
+                    super::device::DEVICE_FAILURE_WINDOW,
+                ),
                 metrics: Default::default(),
                 lifecycle: Default::default(),
             }),

@@ -89,6 +89,14 @@ pub fn range(from: NaiveDate, to: NaiveDate) -> Result<(), ParamError> {
 
 /// An employee with attendance settings in the policy.
 pub fn employee(policy: &Policy, param: &str, value: &str) -> Result<String, ParamError> {
+    if value.is_empty() || value.len() > daka_core::attempt::MAX_ID_LEN {
+        return Err(ParamError::new(
+            "invalid_request",
+            param,
+            &value.chars().take(40).collect::<String>(),
+            "is 1 to 128 bytes",
+        ));
+    }
     if policy.attendance.person(value).is_some() {
         return Ok(value.to_owned());
     }

@@ -1,9 +1,6 @@
 //! The console's security pieces: Argon2id password hashes, session ids and their CSRF
 //! tokens, cookies, and the in-memory limit on failed sign-ins.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -12,6 +9,7 @@ use axum::http::header::COOKIE;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::crypto;
+use crate::limits::FailureLimiter;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -120,53 +118,35 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -
 /// The in-memory count of failed sign-ins, per account and per client address. One server
 /// process keeps its own: several instances behind a balancer would each count separately
 /// (see `docs/console.md`).
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+pub struct LoginLimiter(FailureLimiter);
+
+impl Default for LoginLimiter {
+    fn default() -> LoginLimiter {
+        LoginLimiter(FailureLimiter::new(FAILURE_WINDOW))
+    }
 }
 
 impl LoginLimiter {
-    fn keys(email: &str, client: &str) -> [(String, usize); 2] {
-        [
-            (format!("account:{email}"), ACCOUNT_FAILURES),
-            (format!("address:{client}"), ADDRESS_FAILURES),
-        ]
-    }
-
     /// `Some(seconds to wait)` when the account or the address is over its limit.
     pub fn blocked(&self, email: &str, client: &str, now: DateTime<Utc>) -> Option<u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wait: Option<u64> = None;
-        for (key, limit) in Self::keys(email, client) {
-            if let Some(times) = map.get_mut(&key) {
-                while times.front().is_some_and(|t| *t + FAILURE_WINDOW <= now) {
-                    times.pop_front();
-                }
-                if times.len() >= limit {
-                    let oldest = times[times.len() - limit];
-                    let s = (oldest + FAILURE_WINDOW - now).num_seconds().max(1) as u64;
-                    wait = Some(wait.map_or(s, |w| w.max(s)));
-                }
-            }
-        }
-        wait
+        let account = format!("account:{email}");
+        let address = format!("address:{client}");
+        self.0.blocked(
+            &[(&account, ACCOUNT_FAILURES), (&address, ADDRESS_FAILURES)],
+            now,
+        )
     }
 
     /// Counts a failed sign-in.
     pub fn fail(&self, email: &str, client: &str, now: DateTime<Utc>) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, times| times.back().is_some_and(|t| *t + FAILURE_WINDOW > now));
-        }
-        for (key, _) in Self::keys(email, client) {
-            map.entry(key).or_default().push_back(now);
-        }
+        let account = format!("account:{email}");
+        let address = format!("address:{client}");
+        self.0.fail(&[&account, &address], now);
     }
 
     /// Forgets an account's failures after it signed in.
     pub fn succeeded(&self, email: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("account:{email}"));
+        self.0.forget(&format!("account:{email}"));
     }
 }
 

@@ -239,19 +239,29 @@ pub struct NewToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// How long after an enrolment the identical request is answered again (the phone's first
+/// answer was lost): one day.
+pub const ENROL_REPEAT_WINDOW: chrono::Duration = chrono::Duration::days(1);
+
 /// What [`Storage::enroll`] did.
 #[derive(Debug, Clone)]
 pub enum EnrollOutcome {
-    /// The code is now used, and the device and its first token are stored.
+    /// The code is now used, and the device and its first token are stored; or the request
+    /// repeated the one that used the code (see [`EnrollOutcome::CodeUsed`]), and the device is
+    /// the one it enrolled, with a fresh token.
     Enrolled {
-        /// The new device as stored, with the organisation and employee of the code.
+        /// The device as stored, with the organisation and employee of the code.
         device: Box<DeviceRow>,
     },
     /// No code has this hash; nothing was stored (the API answers 404
     /// `enrollment_code_unknown`).
     UnknownCode,
     /// The code already enrolled a device; nothing was stored (the API answers 409
-    /// `enrollment_code_used`: the employee needs a new code).
+    /// `enrollment_code_used`: the employee needs a new code). The same request again (the
+    /// same code and public key, within [`ENROL_REPEAT_WINDOW`] of the first, the device not
+    /// revoked) is not this but [`EnrollOutcome::Enrolled`] with the device the code enrolled
+    /// and a fresh token, its earlier tokens revoked: a phone whose first answer was lost
+    /// finishes enrolling.
     CodeUsed,
     /// Another device already registered this public key.
     KeyInUse,
@@ -1081,8 +1091,15 @@ pub trait Storage: Send + Sync + 'static {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<DeviceRow>, StorageError>;
-    /// Replaces every token of the device with this one.
-    fn replace_token(&self, device_id: &str, token: &NewToken) -> Result<(), StorageError>;
+    /// Replaces every token of the device with this one, for a token refresh signed at
+    /// `issued_at`: only when that is later than every refresh accepted before (a refresh is
+    /// single-use); `false`, changing nothing, for a replayed or older one.
+    fn refresh_token(
+        &self,
+        device_id: &str,
+        issued_at: DateTime<Utc>,
+        token: &NewToken,
+    ) -> Result<bool, StorageError>;
     /// Every device of the organisation, in enrolment order.
     fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError>;
 
@@ -1090,12 +1107,14 @@ pub trait Storage: Send + Sync + 'static {
     /// Revokes a device of `org_id` by storing `revocation`. Its tokens stay stored, so that
     /// [`Storage::device_by_token`] still finds the device and the API can answer
     /// `device_revoked` rather than a bare "unknown token"; its records and chain head stay as
-    /// they are.
+    /// they are. The console audit entry `audit` is written in the same transaction: there is
+    /// never a revocation without its entry, or an entry without the revocation.
     fn revoke_device(
         &self,
         org_id: &str,
         device_id: &str,
         revocation: &DeviceRevocation,
+        audit: &NewConsoleAudit,
     ) -> Result<RevokeOutcome, StorageError>;
 
     // ---- push ----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::sql::{cached_row, cached_rows, map_err, ms, time, unsigned};
 use crate::storage::{
-    ChainHead, CodeOutcome, DeviceRevocation, DeviceRow, EnrollOutcome, NewDevice, NewToken,
-    RevokeOutcome, StorageError,
+    ChainHead, CodeOutcome, DeviceRevocation, DeviceRow, ENROL_REPEAT_WINDOW, EnrollOutcome,
+    NewConsoleAudit, NewDevice, NewToken, RevokeOutcome, StorageError,
 };
 
 /// The columns of a `device d` row, named as [`DeviceColumns::from_row`] reads them.
@@ -152,6 +152,8 @@ struct CodeColumns {
     org_id: String,
     employee_id: String,
     used_ms: Option<i64>,
+    /// The device the code enrolled, once used.
+    device_id: Option<String>,
 }
 
 impl CodeColumns {
@@ -160,13 +162,14 @@ impl CodeColumns {
             org_id: r.get("org_id")?,
             employee_id: r.get("employee_id")?,
             used_ms: r.get("used_ms")?,
+            device_id: r.get("device_id")?,
         })
     }
 }
 
 fn read_code(conn: &Connection, code_hash: &str) -> Result<Option<CodeColumns>, StorageError> {
     conn.query_row(
-        "SELECT org_id, employee_id, used_ms FROM enrollment_code WHERE code_hash = ?1",
+        "SELECT org_id, employee_id, used_ms, device_id FROM enrollment_code WHERE code_hash = ?1",
         [code_hash],
         CodeColumns::from_row,
     )
@@ -210,8 +213,32 @@ pub(super) fn enroll(
     let (org_id, employee_id) = match read_code(&tx, code_hash)? {
         None => return Ok(EnrollOutcome::UnknownCode),
         Some(CodeColumns {
-            used_ms: Some(_), ..
-        }) => return Ok(EnrollOutcome::CodeUsed),
+            used_ms: Some(used_ms),
+            device_id,
+            ..
+        }) => {
+            // The same request again, its first answer lost: the same device, a new token.
+            let repeat = match device_id {
+                Some(id)
+                    if device.enrolled_at.timestamp_millis() - used_ms
+                        <= ENROL_REPEAT_WINDOW.num_milliseconds() =>
+                {
+                    read_device(&tx, "WHERE d.id = ?1", &[&id])?
+                        .filter(|d| d.public_key == device.public_key && d.revoked.is_none())
+                }
+                _ => None,
+            };
+            let Some(existing) = repeat else {
+                return Ok(EnrollOutcome::CodeUsed);
+            };
+            tx.execute("DELETE FROM token WHERE device_id = ?1", [&existing.id])
+                .map_err(map_err)?;
+            insert_token(&tx, &existing.id, token)?;
+            tx.commit().map_err(map_err)?;
+            return Ok(EnrollOutcome::Enrolled {
+                device: Box::new(existing),
+            });
+        }
         Some(code) => (code.org_id, code.employee_id),
     };
     let key_used: bool = tx
@@ -247,16 +274,7 @@ pub(super) fn enroll(
         params![code_hash, ms(device.enrolled_at), device.id],
     )
     .map_err(map_err)?;
-    tx.execute(
-        "INSERT INTO token (token_hash, device_id, issued_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            token.hash,
-            device.id,
-            ms(token.issued_at),
-            ms(token.expires_at)
-        ],
-    )
-    .map_err(map_err)?;
+    insert_token(&tx, &device.id, token)?;
     let row = read_device(&tx, "WHERE d.id = ?1", &[&device.id])?
         .ok_or_else(|| StorageError::Corrupt("the new device did not read back".into()))?;
     tx.commit().map_err(map_err)?;
@@ -265,17 +283,9 @@ pub(super) fn enroll(
     })
 }
 
-pub(super) fn replace_token(
-    conn: &mut Connection,
-    device_id: &str,
-    token: &NewToken,
-) -> Result<(), StorageError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(map_err)?;
-    tx.execute("DELETE FROM token WHERE device_id = ?1", [device_id])
-        .map_err(map_err)?;
-    tx.execute(
+/// Stores a device's bearer token.
+fn insert_token(conn: &Connection, device_id: &str, token: &NewToken) -> Result<(), StorageError> {
+    conn.execute(
         "INSERT INTO token (token_hash, device_id, issued_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
         params![
             token.hash,
@@ -285,7 +295,34 @@ pub(super) fn replace_token(
         ],
     )
     .map_err(map_err)?;
-    tx.commit().map_err(map_err)
+    Ok(())
+}
+
+pub(super) fn refresh_token(
+    conn: &mut Connection,
+    device_id: &str,
+    issued_at: DateTime<Utc>,
+    token: &NewToken,
+) -> Result<bool, StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    // Single-use: only a refresh signed later than the last one accepted.
+    let claimed = tx
+        .execute(
+            "UPDATE device SET refreshed_issued_ms = ?2
+             WHERE id = ?1 AND (refreshed_issued_ms IS NULL OR refreshed_issued_ms < ?2)",
+            params![device_id, ms(issued_at)],
+        )
+        .map_err(map_err)?;
+    if claimed == 0 {
+        return Ok(false);
+    }
+    tx.execute("DELETE FROM token WHERE device_id = ?1", [device_id])
+        .map_err(map_err)?;
+    insert_token(&tx, device_id, token)?;
+    tx.commit().map_err(map_err)?;
+    Ok(true)
 }
 
 pub(super) fn revoke_device(
@@ -293,6 +330,7 @@ pub(super) fn revoke_device(
     org_id: &str,
     device_id: &str,
     revocation: &DeviceRevocation,
+    audit: &NewConsoleAudit,
 ) -> Result<RevokeOutcome, StorageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -318,6 +356,7 @@ pub(super) fn revoke_device(
         ],
     )
     .map_err(map_err)?;
+    super::console::add_audit(&tx, audit)?;
     tx.commit().map_err(map_err)?;
     Ok(RevokeOutcome::Revoked)
 }

@@ -345,8 +345,13 @@ impl Storage for SqliteStorage {
         devices::device_by_token(&self.reader(), token_hash, now)
     }
 
-    fn replace_token(&self, device_id: &str, token: &NewToken) -> Result<(), StorageError> {
-        devices::replace_token(&mut self.writer(), device_id, token)
+    fn refresh_token(
+        &self,
+        device_id: &str,
+        issued_at: DateTime<Utc>,
+        token: &NewToken,
+    ) -> Result<bool, StorageError> {
+        devices::refresh_token(&mut self.writer(), device_id, issued_at, token)
     }
 
     fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError> {
@@ -358,8 +363,9 @@ impl Storage for SqliteStorage {
         org_id: &str,
         device_id: &str,
         revocation: &DeviceRevocation,
+        audit: &NewConsoleAudit,
     ) -> Result<RevokeOutcome, StorageError> {
-        devices::revoke_device(&mut self.writer(), org_id, device_id, revocation)
+        devices::revoke_device(&mut self.writer(), org_id, device_id, revocation, audit)
     }
 
     fn apply_batch(

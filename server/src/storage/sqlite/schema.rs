@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -368,6 +368,11 @@ pub(crate) const STEPS: &[&str] = &[
     ALTER TABLE org ADD COLUMN admin_token_rotated_ms INTEGER;  -- the seed's token no longer applies
     CREATE INDEX console_audit_by_account ON console_audit (org_id, account_id, seq);
     CREATE INDEX console_audit_by_action ON console_audit (org_id, action, seq);
+    "#,
+    // 13 → 14: a token refresh is single-use: the `issued_at` of the last one accepted, which
+    // the next must be later than.
+    r#"
+    ALTER TABLE device ADD COLUMN refreshed_issued_ms INTEGER;
     "#,
 ];
 

@@ -1,0 +1,364 @@
+//! The timed part: every device drains its backlog with `POST /v1/push` as the sync protocol
+//! says, at most `concurrency` requests in flight across the fleet, until every backlog is
+//! delivered or the time limit passes.
+//!
+//! A device sends its unacknowledged records in chain order, `batch` at a time, and honours
+//! each answer: `accepted` and `duplicate` items are delivered (a duplicate is one the server
+//! applied before, e.g. from a request whose answer was lost), a `rejected` item is parked and
+//! the rest go on, and the first `retry` item (and everything after it) is sent again after a
+//! back-off. A 429 or 503 waits for its `Retry-After`; a timeout, a broken connection or a 5xx
+//! backs off with full jitter and sends the same batch again; a 413 halves the batch; any other
+//! refusal stops that device. Every request's latency goes into one HDR histogram.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use daka_core::protocol::{ApiError, ItemStatus, PushResponse};
+use hdrhistogram::Histogram;
+use reqwest::header;
+use tokio::sync::Semaphore;
+
+use super::fleet::SimDevice;
+
+/// Longest back-off after a failed request, before the server's `Retry-After`.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// First back-off step.
+const BASE_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How the fleet is driven.
+#[derive(Clone, Copy)]
+pub(super) struct DriveConfig {
+    /// Items per request (the first; a 413 halves it for that device).
+    pub(super) batch: usize,
+    /// Requests in flight at once, across the fleet.
+    pub(super) concurrency: usize,
+    /// When to stop, delivered or not.
+    pub(super) deadline: Instant,
+    /// Each request's limit.
+    pub(super) request_timeout: Duration,
+}
+
+/// What the run saw, across the fleet.
+pub(super) struct Stats {
+    /// Latency of every request that got an answer (or timed out), microseconds.
+    pub(super) latency_us: Histogram<u64>,
+    /// Requests by outcome: the HTTP status, `timeout` or `network`.
+    pub(super) requests: BTreeMap<String, u64>,
+    /// Items by answer: `accepted`, `duplicate`, `rejected`, `retry`.
+    pub(super) items: BTreeMap<String, u64>,
+    /// Errors by code: a rejected or retried item's code, a refused request's code, or
+    /// `timeout` / `network`.
+    pub(super) errors: BTreeMap<String, u64>,
+    /// Requests cut off by the time limit (not counted above).
+    pub(super) cut_off: u64,
+}
+
+impl Stats {
+    fn new() -> Stats {
+        Stats {
+            // 1 µs to 10 min at three significant figures; a bounded, known size.
+            latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
+                .expect("the histogram's bounds are valid"),
+            requests: BTreeMap::new(),
+            items: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            cut_off: 0,
+        }
+    }
+}
+
+/// What one device got through.
+pub(super) struct Delivery {
+    /// For each record of the backlog: the server's final answer, if any (`accepted` and
+    /// `duplicate` mean acknowledged).
+    pub(super) answers: Vec<Option<ItemStatus>>,
+    /// Why the device stopped before delivering everything, if it did.
+    pub(super) stopped: Option<String>,
+}
+
+/// Whether a record's final answer means the server acknowledged it (`accepted`, or
+/// `duplicate`: applied before).
+pub(super) fn acknowledged(answer: &Option<ItemStatus>) -> bool {
+    matches!(answer, Some(ItemStatus::Accepted | ItemStatus::Duplicate))
+}
+
+/// Drives every device against its target's URL; the stats and each device's delivery (in
+/// fleet order) and the wall time from the first request to the last answer.
+pub(super) async fn drive(
+    urls: &[String],
+    fleet: Arc<Vec<SimDevice>>,
+    config: DriveConfig,
+) -> Result<(Stats, Vec<Delivery>, Duration), String> {
+    let http = reqwest::Client::builder()
+        .timeout(config.request_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+    let stats = Arc::new(Mutex::new(Stats::new()));
+    let gate = Arc::new(Semaphore::new(config.concurrency));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(fleet.len());
+    for i in 0..fleet.len() {
+        let (fleet, stats, gate, http) = (fleet.clone(), stats.clone(), gate.clone(), http.clone());
+        let url = format!("{}/v1/push", urls[fleet[i].target]);
+        tasks.push(tokio::spawn(async move {
+            drain(&fleet[i], &url, &http, &gate, &stats, config).await
+        }));
+    }
+    let mut deliveries = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        deliveries.push(
+            task.await
+                .map_err(|e| format!("a device task failed: {e}"))?,
+        );
+    }
+    let wall = started.elapsed();
+    let stats = Arc::try_unwrap(stats)
+        .map_err(|_| "the stats are still shared".to_string())?
+        .into_inner()
+        .map_err(|_| "the stats lock was poisoned".to_string())?;
+    Ok((stats, deliveries, wall))
+}
+
+/// A request's outcome, as far as the device is concerned.
+enum Answer {
+    /// The push was answered.
+    Pushed(PushResponse),
+    /// Wait this long (the server's `Retry-After`, or a back-off) and send again.
+    Again(Option<Duration>),
+    /// The body was too large: halve the batch.
+    TooLarge,
+    /// Stop this device: the reason.
+    Stop(String),
+}
+
+/// Drains one device's backlog.
+async fn drain(
+    device: &SimDevice,
+    url: &str,
+    http: &reqwest::Client,
+    gate: &Semaphore,
+    stats: &Mutex<Stats>,
+    config: DriveConfig,
+) -> Delivery {
+    let mut answers: Vec<Option<ItemStatus>> = vec![None; device.backlog.len()];
+    let mut next = 0;
+    let mut batch = config.batch;
+    let mut failures: u32 = 0;
+    let mut stopped = None;
+    while next < device.backlog.len() {
+        if Instant::now() >= config.deadline {
+            stopped = Some("time limit".to_string());
+            break;
+        }
+        let end = (next + batch).min(device.backlog.len());
+        let mut body = String::with_capacity(
+            16 + device.backlog[next..end]
+                .iter()
+                .map(|b| b.item.len() + 1)
+                .sum::<usize>(),
+        );
+        body.push_str("{\"items\":[");
+        for (k, b) in device.backlog[next..end].iter().enumerate() {
+            if k > 0 {
+                body.push(',');
+            }
+            body.push_str(&b.item);
+        }
+        body.push_str("]}");
+        let answer = {
+            let Ok(_permit) = gate.acquire().await else {
+                stopped = Some("the run was closed".to_string());
+                break;
+            };
+            let sent = Instant::now();
+            let request = http
+                .post(url)
+                .bearer_auth(&device.token)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send();
+            match tokio::time::timeout_at(config.deadline.into(), exchange(request)).await {
+                Err(_) => {
+                    lock(stats).cut_off += 1;
+                    stopped = Some("time limit".to_string());
+                    break;
+                }
+                Ok((outcome, answer)) => {
+                    let mut s = lock(stats);
+                    let us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    s.latency_us.saturating_record(us.max(1));
+                    *s.requests.entry(outcome.clone()).or_default() += 1;
+                    if !matches!(answer, Answer::Pushed(_)) {
+                        *s.errors.entry(error_code(&outcome)).or_default() += 1;
+                    }
+                    answer
+                }
+            }
+        };
+        match answer {
+            Answer::Pushed(response) => {
+                match settle(device, next, end, &response, &mut answers, stats) {
+                    Err(reason) => {
+                        stopped = Some(reason);
+                        break;
+                    }
+                    Ok((advanced, retried)) => {
+                        next += advanced;
+                        if retried {
+                            failures += 1;
+                            pause(backoff(failures), config.deadline).await;
+                        } else {
+                            failures = 0;
+                        }
+                    }
+                }
+            }
+            Answer::Again(wait) => {
+                failures += 1;
+                pause(wait.unwrap_or_else(|| backoff(failures)), config.deadline).await;
+            }
+            Answer::TooLarge => {
+                if batch == 1 {
+                    stopped = Some("the server refused a single item as too large".into());
+                    break;
+                }
+                batch = (batch / 2).max(1);
+            }
+            Answer::Stop(reason) => {
+                stopped = Some(reason);
+                break;
+            }
+        }
+    }
+    Delivery { answers, stopped }
+}
+
+/// Takes a push's answers for the items `next..end`: counts them, notes each delivered or
+/// refused item's final answer up to the first `retry`; how many items were settled and
+/// whether one must be retried, or why the device must stop (an answer that does not match
+/// what was sent).
+fn settle(
+    device: &SimDevice,
+    next: usize,
+    end: usize,
+    response: &PushResponse,
+    answers: &mut [Option<ItemStatus>],
+    stats: &Mutex<Stats>,
+) -> Result<(usize, bool), String> {
+    if response.results.len() != end - next {
+        return Err(format!(
+            "the server answered {} items of {}",
+            response.results.len(),
+            end - next
+        ));
+    }
+    let mut s = lock(stats);
+    let mut advanced = 0;
+    let mut retried = false;
+    for (k, result) in response.results.iter().enumerate() {
+        let word = match result.status {
+            ItemStatus::Accepted => "accepted",
+            ItemStatus::Duplicate => "duplicate",
+            ItemStatus::Rejected => "rejected",
+            ItemStatus::Retry => "retry",
+        };
+        *s.items.entry(word.to_string()).or_default() += 1;
+        if matches!(result.status, ItemStatus::Rejected | ItemStatus::Retry) {
+            let code = result.code.as_deref().unwrap_or("no_code");
+            *s.errors.entry(format!("{word}:{code}")).or_default() += 1;
+        }
+        let index = next + k;
+        if device.backlog[index].id != result.id {
+            return Err(format!(
+                "the server answered item {:?} where {:?} was sent",
+                result.id, device.backlog[index].id
+            ));
+        }
+        if !retried {
+            if result.status == ItemStatus::Retry {
+                retried = true;
+            } else {
+                answers[index] = Some(result.status);
+                advanced += 1;
+            }
+        }
+    }
+    Ok((advanced, retried))
+}
+
+/// Sends one push and reads its answer: the outcome's name for the request counts, and what
+/// the device should do.
+async fn exchange(
+    request: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> (String, Answer) {
+    let response = match request.await {
+        Ok(r) => r,
+        Err(e) => return transport(&e),
+    };
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let bytes = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) => return transport(&e),
+    };
+    let outcome = status.as_u16().to_string();
+    if status.is_success() {
+        return match serde_json::from_slice::<PushResponse>(&bytes) {
+            Ok(r) => (outcome, Answer::Pushed(r)),
+            Err(e) => (
+                outcome,
+                Answer::Stop(format!("unexpected push answer: {e}")),
+            ),
+        };
+    }
+    let code = serde_json::from_slice::<ApiError>(&bytes)
+        .map(|e| e.code)
+        .unwrap_or_else(|_| "http_error".to_string());
+    let answer = match status.as_u16() {
+        429 | 503 => Answer::Again(Some(retry_after.unwrap_or(Duration::from_secs(1)))),
+        413 => Answer::TooLarge,
+        500..=599 => Answer::Again(None),
+        s => Answer::Stop(format!("the server refused a push: {s} {code}")),
+    };
+    (format!("{outcome} {code}"), answer)
+}
+
+fn transport(e: &reqwest::Error) -> (String, Answer) {
+    let outcome = if e.is_timeout() { "timeout" } else { "network" };
+    (outcome.to_string(), Answer::Again(None))
+}
+
+/// The error code of a failed request: the server's code after the status (`503 busy`), or
+/// the transport's word (`timeout`, `network`).
+fn error_code(outcome: &str) -> String {
+    outcome
+        .split_once(' ')
+        .map_or(outcome, |(_, code)| code)
+        .to_string()
+}
+
+/// Exponential back-off with full jitter, capped.
+fn backoff(failures: u32) -> Duration {
+    let cap = BASE_BACKOFF
+        .saturating_mul(1 << failures.min(16))
+        .min(MAX_BACKOFF);
+    cap.mul_f64(fastrand::f64())
+}
+
+/// Sleeps for `wait`, but not past the deadline.
+async fn pause(wait: Duration, deadline: Instant) {
+    let until = (Instant::now() + wait).min(deadline);
+    tokio::time::sleep_until(until.into()).await;
+}
+
+fn lock(stats: &Mutex<Stats>) -> std::sync::MutexGuard<'_, Stats> {
+    // A panic while holding the lock leaves counts that are still counts.
+    stats.lock().unwrap_or_else(|p| p.into_inner())
+}
