@@ -68,13 +68,13 @@ impl Scrape {
     }
 }
 
+/// A plain GET of `path`.
+async fn get(server: &TestServer, path: &str) -> reqwest::Response {
+    server.http.get(server.url(path)).send().await.unwrap()
+}
+
 async fn scrape(server: &TestServer) -> Scrape {
-    let r = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(server, "/metrics").await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["content-type"],
@@ -85,19 +85,21 @@ async fn scrape(server: &TestServer) -> Scrape {
     Scrape::parse(text)
 }
 
-fn requests(method: &str, route: &str, status: &str) -> [(&'static str, String); 3] {
-    [
-        ("method", method.to_string()),
-        ("route", route.to_string()),
-        ("status", status.to_string()),
-    ]
+/// A labelled sample whose change between two scrapes is asserted.
+type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
+/// Asserts that each sample moved by exactly its amount between `before` and `after`.
+#[track_caller]
+fn assert_moved(before: &Scrape, after: &Scrape, expected: &[Expected<'_>]) {
+    for (name, labels, by) in expected {
+        let moved = after.get(name, labels) - before.get(name, labels);
+        assert_eq!(moved, *by, "{name} {labels:?}\n{}", after.text);
+    }
 }
 
-/// The change of one sample between two scrapes.
-fn moved(before: &Scrape, after: &Scrape, name: &str, labels: &[(&str, String)]) -> f64 {
-    let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    after.get(name, &labels) - before.get(name, &labels)
-}
+const REQUESTS: &str = "daka_http_requests_total";
+const GET: (&str, &str) = ("method", "GET");
+const OK: (&str, &str) = ("status", "200");
 
 #[tokio::test]
 async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
@@ -115,31 +117,18 @@ async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
 
     // Liveness touches no storage.
     for _ in 0..5 {
-        let r = server.http.get(server.url("/health")).send().await.unwrap();
+        let r = get(&server, "/health").await;
         assert_eq!(r.status(), 200);
     }
     let s1 = scrape(&server).await;
-    assert_eq!(
-        moved(
-            &s0,
-            &s1,
-            "daka_http_requests_total",
-            &requests("GET", "/health", "200")
-        ),
-        5.0
-    );
-    assert_eq!(
-        moved(
-            &s0,
-            &s1,
-            "daka_http_requests_total",
-            &requests("GET", "/metrics", "200")
-        ),
-        1.0
-    );
-    assert_eq!(
-        moved(&s0, &s1, "daka_storage_call_duration_seconds_count", &[]),
-        0.0
+    assert_moved(
+        &s0,
+        &s1,
+        &[
+            (REQUESTS, &[GET, ("route", "/health"), OK], 5.0),
+            (REQUESTS, &[GET, ("route", "/metrics"), OK], 1.0),
+            ("daka_storage_call_duration_seconds_count", &[], 0.0),
+        ],
     );
 
     // Enrolments: one good code, one unknown.
@@ -172,12 +161,7 @@ async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
     assert_result(&results[1], ItemStatus::Rejected, Some("id_mismatch"));
 
     // Unknown paths are one `unmatched` series; a route with an id is labelled by template.
-    let r = server
-        .http
-        .get(server.url("/no/such/path/0123456789"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&server, "/no/such/path/0123456789").await;
     assert_eq!(r.status(), 404);
     let r = server
         .http
@@ -189,89 +173,78 @@ async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
     assert_eq!(r.status(), 404);
 
     let s2 = scrape(&server).await;
-    let m = |name: &str, labels: &[(&str, String)]| moved(&s1, &s2, name, labels);
-    let one = |k: &'static str, v: &str| [(k, v.to_string())];
-    assert_eq!(m("daka_enrolments_total", &one("outcome", "enrolled")), 1.0);
-    assert_eq!(
-        m(
-            "daka_enrolments_total",
-            &one("outcome", "enrollment_code_unknown")
-        ),
-        1.0
-    );
-    assert_eq!(m("daka_push_items_total", &one("status", "accepted")), 2.0);
-    assert_eq!(m("daka_push_items_total", &one("status", "duplicate")), 1.0);
-    assert_eq!(m("daka_push_items_total", &one("status", "rejected")), 1.0);
-    assert_eq!(m("daka_push_items_total", &one("status", "retry")), 0.0);
-    assert_eq!(
-        m(
-            "daka_http_requests_total",
-            &requests("POST", "/v1/enroll", "200")
-        ),
-        1.0
-    );
-    assert_eq!(
-        m(
-            "daka_http_requests_total",
-            &requests("POST", "/v1/enroll", "404")
-        ),
-        1.0
-    );
-    assert_eq!(
-        m(
-            "daka_http_requests_total",
-            &requests("POST", "/v1/push", "200")
-        ),
-        2.0
-    );
-    assert_eq!(
-        m(
-            "daka_http_requests_total",
-            &requests("GET", "unmatched", "404")
-        ),
-        1.0
-    );
-    assert_eq!(
-        m(
-            "daka_http_requests_total",
-            &requests("GET", "/v1/requests/{request_id}", "404")
-        ),
-        1.0
+    const POST: (&str, &str) = ("method", "POST");
+    const PUSH: (&str, &str) = ("route", "/v1/push");
+    assert_moved(
+        &s1,
+        &s2,
+        &[
+            ("daka_enrolments_total", &[("outcome", "enrolled")], 1.0),
+            (
+                "daka_enrolments_total",
+                &[("outcome", "enrollment_code_unknown")],
+                1.0,
+            ),
+            ("daka_push_items_total", &[("status", "accepted")], 2.0),
+            ("daka_push_items_total", &[("status", "duplicate")], 1.0),
+            ("daka_push_items_total", &[("status", "rejected")], 1.0),
+            ("daka_push_items_total", &[("status", "retry")], 0.0),
+            (REQUESTS, &[POST, ("route", "/v1/enroll"), OK], 1.0),
+            (
+                REQUESTS,
+                &[POST, ("route", "/v1/enroll"), ("status", "404")],
+                1.0,
+            ),
+            (REQUESTS, &[POST, PUSH, OK], 2.0),
+            (
+                REQUESTS,
+                &[GET, ("route", "unmatched"), ("status", "404")],
+                1.0,
+            ),
+            (
+                REQUESTS,
+                &[
+                    GET,
+                    ("route", "/v1/requests/{request_id}"),
+                    ("status", "404"),
+                ],
+                1.0,
+            ),
+            // The push latency histogram counted both pushes, in its +Inf bucket too.
+            (
+                "daka_http_request_duration_seconds_count",
+                &[POST, PUSH],
+                2.0,
+            ),
+            (
+                "daka_http_request_duration_seconds_bucket",
+                &[("le", "+Inf"), POST, PUSH],
+                2.0,
+            ),
+        ],
     );
     assert!(!s2.text.contains("/no/such"), "{}", s2.text);
     assert!(!s2.text.contains("0190d1c4"), "{}", s2.text);
 
-    // The push latency histogram counted both pushes, in its +Inf bucket too.
-    let push = [("method", "POST".to_string()), ("route", "/v1/push".into())];
-    assert_eq!(m("daka_http_request_duration_seconds_count", &push), 2.0);
-    let inf = [
-        ("le", "+Inf".to_string()),
-        ("method", "POST".into()),
-        ("route", "/v1/push".into()),
-    ];
-    assert_eq!(
-        s2.get_owned("daka_http_request_duration_seconds_bucket", &inf),
-        2.0
-    );
-    assert!(m("daka_http_request_duration_seconds_sum", &push) > 0.0);
+    let push_sum = "daka_http_request_duration_seconds_sum";
+    assert!(s2.get(push_sum, &[POST, PUSH]) > s1.get(push_sum, &[POST, PUSH]));
 
     // Storage calls: each push, enrolment and authentication ran some; every call queued was
     // also run, and none is left in flight.
-    let calls = m("daka_storage_call_duration_seconds_count", &[]);
-    assert!(calls >= 4.0, "{calls}");
-    assert_eq!(m("daka_storage_queue_wait_seconds_count", &[]), calls);
+    let calls = |s: &Scrape, name: &str| s.get(name, &[]);
+    let ran = calls(&s2, "daka_storage_call_duration_seconds_count")
+        - calls(&s1, "daka_storage_call_duration_seconds_count");
+    assert!(ran >= 4.0, "{ran}");
+    assert_eq!(
+        calls(&s2, "daka_storage_queue_wait_seconds_count")
+            - calls(&s1, "daka_storage_queue_wait_seconds_count"),
+        ran
+    );
     assert_eq!(s2.get("daka_storage_calls_in_flight", &[]), 0.0);
     assert_eq!(
         s2.get("daka_storage_call_duration_seconds_count", &[]),
         s2.get("daka_storage_queue_wait_seconds_count", &[])
     );
-}
-
-impl Scrape {
-    fn get_owned(&self, name: &str, labels: &[(&str, String)]) -> f64 {
-        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.get(name, &labels)
-    }
 }
 
 #[tokio::test]
@@ -281,33 +254,18 @@ async fn a_metrics_token_is_required_when_one_is_set() {
         ..ServerOptions::default()
     })
     .await;
-    let r = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    assert_eq!(r.headers()["www-authenticate"], "Bearer");
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["code"], "unauthorized");
-    let r = server
-        .http
-        .get(server.url("/metrics"))
-        .bearer_auth("metrics-token-0002")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    // The organisation's admin token is not the metrics token either.
-    let r = server
-        .http
-        .get(server.url("/metrics"))
-        .bearer_auth(ADMIN_A)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    // None, a wrong one, and the organisation's admin token (not the metrics token either).
+    for token in [None, Some("metrics-token-0002"), Some(ADMIN_A)] {
+        let mut request = server.http.get(server.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{token:?}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "unauthorized");
+    }
     let r = server
         .http
         .get(server.url("/metrics"))
@@ -325,7 +283,7 @@ async fn a_metrics_token_is_required_when_one_is_set() {
 }
 
 async fn ready(server: &TestServer) -> (u16, Value) {
-    let r = server.http.get(server.url("/ready")).send().await.unwrap();
+    let r = get(server, "/ready").await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
@@ -352,7 +310,7 @@ async fn ready_only_while_the_database_has_this_builds_schema() {
         "{message}"
     );
     // Liveness is not readiness.
-    let r = server.http.get(server.url("/health")).send().await.unwrap();
+    let r = get(&server, "/health").await;
     assert_eq!(r.status(), 200);
 
     conn.execute_batch(&format!("PRAGMA user_version = {version}"))
@@ -395,18 +353,8 @@ async fn every_answer_carries_a_request_id_and_the_request_log_has_it() {
         assert_eq!(uuid.get_version_num(), 7, "{id}");
     }
     // Errors and unknown routes carry one too, and two requests never share one.
-    let a = server
-        .http
-        .get(server.url("/nowhere"))
-        .send()
-        .await
-        .unwrap();
-    let b = server
-        .http
-        .get(server.url("/nowhere"))
-        .send()
-        .await
-        .unwrap();
+    let a = get(&server, "/nowhere").await;
+    let b = get(&server, "/nowhere").await;
     assert_eq!(a.status(), 404);
     assert_ne!(id_of(&a), id_of(&b));
 
