@@ -121,32 +121,23 @@ impl LogLevel {
 /// log say the same in the format people know.
 fn install_event_log(level: LogLevel, format: LogFormat) {
     let registry = tracing_subscriber::registry();
+    let without_access = Targets::new()
+        .with_default(level.filter())
+        .with_target(daka_server::api::telemetry::ACCESS_TARGET, LevelFilter::OFF);
+    let text = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let json = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr);
     // `try_init`: a subscriber already installed (by an embedding program) is kept.
-    let _ =
-        match format {
-            LogFormat::Text => registry
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_writer(std::io::stderr)
-                        .with_target(false)
-                        .with_filter(Targets::new().with_default(level.filter()).with_target(
-                            daka_server::api::telemetry::ACCESS_TARGET,
-                            LevelFilter::OFF,
-                        )),
-                )
-                .try_init(),
-            LogFormat::Json => registry
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .json()
-                        .flatten_event(true)
-                        .with_current_span(true)
-                        .with_span_list(false)
-                        .with_writer(std::io::stderr)
-                        .with_filter(level.filter()),
-                )
-                .try_init(),
-        };
+    let _ = match format {
+        LogFormat::Text => registry.with(text.with_filter(without_access)).try_init(),
+        LogFormat::Json => registry.with(json.with_filter(level.filter())).try_init(),
+    };
 }
 
 /// A message of `daka serve` itself: a plain line, or in JSON an event like the server's.

@@ -248,6 +248,43 @@ async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
 }
 
 #[tokio::test]
+async fn enrolments_refused_by_the_failure_limit_are_counted_apart() {
+    let server = TestServer::start().await;
+    let limit = daka_server::api::device::ENROL_ADDRESS_FAILURES;
+    let s0 = scrape(&server).await;
+    for i in 0..=limit {
+        let r = server
+            .http
+            .post(server.url("/v1/enroll"))
+            .json(&serde_json::json!({
+                "code": format!("A-GUESS-{i:04}"),
+                "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                "device_name": "x",
+                "platform": "test"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), if i < limit { 404 } else { 429 }, "attempt {i}");
+    }
+    let s1 = scrape(&server).await;
+    let outcome = |o| [("outcome", o)];
+    assert_moved(
+        &s0,
+        &s1,
+        &[
+            (
+                "daka_enrolments_total",
+                &outcome("enrollment_code_unknown"),
+                limit as f64,
+            ),
+            ("daka_enrolments_total", &outcome("too_many_attempts"), 1.0),
+            ("daka_enrolments_total", &outcome("enrolled"), 0.0),
+        ],
+    );
+}
+
+#[tokio::test]
 async fn a_metrics_token_is_required_when_one_is_set() {
     let server = TestServer::start_with(ServerOptions {
         metrics_token: Some("metrics-token-0001".into()),
