@@ -68,6 +68,18 @@ impl Scrape {
     }
 }
 
+/// The status of an enrolment with `code` and a fixed key.
+async fn enroll_status(server: &TestServer, code: &str) -> u16 {
+    let body = serde_json::json!({
+        "code": code,
+        "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+        "device_name": "x",
+        "platform": "test"
+    });
+    let r = server.http.post(server.url("/v1/enroll")).json(&body);
+    r.send().await.unwrap().status().as_u16()
+}
+
 /// A plain GET of `path`.
 async fn get(server: &TestServer, path: &str) -> reqwest::Response {
     server.http.get(server.url(path)).send().await.unwrap()
@@ -133,19 +145,8 @@ async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
 
     // Enrolments: one good code, one unknown.
     let mut dev = server.enroll("A-E1001-0001").await;
-    let r = server
-        .http
-        .post(server.url("/v1/enroll"))
-        .json(&serde_json::json!({
-            "code": "A-NOPE-0000",
-            "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-            "device_name": "x",
-            "platform": "test"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    let status = enroll_status(&server, "A-NOPE-0000").await;
+    assert_eq!(status, 404);
 
     // Pushes of real signed punches: two accepted, one duplicate, one rejected.
     let r1 = dev.good_record();
@@ -253,19 +254,8 @@ async fn enrolments_refused_by_the_failure_limit_are_counted_apart() {
     let limit = daka_server::api::device::ENROL_ADDRESS_FAILURES;
     let s0 = scrape(&server).await;
     for i in 0..=limit {
-        let r = server
-            .http
-            .post(server.url("/v1/enroll"))
-            .json(&serde_json::json!({
-                "code": format!("A-GUESS-{i:04}"),
-                "public_key": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-                "device_name": "x",
-                "platform": "test"
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), if i < limit { 404 } else { 429 }, "attempt {i}");
+        let status = enroll_status(&server, &format!("A-GUESS-{i:04}")).await;
+        assert_eq!(status, if i < limit { 404 } else { 429 }, "attempt {i}");
     }
     let s1 = scrape(&server).await;
     let outcome = |o| [("outcome", o)];
