@@ -1,9 +1,12 @@
 //! `daka serve`: runs the reference server (`daka-server`) on a SQLite file until Ctrl-C.
 //!
-//! One line per request goes to standard error (method, path, status, milliseconds); start-up
-//! problems (an unreadable seed, a database from a newer version, a port in use) are reported
-//! with exit status 2. Ctrl-C (or SIGTERM) stops accepting connections, lets requests in
-//! progress finish and exits 0. Put TLS in front of it (see docs/server.md).
+//! One line per request goes to standard error (method, path, status, milliseconds, request
+//! id), or with `--log-format json` one JSON object per line for every event (the server's
+//! access events included: timestamp, level, message, request id, route, status, latency);
+//! start-up problems (an unreadable seed, a database from a newer version, a port in use) are
+//! reported with exit status 2. Ctrl-C (or SIGTERM) turns `/ready` to 503, answers new
+//! requests 503 `shutting_down`, lets requests in progress finish, closes the listener and
+//! exits 0. Put TLS in front of it (see docs/server.md).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +16,10 @@ use clap::{Args, ValueEnum};
 use daka_server::{
     RequestLog, RequestLogger, Seed, Server, ServerClock, ServerConfig, ServerOptions,
 };
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::{exit, malformed};
 
@@ -32,6 +38,15 @@ pub struct ServeArgs {
     /// applied, with its counts). Request lines are printed at every level but `off`.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: LogLevel,
+    /// `text`: a line per request and per event, for people; `json`: one JSON object per line
+    /// (timestamp, level, message, fields, and the request's id, method and route), for log
+    /// collectors. Neither contains tokens, cookies, passwords or bodies.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// A bearer token that GET /metrics requires (Authorization: Bearer TOKEN); without it
+    /// the metrics are served to anyone who reaches the server.
+    #[arg(long, value_name = "TOKEN", value_parser = metrics_token)]
+    metrics_token: Option<String>,
     /// Map tiles behind the console's site maps, a URL template such as
     /// 'https://tile.example/{z}/{x}/{y}.png' (default: a plain projected background).
     #[arg(long, value_name = "URL")]
@@ -53,6 +68,30 @@ fn proxy_network(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("{text:?} is not an address or a network like 10.0.0.0/8"))
+}
+
+/// A metrics token: 16 to 256 visible ASCII characters, so it fits a header and is not
+/// guessable by its length.
+fn metrics_token(text: &str) -> Result<String, String> {
+    let n = text.len();
+    if !(16..=256).contains(&n) || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "a metrics token is 16 to 256 visible ASCII characters (got {n} characters{})",
+            if text.bytes().all(|b| b.is_ascii_graphic()) {
+                ""
+            } else {
+                ", some not visible ASCII"
+            }
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// How `daka serve` writes its log.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How much of the server's event log `daka serve` prints.
@@ -77,19 +116,42 @@ impl LogLevel {
     }
 }
 
-/// Prints the server's `tracing` events to stderr, one line each, at `level` and above.
-fn install_event_log(level: LogLevel) {
-    // `try_init`: a subscriber already installed (by an embedding program) is kept.
-    let _ = tracing_subscriber::fmt()
+/// Prints the server's `tracing` events to stderr, one line each, at `level` and above. As
+/// text, the server's access events are left out: the request lines printed from the request
+/// log say the same in the format people know.
+fn install_event_log(level: LogLevel, format: LogFormat) {
+    let registry = tracing_subscriber::registry();
+    let without_access = Targets::new()
+        .with_default(level.filter())
+        .with_target(daka_server::api::telemetry::ACCESS_TARGET, LevelFilter::OFF);
+    let text = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_max_level(level.filter())
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let json = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr);
+    // `try_init`: a subscriber already installed (by an embedding program) is kept.
+    let _ = match format {
+        LogFormat::Text => registry.with(text.with_filter(without_access)).try_init(),
+        LogFormat::Json => registry.with(json.with_filter(level.filter())).try_init(),
+    };
+}
+
+/// A message of `daka serve` itself: a plain line, or in JSON an event like the server's.
+fn say(format: LogFormat, message: &str) {
+    match format {
+        LogFormat::Text => eprintln!("daka serve: {message}"),
+        LogFormat::Json => tracing::info!(target: "daka::serve", "{message}"),
+    }
 }
 
 pub fn run(args: ServeArgs) -> u8 {
-    install_event_log(args.log_level);
-    let print_requests = !matches!(args.log_level, LogLevel::Off);
+    install_event_log(args.log_level, args.log_format);
+    let format = args.log_format;
+    let print_requests = !matches!(args.log_level, LogLevel::Off) && format == LogFormat::Text;
     if let Some(t) = &args.map_tiles
         && let Err(e) = daka_server::console::map::tile_origin(t)
     {
@@ -111,11 +173,12 @@ pub fn run(args: ServeArgs) -> u8 {
             request_log: print_requests.then(|| -> RequestLogger {
                 Arc::new(|r: &RequestLog| {
                     eprintln!(
-                        "{} {} {} {}ms",
+                        "{} {} {} {}ms {}",
                         r.method,
                         r.path,
                         r.status,
-                        r.elapsed.as_millis()
+                        r.elapsed.as_millis(),
+                        r.request_id
                     );
                 })
             }),
@@ -128,6 +191,7 @@ pub fn run(args: ServeArgs) -> u8 {
                 })
             }),
             trusted_proxies: args.trusted_proxy.clone(),
+            metrics_token: args.metrics_token.clone(),
             ..ServerOptions::default()
         };
         let config = ServerConfig {
@@ -141,44 +205,59 @@ pub fn run(args: ServeArgs) -> u8 {
         };
         let report = server.seed_report();
         for org in &report.orgs_created {
-            eprintln!("daka serve: created organisation {org}");
+            say(format, &format!("created organisation {org}"));
         }
         for (org, version) in &report.policies_published {
-            eprintln!("daka serve: published policy version {version} of {org}");
+            say(format, &format!("published policy version {version} of {org}"));
         }
         for (org, seed_version, stored) in &report.policies_kept {
-            eprintln!(
-                "daka serve: kept policy version {stored} of {org} (the seed has the older version {seed_version})"
+            say(
+                format,
+                &format!(
+                    "kept policy version {stored} of {org} (the seed has the older version {seed_version})"
+                ),
             );
         }
         if report.codes_added > 0 {
-            eprintln!("daka serve: added {} enrolment code(s)", report.codes_added);
+            say(format, &format!("added {} enrolment code(s)", report.codes_added));
         }
         if report.console_accounts_added > 0 {
-            eprintln!(
-                "daka serve: created {} web console account(s)",
-                report.console_accounts_added
+            say(
+                format,
+                &format!(
+                    "created {} web console account(s)",
+                    report.console_accounts_added
+                ),
             );
         }
         if let Some(start) = args.clock_start {
-            eprintln!(
-                "daka serve: the server's clock runs from {} (--clock-start), not the system's",
-                start.to_rfc3339()
+            say(
+                format,
+                &format!(
+                    "the server's clock runs from {} (--clock-start), not the system's",
+                    start.to_rfc3339()
+                ),
             );
         }
         let stop = StopSignals::install();
-        eprintln!(
-            "daka serve: listening on {} (database {}); Ctrl-C to stop",
-            server.url(),
-            args.db.display()
+        say(
+            format,
+            &format!(
+                "listening on {} (database {}); Ctrl-C to stop",
+                server.url(),
+                args.db.display()
+            ),
         );
-        eprintln!("daka serve: the web console is at {}/console/", server.url());
+        say(
+            format,
+            &format!("the web console is at {}/console/", server.url()),
+        );
         stop.wait().await;
-        eprintln!("daka serve: stopping");
+        say(format, "stopping");
         match server.shutdown().await {
             Ok(()) => exit::OK,
             Err(e) => {
-                eprintln!("daka serve: {e}");
+                say(format, &e.to_string());
                 exit::REJECTED
             }
         }

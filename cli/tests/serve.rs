@@ -26,18 +26,9 @@ fn get(addr: &str, path: &str) -> String {
 /// A minimal HTTP GET over a plain socket with `headers` (each ending in CRLF); returns the
 /// whole response.
 fn get_with(addr: &str, path: &str, headers: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    let headers = headers.trim_end_matches("\r\n");
+    let sep = if headers.is_empty() { "" } else { "\r\n" };
+    request(addr, &format!("GET {path} HTTP/1.1{sep}{headers}"), "")
 }
 
 /// A `daka serve` child on a free loopback port with the example seed and `extra` arguments:
@@ -214,5 +205,142 @@ fn serve_refuses_map_tiles_that_are_not_a_tile_template() {
             stderr.contains("--map-tiles") && stderr.contains(words),
             "{stderr}"
         );
+    }
+}
+
+/// A raw HTTP/1.1 request (`Connection: close`); the whole response.
+fn request(addr: &str, head: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_writes_json_logs_with_request_ids_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, lines, mut stderr) = spawn_serve(
+        &dir.path().join("server.db"),
+        &[
+            "--log-format",
+            "json",
+            "--metrics-token",
+            "metrics-token-of-the-test",
+        ],
+    );
+    const ADMIN: &str = "hl-demo-admin-token-change-me-0001";
+    const PASSWORD: &str = "daka-demo-hr-2026";
+    const CSRF: &str = "csrfcsrfcsrfcsrfcsrfcsrfcsrfcsrfcsrfcsrf123";
+    let health = get_with(&addr, "/health", "X-Request-Id: json-health-1\r\n");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let punches = get_with(
+        &addr,
+        "/admin/v1/punches?limit=1",
+        &format!("Authorization: Bearer {ADMIN}\r\nX-Request-Id: json-admin-1\r\n"),
+    );
+    assert!(punches.starts_with("HTTP/1.1 200"), "{punches}");
+    let login = request(
+        &addr,
+        &format!(
+            "POST /console/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Cookie: daka_csrf={CSRF}\r\nX-Request-Id: json-login-1"
+        ),
+        &format!("csrf={CSRF}&email=hr%40harbour-lane.example&password={PASSWORD}"),
+    );
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let session = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: daka_session="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{login}"));
+    assert!(session.len() >= 20, "{session}");
+    let metrics = get_with(
+        &addr,
+        "/metrics",
+        "Authorization: Bearer metrics-token-of-the-test\r\n",
+    );
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("daka_http_requests_total"), "{metrics}");
+
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+
+    // Every line is a JSON object, before and after the server started listening.
+    let all: Vec<String> = lines
+        .into_iter()
+        .chain(rest.lines().map(str::to_owned))
+        .collect();
+    let events: Vec<serde_json::Value> = all
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let access = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["target"] == "daka_server::access" && e["span"]["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access event for {id}: {all:#?}"))
+            .clone()
+    };
+    let health = access("json-health-1");
+    assert_eq!(health["level"], "INFO");
+    assert_eq!(health["message"], "answered");
+    assert_eq!(health["status"], 200);
+    assert_eq!(health["span"]["route"], "/health");
+    assert!(health["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(health["timestamp"].as_str().unwrap()).is_ok(),
+        "{health}"
+    );
+    assert_eq!(access("json-admin-1")["span"]["route"], "/admin/v1/punches");
+    let login = access("json-login-1");
+    assert_eq!(login["status"], 303);
+    assert_eq!(login["span"]["route"], "/console/login");
+    assert!(
+        events.iter().any(|e| e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("stopping"))),
+        "{all:#?}"
+    );
+    // No secret reached the log.
+    let log = all.join("\n");
+    for secret in [
+        ADMIN,
+        PASSWORD,
+        CSRF,
+        session.as_str(),
+        "metrics-token-of-the-test",
+    ] {
+        assert!(!log.contains(secret), "{secret} was logged: {log}");
+    }
+}
+
+#[test]
+fn serve_refuses_a_short_metrics_token_and_an_unknown_log_format() {
+    for (args, words) in [
+        (
+            ["--metrics-token", "short"],
+            ["--metrics-token", "16 to 256"],
+        ),
+        (["--log-format", "xml"], ["'xml'", "text, json"]),
+    ] {
+        let output = daka().arg("serve").args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(words.iter().all(|w| stderr.contains(w)), "{stderr}");
     }
 }

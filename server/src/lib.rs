@@ -7,7 +7,9 @@
 //! * `api/`: the router and middleware (`api/mod.rs`), shared state, errors and extractors
 //!   (`state.rs`, `failure.rs`, `extract.rs`); `api/device.rs` the protocol endpoints,
 //!   `api/requests.rs` approvals as devices see them, `api/attachments.rs` receipt uploads,
-//!   `api/admin.rs` the admin API.
+//!   `api/admin.rs` the admin API; `api/telemetry.rs` request ids, log spans and request
+//!   metrics, `api/metrics.rs` the series and `GET /metrics`, `api/lifecycle.rs` draining
+//!   before a stop, `api/health.rs` liveness and readiness.
 //! * `options.rs`: [`ServerOptions`] and the request log and clock hooks.
 //! * [`intake`]: the intake of pushed items: `intake/mod.rs` the dispatcher (deadline, order
 //!   within a stream, dispatch by kind, one storage batch per request), `intake/punch.rs`
@@ -189,8 +191,9 @@ impl Server {
             organisations_created = seed_report.orgs_created.len(),
             "daka server listening"
         );
+        let grace = options.shutdown_grace;
         let state = api::AppState::new(storage.clone(), options);
-        let app = api::router(state);
+        let app = api::router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(
@@ -204,6 +207,8 @@ impl Server {
         });
         Ok(RunningServer {
             addr,
+            state,
+            grace,
             storage,
             seed_report,
             stop: Some(stop_tx),
@@ -213,12 +218,13 @@ impl Server {
     }
 }
 
-/// How long [`RunningServer::shutdown`] waits for requests in progress.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 /// A started server. Dropping it stops the server without waiting.
 pub struct RunningServer {
     addr: SocketAddr,
+    /// The handlers' state, whose lifecycle a stop drains.
+    state: api::AppState,
+    /// [`ServerOptions::shutdown_grace`].
+    grace: Duration,
     storage: Arc<dyn Storage>,
     seed_report: SeedReport,
     stop: Option<oneshot::Sender<()>>,
@@ -256,8 +262,24 @@ impl RunningServer {
         &self.seed_report
     }
 
-    /// Stops accepting connections, lets requests in progress finish (up to 10 s) and returns.
+    /// Stops the server: `GET /ready` answers 503 at once and new requests are answered 503
+    /// `shutting_down` (`Retry-After: 5`) while the requests in progress run to their end;
+    /// then the listener closes (new connections are refused) and this returns. Whatever is
+    /// still running when [`ServerOptions::shutdown_grace`] (default 10 s) has passed is ended.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let lifecycle = &self.state.inner.lifecycle;
+        lifecycle.begin_drain();
+        tracing::info!(
+            in_progress = lifecycle.in_progress(),
+            "stopping: refusing new requests, finishing those in progress"
+        );
+        if !lifecycle.drained(deadline).await {
+            tracing::warn!(
+                in_progress = lifecycle.in_progress(),
+                "stopping: the grace period ended with requests in progress"
+            );
+        }
         if let Some(sweeper) = self.sweeper.take() {
             sweeper.abort();
         }
@@ -265,7 +287,10 @@ impl RunningServer {
             let _ = stop.send(());
         }
         if let Some(mut task) = self.task.take() {
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            // Answers already being written get a moment even when the grace is spent.
+            let left = left.max(Duration::from_millis(500));
+            match tokio::time::timeout(left, &mut task).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(e))) => return Err(ServerError::Serve(e.to_string())),
                 Ok(Err(e)) => return Err(ServerError::Serve(e.to_string())),
@@ -278,6 +303,7 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        self.state.inner.lifecycle.begin_drain();
         if let Some(sweeper) = self.sweeper.take() {
             sweeper.abort();
         }

@@ -42,6 +42,19 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The server's metrics token (`ServerOptions::metrics_token`, \
+                         `daka serve --metrics-token`), required by `GET /metrics` only when \
+                         one is set.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -147,6 +160,8 @@ impl Modify for Scopes {
         console::audit,
         console::rotate_admin_token,
         health::health,
+        health::ready,
+        crate::api::metrics::metrics,
     ),
     modifiers(&Security, &Scopes),
     tags(
@@ -154,7 +169,7 @@ impl Modify for Scopes {
         (name = "admin", description = "Organisation administration, with the admin token"),
         (name = "attendance", description = "Attendance for administrators, with the admin token: confirmed day results, months, the payroll export, roster warnings, month locks"),
         (name = "console", description = "The web console's accounts and audit, with the admin token"),
-        (name = "operations", description = "Health checks"),
+        (name = "operations", description = "Liveness, readiness and metrics, for load balancers and monitoring"),
     )
 )]
 struct ApiDoc;

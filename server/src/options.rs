@@ -17,6 +17,12 @@ pub struct RequestLog {
     /// The request's URI path without the query string, e.g. `/v1/push`: the path as sent,
     /// not the route pattern, so it carries ids and an upload's hash.
     pub path: String,
+    /// The route template the request matched, e.g. `/v1/requests/{request_id}`, or
+    /// `unmatched`.
+    pub route: String,
+    /// The request id sent back in `X-Request-Id`: the client's when it was sane (1 to 64
+    /// characters of `A-Z a-z 0-9 . _ -`), otherwise a new UUIDv7.
+    pub request_id: String,
     /// HTTP status code of the answer; a request that ran past its timeout is logged as the
     /// 503 it was answered with.
     pub status: u16,
@@ -53,7 +59,7 @@ pub struct ServerOptions {
     /// Largest file `PUT /v1/attachments/{sha256}` takes, in bytes (default 50 MiB, the most
     /// a policy's template may allow).
     pub max_attachment_bytes: usize,
-    /// Called once per answered request (method, path, status, duration).
+    /// Called once per answered request (method, path, route, request id, status, duration).
     pub request_log: Option<RequestLogger>,
     /// The server's clock; `None` for the system clock.
     pub clock: Option<ServerClock>,
@@ -77,6 +83,13 @@ pub struct ServerOptions {
     /// from anyone else the header is ignored. That address is what the console's sign-in
     /// limit counts and its audit trail records. Empty by default: the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A bearer token `GET /metrics` requires (`Authorization: Bearer <token>`); `None` (the
+    /// default) serves the metrics to anyone who reaches the server.
+    pub metrics_token: Option<String>,
+    /// Longest a stop ([`RunningServer::shutdown`](crate::RunningServer::shutdown)) waits for
+    /// the requests in progress, answering new ones 503 `shutting_down` meanwhile, before it
+    /// closes the listener and ends what is left (default 10 s).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerOptions {
@@ -95,6 +108,8 @@ impl Default for ServerOptions {
             console_secure_cookies: false,
             console_map_tiles: None,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -115,6 +130,8 @@ impl std::fmt::Debug for ServerOptions {
             .field("console_secure_cookies", &self.console_secure_cookies)
             .field("console_map_tiles", &self.console_map_tiles)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "set"))
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }

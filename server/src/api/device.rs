@@ -86,6 +86,7 @@ pub async fn enroll(
         (ENROL_ALL, ENROL_ALL_FAILURES),
     ];
     if let Some(wait) = state.inner.device_limiter.blocked(&limits, state.now()) {
+        state.inner.metrics.record_enrolment("too_many_attempts");
         return Err(Failure::too_many_attempts("enrolments", wait));
     }
     check_text("code", &request.code, 64)?;
@@ -116,6 +117,12 @@ pub async fn enroll(
             Ok((outcome, org))
         })
         .await?;
+    state.inner.metrics.record_enrolment(match &outcome {
+        EnrollOutcome::Enrolled { .. } => "enrolled",
+        EnrollOutcome::UnknownCode => "enrollment_code_unknown",
+        EnrollOutcome::CodeUsed => "enrollment_code_used",
+        EnrollOutcome::KeyInUse => "public_key_in_use",
+    });
     if matches!(
         outcome,
         EnrollOutcome::UnknownCode | EnrollOutcome::CodeUsed
@@ -320,6 +327,8 @@ pub async fn push(
                 deadline,
             };
             let results = intake::process(&ctx, &request.items)?;
+            s.metrics
+                .record_push_items(results.iter().map(|r| &r.status));
             // The items are committed; their days are recomputed now (what fails stays queued).
             crate::attendance::recompute::run_logged(s.storage.as_ref(), s.now());
             Ok(results)

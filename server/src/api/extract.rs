@@ -151,7 +151,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 const MAX_TOKEN_LEN: usize = 256;
 
 fn bearer(parts: &Parts) -> Result<String, Failure> {
-    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+    bearer_token(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer <token>` header; 401 `unauthorized` without one.
+pub(super) fn bearer_token(headers: &axum::http::HeaderMap) -> Result<String, Failure> {
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
         Failure::unauthorized("unauthorized", "missing Authorization: Bearer <token>")
     })?;
     let text = header.to_str().map_err(|_| {

@@ -79,7 +79,7 @@ impl Failure {
 
     /// A failure of the server itself. The detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Failure {
-        eprintln!("daka-server: internal error: {detail}");
+        tracing::error!(error = %detail, "internal error");
         Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

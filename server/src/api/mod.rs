@@ -1,7 +1,9 @@
 //! The HTTP layer. This file holds the router and the middleware every request passes
-//! (timeouts, the request log, JSON answers for unknown routes); beside it, `state.rs` the
-//! shared state, `failure.rs` the typed error responses, `extract.rs` the extractors every
-//! handler uses (bearer authentication, bounded JSON bodies), `health.rs` the liveness check,
+//! (timeouts, JSON answers for unknown routes); beside it, `state.rs` the shared state,
+//! `failure.rs` the typed error responses, `extract.rs` the extractors every handler uses
+//! (bearer authentication, bounded JSON bodies), `telemetry.rs` request ids, the request's log
+//! span, the access event and the request metrics, `metrics.rs` the series and `GET /metrics`,
+//! `lifecycle.rs` draining before a stop, `health.rs` the liveness and readiness checks,
 //! and one file of handlers per audience: `device.rs` the protocol endpoints, `requests.rs`
 //! approvals as devices and administrators see them, `attachments.rs` file uploads,
 //! `admin.rs` the admin API, `attendance.rs` attendance for administrators (day results, months,
@@ -30,11 +32,12 @@ pub mod device;
 mod extract;
 mod failure;
 pub mod health;
+mod lifecycle;
+pub mod metrics;
 pub mod requests;
 pub mod scopes;
 mod state;
-
-use std::time::Instant;
+pub mod telemetry;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -47,35 +50,25 @@ use axum::routing::{delete, get, post, put};
 pub use crate::options::RequestLog;
 pub use extract::{AdminAuth, ApiJson, DeviceAuth};
 pub use failure::Failure;
-pub use health::Health;
+pub use health::{Health, Ready};
 pub use state::AppState;
 
 async fn limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
     // An upload's time grows with the file and the phone's link; everything else is bounded
     // by the request timeout.
-    let limit = if method == "PUT" && path.starts_with("/v1/attachments/") {
+    let limit = if *req.method() == axum::http::Method::PUT
+        && req.uri().path().starts_with("/v1/attachments/")
+    {
         state.inner.options.upload_timeout
     } else {
         state.inner.options.request_timeout
     };
-    let response = match tokio::time::timeout(limit, next.run(req)).await {
+    match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
             Failure::busy("timeout", "the request took too long; retry shortly").into_response()
         }
-    };
-    if let Some(log) = &state.inner.options.request_log {
-        log(&RequestLog {
-            method,
-            path,
-            status: response.status().as_u16(),
-            elapsed: started.elapsed(),
-        });
     }
-    response
 }
 
 async fn not_found() -> Failure {
@@ -160,8 +153,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(crate::console::router())
         .route("/openapi.json", get(openapi_json))
         .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // The last layer added runs first: telemetry sees every answer, the stop's refusals
+        // and the timeouts' 503s included.
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            lifecycle::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
         .with_state(state)
 }

@@ -64,6 +64,15 @@ impl StorageError {
     }
 }
 
+/// What [`Storage::schema_versions`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaVersions {
+    /// The schema version the database holds now.
+    pub found: i64,
+    /// The schema version this build reads and writes.
+    pub expected: i64,
+}
+
 /// An organisation.
 #[derive(Clone)]
 pub struct OrgRow {
@@ -1374,6 +1383,12 @@ pub trait Storage: Send + Sync + 'static {
         admin_token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
+
+    // ---- readiness -----------------------------------------------------------------------
+    /// The readiness probe of `GET /ready`: a trivial query, answered with the schema version
+    /// the database holds now and the one this build writes. Load balancers call it every few
+    /// seconds: keep it cheap.
+    fn schema_versions(&self) -> Result<SchemaVersions, StorageError>;
 
     // ---- upkeep --------------------------------------------------------------------------
     /// Whether upkeep that writes put off is waiting ([`Storage::upkeep`]). Cheap: the HTTP

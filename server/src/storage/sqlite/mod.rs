@@ -259,6 +259,13 @@ impl SqliteStorage {
 }
 
 impl Storage for SqliteStorage {
+    fn schema_versions(&self) -> Result<super::SchemaVersions, StorageError> {
+        Ok(super::SchemaVersions {
+            found: SqliteStorage::schema_version(self)?,
+            expected: SCHEMA_VERSION,
+        })
+    }
+
     fn org(&self, org_id: &str) -> Result<Option<OrgRow>, StorageError> {
         orgs::org(&self.reader(), org_id)
     }
