@@ -195,5 +195,5 @@ async fn an_enrolment_whose_answer_was_lost_finishes_on_the_retry() {
         .map(|p| p["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["in", "out"], "each punch once: {punches}");
-    server.shutdown().await;
+    server.shutdown().await.unwrap();
 }
