@@ -83,8 +83,12 @@ if ! bash scripts/console-tests.sh 2>&1 | tee target/console-tests.log; then
   echo "console browser tests failed; full log: target/console-tests.log" >&2
   exit 1
 fi
-# Playwright's own last line, e.g. "9 passed (12.3s)".
-console_summary="$(grep -E '^ *[0-9]+ passed \([0-9.]+m?s\)' target/console-tests.log | tail -1 | sed 's/^ *//')"
+# Playwright's own last line, e.g. "9 passed (12.3s)" or "35 passed (1.0m)".
+console_summary="$(grep -E '^ *[0-9]+ passed \([0-9.]+(ms|s|m|h)\)' target/console-tests.log | tail -1 | sed 's/^ *//' || true)"
+if [ -z "$console_summary" ]; then
+  echo "no Playwright summary line in target/console-tests.log" >&2
+  exit 1
+fi
 
 step "summary"
 echo "$android_summary"
