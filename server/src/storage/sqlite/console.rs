@@ -223,6 +223,38 @@ pub(super) fn end_sessions(
     Ok(n as u64)
 }
 
+/// A console audit row's columns, as read (`seq`, `account_id`, `email`, `action`, `client`,
+/// `detail`, `at_ms`).
+pub(super) type AuditColumns = (i64, Option<String>, String, String, String, String, i64);
+
+/// Reads a console audit row's columns by name.
+pub(super) fn audit_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditColumns> {
+    Ok((
+        r.get("seq")?,
+        r.get("account_id")?,
+        r.get("email")?,
+        r.get("action")?,
+        r.get("client")?,
+        r.get("detail")?,
+        r.get("at_ms")?,
+    ))
+}
+
+/// A console audit entry from its columns.
+pub(super) fn audit_entry(
+    (seq, account_id, email, action, client, detail, at): AuditColumns,
+) -> Result<ConsoleAuditEntry, StorageError> {
+    Ok(ConsoleAuditEntry {
+        seq,
+        account_id,
+        email,
+        action,
+        client,
+        detail,
+        at: time(at)?,
+    })
+}
+
 pub(super) fn add_audit(conn: &Connection, e: &NewConsoleAudit) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO console_audit (org_id, account_id, email, action, client, detail, at_ms)
@@ -252,27 +284,7 @@ pub(super) fn audit(
         "SELECT seq, account_id, email, action, client, detail, at_ms FROM console_audit
          WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         params![org_id, after, limit],
-        |r| {
-            Ok((
-                r.get::<_, i64>("seq")?,
-                r.get::<_, Option<String>>("account_id")?,
-                r.get::<_, String>("email")?,
-                r.get::<_, String>("action")?,
-                r.get::<_, String>("client")?,
-                r.get::<_, String>("detail")?,
-                r.get::<_, i64>("at_ms")?,
-            ))
-        },
-        |(seq, account_id, email, action, client, detail, at)| {
-            Ok(ConsoleAuditEntry {
-                seq,
-                account_id,
-                email,
-                action,
-                client,
-                detail,
-                at: time(at)?,
-            })
-        },
+        audit_columns,
+        audit_entry,
     )
 }

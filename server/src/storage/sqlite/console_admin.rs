@@ -75,28 +75,8 @@ pub(super) fn audit_page(
             q.action,
             q.limit
         ],
-        |r| {
-            Ok((
-                r.get::<_, i64>("seq")?,
-                r.get::<_, Option<String>>("account_id")?,
-                r.get::<_, String>("email")?,
-                r.get::<_, String>("action")?,
-                r.get::<_, String>("client")?,
-                r.get::<_, String>("detail")?,
-                r.get::<_, i64>("at_ms")?,
-            ))
-        },
-        |(seq, account_id, email, action, client, detail, at)| {
-            Ok(ConsoleAuditEntry {
-                seq,
-                account_id,
-                email,
-                action,
-                client,
-                detail,
-                at: time(at)?,
-            })
-        },
+        super::console::audit_columns,
+        super::console::audit_entry,
     )
 }
 
