@@ -118,6 +118,20 @@ pub(super) fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     daka_core::attendance::plan::local_instant(tz, date, 0)
 }
 
+/// A signed-in, CSRF-checked POST from an HR administrator; any other role is answered 403,
+/// with the page `back` as the language switch's target.
+pub(super) async fn hr_form(
+    state: &AppState,
+    req: Request,
+    back: &str,
+) -> Result<SignedForm, Response> {
+    let post = signed_form(state, req).await?;
+    if post.signed.account.role != ConsoleRole::HrAdmin {
+        return Err(forbidden(post.lang, &post.signed, back));
+    }
+    Ok(post)
+}
+
 fn forbidden(lang: Lang, signed: &Signed, path: &str) -> Response {
     notice(
         StatusCode::FORBIDDEN,
@@ -330,13 +344,10 @@ async fn invite(State(state): State<AppState>, req: Request) -> Response {
         client,
         form,
         lang,
-    } = match signed_form(&state, req).await {
+    } = match hr_form(&state, req, "/console/accounts").await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if signed.account.role != ConsoleRole::HrAdmin {
-        return forbidden(lang, &signed, "/console/accounts");
-    }
     let values = InviteForm {
         email: form.get("email").trim().to_owned(),
         name: form.get("name").trim().to_owned(),
@@ -445,13 +456,10 @@ async fn account_action(
         client,
         form,
         lang,
-    } = match signed_form(&state, req).await {
+    } = match hr_form(&state, req, "/console/accounts").await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if signed.account.role != ConsoleRole::HrAdmin {
-        return forbidden(lang, &signed, "/console/accounts");
-    }
     if !matches!(
         action.as_str(),
         "role" | "disable" | "enable" | "reset-password"
@@ -1143,13 +1151,10 @@ async fn create_token(State(state): State<AppState>, req: Request) -> Response {
         client,
         form,
         lang,
-    } = match signed_form(&state, req).await {
+    } = match hr_form(&state, req, "/console/api-tokens").await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if signed.account.role != ConsoleRole::HrAdmin {
-        return forbidden(lang, &signed, "/console/api-tokens");
-    }
     let mut values = TokenForm {
         name: form.get("name").trim().to_owned(),
         scopes: form
@@ -1255,13 +1260,10 @@ async fn revoke_token(
         client,
         lang,
         ..
-    } = match signed_form(&state, req).await {
+    } = match hr_form(&state, req, "/console/api-tokens").await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if signed.account.role != ConsoleRole::HrAdmin {
-        return forbidden(lang, &signed, "/console/api-tokens");
-    }
     let by = signed.account.clone();
     let st = state.clone();
     let revoked = state
@@ -1301,13 +1303,10 @@ async fn rotate_admin(State(state): State<AppState>, req: Request) -> Response {
         client,
         form,
         lang,
-    } = match signed_form(&state, req).await {
+    } = match hr_form(&state, req, "/console/api-tokens").await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if signed.account.role != ConsoleRole::HrAdmin {
-        return forbidden(lang, &signed, "/console/api-tokens");
-    }
     if form.get("confirm") != "yes" {
         return tokens_view(
             &state,

@@ -19,9 +19,9 @@ use axum::routing::{get, post};
 use chrono::{Datelike, Duration, NaiveDate};
 use daka_core::attendance::Month;
 
+use super::SignedForm;
 use super::manage;
 use super::{Chrome, ClientAddr, Signed, html, query_param, redirect, with_cookies};
-use super::{SignedForm, signed_form};
 use crate::api::AppState;
 use crate::api::Failure;
 use crate::api::attendance::{lock_month, render, unlock_month};
@@ -449,19 +449,10 @@ async fn lock(State(state): State<AppState>, req: Request) -> Response {
         client,
         form,
         lang,
-    } = match signed_form(&state, req).await {
+    } = match manage::hr_form(&state, req, "/console/reports").await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    if signed.account.role != ConsoleRole::HrAdmin {
-        return manage::notice(
-            StatusCode::FORBIDDEN,
-            lang,
-            &signed,
-            "/console/reports",
-            "manage.forbidden_role",
-        );
-    }
     let Some(month) = Month::parse(form.get("month")) else {
         return manage::notice(
             StatusCode::BAD_REQUEST,
