@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// client the console's sign-in limit counts.
     #[arg(long, value_name = "CIDR", value_parser = proxy_network)]
     trusted_proxy: Vec<ipnet::IpNet>,
+    /// Longest wait, in milliseconds, a push is expected to have behind the pushes already
+    /// admitted; past it the push is answered 503 busy at once with a Retry-After, which the
+    /// SDK honours (default 5000).
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    max_push_wait_ms: u64,
 }
 
 /// An address (`10.1.2.3`, taken as a /32 or /128) or a network (`10.0.0.0/8`).
@@ -192,6 +197,7 @@ pub fn run(args: ServeArgs) -> u8 {
             }),
             trusted_proxies: args.trusted_proxy.clone(),
             metrics_token: args.metrics_token.clone(),
+            max_push_wait: std::time::Duration::from_millis(args.max_push_wait_ms),
             ..ServerOptions::default()
         };
         let config = ServerConfig {

@@ -90,6 +90,10 @@ pub struct ServerOptions {
     /// the requests in progress, answering new ones 503 `shutting_down` meanwhile, before it
     /// closes the listener and ends what is left (default 10 s).
     pub shutdown_grace: Duration,
+    /// Longest a push is expected to wait for the pushes admitted before it; past it, a push
+    /// is answered 503 `busy` at once, with a `Retry-After` of the estimated wait, instead of
+    /// queueing until the client's timeout (default 5 s). See `docs/server.md`.
+    pub max_push_wait: Duration,
 }
 
 impl Default for ServerOptions {
@@ -110,6 +114,7 @@ impl Default for ServerOptions {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             shutdown_grace: Duration::from_secs(10),
+            max_push_wait: Duration::from_secs(5),
         }
     }
 }
@@ -132,6 +137,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "set"))
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_push_wait", &self.max_push_wait)
             .finish()
     }
 }

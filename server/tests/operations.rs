@@ -587,3 +587,100 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
         .unwrap();
     assert_eq!(stored, 1);
 }
+
+/// Admission control: with the database held by another process, a push waits for it; a
+/// second push, behind a queue estimated longer than `max_push_wait`, is answered 503 `busy`
+/// at once, with a `Retry-After`, and stores nothing. Both are stored once when the lock goes.
+/// (The lock is SQLite's, taken through the database file: this test is about the queue in
+/// front of the storage, and the file lock is the one way to hold that queue still.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
+    let ts = TestServer::start_with(ServerOptions {
+        max_push_wait: Duration::ZERO,
+        busy_timeout: Duration::from_secs(20),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut first = ts.enroll("A-E1001-0001").await;
+    let mut second = ts.enroll("A-E1002-0001").await;
+    // A push answered: the server now knows what an item costs.
+    let record = first.good_record();
+    let warm_up = ts.push(&first, vec![first.item(&record)]).await;
+    assert_result(&warm_up[0], ItemStatus::Accepted, None);
+
+    // Another process holds the database's write lock.
+    let lock = rusqlite::Connection::open(ts.db_path()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let record = first.good_record();
+    let waiting = {
+        let client = ts.client();
+        let token = first.token.clone();
+        let request = PushRequest {
+            items: vec![first.item(&record)],
+        };
+        tokio::spawn(async move { client.push(&token, &request).await })
+    };
+    let mut in_flight = 0.0;
+    for _ in 0..500 {
+        in_flight = scrape(&ts).await.get("daka_storage_calls_in_flight", &[]);
+        if in_flight >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(in_flight, 1.0, "the first push waits for the database");
+
+    let record = second.good_record();
+    let body = serde_json::to_vec(&PushRequest {
+        items: vec![second.item(&record)],
+    })
+    .unwrap();
+    let asked = std::time::Instant::now();
+    let refused = ts
+        .http
+        .post(ts.url("/v1/push"))
+        .bearer_auth(&second.token)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    // At once, not after waiting for the lock (20 s) like the push ahead of it.
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "busy", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("Retry-After"),
+        "{error}"
+    );
+
+    // The lock goes: the waiting push is stored, and the refused one is accepted when sent
+    // again (it was never stored).
+    lock.execute_batch("ROLLBACK").unwrap();
+    let answer = waiting.await.unwrap().unwrap();
+    assert_result(&answer.results[0], ItemStatus::Accepted, None);
+    let again = ts
+        .http
+        .post(ts.url("/v1/push"))
+        .bearer_auth(&second.token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["results"][0]["status"], "accepted", "{again}");
+    assert_eq!(ts.punches(ADMIN_A).await.len(), 3);
+}

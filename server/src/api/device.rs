@@ -298,7 +298,7 @@ pub async fn policy(
         (status = 401, description = "`unauthorized`", body = ApiError),
         (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
         (status = 413, description = "`payload_too_large`", body = ApiError),
-        (status = 503, description = "`busy`, `timeout`", body = ApiError),
+        (status = 503, description = "`busy` (also when the pushes ahead of this one would keep it waiting too long: wait for `Retry-After`), `timeout`", body = ApiError),
     ))]
 pub async fn push(
     State(state): State<AppState>,
@@ -314,11 +314,26 @@ pub async fn push(
             ),
         ));
     }
+    let admitted = state
+        .inner
+        .push_admission
+        .admit(request.items.len())
+        .map_err(|refused| {
+            Failure::busy_for(
+                "busy",
+                format!(
+                    "about {} ms of pushes are ahead of this one; send it again after Retry-After",
+                    refused.wait.as_millis()
+                ),
+                refused.retry_after_s,
+            )
+        })?;
     // Leave time to answer before the request timeout.
     let budget = state.inner.options.request_timeout.mul_f64(0.8);
     let deadline = Instant::now() + budget;
-    let results = state
+    let (results, took) = state
         .db(move |s| {
+            let started = Instant::now();
             let ctx = PushContext {
                 storage: s.storage.as_ref(),
                 engines: &s.engines,
@@ -331,9 +346,10 @@ pub async fn push(
                 .record_push_items(results.iter().map(|r| &r.status));
             // The items are committed; their days are recomputed now (what fails stays queued).
             crate::attendance::recompute::run_logged(s.storage.as_ref(), s.now());
-            Ok(results)
+            Ok((results, started.elapsed()))
         })
         .await?;
+    admitted.ran(took);
     Ok(Json(PushResponse {
         results,
         server_time: state.now(),

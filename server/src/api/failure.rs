@@ -71,8 +71,14 @@ impl Failure {
 
     /// 503 Service Unavailable with `Retry-After: 1`: send the same request again shortly.
     pub fn busy(code: &'static str, message: impl Into<String>) -> Failure {
+        Failure::busy_for(code, message, 1)
+    }
+
+    /// 503 Service Unavailable with `Retry-After: retry_after_s`: the server is overloaded;
+    /// send the same request again after that many seconds.
+    pub fn busy_for(code: &'static str, message: impl Into<String>, retry_after_s: u64) -> Failure {
         Failure {
-            retry_after_s: Some(1),
+            retry_after_s: Some(retry_after_s),
             ..Failure::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
         }
     }

@@ -3,7 +3,8 @@
 //! `failure.rs` the typed error responses, `extract.rs` the extractors every handler uses
 //! (bearer authentication, bounded JSON bodies), `telemetry.rs` request ids, the request's log
 //! span, the access event and the request metrics, `metrics.rs` the series and `GET /metrics`,
-//! `lifecycle.rs` draining before a stop, `health.rs` the liveness and readiness checks,
+//! `lifecycle.rs` draining before a stop, `admission.rs` refusing pushes early when the queue
+//! ahead of them is too long, `health.rs` the liveness and readiness checks,
 //! and one file of handlers per audience: `device.rs` the protocol endpoints, `requests.rs`
 //! approvals as devices and administrators see them, `attachments.rs` file uploads,
 //! `admin.rs` the admin API, `attendance.rs` attendance for administrators (day results, months,
@@ -25,6 +26,7 @@
 //!   reaches its own device and organisation only, an admin token its own organisation only.
 
 pub mod admin;
+mod admission;
 pub mod attachments;
 pub mod attendance;
 pub mod console;

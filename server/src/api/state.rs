@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     pub metrics: super::metrics::Metrics,
     /// Whether a stop has begun, and the requests in progress.
     pub lifecycle: super::lifecycle::Lifecycle,
+    /// Pushes admitted and the recent cost of an item, for refusing pushes early.
+    pub push_admission: super::admission::PushAdmission,
 }
 
 impl Inner {
@@ -47,6 +49,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 storage,
                 engines: Engines::default(),
+                push_admission: super::admission::PushAdmission::new(options.max_push_wait),
                 options,
                 login_limiter: Default::default(),
                 device_limiter: crate::limits::FailureLimiter::new(
