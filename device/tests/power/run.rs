@@ -3,8 +3,9 @@
 //! server on loopback, the power cut at a random write or sync, the files rewritten to what
 //! the disk kept, and the store opened again with SQLite's normal VFS and checked.
 //!
-//! After every cut the check is: `PRAGMA integrity_check` is `ok`; the stored punch log
-//! verifies as one chain from seq 1 (signatures, links, no gap); every punch whose
+//! After every cut the check is: `PRAGMA integrity_check` is `ok`; the stored punches run
+//! seq 1, 2, 3 … and the records new since the last check verify against the record before
+//! them (signatures, hashes, links; the whole chain every 100 cuts); every punch whose
 //! `Device::punch` returned is in it with the seq it was acknowledged with (or it counts as
 //! lost); and the first punch after the reboot links to the last record that survived (seq one
 //! more, `prev_hash` its hash), so the chain goes on without a fork.
@@ -13,7 +14,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use daka_core::punch::{ChainHead, PunchKind, PunchRecord, verify_chain};
+use daka_core::protocol::ItemKind;
+use daka_core::punch::{ChainAnchor, ChainHead, PunchKind, PunchRecord, verify_chain_from};
 use daka_device::store::{StoreOpening, Synchronous};
 use daka_device::{Device, PunchInput, UnprotectedKeyStore};
 use daka_server::api::admin::PunchList;
@@ -202,11 +204,94 @@ pub(crate) struct Outcome {
     pub(crate) sim: Totals,
 }
 
-/// The chain's head as the store holds it.
-fn head_of(log: &[PunchRecord]) -> ChainHead {
-    match log.last() {
+/// How often the check after a cut verifies every record's signature and link, rather than
+/// those from the last check on (every record's id and seq are read at every check).
+const WHOLE_CHAIN_EVERY: u64 = 100;
+
+/// A stored punch's id and seq, read without the rest of the record.
+#[derive(serde::Deserialize)]
+struct Link {
+    id: String,
+    seq: u64,
+}
+
+/// What [`check_store`] found.
+struct Stored {
+    /// Every stored punch: id → seq.
+    links: HashMap<String, u64>,
+    /// The chain's head: the last stored record.
+    head: ChainHead,
+}
+
+/// Checks the store after cut `cut`: `integrity_check` is `ok`; the stored punches have seqs
+/// 1, 2, 3 … in chain order (no gap, no fork); and the records from the last one of the
+/// previous check on (all of them when `whole`) verify: signatures, hashes and links.
+fn check_store(
+    device: &Device,
+    public_key: &[u8; 32],
+    previous: &HashMap<String, u64>,
+    cut: u64,
+    whole: bool,
+) -> Stored {
+    device
+        .store()
+        .integrity_check()
+        .unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+    let payloads = device
+        .outbox()
+        .payloads_of_kind(ItemKind::Punch.as_str())
+        .unwrap();
+    let links: Vec<Link> = payloads
+        .iter()
+        .map(|p| serde_json::from_str(p).expect("a stored punch has an id and a seq"))
+        .collect();
+    for (i, link) in links.iter().enumerate() {
+        assert_eq!(
+            link.seq,
+            i as u64 + 1,
+            "cut {cut}: the stored chain has a gap or a fork at record {i}"
+        );
+    }
+    let first_new = links
+        .iter()
+        .position(|l| !previous.contains_key(&l.id))
+        .unwrap_or(links.len());
+    let from = if whole {
+        0
+    } else {
+        first_new.saturating_sub(1)
+    };
+    let records: Vec<PunchRecord> = payloads[from..]
+        .iter()
+        .map(|p| PunchRecord::read_stored(p).expect("a stored punch reads"))
+        .collect();
+    let anchor = match (from, records.first()) {
+        (0, _) | (_, None) => None,
+        (_, Some(first)) => {
+            first
+                .verify_signature(public_key)
+                .unwrap_or_else(|e| panic!("cut {cut}: record {from}: {e}"));
+            Some(ChainAnchor {
+                device_id: first.body.device_id.clone(),
+                seq: first.body.seq,
+                hash: first.hash().expect("a stored record hashes"),
+            })
+        }
+    };
+    let rest = if anchor.is_some() {
+        &records[1..]
+    } else {
+        &records[..]
+    };
+    verify_chain_from(public_key, anchor.as_ref(), rest)
+        .unwrap_or_else(|e| panic!("cut {cut}: the stored chain does not verify: {e}"));
+    let head = match records.last() {
         Some(last) => ChainHead::at(last.body.seq, last.hash().expect("a stored record hashes")),
         None => ChainHead::empty(),
+    };
+    Stored {
+        links: links.into_iter().map(|l| (l.id, l.seq)).collect(),
+        head,
     }
 }
 
@@ -220,9 +305,9 @@ pub(crate) fn run(
     let started = Instant::now();
     let mut out = Outcome::default();
     let public_key = rig.open_normally().public_key();
-    let mut head = head_of(&rig.open_normally().punch_log().unwrap());
-    // The punches in the store at the last check: id → seq.
+    // The punches in the store at the last check (id → seq), and the chain's head.
     let mut previous: HashMap<String, u64> = HashMap::new();
+    let mut head = check_store(&rig.open_normally(), &public_key, &previous, 0, true).head;
     let mut punch_no = 0u64;
     while out.cuts < settings.cuts {
         if started.elapsed() > settings.time_bound {
@@ -299,26 +384,12 @@ pub(crate) fn run(
 
         // The reboot: SQLite's normal VFS, the shipped settings.
         let device = rig.open_normally();
-        device
-            .store()
-            .integrity_check()
-            .unwrap_or_else(|e| panic!("cut {}: {e}", out.cuts));
-        let log = device.punch_log().unwrap();
-        let summary = verify_chain(&public_key, &log)
-            .unwrap_or_else(|e| panic!("cut {}: the stored chain does not verify: {e}", out.cuts));
-        assert_eq!(
-            summary.last_seq,
-            log.len() as u64,
-            "the chain starts at seq 1"
-        );
-        let stored: HashMap<String, u64> = log
-            .iter()
-            .map(|r| (r.body.id.to_string(), r.body.seq))
-            .collect();
+        let whole = out.cuts % WHOLE_CHAIN_EVERY == 0 || out.cuts == settings.cuts;
+        let stored = check_store(&device, &public_key, &previous, out.cuts, whole);
         let mut lost: Vec<Lost> = out
             .expected
             .iter()
-            .filter(|(id, seq)| stored.get(*id) != Some(seq))
+            .filter(|(id, seq)| stored.links.get(*id) != Some(seq))
             .map(|(id, seq)| Lost {
                 cut: out.cuts,
                 id: id.clone(),
@@ -331,11 +402,12 @@ pub(crate) fn run(
         }
         out.lost.extend(lost);
         out.unacknowledged_kept += stored
+            .links
             .keys()
             .filter(|id| !previous.contains_key(*id) && !out.expected.contains_key(*id))
             .count() as u64;
-        previous = stored;
-        head = head_of(&log);
+        previous = stored.links;
+        head = stored.head;
         drop(device);
     }
     out.elapsed = started.elapsed();

@@ -304,6 +304,10 @@ impl PowerSim {
 struct Piece<'a> {
     /// Index of the change in the page cache.
     op: usize,
+    /// Which file at this path the piece belongs to: 0 for the one on the disk, n for the
+    /// n-th created in the page cache. Data written to a file whose creation did not land is
+    /// lost with it; it never lands in an older file that the cut brought back.
+    inode: usize,
     kind: PieceKind<'a>,
 }
 
@@ -316,18 +320,25 @@ enum PieceKind<'a> {
 
 fn pieces(pending: &[Op]) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
+    let mut inode = 0;
     for (i, op) in pending.iter().enumerate() {
         match op {
-            Op::Create => out.push(Piece {
-                op: i,
-                kind: PieceKind::Create,
-            }),
+            Op::Create => {
+                inode += 1;
+                out.push(Piece {
+                    op: i,
+                    inode,
+                    kind: PieceKind::Create,
+                })
+            }
             Op::Delete => out.push(Piece {
                 op: i,
+                inode,
                 kind: PieceKind::Delete,
             }),
             Op::Truncate(n) => out.push(Piece {
                 op: i,
+                inode,
                 kind: PieceKind::Truncate(*n),
             }),
             Op::Write { offset, data } => {
@@ -338,6 +349,7 @@ fn pieces(pending: &[Op]) -> Vec<Piece<'_>> {
                     let len = to_boundary.min(data.len() - at);
                     out.push(Piece {
                         op: i,
+                        inode,
                         kind: PieceKind::Write {
                             offset: pos,
                             data: &data[at..at + len],
@@ -430,25 +442,32 @@ fn land(
     // Per write call: how many of its sectors landed, of how many.
     let mut per_op: HashMap<usize, (usize, usize)> = HashMap::new();
     let mut file = model.disk.clone();
+    // The file now at the path (see [`Piece::inode`]).
+    let mut inode = 0;
     for (piece, kept) in pieces.iter().zip(&keep) {
+        let here = piece.inode == inode && file.is_some();
         match piece.kind {
             PieceKind::Write { offset, data } => {
                 let e = per_op.entry(piece.op).or_default();
                 e.1 += 1;
-                if *kept {
+                if *kept && here {
                     e.0 += 1;
                     apply(&mut file, &piece.kind, Some(rng));
-                } else if landing == Landing::Reordered && rng.u8(..4) == 0 {
+                } else if here && landing == Landing::Reordered && rng.u8(..4) == 0 {
                     // The size grew, the data did not arrive.
                     if let Some(f) = &mut file {
                         grow(f, (offset as usize) + data.len(), Some(rng));
                     }
                 }
             }
+            PieceKind::Create if *kept => {
+                inode = piece.inode;
+                apply(&mut file, &piece.kind, None);
+            }
             // A deletion that did not land leaves the file as it was: it comes back.
             PieceKind::Delete if !*kept && file.is_some() => report.deletions_undone += 1,
-            PieceKind::Delete if !*kept => {}
-            _ if *kept => apply(&mut file, &piece.kind, Some(rng)),
+            PieceKind::Delete if *kept => apply(&mut file, &piece.kind, None),
+            PieceKind::Truncate(_) if *kept && here => apply(&mut file, &piece.kind, None),
             _ => {}
         }
     }
