@@ -75,6 +75,7 @@ fn integrity(conn: &Connection) -> String {
 #[test]
 fn the_disk_keeps_what_was_flushed_and_nothing_else() {
     let sim = PowerSim::register("power-model", seed("model"));
+    sim.verify_restores(true);
     sim.set_landing(Some(Landing::Lost));
     let dir = scratch_dir();
     let path = dir.path().join("t.db");
@@ -155,6 +156,7 @@ fn journal_cuts(
 fn a_rollback_journal_deleted_without_a_directory_sync_comes_back_under_full() {
     let seed = seed("journal");
     let sim = PowerSim::register("power-journal", seed);
+    sim.verify_restores(true);
     let mut rng = fastrand::Rng::with_seed(seed);
     let (cuts, rows, lost_full) = journal_cuts(&sim, &mut rng, "FULL", 150);
     let (_, rows_extra, lost_extra) = journal_cuts(&sim, &mut rng, "EXTRA", 150);
@@ -213,6 +215,7 @@ fn print_outcome(label: &str, out: &Outcome) {
 fn power_cuts_while_punching_and_syncing_lose_no_acknowledged_punch() {
     let seed = seed("full");
     let sim = PowerSim::register("power-full", seed);
+    sim.verify_restores(true);
     let mut rng = fastrand::Rng::with_seed(seed);
     let rig = Rig::start();
     let settings = Settings {

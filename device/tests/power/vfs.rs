@@ -134,6 +134,9 @@ struct State {
     totals: Totals,
     /// A landing every cut takes, instead of a random one.
     landing: Option<Landing>,
+    /// Whether [`PowerSim::restore`] reads every rewritten file back and compares it with the
+    /// model.
+    verify: bool,
 }
 
 struct Shared {
@@ -179,6 +182,7 @@ impl PowerSim {
                     files: HashMap::new(),
                     totals: Totals::default(),
                     landing: None,
+                    verify: false,
                 }),
             }));
             let mut vfs: ffi::sqlite3_vfs = ptr::read(unix);
@@ -229,6 +233,12 @@ impl PowerSim {
     /// Makes every later cut land as `landing` (`None`: at random).
     pub(crate) fn set_landing(&self, landing: Option<Landing>) {
         self.shared.state().landing = landing;
+    }
+
+    /// Makes [`PowerSim::restore`] read every file it rewrites back and compare it with the
+    /// disk the model decided on (a check of the model's own bookkeeping).
+    pub(crate) fn verify_restores(&self, verify: bool) {
+        self.shared.state().verify = verify;
     }
 
     /// Cuts the power now.
@@ -284,6 +294,13 @@ impl PowerSim {
             }
             let after = land(&mut st.rng, landing, model, &mut report);
             write_back(Path::new(path), model, &after);
+            if st.verify {
+                assert_eq!(
+                    std::fs::read(path).ok(),
+                    after,
+                    "{path} was not rewritten to the disk the model decided on"
+                );
+            }
             report.files_changed += 1;
         }
         let t = &mut st.totals;
