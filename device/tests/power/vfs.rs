@@ -945,3 +945,85 @@ unsafe extern "C" fn sim_shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) 
         real_methods(f.real).xShmUnmap.expect("xShmUnmap")(f.real, delete)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(offset: u64, len: usize) -> Op {
+        Op::Write {
+            offset,
+            data: (0..len).map(|i| i as u8).collect(),
+        }
+    }
+
+    #[test]
+    fn a_write_is_cut_at_sector_boundaries_and_a_torn_one_is_counted() {
+        let pending = [write(500, 1_100)];
+        let spans: Vec<(u64, usize)> = pieces(&pending)
+            .iter()
+            .map(|p| match p.kind {
+                PieceKind::Write { offset, data } => (offset, data.len()),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(spans, [(500, 12), (512, 512), (1_024, 512), (1_536, 64)]);
+
+        // Some prefix of four pieces lands: whole, torn or lost, never anything else.
+        let model = FileModel {
+            disk: Some(vec![0xAA; 2_048]),
+            pending: pending.to_vec(),
+        };
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut torn = 0;
+        for _ in 0..200 {
+            let mut report = CutReport {
+                landing: Landing::TornPrefix,
+                writes_unflushed: 0,
+                writes_landed: 0,
+                writes_torn: 0,
+                deletions_undone: 0,
+                files_changed: 0,
+            };
+            let after = land(&mut rng, Landing::TornPrefix, &model, &mut report).unwrap();
+            assert_eq!(after.len(), 2_048, "the write was inside the flushed file");
+            let new = |at: usize| after[at] == ((at - 500) as u8);
+            let landed = (500..1_600).take_while(|&at| new(at)).count();
+            assert!(
+                [0, 12, 524, 1_036, 1_100].contains(&landed),
+                "{landed} bytes landed: not a sector boundary"
+            );
+            assert!(after[500 + landed..1_600].iter().all(|&b| b == 0xAA));
+            assert_eq!(report.writes_unflushed, 1);
+            torn += report.writes_torn;
+        }
+        assert!(torn > 0);
+    }
+
+    #[test]
+    fn data_of_a_file_whose_creation_did_not_land_does_not_reach_the_old_one() {
+        let model = FileModel {
+            disk: Some(vec![1; 512]),
+            pending: vec![Op::Delete, Op::Create, write(0, 512)],
+        };
+        let mut rng = fastrand::Rng::with_seed(1);
+        for _ in 0..200 {
+            let mut report = CutReport {
+                landing: Landing::Reordered,
+                writes_unflushed: 0,
+                writes_landed: 0,
+                writes_torn: 0,
+                deletions_undone: 0,
+                files_changed: 0,
+            };
+            let after = land(&mut rng, Landing::Reordered, &model, &mut report);
+            if report.deletions_undone == 1 {
+                // The old file came back, without a byte of the new one's data.
+                assert_eq!(after, Some(vec![1; 512]));
+            } else {
+                // Deleted, or the new file: empty, with its data, or grown with garbage.
+                assert!(after.is_none_or(|f| f.len() == 512 || f.is_empty()));
+            }
+        }
+    }
+}
