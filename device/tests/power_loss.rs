@@ -1,5 +1,5 @@
 //! Power loss, not just process death: the device's store on a SQLite VFS that keeps, per
-//! file, only what `xSync` flushed (see `power/vfs.rs`), cut at random writes and syncs while
+//! file, only what `xSync` flushed (see `power/vfs/`), cut at random writes and syncs while
 //! the device punches and syncs against the real server on loopback.
 //!
 //! * `the_disk_keeps_what_was_flushed_and_nothing_else` and
@@ -63,6 +63,14 @@ fn through(sim: &PowerSim, path: &std::path::Path) -> Connection {
     .unwrap()
 }
 
+/// A new database made by `sql` with SQLite's normal VFS, closed, in a temporary directory.
+fn database(sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = scratch_dir();
+    let path = dir.path().join("t.db");
+    Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+    (dir, path)
+}
+
 fn count(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -77,12 +85,7 @@ fn the_disk_keeps_what_was_flushed_and_nothing_else() {
     let sim = PowerSim::register("power-model", seed("model"));
     sim.verify_restores(true);
     sim.set_landing(Some(Landing::Lost));
-    let dir = scratch_dir();
-    let path = dir.path().join("t.db");
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (level TEXT);")
-        .unwrap();
+    let (_dir, path) = database("PRAGMA journal_mode = WAL; CREATE TABLE t (level TEXT);");
     for (level, kept) in [("OFF", 0), ("NORMAL", 0), ("FULL", 1)] {
         sim.boot();
         let conn = through(&sim, &path);
@@ -112,12 +115,8 @@ fn journal_cuts(
     level: &str,
     cuts: u64,
 ) -> (u64, u64, u64) {
-    let dir = scratch_dir();
-    let path = dir.path().join("j.db");
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("PRAGMA journal_mode = DELETE; CREATE TABLE t (n INTEGER PRIMARY KEY);")
-        .unwrap();
+    let (_dir, path) =
+        database("PRAGMA journal_mode = DELETE; CREATE TABLE t (n INTEGER PRIMARY KEY);");
     let (mut committed, mut lost, mut next, mut acknowledged) = (Vec::new(), 0u64, 0i64, 0u64);
     for cut in 0..cuts {
         sim.boot();
