@@ -179,9 +179,10 @@ fn print_outcome(label: &str, out: &Outcome) {
         "{label}: {} cuts in {:.1} s{} (opening {}, punching {}, syncing {}); {} punches \
          acknowledged, {} lost; {} committed but not acknowledged and kept; {} sync rounds \
          ({} ended before a cut); {} first punches after a reboot linked to the surviving \
-         head; {:.1} writes and syncs per boot; landings: {} lost, {} torn prefix, {} \
-         reordered; {} unflushed writes at the cuts: {} landed whole, {} torn, {} lost; {} \
-         deletions undone",
+         head; {:.1} writes and syncs per boot ({} writes and {} syncs in all); cuts at a \
+         write {}, at a sync {}, at a truncation {}, at a deletion {}; landings: {} lost, {} \
+         torn prefix, {} reordered; {} unflushed writes at the cuts: {} landed whole, {} torn, \
+         {} lost; {} deletions undone",
         out.cuts,
         out.elapsed.as_secs_f64(),
         if out.stopped_by_time {
@@ -199,6 +200,12 @@ fn print_outcome(label: &str, out: &Outcome) {
         out.syncs_completed,
         out.links_checked,
         out.ops as f64 / out.cuts.max(1) as f64,
+        t.writes,
+        t.syncs,
+        t.cut_at[0],
+        t.cut_at[1],
+        t.cut_at[2],
+        t.cut_at[3],
         t.by_landing[0],
         t.by_landing[1],
         t.by_landing[2],

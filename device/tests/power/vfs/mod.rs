@@ -112,6 +112,17 @@ pub(crate) struct Totals {
     pub(crate) syncs: u64,
     /// Write calls that reached the page cache.
     pub(crate) writes: u64,
+    /// Cuts by the call they fell at: a write, a sync, a truncation, a deletion.
+    pub(crate) cut_at: [u64; 4],
+}
+
+/// The calls a cut can fall at.
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    Write = 0,
+    Sync = 1,
+    Truncate = 2,
+    Delete = 3,
 }
 
 #[derive(Debug)]
@@ -304,10 +315,11 @@ impl PowerSim {
 
 impl State {
     /// Counts a mutating call; true when the power goes at it.
-    fn tick(&mut self) -> bool {
+    fn tick(&mut self, call: Call) -> bool {
         self.ops += 1;
         if self.cut_at == Some(self.ops) {
             self.dead = true;
+            self.totals.cut_at[call as usize] += 1;
         }
         self.dead
     }

@@ -10,8 +10,8 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-use super::Shared;
 use super::model::Op;
+use super::{Call, Shared};
 
 /// The file object SQLite allocates for this VFS (`szOsFile` bytes), wrapping the unix one.
 #[repr(C)]
@@ -152,7 +152,7 @@ pub(super) unsafe extern "C" fn sim_delete(
             return ffi::SQLITE_IOERR_DELETE;
         }
         st.model(&path).pending.push(Op::Delete);
-        if st.tick() {
+        if st.tick(Call::Delete) {
             return ffi::SQLITE_IOERR_DELETE;
         }
         let rc = delete(shared.unix, name, sync_dir);
@@ -231,7 +231,7 @@ unsafe extern "C" fn sim_write(
             offset: offset as u64,
             data,
         });
-        if st.tick() {
+        if st.tick(Call::Write) {
             return ffi::SQLITE_IOERR_WRITE;
         }
         st.totals.writes += 1;
@@ -251,7 +251,7 @@ unsafe extern "C" fn sim_truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlit
             return ffi::SQLITE_IOERR_TRUNCATE;
         }
         st.model(path).pending.push(Op::Truncate(size as u64));
-        if st.tick() {
+        if st.tick(Call::Truncate) {
             return ffi::SQLITE_IOERR_TRUNCATE;
         }
         truncate(f.real, size)
@@ -266,7 +266,7 @@ unsafe extern "C" fn sim_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_i
             return sync(f.real, flags);
         };
         let mut st = (*f.shared).state();
-        if st.dead || st.tick() {
+        if st.dead || st.tick(Call::Sync) {
             return ffi::SQLITE_IOERR_FSYNC;
         }
         let rc = sync(f.real, flags);
