@@ -291,94 +291,28 @@ unsafe extern "C" fn sim_file_size(
     }
 }
 
-unsafe extern "C" fn sim_lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xLock.expect("xLock")(f.real, level)
-    }
+/// Methods that go straight to the unix VFS's file, before and after the cut: locks, file
+/// controls, the device's characteristics and the `-shm` wal-index are process state, not disk.
+macro_rules! forward {
+    ($($name:ident => $method:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) $(-> $ret)? {
+            unsafe {
+                let f = sim_file(file);
+                real_methods(f.real).$method.expect(stringify!($method))(f.real $(, $arg)*)
+            }
+        }
+    )*};
 }
 
-unsafe extern "C" fn sim_unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xUnlock.expect("xUnlock")(f.real, level)
-    }
-}
-
-unsafe extern "C" fn sim_check_reserved_lock(
-    file: *mut ffi::sqlite3_file,
-    out: *mut c_int,
-) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real)
-            .xCheckReservedLock
-            .expect("xCheckReservedLock")(f.real, out)
-    }
-}
-
-unsafe extern "C" fn sim_file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xFileControl.expect("xFileControl")(f.real, op, arg)
-    }
-}
-
-unsafe extern "C" fn sim_sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xSectorSize.expect("xSectorSize")(f.real)
-    }
-}
-
-unsafe extern "C" fn sim_device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real)
-            .xDeviceCharacteristics
-            .expect("xDeviceCharacteristics")(f.real)
-    }
-}
-
-unsafe extern "C" fn sim_shm_map(
-    file: *mut ffi::sqlite3_file,
-    region: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xShmMap.expect("xShmMap")(f.real, region, size, extend, out)
-    }
-}
-
-unsafe extern "C" fn sim_shm_lock(
-    file: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xShmLock.expect("xShmLock")(f.real, offset, n, flags)
-    }
-}
-
-unsafe extern "C" fn sim_shm_barrier(file: *mut ffi::sqlite3_file) {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xShmBarrier.expect("xShmBarrier")(f.real)
-    }
-}
-
-unsafe extern "C" fn sim_shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    unsafe {
-        let f = sim_file(file);
-        real_methods(f.real).xShmUnmap.expect("xShmUnmap")(f.real, delete)
-    }
+forward! {
+    sim_lock => xLock(level: c_int) -> c_int;
+    sim_unlock => xUnlock(level: c_int) -> c_int;
+    sim_check_reserved_lock => xCheckReservedLock(out: *mut c_int) -> c_int;
+    sim_file_control => xFileControl(op: c_int, arg: *mut c_void) -> c_int;
+    sim_sector_size => xSectorSize() -> c_int;
+    sim_device_characteristics => xDeviceCharacteristics() -> c_int;
+    sim_shm_map => xShmMap(region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int;
+    sim_shm_lock => xShmLock(offset: c_int, n: c_int, flags: c_int) -> c_int;
+    sim_shm_barrier => xShmBarrier();
+    sim_shm_unmap => xShmUnmap(delete: c_int) -> c_int;
 }
