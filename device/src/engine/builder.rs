@@ -30,6 +30,7 @@ use super::{Device, DeviceError};
 use crate::clock::{ClockSource, SystemClock};
 use crate::keys::{KeyStore, UnprotectedKeyStore};
 use crate::outbox::OutboxConfig;
+use crate::store::StoreOpening;
 use crate::sync::batching::MAX_PUSH_BYTES;
 use crate::sync::client::ClientConfig;
 
@@ -99,6 +100,7 @@ pub struct DeviceBuilder<'k> {
     key_store: &'k dyn KeyStore,
     outbox: OutboxConfig,
     client: ClientConfig,
+    store: StoreOpening,
 }
 
 impl std::fmt::Debug for DeviceBuilder<'_> {
@@ -107,6 +109,7 @@ impl std::fmt::Debug for DeviceBuilder<'_> {
             .field("path", &self.path)
             .field("outbox", &self.outbox)
             .field("client", &self.client)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +124,7 @@ impl Device {
             key_store: &UnprotectedKeyStore,
             outbox: OutboxConfig::default(),
             client: ClientConfig::default(),
+            store: StoreOpening::default(),
         }
     }
 }
@@ -141,6 +145,7 @@ impl<'k> DeviceBuilder<'k> {
             key_store,
             outbox: self.outbox,
             client: self.client,
+            store: self.store,
         }
     }
 
@@ -157,6 +162,14 @@ impl<'k> DeviceBuilder<'k> {
         self
     }
 
+    /// How the store's SQLite file is opened (default: SQLite's own VFS, `synchronous=FULL`):
+    /// only the power-loss tests change it; see [`StoreOpening`].
+    #[doc(hidden)]
+    pub fn store_opening(mut self, store: StoreOpening) -> Self {
+        self.store = store;
+        self
+    }
+
     /// Checks every option, then opens the store, loads or creates the device key and loads
     /// the device's state.
     pub fn open(self) -> Result<Device, DeviceError> {
@@ -165,7 +178,14 @@ impl<'k> DeviceBuilder<'k> {
         let clock = self
             .clock
             .unwrap_or_else(|| Arc::new(SystemClock::new()) as Arc<dyn ClockSource>);
-        Device::open_checked(&self.path, clock, self.key_store, self.outbox, self.client)
+        Device::open_checked(
+            &self.path,
+            &self.store,
+            clock,
+            self.key_store,
+            self.outbox,
+            self.client,
+        )
     }
 }
 

@@ -40,7 +40,7 @@ pub use builder::{
 pub use sync::{SyncProgress, SyncReport};
 
 use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
-use crate::store::{Store, StoreError, anchor, chain, identity, nonces, policy};
+use crate::store::{Store, StoreError, StoreOpening, anchor, chain, identity, nonces, policy};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{ClientConfig, SyncError};
 use daka_core::attempt::{Attempt, AttemptError};
@@ -253,12 +253,13 @@ impl Device {
     /// Opens the device store at `path` with options [`DeviceBuilder::open`] has checked.
     fn open_checked(
         path: &std::path::Path,
+        opening: &StoreOpening,
         clock: Arc<dyn ClockSource>,
         keys: &dyn KeyStore,
         outbox_config: OutboxConfig,
         client_config: ClientConfig,
     ) -> Result<Device, DeviceError> {
-        let store = Arc::new(Store::open(path)?);
+        let store = Arc::new(Store::open_with(path, opening)?);
         let signer = load_or_create_key(&store, keys)?;
         let state = load_state(&store)?;
         let outbox = Outbox::open(store.clone(), outbox_config)?;

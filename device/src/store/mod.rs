@@ -18,6 +18,10 @@
 //! One connection, behind a mutex: the SDK is one process and writes are small, so a single
 //! writer avoids `SQLITE_BUSY` entirely; `busy_timeout` covers a second process (a crash-test
 //! child or a debugging shell) holding the file briefly.
+//!
+//! [`StoreOpening`] is a hidden seam for the power-loss tests (`device/tests/power_loss.rs`):
+//! they open this same store through a SQLite VFS that simulates power cuts, and show what
+//! `synchronous=NORMAL` would lose. The product always opens with its default.
 
 pub(crate) mod anchor;
 pub(crate) mod attachments;
@@ -72,6 +76,35 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// How [`Store::open_with`] opens the file: the SQLite VFS and the durability settings.
+///
+/// The product always uses [`StoreOpening::default`] (SQLite's default VFS, `synchronous=FULL`,
+/// SQLite's default checkpoint interval). The power-loss tests change it to run the real store
+/// over a VFS that simulates power cuts, with checkpoints frequent enough for cuts to land in
+/// them, and to show that `NORMAL` loses acknowledged punches.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOpening {
+    /// The name of a registered SQLite VFS; `None` for SQLite's default.
+    pub vfs: Option<String>,
+    /// The `synchronous` level of the connection.
+    pub synchronous: Synchronous,
+    /// `PRAGMA wal_autocheckpoint` in pages; `None` for SQLite's default (1,000).
+    pub wal_autocheckpoint: Option<u32>,
+}
+
+/// SQLite's `synchronous` levels the store can run at (see [`StoreOpening`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// `FULL`: the write-ahead log is flushed at every commit. What the product ships.
+    #[default]
+    Full,
+    /// `NORMAL`: the log is flushed only at checkpoints; a power cut may take back the last
+    /// commits. Only for showing that difference.
+    Normal,
+}
+
 /// The open store.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -86,27 +119,35 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Self::open_with(path, &StoreOpening::default())
+    }
+
+    /// [`Store::open`] through another VFS or at another durability level; see
+    /// [`StoreOpening`].
+    #[doc(hidden)]
+    pub fn open_with(path: impl AsRef<Path>, opening: &StoreOpening) -> Result<Store, StoreError> {
         let path = path.as_ref();
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match &opening.vfs {
+            None => Connection::open_with_flags(path, flags),
+            Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs.as_str()),
+        }
         .map_err(|source| StoreError::Open {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_connection(conn)
+        Self::from_connection(conn, opening)
     }
 
     /// An in-memory store, for tests and tools that need no persistence.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Self::from_connection(Connection::open_in_memory()?)
+        Self::from_connection(Connection::open_in_memory()?, &StoreOpening::default())
     }
 
-    fn from_connection(mut conn: Connection) -> Result<Store, StoreError> {
-        configure(&conn)?;
+    fn from_connection(mut conn: Connection, opening: &StoreOpening) -> Result<Store, StoreError> {
+        configure(&conn, opening)?;
         schema::migrate(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -139,14 +180,25 @@ impl Store {
     }
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+fn configure(conn: &Connection, opening: &StoreOpening) -> Result<(), StoreError> {
     // `journal_mode` returns the mode actually set ("memory" for in-memory databases).
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL;
+    let synchronous = match opening.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {synchronous};
          PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;",
-    )?;
+         PRAGMA busy_timeout = 5000;"
+    ))?;
+    if let Some(pages) = opening.wal_autocheckpoint {
+        // The pragma answers with the interval now in force.
+        let _pages: i64 =
+            conn.query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |r| {
+                r.get(0)
+            })?;
+    }
     Ok(())
 }
 
@@ -170,6 +222,35 @@ mod tests {
         drop(conn);
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         store.integrity_check().unwrap();
+    }
+
+    #[test]
+    fn the_hidden_opening_sets_normal_and_the_checkpoint_interval_or_names_a_missing_vfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let opening = StoreOpening {
+            vfs: Some("unix".into()),
+            synchronous: Synchronous::Normal,
+            wal_autocheckpoint: Some(8),
+        };
+        let store = Store::open_with(dir.path().join("device.db"), &opening).unwrap();
+        let conn = store.conn();
+        let read = |pragma: &str| -> i64 {
+            conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(read("synchronous"), 1, "synchronous=NORMAL");
+        assert_eq!(read("wal_autocheckpoint"), 8);
+        drop(conn);
+
+        let missing = StoreOpening {
+            vfs: Some("no-such-vfs".into()),
+            ..StoreOpening::default()
+        };
+        let err = Store::open_with(dir.path().join("other.db"), &missing).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Open { .. }) && err.to_string().contains("no-such-vfs"),
+            "{err}"
+        );
     }
 
     #[test]
