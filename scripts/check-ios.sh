@@ -6,9 +6,9 @@
 #  2. every method and constructor of DakaDevice in the Rust `#[uniffi::export]` impl
 #     (bindings/src/device.rs) is in the Swift file and its C function in the header, and every
 #     exported record, enum, error and foreign trait is a Swift type;
-#  3. both packages use those module names: ios/Package.swift (local XCFramework) and the root
-#     Package.swift (by URL: a binary target with a URL and a SHA-256 checksum, the sources
-#     under ios/Sources, the privacy manifest as a resource, DakaSDKTesting); the committed
+#  3. the root Package.swift uses those module names (the released binary target by URL with a
+#     SHA-256 checksum, or ios/DakaFFI.xcframework when build-xcframework.sh built one; the
+#     sources under ios/Sources, the privacy manifest as a resource, DakaSDKTesting); the committed
 #     generated Swift (ios/Sources/DakaSDK/DakaSDK.swift) is exactly what this library
 #     generates; build-xcframework.sh uses the module names; scripts/release-ios.sh, run on a
 #     stand-in XCFramework, writes the zip's SHA-256 and URL into a copy of Package.swift;
@@ -99,25 +99,24 @@ if len(rust_types) < 15: fail(f"implausible exported type list: {sorted(rust_typ
 for t in sorted(rust_types):
     if not re.search(rf'^(?:public|open)\s+(?:struct|enum|class|protocol) {t}\b', swift, re.M): fail(f"exported type {t} is not in {module}.swift")
 
-# 3. Packages, committed bindings, build and release scripts.
-pkg = pathlib.Path("ios/Package.swift").read_text()
-if f'.binaryTarget(name: "{ffi}", path: "{ffi}.xcframework")' not in pkg: fail(f"ios/Package.swift: no binary target {ffi}")
+# 3. The package, committed bindings, build and release scripts.
 root_pkg = pathlib.Path("Package.swift").read_text()
-for label, text, src in (("ios/Package.swift", pkg, "Sources"), ("Package.swift", root_pkg, "ios/Sources")):
-    if not re.search(rf'\.target\(\s*name: "{module}",\s*dependencies: \["{ffi}"\],\s*path: "{src}/{module}",\s*resources: \[\.copy\("PrivacyInfo\.xcprivacy"\)\]', text):
-        fail(f"{label}: no target {module} at {src}/{module} depending on {ffi} with the privacy manifest")
-    if not re.search(rf'\.target\(\s*name: "{module}Testing",\s*dependencies: \["{module}"\],\s*path: "{src}/{module}Testing"', text):
-        fail(f"{label}: no target {module}Testing")
-    if f'.library(name: "{module}Testing", targets: ["{module}Testing"])' not in text: fail(f"{label}: no product {module}Testing")
+if f'.binaryTarget(name: "{ffi}", path: "ios/{ffi}.xcframework")' not in root_pkg:
+    fail(f"Package.swift: no local binary target {ffi} at ios/{ffi}.xcframework (what build-xcframework.sh builds)")
+if not re.search(rf'\.target\(\s*name: "{module}",\s*dependencies: \["{ffi}"\],\s*path: "ios/Sources/{module}",\s*resources: \[\.copy\("PrivacyInfo\.xcprivacy"\)\]', root_pkg):
+    fail(f"Package.swift: no target {module} at ios/Sources/{module} depending on {ffi} with the privacy manifest")
+if not re.search(rf'\.target\(\s*name: "{module}Testing",\s*dependencies: \["{module}"\],\s*path: "ios/Sources/{module}Testing"', root_pkg):
+    fail(f"Package.swift: no target {module}Testing")
+if f'.library(name: "{module}Testing", targets: ["{module}Testing"])' not in root_pkg: fail(f"Package.swift: no product {module}Testing")
 if not re.search(rf'\.binaryTarget\(\s*name: "{ffi}",\s*url: "https://[^"]+/{ffi}\.xcframework\.zip",\s*checksum: "[0-9a-f]{{64}}"\s*\)', root_pkg):
-    fail(f"Package.swift: the binary target {ffi} needs an https URL of {ffi}.xcframework.zip and a 64-hex checksum")
+    fail(f"Package.swift: the released binary target {ffi} needs an https URL of {ffi}.xcframework.zip and a 64-hex checksum")
 committed = pathlib.Path(f"ios/Sources/{module}/{module}.swift")
 if not committed.is_file() or committed.read_text() != swift:
     fail(f"{committed} differs from the Swift this library generates: copy {swift_path} there (ios/build-xcframework.sh does)")
 import hashlib
 released = (release_tmp / "Package.swift").read_text()
 zip_sha = hashlib.sha256((release_tmp / "out" / f"{ffi}.xcframework.zip").read_bytes()).hexdigest()
-if f'url: "https://github.com/daka-sdk/daka/releases/download/9.8.7/{ffi}.xcframework.zip",\n            checksum: "{zip_sha}"' not in released:
+if not re.search(rf'url: "https://github\.com/daka-sdk/daka/releases/download/9\.8\.7/{ffi}\.xcframework\.zip",\s*checksum: "{zip_sha}"', released):
     fail("release-ios.sh did not write the zip's URL and SHA-256 into Package.swift")
 build = pathlib.Path("ios/build-xcframework.sh").read_text()
 for needle in (f"ffi_module={ffi}", f"swift_module={module}", "aarch64-apple-ios ", "aarch64-apple-ios-sim", "x86_64-apple-ios",
