@@ -16,7 +16,8 @@ public enum DakaCall: String, CaseIterable, Sendable {
 /// the sync `report`, and any `DakaError` for any call; read back `calls` and `punches`.
 /// Behaves like the real device where it matters: `NotEnrolled` before enrolment, rejected
 /// punches are not recorded, `syncNow` reports progress and its result to the listener.
-/// Guarded by a lock: safe to call from any task.
+/// The call log and scripted failures are guarded by a lock; script the other properties before
+/// the code under test runs (the fake is not meant for concurrent writers).
 public final class FakeDakaDevice: DakaDeviceProtocol, @unchecked Sendable {
     private let lock = NSLock()
 
