@@ -14,8 +14,8 @@ profile_flag=()
 
 cargo build --locked -q "${profile_flag[@]}" -p daka-ffi --lib -p daka-cli --bin daka
 case "$(uname -s)" in
-  Darwin) lib="target/$profile/libdaka_ffi.dylib" ;;
-  *) lib="target/$profile/libdaka_ffi.so" ;;
+  Darwin) lib="${CARGO_TARGET_DIR:-target}/$profile/libdaka_ffi.dylib" ;;
+  *) lib="${CARGO_TARGET_DIR:-target}/$profile/libdaka_ffi.so" ;;
 esac
 
 out=target/bindings

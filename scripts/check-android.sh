@@ -4,8 +4,11 @@
 #  1. the Android flavour of the Kotlin bindings is generated with android/uniffi-android.toml
 #     (package hk.daka.sdk as in uniffi.toml, and the Android imports that `android = true` adds);
 #  2. that generated Kotlin, the :daka module's hand-written Kotlin (Keystore key store,
-#     Location.toFix) and the sample app (activity, model, location and Wi-Fi inputs) compile
-#     together with warnings as errors against the Android 16 framework classes
+#     Location.toFix, the process-wide device holder, the JobScheduler sync job and its
+#     plain-Kotlin rules), the sample app (activity, model, location and Wi-Fi inputs) and every
+#     ```kotlin block of README.md and docs/android.md (extracted by scripts/doc-snippets.py;
+#     only blocks marked `<!-- snippet: not-compiled (reason) -->` are skipped) compile together
+#     with warnings as errors against the Android 16 framework classes
 #     (org.robolectric:android-all) with Maven + kotlin-maven-plugin;
 #  3. the Gradle files and the manifests agree with the code: package names, the R8 keep rule
 #     for the generated package, the ABI list of build-native.sh and both modules, the classes
@@ -36,10 +39,13 @@ grep -qx 'import android.os.Build' "$kt" || fail "android/uniffi-android.toml wa
 [ "$(sed -n 's/^package_name = "\(.*\)"/\1/p' android/uniffi-android.toml)" = "$package" ] \
   || fail "android/uniffi-android.toml and uniffi.toml name different packages"
 
-# 2. Compile against the Android framework.
+# 2. Compile against the Android framework, with the docs' Kotlin snippets.
+snippets="$target_dir/doc-snippets/kotlin"
+rm -rf "$snippets"
+snippet_summary="$(python3 scripts/doc-snippets.py kotlin "$snippets" README.md docs/android.md | tail -1)"
 log="$target_dir/android-compile-check.log"
 if ! (cd android/compile-check && mvn -B -Dstyle.color=never --no-transfer-progress \
-    -Ddaka.android.bindings="$out" clean compile) >"$log" 2>&1; then
+    -Ddaka.android.bindings="$out" -Ddaka.doc.snippets="$snippets" clean compile) >"$log" 2>&1; then
   grep -E '^\[ERROR\]|^e: ' "$log" | head -40 || tail -40 "$log"
   fail "Android Kotlin does not compile; full log: $log"
 fi
@@ -58,13 +64,23 @@ for module in daka sample; do
     || fail "android/$module/build.gradle.kts abiFilters differ from build-native.sh ($abis)"
 done
 grep -qF 'max-page-size=16384' android/build-native.sh || fail "build-native.sh lost the 16 KB page alignment"
+daka_ns="$(sed -n 's/^ *namespace = "\(.*\)"/\1/p' android/daka/build.gradle.kts)"
+for name in $(sed -n 's/.*android:name="\(hk\.daka\.[A-Za-z.]*\)".*/\1/p' android/daka/src/main/AndroidManifest.xml); do
+  [ -f "$classes/${name//.//}.class" ] || fail "the :daka manifest names $name, which does not exist"
+done
+grep -q 'android.permission.BIND_JOB_SERVICE' android/daka/src/main/AndroidManifest.xml || fail "the sync job service is not protected by BIND_JOB_SERVICE"
+[ "$daka_ns" = hk.daka.android ] || fail "unexpected :daka namespace $daka_ns"
+# Wi-Fi scan results need location, not NEARBY_WIFI_DEVICES: neither the sample nor the guide asks for it.
+if grep -q 'uses-permission android:name="android.permission.NEARBY_WIFI_DEVICES"' android/sample/src/main/AndroidManifest.xml docs/android.md; then
+  fail "NEARBY_WIFI_DEVICES is requested, but Wi-Fi scan results do not need it"
+fi
 sample_ns="$(sed -n 's/^ *namespace = "\(.*\)"/\1/p' android/sample/build.gradle.kts)"
 for name in $(sed -n 's/.*android:name="\.\([A-Za-z]*\)".*/\1/p' android/sample/src/main/AndroidManifest.xml); do
   [ -f "$classes/${sample_ns//.//}/$name.class" ] || fail "the sample manifest names $sample_ns.$name, which does not exist"
 done
-for perm in ACCESS_FINE_LOCATION ACCESS_WIFI_STATE CHANGE_WIFI_STATE NEARBY_WIFI_DEVICES INTERNET; do
+for perm in ACCESS_FINE_LOCATION ACCESS_WIFI_STATE CHANGE_WIFI_STATE INTERNET; do
   grep -q "android.permission.$perm\"" android/sample/src/main/AndroidManifest.xml || fail "the sample manifest lacks $perm"
 done
 
-own="$(find android/daka/src/main/kotlin android/sample/src/main/kotlin -name '*.kt' | wc -l)"
-echo "Android: generated Kotlin ($package, android = true) + $own hand-written files (:daka, :sample) compile with -Werror against android-all $android_all; R8 rules, ABIs ($abis), 16 KB alignment flag, manifest classes and permissions consistent (Gradle/SDK build not run here)"
+own="$(find android/daka/src/main/kotlin android/daka/src/portable/kotlin android/sample/src/main/kotlin -name '*.kt' | wc -l)"
+echo "Android: generated Kotlin ($package, android = true) + $own hand-written files (:daka, :sample) + docs' Kotlin snippets ($snippet_summary) compile with -Werror against android-all $android_all; R8 rules, ABIs ($abis), 16 KB alignment flag, manifest classes and permissions consistent (Gradle/SDK build not run here)"

@@ -6,11 +6,22 @@
 #  2. every method and constructor of DakaDevice in the Rust `#[uniffi::export]` impl
 #     (bindings/src/device.rs) is in the Swift file and its C function in the header, and every
 #     exported record, enum, error and foreign trait is a Swift type;
-#  3. Package.swift and build-xcframework.sh use those module names;
-#  4. the hand-written Swift (ios/Sources, ios/Sample) uses only names that exist: DakaDevice
-#     methods called on `device`, DakaError cases, record initialiser labels (in order), and
-#     every other type and member name is either declared in the generated or hand-written
-#     Swift or listed below as an Apple SDK name.
+#  3. the root Package.swift uses those module names (the released binary target by URL with a
+#     SHA-256 checksum, or ios/DakaFFI.xcframework when build-xcframework.sh built one; the
+#     sources under ios/Sources, the privacy manifest as a resource, DakaSDKTesting); the committed
+#     generated Swift (ios/Sources/DakaSDK/DakaSDK.swift) is exactly what this library
+#     generates; build-xcframework.sh uses the module names; scripts/release-ios.sh, run on a
+#     stand-in XCFramework, writes the zip's SHA-256 and URL into a copy of Package.swift;
+#  4. PrivacyInfo.xcprivacy is a valid property list declaring the required-reason API
+#     categories daka uses (file timestamp C617.1, disk space E174.1, system boot time 35F9.1)
+#     and no tracking;
+#  5. the hand-written Swift (ios/Sources, ios/Sample) and the ```swift blocks of docs/ios.md
+#     use only names that exist: DakaDevice methods called on `device`, DakaError cases, record
+#     initialiser labels (in order), and every other type and member name is either declared in
+#     the generated or hand-written Swift (for the docs also in scripts/doc-context.swift, the
+#     app-side names the snippets assume) or listed below as an Apple SDK name;
+#  6. FakeDakaDevice (DakaSDKTesting) implements every requirement of the generated
+#     DakaDeviceProtocol with the same signature, and its DakaCall lists exactly those methods.
 #
 # Not verified here: that anything compiles, links or runs (needs Xcode on macOS).
 set -euo pipefail
@@ -25,10 +36,25 @@ rm -rf "$out"
 cargo run --locked -q -p daka-ffi --bin uniffi-bindgen -- generate --no-format \
   --config uniffi.toml --library "$lib" --language swift --out-dir "$out"
 
-python3 - "$out" <<'PY'
+snippets="$target_dir/doc-snippets/swift"
+rm -rf "$snippets"
+python3 scripts/doc-snippets.py swift "$snippets" docs/ios.md >/dev/null
+
+# The release script on a stand-in XCFramework and a copy of the manifest.
+release_tmp="$(mktemp -d)"
+trap 'rm -rf "$release_tmp"' EXIT
+mkdir -p "$release_tmp/DakaFFI.xcframework"
+printf '<plist version="1.0"><dict/></plist>\n' >"$release_tmp/DakaFFI.xcframework/Info.plist"
+cp Package.swift "$release_tmp/Package.swift"
+XCFRAMEWORK="$release_tmp/DakaFFI.xcframework" PACKAGE_SWIFT="$release_tmp/Package.swift" OUT_DIR="$release_tmp/out" \
+  bash scripts/release-ios.sh 9.8.7 >/dev/null
+
+python3 - "$out" "$snippets" "$release_tmp" <<'PY'
 import pathlib, re, sys
 
 out = pathlib.Path(sys.argv[1])
+snippet_dir = pathlib.Path(sys.argv[2])
+release_tmp = pathlib.Path(sys.argv[3])
 errors = []
 def fail(msg): errors.append(msg)
 
@@ -73,16 +99,40 @@ if len(rust_types) < 15: fail(f"implausible exported type list: {sorted(rust_typ
 for t in sorted(rust_types):
     if not re.search(rf'^(?:public|open)\s+(?:struct|enum|class|protocol) {t}\b', swift, re.M): fail(f"exported type {t} is not in {module}.swift")
 
-# 3. Package and build script.
-pkg = pathlib.Path("ios/Package.swift").read_text()
-if f'.binaryTarget(name: "{ffi}", path: "{ffi}.xcframework")' not in pkg: fail(f"Package.swift: no binary target {ffi}")
-if not re.search(rf'\.target\(\s*name: "{module}",\s*dependencies: \["{ffi}"\]', pkg): fail(f"Package.swift: no target {module} depending on {ffi}")
+# 3. The package, committed bindings, build and release scripts.
+root_pkg = pathlib.Path("Package.swift").read_text()
+if f'.binaryTarget(name: "{ffi}", path: "ios/{ffi}.xcframework")' not in root_pkg:
+    fail(f"Package.swift: no local binary target {ffi} at ios/{ffi}.xcframework (what build-xcframework.sh builds)")
+if not re.search(rf'\.target\(\s*name: "{module}",\s*dependencies: \["{ffi}"\],\s*path: "ios/Sources/{module}",\s*resources: \[\.copy\("PrivacyInfo\.xcprivacy"\)\]', root_pkg):
+    fail(f"Package.swift: no target {module} at ios/Sources/{module} depending on {ffi} with the privacy manifest")
+if not re.search(rf'\.target\(\s*name: "{module}Testing",\s*dependencies: \["{module}"\],\s*path: "ios/Sources/{module}Testing"', root_pkg):
+    fail(f"Package.swift: no target {module}Testing")
+if f'.library(name: "{module}Testing", targets: ["{module}Testing"])' not in root_pkg: fail(f"Package.swift: no product {module}Testing")
+if not re.search(rf'\.binaryTarget\(\s*name: "{ffi}",\s*url: "https://[^"]+/{ffi}\.xcframework\.zip",\s*checksum: "[0-9a-f]{{64}}"\s*\)', root_pkg):
+    fail(f"Package.swift: the released binary target {ffi} needs an https URL of {ffi}.xcframework.zip and a 64-hex checksum")
+committed = pathlib.Path(f"ios/Sources/{module}/{module}.swift")
+if not committed.is_file() or committed.read_text() != swift:
+    fail(f"{committed} differs from the Swift this library generates: copy {swift_path} there (ios/build-xcframework.sh does)")
+import hashlib
+released = (release_tmp / "Package.swift").read_text()
+zip_sha = hashlib.sha256((release_tmp / "out" / f"{ffi}.xcframework.zip").read_bytes()).hexdigest()
+if not re.search(rf'url: "https://github\.com/daka-sdk/daka/releases/download/9\.8\.7/{ffi}\.xcframework\.zip",\s*checksum: "{zip_sha}"', released):
+    fail("release-ios.sh did not write the zip's URL and SHA-256 into Package.swift")
 build = pathlib.Path("ios/build-xcframework.sh").read_text()
 for needle in (f"ffi_module={ffi}", f"swift_module={module}", "aarch64-apple-ios ", "aarch64-apple-ios-sim", "x86_64-apple-ios",
                "lipo -create", "xcodebuild -create-xcframework", "module.modulemap"):
     if needle not in build: fail(f"build-xcframework.sh lacks {needle!r}")
 
-# 4. Hand-written Swift against the generated names.
+# 4. The privacy manifest.
+import plistlib
+privacy = plistlib.loads(pathlib.Path(f"ios/Sources/{module}/PrivacyInfo.xcprivacy").read_bytes())
+declared_reasons = {d["NSPrivacyAccessedAPIType"]: d["NSPrivacyAccessedAPITypeReasons"] for d in privacy.get("NSPrivacyAccessedAPITypes", [])}
+for category, reason in (("FileTimestamp", "C617.1"), ("DiskSpace", "E174.1"), ("SystemBootTime", "35F9.1")):
+    if reason not in declared_reasons.get(f"NSPrivacyAccessedAPICategory{category}", []):
+        fail(f"PrivacyInfo.xcprivacy: {category} lacks reason {reason}")
+if privacy.get("NSPrivacyTracking") is not False: fail("PrivacyInfo.xcprivacy: NSPrivacyTracking must be false")
+
+# 5. Hand-written Swift and the docs' snippets against the generated names.
 def code_only(text):
     """Drops comments and string literals (keeping string interpolations), in one pass."""
     res, i, n = [], 0, len(text)
@@ -143,6 +193,10 @@ fetchCurrent withCheckedContinuation
 Date Decimal ForEach HStack ISO8601DateFormatter NSDecimalNumber NavigationLink NavigationStack
 PhotosPicker PhotosPickerItem PhotosUI VStack decimalPad images int64Value keyboardType leading
 loadTransferable onChange prefix self withFullDate
+BGAppRefreshTask BGAppRefreshTaskRequest BGTask BGTaskScheduler BackgroundTasks CaseIterable
+CustomStringConvertible Int32 NSLock TimeInterval UInt32 URLResourceValues append cancel contains
+createDirectory detached earliestBeginDate expirationHandler isExcludedFromBackup removeFirst
+setResourceValues setTaskCompleted shared unlock
 """.split())
 
 hand = sorted(p for p in pathlib.Path("ios").rglob("*.swift")
@@ -154,7 +208,7 @@ for code in hand_code.values():
     declared |= set(re.findall(r'\b(?:let|var|case let|if let|guard let)\s+\.?\w*\(?(\w+)', code))
     declared |= set(re.findall(r'(\w+)\s*(?:in\b|:)', code))
     declared |= set(re.findall(r'[\[,]\s*(?:weak\s+)?(\w+)\s*\]\s*in', code))
-known = generated_names | declared | apple | {module, ffi, "Self", "Void", "utf8"}
+known = generated_names | declared | apple | {module, f"{module}Testing", ffi, "Self", "Void", "utf8"}
 
 def balanced(code, start):
     depth = 0
@@ -163,7 +217,8 @@ def balanced(code, start):
         if depth == 0: return code[start + 1:j]
     return ""
 
-for p, code in hand_code.items():
+def check_names(files, known):
+  for p, code in files.items():
     for name in re.findall(r'\bdevice(?:\?)?\.(\w+)\(', code) + re.findall(r'\bDakaDevice\.(\w+)\(', code):
         if name not in device_methods: fail(f"{p}: DakaDevice has no method {name}")
     for name in re.findall(r'\bDakaError\.(\w+)', code):
@@ -186,11 +241,42 @@ for p, code in hand_code.items():
     for name in set(re.findall(r'\b([A-Z]\w+)\b', code)):
         if name not in known: fail(f"{p}: unknown type or name {name}")
 
+check_names(hand_code, known)
+
+snippet_files = sorted(snippet_dir.glob("*.swift"))
+if len(snippet_files) < 5: fail(f"only {len(snippet_files)} Swift snippets extracted from docs/ios.md")
+context_code = code_only(pathlib.Path("scripts/doc-context.swift").read_text())
+snippet_code = {p: code_only(p.read_text()) for p in snippet_files}
+doc_declared = set(re.findall(r'\b(?:func|var|let|class|struct|enum|protocol|case)\s+`?(\w+)', context_code))
+doc_declared |= set(re.findall(r'(\w+)\s*(?:in\b|:)', context_code))
+for code in snippet_code.values():
+    doc_declared |= set(re.findall(r'\b(?:func|var|let|class|struct|enum|protocol|case)\s+`?(\w+)', code))
+    doc_declared |= set(re.findall(r'\b(?:let|var|case let|if let|guard let)\s+\.?\w*\(?(\w+)', code))
+    doc_declared |= set(re.findall(r'(\w+)\s*(?:in\b|:)', code))
+check_names(snippet_code, known | doc_declared)
+
+# 6. FakeDakaDevice against the generated protocol.
+proto = re.search(r'^public protocol DakaDeviceProtocol\b[^{]*\{(.*?)^\}', swift, re.M | re.S)
+requirements = [" ".join(r.split()) for r in re.findall(r'^\s*(func \w+\(.*?\)[^\n]*)$', proto.group(1), re.M)] if proto else []
+if len(requirements) < 20: fail(f"cannot read DakaDeviceProtocol's requirements ({len(requirements)})")
+fake_path = pathlib.Path(f"ios/Sources/{module}Testing/FakeDakaDevice.swift")
+fake = " ".join(fake_path.read_text().split())
+for req in requirements:
+    want = "public " + req.replace("( ", "(").replace(" )", ")")
+    if want + " {" not in fake.replace(" ->", " ->"):
+        fail(f"{fake_path}: no `{want}`")
+fake_calls = set(re.findall(r'case ([\w, ]+)', re.search(r'enum DakaCall\b.*?\{(.*?)\n\}', fake_path.read_text(), re.S).group(1)))
+fake_calls = {c.strip() for group in fake_calls for c in group.split(",")}
+proto_methods = {re.match(r'func (\w+)', r).group(1) for r in requirements}
+if fake_calls != proto_methods: fail(f"DakaCall differs from DakaDeviceProtocol: {sorted(fake_calls ^ proto_methods)}")
+
 if errors:
     print("\n".join(errors), file=sys.stderr)
     sys.exit(1)
 print(f"iOS: {module}.swift + {ffi_file}.h + {ffi_file}.modulemap generated with uniffi.toml's names; "
       f"{len(methods)} DakaDevice methods + {len(constructors)} constructors and {len(rust_types)} exported types "
       f"from bindings/src present in Swift and header; Package.swift and build-xcframework.sh agree; "
-      f"{len(hand)} hand-written Swift files use only generated or declared names (not compiled: no Swift toolchain here)")
+      f"root Package.swift by URL with checksum (release script checked), committed bindings current, privacy manifest declared; "
+      f"{len(hand)} hand-written Swift files and {len(snippet_files)} docs/ios.md snippets use only generated or declared names; "
+      f"FakeDakaDevice implements all {len(requirements)} DakaDeviceProtocol requirements (not compiled: no Swift toolchain here)")
 PY

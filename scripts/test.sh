@@ -76,6 +76,15 @@ step "iOS package: generated Swift, header, modulemap and hand-written Swift nam
 ios_summary="$(bash scripts/check-ios.sh | tail -1)"
 echo "$ios_summary"
 
+step "Android packages: AAR + POM and daka-testing published to a local Maven repository, resolved by a consumer"
+# Runs daka-testing's JUnit tests (FakeDakaDevice with no native library) on the way; the AAR
+# carries the stripped release-ffi x86_64 library above as the stand-in for the Android ABIs.
+package_summary="$(bash scripts/package-android.sh | tail -1)"
+echo "$package_summary"
+testing_summary="$(grep -E '^\[[A-Z]+\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' \
+  target/daka-testing.log | tail -1 | sed 's/^\[[A-Z]*\] //')"
+[ -n "$testing_summary" ] || { echo "no Surefire summary in target/daka-testing.log" >&2; exit 1; }
+
 step "web console in a real browser (headless Chromium, Playwright, axe-core)"
 # Installs Chromium and the pinned npm packages when missing; starts `daka serve` with the
 # example seed on a free port and stops it afterwards. Screenshots: target/console-screenshots/.
@@ -96,4 +105,6 @@ echo "$ios_summary"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
 echo "$lib_summary"
 echo "Kotlin JVM tests (Surefire): $kotlin_summary"
+echo "daka-testing JVM tests without the native library (Surefire): $testing_summary"
+echo "$package_summary"
 echo "web console browser tests (Playwright): $console_summary"

@@ -1,6 +1,6 @@
 // The daka AAR: the Kotlin bindings generated with ../uniffi-android.toml, libdaka_ffi.so for
 // each ABI (both produced by ../build-native.sh), JNA, and the hand-written Android pieces
-// (AndroidKeystoreKeyStore, Location.toFix()).
+// (AndroidKeystoreKeyStore, Location.toFix(), the background sync job on JobScheduler).
 plugins {
     id("com.android.library")
 }
@@ -22,6 +22,9 @@ android {
     }
 
     sourceSets["main"].kotlin.srcDir(generatedKotlin)
+    // Plain Kotlin (no Android classes): the background job's scheduling rules, also compiled
+    // and unit-tested on the JVM by ../jvm-tests and ../testing.
+    sourceSets["main"].kotlin.srcDir("src/portable/kotlin")
     sourceSets["main"].jniLibs.srcDir(generatedJniLibs)
 
     compileOptions {

@@ -14,6 +14,9 @@
 //! trying again may succeed), not a key problem; a value daka built that cannot be written as
 //! JSON is a bug, so `Internal`.
 //!
+//! The English text of each variant is its `Display` (one place, here); apps get it through
+//! [`describe_error`], not through the exception's `toString()` (see there why).
+//!
 //! [`From<DeviceError>`] is the single place where the core's errors are mapped (and the
 //! only place that decides what is retryable). No field is called `message`: Kotlin's
 //! `Throwable.message` would clash with it.
@@ -28,9 +31,10 @@ use daka_device::sync::client::SyncError;
 use daka_device::{DeviceError, DeviceOption, KeyStoreError};
 
 /// Everything that can go wrong in a daka call, each variant saying what to do about it.
-/// `toString()` (Swift: `description`) is the English explanation with the numbers.
+/// `describeError(error)` is the English explanation with the numbers (Swift: also
+/// `description` and `localizedDescription`). Kotlin's `toString()` is plain Kotlin (the
+/// variant and its fields), so a unit test without the native library can print it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-#[uniffi::export(Display)]
 pub enum DakaError {
     /// The device has no identity yet: call `enroll` with a code from an administrator.
     #[error("this device is not enrolled yet; enrol it with a code from your administrator")]
@@ -160,6 +164,18 @@ pub enum DakaError {
         /// What happened.
         reason: String,
     },
+}
+
+/// The English explanation of `error`, with its numbers: what daka's own logs say about it
+/// (Kotlin `describeError(e)`; Swift `describeError(error:)`, which `DakaError.description`
+/// and `localizedDescription` return).
+///
+/// Not the exception's `toString()`: that is left to plain Kotlin on purpose, because a
+/// `toString()` that called into the library would fail in a unit test that runs without it
+/// (`FakeDakaDevice` of `daka-testing` throws real `DakaException`s there).
+#[uniffi::export]
+pub fn describe_error(error: DakaError) -> String {
+    error.to_string()
 }
 
 impl From<DeviceError> for DakaError {

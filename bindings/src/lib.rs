@@ -42,7 +42,7 @@ pub use attendance::{
     MonthInfo, OvertimeTotal, ShiftSegment, TodayInfo,
 };
 pub use device::DakaDevice;
-pub use error::{DakaError, FormProblem};
+pub use error::{DakaError, FormProblem, describe_error};
 pub use form::{Attachment, FormValue};
 pub use link::{EnrolmentLink, parse_enrolment_link};
 pub use logging::{LogField, LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};

@@ -21,9 +21,15 @@ final class ClockModel: ObservableObject {
         fixes.start()
         await call {
             guard self.device == nil else { return }
-            let path = try FileManager.default
+            // A directory of its own, excluded from backups: daka.db with its -wal and -shm files.
+            var dir = try FileManager.default
                 .url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
-                .appendingPathComponent("daka.db").path
+                .appendingPathComponent("daka", isDirectory: true)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            var values = URLResourceValues()
+            values.isExcludedFromBackup = true
+            try dir.setResourceValues(values)
+            let path = dir.appendingPathComponent("daka.db").path
             // No Secure Enclave in the simulator: the key is then stored unprotected (demo only).
             let keyStore: KeyStore? = SecureEnclaveKeyStore.isAvailable ? SecureEnclaveKeyStore() : nil
             let device = try DakaDevice.open(path: path, keyStore: keyStore)
@@ -52,7 +58,8 @@ final class ClockModel: ObservableObject {
             let device = try self.requireDevice()
             let bssids = await currentBSSIDs()
             let input = PunchInput(kind: kind, fix: self.fixes.fix, wifiBssids: bssids, faceToken: nil, faceNonce: nil)
-            let receipt = try device.punch(input: input)
+            // A blocking call (a durable SQLite commit): off the main actor, which this model is on.
+            let receipt = try await Task.detached { try device.punch(input: input) }.value
             let title: String
             switch receipt.verdict.decision {
             case .accepted: title = "Recorded (#\(receipt.seq ?? 0))"

@@ -4,7 +4,8 @@ import android.content.Context
 import android.os.Build
 import android.os.Handler
 import android.os.Looper
-import hk.daka.android.AndroidKeystoreKeyStore
+import hk.daka.android.Daka
+import hk.daka.android.sync.DakaSyncJobs
 import hk.daka.sdk.DakaDevice
 import hk.daka.sdk.DakaException
 import hk.daka.sdk.Decision
@@ -14,7 +15,6 @@ import hk.daka.sdk.PunchKind
 import hk.daka.sdk.StatusListener
 import hk.daka.sdk.SyncReport
 import hk.daka.sdk.Verdict
-import java.io.File
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -42,7 +42,7 @@ fun interface FaceMatcher {
  * Plain Kotlin over framework classes; an app with AndroidX would make it a `ViewModel`.
  */
 class ClockModel(context: Context) : StatusListener {
-    private val dbPath = File(context.filesDir, "daka.db").path
+    private val app = context.applicationContext
     private val main = Handler(Looper.getMainLooper())
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO)
     private var device: DakaDevice? = null
@@ -62,8 +62,9 @@ class ClockModel(context: Context) : StatusListener {
     init {
         scope.launch {
             call {
-                // Opening reads the database and asks the Keystore to unseal the device key.
-                val opened = DakaDevice.open(dbPath, AndroidKeystoreKeyStore())
+                // The process's one device (the background job uses the same): opening reads the
+                // database and asks the Keystore to unseal the device key.
+                val opened = Daka.device(app)
                 opened.setStatusListener(this@ClockModel)
                 device = opened
                 if (opened.identity() != null) opened.startBackgroundSync(SYNC_INTERVAL_SECONDS)
@@ -77,6 +78,8 @@ class ClockModel(context: Context) : StatusListener {
             val d = requireDevice()
             val identity = d.enroll(serverUrl.trim(), code.trim(), Build.MODEL, "android")
             d.startBackgroundSync(SYNC_INTERVAL_SECONDS)
+            // Rounds when the app is not running: JobScheduler, with a network, hourly.
+            DakaSyncJobs.schedule(app)
             update { it.copy(lastVerdict = "Enrolled as ${identity.employeeId}") }
         }
     }

@@ -4,6 +4,7 @@ import hk.daka.sdk.DakaDevice
 import hk.daka.sdk.DakaException
 import hk.daka.sdk.Decision
 import hk.daka.sdk.PunchKind
+import hk.daka.sdk.describeError
 import hk.daka.sdk.parseEnrolmentLink
 import java.net.URLEncoder
 import java.nio.charset.StandardCharsets
@@ -50,7 +51,7 @@ class RevocationTest {
 
             val e = assertThrows<DakaException.DeviceRevoked> { runBlocking { device.syncNow() } }
             assertTrue(e.reason.contains("enrol again"), e.reason)
-            assertTrue(e.toString().contains("revoked"), e.toString())
+            assertTrue(describeError(e).startsWith("this device was revoked by an administrator: "), describeError(e))
             // Not retryable, and the punch made afterwards is still queued.
             assertThrows<DakaException.DeviceRevoked> { runBlocking { device.syncNow() } }
             assertEquals(1uL, device.queueStatus().pending)

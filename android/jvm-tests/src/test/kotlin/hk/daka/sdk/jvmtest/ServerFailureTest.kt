@@ -4,6 +4,7 @@ import hk.daka.sdk.DakaDevice
 import hk.daka.sdk.DakaException
 import hk.daka.sdk.PunchInput
 import hk.daka.sdk.PunchKind
+import hk.daka.sdk.describeError
 import java.nio.file.Path
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
@@ -56,7 +57,9 @@ class ServerFailureTest {
                 assertEquals(7uL, policy.retryAfterSeconds)
                 val sync = assertThrows<DakaException.ServerBusy> { runBlocking { device.syncNow() } }
                 assertEquals(7uL, sync.retryAfterSeconds)
-                assertTrue(sync.toString().contains("retry after 7 s"), sync.toString())
+                // The English explanation comes from the library; toString() is plain Kotlin.
+                assertEquals("the server is busy; retry after 7 s", describeError(sync))
+                assertEquals("hk.daka.sdk.DakaException\$ServerBusy: retryAfterSeconds=7", sync.toString())
                 val queue = device.status().queue
                 assertEquals(1uL, queue.pending, "the punch is still queued, not lost")
                 assertTrue(device.itemsNeedingAttention().isEmpty(), "busy is not the punch's fault")
