@@ -42,6 +42,9 @@ fn the_whole_loop_keeps_its_guarantees_under_random_operations() {
         "model run in {:.1} s: {stats}",
         started.elapsed().as_secs_f64()
     );
+    for (change, n) in &stats.differing {
+        eprintln!("  phone and server findings differ: {change}: {n}");
+    }
     if let Err(failure) = result {
         panic!("{failure}");
     }

@@ -166,14 +166,26 @@ impl Policies {
     }
 }
 
+/// What [`check_server_punches`] found besides violations.
+#[derive(Debug, Default)]
+pub struct PunchFindings {
+    /// Ids of the punches the server refused.
+    pub refused: HashSet<String>,
+    /// Verdicts compared with the reference evaluation.
+    pub verdicts: u64,
+    /// Punches whose server findings differ from the phone's own, by "phone codes → server
+    /// codes" (not a violation: the server judges at its trusted time, without the phone's
+    /// time anchor).
+    pub differing: BTreeMap<String, u64>,
+}
+
 /// The server's punches of one phone are exactly its records, once each, in order; the
-/// chain verifies; every verdict equals the reference evaluation. Returns the punch ids the
-/// server refused.
+/// chain verifies; every verdict equals the reference evaluation.
 pub fn check_server_punches(
     phone: &PhoneLedger,
     stored: &[&PunchInfo],
     policies: &Policies,
-) -> Result<(HashSet<String>, u64), String> {
+) -> Result<PunchFindings, String> {
     let who = &phone.employee;
     let ids: Vec<&str> = stored.iter().map(|p| p.punch_id.as_str()).collect();
     let expected: Vec<String> = phone
@@ -195,8 +207,7 @@ pub fn check_server_punches(
     }
     verify_chain(&phone.public_key, &phone.records)
         .map_err(|e| format!("phone {who}: the recorded chain does not verify: {e}"))?;
-    let mut refused = HashSet::new();
-    let mut verdicts = 0;
+    let mut found = PunchFindings::default();
     for (index, (info, record)) in stored.iter().zip(&phone.records).enumerate() {
         if info.seq != index as u64 + 1 {
             return Err(format!(
@@ -239,11 +250,18 @@ pub fn check_server_punches(
             ));
         }
         if decision == Decision::Rejected {
-            refused.insert(info.punch_id.clone());
+            found.refused.insert(info.punch_id.clone());
         }
-        verdicts += 1;
+        let phone_codes: Vec<Code> = record.body.verdict.reasons.iter().map(|r| r.code).collect();
+        if phone_codes != codes {
+            *found
+                .differing
+                .entry(format!("{phone_codes:?} → {codes:?}"))
+                .or_default() += 1;
+        }
+        found.verdicts += 1;
     }
-    Ok((refused, verdicts))
+    Ok(found)
 }
 
 /// The core engine's verdict on `record`, as the server must have judged it: the policy

@@ -50,9 +50,11 @@ pub enum FormKind {
         /// The amount in minor units.
         amount_minor: u32,
     },
-    /// A day of no-pay leave (no balance to run out): 1 or 2 December 2026.
+    /// A day of no-pay leave (no balance to run out) in December 2026: the 1st and 2nd are
+    /// working days of both employees, the 5th a rest day of E1002's roster, the 6th (a
+    /// Sunday) of E1001's store week; a leave booking no working day is refused on the phone.
     Leave {
-        /// 0 for the 1st, 1 for the 2nd.
+        /// 1, 2, 5 or 6.
         day: u8,
     },
 }
@@ -204,7 +206,7 @@ fn place() -> impl Strategy<Value = Place> {
 fn form() -> impl Strategy<Value = FormKind> {
     prop_oneof![
         (100u32..900_000).prop_map(|amount_minor| FormKind::Expense { amount_minor }),
-        (0u8..2).prop_map(|day| FormKind::Leave { day }),
+        prop::sample::select(vec![1u8, 2, 5, 6]).prop_map(|day| FormKind::Leave { day }),
     ]
 }
 

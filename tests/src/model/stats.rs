@@ -33,6 +33,11 @@ pub struct Stats {
     pub duplicates: u64,
     /// Items the server refused (parked on the phone).
     pub refused: u64,
+    /// Leave drafts the phone refused (no working day in the period).
+    pub refused_drafts: u64,
+    /// Punches whose server findings differ from the phone's, by "phone codes → server
+    /// codes".
+    pub differing: BTreeMap<String, u64>,
     /// Checks that failed.
     pub violations: u64,
 }
@@ -76,7 +81,7 @@ impl std::fmt::Display for Stats {
             .collect();
         write!(
             f,
-            "cases {}, steps {}; operations: {}; case set-up {:.1} s, drains and final checks {:.1} s; sync rounds {} (items accepted {}, resent and answered duplicate {}, refused {}); faults injected {} ({}); items checked {} ({} verdicts against the reference engine); violations {}",
+            "cases {}, steps {}; operations: {}; case set-up {:.1} s, drains and final checks {:.1} s; sync rounds {} (items accepted {}, resent and answered duplicate {}, refused {}; leave drafts refused on the phone {}); faults injected {} ({}); items checked {} ({} verdicts against the reference engine); violations {}",
             self.cases,
             self.steps,
             ops.join(", "),
@@ -86,6 +91,7 @@ impl std::fmt::Display for Stats {
             self.accepted,
             self.duplicates,
             self.refused,
+            self.refused_drafts,
             self.faults.values().sum::<u64>(),
             faults.join(", "),
             self.items_checked,
