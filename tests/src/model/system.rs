@@ -38,7 +38,7 @@ use super::ledger::{self, Filed, PhoneLedger, Policies};
 use super::ops::{FormKind, NetFault, Op, PHONES, Place};
 use super::stats;
 use crate::fault_proxy::{Fault, FaultPlan, FaultProxy};
-use crate::harness::{STORE, STORE_AP, example_policy};
+use crate::harness::{STORE, STORE_AP, all_punches, example_policy};
 
 /// The employees of the phones.
 pub const EMPLOYEES: [&str; PHONES] = ["E1001", "E1002"];
@@ -661,23 +661,10 @@ impl World {
 
         let http = self.http.clone();
         let addr = self.server_addr;
-        let stored: Vec<PunchInfo> = self.rt.block_on(async {
-            let mut all = Vec::new();
-            let mut after: Option<i64> = None;
-            loop {
-                let path = match after {
-                    Some(a) => format!("/admin/v1/punches?limit=5000&after={a}"),
-                    None => "/admin/v1/punches?limit=5000".to_string(),
-                };
-                let page: daka_server::api::admin::PunchList =
-                    Self::admin_get(&http, addr, &path).await;
-                all.extend(page.punches);
-                match page.next_after {
-                    Some(next) => after = Some(next),
-                    None => return all,
-                }
-            }
-        });
+        let stored: Vec<PunchInfo> = self.rt.block_on(all_punches(|path| {
+            let http = &http;
+            async move { Self::admin_get(http, addr, &path).await }
+        }));
         let report: daka_server::api::admin::ChainReport =
             self.rt
                 .block_on(Self::admin_get(&http, addr, "/admin/v1/chains/verify"));
