@@ -5,7 +5,8 @@
 //! timeout; answer 500, 503 or 429 with `Retry-After` itself; forward but cut the response
 //! short; or forward (so the server commits) and then drop the response, the case that makes
 //! exactly-once hard. Choices come from a seeded RNG, so a failing run can be replayed, and
-//! every injected fault is counted.
+//! every injected fault is counted. Faults can also be scripted for the next requests
+//! ([`FaultProxy::inject_next`]): they come before the plan's random choice, one per request.
 //!
 //! The proxy understands just enough HTTP/1.1 for the sync protocol: requests and responses
 //! framed by `Content-Length` (which reqwest and axum use for JSON bodies).
@@ -117,8 +118,15 @@ impl ProxyStats {
 pub struct FaultProxy {
     pub addr: SocketAddr,
     pub stats: Arc<ProxyStats>,
-    plan: Arc<Mutex<(FaultPlan, fastrand::Rng)>>,
+    plan: Arc<Mutex<Choice>>,
     task: JoinHandle<()>,
+}
+
+/// What decides the next request's fault: the scripted faults first, then the plan's RNG.
+struct Choice {
+    plan: FaultPlan,
+    rng: fastrand::Rng,
+    script: std::collections::VecDeque<Fault>,
 }
 
 impl Drop for FaultProxy {
@@ -134,7 +142,11 @@ impl FaultProxy {
         let addr = listener.local_addr()?;
         let stats = Arc::new(ProxyStats::default());
         let rng = fastrand::Rng::with_seed(plan.seed);
-        let plan = Arc::new(Mutex::new((plan, rng)));
+        let plan = Arc::new(Mutex::new(Choice {
+            plan,
+            rng,
+            script: Default::default(),
+        }));
         let task = {
             let stats = stats.clone();
             let plan = plan.clone();
@@ -165,15 +177,32 @@ impl FaultProxy {
     /// with only [`Fault::Reset`]).
     pub fn set_plan(&self, plan: FaultPlan) {
         let mut guard = self.plan.lock().unwrap();
-        guard.1 = fastrand::Rng::with_seed(plan.seed);
-        guard.0 = plan;
+        guard.rng = fastrand::Rng::with_seed(plan.seed);
+        guard.plan = plan;
+    }
+
+    /// Gives each of the next `count` requests `fault`, after the faults already scripted and
+    /// before the plan's random choice.
+    pub fn inject_next(&self, fault: Fault, count: usize) {
+        let mut guard = self.plan.lock().unwrap();
+        guard.script.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Drops the scripted faults not yet used; returns how many there were.
+    pub fn clear_script(&self) -> usize {
+        let mut guard = self.plan.lock().unwrap();
+        let left = guard.script.len();
+        guard.script.clear();
+        left
     }
 }
 
-fn choose(plan: &Mutex<(FaultPlan, fastrand::Rng)>) -> (Option<Fault>, Duration, u64) {
-    let mut guard = plan.lock().unwrap();
-    let (plan, rng) = &mut *guard;
-    let fault = if !plan.faults.is_empty() && rng.f64() < plan.fault_rate {
+fn choose(choice: &Mutex<Choice>) -> (Option<Fault>, Duration, u64) {
+    let mut guard = choice.lock().unwrap();
+    let Choice { plan, rng, script } = &mut *guard;
+    let fault = if let Some(scripted) = script.pop_front() {
+        Some(scripted)
+    } else if !plan.faults.is_empty() && rng.f64() < plan.fault_rate {
         Some(plan.faults[rng.usize(..plan.faults.len())])
     } else {
         None
@@ -184,7 +213,7 @@ fn choose(plan: &Mutex<(FaultPlan, fastrand::Rng)>) -> (Option<Fault>, Duration,
 async fn serve_connection(
     mut client: TcpStream,
     upstream: SocketAddr,
-    plan: Arc<Mutex<(FaultPlan, fastrand::Rng)>>,
+    plan: Arc<Mutex<Choice>>,
     stats: Arc<ProxyStats>,
 ) -> std::io::Result<()> {
     let mut buffer = Vec::new();

@@ -128,20 +128,7 @@ impl TestServer {
 
     /// Every punch the server stored for the organisation, in the order received (all pages).
     pub async fn punches(&self) -> Vec<PunchInfo> {
-        let mut all = Vec::new();
-        let mut after: Option<i64> = None;
-        loop {
-            let query = match after {
-                Some(a) => format!("/admin/v1/punches?limit=5000&after={a}"),
-                None => "/admin/v1/punches?limit=5000".to_string(),
-            };
-            let page: PunchList = self.admin_get(&query).await;
-            all.extend(page.punches);
-            match page.next_after {
-                Some(next) => after = Some(next),
-                None => return all,
-            }
-        }
+        all_punches(|query| async move { self.admin_get::<PunchList>(&query).await }).await
     }
 
     /// The seq of the newest punch the server applied from `device_id` (0 for none).
@@ -156,6 +143,29 @@ impl TestServer {
     /// The server's verification of every device chain.
     pub async fn verify_chains(&self) -> ChainReport {
         self.admin_get("/admin/v1/chains/verify").await
+    }
+}
+
+/// Every punch of an organisation, in the order received: the pages of
+/// `GET /admin/v1/punches` (5,000 a page), each read by `get` from a path and query.
+pub async fn all_punches<F, Fut>(get: F) -> Vec<PunchInfo>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = PunchList>,
+{
+    let mut all = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let query = match after {
+            Some(a) => format!("/admin/v1/punches?limit=5000&after={a}"),
+            None => "/admin/v1/punches?limit=5000".to_string(),
+        };
+        let page = get(query).await;
+        all.extend(page.punches);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
     }
 }
 

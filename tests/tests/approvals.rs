@@ -43,6 +43,16 @@ fn seed() -> Seed {
     Seed::from_json(&seed.to_string(), None).unwrap()
 }
 
+/// The reference server on a database in `dir`, seeded with the three employees' codes.
+async fn start_server(dir: &std::path::Path) -> TestServer {
+    TestServer::start_at(
+        &dir.join("server.db"),
+        Some(seed()),
+        ServerOptions::default(),
+    )
+    .await
+}
+
 async fn phone(dir: &std::path::Path, url: &str, employee: &str) -> Device {
     enrolled_device(
         &dir.join(format!("{employee}.db")),
@@ -56,12 +66,7 @@ async fn phone(dir: &std::path::Path, url: &str, employee: &str) -> Device {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expense_claim_filed_offline_goes_through_the_manager_and_finance() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_at(
-        &dir.path().join("server.db"),
-        Some(seed()),
-        ServerOptions::default(),
-    )
-    .await;
+    let server = start_server(dir.path()).await;
     let proxy = FaultProxy::start(server.server.addr(), FaultPlan::none())
         .await
         .unwrap();
@@ -187,12 +192,7 @@ async fn wait_for_delivery(device: &Device) -> daka_device::SyncReport {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leave_request_moves_the_balance_the_phone_shows() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_at(
-        &dir.path().join("server.db"),
-        Some(seed()),
-        ServerOptions::default(),
-    )
-    .await;
+    let server = start_server(dir.path()).await;
     let applicant = phone(dir.path(), &server.url(), "E1001").await;
     let manager = phone(dir.path(), &server.url(), "E0101").await;
     let annual = |b: Vec<daka_core::protocol::LeaveBalanceView>| {
@@ -229,4 +229,28 @@ async fn a_leave_request_moves_the_balance_the_phone_shows() {
     assert!(e.to_string().contains("leave_type"), "{e}");
     assert!(e.to_string().contains("period"), "{e}");
     assert_eq!(applicant.outbox_stats().unwrap().pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_on_a_rest_day_is_refused_on_the_phone_not_parked_by_the_server() {
+    // Found by the model-based test: a leave whose period books no working day of the
+    // applicant's schedule passed the phone's check, was queued, and was then refused by the
+    // server (`invalid_form`) and parked. The phone has the schedules: it refuses it at once.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let applicant = phone(dir.path(), &server.url(), "E1001").await;
+    // E1001 works the store week, Monday to Saturday: 3 January 2027 is a Sunday.
+    let sunday =
+        json!({ "leave_type": "no_pay", "period": { "start": "2027-01-03", "end": "2027-01-03" } });
+    let e = applicant.submit_request("leave", &sunday).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("period: "), "{text}");
+    assert!(text.contains("no working day for E1001"), "{text}");
+    assert_eq!(applicant.outbox_stats().unwrap().pending, 0);
+    // The Saturday and Monday around it are working days: both book.
+    let weekend =
+        json!({ "leave_type": "no_pay", "period": { "start": "2027-01-02", "end": "2027-01-04" } });
+    applicant.submit_request("leave", &weekend).unwrap();
+    let report = applicant.sync_now(&|_| {}).await.unwrap();
+    assert_eq!((report.accepted, report.rejected), (1, 0), "{report:?}");
 }

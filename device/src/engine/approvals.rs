@@ -17,11 +17,12 @@ use super::{Device, DeviceError, Identity};
 use crate::outbox::NewItem;
 use crate::store::attachments;
 use crate::sync::client::{SyncClient, SyncError};
-use daka_core::approvals::form::is_media_type;
+use daka_core::approvals::form::{FieldValue, is_media_type};
 use daka_core::approvals::{
-    Action, AttachmentRef, Decision, Form, FormErrors, RouteError, RouteStep, Signed, Submission,
-    Template, compute_route,
+    Action, AttachmentRef, Decision, Form, FormErrors, RequestType, RouteError, RouteStep, Signed,
+    Submission, Template, compute_route,
 };
+use daka_core::attendance::AttendanceEngine;
 use daka_core::hex::hex_lower;
 use daka_core::policy::MAX_ATTACHMENT_BYTES;
 use daka_core::protocol::{ItemKind, LeaveBalanceView, RequestView, request_stream};
@@ -65,10 +66,11 @@ pub enum DraftError {
         reason: String,
     },
     /// An argument is malformed: a request id that is not a UUID, a resubmission revision
-    /// below 2, or a media type that is not one (such as `image/jpeg`).
+    /// below 2, a media type that is not one (such as `image/jpeg`), or a leave whose
+    /// `period` books no working day of the applicant's schedule.
     #[error("{field}: {reason}")]
     Invalid {
-        /// Which argument: `requestId`, `revision` or `mediaType`.
+        /// Which argument: `requestId`, `revision`, `mediaType`, or the form field `period`.
         field: String,
         /// The rule it breaks, with the value given.
         reason: String,
@@ -103,6 +105,38 @@ pub struct QueuedRequest {
     pub route: Vec<RouteStep>,
 }
 
+/// A leave must book at least one working day of the applicant's schedule (rest days and
+/// holidays inside the range are not deducted): the server refuses one that books none, and
+/// the policy on the phone has the schedules to know it offline.
+fn check_leave_days(
+    policy: &daka_core::Policy,
+    employee: &str,
+    form: &Form,
+) -> Result<(), DraftError> {
+    let Some(FieldValue::DateRange {
+        start,
+        end,
+        start_pm,
+        end_am,
+    }) = form.get("period")
+    else {
+        return Ok(());
+    };
+    let invalid = |reason: String| DraftError::Invalid {
+        field: "period".into(),
+        reason,
+    };
+    let days = AttendanceEngine::new(policy)
+        .leave_booking(employee, *start, *end, *start_pm, *end_am)
+        .map_err(|e| invalid(e.to_string()))?;
+    if days.iter().map(|(_, part)| part.halves()).sum::<u32>() == 0 {
+        return Err(invalid(format!(
+            "the leave from {start} to {end} has no working day for {employee}: rest days and holidays are not deducted"
+        )));
+    }
+    Ok(())
+}
+
 impl Device {
     /// The request templates of the policy in force (empty before the first policy).
     pub fn templates(&self) -> Vec<Template> {
@@ -130,6 +164,9 @@ impl Device {
                     policy_version: policy.version,
                 })?;
         let form = Form::read(template, form).map_err(DraftError::from)?;
+        if template.request_type == RequestType::Leave {
+            check_leave_days(policy, &identity.employee_id, &form)?;
+        }
         let route = compute_route(policy, template, &identity.employee_id, &form)
             .map_err(DraftError::from)?;
         Ok(CheckedDraft {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use daka_core::evidence::{DeviceClock, Fix};
 use daka_device::sync::client::ClientConfig;
 use daka_device::{ClockSource, Device, UnprotectedKeyStore};
-use daka_server::api::admin::{ChainReport, PunchInfo, PunchList};
+use daka_server::api::admin::{ChainReport, PunchInfo};
 use daka_server::{RunningServer, Seed, Server, ServerConfig, ServerOptions};
 use serde_json::{Value, json};
 
@@ -170,20 +170,7 @@ pub async fn admin_put(base: &str, path: &str, body: String) -> reqwest::Respons
 
 /// Every punch the server stored, in the order received, following pagination.
 pub async fn server_punches(base: &str) -> Vec<PunchInfo> {
-    let mut all = Vec::new();
-    let mut after: Option<i64> = None;
-    loop {
-        let path = match after {
-            Some(a) => format!("/admin/v1/punches?limit=5000&after={a}"),
-            None => "/admin/v1/punches?limit=5000".to_string(),
-        };
-        let page: PunchList = admin_get(base, &path).await;
-        all.extend(page.punches);
-        match page.next_after {
-            Some(a) => after = Some(a),
-            None => return all,
-        }
-    }
+    daka_e2e::harness::all_punches(|path| async move { admin_get(base, &path).await }).await
 }
 
 pub async fn chains_ok(base: &str) -> ChainReport {
