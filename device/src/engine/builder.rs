@@ -32,6 +32,7 @@ use crate::keys::{KeyStore, UnprotectedKeyStore};
 use crate::outbox::OutboxConfig;
 use crate::sync::batching::MAX_PUSH_BYTES;
 use crate::sync::client::ClientConfig;
+use crate::sync::tls::{TlsOptions, TlsSetting, TlsSetup};
 
 /// Shortest request or connect timeout.
 pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
@@ -63,6 +64,12 @@ pub enum DeviceOption {
     ConnectTimeout,
     /// The interval of [`Device::start_background_sync`].
     SyncInterval,
+    /// [`TlsOptions::extra_roots`].
+    TlsExtraRoots,
+    /// [`TlsOptions::pins`].
+    TlsPins,
+    /// [`TlsOptions::platform_trust_store`].
+    TlsPlatformTrustStore,
 }
 
 impl DeviceOption {
@@ -76,6 +83,9 @@ impl DeviceOption {
             DeviceOption::RequestTimeout => "client.request_timeout",
             DeviceOption::ConnectTimeout => "client.connect_timeout",
             DeviceOption::SyncInterval => "sync_interval",
+            DeviceOption::TlsExtraRoots => "tls.extra_roots",
+            DeviceOption::TlsPins => "tls.pins",
+            DeviceOption::TlsPlatformTrustStore => "tls.platform_trust_store",
         }
     }
 }
@@ -99,6 +109,7 @@ pub struct DeviceBuilder<'k> {
     key_store: &'k dyn KeyStore,
     outbox: OutboxConfig,
     client: ClientConfig,
+    tls: TlsOptions,
 }
 
 impl std::fmt::Debug for DeviceBuilder<'_> {
@@ -107,6 +118,7 @@ impl std::fmt::Debug for DeviceBuilder<'_> {
             .field("path", &self.path)
             .field("outbox", &self.outbox)
             .field("client", &self.client)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +133,7 @@ impl Device {
             key_store: &UnprotectedKeyStore,
             outbox: OutboxConfig::default(),
             client: ClientConfig::default(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -141,6 +154,7 @@ impl<'k> DeviceBuilder<'k> {
             key_store,
             outbox: self.outbox,
             client: self.client,
+            tls: self.tls,
         }
     }
 
@@ -157,15 +171,30 @@ impl<'k> DeviceBuilder<'k> {
         self
     }
 
+    /// Which servers the sync client trusts (default: the bundled public roots, no pins).
+    /// A root that does not read or a malformed pin is an [`OptionError`] naming the entry.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Checks every option, then opens the store, loads or creates the device key and loads
     /// the device's state.
     pub fn open(self) -> Result<Device, DeviceError> {
         check_outbox(&self.outbox)?;
         check_client(&self.client)?;
+        let tls = check_tls(&self.tls)?;
         let clock = self
             .clock
             .unwrap_or_else(|| Arc::new(SystemClock::new()) as Arc<dyn ClockSource>);
-        Device::open_checked(&self.path, clock, self.key_store, self.outbox, self.client)
+        Device::open_checked(
+            &self.path,
+            clock,
+            self.key_store,
+            self.outbox,
+            self.client,
+            tls,
+        )
     }
 }
 
@@ -254,6 +283,21 @@ pub(crate) fn check_client(config: &ClientConfig) -> Result<(), OptionError> {
         MIN_TIMEOUT,
         MAX_TIMEOUT,
     )
+}
+
+/// Checks the TLS options and builds what the sync clients share.
+fn check_tls(options: &TlsOptions) -> Result<TlsSetup, OptionError> {
+    if *options == TlsOptions::default() {
+        return Ok(TlsSetup::bundled());
+    }
+    TlsSetup::new(options).map_err(|e| {
+        let option = match e.setting {
+            TlsSetting::ExtraRoots => DeviceOption::TlsExtraRoots,
+            TlsSetting::Pins => DeviceOption::TlsPins,
+            TlsSetting::PlatformTrustStore => DeviceOption::TlsPlatformTrustStore,
+        };
+        out_of_range(option, e.value, e.reason)
+    })
 }
 
 /// Checks the interval of the background sync loop.
