@@ -80,7 +80,8 @@ fn round_result(result: Result<&CoreReport, &DakaError>) -> Result<SyncReport, D
 impl DakaDevice {
     /// Opens the device database at `path` (created on first use, with a new device key).
     /// `keyStore` seals the key at rest; `null` keeps it unprotected (tests, demos). Clocks
-    /// are the system's (on Android: `CLOCK_BOOTTIME` and the kernel's boot id).
+    /// are the system's: on Android `CLOCK_BOOTTIME` and the kernel's boot id, on iOS
+    /// `mach_continuous_time` and the boot session's UUID (docs/protocol.md, "Clocks").
     #[uniffi::constructor]
     pub fn open(
         path: String,

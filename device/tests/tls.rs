@@ -22,28 +22,16 @@ use rcgen::{
     PublicKeyData,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
+mod common;
+
 const ADMIN_TOKEN: &str = "tls-test-admin-token-0000000001";
-/// One of the Causeway Bay store's Wi-Fi access points (E1001's site in the example policy).
-const STORE_AP: &str = "E0:55:3D:4A:12:C1";
 const CODES: usize = 12;
 
 fn seed() -> Seed {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut policy: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("hk-policy.json")).unwrap())
-            .unwrap();
-    policy["thresholds"]["face"]["required"] = json!(false);
-    let codes: Vec<Value> = (0..CODES)
-        .map(|n| json!({"code": code(n), "employee_id": "E1001"}))
-        .collect();
-    let seed = json!({"organisations": [{
-        "id": "harbour-lane", "name": "Harbour Lane", "admin_token": ADMIN_TOKEN,
-        "policy": policy, "enrollment_codes": codes,
-    }]});
-    Seed::from_json(&seed.to_string(), None).unwrap()
+    let codes: Vec<String> = (0..CODES).map(code).collect();
+    common::seed(ADMIN_TOKEN, &codes)
 }
 
 fn code(n: usize) -> String {
@@ -51,13 +39,7 @@ fn code(n: usize) -> String {
 }
 
 fn store_punch() -> PunchInput {
-    PunchInput {
-        kind: PunchKind::In,
-        fix: None,
-        more_fixes: Vec::new(),
-        wifi_bssids: vec![STORE_AP.into()],
-        face: None,
-    }
+    common::store_punch(PunchKind::In)
 }
 
 /// A CA made for the test: a root, or an intermediate signed by another CA.
