@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use daka_device::outbox::{ItemState, OutboxConfig};
 use daka_device::sync::client::ClientConfig;
+use daka_device::sync::tls::TlsOptions;
 use daka_device::{Device, SyncLoop, SyncReport as CoreReport, SystemClock};
 
 use crate::error::DakaError;
@@ -79,7 +80,8 @@ fn round_result(result: Result<&CoreReport, &DakaError>) -> Result<SyncReport, D
 impl DakaDevice {
     /// Opens the device database at `path` (created on first use, with a new device key).
     /// `keyStore` seals the key at rest; `null` keeps it unprotected (tests, demos). Clocks
-    /// are the system's (on Android: `CLOCK_BOOTTIME` and the kernel's boot id).
+    /// are the system's: on Android `CLOCK_BOOTTIME` and the kernel's boot id, on iOS
+    /// `mach_continuous_time` and the boot session's UUID (docs/protocol.md, "Clocks").
     #[uniffi::constructor]
     pub fn open(
         path: String,
@@ -92,6 +94,9 @@ impl DakaDevice {
                 max_queued_items: None,
                 request_timeout_seconds: None,
                 connect_timeout_seconds: None,
+                extra_root_certificates: Vec::new(),
+                certificate_pins: Vec::new(),
+                platform_trust_store: false,
             },
         )
     }
@@ -116,11 +121,17 @@ impl DakaDevice {
         if let Some(s) = options.connect_timeout_seconds {
             client.connect_timeout = Duration::from_secs(s.into());
         }
+        let tls = TlsOptions {
+            extra_roots: options.extra_root_certificates,
+            pins: options.certificate_pins,
+            platform_trust_store: options.platform_trust_store,
+        };
         let keys = key_store.map(ForeignKeyStore);
         let builder = Device::builder(&path)
             .clock(Arc::new(SystemClock::new()))
             .outbox(outbox)
-            .client(client);
+            .client(client)
+            .tls(tls);
         let device = match &keys {
             Some(keys) => builder.key_store(keys).open()?,
             None => builder.open()?,
@@ -225,7 +236,8 @@ impl DakaDevice {
     /// a server's Retry-After is still honoured.
     ///
     /// Errors: `Offline` or `ServerBusy` when the round could not finish (nothing is lost:
-    /// whatever was not answered stays queued, with backoff), `Unauthorized`, `NotEnrolled`,
+    /// whatever was not answered stays queued, with backoff), `Tls` when the server's
+    /// certificate was refused (not retried on its own), `Unauthorized`, `NotEnrolled`,
     /// `DeviceRevoked` (an administrator revoked the device: the queue is kept, nothing more
     /// is sent; enrol again with a new code).
     pub async fn sync_now(&self) -> Result<SyncReport, DakaError> {
@@ -247,7 +259,9 @@ impl DakaDevice {
     /// Starts the background sync loop: a round now, after every recorded punch, and every
     /// `intervalSeconds`, reporting each round to the status listener. Replaces a loop
     /// already running. Runs until `stopBackgroundSync()` or until this object is closed, or
-    /// until a round fails with `DeviceRevoked`, which is reported and ends the loop.
+    /// until a round fails with `DeviceRevoked`, which is reported and ends the loop. A round
+    /// that fails with `Tls` is reported and the loop then waits for the next punch instead
+    /// of retrying every interval.
     ///
     /// Errors: `InvalidInput` (`intervalSeconds`) outside 1 to 86 400 (one day); the loop
     /// already running, if any, goes on.
@@ -294,6 +308,10 @@ impl DakaDevice {
             policy_version: self.device.policy_version(),
             queue: self.queue_status()?,
             background_sync: self.background_slot().is_some(),
+            tls_refused: self.device.tls_refusal().map(|e| match DakaError::from(e) {
+                DakaError::Tls { code, reason } => format!("{code}: {reason}"),
+                other => other.to_string(),
+            }),
         })
     }
 

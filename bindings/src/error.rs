@@ -7,8 +7,11 @@
 //! |------------------------|------------------------------------------|----------------------------|
 //! | `Offline`, `ServerBusy`| `InvalidInput`, `NotEnrolled`, `NoPolicy`| `Refused`, `Unauthorized`, |
 //! | `Unavailable`          | `AlreadyEnrolled`, `QueueFull`,          | `DeviceRevoked`,           |
-//! |                        | `InvalidForm`, `NoApprover`              | `BadPolicy`, `Storage`,    |
+//! |                        | `InvalidForm`, `NoApprover`, `Tls`       | `BadPolicy`, `Storage`,    |
 //! |                        |                                          | `KeyStore`, `Internal`     |
+//!
+//! `Tls` is never `Offline`: a certificate the phone refused is refused again on every try
+//! until the server's certificate or the app's TLS options change.
 //!
 //! A failure of the phone's random number generator is `Unavailable` (nothing was stored;
 //! trying again may succeed), not a key problem; a value daka built that cannot be written as
@@ -103,6 +106,18 @@ pub enum DakaError {
     #[error("the server cannot be reached: {reason}")]
     Offline {
         /// What failed, for logs.
+        reason: String,
+    },
+    /// The phone refused the server's certificate: `code` is `unknown_issuer` (a company CA
+    /// not added, or something intercepting), `expired`, `not_yet_valid`, `name_mismatch`,
+    /// `revoked`, `pin_mismatch`, `bad_certificate` or `handshake`. Not retried on its own:
+    /// fix the server's certificate or the `DeviceOptions` (extra roots, pins); queued items
+    /// stay queued.
+    #[error("the server's certificate was refused ({code}): {reason}")]
+    Tls {
+        /// The stable reason code (see above).
+        code: String,
+        /// The reason in words, with the server URL and the TLS library's detail.
         reason: String,
     },
     /// The server is overloaded or failing. Retryable, after `retry_after_seconds` if given.
@@ -271,6 +286,9 @@ fn option_field(option: DeviceOption) -> &'static str {
         DeviceOption::RequestTimeout => "requestTimeoutSeconds",
         DeviceOption::ConnectTimeout => "connectTimeoutSeconds",
         DeviceOption::SyncInterval => "intervalSeconds",
+        DeviceOption::TlsExtraRoots => "extraRootCertificates",
+        DeviceOption::TlsPins => "certificatePins",
+        DeviceOption::TlsPlatformTrustStore => "platformTrustStore",
         other => other.name(),
     }
 }
@@ -334,6 +352,14 @@ impl From<SyncError> for DakaError {
             SyncError::Refused { code, message, .. } => DakaError::Refused {
                 code,
                 reason: message,
+            },
+            SyncError::Tls {
+                url,
+                failure,
+                detail,
+            } => DakaError::Tls {
+                code: failure.code().into(),
+                reason: format!("{failure} ({url}): {detail}"),
             },
             SyncError::InvalidUrl { url, reason } => DakaError::InvalidInput {
                 field: "serverUrl".into(),
@@ -407,6 +433,28 @@ mod tests {
 
     fn url() -> String {
         "http://127.0.0.1:9/v1/punches".into()
+    }
+
+    #[test]
+    fn a_tls_refusal_is_its_own_error_never_offline() {
+        use daka_device::sync::tls::TlsFailure;
+        let e = SyncError::Tls {
+            url: url(),
+            failure: TlsFailure::UnknownIssuer,
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        assert!(!e.is_retryable());
+        let typed = DakaError::from(e);
+        assert_eq!(
+            typed,
+            DakaError::Tls {
+                code: "unknown_issuer".into(),
+                reason: format!(
+                    "the server's certificate is not issued by a trusted root ({}): invalid peer certificate: UnknownIssuer",
+                    url()
+                ),
+            }
+        );
     }
 
     #[test]

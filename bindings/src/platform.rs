@@ -42,7 +42,9 @@ pub trait StatusListener: Send + Sync {
     /// A round finished; the report says what it did.
     fn on_sync_finished(&self, report: SyncReport) -> Result<(), DakaError>;
     /// A round failed: `Offline` and `ServerBusy` are retried by the background loop on its
-    /// own; other errors need the app (for example `Unauthorized`: enrol again).
+    /// own; other errors need the app (for example `Unauthorized`: enrol again; `Tls`: the
+    /// server's certificate or the TLS options must change, and the loop waits for the next
+    /// punch).
     fn on_sync_failed(&self, error: DakaError) -> Result<(), DakaError>;
 }
 

@@ -286,6 +286,10 @@ pub struct DeviceStatus {
     pub queue: QueueStatus,
     /// Whether the background sync loop is running.
     pub background_sync: bool,
+    /// Why the phone refused the server's certificate in the last sync round, as
+    /// `code: reason` (see `DakaException.Tls`); `null` once a round reached the server.
+    /// While set, background sync waits for the next punch instead of retrying.
+    pub tls_refused: Option<String>,
 }
 
 /// Settings for `DakaDevice.openWithOptions`; every field has a sensible default. A value out
@@ -302,6 +306,23 @@ pub struct DeviceOptions {
     /// Limit for establishing a connection, in seconds (default 10); 1 to 3600.
     #[uniffi(default = None)]
     pub connect_timeout_seconds: Option<u32>,
+    /// More root certificates to trust besides the bundled public ones, each PEM (one or
+    /// more `CERTIFICATE` blocks) or DER bytes: typically the company's CA. One that does
+    /// not read is `InvalidInput` (`extraRootCertificates`).
+    #[uniffi(default = [])]
+    pub extra_root_certificates: Vec<Vec<u8>>,
+    /// Key pins: base64 SHA-256 of a SubjectPublicKeyInfo (`sha256/` prefix optional). When
+    /// any is given, the server is accepted only if one matches its own key or a CA key that
+    /// signed its chain, on top of the usual checks; otherwise sync fails with `Tls`
+    /// (`pin_mismatch`). Pin at least two keys (the current and the next), so that the
+    /// server can change its key without locking phones out.
+    #[uniffi(default = [])]
+    pub certificate_pins: Vec<String>,
+    /// Also trust the operating system's trust store (iOS: roots installed by device
+    /// management). Default `false`; on Android `true` is `InvalidInput`
+    /// (`platformTrustStore`): add the company CA in `extraRootCertificates` instead.
+    #[uniffi(default = false)]
+    pub platform_trust_store: bool,
 }
 
 // ---- conversions ---------------------------------------------------------------------------

@@ -2,11 +2,22 @@
 //!
 //! daka needs three readings per punch: the wall clock (user-adjustable), a monotonic clock
 //! that counts through deep sleep and never goes back while the device stays up, and an id of
-//! the current boot (the monotonic clock restarts at every boot). Android gives
-//! `System.currentTimeMillis()`, `SystemClock.elapsedRealtime()` and
-//! `Settings.Global.BOOT_COUNT`; iOS gives `Date()`, `clock_gettime(CLOCK_MONOTONIC_RAW)`-style
-//! uptime and the kernel boot time. Apps may implement [`ClockSource`] over those; on Linux and
-//! Android [`SystemClock`] reads the kernel directly.
+//! the current boot (the monotonic clock restarts at every boot). The trusted-time anchor is
+//! stored with both (see [`crate::store`]'s `time_anchor`), so it must read the same in every
+//! process of one boot, or every app relaunch would lose it (`untrusted_time`) and a wall-clock
+//! change across a relaunch would go unnoticed. [`SystemClock`] reads, per platform:
+//!
+//! | platform | monotonic clock | boot id |
+//! |---|---|---|
+//! | Linux, Android | `CLOCK_BOOTTIME` (what `SystemClock.elapsedRealtime()` reads) | `/proc/sys/kernel/random/boot_id` |
+//! | iOS, macOS | `mach_continuous_time()` ("including while the system is asleep", Apple's documentation), in ms via `mach_timebase_info` | `sysctl kern.bootsessionuuid`, else `kern.boottime` |
+//! | elsewhere | the process's own `Instant` | a random `process-…` id |
+//!
+//! `kern.boottime` is only the fallback on Apple platforms: the kernel moves it when the wall
+//! clock is set, which would look like a reboot (the anchor dropped, the wall-clock jump not
+//! compared); the boot session UUID stays for the whole boot. Where the platform gives
+//! neither, each process counts as a boot, which costs the anchor at every relaunch but
+//! never misuses it. Apps may implement [`ClockSource`] themselves (the simulator, tests).
 
 use std::sync::Mutex;
 
@@ -20,15 +31,12 @@ pub trait ClockSource: Send + Sync {
     fn now(&self) -> DeviceClock;
 }
 
-/// The operating system's clocks.
-///
-/// On Linux and Android: `CLOCK_BOOTTIME` (monotonic, counts suspend) and the kernel's
-/// `boot_id`. Elsewhere the monotonic clock is the process's own and each process counts as a
-/// boot, which only means a server time anchor does not survive an app restart.
+/// The operating system's clocks: a boot-based monotonic clock and the boot's id (see the
+/// module documentation for what each platform reads).
 #[derive(Debug)]
 pub struct SystemClock {
     boot_id: String,
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     start: std::time::Instant,
 }
 
@@ -39,24 +47,39 @@ impl Default for SystemClock {
 }
 
 impl SystemClock {
-    /// Reads the kernel's boot id once (on Linux and Android); where there is none, or it
-    /// cannot be read, a random `process-…` id stands in and each process counts as a boot.
+    /// Reads the boot id once; where there is none, or it cannot be read, a random
+    /// `process-…` id stands in and each process counts as a boot.
     pub fn new() -> SystemClock {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| format!("process-{:016x}", fastrand::u64(..)));
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let boot_id = format!("process-{:016x}", fastrand::u64(..));
+        let boot_id = boot::id().unwrap_or_else(|| format!("process-{:016x}", fastrand::u64(..)));
         SystemClock {
             boot_id,
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
             start: std::time::Instant::now(),
         }
     }
 
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     fn monotonic_ms(&self) -> u64 {
+        boot::monotonic_ms()
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    fn monotonic_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod boot {
+    /// The kernel's id of this boot.
+    pub(super) fn id() -> Option<String> {
+        let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let id = id.trim();
+        (!id.is_empty()).then(|| id.to_string())
+    }
+
+    /// `CLOCK_BOOTTIME` in milliseconds: counts suspend, restarts at boot.
+    pub(super) fn monotonic_ms() -> u64 {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -68,10 +91,92 @@ impl SystemClock {
         }
         (ts.tv_sec as u64).saturating_mul(1000) + (ts.tv_nsec as u64) / 1_000_000
     }
+}
 
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    fn monotonic_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+#[cfg(target_vendor = "apple")]
+mod boot {
+    /// `<mach/mach_time.h>`'s `mach_timebase_info_data_t`: nanoseconds per tick, as a ratio.
+    #[repr(C)]
+    struct TimebaseInfo {
+        numer: u32,
+        denom: u32,
+    }
+
+    // Declared here: libc's `mach_timebase_info` is deprecated in favour of another crate,
+    // and it has no `mach_continuous_time`.
+    unsafe extern "C" {
+        /// `<mach/mach_time.h>`: ticks since boot, counting sleep (iOS 10, macOS 10.12).
+        fn mach_continuous_time() -> u64;
+        /// `<mach/mach_time.h>`: the tick's length.
+        fn mach_timebase_info(info: *mut TimebaseInfo) -> libc::c_int;
+    }
+
+    /// The boot session's UUID, or failing that the boot time the kernel reports.
+    pub(super) fn id() -> Option<String> {
+        if let Some(uuid) = sysctl_string(c"kern.bootsessionuuid") {
+            return Some(uuid.to_ascii_lowercase());
+        }
+        let mut tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        let mut len = std::mem::size_of::<libc::timeval>();
+        // SAFETY: the name is NUL-terminated, `tv` and `len` are valid for writing, nothing set.
+        let rc = unsafe {
+            libc::sysctlbyname(
+                c"kern.boottime".as_ptr(),
+                (&mut tv as *mut libc::timeval).cast(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        (rc == 0 && tv.tv_sec > 0).then(|| format!("boottime-{}.{:06}", tv.tv_sec, tv.tv_usec))
+    }
+
+    fn sysctl_string(name: &std::ffi::CStr) -> Option<String> {
+        let mut buf = [0u8; 128];
+        let mut len = buf.len();
+        // SAFETY: the name is NUL-terminated, `buf` and `len` are valid for writing, nothing set.
+        let rc = unsafe {
+            libc::sysctlbyname(
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        if rc != 0 || len == 0 || len > buf.len() {
+            return None;
+        }
+        let text = std::str::from_utf8(&buf[..len])
+            .ok()?
+            .trim_end_matches('\0')
+            .trim();
+        (!text.is_empty()).then(|| text.to_string())
+    }
+
+    /// `mach_continuous_time` in milliseconds: counts sleep, restarts at boot.
+    pub(super) fn monotonic_ms() -> u64 {
+        let mut info = TimebaseInfo { numer: 0, denom: 0 };
+        // SAFETY: `info` is valid for writing; the call has no other effect.
+        let rc = unsafe { mach_timebase_info(&mut info) };
+        if rc != 0 || info.denom == 0 {
+            return 0;
+        }
+        // SAFETY: no arguments, no effect besides reading the clock.
+        let ticks = unsafe { mach_continuous_time() };
+        let nanos = u128::from(ticks) * u128::from(info.numer) / u128::from(info.denom);
+        u64::try_from(nanos / 1_000_000).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+mod boot {
+    /// No boot id here: each process counts as a boot.
+    pub(super) fn id() -> Option<String> {
+        None
     }
 }
 

@@ -8,40 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use daka_core::punch::PunchKind;
-use daka_device::{Device, DeviceError, PunchInput, UnprotectedKeyStore};
+use daka_device::{Device, DeviceError, UnprotectedKeyStore};
 use daka_server::{RequestLog, Seed, Server, ServerConfig, ServerOptions};
 use serde_json::{Value, json};
 
+mod common;
+
+use common::store_punch;
+
 const ADMIN_TOKEN: &str = "revocation-test-admin-token-0001";
-/// One of the Causeway Bay store's Wi-Fi access points (E1001's site in the example policy).
-const STORE_AP: &str = "E0:55:3D:4A:12:C1";
 
 fn seed() -> Seed {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut policy: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("hk-policy.json")).unwrap())
-            .unwrap();
-    policy["thresholds"]["face"]["required"] = json!(false);
-    let seed = json!({
-        "organisations": [{
-            "id": "harbour-lane",
-            "name": "Harbour Lane",
-            "admin_token": ADMIN_TOKEN,
-            "policy": policy,
-            "enrollment_codes": [{"code": "REVOKE-E1001-0001", "employee_id": "E1001"}],
-        }]
-    });
-    Seed::from_json(&seed.to_string(), None).unwrap()
-}
-
-fn store_punch(kind: PunchKind) -> PunchInput {
-    PunchInput {
-        kind,
-        fix: None,
-        more_fixes: Vec::new(),
-        wifi_bssids: vec![STORE_AP.into()],
-        face: None,
-    }
+    common::seed(ADMIN_TOKEN, &["REVOKE-E1001-0001".to_string()])
 }
 
 async fn admin(

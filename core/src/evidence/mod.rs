@@ -49,8 +49,9 @@ pub struct Fix {
 pub struct DeviceClock {
     /// Device wall clock (user-adjustable, so never trusted on its own).
     pub wall: DateTime<Utc>,
-    /// Monotonic milliseconds since boot (Android `elapsedRealtime`, iOS
-    /// `CLOCK_MONOTONIC_RAW`-based); never goes back while `boot_id` stays the same.
+    /// Monotonic milliseconds since boot, counting sleep (Android `elapsedRealtime`, i.e.
+    /// `CLOCK_BOOTTIME`; iOS `mach_continuous_time`); never goes back while `boot_id` stays
+    /// the same.
     pub monotonic_ms: u64,
     /// Identifies the boot session; the monotonic clock restarts when it changes.
     pub boot_id: String,

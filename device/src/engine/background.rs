@@ -6,7 +6,9 @@
 //! but waiting keeps shutdown orderly) and returns the number of rounds run. Failures of a
 //! round (offline, server errors) are reported to `on_round` and the loop goes on: being
 //! offline is normal for a field worker's phone. A revoked device
-//! ([`DeviceError::DeviceRevoked`]) is reported once and ends the loop.
+//! ([`DeviceError::DeviceRevoked`]) is reported once and ends the loop. A refused server
+//! certificate ([`SyncError::Tls`]) is not retried on the interval (the same certificate
+//! would be refused again): the loop waits for the next nudge (a punch) or a stop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use super::{Device, DeviceError, SyncReport};
+use crate::sync::client::SyncError;
 
 /// A running background sync loop.
 pub struct SyncLoop {
@@ -70,16 +73,36 @@ impl Device {
                     tracing::error!(rounds, "background sync stopped: the device was revoked");
                     return rounds;
                 }
+                // A refused certificate waits for a nudge, not for the interval.
+                let tls_refused = matches!(&result, Err(DeviceError::Sync(SyncError::Tls { .. })));
+                let wait = if tls_refused {
+                    tracing::error!(
+                        rounds,
+                        "background sync paused until the next punch: TLS refused"
+                    );
+                    Duration::MAX
+                } else {
+                    interval
+                };
                 tokio::select! {
                     _ = stopped.wait_for(|s| *s) => {
                         tracing::info!(rounds, "background sync stopped");
                         return rounds;
                     }
                     _ = woken.notified() => {}
-                    _ = tokio::time::sleep(interval) => {}
+                    _ = sleep_at_most(wait) => {}
                 }
             }
         });
         Ok(SyncLoop { stop, nudge, task })
+    }
+}
+
+/// Sleeps `wait`, or for ever when it is [`Duration::MAX`] (tokio's timer cannot hold that).
+async fn sleep_at_most(wait: Duration) {
+    if wait == Duration::MAX {
+        std::future::pending::<()>().await;
+    } else {
+        tokio::time::sleep(wait).await;
     }
 }

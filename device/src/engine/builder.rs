@@ -33,6 +33,7 @@ use crate::outbox::OutboxConfig;
 use crate::store::StoreOpening;
 use crate::sync::batching::MAX_PUSH_BYTES;
 use crate::sync::client::ClientConfig;
+use crate::sync::tls::{TlsOptions, TlsSetting, TlsSetup};
 
 /// Shortest request or connect timeout.
 pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
@@ -64,6 +65,12 @@ pub enum DeviceOption {
     ConnectTimeout,
     /// The interval of [`Device::start_background_sync`].
     SyncInterval,
+    /// [`TlsOptions::extra_roots`].
+    TlsExtraRoots,
+    /// [`TlsOptions::pins`].
+    TlsPins,
+    /// [`TlsOptions::platform_trust_store`].
+    TlsPlatformTrustStore,
 }
 
 impl DeviceOption {
@@ -77,6 +84,9 @@ impl DeviceOption {
             DeviceOption::RequestTimeout => "client.request_timeout",
             DeviceOption::ConnectTimeout => "client.connect_timeout",
             DeviceOption::SyncInterval => "sync_interval",
+            DeviceOption::TlsExtraRoots => "tls.extra_roots",
+            DeviceOption::TlsPins => "tls.pins",
+            DeviceOption::TlsPlatformTrustStore => "tls.platform_trust_store",
         }
     }
 }
@@ -101,6 +111,7 @@ pub struct DeviceBuilder<'k> {
     outbox: OutboxConfig,
     client: ClientConfig,
     store: StoreOpening,
+    tls: TlsOptions,
 }
 
 impl std::fmt::Debug for DeviceBuilder<'_> {
@@ -110,6 +121,7 @@ impl std::fmt::Debug for DeviceBuilder<'_> {
             .field("outbox", &self.outbox)
             .field("client", &self.client)
             .field("store", &self.store)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +137,7 @@ impl Device {
             outbox: OutboxConfig::default(),
             client: ClientConfig::default(),
             store: StoreOpening::default(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -146,6 +159,7 @@ impl<'k> DeviceBuilder<'k> {
             outbox: self.outbox,
             client: self.client,
             store: self.store,
+            tls: self.tls,
         }
     }
 
@@ -170,11 +184,19 @@ impl<'k> DeviceBuilder<'k> {
         self
     }
 
+    /// Which servers the sync client trusts (default: the bundled public roots, no pins).
+    /// A root that does not read or a malformed pin is an [`OptionError`] naming the entry.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Checks every option, then opens the store, loads or creates the device key and loads
     /// the device's state.
     pub fn open(self) -> Result<Device, DeviceError> {
         check_outbox(&self.outbox)?;
         check_client(&self.client)?;
+        let tls = check_tls(&self.tls)?;
         let clock = self
             .clock
             .unwrap_or_else(|| Arc::new(SystemClock::new()) as Arc<dyn ClockSource>);
@@ -185,6 +207,7 @@ impl<'k> DeviceBuilder<'k> {
             self.key_store,
             self.outbox,
             self.client,
+            tls,
         )
     }
 }
@@ -274,6 +297,21 @@ pub(crate) fn check_client(config: &ClientConfig) -> Result<(), OptionError> {
         MIN_TIMEOUT,
         MAX_TIMEOUT,
     )
+}
+
+/// Checks the TLS options and builds what the sync clients share.
+fn check_tls(options: &TlsOptions) -> Result<TlsSetup, OptionError> {
+    if *options == TlsOptions::default() {
+        return Ok(TlsSetup::bundled());
+    }
+    TlsSetup::new(options).map_err(|e| {
+        let option = match e.setting {
+            TlsSetting::ExtraRoots => DeviceOption::TlsExtraRoots,
+            TlsSetting::Pins => DeviceOption::TlsPins,
+            TlsSetting::PlatformTrustStore => DeviceOption::TlsPlatformTrustStore,
+        };
+        out_of_range(option, e.value, e.reason)
+    })
 }
 
 /// Checks the interval of the background sync loop.

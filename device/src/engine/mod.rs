@@ -43,6 +43,7 @@ use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
 use crate::store::{Store, StoreError, StoreOpening, anchor, chain, identity, nonces, policy};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{ClientConfig, SyncError};
+use crate::sync::tls::TlsSetup;
 use daka_core::attempt::{Attempt, AttemptError};
 use daka_core::evidence::face_token::NonceLedger;
 use daka_core::evidence::spoofing::PreviousPunch;
@@ -228,6 +229,9 @@ struct State {
     cursor: Option<String>,
     /// The server's message once it has said the device is revoked.
     revoked: Option<String>,
+    /// Why the last sync round's TLS handshake was refused; cleared by a round that reached
+    /// the server.
+    tls_refusal: Option<SyncError>,
 }
 
 /// The device engine. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -237,6 +241,7 @@ pub struct Device {
     clock: Arc<dyn ClockSource>,
     signer: DeviceSigner,
     client_config: ClientConfig,
+    tls: TlsSetup,
     state: Mutex<State>,
     batch_sizer: Mutex<BatchSizer>,
 }
@@ -258,6 +263,7 @@ impl Device {
         keys: &dyn KeyStore,
         outbox_config: OutboxConfig,
         client_config: ClientConfig,
+        tls: TlsSetup,
     ) -> Result<Device, DeviceError> {
         let store = Arc::new(Store::open_with(path, opening)?);
         let signer = load_or_create_key(&store, keys)?;
@@ -269,6 +275,7 @@ impl Device {
             clock,
             signer,
             client_config,
+            tls,
             state: Mutex::new(state),
             batch_sizer: Mutex::new(BatchSizer::new(client_config.request_timeout)),
         })
@@ -602,6 +609,7 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
         anchor: None,
         cursor: None,
         revoked: None,
+        tls_refusal: None,
     };
     if let Some(identity::DeviceRow {
         device_id: Some(device_id),

@@ -85,7 +85,11 @@ impl Device {
     }
 
     pub(super) fn client(&self, identity: &Identity) -> Result<SyncClient, DeviceError> {
-        Ok(SyncClient::new(&identity.server_url, self.client_config)?)
+        Ok(SyncClient::with_tls(
+            &identity.server_url,
+            self.client_config,
+            &self.tls,
+        )?)
     }
 
     /// Enrols this device with a one-time code from an administrator, then fetches the
@@ -102,7 +106,7 @@ impl Device {
                 device_id: identity.device_id,
             });
         }
-        let client = SyncClient::new(server_url, self.client_config)?;
+        let client = SyncClient::with_tls(server_url, self.client_config, &self.tls)?;
         let response = client
             .enroll(&EnrollRequest {
                 code: code.to_string(),
@@ -243,7 +247,31 @@ impl Device {
     }
 
     /// One sync round. `progress` is called after every answered batch.
+    ///
+    /// A refused server certificate ends the round with [`SyncError::Tls`] (not retryable);
+    /// [`Device::tls_refusal`] keeps it until a round reaches the server.
     pub async fn sync_now(
+        &self,
+        progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    ) -> Result<SyncReport, DeviceError> {
+        let result = self.sync_round(progress).await;
+        let refusal = match &result {
+            Err(DeviceError::Sync(e @ SyncError::Tls { .. })) => Some(Some(e.clone())),
+            Ok(report) if report.stopped_by_error.is_none() => Some(None),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            self.state().tls_refusal = refusal;
+        }
+        result
+    }
+
+    /// The TLS refusal that ended the last sync round, until a round reaches the server.
+    pub fn tls_refusal(&self) -> Option<SyncError> {
+        self.state().tls_refusal.clone()
+    }
+
+    async fn sync_round(
         &self,
         progress: &(dyn Fn(SyncProgress) + Send + Sync),
     ) -> Result<SyncReport, DeviceError> {
@@ -559,5 +587,6 @@ fn error_code(e: &SyncError) -> &'static str {
         SyncError::InvalidResponse { .. } => "invalid_response",
         SyncError::InvalidUrl { .. } => "invalid_url",
         SyncError::DeviceRevoked { .. } => "device_revoked",
+        SyncError::Tls { .. } => "tls",
     }
 }

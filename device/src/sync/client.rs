@@ -2,8 +2,9 @@
 //! timeout, every failure sorted into retryable or permanent.
 //!
 //! This layer knows HTTP and nothing about the outbox; [`crate::engine`] decides what to send
-//! and what a failure means for the queue. TLS is rustls (no platform OpenSSL); plain `http://`
-//! is accepted only for loopback addresses, for tests and the demo.
+//! and what a failure means for the queue. TLS is rustls (no platform OpenSSL), configured by
+//! [`super::tls`]; a refused certificate is [`SyncError::Tls`], never a network error. Plain
+//! `http://` is accepted only for loopback addresses, for tests and the demo.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use reqwest::{Method, StatusCode, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::tls::{TlsFailure, TlsSetup};
 use daka_core::protocol::{
     API_PREFIX, ApiError, ChangesResponse, EnrollRequest, EnrollResponse, LeaveBalances,
     PolicyBundle, PushRequest, PushResponse, RequestList, RequestView, TokenRequest, TokenResponse,
@@ -95,6 +97,18 @@ pub enum SyncError {
         /// The server's explanation.
         message: String,
     },
+    /// The server's certificate was refused (an unknown issuer, expired, another host name,
+    /// no pinned key, …). Not retryable: the same certificate will be refused again until
+    /// the server's certificate or the device's TLS options change.
+    #[error("TLS refused by the device for {url} ({}): {failure}: {detail}", failure.code())]
+    Tls {
+        /// The full URL of the request (server base URL, `/v1` and the endpoint path).
+        url: String,
+        /// Why, as a stable code ([`TlsFailure::code`]).
+        failure: TlsFailure,
+        /// rustls' own description.
+        detail: String,
+    },
     /// The response was not what the protocol says: try again later, report if it persists.
     #[error("unexpected response from {url}: {reason}")]
     InvalidResponse {
@@ -152,8 +166,18 @@ pub struct SyncClient {
 }
 
 impl SyncClient {
-    /// A client for the server at `base_url` (`https://...`, or `http://` on loopback only).
+    /// A client for the server at `base_url` (`https://...`, or `http://` on loopback only)
+    /// that trusts the bundled public roots ([`TlsSetup::bundled`]).
     pub fn new(base_url: &str, config: ClientConfig) -> Result<SyncClient, SyncError> {
+        SyncClient::with_tls(base_url, config, &TlsSetup::bundled())
+    }
+
+    /// A client for the server at `base_url` that trusts what `tls` says.
+    pub fn with_tls(
+        base_url: &str,
+        config: ClientConfig,
+        tls: &TlsSetup,
+    ) -> Result<SyncClient, SyncError> {
         let invalid = |reason: &str| SyncError::InvalidUrl {
             url: base_url.to_string(),
             reason: reason.to_string(),
@@ -180,6 +204,7 @@ impl SyncClient {
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("daka/", env!("CARGO_PKG_VERSION")))
+            .use_preconfigured_tls(tls.rustls_config())
             .build()
             .map_err(|e| invalid(&e.to_string()))?;
         Ok(SyncClient {
@@ -370,6 +395,12 @@ fn transport_error(url: &str, e: reqwest::Error) -> SyncError {
         SyncError::Timeout {
             url: url.to_string(),
         }
+    } else if let Some((failure, detail)) = TlsFailure::of(&e) {
+        SyncError::Tls {
+            url: url.to_string(),
+            failure,
+            detail,
+        }
     } else if e.is_decode() {
         SyncError::InvalidResponse {
             url: url.to_string(),
@@ -459,7 +490,13 @@ mod tests {
         assert!(SyncClient::new("http://[::1]:8080/", c).is_ok());
         assert!(SyncClient::new("http://localhost:1", c).is_ok());
         assert!(SyncClient::new("https://daka.example.hk", c).is_ok());
-        for bad in ["http://daka.example.hk", "ftp://127.0.0.1", "not a url", ""] {
+        for bad in [
+            "http://daka.example.hk",
+            "http://10.0.2.2:8080",
+            "ftp://127.0.0.1",
+            "not a url",
+            "",
+        ] {
             assert!(
                 matches!(SyncClient::new(bad, c), Err(SyncError::InvalidUrl { .. })),
                 "{bad}"

@@ -120,6 +120,7 @@ final class ClockModel: ObservableObject {
         case let .QueueFull(queued, _): return "\(queued) punches are waiting; connect to the network."
         case .Offline: return "Offline: punches stay queued and are sent later."
         case .Unavailable: return "The phone could not do this just now; try again."
+        case let .Tls(code, _): return "The server's certificate was refused (\(code)); tell your IT department. Punches stay queued."
         case let .ServerBusy(retryAfterSeconds):
             return "Server busy; retrying " + (retryAfterSeconds.map { "in \($0) s" } ?? "later")
         case let .Unauthorized(reason): return "This phone was signed out (\(reason)); enrol again."

@@ -187,6 +187,7 @@ class ClockModel(context: Context) : StatusListener {
             is DakaException.QueueFull -> "${e.queued} punches are waiting; connect to the network."
             is DakaException.Offline -> "Offline: punches stay queued and are sent later."
             is DakaException.Unavailable -> "The phone could not do this just now; try again."
+            is DakaException.Tls -> "The server's certificate was refused (${e.code}); tell your IT department. Punches stay queued."
             is DakaException.ServerBusy ->
                 "Server busy" + (e.retryAfterSeconds?.let { "; retrying in $it s" } ?: "; retrying later")
             is DakaException.Unauthorized -> "This phone was signed out (${e.reason}); enrol again."

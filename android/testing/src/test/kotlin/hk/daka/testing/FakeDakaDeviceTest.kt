@@ -160,6 +160,7 @@ class FakeDakaDeviceTest {
             DakaException.Unavailable("the random number generator failed"),
             DakaException.Offline("connection refused"),
             DakaException.ServerBusy(7u),
+            DakaException.Tls("pin_mismatch", "no pinned key in the chain of api.harbour-lane.example"),
             DakaException.Unauthorized("token refresh failed"),
             DakaException.DeviceRevoked("revoked by hr@harbour-lane.example"),
             DakaException.Refused("enrollment_code_used", "this code was used"),

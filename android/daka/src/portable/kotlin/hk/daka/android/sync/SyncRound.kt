@@ -77,6 +77,9 @@ object SyncRound {
         is DakaException.Storage,
         is DakaException.KeyStore,
         is DakaException.Internal,
+        // The server's certificate or key was refused: a configuration to fix, not a network
+        // to wait for; the next scheduled job tries again.
+        is DakaException.Tls,
         -> JobOutcome.Failed(error)
     }
 
