@@ -524,7 +524,12 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
     }
     assert_eq!(in_flight, 2.0);
 
-    let TestServer { server, dir, http } = ts;
+    let TestServer {
+        server,
+        db,
+        dir,
+        http,
+    } = ts;
     let url = server.url();
     let stopping = tokio::spawn(server.shutdown());
 
@@ -577,13 +582,15 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
     assert!(std::net::TcpStream::connect(addr).is_err());
     // The upload is stored.
     drop(http);
-    let conn = rusqlite::Connection::open(dir.path().join("server.db")).unwrap();
-    let stored: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM attachment WHERE sha256 = ?1",
-            [&sha],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(stored, 1);
+    drop(dir);
+    let location = db.location();
+    let stored = tokio::task::spawn_blocking(move || {
+        common::open_storage(location)
+            .attachment(ORG_A, &sha)
+            .unwrap()
+            .map(|(_, bytes)| bytes.len())
+    })
+    .await
+    .unwrap();
+    assert_eq!(stored, Some(file.len()));
 }

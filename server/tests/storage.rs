@@ -247,6 +247,7 @@ async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consiste
 
     let TestServer {
         server: running,
+        db,
         dir,
         http,
     } = server;
@@ -254,7 +255,7 @@ async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consiste
     running.shutdown().await.unwrap();
     // Same file, same seed, same port.
     let running = Server::start(ServerConfig {
-        db_path: dir.path().join("server.db"),
+        db_path: db.location(),
         listen: addr,
         seed: Some(two_org_seed()),
     })
@@ -263,6 +264,7 @@ async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consiste
     assert_eq!(*running.seed_report(), daka_server::SeedReport::default());
     let server = TestServer {
         server: running,
+        db,
         dir,
         http,
     };
