@@ -322,12 +322,22 @@ async fn ready_only_while_the_database_has_this_builds_schema() {
         (200, serde_json::json!({"status": "ready"}))
     );
 
-    // Another program changes the file's schema version: not ready, saying why.
-    let conn = rusqlite::Connection::open(server.db_path()).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    conn.execute_batch("PRAGMA user_version = 9999").unwrap();
+    // Another program changes the database's schema version: not ready, saying why.
+    let (read, newer, back) = if server.on_postgres() {
+        (
+            "SELECT CAST(MAX(version) AS TEXT) FROM schema_version",
+            "INSERT INTO schema_version (version, applied_ms) VALUES (9999, 0)",
+            "DELETE FROM schema_version WHERE version = 9999",
+        )
+    } else {
+        (
+            "SELECT CAST(user_version AS TEXT) FROM pragma_user_version",
+            "PRAGMA user_version = 9999",
+            "",
+        )
+    };
+    let version: i64 = server.raw_rows(read)[0][0].parse().unwrap();
+    server.raw_batch(newer);
     let (status, body) = ready(&server).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "not_ready");
@@ -340,8 +350,11 @@ async fn ready_only_while_the_database_has_this_builds_schema() {
     let r = get(&server, "/health").await;
     assert_eq!(r.status(), 200);
 
-    conn.execute_batch(&format!("PRAGMA user_version = {version}"))
-        .unwrap();
+    if server.on_postgres() {
+        server.raw_batch(back);
+    } else {
+        server.raw_batch(&format!("PRAGMA user_version = {version}"));
+    }
     assert_eq!(ready(&server).await.0, 200);
 }
 

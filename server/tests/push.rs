@@ -450,10 +450,11 @@ async fn a_stored_record_reads_back_byte_for_byte_and_the_chains_verify() {
     let items = records.iter().map(|r| dev.item(r)).collect();
     let results = server.push(&dev, items).await;
     assert!(results.iter().all(|r| r.status == ItemStatus::Accepted));
-    let stored = server
-        .server
-        .storage()
-        .chain_records(ORG_A, &dev.device_id)
+    let storage = server.server.storage().clone();
+    let device_id = dev.device_id.clone();
+    let stored = tokio::task::spawn_blocking(move || storage.chain_records(ORG_A, &device_id))
+        .await
+        .unwrap()
         .unwrap();
     let sent: Vec<String> = records.iter().map(|r| r.to_json().unwrap()).collect();
     assert_eq!(stored, sent);

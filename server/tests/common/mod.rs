@@ -190,6 +190,11 @@ impl TestDb {
         }
     }
 
+    /// Whether it is a PostgreSQL database.
+    pub(crate) fn on_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
     /// What [`ServerConfig::db_path`] takes: the SQLite file's path, or the database URL.
     pub(crate) fn location(&self) -> PathBuf {
         match &self.pg {
@@ -197,6 +202,17 @@ impl TestDb {
             None => self.file.clone(),
         }
     }
+}
+
+/// A storage on a fresh database of a test whose files go in `dir` (PostgreSQL on a
+/// PostgreSQL run); keep the [`TestDb`] while the storage is used. Blocking, as
+/// [`open_storage`].
+pub(crate) fn fresh_storage(
+    dir: &std::path::Path,
+) -> (TestDb, std::sync::Arc<dyn daka_server::Storage>) {
+    let db = TestDb::new(dir);
+    let storage = open_storage(db.location());
+    (db, storage)
 }
 
 /// A storage opened on a test database ([`TestDb::location`]), as another process would open
@@ -255,6 +271,93 @@ impl TestServer {
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
+    }
+
+    /// Whether this server runs on PostgreSQL.
+    pub(crate) fn on_postgres(&self) -> bool {
+        self.db.pg.is_some()
+    }
+
+    /// Runs one statement on the server's database behind its back, as someone with access
+    /// to the database would; the number of rows changed. `sql` numbers its text parameters
+    /// `$1`, `$2`, … in order of first use, which both SQLite and PostgreSQL read.
+    pub(crate) fn raw_execute(&self, sql: &str, params: &[&str]) -> u64 {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        let sql = sql.to_owned();
+        match &self.db.pg {
+            Some(pg) => {
+                let url = pg.url().to_owned();
+                off_async(move || {
+                    let mut c = r2d2_postgres::postgres::Client::connect(
+                        &url,
+                        r2d2_postgres::postgres::NoTls,
+                    )
+                    .unwrap();
+                    let refs: Vec<&(dyn r2d2_postgres::postgres::types::ToSql + Sync)> = params
+                        .iter()
+                        .map(|p| p as &(dyn r2d2_postgres::postgres::types::ToSql + Sync))
+                        .collect();
+                    c.execute(sql.as_str(), &refs).unwrap()
+                })
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db.location()).unwrap();
+                conn.execute(&sql, rusqlite::params_from_iter(params.iter()))
+                    .unwrap() as u64
+            }
+        }
+    }
+
+    /// Runs statements without parameters on the server's database behind its back.
+    pub(crate) fn raw_batch(&self, sql: &str) {
+        let sql = sql.to_owned();
+        match &self.db.pg {
+            Some(pg) => {
+                let url = pg.url().to_owned();
+                off_async(move || {
+                    r2d2_postgres::postgres::Client::connect(&url, r2d2_postgres::postgres::NoTls)
+                        .unwrap()
+                        .batch_execute(&sql)
+                        .unwrap()
+                })
+            }
+            None => rusqlite::Connection::open(self.db.location())
+                .unwrap()
+                .execute_batch(&sql)
+                .unwrap(),
+        }
+    }
+
+    /// Every row of a query on the server's database, each column as text (`sql` casts any
+    /// other column: `CAST(size AS TEXT)`).
+    pub(crate) fn raw_rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let sql = sql.to_owned();
+        match &self.db.pg {
+            Some(pg) => {
+                let url = pg.url().to_owned();
+                off_async(move || {
+                    let mut c = r2d2_postgres::postgres::Client::connect(
+                        &url,
+                        r2d2_postgres::postgres::NoTls,
+                    )
+                    .unwrap();
+                    c.query(sql.as_str(), &[])
+                        .unwrap()
+                        .iter()
+                        .map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect())
+                        .collect()
+                })
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db.location()).unwrap();
+                let mut stmt = conn.prepare(&sql).unwrap();
+                let n = stmt.column_count();
+                stmt.query_map([], |r| (0..n).map(|i| r.get::<_, String>(i)).collect())
+                    .unwrap()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap()
+            }
+        }
     }
 
     /// The SQLite file (a SQLite run only; a test that opens it says so with

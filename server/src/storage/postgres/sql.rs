@@ -56,12 +56,43 @@ pub(super) fn map_err(e: postgres::Error) -> StorageError {
     StorageError::Database(e.to_string())
 }
 
-/// Every row of a query.
+/// Whether a parameter is text holding a NUL character, which PostgreSQL text cannot hold
+/// (SQLite's can): no stored value equals it. Read from the parameter's `Debug` form, where a
+/// NUL is a backslash and a zero, and a backslash itself two backslashes: a zero after an odd
+/// run of backslashes.
+fn holds_nul(params: Params<'_>) -> bool {
+    params.iter().any(|p| {
+        let text = format!("{p:?}");
+        let bytes = text.as_bytes();
+        let mut backslashes = 0;
+        for &b in bytes {
+            if b == b'\\' {
+                backslashes += 1;
+                continue;
+            }
+            if b == b'0' && backslashes % 2 == 1 {
+                return true;
+            }
+            backslashes = 0;
+        }
+        false
+    })
+}
+
+/// The error of a statement that would store text holding a NUL character.
+fn nul_refused() -> StorageError {
+    StorageError::Conflict("a text value holds a NUL character, which cannot be stored".into())
+}
+
+/// Every row of a query (none when a parameter is text with a NUL: nothing stored equals it).
 pub(super) fn rows(
     c: &mut impl GenericClient,
     sql: &str,
     params: Params<'_>,
 ) -> Result<Vec<Row>, StorageError> {
+    if holds_nul(params) {
+        return Ok(Vec::new());
+    }
     c.query(sql, params).map_err(map_err)
 }
 
@@ -71,6 +102,9 @@ pub(super) fn opt_row(
     sql: &str,
     params: Params<'_>,
 ) -> Result<Option<Row>, StorageError> {
+    if holds_nul(params) {
+        return Ok(None);
+    }
     c.query_opt(sql, params).map_err(map_err)
 }
 
@@ -80,6 +114,9 @@ pub(super) fn one_row(
     sql: &str,
     params: Params<'_>,
 ) -> Result<Row, StorageError> {
+    if holds_nul(params) {
+        return Err(nul_refused());
+    }
     c.query_one(sql, params).map_err(map_err)
 }
 
@@ -89,6 +126,9 @@ pub(super) fn exec(
     sql: &str,
     params: Params<'_>,
 ) -> Result<u64, StorageError> {
+    if holds_nul(params) {
+        return Err(nul_refused());
+    }
     c.execute(sql, params).map_err(map_err)
 }
 
@@ -134,4 +174,19 @@ pub(super) fn request_lock(
 /// A limit as a `LIMIT` parameter.
 pub(super) fn limit(n: u32) -> i64 {
     i64::from(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_nul;
+
+    #[test]
+    fn a_nul_is_told_from_a_backslash_and_a_zero() {
+        assert!(holds_nul(&[&"a\0b"]));
+        assert!(holds_nul(&[&Some("\0")]));
+        assert!(holds_nul(&[&"\\\0"]));
+        assert!(!holds_nul(&[&"a\\0b"]));
+        assert!(!holds_nul(&[&"plain 0 text"]));
+        assert!(!holds_nul(&[&[0u8, 1, 2].as_slice(), &7i64]));
+    }
 }
