@@ -540,7 +540,7 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
     let TestServer {
         server,
         db,
-        dir,
+        dir: _dir,
         http,
     } = ts;
     let url = server.url();
@@ -595,7 +595,6 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
     assert!(std::net::TcpStream::connect(addr).is_err());
     // The upload is stored.
     drop(http);
-    drop(dir);
     let location = db.location();
     let stored = tokio::task::spawn_blocking(move || {
         common::open_storage(location)

@@ -124,6 +124,13 @@ pub(crate) struct PgDatabase {
     url: String,
 }
 
+/// A connection to a PostgreSQL database of the tests; call it off the async threads
+/// ([`off_async`]).
+fn pg_client(url: &str) -> r2d2_postgres::postgres::Client {
+    r2d2_postgres::postgres::Client::connect(url, r2d2_postgres::postgres::NoTls)
+        .expect("connect to the test cluster")
+}
+
 /// Runs `f` on a plain thread: the blocking PostgreSQL client must not run on an async one.
 fn off_async<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::spawn(f).join().unwrap()
@@ -135,10 +142,8 @@ impl PgDatabase {
         let url = database_url(admin_url, &name);
         let (admin, db) = (admin_url.to_owned(), name.clone());
         off_async(move || {
-            let mut c =
-                r2d2_postgres::postgres::Client::connect(&admin, r2d2_postgres::postgres::NoTls)
-                    .expect("connect to the test cluster");
-            c.batch_execute(&format!("CREATE DATABASE {db}"))
+            pg_client(&admin)
+                .batch_execute(&format!("CREATE DATABASE {db}"))
                 .expect("create the test database");
         });
         PgDatabase {
@@ -288,16 +293,11 @@ impl TestServer {
             Some(pg) => {
                 let url = pg.url().to_owned();
                 off_async(move || {
-                    let mut c = r2d2_postgres::postgres::Client::connect(
-                        &url,
-                        r2d2_postgres::postgres::NoTls,
-                    )
-                    .unwrap();
                     let refs: Vec<&(dyn r2d2_postgres::postgres::types::ToSql + Sync)> = params
                         .iter()
                         .map(|p| p as &(dyn r2d2_postgres::postgres::types::ToSql + Sync))
                         .collect();
-                    c.execute(sql.as_str(), &refs).unwrap()
+                    pg_client(&url).execute(sql.as_str(), &refs).unwrap()
                 })
             }
             None => {
@@ -314,12 +314,7 @@ impl TestServer {
         match &self.db.pg {
             Some(pg) => {
                 let url = pg.url().to_owned();
-                off_async(move || {
-                    r2d2_postgres::postgres::Client::connect(&url, r2d2_postgres::postgres::NoTls)
-                        .unwrap()
-                        .batch_execute(&sql)
-                        .unwrap()
-                })
+                off_async(move || pg_client(&url).batch_execute(&sql).unwrap())
             }
             None => rusqlite::Connection::open(self.db.location())
                 .unwrap()
@@ -336,12 +331,8 @@ impl TestServer {
             Some(pg) => {
                 let url = pg.url().to_owned();
                 off_async(move || {
-                    let mut c = r2d2_postgres::postgres::Client::connect(
-                        &url,
-                        r2d2_postgres::postgres::NoTls,
-                    )
-                    .unwrap();
-                    c.query(sql.as_str(), &[])
+                    pg_client(&url)
+                        .query(sql.as_str(), &[])
                         .unwrap()
                         .iter()
                         .map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect())
