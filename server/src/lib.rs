@@ -16,8 +16,9 @@
 //!   punches (exactly-once, integrity, chain, rules), `intake/approval.rs` approval
 //!   submissions and decisions (run through the core's request state machine, with the
 //!   change-feed entries they produce).
-//! * [`storage`]: the [`Storage`] trait and its SQLite implementation (`storage/sqlite/`,
-//!   one file per group of tables, rows read by column name).
+//! * [`storage`]: the [`Storage`] trait and its two implementations, SQLite
+//!   (`storage/sqlite/`) and PostgreSQL for several instances on one database
+//!   (`storage/postgres/`), each one file per group of tables, rows read by column name.
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
 //! * [`limits`]: failures counted per key in a sliding window (sign-ins, enrolment codes,

@@ -43,12 +43,13 @@ pub enum StorageError {
     /// restarting, a network fault). Try again shortly.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
-    /// The database file was written by a newer server.
+    /// The database was written by a newer server.
     #[error(
         "the database was written by a newer daka-server (schema version {found}, this build knows up to {supported})"
     )]
     TooNew {
-        /// Schema version of the file (its `PRAGMA user_version`).
+        /// Schema version of the database (a SQLite file's `PRAGMA user_version`, the newest
+        /// row of a PostgreSQL database's `schema_version`).
         found: i64,
         /// Newest schema version this build can read and write.
         supported: i64,
