@@ -23,7 +23,18 @@ cargo build --workspace --locked
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/cargo-test.log
 # One total over every test binary, after cargo's own per-binary summaries.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "\nall Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\nall Rust tests (SQLite): %d passed, %d failed\n", p, f }' target/cargo-test.log
+
+step "server tests again on PostgreSQL (a throwaway cluster from scripts/pg.sh)"
+# The same daka-server suite, each test on a fresh database of its own; tests about the
+# SQLite file itself (its bytes, backups, write-ahead log) say so and pass over.
+trap 'bash scripts/pg.sh stop' EXIT
+pg_url="$(bash scripts/pg.sh start)"
+DAKA_TEST_POSTGRES="$pg_url" cargo test -p daka-server --locked --no-fail-fast 2>&1 \
+  | tee target/cargo-test-postgres.log
+bash scripts/pg.sh stop
+trap - EXIT
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\nserver tests on PostgreSQL: %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
 
 step "Kotlin bindings on the JVM (generated bindings + Maven + JUnit 5)"
 if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
@@ -102,7 +113,10 @@ fi
 step "summary"
 echo "$android_summary"
 echo "$ios_summary"
-awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
+awk '/^test result:/ { p += $4; f += $6 } END { printf "server tests on PostgreSQL: %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
+# Every Rust test of the workspace, with daka-server's counted twice: on SQLite and on PostgreSQL.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests (server tests on SQLite and PostgreSQL): %d passed, %d failed\n", p, f }' \
+  target/cargo-test.log target/cargo-test-postgres.log
 echo "$lib_summary"
 echo "Kotlin JVM tests (Surefire): $kotlin_summary"
 echo "daka-testing JVM tests without the native library (Surefire): $testing_summary"

@@ -25,9 +25,14 @@ use crate::{exit, malformed};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// SQLite database file; created on first start.
-    #[arg(long, value_name = "FILE", default_value = "server.db")]
+    /// SQLite database file, created on first start; or a PostgreSQL URL
+    /// (postgres://user:password@host/database), whose tables are created on first start.
+    #[arg(long, value_name = "FILE|URL", default_value = "server.db")]
     db: PathBuf,
+    /// Most connections to a PostgreSQL database (1 to 1000); a SQLite file ignores it.
+    #[arg(long, value_name = "N", default_value_t = daka_server::storage::postgres::DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    db_pool_size: u32,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -198,6 +203,7 @@ pub fn run(args: ServeArgs) -> u8 {
             trusted_proxies: args.trusted_proxy.clone(),
             metrics_token: args.metrics_token.clone(),
             max_push_wait: std::time::Duration::from_millis(args.max_push_wait_ms),
+            db_pool_size: args.db_pool_size,
             ..ServerOptions::default()
         };
         let config = ServerConfig {

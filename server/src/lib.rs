@@ -16,8 +16,9 @@
 //!   punches (exactly-once, integrity, chain, rules), `intake/approval.rs` approval
 //!   submissions and decisions (run through the core's request state machine, with the
 //!   change-feed entries they produce).
-//! * [`storage`]: the [`Storage`] trait and its SQLite implementation (`storage/sqlite/`,
-//!   one file per group of tables, rows read by column name).
+//! * [`storage`]: the [`Storage`] trait and its two implementations, SQLite
+//!   (`storage/sqlite/`) and PostgreSQL for several instances on one database
+//!   (`storage/postgres/`), each one file per group of tables, rows read by column name.
 //! * [`seed`]: bootstrapping organisations from a seed file.
 //! * [`policies`]: publishing policy versions and caching their rule engines.
 //! * [`limits`]: failures counted per key in a sliding window (sign-ins, enrolment codes,
@@ -57,13 +58,16 @@ use tokio::task::JoinHandle;
 
 pub use options::{RequestLog, RequestLogger, ServerClock, ServerOptions};
 pub use seed::{Seed, SeedCode, SeedConsoleAccount, SeedError, SeedOrg, SeedPolicy, SeedReport};
+pub use storage::postgres::{PostgresOptions, PostgresStorage};
 pub use storage::sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError};
 
 /// Where the server keeps its data, where it listens, and what to seed.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// The SQLite database file; created on first start.
+    /// The database: a SQLite file, created on first start, or a PostgreSQL URL
+    /// (`postgres://…` or `postgresql://…`, see [`PostgresStorage::open`]), whose schema is
+    /// created on first start.
     pub db_path: PathBuf,
     /// The address to listen on; port 0 picks a free port (see [`RunningServer::addr`]).
     pub listen: SocketAddr,
@@ -116,10 +120,24 @@ impl Server {
     ) -> Result<RunningServer, ServerError> {
         let path = config.db_path.clone();
         let busy = options.busy_timeout;
-        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open_with(path, busy))
+        let pool_size = options.db_pool_size;
+        let storage =
+            tokio::task::spawn_blocking(move || -> Result<Arc<dyn Storage>, StorageError> {
+                match path.to_str() {
+                    Some(url) if storage::postgres::is_postgres_url(url) => {
+                        let options = PostgresOptions {
+                            pool_size,
+                            lock_timeout: busy,
+                            ..PostgresOptions::default()
+                        };
+                        Ok(Arc::new(PostgresStorage::open(url, &options)?))
+                    }
+                    _ => Ok(Arc::new(SqliteStorage::open_with(path, busy)?)),
+                }
+            })
             .await
             .map_err(|e| ServerError::Serve(e.to_string()))??;
-        Server::start_on(Arc::new(storage), config.listen, config.seed, options).await
+        Server::start_on(storage, config.listen, config.seed, options).await
     }
 
     /// Starts serving over any [`Storage`] implementation.

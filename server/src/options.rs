@@ -49,6 +49,9 @@ pub struct ServerOptions {
     /// Longest a database call waits for a lock held by another process before the request
     /// is answered 503 `busy` (default 2 s).
     pub busy_timeout: Duration,
+    /// Most connections to a PostgreSQL database the server opens (default 16); a SQLite
+    /// file ignores it.
+    pub db_pool_size: u32,
     /// Lifetime of a bearer token; the device refreshes it on 401 (default 30 days).
     pub token_ttl: chrono::Duration,
     /// Changes per page of `GET /v1/changes` (default 500).
@@ -102,6 +105,7 @@ impl Default for ServerOptions {
             request_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(600),
             busy_timeout: storage::sqlite::DEFAULT_BUSY_TIMEOUT,
+            db_pool_size: storage::postgres::DEFAULT_POOL_SIZE,
             token_ttl: chrono::Duration::days(30),
             changes_page: 500,
             max_body_bytes: 4 * 1024 * 1024,
@@ -125,6 +129,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("request_timeout", &self.request_timeout)
             .field("upload_timeout", &self.upload_timeout)
             .field("busy_timeout", &self.busy_timeout)
+            .field("db_pool_size", &self.db_pool_size)
             .field("token_ttl", &self.token_ttl)
             .field("changes_page", &self.changes_page)
             .field("max_body_bytes", &self.max_body_bytes)

@@ -217,14 +217,11 @@ async fn chain_verification_names_the_record_edited_in_the_database() {
     assert_eq!(report["ok"], true, "{report}");
 
     // Someone with access to the database edits the third record's kind.
-    let conn = rusqlite::Connection::open(server.db_path()).unwrap();
     let target = records[2].body.id.to_string();
-    let changed = conn
-        .execute(
-            "UPDATE punch SET record = replace(record, '\"kind\":\"in\"', '\"kind\":\"out\"') WHERE punch_id = ?1",
-            [&target],
-        )
-        .unwrap();
+    let changed = server.raw_execute(
+        "UPDATE punch SET record = replace(record, '\"kind\":\"in\"', '\"kind\":\"out\"') WHERE punch_id = $1",
+        &[&target],
+    );
     assert_eq!(changed, 1);
     let (_, report) = server.admin_get(ADMIN_A, "/admin/v1/chains/verify").await;
     assert_eq!(report["ok"], false);
@@ -244,16 +241,14 @@ async fn chain_verification_names_the_record_edited_in_the_database() {
     assert_eq!(good["ok"], true);
 
     // Deleting the last record is caught against the stored head.
-    conn.execute(
-        "UPDATE punch SET record = ?2 WHERE punch_id = ?1",
-        rusqlite::params![target, records[2].to_json().unwrap()],
-    )
-    .unwrap();
-    conn.execute(
-        "DELETE FROM punch WHERE punch_id = ?1",
-        [records[3].body.id.to_string()],
-    )
-    .unwrap();
+    server.raw_execute(
+        "UPDATE punch SET record = $1 WHERE punch_id = $2",
+        &[&records[2].to_json().unwrap(), &target],
+    );
+    server.raw_execute(
+        "DELETE FROM punch WHERE punch_id = $1",
+        &[&records[3].body.id.to_string()],
+    );
     let (_, report) = server.admin_get(ADMIN_A, "/admin/v1/chains/verify").await;
     let bad = report["devices"]
         .as_array()

@@ -746,8 +746,11 @@ async fn leave_is_held_on_submission_taken_on_approval_and_released_otherwise() 
         .unwrap();
     assert_eq!(no_pay["available_halves"], -4);
     // The ledger sums to the balances shown.
-    let storage = daka_server::SqliteStorage::open(server.db_path()).unwrap();
-    let ledger = daka_server::storage::Storage::leave_movements(&storage, ORG_A, "E1001").unwrap();
+    let storage = server.server.storage().clone();
+    let ledger = tokio::task::spawn_blocking(move || storage.leave_movements(ORG_A, "E1001"))
+        .await
+        .unwrap()
+        .unwrap();
     let annual_sum: i64 = ledger
         .iter()
         .filter(|m| m.leave_type == "annual")
@@ -771,8 +774,11 @@ async fn missed_punch_corrections_are_limited_per_month_and_approval_adds_a_mark
     // Another month is fine.
     submit(&server, &p.applicant, "missed_punch", form("2026-12-01")).await;
     accepted(&act(&server, &p.manager, &first, approve()).await);
-    let storage = daka_server::SqliteStorage::open(server.db_path()).unwrap();
-    let corrections = daka_server::storage::Storage::corrections(&storage, ORG_A, "E1001").unwrap();
+    let storage = server.server.storage().clone();
+    let corrections = tokio::task::spawn_blocking(move || storage.corrections(ORG_A, "E1001"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(corrections.len(), 1);
     assert_eq!(
         (

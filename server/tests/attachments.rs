@@ -79,16 +79,15 @@ async fn request_count(server: &TestServer, dev: &TestDevice) -> usize {
     body["requests"].as_array().unwrap().len()
 }
 
-/// Rows of the attachment table, read from the database file.
+/// Rows of the attachment table, read from the database.
 fn stored_files(server: &TestServer) -> Vec<(String, String, i64)> {
-    let conn = rusqlite::Connection::open(server.db_path()).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT org_id, sha256, size FROM attachment ORDER BY org_id, sha256")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
+    server
+        .raw_rows(
+            "SELECT org_id, sha256, CAST(size AS TEXT) FROM attachment ORDER BY org_id, sha256",
+        )
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].parse().unwrap()))
+        .collect()
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ use daka_core::attendance::{
 use daka_core::protocol::{Change, ItemStatus};
 use daka_core::punch::PunchKind;
 use daka_server::storage::AttendanceMark;
-use daka_server::{Server, ServerConfig, ServerOptions, SqliteStorage, Storage};
+use daka_server::{Server, ServerConfig, ServerOptions};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -781,16 +781,18 @@ async fn roster_warnings_list_seven_days_without_rest() {
 #[tokio::test]
 async fn a_recompute_queued_before_a_stop_is_done_at_the_next_start() {
     let server = TestServer::start().await;
-    let db = server.db_path();
     let day = today() - Duration::days(120);
     assert!(
         stored_days_raw(&server, day).await.is_empty(),
         "outside the window a new policy recomputes"
     );
-    let TestServer { server, dir, .. } = server;
+    let TestServer {
+        server, db, dir, ..
+    } = server;
     server.shutdown().await.unwrap();
-    {
-        let storage = SqliteStorage::open(&db).unwrap();
+    let location = db.location();
+    tokio::task::spawn_blocking(move || {
+        let storage = common::open_storage(location);
         storage
             .mark_attendance(
                 &AttendanceMark {
@@ -804,9 +806,11 @@ async fn a_recompute_queued_before_a_stop_is_done_at_the_next_start() {
                 Utc::now(),
             )
             .unwrap();
-    }
+    })
+    .await
+    .unwrap();
     let restarted = Server::start(ServerConfig {
-        db_path: db.clone(),
+        db_path: db.location(),
         listen: "127.0.0.1:0".parse().unwrap(),
         seed: None,
     })
@@ -837,6 +841,7 @@ async fn a_recompute_queued_before_a_stop_is_done_at_the_next_start() {
     );
     restarted.shutdown().await.unwrap();
     drop(dir);
+    drop(db);
 }
 
 /// Stored results of E1001 for one day, read from storage without computing missing ones.

@@ -807,8 +807,9 @@ async fn the_admin_api_creates_accounts_with_typed_errors() {
 #[tokio::test]
 async fn the_seed_never_overwrites_an_existing_accounts_password() {
     let dir = tempfile::tempdir().unwrap();
+    let db = common::TestDb::new(dir.path());
     let config = |seed: Seed| ServerConfig {
-        db_path: dir.path().join("server.db"),
+        db_path: db.location(),
         listen: "127.0.0.1:0".parse().unwrap(),
         seed: Some(seed),
     };
@@ -821,7 +822,8 @@ async fn the_seed_never_overwrites_an_existing_accounts_password() {
     assert_eq!(second.seed_report().console_accounts_added, 0);
     let server = TestServer {
         server: second,
-        dir: tempfile::tempdir().unwrap(),
+        db,
+        dir,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1259,8 +1259,9 @@ async fn rotating_the_admin_token_stops_the_old_one_at_once() {
 #[tokio::test]
 async fn a_rotated_admin_token_survives_a_restart_with_the_seed() {
     let dir = tempfile::tempdir().unwrap();
+    let db = common::TestDb::new(dir.path());
     let config = || ServerConfig {
-        db_path: dir.path().join("server.db"),
+        db_path: db.location(),
         listen: "127.0.0.1:0".parse().unwrap(),
         seed: Some(console_seed()),
     };

@@ -75,12 +75,18 @@ async fn console_audit(server: &TestServer) -> Vec<Value> {
 /// The decision key the server must sign with, derived here from the organisation key's seed
 /// as stored in the database (HKDF-SHA256, salt `daka decision key`, info `v1`).
 fn expected_decision_key(server: &TestServer) -> [u8; 32] {
-    let conn = rusqlite::Connection::open(server.dir.path().join("server.db")).unwrap();
-    let seed: Vec<u8> = conn
-        .query_row("SELECT signing_seed FROM org WHERE id = ?1", [ORG_A], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let hex = &server.raw_rows(&format!(
+        "SELECT {} FROM org WHERE id = '{ORG_A}'",
+        if server.on_postgres() {
+            "encode(signing_seed, 'hex')"
+        } else {
+            "hex(signing_seed)"
+        }
+    ))[0][0];
+    let seed: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
     struct Len;
     impl ring::hkdf::KeyType for Len {
         fn len(&self) -> usize {

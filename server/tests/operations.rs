@@ -322,12 +322,22 @@ async fn ready_only_while_the_database_has_this_builds_schema() {
         (200, serde_json::json!({"status": "ready"}))
     );
 
-    // Another program changes the file's schema version: not ready, saying why.
-    let conn = rusqlite::Connection::open(server.db_path()).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    conn.execute_batch("PRAGMA user_version = 9999").unwrap();
+    // Another program changes the database's schema version: not ready, saying why.
+    let (read, newer, back) = if server.on_postgres() {
+        (
+            "SELECT CAST(MAX(version) AS TEXT) FROM schema_version",
+            "INSERT INTO schema_version (version, applied_ms) VALUES (9999, 0)",
+            "DELETE FROM schema_version WHERE version = 9999",
+        )
+    } else {
+        (
+            "SELECT CAST(user_version AS TEXT) FROM pragma_user_version",
+            "PRAGMA user_version = 9999",
+            "",
+        )
+    };
+    let version: i64 = server.raw_rows(read)[0][0].parse().unwrap();
+    server.raw_batch(newer);
     let (status, body) = ready(&server).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "not_ready");
@@ -340,8 +350,11 @@ async fn ready_only_while_the_database_has_this_builds_schema() {
     let r = get(&server, "/health").await;
     assert_eq!(r.status(), 200);
 
-    conn.execute_batch(&format!("PRAGMA user_version = {version}"))
-        .unwrap();
+    if server.on_postgres() {
+        server.raw_batch(back);
+    } else {
+        server.raw_batch(&format!("PRAGMA user_version = {version}"));
+    }
     assert_eq!(ready(&server).await.0, 200);
 }
 
@@ -524,7 +537,12 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
     }
     assert_eq!(in_flight, 2.0);
 
-    let TestServer { server, dir, http } = ts;
+    let TestServer {
+        server,
+        db,
+        dir: _dir,
+        http,
+    } = ts;
     let url = server.url();
     let stopping = tokio::spawn(server.shutdown());
 
@@ -577,15 +595,16 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
     assert!(std::net::TcpStream::connect(addr).is_err());
     // The upload is stored.
     drop(http);
-    let conn = rusqlite::Connection::open(dir.path().join("server.db")).unwrap();
-    let stored: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM attachment WHERE sha256 = ?1",
-            [&sha],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(stored, 1);
+    let location = db.location();
+    let stored = tokio::task::spawn_blocking(move || {
+        common::open_storage(location)
+            .attachment(ORG_A, &sha)
+            .unwrap()
+            .map(|(_, bytes)| bytes.len())
+    })
+    .await
+    .unwrap();
+    assert_eq!(stored, Some(file.len()));
 }
 
 /// Admission control: with the database held by another process, a push waits for it; a

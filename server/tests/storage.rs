@@ -1,6 +1,7 @@
-//! The SQLite storage on real files: durability settings, the schema and its upgrade path,
-//! idempotent seeding, online backups, a busy database answered with 503 + Retry-After, and a
-//! restart that keeps every device, token and chain head.
+//! The storage on real databases: the SQLite file's durability settings, schema upgrade path,
+//! online backups and busy answers (503 + Retry-After), and, on either backend (PostgreSQL
+//! when `DAKA_TEST_POSTGRES` is set), idempotent seeding, all-or-nothing items and a restart
+//! that keeps every device, token and chain head.
 
 mod common;
 
@@ -17,6 +18,10 @@ use rusqlite::Connection;
 
 #[test]
 fn a_new_database_is_wal_with_full_sync_at_the_current_version() {
+    // SQLite only: WAL mode and synchronous=FULL are the SQLite file's settings.
+    if skip_on_postgres("WAL mode and synchronous=FULL are the SQLite file's settings") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.db");
     let storage = SqliteStorage::open(&path).unwrap();
@@ -39,6 +44,10 @@ fn a_new_database_is_wal_with_full_sync_at_the_current_version() {
 
 #[test]
 fn the_schema_upgrades_from_every_earlier_version_and_refuses_newer_files() {
+    // SQLite only: the SQLite file's upgrade path (PRAGMA user_version).
+    if skip_on_postgres("the SQLite file's upgrade path (PRAGMA user_version)") {
+        return;
+    }
     for start in 0..SCHEMA_VERSION {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.db");
@@ -96,9 +105,10 @@ fn the_schema_upgrades_from_every_earlier_version_and_refuses_newer_files() {
 #[test]
 fn seeding_is_idempotent_and_publishes_only_newer_versions() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    let (_db, storage) = fresh_storage(dir.path());
+    let storage = storage.as_ref();
     let seed = two_org_seed();
-    let first = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    let first = seed::apply(storage, &seed, Utc::now()).unwrap();
     assert_eq!(
         first.orgs_created,
         vec![ORG_A.to_string(), ORG_B.to_string()]
@@ -109,30 +119,30 @@ fn seeding_is_idempotent_and_publishes_only_newer_versions() {
     let key = storage.org(ORG_A).unwrap().unwrap().public_key;
 
     // Again: nothing changes, and the key is kept.
-    let second = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    let second = seed::apply(storage, &seed, Utc::now()).unwrap();
     assert_eq!(second, daka_server::SeedReport::default());
     assert_eq!(storage.org(ORG_A).unwrap().unwrap().public_key, key);
 
     // A newer version in the seed is published; the same version changed is refused.
     let mut newer = seed.clone();
     newer.organisations[1].policy = inline(policy_variant(8, ORG_B));
-    let third = seed::apply(&storage, &newer, Utc::now()).unwrap();
+    let third = seed::apply(storage, &newer, Utc::now()).unwrap();
     assert_eq!(third.policies_published, vec![(ORG_B.to_string(), 8)]);
     assert_eq!(storage.current_policy(ORG_B).unwrap().unwrap().version, 8);
     let mut changed = newer.clone();
     let mut p = policy_variant(8, ORG_B);
     p["thresholds"]["max_accuracy_m"] = serde_json::json!(60);
     changed.organisations[1].policy = inline(p);
-    let e = seed::apply(&storage, &changed, Utc::now()).unwrap_err();
+    let e = seed::apply(storage, &changed, Utc::now()).unwrap_err();
     assert!(e.to_string().contains("different content"), "{e}");
     // An older one (an administrator published a newer one since) is left alone.
-    let report = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    let report = seed::apply(storage, &seed, Utc::now()).unwrap();
     assert_eq!(report.policies_kept, vec![(ORG_B.to_string(), 7, 8)]);
     assert_eq!(storage.current_policy(ORG_B).unwrap().unwrap().version, 8);
     // A rotated admin token updates the organisation.
     let mut rotated = newer.clone();
     rotated.organisations[0].admin_token = "a-brand-new-admin-token-for-a".into();
-    let report = seed::apply(&storage, &rotated, Utc::now()).unwrap();
+    let report = seed::apply(storage, &rotated, Utc::now()).unwrap();
     assert_eq!(report.orgs_updated, vec![ORG_A.to_string()]);
     let hash = daka_server::crypto::secret_hash("a-brand-new-admin-token-for-a");
     assert_eq!(
@@ -169,7 +179,8 @@ fn inline(v: serde_json::Value) -> SeedPolicy {
 #[test]
 fn bad_seeds_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    let (_db, storage) = fresh_storage(dir.path());
+    let storage = storage.as_ref();
     type Edit = Box<dyn Fn(&mut Seed)>;
     let cases: Vec<(Edit, &str)> = vec![
         (
@@ -200,7 +211,7 @@ fn bad_seeds_name_the_field() {
     for (edit, field) in cases {
         let mut seed = two_org_seed();
         edit(&mut seed);
-        let e = seed::apply(&storage, &seed, Utc::now()).unwrap_err();
+        let e = seed::apply(storage, &seed, Utc::now()).unwrap_err();
         assert!(e.field.starts_with(field), "{field}: {e}");
     }
     for (text, field) in [
@@ -220,9 +231,10 @@ fn bad_seeds_name_the_field() {
 #[test]
 fn the_example_seed_file_applies() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    let (_db, storage) = fresh_storage(dir.path());
+    let storage = storage.as_ref();
     let seed = Seed::from_file(examples_dir().join("seed.json")).unwrap();
-    let report = seed::apply(&storage, &seed, Utc::now()).unwrap();
+    let report = seed::apply(storage, &seed, Utc::now()).unwrap();
     assert_eq!(report.orgs_created, vec!["harbour-lane".to_string()]);
     assert_eq!(
         report.policies_published,
@@ -233,6 +245,10 @@ fn the_example_seed_file_applies() {
 
 #[tokio::test]
 async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consistent() {
+    // SQLite only: the online backup is a copy of the SQLite file.
+    if skip_on_postgres("the online backup is a copy of the SQLite file") {
+        return;
+    }
     let server = TestServer::start().await;
     let mut dev = server.enroll("A-E1001-0001").await;
     let r1 = dev.good_record();
@@ -247,6 +263,7 @@ async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consiste
 
     let TestServer {
         server: running,
+        db,
         dir,
         http,
     } = server;
@@ -254,7 +271,7 @@ async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consiste
     running.shutdown().await.unwrap();
     // Same file, same seed, same port.
     let running = Server::start(ServerConfig {
-        db_path: dir.path().join("server.db"),
+        db_path: db.location(),
         listen: addr,
         seed: Some(two_org_seed()),
     })
@@ -263,6 +280,7 @@ async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consiste
     assert_eq!(*running.seed_report(), daka_server::SeedReport::default());
     let server = TestServer {
         server: running,
+        db,
         dir,
         http,
     };
@@ -283,6 +301,10 @@ async fn a_restart_keeps_devices_tokens_and_chain_heads_and_backups_are_consiste
 
 #[tokio::test]
 async fn a_locked_database_is_answered_503_with_retry_after() {
+    // SQLite only: another process holds the SQLite file's write lock.
+    if skip_on_postgres("another process holds the SQLite file's write lock") {
+        return;
+    }
     let options = ServerOptions {
         busy_timeout: Duration::from_millis(200),
         ..ServerOptions::default()
@@ -331,8 +353,7 @@ async fn a_locked_database_is_answered_503_with_retry_after() {
 #[test]
 fn storage_is_usable_through_the_trait_object() {
     let dir = tempfile::tempdir().unwrap();
-    let storage: std::sync::Arc<dyn Storage> =
-        std::sync::Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
+    let (_db, storage) = fresh_storage(dir.path());
     seed::apply(storage.as_ref(), &two_org_seed(), Utc::now()).unwrap();
     assert!(storage.org("nobody").unwrap().is_none());
     assert!(storage.current_policy("nobody").unwrap().is_none());
@@ -352,8 +373,17 @@ fn apply_item_stores_everything_or_nothing() {
         PunchFilter, PunchStatus,
     };
     let dir = tempfile::tempdir().unwrap();
-    let storage = SqliteStorage::open(dir.path().join("server.db")).unwrap();
-    seed::apply(&storage, &two_org_seed(), Utc::now()).unwrap();
+    let db = TestDb::new(dir.path());
+    // On SQLite, its own type: the durability settings are the file's.
+    let sqlite = (!db.on_postgres()).then(|| SqliteStorage::open(db.location()).unwrap());
+    let other = db.on_postgres().then(|| open_storage(db.location()));
+    let storage: &dyn Storage = match (&sqlite, &other) {
+        (Some(s), _) => s,
+        (_, Some(o)) => o.as_ref(),
+        _ => unreachable!(),
+    };
+    let durability = || sqlite.as_ref().map(|s| s.durability().unwrap());
+    seed::apply(storage, &two_org_seed(), Utc::now()).unwrap();
     let now = Utc::now();
     let device = match storage
         .enroll(
@@ -469,8 +499,10 @@ fn apply_item_stores_everything_or_nothing() {
     // One batch (group commit): an item that fails leaves no trace and the batch goes on;
     // the items that succeeded are committed together, and the writer stays at
     // synchronous=FULL throughout.
-    let durable = storage.durability().unwrap();
-    assert_eq!(durable, ("wal".to_string(), 2));
+    let durable = durability();
+    if let Some(d) = &durable {
+        assert_eq!(d, &("wal".to_string(), 2));
+    }
     let mut outcomes = Vec::new();
     storage
         .apply_batch(&mut |batch| {
@@ -492,7 +524,7 @@ fn apply_item_stores_everything_or_nothing() {
         })
         .unwrap();
     assert_eq!(outcomes, [false, true]);
-    assert_eq!(storage.durability().unwrap(), durable);
+    assert_eq!(durability(), durable);
     assert_eq!(storage.changes(ORG_A, "dev-1", 0, 10).unwrap().len(), 2);
     assert_eq!(
         storage.chain_records(ORG_A, "dev-1").unwrap(),
@@ -551,6 +583,10 @@ fn apply_item_stores_everything_or_nothing() {
 
 #[tokio::test]
 async fn a_request_over_its_time_limit_is_503_and_a_resend_is_exactly_once() {
+    // SQLite only: another process holds the SQLite file's write lock.
+    if skip_on_postgres("another process holds the SQLite file's write lock") {
+        return;
+    }
     let options = ServerOptions {
         busy_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_millis(300),
@@ -603,6 +639,10 @@ async fn a_request_over_its_time_limit_is_503_and_a_resend_is_exactly_once() {
 
 #[test]
 fn step_7_fills_in_the_punch_of_every_stored_field_punch_review() {
+    // SQLite only: a step of the SQLite file's upgrade path.
+    if skip_on_postgres("a step of the SQLite file's upgrade path") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.db");
     let mut conn = Connection::open(&path).unwrap();
@@ -651,4 +691,155 @@ fn step_7_fills_in_the_punch_of_every_stored_field_punch_review() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, 6);
+}
+
+/// Two storages on one database, as two server instances would open it (on SQLite, two
+/// handles on one file): an item id pushed through both at once is stored once, each other
+/// attempt reading the winner's entry; each device's chain grows one link per stored punch;
+/// and a reader paging the change feed while both write never skips a change.
+#[test]
+fn two_storages_on_one_database_store_a_raced_item_once_and_never_skip_a_change() {
+    use daka_core::protocol::ItemKind;
+    use daka_server::storage::{
+        Answer, EnrollOutcome, ItemDecision, ItemKey, NewDevice, NewPunch, NewToken, PunchStatus,
+    };
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (db, first) = fresh_storage(dir.path());
+    seed::apply(first.as_ref(), &two_org_seed(), Utc::now()).unwrap();
+    let second = open_storage(db.location());
+    let now = Utc::now();
+    let devices: Vec<String> = (1..=4u8)
+        .map(|i| {
+            let outcome = first
+                .enroll(
+                    &daka_server::crypto::code_hash(&format!("A-E1001-000{i}")),
+                    &NewDevice {
+                        id: format!("dev-{i}"),
+                        public_key: [i; 32],
+                        name: "n".into(),
+                        platform: "p".into(),
+                        enrolled_at: now,
+                    },
+                    &NewToken {
+                        hash: format!("t{i}"),
+                        issued_at: now,
+                        expires_at: now + chrono::Duration::days(1),
+                    },
+                )
+                .unwrap();
+            match outcome {
+                EnrollOutcome::Enrolled { device } => device.id,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    // The judge of a punch: the next link of the chain it is shown, or the ledger's answer.
+    let judge = move |state: &daka_server::storage::ItemState, id: &str| match &state.existing {
+        Some(_) => ItemDecision::Answer(Answer {
+            status: daka_core::protocol::ItemStatus::Duplicate,
+            code: None,
+            message: None,
+        }),
+        None => {
+            let seq = state.head.as_ref().map_or(1, |h| h.seq + 1);
+            ItemDecision::Store(Box::new(NewPunch {
+                seq,
+                hash: format!("hash-{id}"),
+                employee_id: "E1001".into(),
+                kind: "in".into(),
+                record: format!("{{\"id\":\"{id}\"}}"),
+                status: PunchStatus::Refused,
+                code: None,
+                message: None,
+                server_verdict: "{}".into(),
+                policy_version: 42,
+                judged_at: now,
+                received_at: now,
+                consume_nonce: false,
+                change: format!("{{\"id\":\"{id}\"}}"),
+            }))
+        }
+    };
+    let storages = [first.clone(), second.clone()];
+    let done = Arc::new(AtomicBool::new(false));
+    // A reader of dev-1's feed, paging with its cursor while the writers run.
+    let reader = {
+        let storage = second.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut after = 0;
+            loop {
+                let finished = done.load(Ordering::Acquire);
+                let page = storage.changes(ORG_A, "dev-1", after, 1000).unwrap();
+                if let Some(last) = page.last() {
+                    after = last.seq;
+                }
+                seen.extend(page.into_iter().map(|c| c.seq));
+                if finished {
+                    return seen;
+                }
+            }
+        })
+    };
+    // Eight writers, four through each storage: every item of every device is pushed by two
+    // writers at once (through different storages), and every writer moves across devices.
+    let writers: Vec<_> = (0..8usize)
+        .map(|w| {
+            let storage = storages[w % 2].clone();
+            let devices = devices.clone();
+            std::thread::spawn(move || {
+                let mut stored = 0;
+                for n in 0..20 {
+                    let device = &devices[(w / 2 + n) % devices.len()];
+                    let id = format!("{device}-item-{n}");
+                    let key = ItemKey {
+                        org_id: ORG_A,
+                        device_id: device,
+                        item_id: &id,
+                        kind: ItemKind::Punch,
+                        body_hash: "h",
+                        nonce: None,
+                    };
+                    loop {
+                        match storage.apply_item(&key, &mut |s| judge(s, &id)) {
+                            Ok(ItemDecision::Store(_)) => {
+                                stored += 1;
+                                break;
+                            }
+                            Ok(ItemDecision::Answer(_)) => break,
+                            Err(e) if e.is_retryable() => continue,
+                            Err(e) => panic!("{id}: {e}"),
+                        }
+                    }
+                }
+                stored
+            })
+        })
+        .collect();
+    let stored: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    done.store(true, Ordering::Release);
+    let seen = reader.join().unwrap();
+    // Each writer pair pushed the same 20 items of each of its devices: 4 devices × 20 ids,
+    // each stored once.
+    assert_eq!(stored, 4 * 20, "each raced item stored exactly once");
+    for device in &devices {
+        let chain = first.chain_records(ORG_A, device).unwrap();
+        assert_eq!(chain.len(), 20, "{device}: one link per stored item");
+        let head = first.device(device).unwrap().unwrap().head.unwrap();
+        assert_eq!(head.seq, 20, "{device}: a linear chain");
+    }
+    let all: Vec<i64> = first
+        .changes(ORG_A, "dev-1", 0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(all.len(), 20);
+    assert_eq!(seen, all, "the paging reader saw every change, in order");
+    drop((first, second, storages));
+    drop(db);
 }

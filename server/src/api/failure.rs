@@ -98,6 +98,10 @@ impl From<StorageError> for Failure {
     fn from(e: StorageError) -> Failure {
         match e {
             StorageError::Busy => Failure::busy("busy", "the database is busy; retry shortly"),
+            StorageError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable");
+                Failure::busy("busy", "the database is unavailable; retry shortly")
+            }
             other => Failure::internal(other),
         }
     }

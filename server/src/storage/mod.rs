@@ -16,11 +16,15 @@
 //! Methods are synchronous and may block on disk; the HTTP layer calls them from
 //! `tokio::task::spawn_blocking`. Every method is safe to call from several threads at once.
 //!
+//! Two implementations: [`sqlite::SqliteStorage`] on one file, and
+//! [`postgres::PostgresStorage`] on a PostgreSQL database that several server instances share.
+//!
 //! Secrets are never stored in the clear: bearer tokens, admin tokens and enrolment codes are
 //! kept as SHA-256 hashes (they are random and long, so a plain hash is enough), and so are
 //! console session ids; console passwords, chosen by people, as Argon2id hashes. The one secret
 //! that must be stored is each organisation's policy signing key.
 
+pub mod postgres;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -35,12 +39,17 @@ pub enum StorageError {
     /// The database is locked by another writer beyond the busy timeout: try again shortly.
     #[error("the database is busy; try again shortly")]
     Busy,
-    /// The database file was written by a newer server.
+    /// The database cannot be reached: the connection was lost or refused (a database server
+    /// restarting, a network fault). Try again shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database was written by a newer server.
     #[error(
         "the database was written by a newer daka-server (schema version {found}, this build knows up to {supported})"
     )]
     TooNew {
-        /// Schema version of the file (its `PRAGMA user_version`).
+        /// Schema version of the database (a SQLite file's `PRAGMA user_version`, the newest
+        /// row of a PostgreSQL database's `schema_version`).
         found: i64,
         /// Newest schema version this build can read and write.
         supported: i64,
@@ -60,7 +69,7 @@ pub enum StorageError {
 impl StorageError {
     /// Whether the same call may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StorageError::Busy)
+        matches!(self, StorageError::Busy | StorageError::Unavailable(_))
     }
 }
 

@@ -97,9 +97,144 @@ pub(crate) fn two_org_seed() -> Seed {
     }
 }
 
+/// The environment variable that runs the server tests on PostgreSQL: an admin URL of a
+/// cluster (`scripts/pg.sh start` prints one). Unset, they run on SQLite files.
+pub(crate) const POSTGRES_ENV: &str = "DAKA_TEST_POSTGRES";
+
+/// The admin URL the tests run on PostgreSQL with, if any.
+pub(crate) fn postgres_admin_url() -> Option<String> {
+    std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty())
+}
+
+/// Whether this run is on PostgreSQL. A test about the SQLite file itself (its bytes, a
+/// backup copy, the write-ahead log) calls it first and returns at once when it is, saying why.
+pub(crate) fn skip_on_postgres(why: &str) -> bool {
+    let on = postgres_admin_url().is_some();
+    if on {
+        eprintln!("SQLite only: {why}");
+    }
+    on
+}
+
+/// A fresh PostgreSQL database of one test, created from the admin URL and dropped (its
+/// connections ended) when this is dropped.
+pub(crate) struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+/// A connection to a PostgreSQL database of the tests; call it off the async threads
+/// ([`off_async`]).
+fn pg_client(url: &str) -> r2d2_postgres::postgres::Client {
+    r2d2_postgres::postgres::Client::connect(url, r2d2_postgres::postgres::NoTls)
+        .expect("connect to the test cluster")
+}
+
+/// Runs `f` on a plain thread: the blocking PostgreSQL client must not run on an async one.
+fn off_async<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().unwrap()
+}
+
+impl PgDatabase {
+    pub(crate) fn create(admin_url: &str) -> PgDatabase {
+        let name = format!("t_{}", Uuid::now_v7().simple());
+        let url = database_url(admin_url, &name);
+        let (admin, db) = (admin_url.to_owned(), name.clone());
+        off_async(move || {
+            pg_client(&admin)
+                .batch_execute(&format!("CREATE DATABASE {db}"))
+                .expect("create the test database");
+        });
+        PgDatabase {
+            admin_url: admin_url.to_owned(),
+            name,
+            url,
+        }
+    }
+
+    /// The database's URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, db) = (self.admin_url.clone(), self.name.clone());
+        off_async(move || {
+            if let Ok(mut c) =
+                r2d2_postgres::postgres::Client::connect(&admin, r2d2_postgres::postgres::NoTls)
+            {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            }
+        });
+    }
+}
+
+/// `admin_url` with its database replaced by `name`.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin_url).expect("DAKA_TEST_POSTGRES is a postgres:// URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// Where a test server keeps its data: `server.db` in a temporary directory, or on a
+/// PostgreSQL run a fresh database of its own.
+pub(crate) struct TestDb {
+    file: PathBuf,
+    pg: Option<PgDatabase>,
+}
+
+impl TestDb {
+    /// The database of a test whose files go in `dir`.
+    pub(crate) fn new(dir: &std::path::Path) -> TestDb {
+        TestDb {
+            file: dir.join("server.db"),
+            pg: postgres_admin_url().map(|admin| PgDatabase::create(&admin)),
+        }
+    }
+
+    /// Whether it is a PostgreSQL database.
+    pub(crate) fn on_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// What [`ServerConfig::db_path`] takes: the SQLite file's path, or the database URL.
+    pub(crate) fn location(&self) -> PathBuf {
+        match &self.pg {
+            Some(pg) => PathBuf::from(pg.url()),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// A storage on a fresh database of a test whose files go in `dir` (PostgreSQL on a
+/// PostgreSQL run); keep the [`TestDb`] while the storage is used. Blocking, as
+/// [`open_storage`].
+pub(crate) fn fresh_storage(
+    dir: &std::path::Path,
+) -> (TestDb, std::sync::Arc<dyn daka_server::Storage>) {
+    let db = TestDb::new(dir);
+    let storage = open_storage(db.location());
+    (db, storage)
+}
+
+/// A storage opened on a test database ([`TestDb::location`]), as another process would open
+/// it. Blocking: call it from `spawn_blocking` in an async test, and drop it there too.
+pub(crate) fn open_storage(location: PathBuf) -> std::sync::Arc<dyn daka_server::Storage> {
+    match location.to_str() {
+        Some(url) if url.starts_with("postgres") => std::sync::Arc::new(
+            daka_server::PostgresStorage::open(url, &Default::default()).unwrap(),
+        ),
+        _ => std::sync::Arc::new(daka_server::SqliteStorage::open(location).unwrap()),
+    }
+}
+
 /// A running server on a temporary database.
 pub(crate) struct TestServer {
     pub(crate) server: RunningServer,
+    pub(crate) db: TestDb,
     pub(crate) dir: tempfile::TempDir,
     pub(crate) http: reqwest::Client,
 }
@@ -120,9 +255,10 @@ impl TestServer {
         http: reqwest::Client,
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::new(dir.path());
         let server = Server::start_with(
             ServerConfig {
-                db_path: dir.path().join("server.db"),
+                db_path: db.location(),
                 listen: "127.0.0.1:0".parse().unwrap(),
                 seed: Some(seed),
             },
@@ -130,15 +266,95 @@ impl TestServer {
         )
         .await
         .unwrap();
-        TestServer { server, dir, http }
+        TestServer {
+            server,
+            db,
+            dir,
+            http,
+        }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
     }
 
+    /// Whether this server runs on PostgreSQL.
+    pub(crate) fn on_postgres(&self) -> bool {
+        self.db.pg.is_some()
+    }
+
+    /// Runs one statement on the server's database behind its back, as someone with access
+    /// to the database would; the number of rows changed. `sql` numbers its text parameters
+    /// `$1`, `$2`, … in order of first use, which both SQLite and PostgreSQL read.
+    pub(crate) fn raw_execute(&self, sql: &str, params: &[&str]) -> u64 {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        let sql = sql.to_owned();
+        match &self.db.pg {
+            Some(pg) => {
+                let url = pg.url().to_owned();
+                off_async(move || {
+                    let refs: Vec<&(dyn r2d2_postgres::postgres::types::ToSql + Sync)> = params
+                        .iter()
+                        .map(|p| p as &(dyn r2d2_postgres::postgres::types::ToSql + Sync))
+                        .collect();
+                    pg_client(&url).execute(sql.as_str(), &refs).unwrap()
+                })
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db.location()).unwrap();
+                conn.execute(&sql, rusqlite::params_from_iter(params.iter()))
+                    .unwrap() as u64
+            }
+        }
+    }
+
+    /// Runs statements without parameters on the server's database behind its back.
+    pub(crate) fn raw_batch(&self, sql: &str) {
+        let sql = sql.to_owned();
+        match &self.db.pg {
+            Some(pg) => {
+                let url = pg.url().to_owned();
+                off_async(move || pg_client(&url).batch_execute(&sql).unwrap())
+            }
+            None => rusqlite::Connection::open(self.db.location())
+                .unwrap()
+                .execute_batch(&sql)
+                .unwrap(),
+        }
+    }
+
+    /// Every row of a query on the server's database, each column as text (`sql` casts any
+    /// other column: `CAST(size AS TEXT)`).
+    pub(crate) fn raw_rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let sql = sql.to_owned();
+        match &self.db.pg {
+            Some(pg) => {
+                let url = pg.url().to_owned();
+                off_async(move || {
+                    pg_client(&url)
+                        .query(sql.as_str(), &[])
+                        .unwrap()
+                        .iter()
+                        .map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect())
+                        .collect()
+                })
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db.location()).unwrap();
+                let mut stmt = conn.prepare(&sql).unwrap();
+                let n = stmt.column_count();
+                stmt.query_map([], |r| (0..n).map(|i| r.get::<_, String>(i)).collect())
+                    .unwrap()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap()
+            }
+        }
+    }
+
+    /// The SQLite file (a SQLite run only; a test that opens it says so with
+    /// [`skip_on_postgres`]).
     pub(crate) fn db_path(&self) -> PathBuf {
-        self.dir.path().join("server.db")
+        self.db.location()
     }
 
     pub(crate) fn client(&self) -> SyncClient {

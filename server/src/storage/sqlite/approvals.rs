@@ -17,24 +17,24 @@ use crate::storage::{
 };
 
 /// The columns of a `request r` row, named as [`RequestColumns::from_row`] reads them.
-const REQUEST_COLUMNS: &str = "r.request_id AS request_id, r.template_id AS template_id, \
+pub(in crate::storage) const REQUEST_COLUMNS: &str = "r.request_id AS request_id, r.template_id AS template_id, \
                                r.request_type AS request_type, \
                                r.policy_version AS policy_version, r.applicant AS applicant, \
                                r.form AS form, r.state AS state, r.month AS month, \
                                r.created_ms AS created_ms, r.updated_ms AS updated_ms";
 
 /// A `request` row as stored.
-struct RequestColumns {
-    request_id: String,
-    template_id: String,
-    request_type: String,
-    policy_version: i64,
-    applicant: String,
-    form: String,
-    state: String,
-    month: Option<String>,
-    created_ms: i64,
-    updated_ms: i64,
+pub(in crate::storage) struct RequestColumns {
+    pub(in crate::storage) request_id: String,
+    pub(in crate::storage) template_id: String,
+    pub(in crate::storage) request_type: String,
+    pub(in crate::storage) policy_version: i64,
+    pub(in crate::storage) applicant: String,
+    pub(in crate::storage) form: String,
+    pub(in crate::storage) state: String,
+    pub(in crate::storage) month: Option<String>,
+    pub(in crate::storage) created_ms: i64,
+    pub(in crate::storage) updated_ms: i64,
 }
 
 impl RequestColumns {
@@ -53,7 +53,7 @@ impl RequestColumns {
         })
     }
 
-    fn into_request(self) -> Result<StoredRequest, StorageError> {
+    pub(in crate::storage) fn into_request(self) -> Result<StoredRequest, StorageError> {
         let request_id = self.request_id;
         let version = self.policy_version;
         Ok(StoredRequest {
@@ -73,7 +73,7 @@ impl RequestColumns {
     }
 }
 
-fn kind_text(kind: MovementKind) -> &'static str {
+pub(in crate::storage) fn kind_text(kind: MovementKind) -> &'static str {
     match kind {
         MovementKind::Hold => "hold",
         MovementKind::Release => "release",
@@ -82,13 +82,13 @@ fn kind_text(kind: MovementKind) -> &'static str {
 }
 
 /// A `leave_movement` row as stored.
-struct MovementColumns {
-    employee_id: String,
-    leave_type: String,
-    year: i32,
-    kind: String,
-    halves: i64,
-    request_id: String,
+pub(in crate::storage) struct MovementColumns {
+    pub(in crate::storage) employee_id: String,
+    pub(in crate::storage) leave_type: String,
+    pub(in crate::storage) year: i32,
+    pub(in crate::storage) kind: String,
+    pub(in crate::storage) halves: i64,
+    pub(in crate::storage) request_id: String,
 }
 
 impl MovementColumns {
@@ -103,7 +103,7 @@ impl MovementColumns {
         })
     }
 
-    fn into_movement(self) -> Result<Movement, StorageError> {
+    pub(in crate::storage) fn into_movement(self) -> Result<Movement, StorageError> {
         let MovementColumns {
             employee_id: employee,
             leave_type,
@@ -505,18 +505,18 @@ pub(super) fn corrections(
 }
 
 /// A `request_audit` row as stored.
-struct AuditColumns {
-    seq: i64,
-    actor: String,
-    device_id: String,
-    item_id: String,
-    action: String,
-    detail: String,
-    signed: String,
-    made_ms: i64,
-    received_ms: i64,
-    console_account_id: Option<String>,
-    console_email: Option<String>,
+pub(in crate::storage) struct AuditColumns {
+    pub(in crate::storage) seq: i64,
+    pub(in crate::storage) actor: String,
+    pub(in crate::storage) device_id: String,
+    pub(in crate::storage) item_id: String,
+    pub(in crate::storage) action: String,
+    pub(in crate::storage) detail: String,
+    pub(in crate::storage) signed: String,
+    pub(in crate::storage) made_ms: i64,
+    pub(in crate::storage) received_ms: i64,
+    pub(in crate::storage) console_account_id: Option<String>,
+    pub(in crate::storage) console_email: Option<String>,
 }
 
 impl AuditColumns {
@@ -536,7 +536,7 @@ impl AuditColumns {
         })
     }
 
-    fn into_entry(self) -> Result<AuditEntry, StorageError> {
+    pub(in crate::storage) fn into_entry(self) -> Result<AuditEntry, StorageError> {
         Ok(AuditEntry {
             seq: self.seq,
             actor: self.actor,
@@ -556,13 +556,13 @@ impl AuditColumns {
 }
 
 /// An `attendance_correction` row as stored.
-struct CorrectionColumns {
-    request_id: String,
-    employee_id: String,
-    day: String,
-    punch_kind: String,
-    time: String,
-    approved_ms: i64,
+pub(in crate::storage) struct CorrectionColumns {
+    pub(in crate::storage) request_id: String,
+    pub(in crate::storage) employee_id: String,
+    pub(in crate::storage) day: String,
+    pub(in crate::storage) punch_kind: String,
+    pub(in crate::storage) time: String,
+    pub(in crate::storage) approved_ms: i64,
 }
 
 impl CorrectionColumns {
@@ -577,7 +577,7 @@ impl CorrectionColumns {
         })
     }
 
-    fn into_correction(self) -> Result<Correction, StorageError> {
+    pub(in crate::storage) fn into_correction(self) -> Result<Correction, StorageError> {
         Ok(Correction {
             request_id: self.request_id,
             employee_id: self.employee_id,

@@ -14,11 +14,11 @@ use crate::storage::{
     MonthLock, PunchStatus, SourcePunch, StorageError, StoredDay,
 };
 
-fn day_text(d: NaiveDate) -> String {
+pub(in crate::storage) fn day_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-fn parse_day(text: &str) -> Result<NaiveDate, StorageError> {
+pub(in crate::storage) fn parse_day(text: &str) -> Result<NaiveDate, StorageError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| StorageError::Corrupt(format!("attendance day {text:?}")))
 }

@@ -12,20 +12,20 @@ use crate::storage::{
 };
 
 /// A `console_account` row as stored.
-struct AccountColumns {
-    id: String,
-    org_id: String,
-    email: String,
-    name: String,
-    role: String,
-    employee_id: Option<String>,
-    language: String,
-    password_hash: String,
-    created_ms: i64,
-    disabled_ms: Option<i64>,
+pub(in crate::storage) struct AccountColumns {
+    pub(in crate::storage) id: String,
+    pub(in crate::storage) org_id: String,
+    pub(in crate::storage) email: String,
+    pub(in crate::storage) name: String,
+    pub(in crate::storage) role: String,
+    pub(in crate::storage) employee_id: Option<String>,
+    pub(in crate::storage) language: String,
+    pub(in crate::storage) password_hash: String,
+    pub(in crate::storage) created_ms: i64,
+    pub(in crate::storage) disabled_ms: Option<i64>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, org_id, email, name, role, employee_id, language, \
+pub(in crate::storage) const ACCOUNT_COLUMNS: &str = "id, org_id, email, name, role, employee_id, language, \
      password_hash, created_ms, disabled_ms";
 
 impl AccountColumns {
@@ -44,7 +44,7 @@ impl AccountColumns {
         })
     }
 
-    fn into_account(self) -> Result<ConsoleAccount, StorageError> {
+    pub(in crate::storage) fn into_account(self) -> Result<ConsoleAccount, StorageError> {
         let role = ConsoleRole::parse(&self.role).ok_or_else(|| {
             StorageError::Corrupt(format!(
                 "console account {}: unknown role {:?}",
@@ -225,7 +225,8 @@ pub(super) fn end_sessions(
 
 /// A console audit row's columns, as read (`seq`, `account_id`, `email`, `action`, `client`,
 /// `detail`, `at_ms`).
-pub(super) type AuditColumns = (i64, Option<String>, String, String, String, String, i64);
+pub(in crate::storage) type AuditColumns =
+    (i64, Option<String>, String, String, String, String, i64);
 
 /// Reads a console audit row's columns by name.
 pub(super) fn audit_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditColumns> {
@@ -241,7 +242,7 @@ pub(super) fn audit_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditColu
 }
 
 /// A console audit entry from its columns.
-pub(super) fn audit_entry(
+pub(in crate::storage) fn audit_entry(
     (seq, account_id, email, action, client, detail, at): AuditColumns,
 ) -> Result<ConsoleAuditEntry, StorageError> {
     Ok(ConsoleAuditEntry {

@@ -80,10 +80,10 @@ pub(super) fn audit_page(
     )
 }
 
-const TOKEN_COLUMNS: &str = "id, org_id, name, token_hash, scopes, created_by, created_ms, \
+pub(in crate::storage) const TOKEN_COLUMNS: &str = "id, org_id, name, token_hash, scopes, created_by, created_ms, \
      expires_ms, last_used_ms, revoked_ms";
 
-type TokenColumns = (
+pub(in crate::storage) type TokenColumns = (
     String,
     String,
     String,
@@ -111,7 +111,7 @@ fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenColumns> {
     ))
 }
 
-fn token_row(c: TokenColumns) -> Result<ApiTokenRow, StorageError> {
+pub(in crate::storage) fn token_row(c: TokenColumns) -> Result<ApiTokenRow, StorageError> {
     let (id, org_id, name, token_hash, scopes, created_by, created, expires, used, revoked) = c;
     Ok(ApiTokenRow {
         id,

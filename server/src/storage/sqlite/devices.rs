@@ -13,7 +13,7 @@ use crate::storage::{
 };
 
 /// The columns of a `device d` row, named as [`DeviceColumns::from_row`] reads them.
-const DEVICE_COLUMNS: &str = "d.id AS id, d.org_id AS org_id, d.employee_id AS employee_id, \
+pub(in crate::storage) const DEVICE_COLUMNS: &str = "d.id AS id, d.org_id AS org_id, d.employee_id AS employee_id, \
                               d.public_key AS public_key, d.name AS name, \
                               d.platform AS platform, d.enrolled_ms AS enrolled_ms, \
                               d.head_seq AS head_seq, d.head_hash AS head_hash, \
@@ -24,21 +24,21 @@ const DEVICE_COLUMNS: &str = "d.id AS id, d.org_id AS org_id, d.employee_id AS e
                               d.revoke_reason AS revoke_reason";
 
 /// A `device` row as stored.
-struct DeviceColumns {
-    id: String,
-    org_id: String,
-    employee_id: String,
-    public_key: Vec<u8>,
-    name: String,
-    platform: String,
-    enrolled_ms: i64,
-    head_seq: Option<i64>,
-    head_hash: Option<String>,
-    head_punch_id: Option<String>,
-    last_push_ms: Option<i64>,
-    revoked_ms: Option<i64>,
-    revoked_by: Option<String>,
-    revoke_reason: Option<String>,
+pub(in crate::storage) struct DeviceColumns {
+    pub(in crate::storage) id: String,
+    pub(in crate::storage) org_id: String,
+    pub(in crate::storage) employee_id: String,
+    pub(in crate::storage) public_key: Vec<u8>,
+    pub(in crate::storage) name: String,
+    pub(in crate::storage) platform: String,
+    pub(in crate::storage) enrolled_ms: i64,
+    pub(in crate::storage) head_seq: Option<i64>,
+    pub(in crate::storage) head_hash: Option<String>,
+    pub(in crate::storage) head_punch_id: Option<String>,
+    pub(in crate::storage) last_push_ms: Option<i64>,
+    pub(in crate::storage) revoked_ms: Option<i64>,
+    pub(in crate::storage) revoked_by: Option<String>,
+    pub(in crate::storage) revoke_reason: Option<String>,
 }
 
 impl DeviceColumns {
@@ -61,7 +61,7 @@ impl DeviceColumns {
         })
     }
 
-    fn into_device(self) -> Result<DeviceRow, StorageError> {
+    pub(in crate::storage) fn into_device(self) -> Result<DeviceRow, StorageError> {
         let id = self.id;
         let public_key = <[u8; 32]>::try_from(self.public_key.as_slice()).map_err(|_| {
             StorageError::Corrupt(format!("device {id}: public key is not 32 bytes"))
@@ -148,12 +148,12 @@ pub(super) fn devices(conn: &Connection, org_id: &str) -> Result<Vec<DeviceRow>,
 }
 
 /// An `enrollment_code` row: whose it is and whether it was used.
-struct CodeColumns {
-    org_id: String,
-    employee_id: String,
-    used_ms: Option<i64>,
+pub(in crate::storage) struct CodeColumns {
+    pub(in crate::storage) org_id: String,
+    pub(in crate::storage) employee_id: String,
+    pub(in crate::storage) used_ms: Option<i64>,
     /// The device the code enrolled, once used.
-    device_id: Option<String>,
+    pub(in crate::storage) device_id: Option<String>,
 }
 
 impl CodeColumns {

@@ -17,12 +17,12 @@ use crate::storage::{
 };
 
 /// An `item` row as the judge sees it.
-struct ItemColumns {
-    device_id: String,
-    body_hash: String,
-    status: String,
-    code: Option<String>,
-    message: Option<String>,
+pub(in crate::storage) struct ItemColumns {
+    pub(in crate::storage) device_id: String,
+    pub(in crate::storage) body_hash: String,
+    pub(in crate::storage) status: String,
+    pub(in crate::storage) code: Option<String>,
+    pub(in crate::storage) message: Option<String>,
 }
 
 impl ItemColumns {
@@ -36,7 +36,7 @@ impl ItemColumns {
         })
     }
 
-    fn into_item(self) -> Result<StoredItem, StorageError> {
+    pub(in crate::storage) fn into_item(self) -> Result<StoredItem, StorageError> {
         Ok(StoredItem {
             device_id: self.device_id,
             body_hash: self.body_hash,

@@ -36,20 +36,20 @@
 //! storage's own types. Every query filters on `org_id` where the table has one; nothing of
 //! rusqlite leaves this folder except through [`schema`].
 
-mod approvals;
+pub(in crate::storage) mod approvals;
 mod attachments;
-mod attendance;
+pub(in crate::storage) mod attendance;
 mod changes;
 mod checkpoint;
-mod console;
-mod console_admin;
-mod devices;
-mod items;
-mod orgs;
+pub(in crate::storage) mod console;
+pub(in crate::storage) mod console_admin;
+pub(in crate::storage) mod devices;
+pub(in crate::storage) mod items;
+pub(in crate::storage) mod orgs;
 mod policy_drafts;
-mod punches;
+pub(in crate::storage) mod punches;
 pub mod schema;
-mod sql;
+pub(in crate::storage) mod sql;
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};

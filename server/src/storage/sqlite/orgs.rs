@@ -10,15 +10,15 @@ use super::sql::{map_err, ms, signed, time, unsigned};
 use crate::storage::{NewOrg, OrgRow, PublishOutcome, StorageError, StoredPolicy};
 
 /// An `org` row as stored.
-struct OrgColumns {
-    id: String,
-    name: String,
-    signing_seed: Zeroizing<Vec<u8>>,
-    public_key: String,
-    created_ms: i64,
+pub(in crate::storage) struct OrgColumns {
+    pub(in crate::storage) id: String,
+    pub(in crate::storage) name: String,
+    pub(in crate::storage) signing_seed: Zeroizing<Vec<u8>>,
+    pub(in crate::storage) public_key: String,
+    pub(in crate::storage) created_ms: i64,
 }
 
-const ORG_COLUMNS: &str = "id, name, signing_seed, public_key, created_ms";
+pub(in crate::storage) const ORG_COLUMNS: &str = "id, name, signing_seed, public_key, created_ms";
 
 impl OrgColumns {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<OrgColumns> {
@@ -31,7 +31,7 @@ impl OrgColumns {
         })
     }
 
-    fn into_org(self) -> Result<OrgRow, StorageError> {
+    pub(in crate::storage) fn into_org(self) -> Result<OrgRow, StorageError> {
         let seed = <[u8; 32]>::try_from(self.signing_seed.as_slice()).map_err(|_| {
             StorageError::Corrupt(format!("org {}: signing key is not 32 bytes", self.id))
         })?;
@@ -46,14 +46,14 @@ impl OrgColumns {
 }
 
 /// A `policy` row as stored.
-struct PolicyColumns {
-    version: i64,
-    document: String,
-    signature: String,
-    published_ms: i64,
+pub(in crate::storage) struct PolicyColumns {
+    pub(in crate::storage) version: i64,
+    pub(in crate::storage) document: String,
+    pub(in crate::storage) signature: String,
+    pub(in crate::storage) published_ms: i64,
 }
 
-const POLICY_COLUMNS: &str = "version, document, signature, published_ms";
+pub(in crate::storage) const POLICY_COLUMNS: &str = "version, document, signature, published_ms";
 
 impl PolicyColumns {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<PolicyColumns> {
@@ -65,7 +65,10 @@ impl PolicyColumns {
         })
     }
 
-    fn into_policy(self, org_id: &str) -> Result<StoredPolicy, StorageError> {
+    pub(in crate::storage) fn into_policy(
+        self,
+        org_id: &str,
+    ) -> Result<StoredPolicy, StorageError> {
         Ok(StoredPolicy {
             org_id: org_id.to_string(),
             version: unsigned(self.version, "policy version")?,

@@ -158,9 +158,9 @@ pub(super) fn apply_on(
 }
 
 /// The head record of a chain and when it was judged.
-struct HeadColumns {
-    record: String,
-    judged_ms: i64,
+pub(in crate::storage) struct HeadColumns {
+    pub(in crate::storage) record: String,
+    pub(in crate::storage) judged_ms: i64,
 }
 
 impl HeadColumns {
@@ -204,20 +204,20 @@ fn read_chain(tx: &Connection, key: &ItemKey<'_>) -> Result<DeviceChain, Storage
 }
 
 /// A `punch` row with its review's outcome, as stored.
-struct PunchColumns {
-    row: i64,
-    punch_id: String,
-    device_id: String,
-    employee_id: String,
-    seq: i64,
-    kind: String,
-    status: String,
-    code: Option<String>,
-    server_verdict: String,
-    policy_version: i64,
-    judged_ms: i64,
-    received_ms: i64,
-    review: Option<String>,
+pub(in crate::storage) struct PunchColumns {
+    pub(in crate::storage) row: i64,
+    pub(in crate::storage) punch_id: String,
+    pub(in crate::storage) device_id: String,
+    pub(in crate::storage) employee_id: String,
+    pub(in crate::storage) seq: i64,
+    pub(in crate::storage) kind: String,
+    pub(in crate::storage) status: String,
+    pub(in crate::storage) code: Option<String>,
+    pub(in crate::storage) server_verdict: String,
+    pub(in crate::storage) policy_version: i64,
+    pub(in crate::storage) judged_ms: i64,
+    pub(in crate::storage) received_ms: i64,
+    pub(in crate::storage) review: Option<String>,
 }
 
 impl PunchColumns {
@@ -239,7 +239,7 @@ impl PunchColumns {
         })
     }
 
-    fn into_punch(self) -> Result<StoredPunch, StorageError> {
+    pub(in crate::storage) fn into_punch(self) -> Result<StoredPunch, StorageError> {
         Ok(StoredPunch {
             row: self.row,
             punch_id: self.punch_id,

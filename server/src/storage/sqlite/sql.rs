@@ -57,19 +57,19 @@ pub(super) fn cached_execute<P: rusqlite::Params>(
     conn.prepare_cached(sql)?.execute(params)
 }
 
-pub(super) fn ms(t: DateTime<Utc>) -> i64 {
+pub(in crate::storage) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-pub(super) fn time(ms: i64) -> Result<DateTime<Utc>, StorageError> {
+pub(in crate::storage) fn time(ms: i64) -> Result<DateTime<Utc>, StorageError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StorageError::Corrupt(format!("time {ms} ms is out of range")))
 }
 
-pub(super) fn unsigned(v: i64, what: &str) -> Result<u64, StorageError> {
+pub(in crate::storage) fn unsigned(v: i64, what: &str) -> Result<u64, StorageError> {
     u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} is negative: {v}")))
 }
 
-pub(super) fn signed(v: u64) -> Result<i64, StorageError> {
+pub(in crate::storage) fn signed(v: u64) -> Result<i64, StorageError> {
     i64::try_from(v).map_err(|_| StorageError::Conflict(format!("{v} is too large to store")))
 }

@@ -1,0 +1,679 @@
+//! [`Storage`] on a PostgreSQL database, for running several server instances behind one
+//! database (see `docs/server.md`, "Running on PostgreSQL").
+//!
+//! Driver: the blocking `postgres` client (sfackler's synchronous wrapper over
+//! `tokio-postgres`) in an `r2d2` pool (`r2d2_postgres`). The [`Storage`] trait is synchronous
+//! and the HTTP layer already calls it from `spawn_blocking`, so a blocking client fits it
+//! without a second runtime handle threaded through every call; the pool bounds the
+//! connections one instance opens ([`PostgresOptions::pool_size`]). Each client drives its
+//! connection on a small runtime of its own, which must not be dropped on an async thread:
+//! [`PostgresStorage`] drops its pool on a plain thread.
+//!
+//! TLS to the database is not built in: connections are plain TCP or a unix socket, so the URL
+//! must say `sslmode=disable` or leave TLS optional (`prefer`, the default, then connects
+//! without it); `sslmode=require` is refused with a clear error. Run PostgreSQL on the same
+//! host or a private network, or put a TLS tunnel in between.
+//!
+//! Every method is one transaction at `READ COMMITTED`. What the SQLite storage gets from its
+//! single writer, this one gets from the database, so that instances sharing it keep the
+//! guarantees:
+//!
+//! * a device's chain stays linear: applying a punch locks the device row (`FOR UPDATE`)
+//!   before it reads the chain head;
+//! * the item ledger: an item id is inserted with `ON CONFLICT DO NOTHING`; the loser of a
+//!   race rolls its item back and is judged again against the winner's entry (`duplicate`);
+//!   a face nonce is consumed under its unique key the same way;
+//! * the change feed: change and punch rows take their sequence number only after the
+//!   transaction takes the feed's advisory lock, held until commit, so numbers commit in
+//!   order and a reader never sees change N+1 before change N (a device never skips one);
+//! * approval decisions: an advisory lock per request orders the items on one request;
+//! * enrolment codes: the code row is locked (`FOR UPDATE`) before it is checked and used.
+//!
+//! Serialization failures, deadlocks and lock waits past the lock timeout are
+//! [`StorageError::Busy`]; a lost connection or a database that cannot be reached is
+//! [`StorageError::Unavailable`]: both are retryable, answered 503 with `Retry-After`.
+//!
+//! The files mirror the SQLite storage's (`../sqlite/`), one per group of tables, and read
+//! rows into the SQLite storage's column structs, so that a row is checked into the storage's
+//! types by one piece of code whatever the backend:
+//!
+//! * `sql.rs`: error mapping, statement helpers, advisory locks;
+//! * `schema.rs`: the schema as code, `schema_version` and the migration lock;
+//! * `orgs.rs`, `devices.rs`, `items.rs`, `punches.rs`, `changes.rs`, `approvals.rs`,
+//!   `attachments.rs`, `attendance.rs`, `console.rs`, `console_admin.rs`, `policy_drafts.rs`:
+//!   the tables, as in the SQLite storage.
+
+mod approvals;
+mod attachments;
+mod attendance;
+mod changes;
+mod console;
+mod console_admin;
+mod devices;
+mod items;
+mod orgs;
+mod policy_drafts;
+mod punches;
+mod schema;
+mod sql;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use r2d2_postgres::postgres::{self, Client, NoTls, Transaction};
+use r2d2_postgres::{PostgresConnectionManager, r2d2};
+
+use super::{Answer, ApprovalKey, ApprovalState, ConsoleSigner, ConsoleWrite};
+use super::{ApiTokenRow, ConsoleAuditQuery};
+use super::{
+    AttendanceMark, AttendanceOutcome, AttendanceSources, AttendanceWrite, LateChange, LockEvent,
+    MonthLock, StoredDay,
+};
+use super::{
+    AuditEntry, CodeOutcome, Correction, DeviceRow, EnrollOutcome, ItemBatch, NewDevice, NewOrg,
+    NewToken, OrgRow, PublishOutcome, PunchFilter, Storage, StorageError, StoredChange,
+    StoredPolicy, StoredPunch, StoredRequest,
+};
+use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit, PolicyDraft};
+use super::{DeviceRevocation, RevokeOutcome};
+use sql::map_err;
+
+pub use schema::SCHEMA_VERSION;
+
+/// Connections a storage keeps at most, by default.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// Whether `db` names a PostgreSQL database (a `postgres://` or `postgresql://` URL) rather
+/// than a SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// How [`PostgresStorage::open`] connects.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Most connections open at once (default [`DEFAULT_POOL_SIZE`]); a call waits for a free
+    /// one up to `connect_timeout`, then fails [`StorageError::Busy`].
+    pub pool_size: u32,
+    /// Longest wait for a connection, new or from the pool (default 10 s).
+    pub connect_timeout: Duration,
+    /// Longest wait for a lock another transaction holds (PostgreSQL's `lock_timeout`),
+    /// past which a call fails [`StorageError::Busy`] (default: the SQLite busy timeout, 2 s).
+    pub lock_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            pool_size: DEFAULT_POOL_SIZE,
+            connect_timeout: Duration::from_secs(10),
+            lock_timeout: super::sqlite::DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// The PostgreSQL storage.
+pub struct PostgresStorage {
+    /// Taken only by `drop`.
+    pool: Option<Pool>,
+    /// The URL without its password, for logs.
+    target: String,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PostgresStorage {
+    fn drop(&mut self) {
+        // Each client owns a runtime, which tokio refuses to drop on an async thread.
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
+}
+
+/// A URL with its password replaced, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
+impl PostgresStorage {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db?...`, or the
+    /// key-value form) and brings its schema up to date, under the migration lock.
+    pub fn open(url: &str, options: &PostgresOptions) -> Result<PostgresStorage, StorageError> {
+        let target = redact(url);
+        if options.pool_size == 0 {
+            return Err(StorageError::Database(
+                "pool_size: 0 connections; at least 1 is needed".into(),
+            ));
+        }
+        let mut config: postgres::Config = url.parse().map_err(|e| {
+            StorageError::Database(format!("database URL {target} does not parse: {e}"))
+        })?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(StorageError::Database(format!(
+                "database URL {target}: sslmode=require, but this build connects without TLS \
+                 (use sslmode=disable, or a TLS tunnel)"
+            )));
+        }
+        let lock_ms = options.lock_timeout.as_millis().max(1);
+        config.options(format!("-c lock_timeout={lock_ms}").as_str());
+        config.connect_timeout(options.connect_timeout);
+        let mut first = config
+            .connect(NoTls)
+            .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}")))?;
+        schema::migrate(&mut first)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(options.connect_timeout)
+            .build(PostgresConnectionManager::new(config, NoTls))
+            .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}")))?;
+        Ok(PostgresStorage {
+            pool: Some(pool),
+            target,
+        })
+    }
+
+    /// The database URL, its password hidden.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn conn(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StorageError> {
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| StorageError::Unavailable("the storage is closed".into()))?;
+        pool.get().map_err(|e| {
+            // A pool without a free connection past the timeout: the database is busy or gone.
+            tracing::warn!(error = %e, "no database connection");
+            StorageError::Busy
+        })
+    }
+
+    /// Runs a read on a pooled connection (its own implicit transaction).
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok`.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(map_err)?;
+        let value = f(&mut tx)?;
+        tx.commit().map_err(map_err)?;
+        Ok(value)
+    }
+
+    /// The schema version the database holds.
+    pub fn schema_version(&self) -> Result<i64, StorageError> {
+        self.read(schema::version)
+    }
+}
+
+impl Storage for PostgresStorage {
+    fn schema_versions(&self) -> Result<super::SchemaVersions, StorageError> {
+        Ok(super::SchemaVersions {
+            found: self.schema_version()?,
+            expected: SCHEMA_VERSION,
+        })
+    }
+
+    fn org(&self, org_id: &str) -> Result<Option<OrgRow>, StorageError> {
+        self.read(|c| orgs::org(c, org_id))
+    }
+
+    fn org_by_admin_token(&self, token_hash: &str) -> Result<Option<OrgRow>, StorageError> {
+        self.read(|c| orgs::org_by_admin_token(c, token_hash))
+    }
+
+    fn org_ids(&self) -> Result<Vec<String>, StorageError> {
+        self.read(orgs::org_ids)
+    }
+
+    fn create_org(&self, org: &NewOrg) -> Result<(), StorageError> {
+        self.write(|tx| orgs::create_org(tx, org))
+    }
+
+    fn update_org(
+        &self,
+        org_id: &str,
+        name: &str,
+        admin_token_hash: &str,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| orgs::update_org(tx, org_id, name, admin_token_hash))
+    }
+
+    fn publish_policy(
+        &self,
+        policy: &StoredPolicy,
+        change: &str,
+    ) -> Result<PublishOutcome, StorageError> {
+        self.write(|tx| orgs::publish_policy(tx, policy, change))
+    }
+
+    fn current_policy(&self, org_id: &str) -> Result<Option<StoredPolicy>, StorageError> {
+        self.read(|c| orgs::current_policy(c, org_id))
+    }
+
+    fn policy(&self, org_id: &str, version: u64) -> Result<Option<StoredPolicy>, StorageError> {
+        self.read(|c| orgs::policy(c, org_id, version))
+    }
+
+    fn add_enrollment_code(
+        &self,
+        org_id: &str,
+        code_hash: &str,
+        employee_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CodeOutcome, StorageError> {
+        self.write(|tx| devices::add_enrollment_code(tx, org_id, code_hash, employee_id, now))
+    }
+
+    fn enroll(
+        &self,
+        code_hash: &str,
+        device: &NewDevice,
+        token: &NewToken,
+    ) -> Result<EnrollOutcome, StorageError> {
+        self.write(|tx| devices::enroll(tx, code_hash, device, token))
+    }
+
+    fn device(&self, device_id: &str) -> Result<Option<DeviceRow>, StorageError> {
+        self.read(|c| devices::device(c, device_id))
+    }
+
+    fn device_by_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeviceRow>, StorageError> {
+        self.read(|c| devices::device_by_token(c, token_hash, now))
+    }
+
+    fn refresh_token(
+        &self,
+        device_id: &str,
+        issued_at: DateTime<Utc>,
+        token: &NewToken,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| devices::refresh_token(tx, device_id, issued_at, token))
+    }
+
+    fn devices(&self, org_id: &str) -> Result<Vec<DeviceRow>, StorageError> {
+        self.read(|c| devices::devices(c, org_id))
+    }
+
+    fn revoke_device(
+        &self,
+        org_id: &str,
+        device_id: &str,
+        revocation: &DeviceRevocation,
+        audit: &NewConsoleAudit,
+    ) -> Result<RevokeOutcome, StorageError> {
+        self.write(|tx| devices::revoke_device(tx, org_id, device_id, revocation, audit))
+    }
+
+    fn apply_batch(
+        &self,
+        work: &mut dyn FnMut(&mut dyn ItemBatch) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let mut batch = items::PgBatch { tx };
+            // On `Err` the transaction is dropped, which rolls it back.
+            work(&mut batch)
+        })
+    }
+
+    fn changes(
+        &self,
+        org_id: &str,
+        device_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredChange>, StorageError> {
+        self.read(|c| changes::changes(c, org_id, device_id, after, limit))
+    }
+
+    fn punches(
+        &self,
+        org_id: &str,
+        filter: &PunchFilter,
+    ) -> Result<Vec<StoredPunch>, StorageError> {
+        self.read(|c| punches::punches(c, org_id, filter))
+    }
+
+    fn chain_records(&self, org_id: &str, device_id: &str) -> Result<Vec<String>, StorageError> {
+        self.read(|c| punches::chain_records(c, org_id, device_id))
+    }
+
+    fn request(
+        &self,
+        org_id: &str,
+        request_id: &str,
+    ) -> Result<Option<StoredRequest>, StorageError> {
+        self.read(|c| approvals::read_request(c, org_id, request_id))
+    }
+
+    fn audit(&self, org_id: &str, request_id: &str) -> Result<Vec<AuditEntry>, StorageError> {
+        self.read(|c| approvals::audit(c, org_id, request_id))
+    }
+
+    fn inbox(&self, org_id: &str, employee_id: &str) -> Result<Vec<StoredRequest>, StorageError> {
+        self.read(|c| {
+            approvals::requests(
+                c,
+                "JOIN request_waiting w ON w.org_id = r.org_id AND w.request_id = r.request_id
+                 WHERE r.org_id = $1 AND w.employee_id = $2 ORDER BY r.created_ms",
+                &[&org_id, &employee_id],
+            )
+        })
+    }
+
+    fn requests_of(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredRequest>, StorageError> {
+        self.read(|c| {
+            approvals::requests(
+                c,
+                "WHERE r.org_id = $1 AND r.applicant = $2 ORDER BY r.created_ms DESC LIMIT $3",
+                &[&org_id, &employee_id, &sql::limit(limit)],
+            )
+        })
+    }
+
+    fn leave_movements(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+    ) -> Result<Vec<daka_core::approvals::leave::Movement>, StorageError> {
+        self.read(|c| approvals::read_movements(c, org_id, employee_id))
+    }
+
+    fn corrections(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+    ) -> Result<Vec<Correction>, StorageError> {
+        self.read(|c| approvals::corrections(c, org_id, employee_id))
+    }
+
+    fn attendance_sources(
+        &self,
+        org_id: &str,
+        employee_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<AttendanceSources, StorageError> {
+        // One snapshot for the punches, corrections and requests read together.
+        self.write(|tx| {
+            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .map_err(map_err)?;
+            attendance::sources(tx, org_id, employee_id, from, to)
+        })
+    }
+
+    fn mark_attendance(
+        &self,
+        mark: &AttendanceMark,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.write(|tx| attendance::insert_mark(tx, mark, now))
+    }
+
+    fn attendance_marks(&self, limit: u32) -> Result<Vec<AttendanceMark>, StorageError> {
+        self.read(|c| attendance::marks(c, limit))
+    }
+
+    fn attendance_days(
+        &self,
+        org_id: &str,
+        employee_id: Option<&str>,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<StoredDay>, StorageError> {
+        self.read(|c| attendance::days(c, org_id, employee_id, from, to))
+    }
+
+    fn save_attendance(&self, write: &AttendanceWrite) -> Result<AttendanceOutcome, StorageError> {
+        self.write(|tx| attendance::save(tx, write))
+    }
+
+    fn lock_month(
+        &self,
+        org_id: &str,
+        month: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| attendance::lock(tx, org_id, month, now))
+    }
+
+    fn unlock_month(
+        &self,
+        org_id: &str,
+        month: &str,
+        days: (chrono::NaiveDate, chrono::NaiveDate),
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| attendance::unlock(tx, org_id, month, days, now))
+    }
+
+    fn month_locks(&self, org_id: &str) -> Result<(Vec<MonthLock>, Vec<LockEvent>), StorageError> {
+        self.read(|c| attendance::locks(c, org_id))
+    }
+
+    fn late_changes(&self, org_id: &str, month: &str) -> Result<Vec<LateChange>, StorageError> {
+        self.read(|c| attendance::late_changes(c, org_id, month))
+    }
+
+    fn put_attachment(
+        &self,
+        org_id: &str,
+        sha256: &str,
+        media_type: &str,
+        content: &[u8],
+        device_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| attachments::put(tx, org_id, sha256, media_type, content, device_id, now))
+    }
+
+    fn attachment(
+        &self,
+        org_id: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StorageError> {
+        self.read(|c| attachments::read(c, org_id, sha256))
+    }
+
+    fn apply_console_decision(
+        &self,
+        key: &ApprovalKey<'_>,
+        signer: &ConsoleSigner,
+        judge: &mut dyn FnMut(&ApprovalState) -> Result<ConsoleWrite, Answer>,
+    ) -> Result<Result<(), Answer>, StorageError> {
+        // An answer wrote nothing: committing it is rolling it back.
+        self.write(|tx| approvals::apply_console_on(tx, key, signer, judge))
+    }
+
+    fn open_requests(&self, org_id: &str) -> Result<Vec<StoredRequest>, StorageError> {
+        self.read(|c| {
+            approvals::requests(
+                c,
+                "WHERE r.org_id = $1 AND r.status IN ('pending', 'returned') ORDER BY r.created_ms",
+                &[&org_id],
+            )
+        })
+    }
+
+    fn create_console_account(&self, account: &ConsoleAccount) -> Result<bool, StorageError> {
+        self.write(|tx| console::create_account(tx, account))
+    }
+
+    fn console_accounts_by_email(&self, email: &str) -> Result<Vec<ConsoleAccount>, StorageError> {
+        self.read(|c| console::accounts_by_email(c, email))
+    }
+
+    fn console_account_by_email(
+        &self,
+        org_id: &str,
+        email: &str,
+    ) -> Result<Option<ConsoleAccount>, StorageError> {
+        self.read(|c| console::account_by_email(c, org_id, email))
+    }
+
+    fn console_account(&self, account_id: &str) -> Result<Option<ConsoleAccount>, StorageError> {
+        self.read(|c| console::account(c, account_id))
+    }
+
+    fn create_console_session(
+        &self,
+        session: &ConsoleSessionRow,
+        org_id: &str,
+    ) -> Result<(), StorageError> {
+        self.write(|tx| console::create_session(tx, session, org_id))
+    }
+
+    fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRow>, StorageError> {
+        self.read(|c| console::session(c, id_hash))
+    }
+
+    fn touch_console_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        self.write(|tx| console::touch_session(tx, id_hash, now))
+    }
+
+    fn end_console_session(&self, id_hash: &str) -> Result<bool, StorageError> {
+        self.write(|tx| console::end_session(tx, id_hash))
+    }
+
+    fn end_console_sessions(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        self.write(|tx| console::end_sessions(tx, account_id, now))
+    }
+
+    fn add_console_audit(&self, entry: &NewConsoleAudit) -> Result<(), StorageError> {
+        self.write(|tx| console::add_audit(tx, entry))
+    }
+
+    fn console_audit(
+        &self,
+        org_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ConsoleAuditEntry>, StorageError> {
+        self.read(|c| console::audit(c, org_id, after, limit))
+    }
+
+    fn policy_draft(&self, org_id: &str) -> Result<Option<PolicyDraft>, StorageError> {
+        self.read(|c| policy_drafts::draft(c, org_id))
+    }
+
+    fn save_policy_draft(
+        &self,
+        draft: &PolicyDraft,
+        expected_rev: u64,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| policy_drafts::save(tx, draft, expected_rev))
+    }
+
+    fn delete_policy_draft(&self, org_id: &str) -> Result<(), StorageError> {
+        self.write(|tx| policy_drafts::delete(tx, org_id))
+    }
+
+    fn punch_with_record(
+        &self,
+        org_id: &str,
+        punch_id: &str,
+    ) -> Result<Option<(StoredPunch, String)>, StorageError> {
+        self.read(|c| punches::punch_with_record(c, org_id, punch_id))
+    }
+
+    fn console_accounts(&self, org_id: &str) -> Result<Vec<ConsoleAccount>, StorageError> {
+        self.read(|c| console_admin::accounts_of(c, org_id))
+    }
+
+    fn update_console_account(&self, account: &ConsoleAccount) -> Result<bool, StorageError> {
+        self.write(|tx| console_admin::update_account(tx, account))
+    }
+
+    fn console_last_sign_ins(
+        &self,
+        org_id: &str,
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StorageError> {
+        self.read(|c| console_admin::last_sign_ins(c, org_id))
+    }
+
+    fn console_audit_page(
+        &self,
+        org_id: &str,
+        query: &ConsoleAuditQuery,
+    ) -> Result<Vec<ConsoleAuditEntry>, StorageError> {
+        self.read(|c| console_admin::audit_page(c, org_id, query))
+    }
+
+    fn create_api_token(&self, token: &ApiTokenRow) -> Result<(), StorageError> {
+        self.write(|tx| console_admin::create_token(tx, token))
+    }
+
+    fn api_tokens(&self, org_id: &str) -> Result<Vec<ApiTokenRow>, StorageError> {
+        self.read(|c| console_admin::tokens(c, org_id))
+    }
+
+    fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRow>, StorageError> {
+        self.read(|c| console_admin::token_by_hash(c, token_hash))
+    }
+
+    fn touch_api_token(&self, token_id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        self.write(|tx| console_admin::touch_token(tx, token_id, now))
+    }
+
+    fn revoke_api_token(
+        &self,
+        org_id: &str,
+        token_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| console_admin::revoke_token(tx, org_id, token_id, now))
+    }
+
+    fn rotate_admin_token(
+        &self,
+        org_id: &str,
+        admin_token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.write(|tx| console_admin::rotate_admin_token(tx, org_id, admin_token_hash, now))
+    }
+}

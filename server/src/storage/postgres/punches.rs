@@ -1,0 +1,234 @@
+//! The punch tables of [`PostgresStorage`](super::PostgresStorage): storing a judged punch as
+//! its device's new chain head (`punch`, the device's head columns, `face_nonce`, the change
+//! for the device's feed) inside a push's item savepoint, and the reads behind the admin API.
+//! The device's row is locked (`FOR UPDATE`) before its chain head is read, so pushes of one
+//! device through several instances extend its chain one at a time. Every query filters on
+//! `org_id`.
+
+use r2d2_postgres::postgres::{GenericClient, Row};
+
+use super::attendance;
+use super::devices::read_device;
+use super::items::{NewItem, insert_item};
+use super::sql::{exec, feed_lock, get, limit, map_rows, ms, one_row, signed, time};
+use crate::storage::sqlite::punches::PunchColumns;
+use crate::storage::{
+    AttendanceMark, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus, StorageError,
+    StoredItem, StoredPunch,
+};
+
+/// The body of `ItemBatch::apply` inside its savepoint `c`, given the item id's ledger entry.
+/// `None` when another transaction recorded the item id or consumed the face nonce between
+/// the judgement and the write: the caller rolls the item back and judges it again.
+pub(super) fn apply_on(
+    c: &mut impl GenericClient,
+    key: &ItemKey<'_>,
+    existing: Option<StoredItem>,
+    judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
+) -> Result<Option<ItemDecision>, StorageError> {
+    let device = read_device(
+        c,
+        "WHERE d.id = $1 AND d.org_id = $2 FOR UPDATE OF d",
+        &[&key.device_id, &key.org_id],
+    )?
+    .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
+    let (head_record, head_judged_at) = match &device.head {
+        Some(head) => {
+            let r = one_row(
+                c,
+                "SELECT record, judged_ms FROM punch WHERE org_id = $1 AND punch_id = $2",
+                &[&key.org_id, &head.punch_id],
+            )?;
+            (Some(get(&r, "record")?), Some(time(get(&r, "judged_ms")?)?))
+        }
+        None => (None, None),
+    };
+    let nonce_used = match key.nonce {
+        Some(nonce) => get(
+            &one_row(
+                c,
+                "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = $1 AND nonce = $2) AS used",
+                &[&key.org_id, &nonce],
+            )?,
+            "used",
+        )?,
+        None => false,
+    };
+    let state = ItemState {
+        existing,
+        head: device.head,
+        head_record,
+        head_judged_at,
+        enrolled_at: device.enrolled_at,
+        nonce_used,
+    };
+    let decision = judge(&state);
+    let ItemDecision::Store(punch) = &decision else {
+        return Ok(Some(decision));
+    };
+    let received = ms(punch.received_at);
+    let recorded = insert_item(
+        c,
+        &NewItem {
+            org_id: key.org_id,
+            item_id: key.item_id,
+            device_id: key.device_id,
+            kind: key.kind.as_str(),
+            body_hash: key.body_hash,
+            status: punch.status.as_str(),
+            code: punch.code.as_deref(),
+            message: punch.message.as_deref(),
+            received_ms: received,
+        },
+    )?;
+    if !recorded {
+        return Ok(None);
+    }
+    if punch.consume_nonce
+        && let Some(nonce) = key.nonce
+    {
+        let consumed = exec(
+            c,
+            "INSERT INTO face_nonce (org_id, nonce, punch_id, used_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (org_id, nonce) DO NOTHING",
+            &[&key.org_id, &nonce, &key.item_id, &received],
+        )?;
+        if consumed == 0 {
+            return Ok(None);
+        }
+    }
+    if punch.status != PunchStatus::Refused {
+        // Its day is recomputed right after the commit (or at the next start).
+        attendance::insert_mark(
+            c,
+            &AttendanceMark {
+                seq: 0,
+                org_id: key.org_id.to_owned(),
+                employee_id: Some(punch.employee_id.clone()),
+                cause: format!("punch:{}", key.item_id),
+                at: Some(punch.judged_at),
+                days: None,
+            },
+            punch.received_at,
+        )?;
+    }
+    exec(
+        c,
+        "UPDATE device SET head_seq = $2, head_hash = $3, head_punch_id = $4 WHERE id = $1",
+        &[
+            &key.device_id,
+            &signed(punch.seq)?,
+            &punch.hash,
+            &key.item_id,
+        ],
+    )?;
+    // Punch rows and changes are numbered in commit order (see `sql.rs`).
+    feed_lock(c)?;
+    exec(
+        c,
+        "INSERT INTO punch (org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
+           status, code, server_verdict, policy_version, judged_ms, received_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        &[
+            &key.org_id,
+            &key.item_id,
+            &key.device_id,
+            &signed(punch.seq)?,
+            &punch.hash,
+            &punch.employee_id,
+            &punch.kind,
+            &punch.record,
+            &punch.status.as_str(),
+            &punch.code,
+            &punch.server_verdict,
+            &signed(punch.policy_version)?,
+            &ms(punch.judged_at),
+            &received,
+        ],
+    )?;
+    exec(
+        c,
+        "INSERT INTO change (org_id, device_id, body, created_ms) VALUES ($1, $2, $3, $4)",
+        &[&key.org_id, &key.device_id, &punch.change, &received],
+    )?;
+    Ok(Some(decision))
+}
+
+fn punch_columns(r: &Row) -> Result<PunchColumns, StorageError> {
+    Ok(PunchColumns {
+        row: get(r, "row")?,
+        punch_id: get(r, "punch_id")?,
+        device_id: get(r, "device_id")?,
+        employee_id: get(r, "employee_id")?,
+        seq: get(r, "seq")?,
+        kind: get(r, "kind")?,
+        status: get(r, "status")?,
+        code: get(r, "code")?,
+        server_verdict: get(r, "server_verdict")?,
+        policy_version: get(r, "policy_version")?,
+        judged_ms: get(r, "judged_ms")?,
+        received_ms: get(r, "received_ms")?,
+        review: get(r, "review")?,
+    })
+}
+
+/// The columns [`punch_columns`] reads, over `punch p` joined to its review `r`.
+const PUNCH_SELECT: &str = "SELECT p.\"row\" AS \"row\", p.punch_id AS punch_id,
+        p.device_id AS device_id, p.employee_id AS employee_id, p.seq AS seq, p.kind AS kind,
+        p.status AS status, p.code AS code, p.server_verdict AS server_verdict,
+        p.policy_version AS policy_version, p.judged_ms AS judged_ms,
+        p.received_ms AS received_ms, r.outcome AS review, p.record AS record
+     FROM punch p
+     LEFT JOIN punch_review r ON r.org_id = p.org_id AND r.punch_id = p.punch_id";
+
+pub(super) fn punches(
+    c: &mut impl GenericClient,
+    org_id: &str,
+    filter: &PunchFilter,
+) -> Result<Vec<StoredPunch>, StorageError> {
+    map_rows(
+        c,
+        &format!(
+            "{PUNCH_SELECT}
+             WHERE p.org_id = $1 AND ($2::text IS NULL OR p.device_id = $2)
+               AND ($3::text IS NULL OR p.status = $3) AND p.\"row\" > $4
+             ORDER BY p.\"row\" LIMIT $5"
+        ),
+        &[
+            &org_id,
+            &filter.device_id,
+            &filter.status.map(PunchStatus::as_str),
+            &filter.after,
+            &limit(filter.limit),
+        ],
+        |r| punch_columns(r)?.into_punch(),
+    )
+}
+
+pub(super) fn chain_records(
+    c: &mut impl GenericClient,
+    org_id: &str,
+    device_id: &str,
+) -> Result<Vec<String>, StorageError> {
+    map_rows(
+        c,
+        "SELECT record FROM punch WHERE org_id = $1 AND device_id = $2 ORDER BY seq",
+        &[&org_id, &device_id],
+        |r| get(r, "record"),
+    )
+}
+
+/// One punch by its record id, with the record as received.
+pub(super) fn punch_with_record(
+    c: &mut impl GenericClient,
+    org_id: &str,
+    punch_id: &str,
+) -> Result<Option<(StoredPunch, String)>, StorageError> {
+    let rows = map_rows(
+        c,
+        &format!("{PUNCH_SELECT} WHERE p.org_id = $1 AND p.punch_id = $2"),
+        &[&org_id, &punch_id],
+        |r| Ok((punch_columns(r)?.into_punch()?, get(r, "record")?)),
+    )?;
+    Ok(rows.into_iter().next())
+}
