@@ -190,6 +190,22 @@ impl TestDb {
         }
     }
 
+    /// A SQLite file `server.db` in `dir`, whatever the run.
+    pub(crate) fn sqlite(dir: &std::path::Path) -> TestDb {
+        TestDb {
+            file: dir.join("server.db"),
+            pg: None,
+        }
+    }
+
+    /// The PostgreSQL database `pg`, whatever the run.
+    pub(crate) fn postgres(dir: &std::path::Path, pg: PgDatabase) -> TestDb {
+        TestDb {
+            file: dir.join("server.db"),
+            pg: Some(pg),
+        }
+    }
+
     /// What [`ServerConfig::db_path`] takes: the SQLite file's path, or the database URL.
     pub(crate) fn location(&self) -> PathBuf {
         match &self.pg {
@@ -235,6 +251,17 @@ impl TestServer {
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::new(dir.path());
+        TestServer::start_in(dir, db, seed, options, http).await
+    }
+
+    /// A server on `db` (whose files go in `dir`), seeded with `seed`.
+    pub(crate) async fn start_in(
+        dir: tempfile::TempDir,
+        db: TestDb,
+        seed: Seed,
+        options: ServerOptions,
+        http: reqwest::Client,
+    ) -> TestServer {
         let server = Server::start_with(
             ServerConfig {
                 db_path: db.location(),
@@ -255,6 +282,18 @@ impl TestServer {
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.url())
+    }
+
+    /// A second server instance on this one's database (on PostgreSQL, with a connection pool
+    /// of its own), started with `seed` as every instance of a deployment is. The database
+    /// stays this server's: it is dropped with it.
+    pub(crate) async fn another_instance(&self, seed: Seed) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb {
+            file: self.db.location(),
+            pg: None,
+        };
+        TestServer::start_in(dir, db, seed, ServerOptions::default(), self.http.clone()).await
     }
 
     /// The SQLite file (a SQLite run only; a test that opens it says so with
