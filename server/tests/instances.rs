@@ -190,20 +190,7 @@ async fn two_approvers_on_two_instances_one_wins_and_the_other_is_told_why() {
     a.upload(&applicant, &jpeg_like("receipt"), "image/jpeg")
         .await;
     // Version 43: either director decides an expense.
-    let mut doc: Value = serde_json::from_str(&hk_policy_text()).unwrap();
-    doc["version"] = json!(43);
-    doc["approvals"]["templates"][0]["route"] = json!([
-        { "name": "Either director", "approvers": { "employees": ["E0001", "E0201"] }, "mode": "any" }
-    ]);
-    let r = a
-        .http
-        .put(a.url("/admin/v1/policy"))
-        .bearer_auth(ADMIN_A)
-        .json(&doc)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let doc = a.publish_two_director_policy().await;
     applicant.engine =
         daka_core::Engine::new(daka_core::Policy::from_json(&doc.to_string()).unwrap());
     for round in 0..ROUNDS {
@@ -238,16 +225,7 @@ async fn two_approvers_on_two_instances_one_wins_and_the_other_is_told_why() {
             &ra
         };
         assert_result(loser, ItemStatus::Rejected, Some("request_finished"));
-        let view: Value = b
-            .http
-            .get(b.url(&format!("/v1/requests/{id}")))
-            .bearer_auth(&applicant.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view = b.request_view(&applicant, &id).await;
         let expected = if ra.status == ItemStatus::Accepted {
             "approved"
         } else {

@@ -55,16 +55,7 @@ async fn answers(server: &TestServer, applicant: &TestDevice, request_id: &str) 
     let (status, mut chains) = server.admin_get(ADMIN_A, "/admin/v1/chains/verify").await;
     assert_eq!(status, 200, "{chains}");
     chains["server_time"] = Value::Null;
-    let request: Value = server
-        .http
-        .get(server.url(&format!("/v1/requests/{request_id}")))
-        .bearer_auth(&applicant.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let request = server.request_view(applicant, request_id).await;
     json!({ "punches": punches, "chains": chains, "request": request })
 }
 

@@ -284,6 +284,39 @@ impl TestServer {
         format!("{}{path}", self.server.url())
     }
 
+    /// `GET /v1/requests/{request_id}` as `dev` sees it: the JSON answered.
+    pub(crate) async fn request_view(&self, dev: &TestDevice, request_id: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/v1/requests/{request_id}")))
+            .bearer_auth(&dev.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Publishes the example policy as version 43, where either director (E0001 or E0201)
+    /// decides an expense alone; the document published.
+    pub(crate) async fn publish_two_director_policy(&self) -> Value {
+        let mut doc: Value = serde_json::from_str(&hk_policy_text()).unwrap();
+        doc["version"] = json!(43);
+        doc["approvals"]["templates"][0]["route"] = json!([
+            { "name": "Either director", "approvers": { "employees": ["E0001", "E0201"] }, "mode": "any" }
+        ]);
+        let r = self
+            .http
+            .put(self.url("/admin/v1/policy"))
+            .bearer_auth(ADMIN_A)
+            .json(&doc)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        doc
+    }
+
     /// A second server instance on this one's database (on PostgreSQL, with a connection pool
     /// of its own), started with `seed` as every instance of a deployment is. The database
     /// stays this server's: it is dropped with it.
