@@ -6,6 +6,8 @@
 //! * `daka fences`: how will honest staff and outsiders fare at each site? The fence advisor.
 //! * `daka serve`: run the reference server (see docs/server.md).
 //! * `daka report`: the monthly attendance export, from the server's database file.
+//! * `daka migrate-db`: move a deployment from its SQLite file to PostgreSQL.
+//! * `daka verify-chains`: verify every device's chain on a running server.
 //! * `daka loadgen`: a load test of a server: a fleet of simulated phones drains its backlogs,
 //!   then every acknowledged punch is checked on the server.
 //!
@@ -15,11 +17,13 @@ mod check;
 mod demo;
 mod face_matcher;
 mod fences;
-mod loadgen;
+pub(crate) mod loadgen;
+mod migrate_db;
 mod phone;
 mod render;
 mod report;
 mod serve;
+mod verify_chains;
 mod verify_log;
 
 use std::path::PathBuf;
@@ -103,6 +107,18 @@ enum Command {
     /// checked, 1 the check failed (or the run could not be made), 2 a usage error, 4 checked
     /// but not everything was delivered (time limit, refused items).
     Loadgen(loadgen::LoadgenArgs),
+    /// Copy a SQLite server database into an empty PostgreSQL database and verify the copy.
+    ///
+    /// Every table and row in one PostgreSQL transaction; then the row counts per table and
+    /// every device's chain are checked on the copy. Exit status: 0 copied and verified,
+    /// 2 refused (no such file, another schema version, a target that is not empty: nothing
+    /// written), 1 the copy failed (nothing committed) or a chain does not verify.
+    MigrateDb(migrate_db::MigrateDbArgs),
+    /// Ask a running server to verify every device's punch chain, one line per device.
+    ///
+    /// The check after a restore or a move to another database. Exit status: 0 every chain
+    /// verifies, 1 a chain does not (or the server could not be asked), 2 no admin token.
+    VerifyChains(verify_chains::VerifyChainsArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +140,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Phone(args) => phone::run(args),
         Command::Loadgen(args) => loadgen::run(args),
+        Command::MigrateDb(args) => migrate_db::run(args),
+        Command::VerifyChains(args) => verify_chains::run(args),
     };
     ExitCode::from(status)
 }

@@ -463,20 +463,7 @@ async fn reject_return_resubmit_withdraw_comment_transfer_and_added_signers() {
 
 /// A policy with a step that either of two directors may approve, published as version 43.
 async fn publish_two_director_policy(server: &TestServer) {
-    let mut doc: Value = serde_json::from_str(&hk_policy_text()).unwrap();
-    doc["version"] = json!(43);
-    doc["approvals"]["templates"][0]["route"] = json!([
-        { "name": "Either director", "approvers": { "employees": ["E0001", "E0201"] }, "mode": "any" }
-    ]);
-    let r = server
-        .http
-        .put(server.url("/admin/v1/policy"))
-        .bearer_auth(ADMIN_A)
-        .json(&doc)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    server.publish_two_director_policy().await;
 }
 
 fn adopt_policy(dev: &mut TestDevice, version: u64, edit: impl FnOnce(&mut Value)) {

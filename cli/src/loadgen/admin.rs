@@ -14,16 +14,16 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One server's admin API.
 #[derive(Clone)]
-pub(super) struct Admin {
+pub(crate) struct Admin {
     /// The server's base URL, without a trailing `/`.
-    pub(super) url: String,
+    pub(crate) url: String,
     token: String,
     http: reqwest::Client,
 }
 
 impl Admin {
     /// The admin API of the server at `url`, called with `token`.
-    pub(super) fn new(url: &str, token: &str) -> LoadResult<Admin> {
+    pub(crate) fn new(url: &str, token: &str) -> LoadResult<Admin> {
         let http = reqwest::Client::builder()
             .timeout(ADMIN_TIMEOUT)
             .build()
@@ -36,13 +36,13 @@ impl Admin {
     }
 
     /// `GET path`.
-    pub(super) async fn get<R: DeserializeOwned>(&self, path: &str) -> LoadResult<R> {
+    pub(crate) async fn get<R: DeserializeOwned>(&self, path: &str) -> LoadResult<R> {
         self.send(self.http.get(format!("{}{path}", self.url)), path)
             .await
     }
 
     /// `POST path` with a JSON body.
-    pub(super) async fn post<B: Serialize, R: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,

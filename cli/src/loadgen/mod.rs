@@ -16,7 +16,7 @@
 //! machine, so the server's cost per punch is also given as a multiple of the one signature
 //! check it cannot avoid.
 
-mod admin;
+pub(crate) mod admin;
 mod drive;
 mod fleet;
 mod integrity;

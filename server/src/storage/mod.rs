@@ -24,6 +24,7 @@
 //! console session ids; console passwords, chosen by people, as Argon2id hashes. The one secret
 //! that must be stored is each organisation's policy signing key.
 
+pub mod migrate_db;
 pub mod postgres;
 pub mod sqlite;
 

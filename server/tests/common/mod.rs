@@ -200,6 +200,22 @@ impl TestDb {
         self.pg.is_some()
     }
 
+    /// A SQLite file `server.db` in `dir`, whatever the run.
+    pub(crate) fn sqlite(dir: &std::path::Path) -> TestDb {
+        TestDb {
+            file: dir.join("server.db"),
+            pg: None,
+        }
+    }
+
+    /// The PostgreSQL database `pg`, whatever the run.
+    pub(crate) fn postgres(dir: &std::path::Path, pg: PgDatabase) -> TestDb {
+        TestDb {
+            file: dir.join("server.db"),
+            pg: Some(pg),
+        }
+    }
+
     /// What [`ServerConfig::db_path`] takes: the SQLite file's path, or the database URL.
     pub(crate) fn location(&self) -> PathBuf {
         match &self.pg {
@@ -256,6 +272,17 @@ impl TestServer {
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::new(dir.path());
+        TestServer::start_in(dir, db, seed, options, http).await
+    }
+
+    /// A server on `db` (whose files go in `dir`), seeded with `seed`.
+    pub(crate) async fn start_in(
+        dir: tempfile::TempDir,
+        db: TestDb,
+        seed: Seed,
+        options: ServerOptions,
+        http: reqwest::Client,
+    ) -> TestServer {
         let server = Server::start_with(
             ServerConfig {
                 db_path: db.location(),
@@ -349,6 +376,51 @@ impl TestServer {
                     .unwrap()
             }
         }
+    }
+
+    /// `GET /v1/requests/{request_id}` as `dev` sees it: the JSON answered.
+    pub(crate) async fn request_view(&self, dev: &TestDevice, request_id: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/v1/requests/{request_id}")))
+            .bearer_auth(&dev.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Publishes the example policy as version 43, where either director (E0001 or E0201)
+    /// decides an expense alone; the document published.
+    pub(crate) async fn publish_two_director_policy(&self) -> Value {
+        let mut doc: Value = serde_json::from_str(&hk_policy_text()).unwrap();
+        doc["version"] = json!(43);
+        doc["approvals"]["templates"][0]["route"] = json!([
+            { "name": "Either director", "approvers": { "employees": ["E0001", "E0201"] }, "mode": "any" }
+        ]);
+        let r = self
+            .http
+            .put(self.url("/admin/v1/policy"))
+            .bearer_auth(ADMIN_A)
+            .json(&doc)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        doc
+    }
+
+    /// A second server instance on this one's database (on PostgreSQL, with a connection pool
+    /// of its own), started with `seed` as every instance of a deployment is. The database
+    /// stays this server's: it is dropped with it.
+    pub(crate) async fn another_instance(&self, seed: Seed) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb {
+            file: self.db.location(),
+            pg: None,
+        };
+        TestServer::start_in(dir, db, seed, ServerOptions::default(), self.http.clone()).await
     }
 
     /// The SQLite file (a SQLite run only; a test that opens it says so with

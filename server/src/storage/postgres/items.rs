@@ -98,8 +98,9 @@ impl ItemBatch for PgBatch<'_, '_> {
         for _ in 0..ATTEMPTS {
             // Dropped on `Err` or a lost race: the item rolls back.
             let mut item = self.tx.savepoint("item").map_err(super::sql::map_err)?;
-            let existing = read_item(&mut item, key.org_id, key.item_id)?;
-            if let Some(decision) = punches::apply_on(&mut item, key, existing, judge)? {
+            // The ledger is read after the device row is locked: an instance that waited for
+            // the lock sees the item the holder stored (`duplicate`), not only its new head.
+            if let Some(decision) = punches::apply_on(&mut item, key, judge)? {
                 item.commit().map_err(super::sql::map_err)?;
                 return Ok(decision);
             }

@@ -54,7 +54,7 @@ mod items;
 mod orgs;
 mod policy_drafts;
 mod punches;
-mod schema;
+pub(crate) mod schema;
 mod sql;
 
 use std::time::Duration;
@@ -140,7 +140,7 @@ impl Drop for PostgresStorage {
 }
 
 /// A URL with its password replaced, for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             if u.password().is_some() {
@@ -150,6 +150,28 @@ fn redact(url: &str) -> String {
         }
         Err(_) => "(unparsable URL)".into(),
     }
+}
+
+/// The connection settings of `url` with `options`' timeouts: a URL that does not parse, or
+/// asks for TLS, is refused naming it (its password hidden).
+pub(crate) fn connect_config(
+    url: &str,
+    options: &PostgresOptions,
+) -> Result<postgres::Config, StorageError> {
+    let target = redact(url);
+    let mut config: postgres::Config = url.parse().map_err(|e| {
+        StorageError::Database(format!("database URL {target} does not parse: {e}"))
+    })?;
+    if config.get_ssl_mode() == postgres::config::SslMode::Require {
+        return Err(StorageError::Database(format!(
+            "database URL {target}: sslmode=require, but this build connects without TLS \
+             (use sslmode=disable, or a TLS tunnel)"
+        )));
+    }
+    let lock_ms = options.lock_timeout.as_millis().max(1);
+    config.options(format!("-c lock_timeout={lock_ms}").as_str());
+    config.connect_timeout(options.connect_timeout);
+    Ok(config)
 }
 
 impl PostgresStorage {
@@ -162,18 +184,7 @@ impl PostgresStorage {
                 "pool_size: 0 connections; at least 1 is needed".into(),
             ));
         }
-        let mut config: postgres::Config = url.parse().map_err(|e| {
-            StorageError::Database(format!("database URL {target} does not parse: {e}"))
-        })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(StorageError::Database(format!(
-                "database URL {target}: sslmode=require, but this build connects without TLS \
-                 (use sslmode=disable, or a TLS tunnel)"
-            )));
-        }
-        let lock_ms = options.lock_timeout.as_millis().max(1);
-        config.options(format!("-c lock_timeout={lock_ms}").as_str());
-        config.connect_timeout(options.connect_timeout);
+        let config = connect_config(url, options)?;
         let mut first = config
             .connect(NoTls)
             .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}")))?;

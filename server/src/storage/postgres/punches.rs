@@ -14,7 +14,7 @@ use super::sql::{exec, feed_lock, get, limit, map_rows, ms, one_row, signed, tim
 use crate::storage::sqlite::punches::PunchColumns;
 use crate::storage::{
     AttendanceMark, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus, StorageError,
-    StoredItem, StoredPunch,
+    StoredPunch,
 };
 
 /// The body of `ItemBatch::apply` inside its savepoint `c`, given the item id's ledger entry.
@@ -23,7 +23,6 @@ use crate::storage::{
 pub(super) fn apply_on(
     c: &mut impl GenericClient,
     key: &ItemKey<'_>,
-    existing: Option<StoredItem>,
     judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
 ) -> Result<Option<ItemDecision>, StorageError> {
     let device = read_device(
@@ -32,6 +31,7 @@ pub(super) fn apply_on(
         &[&key.device_id, &key.org_id],
     )?
     .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
+    let existing = super::items::read_item(c, key.org_id, key.item_id)?;
     let (head_record, head_judged_at) = match &device.head {
         Some(head) => {
             let r = one_row(

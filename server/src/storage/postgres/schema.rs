@@ -16,7 +16,7 @@
 //! by code point (`COLLATE "C"`), as SQLite's does, whatever the database's locale. Every table that holds
 //! organisation data carries `org_id`, and every query filters on it.
 
-use r2d2_postgres::postgres::Client;
+use r2d2_postgres::postgres::{Client, Transaction};
 
 use super::sql::{MIGRATE_LOCK, exec, map_err, ms, one_row};
 use crate::storage::StorageError;
@@ -365,4 +365,42 @@ fn migrate_locked(c: &mut Client) -> Result<(), StorageError> {
         tx.commit().map_err(map_err)?;
     }
     Ok(())
+}
+
+/// Creates the whole schema at [`SCHEMA_VERSION`] inside `tx`, under the migration lock held
+/// until it ends, in a database that has none (a copy into an empty database: the tables and
+/// their rows commit together or not at all).
+pub(crate) fn create_in(tx: &mut Transaction<'_>) -> Result<(), StorageError> {
+    exec(tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE schema_version (
+             version    BIGINT PRIMARY KEY,
+             applied_ms BIGINT NOT NULL
+         )",
+    )
+    .map_err(map_err)?;
+    for (to, sql) in STEPS {
+        tx.batch_execute(sql).map_err(map_err)?;
+        exec(
+            tx,
+            "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
+            &[to, &ms(chrono::Utc::now())],
+        )?;
+    }
+    Ok(())
+}
+
+/// The tables of the schema (without `schema_version`), in the order the steps create them:
+/// an order in which every table comes after the tables its foreign keys refer to.
+pub(crate) fn tables_in_order() -> Vec<&'static str> {
+    let mut tables: Vec<&'static str> = Vec::new();
+    for (_, sql) in STEPS {
+        for part in sql.split("CREATE TABLE ").skip(1) {
+            let name = part.split_whitespace().next().unwrap_or_default();
+            if !name.is_empty() && !tables.contains(&name) {
+                tables.push(name);
+            }
+        }
+    }
+    tables
 }
