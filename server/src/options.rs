@@ -90,6 +90,22 @@ pub struct ServerOptions {
     /// the requests in progress, answering new ones 503 `shutting_down` meanwhile, before it
     /// closes the listener and ends what is left (default 10 s).
     pub shutdown_grace: Duration,
+    /// Longest a client may take to send a request's line and headers (default 10 s),
+    /// counted from the connection's acceptance, and on a kept-alive connection from the
+    /// first byte of the next request. A client that has not sent them all by then is
+    /// disconnected without an answer. Bodies are bounded by `request_timeout` and
+    /// `upload_timeout` instead.
+    pub header_read_timeout: Duration,
+    /// Longest a kept-alive connection may stay open with no request begun after the last
+    /// answer (default 120 s: longer than the 60 s idle timeout of common load balancers and
+    /// the 90 s for which HTTP clients such as reqwest keep an idle connection, so the client
+    /// or the balancer closes first and never sends a request on a connection being closed).
+    pub idle_timeout: Duration,
+    /// Most connections served at once (default 4096). Past it the server accepts no more:
+    /// new connections wait in the operating system's listen backlog until one closes. Keep
+    /// it under the process's file descriptor limit (`ulimit -n`), with room for the
+    /// database's files.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -110,6 +126,9 @@ impl Default for ServerOptions {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 4096,
         }
     }
 }
@@ -132,6 +151,9 @@ impl std::fmt::Debug for ServerOptions {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "set"))
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
