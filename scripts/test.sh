@@ -25,6 +25,24 @@ cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/cargo-test.log
 # One total over every test binary, after cargo's own per-binary summaries.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nall Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
 
+step "fuzzing: every parser of outside input, 20 s per target (cargo-fuzz, libFuzzer)"
+# Installs cargo-fuzz when missing; the stable toolchain takes its flags with
+# RUSTC_BOOTSTRAP=1 (see docs/fuzzing.md). Per-target lines, then the total.
+if ! bash scripts/fuzz.sh 2>&1 | tee target/fuzz.log; then
+  echo "fuzzing found a crash; full log: target/fuzz.log" >&2
+  exit 1
+fi
+fuzz_summary="$(grep -E '^fuzz: [0-9]+ targets' target/fuzz.log | tail -1)"
+
+step "the HTTP API against its OpenAPI document (Schemathesis)"
+# A pinned Schemathesis in a virtual environment under target/, against `daka serve` with the
+# example seed: the admin API with its admin token, the device API with an enrolled device.
+if ! bash scripts/schemathesis.sh 2>&1 | tee target/schemathesis.log; then
+  echo "Schemathesis found failures; full log: target/schemathesis.log" >&2
+  exit 1
+fi
+schemathesis_summary="$(grep -E '^schemathesis: [0-9]+ operations' target/schemathesis.log | tail -1)"
+
 step "Kotlin bindings on the JVM (generated bindings + Maven + JUnit 5)"
 if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
   # A fresh Debian/Ubuntu machine: JDK 17 and Maven from the distribution.
@@ -94,6 +112,8 @@ step "summary"
 echo "$android_summary"
 echo "$ios_summary"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests: %d passed, %d failed\n", p, f }' target/cargo-test.log
+echo "$fuzz_summary"
+echo "$schemathesis_summary"
 echo "$lib_summary"
 echo "Kotlin JVM tests (Surefire): $kotlin_summary"
 echo "web console browser tests (Playwright): $console_summary"

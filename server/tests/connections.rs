@@ -45,7 +45,10 @@ async fn closed_by_server(stream: &mut TcpStream, since: Instant, limit: Duratio
     let read = tokio::time::timeout(limit, stream.read_to_end(&mut rest)).await;
     let took = since.elapsed();
     // A reset counts as closed; only the timeout means the connection stayed open.
-    assert!(read.is_ok(), "the connection was still open after {limit:?}");
+    assert!(
+        read.is_ok(),
+        "the connection was still open after {limit:?}"
+    );
     assert!(
         rest.is_empty(),
         "the server answered: {}",
