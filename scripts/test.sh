@@ -21,7 +21,11 @@ step "cargo build (the bindings tests generate Kotlin and Swift from the built l
 cargo build --workspace --locked
 
 step "cargo test"
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/cargo-test.log
+# The model-based test of the whole loop runs 40,000 of its random steps here (its default,
+# 100,000, takes about 6 minutes on two cores: run it alone with
+# `cargo test -p daka-e2e --test model`); the fuzzers run 10 s per target below.
+DAKA_MODEL_STEPS="${DAKA_MODEL_STEPS:-40000}" \
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/cargo-test.log
 # One total over every test binary, after cargo's own per-binary summaries.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nall Rust tests (SQLite): %d passed, %d failed\n", p, f }' target/cargo-test.log
 
@@ -35,6 +39,24 @@ DAKA_TEST_POSTGRES="$pg_url" cargo test -p daka-server --locked --no-fail-fast 2
 bash scripts/pg.sh stop
 trap - EXIT
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nserver tests on PostgreSQL: %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
+
+step "fuzzing: every parser of outside input, 10 s per target (cargo-fuzz, libFuzzer)"
+# Installs cargo-fuzz when missing; the stable toolchain takes its flags with
+# RUSTC_BOOTSTRAP=1 (see docs/fuzzing.md). Per-target lines, then the total.
+if ! FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh 2>&1 | tee target/fuzz.log; then
+  echo "fuzzing found a crash; full log: target/fuzz.log" >&2
+  exit 1
+fi
+fuzz_summary="$(grep -E '^fuzz: [0-9]+ targets' target/fuzz.log | tail -1)"
+
+step "the HTTP API against its OpenAPI document (Schemathesis)"
+# A pinned Schemathesis in a virtual environment under target/, against `daka serve` with the
+# example seed: the admin API with its admin token, the device API with an enrolled device.
+if ! bash scripts/schemathesis.sh 2>&1 | tee target/schemathesis.log; then
+  echo "Schemathesis found failures; full log: target/schemathesis.log" >&2
+  exit 1
+fi
+schemathesis_summary="$(grep -E '^schemathesis: [0-9]+ operations' target/schemathesis.log | tail -1)"
 
 step "Kotlin bindings on the JVM (generated bindings + Maven + JUnit 5)"
 if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
@@ -117,6 +139,8 @@ awk '/^test result:/ { p += $4; f += $6 } END { printf "server tests on PostgreS
 # Every Rust test of the workspace, with daka-server's counted twice: on SQLite and on PostgreSQL.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests (server tests on SQLite and PostgreSQL): %d passed, %d failed\n", p, f }' \
   target/cargo-test.log target/cargo-test-postgres.log
+echo "$fuzz_summary"
+echo "$schemathesis_summary"
 echo "$lib_summary"
 echo "Kotlin JVM tests (Surefire): $kotlin_summary"
 echo "daka-testing JVM tests without the native library (Surefire): $testing_summary"

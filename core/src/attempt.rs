@@ -113,7 +113,13 @@ impl Attempt {
         let de = &mut serde_json::Deserializer::from_str(text);
         let attempt: Attempt = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "$".to_string() } else { path };
+            // serde's path is `.` for the whole attempt, and empty for a member named `""` of
+            // it; both are the attempt itself.
+            let field = if path == "." || path.is_empty() {
+                "$".to_string()
+            } else {
+                path
+            };
             AttemptError::new(field, "(see reason)", e.into_inner().to_string())
         })?;
         de.end().map_err(|e| {
@@ -331,6 +337,15 @@ fn check_clock(field: &str, clock: &DeviceClock) -> Result<(), AttemptError> {
 
 #[cfg(test)]
 mod tests {
+    /// Found by the `attempt` fuzz target: an unknown member named `""` at the top gave an
+    /// error with an empty field name.
+    #[test]
+    fn an_unknown_empty_member_is_named_at_the_root() {
+        let e = super::Attempt::from_json(r#"{"employee_id": "E1001", "": 1}"#).unwrap_err();
+        assert_eq!(e.field, "$");
+        assert!(e.reason.contains("unknown field"), "{e}");
+    }
+
     use super::*;
 
     const GOOD: &str = r#"{

@@ -11,6 +11,8 @@
 //!   metrics, `api/metrics.rs` the series and `GET /metrics`, `api/lifecycle.rs` draining
 //!   before a stop, `api/health.rs` liveness and readiness.
 //! * `options.rs`: [`ServerOptions`] and the request log and clock hooks.
+//! * `serve.rs`: the accept loop: the connection limit, the header-read and idle timeouts,
+//!   and closing the connections at a stop.
 //! * [`intake`]: the intake of pushed items: `intake/mod.rs` the dispatcher (deadline, order
 //!   within a stream, dispatch by kind, one storage batch per request), `intake/punch.rs`
 //!   punches (exactly-once, integrity, chain, rules), `intake/approval.rs` approval
@@ -45,6 +47,7 @@ mod options;
 pub mod policies;
 pub mod report;
 pub mod seed;
+mod serve;
 pub mod storage;
 
 use std::net::SocketAddr;
@@ -210,15 +213,16 @@ impl Server {
             "daka server listening"
         );
         let grace = options.shutdown_grace;
+        let limits = serve::ConnectionLimits {
+            header_read: options.header_read_timeout,
+            idle: options.idle_timeout,
+            max_connections: options.max_connections,
+        };
         let state = api::AppState::new(storage.clone(), options);
         let app = api::router(state.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
+            serve::serve(listener, app, limits, async {
                 let _ = stop_rx.await;
             })
             .await

@@ -97,6 +97,22 @@ pub struct ServerOptions {
     /// is answered 503 `busy` at once, with a `Retry-After` of the estimated wait, instead of
     /// queueing until the client's timeout (default 5 s). See `docs/server.md`.
     pub max_push_wait: Duration,
+    /// Longest a client may take to send a request's line and headers (default 10 s),
+    /// counted from the connection's acceptance, and on a kept-alive connection from the
+    /// first byte of the next request. A client that has not sent them all by then is
+    /// disconnected without an answer. Bodies are bounded by `request_timeout` and
+    /// `upload_timeout` instead.
+    pub header_read_timeout: Duration,
+    /// Longest a kept-alive connection may stay open with no request begun after the last
+    /// answer (default 120 s: longer than the 60 s idle timeout of common load balancers and
+    /// the 90 s for which HTTP clients such as reqwest keep an idle connection, so the client
+    /// or the balancer closes first and never sends a request on a connection being closed).
+    pub idle_timeout: Duration,
+    /// Most connections served at once (default 4096). Past it the server accepts no more:
+    /// new connections wait in the operating system's listen backlog until one closes. Keep
+    /// it under the process's file descriptor limit (`ulimit -n`), with room for the
+    /// database's files.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -119,6 +135,9 @@ impl Default for ServerOptions {
             metrics_token: None,
             shutdown_grace: Duration::from_secs(10),
             max_push_wait: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 4096,
         }
     }
 }
@@ -143,6 +162,9 @@ impl std::fmt::Debug for ServerOptions {
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "set"))
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_push_wait", &self.max_push_wait)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }

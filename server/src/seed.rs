@@ -160,7 +160,13 @@ impl Seed {
         let de = &mut serde_json::Deserializer::from_str(text);
         let mut seed: Seed = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
-            SeedError::new(if path == "." { "$".into() } else { path }, e.into_inner())
+            // `.` for the whole seed, empty for a member named `""` of it: both the seed itself.
+            let field = if path == "." || path.is_empty() {
+                "$".into()
+            } else {
+                path
+            };
+            SeedError::new(field, e.into_inner())
         })?;
         de.end().map_err(|e| {
             SeedError::new(

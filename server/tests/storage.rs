@@ -220,6 +220,9 @@ fn bad_seeds_name_the_field() {
         ("not json", "$"),
         ("{\"organisations\": []} trailing text", "$"),
         ("{\"organisations\": []}{\"organisations\": []}", "$"),
+        // Found by the `seed` fuzz target: an unknown member named "" was named by an
+        // empty field.
+        ("{\"\": 1, \"organisations\": []}", "$"),
     ] {
         let e = Seed::from_json(text, None).unwrap_err();
         assert_eq!(e.field, field, "{text}: {e}");

@@ -273,7 +273,15 @@ fn parse_date(field: &str, v: &Value) -> Result<NaiveDate, FieldError> {
     let s = v
         .as_str()
         .ok_or_else(|| wrong(field, v, "a date \"YYYY-MM-DD\""))?;
-    if s.len() != 10 {
+    // Digits where the digits go: chrono's `%Y` also takes a sign (`-026-12-18`, the year
+    // -26), which would be written back as `-0026-12-18` and refused.
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    if !shaped {
         return Err(err(
             field,
             v,
@@ -704,6 +712,27 @@ impl Form {
 
 #[cfg(test)]
 mod tests {
+    /// Found by the `attendance_inputs` fuzz target: `"-026-12-18"` was read as a date in
+    /// the year -26, which the form then wrote as `"-0026-12-18"` and could not read back.
+    #[test]
+    fn a_date_is_four_digits_two_and_two() {
+        for text in [
+            "-026-12-18",
+            "+026-12-18",
+            "2026-1-018",
+            "2026/12/18",
+            "2026-12-1 ",
+        ] {
+            let v = serde_json::json!(text);
+            assert!(super::parse_date("date", &v).is_err(), "{text:?}");
+        }
+        let v = serde_json::json!("2026-12-18");
+        assert_eq!(
+            super::parse_date("date", &v).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap()
+        );
+    }
+
     use super::*;
 
     #[test]

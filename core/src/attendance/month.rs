@@ -33,10 +33,12 @@ pub struct Month {
 }
 
 impl Month {
-    /// Parses `YYYY-MM`.
+    /// Parses `YYYY-MM`: four digits, a dash, two digits (no sign, no spaces), so that a
+    /// month has one spelling and text that parses is the text [`Month`] writes.
     pub fn parse(s: &str) -> Option<Month> {
         let (y, m) = s.split_once('-')?;
-        if y.len() != 4 || m.len() != 2 {
+        let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(y, 4) || !digits(m, 2) {
             return None;
         }
         let month = Month {
@@ -583,7 +585,33 @@ pub fn rest_day_warnings(plans: &[DayPlan], from: NaiveDate, to: NaiveDate) -> V
 
 #[cfg(test)]
 mod tests {
-    use super::WarningCode;
+    use super::{Month, WarningCode};
+
+    /// The round trip the `attendance_inputs` fuzz target asserts: `i32` and `u32` take a leading
+    /// `+`, so `+202-12` read as the year 202 and `2026-+1` as January 2026, months that
+    /// write themselves differently (`0202-12`, `2026-01`).
+    #[test]
+    fn a_month_has_one_spelling() {
+        for text in [
+            "+202-12", "2026-+1", "-202-12", "2026- 1", " 2026-01", "2026-1", "2026-13",
+        ] {
+            assert_eq!(Month::parse(text), None, "{text:?}");
+        }
+        assert_eq!(
+            Month::parse("2026-01"),
+            Some(Month {
+                year: 2026,
+                month: 1
+            })
+        );
+        assert_eq!(
+            Month::parse("0202-12"),
+            Some(Month {
+                year: 202,
+                month: 12
+            })
+        );
+    }
 
     /// A new code fails to compile here until it is also in [`WarningCode::ALL`].
     #[test]

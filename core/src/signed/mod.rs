@@ -113,7 +113,7 @@ pub enum SignedError {
         value: String,
     },
     /// The body is not of its type: `path` as serde names it (`.` for the whole body).
-    #[error("{}: {reason}", if path == "." { "$" } else { path.as_str() })]
+    #[error("{}: {reason}", if path == "." || path.is_empty() { "$" } else { path.as_str() })]
     Field {
         /// Path of the field, e.g. `verdict.reasons[0].code`; `.` for the whole body.
         path: String,

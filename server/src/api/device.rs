@@ -276,6 +276,19 @@ pub async fn policy(
     }))
 }
 
+/// The push endpoint's reading of a request body, as `POST /v1/push` reads it (one JSON
+/// value, errors naming the field, then the item limit); the error is the answer's code and
+/// message. For the fuzz targets (`fuzz/`); not an API.
+#[doc(hidden)]
+pub fn read_push_request(body: &[u8]) -> Result<PushRequest, (String, String)> {
+    let request: PushRequest =
+        super::extract::parse_json(body).map_err(|f| (f.code.to_string(), f.message))?;
+    if request.items.len() > MAX_PUSH_ITEMS {
+        return Err(("too_many_items".into(), request.items.len().to_string()));
+    }
+    Ok(request)
+}
+
 /// Applies a batch of outbox items, one result per item in request order.
 #[utoipa::path(post, path = "/v1/push", tag = "device",
     security(("device_token" = [])),

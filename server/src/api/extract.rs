@@ -120,7 +120,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let message = if path == "." {
+        let message = if path == "." || path.is_empty() {
             inner.to_string()
         } else {
             format!("{path}: {inner}")

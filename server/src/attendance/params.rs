@@ -39,16 +39,29 @@ impl ParamError {
     }
 }
 
-/// `YYYY-MM`, months 01 to 12.
+/// The first year a month may be in: the first the XLSX export can write (Excel's dates
+/// begin in 1900); no attendance is older.
+pub const FIRST_YEAR: i32 = 1900;
+
+/// `YYYY-MM`, months 01 to 12, from 1900-01 on.
 pub fn month(param: &str, value: &str) -> Result<Month, ParamError> {
-    Month::parse(value).ok_or_else(|| {
+    let month = Month::parse(value).ok_or_else(|| {
         ParamError::new(
             "invalid_month",
             param,
             value,
             "is not a month: give YYYY-MM with a month from 01 to 12",
         )
-    })
+    })?;
+    if month.year < FIRST_YEAR {
+        return Err(ParamError::new(
+            "invalid_month",
+            param,
+            value,
+            "is before 1900-01, the first month attendance is kept for",
+        ));
+    }
+    Ok(month)
 }
 
 /// `YYYY-MM-DD`, a real date.
@@ -171,6 +184,17 @@ pub fn sheet(param: &str, value: &str) -> Result<Sheet, ParamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by Schemathesis: `GET /admin/v1/reports/attendance?month=0000-01` answered 500
+    /// (the XLSX writer cannot write a date before 1900).
+    #[test]
+    fn a_month_before_1900_is_refused() {
+        for value in ["0000-01", "1899-12"] {
+            let e = month("month", value).unwrap_err();
+            assert_eq!((e.code, e.value.as_str()), ("invalid_month", value));
+        }
+        assert_eq!(month("month", "1900-01").unwrap().year, 1900);
+    }
 
     #[test]
     fn errors_name_the_parameter_and_the_value() {

@@ -740,6 +740,27 @@ fn site_json(base: &Value, form: &SiteForm) -> Result<(Value, Vec<String>), Vec<
     }
 }
 
+/// The site form's reading of a submitted body (`application/x-www-form-urlencoded`), as
+/// `POST /console/sites/{site_id}` reads it: the fields, the form, and the site's JSON over
+/// `base` (the site as stored); the error lists the fields at fault. For the fuzz targets
+/// (`fuzz/`); not an API.
+#[doc(hidden)]
+pub fn read_site_form(base: &Value, body: &[u8]) -> Result<Value, Vec<String>> {
+    let fields = Fields(url::form_urlencoded::parse(body).into_owned().collect());
+    site_json(base, &SiteForm::read(&fields))
+        .map(|(site, _)| site)
+        .map_err(|errors| errors.into_iter().map(|e| e.field).collect())
+}
+
+/// The site form as the console shows it for `site`, read back: what re-saving the form
+/// unchanged writes. For the fuzz targets (`fuzz/`); not an API.
+#[doc(hidden)]
+pub fn resave_site_form(site: &Value) -> Result<Value, Vec<String>> {
+    site_json(site, &SiteForm::of(site))
+        .map(|(site, _)| site)
+        .map_err(|errors| errors.into_iter().map(|e| e.field).collect())
+}
+
 /// Where a core error about site `index` belongs on the site form.
 fn site_error(e: &daka_core::PolicyError, index: usize, keys: &[String]) -> FieldError {
     let prefix = format!("sites[{index}]");
