@@ -785,7 +785,9 @@ public protocol DakaDeviceProtocol: AnyObject, Sendable {
      * Starts the background sync loop: a round now, after every recorded punch, and every
      * `intervalSeconds`, reporting each round to the status listener. Replaces a loop
      * already running. Runs until `stopBackgroundSync()` or until this object is closed, or
-     * until a round fails with `DeviceRevoked`, which is reported and ends the loop.
+     * until a round fails with `DeviceRevoked`, which is reported and ends the loop. A round
+     * that fails with `Tls` is reported and the loop then waits for the next punch instead
+     * of retrying every interval.
      *
      * Errors: `InvalidInput` (`intervalSeconds`) outside 1 to 86 400 (one day); the loop
      * already running, if any, goes on.
@@ -811,7 +813,8 @@ public protocol DakaDeviceProtocol: AnyObject, Sendable {
      * a server's Retry-After is still honoured.
      *
      * Errors: `Offline` or `ServerBusy` when the round could not finish (nothing is lost:
-     * whatever was not answered stays queued, with backoff), `Unauthorized`, `NotEnrolled`,
+     * whatever was not answered stays queued, with backoff), `Tls` when the server's
+     * certificate was refused (not retried on its own), `Unauthorized`, `NotEnrolled`,
      * `DeviceRevoked` (an administrator revoked the device: the queue is kept, nothing more
      * is sent; enrol again with a new code).
      */
@@ -876,7 +879,8 @@ open class DakaDevice: DakaDeviceProtocol, @unchecked Sendable {
     /**
      * Opens the device database at `path` (created on first use, with a new device key).
      * `keyStore` seals the key at rest; `null` keeps it unprotected (tests, demos). Clocks
-     * are the system's (on Android: `CLOCK_BOOTTIME` and the kernel's boot id).
+     * are the system's: on Android `CLOCK_BOOTTIME` and the kernel's boot id, on iOS
+     * `mach_continuous_time` and the boot session's UUID (docs/protocol.md, "Clocks").
      */
 public static func `open`(path: String, keyStore: KeyStore?)throws  -> DakaDevice  {
     return try  FfiConverterTypeDakaDevice_lift(try rustCallWithError(FfiConverterTypeDakaError_lift) {
@@ -1255,7 +1259,9 @@ open func setStatusListener(listener: StatusListener?)  {try! rustCall() {
      * Starts the background sync loop: a round now, after every recorded punch, and every
      * `intervalSeconds`, reporting each round to the status listener. Replaces a loop
      * already running. Runs until `stopBackgroundSync()` or until this object is closed, or
-     * until a round fails with `DeviceRevoked`, which is reported and ends the loop.
+     * until a round fails with `DeviceRevoked`, which is reported and ends the loop. A round
+     * that fails with `Tls` is reported and the loop then waits for the next punch instead
+     * of retrying every interval.
      *
      * Errors: `InvalidInput` (`intervalSeconds`) outside 1 to 86 400 (one day); the loop
      * already running, if any, goes on.
@@ -1310,7 +1316,8 @@ open func stopBackgroundSync()async  -> UInt64  {
      * a server's Retry-After is still honoured.
      *
      * Errors: `Offline` or `ServerBusy` when the round could not finish (nothing is lost:
-     * whatever was not answered stays queued, with backoff), `Unauthorized`, `NotEnrolled`,
+     * whatever was not answered stays queued, with backoff), `Tls` when the server's
+     * certificate was refused (not retried on its own), `Unauthorized`, `NotEnrolled`,
      * `DeviceRevoked` (an administrator revoked the device: the queue is kept, nothing more
      * is sent; enrol again with a new code).
      */
@@ -1878,7 +1885,9 @@ public protocol StatusListener: AnyObject, Sendable {
     
     /**
      * A round failed: `Offline` and `ServerBusy` are retried by the background loop on its
-     * own; other errors need the app (for example `Unauthorized`: enrol again).
+     * own; other errors need the app (for example `Unauthorized`: enrol again; `Tls`: the
+     * server's certificate or the TLS options must change, and the loop waits for the next
+     * punch).
      */
     func onSyncFailed(error: DakaError) throws 
     
@@ -1967,7 +1976,9 @@ open func onSyncFinished(report: SyncReport)throws   {try rustCallWithError(FfiC
     
     /**
      * A round failed: `Offline` and `ServerBusy` are retried by the background loop on its
-     * own; other errors need the app (for example `Unauthorized`: enrol again).
+     * own; other errors need the app (for example `Unauthorized`: enrol again; `Tls`: the
+     * server's certificate or the TLS options must change, and the loop waits for the next
+     * punch).
      */
 open func onSyncFailed(error: DakaError)throws   {try rustCallWithError(FfiConverterTypeDakaError_lift) {
         uniffiCallStatus in
@@ -2771,6 +2782,26 @@ public struct DeviceOptions: Equatable, Hashable {
      * Limit for establishing a connection, in seconds (default 10); 1 to 3600.
      */
     public var connectTimeoutSeconds: UInt32?
+    /**
+     * More root certificates to trust besides the bundled public ones, each PEM (one or
+     * more `CERTIFICATE` blocks) or DER bytes: typically the company's CA. One that does
+     * not read is `InvalidInput` (`extraRootCertificates`).
+     */
+    public var extraRootCertificates: [Data]
+    /**
+     * Key pins: base64 SHA-256 of a SubjectPublicKeyInfo (`sha256/` prefix optional). When
+     * any is given, the server is accepted only if one matches its own key or a CA key that
+     * signed its chain, on top of the usual checks; otherwise sync fails with `Tls`
+     * (`pin_mismatch`). Pin at least two keys (the current and the next), so that the
+     * server can change its key without locking phones out.
+     */
+    public var certificatePins: [String]
+    /**
+     * Also trust the operating system's trust store (iOS: roots installed by device
+     * management). Default `false`; on Android `true` is `InvalidInput`
+     * (`platformTrustStore`): add the company CA in `extraRootCertificates` instead.
+     */
+    public var platformTrustStore: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2784,10 +2815,30 @@ public struct DeviceOptions: Equatable, Hashable {
          */requestTimeoutSeconds: UInt32? = nil, 
         /**
          * Limit for establishing a connection, in seconds (default 10); 1 to 3600.
-         */connectTimeoutSeconds: UInt32? = nil) {
+         */connectTimeoutSeconds: UInt32? = nil, 
+        /**
+         * More root certificates to trust besides the bundled public ones, each PEM (one or
+         * more `CERTIFICATE` blocks) or DER bytes: typically the company's CA. One that does
+         * not read is `InvalidInput` (`extraRootCertificates`).
+         */extraRootCertificates: [Data] = [], 
+        /**
+         * Key pins: base64 SHA-256 of a SubjectPublicKeyInfo (`sha256/` prefix optional). When
+         * any is given, the server is accepted only if one matches its own key or a CA key that
+         * signed its chain, on top of the usual checks; otherwise sync fails with `Tls`
+         * (`pin_mismatch`). Pin at least two keys (the current and the next), so that the
+         * server can change its key without locking phones out.
+         */certificatePins: [String] = [], 
+        /**
+         * Also trust the operating system's trust store (iOS: roots installed by device
+         * management). Default `false`; on Android `true` is `InvalidInput`
+         * (`platformTrustStore`): add the company CA in `extraRootCertificates` instead.
+         */platformTrustStore: Bool = false) {
         self.maxQueuedItems = maxQueuedItems
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.extraRootCertificates = extraRootCertificates
+        self.certificatePins = certificatePins
+        self.platformTrustStore = platformTrustStore
     }
 
     
@@ -2808,7 +2859,10 @@ public struct FfiConverterTypeDeviceOptions: FfiConverterRustBuffer {
             try DeviceOptions(
                 maxQueuedItems: FfiConverterOptionUInt64.read(from: &buf), 
                 requestTimeoutSeconds: FfiConverterOptionUInt32.read(from: &buf), 
-                connectTimeoutSeconds: FfiConverterOptionUInt32.read(from: &buf)
+                connectTimeoutSeconds: FfiConverterOptionUInt32.read(from: &buf), 
+                extraRootCertificates: FfiConverterSequenceData.read(from: &buf), 
+                certificatePins: FfiConverterSequenceString.read(from: &buf), 
+                platformTrustStore: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2816,6 +2870,9 @@ public struct FfiConverterTypeDeviceOptions: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.maxQueuedItems, into: &buf)
         FfiConverterOptionUInt32.write(value.requestTimeoutSeconds, into: &buf)
         FfiConverterOptionUInt32.write(value.connectTimeoutSeconds, into: &buf)
+        FfiConverterSequenceData.write(value.extraRootCertificates, into: &buf)
+        FfiConverterSequenceString.write(value.certificatePins, into: &buf)
+        FfiConverterBool.write(value.platformTrustStore, into: &buf)
     }
 }
 
@@ -2863,6 +2920,12 @@ public struct DeviceStatus: Equatable, Hashable {
      * Whether the background sync loop is running.
      */
     public var backgroundSync: Bool
+    /**
+     * Why the phone refused the server's certificate in the last sync round, as
+     * `code: reason` (see `DakaException.Tls`); `null` once a round reached the server.
+     * While set, background sync waits for the next punch instead of retrying.
+     */
+    public var tlsRefused: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2884,13 +2947,19 @@ public struct DeviceStatus: Equatable, Hashable {
          */queue: QueueStatus, 
         /**
          * Whether the background sync loop is running.
-         */backgroundSync: Bool) {
+         */backgroundSync: Bool, 
+        /**
+         * Why the phone refused the server's certificate in the last sync round, as
+         * `code: reason` (see `DakaException.Tls`); `null` once a round reached the server.
+         * While set, background sync waits for the next punch instead of retrying.
+         */tlsRefused: String?) {
         self.enrolled = enrolled
         self.deviceId = deviceId
         self.employeeId = employeeId
         self.policyVersion = policyVersion
         self.queue = queue
         self.backgroundSync = backgroundSync
+        self.tlsRefused = tlsRefused
     }
 
     
@@ -2914,7 +2983,8 @@ public struct FfiConverterTypeDeviceStatus: FfiConverterRustBuffer {
                 employeeId: FfiConverterOptionString.read(from: &buf), 
                 policyVersion: FfiConverterOptionUInt64.read(from: &buf), 
                 queue: FfiConverterTypeQueueStatus.read(from: &buf), 
-                backgroundSync: FfiConverterBool.read(from: &buf)
+                backgroundSync: FfiConverterBool.read(from: &buf), 
+                tlsRefused: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2925,6 +2995,7 @@ public struct FfiConverterTypeDeviceStatus: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.policyVersion, into: &buf)
         FfiConverterTypeQueueStatus.write(value.queue, into: &buf)
         FfiConverterBool.write(value.backgroundSync, into: &buf)
+        FfiConverterOptionString.write(value.tlsRefused, into: &buf)
     }
 }
 
@@ -6293,6 +6364,21 @@ enum DakaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
+     * The phone refused the server's certificate: `code` is `unknown_issuer` (a company CA
+     * not added, or something intercepting), `expired`, `not_yet_valid`, `name_mismatch`,
+     * `revoked`, `pin_mismatch`, `bad_certificate` or `handshake`. Not retried on its own:
+     * fix the server's certificate or the `DeviceOptions` (extra roots, pins); queued items
+     * stay queued.
+     */
+    case Tls(
+        /**
+         * The stable reason code (see above).
+         */code: String, 
+        /**
+         * The reason in words, with the server URL and the TLS library's detail.
+         */reason: String
+    )
+    /**
      * The server is overloaded or failing. Retryable, after `retry_after_seconds` if given.
      */
     case ServerBusy(
@@ -6426,29 +6512,33 @@ public struct FfiConverterTypeDakaError: FfiConverterRustBuffer {
         case 10: return .Offline(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 11: return .ServerBusy(
-            retryAfterSeconds: try FfiConverterOptionUInt64.read(from: &buf)
-            )
-        case 12: return .Unauthorized(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 13: return .DeviceRevoked(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 14: return .Refused(
+        case 11: return .Tls(
             code: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 15: return .BadPolicy(
+        case 12: return .ServerBusy(
+            retryAfterSeconds: try FfiConverterOptionUInt64.read(from: &buf)
+            )
+        case 13: return .Unauthorized(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 16: return .Storage(
+        case 14: return .DeviceRevoked(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .KeyStore(
+        case 15: return .Refused(
+            code: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 18: return .Internal(
+        case 16: return .BadPolicy(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 17: return .Storage(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 18: return .KeyStore(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 19: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -6514,44 +6604,50 @@ public struct FfiConverterTypeDakaError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .ServerBusy(retryAfterSeconds):
+        case let .Tls(code,reason):
             writeInt(&buf, Int32(11))
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .ServerBusy(retryAfterSeconds):
+            writeInt(&buf, Int32(12))
             FfiConverterOptionUInt64.write(retryAfterSeconds, into: &buf)
             
         
         case let .Unauthorized(reason):
-            writeInt(&buf, Int32(12))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .DeviceRevoked(reason):
             writeInt(&buf, Int32(13))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Refused(code,reason):
+        case let .DeviceRevoked(reason):
             writeInt(&buf, Int32(14))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Refused(code,reason):
+            writeInt(&buf, Int32(15))
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
         
         case let .BadPolicy(reason):
-            writeInt(&buf, Int32(15))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Storage(reason):
             writeInt(&buf, Int32(16))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .KeyStore(reason):
+        case let .Storage(reason):
             writeInt(&buf, Int32(17))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .KeyStore(reason):
             writeInt(&buf, Int32(18))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(19))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -7614,6 +7710,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
+    typealias SwiftType = [Data]
+
+    public static func write(_ value: [Data], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterData.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Data] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Data]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterData.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAttachment: FfiConverterRustBuffer {
     typealias SwiftType = [Attachment]
 
@@ -8383,7 +8504,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_daka_ffi_checksum_method_dakadevice_set_status_listener() != 60148) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_daka_ffi_checksum_method_dakadevice_start_background_sync() != 24761) {
+    if (uniffi_daka_ffi_checksum_method_dakadevice_start_background_sync() != 60290) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_daka_ffi_checksum_method_dakadevice_status() != 30304) {
@@ -8392,7 +8513,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_daka_ffi_checksum_method_dakadevice_stop_background_sync() != 59280) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_daka_ffi_checksum_method_dakadevice_sync_now() != 25541) {
+    if (uniffi_daka_ffi_checksum_method_dakadevice_sync_now() != 23477) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_daka_ffi_checksum_method_logsink_log() != 23440) {
@@ -8410,10 +8531,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_daka_ffi_checksum_method_statuslistener_on_sync_finished() != 56701) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_daka_ffi_checksum_method_statuslistener_on_sync_failed() != 7713) {
+    if (uniffi_daka_ffi_checksum_method_statuslistener_on_sync_failed() != 6316) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_daka_ffi_checksum_constructor_dakadevice_open() != 21785) {
+    if (uniffi_daka_ffi_checksum_constructor_dakadevice_open() != 37479) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_daka_ffi_checksum_constructor_dakadevice_open_with_options() != 58562) {

@@ -50,6 +50,9 @@ public final class FakeDakaDevice: DakaDeviceProtocol, @unchecked Sendable {
     /// The listener the app set, and the background loop's interval while it runs.
     public private(set) var listener: StatusListener?
     public private(set) var backgroundSyncInterval: UInt32?
+    /// What `status().tlsRefused` reports: `code: reason` of a refused server certificate
+    /// (see `DakaError.Tls`), or `nil`. Set it to show the app's TLS-refused state.
+    public var tlsRefused: String?
 
     private var failures: [DakaCall: [DakaError]] = [:]
     private var counter = 0
@@ -215,7 +218,8 @@ public final class FakeDakaDevice: DakaDeviceProtocol, @unchecked Sendable {
         try enter(.status, needsIdentity: false)
         return DeviceStatus(enrolled: identityValue != nil, deviceId: identityValue?.deviceId,
                             employeeId: identityValue?.employeeId, policyVersion: identityValue == nil ? nil : 1,
-                            queue: queue, backgroundSync: backgroundSyncInterval != nil)
+                            queue: queue, backgroundSync: backgroundSyncInterval != nil,
+                            tlsRefused: tlsRefused)
     }
 
     public func stopBackgroundSync() async -> UInt64 {

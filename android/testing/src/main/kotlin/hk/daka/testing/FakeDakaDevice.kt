@@ -103,6 +103,12 @@ class FakeDakaDevice(
     var backgroundSyncInterval: UInt? = null
         private set
 
+    /**
+     * What `status().tlsRefused` reports: `code: reason` of a refused server certificate
+     * (see `DakaException.Tls`), or `null`. Set it to show the app's TLS-refused state.
+     */
+    var tlsRefused: String? = null
+
     /** Every call made, in order. */
     val calls: MutableList<DakaCall> = mutableListOf()
 
@@ -243,6 +249,7 @@ class FakeDakaDevice(
             policyVersion = policyVersion.takeIf { identity != null },
             queue = queue,
             backgroundSync = backgroundSyncInterval != null,
+            tlsRefused = tlsRefused,
         )
     }
 
