@@ -610,8 +610,8 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
 /// Admission control: with the database held by another process, a push waits for it; a
 /// second push, behind a queue estimated longer than `max_push_wait`, is answered 503 `busy`
 /// at once, with a `Retry-After`, and stores nothing. Both are stored once when the lock goes.
-/// (The lock is SQLite's, taken through the database file: this test is about the queue in
-/// front of the storage, and the file lock is the one way to hold that queue still.)
+/// (The lock is taken from another connection, SQLite's file lock or a PostgreSQL table lock:
+/// this test is about the queue in front of the storage, and a lock holds that queue still.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     let ts = TestServer::start_with(ServerOptions {
@@ -628,8 +628,7 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     assert_result(&warm_up[0], ItemStatus::Accepted, None);
 
     // Another process holds the database's write lock.
-    let lock = rusqlite::Connection::open(ts.db_path()).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let lock = ts.hold_write_lock();
     let record = first.good_record();
     let waiting = {
         let client = ts.client();
@@ -686,7 +685,7 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
 
     // The lock goes: the waiting push is stored, and the refused one is accepted when sent
     // again (it was never stored).
-    lock.execute_batch("ROLLBACK").unwrap();
+    lock.release();
     let answer = waiting.await.unwrap().unwrap();
     assert_result(&answer.results[0], ItemStatus::Accepted, None);
     let again = ts

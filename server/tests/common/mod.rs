@@ -305,6 +305,41 @@ impl TestServer {
         format!("{}{path}", self.server.url())
     }
 
+    /// Takes the database's write lock from another connection, as another process would,
+    /// and holds it until [`HeldLock::release`]: SQLite's file lock (`BEGIN IMMEDIATE`), or
+    /// on PostgreSQL the `device` table in `EXCLUSIVE` mode, which every push waits for.
+    pub(crate) fn hold_write_lock(&self) -> HeldLock {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let target = match &self.db.pg {
+            Some(pg) => Ok(pg.url().to_owned()),
+            None => Err(self.db.location()),
+        };
+        let thread = std::thread::spawn(move || match target {
+            Ok(url) => {
+                let mut client = pg_client(&url);
+                let mut tx = client.transaction().unwrap();
+                tx.batch_execute("LOCK TABLE device IN EXCLUSIVE MODE")
+                    .unwrap();
+                ready_tx.send(()).unwrap();
+                let _ = release_rx.recv();
+                tx.rollback().unwrap();
+            }
+            Err(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                ready_tx.send(()).unwrap();
+                let _ = release_rx.recv();
+                conn.execute_batch("ROLLBACK").unwrap();
+            }
+        });
+        ready_rx.recv().expect("the lock is taken");
+        HeldLock {
+            release: release_tx,
+            thread,
+        }
+    }
+
     /// Whether this server runs on PostgreSQL.
     pub(crate) fn on_postgres(&self) -> bool {
         self.db.pg.is_some()
@@ -840,5 +875,19 @@ pub(crate) fn decision_item_at(
         stream: format!("request:{request_id}"),
         kind: "decision".into(),
         body: serde_json::from_str(&signed.to_json().unwrap()).unwrap(),
+    }
+}
+
+/// The database's write lock held by another connection: see [`TestServer::hold_write_lock`].
+pub(crate) struct HeldLock {
+    release: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl HeldLock {
+    /// Gives the lock back (rolls the holding transaction back).
+    pub(crate) fn release(self) {
+        drop(self.release);
+        self.thread.join().unwrap();
     }
 }
