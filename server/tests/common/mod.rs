@@ -307,7 +307,8 @@ impl TestServer {
 
     /// Takes the database's write lock from another connection, as another process would,
     /// and holds it until [`HeldLock::release`]: SQLite's file lock (`BEGIN IMMEDIATE`), or
-    /// on PostgreSQL the `device` table in `EXCLUSIVE` mode, which every push waits for.
+    /// on PostgreSQL the item ledger in `EXCLUSIVE` mode, which every push applying an item
+    /// waits for (reads, such as a bearer token's check, go on).
     pub(crate) fn hold_write_lock(&self) -> HeldLock {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
@@ -319,7 +320,7 @@ impl TestServer {
             Ok(url) => {
                 let mut client = pg_client(&url);
                 let mut tx = client.transaction().unwrap();
-                tx.batch_execute("LOCK TABLE device IN EXCLUSIVE MODE")
+                tx.batch_execute("LOCK TABLE item IN EXCLUSIVE MODE")
                     .unwrap();
                 ready_tx.send(()).unwrap();
                 let _ = release_rx.recv();
