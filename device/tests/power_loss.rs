@@ -1,6 +1,6 @@
 //! Power loss, not just process death: the device's store on a SQLite VFS that keeps, per
-//! file, only what `xSync` flushed (see `power/vfs/`), cut at random writes and syncs while
-//! the device punches and syncs against the real server on loopback.
+//! file, only what `xSync` flushed (the `daka-power-sim` crate), cut at random writes and
+//! syncs while the device punches and syncs against the real server on loopback.
 //!
 //! * `the_disk_keeps_what_was_flushed_and_nothing_else` and
 //!   `a_rollback_journal_deleted_without_a_directory_sync_comes_back_under_full`: the model
@@ -28,9 +28,9 @@ use std::time::Duration;
 
 use daka_core::punch::verify_chain;
 use daka_device::store::Synchronous;
+use daka_power_sim::{Landing, PowerSim};
 use power::run::{Outcome, Rig, Settings, run, scratch_dir};
-use power::vfs::{Landing, PowerSim};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 /// The cut falls among the first this many writes, syncs, truncations and deletions of a
 /// boot: a punch makes about ten, a sync round a few dozen.
@@ -55,12 +55,7 @@ fn seed(test: &str) -> u64 {
 }
 
 fn through(sim: &PowerSim, path: &std::path::Path) -> Connection {
-    Connection::open_with_flags_and_vfs(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        sim.vfs_name(),
-    )
-    .unwrap()
+    sim.connect(path).unwrap()
 }
 
 /// A new database made by `sql` with SQLite's normal VFS, closed, in a temporary directory.

@@ -1,9 +1,11 @@
 //! A model-based (state-machine) property test of the whole loop: two phones, a network that
 //! loses answers, fails with 5xx and 429 and partitions, and the reference server, which is
-//! restarted on its database file, while phones are killed and reopened, their clocks jump and
-//! the administrator publishes new policies. After every step and after a final drain, no
-//! acknowledged item is lost, none is duplicated, nothing unexpected is on the server, every
-//! chain is linear, and every server verdict equals the core engine's. See `daka_e2e::model`.
+//! restarted on its database file, while phones' processes die and their power goes at
+//! arbitrary writes of their stores, their clocks jump and the administrator publishes new
+//! policies. After every step and after a final drain, no acknowledged item is lost, none is
+//! duplicated, nothing unexpected is on the server, every chain is linear, and every server
+//! verdict equals the core engine's; after every death and cut the phone's store passes
+//! `integrity_check` and holds its whole chain. See `daka_e2e::model`.
 //!
 //! `DAKA_MODEL_STEPS` sets the total number of operations (default 100,000, in cases of
 //! `DAKA_MODEL_CASE_STEPS`, default 2,000); `DAKA_MODEL_SEED` replays a run;
@@ -62,6 +64,7 @@ fn the_whole_loop_keeps_its_guarantees_under_random_operations() {
         "faults",
         "restart_server",
         "kill_phone",
+        "power_cut",
         "clock_jump",
         "publish_policy",
     ] {
@@ -75,4 +78,10 @@ fn the_whole_loop_keeps_its_guarantees_under_random_operations() {
         "faults were injected"
     );
     assert!(stats.verdicts_checked > 0, "verdicts were checked");
+    assert!(
+        stats.kills.in_work > 0 && stats.power_cuts.in_work > 0,
+        "deaths and cuts fell inside a punch or a sync: {:?} {:?}",
+        stats.kills,
+        stats.power_cuts
+    );
 }

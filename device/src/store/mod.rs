@@ -19,9 +19,11 @@
 //! writer avoids `SQLITE_BUSY` entirely; `busy_timeout` covers a second process (a crash-test
 //! child or a debugging shell) holding the file briefly.
 //!
-//! [`StoreOpening`] is a hidden seam for the power-loss tests (`device/tests/power_loss.rs`):
-//! they open this same store through a SQLite VFS that simulates power cuts, and show what
-//! `synchronous=NORMAL` would lose. The product always opens with its default.
+//! [`StoreOpening`] is a hidden seam for the power-loss tests (`device/tests/power_loss.rs`)
+//! and the model-based test of the whole loop (`tests/src/model/`): they open this same store
+//! through a SQLite VFS that simulates power cuts and process deaths (the `daka-power-sim`
+//! crate), and show what `synchronous=NORMAL` would lose. The product always opens with its
+//! default.
 
 pub(crate) mod anchor;
 pub(crate) mod attachments;

@@ -22,7 +22,7 @@ use daka_server::api::admin::PunchList;
 use daka_server::{RunningServer, Seed, Server, ServerConfig, ServerOptions};
 use serde_json::json;
 
-use super::vfs::{PowerSim, Totals};
+use daka_power_sim::{PowerSim, Totals};
 
 const ADMIN_TOKEN: &str = "power-loss-test-admin-token-01";
 const CODE: &str = "POWER-E1001-0001";

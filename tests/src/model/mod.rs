@@ -1,9 +1,10 @@
 //! A model-based (state-machine) test of the whole loop: phones, a faulty network, the
 //! server. proptest-state-machine draws sequences of operations ([`ops::Op`]: punches,
-//! requests, sync rounds, network faults, server restarts, phone kills, clock jumps, policy
-//! publications) from [`ops::Ops`], applies each to the real system ([`system::World`]) and
-//! checks after every step, and after a final drain, what the real system did against what
-//! it acknowledged ([`ledger`]). A failing sequence is shrunk by deleting operations.
+//! requests, sync rounds, network faults, server restarts, phones' process deaths and power
+//! cuts at an arbitrary write of their stores, clock jumps, policy publications) from
+//! [`ops::Ops`], applies each to the real system ([`system::World`]) and checks after every
+//! step, and after a final drain, what the real system did against what it acknowledged
+//! ([`ledger`]). A failing sequence is shrunk by deleting operations.
 //!
 //! [`ModelTest`] is the proptest-state-machine glue; [`run`] runs a number of cases with a
 //! seeded RNG and returns the totals ([`stats::Stats`]).
@@ -55,6 +56,19 @@ impl StateMachineTest for ModelTest {
         let micros = started.elapsed().as_micros() as u64;
         stats::update(|s| s.drain_micros += micros);
     }
+}
+
+/// Applies one fixed sequence of operations to a fresh system, with the checks after every
+/// step and the final drain, panicking at the first violation: how a shrunk failure becomes a
+/// regression test. It adds to the run's totals ([`stats`]), so it runs in a test binary of its
+/// own.
+pub fn replay(ops: &[Op]) {
+    let state = RefState::default();
+    let mut world = ModelTest::init_test(&state);
+    for op in ops {
+        world = ModelTest::apply(world, &state, op.clone());
+    }
+    ModelTest::teardown(world, state);
 }
 
 /// How a run is sized and seeded.

@@ -3,7 +3,8 @@
 //!
 //! An operation names what happens to the whole loop: a phone punches or files a request, a
 //! phone syncs once, the network misbehaves for the next requests, the server restarts, a
-//! phone's process dies, a phone's wall clock jumps, the administrator publishes a policy.
+//! phone's process dies or its power goes at an arbitrary write of its store, a phone's wall
+//! clock jumps, the administrator publishes a policy.
 //! The reference state kept here is what generation needs (the phones' clock offsets, so a
 //! jump keeps them within bounds); what the real system acknowledged is kept by the checker
 //! ([`super::ledger`]), because outcomes such as verdicts are observed, not predicted.
@@ -13,11 +14,17 @@
 //! publication, which recomputes attendance) rare, so that 100,000 steps fit in minutes.
 
 use daka_core::punch::PunchKind;
+use daka_power_sim::Landing;
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
 
 /// Phones in the model, one employee each.
 pub const PHONES: usize = 2;
+
+/// A process death or a power cut falls at one of the first this many writes, syncs,
+/// truncations and deletions of the phone's store from when it is armed: a punch makes about
+/// ten, a sync round a few dozen. When the work ends first, the cut comes at its end.
+pub const MAX_CUT_OP: u8 = 24;
 
 /// Largest wall-clock offset a phone reaches through jumps, in minutes either way.
 pub const MAX_CLOCK_OFFSET_MIN: i32 = 240;
@@ -76,6 +83,46 @@ pub enum NetFault {
     Partition,
 }
 
+/// What a phone is doing when its process dies or its power goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Work {
+    /// Nothing: the store is idle.
+    Idle,
+    /// A punch of `kind` with evidence at `place`.
+    Punch {
+        /// The punch kind.
+        kind: PunchKind,
+        /// Where the evidence places it.
+        place: Place,
+    },
+    /// A sync round.
+    Sync,
+    /// A punch, then a sync round.
+    PunchThenSync {
+        /// The punch kind.
+        kind: PunchKind,
+        /// Where the evidence places it.
+        place: Place,
+    },
+}
+
+impl Work {
+    /// The punch of the work, if it has one.
+    pub fn punch(self) -> Option<(PunchKind, Place)> {
+        match self {
+            Work::Punch { kind, place } | Work::PunchThenSync { kind, place } => {
+                Some((kind, place))
+            }
+            Work::Idle | Work::Sync => None,
+        }
+    }
+
+    /// Whether the work runs a sync round.
+    pub fn syncs(self) -> bool {
+        matches!(self, Work::Sync | Work::PunchThenSync { .. })
+    }
+}
+
 /// One step of the model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -110,13 +157,37 @@ pub enum Op {
     },
     /// The server stops (draining) and starts again on the same database file and port.
     RestartServer,
-    /// Phone `phone`'s process dies: its `Device` is dropped without shutdown, in the middle
-    /// of a sync round after `during_sync_ms` ms when given, and opened again from its file.
+    /// Phone `phone`'s process dies at the `at_op`-th write, sync, truncation or deletion of
+    /// its store while it does `work` (or when the work ends first, then; a sync round of the
+    /// work is also cut short at an await point after `sync_ms` ms when given): every call
+    /// after it fails, the `Device` is dropped, and everything written before the death stays
+    /// (the OS page cache outlives the process). The phone then opens its file again.
     KillPhone {
         /// Index of the phone.
         phone: usize,
-        /// Cut a sync round short after this many milliseconds, or die idle.
-        during_sync_ms: Option<u8>,
+        /// The call of the store the process dies at, counted from the start of the work.
+        at_op: u8,
+        /// What the phone does meanwhile.
+        work: Work,
+        /// Drop the work's sync round after this many milliseconds.
+        sync_ms: Option<u8>,
+    },
+    /// Phone `phone`'s power goes at the `at_op`-th write, sync, truncation or deletion of its
+    /// store while it does `work` (or when the work ends first, then): every call after it
+    /// fails, the `Device` is dropped, and of what its store had not flushed the disk keeps
+    /// what `landing` says (nothing, a torn prefix, reordered sectors). The phone then boots
+    /// and opens its file again. `seed` drives the landing's random choices.
+    PowerCut {
+        /// Index of the phone.
+        phone: usize,
+        /// The call of the store the power goes at, counted from the start of the work.
+        at_op: u8,
+        /// What the phone does meanwhile.
+        work: Work,
+        /// What of the unflushed writes reached the disk.
+        landing: Landing,
+        /// The seed of the landing's random choices (torn points, sectors, garbage).
+        seed: u64,
     },
     /// Phone `phone`'s user moves its wall clock by `minutes` (the monotonic clock runs on).
     ClockJump {
@@ -148,6 +219,7 @@ impl Op {
             | Op::Submit { phone, .. }
             | Op::Sync { phone }
             | Op::KillPhone { phone, .. }
+            | Op::PowerCut { phone, .. }
             | Op::ClockJump { phone, .. } => Some(phone),
             Op::Faults { .. } | Op::RestartServer | Op::PublishPolicy { .. } | Op::Wait { .. } => {
                 None
@@ -164,6 +236,7 @@ impl Op {
             Op::Faults { .. } => "faults",
             Op::RestartServer => "restart_server",
             Op::KillPhone { .. } => "kill_phone",
+            Op::PowerCut { .. } => "power_cut",
             Op::ClockJump { .. } => "clock_jump",
             Op::PublishPolicy { .. } => "publish_policy",
             Op::Wait { .. } => "wait",
@@ -210,6 +283,24 @@ fn form() -> impl Strategy<Value = FormKind> {
     ]
 }
 
+fn work() -> impl Strategy<Value = Work> {
+    prop_oneof![
+        1 => Just(Work::Idle),
+        3 => (punch_kind(), place()).prop_map(|(kind, place)| Work::Punch { kind, place }),
+        3 => Just(Work::Sync),
+        3 => (punch_kind(), place())
+            .prop_map(|(kind, place)| Work::PunchThenSync { kind, place }),
+    ]
+}
+
+fn landing() -> impl Strategy<Value = Landing> {
+    prop_oneof![
+        Just(Landing::Lost),
+        Just(Landing::TornPrefix),
+        Just(Landing::Reordered),
+    ]
+}
+
 fn net_fault() -> impl Strategy<Value = NetFault> {
     prop_oneof![
         3 => Just(NetFault::LostResponse),
@@ -238,8 +329,21 @@ impl ReferenceStateMachine for Ops {
             70 => phone().prop_map(|phone| Op::Sync { phone }),
             120 => (net_fault(), 1u8..5).prop_map(|(fault, requests)| Op::Faults { fault, requests }),
             5 => Just(Op::RestartServer),
-            10 => (phone(), prop::option::weighted(0.7, 0u8..25))
-                .prop_map(|(phone, during_sync_ms)| Op::KillPhone { phone, during_sync_ms }),
+            8 => (phone(), 1..=MAX_CUT_OP, work(), prop::option::weighted(0.5, 0u8..25))
+                .prop_map(|(phone, at_op, work, sync_ms)| Op::KillPhone {
+                    phone,
+                    at_op,
+                    work,
+                    sync_ms,
+                }),
+            6 => (phone(), 1..=MAX_CUT_OP, work(), landing(), any::<u64>())
+                .prop_map(|(phone, at_op, work, landing, seed)| Op::PowerCut {
+                    phone,
+                    at_op,
+                    work,
+                    landing,
+                    seed,
+                }),
             120 => (phone(), -120i16..=120)
                 .prop_map(|(phone, minutes)| Op::ClockJump { phone, minutes }),
             2 => (0u8..4, 0u8..3).prop_map(|(shift, tol)| Op::PublishPolicy {

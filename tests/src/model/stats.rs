@@ -1,8 +1,42 @@
 //! Counts gathered across every case of a model run, printed at its end: cases, steps,
-//! operations by kind, faults injected, items checked and violations.
+//! operations by kind, faults injected, process deaths and power cuts, items checked and
+//! violations.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+/// Totals of the process deaths, or of the power cuts, of a run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CutCounts {
+    /// Cuts made.
+    pub total: u64,
+    /// Of those, cuts that fell at the armed call, inside the work (the others fell when the
+    /// work had ended).
+    pub in_work: u64,
+    /// Punch calls the cut made fail.
+    pub punches_interrupted: u64,
+    /// Of those, punches whose record the store kept anyway, taken into the ledger.
+    pub interrupted_kept: u64,
+    /// Unflushed write calls at the cuts (over every file).
+    pub writes_unflushed: u64,
+    /// Of those, writes the disk kept in part (power cuts only).
+    pub writes_torn: u64,
+}
+
+impl std::fmt::Display for CutCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} at a call inside the work; {} punches interrupted, {} of them kept; {} unflushed writes, {} torn)",
+            self.total,
+            self.in_work,
+            self.punches_interrupted,
+            self.interrupted_kept,
+            self.writes_unflushed,
+            self.writes_torn,
+        )
+    }
+}
 
 /// Totals of a run.
 #[derive(Debug, Default, Clone)]
@@ -38,6 +72,12 @@ pub struct Stats {
     /// Punches whose server findings differ from the phone's, by "phone codes → server
     /// codes".
     pub differing: BTreeMap<String, u64>,
+    /// Process deaths at a call of a phone's store, with everything written kept.
+    pub kills: CutCounts,
+    /// Power cuts at a call of a phone's store, with only what was flushed sure to be kept.
+    pub power_cuts: CutCounts,
+    /// Process deaths and power cuts by how the unflushed writes met the disk.
+    pub landings: BTreeMap<&'static str, u64>,
     /// Checks that failed.
     pub violations: u64,
 }
@@ -79,9 +119,14 @@ impl std::fmt::Display for Stats {
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
+        let landings: Vec<String> = self
+            .landings
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         write!(
             f,
-            "cases {}, steps {}; operations: {}; case set-up {:.1} s, drains and final checks {:.1} s; sync rounds {} (items accepted {}, resent and answered duplicate {}, refused {}; leave drafts refused on the phone {}); faults injected {} ({}); items checked {} ({} verdicts against the reference engine); violations {}",
+            "cases {}, steps {}; operations: {}; case set-up {:.1} s, drains and final checks {:.1} s; sync rounds {} (items accepted {}, resent and answered duplicate {}, refused {}; leave drafts refused on the phone {}); faults injected {} ({}); process deaths {}; power cuts {}; landings: {}; items checked {} ({} verdicts against the reference engine); violations {}",
             self.cases,
             self.steps,
             ops.join(", "),
@@ -94,6 +139,9 @@ impl std::fmt::Display for Stats {
             self.refused_drafts,
             self.faults.values().sum::<u64>(),
             faults.join(", "),
+            self.kills,
+            self.power_cuts,
+            landings.join(", "),
             self.items_checked,
             self.verdicts_checked,
             self.violations,

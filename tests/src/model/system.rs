@@ -9,33 +9,41 @@
 //! [`World::drain_and_check`] ends a case: faults off, every phone syncs until its queue is
 //! empty, and the server's state is compared with the ledger.
 //!
-//! A phone's "process kill" drops its [`Device`] without any shutdown (when
-//! `during_sync_ms` is given, in the middle of a sync round: the round's future is dropped at
-//! whatever await it reached) and opens a new one from the same file. SQLite closes its
-//! handle on drop, so this is a kill at an await point of the SDK, not a SIGKILL at an
-//! arbitrary instruction (that is `tests/crash.rs`); a power cut (lost writes the storage had
-//! not flushed) is not modelled here.
+//! Every phone opens its store through its own power-cut VFS ([`PowerSim`], named uniquely
+//! per phone and per case), with the shipped durability (WAL, `synchronous=FULL`). A phone's
+//! process death ([`Op::KillPhone`]) and its power cut ([`Op::PowerCut`]) use it the same way:
+//! the cut is armed at the n-th write, sync, truncation or deletion of the store, the phone
+//! punches and/or syncs until the cut falls or the work ends (then the cut falls there), the
+//! [`Device`] is dropped with every later call of its store failing, and the VFS decides what
+//! of the unflushed writes the file keeps: all of them at a process death (the OS page cache
+//! outlives the process), nothing, a torn prefix or reordered sectors at a power cut. A process
+//! death may also drop a sync round at an await point (`sync_ms`), with its request still on
+//! the way to the server. The phone then opens its file again and [`check_store`] checks it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use daka_core::evidence::{DeviceClock, Fix};
+use daka_core::protocol::ItemKind;
 use daka_core::protocol::request_stream;
+use daka_core::punch::{ChainAnchor, PunchKind, PunchRecord, verify_chain_from};
 use daka_device::engine::approvals::DraftError;
 use daka_device::outbox::ItemState;
+use daka_device::store::{StoreOpening, Synchronous};
 use daka_device::sync::client::ClientConfig;
 use daka_device::{ClockSource, Device, PunchInput, UnprotectedKeyStore};
+use daka_power_sim::{Landing, PowerSim};
 use daka_server::api::admin::PunchInfo;
 use daka_server::{RunningServer, Seed, Server, ServerConfig, ServerOptions};
 use serde_json::{Value, json};
 
 use super::ledger::{self, Filed, PhoneLedger, Policies};
-use super::ops::{FormKind, NetFault, Op, PHONES, Place};
+use super::ops::{FormKind, NetFault, Op, PHONES, Place, Work};
 use super::stats;
 use crate::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use crate::harness::{STORE, STORE_AP, all_punches, example_policy};
@@ -55,6 +63,12 @@ const DRAIN_ROUNDS: usize = 300;
 /// Metres per degree of longitude at the store's latitude, and per degree of latitude.
 const M_PER_DEG_LON: f64 = 111_320.0 * 0.925_4;
 const M_PER_DEG_LAT: f64 = 110_574.0;
+/// The phones' WAL checkpoint interval, in pages (SQLite's default is 1,000): a punch writes a
+/// handful, so checkpoints come every few punches and power cuts land in them too.
+const AUTOCHECKPOINT_PAGES: u32 = 64;
+
+/// Numbers the power-cut VFSes of the run: SQLite's VFS names are process-wide.
+static VFS_NUMBER: AtomicU64 = AtomicU64::new(0);
 
 /// True time of the model: the server's clock and the base of every phone's.
 pub struct SimTime {
@@ -107,6 +121,11 @@ struct Phone {
     path: PathBuf,
     clock: Arc<PhoneClock>,
     ledger: PhoneLedger,
+    /// The VFS its store is opened through.
+    sim: PowerSim,
+    /// The stored punches (their JSON, in chain order) verified at the last check after a
+    /// death or a cut.
+    checked: Vec<String>,
 }
 
 impl Phone {
@@ -131,6 +150,119 @@ pub struct World {
     step: usize,
     attachments: u64,
     _dir: tempfile::TempDir,
+}
+
+/// Counts a sync round's outcome in the run's totals.
+fn count_round(report: &daka_device::SyncReport) {
+    stats::update(|s| {
+        s.sync_rounds += 1;
+        s.accepted += report.accepted;
+        s.duplicates += report.duplicates;
+        s.refused += report.rejected;
+    });
+}
+
+fn landing_name(landing: Landing) -> &'static str {
+    match landing {
+        Landing::Lost => "lost",
+        Landing::TornPrefix => "torn prefix",
+        Landing::Reordered => "reordered",
+        Landing::ProcessDeath => "process death",
+    }
+}
+
+/// Checks phone `n`'s store after a process death or a power cut, against its ledger:
+/// `PRAGMA integrity_check` is `ok`; the stored chain verifies from seq 1 (signatures, hashes,
+/// links; the records verified at an earlier check must still be there byte for byte, and the
+/// rest is verified from the last of them); every punch the ledger holds (whose `punch` call
+/// returned) is stored at its seq with the same signature; and beyond them at most the punch
+/// whose call the cut interrupted, which is then taken into the ledger as its next link.
+/// Returns whether such a punch was kept.
+fn check_store(phone: &mut Phone, interrupted: bool) -> Result<bool, String> {
+    let who = phone.ledger.employee.clone();
+    let device = phone.device();
+    device
+        .store()
+        .integrity_check()
+        .map_err(|e| format!("phone {who}: after the cut: {e}"))?;
+    let payloads = device
+        .outbox()
+        .payloads_of_kind(ItemKind::Punch.as_str())
+        .map_err(|e| format!("phone {who}: reading the punches after the cut: {e}"))?;
+    let from = phone.checked.len();
+    if payloads.get(..from) != Some(&phone.checked[..]) {
+        let same = phone
+            .checked
+            .iter()
+            .zip(&payloads)
+            .take_while(|(a, b)| a == b)
+            .count();
+        return Err(format!(
+            "phone {who}: after the cut, the stored punch seq {} is gone or changed ({} stored, \
+             {from} verified before)",
+            same + 1,
+            payloads.len()
+        ));
+    }
+    let records = payloads[from.saturating_sub(1)..]
+        .iter()
+        .map(|p| PunchRecord::read_stored(p))
+        .collect::<Result<Vec<PunchRecord>, _>>()
+        .map_err(|e| format!("phone {who}: a stored punch does not read: {e}"))?;
+    let (anchor, new) = match from {
+        0 => (None, &records[..]),
+        _ => {
+            let last = &records[0];
+            let hash = last
+                .hash()
+                .map_err(|e| format!("phone {who}: a stored punch does not hash: {e}"))?;
+            let anchor = ChainAnchor {
+                device_id: last.body.device_id.clone(),
+                seq: last.body.seq,
+                hash,
+            };
+            (Some(anchor), &records[1..])
+        }
+    };
+    verify_chain_from(&phone.ledger.public_key, anchor.as_ref(), new)
+        .map_err(|e| format!("phone {who}: the stored chain does not verify after the cut: {e}"))?;
+    let recorded = &phone.ledger.records;
+    for (index, acked) in recorded.iter().enumerate().skip(from) {
+        match new.get(index - from) {
+            Some(stored) if stored.body.id == acked.body.id && stored.sig == acked.sig => {}
+            Some(stored) => {
+                return Err(format!(
+                    "phone {who}: after the cut, seq {} is {}, the acknowledged punch was {}",
+                    index + 1,
+                    stored.body.id,
+                    acked.body.id
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "phone {who}: the cut lost acknowledged punches: {} recorded, {} stored",
+                    recorded.len(),
+                    payloads.len()
+                ));
+            }
+        }
+    }
+    let kept = match &new[recorded.len() - from..] {
+        [] => false,
+        [survivor] if interrupted => {
+            phone.ledger.record(survivor.clone())?;
+            true
+        }
+        extra => {
+            return Err(format!(
+                "phone {who}: after the cut the store holds {} punches nobody was told of (a \
+                 punch interrupted: {interrupted})",
+                extra.len()
+            ));
+        }
+    };
+    phone.checked = payloads;
+    Ok(kept)
 }
 
 /// Fails the case: counts the violation and panics with what broke, so proptest shrinks.
@@ -208,8 +340,13 @@ fn seed(policy: &Value) -> Seed {
     Seed::from_json(&seed.to_string(), None).expect("the model's seed is valid")
 }
 
-fn open_phone(path: &Path, clock: &Arc<PhoneClock>) -> Device {
+fn open_phone(path: &Path, clock: &Arc<PhoneClock>, sim: &PowerSim) -> Device {
     Device::builder(path)
+        .store_opening(StoreOpening {
+            vfs: Some(sim.vfs_name().to_string()),
+            synchronous: Synchronous::Full,
+            wal_autocheckpoint: Some(AUTOCHECKPOINT_PAGES),
+        })
         .clock(clock.clone())
         .key_store(&UnprotectedKeyStore)
         .client(ClientConfig {
@@ -264,7 +401,11 @@ impl World {
                 boot_id: format!("model-boot-{n}"),
             });
             let path = dir.path().join(format!("{employee}.db"));
-            let device = open_phone(&path, &clock);
+            let number = VFS_NUMBER.fetch_add(1, Ordering::Relaxed);
+            let sim = PowerSim::register(&format!("daka-model-{number}-{employee}"), number);
+            // Every file rewritten after a cut is read back and compared with the model.
+            sim.verify_restores(true);
+            let device = open_phone(&path, &clock, &sim);
             let identity = rt
                 .block_on(device.enroll(
                     &proxy.url(),
@@ -290,6 +431,8 @@ impl World {
                 device: Some(device),
                 path,
                 clock,
+                sim,
+                checked: Vec::new(),
             });
         }
         let server_addr = server.addr();
@@ -348,8 +491,23 @@ impl World {
             Op::RestartServer => self.restart_server(),
             Op::KillPhone {
                 phone,
-                during_sync_ms,
-            } => self.kill_phone(phone, during_sync_ms),
+                at_op,
+                work,
+                sync_ms,
+            } => {
+                self.advance_for(work);
+                self.cut(phone, at_op, work, sync_ms, Landing::ProcessDeath, None);
+            }
+            Op::PowerCut {
+                phone,
+                at_op,
+                work,
+                landing,
+                seed,
+            } => {
+                self.advance_for(work);
+                self.cut(phone, at_op, work, None, landing, Some(seed));
+            }
             Op::ClockJump { phone, minutes } => {
                 self.phones[phone]
                     .clock
@@ -364,9 +522,20 @@ impl World {
         }
     }
 
-    fn punch(&mut self, n: usize, kind: daka_core::punch::PunchKind, place: Place) {
-        let phone = &mut self.phones[n];
-        let clock = phone.clock.now();
+    /// Time passes before a cut's work as before the same work alone.
+    fn advance_for(&self, work: Work) {
+        match work {
+            Work::Idle => {}
+            Work::Sync => self.time.advance_ms(5_000),
+            Work::Punch { .. } | Work::PunchThenSync { .. } => {
+                self.time.advance_ms(600_000 * (1 + (self.step % 5) as i64))
+            }
+        }
+    }
+
+    /// A punch of `kind` with evidence at `place`, as phone `n` makes it now.
+    fn punch_input(&self, n: usize, kind: PunchKind, place: Place) -> PunchInput {
+        let clock = self.phones[n].clock.now();
         let jitter = (self.step % 7) as f64 - 3.0;
         let fix = |east_m: f64, accuracy_m: f64| Fix {
             lon: STORE.0 + (east_m + jitter * 0.3) / M_PER_DEG_LON,
@@ -386,15 +555,21 @@ impl World {
             Place::Wifi => (None, vec![STORE_AP.to_string()]),
             Place::WifiAway => (Some(fix(400.0, 10.0)), vec![STORE_AP.to_string()]),
         };
+        PunchInput {
+            kind,
+            fix,
+            more_fixes: Vec::new(),
+            wifi_bssids: wifi,
+            face: None,
+        }
+    }
+
+    fn punch(&mut self, n: usize, kind: PunchKind, place: Place) {
+        let input = self.punch_input(n, kind, place);
+        let phone = &mut self.phones[n];
         let outcome = phone
             .device()
-            .punch(PunchInput {
-                kind,
-                fix,
-                more_fixes: Vec::new(),
-                wifi_bssids: wifi,
-                face: None,
-            })
+            .punch(input)
             .unwrap_or_else(|e| violation(format!("phone {n}: the punch failed: {e}")));
         if let Some(record) = outcome.record {
             ok_or_violation(phone.ledger.record(record));
@@ -468,12 +643,7 @@ impl World {
             .block_on(async { tokio::time::timeout(ROUND_LIMIT, device.sync_now(&|_| {})).await })
             .unwrap_or_else(|_| violation(format!("phone {n}: a sync round hung")))
             .unwrap_or_else(|e| violation(format!("phone {n}: sync failed: {e}")));
-        stats::update(|s| {
-            s.sync_rounds += 1;
-            s.accepted += report.accepted;
-            s.duplicates += report.duplicates;
-            s.refused += report.rejected;
-        });
+        count_round(&report);
     }
 
     fn restart_server(&mut self) {
@@ -520,26 +690,89 @@ impl World {
         self.check_server_heads();
     }
 
-    fn kill_phone(&mut self, n: usize, during_sync_ms: Option<u8>) {
+    /// Phone `n`'s process dies or its power goes at the `at_op`-th call of its store during
+    /// `work` (see the module header); the phone opens its file again, and its store is
+    /// checked against the ledger ([`check_store`]).
+    fn cut(
+        &mut self,
+        n: usize,
+        at_op: u8,
+        work: Work,
+        sync_ms: Option<u8>,
+        landing: Landing,
+        seed: Option<u64>,
+    ) {
+        let input = work
+            .punch()
+            .map(|(kind, place)| self.punch_input(n, kind, place));
+        let rt = &self.rt;
         let phone = &mut self.phones[n];
-        let device = phone.device.take().expect("the phone is open");
-        if let Some(ms) = during_sync_ms {
-            self.rt.block_on(async {
-                let cut = Duration::from_millis(u64::from(ms));
-                let _ = tokio::time::timeout(cut, device.sync_now(&|_| {})).await;
-            });
+        let device = phone
+            .device
+            .take()
+            .expect("the phone is open between steps");
+        phone.sim.arm(u64::from(at_op));
+        // Whether a punch call failed because of the cut: its record may have landed.
+        let mut interrupted = false;
+        if let Some(input) = input {
+            match device.punch(input) {
+                Ok(outcome) => {
+                    if let Some(record) = outcome.record {
+                        ok_or_violation(phone.ledger.record(record));
+                    }
+                }
+                Err(_) if phone.sim.is_cut() => interrupted = true,
+                Err(e) => violation(format!("phone {n}: the punch failed without a cut: {e}")),
+            }
+        }
+        if work.syncs() && !phone.sim.is_cut() {
+            let limit = sync_ms.map_or(ROUND_LIMIT, |ms| Duration::from_millis(u64::from(ms)));
+            let round =
+                rt.block_on(async { tokio::time::timeout(limit, device.sync_now(&|_| {})).await });
+            match round {
+                Ok(Ok(report)) => count_round(&report),
+                Ok(Err(_)) if phone.sim.is_cut() => {}
+                Ok(Err(e)) => violation(format!("phone {n}: sync failed without a cut: {e}")),
+                Err(_) if sync_ms.is_some() => {}
+                Err(_) => violation(format!("phone {n}: a sync round hung")),
+            }
+        }
+        let in_work = phone.sim.is_cut();
+        if !in_work {
+            phone.sim.cut_now();
         }
         drop(device);
-        let device = open_phone(&phone.path, &phone.clock);
+        phone.sim.set_landing(Some(landing));
+        if let Some(seed) = seed {
+            phone.sim.reseed(seed);
+        }
+        let report = phone.sim.restore();
+        let device = open_phone(&phone.path, &phone.clock, &phone.sim);
         let identity = device
             .identity()
             .unwrap_or_else(|| violation(format!("phone {n} forgot its enrolment")));
         if identity.device_id != phone.ledger.device_id {
             violation(format!("phone {n} came back as {}", identity.device_id));
         }
-        // What it recorded before the kill is checked by the next punch (the chain must go
-        // on from the ledger's last record) and by the queue check after this step.
         phone.device = Some(device);
+        let kept = ok_or_violation(check_store(phone, interrupted));
+        stats::update(|s| {
+            let cuts = if landing == Landing::ProcessDeath {
+                &mut s.kills
+            } else {
+                &mut s.power_cuts
+            };
+            cuts.total += 1;
+            cuts.in_work += u64::from(in_work);
+            cuts.punches_interrupted += u64::from(interrupted);
+            cuts.interrupted_kept += u64::from(kept);
+            cuts.writes_unflushed += report.writes_unflushed;
+            cuts.writes_torn += report.writes_torn;
+            *s.landings.entry(landing_name(landing)).or_default() += 1;
+        });
+        // The next punch must continue the ledger's last record, which is now the store's
+        // (checked by `PhoneLedger::record`); the queue check follows this step.
+        self.check_server_heads();
     }
 
     fn publish_policy(&mut self, shift_m: u8, tolerance_m: u8) {

@@ -1,6 +1,8 @@
 //! The C side of the power-cut VFS: SQLite's entry points (`xOpen`, `xDelete`, `xAccess` and
 //! every file method), each forwarding to the unix VFS and telling the model in
-//! [`super::State`] what reached the page cache and what was flushed. After the cut, writes,
+//! [`super::State`] what reached the page cache and what was flushed (a file's data by its
+//! `xSync`, its directory's entries by a deletion with `syncDir` and by the first sync of a
+//! journal or WAL, as the unix VFS syncs the directory then). After the cut, writes,
 //! syncs, truncations, deletions, reads and opens fail; locks and the `-shm` wal-index still go
 //! to the unix VFS.
 
@@ -23,6 +25,9 @@ pub(super) struct SimFile {
     shared: *const Shared,
     /// The path, for a file whose durability is modelled; `None` for temporary files.
     path: Option<String>,
+    /// Whether the file's next successful sync also syncs its directory, as the unix VFS
+    /// does once for a journal or WAL opened with `SQLITE_OPEN_CREATE`.
+    dir_sync: bool,
 }
 
 static IO_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
@@ -120,6 +125,10 @@ pub(super) unsafe extern "C" fn sim_open(
             st.model(path).pending.push(Op::Create);
         }
         st.open_files += 1;
+        let journal =
+            ffi::SQLITE_OPEN_MAIN_JOURNAL | ffi::SQLITE_OPEN_SUPER_JOURNAL | ffi::SQLITE_OPEN_WAL;
+        let dir_sync =
+            tracked.is_some() && flags & ffi::SQLITE_OPEN_CREATE != 0 && flags & journal != 0;
         ptr::write(
             file as *mut SimFile,
             SimFile {
@@ -130,6 +139,7 @@ pub(super) unsafe extern "C" fn sim_open(
                 words,
                 shared,
                 path: tracked,
+                dir_sync,
             },
         );
         ffi::SQLITE_OK
@@ -157,9 +167,7 @@ pub(super) unsafe extern "C" fn sim_delete(
         }
         let rc = delete(shared.unix, name, sync_dir);
         if rc == ffi::SQLITE_OK && sync_dir != 0 {
-            let model = st.model(&path);
-            model.disk = None;
-            model.pending.clear();
+            st.sync_directory(&path);
         }
         rc
     }
@@ -273,6 +281,10 @@ unsafe extern "C" fn sim_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_i
         if rc == ffi::SQLITE_OK {
             st.totals.syncs += 1;
             st.model(path).flush();
+            if f.dir_sync {
+                f.dir_sync = false;
+                st.sync_directory(path);
+            }
         }
         rc
     }

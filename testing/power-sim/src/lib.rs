@@ -1,5 +1,10 @@
-//! A SQLite VFS that simulates power cuts: what a phone keeps of its files when the battery
-//! dies, when the flash keeps only what was flushed.
+//! daka-power-sim: a SQLite VFS that simulates power cuts and process deaths: what a phone
+//! keeps of its files when the battery dies (the flash keeps only what was flushed), or when
+//! only the app's process dies (the OS page cache keeps everything written). A test-only crate
+//! (`publish = false`), used by the device's power-loss test (`device/tests/power_loss.rs`) and
+//! by the model-based test of the whole loop (`tests/src/model/`); see `docs/reliability.md`.
+//! It links SQLite through the workspace's `rusqlite`, so the VFS is registered in the same
+//! SQLite the device's store opens its file with.
 //!
 //! [`PowerSim::register`] adds a VFS that wraps SQLite's own `unix` VFS: every call goes to the
 //! real files (so SQLite reads what the OS page cache would give it), and beside them the VFS
@@ -22,15 +27,22 @@
 //! * **reordered**: each sector of each unflushed write landed or not, independently, as a
 //!   disk without barriers may do; a write that would have grown the file may have grown it
 //!   with garbage instead of its data (SQLite's docs: new file space first holds garbage).
-//!   Directory changes (creations, deletions, truncations) land in order, up to a random point.
+//!   Directory changes (creations, deletions, truncations) land in order, up to a random point;
+//! * **process death**: only the process died, the OS did not: everything that reached the
+//!   page cache stays, the call the process died in included (it completed in the kernel; its
+//!   return never reached the process). Never chosen at random; set with
+//!   [`PowerSim::set_landing`].
 //!
 //! What SQLite's documentation says it relies on, and the model follows: a write never damages
 //! bytes it did not write (`SQLITE_IOCAP_POWERSAFE_OVERWRITE`, which the unix VFS declares);
-//! a file's data is durable after `xSync`; a newly created journal or WAL exists durably after
-//! its first `xSync` (the unix VFS then syncs its directory); a deletion with `syncDir` set is
-//! durable when `xDelete` returns, and one without it may be undone by the cut (the file comes
-//! back with its flushed content, as a rollback journal deleted at commit can under
-//! `synchronous=FULL`, which is why SQLite has `EXTRA`). Files without a name (temporary files)
+//! a file's data is durable after `xSync`; a deletion with `syncDir` set is durable when
+//! `xDelete` returns, and one without it may be undone by the cut (the file comes back with its
+//! flushed content, as a rollback journal deleted at commit can under `synchronous=FULL`, which
+//! is why SQLite has `EXTRA`). A directory sync makes every creation and deletion in the
+//! directory so far durable (what `fsync` of a directory does): the unix VFS syncs the
+//! directory at a deletion with `syncDir` and at the first `xSync` of a journal or WAL opened
+//! with `SQLITE_OPEN_CREATE`, so that sync also makes durable, say, the deletion of the
+//! rollback journal that switched a new database to WAL mode. Files without a name (temporary files)
 //! are passed through: they do not outlive a reboot anyway.
 //!
 //! Limits: one process; the files' durable state at [`PowerSim::boot`] is what is on the real
@@ -54,30 +66,32 @@ use shim::{SimFile, sim_access, sim_delete, sim_open};
 
 /// How the page cache met the disk at one cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Landing {
+pub enum Landing {
     /// Nothing unflushed survived.
     Lost,
     /// The unflushed changes landed in order up to a random sector.
     TornPrefix,
     /// Each unflushed sector landed or not, independently.
     Reordered,
+    /// Only the process died: every change in the page cache stays.
+    ProcessDeath,
 }
 
 /// What one [`PowerSim::restore`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CutReport {
+pub struct CutReport {
     /// How the page cache met the disk.
-    pub(crate) landing: Landing,
+    pub landing: Landing,
     /// Unflushed write calls at the cut (over every file).
-    pub(crate) writes_unflushed: u64,
+    pub writes_unflushed: u64,
     /// Of those, written whole to the disk.
-    pub(crate) writes_landed: u64,
+    pub writes_landed: u64,
     /// Of those, written in part: some sectors on the disk, some not.
-    pub(crate) writes_torn: u64,
+    pub writes_torn: u64,
     /// Deletions without a directory sync that the cut undid: the file came back.
-    pub(crate) deletions_undone: u64,
+    pub deletions_undone: u64,
     /// Files rewritten to their state after the cut.
-    pub(crate) files_changed: u64,
+    pub files_changed: u64,
 }
 
 impl CutReport {
@@ -95,25 +109,25 @@ impl CutReport {
 
 /// Sums over every cut of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Totals {
+pub struct Totals {
     /// Cuts restored.
-    pub(crate) cuts: u64,
-    /// Cuts by landing: lost, torn prefix, reordered.
-    pub(crate) by_landing: [u64; 3],
+    pub cuts: u64,
+    /// Cuts by landing: lost, torn prefix, reordered, process death.
+    pub by_landing: [u64; 4],
     /// Unflushed write calls at the cuts.
-    pub(crate) writes_unflushed: u64,
+    pub writes_unflushed: u64,
     /// Of those, landed whole.
-    pub(crate) writes_landed: u64,
+    pub writes_landed: u64,
     /// Of those, torn.
-    pub(crate) writes_torn: u64,
+    pub writes_torn: u64,
     /// Deletions the cuts undid.
-    pub(crate) deletions_undone: u64,
+    pub deletions_undone: u64,
     /// `xSync` calls that completed.
-    pub(crate) syncs: u64,
+    pub syncs: u64,
     /// Write calls that reached the page cache.
-    pub(crate) writes: u64,
+    pub writes: u64,
     /// Cuts by the call they fell at: a write, a sync, a truncation, a deletion.
-    pub(crate) cut_at: [u64; 4],
+    pub cut_at: [u64; 4],
 }
 
 /// The calls a cut can fall at.
@@ -159,7 +173,7 @@ impl Shared {
 }
 
 /// A registered power-cut VFS. Registered VFSes live for the rest of the process.
-pub(crate) struct PowerSim {
+pub struct PowerSim {
     shared: &'static Shared,
     name: String,
 }
@@ -167,7 +181,7 @@ pub(crate) struct PowerSim {
 impl PowerSim {
     /// Registers a VFS named `name` (not as the default) whose random choices come from
     /// `seed`.
-    pub(crate) fn register(name: &str, seed: u64) -> PowerSim {
+    pub fn register(name: &str, seed: u64) -> PowerSim {
         // SAFETY: plain FFI calls; the VFS object and its name are leaked, so they outlive
         // every connection that may use them.
         let shared = unsafe {
@@ -211,13 +225,22 @@ impl PowerSim {
     }
 
     /// The VFS's name, for opening a connection through it.
-    pub(crate) fn vfs_name(&self) -> &str {
+    pub fn vfs_name(&self) -> &str {
         &self.name
+    }
+
+    /// A read-write connection to `path` (created if missing) through this VFS.
+    pub fn connect(&self, path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+        rusqlite::Connection::open_with_flags_and_vfs(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE,
+            self.vfs_name(),
+        )
     }
 
     /// Powers on: whatever the real files hold now is on the disk, nothing is in the page
     /// cache, and no cut is armed.
-    pub(crate) fn boot(&self) {
+    pub fn boot(&self) {
         let mut st = self.shared.state();
         assert_eq!(st.open_files, 0, "boot with files open through the VFS");
         st.files.clear();
@@ -227,46 +250,52 @@ impl PowerSim {
     }
 
     /// Arms a cut at the `nth` (1-based) write, sync, truncation or deletion from now.
-    pub(crate) fn arm(&self, nth: u64) {
+    pub fn arm(&self, nth: u64) {
         let mut st = self.shared.state();
         st.ops = 0;
         st.cut_at = Some(nth.max(1));
     }
 
     /// Makes every later cut land as `landing` (`None`: at random).
-    pub(crate) fn set_landing(&self, landing: Option<Landing>) {
+    pub fn set_landing(&self, landing: Option<Landing>) {
         self.shared.state().landing = landing;
+    }
+
+    /// Starts the random choices of later cuts (torn points, reordered sectors, garbage)
+    /// again from `seed`, so that a cut can be replayed on its own.
+    pub fn reseed(&self, seed: u64) {
+        self.shared.state().rng = fastrand::Rng::with_seed(seed);
     }
 
     /// Makes [`PowerSim::restore`] read every file it rewrites back and compare it with the
     /// disk the model decided on (a check of the model's own bookkeeping).
-    pub(crate) fn verify_restores(&self, verify: bool) {
+    pub fn verify_restores(&self, verify: bool) {
         self.shared.state().verify = verify;
     }
 
     /// Cuts the power now.
-    pub(crate) fn cut_now(&self) {
+    pub fn cut_now(&self) {
         self.shared.state().dead = true;
     }
 
     /// Whether the power is off.
-    pub(crate) fn is_cut(&self) -> bool {
+    pub fn is_cut(&self) -> bool {
         self.shared.state().dead
     }
 
     /// Mutating calls since [`PowerSim::arm`].
-    pub(crate) fn ops(&self) -> u64 {
+    pub fn ops(&self) -> u64 {
         self.shared.state().ops
     }
 
     /// The sums so far.
-    pub(crate) fn totals(&self) -> Totals {
+    pub fn totals(&self) -> Totals {
         self.shared.state().totals
     }
 
     /// After a cut, with every connection through this VFS closed: decides what reached the
     /// disk, rewrites the real files to it, and boots.
-    pub(crate) fn restore(&self) -> CutReport {
+    pub fn restore(&self) -> CutReport {
         let mut st = self.shared.state();
         assert!(st.dead, "restore without a cut");
         assert_eq!(
@@ -313,6 +342,14 @@ impl PowerSim {
     }
 }
 
+/// Dropping the handle frees the model's copies of the files (the registered VFS itself stays,
+/// as SQLite may still name it).
+impl Drop for PowerSim {
+    fn drop(&mut self) {
+        self.shared.state().files.clear();
+    }
+}
+
 impl State {
     /// Counts a mutating call; true when the power goes at it.
     fn tick(&mut self, call: Call) -> bool {
@@ -322,6 +359,17 @@ impl State {
             self.totals.cut_at[call as usize] += 1;
         }
         self.dead
+    }
+
+    /// The directory of `path` was synced: the creations and deletions of every file in it
+    /// are on the disk.
+    fn sync_directory(&mut self, path: &str) {
+        let dir = Path::new(path).parent();
+        for (other, model) in self.files.iter_mut() {
+            if Path::new(other).parent() == dir {
+                model.directory_synced();
+            }
+        }
     }
 
     /// The model of `path`, read from the real file the first time since boot.

@@ -1,6 +1,6 @@
 //! The disk model of the power-cut VFS: a file's flushed bytes and its unflushed changes, the
 //! changes cut into 512-byte sector pieces, how a cut decides which pieces landed (lost, torn
-//! prefix, reordered), and the rewrite of a real file to what landed. Pure data, no SQLite.
+//! prefix, reordered, all of them at a process death), and the rewrite of a real file to what landed. Pure data, no SQLite.
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
@@ -40,6 +40,23 @@ impl FileModel {
         let pending = std::mem::take(&mut self.pending);
         for piece in pieces(&pending) {
             apply(&mut self.disk, &piece.kind, None);
+        }
+    }
+
+    /// The file's directory was synced: whether a file exists at the path, and which one, is
+    /// on the disk as of the last creation or deletion; the data written since that creation
+    /// is not (it is still in the page cache).
+    pub(super) fn directory_synced(&mut self) {
+        let last = self
+            .pending
+            .iter()
+            .rposition(|op| matches!(op, Op::Create | Op::Delete));
+        if let Some(last) = last {
+            self.disk = match self.pending[last] {
+                Op::Create => Some(Vec::new()),
+                _ => None,
+            };
+            self.pending.drain(..=last);
         }
     }
 }
@@ -157,6 +174,7 @@ pub(super) fn land(
     let pieces = pieces(&model.pending);
     let keep: Vec<bool> = match landing {
         Landing::Lost => vec![false; pieces.len()],
+        Landing::ProcessDeath => vec![true; pieces.len()],
         Landing::TornPrefix => {
             let k = rng.usize(..=pieces.len());
             (0..pieces.len()).map(|i| i < k).collect()
@@ -196,7 +214,9 @@ pub(super) fn land(
                 e.1 += 1;
                 if *kept && here {
                     e.0 += 1;
-                    apply(&mut file, &piece.kind, Some(rng));
+                    // The page cache reads a hole as zeros; a disk may hold garbage there.
+                    let garbage = (landing != Landing::ProcessDeath).then_some(&mut *rng);
+                    apply(&mut file, &piece.kind, garbage);
                 } else if here && landing == Landing::Reordered && rng.u8(..4) == 0 {
                     // The size grew, the data did not arrive.
                     if let Some(f) = &mut file {
@@ -323,6 +343,41 @@ mod tests {
             torn += report.writes_torn;
         }
         assert!(torn > 0);
+    }
+
+    #[test]
+    fn a_process_death_keeps_every_change_in_order_and_holes_read_as_zeros() {
+        let model = FileModel {
+            disk: Some(vec![1; 512]),
+            pending: vec![write(1_024, 600), Op::Truncate(1_300), write(0, 10)],
+        };
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..50 {
+            let mut report = CutReport::new(Landing::ProcessDeath);
+            let after = land(&mut rng, Landing::ProcessDeath, &model, &mut report).unwrap();
+            let mut expected = vec![1u8; 512];
+            expected.resize(1_024, 0);
+            expected.extend((0..276).map(|i| i as u8));
+            expected[..10].copy_from_slice(&(0..10).collect::<Vec<u8>>());
+            assert_eq!(after, expected);
+            assert_eq!(
+                (
+                    report.writes_unflushed,
+                    report.writes_landed,
+                    report.writes_torn
+                ),
+                (2, 2, 0)
+            );
+        }
+        // A file deleted and created again: the new one, with its data.
+        let model = FileModel {
+            disk: Some(vec![1; 512]),
+            pending: vec![Op::Delete, Op::Create, write(0, 100)],
+        };
+        let mut report = CutReport::new(Landing::ProcessDeath);
+        let after = land(&mut rng, Landing::ProcessDeath, &model, &mut report);
+        assert_eq!(after, Some((0..100).collect::<Vec<u8>>()));
+        assert_eq!(report.deletions_undone, 0);
     }
 
     #[test]
