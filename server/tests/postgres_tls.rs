@@ -109,6 +109,9 @@ fn verify_full_accepts_the_right_ca_and_the_names_on_the_certificate() {
     let mut by_name = url.clone();
     by_name.set_host(Some("localhost")).unwrap();
     assert_tls(by_name.as_str());
+    // The SCRAM exchange is bound to the TLS session (SCRAM-SHA-256-PLUS): with
+    // `channel_binding=require` the client refuses to authenticate without it.
+    assert_tls(with_param(&url, "channel_binding", Some("require")).as_str());
     // The key-value form reads the same parameters.
     let (ca, _) = ca_files(&url);
     let kv = format!(
