@@ -9,7 +9,8 @@
 # The cluster lives in a temporary directory (data and unix socket), listens on a free TCP port
 # of 127.0.0.1 only, trusts local connections (it holds test data only) and keeps `fsync=on`:
 # the tests check durability semantics. It runs as the `postgres` user (PostgreSQL refuses
-# root). `initdb` comes from the distribution's `postgresql` package, installed when missing.
+# root). `initdb` comes from the distribution's `postgresql` package, installed when missing
+# (as is `openssl`).
 # The state file (default target/pg-cluster.env, or $DAKA_PG_STATE) records where it is.
 #
 # TLS: `start` also makes a throwaway CA and, signed by it, a server certificate for
@@ -33,6 +34,14 @@ find_bin() {
 }
 
 ensure_installed() {
+  if ! command -v openssl >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+    else
+      echo "pg.sh: openssl is missing (it makes the cluster's TLS certificates); install it" >&2
+      exit 1
+    fi
+  fi
   if [ -z "$(find_bin initdb)" ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
