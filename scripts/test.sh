@@ -31,14 +31,21 @@ awk '/^test result:/ { p += $4; f += $6 } END { printf "\nall Rust tests (SQLite
 
 step "server tests again on PostgreSQL (a throwaway cluster from scripts/pg.sh)"
 # The same daka-server suite, each test on a fresh database of its own; tests about the
-# SQLite file itself (its bytes, backups, write-ahead log) say so and pass over.
+# SQLite file itself (its bytes, backups, write-ahead log) say so and pass over. The cluster
+# also speaks TLS: the TLS tests (server/tests/postgres_tls.rs, and `daka serve` refusing a
+# wrong CA) connect as its TLS-only user.
 trap 'bash scripts/pg.sh stop' EXIT
 pg_url="$(bash scripts/pg.sh start)"
-DAKA_TEST_POSTGRES="$pg_url" cargo test -p daka-server --locked --no-fail-fast 2>&1 \
-  | tee target/cargo-test-postgres.log
+pg_tls_url="$(bash scripts/pg.sh url-tls)"
+{
+  DAKA_TEST_POSTGRES="$pg_url" DAKA_TEST_POSTGRES_TLS="$pg_tls_url" \
+    cargo test -p daka-server --locked --no-fail-fast 2>&1
+  DAKA_TEST_POSTGRES_TLS="$pg_tls_url" \
+    cargo test -p daka-cli --test serve --locked --no-fail-fast 2>&1
+} | tee target/cargo-test-postgres.log
 bash scripts/pg.sh stop
 trap - EXIT
-awk '/^test result:/ { p += $4; f += $6 } END { printf "\nserver tests on PostgreSQL: %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\nserver tests on PostgreSQL (with daka serve against its TLS): %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
 
 step "fuzzing: every parser of outside input, 10 s per target (cargo-fuzz, libFuzzer)"
 # Installs cargo-fuzz when missing; the stable toolchain takes its flags with

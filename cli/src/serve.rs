@@ -257,7 +257,7 @@ pub fn run(args: ServeArgs) -> u8 {
             &format!(
                 "listening on {} (database {}); Ctrl-C to stop",
                 server.url(),
-                args.db.display()
+                shown_db(&args.db)
             ),
         );
         say(
@@ -274,6 +274,16 @@ pub fn run(args: ServeArgs) -> u8 {
             }
         }
     })
+}
+
+/// The database as the start-up line shows it: a PostgreSQL URL without its password.
+fn shown_db(db: &std::path::Path) -> String {
+    match db.to_str() {
+        Some(url) if daka_server::storage::postgres::is_postgres_url(url) => {
+            daka_server::storage::postgres::redact(url)
+        }
+        _ => db.display().to_string(),
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what service managers and containers send). The handlers are

@@ -1,5 +1,6 @@
 //! `daka serve` as a process: it seeds, listens, logs one line per request, stops cleanly on
-//! SIGINT with status 0, and refuses a bad seed with status 2.
+//! SIGINT with status 0, and refuses a bad seed, or a PostgreSQL database whose certificate
+//! its URL's CA did not sign, with status 2.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -123,6 +124,37 @@ fn serve_refuses_a_bad_seed_with_status_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("seed organisations[0]"), "{stderr}");
+}
+
+/// Against the TLS cluster of `scripts/pg.sh` (`DAKA_TEST_POSTGRES_TLS`, from `pg.sh url-tls`:
+/// `sslmode=verify-full&sslrootcert=<dir>/ca.pem`); skipped without it.
+#[test]
+fn serve_refuses_a_database_whose_certificate_its_ca_did_not_sign() {
+    let Some(url) = std::env::var("DAKA_TEST_POSTGRES_TLS")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: set DAKA_TEST_POSTGRES_TLS (scripts/pg.sh url-tls)");
+        return;
+    };
+    // The other CA of the cluster's directory signed nothing.
+    assert!(url.ends_with("/ca.pem"), "{url}");
+    let url = format!("{}other-ca.pem", url.strip_suffix("ca.pem").unwrap());
+    let output = daka()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", &url])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let other = url.rsplit_once("sslrootcert=").unwrap().1;
+    assert!(
+        stderr.contains(&format!(
+            "the database's certificate is not issued by a CA of sslrootcert={other} \
+             (sslmode=verify-full)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
 }
 
 #[test]

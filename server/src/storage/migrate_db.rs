@@ -20,9 +20,9 @@
 
 use std::path::{Path, PathBuf};
 
+use r2d2_postgres::postgres::Transaction;
 use r2d2_postgres::postgres::binary_copy::BinaryCopyInWriter;
 use r2d2_postgres::postgres::types::{ToSql, Type};
-use r2d2_postgres::postgres::{NoTls, Transaction};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
@@ -203,12 +203,14 @@ pub fn migrate_sqlite_to_postgres(from: &Path, to: &str) -> Result<MigrateReport
         });
     }
 
-    let config = connect_config(to, &PostgresOptions::default()).map_err(target_err)?;
-    let database = config.get_dbname().unwrap_or("postgres").to_owned();
+    let connect_to = connect_config(to, &PostgresOptions::default()).map_err(target_err)?;
+    let database = connect_to
+        .config
+        .get_dbname()
+        .unwrap_or("postgres")
+        .to_owned();
     // The postgres client drives its connection on a runtime of its own: a plain thread.
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|e| target_err(StorageError::Unavailable(e.to_string())))?;
+    let mut client = connect_to.connect().map_err(target_err)?;
     let mut tx = client
         .transaction()
         .map_err(|e| target_err(StorageError::Database(e.to_string())))?;

@@ -124,11 +124,33 @@ pub(crate) struct PgDatabase {
     url: String,
 }
 
+/// The environment variable that runs the tests of TLS to PostgreSQL: the URL of the
+/// cluster's TLS-only user, with `sslmode=verify-full` and `sslrootcert` (`scripts/pg.sh
+/// url-tls` prints it). Unset, they are skipped.
+pub(crate) const POSTGRES_TLS_ENV: &str = "DAKA_TEST_POSTGRES_TLS";
+
+/// The TLS URL the TLS tests run with, if any.
+pub(crate) fn postgres_tls_url() -> Option<String> {
+    std::env::var(POSTGRES_TLS_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
 /// A connection to a PostgreSQL database of the tests; call it off the async threads
 /// ([`off_async`]).
 fn pg_client(url: &str) -> r2d2_postgres::postgres::Client {
-    r2d2_postgres::postgres::Client::connect(url, r2d2_postgres::postgres::NoTls)
-        .expect("connect to the test cluster")
+    try_pg_client(url).expect("connect to the test cluster")
+}
+
+/// [`pg_client`], failing softly. A URL that turns TLS off connects as it always did; one
+/// that asks for TLS connects through the server's own connector (with its `sslrootcert`).
+fn try_pg_client(url: &str) -> Result<r2d2_postgres::postgres::Client, String> {
+    if url.contains("sslmode=disable") {
+        r2d2_postgres::postgres::Client::connect(url, r2d2_postgres::postgres::NoTls)
+            .map_err(|e| e.to_string())
+    } else {
+        daka_server::storage::postgres::connect(url).map_err(|e| e.to_string())
+    }
 }
 
 /// Runs `f` on a plain thread: the blocking PostgreSQL client must not run on an async one.
@@ -163,9 +185,7 @@ impl Drop for PgDatabase {
     fn drop(&mut self) {
         let (admin, db) = (self.admin_url.clone(), self.name.clone());
         off_async(move || {
-            if let Ok(mut c) =
-                r2d2_postgres::postgres::Client::connect(&admin, r2d2_postgres::postgres::NoTls)
-            {
+            if let Ok(mut c) = try_pg_client(&admin) {
                 let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
             }
         });

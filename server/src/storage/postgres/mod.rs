@@ -9,10 +9,9 @@
 //! connection on a small runtime of its own, which must not be dropped on an async thread:
 //! [`PostgresStorage`] drops its pool on a plain thread.
 //!
-//! TLS to the database is not built in: connections are plain TCP or a unix socket, so the URL
-//! must say `sslmode=disable` or leave TLS optional (`prefer`, the default, then connects
-//! without it); `sslmode=require` is refused with a clear error. Run PostgreSQL on the same
-//! host or a private network, or put a TLS tunnel in between.
+//! TLS to the database is rustls (`tls.rs`), with libpq's `sslmode` (`disable` to
+//! `verify-full`) and `sslrootcert`, which `conninfo.rs` takes out of the connection string
+//! before the `postgres` crate reads the rest.
 //!
 //! Every method is one transaction at `READ COMMITTED`. What the SQLite storage gets from its
 //! single writer, this one gets from the database, so that instances sharing it keep the
@@ -37,6 +36,7 @@
 //! rows into the SQLite storage's column structs, so that a row is checked into the storage's
 //! types by one piece of code whatever the backend:
 //!
+//! * `conninfo.rs`, `tls.rs`: the connection string's TLS parameters and what they check;
 //! * `sql.rs`: error mapping, statement helpers, advisory locks;
 //! * `schema.rs`: the schema as code, `schema_version` and the migration lock;
 //! * `orgs.rs`, `devices.rs`, `items.rs`, `punches.rs`, `changes.rs`, `approvals.rs`,
@@ -47,6 +47,7 @@ mod approvals;
 mod attachments;
 mod attendance;
 mod changes;
+mod conninfo;
 mod console;
 mod console_admin;
 mod devices;
@@ -56,11 +57,12 @@ mod policy_drafts;
 mod punches;
 pub(crate) mod schema;
 mod sql;
+pub mod tls;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use r2d2_postgres::postgres::{self, Client, NoTls, Transaction};
+use r2d2_postgres::postgres::{self, Client, Transaction};
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
 
 use super::{Answer, ApprovalKey, ApprovalState, ConsoleSigner, ConsoleWrite};
@@ -79,6 +81,7 @@ use super::{DeviceRevocation, RevokeOutcome};
 use sql::map_err;
 
 pub use schema::SCHEMA_VERSION;
+pub use tls::{DbTls, DbTlsError, TlsMode};
 
 /// Connections a storage keeps at most, by default.
 pub const DEFAULT_POOL_SIZE: u32 = 16;
@@ -112,7 +115,7 @@ impl Default for PostgresOptions {
     }
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<tls::Connector>>;
 
 /// The PostgreSQL storage.
 pub struct PostgresStorage {
@@ -139,8 +142,8 @@ impl Drop for PostgresStorage {
     }
 }
 
-/// A URL with its password replaced, for messages.
-pub(crate) fn redact(url: &str) -> String {
+/// A database URL with its password replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             if u.password().is_some() {
@@ -148,53 +151,104 @@ pub(crate) fn redact(url: &str) -> String {
             }
             u.to_string()
         }
+        Err(_) if !is_postgres_url(url) => conninfo::redact_key_value(url)
+            .unwrap_or_else(|| "(unparsable connection string)".into()),
         Err(_) => "(unparsable URL)".into(),
     }
 }
 
+/// How to connect to one database: the `postgres` crate's settings and the TLS connector.
+pub(crate) struct ConnectTo {
+    /// Host, port, user, database, `sslmode` as the crate knows it, timeouts.
+    pub(crate) config: postgres::Config,
+    /// The URL's TLS settings, checked.
+    pub(crate) tls: DbTls,
+    /// Their rustls connector.
+    pub(crate) connector: tls::Connector,
+    /// The URL without its password, for messages.
+    pub(crate) target: String,
+}
+
+impl ConnectTo {
+    /// One connection. A certificate the URL's TLS settings refuse is
+    /// [`StorageError::Database`] (a setting to fix: trying again will not help), saying
+    /// what was checked; any other failure to connect is [`StorageError::Unavailable`].
+    pub(crate) fn connect(&self) -> Result<Client, StorageError> {
+        self.config
+            .connect(self.connector.clone())
+            .map_err(|e| self.connect_error(&e))
+    }
+
+    fn connect_error(&self, e: &postgres::Error) -> StorageError {
+        let target = &self.target;
+        let text = tls::chain(e);
+        match tls::refused_certificate(e, &self.tls) {
+            Some(hint) => {
+                StorageError::Database(format!("cannot connect to {target}: {hint}: {text}"))
+            }
+            None => StorageError::Unavailable(format!("cannot connect to {target}: {text}")),
+        }
+    }
+}
+
 /// The connection settings of `url` with `options`' timeouts: a URL that does not parse, or
-/// asks for TLS, is refused naming it (its password hidden).
+/// whose TLS settings cannot be used, is refused naming it (its password hidden) and the
+/// parameter at fault.
 pub(crate) fn connect_config(
     url: &str,
     options: &PostgresOptions,
-) -> Result<postgres::Config, StorageError> {
+) -> Result<ConnectTo, StorageError> {
     let target = redact(url);
-    let mut config: postgres::Config = url.parse().map_err(|e| {
-        StorageError::Database(format!("database URL {target} does not parse: {e}"))
+    let refused = |e: DbTlsError| StorageError::Database(format!("database URL {target}: {e}"));
+    let (rest, params) = conninfo::split(url).map_err(refused)?;
+    let tls = DbTls::from_params(&params).map_err(refused)?;
+    let mut config: postgres::Config = rest.parse().map_err(|e: postgres::Error| {
+        StorageError::Database(format!(
+            "database URL {target} does not parse: {}",
+            tls::chain(&e)
+        ))
     })?;
-    if config.get_ssl_mode() == postgres::config::SslMode::Require {
-        return Err(StorageError::Database(format!(
-            "database URL {target}: sslmode=require, but this build connects without TLS \
-             (use sslmode=disable, or a TLS tunnel)"
-        )));
-    }
+    config.ssl_mode(tls.mode.ssl_mode());
+    let connector = tls.connector().map_err(refused)?;
     let lock_ms = options.lock_timeout.as_millis().max(1);
     config.options(format!("-c lock_timeout={lock_ms}").as_str());
     config.connect_timeout(options.connect_timeout);
-    Ok(config)
+    Ok(ConnectTo {
+        config,
+        tls,
+        connector,
+        target,
+    })
+}
+
+/// One connection to the database at `url`, with its TLS settings as
+/// [`PostgresStorage::open`] reads them, outside any pool: for tools and checks. Blocking,
+/// and the client must be dropped on a plain thread (not an async one).
+pub fn connect(url: &str) -> Result<Client, StorageError> {
+    connect_config(url, &PostgresOptions::default())?.connect()
 }
 
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db?...`, or the
-    /// key-value form) and brings its schema up to date, under the migration lock.
+    /// key-value form) and brings its schema up to date, under the migration lock. TLS is as
+    /// the URL's `sslmode` and `sslrootcert` ask (see [`tls`]).
     pub fn open(url: &str, options: &PostgresOptions) -> Result<PostgresStorage, StorageError> {
-        let target = redact(url);
         if options.pool_size == 0 {
             return Err(StorageError::Database(
                 "pool_size: 0 connections; at least 1 is needed".into(),
             ));
         }
-        let config = connect_config(url, options)?;
-        let mut first = config
-            .connect(NoTls)
-            .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}")))?;
+        let to = connect_config(url, options)?;
+        let mut first = to.connect()?;
         schema::migrate(&mut first)?;
         drop(first);
+        tracing::info!(database = %to.target, tls = %to.tls.describe(), "connected to PostgreSQL");
+        let target = to.target.clone();
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(1))
             .connection_timeout(options.connect_timeout)
-            .build(PostgresConnectionManager::new(config, NoTls))
+            .build(PostgresConnectionManager::new(to.config, to.connector))
             .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}")))?;
         Ok(PostgresStorage {
             pool: Some(pool),
@@ -209,7 +263,8 @@ impl PostgresStorage {
 
     fn conn(
         &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StorageError> {
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<tls::Connector>>, StorageError>
+    {
         let pool = self
             .pool
             .as_ref()
