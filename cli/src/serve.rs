@@ -257,7 +257,7 @@ pub fn run(args: ServeArgs) -> u8 {
             &format!(
                 "listening on {} (database {}); Ctrl-C to stop",
                 server.url(),
-                args.db.display()
+                database_name(&args.db)
             ),
         );
         say(
@@ -274,6 +274,17 @@ pub fn run(args: ServeArgs) -> u8 {
             }
         }
     })
+}
+
+/// The database as the log names it: a SQLite file's path, or a PostgreSQL URL with its
+/// password hidden.
+fn database_name(db: &std::path::Path) -> String {
+    let text = db.display().to_string();
+    if daka_server::storage::postgres::is_postgres_url(&text) {
+        daka_server::storage::postgres::redact(&text)
+    } else {
+        text
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what service managers and containers send). The handlers are

@@ -31,6 +31,15 @@ const REQUEST_LOCK_CLASS: i32 = 0x6461_6b61;
 /// Maps a PostgreSQL error: a serialization failure, a deadlock or a lock wait past the
 /// lock timeout is [`StorageError::Busy`]; a lost or refused connection is
 /// [`StorageError::Unavailable`]; the rest is a database error.
+/// A PostgreSQL error for people: the client's kind ("db error") with what the database said
+/// (`FATAL: database "daka" does not exist`), which the error's `Display` alone leaves out.
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 pub(super) fn map_err(e: postgres::Error) -> StorageError {
     if let Some(code) = e.code() {
         if *code == SqlState::T_R_SERIALIZATION_FAILURE
@@ -45,15 +54,15 @@ pub(super) fn map_err(e: postgres::Error) -> StorageError {
             || *code == SqlState::CANNOT_CONNECT_NOW
             || *code == SqlState::TOO_MANY_CONNECTIONS
         {
-            return StorageError::Unavailable(e.to_string());
+            return StorageError::Unavailable(describe(&e));
         }
-        return StorageError::Database(e.to_string());
+        return StorageError::Database(describe(&e));
     }
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io {
-        return StorageError::Unavailable(e.to_string());
+        return StorageError::Unavailable(describe(&e));
     }
-    StorageError::Database(e.to_string())
+    StorageError::Database(describe(&e))
 }
 
 /// Whether a parameter is text holding a NUL character, which PostgreSQL text cannot hold
