@@ -35,6 +35,10 @@ const WITNESSES: usize = 2;
 const PER_ROUND: usize = 40;
 /// Items per push request.
 const BATCH: usize = 5;
+/// Longest a round's devices may take to deliver their backlogs.
+const ROUND_LIMIT: Duration = Duration::from_secs(120);
+/// Answers `retry` in a row after which a device gives up (the test then fails, naming it).
+const MAX_RETRIES_IN_A_ROW: usize = 100;
 /// A password in the database URL: the cluster trusts local connections and ignores it, and
 /// no instance may print it.
 const DB_PASSWORD: &str = "kill-test-secret-password";
@@ -57,8 +61,10 @@ struct Tally {
     committed_unanswered: usize,
     /// Requests to A that got no answer (cut off by the kill, or refused after it).
     a_failed: usize,
-    /// Requests to B, and what went wrong with any of them.
+    /// Requests to B; those it answered 503 `busy` (admission control: sent again after
+    /// `Retry-After`); and what went wrong with any other.
     b_requests: usize,
+    b_busy: usize,
     b_failures: Vec<String>,
     /// Items answered `retry` (sent again), and any refused.
     retried: usize,
@@ -96,10 +102,11 @@ impl Shared {
     }
 
     /// Sends `items` as requests of [`BATCH`] through `via` until every one is acknowledged;
-    /// when A does not answer, carries on through B. Gives up after 10 failures of B.
+    /// when A does not answer, carries on through B. Gives up after 10 failures of B, or
+    /// [`MAX_RETRIES_IN_A_ROW`] answers `retry` in a row.
     async fn deliver(&self, dev: &TestDevice, items: Vec<PushItem>, mut via: Via) {
         let mut pending: VecDeque<PushItem> = items.into();
-        let mut b_failures = 0;
+        let (mut b_failures, mut retries_in_a_row) = (0, 0);
         while !pending.is_empty() {
             let batch: Vec<PushItem> = pending.iter().take(BATCH).cloned().collect();
             if via == Via::A {
@@ -107,6 +114,7 @@ impl Shared {
             }
             let outcome = try_push(&self.http, self.url(via), &dev.token, &batch).await;
             let mut retry = false;
+            let mut wait = Duration::ZERO;
             {
                 let mut tally = self.tally.lock().unwrap();
                 match (via, outcome) {
@@ -122,11 +130,21 @@ impl Shared {
                             assert_eq!(r.id, pending[0].id, "results in the request's order");
                             match r.status {
                                 ItemStatus::Accepted | ItemStatus::Duplicate => {
+                                    retries_in_a_row = 0;
                                     tally.acknowledge(&r.id, via, r.status);
                                     pending.pop_front();
                                 }
                                 ItemStatus::Retry => {
                                     tally.retried += 1;
+                                    retries_in_a_row += 1;
+                                    if retries_in_a_row >= MAX_RETRIES_IN_A_ROW {
+                                        tally.b_failures.push(format!(
+                                            "device {}: {via:?} answered retry {retries_in_a_row} \
+                                             times in a row: {r:?}",
+                                            dev.device_id
+                                        ));
+                                        b_failures = 10;
+                                    }
                                     retry = true;
                                     break;
                                 }
@@ -145,6 +163,12 @@ impl Shared {
                             .extend(batch.iter().map(|i| i.id.clone()));
                         via = Via::B;
                     }
+                    // Admission control shedding load: an answer, honoured as the SDK does.
+                    (Via::B, Err(e)) if e.status == Some(503) && e.message.contains("\"busy\"") => {
+                        tally.b_requests += 1;
+                        tally.b_busy += 1;
+                        wait = Duration::from_secs(e.retry_after_s.unwrap_or(1));
+                    }
                     (Via::B, Err(e)) => {
                         tally.b_requests += 1;
                         tally
@@ -159,8 +183,9 @@ impl Shared {
                 return;
             }
             if retry {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                wait = wait.max(Duration::from_millis(20));
             }
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -345,7 +370,21 @@ async fn an_instance_killed_mid_push_loses_nothing_acknowledged() {
         }
 
         for task in pushers {
-            let (dev, ids) = task.await.unwrap();
+            let joined = tokio::time::timeout(ROUND_LIMIT, task).await;
+            let (dev, ids) = joined
+                .unwrap_or_else(|_| {
+                    let t = shared.tally.lock().unwrap();
+                    panic!(
+                        "round {round}: a device did not deliver within {ROUND_LIMIT:?}: {} \
+                         requests to B ({} busy), {} retried, B failures {:?}; B's log:\n{}",
+                        t.b_requests,
+                        t.b_busy,
+                        t.retried,
+                        t.b_failures,
+                        b.log()
+                    )
+                })
+                .unwrap();
             pushed.extend(ids.into_iter().map(|id| (id, dev.device_id.clone())));
             devices.push(dev);
         }
@@ -424,12 +463,13 @@ async fn an_instance_killed_mid_push_loses_nothing_acknowledged() {
          in flight in all; {} requests to A unanswered); {} items acknowledged ({by_a} by A, \
          {by_b} by B; {} committed by A with the answer lost, answered duplicate by B; {} \
          answered retry and sent again); {stored} stored, lost 0, stored twice 0; {} requests \
-         to B, 0 failed",
+         to B, 0 failed, {} answered 503 busy and sent again after Retry-After",
         elapsed.as_secs_f64(),
         tally.a_failed,
         tally.acked.len(),
         tally.committed_unanswered,
         tally.retried,
         tally.b_requests,
+        tally.b_busy,
     );
 }

@@ -168,6 +168,31 @@ pub(crate) async fn enrol(http: &reqwest::Client, url: &str, employee: &str) -> 
     enroll_at(url, issued["code"].as_str().unwrap()).await
 }
 
+/// A push not answered 200: the status (none when no answer came), the `Retry-After` in
+/// seconds, and what happened.
+#[derive(Debug)]
+pub(crate) struct PushFailure {
+    pub(crate) status: Option<u16>,
+    pub(crate) retry_after_s: Option<u64>,
+    pub(crate) message: String,
+}
+
+impl PushFailure {
+    fn new(status: Option<u16>, message: String) -> PushFailure {
+        PushFailure {
+            status,
+            retry_after_s: None,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for PushFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// `POST /v1/push` of `items` with `token`: the results of a 200 answer, or what went wrong
 /// instead (no answer, an answer cut off, another status).
 pub(crate) async fn try_push(
@@ -175,7 +200,7 @@ pub(crate) async fn try_push(
     url: &str,
     token: &str,
     items: &[PushItem],
-) -> Result<Vec<ItemResult>, String> {
+) -> Result<Vec<ItemResult>, PushFailure> {
     let r = http
         .post(format!("{url}/v1/push"))
         .bearer_auth(token)
@@ -184,22 +209,33 @@ pub(crate) async fn try_push(
         })
         .send()
         .await
-        .map_err(|e| format!("no answer: {e:?}"))?;
+        .map_err(|e| PushFailure::new(None, format!("no answer: {e:?}")))?;
     let status = r.status().as_u16();
+    let retry_after_s = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let text = r
         .text()
         .await
-        .map_err(|e| format!("{status}, the answer cut off: {e:?}"))?;
+        .map_err(|e| PushFailure::new(None, format!("{status}, the answer cut off: {e:?}")))?;
     if status != 200 {
-        return Err(format!("{status} {text}"));
+        return Err(PushFailure {
+            status: Some(status),
+            retry_after_s,
+            message: format!("{status} {text}"),
+        });
     }
-    let response: PushResponse =
-        serde_json::from_str(&text).map_err(|e| format!("200 but not a push answer: {e}"))?;
+    let response: PushResponse = serde_json::from_str(&text)
+        .map_err(|e| PushFailure::new(Some(status), format!("200 but not a push answer: {e}")))?;
     if response.results.len() != items.len() {
-        return Err(format!(
-            "{} results for {} items",
-            response.results.len(),
-            items.len()
+        return Err(PushFailure::new(
+            Some(status),
+            format!(
+                "{} results for {} items",
+                response.results.len(),
+                items.len()
+            ),
         ));
     }
     Ok(response.results)
