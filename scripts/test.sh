@@ -33,19 +33,23 @@ step "server tests again on PostgreSQL (a throwaway cluster from scripts/pg.sh)"
 # The same daka-server suite, each test on a fresh database of its own; tests about the
 # SQLite file itself (its bytes, backups, write-ahead log) say so and pass over. The cluster
 # also speaks TLS: the TLS tests (server/tests/postgres_tls.rs, and `daka serve` refusing a
-# wrong CA) connect as its TLS-only user.
+# wrong CA) connect as its TLS-only user. Then the process tests that need PostgreSQL (they
+# skip in the plain run): two `daka serve` processes on one database, one killed with SIGKILL
+# mid-push (its figures printed), and `daka migrate-db` / `daka verify-chains` on a copied
+# deployment.
 trap 'bash scripts/pg.sh stop' EXIT
 pg_url="$(bash scripts/pg.sh start)"
 pg_tls_url="$(bash scripts/pg.sh url-tls)"
 {
   DAKA_TEST_POSTGRES="$pg_url" DAKA_TEST_POSTGRES_TLS="$pg_tls_url" \
     cargo test -p daka-server --locked --no-fail-fast 2>&1
-  DAKA_TEST_POSTGRES_TLS="$pg_tls_url" \
-    cargo test -p daka-cli --test serve --locked --no-fail-fast 2>&1
+  DAKA_TEST_POSTGRES="$pg_url" DAKA_TEST_POSTGRES_TLS="$pg_tls_url" \
+    cargo test -p daka-cli --locked --no-fail-fast \
+    --test serve --test kill_instance --test migrate_db -- --nocapture 2>&1
 } | tee target/cargo-test-postgres.log
 bash scripts/pg.sh stop
 trap - EXIT
-awk '/^test result:/ { p += $4; f += $6 } END { printf "\nserver tests on PostgreSQL (with daka serve against its TLS): %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\nserver and process tests on PostgreSQL (and over its TLS): %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
 
 step "fuzzing: every parser of outside input, 10 s per target (cargo-fuzz, libFuzzer)"
 # Installs cargo-fuzz when missing; the stable toolchain takes its flags with
@@ -142,9 +146,10 @@ fi
 step "summary"
 echo "$android_summary"
 echo "$ios_summary"
-awk '/^test result:/ { p += $4; f += $6 } END { printf "server tests on PostgreSQL: %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
-# Every Rust test of the workspace, with daka-server's counted twice: on SQLite and on PostgreSQL.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests (server tests on SQLite and PostgreSQL): %d passed, %d failed\n", p, f }' \
+awk '/^test result:/ { p += $4; f += $6 } END { printf "server and process tests on PostgreSQL: %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
+# Every Rust test of the workspace, with daka-server's and the PostgreSQL process tests counted
+# twice: on SQLite (where the process tests skip) and on PostgreSQL.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "all Rust tests (server and process tests on SQLite and PostgreSQL): %d passed, %d failed\n", p, f }' \
   target/cargo-test.log target/cargo-test-postgres.log
 echo "$fuzz_summary"
 echo "$schemathesis_summary"

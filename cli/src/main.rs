@@ -7,7 +7,7 @@
 //! * `daka serve`: run the reference server (see docs/server.md).
 //! * `daka report`: the monthly attendance export, from the server's database file.
 //! * `daka migrate-db`: move a deployment from its SQLite file to PostgreSQL.
-//! * `daka verify-chains`: verify every device's chain on a running server.
+//! * `daka verify-chains`: verify every device's chain, on a running server or in its database.
 //! * `daka loadgen`: a load test of a server: a fleet of simulated phones drains its backlogs,
 //!   then every acknowledged punch is checked on the server.
 //!
@@ -114,10 +114,12 @@ enum Command {
     /// 2 refused (no such file, another schema version, a target that is not empty: nothing
     /// written), 1 the copy failed (nothing committed) or a chain does not verify.
     MigrateDb(migrate_db::MigrateDbArgs),
-    /// Ask a running server to verify every device's punch chain, one line per device.
+    /// Verify every device's punch chain, one line per device: through a running server
+    /// (--server, --admin-token) or in its database (--db, a SQLite file or a PostgreSQL URL).
     ///
     /// The check after a restore or a move to another database. Exit status: 0 every chain
-    /// verifies, 1 a chain does not (or the server could not be asked), 2 no admin token.
+    /// verifies, 1 a chain does not (or the server or database could not be read), 2 a usage
+    /// error (no admin token, no such file, a database without daka's tables).
     VerifyChains(verify_chains::VerifyChainsArgs),
 }
 

@@ -4,8 +4,9 @@
 //! rows in PostgreSQL) and the verification of every device's chain on the copy.
 //!
 //! Exit status: 0 copied and verified; 2 a usage error (no such file, a target that is not a
-//! PostgreSQL URL, a file at another schema version, a target that is not empty: nothing was
-//! written); 1 the copy failed (nothing committed) or a chain does not verify on the copy.
+//! PostgreSQL URL or does not parse, a file at another schema version, a target that is not
+//! empty: nothing was written); 1 the copy failed (the target unreachable, or nothing
+//! committed) or a chain does not verify on the copy.
 
 use std::path::PathBuf;
 
@@ -40,7 +41,8 @@ pub fn run(args: MigrateDbArgs) -> u8 {
                 MigrateError::SourceMissing(_)
                 | MigrateError::SourceTooOld { .. }
                 | MigrateError::SourceTooNew { .. }
-                | MigrateError::TargetNotEmpty { .. } => exit::MALFORMED,
+                | MigrateError::TargetNotEmpty { .. }
+                | MigrateError::TargetUrl(_) => exit::MALFORMED,
                 _ => exit::REJECTED,
             };
         }

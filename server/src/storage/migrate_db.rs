@@ -26,7 +26,7 @@ use r2d2_postgres::postgres::types::{ToSql, Type};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::postgres::{PostgresOptions, PostgresStorage, connect_config, redact, schema};
+use super::postgres::{PostgresOptions, PostgresStorage, connect_config, describe, redact, schema};
 use super::{Storage, StorageError};
 use crate::api::admin::{ChainCheck, check_chain};
 
@@ -110,6 +110,10 @@ pub enum MigrateError {
         /// Some of the tables found, comma-separated.
         tables: String,
     },
+    /// The target URL does not parse, or asks for what this build cannot do (TLS); the
+    /// message names the URL, its password hidden.
+    #[error("--to: {0}")]
+    TargetUrl(String),
     /// The target cannot be reached or refused a statement.
     #[error("--to {target}: {source}")]
     Target {
@@ -174,6 +178,9 @@ pub fn migrate_sqlite_to_postgres(from: &Path, to: &str) -> Result<MigrateReport
         path: from.to_path_buf(),
         message: e.to_string(),
     };
+    // The arguments first: a URL that does not parse is refused before anything is opened.
+    let config = connect_config(to, &PostgresOptions::default())
+        .map_err(|e| MigrateError::TargetUrl(e.to_string()))?;
     if !from.is_file() {
         return Err(MigrateError::SourceMissing(from.to_path_buf()));
     }
@@ -203,24 +210,23 @@ pub fn migrate_sqlite_to_postgres(from: &Path, to: &str) -> Result<MigrateReport
         });
     }
 
-    let connect_to = connect_config(to, &PostgresOptions::default()).map_err(target_err)?;
-    let database = connect_to
+    let database = config
         .config
         .get_dbname()
         .unwrap_or("postgres")
         .to_owned();
     // The postgres client drives its connection on a runtime of its own: a plain thread.
-    let mut client = connect_to.connect().map_err(target_err)?;
+    let mut client = config.connect().map_err(target_err)?;
     let mut tx = client
         .transaction()
-        .map_err(|e| target_err(StorageError::Database(e.to_string())))?;
+        .map_err(|e| target_err(StorageError::Database(describe(&e))))?;
     let existing: Vec<String> = tx
         .query(
             "SELECT table_name::text FROM information_schema.tables
              WHERE table_schema = current_schema() ORDER BY table_name LIMIT 6",
             &[],
         )
-        .map_err(|e| target_err(StorageError::Database(e.to_string())))?
+        .map_err(|e| target_err(StorageError::Database(describe(&e))))?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -240,7 +246,7 @@ pub fn migrate_sqlite_to_postgres(from: &Path, to: &str) -> Result<MigrateReport
         let copied = copy_table(&src, &mut tx, from, table, &target)?;
         let target_rows: i64 = tx
             .query_one(&format!("SELECT count(*) FROM \"{table}\""), &[])
-            .map_err(|e| target_err(StorageError::Database(e.to_string())))?
+            .map_err(|e| target_err(StorageError::Database(describe(&e))))?
             .get(0);
         let source_rows: i64 = src
             .query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
@@ -262,7 +268,7 @@ pub fn migrate_sqlite_to_postgres(from: &Path, to: &str) -> Result<MigrateReport
         });
     }
     tx.commit()
-        .map_err(|e| target_err(StorageError::Database(e.to_string())))?;
+        .map_err(|e| target_err(StorageError::Database(describe(&e))))?;
     drop(client);
 
     let storage = PostgresStorage::open(to, &PostgresOptions::default()).map_err(target_err)?;
@@ -338,7 +344,7 @@ fn target_columns(
         )
         .map_err(|e| MigrateError::Target {
             target: target.to_owned(),
-            source: StorageError::Database(e.to_string()),
+            source: StorageError::Database(describe(&e)),
         })?;
     rows.iter()
         .map(|r| {
@@ -423,7 +429,7 @@ fn copy_table(
     let columns = target_columns(tx, table, target)?;
     let target_err = |e: r2d2_postgres::postgres::Error| MigrateError::Target {
         target: target.to_owned(),
-        source: StorageError::Database(format!("table {table}: {e}")),
+        source: StorageError::Database(format!("table {table}: {}", describe(&e))),
     };
     let source_err = |e: rusqlite::Error| MigrateError::Source {
         path: from.to_path_buf(),

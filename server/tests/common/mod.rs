@@ -520,34 +520,7 @@ impl TestServer {
     }
 
     pub(crate) async fn enroll(&self, code: &str) -> TestDevice {
-        let (signer, seed) = DeviceSigner::generate().unwrap();
-        let response = self
-            .client()
-            .enroll(&EnrollRequest {
-                code: code.into(),
-                public_key: URL_SAFE_NO_PAD.encode(signer.public_key()),
-                device_name: format!("test device {code}"),
-                platform: "test".into(),
-            })
-            .await
-            .unwrap();
-        let policy = if response.org_id == ORG_A {
-            hk_policy_text()
-        } else {
-            policy_variant(7, ORG_B).to_string()
-        };
-        TestDevice {
-            chain: PunchChain::new(response.device_id.clone()),
-            device_id: response.device_id,
-            org_id: response.org_id,
-            employee_id: response.employee_id,
-            token: response.token,
-            org_public_key: response.org_public_key,
-            key: Ed25519KeyPair::from_seed_unchecked(&seed[..]).unwrap(),
-            signer,
-            engine: Engine::new(Policy::from_json(&policy).unwrap()),
-            started: Instant::now(),
-        }
+        enroll_at(&self.server.url(), code).await
     }
 
     /// `PUT /v1/attachments/{sha256}` with `body` and, if given, a `Content-Type`; (status,
@@ -602,6 +575,38 @@ impl TestServer {
             .await
             .unwrap();
         response.results
+    }
+}
+
+/// Enrols a new test device with `code` at the server at `url` (a fresh key, `POST /v1/enroll`).
+pub(crate) async fn enroll_at(url: &str, code: &str) -> TestDevice {
+    let (signer, seed) = DeviceSigner::generate().unwrap();
+    let response = SyncClient::new(url, ClientConfig::default())
+        .unwrap()
+        .enroll(&EnrollRequest {
+            code: code.into(),
+            public_key: URL_SAFE_NO_PAD.encode(signer.public_key()),
+            device_name: format!("test device {code}"),
+            platform: "test".into(),
+        })
+        .await
+        .unwrap();
+    let policy = if response.org_id == ORG_A {
+        hk_policy_text()
+    } else {
+        policy_variant(7, ORG_B).to_string()
+    };
+    TestDevice {
+        chain: PunchChain::new(response.device_id.clone()),
+        device_id: response.device_id,
+        org_id: response.org_id,
+        employee_id: response.employee_id,
+        token: response.token,
+        org_public_key: response.org_public_key,
+        key: Ed25519KeyPair::from_seed_unchecked(&seed[..]).unwrap(),
+        signer,
+        engine: Engine::new(Policy::from_json(&policy).unwrap()),
+        started: Instant::now(),
     }
 }
 

@@ -78,6 +78,7 @@ use super::{
 };
 use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit, PolicyDraft};
 use super::{DeviceRevocation, RevokeOutcome};
+pub(crate) use sql::describe;
 use sql::map_err;
 
 pub use schema::SCHEMA_VERSION;
@@ -142,7 +143,9 @@ impl Drop for PostgresStorage {
     }
 }
 
-/// A database URL with its password replaced by `***`, for messages and logs.
+/// A database URL with its password replaced by `***`, for messages and logs. A URL that does
+/// not parse keeps its text, except what stands between the `:` after the user name and the
+/// last `@` before the host.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
@@ -153,7 +156,22 @@ pub fn redact(url: &str) -> String {
         }
         Err(_) if !is_postgres_url(url) => conninfo::redact_key_value(url)
             .unwrap_or_else(|| "(unparsable connection string)".into()),
-        Err(_) => "(unparsable URL)".into(),
+        Err(_) => redact_text(url),
+    }
+}
+
+/// [`redact`] of a URL that does not parse: `scheme://user:SECRET@rest` → `scheme://user:***@rest`.
+/// The secret ends at the last `@` (hiding too much rather than too little).
+fn redact_text(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -226,6 +244,19 @@ pub(crate) fn connect_config(
 /// and the client must be dropped on a plain thread (not an async one).
 pub fn connect(url: &str) -> Result<Client, StorageError> {
     connect_config(url, &PostgresOptions::default())?.connect()
+}
+
+/// Whether `url` is a database URL this build can connect with: an error naming it (its
+/// password hidden) when it does not parse or asks for TLS. Nothing is connected.
+pub fn check_url(url: &str) -> Result<(), StorageError> {
+    connect_config(url, &PostgresOptions::default()).map(drop)
+}
+
+/// The schema version of the database at `url`, without changing it: 0 when it holds no
+/// daka schema. For tools that must not create or upgrade the schema (`daka verify-chains`).
+pub fn schema_version_at(url: &str) -> Result<i64, StorageError> {
+    let mut client = connect(url)?;
+    schema::version(&mut client)
 }
 
 impl PostgresStorage {
@@ -741,5 +772,31 @@ impl Storage for PostgresStorage {
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         self.write(|tx| console_admin::rotate_admin_token(tx, org_id, admin_token_hash, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_the_password_of_urls_that_parse_and_that_do_not() {
+        assert_eq!(
+            redact("postgres://daka:s3cret@db.internal:5432/daka"),
+            "postgres://daka:***@db.internal:5432/daka"
+        );
+        assert_eq!(
+            redact("postgres://daka@db.internal/daka"),
+            "postgres://daka@db.internal/daka"
+        );
+        // An invalid port: the URL does not parse, and the password is still hidden.
+        assert_eq!(
+            redact("postgres://daka:s3cret@db.internal:99999/daka"),
+            "postgres://daka:***@db.internal:99999/daka"
+        );
+        assert_eq!(
+            redact("postgres://daka:p@ss@db.internal:port/daka"),
+            "postgres://daka:***@db.internal:port/daka"
+        );
     }
 }

@@ -28,6 +28,13 @@ pub(super) const MIGRATE_LOCK: i64 = 0x6461_6b61_6d69_6772;
 /// the hash of the organisation and request id.
 const REQUEST_LOCK_CLASS: i32 = 0x6461_6b61;
 
+/// A PostgreSQL error for people: the client's kind ("db error") with what the database said
+/// (`FATAL: database "daka" does not exist`), which the error's `Display` alone leaves out;
+/// the whole chain of causes, as the connection errors give it.
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    super::tls::chain(e)
+}
+
 /// Maps a PostgreSQL error: a serialization failure, a deadlock or a lock wait past the
 /// lock timeout is [`StorageError::Busy`]; a lost or refused connection is
 /// [`StorageError::Unavailable`]; the rest is a database error.
@@ -45,15 +52,15 @@ pub(super) fn map_err(e: postgres::Error) -> StorageError {
             || *code == SqlState::CANNOT_CONNECT_NOW
             || *code == SqlState::TOO_MANY_CONNECTIONS
         {
-            return StorageError::Unavailable(e.to_string());
+            return StorageError::Unavailable(describe(&e));
         }
-        return StorageError::Database(e.to_string());
+        return StorageError::Database(describe(&e));
     }
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io {
-        return StorageError::Unavailable(e.to_string());
+        return StorageError::Unavailable(describe(&e));
     }
-    StorageError::Database(e.to_string())
+    StorageError::Database(describe(&e))
 }
 
 /// Whether a parameter is text holding a NUL character, which PostgreSQL text cannot hold
