@@ -8,7 +8,7 @@
 # Each run starts its servers from a seed made from the example company plus LOADTEST_STAFF
 # (default 1,000) staff at the Causeway Bay store, so that every simulated phone belongs to its
 # own employee as in a real fleet, then runs `daka loadgen` (LOADTEST_DEVICES × LOADTEST_PUNCHES,
-# default 1,000 × 100) against them, and reports the CPU that each part used: the servers, the
+# default 1,000 × 100, stopped after LOADTEST_LIMIT, default 10m) against them, and reports the CPU that each part used: the servers, the
 # PostgreSQL backends and the load generator (seconds of user + system time while the fleet
 # pushed, from /proc). The PostgreSQL cluster is a throwaway one from scripts/pg.sh; it is
 # stopped at the end. Reports go to target/loadtest/ (one per run) and a summary to stdout.
@@ -22,6 +22,7 @@ runs="${*:-a b c}"
 staff="${LOADTEST_STAFF:-1000}"
 devices="${LOADTEST_DEVICES:-1000}"
 punches="${LOADTEST_PUNCHES:-100}"
+limit="${LOADTEST_LIMIT:-10m}"
 token=hl-demo-admin-token-change-me-0001
 out="$PWD/target/loadtest"
 mkdir -p "$out"
@@ -56,9 +57,18 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# The CPU of this run's PostgreSQL cluster: its postmaster and the processes it started
+# (other clusters on the machine are not counted). Backends that ended during the run are
+# not counted either; the pools keep theirs open.
 pg_ticks() {
-  local total=0 pid
-  for pid in $(pgrep -x postgres || true); do total=$((total + $(ticks "$pid"))); done
+  local total=0 pid dir postmaster
+  [ -f "$pg_state" ] || { echo 0; return; }
+  dir="$(sed -n 's/^dir=//p' "$pg_state")"
+  postmaster="$(head -1 "$dir/data/postmaster.pid" 2>/dev/null || true)"
+  [ -n "$postmaster" ] || { echo 0; return; }
+  for pid in "$postmaster" $(pgrep -P "$postmaster" || true); do
+    total=$((total + $(ticks "$pid")))
+  done
   echo "$total"
 }
 seconds() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'; }
@@ -82,8 +92,10 @@ run() {
   for pid in "${servers[@]}"; do before+=("$(ticks "$pid")"); done
   pg_before="$(pg_ticks)"
   local status=0
+  local load_before
+  load_before="$(cut -d' ' -f1 /proc/loadavg)"
   "$daka" loadgen --devices "$devices" --punches "$punches" "${urls[@]}" --admin-token "$token" \
-    >"$out/$name.txt" || status=$?
+    --duration-limit "$limit" >"$out/$name.txt" || status=$?
   local server_ticks=0
   for i in "${!servers[@]}"; do
     server_ticks=$((server_ticks + $(ticks "${servers[$i]}") - before[i]))
@@ -91,6 +103,7 @@ run() {
   local pg_used=$(($(pg_ticks) - pg_before))
   {
     echo "cpu          servers $(seconds "$server_ticks") s, PostgreSQL $(seconds "$pg_used") s (while the fleet pushed and was checked)"
+    echo "machine      load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after ($(nproc) cores)"
     echo "exit status  $status"
   } >>"$out/$name.txt"
   for pid in "${servers[@]}"; do kill -TERM "$pid"; done

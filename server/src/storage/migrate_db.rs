@@ -210,11 +210,7 @@ pub fn migrate_sqlite_to_postgres(from: &Path, to: &str) -> Result<MigrateReport
         });
     }
 
-    let database = config
-        .config
-        .get_dbname()
-        .unwrap_or("postgres")
-        .to_owned();
+    let database = config.config.get_dbname().unwrap_or("postgres").to_owned();
     // The postgres client drives its connection on a runtime of its own: a plain thread.
     let mut client = config.connect().map_err(target_err)?;
     let mut tx = client
