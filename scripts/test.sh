@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+# One build from a clean tree: incremental caches would only cost disk (several GB here).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 step "toolchain components"
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -40,16 +43,33 @@ step "server tests again on PostgreSQL (a throwaway cluster from scripts/pg.sh)"
 trap 'bash scripts/pg.sh stop' EXIT
 pg_url="$(bash scripts/pg.sh start)"
 pg_tls_url="$(bash scripts/pg.sh url-tls)"
-{
-  DAKA_TEST_POSTGRES="$pg_url" DAKA_TEST_POSTGRES_TLS="$pg_tls_url" \
-    cargo test -p daka-server --locked --no-fail-fast 2>&1
-  DAKA_TEST_POSTGRES="$pg_url" DAKA_TEST_POSTGRES_TLS="$pg_tls_url" \
-    cargo test -p daka-cli --locked --no-fail-fast \
-    --test serve --test kill_instance --test migrate_db -- --nocapture 2>&1
-} | tee target/cargo-test-postgres.log
+# The test binaries the run above built are run again as they are: `cargo test -p daka-server`
+# would resolve features for that one package and build every dependency a second time.
+# Each runs as cargo runs it: from its package's directory, with CARGO_MANIFEST_DIR set.
+cargo test --workspace --locked --no-run --message-format=json 2>/dev/null \
+  | python3 scripts/lib/test_binaries.py \
+      server:all cli:serve,kill_instance,migrate_db >target/postgres-test-binaries.tsv
+pg_failed=0
+if ! {
+  failed=0
+  while IFS=$'\t' read -r dir src exe args; do
+    printf '\n     Running %s (%s)\n' "$src" "${exe#"$PWD"/}"
+    # shellcheck disable=SC2086 # $args is a word list (the harness's own flags)
+    (cd "$dir" && CARGO_MANIFEST_DIR="$dir" \
+      DAKA_TEST_POSTGRES="$pg_url" DAKA_TEST_POSTGRES_TLS="$pg_tls_url" "$exe" $args) 2>&1 \
+      || failed=1
+  done <target/postgres-test-binaries.tsv
+  exit "$failed"
+} | tee target/cargo-test-postgres.log; then
+  pg_failed=1
+fi
 bash scripts/pg.sh stop
 trap - EXIT
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nserver and process tests on PostgreSQL (and over its TLS): %d passed, %d failed\n", p, f }' target/cargo-test-postgres.log
+if [ "$pg_failed" != 0 ] || ! grep -q '^test result:' target/cargo-test-postgres.log; then
+  echo "tests on PostgreSQL failed; full log: target/cargo-test-postgres.log" >&2
+  exit 1
+fi
 
 step "fuzzing: every parser of outside input, 10 s per target (cargo-fuzz, libFuzzer)"
 # Installs cargo-fuzz when missing; the stable toolchain takes its flags with
@@ -157,4 +177,5 @@ echo "$lib_summary"
 echo "Kotlin JVM tests (Surefire): $kotlin_summary"
 echo "daka-testing JVM tests without the native library (Surefire): $testing_summary"
 echo "$package_summary"
+echo "build and test output on disk (target/): $(du -sh target | cut -f1)"
 echo "web console browser tests (Playwright): $console_summary"
