@@ -26,7 +26,8 @@ use r2d2_postgres::postgres::types::{ToSql, Type};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::postgres::{PostgresOptions, PostgresStorage, connect_config, describe, redact, schema};
+use super::postgres::tls::chain as describe;
+use super::postgres::{PostgresOptions, PostgresStorage, connect_config, redact, schema};
 use super::{Storage, StorageError};
 use crate::api::admin::{ChainCheck, check_chain};
 

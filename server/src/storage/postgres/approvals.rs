@@ -6,13 +6,13 @@
 //! lock (`sql.rs`) before the state is read. Every query filters on `org_id`.
 
 use daka_core::approvals::leave::Movement;
+use r2d2_postgres::postgres::Row;
 use r2d2_postgres::postgres::types::ToSql;
-use r2d2_postgres::postgres::{GenericClient, Row};
 
 use super::attachments;
 use super::attendance;
 use super::items::{NewItem, insert_item};
-use super::sql::{exec, feed_lock, get, map_rows, ms, opt_row, request_lock, time};
+use super::sql::{Run, exec, feed_lock, get, map_rows, ms, opt_row, request_lock, time};
 use crate::storage::sqlite::approvals::{
     AuditColumns, CorrectionColumns, MovementColumns, REQUEST_COLUMNS, RequestColumns, kind_text,
 };
@@ -39,7 +39,7 @@ fn request_columns(r: &Row) -> Result<RequestColumns, StorageError> {
 }
 
 pub(super) fn read_request(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     request_id: &str,
 ) -> Result<Option<StoredRequest>, StorageError> {
@@ -55,7 +55,7 @@ pub(super) fn read_request(
 }
 
 pub(super) fn read_movements(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     employee_id: &str,
 ) -> Result<Vec<Movement>, StorageError> {
@@ -81,7 +81,7 @@ pub(super) fn read_movements(
 /// The body of `ItemBatch::apply_approval` inside its savepoint `c`, the request's lock held;
 /// `None` when another transaction recorded the item id first (the caller judges again).
 pub(super) fn apply_on(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     key: &ApprovalKey<'_>,
     existing: Option<StoredItem>,
     judge: &mut dyn FnMut(&ApprovalState) -> ApprovalDecision,
@@ -115,7 +115,7 @@ pub(super) fn apply_on(
 /// The body of `Storage::apply_console_decision` inside its transaction `c`; the caller
 /// commits. No item id is recorded: the decision is not a pushed item.
 pub(super) fn apply_console_on(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     key: &ApprovalKey<'_>,
     signer: &ConsoleSigner,
     judge: &mut dyn FnMut(&ApprovalState) -> Result<ConsoleWrite, Answer>,
@@ -133,7 +133,7 @@ pub(super) fn apply_console_on(
 
 /// What a judge of `key` sees, read inside the caller's transaction.
 fn read_state(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     key: &ApprovalKey<'_>,
     existing: Option<StoredItem>,
 ) -> Result<ApprovalState, StorageError> {
@@ -192,7 +192,7 @@ fn read_state(
 /// correction, review, attendance mark and, last, under the feed lock, the changes.
 /// `console` marks the audit entries as signed by the server for that account.
 fn write_request(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     key: &ApprovalKey<'_>,
     write: &ApprovalWrite,
     filed: Option<&NewAudit>,
@@ -368,7 +368,7 @@ fn write_request(
 }
 
 pub(super) fn audit(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     request_id: &str,
 ) -> Result<Vec<AuditEntry>, StorageError> {
@@ -398,7 +398,7 @@ pub(super) fn audit(
 }
 
 pub(super) fn requests(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     sql_where: &str,
     args: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<StoredRequest>, StorageError> {
@@ -411,7 +411,7 @@ pub(super) fn requests(
 }
 
 pub(super) fn corrections(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     employee_id: &str,
 ) -> Result<Vec<Correction>, StorageError> {

@@ -5,13 +5,12 @@
 //! savepoint. Every query filters on `org_id`.
 
 use chrono::{DateTime, Utc};
-use r2d2_postgres::postgres::GenericClient;
 
-use super::sql::{exec, get, ms, opt_row};
+use super::sql::{Run, exec, get, ms, opt_row};
 use crate::storage::StorageError;
 
 pub(super) fn put(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     sha256: &str,
     media_type: &str,
@@ -40,7 +39,7 @@ pub(super) fn put(
 }
 
 pub(super) fn read(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     sha256: &str,
 ) -> Result<Option<(String, Vec<u8>)>, StorageError> {
@@ -58,7 +57,7 @@ type Presence = (Vec<String>, Vec<(String, u64)>);
 
 /// Which of `hashes` the organisation lacks, in their order, and the sizes of those it has.
 pub(super) fn presence(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     hashes: &[String],
 ) -> Result<Presence, StorageError> {

@@ -6,10 +6,9 @@
 //! recomputing the same day store it once. Every query filters on `org_id`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use r2d2_postgres::postgres::GenericClient;
 
 use super::approvals;
-use super::sql::{exec, feed_lock, get, limit as limit_param, map_rows, ms, one_row, opt_row};
+use super::sql::{Run, exec, feed_lock, get, limit as limit_param, map_rows, ms, one_row, opt_row};
 use super::sql::{signed, time, unsigned};
 use crate::storage::sqlite::attendance::{day_text, parse_day};
 use crate::storage::{
@@ -18,7 +17,7 @@ use crate::storage::{
 };
 
 pub(super) fn insert_mark(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     mark: &AttendanceMark,
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
@@ -40,7 +39,7 @@ pub(super) fn insert_mark(
 }
 
 pub(super) fn sources(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     employee_id: &str,
     from: DateTime<Utc>,
@@ -81,10 +80,7 @@ pub(super) fn sources(
     })
 }
 
-pub(super) fn marks(
-    c: &mut impl GenericClient,
-    limit: u32,
-) -> Result<Vec<AttendanceMark>, StorageError> {
+pub(super) fn marks(c: &mut impl Run, limit: u32) -> Result<Vec<AttendanceMark>, StorageError> {
     map_rows(
         c,
         "SELECT seq, org_id, employee_id, cause, at_ms, from_day, to_day
@@ -111,7 +107,7 @@ pub(super) fn marks(
 }
 
 pub(super) fn days(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     employee_id: Option<&str>,
     from: NaiveDate,
@@ -137,7 +133,7 @@ pub(super) fn days(
 }
 
 pub(super) fn save(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     write: &AttendanceWrite,
 ) -> Result<AttendanceOutcome, StorageError> {
     let now = ms(write.now);
@@ -236,7 +232,7 @@ pub(super) fn save(
 }
 
 pub(super) fn lock(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     month: &str,
     now: DateTime<Utc>,
@@ -259,7 +255,7 @@ pub(super) fn lock(
 }
 
 pub(super) fn unlock(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     month: &str,
     days: (NaiveDate, NaiveDate),
@@ -294,7 +290,7 @@ pub(super) fn unlock(
 }
 
 pub(super) fn locks(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
 ) -> Result<(Vec<MonthLock>, Vec<LockEvent>), StorageError> {
     let locks = map_rows(
@@ -325,7 +321,7 @@ pub(super) fn locks(
 }
 
 pub(super) fn late_changes(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     month: &str,
 ) -> Result<Vec<LateChange>, StorageError> {

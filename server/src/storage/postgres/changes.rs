@@ -4,13 +4,11 @@
 //! same transaction, under the feed lock (`sql.rs`), so sequence numbers commit in order and a
 //! page read here never skips a change that commits later.
 
-use r2d2_postgres::postgres::GenericClient;
-
-use super::sql::{get, limit as limit_param, map_rows};
+use super::sql::{Run, get, limit as limit_param, map_rows};
 use crate::storage::{StorageError, StoredChange};
 
 pub(super) fn changes(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     device_id: &str,
     after: i64,

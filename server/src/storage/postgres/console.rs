@@ -3,17 +3,17 @@
 //! (`console_session`, by the SHA-256 of the session id) and the audit of console actions
 //! (`console_audit`).
 
+use r2d2_postgres::postgres::Row;
 use r2d2_postgres::postgres::types::ToSql;
-use r2d2_postgres::postgres::{GenericClient, Row};
 
-use super::sql::{exec, get, limit, map_rows, ms, opt_row, time};
+use super::sql::{Run, exec, get, limit, map_rows, ms, opt_row, time};
 use crate::storage::sqlite::console::{ACCOUNT_COLUMNS, AccountColumns, AuditColumns, audit_entry};
 use crate::storage::{
     ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit, StorageError,
 };
 
 pub(super) fn accounts(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     sql_where: &str,
     args: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<ConsoleAccount>, StorageError> {
@@ -39,10 +39,7 @@ pub(super) fn accounts(
     )
 }
 
-pub(super) fn create_account(
-    c: &mut impl GenericClient,
-    a: &ConsoleAccount,
-) -> Result<bool, StorageError> {
+pub(super) fn create_account(c: &mut impl Run, a: &ConsoleAccount) -> Result<bool, StorageError> {
     let added = exec(
         c,
         "INSERT INTO console_account (id, org_id, email, name, role, employee_id, language,
@@ -66,14 +63,14 @@ pub(super) fn create_account(
 }
 
 pub(super) fn accounts_by_email(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     email: &str,
 ) -> Result<Vec<ConsoleAccount>, StorageError> {
     accounts(c, "WHERE email = $1 ORDER BY created_ms, id", &[&email])
 }
 
 pub(super) fn account_by_email(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     email: &str,
 ) -> Result<Option<ConsoleAccount>, StorageError> {
@@ -81,14 +78,14 @@ pub(super) fn account_by_email(
 }
 
 pub(super) fn account(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     account_id: &str,
 ) -> Result<Option<ConsoleAccount>, StorageError> {
     Ok(accounts(c, "WHERE id = $1", &[&account_id])?.pop())
 }
 
 pub(super) fn create_session(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     s: &ConsoleSessionRow,
     org_id: &str,
 ) -> Result<(), StorageError> {
@@ -109,7 +106,7 @@ pub(super) fn create_session(
 }
 
 pub(super) fn session(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     id_hash: &str,
 ) -> Result<Option<ConsoleSessionRow>, StorageError> {
     opt_row(
@@ -131,7 +128,7 @@ pub(super) fn session(
 }
 
 pub(super) fn touch_session(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     id_hash: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StorageError> {
@@ -143,7 +140,7 @@ pub(super) fn touch_session(
     Ok(())
 }
 
-pub(super) fn end_session(c: &mut impl GenericClient, id_hash: &str) -> Result<bool, StorageError> {
+pub(super) fn end_session(c: &mut impl Run, id_hash: &str) -> Result<bool, StorageError> {
     let n = exec(
         c,
         "DELETE FROM console_session WHERE id_hash = $1",
@@ -153,7 +150,7 @@ pub(super) fn end_session(c: &mut impl GenericClient, id_hash: &str) -> Result<b
 }
 
 pub(super) fn end_sessions(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     account_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, StorageError> {
@@ -183,10 +180,7 @@ pub(super) fn audit_columns(r: &Row) -> Result<AuditColumns, StorageError> {
     ))
 }
 
-pub(super) fn add_audit(
-    c: &mut impl GenericClient,
-    e: &NewConsoleAudit,
-) -> Result<(), StorageError> {
+pub(super) fn add_audit(c: &mut impl Run, e: &NewConsoleAudit) -> Result<(), StorageError> {
     exec(
         c,
         "INSERT INTO console_audit (org_id, account_id, email, action, client, detail, at_ms)
@@ -205,7 +199,7 @@ pub(super) fn add_audit(
 }
 
 pub(super) fn audit(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     after: i64,
     n: u32,

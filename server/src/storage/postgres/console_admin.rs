@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use r2d2_postgres::postgres::{GenericClient, Row};
+use r2d2_postgres::postgres::Row;
 
 use super::console::{accounts, audit_columns};
-use super::sql::{exec, get, limit, map_rows, ms, opt_row, time};
+use super::sql::{Run, exec, get, limit, map_rows, ms, opt_row, time};
 use crate::storage::sqlite::console::audit_entry;
 use crate::storage::sqlite::console_admin::{TOKEN_COLUMNS, TokenColumns, token_row};
 use crate::storage::{
@@ -16,16 +16,13 @@ use crate::storage::{
 };
 
 pub(super) fn accounts_of(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
 ) -> Result<Vec<ConsoleAccount>, StorageError> {
     accounts(c, "WHERE org_id = $1 ORDER BY email", &[&org_id])
 }
 
-pub(super) fn update_account(
-    c: &mut impl GenericClient,
-    a: &ConsoleAccount,
-) -> Result<bool, StorageError> {
+pub(super) fn update_account(c: &mut impl Run, a: &ConsoleAccount) -> Result<bool, StorageError> {
     let n = exec(
         c,
         "UPDATE console_account SET name = $3, role = $4, employee_id = $5, language = $6,
@@ -46,7 +43,7 @@ pub(super) fn update_account(
 }
 
 pub(super) fn last_sign_ins(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
 ) -> Result<HashMap<String, DateTime<Utc>>, StorageError> {
     let rows = map_rows(
@@ -61,7 +58,7 @@ pub(super) fn last_sign_ins(
 }
 
 pub(super) fn audit_page(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     q: &ConsoleAuditQuery,
 ) -> Result<Vec<ConsoleAuditEntry>, StorageError> {
@@ -97,10 +94,7 @@ fn token_columns(r: &Row) -> Result<TokenColumns, StorageError> {
     ))
 }
 
-pub(super) fn create_token(
-    c: &mut impl GenericClient,
-    t: &ApiTokenRow,
-) -> Result<(), StorageError> {
+pub(super) fn create_token(c: &mut impl Run, t: &ApiTokenRow) -> Result<(), StorageError> {
     exec(
         c,
         "INSERT INTO api_token (id, org_id, name, token_hash, scopes, created_by, created_ms,
@@ -122,10 +116,7 @@ pub(super) fn create_token(
     Ok(())
 }
 
-pub(super) fn tokens(
-    c: &mut impl GenericClient,
-    org_id: &str,
-) -> Result<Vec<ApiTokenRow>, StorageError> {
+pub(super) fn tokens(c: &mut impl Run, org_id: &str) -> Result<Vec<ApiTokenRow>, StorageError> {
     map_rows(
         c,
         &format!(
@@ -138,7 +129,7 @@ pub(super) fn tokens(
 }
 
 pub(super) fn token_by_hash(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     token_hash: &str,
 ) -> Result<Option<ApiTokenRow>, StorageError> {
     opt_row(
@@ -151,7 +142,7 @@ pub(super) fn token_by_hash(
 }
 
 pub(super) fn touch_token(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     token_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StorageError> {
@@ -164,7 +155,7 @@ pub(super) fn touch_token(
 }
 
 pub(super) fn revoke_token(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     token_id: &str,
     now: DateTime<Utc>,
@@ -179,7 +170,7 @@ pub(super) fn revoke_token(
 }
 
 pub(super) fn rotate_admin_token(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     admin_token_hash: &str,
     now: DateTime<Utc>,

@@ -5,10 +5,10 @@
 //! repeated within the repeat window still answers with the device it enrolled.
 
 use chrono::{DateTime, Utc};
+use r2d2_postgres::postgres::Row;
 use r2d2_postgres::postgres::types::ToSql;
-use r2d2_postgres::postgres::{GenericClient, Row};
 
-use super::sql::{exec, get, map_rows, ms, one_row, opt_row};
+use super::sql::{Run, exec, get, map_rows, ms, one_row, opt_row};
 use crate::storage::sqlite::devices::{DEVICE_COLUMNS, DeviceColumns};
 use crate::storage::{
     CodeOutcome, DeviceRevocation, DeviceRow, ENROL_REPEAT_WINDOW, EnrollOutcome, NewConsoleAudit,
@@ -36,7 +36,7 @@ fn device_columns(r: &Row) -> Result<DeviceColumns, StorageError> {
 
 /// The device matching `sql_where` (over `device d`, joins and `FOR UPDATE OF d` allowed).
 pub(super) fn read_device(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     sql_where: &str,
     args: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<DeviceRow>, StorageError> {
@@ -46,15 +46,12 @@ pub(super) fn read_device(
         .transpose()
 }
 
-pub(super) fn device(
-    c: &mut impl GenericClient,
-    device_id: &str,
-) -> Result<Option<DeviceRow>, StorageError> {
+pub(super) fn device(c: &mut impl Run, device_id: &str) -> Result<Option<DeviceRow>, StorageError> {
     read_device(c, "WHERE d.id = $1", &[&device_id])
 }
 
 pub(super) fn device_by_token(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<DeviceRow>, StorageError> {
@@ -65,10 +62,7 @@ pub(super) fn device_by_token(
     )
 }
 
-pub(super) fn devices(
-    c: &mut impl GenericClient,
-    org_id: &str,
-) -> Result<Vec<DeviceRow>, StorageError> {
+pub(super) fn devices(c: &mut impl Run, org_id: &str) -> Result<Vec<DeviceRow>, StorageError> {
     map_rows(
         c,
         &format!(
@@ -88,11 +82,7 @@ struct Code {
 }
 
 /// The code's row, locked until the transaction ends when `lock`.
-fn read_code(
-    c: &mut impl GenericClient,
-    code_hash: &str,
-    lock: bool,
-) -> Result<Option<Code>, StorageError> {
+fn read_code(c: &mut impl Run, code_hash: &str, lock: bool) -> Result<Option<Code>, StorageError> {
     let sql = format!(
         "SELECT org_id, employee_id, used_ms, device_id FROM enrollment_code WHERE code_hash = $1{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -110,7 +100,7 @@ fn read_code(
 }
 
 pub(super) fn add_enrollment_code(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     code_hash: &str,
     employee_id: &str,
@@ -135,7 +125,7 @@ pub(super) fn add_enrollment_code(
 }
 
 pub(super) fn enroll(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     code_hash: &str,
     device: &NewDevice,
     token: &NewToken,
@@ -206,11 +196,7 @@ pub(super) fn enroll(
 }
 
 /// Stores a device's bearer token.
-fn insert_token(
-    c: &mut impl GenericClient,
-    device_id: &str,
-    token: &NewToken,
-) -> Result<(), StorageError> {
+fn insert_token(c: &mut impl Run, device_id: &str, token: &NewToken) -> Result<(), StorageError> {
     exec(
         c,
         "INSERT INTO token (token_hash, device_id, issued_ms, expires_ms) VALUES ($1, $2, $3, $4)",
@@ -225,7 +211,7 @@ fn insert_token(
 }
 
 pub(super) fn refresh_token(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     device_id: &str,
     issued_at: DateTime<Utc>,
     token: &NewToken,
@@ -247,7 +233,7 @@ pub(super) fn refresh_token(
 }
 
 pub(super) fn revoke_device(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     device_id: &str,
     revocation: &DeviceRevocation,

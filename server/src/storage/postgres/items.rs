@@ -6,9 +6,9 @@
 //! judges it again against the winner's entry, which answers it `duplicate` (or
 //! `id_conflict`).
 
-use r2d2_postgres::postgres::{GenericClient, Transaction};
+use r2d2_postgres::postgres::Transaction;
 
-use super::sql::{exec, get, opt_row};
+use super::sql::{Prepared, Run, exec, get, map_err, opt_row};
 use super::{approvals, punches};
 use crate::storage::sqlite::items::ItemColumns;
 use crate::storage::{
@@ -18,7 +18,7 @@ use crate::storage::{
 
 /// The ledger entry of an item id, if it was seen before.
 pub(super) fn read_item(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     item_id: &str,
 ) -> Result<Option<StoredItem>, StorageError> {
@@ -55,10 +55,7 @@ pub(super) struct NewItem<'a> {
 }
 
 /// Records an item id; `false` when another transaction recorded it first (nothing written).
-pub(super) fn insert_item(
-    c: &mut impl GenericClient,
-    item: &NewItem<'_>,
-) -> Result<bool, StorageError> {
+pub(super) fn insert_item(c: &mut impl Run, item: &NewItem<'_>) -> Result<bool, StorageError> {
     let added = exec(
         c,
         "INSERT INTO item (org_id, item_id, device_id, kind, body_hash, status, code, message, received_ms)
@@ -85,27 +82,40 @@ pub(super) const ATTEMPTS: usize = 3;
 
 /// A push request's transaction; every item runs in its own savepoint, released into the
 /// transaction when it succeeds and rolled back when it fails.
-pub(super) struct PgBatch<'a, 'c> {
-    pub(super) tx: &'a mut Transaction<'c>,
+pub(super) struct PgBatch<'a, 'p, 'c> {
+    pub(super) tx: &'a mut Prepared<'p, Transaction<'c>>,
 }
 
-impl ItemBatch for PgBatch<'_, '_> {
+impl PgBatch<'_, '_, '_> {
+    /// Runs `f` in a savepoint of the push's transaction, up to [`ATTEMPTS`] times: released
+    /// when `f` answers, rolled back when it fails or answers `None` (a lost race, to judge
+    /// again).
+    fn in_savepoint<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Prepared<'_, Transaction<'_>>) -> Result<Option<T>, StorageError>,
+    ) -> Result<T, StorageError> {
+        for _ in 0..ATTEMPTS {
+            // Dropped on `Err` or a lost race: the item rolls back.
+            let mut savepoint = self.tx.client.savepoint("item").map_err(map_err)?;
+            let answer = f(&mut Prepared::new(&mut savepoint, self.tx.statements))?;
+            if let Some(answer) = answer {
+                savepoint.commit().map_err(map_err)?;
+                return Ok(answer);
+            }
+        }
+        Err(StorageError::Busy)
+    }
+}
+
+impl ItemBatch for PgBatch<'_, '_, '_> {
     fn apply(
         &mut self,
         key: &ItemKey<'_>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError> {
-        for _ in 0..ATTEMPTS {
-            // Dropped on `Err` or a lost race: the item rolls back.
-            let mut item = self.tx.savepoint("item").map_err(super::sql::map_err)?;
-            // The ledger is read after the device row is locked: an instance that waited for
-            // the lock sees the item the holder stored (`duplicate`), not only its new head.
-            if let Some(decision) = punches::apply_on(&mut item, key, judge)? {
-                item.commit().map_err(super::sql::map_err)?;
-                return Ok(decision);
-            }
-        }
-        Err(StorageError::Busy)
+        // The ledger is read after the device row is locked: an instance that waited for the
+        // lock sees the item the holder stored (`duplicate`), not only its new head.
+        self.in_savepoint(|item| punches::apply_on(item, key, judge))
     }
 
     fn apply_approval(
@@ -113,16 +123,11 @@ impl ItemBatch for PgBatch<'_, '_> {
         key: &ApprovalKey<'_>,
         judge: &mut dyn FnMut(&ApprovalState) -> ApprovalDecision,
     ) -> Result<ApprovalDecision, StorageError> {
-        for _ in 0..ATTEMPTS {
-            let mut item = self.tx.savepoint("item").map_err(super::sql::map_err)?;
+        self.in_savepoint(|item| {
             // The request's lock before its item's ledger entry: a later decision on it waits.
-            super::sql::request_lock(&mut item, key.org_id, key.request_id)?;
-            let existing = read_item(&mut item, key.org_id, key.item_id)?;
-            if let Some(decision) = approvals::apply_on(&mut item, key, existing, judge)? {
-                item.commit().map_err(super::sql::map_err)?;
-                return Ok(decision);
-            }
-        }
-        Err(StorageError::Busy)
+            super::sql::request_lock(item, key.org_id, key.request_id)?;
+            let existing = read_item(item, key.org_id, key.item_id)?;
+            approvals::apply_on(item, key, existing, judge)
+        })
     }
 }

@@ -64,6 +64,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use r2d2_postgres::postgres::{self, Client, Transaction};
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
+use sql::{Prepared, Statements};
 
 use super::{Answer, ApprovalKey, ApprovalState, ConsoleSigner, ConsoleWrite};
 use super::{ApiTokenRow, ConsoleAuditQuery};
@@ -78,7 +79,6 @@ use super::{
 };
 use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit, PolicyDraft};
 use super::{DeviceRevocation, RevokeOutcome};
-pub(crate) use sql::describe;
 use sql::map_err;
 
 pub use schema::SCHEMA_VERSION;
@@ -116,7 +116,37 @@ impl Default for PostgresOptions {
     }
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<tls::Connector>>;
+type Pool = r2d2::Pool<Manager>;
+
+/// A pooled connection and the statements prepared on it (see [`Statements`]).
+struct Pooled {
+    client: Client,
+    statements: Statements,
+}
+
+/// The pool's connection manager: `r2d2_postgres`'s, each connection with an empty statement
+/// cache of its own.
+struct Manager(PostgresConnectionManager<tls::Connector>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Pooled, postgres::Error> {
+        Ok(Pooled {
+            client: self.0.connect()?,
+            statements: Statements::default(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
 
 /// The PostgreSQL storage.
 pub struct PostgresStorage {
@@ -279,7 +309,10 @@ impl PostgresStorage {
             .max_size(options.pool_size)
             .min_idle(Some(1))
             .connection_timeout(options.connect_timeout)
-            .build(PostgresConnectionManager::new(to.config, to.connector))
+            .build(Manager(PostgresConnectionManager::new(
+                to.config,
+                to.connector,
+            )))
             .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}")))?;
         Ok(PostgresStorage {
             pool: Some(pool),
@@ -292,10 +325,7 @@ impl PostgresStorage {
         &self.target
     }
 
-    fn conn(
-        &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<tls::Connector>>, StorageError>
-    {
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
         let pool = self
             .pool
             .as_ref()
@@ -310,27 +340,29 @@ impl PostgresStorage {
     /// Runs a read on a pooled connection (its own implicit transaction).
     fn read<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StorageError>,
+        f: impl FnOnce(&mut Prepared<'_, Client>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        let Pooled { client, statements } = &mut *conn;
+        f(&mut Prepared::new(client, statements))
     }
 
     /// Runs `f` in one transaction, committed when it returns `Ok`.
     fn write<T>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StorageError>,
+        f: impl FnOnce(&mut Prepared<'_, Transaction<'_>>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(map_err)?;
-        let value = f(&mut tx)?;
+        let Pooled { client, statements } = &mut *conn;
+        let mut tx = client.transaction().map_err(map_err)?;
+        let value = f(&mut Prepared::new(&mut tx, statements))?;
         tx.commit().map_err(map_err)?;
         Ok(value)
     }
 
     /// The schema version the database holds.
     pub fn schema_version(&self) -> Result<i64, StorageError> {
-        self.read(schema::version)
+        self.read(|c| schema::version(c))
     }
 }
 
@@ -351,7 +383,7 @@ impl Storage for PostgresStorage {
     }
 
     fn org_ids(&self) -> Result<Vec<String>, StorageError> {
-        self.read(orgs::org_ids)
+        self.read(|c| orgs::org_ids(c))
     }
 
     fn create_org(&self, org: &NewOrg) -> Result<(), StorageError> {
@@ -533,7 +565,8 @@ impl Storage for PostgresStorage {
     ) -> Result<AttendanceSources, StorageError> {
         // One snapshot for the punches, corrections and requests read together.
         self.write(|tx| {
-            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            tx.client
+                .batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .map_err(map_err)?;
             attendance::sources(tx, org_id, employee_id, from, to)
         })

@@ -4,10 +4,10 @@
 //! in order; the newer version is stored with the `policy_updated` change every device of the
 //! organisation sees.
 
-use r2d2_postgres::postgres::{GenericClient, Row};
+use r2d2_postgres::postgres::Row;
 use zeroize::Zeroizing;
 
-use super::sql::{exec, feed_lock, get, map_rows, ms, one_row, opt_row, signed, unsigned};
+use super::sql::{Run, exec, feed_lock, get, map_rows, ms, one_row, opt_row, signed, unsigned};
 use crate::storage::sqlite::orgs::{ORG_COLUMNS, OrgColumns, POLICY_COLUMNS, PolicyColumns};
 use crate::storage::{NewOrg, OrgRow, PublishOutcome, StorageError, StoredPolicy};
 
@@ -30,11 +30,7 @@ fn policy_columns(r: &Row) -> Result<PolicyColumns, StorageError> {
     })
 }
 
-fn read_org(
-    c: &mut impl GenericClient,
-    sql_where: &str,
-    arg: &str,
-) -> Result<Option<OrgRow>, StorageError> {
+fn read_org(c: &mut impl Run, sql_where: &str, arg: &str) -> Result<Option<OrgRow>, StorageError> {
     opt_row(
         c,
         &format!("SELECT {ORG_COLUMNS} FROM org {sql_where}"),
@@ -44,25 +40,22 @@ fn read_org(
     .transpose()
 }
 
-pub(super) fn org(
-    c: &mut impl GenericClient,
-    org_id: &str,
-) -> Result<Option<OrgRow>, StorageError> {
+pub(super) fn org(c: &mut impl Run, org_id: &str) -> Result<Option<OrgRow>, StorageError> {
     read_org(c, "WHERE id = $1", org_id)
 }
 
 pub(super) fn org_by_admin_token(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     token_hash: &str,
 ) -> Result<Option<OrgRow>, StorageError> {
     read_org(c, "WHERE admin_token_hash = $1", token_hash)
 }
 
-pub(super) fn org_ids(c: &mut impl GenericClient) -> Result<Vec<String>, StorageError> {
+pub(super) fn org_ids(c: &mut impl Run) -> Result<Vec<String>, StorageError> {
     map_rows(c, "SELECT id FROM org ORDER BY id", &[], |r| get(r, "id"))
 }
 
-pub(super) fn create_org(c: &mut impl GenericClient, org: &NewOrg) -> Result<(), StorageError> {
+pub(super) fn create_org(c: &mut impl Run, org: &NewOrg) -> Result<(), StorageError> {
     // Either unique key (id, admin token) taken: nothing inserted.
     let added = exec(
         c,
@@ -87,7 +80,7 @@ pub(super) fn create_org(c: &mut impl GenericClient, org: &NewOrg) -> Result<(),
 }
 
 pub(super) fn update_org(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     name: &str,
     admin_token_hash: &str,
@@ -118,7 +111,7 @@ pub(super) fn update_org(
 }
 
 pub(super) fn publish_policy(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     policy: &StoredPolicy,
     change: &str,
 ) -> Result<PublishOutcome, StorageError> {
@@ -191,7 +184,7 @@ pub(super) fn publish_policy(
 }
 
 pub(super) fn current_policy(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
 ) -> Result<Option<StoredPolicy>, StorageError> {
     opt_row(
@@ -206,7 +199,7 @@ pub(super) fn current_policy(
 }
 
 pub(super) fn policy(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     version: u64,
 ) -> Result<Option<StoredPolicy>, StorageError> {

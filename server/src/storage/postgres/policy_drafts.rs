@@ -3,15 +3,10 @@
 //! edit was made on; the row is locked while it is compared, so two instances saving at once
 //! cannot both win.
 
-use r2d2_postgres::postgres::GenericClient;
-
-use super::sql::{exec, get, ms, opt_row, signed, time, unsigned};
+use super::sql::{Run, exec, get, ms, opt_row, signed, time, unsigned};
 use crate::storage::{PolicyDraft, StorageError};
 
-pub(super) fn draft(
-    c: &mut impl GenericClient,
-    org_id: &str,
-) -> Result<Option<PolicyDraft>, StorageError> {
+pub(super) fn draft(c: &mut impl Run, org_id: &str) -> Result<Option<PolicyDraft>, StorageError> {
     opt_row(
         c,
         "SELECT base_version, rev, document, updated_ms, updated_by FROM policy_draft
@@ -32,7 +27,7 @@ pub(super) fn draft(
 }
 
 pub(super) fn save(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     d: &PolicyDraft,
     expected_rev: u64,
 ) -> Result<bool, StorageError> {
@@ -71,7 +66,7 @@ pub(super) fn save(
     Ok(true)
 }
 
-pub(super) fn delete(c: &mut impl GenericClient, org_id: &str) -> Result<(), StorageError> {
+pub(super) fn delete(c: &mut impl Run, org_id: &str) -> Result<(), StorageError> {
     exec(c, "DELETE FROM policy_draft WHERE org_id = $1", &[&org_id])?;
     Ok(())
 }

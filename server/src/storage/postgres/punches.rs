@@ -5,12 +5,12 @@
 //! device through several instances extend its chain one at a time. Every query filters on
 //! `org_id`.
 
-use r2d2_postgres::postgres::{GenericClient, Row};
+use r2d2_postgres::postgres::Row;
 
 use super::attendance;
 use super::devices::read_device;
 use super::items::{NewItem, insert_item};
-use super::sql::{exec, feed_lock, get, limit, map_rows, ms, one_row, signed, time};
+use super::sql::{Run, exec, feed_lock, get, limit, map_rows, ms, one_row, signed, time};
 use crate::storage::sqlite::punches::PunchColumns;
 use crate::storage::{
     AttendanceMark, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus, StorageError,
@@ -21,7 +21,7 @@ use crate::storage::{
 /// `None` when another transaction recorded the item id or consumed the face nonce between
 /// the judgement and the write: the caller rolls the item back and judges it again.
 pub(super) fn apply_on(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     key: &ItemKey<'_>,
     judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
 ) -> Result<Option<ItemDecision>, StorageError> {
@@ -182,7 +182,7 @@ const PUNCH_SELECT: &str = "SELECT p.\"row\" AS \"row\", p.punch_id AS punch_id,
      LEFT JOIN punch_review r ON r.org_id = p.org_id AND r.punch_id = p.punch_id";
 
 pub(super) fn punches(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     filter: &PunchFilter,
 ) -> Result<Vec<StoredPunch>, StorageError> {
@@ -206,7 +206,7 @@ pub(super) fn punches(
 }
 
 pub(super) fn chain_records(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     device_id: &str,
 ) -> Result<Vec<String>, StorageError> {
@@ -220,7 +220,7 @@ pub(super) fn chain_records(
 
 /// One punch by its record id, with the record as received.
 pub(super) fn punch_with_record(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     punch_id: &str,
 ) -> Result<Option<(StoredPunch, String)>, StorageError> {

@@ -18,7 +18,7 @@
 
 use r2d2_postgres::postgres::{Client, Transaction};
 
-use super::sql::{MIGRATE_LOCK, exec, map_err, ms, one_row};
+use super::sql::{MIGRATE_LOCK, Run, exec, map_err, ms, one_row};
 use crate::storage::StorageError;
 
 /// The version this build writes (the SQLite schema's).
@@ -317,7 +317,7 @@ const _: () = assert!(STEPS[STEPS.len() - 1].0 == SCHEMA_VERSION);
 
 /// The version the database holds: the newest row of `schema_version`, 0 for a database
 /// without the table.
-pub(super) fn version(c: &mut Client) -> Result<i64, StorageError> {
+pub(super) fn version(c: &mut impl Run) -> Result<i64, StorageError> {
     // Two statements: one naming a table that is not there fails when it is planned, even in
     // a branch a CASE would not take.
     let row = one_row(

@@ -1,11 +1,14 @@
 //! The helpers every table file of the PostgreSQL storage uses, and nothing else: mapping
 //! PostgreSQL errors to [`StorageError`] (lock conflicts and lost connections are retryable),
-//! running statements and reading columns by name, the advisory locks that order writers
-//! across server instances, and the value conversions shared with the SQLite storage.
+//! running statements (prepared once per pooled connection, see [`Prepared`]) and reading
+//! columns by name, the advisory locks that order writers across server instances, and the
+//! value conversions shared with the SQLite storage.
+
+use std::collections::HashMap;
 
 use r2d2_postgres::postgres::error::SqlState;
 use r2d2_postgres::postgres::types::{FromSql, ToSql};
-use r2d2_postgres::postgres::{self, GenericClient, Row};
+use r2d2_postgres::postgres::{self, Client, GenericClient, Row, Statement, Transaction};
 
 use crate::storage::StorageError;
 
@@ -28,12 +31,116 @@ pub(super) const MIGRATE_LOCK: i64 = 0x6461_6b61_6d69_6772;
 /// the hash of the organisation and request id.
 const REQUEST_LOCK_CLASS: i32 = 0x6461_6b61;
 
-/// A PostgreSQL error for people: the client's kind ("db error") with what the database said
-/// (`FATAL: database "daka" does not exist`), which the error's `Display` alone leaves out;
-/// the whole chain of causes, as the connection errors give it.
-pub(crate) fn describe(e: &postgres::Error) -> String {
-    super::tls::chain(e)
+/// Distinct statements a connection keeps prepared at most. The storage's statements are a
+/// fixed set of texts (under two hundred); past the bound the cache is emptied and refilled,
+/// so a text built at run time cannot grow it without end.
+const MAX_PREPARED: usize = 512;
+
+/// The statements prepared on one pooled connection, by their text. Running a statement by
+/// its text alone costs two round trips (prepare, then bind and execute); a statement found
+/// here costs one. Prepared statements belong to the database session, not its transactions:
+/// one prepared in a transaction that rolls back stays usable.
+#[derive(Default)]
+pub(super) struct Statements {
+    by_text: HashMap<String, Statement>,
 }
+
+impl Statements {
+    /// How many statements are prepared.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.by_text.len()
+    }
+}
+
+/// A connection, transaction or savepoint (`C`) with the statements prepared on its
+/// connection: what the storage's reads and writes run on.
+pub(super) struct Prepared<'a, C> {
+    pub(super) client: &'a mut C,
+    pub(super) statements: &'a mut Statements,
+}
+
+impl<'a, C: GenericClient> Prepared<'a, C> {
+    pub(super) fn new(client: &'a mut C, statements: &'a mut Statements) -> Self {
+        Prepared { client, statements }
+    }
+
+    /// The statement of `sql`, prepared on this connection at its first use.
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.by_text.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        if self.statements.by_text.len() >= MAX_PREPARED {
+            self.statements.by_text.clear();
+        }
+        self.statements
+            .by_text
+            .insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+/// Where statements run: a [`Prepared`] connection, or a bare [`Client`] or [`Transaction`]
+/// for one-off work (schema migrations, copies between databases), where each statement is
+/// prepared at its use.
+pub(super) trait Run {
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error>;
+    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, postgres::Error>;
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error>;
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error>;
+}
+
+impl<C: GenericClient> Run for Prepared<'_, C> {
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client.query(&statement, params)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client.query_opt(&statement, params)
+    }
+
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client.query_one(&statement, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.client.execute(&statement, params)
+    }
+}
+
+/// [`Run`] for a bare client type: each statement prepared at its use.
+macro_rules! run_unprepared {
+    ($($t:ty),*) => {$(
+        impl Run for $t {
+            fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error> {
+                GenericClient::query(self, sql, params)
+            }
+
+            fn query_opt(
+                &mut self,
+                sql: &str,
+                params: Params<'_>,
+            ) -> Result<Option<Row>, postgres::Error> {
+                GenericClient::query_opt(self, sql, params)
+            }
+
+            fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
+                GenericClient::query_one(self, sql, params)
+            }
+
+            fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
+                GenericClient::execute(self, sql, params)
+            }
+        }
+    )*};
+}
+
+run_unprepared!(Client, Transaction<'_>);
 
 /// Maps a PostgreSQL error: a serialization failure, a deadlock or a lock wait past the
 /// lock timeout is [`StorageError::Busy`]; a lost or refused connection is
@@ -52,15 +159,15 @@ pub(super) fn map_err(e: postgres::Error) -> StorageError {
             || *code == SqlState::CANNOT_CONNECT_NOW
             || *code == SqlState::TOO_MANY_CONNECTIONS
         {
-            return StorageError::Unavailable(describe(&e));
+            return StorageError::Unavailable(super::tls::chain(&e));
         }
-        return StorageError::Database(describe(&e));
+        return StorageError::Database(super::tls::chain(&e));
     }
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io {
-        return StorageError::Unavailable(describe(&e));
+        return StorageError::Unavailable(super::tls::chain(&e));
     }
-    StorageError::Database(describe(&e))
+    StorageError::Database(super::tls::chain(&e))
 }
 
 /// Whether a parameter is text holding a NUL character, which PostgreSQL text cannot hold
@@ -93,7 +200,7 @@ fn nul_refused() -> StorageError {
 
 /// Every row of a query (none when a parameter is text with a NUL: nothing stored equals it).
 pub(super) fn rows(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     sql: &str,
     params: Params<'_>,
 ) -> Result<Vec<Row>, StorageError> {
@@ -105,7 +212,7 @@ pub(super) fn rows(
 
 /// The one row of a query, or none.
 pub(super) fn opt_row(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     sql: &str,
     params: Params<'_>,
 ) -> Result<Option<Row>, StorageError> {
@@ -117,7 +224,7 @@ pub(super) fn opt_row(
 
 /// The one row of a query that always answers one.
 pub(super) fn one_row(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     sql: &str,
     params: Params<'_>,
 ) -> Result<Row, StorageError> {
@@ -128,11 +235,7 @@ pub(super) fn one_row(
 }
 
 /// Runs a statement; the number of rows it changed.
-pub(super) fn exec(
-    c: &mut impl GenericClient,
-    sql: &str,
-    params: Params<'_>,
-) -> Result<u64, StorageError> {
+pub(super) fn exec(c: &mut impl Run, sql: &str, params: Params<'_>) -> Result<u64, StorageError> {
     if holds_nul(params) {
         return Err(nul_refused());
     }
@@ -147,7 +250,7 @@ pub(super) fn get<'a, T: FromSql<'a>>(r: &'a Row, column: &str) -> Result<T, Sto
 
 /// Each row of a query turned into its record by `convert`.
 pub(super) fn map_rows<T>(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     sql: &str,
     params: Params<'_>,
     convert: impl FnMut(&Row) -> Result<T, StorageError>,
@@ -158,7 +261,7 @@ pub(super) fn map_rows<T>(
 /// Takes the change feed's lock ([`FEED_LOCK`]) until the transaction ends. Taken right before
 /// a change or punch row is inserted, as late as possible: it is the last lock a transaction
 /// waits for.
-pub(super) fn feed_lock(c: &mut impl GenericClient) -> Result<(), StorageError> {
+pub(super) fn feed_lock(c: &mut impl Run) -> Result<(), StorageError> {
     exec(c, "SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
     Ok(())
 }
@@ -166,7 +269,7 @@ pub(super) fn feed_lock(c: &mut impl GenericClient) -> Result<(), StorageError> 
 /// Takes the lock of one approval request until the transaction ends: decisions on a request
 /// and submissions of a new request id are applied one at a time.
 pub(super) fn request_lock(
-    c: &mut impl GenericClient,
+    c: &mut impl Run,
     org_id: &str,
     request_id: &str,
 ) -> Result<(), StorageError> {
@@ -185,7 +288,93 @@ pub(super) fn limit(n: u32) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::holds_nul;
+    use r2d2_postgres::postgres::Client;
+
+    use super::{MAX_PREPARED, Prepared, Statements, exec, get, holds_nul, one_row};
+    use crate::storage::StorageError;
+
+    /// How many statements this connection's session holds prepared, as PostgreSQL counts
+    /// them (the counting statement itself included).
+    fn prepared_in_session(client: &mut Client) -> i64 {
+        client
+            .query_one("SELECT count(*) AS n FROM pg_prepared_statements", &[])
+            .unwrap()
+            .get("n")
+    }
+
+    fn plus_one(c: &mut Prepared<'_, impl super::GenericClient>, n: i64) -> i64 {
+        get(
+            &one_row(c, "SELECT $1::bigint + 1 AS n", &[&n]).unwrap(),
+            "n",
+        )
+        .unwrap()
+    }
+
+    /// On PostgreSQL only (`DAKA_TEST_POSTGRES`, as the server's integration tests): a
+    /// statement is prepared at its first use on a connection and reused after, also after
+    /// the transaction it was prepared in rolled back; past the bound the cache is emptied and
+    /// its statements are closed on the server, not left behind.
+    #[test]
+    fn statements_are_prepared_once_per_connection_and_outlive_a_rollback() {
+        let Some(url) = std::env::var("DAKA_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("PostgreSQL only: DAKA_TEST_POSTGRES is not set");
+            return;
+        };
+        let mut client = super::super::connect(&url).unwrap();
+        let mut statements = Statements::default();
+        let base = prepared_in_session(&mut client);
+
+        let mut c = Prepared::new(&mut client, &mut statements);
+        assert_eq!(plus_one(&mut c, 1), 2);
+        assert_eq!(plus_one(&mut c, 41), 42);
+        assert_eq!(statements.len(), 1);
+        assert_eq!(prepared_in_session(&mut client), base + 1);
+
+        let mut tx = client.transaction().unwrap();
+        let mut in_tx = Prepared::new(&mut tx, &mut statements);
+        assert_eq!(
+            get::<i64>(
+                &one_row(&mut in_tx, "SELECT $1::bigint * 2 AS n", &[&21i64]).unwrap(),
+                "n"
+            )
+            .unwrap(),
+            42
+        );
+        let failed = exec(&mut in_tx, "SELECT 1 / ($1::bigint - 1)", &[&1i64]);
+        assert!(
+            matches!(failed, Err(StorageError::Database(ref m)) if m.contains("division by zero")),
+            "{failed:?}"
+        );
+        drop(tx); // rolled back
+        let mut c = Prepared::new(&mut client, &mut statements);
+        assert_eq!(
+            get::<i64>(
+                &one_row(&mut c, "SELECT $1::bigint * 2 AS n", &[&4i64]).unwrap(),
+                "n"
+            )
+            .unwrap(),
+            8
+        );
+        assert_eq!(plus_one(&mut c, 9), 10);
+        assert_eq!(statements.len(), 3);
+        assert_eq!(prepared_in_session(&mut client), base + 3);
+
+        let mut c = Prepared::new(&mut client, &mut statements);
+        for i in 0..MAX_PREPARED as i64 + 10 {
+            let sql = format!("SELECT {i}::bigint + $1::bigint AS n");
+            let n: i64 = get(&one_row(&mut c, &sql, &[&1i64]).unwrap(), "n").unwrap();
+            assert_eq!(n, i + 1);
+        }
+        let held = statements.len();
+        assert!(
+            (1..=MAX_PREPARED).contains(&held),
+            "{held} statements cached"
+        );
+        assert_eq!(prepared_in_session(&mut client), base + held as i64);
+    }
 
     #[test]
     fn a_nul_is_told_from_a_backslash_and_a_zero() {

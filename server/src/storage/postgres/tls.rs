@@ -385,8 +385,10 @@ impl ServerCertVerifier for DbVerifier {
     }
 }
 
-/// An error and its causes, joined with `": "` (the `postgres` crate's own text stops at
-/// "error performing TLS handshake").
+/// An error and its causes, joined with `": "`: for a PostgreSQL error, the client's kind
+/// ("db error") with what the database said (`FATAL: database "daka" does not exist`), which
+/// the error's `Display` alone leaves out; for a connection, past the `postgres` crate's own
+/// "error performing TLS handshake".
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut next = e.source();
