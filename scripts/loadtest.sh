@@ -15,6 +15,7 @@
 #
 #   scripts/loadtest.sh            # all three
 #   scripts/loadtest.sh a          # only the SQLite run (also: b, c, or "b c")
+#   LOADTEST_DAKA=/tmp/daka-old scripts/loadtest.sh b   # that build of daka, not this tree's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,8 +39,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release -q -p daka-cli
-daka="${CARGO_TARGET_DIR:-$PWD/target}/release/daka"
+if [ -n "${LOADTEST_DAKA:-}" ]; then
+  daka="$LOADTEST_DAKA"
+  [ -x "$daka" ] || { echo "LOADTEST_DAKA=$daka is not an executable" >&2; exit 2; }
+else
+  cargo build --release -q -p daka-cli
+  daka="${CARGO_TARGET_DIR:-$PWD/target}/release/daka"
+fi
 
 # The example company with $staff more staff, each at the store with Wi-Fi like E1001.
 python3 - "$work" "$staff" <<'EOF'
