@@ -582,6 +582,38 @@ fn apply_item_stores_everything_or_nothing() {
     );
     assert!(storage.changes(ORG_B, "dev-1", 0, 10).unwrap().is_empty());
     assert!(storage.chain_records(ORG_B, "dev-1").unwrap().is_empty());
+    // Within one batch: an item sees the head an earlier item of the batch stored (its record
+    // included), and a second record at a number the batch stored fails alone.
+    let mut heads = Vec::new();
+    let mut outcomes = Vec::new();
+    storage
+        .apply_batch(&mut |batch| {
+            for (item, nonce, seq) in [("i5", "n5", 3), ("i6", "n6", 3), ("i7", "n7", 4)] {
+                let stored = batch.apply(&key(item, nonce), &mut |s| {
+                    heads.push((s.head.as_ref().map(|h| h.seq), s.head_record.clone()));
+                    ItemDecision::Store(Box::new(punch(seq)))
+                });
+                outcomes.push(stored.is_ok());
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(outcomes, [true, false, true]);
+    assert_eq!(
+        heads,
+        [
+            (Some(2), Some("{\"seq\":2}".to_string())),
+            (Some(3), Some("{\"seq\":3}".to_string())),
+            (Some(3), Some("{\"seq\":3}".to_string())),
+        ]
+    );
+    assert_eq!(
+        storage.chain_records(ORG_A, "dev-1").unwrap(),
+        ["{\"seq\":1}", "{\"seq\":2}", "{\"seq\":3}", "{\"seq\":4}"]
+    );
+    let changes = storage.changes(ORG_A, "dev-1", 0, 10).unwrap();
+    assert_eq!(changes.len(), 4);
+    assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 
 use r2d2_postgres::postgres::Transaction;
 
+use super::punches::PendingPunch;
 use super::sql::{Prepared, Run, exec, get, map_err, opt_row};
 use super::{approvals, punches};
 use crate::storage::sqlite::items::ItemColumns;
@@ -81,30 +82,45 @@ pub(super) fn insert_item(c: &mut impl Run, item: &NewItem<'_>) -> Result<bool, 
 pub(super) const ATTEMPTS: usize = 3;
 
 /// A push request's transaction; every item runs in its own savepoint, released into the
-/// transaction when it succeeds and rolled back when it fails.
+/// transaction when it succeeds and rolled back when it fails. The punches it stores get their
+/// `punch` rows and feed changes at its end ([`PgBatch::finish`], see [`PendingPunch`]).
 pub(super) struct PgBatch<'a, 'p, 'c> {
-    pub(super) tx: &'a mut Prepared<'p, Transaction<'c>>,
+    tx: &'a mut Prepared<'p, Transaction<'c>>,
+    pending: Vec<PendingPunch>,
 }
 
-impl PgBatch<'_, '_, '_> {
-    /// Runs `f` in a savepoint of the push's transaction, up to [`ATTEMPTS`] times: released
-    /// when `f` answers, rolled back when it fails or answers `None` (a lost race, to judge
-    /// again).
-    fn in_savepoint<T>(
-        &mut self,
-        mut f: impl FnMut(&mut Prepared<'_, Transaction<'_>>) -> Result<Option<T>, StorageError>,
-    ) -> Result<T, StorageError> {
-        for _ in 0..ATTEMPTS {
-            // Dropped on `Err` or a lost race: the item rolls back.
-            let mut savepoint = self.tx.client.savepoint("item").map_err(map_err)?;
-            let answer = f(&mut Prepared::new(&mut savepoint, self.tx.statements))?;
-            if let Some(answer) = answer {
-                savepoint.commit().map_err(map_err)?;
-                return Ok(answer);
-            }
+impl<'a, 'p, 'c> PgBatch<'a, 'p, 'c> {
+    pub(super) fn new(tx: &'a mut Prepared<'p, Transaction<'c>>) -> Self {
+        PgBatch {
+            tx,
+            pending: Vec::new(),
         }
-        Err(StorageError::Busy)
     }
+
+    /// Writes the rows of the punches stored so far; called before the commit.
+    pub(super) fn finish(&mut self) -> Result<(), StorageError> {
+        punches::write_pending(self.tx, &self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Runs `f` in a savepoint of the push's transaction `tx`, up to [`ATTEMPTS`] times: released
+/// when `f` answers, rolled back when it fails or answers `None` (a lost race, to judge again).
+fn in_savepoint<T>(
+    tx: &mut Prepared<'_, Transaction<'_>>,
+    mut f: impl FnMut(&mut Prepared<'_, Transaction<'_>>) -> Result<Option<T>, StorageError>,
+) -> Result<T, StorageError> {
+    for _ in 0..ATTEMPTS {
+        // Dropped on `Err` or a lost race: the item rolls back.
+        let mut savepoint = tx.client.savepoint("item").map_err(map_err)?;
+        let answer = f(&mut Prepared::new(&mut savepoint, tx.statements))?;
+        if let Some(answer) = answer {
+            savepoint.commit().map_err(map_err)?;
+            return Ok(answer);
+        }
+    }
+    Err(StorageError::Busy)
 }
 
 impl ItemBatch for PgBatch<'_, '_, '_> {
@@ -115,7 +131,11 @@ impl ItemBatch for PgBatch<'_, '_, '_> {
     ) -> Result<ItemDecision, StorageError> {
         // The ledger is read after the device row is locked: an instance that waited for the
         // lock sees the item the holder stored (`duplicate`), not only its new head.
-        self.in_savepoint(|item| punches::apply_on(item, key, judge))
+        let PgBatch { tx, pending } = self;
+        let (decision, stored) =
+            in_savepoint(tx, |item| punches::apply_on(item, key, pending, judge))?;
+        pending.extend(stored);
+        Ok(decision)
     }
 
     fn apply_approval(
@@ -123,7 +143,10 @@ impl ItemBatch for PgBatch<'_, '_, '_> {
         key: &ApprovalKey<'_>,
         judge: &mut dyn FnMut(&ApprovalState) -> ApprovalDecision,
     ) -> Result<ApprovalDecision, StorageError> {
-        self.in_savepoint(|item| {
+        // The punch rows first: an approval's change takes the feed's lock, and a review reads
+        // its punch.
+        self.finish()?;
+        in_savepoint(self.tx, |item| {
             // The request's lock before its item's ledger entry: a later decision on it waits.
             super::sql::request_lock(item, key.org_id, key.request_id)?;
             let existing = read_item(item, key.org_id, key.item_id)?;

@@ -474,9 +474,10 @@ impl Storage for PostgresStorage {
         work: &mut dyn FnMut(&mut dyn ItemBatch) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         self.write(|tx| {
-            let mut batch = items::PgBatch { tx };
+            let mut batch = items::PgBatch::new(tx);
             // On `Err` the transaction is dropped, which rolls it back.
-            work(&mut batch)
+            work(&mut batch)?;
+            batch.finish()
         })
     }
 

@@ -1,30 +1,45 @@
 //! The punch tables of [`PostgresStorage`](super::PostgresStorage): storing a judged punch as
-//! its device's new chain head (`punch`, the device's head columns, `face_nonce`, the change
-//! for the device's feed) inside a push's item savepoint, and the reads behind the admin API.
-//! The device's row is locked (`FOR UPDATE`) before its chain head is read, so pushes of one
-//! device through several instances extend its chain one at a time. Every query filters on
-//! `org_id`.
+//! its device's new chain head (the device's head columns and `face_nonce` inside a push's
+//! item savepoint; its `punch` row and the change for the device's feed when the push ends,
+//! see [`PendingPunch`]), and the reads behind the admin API. The device's row is locked
+//! (`FOR UPDATE`) before its chain head is read, so pushes of one device through several
+//! instances extend its chain one at a time. Every query filters on `org_id`.
 
 use r2d2_postgres::postgres::Row;
 
 use super::attendance;
 use super::devices::read_device;
 use super::items::{NewItem, insert_item};
-use super::sql::{Run, exec, feed_lock, get, limit, map_rows, ms, one_row, signed, time};
+use super::sql::{Run, exec, feed_lock, get, limit, map_rows, ms, one_row, signed, storable, time};
 use crate::storage::sqlite::punches::PunchColumns;
 use crate::storage::{
-    AttendanceMark, ItemDecision, ItemKey, ItemState, PunchFilter, PunchStatus, StorageError,
-    StoredPunch,
+    AttendanceMark, ItemDecision, ItemKey, ItemState, NewPunch, PunchFilter, PunchStatus,
+    StorageError, StoredPunch,
 };
 
-/// The body of `ItemBatch::apply` inside its savepoint `c`, given the item id's ledger entry.
-/// `None` when another transaction recorded the item id or consumed the face nonce between
-/// the judgement and the write: the caller rolls the item back and judges it again.
+/// A punch stored by a push whose `punch` row and feed change are written when the push ends
+/// ([`write_pending`]), all in one statement each. Those rows are numbered in commit order
+/// under the change feed's lock (see `sql.rs`), which is then held from the end of the push
+/// to its commit, not from its first punch: pushes of different devices run side by side up
+/// to there. Until then, a later item of the push that needs the row (its device's chain
+/// head) finds it here.
+pub(super) struct PendingPunch {
+    org_id: String,
+    punch_id: String,
+    device_id: String,
+    punch: NewPunch,
+}
+
+/// The body of `ItemBatch::apply` inside its savepoint `c`, `pending` holding the punches the
+/// push stored before: the decision, and the punch whose rows are still to write. `None` when
+/// another transaction recorded the item id or consumed the face nonce between the judgement
+/// and the write: the caller rolls the item back and judges it again.
 pub(super) fn apply_on(
     c: &mut impl Run,
     key: &ItemKey<'_>,
+    pending: &[PendingPunch],
     judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
-) -> Result<Option<ItemDecision>, StorageError> {
+) -> Result<Option<(ItemDecision, Option<PendingPunch>)>, StorageError> {
     let device = read_device(
         c,
         "WHERE d.id = $1 AND d.org_id = $2 FOR UPDATE OF d",
@@ -32,8 +47,15 @@ pub(super) fn apply_on(
     )?
     .ok_or_else(|| StorageError::Conflict(format!("no device {:?}", key.device_id)))?;
     let existing = super::items::read_item(c, key.org_id, key.item_id)?;
-    let (head_record, head_judged_at) = match &device.head {
-        Some(head) => {
+    let head_pending = device.head.as_ref().and_then(|head| {
+        pending
+            .iter()
+            .rev()
+            .find(|p| p.org_id == key.org_id && p.punch_id == head.punch_id)
+    });
+    let (head_record, head_judged_at) = match (&device.head, head_pending) {
+        (Some(_), Some(p)) => (Some(p.punch.record.clone()), Some(p.punch.judged_at)),
+        (Some(head), None) => {
             let r = one_row(
                 c,
                 "SELECT record, judged_ms FROM punch WHERE org_id = $1 AND punch_id = $2",
@@ -41,7 +63,7 @@ pub(super) fn apply_on(
             )?;
             (Some(get(&r, "record")?), Some(time(get(&r, "judged_ms")?)?))
         }
-        None => (None, None),
+        (None, _) => (None, None),
     };
     let nonce_used = match key.nonce {
         Some(nonce) => get(
@@ -64,7 +86,7 @@ pub(super) fn apply_on(
     };
     let decision = judge(&state);
     let ItemDecision::Store(punch) = &decision else {
-        return Ok(Some(decision));
+        return Ok(Some((decision, None)));
     };
     let received = ms(punch.received_at);
     let recorded = insert_item(
@@ -112,46 +134,109 @@ pub(super) fn apply_on(
             punch.received_at,
         )?;
     }
-    exec(
-        c,
-        "UPDATE device SET head_seq = $2, head_hash = $3, head_punch_id = $4 WHERE id = $1",
-        &[
-            &key.device_id,
-            &signed(punch.seq)?,
-            &punch.hash,
-            &key.item_id,
-        ],
-    )?;
+    // The device's punches are unique by sequence number (`UNIQUE (device_id, seq)`), which
+    // the row written at the end of the push would find only then: checked here, against the
+    // stored punches (in the same statement as the new head) and the push's pending ones, so
+    // that a second record at a number fails its item, not the push.
+    let taken = pending
+        .iter()
+        .any(|p| p.device_id == key.device_id && p.punch.seq == punch.seq);
+    let moved = !taken
+        && exec(
+            c,
+            "UPDATE device SET head_seq = $2, head_hash = $3, head_punch_id = $4 WHERE id = $1
+               AND NOT EXISTS (SELECT 1 FROM punch WHERE device_id = $1 AND seq = $2)",
+            &[
+                &key.device_id,
+                &signed(punch.seq)?,
+                &punch.hash,
+                &key.item_id,
+            ],
+        )? == 1;
+    if !moved {
+        return Err(StorageError::Database(format!(
+            "device {:?} has a punch at seq {} already (punch {:?} not stored)",
+            key.device_id, punch.seq, key.item_id
+        )));
+    }
+    // What the punch row and the change will hold, checked now: a value that cannot be
+    // stored fails this item, not the push.
+    storable(&[
+        &punch.hash,
+        &punch.employee_id,
+        &punch.kind,
+        &punch.record,
+        &punch.code,
+        &punch.server_verdict,
+        &punch.change,
+    ])?;
+    let pending = PendingPunch {
+        org_id: key.org_id.to_owned(),
+        punch_id: key.item_id.to_owned(),
+        device_id: key.device_id.to_owned(),
+        punch: (**punch).clone(),
+    };
+    Ok(Some((decision, Some(pending))))
+}
+
+/// Writes the `punch` rows and feed changes of a push's [`PendingPunch`]es, in the order they
+/// were stored, under the change feed's lock (held until the transaction ends).
+pub(super) fn write_pending(
+    c: &mut impl Run,
+    pending: &[PendingPunch],
+) -> Result<(), StorageError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&PendingPunch) -> &str| pending.iter().map(f).collect::<Vec<&str>>();
+    let number = |f: fn(&PendingPunch) -> Result<i64, StorageError>| {
+        pending.iter().map(f).collect::<Result<Vec<i64>, _>>()
+    };
+    let org_ids = text(|p| &p.org_id);
+    let device_ids = text(|p| &p.device_id);
+    let received = number(|p| Ok(ms(p.punch.received_at)))?;
+    let codes: Vec<Option<&str>> = pending.iter().map(|p| p.punch.code.as_deref()).collect();
     // Punch rows and changes are numbered in commit order (see `sql.rs`).
     feed_lock(c)?;
     exec(
         c,
         "INSERT INTO punch (org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
            status, code, server_verdict, policy_version, judged_ms, received_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         SELECT org_id, punch_id, device_id, seq, hash, employee_id, kind, record, status, code,
+           server_verdict, policy_version, judged_ms, received_ms
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+           $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[],
+           $13::bigint[], $14::bigint[])
+           WITH ORDINALITY AS p(org_id, punch_id, device_id, seq, hash, employee_id, kind, record,
+             status, code, server_verdict, policy_version, judged_ms, received_ms, n)
+         ORDER BY n",
         &[
-            &key.org_id,
-            &key.item_id,
-            &key.device_id,
-            &signed(punch.seq)?,
-            &punch.hash,
-            &punch.employee_id,
-            &punch.kind,
-            &punch.record,
-            &punch.status.as_str(),
-            &punch.code,
-            &punch.server_verdict,
-            &signed(punch.policy_version)?,
-            &ms(punch.judged_at),
+            &org_ids,
+            &text(|p| &p.punch_id),
+            &device_ids,
+            &number(|p| signed(p.punch.seq))?,
+            &text(|p| &p.punch.hash),
+            &text(|p| &p.punch.employee_id),
+            &text(|p| &p.punch.kind),
+            &text(|p| &p.punch.record),
+            &text(|p| p.punch.status.as_str()),
+            &codes,
+            &text(|p| &p.punch.server_verdict),
+            &number(|p| signed(p.punch.policy_version))?,
+            &number(|p| Ok(ms(p.punch.judged_at)))?,
             &received,
         ],
     )?;
     exec(
         c,
-        "INSERT INTO change (org_id, device_id, body, created_ms) VALUES ($1, $2, $3, $4)",
-        &[&key.org_id, &key.device_id, &punch.change, &received],
+        "INSERT INTO change (org_id, device_id, body, created_ms)
+         SELECT org_id, device_id, body, created_ms
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+           WITH ORDINALITY AS c(org_id, device_id, body, created_ms, n)
+         ORDER BY n",
+        &[&org_ids, &device_ids, &text(|p| &p.punch.change), &received],
     )?;
-    Ok(Some(decision))
+    Ok(())
 }
 
 fn punch_columns(r: &Row) -> Result<PunchColumns, StorageError> {

@@ -193,6 +193,15 @@ fn holds_nul(params: Params<'_>) -> bool {
     })
 }
 
+/// Whether every value can be stored: `Err` (as a statement storing it would fail) when a
+/// text holds a NUL character. For values checked now and written later.
+pub(super) fn storable(params: Params<'_>) -> Result<(), StorageError> {
+    if holds_nul(params) {
+        return Err(nul_refused());
+    }
+    Ok(())
+}
+
 /// The error of a statement that would store text holding a NUL character.
 fn nul_refused() -> StorageError {
     StorageError::Conflict("a text value holds a NUL character, which cannot be stored".into())
