@@ -43,6 +43,9 @@ const MAX_RETRY_AFTER_S: u64 = 30;
 #[derive(Debug)]
 pub(crate) struct PushAdmission {
     max_wait: Duration,
+    /// Write transactions the storage runs side by side at most (see
+    /// [`Storage::parallel_writes`](crate::storage::Storage::parallel_writes)).
+    parallel_writes: u64,
     /// Items of the pushes admitted and not yet answered.
     pending_items: AtomicU64,
     /// Mean storage time per item, in nanoseconds; 0 until the first push is answered, when
@@ -88,12 +91,19 @@ impl PushAdmission {
     pub(crate) fn new(max_wait: Duration) -> PushAdmission {
         PushAdmission {
             max_wait,
+            parallel_writes: 1,
             pending_items: AtomicU64::new(0),
             nanos_per_item: AtomicU64::new(0),
             epoch: Instant::now(),
             booked_until: AtomicU64::new(0),
             window: Mutex::new(CostWindow::default()),
         }
+    }
+
+    /// The same, for a storage that runs up to `n` write transactions side by side.
+    pub(crate) fn with_parallel_writes(mut self, n: u32) -> PushAdmission {
+        self.parallel_writes = u64::from(n.max(1));
+        self
     }
 
     /// Admits a push of `items` items, or refuses it with an appointment when the wait for the
@@ -175,9 +185,12 @@ impl Admitted<'_> {
     /// Pushes admitted together run side by side and wait for each other's database work, so
     /// each one's `took` counts the others' work too, and they are often answered in a burst.
     /// The answers are therefore costed in windows of at least [`COST_WINDOW_NS`]: an item
-    /// costs the shorter of the window's length and the pushes' summed `took`, divided by the
-    /// window's items. While the server is busy the window's length is the true cost; when it
-    /// was partly idle, the pushes ran alone and their `took` is.
+    /// costs the shorter of the window's length and the pushes' summed `took` over the
+    /// storage's parallel writes, divided by the window's items. While the server is busy the
+    /// window's length is the true cost; when it was partly idle, the pushes ran alone, and
+    /// as many as the storage writes side by side could have run together. (Costed at their
+    /// whole `took`, pushes on PostgreSQL that ran alone because the turns were spaced by that
+    /// cost would keep them spaced so: the server paced at the speed of one connection.)
     pub(crate) fn ran(&self, took: Duration) {
         self.ran_at(took, self.admission.epoch.elapsed());
     }
@@ -200,7 +213,7 @@ impl Admitted<'_> {
             if length < COST_WINDOW_NS && cost.load(Ordering::Acquire) != 0 {
                 return;
             }
-            let sample = length.min(window.took) / window.items;
+            let sample = length.min(window.took / self.admission.parallel_writes) / window.items;
             *window = CostWindow {
                 start: now,
                 items: 0,
@@ -303,6 +316,33 @@ mod tests {
             MAX_RETRY_AFTER_S
         );
         drop(held);
+    }
+
+    #[test]
+    fn pushes_that_ran_alone_are_costed_over_the_parallel_writes() {
+        // A push of 100 items alone for 400 ms, the server idle the rest of a 1 s window.
+        let answer = |admission: &PushAdmission| {
+            let push = admission.admit_at(100, Duration::ZERO).unwrap();
+            push.ran_at(Duration::from_millis(400), Duration::from_secs(1));
+        };
+        let one_writer = PushAdmission::new(Duration::from_secs(1));
+        answer(&one_writer);
+        assert_eq!(one_writer.nanos_per_item.load(Ordering::Acquire), 4_000_000);
+        // Sixteen connections: sixteen such pushes could have run in those 400 ms.
+        let pool = PushAdmission::new(Duration::from_secs(1)).with_parallel_writes(16);
+        answer(&pool);
+        assert_eq!(pool.nanos_per_item.load(Ordering::Acquire), 250_000);
+        // A busy window is costed by its length whatever the parallelism: 100 items answered
+        // over 50 ms, their pushes having waited 16 × 400 ms together.
+        let busy = PushAdmission::new(Duration::from_secs(1)).with_parallel_writes(16);
+        let first = busy.admit_at(1, Duration::ZERO).unwrap();
+        first.ran_at(Duration::from_millis(1), Duration::from_millis(1));
+        let push = busy.admit_at(100, Duration::from_millis(1)).unwrap();
+        push.ran_at(Duration::from_millis(6_400), Duration::from_millis(301));
+        let cost = busy.nanos_per_item.load(Ordering::Acquire);
+        // The first answer (1 ms alone, over 16) set 62.5 µs; the window of 300 ms over 100
+        // items (3 ms, its length being shorter than 6.4 s over 16) weighs 1/8.
+        assert_eq!(cost, 62_500 - 62_500 / 8 + 3_000_000 / 8);
     }
 
     #[test]

@@ -47,9 +47,10 @@ impl AppState {
     pub(crate) fn new(storage: Arc<dyn Storage>, options: ServerOptions) -> AppState {
         AppState {
             inner: Arc::new(Inner {
-                storage,
                 engines: Engines::default(),
-                push_admission: super::admission::PushAdmission::new(options.max_push_wait),
+                push_admission: super::admission::PushAdmission::new(options.max_push_wait)
+                    .with_parallel_writes(storage.parallel_writes()),
+                storage,
                 options,
                 login_limiter: Default::default(),
                 device_limiter: crate::limits::FailureLimiter::new(

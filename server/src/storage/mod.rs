@@ -1400,6 +1400,14 @@ pub trait Storage: Send + Sync + 'static {
     /// seconds: keep it cheap.
     fn schema_versions(&self) -> Result<SchemaVersions, StorageError>;
 
+    /// How many write transactions the backend runs side by side at most: 1 for a SQLite file
+    /// (one writer at a time), the pool size for PostgreSQL. Push admission divides the
+    /// storage time of pushes that ran alone by it, so that a server whose pushes could run
+    /// side by side is not paced as if they could not.
+    fn parallel_writes(&self) -> u32 {
+        1
+    }
+
     // ---- upkeep --------------------------------------------------------------------------
     /// Whether upkeep that writes put off is waiting ([`Storage::upkeep`]). Cheap: the HTTP
     /// layer asks after every storage call, and when it is due runs the upkeep on the blocking

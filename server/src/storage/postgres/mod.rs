@@ -367,6 +367,10 @@ impl PostgresStorage {
 }
 
 impl Storage for PostgresStorage {
+    fn parallel_writes(&self) -> u32 {
+        self.pool.as_ref().map_or(1, |pool| pool.max_size())
+    }
+
     fn schema_versions(&self) -> Result<super::SchemaVersions, StorageError> {
         Ok(super::SchemaVersions {
             found: self.schema_version()?,
