@@ -98,6 +98,9 @@ echo "daka serve at $url (log: target/console-server.log)"
 
 rm -rf target/console-screenshots
 status=0
+# The tests' temporary folders (simulated phones' state, a receipt photo) go under $tmp,
+# removed with it.
+mkdir -p "$tmp/files"
 (cd console-tests && DAKA_CONSOLE_URL="$url" CHROMIUM_PATH="$chromium" DAKA_BIN="$daka_bin" \
-  node_modules/.bin/playwright test "$@") || status=$?
+  TMPDIR="$tmp/files" node_modules/.bin/playwright test "$@") || status=$?
 exit "$status"

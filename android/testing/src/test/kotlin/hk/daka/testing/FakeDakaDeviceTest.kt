@@ -32,8 +32,12 @@ class FakeDakaDeviceTest {
             .filter { it.isNotEmpty() && File(it, libName).exists() }
         assertEquals(emptyList<String>(), onPath, "$libName must not be on java.library.path")
         // The real class needs the library: opening a device fails to link.
-        val db = Files.createTempDirectory("daka-fake").resolve("daka.db").toString()
-        val failure = assertThrows<Throwable> { DakaDevice.open(db, null) }
+        val dir = Files.createTempDirectory("daka-fake")
+        val failure = try {
+            assertThrows<Throwable> { DakaDevice.open(dir.resolve("daka.db").toString(), null) }
+        } finally {
+            dir.toFile().deleteRecursively()
+        }
         val chain = generateSequence(failure) { it.cause }.toList()
         assertTrue(chain.any { it is LinkageError }, "expected a LinkageError, got $chain")
     }
