@@ -85,56 +85,31 @@ impl<'a, C: GenericClient> Prepared<'a, C> {
 /// for one-off work (schema migrations, copies between databases), where each statement is
 /// prepared at its use.
 pub(super) trait Run {
-    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error>;
-    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, postgres::Error>;
-    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error>;
-    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error>;
+    /// The client the statements run on.
+    type Client: GenericClient;
+
+    /// The client, and the statement of `sql` prepared on it.
+    fn prepared(&mut self, sql: &str) -> Result<(&mut Self::Client, Statement), postgres::Error>;
 }
 
 impl<C: GenericClient> Run for Prepared<'_, C> {
-    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.client.query(&statement, params)
-    }
+    type Client = C;
 
-    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, postgres::Error> {
+    fn prepared(&mut self, sql: &str) -> Result<(&mut C, Statement), postgres::Error> {
         let statement = self.statement(sql)?;
-        self.client.query_opt(&statement, params)
-    }
-
-    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.client.query_one(&statement, params)
-    }
-
-    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
-        let statement = self.statement(sql)?;
-        self.client.execute(&statement, params)
+        Ok((&mut *self.client, statement))
     }
 }
 
-/// [`Run`] for a bare client type: each statement prepared at its use.
+/// [`Run`] for a bare client type: each statement prepared at its use (and closed after).
 macro_rules! run_unprepared {
     ($($t:ty),*) => {$(
         impl Run for $t {
-            fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error> {
-                GenericClient::query(self, sql, params)
-            }
+            type Client = Self;
 
-            fn query_opt(
-                &mut self,
-                sql: &str,
-                params: Params<'_>,
-            ) -> Result<Option<Row>, postgres::Error> {
-                GenericClient::query_opt(self, sql, params)
-            }
-
-            fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
-                GenericClient::query_one(self, sql, params)
-            }
-
-            fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
-                GenericClient::execute(self, sql, params)
+            fn prepared(&mut self, sql: &str) -> Result<(&mut Self, Statement), postgres::Error> {
+                let statement = self.prepare(sql)?;
+                Ok((self, statement))
             }
         }
     )*};
@@ -216,7 +191,8 @@ pub(super) fn rows(
     if holds_nul(params) {
         return Ok(Vec::new());
     }
-    c.query(sql, params).map_err(map_err)
+    let (client, statement) = c.prepared(sql).map_err(map_err)?;
+    client.query(&statement, params).map_err(map_err)
 }
 
 /// The one row of a query, or none.
@@ -228,7 +204,8 @@ pub(super) fn opt_row(
     if holds_nul(params) {
         return Ok(None);
     }
-    c.query_opt(sql, params).map_err(map_err)
+    let (client, statement) = c.prepared(sql).map_err(map_err)?;
+    client.query_opt(&statement, params).map_err(map_err)
 }
 
 /// The one row of a query that always answers one.
@@ -240,7 +217,8 @@ pub(super) fn one_row(
     if holds_nul(params) {
         return Err(nul_refused());
     }
-    c.query_one(sql, params).map_err(map_err)
+    let (client, statement) = c.prepared(sql).map_err(map_err)?;
+    client.query_one(&statement, params).map_err(map_err)
 }
 
 /// Runs a statement; the number of rows it changed.
@@ -248,7 +226,8 @@ pub(super) fn exec(c: &mut impl Run, sql: &str, params: Params<'_>) -> Result<u6
     if holds_nul(params) {
         return Err(nul_refused());
     }
-    c.execute(sql, params).map_err(map_err)
+    let (client, statement) = c.prepared(sql).map_err(map_err)?;
+    client.execute(&statement, params).map_err(map_err)
 }
 
 /// A column by name.
