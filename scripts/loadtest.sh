@@ -16,6 +16,7 @@
 #   scripts/loadtest.sh            # all three
 #   scripts/loadtest.sh a          # only the SQLite run (also: b, c, or "b c")
 #   LOADTEST_DAKA=/tmp/daka-old scripts/loadtest.sh b   # that build of daka, not this tree's
+#   LOADTEST_SERVE_ARGS="--max-push-wait-ms 200" scripts/loadtest.sh a   # more options for `daka serve`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,8 +86,9 @@ run() {
   servers=()
   for ((i = 0; i < instances; i++)); do
     port="$(free_port)"
+    # shellcheck disable=SC2086 # LOADTEST_SERVE_ARGS is a list of words
     "$daka" serve --db "$db" --listen "127.0.0.1:$port" --seed "$work/seed.json" \
-      >"$out/$name-server-$i.log" 2>&1 &
+      ${LOADTEST_SERVE_ARGS:-} >"$out/$name-server-$i.log" 2>&1 &
     servers+=("$!")
     urls+=(--server "http://127.0.0.1:$port")
     for _ in $(seq 300); do
