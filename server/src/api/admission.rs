@@ -9,29 +9,42 @@
 //! for the `Retry-After` it is given, and the pushes that are admitted are answered in time.
 //!
 //! The wait is estimated from the items admitted and not yet answered, times the recent cost
-//! of one item (an exponentially weighted mean of the time pushes spent in storage, per item).
-//! A push is always admitted when nothing is pending, so a large push is never refused for its
-//! own size. Until the first push after a start has been measured, an item is assumed to cost
-//! [`ASSUMED_NANOS_PER_ITEM`] (about twice what one costs on a small 2-core server): a fleet
-//! that reconnects together with a freshly started server is then admitted a few seconds' worth
-//! at a time, not all at once before any cost is known.
+//! of one item: the time the server was busy with pushes (some admitted and not yet answered)
+//! over the last few seconds of it, divided by the items it answered in that time. Idle time
+//! is not counted, and a few seconds smooth out the bursts in which answers come (pushes that
+//! wait for the database have their signatures checked meanwhile, so after a stall many are
+//! answered at once). A push is always admitted when nothing is pending, so a large push is
+//! never refused for its own size. Until the first push after a start has been measured, an
+//! item is assumed to cost [`ASSUMED_NANOS_PER_ITEM`] (about five times what one costs on a
+//! small 2-core server): a fleet that reconnects together with a freshly started server is then
+//! admitted a few seconds' worth at a time, not all at once before any cost is known.
 //!
 //! A refused push is given an appointment, not just the time the current queue takes: the
 //! refusals are booked one after another at the cost of their items, and each `Retry-After`
 //! says when its turn comes. A thousand phones refused in the same second therefore come back
 //! spread over the time the server needs for them, about as fast as it can take them, instead
-//! of all together after the same wait to be refused together again.
+//! of all together after the same wait to be refused together again. A booking is fixed at the
+//! cost known when it is made, so turns are booked only once a cost is measured (before that a
+//! refused push asks again a second later) and only up to `max_wait` beyond the end of the
+//! admitted pushes: a push past that horizon is told to ask again `max_wait / 2` before its
+//! turn would have come, and is then booked at the cost measured by then. A wrong early
+//! estimate therefore paces the server for seconds, not for the whole backlog.
+//!
+//! An admitted push then waits for a lane into storage ([`Admitted::lane`]): one more than the
+//! writes the storage runs side by side, so the pushes in storage are not slowed by checking
+//! the signatures of all the others at once.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Weight of the newest window in the mean cost per item, as a fraction `1 / COST_WEIGHT`.
-const COST_WEIGHT: u64 = 8;
-
-/// The answers of at least this long are costed together, in nanoseconds (250 ms): pushes
-/// admitted together are often answered in a burst, one right after another.
+/// The answers over at least this much busy time are costed together, in nanoseconds (250 ms):
+/// pushes admitted together are often answered in a burst, one right after another.
 const COST_WINDOW_NS: u64 = 250_000_000;
+
+/// How many of the latest windows the cost is the mean of: at least 4 s of busy time.
+const COST_WINDOWS: usize = 16;
 
 /// The cost of an item assumed until the first push is measured: 1 ms.
 pub(crate) const ASSUMED_NANOS_PER_ITEM: u64 = 1_000_000;
@@ -48,22 +61,39 @@ pub(crate) struct PushAdmission {
     parallel_writes: u64,
     /// Items of the pushes admitted and not yet answered.
     pending_items: AtomicU64,
-    /// Mean storage time per item, in nanoseconds; 0 until the first push is answered, when
-    /// [`ASSUMED_NANOS_PER_ITEM`] stands in.
+    /// Mean busy time per item answered, in nanoseconds; 0 until the first cost is known,
+    /// when [`ASSUMED_NANOS_PER_ITEM`] stands in.
     nanos_per_item: AtomicU64,
     /// When the admission started; the times below count from it.
     epoch: Instant,
     /// The end of the last appointment given to a refused push, in nanoseconds from `epoch`.
     booked_until: AtomicU64,
-    /// The answers since the last cost sample.
-    window: Mutex<CostWindow>,
+    /// The busy time and the answers behind the cost.
+    costing: Mutex<Costing>,
+    /// Admitted pushes let into storage at once: one more than the parallel writes.
+    lanes: tokio::sync::Semaphore,
 }
 
-/// Answers not yet costed: since when, how many items, and how long their pushes spent in
-/// storage together (nanoseconds from the admission's start, and nanoseconds).
+/// What the cost per item is measured from (times in nanoseconds from the admission's start).
 #[derive(Debug, Default)]
-struct CostWindow {
-    start: u64,
+struct Costing {
+    /// When the server last went from idle (nothing pending) to busy.
+    busy_since: u64,
+    /// When the last push was answered.
+    last_answer: u64,
+    /// The answers not yet in a closed window.
+    open: Window,
+    /// The latest closed windows, oldest first, at most [`COST_WINDOWS`].
+    closed: VecDeque<Window>,
+    /// Before the first cost: the open window was restarted at the first answer of a burst.
+    primed: bool,
+}
+
+/// Answers costed together: the busy time they were answered in, their items, and how long
+/// their pushes spent in storage, summed (nanoseconds).
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    busy: u64,
     items: u64,
     took: u64,
 }
@@ -96,13 +126,15 @@ impl PushAdmission {
             nanos_per_item: AtomicU64::new(0),
             epoch: Instant::now(),
             booked_until: AtomicU64::new(0),
-            window: Mutex::new(CostWindow::default()),
+            costing: Mutex::new(Costing::default()),
+            lanes: tokio::sync::Semaphore::new(2),
         }
     }
 
     /// The same, for a storage that runs up to `n` write transactions side by side.
     pub(crate) fn with_parallel_writes(mut self, n: u32) -> PushAdmission {
         self.parallel_writes = u64::from(n.max(1));
+        self.lanes = tokio::sync::Semaphore::new(n.max(1) as usize + 1);
         self
     }
 
@@ -115,17 +147,16 @@ impl PushAdmission {
     /// [`admit`](Self::admit) at `now`, counted from the admission's start.
     fn admit_at(&self, items: usize, now: Duration) -> Result<Admitted<'_>, Refused> {
         let items = items.max(1) as u64;
-        let cost = match self.nanos_per_item.load(Ordering::Acquire) {
+        let measured = self.nanos_per_item.load(Ordering::Acquire);
+        let cost = match measured {
             0 => ASSUMED_NANOS_PER_ITEM,
             measured => measured,
         };
         let pending = self.pending_items.fetch_add(items, Ordering::AcqRel);
         if pending == 0 {
             // The server was idle: the time before this push is not part of any cost.
-            let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-            if window.items == 0 {
-                window.start = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-            }
+            let mut costing = self.costing.lock().unwrap_or_else(|p| p.into_inner());
+            costing.busy_since = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         }
         let drain = pending.saturating_mul(cost);
         if pending == 0 || Duration::from_nanos(drain) <= self.max_wait {
@@ -135,23 +166,36 @@ impl PushAdmission {
             });
         }
         self.pending_items.fetch_sub(items, Ordering::AcqRel);
+        if measured == 0 {
+            // No cost known yet: a turn booked now would be spaced by a guess.
+            return Err(Refused {
+                wait: Duration::from_nanos(drain),
+                retry_after_s: 1,
+            });
+        }
         Err(self.appointment(items, cost, now, drain))
     }
 
     /// Books the next free turn for a refused push of `items` items, after the `drain`
-    /// nanoseconds the admitted pushes need; a turn further away than the longest
-    /// `Retry-After` is not booked (the push is told to ask again then).
+    /// nanoseconds the admitted pushes need. A turn that would start more than `max_wait`
+    /// after them, or beyond the longest `Retry-After`, is not booked: the push is told to ask
+    /// again when the turns booked before it begin to be over.
     fn appointment(&self, items: u64, cost: u64, now: Duration, drain: u64) -> Refused {
         let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         let max_ahead = MAX_RETRY_AFTER_S * 1_000_000_000;
+        let max_wait = u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX);
+        let horizon = drain.saturating_add(max_wait).min(max_ahead);
         let mut booked = self.booked_until.load(Ordering::Acquire);
         loop {
             let start = booked.max(now.saturating_add(drain));
             let ahead = start - now;
-            if ahead >= max_ahead {
+            if ahead >= horizon {
                 return Refused {
                     wait: Duration::from_nanos(ahead),
-                    retry_after_s: MAX_RETRY_AFTER_S,
+                    retry_after_s: ahead
+                        .saturating_sub(max_wait / 2)
+                        .div_ceil(1_000_000_000)
+                        .clamp(1, MAX_RETRY_AFTER_S),
                 };
             }
             let end = start.saturating_add(items.saturating_mul(cost));
@@ -180,17 +224,30 @@ impl PushAdmission {
 }
 
 impl Admitted<'_> {
-    /// Records that the push spent `took` in storage, for the cost per item.
+    /// Waits for a lane into storage. The pushes in storage have their signatures checked
+    /// on every core while they wait for the database; with every admitted push in storage
+    /// at once, each would get a sliver of the processor and all would be answered late
+    /// together. One push more than the storage writes side by side keeps the next one's
+    /// checks running while the current ones write.
+    pub(crate) async fn lane(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.admission
+            .lanes
+            .acquire()
+            .await
+            .expect("the push lanes are never closed")
+    }
+
+    /// Records that the push was answered after `took` in storage, for the cost per item.
     ///
-    /// Pushes admitted together run side by side and wait for each other's database work, so
-    /// each one's `took` counts the others' work too, and they are often answered in a burst.
-    /// The answers are therefore costed in windows of at least [`COST_WINDOW_NS`]: an item
-    /// costs the shorter of the window's length and the pushes' summed `took` over the
-    /// storage's parallel writes, divided by the window's items. While the server is busy the
-    /// window's length is the true cost; when it was partly idle, the pushes ran alone, and
-    /// as many as the storage writes side by side could have run together. (Costed at their
-    /// whole `took`, pushes on PostgreSQL that ran alone because the turns were spaced by that
-    /// cost would keep them spaced so: the server paced at the speed of one connection.)
+    /// The time since the previous answer (or since the server went busy, if later) is busy
+    /// time, and the push's items were answered in it. Answers are gathered in windows of at
+    /// least [`COST_WINDOW_NS`] of busy time; a window costs the shorter of its busy time and
+    /// its pushes' summed `took` over the storage's parallel writes. While pushes queue, the
+    /// busy time is the true cost; when they ran alone, as many as the storage writes side by
+    /// side could have run together. (Costed at their whole `took`, pushes on PostgreSQL that
+    /// ran alone because the turns were spaced by that cost would keep them spaced so: the
+    /// server paced at the speed of one connection.) The cost is the windows' cost over their
+    /// items, for the latest [`COST_WINDOWS`] windows.
     pub(crate) fn ran(&self, took: Duration) {
         self.ran_at(took, self.admission.epoch.elapsed());
     }
@@ -199,40 +256,46 @@ impl Admitted<'_> {
     fn ran_at(&self, took: Duration, now: Duration) {
         let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        let cost = &self.admission.nanos_per_item;
-        let sample = {
-            let mut window = self
-                .admission
-                .window
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            window.items += self.items;
-            window.took = window.took.saturating_add(took);
-            let length = now.saturating_sub(window.start);
-            // The first answer after a start is costed at once, to replace the assumed cost.
-            if length < COST_WINDOW_NS && cost.load(Ordering::Acquire) != 0 {
-                return;
-            }
-            let sample = length.min(window.took / self.admission.parallel_writes) / window.items;
-            *window = CostWindow {
-                start: now,
-                items: 0,
-                took: 0,
-            };
-            sample
-        };
-        let mut old = cost.load(Ordering::Acquire);
-        loop {
-            let new = if old == 0 {
-                sample.max(1)
-            } else {
-                (old - old / COST_WEIGHT + sample / COST_WEIGHT).max(1)
-            };
-            match cost.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => break,
-                Err(seen) => old = seen,
-            }
+        let admission = self.admission;
+        let unmeasured = admission.nanos_per_item.load(Ordering::Acquire) == 0;
+        let others_pending = admission.pending_items.load(Ordering::Acquire) > self.items;
+        let mut costing = admission.costing.lock().unwrap_or_else(|p| p.into_inner());
+        let busy = now.saturating_sub(costing.last_answer.max(costing.busy_since));
+        costing.last_answer = now;
+        if unmeasured && others_pending && !costing.primed {
+            // The first answer of the first burst comes after every admitted push's checks
+            // ran side by side: the time to it is theirs, not this push's. The burst is
+            // costed from here.
+            costing.primed = true;
+            return;
         }
+        let open = &mut costing.open;
+        open.busy = open.busy.saturating_add(busy);
+        open.items += self.items;
+        open.took = open.took.saturating_add(took);
+        // Before the first cost, a push answered with none other pending is costed at once,
+        // to replace the assumed cost.
+        let at_once = unmeasured && !others_pending;
+        if open.busy < COST_WINDOW_NS && !at_once {
+            return;
+        }
+        let closed = std::mem::take(open);
+        if costing.closed.len() == COST_WINDOWS {
+            costing.closed.pop_front();
+        }
+        costing.closed.push_back(closed);
+        let parallel = admission.parallel_writes;
+        let (spent, items) = costing
+            .closed
+            .iter()
+            .fold((0u64, 0u64), |(spent, items), w| {
+                (
+                    spent.saturating_add(w.busy.min(w.took / parallel)),
+                    items.saturating_add(w.items),
+                )
+            });
+        let cost = (spent / items.max(1)).max(1);
+        admission.nanos_per_item.store(cost, Ordering::Release);
     }
 }
 
@@ -259,7 +322,9 @@ mod tests {
         let second = admission.admit(1_000).unwrap(); // 1 s ahead of it
         let refused = admission.admit(1).unwrap_err(); // 2 s ahead of it
         assert_eq!(refused.wait, Duration::from_secs(2));
-        assert_eq!(refused.retry_after_s, 2);
+        // No turn is booked at a guessed cost: the push is told to ask again in a second.
+        assert_eq!(refused.retry_after_s, 1);
+        assert_eq!(admission.booked_until.load(Ordering::Acquire), 0);
         drop(second);
         // Measured at 0.5 ms an item: 1,000 pending is 0.5 s, so 2,000 more wait 1.5 s at most.
         first.ran_at(Duration::from_millis(500), AN_HOUR_IN);
@@ -340,49 +405,80 @@ mod tests {
         let push = busy.admit_at(100, Duration::from_millis(1)).unwrap();
         push.ran_at(Duration::from_millis(6_400), Duration::from_millis(301));
         let cost = busy.nanos_per_item.load(Ordering::Acquire);
-        // The first answer (1 ms alone, over 16) set 62.5 µs; the window of 300 ms over 100
-        // items (3 ms, its length being shorter than 6.4 s over 16) weighs 1/8.
-        assert_eq!(cost, 62_500 - 62_500 / 8 + 3_000_000 / 8);
+        // The first answer (1 ms alone, over 16) cost 62.5 µs; the second window 300 ms of
+        // busy time (shorter than 6.4 s over 16) for 100 items; the cost is both over 101.
+        assert_eq!(cost, (62_500 + 300_000_000) / 101);
     }
 
     #[test]
-    fn refused_pushes_are_given_successive_turns() {
-        let admission = PushAdmission::new(Duration::from_secs(1));
+    fn refused_pushes_are_given_successive_turns_up_to_a_horizon() {
+        let admission = PushAdmission::new(Duration::from_secs(4));
         admission
             .admit_at(100, Duration::ZERO)
             .unwrap()
             .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item
-        let held = admission.admit_at(2_000, Duration::ZERO).unwrap(); // 2 s of work
-        let turns: Vec<u64> = (0..5)
-            .map(|_| {
-                let refused = admission.admit_at(1_000, Duration::ZERO).unwrap_err();
-                refused.retry_after_s
-            })
+        let held = admission.admit_at(4_100, Duration::ZERO).unwrap(); // 4.1 s of work
+        let refuse = |items, at| admission.admit_at(items, at).unwrap_err();
+        let turns: Vec<u64> = (0..4)
+            .map(|_| refuse(1_000, Duration::ZERO).retry_after_s)
             .collect();
         // Each refusal comes back when the pushes ahead of it, admitted or refused, are done.
-        assert_eq!(turns, [2, 3, 4, 5, 6]);
+        assert_eq!(turns, [5, 6, 7, 8]);
+        // The next turn would start 8.1 s ahead, past the admitted pushes' end plus
+        // max_wait: not booked, the push asks again 2 s (max_wait / 2) before it.
+        let past = refuse(1_000, Duration::ZERO);
+        assert_eq!(past.wait, Duration::from_millis(8_100));
+        assert_eq!(past.retry_after_s, 7);
+        // A second later, the turn after the last booking is within the horizon again.
+        let next = refuse(1_000, Duration::from_secs(1));
+        assert_eq!(next.wait, Duration::from_millis(7_100));
+        assert_eq!(next.retry_after_s, 8);
         drop(held);
         // The first comes back at its turn and is admitted; so is the second at its own.
-        let first = admission.admit_at(1_000, Duration::from_secs(2)).unwrap();
+        let first = admission
+            .admit_at(1_000, Duration::from_millis(4_100))
+            .unwrap();
         drop(first);
-        let second = admission.admit_at(1_000, Duration::from_secs(3)).unwrap();
+        let second = admission
+            .admit_at(1_000, Duration::from_millis(5_100))
+            .unwrap();
         drop(second);
-        // A turn beyond the longest Retry-After is not booked.
-        let held = admission.admit_at(100_000, Duration::from_secs(3)).unwrap();
-        let far = admission
-            .admit_at(1_000, Duration::from_secs(3))
-            .unwrap_err();
+        // A turn beyond the longest Retry-After is not booked either.
+        let held = admission.admit_at(100_000, Duration::from_secs(6)).unwrap();
+        let far = refuse(1_000, Duration::from_secs(6));
         assert_eq!(far.retry_after_s, MAX_RETRY_AFTER_S);
         assert_eq!(far.wait, Duration::from_secs(100));
         drop(held);
-        // Later, with nothing pending, the next refusal's turn follows the last booking (7 s).
-        let _a = admission.admit_at(1_500, Duration::from_secs(4)).unwrap();
-        let next = admission.admit_at(1, Duration::from_secs(4)).unwrap_err();
-        assert_eq!(next.wait, Duration::from_secs(3));
+        assert_eq!(
+            admission.booked_until.load(Ordering::Acquire),
+            9_100_000_000
+        );
     }
 
     #[test]
-    fn pushes_run_side_by_side_are_costed_by_the_window_they_are_answered_in() {
+    fn the_first_burst_after_a_start_is_costed_from_its_first_answer() {
+        // Ten pushes of 100 admitted together on a fresh server; their checks run side by
+        // side, so the first answer comes at 0.9 s and the others 30 ms apart.
+        let admission = PushAdmission::new(Duration::from_secs(5));
+        let pushes: Vec<_> = (0..10)
+            .map(|_| admission.admit_at(100, Duration::ZERO).unwrap())
+            .collect();
+        let cost = || admission.nanos_per_item.load(Ordering::Acquire);
+        for (n, push) in pushes.into_iter().enumerate() {
+            let at = Duration::from_millis(900 + 30 * n as u64);
+            push.ran_at(at, at);
+            if n < 9 {
+                // The first answer restarts the window; the next ones wait for 250 ms.
+                assert_eq!(cost(), 0, "answer {n}");
+            }
+        }
+        // 900 items answered over the 270 ms after the first: 300 µs an item, not the 9 ms
+        // that the first answer alone would say.
+        assert_eq!(cost(), 300_000);
+    }
+
+    #[test]
+    fn pushes_run_side_by_side_are_costed_by_the_busy_time_they_are_answered_in() {
         let admission = PushAdmission::new(Duration::from_secs(60));
         let at = Duration::from_secs;
         let cost = || admission.nanos_per_item.load(Ordering::Acquire);
@@ -401,41 +497,67 @@ mod tests {
             let took = Duration::from_millis(500 * (n as u64 + 1));
             push.ran_at(took, at(10) + took);
         }
-        // Each answer closes a window of 0.5 s (at least 250 ms) in which the pushes spent
-        // longer in storage: 5 ms an item, not the 5 to 20 ms their own times say.
-        let expected = [10_000_000u64, 5_000_000, 5_000_000, 5_000_000, 5_000_000]
-            .windows(2)
-            .fold(10_000_000, |old, w| {
-                old - old / COST_WEIGHT + w[1] / COST_WEIGHT
-            });
-        assert_eq!(cost(), expected);
+        // Each answer closes a window of 0.5 s of busy time (at least 250 ms) for 100 items:
+        // 5 ms an item, not the 5 to 20 ms their own times say. With the first window: 3 s
+        // for 500 items.
+        assert_eq!(cost(), 6_000_000);
         drop(pushes);
-        // After a pause, three pushes answered in a burst, 1 ms apart.
-        let before = cost();
+        // After a pause, three pushes admitted at 20 s and answered in a burst, 1 ms apart.
         let burst: Vec<_> = (0..3)
             .map(|_| admission.admit_at(100, at(20)).unwrap())
             .collect();
         for (n, push) in burst.iter().enumerate() {
             push.ran_at(at(1), at(21) + Duration::from_millis(n as u64));
         }
-        // The pause is not costed (the window restarts when they are admitted at 20 s); the
-        // first answer closes a 1 s window: 10 ms an item. The other two wait in the next one.
-        let sample = 10_000_000;
-        assert_eq!(cost(), before - before / COST_WEIGHT + sample / COST_WEIGHT);
+        // The pause is not costed (busy from 20 s); the first answer closes a 1 s window,
+        // the other two wait in the next one: 4 s for 600 items.
+        assert_eq!(cost(), 4_000_000_000 / 600);
+        drop(burst);
+        // Another pause with those two answers still in the open window: it is not costed
+        // either. A push admitted at 30 s and answered at 30.3 s closes the window with
+        // 302 ms of busy time for its 300 items.
+        admission
+            .admit_at(100, at(30))
+            .unwrap()
+            .ran_at(Duration::from_millis(300), Duration::from_millis(30_300));
+        assert_eq!(cost(), 4_302_000_000 / 900);
     }
 
     #[test]
-    fn the_cost_follows_recent_pushes() {
+    fn the_cost_is_the_mean_of_the_latest_windows() {
         let admission = PushAdmission::new(Duration::ZERO);
-        admission
-            .admit(1)
-            .unwrap()
-            .ran_at(Duration::from_millis(8), AN_HOUR_IN);
-        assert_eq!(admission.nanos_per_item.load(Ordering::Acquire), 8_000_000);
-        admission
-            .admit(1)
-            .unwrap()
-            .ran_at(Duration::ZERO, AN_HOUR_IN * 2);
-        assert_eq!(admission.nanos_per_item.load(Ordering::Acquire), 7_000_000);
+        let answer = |took_ms: u64, hours_in: u32| {
+            admission
+                .admit(1)
+                .unwrap()
+                .ran_at(Duration::from_millis(took_ms), AN_HOUR_IN * hours_in);
+        };
+        let cost = || admission.nanos_per_item.load(Ordering::Acquire);
+        answer(8, 1);
+        assert_eq!(cost(), 8_000_000);
+        answer(0, 2);
+        assert_eq!(cost(), 4_000_000);
+        answer(13, 3);
+        assert_eq!(cost(), 7_000_000);
+        // The oldest windows drop out once there are more than COST_WINDOWS.
+        for n in 0..COST_WINDOWS as u32 {
+            answer(1, 4 + n);
+        }
+        assert_eq!(cost(), 1_000_000);
+    }
+
+    #[tokio::test]
+    async fn one_push_more_than_the_parallel_writes_is_let_into_storage() {
+        let admission = PushAdmission::new(Duration::from_secs(60));
+        let pushes: Vec<_> = (0..3).map(|_| admission.admit(10).unwrap()).collect();
+        let first = pushes[0].lane().await;
+        let _second = pushes[1].lane().await;
+        let wait = Duration::from_millis(50);
+        // The third waits for a lane, and gets one as soon as a push leaves storage.
+        assert!(tokio::time::timeout(wait, pushes[2].lane()).await.is_err());
+        drop(first);
+        assert!(tokio::time::timeout(wait, pushes[2].lane()).await.is_ok());
+        let pool = PushAdmission::new(Duration::from_secs(60)).with_parallel_writes(16);
+        assert_eq!(pool.lanes.available_permits(), 17);
     }
 }

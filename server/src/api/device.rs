@@ -344,6 +344,7 @@ pub async fn push(
     // Leave time to answer before the request timeout.
     let budget = state.inner.options.request_timeout.mul_f64(0.8);
     let deadline = Instant::now() + budget;
+    let lane = admitted.lane().await;
     let (results, took) = state
         .db(move |s| {
             let started = Instant::now();
@@ -362,6 +363,7 @@ pub async fn push(
             Ok((results, started.elapsed()))
         })
         .await?;
+    drop(lane);
     admitted.ran(took);
     Ok(Json(PushResponse {
         results,
