@@ -177,26 +177,29 @@ impl PushAdmission {
     }
 
     /// Books the next free turn for a refused push of `items` items, after the `drain`
-    /// nanoseconds the admitted pushes need. A turn that would start more than `max_wait`
-    /// after them, or beyond the longest `Retry-After`, is not booked: the push is told to ask
-    /// again when the turns booked before it begin to be over.
+    /// nanoseconds the admitted pushes need, and tells the push to come back `max_wait / 2`
+    /// before the turn. A turn that would start more than `max_wait` after them, or beyond the
+    /// longest `Retry-After`, is not booked: the push asks again as early before it.
     fn appointment(&self, items: u64, cost: u64, now: Duration, drain: u64) -> Refused {
         let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         let max_ahead = MAX_RETRY_AFTER_S * 1_000_000_000;
         let max_wait = u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX);
         let horizon = drain.saturating_add(max_wait).min(max_ahead);
+        // Back half the longest wait before its work would start: admitted then, behind about
+        // that much work, so the server has the next push at hand when it finishes the last.
+        let refused = |ahead: u64| Refused {
+            wait: Duration::from_nanos(ahead),
+            retry_after_s: ahead
+                .saturating_sub(max_wait / 2)
+                .div_ceil(1_000_000_000)
+                .clamp(1, MAX_RETRY_AFTER_S),
+        };
         let mut booked = self.booked_until.load(Ordering::Acquire);
         loop {
             let start = booked.max(now.saturating_add(drain));
             let ahead = start - now;
             if ahead >= horizon {
-                return Refused {
-                    wait: Duration::from_nanos(ahead),
-                    retry_after_s: ahead
-                        .saturating_sub(max_wait / 2)
-                        .div_ceil(1_000_000_000)
-                        .clamp(1, MAX_RETRY_AFTER_S),
-                };
+                return refused(ahead);
             }
             let end = start.saturating_add(items.saturating_mul(cost));
             match self.booked_until.compare_exchange_weak(
@@ -205,12 +208,7 @@ impl PushAdmission {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => {
-                    return Refused {
-                        wait: Duration::from_nanos(ahead),
-                        retry_after_s: ahead.div_ceil(1_000_000_000).clamp(1, MAX_RETRY_AFTER_S),
-                    };
-                }
+                Ok(_) => return refused(ahead),
                 Err(seen) => booked = seen,
             }
         }
@@ -419,29 +417,29 @@ mod tests {
             .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item
         let held = admission.admit_at(4_100, Duration::ZERO).unwrap(); // 4.1 s of work
         let refuse = |items, at| admission.admit_at(items, at).unwrap_err();
-        let turns: Vec<u64> = (0..4)
-            .map(|_| refuse(1_000, Duration::ZERO).retry_after_s)
-            .collect();
-        // Each refusal comes back when the pushes ahead of it, admitted or refused, are done.
-        assert_eq!(turns, [5, 6, 7, 8]);
+        let refusals: Vec<Refused> = (0..4).map(|_| refuse(1_000, Duration::ZERO)).collect();
+        // Each refusal's work starts when the pushes ahead of it, admitted or refused, are
+        // done: at 4.1, 5.1, 6.1 and 7.1 s.
+        let waits: Vec<u64> = refusals.iter().map(|r| r.wait.as_millis() as u64).collect();
+        assert_eq!(waits, [4_100, 5_100, 6_100, 7_100]);
+        // Each push comes back 2 s (max_wait / 2) before that, in whole seconds: it is then
+        // admitted behind about 2 s of work, and the server is never without the next push.
+        let turns: Vec<u64> = refusals.iter().map(|r| r.retry_after_s).collect();
+        assert_eq!(turns, [3, 4, 5, 6]);
         // The next turn would start 8.1 s ahead, past the admitted pushes' end plus
-        // max_wait: not booked, the push asks again 2 s (max_wait / 2) before it.
+        // max_wait: not booked, the push asks again as early before it.
         let past = refuse(1_000, Duration::ZERO);
         assert_eq!(past.wait, Duration::from_millis(8_100));
         assert_eq!(past.retry_after_s, 7);
         // A second later, the turn after the last booking is within the horizon again.
         let next = refuse(1_000, Duration::from_secs(1));
         assert_eq!(next.wait, Duration::from_millis(7_100));
-        assert_eq!(next.retry_after_s, 8);
+        assert_eq!(next.retry_after_s, 6);
         drop(held);
         // The first comes back at its turn and is admitted; so is the second at its own.
-        let first = admission
-            .admit_at(1_000, Duration::from_millis(4_100))
-            .unwrap();
+        let first = admission.admit_at(1_000, Duration::from_secs(3)).unwrap();
         drop(first);
-        let second = admission
-            .admit_at(1_000, Duration::from_millis(5_100))
-            .unwrap();
+        let second = admission.admit_at(1_000, Duration::from_secs(4)).unwrap();
         drop(second);
         // A turn beyond the longest Retry-After is not booked either.
         let held = admission.admit_at(100_000, Duration::from_secs(6)).unwrap();
