@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::attempt::{Attempt, AttemptError};
 use crate::codes::{Code, Severity};
 use crate::evidence::Fix;
-use crate::evidence::face_token::{Expected, FaceTokenVerifier, NonceLedger};
+use crate::evidence::face_token::{Expected, FaceTokenVerifier, NonceLedger, SignatureChecked};
 use crate::evidence::spoofing::{Finding, check_earlier_fixes, check_fix, human_distance};
 pub use crate::evidence::time::TimeSource;
 use crate::evidence::time::TrustedTime;
@@ -189,6 +189,29 @@ impl Engine {
         supplied_now: Option<DateTime<Utc>>,
         nonces: &mut NonceLedger,
     ) -> Result<Verdict, AttemptError> {
+        self.evaluate_checked(attempt, supplied_now, nonces, None)
+    }
+
+    /// Checks the signature of a face token under this policy's face-matcher keys, ahead of
+    /// [`evaluate_checked`](Self::evaluate_checked) (see
+    /// [`FaceTokenVerifier::check_signature`]): `None` when it does not verify, in which case
+    /// the evaluation checks it again and reports why.
+    pub fn check_face_signature(&self, token: &str) -> Option<SignatureChecked> {
+        FaceTokenVerifier::new(&self.policy.face_matchers, &self.policy.thresholds.face)
+            .check_signature(token)
+            .ok()
+    }
+
+    /// [`evaluate`](Self::evaluate), with the face token's signature already checked by
+    /// [`check_face_signature`](Self::check_face_signature) (it is checked again if
+    /// `face_checked` is for another token or key). The verdict is the same either way.
+    pub fn evaluate_checked(
+        &self,
+        attempt: &Attempt,
+        supplied_now: Option<DateTime<Utc>>,
+        nonces: &mut NonceLedger,
+        face_checked: Option<&SignatureChecked>,
+    ) -> Result<Verdict, AttemptError> {
         attempt.validate()?;
         let time = match supplied_now {
             Some(now) => TrustedTime::supplied(now),
@@ -300,7 +323,7 @@ impl Engine {
         };
 
         // Face match.
-        let face = self.check_face(attempt, time, nonces, &mut findings);
+        let face = self.check_face(attempt, time, nonces, face_checked, &mut findings);
         Ok(self.conclude(findings, location, face, time))
     }
 
@@ -421,6 +444,7 @@ impl Engine {
         attempt: &Attempt,
         time: TrustedTime,
         nonces: &mut NonceLedger,
+        checked: Option<&SignatureChecked>,
         findings: &mut Vec<Finding>,
     ) -> Option<FaceVerdict> {
         let Some(face) = &attempt.face else {
@@ -439,7 +463,7 @@ impl Engine {
             nonce: &face.nonce,
             trusted_now: time.now,
         };
-        match verifier.verify(&face.token, &expected, nonces) {
+        match verifier.verify_checked(&face.token, &expected, nonces, checked) {
             Ok(m) => {
                 findings.push(Finding::new(
                     Code::FaceMatched,

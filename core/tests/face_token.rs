@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use daka_core::Code;
 use daka_core::evidence::face_token::{
     Expected, FaceMatch, FaceTokenError, FaceTokenVerifier, JwsAlg, KeyType, Liveness,
-    MAX_TOKEN_BYTES, NonceLedger, TokenPart,
+    MAX_TOKEN_BYTES, NonceLedger, SignatureChecked, TokenPart,
 };
 use daka_core::policy::{
     FaceRules, Org, Policy, PresenceRule, PublicKey, Thresholds, TrustedKey, UncertainAction,
@@ -1744,4 +1744,108 @@ fn documented_messages_are_exact() {
             der.len()
         )
     );
+}
+
+// ---- the signature checked ahead ----------------------------------------------------------------
+
+/// `verify_checked` with `checked`, for EMPLOYEE and nonce `n-1`, on a fresh ledger; and the
+/// ledger afterwards.
+fn verify_with(
+    verifier: &FaceTokenVerifier<'_>,
+    token: &str,
+    checked: Option<&SignatureChecked>,
+) -> (Result<FaceMatch, FaceTokenError>, NonceLedger) {
+    let expected = Expected {
+        employee_id: EMPLOYEE,
+        nonce: "n-1",
+        trusted_now: now(),
+    };
+    let mut ledger = NonceLedger::new();
+    let result = verifier.verify_checked(token, &expected, &mut ledger, checked);
+    (result, ledger)
+}
+
+#[test]
+fn a_signature_checked_ahead_gives_the_same_match_and_still_consumes_the_nonce() {
+    for token in [
+        mint_ed(&claims(ED_ISS, "n-1")),
+        mint_es(&claims(P256_ISS, "n-1")),
+    ] {
+        let checked = verifier().check_signature(&token).unwrap();
+        let (ahead, ledger) = verify_with(&verifier(), &token, Some(&checked));
+        let (whole, _) = verify_with(&verifier(), &token, None);
+        assert_eq!(ahead.unwrap(), whole.unwrap());
+        assert!(ledger.is_consumed("n-1"));
+        // Every check after the signature still runs: the wrong subject, a replayed nonce.
+        let expected = Expected {
+            employee_id: "E9999",
+            nonce: "n-1",
+            trusted_now: now(),
+        };
+        let mut fresh = NonceLedger::new();
+        let result = verifier().verify_checked(&token, &expected, &mut fresh, Some(&checked));
+        refused(result, Code::FaceTokenWrongSubject);
+        let mut used = ledger;
+        let expected = Expected {
+            employee_id: EMPLOYEE,
+            ..expected
+        };
+        let result = verifier().verify_checked(&token, &expected, &mut used, Some(&checked));
+        refused(result, Code::FaceTokenReplayed);
+    }
+}
+
+#[test]
+fn a_signature_checked_ahead_is_for_that_token_and_that_key_only() {
+    let good = mint_ed(&claims(ED_ISS, "n-1"));
+    let checked = verifier().check_signature(&good).unwrap();
+    // Another token with a bad signature is checked, whatever `checked` says.
+    let mut flipped = unb64(segments(&good)[2]);
+    flipped[0] ^= 1;
+    let forged = with_signature(&good, &flipped);
+    let (result, ledger) = verify_with(&verifier(), &forged, Some(&checked));
+    refused(result, Code::FaceTokenBadSignature);
+    assert!(!ledger.is_consumed("n-1"));
+    // The same token under a policy whose key of that kid is another one: checked again,
+    // and refused.
+    let keys = vec![TrustedKey {
+        kid: ED_KID.into(),
+        issuer: Some(ED_ISS.into()),
+        key: PublicKey::Ed25519(FX.other_pub),
+    }];
+    let other_policy = FaceTokenVerifier::new(&keys, &FX.rules);
+    let (result, _) = verify_with(&other_policy, &good, Some(&checked));
+    refused(result, Code::FaceTokenBadSignature);
+}
+
+#[test]
+fn checking_a_signature_ahead_refuses_as_verify_does() {
+    let good = mint_ed(&claims(ED_ISS, "n-1"));
+    let mut flipped = unb64(segments(&good)[2]);
+    flipped[5] ^= 0x10;
+    for token in [
+        with_signature(&good, &flipped),
+        unsigned(r#"{"alg":"none","kid":"matcher-ed-1"}"#, ""),
+        mint(
+            Algorithm::EdDSA,
+            "matcher-unknown",
+            &claims(ED_ISS, "n-1"),
+            &FX.ed,
+        ),
+        "not.a.token".to_string(),
+        String::new(),
+    ] {
+        let ahead = verifier().check_signature(&token).unwrap_err();
+        let whole = check(&token, "n-1").unwrap_err();
+        assert_eq!(ahead, whole, "{token}");
+    }
+    // The claims are not read ahead: a validly signed token with an expired time passes the
+    // signature check and is refused only by the whole verification.
+    let mut late = claims(ED_ISS, "n-1");
+    late["exp"] = json!(NOW - 3600);
+    late["iat"] = json!(NOW - 3700);
+    let late = mint_ed(&late);
+    let checked = verifier().check_signature(&late).unwrap();
+    let (result, _) = verify_with(&verifier(), &late, Some(&checked));
+    refused(result, Code::FaceTokenExpired);
 }

@@ -163,6 +163,11 @@ impl Engines {
         Ok(engine)
     }
 
+    /// The engine of `org_id`'s policy `version` if it is built already; never reads storage.
+    pub fn cached(&self, org_id: &str, version: u64) -> Option<Arc<Engine>> {
+        self.lock().get(&(org_id.to_string(), version)).cloned()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), Arc<Engine>>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }

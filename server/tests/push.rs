@@ -285,6 +285,60 @@ async fn a_reused_face_nonce_is_refused_and_the_device_keeps_punching() {
     );
 }
 
+/// Once the policy version's engine is built, the face tokens' signatures are checked ahead
+/// of the transaction, on other threads: the verdicts are the same as when the transaction
+/// checks them (a forged signature, an unknown key and a replayed nonce are still refused,
+/// with the code the whole check gives).
+#[tokio::test]
+async fn face_signatures_checked_ahead_of_the_transaction_give_the_same_verdicts() {
+    let server = TestServer::start().await;
+    let mut dev = server.enroll("A-E1001-0001").await;
+    let warm_up = dev.good_record();
+    assert_result(
+        &server.push(&dev, vec![dev.item(&warm_up)]).await[0],
+        ItemStatus::Accepted,
+        None,
+    );
+    let rogue = [7u8; 32];
+    let with_token = |dev: &mut TestDevice, token: fn(&[u8; 32], &str, &str) -> String| {
+        let nonce = fresh_nonce();
+        let spec = PunchSpec {
+            face: Some(FaceEvidence {
+                token: token(&rogue, &dev.employee_id, &nonce),
+                nonce,
+            }),
+            ..dev.good_spec()
+        };
+        dev.record(spec)
+    };
+    let forged = with_token(&mut dev, |k, sub, n| face_token_with(k, FACE_KID, sub, n));
+    let unknown = with_token(&mut dev, |k, sub, n| {
+        face_token_with(k, "rogue-matcher", sub, n)
+    });
+    let first = dev.good_spec();
+    let good = dev.record(first.clone());
+    let replayed = dev.record(first);
+    let last = dev.good_record();
+    let items = [&forged, &unknown, &good, &replayed, &last]
+        .map(|r| dev.item(r))
+        .to_vec();
+    let results = server.push(&dev, items).await;
+    let codes: Vec<(ItemStatus, Option<&str>)> = results
+        .iter()
+        .map(|r| (r.status, r.code.as_deref()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (ItemStatus::Rejected, Some("face_token_bad_signature")),
+            (ItemStatus::Rejected, Some("face_token_unknown_key")),
+            (ItemStatus::Accepted, None),
+            (ItemStatus::Rejected, Some("face_token_replayed")),
+            (ItemStatus::Accepted, None),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn tokens_from_untrusted_keys_and_punches_outside_the_fence_are_refused_links() {
     let server = TestServer::start().await;

@@ -223,56 +223,49 @@ impl<'p> FaceTokenVerifier<'p> {
         expected: &Expected<'_>,
         ledger: &mut NonceLedger,
     ) -> Result<FaceMatch, FaceTokenError> {
-        // 1. structure
-        let compact = compact::split(token)?;
+        self.verify_checked(token, expected, ledger, None)
+    }
 
-        // 2. header
-        let [alg, kid, crit] = json::read_members(&compact.header, ["alg", "kid", "crit"])
-            .map_err(|e| in_part(e, TokenPart::Header, TokenPart::HeaderParam))?;
-        if crit.is_some() {
-            return Err(FaceTokenError::malformed(
-                TokenPart::HeaderParam("crit"),
-                "critical header extensions are not supported",
-            ));
+    /// Checks steps 1 to 6 (structure, header, algorithm, key and signature) of a token on
+    /// its own, ahead of [`verify_checked`](Self::verify_checked): the part that needs neither
+    /// the attempt nor the nonce ledger, and the costly part, so a server can run it on
+    /// another core while the ledger is held.
+    ///
+    /// # Errors
+    ///
+    /// The first of those checks the token fails, as [`verify`](Self::verify) would report it.
+    pub fn check_signature(&self, token: &str) -> Result<SignatureChecked, FaceTokenError> {
+        let signed = self.signed(token)?;
+        signed.verify()?;
+        Ok(SignatureChecked {
+            token: token.into(),
+            key: signed.public.into(),
+        })
+    }
+
+    /// [`verify`](Self::verify), with the signature already checked by
+    /// [`check_signature`](Self::check_signature) when `checked` is for this very token and
+    /// the key this verifier finds for it; otherwise (another token, another key, or `None`)
+    /// the signature is checked here. Every other step runs as in `verify`.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify).
+    pub fn verify_checked(
+        &self,
+        token: &str,
+        expected: &Expected<'_>,
+        ledger: &mut NonceLedger,
+        checked: Option<&SignatureChecked>,
+    ) -> Result<FaceMatch, FaceTokenError> {
+        let signed = self.signed(token)?;
+        // 6. signature, unless checked ahead for this token under this key
+        if !checked.is_some_and(|c| *c.token == *token && *c.key == *signed.public) {
+            signed.verify()?;
         }
-        let alg = string(alg, TokenPart::HeaderParam("alg"))?;
-
-        // 3. alg
-        let alg = match &*alg {
-            "EdDSA" => JwsAlg::EdDSA,
-            "ES256" => JwsAlg::ES256,
-            other => return Err(FaceTokenError::AlgorithmRefused { alg: echo(other) }),
-        };
-
-        // 4. kid
-        let kid = string(kid, TokenPart::HeaderParam("kid"))?;
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.kid == *kid)
-            .ok_or_else(|| FaceTokenError::UnknownKey { kid: echo(&kid) })?;
-
-        // 5. key/alg match
-        let (algorithm, public): (&dyn sig::VerificationAlgorithm, &[u8]) = match (alg, &key.key) {
-            (JwsAlg::EdDSA, PublicKey::Ed25519(pk)) => (&sig::ED25519, pk),
-            (JwsAlg::ES256, PublicKey::P256(pk)) => (&sig::ECDSA_P256_SHA256_FIXED, &pk[..]),
-            (alg, other) => {
-                return Err(FaceTokenError::KeyMismatch {
-                    kid: key.kid.clone(),
-                    alg,
-                    key: KeyType::of(other),
-                });
-            }
-        };
-
-        // 6. signature
-        UnparsedPublicKey::new(algorithm, public)
-            .verify(compact.signing_input, &compact.signature)
-            .map_err(|_| FaceTokenError::BadSignature {
-                kid: key.kid.clone(),
-                alg,
-                len: compact.signature.len(),
-            })?;
+        let Signed {
+            compact, key, alg, ..
+        } = signed;
 
         // 7. claims
         let claims = Claims::read(&compact.payload)?;
@@ -339,6 +332,60 @@ impl<'p> FaceTokenVerifier<'p> {
         })
     }
 
+    /// Steps 1 to 5: the token split, its header read, its algorithm accepted and its key
+    /// found and matched to the algorithm.
+    fn signed<'t>(&self, token: &'t str) -> Result<Signed<'t, 'p>, FaceTokenError> {
+        // 1. structure
+        let compact = compact::split(token)?;
+
+        // 2. header
+        let [alg, kid, crit] = json::read_members(&compact.header, ["alg", "kid", "crit"])
+            .map_err(|e| in_part(e, TokenPart::Header, TokenPart::HeaderParam))?;
+        if crit.is_some() {
+            return Err(FaceTokenError::malformed(
+                TokenPart::HeaderParam("crit"),
+                "critical header extensions are not supported",
+            ));
+        }
+        let alg = string(alg, TokenPart::HeaderParam("alg"))?;
+
+        // 3. alg
+        let alg = match &*alg {
+            "EdDSA" => JwsAlg::EdDSA,
+            "ES256" => JwsAlg::ES256,
+            other => return Err(FaceTokenError::AlgorithmRefused { alg: echo(other) }),
+        };
+
+        // 4. kid
+        let kid = string(kid, TokenPart::HeaderParam("kid"))?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == *kid)
+            .ok_or_else(|| FaceTokenError::UnknownKey { kid: echo(&kid) })?;
+
+        // 5. key/alg match
+        let (algorithm, public): (&'static dyn sig::VerificationAlgorithm, &'p [u8]) =
+            match (alg, &key.key) {
+                (JwsAlg::EdDSA, PublicKey::Ed25519(pk)) => (&sig::ED25519, pk),
+                (JwsAlg::ES256, PublicKey::P256(pk)) => (&sig::ECDSA_P256_SHA256_FIXED, &pk[..]),
+                (alg, other) => {
+                    return Err(FaceTokenError::KeyMismatch {
+                        kid: key.kid.clone(),
+                        alg,
+                        key: KeyType::of(other),
+                    });
+                }
+            };
+        Ok(Signed {
+            compact,
+            key,
+            alg,
+            algorithm,
+            public,
+        })
+    }
+
     fn check_time(&self, claims: &Claims<'_>, now: DateTime<Utc>) -> Result<(), FaceTokenError> {
         let now = i128::from(now.timestamp()) * NANOS + i128::from(now.timestamp_subsec_nanos());
         // u64 seconds in nanoseconds stay far inside i128, so none of this can overflow.
@@ -364,6 +411,40 @@ impl<'p> FaceTokenVerifier<'p> {
         }
         Ok(())
     }
+}
+
+/// A token through steps 1 to 5, its signature not yet checked.
+struct Signed<'t, 'p> {
+    compact: compact::Compact<'t>,
+    key: &'p TrustedKey,
+    alg: JwsAlg,
+    algorithm: &'static dyn sig::VerificationAlgorithm,
+    public: &'p [u8],
+}
+
+impl Signed<'_, '_> {
+    /// Step 6: the signature over `header_b64 "." payload_b64`.
+    fn verify(&self) -> Result<(), FaceTokenError> {
+        UnparsedPublicKey::new(self.algorithm, self.public)
+            .verify(self.compact.signing_input, &self.compact.signature)
+            .map_err(|_| FaceTokenError::BadSignature {
+                kid: self.key.kid.clone(),
+                alg: self.alg,
+                len: self.compact.signature.len(),
+            })
+    }
+}
+
+/// A token whose signature verified (steps 1 to 6) under a trusted key, from
+/// [`FaceTokenVerifier::check_signature`]: it lets
+/// [`FaceTokenVerifier::verify_checked`] skip the signature for this token and key. It proves
+/// nothing about the claims, the attempt or the nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureChecked {
+    /// The token, exactly as checked.
+    token: Box<str>,
+    /// The public key that verified it.
+    key: Box<[u8]>,
 }
 
 /// The claim set, checked for shape and range (step 7) but not yet against the attempt.

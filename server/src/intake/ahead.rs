@@ -1,7 +1,7 @@
 //! The checks of a push that need nothing from the database, run ahead of the request's
 //! transaction on the rayon pool: which kind's intake an item goes to, and for a punch its
-//! integrity checks (the Ed25519 signature above all), so that on a multi-core server they
-//! overlap the database work of the items before it.
+//! integrity checks (the Ed25519 signature above all) and its face token's signature, so that
+//! on a multi-core server they overlap the database work of the items before it.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +10,7 @@ use daka_core::protocol::{ItemKind, PushItem};
 use daka_core::punch::DeviceVerifier;
 
 use super::punch::{self, Prechecked};
+use crate::policies::Engines;
 use crate::storage::DeviceRow;
 
 /// Where an item goes after the checks ahead of the transaction.
@@ -26,10 +27,17 @@ pub(super) enum Precheck {
 
 /// Dispatches an item by its kind and runs the checks of it that need nothing from the
 /// database.
-fn precheck(item: &PushItem, device: &DeviceRow, verifier: &DeviceVerifier) -> Precheck {
+fn precheck(
+    item: &PushItem,
+    device: &DeviceRow,
+    verifier: &DeviceVerifier,
+    engines: &Engines,
+) -> Precheck {
     match ItemKind::parse(&item.kind) {
         Some(kind @ (ItemKind::Request | ItemKind::Decision)) => Precheck::Approval(kind),
-        Some(ItemKind::Punch) | None => Precheck::Punch(punch::precheck(item, device, verifier)),
+        Some(ItemKind::Punch) | None => {
+            Precheck::Punch(punch::precheck(item, device, verifier, engines))
+        }
     }
 }
 
@@ -45,6 +53,8 @@ const CHECK_AHEAD_MIN_ITEMS: usize = 4;
 pub(super) struct Prechecks<'a> {
     items: &'a [PushItem],
     device: &'a DeviceRow,
+    /// The engines built so far, for the face tokens' keys.
+    engines: &'a Engines,
     /// The device's key, decoded once for the whole request.
     verifier: DeviceVerifier,
     /// The next item no one has claimed; at or past the end, nothing is left to claim.
@@ -59,10 +69,15 @@ pub(super) struct Prechecks<'a> {
 struct CheckPanicked;
 
 impl<'a> Prechecks<'a> {
-    pub(super) fn new(items: &'a [PushItem], device: &'a DeviceRow) -> Prechecks<'a> {
+    pub(super) fn new(
+        items: &'a [PushItem],
+        device: &'a DeviceRow,
+        engines: &'a Engines,
+    ) -> Prechecks<'a> {
         Prechecks {
             items,
             device,
+            engines,
             verifier: DeviceVerifier::new(&device.public_key),
             next: AtomicUsize::new(0),
             slots: items.iter().map(|_| OnceLock::new()).collect(),
@@ -86,7 +101,7 @@ impl<'a> Prechecks<'a> {
         match self.items.get(i) {
             Some(item) => {
                 let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    precheck(item, self.device, &self.verifier)
+                    precheck(item, self.device, &self.verifier, self.engines)
                 }))
                 .map_err(|_| CheckPanicked);
                 // Each index is claimed once, so the slot is empty.

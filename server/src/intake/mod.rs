@@ -50,7 +50,7 @@ const MAX_ITEM_ID_LEN: usize = 128;
 /// the whole batch back. A busy database after the first item answers the rest `retry`.
 pub fn process(ctx: &PushContext<'_>, items: &[PushItem]) -> Result<Vec<ItemResult>, StorageError> {
     let mut results = Vec::with_capacity(items.len());
-    let prechecks = Prechecks::new(items, ctx.device);
+    let prechecks = Prechecks::new(items, ctx.device, ctx.engines);
     rayon::in_place_scope(|scope| {
         for _ in 0..prechecks.helpers() {
             scope.spawn(|_| while prechecks.check_next() {});

@@ -15,7 +15,9 @@
 //!    `retry` / `chain_gap` (a later seq: the missing record may still come), `broken_link`.
 //! 4. **Rules**, re-run with daka-core on the policy version the record names, at a trusted
 //!    judgement time (see [`judgement_time`]), with the organisation's face nonces consumed
-//!    forever. A record refused by the server's verdict (or naming an unknown policy version,
+//!    forever. The face token's signature, the costly part of them, is checked ahead with
+//!    step 2 when the version's engine is built already, so only the rest of the token's
+//!    checks (and its nonce) wait for the transaction. A record refused by the server's verdict (or naming an unknown policy version,
 //!    or another employee) is stored as a chain link with status `refused` and answered
 //!    `rejected` with the first reject code; otherwise it is stored `accepted` or
 //!    `field_punch` and answered `accepted`. Either way the device's change feed gets a
@@ -27,7 +29,7 @@
 use chrono::{DateTime, Duration, Utc};
 use daka_core::attempt::Attempt;
 use daka_core::evidence::FaceEvidence;
-use daka_core::evidence::face_token::NonceLedger;
+use daka_core::evidence::face_token::{NonceLedger, SignatureChecked};
 use daka_core::evidence::spoofing::PreviousPunch;
 use daka_core::protocol::{Change, ItemCode, ItemKind, ItemStatus, PushItem, punch_stream};
 use daka_core::punch::{ChainHead, ChainLinkError, DeviceVerifier, PunchRecord};
@@ -35,7 +37,7 @@ use daka_core::{Decision, Engine, Severity};
 
 use super::answer::{answer, body_hash, rejected};
 use super::context::PushContext;
-use crate::policies::EngineError;
+use crate::policies::{EngineError, Engines};
 use crate::storage::{
     Answer, DeviceRow, ItemBatch, ItemDecision, ItemKey, ItemState, NewPunch, PunchStatus,
     StorageError,
@@ -73,6 +75,9 @@ struct Checked {
     hash: String,
     /// The record's canonical JSON, as stored.
     canonical: String,
+    /// Its face token's signature, when it verified ahead under the keys of the record's
+    /// policy version (whose engine was built already); the verdict checks it otherwise.
+    face_signature: Option<SignatureChecked>,
 }
 
 /// A punch after the checks that need nothing from the database, which run ahead of the
@@ -87,8 +92,17 @@ pub(super) fn precheck(
     item: &PushItem,
     device: &DeviceRow,
     verifier: &DeviceVerifier,
+    engines: &Engines,
 ) -> Prechecked {
-    let checked = integrity(item, device, verifier);
+    let checked = integrity(item, device, verifier).map(|mut c| {
+        let body = &c.record.body;
+        if let Some(token) = &body.evidence.face_token
+            && let Some(engine) = engines.cached(&device.org_id, body.policy_version)
+        {
+            c.face_signature = engine.check_face_signature(token);
+        }
+        c
+    });
     let body_hash = match &checked {
         Ok(c) => c.hash.clone(),
         Err(_) => body_hash(&item.body),
@@ -143,6 +157,7 @@ fn integrity(
         hash: read.hash(),
         canonical: read.canonical_json().to_owned(),
         record: read.record,
+        face_signature: None,
     })
 }
 
@@ -496,19 +511,21 @@ fn judge_record(
     {
         ledger.consume(nonce);
     }
-    let verdict = match engine.evaluate(&attempt, Some(judged_at), &mut ledger) {
-        Ok(v) => v,
-        Err(e) => {
-            return refused_link(
-                ctx,
-                checked,
-                ItemCode::InvalidEvidence,
-                format!("the record's evidence cannot be evaluated: {e}"),
-                None,
-                state,
-            );
-        }
-    };
+    let face_signature = checked.face_signature.as_ref();
+    let verdict =
+        match engine.evaluate_checked(&attempt, Some(judged_at), &mut ledger, face_signature) {
+            Ok(v) => v,
+            Err(e) => {
+                return refused_link(
+                    ctx,
+                    checked,
+                    ItemCode::InvalidEvidence,
+                    format!("the record's evidence cannot be evaluated: {e}"),
+                    None,
+                    state,
+                );
+            }
+        };
     let consume_nonce = !state.nonce_used
         && body
             .evidence
