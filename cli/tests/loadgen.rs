@@ -53,6 +53,8 @@ fn assert_complete(report: &Value, devices: u64, punches: u64, batch: u64) {
         latency["max"].as_f64().unwrap(),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{latency}");
+    // Every request was a push answered 200: their latencies are all the requests'.
+    assert_eq!(report["answered_latency_ms"], *latency, "{report}");
     assert!(report["punches_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["cost"]["ed25519_verify_us"].as_f64().unwrap() > 0.0);
     let integrity = &report["integrity"];
@@ -93,6 +95,7 @@ fn text_report_names_throughput_latency_and_the_check() {
         "throughput",
         "delivered    6 of 6 queued",
         "p99",
+        "(pushes answered 200)",
         "one Ed25519 verify",
         "integrity    ok: 6 acknowledged, 6 stored (accepted 6), 0 lost, 0 stored twice",
         "3 chains verify, 0 do not",

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use daka_core::protocol::{ItemStatus, PushRequest};
+use daka_device::sync::client::SyncError;
 use daka_server::{RequestLog, ServerOptions};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -679,9 +680,36 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     let error: Value = refused.json().await.unwrap();
     assert_eq!(error["code"], "busy", "{error}");
     assert!(
-        error["message"].as_str().unwrap().contains("Retry-After"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry_after_ms"),
         "{error}"
     );
+    // The body says the wait to the millisecond, the header the same in whole seconds,
+    // rounded up.
+    let retry_after_ms = error["retry_after_ms"].as_u64().expect("retry_after_ms");
+    assert!((1..=30_000).contains(&retry_after_ms), "{error}");
+    assert_eq!(retry_after, retry_after_ms.div_ceil(1000).max(1), "{error}");
+    // The SDK's client reads the finer wait.
+    match ts
+        .client()
+        .push(
+            &second.token,
+            &PushRequest {
+                items: vec![second.item(&record)],
+            },
+        )
+        .await
+    {
+        Err(SyncError::Busy {
+            status: 503,
+            retry_after_ms: Some(ms),
+        }) => {
+            assert!((1..=30_000).contains(&ms), "{ms}")
+        }
+        other => panic!("expected 503 busy with a wait, got {other:?}"),
+    }
 
     // The lock goes: the waiting push is stored, and the refused one is accepted when sent
     // again (it was never stored).

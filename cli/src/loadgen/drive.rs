@@ -6,9 +6,10 @@
 //! each answer: `accepted` and `duplicate` items are delivered (a duplicate is one the server
 //! applied before, e.g. from a request whose answer was lost), a `rejected` item is parked and
 //! the rest go on, and the first `retry` item (and everything after it) is sent again after a
-//! back-off. A 429 or 503 waits for its `Retry-After`; a timeout, a broken connection or a 5xx
-//! backs off with full jitter and sends the same batch again; a 413 halves the batch; any other
-//! refusal stops that device. Every request's latency goes into one HDR histogram.
+//! back-off. A 429 or 503 waits as long as the server says (the body's `retry_after_ms`, else
+//! `Retry-After`); a timeout, a broken connection or a 5xx backs off with full jitter and sends
+//! the same batch again; a 413 halves the batch; any other refusal stops that device. Every
+//! request's latency goes into one HDR histogram.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,9 @@ pub(super) struct DriveConfig {
 pub(super) struct Stats {
     /// Latency of every request that got an answer (or timed out), microseconds.
     pub(super) latency_us: Histogram<u64>,
+    /// Latency of the pushes answered with their items' results (200), microseconds: the
+    /// requests that did the work, without the refusals that were answered at once.
+    pub(super) answered_us: Histogram<u64>,
     /// Requests by outcome: the HTTP status, `timeout` or `network`.
     pub(super) requests: BTreeMap<String, u64>,
     /// Items by answer: `accepted`, `duplicate`, `rejected`, `retry`.
@@ -57,15 +61,19 @@ pub(super) struct Stats {
 impl Stats {
     fn new() -> Stats {
         Stats {
-            // 1 µs to 10 min at three significant figures; a bounded, known size.
-            latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
-                .expect("the histogram's bounds are valid"),
+            latency_us: latency_histogram(),
+            answered_us: latency_histogram(),
             requests: BTreeMap::new(),
             items: BTreeMap::new(),
             errors: BTreeMap::new(),
             cut_off: 0,
         }
     }
+}
+
+/// 1 µs to 10 min at three significant figures; a bounded, known size.
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("the histogram's bounds are valid")
 }
 
 /// What one device got through.
@@ -189,6 +197,9 @@ async fn drain(
                     let mut s = lock(stats);
                     let us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
                     s.latency_us.saturating_record(us.max(1));
+                    if matches!(answer, Answer::Pushed(_)) {
+                        s.answered_us.saturating_record(us.max(1));
+                    }
                     *s.requests.entry(outcome.clone()).or_default() += 1;
                     if !matches!(answer, Answer::Pushed(_)) {
                         *s.errors.entry(error_code(&outcome)).or_default() += 1;
@@ -318,9 +329,14 @@ async fn exchange(
             ),
         };
     }
-    let code = serde_json::from_slice::<ApiError>(&bytes)
-        .map(|e| e.code)
-        .unwrap_or_else(|_| "http_error".to_string());
+    let error = serde_json::from_slice::<ApiError>(&bytes).ok();
+    // The body's wait is to the millisecond, the header's in whole seconds.
+    let retry_after = error
+        .as_ref()
+        .and_then(|e| e.retry_after_ms)
+        .map(Duration::from_millis)
+        .or(retry_after);
+    let code = error.map_or_else(|| "http_error".to_string(), |e| e.code);
     let answer = match status.as_u16() {
         429 | 503 => Answer::Again(Some(retry_after.unwrap_or(Duration::from_secs(1)))),
         413 => Answer::TooLarge,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use ring::signature::{ED25519, UnparsedPublicKey};
 use serde::Serialize;
 
@@ -100,6 +101,20 @@ pub(super) struct Latency {
     mean: f64,
 }
 
+impl Latency {
+    /// The percentiles of a histogram of microseconds (all zero when it is empty).
+    fn of(h: &Histogram<u64>) -> Latency {
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
+        }
+    }
+}
+
 /// Where the time went.
 #[derive(Serialize)]
 pub(super) struct Cost {
@@ -135,7 +150,10 @@ pub(super) struct Report {
     delivered: usize,
     queued: usize,
     complete: bool,
+    /// Every push request, refusals included.
     latency_ms: Latency,
+    /// The pushes answered with their items' results (200).
+    answered_latency_ms: Latency,
     requests: BTreeMap<String, u64>,
     items: BTreeMap<String, u64>,
     errors: BTreeMap<String, u64>,
@@ -151,8 +169,6 @@ pub(super) struct Report {
 
 impl Report {
     pub(super) fn new(i: Inputs<'_>) -> Report {
-        let h = &i.stats.latency_us;
-        let ms = |us: u64| us as f64 / 1000.0;
         let accepted = i.stats.items.get("accepted").copied().unwrap_or(0);
         let delivered = i
             .deliveries
@@ -188,13 +204,8 @@ impl Report {
             delivered,
             queued,
             complete: delivered == queued,
-            latency_ms: Latency {
-                p50: ms(h.value_at_quantile(0.50)),
-                p95: ms(h.value_at_quantile(0.95)),
-                p99: ms(h.value_at_quantile(0.99)),
-                max: ms(h.max()),
-                mean: h.mean() / 1000.0,
-            },
+            latency_ms: Latency::of(&i.stats.latency_us),
+            answered_latency_ms: Latency::of(&i.stats.answered_us),
             requests: i.stats.requests,
             items: i.stats.items,
             errors: i.stats.errors,
@@ -291,6 +302,7 @@ impl Report {
             }
         };
         let l = &self.latency_ms;
+        let a = &self.answered_latency_ms;
         let c = &self.cost;
         let g = &self.integrity;
         let mut out = format!(
@@ -300,6 +312,7 @@ impl Report {
              throughput   {:.0} punches/s ({} accepted in {:.2} s)\n\
              delivered    {} of {} queued{}\n\
              latency      p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (per push request)\n\
+             answered     p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (pushes answered 200)\n\
              requests     {}\n\
              items        {}\n\
              errors       {}\n",
@@ -324,6 +337,10 @@ impl Report {
             l.p95,
             l.p99,
             l.max,
+            a.p50,
+            a.p95,
+            a.p99,
+            a.max,
             counts(&self.requests),
             counts(&self.items),
             counts(&self.errors),

@@ -285,6 +285,11 @@ pub struct ApiError {
     /// but a client must cope with its absence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<DateTime<Utc>>,
+    /// With `429` and `503`: how long to wait before sending the request again, in
+    /// milliseconds, finer than the `Retry-After` header's whole seconds (which then says the
+    /// same, rounded up). A client that reads it should prefer it to the header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// One step of a request as the API shows it.

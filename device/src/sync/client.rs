@@ -348,11 +348,11 @@ impl SyncClient {
     ) -> Result<R, SyncError> {
         let response = request.send().await.map_err(|e| transport_error(&url, e))?;
         let status = response.status();
-        let retry_after_ms = response
+        let retry_after_header = response
             .headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .map(str::to_owned);
         let bytes = response
             .bytes()
             .await
@@ -364,6 +364,7 @@ impl SyncClient {
             });
         }
         let api: Option<ApiError> = serde_json::from_slice(&bytes).ok();
+        let retry_after_ms = retry_after(retry_after_header.as_deref(), api.as_ref());
         let message = api
             .as_ref()
             .map(|a| a.message.clone())
@@ -420,6 +421,13 @@ fn transport_error(url: &str, e: reqwest::Error) -> SyncError {
             reason,
         }
     }
+}
+
+/// How long the server asked to wait, in milliseconds: the error body's `retry_after_ms`
+/// (to the millisecond), else the `Retry-After` header (whole seconds or a date).
+fn retry_after(header: Option<&str>, api: Option<&ApiError>) -> Option<u64> {
+    api.and_then(|a| a.retry_after_ms)
+        .or_else(|| header.and_then(parse_retry_after))
 }
 
 /// Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3).
@@ -481,6 +489,30 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
         assert_eq!(parse_retry_after("-5"), None);
         assert_eq!(parse_retry_after("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn the_bodys_wait_to_the_millisecond_wins_over_the_header() {
+        let busy = |body: &str| serde_json::from_str::<ApiError>(body).unwrap();
+        let fine = busy(r#"{"code":"busy","message":"m","retry_after_ms":340}"#);
+        assert_eq!(retry_after(Some("1"), Some(&fine)), Some(340));
+        assert_eq!(retry_after(None, Some(&fine)), Some(340));
+        // A server that sends only the header (or a body without the field) is read as before.
+        let plain = busy(r#"{"code":"busy","message":"m"}"#);
+        assert_eq!(retry_after(Some("2"), Some(&plain)), Some(2_000));
+        assert_eq!(retry_after(Some("2"), None), Some(2_000));
+        assert_eq!(retry_after(Some("soon"), Some(&plain)), None);
+        assert_eq!(retry_after(None, None), None);
+        // A hostile value is not trusted here: the outbox caps every wait (`Backoff::delay_ms`).
+        let huge = busy(r#"{"code":"busy","message":"m","retry_after_ms":18446744073709551615}"#);
+        assert_eq!(retry_after(None, Some(&huge)), Some(u64::MAX));
+        // Garbage in the field makes the body unreadable as an `ApiError`; the header decides.
+        assert!(
+            serde_json::from_str::<ApiError>(
+                r#"{"code":"busy","message":"m","retry_after_ms":-1}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

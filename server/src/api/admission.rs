@@ -1,12 +1,13 @@
 //! Admission control for `POST /v1/push`: a push is refused at once with 503 `busy` and a
-//! `Retry-After` when the pushes already admitted would keep it waiting for the database
-//! longer than [`ServerOptions::max_push_wait`](crate::ServerOptions::max_push_wait).
+//! wait (`retry_after_ms` in the body, `Retry-After` in whole seconds) when the pushes already
+//! admitted would keep it waiting for the database longer than
+//! [`ServerOptions::max_push_wait`](crate::ServerOptions::max_push_wait).
 //!
 //! Without it, a fleet that comes back online together (a morning shift leaving the MTR, an
 //! office after a network outage) queues more work than the server can do before the phones'
 //! request timeouts: the queued requests time out at the client, are sent again, and the server
 //! spends its time re-checking items it already stored. Refusing early is cheap, the SDK waits
-//! for the `Retry-After` it is given, and the pushes that are admitted are answered in time.
+//! as long as it is told, and the pushes that are admitted are answered in time.
 //!
 //! The wait is estimated from the items admitted and not yet answered, times the recent cost
 //! of one item: the time the server was busy with pushes (some admitted and not yet answered)
@@ -19,22 +20,24 @@
 //! small 2-core server): a fleet that reconnects together with a freshly started server is then
 //! admitted a few seconds' worth at a time, not all at once before any cost is known.
 //!
-//! A refused push is given an appointment, not just the time the current queue takes: the
-//! refusals are booked one after another at the cost of their items, and each `Retry-After`
-//! says when its turn comes. A thousand phones refused in the same second therefore come back
-//! spread over the time the server needs for them, about as fast as it can take them, instead
-//! of all together after the same wait to be refused together again. A booking is fixed at the
-//! cost known when it is made, so turns are booked only once a cost is measured (before that a
-//! refused push asks again a second later) and only up to `max_wait` beyond the end of the
-//! admitted pushes: a push past that horizon is told to ask again `max_wait / 2` before its
-//! turn would have come, and is then booked at the cost measured by then. A wrong early
-//! estimate therefore paces the server for seconds, not for the whole backlog.
+//! A refused push is given a place in line, kept for its device: the refused pushes are
+//! lined up one after another in items, and each is told to come back when the items ahead of
+//! it (the admitted pushes and the line before it) would take `max_wait / 2` more, at the cost
+//! known then, to the millisecond. A thousand phones refused in the same second therefore come
+//! back one after another, about as fast as the server can take them, instead of all together
+//! to be refused together again; and each is admitted behind about `max_wait / 2` of work, so
+//! the server always has the next push at hand. A place is counted in items, not in time: a
+//! push that comes back before it can be admitted (the cost was underestimated) keeps its
+//! place and is told its wait again at the cost measured by then, and one that comes back late
+//! is admitted at once. Before a cost is measured, a refused push is given its place and asked
+//! again a second later. Places are kept per server process; several instances each keep
+//! their own line.
 //!
 //! An admitted push then waits for a lane into storage ([`Admitted::lane`]): one more than the
 //! writes the storage runs side by side, so the pushes in storage are not slowed by checking
 //! the signatures of all the others at once.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -49,8 +52,15 @@ const COST_WINDOWS: usize = 16;
 /// The cost of an item assumed until the first push is measured: 1 ms.
 pub(crate) const ASSUMED_NANOS_PER_ITEM: u64 = 1_000_000;
 
-/// Longest `Retry-After` a refused push is given, in seconds.
-const MAX_RETRY_AFTER_S: u64 = 30;
+/// Longest wait a refused push is given before it sends again.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// What a refused push is told to wait while no cost is measured yet.
+const UNMEASURED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Most places kept in line; past it, the places of devices that did not come back in their
+/// turn are forgotten.
+const MAX_PLACES: usize = 100_000;
 
 /// The pushes admitted and the recent cost of an item.
 #[derive(Debug)]
@@ -66,12 +76,23 @@ pub(crate) struct PushAdmission {
     nanos_per_item: AtomicU64,
     /// When the admission started; the times below count from it.
     epoch: Instant,
-    /// The end of the last appointment given to a refused push, in nanoseconds from `epoch`.
-    booked_until: AtomicU64,
+    /// The refused pushes waiting for their turn.
+    line: Mutex<Line>,
     /// The busy time and the answers behind the cost.
     costing: Mutex<Costing>,
     /// Admitted pushes let into storage at once: one more than the parallel writes.
     lanes: tokio::sync::Semaphore,
+}
+
+/// The line of refused pushes, in items: positions count the items admitted since the start.
+#[derive(Debug, Default)]
+struct Line {
+    /// Items admitted since the start.
+    admitted: u64,
+    /// Where the next place in line starts: the end of the last place given.
+    end: u64,
+    /// Each waiting device's place: where its push starts.
+    places: HashMap<String, u64>,
 }
 
 /// What the cost per item is measured from (times in nanoseconds from the admission's start).
@@ -106,14 +127,14 @@ pub(crate) struct Admitted<'a> {
     items: u64,
 }
 
-/// A push refused: the estimated wait, and the `Retry-After` to send.
+/// A push refused: the estimated wait, and how long to wait before sending it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Refused {
-    /// How long until this push's turn: the pushes admitted, and those refused before it and
-    /// told to come back earlier.
+    /// How long until this push's turn: the pushes admitted, and those in line before it.
     pub wait: Duration,
-    /// Whole seconds to wait before sending again (1 to 30).
-    pub retry_after_s: u64,
+    /// How long to wait before sending again (1 ms to 30 s), sent to the millisecond as
+    /// the body's `retry_after_ms` and rounded up to whole seconds in `Retry-After`.
+    pub retry_after: Duration,
 }
 
 impl PushAdmission {
@@ -125,7 +146,7 @@ impl PushAdmission {
             pending_items: AtomicU64::new(0),
             nanos_per_item: AtomicU64::new(0),
             epoch: Instant::now(),
-            booked_until: AtomicU64::new(0),
+            line: Mutex::new(Line::default()),
             costing: Mutex::new(Costing::default()),
             lanes: tokio::sync::Semaphore::new(2),
         }
@@ -138,20 +159,21 @@ impl PushAdmission {
         self
     }
 
-    /// Admits a push of `items` items, or refuses it with an appointment when the wait for the
-    /// pushes already admitted is estimated above the limit.
-    pub(crate) fn admit(&self, items: usize) -> Result<Admitted<'_>, Refused> {
-        self.admit_at(items, self.epoch.elapsed())
+    /// Admits a push of `items` items from `device`, or refuses it with its place in line
+    /// when the wait for the pushes already admitted is estimated above the limit.
+    pub(crate) fn admit(&self, items: usize, device: &str) -> Result<Admitted<'_>, Refused> {
+        self.admit_at(items, device, self.epoch.elapsed())
     }
 
     /// [`admit`](Self::admit) at `now`, counted from the admission's start.
-    fn admit_at(&self, items: usize, now: Duration) -> Result<Admitted<'_>, Refused> {
+    fn admit_at(&self, items: usize, device: &str, now: Duration) -> Result<Admitted<'_>, Refused> {
         let items = items.max(1) as u64;
         let measured = self.nanos_per_item.load(Ordering::Acquire);
         let cost = match measured {
             0 => ASSUMED_NANOS_PER_ITEM,
             measured => measured,
         };
+        let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
         let pending = self.pending_items.fetch_add(items, Ordering::AcqRel);
         if pending == 0 {
             // The server was idle: the time before this push is not part of any cost.
@@ -160,64 +182,65 @@ impl PushAdmission {
         }
         let drain = pending.saturating_mul(cost);
         if pending == 0 || Duration::from_nanos(drain) <= self.max_wait {
+            line.admitted = line.admitted.saturating_add(items);
+            line.places.remove(device);
+            if pending == 0 && !line.places.is_empty() {
+                // Idle: whoever's place has passed did not come back for it.
+                let admitted = line.admitted;
+                line.places.retain(|_, at| *at >= admitted);
+            }
             return Ok(Admitted {
                 admission: self,
                 items,
             });
         }
         self.pending_items.fetch_sub(items, Ordering::AcqRel);
+        let place = line.place(device, items);
+        let ahead = pending.saturating_add(place.saturating_sub(line.admitted));
+        let wait = ahead.saturating_mul(cost);
         if measured == 0 {
-            // No cost known yet: a turn booked now would be spaced by a guess.
+            // No cost known yet: a wait computed now would be a guess.
             return Err(Refused {
-                wait: Duration::from_nanos(drain),
-                retry_after_s: 1,
+                wait: Duration::from_nanos(wait),
+                retry_after: UNMEASURED_RETRY_AFTER,
             });
         }
-        Err(self.appointment(items, cost, now, drain))
-    }
-
-    /// Books the next free turn for a refused push of `items` items, after the `drain`
-    /// nanoseconds the admitted pushes need, and tells the push to come back `max_wait / 2`
-    /// before the turn. A turn that would start more than `max_wait` after them, or beyond the
-    /// longest `Retry-After`, is not booked: the push asks again as early before it.
-    fn appointment(&self, items: u64, cost: u64, now: Duration, drain: u64) -> Refused {
-        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-        let max_ahead = MAX_RETRY_AFTER_S * 1_000_000_000;
-        let max_wait = u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX);
-        let horizon = drain.saturating_add(max_wait).min(max_ahead);
         // Back half the longest wait before its work would start: admitted then, behind about
         // that much work, so the server has the next push at hand when it finishes the last.
-        let refused = |ahead: u64| Refused {
-            wait: Duration::from_nanos(ahead),
-            retry_after_s: ahead
-                .saturating_sub(max_wait / 2)
-                .div_ceil(1_000_000_000)
-                .clamp(1, MAX_RETRY_AFTER_S),
-        };
-        let mut booked = self.booked_until.load(Ordering::Acquire);
-        loop {
-            let start = booked.max(now.saturating_add(drain));
-            let ahead = start - now;
-            if ahead >= horizon {
-                return refused(ahead);
-            }
-            let end = start.saturating_add(items.saturating_mul(cost));
-            match self.booked_until.compare_exchange_weak(
-                booked,
-                end,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return refused(ahead),
-                Err(seen) => booked = seen,
-            }
-        }
+        let max_wait = u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX);
+        Err(Refused {
+            wait: Duration::from_nanos(wait),
+            retry_after: Duration::from_millis(
+                wait.saturating_sub(max_wait / 2).div_ceil(1_000_000),
+            )
+            .clamp(Duration::from_millis(1), MAX_RETRY_AFTER),
+        })
     }
 
     /// Items admitted and not yet answered.
     #[cfg(test)]
     fn pending(&self) -> u64 {
         self.pending_items.load(Ordering::Acquire)
+    }
+}
+
+impl Line {
+    /// Where `device`'s push of `items` items starts: the place it was given, or a new one at
+    /// the end of the line.
+    fn place(&mut self, device: &str, items: u64) -> u64 {
+        if let Some(at) = self.places.get(device) {
+            return *at;
+        }
+        if self.places.len() >= MAX_PLACES {
+            let admitted = self.admitted;
+            self.places.retain(|_, at| *at >= admitted);
+        }
+        let at = self.end.max(self.admitted);
+        self.end = at.saturating_add(items);
+        if self.places.len() < MAX_PLACES {
+            self.places.insert(device.to_owned(), at);
+        }
+        at
     }
 }
 
@@ -316,27 +339,28 @@ mod tests {
     fn a_push_is_admitted_when_nothing_is_pending_and_an_assumed_cost_bounds_a_cold_start() {
         // Not yet measured: 1 ms an item is assumed.
         let admission = PushAdmission::new(Duration::from_millis(1500));
-        let first = admission.admit(1_000).unwrap(); // nothing pending
-        let second = admission.admit(1_000).unwrap(); // 1 s ahead of it
-        let refused = admission.admit(1).unwrap_err(); // 2 s ahead of it
+        let first = admission.admit(1_000, "d").unwrap(); // nothing pending
+        let second = admission.admit(1_000, "d").unwrap(); // 1 s ahead of it
+        let refused = admission.admit(1, "d").unwrap_err(); // 2 s ahead of it
         assert_eq!(refused.wait, Duration::from_secs(2));
         // No turn is booked at a guessed cost: the push is told to ask again in a second.
-        assert_eq!(refused.retry_after_s, 1);
-        assert_eq!(admission.booked_until.load(Ordering::Acquire), 0);
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
+        // It has a place in line all the same.
+        assert_eq!(admission.line.lock().unwrap().places.len(), 1);
         drop(second);
         // Measured at 0.5 ms an item: 1,000 pending is 0.5 s, so 2,000 more wait 1.5 s at most.
         first.ran_at(Duration::from_millis(500), AN_HOUR_IN);
-        let third = admission.admit(2_000).unwrap();
+        let third = admission.admit(2_000, "d").unwrap();
         assert_eq!(admission.pending(), 3_000);
         drop((first, third));
         assert_eq!(admission.pending(), 0);
         let admission = PushAdmission::new(Duration::ZERO);
         admission
-            .admit(1)
+            .admit(1, "d")
             .unwrap()
             .ran_at(Duration::from_millis(1), AN_HOUR_IN);
         // Cost known (1 ms an item), nothing pending: a push of any size is admitted.
-        let big = admission.admit(10_000).unwrap();
+        let big = admission.admit(10_000, "d").unwrap();
         drop(big);
     }
 
@@ -344,19 +368,20 @@ mod tests {
     fn a_push_is_refused_with_the_estimated_wait_once_the_queue_is_too_long() {
         let admission = PushAdmission::new(Duration::from_millis(1500));
         admission
-            .admit(100)
+            .admit(100, "d")
             .unwrap()
             .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item
-        let a = admission.admit(1000).unwrap(); // nothing pending before it
-        let b = admission.admit(1000).unwrap(); // 1 s ahead of it: within the limit
-        let refused = admission.admit(10).unwrap_err(); // 2 s ahead of it
+        let a = admission.admit(1000, "d").unwrap(); // nothing pending before it
+        let b = admission.admit(1000, "d").unwrap(); // 1 s ahead of it: within the limit
+        let refused = admission.admit(10, "d").unwrap_err(); // 2 s ahead of it
         assert_eq!(refused.wait, Duration::from_secs(2));
-        assert_eq!(refused.retry_after_s, 2);
+        // Back half the longest wait (0.75 s) before its turn.
+        assert_eq!(refused.retry_after, Duration::from_millis(1250));
         // The refused push is not counted as pending.
         assert_eq!(admission.pending(), 2000);
         drop(a);
         // 1 s ahead again: admitted.
-        let c = admission.admit(10).unwrap();
+        let c = admission.admit(10, "d").unwrap();
         drop((b, c));
         assert_eq!(admission.pending(), 0);
     }
@@ -365,18 +390,18 @@ mod tests {
     fn the_retry_after_covers_the_wait_and_stays_within_bounds() {
         let admission = PushAdmission::new(Duration::from_millis(10));
         admission
-            .admit(1)
+            .admit(1, "d")
             .unwrap()
             .ran_at(Duration::from_millis(50), AN_HOUR_IN); // 50 ms an item
-        let held = admission.admit(30).unwrap(); // 1.5 s pending
-        let refused = admission.admit(1).unwrap_err();
+        let held = admission.admit(30, "d").unwrap(); // 1.5 s pending
+        let refused = admission.admit(1, "d").unwrap_err();
         assert_eq!(refused.wait, Duration::from_millis(1500));
-        assert_eq!(refused.retry_after_s, 2);
+        assert_eq!(refused.retry_after, Duration::from_millis(1495));
         drop(held);
-        let held = admission.admit(10_000).unwrap(); // 500 s pending
+        let held = admission.admit(10_000, "d").unwrap(); // 500 s pending
         assert_eq!(
-            admission.admit(1).unwrap_err().retry_after_s,
-            MAX_RETRY_AFTER_S
+            admission.admit(1, "d").unwrap_err().retry_after,
+            MAX_RETRY_AFTER
         );
         drop(held);
     }
@@ -385,7 +410,7 @@ mod tests {
     fn pushes_that_ran_alone_are_costed_over_the_parallel_writes() {
         // A push of 100 items alone for 400 ms, the server idle the rest of a 1 s window.
         let answer = |admission: &PushAdmission| {
-            let push = admission.admit_at(100, Duration::ZERO).unwrap();
+            let push = admission.admit_at(100, "d", Duration::ZERO).unwrap();
             push.ran_at(Duration::from_millis(400), Duration::from_secs(1));
         };
         let one_writer = PushAdmission::new(Duration::from_secs(1));
@@ -398,9 +423,9 @@ mod tests {
         // A busy window is costed by its length whatever the parallelism: 100 items answered
         // over 50 ms, their pushes having waited 16 × 400 ms together.
         let busy = PushAdmission::new(Duration::from_secs(1)).with_parallel_writes(16);
-        let first = busy.admit_at(1, Duration::ZERO).unwrap();
+        let first = busy.admit_at(1, "d", Duration::ZERO).unwrap();
         first.ran_at(Duration::from_millis(1), Duration::from_millis(1));
-        let push = busy.admit_at(100, Duration::from_millis(1)).unwrap();
+        let push = busy.admit_at(100, "d", Duration::from_millis(1)).unwrap();
         push.ran_at(Duration::from_millis(6_400), Duration::from_millis(301));
         let cost = busy.nanos_per_item.load(Ordering::Acquire);
         // The first answer (1 ms alone, over 16) cost 62.5 µs; the second window 300 ms of
@@ -409,48 +434,73 @@ mod tests {
     }
 
     #[test]
-    fn refused_pushes_are_given_successive_turns_up_to_a_horizon() {
+    fn refused_pushes_are_given_places_in_line_and_keep_them() {
         let admission = PushAdmission::new(Duration::from_secs(4));
         admission
-            .admit_at(100, Duration::ZERO)
+            .admit_at(100, "warm-up", Duration::ZERO)
             .unwrap()
             .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item
-        let held = admission.admit_at(4_100, Duration::ZERO).unwrap(); // 4.1 s of work
-        let refuse = |items, at| admission.admit_at(items, at).unwrap_err();
-        let refusals: Vec<Refused> = (0..4).map(|_| refuse(1_000, Duration::ZERO)).collect();
-        // Each refusal's work starts when the pushes ahead of it, admitted or refused, are
-        // done: at 4.1, 5.1, 6.1 and 7.1 s.
-        let waits: Vec<u64> = refusals.iter().map(|r| r.wait.as_millis() as u64).collect();
-        assert_eq!(waits, [4_100, 5_100, 6_100, 7_100]);
-        // Each push comes back 2 s (max_wait / 2) before that, in whole seconds: it is then
-        // admitted behind about 2 s of work, and the server is never without the next push.
-        let turns: Vec<u64> = refusals.iter().map(|r| r.retry_after_s).collect();
-        assert_eq!(turns, [3, 4, 5, 6]);
-        // The next turn would start 8.1 s ahead, past the admitted pushes' end plus
-        // max_wait: not booked, the push asks again as early before it.
-        let past = refuse(1_000, Duration::ZERO);
-        assert_eq!(past.wait, Duration::from_millis(8_100));
-        assert_eq!(past.retry_after_s, 7);
-        // A second later, the turn after the last booking is within the horizon again.
-        let next = refuse(1_000, Duration::from_secs(1));
-        assert_eq!(next.wait, Duration::from_millis(7_100));
-        assert_eq!(next.retry_after_s, 6);
-        drop(held);
-        // The first comes back at its turn and is admitted; so is the second at its own.
-        let first = admission.admit_at(1_000, Duration::from_secs(3)).unwrap();
-        drop(first);
-        let second = admission.admit_at(1_000, Duration::from_secs(4)).unwrap();
-        drop(second);
-        // A turn beyond the longest Retry-After is not booked either.
-        let held = admission.admit_at(100_000, Duration::from_secs(6)).unwrap();
-        let far = refuse(1_000, Duration::from_secs(6));
-        assert_eq!(far.retry_after_s, MAX_RETRY_AFTER_S);
-        assert_eq!(far.wait, Duration::from_secs(100));
-        drop(held);
+        let held = admission.admit_at(4_100, "held", Duration::ZERO).unwrap(); // 4.1 s of work
+        let refuse = |device, at| admission.admit_at(1_000, device, at).unwrap_err();
+        let refusals: Vec<Refused> = ["d1", "d2", "d3", "d4", "d5"]
+            .into_iter()
+            .map(|d| refuse(d, Duration::ZERO))
+            .collect();
+        // Each refusal's work starts when the pushes ahead of it, admitted or in line, are
+        // done: at 4.1, 5.1, 6.1, 7.1 and 8.1 s.
+        let waits: Vec<u128> = refusals.iter().map(|r| r.wait.as_millis()).collect();
+        assert_eq!(waits, [4_100, 5_100, 6_100, 7_100, 8_100]);
+        // Each push comes back 2 s (max_wait / 2) before that: it is then admitted behind
+        // about 2 s of work, and the server is never without the next push.
+        let turns: Vec<u128> = refusals.iter().map(|r| r.retry_after.as_millis()).collect();
+        assert_eq!(turns, [2_100, 3_100, 4_100, 5_100, 6_100]);
+        // A device that comes back too early keeps its place: told the same wait, not put
+        // at the end of the line.
+        assert_eq!(refuse("d3", Duration::from_secs(1)), refusals[2]);
+        // The cost measured since is slower (2 ms an item): the waits follow it.
+        admission.nanos_per_item.store(2_000_000, Ordering::Release);
         assert_eq!(
-            admission.booked_until.load(Ordering::Acquire),
-            9_100_000_000
+            refuse("d3", Duration::ZERO).wait,
+            Duration::from_millis(12_200)
         );
+        admission.nanos_per_item.store(1_000_000, Ordering::Release);
+        // A newcomer is placed after the five.
+        assert_eq!(
+            refuse("d6", Duration::ZERO).wait,
+            Duration::from_millis(9_100)
+        );
+        drop(held);
+        // The line moves as pushes are admitted: d1 comes back in its turn and is admitted;
+        // d2 is late and admitted behind it; d3, d4 and d5, back at the same time, too, as
+        // long as the wait behind the admitted pushes is within the limit (4 s).
+        let admitted: Vec<Admitted> = ["d1", "d2", "d3", "d4", "d5"]
+            .into_iter()
+            .enumerate()
+            .map(|(n, d)| {
+                let at = Duration::from_secs(if n == 0 { 3 } else { 5 });
+                admission.admit_at(1_000, d, at).unwrap()
+            })
+            .collect();
+        // d6 now has 5 s of admitted work ahead of it and no one else in line: its wait
+        // came down from 9.1 s with the line.
+        let d6 = refuse("d6", Duration::from_secs(5));
+        assert_eq!(d6.wait, Duration::from_secs(5));
+        assert_eq!(d6.retry_after, Duration::from_secs(3));
+        // A newcomer is placed after d6.
+        assert_eq!(
+            refuse("d7", Duration::from_secs(5)).wait,
+            Duration::from_secs(6)
+        );
+        drop(admitted);
+        // The server goes idle with d6 and d7 in line. The next push admitted on an idle
+        // server forgets the places the admitted pushes have passed (d6's: it did not come
+        // back in its turn) and keeps those ahead (d7's).
+        let idle = admission
+            .admit_at(1, "other", Duration::from_secs(20))
+            .unwrap();
+        drop(idle);
+        let line = admission.line.lock().unwrap();
+        assert_eq!(line.places.keys().collect::<Vec<_>>(), ["d7"]);
     }
 
     #[test]
@@ -459,7 +509,7 @@ mod tests {
         // side, so the first answer comes at 0.9 s and the others 30 ms apart.
         let admission = PushAdmission::new(Duration::from_secs(5));
         let pushes: Vec<_> = (0..10)
-            .map(|_| admission.admit_at(100, Duration::ZERO).unwrap())
+            .map(|_| admission.admit_at(100, "d", Duration::ZERO).unwrap())
             .collect();
         let cost = || admission.nanos_per_item.load(Ordering::Acquire);
         for (n, push) in pushes.into_iter().enumerate() {
@@ -482,14 +532,14 @@ mod tests {
         let cost = || admission.nanos_per_item.load(Ordering::Acquire);
         // The first answer sets the cost at once: 100 items in 1 s.
         admission
-            .admit_at(100, at(9))
+            .admit_at(100, "d", at(9))
             .unwrap()
             .ran_at(at(1), at(10));
         assert_eq!(cost(), 10_000_000);
         // Four pushes of 100 admitted together at 10 s, each needing 0.5 s of the database,
         // answered at 10.5, 11, 11.5 and 12 s after 0.5, 1, 1.5 and 2 s in storage.
         let pushes: Vec<_> = (0..4)
-            .map(|_| admission.admit_at(100, at(10)).unwrap())
+            .map(|_| admission.admit_at(100, "d", at(10)).unwrap())
             .collect();
         for (n, push) in pushes.iter().enumerate() {
             let took = Duration::from_millis(500 * (n as u64 + 1));
@@ -502,7 +552,7 @@ mod tests {
         drop(pushes);
         // After a pause, three pushes admitted at 20 s and answered in a burst, 1 ms apart.
         let burst: Vec<_> = (0..3)
-            .map(|_| admission.admit_at(100, at(20)).unwrap())
+            .map(|_| admission.admit_at(100, "d", at(20)).unwrap())
             .collect();
         for (n, push) in burst.iter().enumerate() {
             push.ran_at(at(1), at(21) + Duration::from_millis(n as u64));
@@ -515,7 +565,7 @@ mod tests {
         // either. A push admitted at 30 s and answered at 30.3 s closes the window with
         // 302 ms of busy time for its 300 items.
         admission
-            .admit_at(100, at(30))
+            .admit_at(100, "d", at(30))
             .unwrap()
             .ran_at(Duration::from_millis(300), Duration::from_millis(30_300));
         assert_eq!(cost(), 4_302_000_000 / 900);
@@ -526,7 +576,7 @@ mod tests {
         let admission = PushAdmission::new(Duration::ZERO);
         let answer = |took_ms: u64, hours_in: u32| {
             admission
-                .admit(1)
+                .admit(1, "d")
                 .unwrap()
                 .ran_at(Duration::from_millis(took_ms), AN_HOUR_IN * hours_in);
         };
@@ -547,7 +597,7 @@ mod tests {
     #[tokio::test]
     async fn one_push_more_than_the_parallel_writes_is_let_into_storage() {
         let admission = PushAdmission::new(Duration::from_secs(60));
-        let pushes: Vec<_> = (0..3).map(|_| admission.admit(10).unwrap()).collect();
+        let pushes: Vec<_> = (0..3).map(|_| admission.admit(10, "d").unwrap()).collect();
         let first = pushes[0].lane().await;
         let _second = pushes[1].lane().await;
         let wait = Duration::from_millis(50);

@@ -330,15 +330,15 @@ pub async fn push(
     let admitted = state
         .inner
         .push_admission
-        .admit(request.items.len())
+        .admit(request.items.len(), &device.id)
         .map_err(|refused| {
-            Failure::busy_for(
+            Failure::busy_after(
                 "busy",
                 format!(
-                    "about {} ms of pushes are ahead of this one; send it again after Retry-After",
+                    "about {} ms of pushes are ahead of this one; send it again after retry_after_ms",
                     refused.wait.as_millis()
                 ),
-                refused.retry_after_s,
+                refused.retry_after,
             )
         })?;
     // Leave time to answer before the request timeout.

@@ -2,6 +2,8 @@
 //! `Retry-After`, always written as an `ApiError` JSON body with the server time; and how
 //! storage failures map onto them (a busy database is a 503 with `Retry-After`).
 
+use std::time::Duration;
+
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +24,9 @@ pub struct Failure {
     pub message: String,
     /// Seconds to send in a `Retry-After` header; `None` sends none.
     pub retry_after_s: Option<u64>,
+    /// The same wait to the millisecond, sent as the body's `retry_after_ms` (when `None`,
+    /// the body says `retry_after_s` in milliseconds).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Failure {
@@ -32,6 +37,7 @@ impl Failure {
             code,
             message: message.into(),
             retry_after_s: None,
+            retry_after_ms: None,
         }
     }
 
@@ -83,6 +89,17 @@ impl Failure {
         }
     }
 
+    /// 503 Service Unavailable, to be sent again after `wait`: the body's `retry_after_ms`
+    /// says it to the millisecond, the `Retry-After` header in whole seconds rounded up (at
+    /// least 1, for clients that read only the header).
+    pub fn busy_after(code: &'static str, message: impl Into<String>, wait: Duration) -> Failure {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        Failure {
+            retry_after_ms: Some(ms),
+            ..Failure::busy_for(code, message, ms.div_ceil(1000).max(1))
+        }
+    }
+
     /// A failure of the server itself. The detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Failure {
         tracing::error!(error = %detail, "internal error");
@@ -113,6 +130,9 @@ impl IntoResponse for Failure {
             code: self.code.to_string(),
             message: self.message,
             server_time: Some(Utc::now()),
+            retry_after_ms: self
+                .retry_after_ms
+                .or(self.retry_after_s.map(|s| s.saturating_mul(1000))),
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
