@@ -18,7 +18,11 @@
 //! never refused for its own size. Until the first push after a start has been measured, an
 //! item is assumed to cost [`ASSUMED_NANOS_PER_ITEM`] (about five times what one costs on a
 //! small 2-core server): a fleet that reconnects together with a freshly started server is then
-//! admitted a few seconds' worth at a time, not all at once before any cost is known.
+//! admitted a few seconds' worth at a time, not all at once before any cost is known. The cost
+//! is settled once it is measured over a second of busy time; until then it is not used below
+//! the assumed cost, nor to send a refused push away for more than a second (the first answers
+//! come in a burst, which says too little, and a wrong early cost would otherwise admit every
+//! waiting push at once or leave the server idle).
 //!
 //! A refused push is given a place in line, kept for its device: the refused pushes are
 //! lined up one after another in items, and each is told to come back when the items ahead of
@@ -39,7 +43,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The answers over at least this much busy time are costed together, in nanoseconds (250 ms):
@@ -51,6 +55,14 @@ const COST_WINDOWS: usize = 16;
 
 /// The cost of an item assumed until the first push is measured: 1 ms.
 pub(crate) const ASSUMED_NANOS_PER_ITEM: u64 = 1_000_000;
+
+/// Busy time the costed windows must cover before the cost is settled, in nanoseconds (1 s).
+/// Until then a measured cost below [`ASSUMED_NANOS_PER_ITEM`] is not used to admit (the
+/// first answers after a start come in a burst, a few milliseconds apart, and would cost an
+/// item at a few microseconds: every waiting push would be admitted at once), and no refused
+/// push is told to wait longer than [`UNMEASURED_RETRY_AFTER`] (a cost measured too high
+/// would send it away for seconds while the server idles).
+const SETTLED_BUSY_NS: u64 = 1_000_000_000;
 
 /// Longest wait a refused push is given before it sends again.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -74,6 +86,8 @@ pub(crate) struct PushAdmission {
     /// Mean busy time per item answered, in nanoseconds; 0 until the first cost is known,
     /// when [`ASSUMED_NANOS_PER_ITEM`] stands in.
     nanos_per_item: AtomicU64,
+    /// The cost is measured over at least [`SETTLED_BUSY_NS`] of busy time.
+    settled: AtomicBool,
     /// When the admission started; the times below count from it.
     epoch: Instant,
     /// The refused pushes waiting for their turn.
@@ -145,6 +159,7 @@ impl PushAdmission {
             parallel_writes: 1,
             pending_items: AtomicU64::new(0),
             nanos_per_item: AtomicU64::new(0),
+            settled: AtomicBool::new(false),
             epoch: Instant::now(),
             line: Mutex::new(Line::default()),
             costing: Mutex::new(Costing::default()),
@@ -169,8 +184,10 @@ impl PushAdmission {
     fn admit_at(&self, items: usize, device: &str, now: Duration) -> Result<Admitted<'_>, Refused> {
         let items = items.max(1) as u64;
         let measured = self.nanos_per_item.load(Ordering::Acquire);
+        let settled = self.settled.load(Ordering::Acquire);
         let cost = match measured {
             0 => ASSUMED_NANOS_PER_ITEM,
+            measured if !settled => measured.max(ASSUMED_NANOS_PER_ITEM),
             measured => measured,
         };
         let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
@@ -208,12 +225,17 @@ impl PushAdmission {
         // Back half the longest wait before its work would start: admitted then, behind about
         // that much work, so the server has the next push at hand when it finishes the last.
         let max_wait = u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX);
+        let longest = if settled {
+            MAX_RETRY_AFTER
+        } else {
+            UNMEASURED_RETRY_AFTER
+        };
         Err(Refused {
             wait: Duration::from_nanos(wait),
             retry_after: Duration::from_millis(
                 wait.saturating_sub(max_wait / 2).div_ceil(1_000_000),
             )
-            .clamp(Duration::from_millis(1), MAX_RETRY_AFTER),
+            .clamp(Duration::from_millis(1), longest),
         })
     }
 
@@ -316,7 +338,14 @@ impl Admitted<'_> {
                 )
             });
         let cost = (spent / items.max(1)).max(1);
+        let busy = costing
+            .closed
+            .iter()
+            .fold(0u64, |busy, w| busy.saturating_add(w.busy));
         admission.nanos_per_item.store(cost, Ordering::Release);
+        admission
+            .settled
+            .store(busy >= SETTLED_BUSY_NS, Ordering::Release);
     }
 }
 
@@ -523,6 +552,59 @@ mod tests {
         // 900 items answered over the 270 ms after the first: 300 µs an item, not the 9 ms
         // that the first answer alone would say.
         assert_eq!(cost(), 300_000);
+    }
+
+    #[test]
+    fn a_cost_measured_over_less_than_a_second_neither_admits_below_the_assumed_cost_nor_sends_away_for_long()
+     {
+        // A fresh server: three pushes of 100 admitted at the assumed 1 ms an item (200 ms
+        // ahead of the third), answered in a burst 1 ms apart after 900 ms.
+        let admission = PushAdmission::new(Duration::from_millis(200));
+        let pushes: Vec<_> = (0..3)
+            .map(|n| {
+                admission
+                    .admit_at(100, &format!("p{n}"), Duration::ZERO)
+                    .unwrap()
+            })
+            .collect();
+        assert!(admission.admit_at(100, "p3", Duration::ZERO).is_err());
+        for (n, push) in pushes.into_iter().enumerate() {
+            let at = Duration::from_millis(900 + n as u64);
+            push.ran_at(at, at);
+        }
+        // Measured over 2 ms of busy time: 10 µs an item, fifty times too little.
+        assert_eq!(admission.nanos_per_item.load(Ordering::Acquire), 10_000);
+        assert!(!admission.settled.load(Ordering::Acquire));
+        // Not settled: pushes are admitted at the assumed cost (200 ms is three pushes of 100
+        // here), not the 200 that 10 µs an item would let in.
+        let at = Duration::from_secs(1);
+        let admitted: Vec<_> = (0..3)
+            .map(|n| admission.admit_at(100, &format!("q{n}"), at).unwrap())
+            .collect();
+        let refused = admission.admit_at(100, "q3", at).unwrap_err();
+        assert_eq!(refused.wait, Duration::from_millis(300));
+        // A long line is asked again within a second, not sent away at an unsettled cost.
+        let far = (4..50)
+            .map(|n| admission.admit_at(100, &format!("q{n}"), at).unwrap_err())
+            .last()
+            .unwrap();
+        assert_eq!(far.wait, Duration::from_millis(4_900));
+        assert_eq!(far.retry_after, UNMEASURED_RETRY_AFTER);
+        // A second of busy time later the cost is settled, and used as measured.
+        for (n, push) in admitted.into_iter().enumerate() {
+            let at = Duration::from_millis(1_400 + 300 * n as u64);
+            push.ran_at(Duration::from_millis(300), at);
+        }
+        assert!(admission.settled.load(Ordering::Acquire));
+        let cost = admission.nanos_per_item.load(Ordering::Acquire);
+        // The burst's 2 ms, then three windows of 300 ms in storage (the first one's 400 ms of
+        // busy time counts its push's 300 ms), for 500 items.
+        assert_eq!(cost, (2_000_000 + 3 * 300_000_000) / 500);
+        let at = Duration::from_secs(2);
+        let held = admission.admit_at(1_000, "big", at).unwrap();
+        let far = admission.admit_at(100, "q49", at).unwrap_err();
+        assert!(far.retry_after > UNMEASURED_RETRY_AFTER, "{far:?}");
+        drop(held);
     }
 
     #[test]
