@@ -32,8 +32,10 @@
 //! to be refused together again; and each is admitted behind about `max_wait / 2` of work, so
 //! the server always has the next push at hand. A place is counted in items, not in time: a
 //! push that comes back before it can be admitted (the cost was underestimated) keeps its
-//! place and is told its wait again at the cost measured by then, and one that comes back late
-//! is admitted at once. Before a cost is measured, a refused push is given its place and asked
+//! place and is told its wait again at the cost measured by then. Admission itself looks only
+//! at the wait behind the admitted pushes, not at places, so one that comes back late is
+//! admitted as soon as that allows and the server never idles for a device that does not come
+//! back. Before a cost is measured, a refused push is given its place and asked
 //! again a second later. Places are kept per server process; several instances each keep
 //! their own line.
 //!
