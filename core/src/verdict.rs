@@ -197,7 +197,7 @@ impl Engine {
     /// [`FaceTokenVerifier::check_signature`]): `None` when it does not verify, in which case
     /// the evaluation checks it again and reports why.
     pub fn check_face_signature(&self, token: &str) -> Option<SignatureChecked> {
-        FaceTokenVerifier::new(&self.policy.face_matchers, &self.policy.thresholds.face)
+        FaceTokenVerifier::for_policy(&self.policy)
             .check_signature(token)
             .ok()
     }
@@ -456,8 +456,7 @@ impl Engine {
             }
             return None;
         };
-        let verifier =
-            FaceTokenVerifier::new(&self.policy.face_matchers, &self.policy.thresholds.face);
+        let verifier = FaceTokenVerifier::for_policy(&self.policy);
         let expected = Expected {
             employee_id: &attempt.employee_id,
             nonce: &face.nonce,

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use daka_core::protocol::{ApiError, ItemStatus, PushResponse};
+use daka_device::sync::client::retry_after;
 use hdrhistogram::Histogram;
 use reqwest::header;
 use tokio::sync::Semaphore;
@@ -309,12 +310,11 @@ async fn exchange(
         Err(e) => return transport(&e),
     };
     let status = response.status();
-    let retry_after = response
+    let retry_after_header = response
         .headers()
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .map(str::to_owned);
     let bytes = match response.bytes().await {
         Ok(b) => b,
         Err(e) => return transport(&e),
@@ -330,15 +330,11 @@ async fn exchange(
         };
     }
     let error = serde_json::from_slice::<ApiError>(&bytes).ok();
-    // The body's wait is to the millisecond, the header's in whole seconds.
-    let retry_after = error
-        .as_ref()
-        .and_then(|e| e.retry_after_ms)
-        .map(Duration::from_millis)
-        .or(retry_after);
+    let wait =
+        retry_after(retry_after_header.as_deref(), error.as_ref()).map(Duration::from_millis);
     let code = error.map_or_else(|| "http_error".to_string(), |e| e.code);
     let answer = match status.as_u16() {
-        429 | 503 => Answer::Again(Some(retry_after.unwrap_or(Duration::from_secs(1)))),
+        429 | 503 => Answer::Again(Some(wait.unwrap_or(Duration::from_secs(1)))),
         413 => Answer::TooLarge,
         500..=599 => Answer::Again(None),
         s => Answer::Stop(format!("the server refused a push: {s} {code}")),

@@ -425,7 +425,7 @@ fn transport_error(url: &str, e: reqwest::Error) -> SyncError {
 
 /// How long the server asked to wait, in milliseconds: the error body's `retry_after_ms`
 /// (to the millisecond), else the `Retry-After` header (whole seconds or a date).
-fn retry_after(header: Option<&str>, api: Option<&ApiError>) -> Option<u64> {
+pub fn retry_after(header: Option<&str>, api: Option<&ApiError>) -> Option<u64> {
     api.and_then(|a| a.retry_after_ms)
         .or_else(|| header.and_then(parse_retry_after))
 }

@@ -203,10 +203,9 @@ impl PushAdmission {
         if pending == 0 || Duration::from_nanos(drain) <= self.max_wait {
             line.admitted = line.admitted.saturating_add(items);
             line.places.remove(device);
-            if pending == 0 && !line.places.is_empty() {
+            if pending == 0 {
                 // Idle: whoever's place has passed did not come back for it.
-                let admitted = line.admitted;
-                line.places.retain(|_, at| *at >= admitted);
+                line.forget_passed();
             }
             return Ok(Admitted {
                 admission: self,
@@ -249,6 +248,12 @@ impl PushAdmission {
 }
 
 impl Line {
+    /// Forgets the places the admitted pushes have passed.
+    fn forget_passed(&mut self) {
+        let admitted = self.admitted;
+        self.places.retain(|_, at| *at >= admitted);
+    }
+
     /// Where `device`'s push of `items` items starts: the place it was given, or a new one at
     /// the end of the line.
     fn place(&mut self, device: &str, items: u64) -> u64 {
@@ -256,8 +261,7 @@ impl Line {
             return *at;
         }
         if self.places.len() >= MAX_PLACES {
-            let admitted = self.admitted;
-            self.places.retain(|_, at| *at >= admitted);
+            self.forget_passed();
         }
         let at = self.end.max(self.admitted);
         self.end = at.saturating_add(items);
