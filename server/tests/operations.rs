@@ -623,6 +623,9 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     .await;
     let mut first = ts.enroll("A-E1001-0001").await;
     let mut second = ts.enroll("A-E1002-0001").await;
+    // Two more phones, enrolled while the database is free.
+    let mut third = ts.enroll("A-E1002-0002").await;
+    let newcomer = ts.enroll("A-E1001-0002").await;
     // A push answered: the server now knows what an item costs.
     let record = first.good_record();
     let warm_up = ts.push(&first, vec![first.item(&record)]).await;
@@ -710,6 +713,41 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
         }
         other => panic!("expected 503 busy with a wait, got {other:?}"),
     }
+
+    // A third phone is refused and placed in line behind the second. Sending again before its
+    // turn, it is refused before its body is parsed: a body that is not a push at all is
+    // answered 503 `busy`, not 400. A phone with no place yet is parsed first.
+    let record = third.good_record();
+    let placed = ts
+        .client()
+        .push(
+            &third.token,
+            &PushRequest {
+                items: vec![third.item(&record)],
+            },
+        )
+        .await;
+    assert!(
+        matches!(placed, Err(SyncError::Busy { status: 503, .. })),
+        "{placed:?}"
+    );
+    let garbage = |token: String| {
+        ts.http
+            .post(ts.url("/v1/push"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(r#"{"items": 7}"#)
+            .send()
+    };
+    let early = garbage(third.token.clone()).await.unwrap();
+    assert_eq!(early.status(), 503);
+    let early: Value = early.json().await.unwrap();
+    assert_eq!(early["code"], "busy", "{early}");
+    assert!(early["retry_after_ms"].as_u64().is_some(), "{early}");
+    let parsed = garbage(newcomer.token.clone()).await.unwrap();
+    assert_eq!(parsed.status(), 400);
+    let parsed: Value = parsed.json().await.unwrap();
+    assert_eq!(parsed["code"], "invalid_request", "{parsed}");
 
     // The lock goes: the waiting push is stored, and the refused one is accepted when sent
     // again (it was never stored).

@@ -25,19 +25,24 @@
 //! waiting push at once or leave the server idle).
 //!
 //! A refused push is given a place in line, kept for its device: the refused pushes are
-//! lined up one after another in items, and each is told to come back when the items ahead of
-//! it (the admitted pushes and the line before it) would take `max_wait / 2` more, at the cost
-//! known then, to the millisecond. A thousand phones refused in the same second therefore come
-//! back one after another, about as fast as the server can take them, instead of all together
-//! to be refused together again; and each is admitted behind about `max_wait / 2` of work, so
-//! the server always has the next push at hand. A place is counted in items, not in time: a
-//! push that comes back before it can be admitted (the cost was underestimated) keeps its
-//! place and is told its wait again at the cost measured by then. Admission itself looks only
-//! at the wait behind the admitted pushes, not at places, so one that comes back late is
-//! admitted as soon as that allows and the server never idles for a device that does not come
-//! back. Before a cost is measured, a refused push is given its place and asked
-//! again a second later. Places are kept per server process; several instances each keep
-//! their own line.
+//! lined up one after another in items, and a push is admitted only near its turn, when its
+//! place is within `max_wait` of work of the admitted pushes (and the wait behind those is
+//! within the limit). Its turn is due when the work ahead of it is down to `max_wait / 2`, and
+//! it is told to come back then, or half-way there when that is further away, to the
+//! millisecond: a thousand phones refused in the same second come back spread out, the ones
+//! at the back a few times, closer to their turn every time, instead of
+//! all together to be refused together again. Aiming early is deliberate. The cost measured
+//! while a fleet reconnects (every refusal taking its share of the processor) can be twice
+//! what it is a few seconds later, and a phone at the back of the line timed at it would come
+//! back long after its turn, with the server idle meanwhile; one that comes back early costs a
+//! refusal, which is cheap: a device whose place is not near is refused before its body is
+//! parsed ([`PushAdmission::refuse_early`]). A place is counted in items, not in time, so a
+//! device keeps it however early it comes back, and its wait follows the cost. Should the
+//! admitted pushes run short (less than a quarter of `max_wait` of work) because those whose
+//! turn it is have not come back, whoever comes is admitted, so the server never idles for a
+//! device that does not come back. Until the cost is settled, returns are timed at no less
+//! than a quarter of the assumed cost and no more than a second away. Places are kept per
+//! server process; several instances each keep their own line.
 //!
 //! An admitted push then waits for a lane into storage ([`Admitted::lane`]): one more than the
 //! writes the storage runs side by side, so the pushes in storage are not slowed by checking
@@ -135,6 +140,22 @@ struct Window {
     took: u64,
 }
 
+/// The costs of an item admission works with at one moment, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+struct Costs {
+    /// The measured cost, 0 until the first push is measured.
+    measured: u64,
+    /// The measured cost covers at least [`SETTLED_BUSY_NS`] of busy time.
+    settled: bool,
+    /// What the wait behind the admitted pushes is estimated at: the measured cost, or
+    /// [`ASSUMED_NANOS_PER_ITEM`] before it is known, and no less until it is settled.
+    admit: u64,
+    /// What the returns of refused pushes are timed at: the measured cost once settled;
+    /// before that, the measured cost kept within a quarter of [`ASSUMED_NANOS_PER_ITEM`]
+    /// and all of it; 0 before any cost is measured, when places are not kept to.
+    timing: u64,
+}
+
 /// A push admitted: counted as pending until dropped. Report its storage time with
 /// [`Admitted::ran`].
 #[derive(Debug)]
@@ -185,13 +206,7 @@ impl PushAdmission {
     /// [`admit`](Self::admit) at `now`, counted from the admission's start.
     fn admit_at(&self, items: usize, device: &str, now: Duration) -> Result<Admitted<'_>, Refused> {
         let items = items.max(1) as u64;
-        let measured = self.nanos_per_item.load(Ordering::Acquire);
-        let settled = self.settled.load(Ordering::Acquire);
-        let cost = match measured {
-            0 => ASSUMED_NANOS_PER_ITEM,
-            measured if !settled => measured.max(ASSUMED_NANOS_PER_ITEM),
-            measured => measured,
-        };
+        let costs = self.costs();
         let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
         let pending = self.pending_items.fetch_add(items, Ordering::AcqRel);
         if pending == 0 {
@@ -199,8 +214,10 @@ impl PushAdmission {
             let mut costing = self.costing.lock().unwrap_or_else(|p| p.into_inner());
             costing.busy_since = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         }
-        let drain = pending.saturating_mul(cost);
-        if pending == 0 || Duration::from_nanos(drain) <= self.max_wait {
+        let drain = pending.saturating_mul(costs.admit);
+        let max_wait = self.max_wait_nanos();
+        if pending == 0 || (drain <= max_wait && self.may_go_ahead(&line, device, pending, &costs))
+        {
             line.admitted = line.admitted.saturating_add(items);
             line.places.remove(device);
             if pending == 0 {
@@ -214,30 +231,102 @@ impl PushAdmission {
         }
         self.pending_items.fetch_sub(items, Ordering::AcqRel);
         let place = line.place(device, items);
-        let ahead = pending.saturating_add(place.saturating_sub(line.admitted));
-        let wait = ahead.saturating_mul(cost);
-        if measured == 0 {
-            // No cost known yet: a wait computed now would be a guess.
-            return Err(Refused {
-                wait: Duration::from_nanos(wait),
-                retry_after: UNMEASURED_RETRY_AFTER,
-            });
+        Err(self.refusal(&line, place, pending, &costs))
+    }
+
+    /// Refuses a push from `device` before its body is parsed, when the device has a place in
+    /// line that is not near yet: it came back early, and [`admit`](Self::admit) would refuse
+    /// it whatever its size. `None` when the push must be parsed and admitted as usual.
+    pub(crate) fn refuse_early(&self, device: &str) -> Option<Refused> {
+        let costs = self.costs();
+        let line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+        let place = *line.places.get(device)?;
+        let pending = self.pending_items.load(Ordering::Acquire);
+        if pending == 0 || self.may_go_ahead(&line, device, pending, &costs) {
+            return None;
         }
-        // Back half the longest wait before its work would start: admitted then, behind about
-        // that much work, so the server has the next push at hand when it finishes the last.
-        let max_wait = u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX);
-        let longest = if settled {
+        Some(self.refusal(&line, place, pending, &costs))
+    }
+
+    /// The costs per item admission works with now.
+    fn costs(&self) -> Costs {
+        let measured = self.nanos_per_item.load(Ordering::Acquire);
+        let settled = self.settled.load(Ordering::Acquire);
+        let admit = match measured {
+            0 => ASSUMED_NANOS_PER_ITEM,
+            measured if !settled => measured.max(ASSUMED_NANOS_PER_ITEM),
+            measured => measured,
+        };
+        let timing = match measured {
+            0 => 0,
+            measured if settled => measured,
+            // A cost measured over the first answers can be fifty times too low; timed at it,
+            // a thousand refused phones would be back within milliseconds, again and again.
+            measured => measured.clamp(ASSUMED_NANOS_PER_ITEM / 4, ASSUMED_NANOS_PER_ITEM),
+        };
+        Costs {
+            measured,
+            settled,
+            admit,
+            timing,
+        }
+    }
+
+    fn max_wait_nanos(&self) -> u64 {
+        u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether `device`'s push may be admitted while `pending` items are: its place (for a
+    /// device without one, the end of the line) is within `max_wait` of the admitted pushes,
+    /// or the admitted pushes would keep the server busy for less than a quarter of it (those
+    /// whose turn it is have not come back, and the server is not left idle for them).
+    fn may_go_ahead(&self, line: &Line, device: &str, pending: u64, costs: &Costs) -> bool {
+        let max_wait = self.max_wait_nanos();
+        let at = match line.places.get(device) {
+            Some(at) => *at,
+            None => line.end.max(line.admitted),
+        };
+        let its_turn = at
+            .saturating_sub(line.admitted)
+            .saturating_mul(costs.timing)
+            <= max_wait;
+        its_turn || pending.saturating_mul(costs.admit) <= max_wait / 4
+    }
+
+    /// The answer to a push refused with its place in line at `place`.
+    ///
+    /// Its turn is due when the work ahead of it (the admitted pushes and the line before it),
+    /// at the timing cost ([`Costs::timing`]), is down to `max_wait / 2`: admitted then, behind
+    /// that much work, it is at hand when the server finishes the push before. It is told to
+    /// come back then, or half-way there when that is more than `max_wait / 2` away. A push
+    /// that comes back early is told again, at the cost known by then, and is refused before its
+    /// body is parsed ([`refuse_early`](Self::refuse_early)); one that comes back late leaves
+    /// the server idle. So the returns aim early: a cost measured while the fleet reconnected
+    /// (every refusal taking its share of the processor) can be twice what it is later, and a
+    /// device at the back of the line would otherwise come back seconds after its turn.
+    fn refusal(&self, line: &Line, place: u64, pending: u64, costs: &Costs) -> Refused {
+        let ahead = pending.saturating_add(place.saturating_sub(line.admitted));
+        let wait = Duration::from_nanos(ahead.saturating_mul(costs.admit));
+        if costs.measured == 0 {
+            // No cost known yet: a wait computed now would be a guess.
+            return Refused {
+                wait,
+                retry_after: UNMEASURED_RETRY_AFTER,
+            };
+        }
+        let longest = if costs.settled {
             MAX_RETRY_AFTER
         } else {
             UNMEASURED_RETRY_AFTER
         };
-        Err(Refused {
-            wait: Duration::from_nanos(wait),
-            retry_after: Duration::from_millis(
-                wait.saturating_sub(max_wait / 2).div_ceil(1_000_000),
-            )
-            .clamp(Duration::from_millis(1), longest),
-        })
+        let buffer = self.max_wait_nanos() / 2;
+        let due = ahead.saturating_mul(costs.timing).saturating_sub(buffer);
+        let back = if due > buffer { due / 2 } else { due };
+        Refused {
+            wait,
+            retry_after: Duration::from_millis(back.div_ceil(1_000_000))
+                .clamp(Duration::from_millis(1), longest),
+        }
     }
 
     /// Items admitted and not yet answered.
@@ -410,8 +499,9 @@ mod tests {
         let b = admission.admit(1000, "d").unwrap(); // 1 s ahead of it: within the limit
         let refused = admission.admit(10, "d").unwrap_err(); // 2 s ahead of it
         assert_eq!(refused.wait, Duration::from_secs(2));
-        // Back half the longest wait (0.75 s) before its turn.
-        assert_eq!(refused.retry_after, Duration::from_millis(1250));
+        // Its turn is due when 0.75 s of work is left ahead of it, in 1.25 s: it is told to
+        // come back half-way there.
+        assert_eq!(refused.retry_after, Duration::from_millis(625));
         // The refused push is not counted as pending.
         assert_eq!(admission.pending(), 2000);
         drop(a);
@@ -431,7 +521,7 @@ mod tests {
         let held = admission.admit(30, "d").unwrap(); // 1.5 s pending
         let refused = admission.admit(1, "d").unwrap_err();
         assert_eq!(refused.wait, Duration::from_millis(1500));
-        assert_eq!(refused.retry_after, Duration::from_millis(1495));
+        assert_eq!(refused.retry_after, Duration::from_millis(748));
         drop(held);
         let held = admission.admit(10_000, "d").unwrap(); // 500 s pending
         assert_eq!(
@@ -485,10 +575,10 @@ mod tests {
         // done: at 4.1, 5.1, 6.1, 7.1 and 8.1 s.
         let waits: Vec<u128> = refusals.iter().map(|r| r.wait.as_millis()).collect();
         assert_eq!(waits, [4_100, 5_100, 6_100, 7_100, 8_100]);
-        // Each push comes back 2 s (max_wait / 2) before that: it is then admitted behind
-        // about 2 s of work, and the server is never without the next push.
+        // Each push's turn is due 2 s (max_wait / 2) before that, and it is told to come back
+        // half-way there: early rather than late, so the server is never without the next push.
         let turns: Vec<u128> = refusals.iter().map(|r| r.retry_after.as_millis()).collect();
-        assert_eq!(turns, [2_100, 3_100, 4_100, 5_100, 6_100]);
+        assert_eq!(turns, [1_050, 1_550, 2_050, 2_550, 3_050]);
         // A device that comes back too early keeps its place: told the same wait, not put
         // at the end of the line.
         assert_eq!(refuse("d3", Duration::from_secs(1)), refusals[2]);
@@ -520,7 +610,7 @@ mod tests {
         // came down from 9.1 s with the line.
         let d6 = refuse("d6", Duration::from_secs(5));
         assert_eq!(d6.wait, Duration::from_secs(5));
-        assert_eq!(d6.retry_after, Duration::from_secs(3));
+        assert_eq!(d6.retry_after, Duration::from_millis(1_500));
         // A newcomer is placed after d6.
         assert_eq!(
             refuse("d7", Duration::from_secs(5)).wait,
@@ -536,6 +626,58 @@ mod tests {
         drop(idle);
         let line = admission.line.lock().unwrap();
         assert_eq!(line.places.keys().collect::<Vec<_>>(), ["d7"]);
+    }
+
+    #[test]
+    fn a_push_is_admitted_near_its_turn_and_refused_before_its_body_when_far_from_it() {
+        let admission = PushAdmission::new(Duration::from_secs(1));
+        admission
+            .admit_at(100, "warm-up", Duration::ZERO)
+            .unwrap()
+            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+        // Two pushes admitted: 1.1 s of work.
+        let a = admission.admit_at(800, "a", Duration::ZERO).unwrap();
+        let b = admission.admit_at(300, "b", Duration::ZERO).unwrap();
+        // Ten devices refused in turn: places 0 to 9 s behind the admitted pushes.
+        for n in 0..10 {
+            let refused = admission
+                .admit_at(1_000, &format!("d{n}"), Duration::ZERO)
+                .unwrap_err();
+            assert_eq!(refused.wait, Duration::from_millis(1_100 + 1_000 * n));
+        }
+        drop(a); // 0.3 s of work left
+        // d5 comes back early, with room for its push: its place is 5 s of work past the
+        // admitted pushes, more than the longest wait, so it is refused, before its body is
+        // parsed too, with the same answer.
+        let early = admission.refuse_early("d5").expect("not d5's turn yet");
+        let refused = admission.admit_at(1_000, "d5", Duration::ZERO).unwrap_err();
+        assert_eq!(early, refused);
+        // Its turn is due in 5.3 s less 0.5 s: it is told to come back half-way there.
+        assert_eq!(refused.wait, Duration::from_millis(5_300));
+        assert_eq!(refused.retry_after, Duration::from_millis(2_400));
+        // A newcomer is not let in ahead of the line either; it is placed at its end.
+        assert_eq!(
+            admission
+                .admit_at(10, "new", Duration::ZERO)
+                .unwrap_err()
+                .wait,
+            Duration::from_millis(10_300)
+        );
+        // A device without a place is never refused before its body: its size is unknown.
+        assert_eq!(admission.refuse_early("unknown"), None);
+        // d0's turn has come (its place is where the admitted pushes end): it is parsed and
+        // admitted.
+        assert_eq!(admission.refuse_early("d0"), None);
+        let d0 = admission.admit_at(1_000, "d0", Duration::ZERO).unwrap();
+        // With 1.3 s ahead, d1 is near its turn but the wait is over the limit.
+        assert!(admission.admit_at(1_000, "d1", Duration::ZERO).is_err());
+        drop((b, d0));
+        // The server is about to run dry (nothing pending but 200 items, a fifth of the
+        // longest wait) and d1 to d6 have not come back: d7 is let in out of turn.
+        let short = admission.admit_at(200, "short", Duration::ZERO).unwrap();
+        assert_eq!(admission.refuse_early("d7"), None);
+        let d7 = admission.admit_at(1_000, "d7", Duration::ZERO).unwrap();
+        drop((short, d7));
     }
 
     #[test]
@@ -595,7 +737,16 @@ mod tests {
             .last()
             .unwrap();
         assert_eq!(far.wait, Duration::from_millis(4_900));
-        assert_eq!(far.retry_after, UNMEASURED_RETRY_AFTER);
+        // Its return is timed at no less than a quarter of the assumed cost (250 µs an item,
+        // not the 10 µs measured): 4,900 items at 250 µs less 100 ms, half-way.
+        assert_eq!(far.retry_after, Duration::from_millis(563));
+        // The furthest back are asked again within a second, not sent away at an unsettled
+        // cost.
+        let furthest = (50..100)
+            .map(|n| admission.admit_at(100, &format!("q{n}"), at).unwrap_err())
+            .last()
+            .unwrap();
+        assert_eq!(furthest.retry_after, UNMEASURED_RETRY_AFTER);
         // A second of busy time later the cost is settled, and used as measured.
         for (n, push) in admitted.into_iter().enumerate() {
             let at = Duration::from_millis(1_400 + 300 * n as u64);

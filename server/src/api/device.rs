@@ -14,7 +14,8 @@ use daka_core::protocol::{
 };
 use uuid::Uuid;
 
-use super::extract::{ApiJson, DeviceAuth};
+use super::admission::Refused;
+use super::extract::{ApiJson, DeviceAuth, JsonBody};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::console::ClientAddr;
@@ -316,8 +317,24 @@ pub fn read_push_request(body: &[u8]) -> Result<PushRequest, (String, String)> {
 pub async fn push(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
-    ApiJson(request): ApiJson<PushRequest>,
+    body: JsonBody,
 ) -> Result<Json<PushResponse>, Failure> {
+    let refused = |refused: Refused| {
+        Failure::busy_after(
+            "busy",
+            format!(
+                "about {} ms of pushes are ahead of this one; send it again after retry_after_ms",
+                refused.wait.as_millis()
+            ),
+            refused.retry_after,
+        )
+    };
+    // A device that came back before its turn in line is told its wait again without its
+    // body being parsed.
+    if let Some(early) = state.inner.push_admission.refuse_early(&device.id) {
+        return Err(refused(early));
+    }
+    let request: PushRequest = body.parse()?;
     if request.items.len() > MAX_PUSH_ITEMS {
         return Err(Failure::bad_request(
             "too_many_items",
@@ -331,16 +348,7 @@ pub async fn push(
         .inner
         .push_admission
         .admit(request.items.len(), &device.id)
-        .map_err(|refused| {
-            Failure::busy_after(
-                "busy",
-                format!(
-                    "about {} ms of pushes are ahead of this one; send it again after retry_after_ms",
-                    refused.wait.as_millis()
-                ),
-                refused.retry_after,
-            )
-        })?;
+        .map_err(refused)?;
     // Leave time to answer before the request timeout.
     let budget = state.inner.options.request_timeout.mul_f64(0.8);
     let deadline = Instant::now() + budget;

@@ -136,14 +136,37 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure
     Ok(value)
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+/// A JSON body read (its content type checked and its size bounded, as [`ApiJson`] does) but
+/// not yet parsed, for a handler that may answer before parsing it ([`JsonBody::parse`]).
+pub struct JsonBody(axum::body::Bytes);
+
+impl JsonBody {
+    /// Parses the body, with the same errors as [`ApiJson`].
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Failure> {
+        parse_json(&self.0)
+    }
+}
+
+impl FromRequest<AppState> for JsonBody {
     type Rejection = Failure;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         check_content_type(&parts)?;
-        let bytes = read_body(body, state.inner.options.max_body_bytes).await?;
-        parse_json(&bytes).map(ApiJson)
+        Ok(JsonBody(
+            read_body(body, state.inner.options.max_body_bytes).await?,
+        ))
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        JsonBody::from_request(req, state)
+            .await?
+            .parse()
+            .map(ApiJson)
     }
 }
 
