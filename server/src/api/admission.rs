@@ -30,8 +30,8 @@
 //! within the limit). Its turn is due when the work ahead of it is down to `max_wait / 2`, and
 //! it is told to come back then, or half-way there when that is further away, to the
 //! millisecond: a thousand phones refused in the same second come back spread out, the ones
-//! at the back a few times, closer to their turn every time, instead of
-//! all together to be refused together again. Aiming early is deliberate. The cost measured
+//! at the back a few times, closer to their turn every time, instead of all together to be
+//! refused together again. Aiming early is deliberate. The cost measured
 //! while a fleet reconnects (every refusal taking its share of the processor) can be twice
 //! what it is a few seconds later, and a phone at the back of the line timed at it would come
 //! back long after its turn, with the server idle meanwhile; one that comes back early costs a
@@ -84,7 +84,8 @@ const MAX_PLACES: usize = 100_000;
 /// The pushes admitted and the recent cost of an item.
 #[derive(Debug)]
 pub(crate) struct PushAdmission {
-    max_wait: Duration,
+    /// The longest estimated wait, in nanoseconds.
+    max_wait: u64,
     /// Write transactions the storage runs side by side at most (see
     /// [`Storage::parallel_writes`](crate::storage::Storage::parallel_writes)).
     parallel_writes: u64,
@@ -178,7 +179,7 @@ impl PushAdmission {
     /// Admission with this longest estimated wait.
     pub(crate) fn new(max_wait: Duration) -> PushAdmission {
         PushAdmission {
-            max_wait,
+            max_wait: u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX),
             parallel_writes: 1,
             pending_items: AtomicU64::new(0),
             nanos_per_item: AtomicU64::new(0),
@@ -215,8 +216,12 @@ impl PushAdmission {
             costing.busy_since = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         }
         let drain = pending.saturating_mul(costs.admit);
-        let max_wait = self.max_wait_nanos();
-        if pending == 0 || (drain <= max_wait && self.may_go_ahead(&line, device, pending, &costs))
+        // Where this push's turn is: its place, or for a device without one the end of the line.
+        let at = line
+            .places
+            .get(device)
+            .map_or_else(|| line.next_place(), |at| *at);
+        if pending == 0 || (drain <= self.max_wait && self.may_go_ahead(&line, at, pending, &costs))
         {
             line.admitted = line.admitted.saturating_add(items);
             line.places.remove(device);
@@ -242,7 +247,7 @@ impl PushAdmission {
         let line = self.line.lock().unwrap_or_else(|p| p.into_inner());
         let place = *line.places.get(device)?;
         let pending = self.pending_items.load(Ordering::Acquire);
-        if pending == 0 || self.may_go_ahead(&line, device, pending, &costs) {
+        if pending == 0 || self.may_go_ahead(&line, place, pending, &costs) {
             return None;
         }
         Some(self.refusal(&line, place, pending, &costs))
@@ -272,25 +277,17 @@ impl PushAdmission {
         }
     }
 
-    fn max_wait_nanos(&self) -> u64 {
-        u64::try_from(self.max_wait.as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Whether `device`'s push may be admitted while `pending` items are: its place (for a
-    /// device without one, the end of the line) is within `max_wait` of the admitted pushes,
-    /// or the admitted pushes would keep the server busy for less than a quarter of it (those
-    /// whose turn it is have not come back, and the server is not left idle for them).
-    fn may_go_ahead(&self, line: &Line, device: &str, pending: u64, costs: &Costs) -> bool {
-        let max_wait = self.max_wait_nanos();
-        let at = match line.places.get(device) {
-            Some(at) => *at,
-            None => line.end.max(line.admitted),
-        };
+    /// Whether a push whose place in line is `at` (for a device without one, the end of the
+    /// line) may be admitted while `pending` items are: its place is within `max_wait` of the
+    /// admitted pushes, or the admitted pushes would keep the server busy for less than a
+    /// quarter of it (those whose turn it is have not come back, and the server is not left
+    /// idle for them).
+    fn may_go_ahead(&self, line: &Line, at: u64, pending: u64, costs: &Costs) -> bool {
         let its_turn = at
             .saturating_sub(line.admitted)
             .saturating_mul(costs.timing)
-            <= max_wait;
-        its_turn || pending.saturating_mul(costs.admit) <= max_wait / 4
+            <= self.max_wait;
+        its_turn || pending.saturating_mul(costs.admit) <= self.max_wait / 4
     }
 
     /// The answer to a push refused with its place in line at `place`.
@@ -319,7 +316,7 @@ impl PushAdmission {
         } else {
             UNMEASURED_RETRY_AFTER
         };
-        let buffer = self.max_wait_nanos() / 2;
+        let buffer = self.max_wait / 2;
         let due = ahead.saturating_mul(costs.timing).saturating_sub(buffer);
         let back = if due > buffer { due / 2 } else { due };
         Refused {
@@ -343,6 +340,12 @@ impl Line {
         self.places.retain(|_, at| *at >= admitted);
     }
 
+    /// Where the next place given would start: after the last one, or where the admitted
+    /// pushes end if the line has been passed.
+    fn next_place(&self) -> u64 {
+        self.end.max(self.admitted)
+    }
+
     /// Where `device`'s push of `items` items starts: the place it was given, or a new one at
     /// the end of the line.
     fn place(&mut self, device: &str, items: u64) -> u64 {
@@ -352,7 +355,7 @@ impl Line {
         if self.places.len() >= MAX_PLACES {
             self.forget_passed();
         }
-        let at = self.end.max(self.admitted);
+        let at = self.next_place();
         self.end = at.saturating_add(items);
         if self.places.len() < MAX_PLACES {
             self.places.insert(device.to_owned(), at);
