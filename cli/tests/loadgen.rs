@@ -55,6 +55,15 @@ fn assert_complete(report: &Value, devices: u64, punches: u64, batch: u64) {
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{latency}");
     // Every request was a push answered 200: their latencies are all the requests'.
     assert_eq!(report["answered_latency_ms"], *latency, "{report}");
+    // The requests after each device's first are timed apart from the opening burst too.
+    let later = &report["later_latency_ms"];
+    let later_max = later["max"].as_f64().unwrap();
+    if punches.div_ceil(batch) > 1 {
+        assert!(later["p50"].as_f64().unwrap() > 0.0, "{later}");
+        assert!(later_max <= max, "{later} against {latency}");
+    } else {
+        assert_eq!(later_max, 0.0, "{later}");
+    }
     assert!(report["punches_per_s"].as_f64().unwrap() > 0.0);
     assert!(report["cost"]["ed25519_verify_us"].as_f64().unwrap() > 0.0);
     let integrity = &report["integrity"];
@@ -80,6 +89,8 @@ fn in_process_run_delivers_every_punch_once_and_checks_it() {
     assert_eq!(report["employees"], 6);
     assert_eq!(report["cost"]["cpu_includes_server"], true);
     assert_complete(&report, 20, 10, 4);
+    // Every device opened its connection before the clock.
+    assert!(report["connect_s"].as_f64().unwrap() > 0.0, "{report}");
 }
 
 #[test]
@@ -94,8 +105,10 @@ fn text_report_names_throughput_latency_and_the_check() {
         "3 devices × 2 punches against in-process",
         "throughput",
         "delivered    6 of 6 queued",
+        "connected    every device before the clock, a connection each",
         "p99",
         "(pushes answered 200)",
+        "(push requests after each device's first)",
         "one Ed25519 verify",
         "integrity    ok: 6 acknowledged, 6 stored (accepted 6), 0 lost, 0 stored twice",
         "3 chains verify, 0 do not",
@@ -146,8 +159,17 @@ fn against_a_separate_serve_process_every_punch_is_stored_once() {
         "5",
     ]);
     // A second run against the same server: its devices are new, and only theirs are checked.
+    // They connect at their first push, inside the clock.
     let again = daka()
-        .args(["loadgen", "--json", "--devices", "4", "--punches", "3"])
+        .args([
+            "loadgen",
+            "--json",
+            "--devices",
+            "4",
+            "--punches",
+            "3",
+            "--cold-start",
+        ])
         .args(["--server", &url])
         .env("DAKA_ADMIN_TOKEN", SEED_ADMIN_TOKEN)
         .output()
@@ -166,6 +188,7 @@ fn against_a_separate_serve_process_every_punch_is_stored_once() {
     assert_eq!(again.status.code(), Some(0));
     let report: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_complete(&report, 4, 3, 100);
+    assert_eq!(report["connect_s"], Value::Null, "{report}");
 }
 
 #[test]

@@ -197,12 +197,10 @@ impl Server {
                 }
             })
         });
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: listen,
-                source,
-            })?;
+        let listener = serve::bind(listen).map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Bind {
             addr: listen,
             source,

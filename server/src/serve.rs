@@ -19,6 +19,9 @@
 //! whenever it waits for a request head, and the timer decides which of the two limits that
 //! wait is under by whether bytes of the head have arrived (counted by [`Counted`]).
 //!
+//! The listening socket ([`bind`]) asks for a deep backlog ([`LISTEN_BACKLOG`]), so a fleet
+//! that reconnects together is queued by the operating system, not dropped.
+//!
 //! A stop (`RunningServer::shutdown`) closes the listener, tells every connection to close
 //! once its request in progress is answered (idle ones at once), and ends when all are gone.
 
@@ -39,7 +42,7 @@ use hyper::service::Service as _;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 /// The connection limits, from [`crate::ServerOptions`].
@@ -51,6 +54,28 @@ pub(crate) struct ConnectionLimits {
     pub(crate) idle: Duration,
     /// Most connections open at once.
     pub(crate) max_connections: usize,
+}
+
+/// The listen backlog asked of the operating system: connections whose handshake completed and
+/// that the accept loop has not taken yet. A fleet that reconnects together (a shift leaving
+/// the MTR, an office after an outage) opens a thousand connections in a few milliseconds;
+/// with the usual 128, the handshakes past it are dropped and each of those phones waits a
+/// second for its TCP retransmission before it is even heard. Linux caps it at
+/// `net.core.somaxconn` (4,096 by default since 5.4).
+pub(crate) const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with a backlog of [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, so a restarted
+/// server can take its port back while the old connections linger in `TIME_WAIT`).
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves `app` on `listener` until `stop` resolves, then drains the open connections.

@@ -1,7 +1,8 @@
 //! The connection limits over raw TCP against the real server: a client that stalls in its
 //! request head is disconnected after the header-read timeout (on a new connection and on a
 //! kept-alive one), an idle kept-alive connection is closed after the idle timeout and not
-//! before, and past the connection limit a new connection is served only once another closes.
+//! before, past the connection limit a new connection is served only once another closes, and
+//! a fleet connecting at once is held in the listen backlog, not dropped.
 
 mod common;
 
@@ -180,5 +181,51 @@ async fn past_the_connection_limit_a_new_connection_waits_until_one_closes() {
         .expect("the third connection was not served after one closed")
         .expect("the third connection was closed");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    ts.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_fleet_connecting_at_once_waits_in_the_backlog_rather_than_being_dropped() {
+    // One connection at a time, so every other connection stays in the listen backlog.
+    let ts = TestServer::start_with(ServerOptions {
+        max_connections: 1,
+        ..ServerOptions::default()
+    })
+    .await;
+    let addr = ts.server.addr();
+    let mut held = TcpStream::connect(addr).await.unwrap();
+    health(&mut held).await;
+    // With the usual backlog of 128, the handshakes past it would be dropped and those
+    // clients would wait a second for a retransmission; here every one completes at once.
+    // (Linux caps the backlog at net.core.somaxconn.)
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096);
+    let fleet = 500.min(somaxconn);
+    let mut connects = tokio::task::JoinSet::new();
+    for _ in 0..fleet {
+        connects.spawn(tokio::time::timeout(
+            Duration::from_millis(900),
+            TcpStream::connect(addr),
+        ));
+    }
+    let mut connected = Vec::new();
+    while let Some(joined) = connects.join_next().await {
+        if let Ok(Ok(stream)) = joined.unwrap() {
+            connected.push(stream);
+        }
+    }
+    assert_eq!(
+        connected.len(),
+        fleet,
+        "{} of {fleet} connections were not taken into the backlog within 0.9 s",
+        fleet - connected.len()
+    );
+    // The one open connection is served meanwhile; the backlog is served once it closes.
+    health(&mut held).await;
+    drop(held);
+    let mut first = connected.into_iter().next().unwrap();
+    health(&mut first).await;
     ts.server.shutdown().await.unwrap();
 }

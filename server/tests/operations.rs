@@ -715,8 +715,10 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     }
 
     // A third phone is refused and placed in line behind the second. Sending again before its
-    // turn, it is refused before its body is parsed: a body that is not a push at all is
-    // answered 503 `busy`, not 400. A phone with no place yet is parsed first.
+    // turn, it is refused before its token is looked up or its body parsed: a body that is not
+    // a push at all is answered 503 `busy`, not 400. So is a phone with no place yet, whose
+    // size is estimated from its body's length (the server has parsed pushes before), and
+    // which is placed behind the third. A token the server does not know is still 401.
     let record = third.good_record();
     let placed = ts
         .client()
@@ -744,10 +746,12 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     let early: Value = early.json().await.unwrap();
     assert_eq!(early["code"], "busy", "{early}");
     assert!(early["retry_after_ms"].as_u64().is_some(), "{early}");
-    let parsed = garbage(newcomer.token.clone()).await.unwrap();
-    assert_eq!(parsed.status(), 400);
-    let parsed: Value = parsed.json().await.unwrap();
-    assert_eq!(parsed["code"], "invalid_request", "{parsed}");
+    let unparsed = garbage(newcomer.token.clone()).await.unwrap();
+    assert_eq!(unparsed.status(), 503);
+    let unparsed: Value = unparsed.json().await.unwrap();
+    assert_eq!(unparsed["code"], "busy", "{unparsed}");
+    let unknown = garbage("not-a-token-of-this-server".into()).await.unwrap();
+    assert_eq!(unknown.status(), 401);
 
     // The lock goes: the waiting push is stored, and the refused one is accepted when sent
     // again (it was never stored).
@@ -767,4 +771,9 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["results"][0]["status"], "accepted", "{again}");
     assert_eq!(ts.punches(ADMIN_A).await.len(), 3);
+    // With nothing pending, the newcomer's body is parsed and its error named.
+    let parsed = garbage(newcomer.token.clone()).await.unwrap();
+    assert_eq!(parsed.status(), 400);
+    let parsed: Value = parsed.json().await.unwrap();
+    assert_eq!(parsed["code"], "invalid_request", "{parsed}");
 }

@@ -2,6 +2,11 @@
 //! says, at most `concurrency` requests in flight across the fleet, until every backlog is
 //! delivered or the time limit passes.
 //!
+//! Each device has its own HTTP client and so its own connection, as a phone does. By default
+//! every device opens it before the clock starts (`GET /health`), so the run measures a fleet
+//! that is connected; with `cold_start` each connects at its first push, inside the clock, and
+//! the run measures a fleet reconnecting together.
+//!
 //! A device sends its unacknowledged records in chain order, `batch` at a time, and honours
 //! each answer: `accepted` and `duplicate` items are delivered (a duplicate is one the server
 //! applied before, e.g. from a request whose answer was lost), a `rejected` item is parked and
@@ -39,6 +44,18 @@ pub(super) struct DriveConfig {
     pub(super) deadline: Instant,
     /// Each request's limit.
     pub(super) request_timeout: Duration,
+    /// Connect each device at its first push, inside the clock, not before it.
+    pub(super) cold_start: bool,
+}
+
+/// What [`drive`] measured: the stats, each device's delivery (in fleet order), the wall time
+/// from the first push to the last answer, and how long the fleet took to connect before the
+/// clock (`None` with `cold_start`).
+pub(super) struct Driven {
+    pub(super) stats: Stats,
+    pub(super) deliveries: Vec<Delivery>,
+    pub(super) wall: Duration,
+    pub(super) connect: Option<Duration>,
 }
 
 /// What the run saw, across the fleet.
@@ -48,6 +65,9 @@ pub(super) struct Stats {
     /// Latency of the pushes answered with their items' results (200), microseconds: the
     /// requests that did the work, without the refusals that were answered at once.
     pub(super) answered_us: Histogram<u64>,
+    /// Latency of every request after each device's first, microseconds: without the fleet's
+    /// opening burst, in which every device sends its first push at the same moment.
+    pub(super) later_us: Histogram<u64>,
     /// Requests by outcome: the HTTP status, `timeout` or `network`.
     pub(super) requests: BTreeMap<String, u64>,
     /// Items by answer: `accepted`, `duplicate`, `rejected`, `retry`.
@@ -64,6 +84,7 @@ impl Stats {
         Stats {
             latency_us: latency_histogram(),
             answered_us: latency_histogram(),
+            later_us: latency_histogram(),
             requests: BTreeMap::new(),
             items: BTreeMap::new(),
             errors: BTreeMap::new(),
@@ -92,24 +113,32 @@ pub(super) fn acknowledged(answer: &Option<ItemStatus>) -> bool {
     matches!(answer, Some(ItemStatus::Accepted | ItemStatus::Duplicate))
 }
 
-/// Drives every device against its target's URL; the stats and each device's delivery (in
-/// fleet order) and the wall time from the first request to the last answer.
+/// Drives every device against its target's URL.
 pub(super) async fn drive(
     urls: &[String],
     fleet: Arc<Vec<SimDevice>>,
     config: DriveConfig,
-) -> Result<(Stats, Vec<Delivery>, Duration), String> {
-    let http = reqwest::Client::builder()
-        .timeout(config.request_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+) -> Result<Driven, String> {
+    let clients = (0..fleet.len())
+        .map(|_| {
+            reqwest::Client::builder()
+                .timeout(config.request_timeout)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build()
+                .map_err(|e| format!("cannot make an HTTP client: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let connect = if config.cold_start {
+        None
+    } else {
+        Some(connect_fleet(urls, &fleet, &clients).await?)
+    };
     let stats = Arc::new(Mutex::new(Stats::new()));
     let gate = Arc::new(Semaphore::new(config.concurrency));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(fleet.len());
-    for i in 0..fleet.len() {
-        let (fleet, stats, gate, http) = (fleet.clone(), stats.clone(), gate.clone(), http.clone());
+    for (i, http) in clients.into_iter().enumerate() {
+        let (fleet, stats, gate) = (fleet.clone(), stats.clone(), gate.clone());
         let url = format!("{}/v1/push", urls[fleet[i].target]);
         tasks.push(tokio::spawn(async move {
             drain(&fleet[i], &url, &http, &gate, &stats, config).await
@@ -127,7 +156,42 @@ pub(super) async fn drive(
         .map_err(|_| "the stats are still shared".to_string())?
         .into_inner()
         .map_err(|_| "the stats lock was poisoned".to_string())?;
-    Ok((stats, deliveries, wall))
+    Ok(Driven {
+        stats,
+        deliveries,
+        wall,
+        connect,
+    })
+}
+
+/// Opens every device's connection (`GET /health` on its own client, all at once) and keeps
+/// it for the pushes; how long that took.
+async fn connect_fleet(
+    urls: &[String],
+    fleet: &[SimDevice],
+    clients: &[reqwest::Client],
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    let mut connects = tokio::task::JoinSet::new();
+    for (device, http) in fleet.iter().zip(clients) {
+        let request = http.get(format!("{}/health", urls[device.target])).send();
+        connects.spawn(async move {
+            match request.await {
+                Ok(answer) if answer.status().is_success() => {
+                    // Read the body to the end, so the connection goes back for the pushes.
+                    answer.bytes().await.map(|_| ()).map_err(|e| e.to_string())
+                }
+                Ok(answer) => Err(format!("GET /health answered {}", answer.status())),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+    }
+    while let Some(joined) = connects.join_next().await {
+        joined
+            .map_err(|e| format!("a connecting task failed: {e}"))?
+            .map_err(|e| format!("a device could not connect before the clock: {e}"))?;
+    }
+    Ok(started.elapsed())
 }
 
 /// A request's outcome, as far as the device is concerned.
@@ -156,6 +220,7 @@ async fn drain(
     let mut batch = config.batch;
     let mut failures: u32 = 0;
     let mut stopped = None;
+    let mut first = true;
     while next < device.backlog.len() {
         if Instant::now() >= config.deadline {
             stopped = Some("time limit".to_string());
@@ -201,6 +266,10 @@ async fn drain(
                     if matches!(answer, Answer::Pushed(_)) {
                         s.answered_us.saturating_record(us.max(1));
                     }
+                    if !first {
+                        s.later_us.saturating_record(us.max(1));
+                    }
+                    first = false;
                     *s.requests.entry(outcome.clone()).or_default() += 1;
                     if !matches!(answer, Answer::Pushed(_)) {
                         *s.errors.entry(error_code(&outcome)).or_default() += 1;

@@ -74,6 +74,10 @@ pub struct LoadgenArgs {
     /// Each push request's timeout, as --duration-limit.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     request_timeout: Duration,
+    /// Connect each device at its first push, inside the clock (a fleet reconnecting together,
+    /// every connection opened at once), rather than before the clock starts.
+    #[arg(long)]
+    cold_start: bool,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     json: bool,
@@ -213,8 +217,14 @@ async fn load(args: LoadgenArgs) -> LoadResult<report::Report> {
         concurrency: args.concurrency.map_or(devices, |c| c as usize),
         deadline: Instant::now() + args.duration_limit,
         request_timeout: args.request_timeout,
+        cold_start: args.cold_start,
     };
-    let (stats, deliveries, wall) = drive::drive(&urls, fleet.clone(), config).await?;
+    let drive::Driven {
+        stats,
+        deliveries,
+        wall,
+        connect,
+    } = drive::drive(&urls, fleet.clone(), config).await?;
     let cpu = report::process_cpu()
         .zip(cpu_before)
         .map(|(a, b)| a.saturating_sub(b));
@@ -251,6 +261,7 @@ async fn load(args: LoadgenArgs) -> LoadResult<report::Report> {
         batch: config.batch,
         concurrency: config.concurrency,
         preparation,
+        connect,
         wall,
         cpu,
         verify,

@@ -82,6 +82,7 @@ pub(super) struct Inputs<'a> {
     pub(super) batch: usize,
     pub(super) concurrency: usize,
     pub(super) preparation: Duration,
+    pub(super) connect: Option<Duration>,
     pub(super) wall: Duration,
     pub(super) cpu: Option<Duration>,
     pub(super) verify: f64,
@@ -142,6 +143,9 @@ pub(super) struct Report {
     concurrency: usize,
     /// Enrolment and signing, before the clock, seconds.
     preparation_s: f64,
+    /// Opening every device's connection before the clock, seconds; null when each device
+    /// connected at its first push, inside the clock (`--cold-start`).
+    connect_s: Option<f64>,
     /// From the first request to the last answer, seconds.
     wall_s: f64,
     /// Accepted items per second of wall time.
@@ -154,6 +158,8 @@ pub(super) struct Report {
     latency_ms: Latency,
     /// The pushes answered with their items' results (200).
     answered_latency_ms: Latency,
+    /// Every push request after each device's first (the fleet's opening burst left out).
+    later_latency_ms: Latency,
     requests: BTreeMap<String, u64>,
     items: BTreeMap<String, u64>,
     errors: BTreeMap<String, u64>,
@@ -195,6 +201,7 @@ impl Report {
             batch: i.batch,
             concurrency: i.concurrency,
             preparation_s: i.preparation.as_secs_f64(),
+            connect_s: i.connect.map(|d| d.as_secs_f64()),
             wall_s,
             punches_per_s: if wall_s > 0.0 {
                 accepted as f64 / wall_s
@@ -206,6 +213,7 @@ impl Report {
             complete: delivered == queued,
             latency_ms: Latency::of(&i.stats.latency_us),
             answered_latency_ms: Latency::of(&i.stats.answered_us),
+            later_latency_ms: Latency::of(&i.stats.later_us),
             requests: i.stats.requests,
             items: i.stats.items,
             errors: i.stats.errors,
@@ -303,16 +311,19 @@ impl Report {
         };
         let l = &self.latency_ms;
         let a = &self.answered_latency_ms;
+        let later = &self.later_latency_ms;
         let c = &self.cost;
         let g = &self.integrity;
         let mut out = format!(
             "daka loadgen: {} devices × {} punches against {} ({} employees), batches of {}, \
              {} requests in flight at most\n\
-             prepared (enrolment and signing, before the clock) in {:.1} s\n\n\
+             prepared (enrolment and signing, before the clock) in {:.1} s\n\
+             {}\n\n\
              throughput   {:.0} punches/s ({} accepted in {:.2} s)\n\
              delivered    {} of {} queued{}\n\
              latency      p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (per push request)\n\
              answered     p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (pushes answered 200)\n\
+             later        p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (push requests after each device's first)\n\
              requests     {}\n\
              items        {}\n\
              errors       {}\n",
@@ -323,6 +334,13 @@ impl Report {
             self.batch,
             self.concurrency,
             self.preparation_s,
+            match self.connect_s {
+                Some(s) => format!(
+                    "connected    every device before the clock, a connection each, in {s:.1} s"
+                ),
+                None => "connected    each device at its first push, inside the clock (cold start)"
+                    .to_string(),
+            },
             self.punches_per_s,
             self.items.get("accepted").copied().unwrap_or(0),
             self.wall_s,
@@ -341,6 +359,10 @@ impl Report {
             a.p95,
             a.p99,
             a.max,
+            later.p50,
+            later.p95,
+            later.p99,
+            later.max,
             counts(&self.requests),
             counts(&self.items),
             counts(&self.errors),

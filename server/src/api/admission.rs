@@ -24,7 +24,9 @@
 //! come in a burst, which says too little, and a wrong early cost would otherwise admit every
 //! waiting push at once or leave the server idle).
 //!
-//! A refused push is given a place in line, kept for its device: the refused pushes are
+//! A refused push is given a place in line, kept for its caller (the hash of its device's
+//! bearer token, so a device that comes back is known before its token is looked up in the
+//! database): the refused pushes are
 //! lined up one after another in items, and a push is admitted only near its turn, when its
 //! place is within `max_wait` of work of the admitted pushes (and the wait behind those is
 //! within the limit). Its turn is due when the work ahead of it is down to `max_wait / 2`, and
@@ -35,9 +37,13 @@
 //! while a fleet reconnects (every refusal taking its share of the processor) can be twice
 //! what it is a few seconds later, and a phone at the back of the line timed at it would come
 //! back long after its turn, with the server idle meanwhile; one that comes back early costs a
-//! refusal, which is cheap: a device whose place is not near is refused before its body is
-//! parsed ([`PushAdmission::refuse_early`]). A place is counted in items, not in time, so a
-//! device keeps it however early it comes back, and its wait follows the cost. Should the
+//! refusal, which is cheap: a device whose place is not near is refused before its token is
+//! looked up or its body parsed ([`PushAdmission::refuse_unparsed`]). A place is counted in
+//! items, not in time, so a device keeps it however early it comes back, and its wait follows
+//! the cost. A newcomer that would be refused whatever its size (the decision does not depend
+//! on it) is placed before its body is parsed too, its size estimated from the body's length:
+//! when a fleet reconnects together, the server does not parse a thousand bodies of a hundred
+//! signed punches only to refuse them. Should the
 //! admitted pushes run short (less than a quarter of `max_wait` of work) because those whose
 //! turn it is have not come back, whoever comes is admitted, so the server never idles for a
 //! device that does not come back. Until the cost is settled, returns are timed at no less
@@ -96,6 +102,8 @@ pub(crate) struct PushAdmission {
     nanos_per_item: AtomicU64,
     /// The cost is measured over at least [`SETTLED_BUSY_NS`] of busy time.
     settled: AtomicBool,
+    /// The mean size of an item in the pushes parsed, in body bytes; 0 until one is.
+    bytes_per_item: AtomicU64,
     /// When the admission started; the times below count from it.
     epoch: Instant,
     /// The refused pushes waiting for their turn.
@@ -113,7 +121,8 @@ struct Line {
     admitted: u64,
     /// Where the next place in line starts: the end of the last place given.
     end: u64,
-    /// Each waiting device's place: where its push starts.
+    /// Each waiting caller's place (by the hash of its device's bearer token): where its push
+    /// starts.
     places: HashMap<String, u64>,
 }
 
@@ -184,6 +193,7 @@ impl PushAdmission {
             pending_items: AtomicU64::new(0),
             nanos_per_item: AtomicU64::new(0),
             settled: AtomicBool::new(false),
+            bytes_per_item: AtomicU64::new(0),
             epoch: Instant::now(),
             line: Mutex::new(Line::default()),
             costing: Mutex::new(Costing::default()),
@@ -198,14 +208,14 @@ impl PushAdmission {
         self
     }
 
-    /// Admits a push of `items` items from `device`, or refuses it with its place in line
+    /// Admits a push of `items` items from `caller`, or refuses it with its place in line
     /// when the wait for the pushes already admitted is estimated above the limit.
-    pub(crate) fn admit(&self, items: usize, device: &str) -> Result<Admitted<'_>, Refused> {
-        self.admit_at(items, device, self.epoch.elapsed())
+    pub(crate) fn admit(&self, items: usize, caller: &str) -> Result<Admitted<'_>, Refused> {
+        self.admit_at(items, caller, self.epoch.elapsed())
     }
 
     /// [`admit`](Self::admit) at `now`, counted from the admission's start.
-    fn admit_at(&self, items: usize, device: &str, now: Duration) -> Result<Admitted<'_>, Refused> {
+    fn admit_at(&self, items: usize, caller: &str, now: Duration) -> Result<Admitted<'_>, Refused> {
         let items = items.max(1) as u64;
         let costs = self.costs();
         let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
@@ -215,16 +225,14 @@ impl PushAdmission {
             let mut costing = self.costing.lock().unwrap_or_else(|p| p.into_inner());
             costing.busy_since = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         }
-        let drain = pending.saturating_mul(costs.admit);
-        // Where this push's turn is: its place, or for a device without one the end of the line.
+        // Where this push's turn is: its place, or for a caller without one the end of the line.
         let at = line
             .places
-            .get(device)
+            .get(caller)
             .map_or_else(|| line.next_place(), |at| *at);
-        if pending == 0 || (drain <= self.max_wait && self.may_go_ahead(&line, at, pending, &costs))
-        {
+        if self.may_admit(&line, at, pending, &costs) {
             line.admitted = line.admitted.saturating_add(items);
-            line.places.remove(device);
+            line.places.remove(caller);
             if pending == 0 {
                 // Idle: whoever's place has passed did not come back for it.
                 line.forget_passed();
@@ -235,22 +243,68 @@ impl PushAdmission {
             });
         }
         self.pending_items.fetch_sub(items, Ordering::AcqRel);
-        let place = line.place(device, items);
+        let place = line.place(caller, items);
         Err(self.refusal(&line, place, pending, &costs))
     }
 
-    /// Refuses a push from `device` before its body is parsed, when the device has a place in
-    /// line that is not near yet: it came back early, and [`admit`](Self::admit) would refuse
-    /// it whatever its size. `None` when the push must be parsed and admitted as usual.
-    pub(crate) fn refuse_early(&self, device: &str) -> Option<Refused> {
+    /// Refuses a push from `caller` before its body is parsed when [`admit`](Self::admit)
+    /// would refuse it whatever its size: the server is busy and the push's turn is not near.
+    /// `None` when it must be parsed and admitted as usual.
+    ///
+    /// A caller with a place in line is told its wait again. One without a place is placed at
+    /// the end of the line, its size estimated from `body_bytes` at the mean size of an item in
+    /// the pushes parsed so far ([`learn_item_size`](Self::learn_item_size)); with no body
+    /// given (the caller not yet authenticated) or no size learned yet, it is left to be
+    /// parsed. A fleet that reconnects together is so answered without a thousand bodies
+    /// parsed only to be refused.
+    pub(crate) fn refuse_unparsed(
+        &self,
+        caller: &str,
+        body_bytes: Option<usize>,
+    ) -> Option<Refused> {
         let costs = self.costs();
-        let line = self.line.lock().unwrap_or_else(|p| p.into_inner());
-        let place = *line.places.get(device)?;
+        let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
         let pending = self.pending_items.load(Ordering::Acquire);
-        if pending == 0 || self.may_go_ahead(&line, place, pending, &costs) {
+        // The caller's size, where it has no place yet and one can be estimated.
+        let mut estimate = None;
+        let at = match line.places.get(caller) {
+            Some(&at) => at,
+            None => {
+                let bytes_per_item = self.bytes_per_item.load(Ordering::Acquire);
+                let bytes = u64::try_from(body_bytes?).unwrap_or(u64::MAX);
+                if bytes_per_item == 0 {
+                    return None;
+                }
+                estimate = Some((bytes / bytes_per_item).max(1));
+                line.next_place()
+            }
+        };
+        if self.may_admit(&line, at, pending, &costs) {
             return None;
         }
+        let place = match estimate {
+            Some(items) => line.place(caller, items),
+            None => at,
+        };
         Some(self.refusal(&line, place, pending, &costs))
+    }
+
+    /// Learns the size of an item from a parsed push of `items` items in `body_bytes` bytes,
+    /// for placing the pushes refused before their bodies are parsed: a mean over the recent
+    /// pushes, each weighing an eighth.
+    pub(crate) fn learn_item_size(&self, body_bytes: usize, items: usize) {
+        if items == 0 {
+            return;
+        }
+        let size = (u64::try_from(body_bytes).unwrap_or(u64::MAX) / items as u64).max(1);
+        // Lost updates between racing pushes only drop a sample.
+        let mean = self.bytes_per_item.load(Ordering::Acquire);
+        let next = if mean == 0 {
+            size
+        } else {
+            (mean.saturating_mul(7).saturating_add(size) / 8).max(1)
+        };
+        self.bytes_per_item.store(next, Ordering::Release);
     }
 
     /// The costs per item admission works with now.
@@ -277,17 +331,23 @@ impl PushAdmission {
         }
     }
 
-    /// Whether a push whose place in line is `at` (for a device without one, the end of the
-    /// line) may be admitted while `pending` items are: its place is within `max_wait` of the
-    /// admitted pushes, or the admitted pushes would keep the server busy for less than a
-    /// quarter of it (those whose turn it is have not come back, and the server is not left
-    /// idle for them).
-    fn may_go_ahead(&self, line: &Line, at: u64, pending: u64, costs: &Costs) -> bool {
+    /// Whether a push whose place in line is `at` (for a caller without one, the end of the
+    /// line) may be admitted while `pending` items are. Always when nothing is pending (a
+    /// large push is never refused for its own size). Otherwise the wait behind the admitted
+    /// pushes must be within `max_wait`, and either its place is within `max_wait` of work of
+    /// them, or they would keep the server busy for less than a quarter of it (those whose
+    /// turn it is have not come back, and the server is not left idle for them). Its own size
+    /// plays no part, so a push can be refused before its body is parsed.
+    fn may_admit(&self, line: &Line, at: u64, pending: u64, costs: &Costs) -> bool {
+        if pending == 0 {
+            return true;
+        }
+        let drain = pending.saturating_mul(costs.admit);
         let its_turn = at
             .saturating_sub(line.admitted)
             .saturating_mul(costs.timing)
             <= self.max_wait;
-        its_turn || pending.saturating_mul(costs.admit) <= self.max_wait / 4
+        drain <= self.max_wait && (its_turn || drain <= self.max_wait / 4)
     }
 
     /// The answer to a push refused with its place in line at `place`.
@@ -297,7 +357,7 @@ impl PushAdmission {
     /// that much work, it is at hand when the server finishes the push before. It is told to
     /// come back then, or half-way there when that is more than `max_wait / 2` away. A push
     /// that comes back early is told again, at the cost known by then, and is refused before its
-    /// body is parsed ([`refuse_early`](Self::refuse_early)); one that comes back late leaves
+    /// body is parsed ([`refuse_unparsed`](Self::refuse_unparsed)); one that comes back late leaves
     /// the server idle. So the returns aim early: a cost measured while the fleet reconnected
     /// (every refusal taking its share of the processor) can be twice what it is later, and a
     /// device at the back of the line would otherwise come back seconds after its turn.
@@ -346,10 +406,10 @@ impl Line {
         self.end.max(self.admitted)
     }
 
-    /// Where `device`'s push of `items` items starts: the place it was given, or a new one at
+    /// Where `caller`'s push of `items` items starts: the place it was given, or a new one at
     /// the end of the line.
-    fn place(&mut self, device: &str, items: u64) -> u64 {
-        if let Some(at) = self.places.get(device) {
+    fn place(&mut self, caller: &str, items: u64) -> u64 {
+        if let Some(at) = self.places.get(caller) {
             return *at;
         }
         if self.places.len() >= MAX_PLACES {
@@ -358,7 +418,7 @@ impl Line {
         let at = self.next_place();
         self.end = at.saturating_add(items);
         if self.places.len() < MAX_PLACES {
-            self.places.insert(device.to_owned(), at);
+            self.places.insert(caller.to_owned(), at);
         }
         at
     }
@@ -652,7 +712,9 @@ mod tests {
         // d5 comes back early, with room for its push: its place is 5 s of work past the
         // admitted pushes, more than the longest wait, so it is refused, before its body is
         // parsed too, with the same answer.
-        let early = admission.refuse_early("d5").expect("not d5's turn yet");
+        let early = admission
+            .refuse_unparsed("d5", None)
+            .expect("not d5's turn yet");
         let refused = admission.admit_at(1_000, "d5", Duration::ZERO).unwrap_err();
         assert_eq!(early, refused);
         // Its turn is due in 5.3 s less 0.5 s: it is told to come back half-way there.
@@ -666,19 +728,45 @@ mod tests {
                 .wait,
             Duration::from_millis(10_300)
         );
-        // A device without a place is never refused before its body: its size is unknown.
-        assert_eq!(admission.refuse_early("unknown"), None);
+        // A caller without a place is not refused before its body is parsed while no item's
+        // size is known (its place's extent would be a guess), nor before it is authenticated.
+        assert_eq!(admission.refuse_unparsed("unknown", Some(10_000)), None);
+        admission.learn_item_size(100_000, 100); // 1,000 bytes an item
+        assert_eq!(admission.refuse_unparsed("unknown", None), None);
+        // Once known, a newcomer's size is estimated from its body: 10 items, placed behind
+        // "new", before its body is parsed.
+        let unparsed = admission
+            .refuse_unparsed("unknown", Some(10_000))
+            .expect("the line is long");
+        assert_eq!(unparsed.wait, Duration::from_millis(10_310));
+        // It keeps that place: parsed later, it is refused with the same answer.
+        assert_eq!(
+            admission
+                .admit_at(10, "unknown", Duration::ZERO)
+                .unwrap_err(),
+            unparsed
+        );
+        // The size is a mean over the pushes parsed, each weighing an eighth: (7 × 1,000 +
+        // 9,000) / 8 = 2,000 bytes an item, so 4,000 bytes are 2 items, and the next newcomer
+        // starts 2 items further back.
+        admission.learn_item_size(9_000, 1);
+        admission.learn_item_size(5, 0); // no items: nothing learned
+        let wait = |caller| admission.refuse_unparsed(caller, Some(4_000)).unwrap().wait;
+        assert_eq!(wait("x"), Duration::from_millis(10_320));
+        assert_eq!(wait("y"), Duration::from_millis(10_322));
         // d0's turn has come (its place is where the admitted pushes end): it is parsed and
         // admitted.
-        assert_eq!(admission.refuse_early("d0"), None);
+        assert_eq!(admission.refuse_unparsed("d0", None), None);
         let d0 = admission.admit_at(1_000, "d0", Duration::ZERO).unwrap();
-        // With 1.3 s ahead, d1 is near its turn but the wait is over the limit.
+        // With 1.3 s ahead, d1 is near its turn but the wait is over the limit, which it is
+        // told before its body is parsed too.
+        assert!(admission.refuse_unparsed("d1", None).is_some());
         assert!(admission.admit_at(1_000, "d1", Duration::ZERO).is_err());
         drop((b, d0));
         // The server is about to run dry (nothing pending but 200 items, a fifth of the
         // longest wait) and d1 to d6 have not come back: d7 is let in out of turn.
         let short = admission.admit_at(200, "short", Duration::ZERO).unwrap();
-        assert_eq!(admission.refuse_early("d7"), None);
+        assert_eq!(admission.refuse_unparsed("d7", None), None);
         let d7 = admission.admit_at(1_000, "d7", Duration::ZERO).unwrap();
         drop((short, d7));
     }

@@ -15,7 +15,7 @@ use daka_core::protocol::{
 use uuid::Uuid;
 
 use super::admission::Refused;
-use super::extract::{ApiJson, DeviceAuth, JsonBody};
+use super::extract::{ApiJson, DeviceAuth, JsonBody, PushCaller};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::console::ClientAddr;
@@ -314,9 +314,9 @@ pub fn read_push_request(body: &[u8]) -> Result<PushRequest, (String, String)> {
         (status = 413, description = "`payload_too_large`", body = ApiError),
         (status = 503, description = "`busy` (also when the pushes ahead of this one would keep it waiting too long: wait for `Retry-After`), `timeout`", body = ApiError),
     ))]
-pub async fn push(
+pub(crate) async fn push(
     State(state): State<AppState>,
-    DeviceAuth(device): DeviceAuth,
+    caller: PushCaller,
     body: JsonBody,
 ) -> Result<Json<PushResponse>, Failure> {
     let refused = |refused: Refused| {
@@ -330,9 +330,15 @@ pub async fn push(
         )
     };
     // A device that came back before its turn in line is told its wait again without its
-    // body being parsed.
-    if let Some(early) = state.inner.push_admission.refuse_early(&device.id) {
-        return Err(refused(early));
+    // token being looked up; a push that would be refused whatever its size, without its body
+    // being parsed.
+    let (device, token_hash) = match caller {
+        PushCaller::Refused(early) => return Err(refused(early)),
+        PushCaller::Device { device, token_hash } => (*device, token_hash),
+    };
+    let admission = &state.inner.push_admission;
+    if let Some(unparsed) = admission.refuse_unparsed(&token_hash, Some(body.len())) {
+        return Err(refused(unparsed));
     }
     let request: PushRequest = body.parse()?;
     if request.items.len() > MAX_PUSH_ITEMS {
@@ -344,10 +350,9 @@ pub async fn push(
             ),
         ));
     }
-    let admitted = state
-        .inner
-        .push_admission
-        .admit(request.items.len(), &device.id)
+    admission.learn_item_size(body.len(), request.items.len());
+    let admitted = admission
+        .admit(request.items.len(), &token_hash)
         .map_err(refused)?;
     // Leave time to answer before the request timeout.
     let budget = state.inner.options.request_timeout.mul_f64(0.8);

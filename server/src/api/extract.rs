@@ -1,7 +1,8 @@
 //! The extractors every handler uses: bounded JSON bodies parsed with errors that name the
 //! field ([`ApiJson`], [`read_body`], [`parse_json`]), and bearer authentication of a device
-//! ([`DeviceAuth`]) or an organisation administrator ([`AdminAuth`]), whose organisation is
-//! taken from the credential, never from the request.
+//! ([`DeviceAuth`], and [`PushCaller`] for a push, which may be refused before its token is
+//! looked up) or an organisation administrator ([`AdminAuth`]), whose organisation is taken
+//! from the credential, never from the request.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -138,11 +139,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure
 
 /// A JSON body read (its content type checked and its size bounded, as [`ApiJson`] does) but
 /// not yet parsed, for a handler that may answer before parsing it ([`JsonBody::parse`]).
-pub struct JsonBody(axum::body::Bytes);
+pub(crate) struct JsonBody(axum::body::Bytes);
 
 impl JsonBody {
+    /// The body's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Parses the body, with the same errors as [`ApiJson`].
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Failure> {
+    pub(crate) fn parse<T: DeserializeOwned>(&self) -> Result<T, Failure> {
         parse_json(&self.0)
     }
 }
@@ -207,19 +213,60 @@ impl FromRequestParts<AppState> for DeviceAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
         let hash = crypto::secret_hash(&bearer(parts)?);
-        let device = state
-            .db(move |s| Ok(s.storage.device_by_token(&hash, s.now())?))
-            .await?;
-        let device = device.ok_or_else(|| {
-            Failure::unauthorized(
-                "unauthorized",
-                "the token is unknown, expired or replaced; refresh it or enrol again",
-            )
-        })?;
-        if device.revoked.is_some() {
-            return Err(Failure::device_revoked());
+        device_by_token_hash(state, hash).await.map(DeviceAuth)
+    }
+}
+
+/// The device whose bearer token hashes to `hash`: 401 `unauthorized` for an unknown, expired
+/// or replaced token, 403 `device_revoked` for a revoked device.
+async fn device_by_token_hash(state: &AppState, hash: String) -> Result<DeviceRow, Failure> {
+    let device = state
+        .db(move |s| Ok(s.storage.device_by_token(&hash, s.now())?))
+        .await?;
+    let device = device.ok_or_else(|| {
+        Failure::unauthorized(
+            "unauthorized",
+            "the token is unknown, expired or replaced; refresh it or enrol again",
+        )
+    })?;
+    if device.revoked.is_some() {
+        return Err(Failure::device_revoked());
+    }
+    Ok(device)
+}
+
+/// The caller of `POST /v1/push`: a device authenticated as [`DeviceAuth`] does, unless its
+/// token's push has a place in line that is not near yet, when the push is refused without the
+/// token being looked up ([`PushAdmission::refuse_unparsed`](super::admission::PushAdmission::refuse_unparsed)):
+/// the place was given to that token after it was authenticated, and a refusal tells nothing
+/// but the wait. A revoked device's token is refused 403 when its turn comes.
+pub(crate) enum PushCaller {
+    /// The device, and the hash of its token, which keeps its place in line.
+    Device {
+        device: Box<DeviceRow>,
+        token_hash: String,
+    },
+    /// Refused before the token was looked up.
+    Refused(super::admission::Refused),
+}
+
+impl FromRequestParts<AppState> for PushCaller {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let token_hash = crypto::secret_hash(&bearer(parts)?);
+        if let Some(refused) = state
+            .inner
+            .push_admission
+            .refuse_unparsed(&token_hash, None)
+        {
+            return Ok(PushCaller::Refused(refused));
         }
-        Ok(DeviceAuth(device))
+        let device = device_by_token_hash(state, token_hash.clone()).await?;
+        Ok(PushCaller::Device {
+            device: Box::new(device),
+            token_hash,
+        })
     }
 }
 
