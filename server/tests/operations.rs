@@ -497,6 +497,35 @@ async fn the_request_id_is_in_every_log_line_of_its_request() {
     assert!(!text.contains(&dev.token), "the device token was logged");
 }
 
+/// Reads one HTTP/1.1 response (its head and `Content-Length` body) from a kept-alive
+/// connection.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if bytes.len() >= end + 4 + length {
+                return String::from_utf8_lossy(&bytes).into_owned();
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut chunk))
+            .await
+            .expect("no answer within 20 s")
+            .unwrap();
+        assert!(
+            n > 0,
+            "the server closed the connection: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// Reads an HTTP/1.1 response with `Connection: close` to its end.
 async fn read_to_end(stream: &mut tokio::net::TcpStream) -> String {
     let mut bytes = Vec::new();
@@ -626,6 +655,7 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     // Two more phones, enrolled while the database is free.
     let mut third = ts.enroll("A-E1002-0002").await;
     let newcomer = ts.enroll("A-E1001-0002").await;
+    let chunked = ts.enroll("A-E1002-0003").await;
     // A push answered: the server now knows what an item costs.
     let record = first.good_record();
     let warm_up = ts.push(&first, vec![first.item(&record)]).await;
@@ -752,6 +782,38 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     assert_eq!(unparsed["code"], "busy", "{unparsed}");
     let unknown = garbage("not-a-token-of-this-server".into()).await.unwrap();
     assert_eq!(unknown.status(), 401);
+    // A refused body is read to its end, so the connection stays open for the next request:
+    // a 256 KB body, with a declared length or sent in chunks (from a newcomer, placed in line
+    // unparsed), then a health check on the same connection.
+    let pad = "x".repeat(256 * 1024);
+    let padded = format!(r#"{{"items": [], "pad": "{pad}"}}"#);
+    let mut conn = tokio::net::TcpStream::connect(ts.server.addr())
+        .await
+        .unwrap();
+    let declared = format!(
+        "POST /v1/push HTTP/1.1\r\nHost: daka.test\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{padded}",
+        third.token,
+        padded.len()
+    );
+    let in_chunks = format!(
+        "POST /v1/push HTTP/1.1\r\nHost: daka.test\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{padded}\r\n0\r\n\r\n",
+        chunked.token,
+        padded.len()
+    );
+    for request in [declared, in_chunks] {
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_response(&mut conn).await;
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains(r#""code":"busy""#), "{answer}");
+    }
+    conn.write_all(b"GET /health HTTP/1.1\r\nHost: daka.test\r\n\r\n")
+        .await
+        .unwrap();
+    let health = read_response(&mut conn).await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
 
     // The lock goes: the waiting push is stored, and the refused one is accepted when sent
     // again (it was never stored).

@@ -2,6 +2,9 @@
 //! says, at most `concurrency` requests in flight across the fleet, until every backlog is
 //! delivered or the time limit passes.
 //!
+//! A batch's body is built once and sent again as the same bytes; every device's first is
+//! built before the clock, as its records were signed.
+//!
 //! Each device has its own HTTP client and so its own connection, as a phone does. By default
 //! every device opens it before the clock starts (`GET /health`), so the run measures a fleet
 //! that is connected; with `cold_start` each connects at its first push, inside the clock, and
@@ -20,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use daka_core::protocol::{ApiError, ItemStatus, PushResponse};
 use daka_device::sync::client::retry_after;
 use hdrhistogram::Histogram;
@@ -133,15 +137,21 @@ pub(super) async fn drive(
     } else {
         Some(connect_fleet(urls, &fleet, &clients).await?)
     };
+    // Every device's first body is built before the clock, as its signing is: on a phone it
+    // is the phone's own work, not the server's.
+    let first_bodies: Vec<Bytes> = fleet
+        .iter()
+        .map(|device| push_body(device, 0, first_end(device, config)))
+        .collect();
     let stats = Arc::new(Mutex::new(Stats::new()));
     let gate = Arc::new(Semaphore::new(config.concurrency));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(fleet.len());
-    for (i, http) in clients.into_iter().enumerate() {
+    for (i, (http, first_body)) in clients.into_iter().zip(first_bodies).enumerate() {
         let (fleet, stats, gate) = (fleet.clone(), stats.clone(), gate.clone());
         let url = format!("{}/v1/push", urls[fleet[i].target]);
         tasks.push(tokio::spawn(async move {
-            drain(&fleet[i], &url, &http, &gate, &stats, config).await
+            drain(&fleet[i], &url, &http, &gate, &stats, config, first_body).await
         }));
     }
     let mut deliveries = Vec::with_capacity(tasks.len());
@@ -214,6 +224,7 @@ async fn drain(
     gate: &Semaphore,
     stats: &Mutex<Stats>,
     config: DriveConfig,
+    first_body: Bytes,
 ) -> Delivery {
     let mut answers: Vec<Option<ItemStatus>> = vec![None; device.backlog.len()];
     let mut next = 0;
@@ -221,26 +232,23 @@ async fn drain(
     let mut failures: u32 = 0;
     let mut stopped = None;
     let mut first = true;
+    // The body of the batch last built, by its range of the backlog.
+    let mut built = Some((0, first_end(device, config), first_body));
     while next < device.backlog.len() {
         if Instant::now() >= config.deadline {
             stopped = Some("time limit".to_string());
             break;
         }
         let end = (next + batch).min(device.backlog.len());
-        let mut body = String::with_capacity(
-            16 + device.backlog[next..end]
-                .iter()
-                .map(|b| b.item.len() + 1)
-                .sum::<usize>(),
-        );
-        body.push_str("{\"items\":[");
-        for (k, b) in device.backlog[next..end].iter().enumerate() {
-            if k > 0 {
-                body.push(',');
+        // A batch sent again (refused, or retried after a failure) is the same bytes.
+        let body = match &built {
+            Some((from, to, bytes)) if (*from, *to) == (next, end) => bytes.clone(),
+            _ => {
+                let bytes = push_body(device, next, end);
+                built = Some((next, end, bytes.clone()));
+                bytes
             }
-            body.push_str(&b.item);
-        }
-        body.push_str("]}");
+        };
         let answer = {
             let Ok(_permit) = gate.acquire().await else {
                 stopped = Some("the run was closed".to_string());
@@ -314,6 +322,28 @@ async fn drain(
         }
     }
     Delivery { answers, stopped }
+}
+
+/// Where a device's first batch ends in its backlog.
+fn first_end(device: &SimDevice, config: DriveConfig) -> usize {
+    config.batch.min(device.backlog.len())
+}
+
+/// The body of a push of the backlog's records `next..end`: `{"items":[…]}` from the items
+/// signed before the clock.
+fn push_body(device: &SimDevice, next: usize, end: usize) -> Bytes {
+    let items = &device.backlog[next..end];
+    let mut body =
+        String::with_capacity(16 + items.iter().map(|b| b.item.len() + 1).sum::<usize>());
+    body.push_str("{\"items\":[");
+    for (k, b) in items.iter().enumerate() {
+        if k > 0 {
+            body.push(',');
+        }
+        body.push_str(&b.item);
+    }
+    body.push_str("]}");
+    Bytes::from(body)
 }
 
 /// Takes a push's answers for the items `next..end`: counts them, notes each delivered or
