@@ -15,30 +15,6 @@ use tokio::net::TcpStream;
 
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: daka.test\r\n\r\n";
 
-/// Reads one HTTP/1.1 response (head and `Content-Length` body) from a kept-alive
-/// connection; `None` when the server closed the connection first.
-async fn read_response(stream: &mut TcpStream) -> Option<String> {
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map(|v| v.trim().parse().unwrap())
-                .unwrap_or(0);
-            if bytes.len() >= end + 4 + length {
-                return Some(String::from_utf8_lossy(&bytes).into_owned());
-            }
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
 /// Waits (at most `limit`) until the server closes the connection; how long that took from
 /// `since`. Fails if the server answers anything or keeps the connection open.
 async fn closed_by_server(stream: &mut TcpStream, since: Instant, limit: Duration) -> Duration {

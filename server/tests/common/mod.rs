@@ -1,6 +1,7 @@
 //! Shared helpers of the server tests: a server on loopback with a temporary database and two
 //! organisations, test devices that enrol, sign and chain real punch records, face tokens
-//! signed with the demonstration matcher key, a small admin client, and attachment uploads.
+//! signed with the demonstration matcher key, a small admin client, attachment uploads, and
+//! a reader of raw HTTP/1.1 responses.
 //! The console tests' pages, requests and sign-ins are in [`console`].
 #![allow(dead_code)]
 
@@ -915,5 +916,29 @@ impl HeldLock {
     pub(crate) fn release(self) {
         drop(self.release);
         self.thread.join().unwrap();
+    }
+}
+
+/// Reads one HTTP/1.1 response (its head and `Content-Length` body) from a kept-alive
+/// connection; `None` when the server closed the connection first.
+pub(crate) async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if bytes.len() >= end + 4 + length {
+                return Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+        }
     }
 }
