@@ -26,8 +26,8 @@
 //!
 //! A refused push is given a place in line, kept for its caller (the hash of its device's
 //! bearer token, so a device that comes back is known before its token is looked up in the
-//! database): the refused pushes are
-//! lined up one after another in items, and a push is admitted only near its turn, when its
+//! database): the refused pushes are lined up one after another in items, and a push is
+//! admitted only near its turn, when its
 //! place is within `max_wait` of work of the admitted pushes (and the wait behind those is
 //! within the limit). Its turn is due when the work ahead of it is down to `max_wait / 2`, and
 //! it is told to come back then, or half-way there when that is further away, to the
