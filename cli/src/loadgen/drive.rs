@@ -233,7 +233,7 @@ async fn drain(
     let mut stopped = None;
     let mut first = true;
     // The body of the batch last built, by its range of the backlog.
-    let mut built = Some((0, first_end(device, config), first_body));
+    let mut built = (0, first_end(device, config), first_body);
     while next < device.backlog.len() {
         if Instant::now() >= config.deadline {
             stopped = Some("time limit".to_string());
@@ -241,14 +241,10 @@ async fn drain(
         }
         let end = (next + batch).min(device.backlog.len());
         // A batch sent again (refused, or retried after a failure) is the same bytes.
-        let body = match &built {
-            Some((from, to, bytes)) if (*from, *to) == (next, end) => bytes.clone(),
-            _ => {
-                let bytes = push_body(device, next, end);
-                built = Some((next, end, bytes.clone()));
-                bytes
-            }
-        };
+        if (built.0, built.1) != (next, end) {
+            built = (next, end, push_body(device, next, end));
+        }
+        let body = built.2.clone();
         let answer = {
             let Ok(_permit) = gate.acquire().await else {
                 stopped = Some("the run was closed".to_string());

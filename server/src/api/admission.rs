@@ -265,18 +265,16 @@ impl PushAdmission {
         let costs = self.costs();
         let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
         let pending = self.pending_items.load(Ordering::Acquire);
-        // The caller's size, where it has no place yet and one can be estimated.
-        let mut estimate = None;
-        let at = match line.places.get(caller) {
-            Some(&at) => at,
+        // Where its turn is, and for a caller without a place its estimated size.
+        let (at, estimate) = match line.places.get(caller) {
+            Some(&at) => (at, None),
             None => {
-                let bytes_per_item = self.bytes_per_item.load(Ordering::Acquire);
                 let bytes = u64::try_from(body_bytes?).unwrap_or(u64::MAX);
+                let bytes_per_item = self.bytes_per_item.load(Ordering::Acquire);
                 if bytes_per_item == 0 {
                     return None;
                 }
-                estimate = Some((bytes / bytes_per_item).max(1));
-                line.next_place()
+                (line.next_place(), Some((bytes / bytes_per_item).max(1)))
             }
         };
         if self.may_admit(&line, at, pending, &costs) {
