@@ -38,12 +38,13 @@
 //! what it is a few seconds later, and a phone at the back of the line timed at it would come
 //! back long after its turn, with the server idle meanwhile; one that comes back early costs a
 //! refusal, which is cheap: a device whose place is not near is refused before its token is
-//! looked up or its body parsed ([`PushAdmission::refuse_unparsed`]). A place is counted in
+//! looked up or its body read ([`PushAdmission::refuse_unparsed`]). A place is counted in
 //! items, not in time, so a device keeps it however early it comes back, and its wait follows
 //! the cost. A newcomer that would be refused whatever its size (the decision does not depend
-//! on it) is placed before its body is parsed too, its size estimated from the body's length:
-//! when a fleet reconnects together, the server does not parse a thousand bodies of a hundred
-//! signed punches only to refuse them. Should the
+//! on it) is placed before its body is read too, its size estimated from the length its
+//! headers declare ([`ASSUMED_BYTES_PER_ITEM`] an item before any push is parsed): when a fleet
+//! reconnects together, the server does not wait for a thousand bodies of a hundred signed
+//! punches, nor parse them, only to refuse them. Should the
 //! admitted pushes run short (less than a quarter of `max_wait` of work) because those whose
 //! turn it is have not come back, whoever comes is admitted, so the server never idles for a
 //! device that does not come back. Until the cost is settled, returns are timed at no less
@@ -263,8 +264,9 @@ impl PushAdmission {
     /// the end of the line, its size estimated from `body_bytes` at the mean size of an item in
     /// the pushes parsed so far ([`learn_item_size`](Self::learn_item_size)), or
     /// [`ASSUMED_BYTES_PER_ITEM`] before any; with no body length given (the caller not yet
-    /// authenticated, or its body sent in chunks and not yet read), it is left to be parsed. A fleet that reconnects together is so answered without a thousand bodies
-    /// parsed only to be refused.
+    /// authenticated, or its body sent in chunks and not yet read), it is left to be parsed.
+    /// A fleet that reconnects together is so answered without a thousand bodies read only to
+    /// be refused.
     pub(crate) fn refuse_unparsed(
         &self,
         caller: &str,
@@ -697,13 +699,19 @@ mod tests {
         assert_eq!(line.places.keys().collect::<Vec<_>>(), ["d7"]);
     }
 
-    #[test]
-    fn before_any_push_is_parsed_a_newcomer_is_placed_at_the_assumed_item_size() {
-        let admission = PushAdmission::new(Duration::from_secs(1));
+    /// An admission with a longest wait of `max_wait` whose cost is settled at 1 ms an item.
+    fn settled_at_a_millisecond_an_item(max_wait: Duration) -> PushAdmission {
+        let admission = PushAdmission::new(max_wait);
         admission
             .admit_at(100, "warm-up", Duration::ZERO)
             .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+            .ran_at(Duration::from_millis(100), AN_HOUR_IN);
+        admission
+    }
+
+    #[test]
+    fn before_any_push_is_parsed_a_newcomer_is_placed_at_the_assumed_item_size() {
+        let admission = settled_at_a_millisecond_an_item(Duration::from_secs(1));
         let held = admission.admit_at(2_000, "a", Duration::ZERO).unwrap(); // 2 s of work
         // The first pushes of a fleet come before any body is parsed: 204,800 bytes are 100
         // items at the assumed 2,048 bytes, placed one after another.
@@ -725,11 +733,7 @@ mod tests {
 
     #[test]
     fn a_push_is_admitted_near_its_turn_and_refused_before_its_body_when_far_from_it() {
-        let admission = PushAdmission::new(Duration::from_secs(1));
-        admission
-            .admit_at(100, "warm-up", Duration::ZERO)
-            .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+        let admission = settled_at_a_millisecond_an_item(Duration::from_secs(1));
         // Two pushes admitted: 1.1 s of work.
         let a = admission.admit_at(800, "a", Duration::ZERO).unwrap();
         let b = admission.admit_at(300, "b", Duration::ZERO).unwrap();
