@@ -38,13 +38,12 @@
 //! what it is a few seconds later, and a phone at the back of the line timed at it would come
 //! back long after its turn, with the server idle meanwhile; one that comes back early costs a
 //! refusal, which is cheap: a device whose place is not near is refused before its token is
-//! looked up or its body read ([`PushAdmission::refuse_unparsed`]). A place is counted in
+//! looked up or its body parsed ([`PushAdmission::refuse_unparsed`]). A place is counted in
 //! items, not in time, so a device keeps it however early it comes back, and its wait follows
 //! the cost. A newcomer that would be refused whatever its size (the decision does not depend
-//! on it) is placed before its body is read too, its size estimated from the length its
-//! headers declare ([`ASSUMED_BYTES_PER_ITEM`] an item before any push is parsed): when a fleet
-//! reconnects together, the server does not wait for a thousand bodies of a hundred signed
-//! punches, nor parse them, only to refuse them. Should the
+//! on it) is placed before its body is parsed too, its size estimated from the body's length:
+//! when a fleet reconnects together, the server does not parse a thousand bodies of a hundred
+//! signed punches only to refuse them. Should the
 //! admitted pushes run short (less than a quarter of `max_wait` of work) because those whose
 //! turn it is have not come back, whoever comes is admitted, so the server never idles for a
 //! device that does not come back. Until the cost is settled, returns are timed at no less
@@ -69,13 +68,6 @@ const COST_WINDOWS: usize = 16;
 
 /// The cost of an item assumed until the first push is measured: 1 ms.
 pub(crate) const ASSUMED_NANOS_PER_ITEM: u64 = 1_000_000;
-
-/// The size of an item assumed until the first push is parsed, in body bytes: a punch with its
-/// Wi-Fi and face evidence. A fleet that reconnects together sends its first pushes before any
-/// has been parsed, and they are placed in line at this size. Smaller items (a GPS-only punch)
-/// are counted fewer than they are, so their phones come back early, which costs a refusal
-/// rather than an idle server.
-pub(crate) const ASSUMED_BYTES_PER_ITEM: u64 = 2_048;
 
 /// Busy time the costed windows must cover before the cost is settled, in nanoseconds (1 s).
 /// Until then a measured cost below [`ASSUMED_NANOS_PER_ITEM`] is not used to admit (the
@@ -110,8 +102,7 @@ pub(crate) struct PushAdmission {
     nanos_per_item: AtomicU64,
     /// The cost is measured over at least [`SETTLED_BUSY_NS`] of busy time.
     settled: AtomicBool,
-    /// The mean size of an item in the pushes parsed, in body bytes; 0 until one is, when
-    /// [`ASSUMED_BYTES_PER_ITEM`] stands in.
+    /// The mean size of an item in the pushes parsed, in body bytes; 0 until one is.
     bytes_per_item: AtomicU64,
     /// When the admission started; the times below count from it.
     epoch: Instant,
@@ -262,11 +253,10 @@ impl PushAdmission {
     ///
     /// A caller with a place in line is told its wait again. One without a place is placed at
     /// the end of the line, its size estimated from `body_bytes` at the mean size of an item in
-    /// the pushes parsed so far ([`learn_item_size`](Self::learn_item_size)), or
-    /// [`ASSUMED_BYTES_PER_ITEM`] before any; with no body length given (the caller not yet
-    /// authenticated, or its body sent in chunks and not yet read), it is left to be parsed.
-    /// A fleet that reconnects together is so answered without a thousand bodies read only to
-    /// be refused.
+    /// the pushes parsed so far ([`learn_item_size`](Self::learn_item_size)); with no body
+    /// given (the caller not yet authenticated) or no size learned yet, it is left to be
+    /// parsed. A fleet that reconnects together is so answered without a thousand bodies
+    /// parsed only to be refused.
     pub(crate) fn refuse_unparsed(
         &self,
         caller: &str,
@@ -280,10 +270,10 @@ impl PushAdmission {
             Some(&at) => (at, None),
             None => {
                 let bytes = u64::try_from(body_bytes?).unwrap_or(u64::MAX);
-                let bytes_per_item = match self.bytes_per_item.load(Ordering::Acquire) {
-                    0 => ASSUMED_BYTES_PER_ITEM,
-                    learned => learned,
-                };
+                let bytes_per_item = self.bytes_per_item.load(Ordering::Acquire);
+                if bytes_per_item == 0 {
+                    return None;
+                }
                 (line.next_place(), Some((bytes / bytes_per_item).max(1)))
             }
         };
@@ -699,41 +689,13 @@ mod tests {
         assert_eq!(line.places.keys().collect::<Vec<_>>(), ["d7"]);
     }
 
-    /// An admission with a longest wait of `max_wait` whose cost is settled at 1 ms an item.
-    fn settled_at_a_millisecond_an_item(max_wait: Duration) -> PushAdmission {
-        let admission = PushAdmission::new(max_wait);
+    #[test]
+    fn a_push_is_admitted_near_its_turn_and_refused_before_its_body_when_far_from_it() {
+        let admission = PushAdmission::new(Duration::from_secs(1));
         admission
             .admit_at(100, "warm-up", Duration::ZERO)
             .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN);
-        admission
-    }
-
-    #[test]
-    fn before_any_push_is_parsed_a_newcomer_is_placed_at_the_assumed_item_size() {
-        let admission = settled_at_a_millisecond_an_item(Duration::from_secs(1));
-        let held = admission.admit_at(2_000, "a", Duration::ZERO).unwrap(); // 2 s of work
-        // The first pushes of a fleet come before any body is parsed: 204,800 bytes are 100
-        // items at the assumed 2,048 bytes, placed one after another.
-        let first = admission
-            .refuse_unparsed("new-1", Some(204_800))
-            .expect("2 s of work is ahead of it");
-        assert_eq!(first.wait, Duration::from_millis(2_000));
-        let second = admission.refuse_unparsed("new-2", Some(204_800)).unwrap();
-        assert_eq!(second.wait, Duration::from_millis(2_100));
-        // Under the size of one item, it still counts one.
-        let tiny = admission.refuse_unparsed("new-3", Some(10)).unwrap();
-        assert_eq!(tiny.wait, Duration::from_millis(2_200));
-        assert_eq!(
-            admission.refuse_unparsed("new-4", Some(0)).unwrap().wait,
-            Duration::from_millis(2_201)
-        );
-        drop(held);
-    }
-
-    #[test]
-    fn a_push_is_admitted_near_its_turn_and_refused_before_its_body_when_far_from_it() {
-        let admission = settled_at_a_millisecond_an_item(Duration::from_secs(1));
+            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
         // Two pushes admitted: 1.1 s of work.
         let a = admission.admit_at(800, "a", Duration::ZERO).unwrap();
         let b = admission.admit_at(300, "b", Duration::ZERO).unwrap();
@@ -764,7 +726,9 @@ mod tests {
                 .wait,
             Duration::from_millis(10_300)
         );
-        // A caller without a place is not refused before it is authenticated.
+        // A caller without a place is not refused before its body is parsed while no item's
+        // size is known (its place's extent would be a guess), nor before it is authenticated.
+        assert_eq!(admission.refuse_unparsed("unknown", Some(10_000)), None);
         admission.learn_item_size(100_000, 100); // 1,000 bytes an item
         assert_eq!(admission.refuse_unparsed("unknown", None), None);
         // Once known, a newcomer's size is estimated from its body: 10 items, placed behind

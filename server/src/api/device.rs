@@ -15,7 +15,7 @@ use daka_core::protocol::{
 use uuid::Uuid;
 
 use super::admission::Refused;
-use super::extract::{ApiJson, DeviceAuth, PushCaller, UnreadBody};
+use super::extract::{ApiJson, DeviceAuth, JsonBody, PushCaller};
 use super::failure::Failure;
 use super::state::AppState;
 use crate::console::ClientAddr;
@@ -317,7 +317,7 @@ pub fn read_push_request(body: &[u8]) -> Result<PushRequest, (String, String)> {
 pub(crate) async fn push(
     State(state): State<AppState>,
     caller: PushCaller,
-    body: UnreadBody,
+    body: JsonBody,
 ) -> Result<Json<PushResponse>, Failure> {
     let refused = |refused: Refused| {
         Failure::busy_after(
@@ -330,24 +330,13 @@ pub(crate) async fn push(
         )
     };
     // A device that came back before its turn in line is told its wait again without its
-    // token being looked up; a push that would be refused whatever its size, from its
-    // declared length without its body being read, or once read, without its being parsed.
-    // A body not read is read to its end after the answer (see `drain.rs`).
+    // token being looked up; a push that would be refused whatever its size, without its body
+    // being parsed.
     let (device, token_hash) = match caller {
-        PushCaller::Refused(early) => {
-            body.discard(&state);
-            return Err(refused(early));
-        }
+        PushCaller::Refused(early) => return Err(refused(early)),
         PushCaller::Device { device, token_hash } => (*device, token_hash),
     };
     let admission = &state.inner.push_admission;
-    if let Some(declared) = body.declared_len(&state) {
-        if let Some(unread) = admission.refuse_unparsed(&token_hash, Some(declared)) {
-            body.discard(&state);
-            return Err(refused(unread));
-        }
-    }
-    let body = body.read(&state).await?;
     if let Some(unparsed) = admission.refuse_unparsed(&token_hash, Some(body.len())) {
         return Err(refused(unparsed));
     }

@@ -7,7 +7,7 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -162,51 +162,6 @@ impl FromRequest<AppState> for JsonBody {
         Ok(JsonBody(
             read_body(body, state.inner.options.max_body_bytes).await?,
         ))
-    }
-}
-
-/// A JSON body not yet read, for a handler that may answer from the headers alone: its
-/// declared length ([`UnreadBody::declared_len`]), then either [`UnreadBody::read`], as
-/// [`JsonBody`] would have read it, or [`UnreadBody::discard`] once the handler has answered
-/// without it (see `drain.rs`).
-pub(crate) struct UnreadBody {
-    parts: Parts,
-    body: Body,
-}
-
-impl UnreadBody {
-    /// The length the `Content-Length` header declares, if it declares one within the body
-    /// limit (a longer one is refused as too large when read).
-    pub(crate) fn declared_len(&self, state: &AppState) -> Option<usize> {
-        let declared = self.parts.headers.get(CONTENT_LENGTH)?.to_str().ok()?;
-        declared
-            .parse::<usize>()
-            .ok()
-            .filter(|&len| len <= state.inner.options.max_body_bytes)
-    }
-
-    /// Reads the body, with the errors of [`JsonBody`]: its content type, then its size.
-    pub(crate) async fn read(self, state: &AppState) -> Result<JsonBody, Failure> {
-        check_content_type(&self.parts)?;
-        Ok(JsonBody(
-            read_body(self.body, state.inner.options.max_body_bytes).await?,
-        ))
-    }
-
-    /// Reads the rest of the body in the background and drops it, so that the connection can
-    /// take the next request once the answer, sent without it, has gone.
-    pub(crate) fn discard(self, state: &AppState) {
-        let options = &state.inner.options;
-        super::drain::in_background(self.body, options.max_body_bytes, options.request_timeout);
-    }
-}
-
-impl FromRequest<AppState> for UnreadBody {
-    type Rejection = Failure;
-
-    async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        Ok(UnreadBody { parts, body })
     }
 }
 

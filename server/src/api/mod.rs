@@ -31,7 +31,6 @@ pub mod attachments;
 pub mod attendance;
 pub mod console;
 pub mod device;
-mod drain;
 mod extract;
 mod failure;
 pub mod health;
