@@ -878,3 +878,244 @@ fn two_storages_on_one_database_store_a_raced_item_once_and_never_skip_a_change(
     drop((first, second, storages));
     drop(db);
 }
+
+/// A storage on PostgreSQL, its concrete type (for its statement count), or `None` on a
+/// SQLite run.
+fn postgres_only(db: &TestDb, why: &str) -> Option<daka_server::PostgresStorage> {
+    if !db.on_postgres() {
+        eprintln!("PostgreSQL only: {why}");
+        return None;
+    }
+    let url = db.location().to_str().unwrap().to_owned();
+    Some(daka_server::PostgresStorage::open(&url, &Default::default()).unwrap())
+}
+
+/// Enrols `dev-<n>` for E1001 with code number `n` of organisation A.
+fn enrol_device(storage: &dyn Storage, n: u8) -> String {
+    use daka_server::storage::{EnrollOutcome, NewDevice, NewToken};
+    let now = Utc::now();
+    let outcome = storage
+        .enroll(
+            &daka_server::crypto::code_hash(&format!("A-E1001-000{n}")),
+            &NewDevice {
+                id: format!("dev-{n}"),
+                public_key: [n; 32],
+                name: "n".into(),
+                platform: "p".into(),
+                enrolled_at: now,
+            },
+            &NewToken {
+                hash: format!("t{n}"),
+                issued_at: now,
+                expires_at: now + chrono::Duration::days(1),
+            },
+        )
+        .unwrap();
+    match outcome {
+        EnrollOutcome::Enrolled { device } => device.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A punch at `seq` that consumes its nonce, as the judge would store it.
+fn stored_punch(seq: u64) -> daka_server::storage::NewPunch {
+    let now = Utc::now();
+    daka_server::storage::NewPunch {
+        seq,
+        hash: format!("hash-{seq}"),
+        employee_id: "E1001".into(),
+        kind: "in".into(),
+        record: format!("{{\"seq\":{seq}}}"),
+        status: daka_server::storage::PunchStatus::Accepted,
+        code: None,
+        message: None,
+        server_verdict: "{}".into(),
+        policy_version: 42,
+        judged_at: now,
+        received_at: now,
+        consume_nonce: true,
+        change: format!("{{\"seq\":{seq}}}"),
+    }
+}
+
+/// The judge of the tests below: the ledger's answer for a known id, a replay refused, else
+/// the next link of the chain it is shown.
+fn next_link(state: &daka_server::storage::ItemState) -> daka_server::storage::ItemDecision {
+    use daka_server::storage::{Answer, ItemDecision};
+    let answer = |status, code: &str| {
+        ItemDecision::Answer(Answer {
+            status,
+            code: Some(code.into()),
+            message: None,
+        })
+    };
+    if state.existing.is_some() {
+        return answer(ItemStatus::Duplicate, "seen");
+    }
+    if state.nonce_used {
+        return answer(ItemStatus::Rejected, "replayed");
+    }
+    let seq = state.head.as_ref().map_or(1, |h| h.seq + 1);
+    ItemDecision::Store(Box::new(stored_punch(seq)))
+}
+
+#[test]
+fn a_push_of_a_hundred_announced_punches_costs_a_dozen_statements_on_postgres() {
+    use daka_core::protocol::ItemKind;
+    use daka_server::storage::{ItemDecision, ItemKey};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path());
+    let Some(storage) = postgres_only(&db, "statements are PostgreSQL round trips") else {
+        return;
+    };
+    seed::apply(&storage, &two_org_seed(), Utc::now()).unwrap();
+    let device = enrol_device(&storage, 1);
+    let ids: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("item-{i}"), format!("nonce-{i}")))
+        .collect();
+    let keys: Vec<ItemKey<'_>> = ids
+        .iter()
+        .map(|(id, nonce)| ItemKey {
+            org_id: ORG_A,
+            device_id: &device,
+            item_id: id,
+            kind: ItemKind::Punch,
+            body_hash: "h",
+            nonce: Some(nonce),
+        })
+        .collect();
+    // The first hundred announced, as the push endpoint does; the next hundred applied one
+    // by one without being announced, each read on its own.
+    // Statements run, and the items stored.
+    let push = |keys: &[ItemKey<'_>], announce: bool| -> (u64, usize) {
+        let before = storage.statements_run();
+        let mut stored = 0;
+        storage
+            .apply_batch(&mut |batch| {
+                stored = 0;
+                assert!(batch.reads_ahead());
+                if announce {
+                    batch.announce(keys)?;
+                }
+                for key in keys {
+                    match batch.apply(key, &mut next_link)? {
+                        ItemDecision::Store(_) => stored += 1,
+                        ItemDecision::Answer(a) => {
+                            assert_eq!(a.code.as_deref(), Some("seen"), "{}", key.item_id)
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        (storage.statements_run() - before, stored)
+    };
+    let (announced, stored) = push(&keys[..100], true);
+    assert_eq!(stored, 100);
+    let (one_by_one, stored) = push(&keys[100..], false);
+    assert_eq!(stored, 100);
+    eprintln!("100 punches: {announced} statements announced, {one_by_one} read one by one");
+    assert!(
+        announced <= 15,
+        "{announced} statements for 100 announced punches"
+    );
+    assert!(
+        one_by_one >= 200,
+        "{one_by_one} statements for 100 punches read one by one"
+    );
+    // Everything written, in order: the chain, the ledger, the nonces, the feed, the marks.
+    let chain = storage.chain_records(ORG_A, &device).unwrap();
+    assert_eq!(chain.len(), 200);
+    assert_eq!(chain[199], "{\"seq\":200}");
+    assert_eq!(
+        storage.device(&device).unwrap().unwrap().head.unwrap().seq,
+        200
+    );
+    let changes = storage.changes(ORG_A, &device, 0, 1000).unwrap();
+    assert_eq!(changes.len(), 200);
+    assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(changes[0].body, "{\"seq\":1}");
+    let marks = storage.attendance_marks(1000).unwrap();
+    let punch_marks: Vec<&str> = marks
+        .iter()
+        .filter_map(|m| m.cause.strip_prefix("punch:"))
+        .collect();
+    assert_eq!(punch_marks.len(), 200);
+    assert_eq!((punch_marks[0], punch_marks[199]), ("item-0", "item-199"));
+    // A resend of the announced hundred: every one answered from the ledger.
+    let (again, stored) = push(&keys[..100], true);
+    assert_eq!(stored, 0);
+    assert!(again <= 6, "{again} statements for 100 duplicates");
+}
+
+#[test]
+fn a_push_that_loses_a_race_for_an_item_id_or_a_nonce_is_applied_again_item_by_item() {
+    use daka_core::protocol::ItemKind;
+    use daka_server::storage::{ItemDecision, ItemKey};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path());
+    let Some(storage) = postgres_only(&db, "reads ahead are PostgreSQL's") else {
+        return;
+    };
+    seed::apply(&storage, &two_org_seed(), Utc::now()).unwrap();
+    let mine = enrol_device(&storage, 1);
+    let other = enrol_device(&storage, 2);
+    let key = |device: &'static str, id: &'static str, nonce: &'static str| ItemKey {
+        org_id: ORG_A,
+        device_id: device,
+        item_id: id,
+        kind: ItemKind::Punch,
+        body_hash: "h",
+        nonce: Some(nonce),
+    };
+    let (mine, other): (&'static str, &'static str) = (mine.leak(), other.leak());
+    for (race, my_key, their_key, expected) in [
+        // Another device's punch takes the item id after it was read as free: the push is
+        // judged again and finds the id taken.
+        (
+            "item id",
+            key(mine, "shared-id", "n-1"),
+            key(other, "shared-id", "n-2"),
+            "seen",
+        ),
+        // Another device's punch consumes the face nonce after it was read as unused.
+        (
+            "nonce",
+            key(mine, "own-id", "shared-nonce"),
+            key(other, "their-id", "shared-nonce"),
+            "replayed",
+        ),
+    ] {
+        let mut calls = 0;
+        let mut decisions = Vec::new();
+        storage
+            .apply_batch(&mut |batch| {
+                calls += 1;
+                decisions.clear();
+                batch.announce(std::slice::from_ref(&my_key))?;
+                if calls == 1 {
+                    // Committed on another connection between the read and the write.
+                    let theirs = storage.apply_item(&their_key, &mut next_link).unwrap();
+                    assert!(matches!(theirs, ItemDecision::Store(_)), "{race}");
+                }
+                decisions.push(batch.apply(&my_key, &mut next_link)?);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(calls, 2, "{race}: applied again after the lost race");
+        match &decisions[..] {
+            [ItemDecision::Answer(a)] => assert_eq!(a.code.as_deref(), Some(expected), "{race}"),
+            other => panic!("{race}: {other:?}"),
+        }
+        // Nothing of the lost try is left: my chain is empty, theirs holds their punch.
+        assert!(
+            storage.chain_records(ORG_A, mine).unwrap().is_empty(),
+            "{race}"
+        );
+        assert!(
+            storage.changes(ORG_A, mine, 0, 10).unwrap().is_empty(),
+            "{race}"
+        );
+    }
+    assert_eq!(storage.chain_records(ORG_A, other).unwrap().len(), 2);
+}

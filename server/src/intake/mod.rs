@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use daka_core::protocol::{ItemCode, ItemResult, ItemStatus, PushItem};
 
-use crate::storage::{Answer, ItemBatch, StorageError};
+use crate::storage::{Answer, ItemBatch, ItemKey, StorageError};
 use ahead::{Precheck, Prechecks};
 use answer::{answer, rejected};
 use approval::Approvals;
@@ -76,6 +76,11 @@ pub fn process(ctx: &PushContext<'_>, items: &[PushItem]) -> Result<Vec<ItemResu
     Ok(results)
 }
 
+/// Whether an item id is one the ledger is asked about: 1 to [`MAX_ITEM_ID_LEN`] bytes.
+fn well_formed_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ITEM_ID_LEN
+}
+
 fn process_batch(
     ctx: &PushContext<'_>,
     items: &[PushItem],
@@ -87,6 +92,20 @@ fn process_batch(
     let mut stop: Option<(ItemCode, &str)> = None;
     let mut punches = Punches::default();
     let mut approvals = Approvals::default();
+    if batch.reads_ahead() {
+        // Every punch item's checks first (this thread checks alongside the helpers), then
+        // their state read at once.
+        let keys: Vec<ItemKey<'_>> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| well_formed_id(&item.id))
+            .filter_map(|(i, item)| match prechecks.get(i) {
+                Precheck::Punch(pre) => Some(punch::key(ctx.device, item, pre)),
+                Precheck::Approval(_) => None,
+            })
+            .collect();
+        batch.announce(&keys)?;
+    }
     for (i, item) in items.iter().enumerate() {
         let result = |a: Answer| ItemResult {
             id: item.id.clone(),
@@ -118,7 +137,7 @@ fn process_batch(
             )));
             continue;
         }
-        let outcome = if item.id.is_empty() || item.id.len() > MAX_ITEM_ID_LEN {
+        let outcome = if !well_formed_id(&item.id) {
             Ok((
                 rejected(
                     ItemCode::MalformedRecord,

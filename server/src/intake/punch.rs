@@ -189,6 +189,27 @@ impl Punches {
     }
 }
 
+/// The storage key of a punch item: its ledger id, body hash and face nonce (if its record
+/// could be read).
+pub(super) fn key<'a>(
+    device: &'a DeviceRow,
+    item: &'a PushItem,
+    pre: &'a Prechecked,
+) -> ItemKey<'a> {
+    ItemKey {
+        org_id: &device.org_id,
+        device_id: &device.id,
+        item_id: &item.id,
+        kind: ItemKind::Punch,
+        body_hash: &pre.body_hash,
+        nonce: pre
+            .checked
+            .as_ref()
+            .ok()
+            .and_then(|c| c.record.body.evidence.nonce.as_deref()),
+    }
+}
+
 fn process_item(
     ctx: &PushContext<'_>,
     batch: &mut dyn ItemBatch,
@@ -212,18 +233,7 @@ fn process_item(
         }
         Err(a) => Err(a),
     };
-    let nonce = checked
-        .as_ref()
-        .ok()
-        .and_then(|(c, _)| c.record.body.evidence.nonce.clone());
-    let key = ItemKey {
-        org_id: &device.org_id,
-        device_id: &device.id,
-        item_id: &item.id,
-        kind: ItemKind::Punch,
-        body_hash,
-        nonce: nonce.as_deref(),
-    };
+    let key = key(device, item, pre);
     let mut judge = |state: &ItemState| -> ItemDecision {
         if let Some(existing) = &state.existing {
             return ItemDecision::Answer(

@@ -1021,6 +1021,23 @@ pub struct NewConsoleAudit {
 
 /// The items of one push request being applied: see [`Storage::apply_batch`].
 pub trait ItemBatch {
+    /// Whether this batch reads the state of a request's punch items all at once, before the
+    /// first of them is applied, when given their keys ([`ItemBatch::announce`]). A storage
+    /// whose every statement is a round trip to a database server does (PostgreSQL); one that
+    /// runs in the process does not (SQLite), and its items are applied as soon as each one's
+    /// checks ahead of the transaction are done.
+    fn reads_ahead(&self) -> bool {
+        false
+    }
+
+    /// The keys of the punch items the request will apply, in order, before the first of
+    /// them: where [`ItemBatch::reads_ahead`], their devices are locked and their ledger
+    /// entries and face nonces read at once. An item applied without being announced is read
+    /// on its own; the decisions are the same either way.
+    fn announce(&mut self, _keys: &[ItemKey<'_>]) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Applies one pushed item: reads the [`ItemState`], calls `judge`, and, when it decides
     /// [`ItemDecision::Store`], records the item id, stores the punch, advances the device's
     /// chain head, consumes the nonce and adds the change, all or nothing. Returns the
@@ -1136,6 +1153,11 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// Writes of other requests wait for the batch; keep batches bounded (the push endpoint
     /// takes at most a few hundred items and has a deadline).
+    ///
+    /// `work` may be called a second time, from the start, on a fresh transaction: a storage
+    /// that checks what it read ahead only when it writes (PostgreSQL, see
+    /// [`ItemBatch::announce`]) applies the batch again item by item when another transaction
+    /// took an item id or a face nonce in between. Each call must start from nothing.
     fn apply_batch(
         &self,
         work: &mut dyn FnMut(&mut dyn ItemBatch) -> Result<(), StorageError>,

@@ -4,10 +4,12 @@
 //! trace while the items around it stay. Recording an item id is an insert that does nothing
 //! when the id is there: an instance that loses the race for an id rolls its item back and
 //! judges it again against the winner's entry, which answers it `duplicate` (or
-//! `id_conflict`).
+//! `id_conflict`). A push is first applied with its reads done ahead and its writes at its
+//! end (`deferred.rs`), and again item by item only when that loses a race.
 
-use r2d2_postgres::postgres::Transaction;
+use r2d2_postgres::postgres::{Row, Transaction};
 
+use super::deferred::Deferred;
 use super::punches::PendingPunch;
 use super::sql::{Prepared, Run, exec, get, map_err, opt_row};
 use super::{approvals, punches};
@@ -29,17 +31,19 @@ pub(super) fn read_item(
          WHERE org_id = $1 AND item_id = $2",
         &[&org_id, &item_id],
     )?
-    .map(|r| {
-        ItemColumns {
-            device_id: get(&r, "device_id")?,
-            body_hash: get(&r, "body_hash")?,
-            status: get(&r, "status")?,
-            code: get(&r, "code")?,
-            message: get(&r, "message")?,
-        }
-        .into_item()
-    })
+    .map(|r| item_columns(&r)?.into_item())
     .transpose()
+}
+
+/// An `item` row's columns as the judge sees them.
+pub(super) fn item_columns(r: &Row) -> Result<ItemColumns, StorageError> {
+    Ok(ItemColumns {
+        device_id: get(r, "device_id")?,
+        body_hash: get(r, "body_hash")?,
+        status: get(r, "status")?,
+        code: get(r, "code")?,
+        message: get(r, "message")?,
+    })
 }
 
 /// What is recorded in the ledger for an item id.
@@ -81,27 +85,58 @@ pub(super) fn insert_item(c: &mut impl Run, item: &NewItem<'_>) -> Result<bool, 
 /// writes (its id, its face nonce); past it the item is answered busy, to be sent again.
 pub(super) const ATTEMPTS: usize = 3;
 
-/// A push request's transaction; every item runs in its own savepoint, released into the
-/// transaction when it succeeds and rolled back when it fails. The punches it stores get their
-/// `punch` rows and feed changes at its end ([`PgBatch::finish`], see [`PendingPunch`]).
+/// A push request's transaction. Its punches are applied in one of two ways:
+///
+/// * **deferred** (the first try of every push): state read ahead and rows written at the
+///   end, see `deferred.rs`;
+/// * **item by item** (a push applied again after a deferred try lost a race): every item in
+///   its own savepoint, released into the transaction when it succeeds and rolled back when
+///   it fails.
+///
+/// Either way the punches it stores get their `punch` rows and feed changes at its end
+/// ([`PgBatch::finish`], see [`PendingPunch`]). Approval items run in savepoints in both.
 pub(super) struct PgBatch<'a, 'p, 'c> {
     tx: &'a mut Prepared<'p, Transaction<'c>>,
     pending: Vec<PendingPunch>,
+    /// `Some` while deferred.
+    deferred: Option<Deferred>,
 }
 
 impl<'a, 'p, 'c> PgBatch<'a, 'p, 'c> {
-    pub(super) fn new(tx: &'a mut Prepared<'p, Transaction<'c>>) -> Self {
+    /// A batch whose punches are judged from state read ahead, written at the end.
+    pub(super) fn deferred(tx: &'a mut Prepared<'p, Transaction<'c>>) -> Self {
         PgBatch {
             tx,
             pending: Vec::new(),
+            deferred: Some(Deferred::default()),
         }
+    }
+
+    /// A batch whose every item runs in a savepoint of its own.
+    pub(super) fn item_by_item(tx: &'a mut Prepared<'p, Transaction<'c>>) -> Self {
+        PgBatch {
+            tx,
+            pending: Vec::new(),
+            deferred: None,
+        }
+    }
+
+    /// Whether a deferred batch lost a race for an item id or a nonce: roll it back and apply
+    /// the push again item by item.
+    pub(super) fn lost_race(&self) -> bool {
+        self.deferred.as_ref().is_some_and(Deferred::lost_race)
     }
 
     /// Writes the rows of the punches stored so far; called before the commit.
     pub(super) fn finish(&mut self) -> Result<(), StorageError> {
-        punches::write_pending(self.tx, &self.pending)?;
-        self.pending.clear();
-        Ok(())
+        match &mut self.deferred {
+            Some(deferred) => deferred.flush(self.tx, &mut self.pending),
+            None => {
+                punches::write_pending(self.tx, &self.pending)?;
+                self.pending.clear();
+                Ok(())
+            }
+        }
     }
 }
 
@@ -124,6 +159,17 @@ fn in_savepoint<T>(
 }
 
 impl ItemBatch for PgBatch<'_, '_, '_> {
+    fn reads_ahead(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    fn announce(&mut self, keys: &[ItemKey<'_>]) -> Result<(), StorageError> {
+        match &mut self.deferred {
+            Some(deferred) => deferred.announce(self.tx, keys),
+            None => Ok(()),
+        }
+    }
+
     fn apply(
         &mut self,
         key: &ItemKey<'_>,
@@ -131,7 +177,14 @@ impl ItemBatch for PgBatch<'_, '_, '_> {
     ) -> Result<ItemDecision, StorageError> {
         // The ledger is read after the device row is locked: an instance that waited for the
         // lock sees the item the holder stored (`duplicate`), not only its new head.
-        let PgBatch { tx, pending } = self;
+        let PgBatch {
+            tx,
+            pending,
+            deferred,
+        } = self;
+        if let Some(deferred) = deferred {
+            return deferred.apply(*tx, key, pending, judge);
+        }
         let (decision, stored) =
             in_savepoint(tx, |item| punches::apply_on(item, key, pending, judge))?;
         pending.extend(stored);
@@ -146,6 +199,9 @@ impl ItemBatch for PgBatch<'_, '_, '_> {
         // The punch rows first: an approval's change takes the feed's lock, and a review reads
         // its punch.
         self.finish()?;
+        if let Some(deferred) = &mut self.deferred {
+            deferred.forget_item(key.org_id, key.item_id);
+        }
         in_savepoint(self.tx, |item| {
             // The request's lock before its item's ledger entry: a later decision on it waits.
             super::sql::request_lock(item, key.org_id, key.request_id)?;

@@ -66,14 +66,7 @@ pub(super) fn apply_on(
         (None, _) => (None, None),
     };
     let nonce_used = match key.nonce {
-        Some(nonce) => get(
-            &one_row(
-                c,
-                "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = $1 AND nonce = $2) AS used",
-                &[&key.org_id, &nonce],
-            )?,
-            "used",
-        )?,
+        Some(nonce) => nonce_used(c, key.org_id, nonce)?,
         None => false,
     };
     let state = ItemState {
@@ -140,7 +133,7 @@ pub(super) fn apply_on(
     // that a second record at a number fails its item, not the push.
     let taken = pending
         .iter()
-        .any(|p| p.device_id == key.device_id && p.punch.seq == punch.seq);
+        .any(|p| p.is_at(key.org_id, key.device_id, punch.seq));
     let moved = !taken
         && exec(
             c,
@@ -154,10 +147,7 @@ pub(super) fn apply_on(
             ],
         )? == 1;
     if !moved {
-        return Err(StorageError::Database(format!(
-            "device {:?} has a punch at seq {} already (punch {:?} not stored)",
-            key.device_id, punch.seq, key.item_id
-        )));
+        return Err(seq_taken(key, punch.seq));
     }
     // What the punch row and the change will hold, checked now: a value that cannot be
     // stored fails this item, not the push.
@@ -170,13 +160,50 @@ pub(super) fn apply_on(
         &punch.server_verdict,
         &punch.change,
     ])?;
-    let pending = PendingPunch {
-        org_id: key.org_id.to_owned(),
-        punch_id: key.item_id.to_owned(),
-        device_id: key.device_id.to_owned(),
-        punch: (**punch).clone(),
-    };
+    let pending = PendingPunch::new(key, punch);
     Ok(Some((decision, Some(pending))))
+}
+
+impl PendingPunch {
+    /// The punch of item `key`, to be written when the push ends.
+    pub(super) fn new(key: &ItemKey<'_>, punch: &NewPunch) -> PendingPunch {
+        PendingPunch {
+            org_id: key.org_id.to_owned(),
+            punch_id: key.item_id.to_owned(),
+            device_id: key.device_id.to_owned(),
+            punch: punch.clone(),
+        }
+    }
+
+    /// Whether it is the device's punch at `seq`.
+    pub(super) fn is_at(&self, org_id: &str, device_id: &str, seq: u64) -> bool {
+        self.org_id == org_id && self.device_id == device_id && self.punch.seq == seq
+    }
+}
+
+/// The error of an item whose record's sequence number the device has a punch at already:
+/// the item fails, the push goes on.
+pub(super) fn seq_taken(key: &ItemKey<'_>, seq: u64) -> StorageError {
+    StorageError::Database(format!(
+        "device {:?} has a punch at seq {seq} already (punch {:?} not stored)",
+        key.device_id, key.item_id
+    ))
+}
+
+/// Whether a face nonce was consumed in the organisation.
+pub(super) fn nonce_used(
+    c: &mut impl Run,
+    org_id: &str,
+    nonce: &str,
+) -> Result<bool, StorageError> {
+    get(
+        &one_row(
+            c,
+            "SELECT EXISTS (SELECT 1 FROM face_nonce WHERE org_id = $1 AND nonce = $2) AS used",
+            &[&org_id, &nonce],
+        )?,
+        "used",
+    )
 }
 
 /// Writes the `punch` rows and feed changes of a push's [`PendingPunch`]es, in the order they

@@ -5,6 +5,8 @@
 //! value conversions shared with the SQLite storage.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use r2d2_postgres::postgres::error::SqlState;
 use r2d2_postgres::postgres::types::{FromSql, ToSql};
@@ -43,9 +45,19 @@ const MAX_PREPARED: usize = 512;
 #[derive(Default)]
 pub(super) struct Statements {
     by_text: HashMap<String, Statement>,
+    /// Statements run, counted for the whole storage (see `PostgresStorage::statements_run`).
+    runs: Arc<AtomicU64>,
 }
 
 impl Statements {
+    /// An empty cache whose runs are added to `runs`.
+    pub(super) fn counting(runs: Arc<AtomicU64>) -> Statements {
+        Statements {
+            by_text: HashMap::new(),
+            runs,
+        }
+    }
+
     /// How many statements are prepared.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
@@ -67,6 +79,7 @@ impl<'a, C: GenericClient> Prepared<'a, C> {
 
     /// The statement of `sql`, prepared on this connection at its first use.
     fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        self.statements.runs.fetch_add(1, Ordering::Relaxed);
         if let Some(statement) = self.statements.by_text.get(sql) {
             return Ok(statement.clone());
         }
