@@ -17,7 +17,10 @@
 //!    `unsupported_kind`.
 //!
 //! The checks that need nothing from the database (a punch's signature above all) run ahead
-//! of the transaction, on the rayon pool (`ahead.rs`). The kinds' modules share only
+//! of the transaction, on the rayon pool (`ahead.rs`). A storage that reads ahead
+//! (`ItemBatch::reads_ahead`, PostgreSQL) is given every punch item's key once all of them are
+//! checked, and reads their state at once; the others apply each item as soon as its checks
+//! are done. The kinds' modules share only
 //! `context.rs` (what an item is judged with) and `answer.rs` (answers and the body hash) with
 //! each other and with this file.
 //!
