@@ -1119,3 +1119,75 @@ fn a_push_that_loses_a_race_for_an_item_id_or_a_nonce_is_applied_again_item_by_i
     }
     assert_eq!(storage.chain_records(ORG_A, other).unwrap().len(), 2);
 }
+
+#[test]
+fn a_punch_row_of_a_few_kilobytes_stays_whole_in_the_postgresql_punch_table() {
+    use daka_core::protocol::ItemKind;
+    use daka_server::storage::{ItemDecision, ItemKey};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path());
+    let Some(storage) = postgres_only(&db, "TOAST is PostgreSQL's") else {
+        return;
+    };
+    seed::apply(&storage, &two_org_seed(), Utc::now()).unwrap();
+    let device = enrol_device(&storage, 1);
+    // About what a punch with Wi-Fi and face evidence holds: a 1.7 KB record, a 0.7 KB verdict,
+    // as little compressible as their signatures and hashes.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut noise = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                        [(state % 64) as usize],
+                )
+            })
+            .collect()
+    };
+    let record = format!("{{\"seq\":1,\"sig\":\"{}\"}}", noise(1_700));
+    let verdict = format!("{{\"sig\":\"{}\"}}", noise(700));
+    let key = ItemKey {
+        org_id: ORG_A,
+        device_id: &device,
+        item_id: "big-1",
+        kind: ItemKind::Punch,
+        body_hash: "h",
+        nonce: None,
+    };
+    let stored = storage
+        .apply_item(&key, &mut |_| {
+            let mut punch = stored_punch(1);
+            punch.record = record.clone();
+            punch.server_verdict = verdict.clone();
+            ItemDecision::Store(Box::new(punch))
+        })
+        .unwrap();
+    assert!(matches!(stored, ItemDecision::Store(_)));
+    assert_eq!(storage.chain_records(ORG_A, &device).unwrap(), [record]);
+    let url = db.location().to_str().unwrap().to_owned();
+    let (options, toast_bytes) = std::thread::spawn(move || {
+        let mut client = daka_server::storage::postgres::connect(&url).unwrap();
+        let row = client
+            .query_one(
+                "SELECT array_to_string(c.reloptions, ',') AS options,
+                   pg_relation_size(c.reltoastrelid) AS toast_bytes
+                 FROM pg_class c WHERE c.relname = 'punch'",
+                &[],
+            )
+            .unwrap();
+        (
+            row.get::<_, Option<String>>("options"),
+            row.get::<_, i64>("toast_bytes"),
+        )
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        toast_bytes, 0,
+        "the record was moved out of the punch table"
+    );
+    assert_eq!(options.as_deref(), Some("toast_tuple_target=8160"));
+}
