@@ -284,14 +284,24 @@ fn punch_columns(r: &Row) -> Result<PunchColumns, StorageError> {
     })
 }
 
-/// The columns [`punch_columns`] reads, over `punch p` joined to its review `r`.
-const PUNCH_SELECT: &str = "SELECT p.\"row\" AS \"row\", p.punch_id AS punch_id,
-        p.device_id AS device_id, p.employee_id AS employee_id, p.seq AS seq, p.kind AS kind,
-        p.status AS status, p.code AS code, p.server_verdict AS server_verdict,
-        p.policy_version AS policy_version, p.judged_ms AS judged_ms,
-        p.received_ms AS received_ms, r.outcome AS review, p.record AS record
-     FROM punch p
-     LEFT JOIN punch_review r ON r.org_id = p.org_id AND r.punch_id = p.punch_id";
+/// The columns [`punch_columns`] reads, over `punch p` joined to its review `r` (the record
+/// only where it is asked for: a page of the listing would otherwise carry every record).
+macro_rules! punch_select {
+    ($($record:literal)?) => {
+        concat!(
+            "SELECT p.\"row\" AS \"row\", p.punch_id AS punch_id,
+                p.device_id AS device_id, p.employee_id AS employee_id, p.seq AS seq,
+                p.kind AS kind, p.status AS status, p.code AS code,
+                p.server_verdict AS server_verdict, p.policy_version AS policy_version,
+                p.judged_ms AS judged_ms, p.received_ms AS received_ms, r.outcome AS review",
+            $($record,)?
+            " FROM punch p
+             LEFT JOIN punch_review r ON r.org_id = p.org_id AND r.punch_id = p.punch_id"
+        )
+    };
+}
+const PUNCH_SELECT: &str = punch_select!();
+const PUNCH_WITH_RECORD_SELECT: &str = punch_select!(", p.record AS record");
 
 pub(super) fn punches(
     c: &mut impl Run,
@@ -338,7 +348,7 @@ pub(super) fn punch_with_record(
 ) -> Result<Option<(StoredPunch, String)>, StorageError> {
     let rows = map_rows(
         c,
-        &format!("{PUNCH_SELECT} WHERE p.org_id = $1 AND p.punch_id = $2"),
+        &format!("{PUNCH_WITH_RECORD_SELECT} WHERE p.org_id = $1 AND p.punch_id = $2"),
         &[&org_id, &punch_id],
         |r| Ok((punch_columns(r)?.into_punch()?, get(r, "record")?)),
     )?;
