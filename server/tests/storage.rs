@@ -735,9 +735,7 @@ fn step_7_fills_in_the_punch_of_every_stored_field_punch_review() {
 #[test]
 fn two_storages_on_one_database_store_a_raced_item_once_and_never_skip_a_change() {
     use daka_core::protocol::ItemKind;
-    use daka_server::storage::{
-        Answer, EnrollOutcome, ItemDecision, ItemKey, NewDevice, NewPunch, NewToken, PunchStatus,
-    };
+    use daka_server::storage::{Answer, ItemDecision, ItemKey, NewPunch, PunchStatus};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -746,31 +744,7 @@ fn two_storages_on_one_database_store_a_raced_item_once_and_never_skip_a_change(
     seed::apply(first.as_ref(), &two_org_seed(), Utc::now()).unwrap();
     let second = open_storage(db.location());
     let now = Utc::now();
-    let devices: Vec<String> = (1..=4u8)
-        .map(|i| {
-            let outcome = first
-                .enroll(
-                    &daka_server::crypto::code_hash(&format!("A-E1001-000{i}")),
-                    &NewDevice {
-                        id: format!("dev-{i}"),
-                        public_key: [i; 32],
-                        name: "n".into(),
-                        platform: "p".into(),
-                        enrolled_at: now,
-                    },
-                    &NewToken {
-                        hash: format!("t{i}"),
-                        issued_at: now,
-                        expires_at: now + chrono::Duration::days(1),
-                    },
-                )
-                .unwrap();
-            match outcome {
-                EnrollOutcome::Enrolled { device } => device.id,
-                other => panic!("{other:?}"),
-            }
-        })
-        .collect();
+    let devices: Vec<String> = (1..=4u8).map(|i| enrol_device(first.as_ref(), i)).collect();
     // The judge of a punch: the next link of the chain it is shown, or the ledger's answer.
     let judge = move |state: &daka_server::storage::ItemState, id: &str| match &state.existing {
         Some(_) => ItemDecision::Answer(Answer {

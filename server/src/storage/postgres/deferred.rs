@@ -228,18 +228,8 @@ impl Deferred {
             return Err(punches::seq_taken(key, punch.seq));
         }
         // What the rows will hold, checked now: a value that cannot be stored fails this item.
-        storable(&[
-            &key.item_id,
-            &key.body_hash,
-            &punch.message,
-            &punch.hash,
-            &punch.employee_id,
-            &punch.kind,
-            &punch.record,
-            &punch.code,
-            &punch.server_verdict,
-            &punch.change,
-        ])?;
+        storable(&[&key.item_id, &key.body_hash, &punch.message])?;
+        punches::pending_storable(punch)?;
         let received_ms = ms(punch.received_at);
         self.items.push(ItemRow {
             org_id: key.org_id.to_owned(),

@@ -151,15 +151,7 @@ pub(super) fn apply_on(
     }
     // What the punch row and the change will hold, checked now: a value that cannot be
     // stored fails this item, not the push.
-    storable(&[
-        &punch.hash,
-        &punch.employee_id,
-        &punch.kind,
-        &punch.record,
-        &punch.code,
-        &punch.server_verdict,
-        &punch.change,
-    ])?;
+    pending_storable(punch)?;
     let pending = PendingPunch::new(key, punch);
     Ok(Some((decision, Some(pending))))
 }
@@ -179,6 +171,20 @@ impl PendingPunch {
     pub(super) fn is_at(&self, org_id: &str, device_id: &str, seq: u64) -> bool {
         self.org_id == org_id && self.device_id == device_id && self.punch.seq == seq
     }
+}
+
+/// Whether what a punch's row and change will hold can be stored: checked when the punch is
+/// stored, so that a value that cannot be fails its item, not the push at its end.
+pub(super) fn pending_storable(punch: &NewPunch) -> Result<(), StorageError> {
+    storable(&[
+        &punch.hash,
+        &punch.employee_id,
+        &punch.kind,
+        &punch.record,
+        &punch.code,
+        &punch.server_verdict,
+        &punch.change,
+    ])
 }
 
 /// The error of an item whose record's sequence number the device has a punch at already:
