@@ -852,6 +852,56 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
     assert_eq!(review_of(&body), Some(json!("approved")));
 }
 
+/// One push carrying punches and an approval item between them, as a phone's outbox sends
+/// them: the review of a field punch finds the punch stored earlier in the same push, the
+/// punch after it extends the chain, and an item sent twice in the push is a duplicate.
+#[tokio::test]
+async fn a_push_of_punches_and_a_review_of_one_of_them_applies_each_in_order() {
+    let server = TestServer::start().await;
+    let mut p = people(&server).await;
+    let spec = PunchSpec {
+        kind: daka_core::punch::PunchKind::Field,
+        fix: Some(daka_core::evidence::Fix {
+            lat: 22.3229,
+            lon: 114.2090,
+            accuracy_m: 10.0,
+            time: Utc::now(),
+            monotonic_ms: None,
+            mock: false,
+            provider: None,
+        }),
+        wifi: vec![],
+        ..p.applicant.good_spec()
+    };
+    let field = p.applicant.record(spec);
+    let after = p.applicant.good_record();
+    let form = json!({ "punch_id": field.body.id.to_string(), "note": "Stocktake at the client" });
+    let route = preview(&p.applicant, "field_punch_review", &form);
+    let review = Uuid::now_v7();
+    let items = vec![
+        p.applicant.item(&field),
+        submission_item(&p.applicant, review, 1, "field_punch_review", form, route),
+        p.applicant.item(&after),
+        p.applicant.item(&field),
+    ];
+    let results = server.push(&p.applicant, items).await;
+    assert_eq!(results[0].status, ItemStatus::Accepted, "{:?}", results[0]);
+    accepted(&results[1]);
+    accepted(&results[2]);
+    assert_eq!(results[3].status, ItemStatus::Duplicate, "{:?}", results[3]);
+    let view = view(&server, &p.applicant, &review.to_string()).await;
+    assert_eq!(view["status"], "pending", "{view}");
+    let (_, chains) = server.admin_get(ADMIN_A, "/admin/v1/chains/verify").await;
+    let mine = chains["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == p.applicant.device_id.as_str())
+        .unwrap_or_else(|| panic!("{chains}"));
+    assert_eq!(mine["records"], 2, "{mine}");
+    assert_eq!(mine["ok"], true, "{mine}");
+}
+
 /// Edits an item's body as JSON, as someone tampering with it in transit would.
 fn edit_body(item: &mut PushItem, edit: impl FnOnce(&mut Value)) {
     let mut body: Value = serde_json::from_str(item.body.get()).unwrap();

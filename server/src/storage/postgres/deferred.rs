@@ -376,6 +376,11 @@ impl Deferred {
                     "device {device_id:?} was locked but its head was not written"
                 )));
             }
+            // Its punches up to the head are about to be stored (`pending`, written below):
+            // a later record of the push at one of their numbers is checked against them.
+            let head_seq = signed(head.seq)?;
+            locked.stored_max_seq =
+                Some(locked.stored_max_seq.map_or(head_seq, |m| m.max(head_seq)));
             locked.moved = false;
         }
         punches::write_pending(c, pending)?;
