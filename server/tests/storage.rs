@@ -934,7 +934,7 @@ fn next_link(state: &daka_server::storage::ItemState) -> daka_server::storage::I
 }
 
 #[test]
-fn a_push_of_a_hundred_announced_punches_costs_a_dozen_statements_on_postgres() {
+fn a_hundred_punches_take_a_dozen_statements_to_push_and_a_dozen_to_settle_on_postgres() {
     use daka_core::protocol::ItemKind;
     use daka_server::storage::{ItemDecision, ItemKey};
     let dir = tempfile::tempdir().unwrap();
@@ -944,6 +944,8 @@ fn a_push_of_a_hundred_announced_punches_costs_a_dozen_statements_on_postgres() 
     };
     seed::apply(&storage, &two_org_seed(), Utc::now()).unwrap();
     let device = enrol_device(&storage, 1);
+    // The days the new policies marked, computed before the pushes.
+    daka_server::attendance::recompute::run(&storage, Utc::now()).unwrap();
     let ids: Vec<(String, String)> = (0..200)
         .map(|i| (format!("item-{i}"), format!("nonce-{i}")))
         .collect();
@@ -1005,17 +1007,35 @@ fn a_push_of_a_hundred_announced_punches_costs_a_dozen_statements_on_postgres() 
         storage.device(&device).unwrap().unwrap().head.unwrap().seq,
         200
     );
+    // The feed: the days computed before the pushes, then the punches' changes in order.
     let changes = storage.changes(ORG_A, &device, 0, 1000).unwrap();
-    assert_eq!(changes.len(), 200);
     assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert_eq!(changes[0].body, "{\"seq\":1}");
+    let punch_changes: Vec<&str> = changes
+        .iter()
+        .map(|c| c.body.as_str())
+        .skip_while(|b| !b.starts_with("{\"seq\":"))
+        .collect();
+    assert_eq!(punch_changes.len(), 200);
+    assert_eq!(
+        (punch_changes[0], punch_changes[199]),
+        ("{\"seq\":1}", "{\"seq\":200}")
+    );
     let marks = storage.attendance_marks(1000).unwrap();
     let punch_marks: Vec<&str> = marks
         .iter()
         .filter_map(|m| m.cause.strip_prefix("punch:"))
         .collect();
-    assert_eq!(punch_marks.len(), 200);
+    assert_eq!((marks.len(), punch_marks.len()), (200, 200));
     assert_eq!((punch_marks[0], punch_marks[199]), ("item-0", "item-199"));
+    // Their days recomputed (E1001's yesterday, today and tomorrow): every mark settled, all
+    // removed in one statement.
+    let before = storage.statements_run();
+    let report = daka_server::attendance::recompute::run(&storage, Utc::now()).unwrap();
+    assert_eq!(report.marks, 200);
+    assert!(storage.attendance_marks(1000).unwrap().is_empty());
+    let recompute = storage.statements_run() - before;
+    eprintln!("200 marks settled in {recompute} statements");
+    assert!(recompute < 40, "{recompute} statements to settle 200 marks");
     // A resend of the announced hundred: every one answered from the ledger.
     let (again, stored) = push(&keys[..100], true);
     assert_eq!(stored, 0);

@@ -225,8 +225,13 @@ pub(super) fn save(
             &[org, &d.employee_id, &d.change, &now],
         )?;
     }
-    for seq in &write.settled {
-        exec(c, "DELETE FROM attendance_dirty WHERE seq = $1", &[seq])?;
+    // One statement for every settled mark (a push's hundred punches leave a hundred).
+    if !write.settled.is_empty() {
+        exec(
+            c,
+            "DELETE FROM attendance_dirty WHERE seq = ANY($1)",
+            &[&write.settled],
+        )?;
     }
     Ok(outcome)
 }
