@@ -805,20 +805,7 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
 
     // A field punch (外勤) at a client's office in Kowloon Bay, reviewed and approved: the
     // server's punch list shows it counted.
-    let spec = PunchSpec {
-        kind: daka_core::punch::PunchKind::Field,
-        fix: Some(daka_core::evidence::Fix {
-            lat: 22.3229,
-            lon: 114.2090,
-            accuracy_m: 10.0,
-            time: Utc::now(),
-            monotonic_ms: None,
-            mock: false,
-            provider: None,
-        }),
-        wifi: vec![],
-        ..p.applicant.good_spec()
-    };
+    let spec = p.applicant.field_spec();
     let field = p.applicant.record(spec);
     accepted(
         &server
@@ -859,20 +846,7 @@ async fn a_field_punch_review_must_name_one_of_the_applicants_field_punches() {
 async fn a_push_of_punches_and_a_review_of_one_of_them_applies_each_in_order() {
     let server = TestServer::start().await;
     let mut p = people(&server).await;
-    let spec = PunchSpec {
-        kind: daka_core::punch::PunchKind::Field,
-        fix: Some(daka_core::evidence::Fix {
-            lat: 22.3229,
-            lon: 114.2090,
-            accuracy_m: 10.0,
-            time: Utc::now(),
-            monotonic_ms: None,
-            mock: false,
-            provider: None,
-        }),
-        wifi: vec![],
-        ..p.applicant.good_spec()
-    };
+    let spec = p.applicant.field_spec();
     let field = p.applicant.record(spec);
     let after = p.applicant.good_record();
     let form = json!({ "punch_id": field.body.id.to_string(), "note": "Stocktake at the client" });

@@ -355,20 +355,7 @@ async fn an_approved_field_punch_review_counts_the_pending_punch() {
     let mut applicant = server.enroll("A-E1001-0001").await;
     let manager = server.enroll("A-E0101-0001").await;
     // A field punch (外勤) at a client's office in Kowloon Bay, delivered the next day.
-    let spec = PunchSpec {
-        kind: PunchKind::Field,
-        fix: Some(daka_core::evidence::Fix {
-            lat: 22.3229,
-            lon: 114.2090,
-            accuracy_m: 10.0,
-            time: Utc::now(),
-            monotonic_ms: None,
-            mock: false,
-            provider: None,
-        }),
-        wifi: vec![],
-        ..applicant.good_spec()
-    };
+    let spec = applicant.field_spec();
     let field = applicant.record(spec);
     clock.advance(Duration::days(1));
     let r = server.push(&applicant, vec![applicant.item(&field)]).await;

@@ -725,6 +725,25 @@ impl TestDevice {
         }
     }
 
+    /// A field punch (外勤) at a client's office in Kowloon Bay, away from every site, with a
+    /// fresh, valid face token.
+    pub(crate) fn field_spec(&self) -> PunchSpec {
+        PunchSpec {
+            kind: PunchKind::Field,
+            fix: Some(Fix {
+                lat: 22.3229,
+                lon: 114.2090,
+                accuracy_m: 10.0,
+                time: Utc::now(),
+                monotonic_ms: None,
+                mock: false,
+                provider: None,
+            }),
+            wifi: vec![],
+            ..self.good_spec()
+        }
+    }
+
     /// Signs and chains a record for `spec`, with the verdict the device's engine gives it.
     pub(crate) fn record(&mut self, spec: PunchSpec) -> PunchRecord {
         self.record_with_more(spec, Vec::new())
