@@ -111,7 +111,7 @@ impl Deferred {
         devices.sort_unstable();
         devices.dedup();
         for (device_id, org_id) in devices {
-            self.lock(c, org_id, device_id)?;
+            self.lock(c, &scoped(org_id, device_id))?;
         }
         // By organisation; a value PostgreSQL text cannot hold is left to be read on its own
         // (nothing stored equals it).
@@ -155,21 +155,14 @@ impl Deferred {
         Ok(())
     }
 
-    /// Locks a device and reads its chain head, unless this push has already.
-    fn lock(
-        &mut self,
-        c: &mut impl Run,
-        org_id: &str,
-        device_id: &str,
-    ) -> Result<&mut Locked, StorageError> {
-        let key = scoped(org_id, device_id);
-        if !self.devices.contains_key(&key) {
-            let locked = read_locked(c, org_id, device_id)?;
-            self.devices.insert(key.clone(), locked);
+    /// Locks a device (`(org_id, device_id)`) and reads its chain head, unless this push has
+    /// already.
+    fn lock(&mut self, c: &mut impl Run, device: &Scoped) -> Result<(), StorageError> {
+        if !self.devices.contains_key(device) {
+            let locked = read_locked(c, &device.0, &device.1)?;
+            self.devices.insert(device.clone(), locked);
         }
-        self.devices
-            .get_mut(&key)
-            .ok_or_else(|| StorageError::Corrupt(format!("device {device_id:?} not locked")))
+        Ok(())
     }
 
     /// Forgets what is known of an item id: an approval item was applied under it, and a
@@ -187,7 +180,8 @@ impl Deferred {
         pending: &mut Vec<PendingPunch>,
         judge: &mut dyn FnMut(&ItemState) -> ItemDecision,
     ) -> Result<ItemDecision, StorageError> {
-        self.lock(c, key.org_id, key.device_id)?;
+        let device = scoped(key.org_id, key.device_id);
+        self.lock(c, &device)?;
         let item = scoped(key.org_id, key.item_id);
         let existing = match self.ledger.get(&item) {
             Some(entry) => entry.clone(),
@@ -208,7 +202,9 @@ impl Deferred {
                 }
             },
         };
-        let locked = self.lock(c, key.org_id, key.device_id)?;
+        let locked = self.devices.get_mut(&device).ok_or_else(|| {
+            StorageError::Corrupt(format!("device {:?} not locked", key.device_id))
+        })?;
         locked.state.existing = existing;
         locked.state.nonce_used = nonce_used;
         let decision = judge(&locked.state);
@@ -273,7 +269,6 @@ impl Deferred {
                 message: punch.message.clone(),
             }),
         );
-        let locked = self.lock(c, key.org_id, key.device_id)?;
         locked.state.head = Some(ChainHead {
             seq: punch.seq,
             hash: punch.hash.clone(),
