@@ -17,6 +17,7 @@
 #   scripts/loadtest.sh a          # only the SQLite run (also: b, c, or "b c")
 #   LOADTEST_DAKA=/tmp/daka-old scripts/loadtest.sh b   # that build of daka, not this tree's
 #   LOADTEST_SERVE_ARGS="--max-push-wait-ms 200" scripts/loadtest.sh a   # more options for `daka serve`
+#   LOADTEST_LOADGEN_ARGS="--concurrency 1" scripts/loadtest.sh b          # more for `daka loadgen`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -102,8 +103,9 @@ run() {
   local status=0
   local load_before
   load_before="$(cut -d' ' -f1 /proc/loadavg)"
+  # shellcheck disable=SC2086 # LOADTEST_LOADGEN_ARGS is a list of words
   "$daka" loadgen --devices "$devices" --punches "$punches" "${urls[@]}" --admin-token "$token" \
-    --duration-limit "$limit" >"$out/$name.txt" || status=$?
+    --duration-limit "$limit" ${LOADTEST_LOADGEN_ARGS:-} >"$out/$name.txt" || status=$?
   local server_ticks=0
   for i in "${!servers[@]}"; do
     server_ticks=$((server_ticks + $(ticks "${servers[$i]}") - before[i]))

@@ -71,7 +71,55 @@ pub struct ServeArgs {
     /// SDK honours (default 5000).
     #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     max_push_wait_ms: u64,
+    /// The scheduling priority (nice, 0 to 19) of the threads that check the pushes'
+    /// signatures, which do most of a busy server's work: at a lower priority than the rest,
+    /// the answers that take little work (a push refused while the server is busy, a token
+    /// looked up, a health check, the console) are not kept waiting behind them when the
+    /// processor is short, and they still get all of it when it is not. 0 for the same
+    /// priority as the rest. Linux only; ignored elsewhere.
+    #[arg(long, value_name = "NICE", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=19))]
+    check_nice: u8,
 }
+
+/// Starts the process's rayon pool, where the server checks the pushes' signatures ahead of
+/// their transactions, as threads named `daka-check-N` at `nice` (see `--check-nice`). A
+/// thread whose priority cannot be lowered (a sandbox that forbids it) runs at the usual one,
+/// with a warning.
+fn start_check_threads(nice: u8) -> Result<(), rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|n| format!("daka-check-{n}"))
+        .start_handler(move |_| lower_this_thread(nice))
+        .build_global()
+}
+
+/// Lowers the calling thread's scheduling priority to `nice` (on Linux a priority is a
+/// thread's own, not the process's).
+#[cfg(target_os = "linux")]
+fn lower_this_thread(nice: u8) {
+    if nice == 0 {
+        return;
+    }
+    // SAFETY: gettid has no preconditions; setpriority on the calling thread's own id only
+    // changes that thread's nice value.
+    let lowered = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            tid as libc::id_t,
+            libc::c_int::from(nice),
+        )
+    };
+    if lowered != 0 {
+        tracing::warn!(
+            nice,
+            error = %std::io::Error::last_os_error(),
+            "cannot lower a signature-check thread's priority; it runs at the usual one"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread(_nice: u8) {}
 
 /// An address (`10.1.2.3`, taken as a /32 or /128) or a network (`10.0.0.0/8`).
 fn proxy_network(text: &str) -> Result<ipnet::IpNet, String> {
@@ -171,6 +219,9 @@ pub fn run(args: ServeArgs) -> u8 {
         Ok(seed) => seed,
         Err(e) => return malformed(e),
     };
+    if let Err(e) = start_check_threads(args.check_nice) {
+        return malformed(format!("cannot start the signature-check threads: {e}"));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -109,6 +109,61 @@ fn serve_seeds_listens_logs_and_stops_on_sigint() {
     assert!(db.exists());
 }
 
+/// The threads of process `pid` named `prefix…`, each with its nice value, from /proc.
+#[cfg(target_os = "linux")]
+fn threads_named(pid: u32, prefix: &str) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let name = name.trim_end().to_string();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        // The fields after the command's closing parenthesis: state is field 3, nice 19.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice = after.split(' ').nth(16).unwrap().parse::<i64>().unwrap();
+        threads.push((name, nice));
+    }
+    threads.sort();
+    threads
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_checks_signatures_on_threads_of_the_priority_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, nice) in [
+        (&["--check-nice", "7"][..], 7),
+        (&[][..], 10),
+        (&["--check-nice", "0"][..], 0),
+    ] {
+        let db = dir.path().join(format!("server-{nice}.db"));
+        let (mut child, addr, lines, _stderr) = spawn_serve(&db, args);
+        assert!(get(&addr, "/health").contains(" 200 "), "{lines:?}");
+        let checks = threads_named(child.id(), "daka-check-");
+        assert!(!checks.is_empty(), "no signature-check threads");
+        assert!(
+            checks.iter().all(|(_, n)| *n == nice),
+            "{checks:?}, wanted {nice}"
+        );
+        // The rest of the server keeps the usual priority: the tokio workers answer at it.
+        let workers = threads_named(child.id(), "tokio-rt-worker");
+        assert!(!workers.is_empty());
+        assert!(workers.iter().all(|(_, n)| *n == 0), "{workers:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // Out of range: refused by the argument parser, naming the option.
+    let out = daka()
+        .args(["serve", "--check-nice", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--check-nice"));
+}
+
 #[test]
 fn serve_refuses_a_bad_seed_with_status_2() {
     let dir = tempfile::tempdir().unwrap();
