@@ -24,6 +24,15 @@
 //! come in a burst, which says too little, and a wrong early cost would otherwise admit every
 //! waiting push at once or leave the server idle).
 //!
+//! The cost measures the pace at which the server answers, which is what the returns of
+//! refused pushes are timed at; but the pushes admitted side by side can slow each other more
+//! than it says (on PostgreSQL a window is costed as if the pool's connections could all work
+//! at once, while on a small server they share its cores with the database). So each push
+//! admitted behind others is also checked against the wait it was estimated at when admitted,
+//! and when the admitted pushes of the costed windows were answered later than estimated, the
+//! wait behind the admitted pushes is estimated at the cost times that overrun (at most 8×,
+//! never less than 1×): fewer are admitted at once, and the returns keep their pace.
+//!
 //! A refused push is given a place in line, kept for its caller (the hash of its device's
 //! bearer token, so a device that comes back is known before its token is looked up in the
 //! database): the refused pushes are lined up one after another in items, and a push is
@@ -77,6 +86,10 @@ pub(crate) const ASSUMED_NANOS_PER_ITEM: u64 = 1_000_000;
 /// would send it away for seconds while the server idles).
 const SETTLED_BUSY_NS: u64 = 1_000_000_000;
 
+/// The most the admitted pushes' overrun on their estimated waits multiplies the cost by, in
+/// thousandths (8×).
+const MAX_OVERRUN_PERMILLE: u64 = 8_000;
+
 /// Longest wait a refused push is given before it sends again.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
@@ -102,6 +115,10 @@ pub(crate) struct PushAdmission {
     nanos_per_item: AtomicU64,
     /// The cost is measured over at least [`SETTLED_BUSY_NS`] of busy time.
     settled: AtomicBool,
+    /// How much longer the admitted pushes of the costed windows took to be answered than
+    /// their estimated wait at the measured cost, in thousandths, at least 1,000: admission
+    /// estimates the wait at the measured cost times this ([`Costs::admit`]).
+    overrun_permille: AtomicU64,
     /// The mean size of an item in the pushes parsed, in body bytes; 0 until one is.
     bytes_per_item: AtomicU64,
     /// When the admission started; the times below count from it.
@@ -148,6 +165,11 @@ struct Window {
     busy: u64,
     items: u64,
     took: u64,
+    /// The pushes' waits from admission to answer, summed.
+    waited: u64,
+    /// Their estimated waits at admission (the items pending then, their own included, at
+    /// the measured cost), summed.
+    estimated: u64,
 }
 
 /// The costs of an item admission works with at one moment, in nanoseconds.
@@ -158,7 +180,8 @@ struct Costs {
     /// The measured cost covers at least [`SETTLED_BUSY_NS`] of busy time.
     settled: bool,
     /// What the wait behind the admitted pushes is estimated at: the measured cost, or
-    /// [`ASSUMED_NANOS_PER_ITEM`] before it is known, and no less until it is settled.
+    /// [`ASSUMED_NANOS_PER_ITEM`] before it is known, and no less until it is settled; once
+    /// settled, times the overrun of the admitted pushes' answers on their estimates.
     admit: u64,
     /// What the returns of refused pushes are timed at: the measured cost once settled;
     /// before that, the measured cost kept within a quarter of [`ASSUMED_NANOS_PER_ITEM`]
@@ -172,6 +195,12 @@ struct Costs {
 pub(crate) struct Admitted<'a> {
     admission: &'a PushAdmission,
     items: u64,
+    /// When it was admitted (nanoseconds from the admission's start).
+    at: u64,
+    /// Its estimated wait then: the items pending, its own included, at the measured cost;
+    /// 0 when nothing else was pending (a push alone waits for nothing but itself, which the
+    /// cost covers).
+    estimate: u64,
 }
 
 /// A push refused: the estimated wait, and how long to wait before sending it again.
@@ -184,6 +213,18 @@ pub(crate) struct Refused {
     pub retry_after: Duration,
 }
 
+impl Costs {
+    /// The cost an admitted push's wait is estimated at, to measure the overrun against:
+    /// the measured cost, or the assumed one before any is measured.
+    fn estimate(&self) -> u64 {
+        if self.measured == 0 {
+            ASSUMED_NANOS_PER_ITEM
+        } else {
+            self.measured
+        }
+    }
+}
+
 impl PushAdmission {
     /// Admission with this longest estimated wait.
     pub(crate) fn new(max_wait: Duration) -> PushAdmission {
@@ -193,6 +234,7 @@ impl PushAdmission {
             pending_items: AtomicU64::new(0),
             nanos_per_item: AtomicU64::new(0),
             settled: AtomicBool::new(false),
+            overrun_permille: AtomicU64::new(1_000),
             bytes_per_item: AtomicU64::new(0),
             epoch: Instant::now(),
             line: Mutex::new(Line::default()),
@@ -237,9 +279,16 @@ impl PushAdmission {
                 // Idle: whoever's place has passed did not come back for it.
                 line.forget_passed();
             }
+            let ahead = pending.saturating_add(items);
             return Ok(Admitted {
                 admission: self,
                 items,
+                at: u64::try_from(now.as_nanos()).unwrap_or(u64::MAX),
+                estimate: if pending == 0 {
+                    0
+                } else {
+                    ahead.saturating_mul(costs.estimate())
+                },
             });
         }
         self.pending_items.fetch_sub(items, Ordering::AcqRel);
@@ -312,7 +361,10 @@ impl PushAdmission {
         let admit = match measured {
             0 => ASSUMED_NANOS_PER_ITEM,
             measured if !settled => measured.max(ASSUMED_NANOS_PER_ITEM),
-            measured => measured,
+            measured => {
+                let overrun = self.overrun_permille.load(Ordering::Acquire).max(1_000);
+                measured.saturating_mul(overrun) / 1_000
+            }
         };
         let timing = match measured {
             0 => 0,
@@ -472,6 +524,10 @@ impl Admitted<'_> {
         open.busy = open.busy.saturating_add(busy);
         open.items += self.items;
         open.took = open.took.saturating_add(took);
+        if self.estimate > 0 {
+            open.waited = open.waited.saturating_add(now.saturating_sub(self.at));
+            open.estimated = open.estimated.saturating_add(self.estimate);
+        }
         // Before the first cost, a push answered with none other pending is costed at once,
         // to replace the assumed cost.
         let at_once = unmeasured && !others_pending;
@@ -499,6 +555,16 @@ impl Admitted<'_> {
             .iter()
             .fold(0u64, |busy, w| busy.saturating_add(w.busy));
         admission.nanos_per_item.store(cost, Ordering::Release);
+        let (waited, estimated) = costing.closed.iter().fold((0u64, 0u64), |(w, e), window| {
+            (
+                w.saturating_add(window.waited),
+                e.saturating_add(window.estimated),
+            )
+        });
+        let overrun = u64::try_from(u128::from(waited) * 1_000 / u128::from(estimated.max(1)))
+            .unwrap_or(u64::MAX)
+            .clamp(1_000, MAX_OVERRUN_PERMILLE);
+        admission.overrun_permille.store(overrun, Ordering::Release);
         admission
             .settled
             .store(busy >= SETTLED_BUSY_NS, Ordering::Release);
@@ -897,6 +963,44 @@ mod tests {
             .unwrap()
             .ran_at(Duration::from_millis(300), Duration::from_millis(30_300));
         assert_eq!(cost(), 4_302_000_000 / 900);
+    }
+
+    #[test]
+    fn admitted_pushes_answered_later_than_estimated_make_admission_stricter_not_the_returns_later()
+    {
+        let admission = PushAdmission::new(Duration::from_secs(1));
+        admission
+            .admit_at(100, "warm-up", Duration::ZERO)
+            .unwrap()
+            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+        let t0 = AN_HOUR_IN + Duration::from_secs(1);
+        // a is admitted alone; b behind it, estimated to be answered in 900 ms.
+        let a = admission.admit_at(500, "a", t0).unwrap();
+        let b = admission.admit_at(400, "b", t0).unwrap();
+        a.ran_at(Duration::from_millis(500), t0 + Duration::from_secs(1));
+        drop(a);
+        // b is answered after 1.8 s, twice its estimate (pushes side by side slowing each
+        // other, as on a database sharing the server's cores); the cost per item stays 1 ms.
+        b.ran_at(
+            Duration::from_millis(400),
+            t0 + Duration::from_millis(1_800),
+        );
+        drop(b);
+        assert_eq!(admission.nanos_per_item.load(Ordering::Acquire), 1_000_000);
+        assert_eq!(admission.overrun_permille.load(Ordering::Acquire), 2_000);
+        // The wait behind the admitted pushes is now estimated at 2 ms an item: a second's
+        // worth is 500 items pending, not 1,000.
+        let at = t0 + Duration::from_secs(2);
+        let admitted: Vec<_> = [("c", 300), ("d", 100), ("e", 100), ("f", 100)]
+            .into_iter()
+            .map(|(caller, items)| admission.admit_at(items, caller, at).unwrap())
+            .collect();
+        let refused = admission.admit_at(100, "g", at).unwrap_err();
+        assert_eq!(refused.wait, Duration::from_millis(1_200));
+        // Its return is still timed at the measured cost, 1 ms an item (600 ms of work ahead,
+        // due when 500 ms are left): the returns keep the pace the server answers at.
+        assert_eq!(refused.retry_after, Duration::from_millis(100));
+        drop(admitted);
     }
 
     #[test]
