@@ -124,6 +124,12 @@ async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
         s0.get("daka_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
         1.0
     );
+    // Push admission before any push: nothing admitted or in line, no cost measured yet, no
+    // overrun.
+    assert_eq!(s0.get("daka_push_admitted_items", &[]), 0.0);
+    assert_eq!(s0.get("daka_push_line_places", &[]), 0.0);
+    assert_eq!(s0.get("daka_push_item_cost_seconds", &[]), 0.0);
+    assert_eq!(s0.get("daka_push_wait_overrun_ratio", &[]), 1.0);
     let started = s0.get("daka_process_start_time_seconds", &[]);
     let now = chrono::Utc::now().timestamp() as f64;
     assert!(started > now - 600.0 && started <= now + 1.0, "{started}");
@@ -243,6 +249,14 @@ async fn metrics_count_requests_pushes_enrolments_and_storage_calls_exactly() {
         ran
     );
     assert_eq!(s2.get("daka_storage_calls_in_flight", &[]), 0.0);
+    // The pushes answered: none left admitted or in line, and an item's cost measured from
+    // them (under a second on any machine; the overrun at least 1).
+    assert_eq!(s2.get("daka_push_admitted_items", &[]), 0.0);
+    assert_eq!(s2.get("daka_push_line_places", &[]), 0.0);
+    let cost = s2.get("daka_push_item_cost_seconds", &[]);
+    assert!(cost > 0.0 && cost < 1.0, "{cost}");
+    let overrun = s2.get("daka_push_wait_overrun_ratio", &[]);
+    assert!((1.0..=8.0).contains(&overrun), "{overrun}");
     assert_eq!(
         s2.get("daka_storage_call_duration_seconds_count", &[]),
         s2.get("daka_storage_queue_wait_seconds_count", &[])

@@ -203,6 +203,19 @@ pub(crate) struct Admitted<'a> {
     estimate: u64,
 }
 
+/// What admission holds at one moment, for `GET /metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct AdmissionState {
+    /// Items of the pushes admitted and not yet answered.
+    pub pending_items: u64,
+    /// Refused pushes holding a place in line.
+    pub places: usize,
+    /// The measured cost of an item, in seconds; 0 until one is measured.
+    pub item_cost_seconds: f64,
+    /// The admitted pushes' overrun on their estimated waits (1 to 8).
+    pub overrun: f64,
+}
+
 /// A push refused: the estimated wait, and how long to wait before sending it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Refused {
@@ -433,6 +446,23 @@ impl PushAdmission {
             wait,
             retry_after: Duration::from_millis(back.div_ceil(1_000_000))
                 .clamp(Duration::from_millis(1), longest),
+        }
+    }
+
+    /// What admission holds now: the items admitted, the places in line, the cost and the
+    /// overrun.
+    pub(crate) fn state(&self) -> AdmissionState {
+        let places = self
+            .line
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .places
+            .len();
+        AdmissionState {
+            pending_items: self.pending_items.load(Ordering::Acquire),
+            places,
+            item_cost_seconds: self.nanos_per_item.load(Ordering::Acquire) as f64 / 1e9,
+            overrun: self.overrun_permille.load(Ordering::Acquire).max(1_000) as f64 / 1e3,
         }
     }
 

@@ -92,6 +92,10 @@ pub(crate) struct Metrics {
     storage_wait: Histogram,
     storage_duration: Histogram,
     storage_in_flight: Gauge,
+    push_admitted_items: Gauge,
+    push_line_places: Gauge,
+    push_item_cost: Gauge<f64, AtomicU64>,
+    push_wait_overrun: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -156,6 +160,31 @@ impl Metrics {
             "Storage calls queued or running now",
             storage_in_flight.clone(),
         );
+        let push_admitted_items = Gauge::default();
+        registry.register(
+            "push_admitted_items",
+            "Items of the pushes admitted and not yet answered",
+            push_admitted_items.clone(),
+        );
+        let push_line_places = Gauge::default();
+        registry.register(
+            "push_line_places",
+            "Refused pushes holding a place in line (answered 503 busy, to come back at their turn)",
+            push_line_places.clone(),
+        );
+        let push_item_cost: Gauge<f64, AtomicU64> = Gauge::default();
+        registry.register_with_unit(
+            "push_item_cost",
+            "The measured cost of a push item that admission estimates waits with (0 until measured)",
+            Unit::Seconds,
+            push_item_cost.clone(),
+        );
+        let push_wait_overrun: Gauge<f64, AtomicU64> = Gauge::default();
+        registry.register(
+            "push_wait_overrun_ratio",
+            "How much longer the admitted pushes were answered than their estimated waits (1 to 8); the cost is multiplied by it to admit",
+            push_wait_overrun.clone(),
+        );
         registry.register(
             "build",
             "The server's version",
@@ -185,7 +214,21 @@ impl Metrics {
             storage_wait,
             storage_duration,
             storage_in_flight,
+            push_admitted_items,
+            push_line_places,
+            push_item_cost,
+            push_wait_overrun,
         }
+    }
+
+    /// Sets the push admission's gauges from what it holds now.
+    pub(crate) fn set_admission(&self, state: &super::admission::AdmissionState) {
+        self.push_admitted_items
+            .set(i64::try_from(state.pending_items).unwrap_or(i64::MAX));
+        self.push_line_places
+            .set(i64::try_from(state.places).unwrap_or(i64::MAX));
+        self.push_item_cost.set(state.item_cost_seconds);
+        self.push_wait_overrun.set(state.overrun);
     }
 
     /// A request began: the in-flight gauge goes up until [`Metrics::record_request`].
@@ -274,7 +317,7 @@ impl Metrics {
 /// `GET /metrics`: every series, for Prometheus.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "The server's metrics in the OpenMetrics text format (`application/openmetrics-text; version=1.0.0`): requests by route and status, latency histograms, push items by status, enrolments, storage calls, build info. See docs/server.md, Operations.", content_type = "application/openmetrics-text", body = String),
+        (status = 200, description = "The server's metrics in the OpenMetrics text format (`application/openmetrics-text; version=1.0.0`): requests by route and status, latency histograms, push items by status, enrolments, storage calls, push admission (items admitted, places in line, the cost of an item and its overrun), build info. See docs/server.md, Operations.", content_type = "application/openmetrics-text", body = String),
         (status = 401, description = "`unauthorized`: the server has a metrics token (`ServerOptions::metrics_token`, `daka serve --metrics-token`) and the request did not carry it as `Authorization: Bearer`", body = daka_core::protocol::ApiError),
     ),
     security((), ("metrics_token" = [])))]
@@ -292,6 +335,10 @@ pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
                 .into_response();
         }
     }
+    state
+        .inner
+        .metrics
+        .set_admission(&state.inner.push_admission.state());
     match state.inner.metrics.render() {
         Ok(text) => ([(CONTENT_TYPE, CONTENT_TYPE_OPENMETRICS)], text).into_response(),
         Err(e) => Failure::internal(format!("cannot write the metrics: {e}")).into_response(),
