@@ -375,7 +375,7 @@ impl PushAdmission {
             0 => ASSUMED_NANOS_PER_ITEM,
             measured if !settled => measured.max(ASSUMED_NANOS_PER_ITEM),
             measured => {
-                let overrun = self.overrun_permille.load(Ordering::Acquire).max(1_000);
+                let overrun = self.overrun_permille.load(Ordering::Acquire);
                 measured.saturating_mul(overrun) / 1_000
             }
         };
@@ -462,7 +462,7 @@ impl PushAdmission {
             pending_items: self.pending_items.load(Ordering::Acquire),
             places,
             item_cost_seconds: self.nanos_per_item.load(Ordering::Acquire) as f64 / 1e9,
-            overrun: self.overrun_permille.load(Ordering::Acquire).max(1_000) as f64 / 1e3,
+            overrun: self.overrun_permille.load(Ordering::Acquire) as f64 / 1e3,
         }
     }
 
@@ -570,27 +570,19 @@ impl Admitted<'_> {
         }
         costing.closed.push_back(closed);
         let parallel = admission.parallel_writes;
-        let (spent, items) = costing
-            .closed
-            .iter()
-            .fold((0u64, 0u64), |(spent, items), w| {
-                (
-                    spent.saturating_add(w.busy.min(w.took / parallel)),
-                    items.saturating_add(w.items),
-                )
-            });
+        // Over the latest windows: the time their items cost, the items, the busy time, and
+        // the admitted pushes' waits against their estimates.
+        let (mut spent, mut items, mut busy, mut waited, mut estimated) =
+            (0u64, 0u64, 0u64, 0u64, 0u64);
+        for w in &costing.closed {
+            spent = spent.saturating_add(w.busy.min(w.took / parallel));
+            items = items.saturating_add(w.items);
+            busy = busy.saturating_add(w.busy);
+            waited = waited.saturating_add(w.waited);
+            estimated = estimated.saturating_add(w.estimated);
+        }
         let cost = (spent / items.max(1)).max(1);
-        let busy = costing
-            .closed
-            .iter()
-            .fold(0u64, |busy, w| busy.saturating_add(w.busy));
         admission.nanos_per_item.store(cost, Ordering::Release);
-        let (waited, estimated) = costing.closed.iter().fold((0u64, 0u64), |(w, e), window| {
-            (
-                w.saturating_add(window.waited),
-                e.saturating_add(window.estimated),
-            )
-        });
         let overrun = u64::try_from(u128::from(waited) * 1_000 / u128::from(estimated.max(1)))
             .unwrap_or(u64::MAX)
             .clamp(1_000, MAX_OVERRUN_PERMILLE);
