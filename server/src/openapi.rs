@@ -131,6 +131,7 @@ impl Modify for Scopes {
         device::token,
         device::policy,
         device::push,
+        device::push_turn,
         device::changes,
         requests::mine,
         requests::request,

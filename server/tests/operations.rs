@@ -832,3 +832,285 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     let parsed: Value = parsed.json().await.unwrap();
     assert_eq!(parsed["code"], "invalid_request", "{parsed}");
 }
+
+/// `POST /v1/push/turn` with `body` as the phone with `token`: (status, JSON or null).
+async fn ask_turn(ts: &TestServer, token: &str, body: &str) -> (u16, Value) {
+    let r = ts
+        .http
+        .post(ts.url("/v1/push/turn"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A phone refused `busy` asks `POST /v1/push/turn` before it sends its push again: 204 when
+/// the push would be admitted, and the turn is held for it; 503 `busy` with the wait and a
+/// place in line kept when not. Nothing is stored by asking. Bad questions are refused,
+/// naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_phone_in_line_asks_for_its_turn_without_sending_its_push() {
+    let ts = TestServer::start_with(ServerOptions {
+        max_push_wait: Duration::ZERO,
+        busy_timeout: Duration::from_secs(20),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut first = ts.enroll("A-E1001-0001").await;
+    let mut second = ts.enroll("A-E1002-0001").await;
+    let revoked = ts.enroll("A-E1002-0002").await;
+
+    // Idle: its turn at once, as the SDK's client reads it, held for its push (the items
+    // count as admitted) and with nothing stored.
+    assert_eq!(
+        ask_turn(&ts, &second.token, r#"{"items":100}"#).await,
+        (204, Value::Null)
+    );
+    ts.client().push_turn(&second.token, 500).await.unwrap();
+    assert_eq!(
+        scrape(&ts).await.get("daka_push_admitted_items", &[]),
+        500.0
+    );
+    assert_eq!(ts.punches(ADMIN_A).await.len(), 0);
+    // Questions that are not a number of items from 1 to 500, each named.
+    for (body, code, names) in [
+        (r#"{"items":0}"#, "invalid_request", "items: 0"),
+        (r#"{"items":501}"#, "too_many_items", "items: 501"),
+        (r#"{"items":-1}"#, "invalid_request", "items"),
+        (r#"{"items":4294967296}"#, "invalid_request", "items"),
+        (r#"{"items":"100"}"#, "invalid_request", "items"),
+        (r#"{"items":1.5}"#, "invalid_request", "items"),
+        (r#"{}"#, "invalid_request", "items"),
+        (r#"{"items":1,"body":"x"}"#, "invalid_request", "body"),
+        (r#"[]"#, "invalid_request", ""),
+        ("items=1", "invalid_request", ""),
+        ("", "invalid_request", ""),
+    ] {
+        let (status, error) = ask_turn(&ts, &second.token, body).await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(error["code"], code, "{body}: {error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(names),
+            "{body}: {error}"
+        );
+    }
+    assert_eq!(
+        ask_turn(&ts, "not-a-token-of-this-server", r#"{"items":1}"#)
+            .await
+            .0,
+        401
+    );
+    let revoke = ts
+        .http
+        .post(ts.url(&format!("/admin/v1/devices/{}/revoke", revoked.device_id)))
+        .bearer_auth(ADMIN_A)
+        .json(&serde_json::json!({ "reason": "lost phone" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 200);
+    let (status, error) = ask_turn(&ts, &revoked.token, r#"{"items":1}"#).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("device_revoked"))
+    );
+
+    // Its push comes and takes the turn held for it (the server now knows what an item
+    // costs). Then busy: a push that waits for the database, held by another process.
+    let record = second.good_record();
+    let taken = ts.push(&second, vec![second.item(&record)]).await;
+    assert_result(&taken[0], ItemStatus::Accepted, None);
+    assert_eq!(scrape(&ts).await.get("daka_push_admitted_items", &[]), 0.0);
+    let lock = ts.hold_write_lock();
+    let record = first.good_record();
+    let waiting = {
+        let client = ts.client();
+        let token = first.token.clone();
+        let request = PushRequest {
+            items: vec![first.item(&record)],
+        };
+        tokio::spawn(async move { client.push(&token, &request).await })
+    };
+    for _ in 0..500 {
+        if scrape(&ts).await.get("daka_push_admitted_items", &[]) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(scrape(&ts).await.get("daka_push_admitted_items", &[]), 1.0);
+
+    // Not its turn: told the wait, placed in line, and nothing admitted for it.
+    let (status, error) = ask_turn(&ts, &second.token, r#"{"items":1}"#).await;
+    assert_eq!(status, 503, "{error}");
+    assert_eq!(error["code"], "busy", "{error}");
+    let wait = error["retry_after_ms"].as_u64().expect("retry_after_ms");
+    assert!((1..=30_000).contains(&wait), "{error}");
+    let s = scrape(&ts).await;
+    assert_eq!(s.get("daka_push_line_places", &[]), 1.0);
+    assert_eq!(s.get("daka_push_admitted_items", &[]), 1.0);
+    // Asking again keeps the one place; with a place not near, the question is answered
+    // before it is read, as a push sent again early is.
+    match ts.client().push_turn(&second.token, 1).await {
+        Err(SyncError::Busy {
+            status: 503,
+            retry_after_ms: Some(ms),
+        }) => assert!((1..=30_000).contains(&ms), "{ms}"),
+        other => panic!("expected 503 busy with a wait, got {other:?}"),
+    }
+    let (status, _) = ask_turn(&ts, &second.token, "not json").await;
+    assert_eq!(status, 503);
+    assert_eq!(scrape(&ts).await.get("daka_push_line_places", &[]), 1.0);
+
+    // The database is free again: the waiting push is answered, and the phone in line is
+    // told its turn has come; its push is then admitted and stored once.
+    lock.release();
+    let answer = waiting.await.unwrap().unwrap();
+    assert_result(&answer.results[0], ItemStatus::Accepted, None);
+    assert_eq!(
+        ask_turn(&ts, &second.token, r#"{"items":1}"#).await,
+        (204, Value::Null)
+    );
+    let record = second.good_record();
+    let pushed = ts.push(&second, vec![second.item(&record)]).await;
+    assert_result(&pushed[0], ItemStatus::Accepted, None);
+    let s = scrape(&ts).await;
+    assert_eq!(s.get("daka_push_line_places", &[]), 0.0);
+    assert_eq!(s.get("daka_push_admitted_items", &[]), 0.0);
+    let turn = ("route", "/v1/push/turn");
+    let post = ("method", "POST");
+    assert_eq!(s.get(REQUESTS, &[post, turn, ("status", "204")]), 3.0);
+    assert_eq!(s.get(REQUESTS, &[post, turn, ("status", "503")]), 3.0);
+    assert_eq!(ts.punches(ADMIN_A).await.len(), 3);
+}
+
+/// The SDK's device engine, refused `busy`, asks `POST /v1/push/turn` in its next rounds
+/// instead of uploading the push again, pushes when its turn comes, and once a push is
+/// answered sends the next at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sdk_asks_for_its_turn_after_a_busy_refusal_instead_of_uploading_again() {
+    use daka_core::evidence::FaceEvidence;
+    use daka_core::punch::PunchKind;
+    use daka_device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
+
+    let ts = TestServer::start_with(ServerOptions {
+        max_push_wait: Duration::ZERO,
+        busy_timeout: Duration::from_secs(20),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut other = ts.enroll("A-E1002-0001").await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::builder(dir.path().join("device.db"))
+        .clock(Arc::new(SystemClock::new()))
+        .key_store(&UnprotectedKeyStore)
+        .open()
+        .unwrap();
+    device
+        .enroll(&ts.server.url(), "A-E1001-0001", "Pixel 8", "android")
+        .await
+        .unwrap();
+    let punch = |kind| {
+        let nonce = device.issue_face_nonce().unwrap();
+        device
+            .punch(PunchInput {
+                kind,
+                fix: None,
+                more_fixes: Vec::new(),
+                wifi_bssids: vec![CWB_BSSID.into()],
+                face: Some(FaceEvidence {
+                    token: face_token("E1001", &nonce),
+                    nonce,
+                }),
+            })
+            .unwrap()
+    };
+    let requests = |s: &Scrape, route: &str, status: &str| {
+        s.get(
+            REQUESTS,
+            &[("method", "POST"), ("route", route), ("status", status)],
+        )
+    };
+    // How long the round's refusal said to wait, and a little more.
+    let wait_for = |report: &daka_device::SyncReport| match &report.stopped_by_error {
+        Some(SyncError::Busy {
+            retry_after_ms: Some(ms),
+            ..
+        }) => {
+            assert!((1..=30_000).contains(ms), "{report:?}");
+            Duration::from_millis(ms + 50)
+        }
+        _ => panic!("expected a round stopped busy with a wait: {report:?}"),
+    };
+
+    // Busy: another phone's push answered (the cost of an item is known), then one of its
+    // pushes waiting for the database, held by another process.
+    let record = other.good_record();
+    assert_result(
+        &ts.push(&other, vec![other.item(&record)]).await[0],
+        ItemStatus::Accepted,
+        None,
+    );
+    let lock = ts.hold_write_lock();
+    let record = other.good_record();
+    let waiting = {
+        let client = ts.client();
+        let token = other.token.clone();
+        let request = PushRequest {
+            items: vec![other.item(&record)],
+        };
+        tokio::spawn(async move { client.push(&token, &request).await })
+    };
+    for _ in 0..500 {
+        if scrape(&ts).await.get("daka_push_admitted_items", &[]) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The first round uploads the push and is refused; the next asks and is told to wait,
+    // without uploading it again.
+    punch(PunchKind::In);
+    let refused = device.sync_now(&|_| {}).await.unwrap();
+    assert_eq!((refused.accepted, refused.remaining), (0, 1), "{refused:?}");
+    tokio::time::sleep(wait_for(&refused)).await;
+    let asked = device.sync_now(&|_| {}).await.unwrap();
+    assert_eq!((asked.accepted, asked.remaining), (0, 1), "{asked:?}");
+    let s = scrape(&ts).await;
+    assert_eq!(requests(&s, "/v1/push", "503"), 1.0);
+    assert_eq!(requests(&s, "/v1/push/turn", "503"), 1.0);
+    assert_eq!(requests(&s, "/v1/push/turn", "204"), 0.0);
+
+    // The database is free: the round after the wait asks, is told its turn has come, and
+    // pushes; the punch is stored once.
+    lock.release();
+    assert_result(
+        &waiting.await.unwrap().unwrap().results[0],
+        ItemStatus::Accepted,
+        None,
+    );
+    tokio::time::sleep(wait_for(&asked)).await;
+    let delivered = device.sync_now(&|_| {}).await.unwrap();
+    assert_eq!(
+        (delivered.accepted, delivered.remaining),
+        (1, 0),
+        "{delivered:?}"
+    );
+    let s = scrape(&ts).await;
+    assert_eq!(requests(&s, "/v1/push/turn", "204"), 1.0);
+    assert_eq!(requests(&s, "/v1/push", "503"), 1.0);
+
+    // Out of line: the next punch is pushed at once, without a question.
+    punch(PunchKind::Out);
+    let next = device.sync_now(&|_| {}).await.unwrap();
+    assert_eq!((next.accepted, next.remaining), (1, 0), "{next:?}");
+    let s = scrape(&ts).await;
+    assert_eq!(requests(&s, "/v1/push/turn", "204"), 1.0);
+    assert_eq!(requests(&s, "/v1/push/turn", "503"), 1.0);
+    assert_eq!(requests(&s, "/v1/push", "200"), 4.0);
+    assert_eq!(ts.punches(ADMIN_A).await.len(), 4);
+}

@@ -16,8 +16,10 @@
 //! the rest go on, and the first `retry` item (and everything after it) is sent again after a
 //! back-off. A 429 or 503 waits as long as the server says (the body's `retry_after_ms`, else
 //! `Retry-After`); a timeout, a broken connection or a 5xx backs off with full jitter and sends
-//! the same batch again; a 413 halves the batch; any other refusal stops that device. Every
-//! request's latency goes into one HDR histogram.
+//! the same batch again; a 413 halves the batch; any other refusal stops that device. A device
+//! whose push was refused `busy` holds a place in the server's line and, as the SDK does, asks
+//! `POST /v1/push/turn` before it sends the push again (not with `ask_turn` off). Every
+//! request's latency goes into HDR histograms: the pushes' and the turn questions' apart.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +52,8 @@ pub(super) struct DriveConfig {
     pub(super) request_timeout: Duration,
     /// Connect each device at its first push, inside the clock, not before it.
     pub(super) cold_start: bool,
+    /// After a `busy` refusal, ask `POST /v1/push/turn` before sending the push again.
+    pub(super) ask_turn: bool,
 }
 
 /// What [`drive`] measured: the stats, each device's delivery (in fleet order), the wall time
@@ -72,6 +76,10 @@ pub(super) struct Stats {
     /// Latency of every request after each device's first, microseconds: without the fleet's
     /// opening burst, in which every device sends its first push at the same moment.
     pub(super) later_us: Histogram<u64>,
+    /// Latency of the turn questions (`POST /v1/push/turn`), microseconds.
+    pub(super) turn_us: Histogram<u64>,
+    /// Latency of every request, pushes and turn questions, microseconds.
+    pub(super) all_us: Histogram<u64>,
     /// Requests by outcome: the HTTP status, `timeout` or `network`.
     pub(super) requests: BTreeMap<String, u64>,
     /// Items by answer: `accepted`, `duplicate`, `rejected`, `retry`.
@@ -89,6 +97,8 @@ impl Stats {
             latency_us: latency_histogram(),
             answered_us: latency_histogram(),
             later_us: latency_histogram(),
+            turn_us: latency_histogram(),
+            all_us: latency_histogram(),
             requests: BTreeMap::new(),
             items: BTreeMap::new(),
             errors: BTreeMap::new(),
@@ -151,7 +161,12 @@ pub(super) async fn drive(
         let (fleet, stats, gate) = (fleet.clone(), stats.clone(), gate.clone());
         let url = format!("{}/v1/push", urls[fleet[i].target]);
         tasks.push(tokio::spawn(async move {
-            drain(&fleet[i], &url, &http, &gate, &stats, config, first_body).await
+            let device = Endpoint {
+                device: &fleet[i],
+                url: &url,
+                http: &http,
+            };
+            drain(device, &gate, &stats, config, first_body).await
         }));
     }
     let mut deliveries = Vec::with_capacity(tasks.len());
@@ -216,22 +231,35 @@ enum Answer {
     Stop(String),
 }
 
+/// A device and where it pushes.
+#[derive(Clone, Copy)]
+struct Endpoint<'a> {
+    device: &'a SimDevice,
+    /// `…/v1/push`.
+    url: &'a str,
+    http: &'a reqwest::Client,
+}
+
 /// Drains one device's backlog.
 async fn drain(
-    device: &SimDevice,
-    url: &str,
-    http: &reqwest::Client,
+    at: Endpoint<'_>,
     gate: &Semaphore,
     stats: &Mutex<Stats>,
     config: DriveConfig,
     first_body: Bytes,
 ) -> Delivery {
+    let device = at.device;
+    let turn_url = format!("{}/turn", at.url);
     let mut answers: Vec<Option<ItemStatus>> = vec![None; device.backlog.len()];
     let mut next = 0;
     let mut batch = config.batch;
     let mut failures: u32 = 0;
     let mut stopped = None;
     let mut first = true;
+    // Refused `busy`, so holding a place in the server's line; and whether to ask for the
+    // turn then (not once the server has answered that it does not offer the question).
+    let mut in_line = false;
+    let mut ask_turn = config.ask_turn;
     // The body of the batch last built, by its range of the backlog.
     let mut built = (0, first_end(device, config), first_body);
     while next < device.backlog.len() {
@@ -240,6 +268,48 @@ async fn drain(
             break;
         }
         let end = (next + batch).min(device.backlog.len());
+        if in_line && ask_turn {
+            let Ok(permit) = gate.acquire().await else {
+                stopped = Some("the run was closed".to_string());
+                break;
+            };
+            let sent = Instant::now();
+            let request = at
+                .http
+                .post(&turn_url)
+                .bearer_auth(&device.token)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(format!("{{\"items\":{}}}", end - next))
+                .send();
+            let Ok((outcome, answer)) =
+                tokio::time::timeout_at(config.deadline.into(), exchange_turn(request)).await
+            else {
+                lock(stats).cut_off += 1;
+                stopped = Some("time limit".to_string());
+                break;
+            };
+            drop(permit);
+            {
+                let mut s = lock(stats);
+                let us = micros(sent);
+                s.turn_us.saturating_record(us);
+                s.all_us.saturating_record(us);
+                *s.requests.entry(format!("turn {outcome}")).or_default() += 1;
+            }
+            match answer {
+                Turn::Now => {}
+                Turn::Unoffered => ask_turn = false,
+                Turn::Again(wait) => {
+                    failures += 1;
+                    pause(wait.unwrap_or_else(|| backoff(failures)), config.deadline).await;
+                    continue;
+                }
+                Turn::Stop(reason) => {
+                    stopped = Some(reason);
+                    break;
+                }
+            }
+        }
         // A batch sent again (refused, or retried after a failure) is the same bytes.
         if (built.0, built.1) != (next, end) {
             built = (next, end, push_body(device, next, end));
@@ -251,8 +321,9 @@ async fn drain(
                 break;
             };
             let sent = Instant::now();
-            let request = http
-                .post(url)
+            let request = at
+                .http
+                .post(at.url)
                 .bearer_auth(&device.token)
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body)
@@ -265,15 +336,17 @@ async fn drain(
                 }
                 Ok((outcome, answer)) => {
                     let mut s = lock(stats);
-                    let us = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    s.latency_us.saturating_record(us.max(1));
+                    let us = micros(sent);
+                    s.latency_us.saturating_record(us);
+                    s.all_us.saturating_record(us);
                     if matches!(answer, Answer::Pushed(_)) {
-                        s.answered_us.saturating_record(us.max(1));
+                        s.answered_us.saturating_record(us);
                     }
                     if !first {
-                        s.later_us.saturating_record(us.max(1));
+                        s.later_us.saturating_record(us);
                     }
                     first = false;
+                    in_line = outcome == "503 busy";
                     *s.requests.entry(outcome.clone()).or_default() += 1;
                     if !matches!(answer, Answer::Pushed(_)) {
                         *s.errors.entry(error_code(&outcome)).or_default() += 1;
@@ -318,6 +391,13 @@ async fn drain(
         }
     }
     Delivery { answers, stopped }
+}
+
+/// Microseconds since `sent`, at least 1 (the histograms' lowest value).
+fn micros(sent: Instant) -> u64 {
+    u64::try_from(sent.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// Where a device's first batch ends in its backlog.
@@ -435,6 +515,35 @@ async fn exchange(
         s => Answer::Stop(format!("the server refused a push: {s} {code}")),
     };
     (format!("{outcome} {code}"), answer)
+}
+
+/// The answer to a turn question, as far as the device is concerned.
+enum Turn {
+    /// Its turn: send the push now.
+    Now,
+    /// Not yet: wait this long (the server's wait, or a back-off) and ask again.
+    Again(Option<Duration>),
+    /// The server does not offer the question (404): send pushes at once from now on.
+    Unoffered,
+    /// Stop this device: the reason.
+    Stop(String),
+}
+
+/// Sends one turn question and reads its answer: the outcome's name for the request counts,
+/// and what the device should do.
+async fn exchange_turn(
+    request: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) -> (String, Turn) {
+    let (outcome, answer) = exchange(request).await;
+    let turn = match answer {
+        Answer::Pushed(_) => Turn::Stop(format!("the turn question was answered {outcome}")),
+        Answer::Again(wait) => Turn::Again(wait),
+        _ if outcome == "204" => Turn::Now,
+        _ if outcome.starts_with("404 ") => Turn::Unoffered,
+        Answer::TooLarge => Turn::Stop("the turn question was refused as too large".into()),
+        Answer::Stop(reason) => Turn::Stop(reason),
+    };
+    (outcome, turn)
 }
 
 fn transport(e: &reqwest::Error) -> (String, Answer) {

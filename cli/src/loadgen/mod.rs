@@ -78,6 +78,10 @@ pub struct LoadgenArgs {
     /// every connection opened at once), rather than before the clock starts.
     #[arg(long)]
     cold_start: bool,
+    /// Send a push refused `busy` again with its body each time, without asking
+    /// `POST /v1/push/turn` first (as the SDK did before the server offered it).
+    #[arg(long)]
+    no_turn: bool,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     json: bool,
@@ -218,6 +222,7 @@ async fn load(args: LoadgenArgs) -> LoadResult<report::Report> {
         deadline: Instant::now() + args.duration_limit,
         request_timeout: args.request_timeout,
         cold_start: args.cold_start,
+        ask_turn: !args.no_turn,
     };
     let drive::Driven {
         stats,

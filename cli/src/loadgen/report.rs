@@ -160,6 +160,10 @@ pub(super) struct Report {
     answered_latency_ms: Latency,
     /// Every push request after each device's first (the fleet's opening burst left out).
     later_latency_ms: Latency,
+    /// The turn questions (`POST /v1/push/turn`) of devices refused `busy`.
+    turn_latency_ms: Latency,
+    /// Every request: the pushes and the turn questions.
+    all_latency_ms: Latency,
     requests: BTreeMap<String, u64>,
     items: BTreeMap<String, u64>,
     errors: BTreeMap<String, u64>,
@@ -214,6 +218,8 @@ impl Report {
             latency_ms: Latency::of(&i.stats.latency_us),
             answered_latency_ms: Latency::of(&i.stats.answered_us),
             later_latency_ms: Latency::of(&i.stats.later_us),
+            turn_latency_ms: Latency::of(&i.stats.turn_us),
+            all_latency_ms: Latency::of(&i.stats.all_us),
             requests: i.stats.requests,
             items: i.stats.items,
             errors: i.stats.errors,
@@ -312,6 +318,8 @@ impl Report {
         let l = &self.latency_ms;
         let a = &self.answered_latency_ms;
         let later = &self.later_latency_ms;
+        let turn = &self.turn_latency_ms;
+        let all = &self.all_latency_ms;
         let c = &self.cost;
         let g = &self.integrity;
         let mut out = format!(
@@ -324,6 +332,8 @@ impl Report {
              latency      p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (per push request)\n\
              answered     p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (pushes answered 200)\n\
              later        p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (push requests after each device's first)\n\
+             turn         p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (turn questions, POST /v1/push/turn)\n\
+             all          p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (every request, pushes and turn questions)\n\
              requests     {}\n\
              items        {}\n\
              errors       {}\n",
@@ -363,6 +373,14 @@ impl Report {
             later.p95,
             later.p99,
             later.max,
+            turn.p50,
+            turn.p95,
+            turn.p99,
+            turn.max,
+            all.p50,
+            all.p95,
+            all.p99,
+            all.max,
             counts(&self.requests),
             counts(&self.items),
             counts(&self.errors),

@@ -130,6 +130,20 @@ pub struct PushRequest {
 /// Most items the server accepts in one push.
 pub const MAX_PUSH_ITEMS: usize = 500;
 
+/// `POST /v1/push/turn`: whether a push of `items` items would be admitted now, asked without
+/// sending it. A device refused `busy` asks this before it sends the same push again, so that
+/// waiting in line does not cost it the push's upload each time it comes back (a hundred signed
+/// punches with their evidence are about 200 KB). The answer is 204 when the push would be
+/// admitted, or 503 `busy` with `retry_after_ms`, as a refused push is told.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PushTurnRequest {
+    /// The items of the push the device is about to send, 1 to [`MAX_PUSH_ITEMS`].
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 500))]
+    pub items: u32,
+}
+
 /// One outbox item of a push.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -232,6 +232,22 @@ struct State {
     /// Why the last sync round's TLS handshake was refused; cleared by a round that reached
     /// the server.
     tls_refusal: Option<SyncError>,
+    /// Where the device stands in the server's line of pushes.
+    push_turn: PushTurn,
+}
+
+/// Where the device stands in the server's line of pushes: whether its next push is sent at
+/// once or only after `POST /v1/push/turn` says its turn has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PushTurn {
+    /// The last push was not refused `busy`: the next is sent at once.
+    Free,
+    /// The last push was refused `busy`, and the device holds a place in the server's line:
+    /// it asks before it uploads the push again.
+    InLine,
+    /// The server does not offer `/v1/push/turn` (an older release answered 404): pushes are
+    /// sent at once, as before it.
+    Unoffered,
 }
 
 /// The device engine. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -610,6 +626,7 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
         cursor: None,
         revoked: None,
         tls_refusal: None,
+        push_turn: PushTurn::Free,
     };
     if let Some(identity::DeviceRow {
         device_id: Some(device_id),

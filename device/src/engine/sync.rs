@@ -20,14 +20,14 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{Device, DeviceError, Identity};
+use super::{Device, DeviceError, Identity, PushTurn};
 use crate::outbox::{ItemError, Outcome};
 use crate::store::{cursor, day_results, identity as device_row};
 use crate::sync::batching::BatchSizer;
 use crate::sync::client::{SyncClient, SyncError};
 use daka_core::protocol::{
-    Change, EnrollRequest, ItemCode, ItemResult, ItemStatus, PushItem, PushRequest, TokenRequest,
-    punch_stream, token_challenge,
+    Change, EnrollRequest, ItemCode, ItemResult, ItemStatus, PushItem, PushRequest, PushResponse,
+    TokenRequest, punch_stream, token_challenge,
 };
 use daka_core::punch::PunchChain;
 
@@ -342,13 +342,7 @@ impl Device {
             let at = self.clock.now();
             let started = Instant::now();
             report.requests += 1;
-            let result = self
-                .authorized(&client, &identity, |t| {
-                    let client = client.clone();
-                    let request = &request;
-                    async move { client.push(&t, request).await }
-                })
-                .await;
+            let result = self.push_in_turn(&client, &identity, &request).await;
             let now_ms = self.now_ms();
             match result {
                 Ok(response) => {
@@ -502,6 +496,50 @@ impl Device {
             ),
         }
         Ok(report)
+    }
+
+    /// Sends a push, first asking `POST /v1/push/turn` when the server refused the last one
+    /// `busy`: while the device waits in the server's line, coming back costs a small request,
+    /// not the push's upload (about 200 KB for a hundred punches with their evidence). The
+    /// answer to the question is the push's answer when it is not the device's turn yet.
+    async fn push_in_turn(
+        &self,
+        client: &SyncClient,
+        identity: &Identity,
+        request: &PushRequest,
+    ) -> Result<PushResponse, SyncError> {
+        if self.state().push_turn == PushTurn::InLine {
+            let items = request.items.len();
+            let asked = self
+                .authorized(client, identity, |t| {
+                    let client = client.clone();
+                    async move { client.push_turn(&t, items).await }
+                })
+                .await;
+            match asked {
+                Ok(()) => {}
+                Err(SyncError::Refused { status: 404, .. }) => {
+                    tracing::info!("the server does not offer /v1/push/turn; pushes go at once");
+                    self.state().push_turn = PushTurn::Unoffered;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let result = self
+            .authorized(client, identity, |t| {
+                let client = client.clone();
+                async move { client.push(&t, request).await }
+            })
+            .await;
+        let mut state = self.state();
+        match &result {
+            Err(SyncError::Busy { .. }) if state.push_turn == PushTurn::Free => {
+                state.push_turn = PushTurn::InLine;
+            }
+            Ok(_) if state.push_turn == PushTurn::InLine => state.push_turn = PushTurn::Free,
+            _ => {}
+        }
+        result
     }
 
     async fn pull_changes(

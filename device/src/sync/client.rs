@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 use super::tls::{TlsFailure, TlsSetup};
 use daka_core::protocol::{
     API_PREFIX, ApiError, ChangesResponse, EnrollRequest, EnrollResponse, LeaveBalances,
-    PolicyBundle, PushRequest, PushResponse, RequestList, RequestView, TokenRequest, TokenResponse,
+    PolicyBundle, PushRequest, PushResponse, PushTurnRequest, RequestList, RequestView,
+    TokenRequest, TokenResponse,
 };
 
 /// Client settings.
@@ -249,6 +250,18 @@ impl SyncClient {
             .await
     }
 
+    /// `POST /v1/push/turn`: whether a push of `items` items would be admitted now, asked
+    /// without sending it. `Ok` when it would be; [`SyncError::Busy`] with the wait when not
+    /// (the device keeps its place in line). A server that does not offer it answers
+    /// [`SyncError::Refused`] with status 404: send the push as usual.
+    pub async fn push_turn(&self, token: &str, items: usize) -> Result<(), SyncError> {
+        let request = PushTurnRequest {
+            items: u32::try_from(items).unwrap_or(u32::MAX),
+        };
+        self.call(Method::POST, "/push/turn", Some(token), Some(&request))
+            .await
+    }
+
     /// `GET /v1/changes`: the changes after `cursor` (`None`: from the start of the feed),
     /// with the cursor to pass next and whether more are waiting.
     pub async fn changes(
@@ -358,7 +371,13 @@ impl SyncClient {
             .await
             .map_err(|e| transport_error(&url, e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| SyncError::InvalidResponse {
+            // An answer without content reads as `null`, which is `()`.
+            let body: &[u8] = if status == StatusCode::NO_CONTENT && bytes.is_empty() {
+                b"null"
+            } else {
+                &bytes
+            };
+            return serde_json::from_slice(body).map_err(|e| SyncError::InvalidResponse {
                 url: url.clone(),
                 reason: e.to_string(),
             });

@@ -96,6 +96,16 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// What a refused push is told to wait while no cost is measured yet.
 const UNMEASURED_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How long a turn given to a device that asked for it (`POST /v1/push/turn`) is held for
+/// its push, in nanoseconds (2 s): long enough to upload a hundred punches over a slow mobile
+/// link; a turn not taken by then is let go, and the device keeps a place at the front.
+const TURN_HELD_NS: u64 = 2_000_000_000;
+
+/// A place the admitted pushes have passed is forgotten when the server goes idle and its
+/// caller has not been back for this long, in nanoseconds: longer than any wait a refused push
+/// is told ([`MAX_RETRY_AFTER`]), so it did not come back for its turn.
+const FORGOTTEN_AFTER_NS: u64 = 2 * MAX_RETRY_AFTER.as_nanos() as u64;
+
 /// Most places kept in line; past it, the places of devices that did not come back in their
 /// turn are forgotten.
 const MAX_PLACES: usize = 100_000;
@@ -138,9 +148,11 @@ struct Line {
     admitted: u64,
     /// Where the next place in line starts: the end of the last place given.
     end: u64,
-    /// Each waiting caller's place (by the hash of its device's bearer token): where its push
-    /// starts.
-    places: HashMap<String, u64>,
+    /// Each waiting caller's place (by the hash of its device's bearer token).
+    places: HashMap<String, Place>,
+    /// The turns given to callers that asked for them and whose pushes have not come yet: the
+    /// items counted as admitted for each, and until when the turn is held (nanoseconds).
+    held: HashMap<String, (u64, u64)>,
 }
 
 /// What the cost per item is measured from (times in nanoseconds from the admission's start).
@@ -170,6 +182,15 @@ struct Window {
     /// Their estimated waits at admission (the items pending then, their own included, at
     /// the measured cost), summed.
     estimated: u64,
+}
+
+/// A waiting caller's place in line.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// Where its push starts, in items admitted since the start.
+    at: u64,
+    /// When it was last refused or placed (nanoseconds from the admission's start).
+    seen: u64,
 }
 
 /// The costs of an item admission works with at one moment, in nanoseconds.
@@ -272,8 +293,20 @@ impl PushAdmission {
     /// [`admit`](Self::admit) at `now`, counted from the admission's start.
     fn admit_at(&self, items: usize, caller: &str, now: Duration) -> Result<Admitted<'_>, Refused> {
         let items = items.max(1) as u64;
+        let now_ns = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         let costs = self.costs();
         let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+        self.let_go_of_turns(&mut line, now_ns);
+        if let Some((held, _)) = line.held.remove(caller) {
+            // Its turn was given when it asked and held for it: admitted, at its size now.
+            let pending = self
+                .pending_items
+                .fetch_add(items, Ordering::AcqRel)
+                .saturating_sub(held);
+            self.pending_items.fetch_sub(held, Ordering::AcqRel);
+            line.admitted = line.admitted.saturating_add(items).saturating_sub(held);
+            return Ok(self.admitted(items, now_ns, pending, &costs));
+        }
         let pending = self.pending_items.fetch_add(items, Ordering::AcqRel);
         if pending == 0 {
             // The server was idle: the time before this push is not part of any cost.
@@ -281,31 +314,19 @@ impl PushAdmission {
             costing.busy_since = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         }
         // Where this push's turn is: its place, or for a caller without one the end of the line.
-        let at = line
-            .places
-            .get(caller)
-            .map_or_else(|| line.next_place(), |at| *at);
+        let at = line.place_of(caller).unwrap_or_else(|| line.next_place());
         if self.may_admit(&line, at, pending, &costs) {
             line.admitted = line.admitted.saturating_add(items);
             line.places.remove(caller);
             if pending == 0 {
-                // Idle: whoever's place has passed did not come back for it.
-                line.forget_passed();
+                // Idle: whoever's place has passed and who has not been back for longer than
+                // any wait it could have been told did not come back for it.
+                line.forget_passed(Some(now_ns.saturating_sub(FORGOTTEN_AFTER_NS)));
             }
-            let ahead = pending.saturating_add(items);
-            return Ok(Admitted {
-                admission: self,
-                items,
-                at: u64::try_from(now.as_nanos()).unwrap_or(u64::MAX),
-                estimate: if pending == 0 {
-                    0
-                } else {
-                    ahead.saturating_mul(costs.estimate())
-                },
-            });
+            return Ok(self.admitted(items, now_ns, pending, &costs));
         }
         self.pending_items.fetch_sub(items, Ordering::AcqRel);
-        let place = line.place(caller, items);
+        let place = line.place(caller, items, now_ns);
         Err(self.refusal(&line, place, pending, &costs))
     }
 
@@ -318,34 +339,116 @@ impl PushAdmission {
     /// the pushes parsed so far ([`learn_item_size`](Self::learn_item_size)); with no body
     /// given (the caller not yet authenticated) or no size learned yet, it is left to be
     /// parsed. A fleet that reconnects together is so answered without a thousand bodies
-    /// parsed only to be refused.
+    /// parsed only to be refused. A caller whose turn is held for it ([`turn`](Self::turn)) is
+    /// never refused.
     pub(crate) fn refuse_unparsed(
         &self,
         caller: &str,
         body_bytes: Option<usize>,
     ) -> Option<Refused> {
-        let costs = self.costs();
+        self.refuse_placed(caller, self.epoch.elapsed(), || {
+            let bytes = u64::try_from(body_bytes?).unwrap_or(u64::MAX);
+            let bytes_per_item = self.bytes_per_item.load(Ordering::Acquire);
+            (bytes_per_item > 0).then(|| (bytes / bytes_per_item).max(1))
+        })
+    }
+
+    /// Whether `caller`'s push of `items` items would be admitted now, asked ahead of it
+    /// (`POST /v1/push/turn`): `Ok` when it would be, and then its turn is held for it (its
+    /// items counted as admitted, so that a dozen devices asking together are not all told
+    /// to come for the same room) until its push comes or [`TURN_HELD_NS`] passes. Otherwise
+    /// the wait it would be told, its place in line kept (or given at the end of the line,
+    /// sized `items`). A device refused `busy` asks this before it sends the same push again,
+    /// so its place in line does not cost it the push's upload every time it comes back.
+    pub(crate) fn turn(&self, items: usize, caller: &str) -> Result<(), Refused> {
+        self.turn_at(items, caller, self.epoch.elapsed())
+    }
+
+    /// [`turn`](Self::turn) at `now`, counted from the admission's start.
+    fn turn_at(&self, items: usize, caller: &str, now: Duration) -> Result<(), Refused> {
+        if let Some(refused) = self.refuse_placed(caller, now, || Some(items.max(1) as u64)) {
+            return Err(refused);
+        }
+        let held = self.admit_at(items, caller, now)?.hold();
+        let until = u64::try_from(now.as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(TURN_HELD_NS);
         let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
-        let pending = self.pending_items.load(Ordering::Acquire);
-        // Where its turn is, and for a caller without a place its estimated size.
-        let (at, estimate) = match line.places.get(caller) {
-            Some(&at) => (at, None),
-            None => {
-                let bytes = u64::try_from(body_bytes?).unwrap_or(u64::MAX);
-                let bytes_per_item = self.bytes_per_item.load(Ordering::Acquire);
-                if bytes_per_item == 0 {
-                    return None;
-                }
-                (line.next_place(), Some((bytes / bytes_per_item).max(1)))
+        line.held.insert(caller.to_owned(), (held, until));
+        Ok(())
+    }
+
+    /// A push admitted at `now_ns` (nanoseconds from the start) of `items` items, with
+    /// `pending` items of others admitted before it.
+    fn admitted(&self, items: u64, now_ns: u64, pending: u64, costs: &Costs) -> Admitted<'_> {
+        Admitted {
+            admission: self,
+            items,
+            at: now_ns,
+            estimate: if pending == 0 {
+                0
+            } else {
+                pending
+                    .saturating_add(items)
+                    .saturating_mul(costs.estimate())
+            },
+        }
+    }
+
+    /// Lets go of the turns held past their time: their items no longer count as admitted,
+    /// and each caller keeps a place at the front of the line, so that a push that took long
+    /// to upload is admitted first when there is room.
+    fn let_go_of_turns(&self, line: &mut Line, now_ns: u64) {
+        if line.held.is_empty() {
+            return;
+        }
+        let front = line.admitted;
+        let mut released = 0;
+        let mut late = Vec::new();
+        line.held.retain(|caller, (items, until)| {
+            let keep = *until > now_ns;
+            if !keep {
+                released += *items;
+                late.push(caller.clone());
             }
+            keep
+        });
+        for caller in late {
+            line.places.entry(caller).or_insert(Place {
+                at: front,
+                seen: now_ns,
+            });
+        }
+        self.pending_items.fetch_sub(released, Ordering::AcqRel);
+    }
+
+    /// The refusal of `caller`'s push when [`admit`](Self::admit) would refuse it whatever its
+    /// size, placing a caller without a place at the end of the line at the size `size` gives
+    /// (`None`: not known, left to be parsed and admitted as usual).
+    fn refuse_placed(
+        &self,
+        caller: &str,
+        now: Duration,
+        size: impl FnOnce() -> Option<u64>,
+    ) -> Option<Refused> {
+        let costs = self.costs();
+        let now_ns = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+        self.let_go_of_turns(&mut line, now_ns);
+        if line.held.contains_key(caller) {
+            // Its turn is held for it.
+            return None;
+        }
+        let pending = self.pending_items.load(Ordering::Acquire);
+        // Where its turn is, and for a caller without a place its size.
+        let (at, items) = match line.place_of(caller) {
+            Some(at) => (at, None),
+            None => (line.next_place(), Some(size()?)),
         };
         if self.may_admit(&line, at, pending, &costs) {
             return None;
         }
-        let place = match estimate {
-            Some(items) => line.place(caller, items),
-            None => at,
-        };
+        let place = line.place(caller, items.unwrap_or(1), now_ns);
         Some(self.refusal(&line, place, pending, &costs))
     }
 
@@ -474,10 +577,18 @@ impl PushAdmission {
 }
 
 impl Line {
-    /// Forgets the places the admitted pushes have passed.
-    fn forget_passed(&mut self) {
+    /// Forgets the places the admitted pushes have passed whose callers were last seen before
+    /// `unseen_since` (nanoseconds from the start; `None`: whenever they were seen).
+    fn forget_passed(&mut self, unseen_since: Option<u64>) {
         let admitted = self.admitted;
-        self.places.retain(|_, at| *at >= admitted);
+        self.places.retain(|_, place| {
+            place.at >= admitted || unseen_since.is_some_and(|since| place.seen >= since)
+        });
+    }
+
+    /// Where `caller`'s place starts, if it has one.
+    fn place_of(&self, caller: &str) -> Option<u64> {
+        self.places.get(caller).map(|place| place.at)
     }
 
     /// Where the next place given would start: after the last one, or where the admitted
@@ -486,25 +597,33 @@ impl Line {
         self.end.max(self.admitted)
     }
 
-    /// Where `caller`'s push of `items` items starts: the place it was given, or a new one at
-    /// the end of the line.
-    fn place(&mut self, caller: &str, items: u64) -> u64 {
-        if let Some(at) = self.places.get(caller) {
-            return *at;
+    /// Where `caller`'s push of `items` items starts, seen at `now_ns`: the place it was
+    /// given, or a new one at the end of the line.
+    fn place(&mut self, caller: &str, items: u64, now_ns: u64) -> u64 {
+        if let Some(place) = self.places.get_mut(caller) {
+            place.seen = now_ns;
+            return place.at;
         }
         if self.places.len() >= MAX_PLACES {
-            self.forget_passed();
+            self.forget_passed(None);
         }
         let at = self.next_place();
         self.end = at.saturating_add(items);
         if self.places.len() < MAX_PLACES {
-            self.places.insert(caller.to_owned(), at);
+            self.places
+                .insert(caller.to_owned(), Place { at, seen: now_ns });
         }
         at
     }
 }
 
 impl Admitted<'_> {
+    /// Keeps the push's items counted as admitted after this is dropped, for a turn held
+    /// until the push comes ([`PushAdmission::turn`]); how many.
+    fn hold(self) -> u64 {
+        std::mem::ManuallyDrop::new(self).items
+    }
+
     /// Waits for a lane into storage. The pushes in storage have their signatures checked
     /// on every core while they wait for the database; with every admitted push in storage
     /// at once, each would get a sliver of the processor and all would be answered late
@@ -766,15 +885,36 @@ mod tests {
             Duration::from_secs(6)
         );
         drop(admitted);
-        // The server goes idle with d6 and d7 in line. The next push admitted on an idle
-        // server forgets the places the admitted pushes have passed (d6's: it did not come
-        // back in its turn) and keeps those ahead (d7's).
-        let idle = admission
-            .admit_at(1, "other", Duration::from_secs(20))
-            .unwrap();
-        drop(idle);
-        let line = admission.line.lock().unwrap();
-        assert_eq!(line.places.keys().collect::<Vec<_>>(), ["d7"]);
+        // The server goes idle with d6 and d7 in line, both last seen at 5 s. A push admitted
+        // on an idle server soon after keeps the places the admitted pushes have passed (d6's:
+        // it may be on its way), as well as those ahead (d7's).
+        let places = || {
+            let mut places: Vec<String> = admission
+                .line
+                .lock()
+                .unwrap()
+                .places
+                .keys()
+                .cloned()
+                .collect();
+            places.sort();
+            places
+        };
+        drop(
+            admission
+                .admit_at(1, "other", Duration::from_secs(20))
+                .unwrap(),
+        );
+        assert_eq!(places(), ["d6", "d7"]);
+        // Over a minute later, with no word from d6, longer than any wait it could have been
+        // told (30 s): it did not come back for its turn, and its place is forgotten once
+        // the server is next idle. d7's, not passed, is kept.
+        drop(
+            admission
+                .admit_at(1, "other", Duration::from_secs(66))
+                .unwrap(),
+        );
+        assert_eq!(places(), ["d7"]);
     }
 
     #[test]
@@ -855,6 +995,68 @@ mod tests {
         assert_eq!(admission.refuse_unparsed("d7", None), None);
         let d7 = admission.admit_at(1_000, "d7", Duration::ZERO).unwrap();
         drop((short, d7));
+    }
+
+    #[test]
+    fn a_device_asking_for_its_turn_is_told_its_wait_or_has_the_turn_held_for_its_push() {
+        let admission = PushAdmission::new(Duration::from_secs(1));
+        let at = Duration::from_millis;
+        admission
+            .admit_at(100, "warm-up", Duration::ZERO)
+            .unwrap()
+            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+        // 1.1 s of work admitted: a device refused, then one that asks without having pushed
+        // (placed behind it at the size it gives), as refused pushes are, and a third.
+        let a = admission.admit_at(800, "a", Duration::ZERO).unwrap();
+        let b = admission.admit_at(300, "b", Duration::ZERO).unwrap();
+        let d1 = admission.admit_at(1_000, "d1", Duration::ZERO).unwrap_err();
+        assert_eq!(d1.wait, at(1_100));
+        let asked = admission.turn_at(200, "d2", Duration::ZERO).unwrap_err();
+        assert_eq!(asked.wait, at(2_100));
+        assert_eq!(admission.pending(), 1_100);
+        // Asking again, or pushing, keeps the place and is told the same.
+        assert_eq!(admission.turn_at(200, "d2", Duration::ZERO), Err(asked));
+        assert_eq!(admission.refuse_unparsed("d2", None), Some(asked));
+        assert_eq!(
+            admission.admit_at(200, "d2", Duration::ZERO).unwrap_err(),
+            asked
+        );
+        assert_eq!(
+            admission.turn_at(1, "d3", Duration::ZERO).unwrap_err().wait,
+            at(2_300)
+        );
+
+        // The admitted pushes are answered. d1 asks: its turn, held for it (its items count as
+        // admitted); then d2, next in line, within the limit behind it. d3, asking right
+        // after, is told to wait behind both: three devices asking together are not all told
+        // to come for the same room.
+        drop((a, b));
+        assert_eq!(admission.turn_at(1_000, "d1", Duration::ZERO), Ok(()));
+        assert_eq!(admission.pending(), 1_000);
+        assert_eq!(admission.turn_at(200, "d2", Duration::ZERO), Ok(()));
+        assert_eq!(admission.pending(), 1_200);
+        assert_eq!(
+            admission.turn_at(1, "d3", Duration::ZERO).unwrap_err().wait,
+            at(1_200)
+        );
+        // d1's push comes: admitted in its held turn, at its size now; d2's is never refused
+        // before its body is parsed while its turn is held, whatever its size.
+        let p1 = admission.admit_at(900, "d1", at(10)).unwrap();
+        assert_eq!(admission.pending(), 1_100);
+        assert_eq!(admission.refuse_unparsed("d2", Some(usize::MAX)), None);
+        // d2's push does not come within two seconds: its turn is let go, its items no longer
+        // count, and d3 is let in. d2 keeps a place at the front: when its push comes at
+        // last, it is admitted while there is room, d3's turn held or not.
+        assert_eq!(admission.turn_at(1, "d3", at(2_500)), Ok(()));
+        assert_eq!(admission.pending(), 901);
+        let p2 = admission.admit_at(200, "d2", at(2_600)).unwrap();
+        assert_eq!(admission.pending(), 1_101);
+        // d3 does not come either: once its turn is let go, only the pushes count, and a
+        // newcomer asking is told to wait behind them.
+        assert!(admission.turn_at(1, "d4", at(5_000)).is_err());
+        assert_eq!(admission.pending(), 1_100);
+        drop((p1, p2));
+        assert_eq!(admission.pending(), 0);
     }
 
     #[test]

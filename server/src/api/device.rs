@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use daka_core::protocol::{
     ApiError, Change, ChangesResponse, EnrollRequest, EnrollResponse, MAX_PUSH_ITEMS, PolicyBundle,
-    PushRequest, PushResponse, TokenRequest, TokenResponse, token_challenge,
+    PushRequest, PushResponse, PushTurnRequest, TokenRequest, TokenResponse, token_challenge,
 };
 use uuid::Uuid;
 
@@ -319,26 +319,16 @@ pub(crate) async fn push(
     caller: PushCaller,
     body: JsonBody,
 ) -> Result<Json<PushResponse>, Failure> {
-    let refused = |refused: Refused| {
-        Failure::busy_after(
-            "busy",
-            format!(
-                "about {} ms of pushes are ahead of this one; send it again after retry_after_ms",
-                refused.wait.as_millis()
-            ),
-            refused.retry_after,
-        )
-    };
     // A device that came back before its turn in line is told its wait again without its
     // token being looked up; a push that would be refused whatever its size, without its body
     // being parsed.
     let (device, token_hash) = match caller {
-        PushCaller::Refused(early) => return Err(refused(early)),
+        PushCaller::Refused(early) => return Err(busy(early)),
         PushCaller::Device { device, token_hash } => (*device, token_hash),
     };
     let admission = &state.inner.push_admission;
     if let Some(unparsed) = admission.refuse_unparsed(&token_hash, Some(body.len())) {
-        return Err(refused(unparsed));
+        return Err(busy(unparsed));
     }
     let request: PushRequest = body.parse()?;
     if request.items.len() > MAX_PUSH_ITEMS {
@@ -353,7 +343,7 @@ pub(crate) async fn push(
     admission.learn_item_size(body.len(), request.items.len());
     let admitted = admission
         .admit(request.items.len(), &token_hash)
-        .map_err(refused)?;
+        .map_err(busy)?;
     // Leave time to answer before the request timeout.
     let budget = state.inner.options.request_timeout.mul_f64(0.8);
     let deadline = Instant::now() + budget;
@@ -382,6 +372,63 @@ pub(crate) async fn push(
         results,
         server_time: state.now(),
     }))
+}
+
+/// Whether a push of `items` items would be admitted now, asked before sending it: a device
+/// refused `busy` asks this before it sends the same push again, and uploads the push only
+/// when its turn has come. Nothing is reserved: the push is admitted or refused as usual when
+/// it comes.
+#[utoipa::path(post, path = "/v1/push/turn", tag = "device",
+    security(("device_token" = [])),
+    request_body = PushTurnRequest,
+    responses(
+        (status = 204, description = "Its turn: send the push now"),
+        (status = 400, description = "`invalid_request` (`items` missing, not a number, or 0), `too_many_items`", body = ApiError),
+        (status = 401, description = "`unauthorized`", body = ApiError),
+        (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
+        (status = 503, description = "`busy`: not its turn yet; ask again after `retry_after_ms` (`Retry-After` in whole seconds)", body = ApiError),
+    ))]
+pub(crate) async fn push_turn(
+    State(state): State<AppState>,
+    caller: PushCaller,
+    body: JsonBody,
+) -> Result<StatusCode, Failure> {
+    let token_hash = match caller {
+        PushCaller::Refused(early) => return Err(busy(early)),
+        PushCaller::Device { token_hash, .. } => token_hash,
+    };
+    let request: PushTurnRequest = body.parse()?;
+    let items = request.items as usize;
+    if items == 0 {
+        return Err(Failure::bad_request(
+            "invalid_request",
+            "items: 0; give the number of items in the push, 1 or more",
+        ));
+    }
+    if items > MAX_PUSH_ITEMS {
+        return Err(Failure::bad_request(
+            "too_many_items",
+            format!("items: {items}; send at most {MAX_PUSH_ITEMS} per request"),
+        ));
+    }
+    state
+        .inner
+        .push_admission
+        .turn(items, &token_hash)
+        .map_err(busy)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The answer to a push refused by admission, or to a device asking for its turn too early.
+fn busy(refused: Refused) -> Failure {
+    Failure::busy_after(
+        "busy",
+        format!(
+            "about {} ms of pushes are ahead of this one; send it again after retry_after_ms",
+            refused.wait.as_millis()
+        ),
+        refused.retry_after,
+    )
 }
 
 /// Parses a change-feed cursor: empty for the start, otherwise the decimal position the

@@ -100,6 +100,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/token", post(device::token))
         .route("/v1/policy", get(device::policy))
         .route("/v1/push", post(device::push))
+        .route("/v1/push/turn", post(device::push_turn))
         .route("/v1/changes", get(device::changes))
         .route("/v1/requests", get(requests::mine))
         .route("/v1/requests/{request_id}", get(requests::request))
