@@ -63,7 +63,7 @@
 //! writes the storage runs side by side, so the pushes in storage are not slowed by checking
 //! the signatures of all the others at once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -101,10 +101,15 @@ const UNMEASURED_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// link; a turn not taken by then is let go, and the device keeps a place at the front.
 const TURN_HELD_NS: u64 = 2_000_000_000;
 
-/// A place the admitted pushes have passed is forgotten when the server goes idle and its
-/// caller has not been back for this long, in nanoseconds: longer than any wait a refused push
-/// is told ([`MAX_RETRY_AFTER`]), so it did not come back for its turn.
+/// A place is forgotten when the server goes idle and its caller has not been back for this
+/// long, in nanoseconds: longer than any wait a refused push is told ([`MAX_RETRY_AFTER`]), so
+/// it did not come back for its turn.
 const FORGOTTEN_AFTER_NS: u64 = 2 * MAX_RETRY_AFTER.as_nanos() as u64;
+
+/// A device this long past the time it was told to come back (nanoseconds, 1 s) is overdue:
+/// its place no longer holds up the line behind it, and when it comes back it is placed at the
+/// head of the line.
+const OVERDUE_NS: u64 = 1_000_000_000;
 
 /// Most places kept in line; past it, the places of devices that did not come back in their
 /// turn are forgotten.
@@ -141,15 +146,18 @@ pub(crate) struct PushAdmission {
     lanes: tokio::sync::Semaphore,
 }
 
-/// The line of refused pushes, in items: positions count the items admitted since the start.
+/// The line of refused pushes, in items: each place starts where the one given before it
+/// ends, and the head of the line is the earliest place still waiting, so that a push admitted
+/// out of turn moves no one else's place.
 #[derive(Debug, Default)]
 struct Line {
-    /// Items admitted since the start.
-    admitted: u64,
     /// Where the next place in line starts: the end of the last place given.
     end: u64,
     /// Each waiting caller's place (by the hash of its device's bearer token).
     places: HashMap<String, Place>,
+    /// The places of the line by where they start, the head first; a place whose device is
+    /// overdue is left out until it comes back ([`Line::head`]).
+    order: BTreeSet<(u64, String)>,
     /// The turns given to callers that asked for them and whose pushes have not come yet: the
     /// items counted as admitted for each, and until when the turn is held (nanoseconds).
     held: HashMap<String, (u64, u64)>,
@@ -184,13 +192,17 @@ struct Window {
     estimated: u64,
 }
 
-/// A waiting caller's place in line.
+/// A waiting caller's place in line (times in nanoseconds from the admission's start).
 #[derive(Debug, Clone, Copy)]
 struct Place {
-    /// Where its push starts, in items admitted since the start.
+    /// Where its push starts in the line.
     at: u64,
-    /// When it was last refused or placed (nanoseconds from the admission's start).
+    /// Its push's items.
+    items: u64,
+    /// When it was last refused or placed.
     seen: u64,
+    /// When it was told to come back.
+    due: u64,
 }
 
 /// The costs of an item admission works with at one moment, in nanoseconds.
@@ -304,7 +316,6 @@ impl PushAdmission {
                 .fetch_add(items, Ordering::AcqRel)
                 .saturating_sub(held);
             self.pending_items.fetch_sub(held, Ordering::AcqRel);
-            line.admitted = line.admitted.saturating_add(items).saturating_sub(held);
             return Ok(self.admitted(items, now_ns, pending, &costs));
         }
         let pending = self.pending_items.fetch_add(items, Ordering::AcqRel);
@@ -314,20 +325,19 @@ impl PushAdmission {
             costing.busy_since = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
         }
         // Where this push's turn is: its place, or for a caller without one the end of the line.
-        let at = line.place_of(caller).unwrap_or_else(|| line.next_place());
-        if self.may_admit(&line, at, pending, &costs) {
-            line.admitted = line.admitted.saturating_add(items);
-            line.places.remove(caller);
+        let head = line.head(now_ns);
+        let at = line.place_of(caller).unwrap_or(line.end);
+        if self.may_admit(head, at, pending, &costs) {
+            line.remove(caller);
             if pending == 0 {
-                // Idle: whoever's place has passed and who has not been back for longer than
-                // any wait it could have been told did not come back for it.
-                line.forget_passed(Some(now_ns.saturating_sub(FORGOTTEN_AFTER_NS)));
+                // Idle: whoever has not been back for longer than any wait it could have been
+                // told did not come back for its place.
+                line.forget_unseen_since(now_ns.saturating_sub(FORGOTTEN_AFTER_NS));
             }
             return Ok(self.admitted(items, now_ns, pending, &costs));
         }
         self.pending_items.fetch_sub(items, Ordering::AcqRel);
-        let place = line.place(caller, items, now_ns);
-        Err(self.refusal(&line, place, pending, &costs))
+        Err(self.refuse(&mut line, caller, items, pending, &costs, now_ns))
     }
 
     /// Refuses a push from `caller` before its body is parsed when [`admit`](Self::admit)
@@ -402,22 +412,18 @@ impl PushAdmission {
         if line.held.is_empty() {
             return;
         }
-        let front = line.admitted;
         let mut released = 0;
         let mut late = Vec::new();
-        line.held.retain(|caller, (items, until)| {
-            let keep = *until > now_ns;
+        line.held.retain(|caller, &mut (items, until)| {
+            let keep = until > now_ns;
             if !keep {
-                released += *items;
-                late.push(caller.clone());
+                released += items;
+                late.push((caller.clone(), items));
             }
             keep
         });
-        for caller in late {
-            line.places.entry(caller).or_insert(Place {
-                at: front,
-                seen: now_ns,
-            });
+        for (caller, items) in late {
+            line.place_at_head(&caller, items, now_ns);
         }
         self.pending_items.fetch_sub(released, Ordering::AcqRel);
     }
@@ -442,14 +448,33 @@ impl PushAdmission {
         let pending = self.pending_items.load(Ordering::Acquire);
         // Where its turn is, and for a caller without a place its size.
         let (at, items) = match line.place_of(caller) {
-            Some(at) => (at, None),
-            None => (line.next_place(), Some(size()?)),
+            Some(at) => (at, 1),
+            None => (line.end, size()?),
         };
-        if self.may_admit(&line, at, pending, &costs) {
+        if self.may_admit(line.head(now_ns), at, pending, &costs) {
             return None;
         }
-        let place = line.place(caller, items.unwrap_or(1), now_ns);
-        Some(self.refusal(&line, place, pending, &costs))
+        Some(self.refuse(&mut line, caller, items, pending, &costs, now_ns))
+    }
+
+    /// Refuses `caller`'s push of `items` items at `now_ns`: its place in line (kept, or given
+    /// at the end), the wait, and when it is due back.
+    fn refuse(
+        &self,
+        line: &mut Line,
+        caller: &str,
+        items: u64,
+        pending: u64,
+        costs: &Costs,
+        now_ns: u64,
+    ) -> Refused {
+        let place = line.place(caller, items, now_ns);
+        let refused = self.refusal(line.head(now_ns), place, pending, costs);
+        let back = u64::try_from(refused.retry_after.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(place) = line.places.get_mut(caller) {
+            place.due = now_ns.saturating_add(back);
+        }
+        refused
     }
 
     /// Learns the size of an item from a parsed push of `items` items in `body_bytes` bytes,
@@ -504,15 +529,12 @@ impl PushAdmission {
     /// them, or they would keep the server busy for less than a quarter of it (those whose
     /// turn it is have not come back, and the server is not left idle for them). Its own size
     /// plays no part, so a push can be refused before its body is parsed.
-    fn may_admit(&self, line: &Line, at: u64, pending: u64, costs: &Costs) -> bool {
+    fn may_admit(&self, head: u64, at: u64, pending: u64, costs: &Costs) -> bool {
         if pending == 0 {
             return true;
         }
         let drain = pending.saturating_mul(costs.admit);
-        let its_turn = at
-            .saturating_sub(line.admitted)
-            .saturating_mul(costs.timing)
-            <= self.max_wait;
+        let its_turn = at.saturating_sub(head).saturating_mul(costs.timing) <= self.max_wait;
         drain <= self.max_wait && (its_turn || drain <= self.max_wait / 4)
     }
 
@@ -527,8 +549,8 @@ impl PushAdmission {
     /// the server idle. So the returns aim early: a cost measured while the fleet reconnected
     /// (every refusal taking its share of the processor) can be twice what it is later, and a
     /// device at the back of the line would otherwise come back seconds after its turn.
-    fn refusal(&self, line: &Line, place: u64, pending: u64, costs: &Costs) -> Refused {
-        let ahead = pending.saturating_add(place.saturating_sub(line.admitted));
+    fn refusal(&self, head: u64, place: u64, pending: u64, costs: &Costs) -> Refused {
+        let ahead = pending.saturating_add(place.saturating_sub(head));
         let wait = Duration::from_nanos(ahead.saturating_mul(costs.admit));
         if costs.measured == 0 {
             // No cost known yet: a wait computed now would be a guess.
@@ -577,13 +599,23 @@ impl PushAdmission {
 }
 
 impl Line {
-    /// Forgets the places the admitted pushes have passed whose callers were last seen before
-    /// `unseen_since` (nanoseconds from the start; `None`: whenever they were seen).
-    fn forget_passed(&mut self, unseen_since: Option<u64>) {
-        let admitted = self.admitted;
-        self.places.retain(|_, place| {
-            place.at >= admitted || unseen_since.is_some_and(|since| place.seen >= since)
-        });
+    /// The head of the line: where the earliest place still waiting starts, or the end of the
+    /// line when none is. The places of overdue devices (more than [`OVERDUE_NS`] past the time
+    /// they were told to come back) are left out of the line as they reach its head, so a
+    /// phone that went away holds no one up; it keeps its place, and when it comes back it is
+    /// placed at the head.
+    fn head(&mut self, now_ns: u64) -> u64 {
+        while let Some((at, caller)) = self.order.first() {
+            let overdue = self
+                .places
+                .get(caller)
+                .is_none_or(|p| p.due.saturating_add(OVERDUE_NS) < now_ns);
+            if !overdue {
+                return *at;
+            }
+            self.order.pop_first();
+        }
+        self.end
     }
 
     /// Where `caller`'s place starts, if it has one.
@@ -591,29 +623,65 @@ impl Line {
         self.places.get(caller).map(|place| place.at)
     }
 
-    /// Where the next place given would start: after the last one, or where the admitted
-    /// pushes end if the line has been passed.
-    fn next_place(&self) -> u64 {
-        self.end.max(self.admitted)
-    }
-
     /// Where `caller`'s push of `items` items starts, seen at `now_ns`: the place it was
-    /// given, or a new one at the end of the line.
+    /// given, at the head of the line if it was overdue, or a new one at the end of the line.
     fn place(&mut self, caller: &str, items: u64, now_ns: u64) -> u64 {
-        if let Some(place) = self.places.get_mut(caller) {
-            place.seen = now_ns;
-            return place.at;
+        if let Some(place) = self.places.get(caller).copied() {
+            if self.order.contains(&(place.at, caller.to_owned())) {
+                let place = self.places.get_mut(caller).expect("just read");
+                place.seen = now_ns;
+                return place.at;
+            }
+            return self.place_at_head(caller, place.items, now_ns);
         }
         if self.places.len() >= MAX_PLACES {
-            self.forget_passed(None);
+            self.forget_unseen_since(now_ns.saturating_sub(FORGOTTEN_AFTER_NS));
         }
-        let at = self.next_place();
+        let at = self.end;
         self.end = at.saturating_add(items);
         if self.places.len() < MAX_PLACES {
-            self.places
-                .insert(caller.to_owned(), Place { at, seen: now_ns });
+            self.insert(caller, at, items, now_ns);
         }
         at
+    }
+
+    /// Places `caller`'s push of `items` items at the head of the line, before every place
+    /// waiting: a device that comes back overdue, or whose turn was held and let go.
+    fn place_at_head(&mut self, caller: &str, items: u64, now_ns: u64) -> u64 {
+        self.remove(caller);
+        let at = self.head(now_ns).saturating_sub(items);
+        self.insert(caller, at, items, now_ns);
+        at
+    }
+
+    fn insert(&mut self, caller: &str, at: u64, items: u64, now_ns: u64) {
+        let place = Place {
+            at,
+            items,
+            seen: now_ns,
+            due: now_ns,
+        };
+        self.places.insert(caller.to_owned(), place);
+        self.order.insert((at, caller.to_owned()));
+    }
+
+    /// Takes `caller` out of the line: admitted, or placed again.
+    fn remove(&mut self, caller: &str) {
+        if let Some(place) = self.places.remove(caller) {
+            self.order.remove(&(place.at, caller.to_owned()));
+        }
+    }
+
+    /// Forgets the places of the callers not seen since `since` (nanoseconds from the start).
+    fn forget_unseen_since(&mut self, since: u64) {
+        let order = &mut self.order;
+        self.places.retain(|caller, place| {
+            let keep = place.seen >= since;
+            if !keep {
+                order.remove(&(place.at, caller.clone()));
+            }
+            keep
+        });
     }
 }
 
@@ -886,8 +954,7 @@ mod tests {
         );
         drop(admitted);
         // The server goes idle with d6 and d7 in line, both last seen at 5 s. A push admitted
-        // on an idle server soon after keeps the places the admitted pushes have passed (d6's:
-        // it may be on its way), as well as those ahead (d7's).
+        // on an idle server soon after keeps their places: they may be on their way.
         let places = || {
             let mut places: Vec<String> = admission
                 .line
@@ -906,15 +973,65 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(places(), ["d6", "d7"]);
-        // Over a minute later, with no word from d6, longer than any wait it could have been
-        // told (30 s): it did not come back for its turn, and its place is forgotten once
-        // the server is next idle. d7's, not passed, is kept.
+        // d7 comes back at 30 s while a push is admitted, and is refused; d6 does not. Over a
+        // minute after it was last seen, longer than any wait it could have been told (30 s),
+        // d6 did not come back for its turn: its place is forgotten once the server is next
+        // idle. d7's is kept.
+        let busy = admission
+            .admit_at(4_100, "other", Duration::from_secs(30))
+            .unwrap();
+        refuse("d7", Duration::from_secs(30));
+        drop(busy);
         drop(
             admission
                 .admit_at(1, "other", Duration::from_secs(66))
                 .unwrap(),
         );
         assert_eq!(places(), ["d7"]);
+    }
+
+    #[test]
+    fn a_push_admitted_out_of_turn_moves_no_one_and_an_overdue_device_holds_no_one_up() {
+        let admission = PushAdmission::new(Duration::from_secs(1));
+        let at = Duration::from_millis;
+        admission
+            .admit_at(100, "warm-up", Duration::ZERO)
+            .unwrap()
+            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+        let held = admission.admit_at(1_100, "held", Duration::ZERO).unwrap();
+        let waits: Vec<Refused> = ["d1", "d2", "d3"]
+            .into_iter()
+            .map(|d| admission.admit_at(1_000, d, Duration::ZERO).unwrap_err())
+            .collect();
+        let ms: Vec<u128> = waits.iter().map(|r| r.wait.as_millis()).collect();
+        assert_eq!(ms, [1_100, 2_100, 3_100]);
+        // d1 is told to come back at 0.3 s: its turn is due at 0.6 s, half-way there.
+        assert_eq!(waits[0].retry_after, at(300));
+        drop(held);
+        // d3 comes back first, to an idle server, and is admitted out of turn (a larger push
+        // now: 1.1 s of work). d2 is still behind d1, who has not come back yet: 2.1 s of work
+        // ahead of it, d1's and d3's.
+        let d3 = admission.admit_at(1_100, "d3", at(500)).unwrap();
+        assert_eq!(
+            admission.admit_at(1_000, "d2", at(500)).unwrap_err().wait,
+            at(2_100)
+        );
+        // d1 is more than a second past the time it was told to come back: it holds no one
+        // up, and d2 is at the head of the line, behind d3's push alone.
+        assert_eq!(
+            admission.admit_at(1_000, "d2", at(1_400)).unwrap_err().wait,
+            at(1_100)
+        );
+        // d1 comes back at last: placed at the head of the line, before d2 again.
+        assert_eq!(
+            admission.admit_at(1_000, "d1", at(1_500)).unwrap_err().wait,
+            at(1_100)
+        );
+        assert_eq!(
+            admission.admit_at(1_000, "d2", at(1_500)).unwrap_err().wait,
+            at(2_100)
+        );
+        drop(d3);
     }
 
     #[test]
@@ -1108,17 +1225,18 @@ mod tests {
         let admitted: Vec<_> = (0..3)
             .map(|n| admission.admit_at(100, &format!("q{n}"), at).unwrap())
             .collect();
+        // p3, refused at the start and told to come back at 1 s, is still ahead in line.
         let refused = admission.admit_at(100, "q3", at).unwrap_err();
-        assert_eq!(refused.wait, Duration::from_millis(300));
+        assert_eq!(refused.wait, Duration::from_millis(400));
         // A long line is asked again within a second, not sent away at an unsettled cost.
         let far = (4..50)
             .map(|n| admission.admit_at(100, &format!("q{n}"), at).unwrap_err())
             .last()
             .unwrap();
-        assert_eq!(far.wait, Duration::from_millis(4_900));
+        assert_eq!(far.wait, Duration::from_millis(5_000));
         // Its return is timed at no less than a quarter of the assumed cost (250 µs an item,
-        // not the 10 µs measured): 4,900 items at 250 µs less 100 ms, half-way.
-        assert_eq!(far.retry_after, Duration::from_millis(563));
+        // not the 10 µs measured): 5,000 items at 250 µs less 100 ms, half-way.
+        assert_eq!(far.retry_after, Duration::from_millis(575));
         // The furthest back are asked again within a second, not sent away at an unsettled
         // cost.
         let furthest = (50..100)
