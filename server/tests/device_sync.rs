@@ -7,20 +7,15 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use daka_core::evidence::FaceEvidence;
 use daka_core::protocol::Change;
 use daka_core::punch::PunchKind;
-use daka_device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
+use daka_device::{Device, SystemClock, UnprotectedKeyStore};
 
 #[tokio::test]
 async fn a_device_enrols_punches_and_syncs_each_punch_exactly_once() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let device = Device::builder(dir.path().join("device.db"))
-        .clock(Arc::new(SystemClock::new()))
-        .key_store(&UnprotectedKeyStore)
-        .open()
-        .unwrap();
+    let device = open_device(dir.path());
     let identity = device
         .enroll(&server.server.url(), "A-E1001-0001", "Pixel 8", "android")
         .await
@@ -30,19 +25,7 @@ async fn a_device_enrols_punches_and_syncs_each_punch_exactly_once() {
 
     let mut ids = Vec::new();
     for kind in [PunchKind::In, PunchKind::BreakStart, PunchKind::BreakEnd] {
-        let nonce = device.issue_face_nonce().unwrap();
-        let outcome = device
-            .punch(PunchInput {
-                kind,
-                fix: None,
-                more_fixes: Vec::new(),
-                wifi_bssids: vec![CWB_BSSID.into()],
-                face: Some(FaceEvidence {
-                    token: face_token("E1001", &nonce),
-                    nonce,
-                }),
-            })
-            .unwrap();
+        let outcome = store_punch_with_face(&device, kind, "E1001");
         ids.push(outcome.record.expect("recorded").body.id.to_string());
     }
     let report = device.sync_now(&|_| {}).await.unwrap();

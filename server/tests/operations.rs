@@ -630,6 +630,17 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
     assert_eq!(stored, Some(file.len()));
 }
 
+/// A server whose admission lets no push wait behind another (`max_push_wait` 0), and whose
+/// storage calls wait up to 20 s for a lock held by another process.
+async fn server_admitting_no_wait() -> TestServer {
+    TestServer::start_with(ServerOptions {
+        max_push_wait: Duration::ZERO,
+        busy_timeout: Duration::from_secs(20),
+        ..ServerOptions::default()
+    })
+    .await
+}
+
 /// Admission control: with the database held by another process, a push waits for it; a
 /// second push, behind a queue estimated longer than `max_push_wait`, is answered 503 `busy`
 /// at once, with a `Retry-After`, and stores nothing. Both are stored once when the lock goes.
@@ -637,12 +648,7 @@ async fn a_stop_finishes_the_request_in_progress_and_refuses_new_work() {
 /// this test is about the queue in front of the storage, and a lock holds that queue still.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
-    let ts = TestServer::start_with(ServerOptions {
-        max_push_wait: Duration::ZERO,
-        busy_timeout: Duration::from_secs(20),
-        ..ServerOptions::default()
-    })
-    .await;
+    let ts = server_admitting_no_wait().await;
     let mut first = ts.enroll("A-E1001-0001").await;
     let mut second = ts.enroll("A-E1002-0001").await;
     // Two more phones, enrolled while the database is free.
@@ -833,6 +839,28 @@ async fn a_push_behind_a_long_queue_is_refused_at_once_with_retry_after() {
     assert_eq!(parsed["code"], "invalid_request", "{parsed}");
 }
 
+/// A push of one record from `device`, admitted and waiting for the database's write lock
+/// (held by [`TestServer::hold_write_lock`]): its answer, once the lock goes.
+async fn push_held_by_the_lock(
+    ts: &TestServer,
+    device: &mut TestDevice,
+) -> tokio::task::JoinHandle<Result<daka_core::protocol::PushResponse, SyncError>> {
+    let record = device.good_record();
+    let request = PushRequest {
+        items: vec![device.item(&record)],
+    };
+    let (client, token) = (ts.client(), device.token.clone());
+    let waiting = tokio::spawn(async move { client.push(&token, &request).await });
+    for _ in 0..500 {
+        if scrape(ts).await.get("daka_push_admitted_items", &[]) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(scrape(ts).await.get("daka_push_admitted_items", &[]), 1.0);
+    waiting
+}
+
 /// `POST /v1/push/turn` with `body` as the phone with `token`: (status, JSON or null).
 async fn ask_turn(ts: &TestServer, token: &str, body: &str) -> (u16, Value) {
     let r = ts
@@ -855,12 +883,7 @@ async fn ask_turn(ts: &TestServer, token: &str, body: &str) -> (u16, Value) {
 /// naming the field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_phone_in_line_asks_for_its_turn_without_sending_its_push() {
-    let ts = TestServer::start_with(ServerOptions {
-        max_push_wait: Duration::ZERO,
-        busy_timeout: Duration::from_secs(20),
-        ..ServerOptions::default()
-    })
-    .await;
+    let ts = server_admitting_no_wait().await;
     let mut first = ts.enroll("A-E1001-0001").await;
     let mut second = ts.enroll("A-E1002-0001").await;
     let revoked = ts.enroll("A-E1002-0002").await;
@@ -927,22 +950,7 @@ async fn a_phone_in_line_asks_for_its_turn_without_sending_its_push() {
     assert_result(&taken[0], ItemStatus::Accepted, None);
     assert_eq!(scrape(&ts).await.get("daka_push_admitted_items", &[]), 0.0);
     let lock = ts.hold_write_lock();
-    let record = first.good_record();
-    let waiting = {
-        let client = ts.client();
-        let token = first.token.clone();
-        let request = PushRequest {
-            items: vec![first.item(&record)],
-        };
-        tokio::spawn(async move { client.push(&token, &request).await })
-    };
-    for _ in 0..500 {
-        if scrape(&ts).await.get("daka_push_admitted_items", &[]) >= 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(scrape(&ts).await.get("daka_push_admitted_items", &[]), 1.0);
+    let waiting = push_held_by_the_lock(&ts, &mut first).await;
 
     // Not its turn: told the wait, placed in line, and nothing admitted for it.
     let (status, error) = ask_turn(&ts, &second.token, r#"{"items":1}"#).await;
@@ -993,42 +1001,17 @@ async fn a_phone_in_line_asks_for_its_turn_without_sending_its_push() {
 /// answered sends the next at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sdk_asks_for_its_turn_after_a_busy_refusal_instead_of_uploading_again() {
-    use daka_core::evidence::FaceEvidence;
     use daka_core::punch::PunchKind;
-    use daka_device::{Device, PunchInput, SystemClock, UnprotectedKeyStore};
 
-    let ts = TestServer::start_with(ServerOptions {
-        max_push_wait: Duration::ZERO,
-        busy_timeout: Duration::from_secs(20),
-        ..ServerOptions::default()
-    })
-    .await;
+    let ts = server_admitting_no_wait().await;
     let mut other = ts.enroll("A-E1002-0001").await;
     let dir = tempfile::tempdir().unwrap();
-    let device = Device::builder(dir.path().join("device.db"))
-        .clock(Arc::new(SystemClock::new()))
-        .key_store(&UnprotectedKeyStore)
-        .open()
-        .unwrap();
+    let device = open_device(dir.path());
     device
         .enroll(&ts.server.url(), "A-E1001-0001", "Pixel 8", "android")
         .await
         .unwrap();
-    let punch = |kind| {
-        let nonce = device.issue_face_nonce().unwrap();
-        device
-            .punch(PunchInput {
-                kind,
-                fix: None,
-                more_fixes: Vec::new(),
-                wifi_bssids: vec![CWB_BSSID.into()],
-                face: Some(FaceEvidence {
-                    token: face_token("E1001", &nonce),
-                    nonce,
-                }),
-            })
-            .unwrap()
-    };
+    let punch = |kind| store_punch_with_face(&device, kind, "E1001");
     let requests = |s: &Scrape, route: &str, status: &str| {
         s.get(
             REQUESTS,
@@ -1056,21 +1039,7 @@ async fn the_sdk_asks_for_its_turn_after_a_busy_refusal_instead_of_uploading_aga
         None,
     );
     let lock = ts.hold_write_lock();
-    let record = other.good_record();
-    let waiting = {
-        let client = ts.client();
-        let token = other.token.clone();
-        let request = PushRequest {
-            items: vec![other.item(&record)],
-        };
-        tokio::spawn(async move { client.push(&token, &request).await })
-    };
-    for _ in 0..500 {
-        if scrape(&ts).await.get("daka_push_admitted_items", &[]) >= 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let waiting = push_held_by_the_lock(&ts, &mut other).await;
 
     // The first round uploads the push and is refused; the next asks and is told to wait,
     // without uploading it again.

@@ -36,9 +36,11 @@
 //! A refused push is given a place in line, kept for its caller (the hash of its device's
 //! bearer token, so a device that comes back is known before its token is looked up in the
 //! database): the refused pushes are lined up one after another in items, and a push is
-//! admitted only near its turn, when its
-//! place is within `max_wait` of work of the admitted pushes (and the wait behind those is
-//! within the limit). Its turn is due when the work ahead of it is down to `max_wait / 2`, and
+//! admitted only near its turn, when its place is within `max_wait` of work of the admitted
+//! pushes (and the wait behind those is within the limit). The work ahead of a place is the
+//! admitted pushes' and that of the places before it still waiting, counted from the head of
+//! the line, the earliest place still waiting: a push admitted out of its turn moves no one
+//! else's place. Its turn is due when the work ahead of it is down to `max_wait / 2`, and
 //! it is told to come back then, or half-way there when that is further away, to the
 //! millisecond: a thousand phones refused in the same second come back spread out, the ones
 //! at the back a few times, closer to their turn every time, instead of all together to be
@@ -55,9 +57,19 @@
 //! signed punches only to refuse them. Should the
 //! admitted pushes run short (less than a quarter of `max_wait` of work) because those whose
 //! turn it is have not come back, whoever comes is admitted, so the server never idles for a
-//! device that does not come back. Until the cost is settled, returns are timed at no less
-//! than a quarter of the assumed cost and no more than a second away. Places are kept per
-//! server process; several instances each keep their own line.
+//! device that does not come back; and a device more than a second past the time it was told
+//! to come back holds no one up (its place is left out of the line as it reaches the head, and
+//! the device is placed at the head when it does come back). A place is forgotten once the
+//! server is idle and its device has not been back for a minute. Until the cost is settled,
+//! returns are timed at no less than a quarter of the assumed cost and no more than a second
+//! away. Places are kept per server process; several instances each keep their own line.
+//!
+//! Coming back with the push itself costs the phone the push's upload every time (about
+//! 200 KB for a hundred signed punches), so a device refused `busy` asks first
+//! (`POST /v1/push/turn`, [`PushAdmission::turn`]) and uploads the push when told its turn has
+//! come. A turn given is held for the device's push for [`TURN_HELD_NS`], its items counted as
+//! admitted, so that the devices asking in the same moment are not all told to come for the
+//! same room; a turn not taken by then is let go and the device placed at the head.
 //!
 //! An admitted push then waits for a lane into storage ([`Admitted::lane`]): one more than the
 //! writes the storage runs side by side, so the pushes in storage are not slowed by checking
@@ -322,7 +334,7 @@ impl PushAdmission {
         if pending == 0 {
             // The server was idle: the time before this push is not part of any cost.
             let mut costing = self.costing.lock().unwrap_or_else(|p| p.into_inner());
-            costing.busy_since = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+            costing.busy_since = now_ns;
         }
         // Where this push's turn is: its place, or for a caller without one the end of the line.
         let head = line.head(now_ns);
@@ -795,6 +807,17 @@ mod tests {
     /// A time long after the admission's start: a push answered then ran alone.
     const AN_HOUR_IN: Duration = Duration::from_secs(3600);
 
+    /// Admission with this longest wait, whose cost is settled at 1 ms an item: a push of 100
+    /// answered after 100 ms in storage, alone, an hour after the start.
+    fn at_a_millisecond_an_item(max_wait: Duration) -> PushAdmission {
+        let admission = PushAdmission::new(max_wait);
+        admission
+            .admit_at(100, "warm-up", Duration::ZERO)
+            .unwrap()
+            .ran_at(Duration::from_millis(100), AN_HOUR_IN);
+        admission
+    }
+
     #[test]
     fn a_push_is_admitted_when_nothing_is_pending_and_an_assumed_cost_bounds_a_cold_start() {
         // Not yet measured: 1 ms an item is assumed.
@@ -896,11 +919,7 @@ mod tests {
 
     #[test]
     fn refused_pushes_are_given_places_in_line_and_keep_them() {
-        let admission = PushAdmission::new(Duration::from_secs(4));
-        admission
-            .admit_at(100, "warm-up", Duration::ZERO)
-            .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item
+        let admission = at_a_millisecond_an_item(Duration::from_secs(4));
         let held = admission.admit_at(4_100, "held", Duration::ZERO).unwrap(); // 4.1 s of work
         let refuse = |device, at| admission.admit_at(1_000, device, at).unwrap_err();
         let refusals: Vec<Refused> = ["d1", "d2", "d3", "d4", "d5"]
@@ -992,12 +1011,8 @@ mod tests {
 
     #[test]
     fn a_push_admitted_out_of_turn_moves_no_one_and_an_overdue_device_holds_no_one_up() {
-        let admission = PushAdmission::new(Duration::from_secs(1));
+        let admission = at_a_millisecond_an_item(Duration::from_secs(1));
         let at = Duration::from_millis;
-        admission
-            .admit_at(100, "warm-up", Duration::ZERO)
-            .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
         let held = admission.admit_at(1_100, "held", Duration::ZERO).unwrap();
         let waits: Vec<Refused> = ["d1", "d2", "d3"]
             .into_iter()
@@ -1036,11 +1051,7 @@ mod tests {
 
     #[test]
     fn a_push_is_admitted_near_its_turn_and_refused_before_its_body_when_far_from_it() {
-        let admission = PushAdmission::new(Duration::from_secs(1));
-        admission
-            .admit_at(100, "warm-up", Duration::ZERO)
-            .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+        let admission = at_a_millisecond_an_item(Duration::from_secs(1));
         // Two pushes admitted: 1.1 s of work.
         let a = admission.admit_at(800, "a", Duration::ZERO).unwrap();
         let b = admission.admit_at(300, "b", Duration::ZERO).unwrap();
@@ -1116,12 +1127,8 @@ mod tests {
 
     #[test]
     fn a_device_asking_for_its_turn_is_told_its_wait_or_has_the_turn_held_for_its_push() {
-        let admission = PushAdmission::new(Duration::from_secs(1));
+        let admission = at_a_millisecond_an_item(Duration::from_secs(1));
         let at = Duration::from_millis;
-        admission
-            .admit_at(100, "warm-up", Duration::ZERO)
-            .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
         // 1.1 s of work admitted: a device refused, then one that asks without having pushed
         // (placed behind it at the size it gives), as refused pushes are, and a third.
         let a = admission.admit_at(800, "a", Duration::ZERO).unwrap();
@@ -1310,11 +1317,7 @@ mod tests {
     #[test]
     fn admitted_pushes_answered_later_than_estimated_make_admission_stricter_not_the_returns_later()
     {
-        let admission = PushAdmission::new(Duration::from_secs(1));
-        admission
-            .admit_at(100, "warm-up", Duration::ZERO)
-            .unwrap()
-            .ran_at(Duration::from_millis(100), AN_HOUR_IN); // 1 ms an item, settled
+        let admission = at_a_millisecond_an_item(Duration::from_secs(1));
         let t0 = AN_HOUR_IN + Duration::from_secs(1);
         // a is admitted alone; b behind it, estimated to be answered in 900 ms.
         let a = admission.admit_at(500, "a", t0).unwrap();

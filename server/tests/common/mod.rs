@@ -660,6 +660,38 @@ fn face_token_issued(
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
 }
 
+/// The SDK's device engine on a database in `dir`, with the system clock and an unprotected
+/// key store.
+pub(crate) fn open_device(dir: &std::path::Path) -> daka_device::Device {
+    daka_device::Device::builder(dir.join("device.db"))
+        .clock(std::sync::Arc::new(daka_device::SystemClock::new()))
+        .key_store(&daka_device::UnprotectedKeyStore)
+        .open()
+        .unwrap()
+}
+
+/// A punch of `kind` through the SDK's device engine at the Causeway Bay store: its Wi-Fi and
+/// a face match of `employee` on a nonce the device issues.
+pub(crate) fn store_punch_with_face(
+    device: &daka_device::Device,
+    kind: daka_core::punch::PunchKind,
+    employee: &str,
+) -> daka_device::PunchOutcome {
+    let nonce = device.issue_face_nonce().unwrap();
+    device
+        .punch(daka_device::PunchInput {
+            kind,
+            fix: None,
+            more_fixes: Vec::new(),
+            wifi_bssids: vec![CWB_BSSID.into()],
+            face: Some(FaceEvidence {
+                token: face_token(employee, &nonce),
+                nonce,
+            }),
+        })
+        .unwrap()
+}
+
 /// A face token from the trusted demonstration matcher.
 pub(crate) fn face_token(employee: &str, nonce: &str) -> String {
     face_token_at(employee, nonce, Utc::now())

@@ -466,11 +466,7 @@ mod tests {
     /// `= ANY($2)`, that plan reads every row of the organisation and filters them).
     #[test]
     fn the_reads_ahead_probe_the_index_a_key_at_a_time_in_a_generic_plan() {
-        let Some(url) = std::env::var("DAKA_TEST_POSTGRES")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!("PostgreSQL only: DAKA_TEST_POSTGRES is not set");
+        let Some(url) = super::super::test_database() else {
             return;
         };
         let mut client = super::super::connect(&url).unwrap();

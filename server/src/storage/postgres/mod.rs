@@ -850,6 +850,19 @@ impl Storage for PostgresStorage {
     }
 }
 
+/// The PostgreSQL server of the unit tests that need one (`DAKA_TEST_POSTGRES`, as for the
+/// server's integration tests); without it they say so and pass.
+#[cfg(test)]
+pub(super) fn test_database() -> Option<String> {
+    let url = std::env::var("DAKA_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("PostgreSQL only: DAKA_TEST_POSTGRES is not set");
+    }
+    url
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;

@@ -317,11 +317,7 @@ mod tests {
     /// its statements are closed on the server, not left behind.
     #[test]
     fn statements_are_prepared_once_per_connection_and_outlive_a_rollback() {
-        let Some(url) = std::env::var("DAKA_TEST_POSTGRES")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!("PostgreSQL only: DAKA_TEST_POSTGRES is not set");
+        let Some(url) = super::super::test_database() else {
             return;
         };
         let mut client = super::super::connect(&url).unwrap();
