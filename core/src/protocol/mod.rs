@@ -134,7 +134,8 @@ pub const MAX_PUSH_ITEMS: usize = 500;
 /// sending it. A device refused `busy` asks this before it sends the same push again, so that
 /// waiting in line does not cost it the push's upload each time it comes back (a hundred signed
 /// punches with their evidence are about 200 KB). The answer is 204 when the push would be
-/// admitted, or 503 `busy` with `retry_after_ms`, as a refused push is told.
+/// admitted (the reference server then holds the turn for the push for two seconds), or 503
+/// `busy` with `retry_after_ms`, as a refused push is told.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -43,7 +43,8 @@ pub struct SyncProgress {
 /// What one sync round did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncReport {
-    /// Push requests sent in this round (a retry after a token refresh counts once).
+    /// Push attempts in this round: batches sent, or asked for their turn (`POST /v1/push/turn`)
+    /// and told to wait; a retry after a token refresh counts once.
     pub requests: u64,
     /// Items the server applied for the first time; counts as delivered.
     pub accepted: u64,

@@ -376,13 +376,14 @@ pub(crate) async fn push(
 
 /// Whether a push of `items` items would be admitted now, asked before sending it: a device
 /// refused `busy` asks this before it sends the same push again, and uploads the push only
-/// when its turn has come. Nothing is reserved: the push is admitted or refused as usual when
-/// it comes.
+/// when its turn has come. A 204 holds the turn for the device's push for two seconds (its
+/// items count as admitted), and the push is admitted in it when it comes; a 503 keeps the
+/// device's place in line, as a refused push's does.
 #[utoipa::path(post, path = "/v1/push/turn", tag = "device",
     security(("device_token" = [])),
     request_body = PushTurnRequest,
     responses(
-        (status = 204, description = "Its turn: send the push now"),
+        (status = 204, description = "Its turn: send the push now (the turn is held for it for two seconds)"),
         (status = 400, description = "`invalid_request` (`items` missing, not a number, or 0), `too_many_items`", body = ApiError),
         (status = 401, description = "`unauthorized`", body = ApiError),
         (status = 403, description = "`device_revoked`: the device was revoked; enrol again with a new code", body = ApiError),
