@@ -117,10 +117,17 @@ fn text_report_names_throughput_latency_and_the_check() {
     }
 }
 
+/// A `daka serve` child on a database in `dir`, seeded with the example company, with `args`
+/// more: the child, its URL, and its standard error, to be kept open while it runs.
 #[cfg(unix)]
-#[test]
-fn against_a_separate_serve_process_every_punch_is_stored_once() {
-    let dir = tempfile::tempdir().unwrap();
+fn serve(
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    BufReader<std::process::ChildStderr>,
+) {
     let examples = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut server = daka()
         .args([
@@ -131,9 +138,10 @@ fn against_a_separate_serve_process_every_punch_is_stored_once() {
             "off",
             "--db",
         ])
-        .arg(dir.path().join("server.db"))
+        .arg(dir.join("server.db"))
         .arg("--seed")
         .arg(examples.join("seed.json"))
+        .args(args)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -146,6 +154,77 @@ fn against_a_separate_serve_process_every_punch_is_stored_once() {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
+    (server, url, stderr)
+}
+
+/// A server that lets no push wait behind another (`--max-push-wait-ms 1`) refuses most of a
+/// fleet's first pushes `busy`. Each refused device asks `POST /v1/push/turn` until its turn
+/// comes, then pushes: every punch is delivered, and as many pushes were sent after a 204 as
+/// were refused (nothing is refused once its turn is held). With `--no-turn` the refused
+/// pushes are sent again with their bodies, and no question is asked.
+#[cfg(unix)]
+#[test]
+fn devices_refused_busy_ask_for_their_turn_and_deliver_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url, _stderr) = serve(dir.path(), &["--max-push-wait-ms", "1"]);
+    let run = |more: &[&str]| {
+        let mut args = vec![
+            "--server",
+            &url,
+            "--admin-token",
+            SEED_ADMIN_TOKEN,
+            "--devices",
+            "30",
+            "--punches",
+            "10",
+            "--batch",
+            "5",
+        ];
+        args.extend_from_slice(more);
+        loadgen(&args)
+    };
+    let asking = run(&[]);
+    let uploading = run(&["--no-turn"]);
+    // SAFETY: signalling the child this test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert!(server.wait().unwrap().success());
+
+    // Everything delivered once, each device's two pushes answered 200, chains intact.
+    let delivered = |report: &Value| {
+        assert_eq!(report["delivered"], 300, "{report}");
+        assert_eq!(report["items"], serde_json::json!({ "accepted": 300 }));
+        assert_eq!(report["requests"]["200"], 60, "{report}");
+        let integrity = &report["integrity"];
+        assert_eq!(integrity["stored"], 300, "{integrity}");
+        assert_eq!(integrity["duplicated"], serde_json::json!([]));
+        assert_eq!(integrity["lost"], serde_json::json!([]));
+        assert_eq!(integrity["chains_ok"], 30);
+    };
+    let (status, report, err) = asking;
+    assert_eq!(status, 0, "{err}");
+    delivered(&report);
+    let requests = &report["requests"];
+    let busy = requests["503 busy"].as_u64().unwrap_or(0);
+    assert!(busy > 0, "{report}");
+    assert_eq!(requests["turn 204"].as_u64(), Some(busy), "{report}");
+    assert!(
+        report["turn_latency_ms"]["max"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+
+    let (status, report, err) = uploading;
+    assert_eq!(status, 0, "{err}");
+    delivered(&report);
+    let requests = report["requests"].as_object().unwrap();
+    assert!(requests["503 busy"].as_u64().unwrap() > 0, "{report}");
+    assert!(requests.keys().all(|k| !k.starts_with("turn")), "{report}");
+}
+
+#[cfg(unix)]
+#[test]
+fn against_a_separate_serve_process_every_punch_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url, _stderr) = serve(dir.path(), &[]);
     let run = loadgen(&[
         "--server",
         &url,

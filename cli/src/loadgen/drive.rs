@@ -227,8 +227,16 @@ enum Answer {
     Again(Option<Duration>),
     /// The body was too large: halve the batch.
     TooLarge,
+    /// Answered with no content (204): the answer to a turn question whose turn has come.
+    NoContent,
     /// Stop this device: the reason.
     Stop(String),
+}
+
+/// Why a device's request got no answer: the run was closed, or the time limit passed.
+enum Unanswered {
+    Closed,
+    TimeLimit,
 }
 
 /// A device and where it pushes.
@@ -269,34 +277,22 @@ async fn drain(
         }
         let end = (next + batch).min(device.backlog.len());
         if in_line && ask_turn {
-            let Ok(permit) = gate.acquire().await else {
-                stopped = Some("the run was closed".to_string());
-                break;
-            };
-            let sent = Instant::now();
-            let request = at
-                .http
-                .post(&turn_url)
-                .bearer_auth(&device.token)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(format!("{{\"items\":{}}}", end - next))
-                .send();
-            let Ok((outcome, answer)) =
-                tokio::time::timeout_at(config.deadline.into(), exchange_turn(request)).await
-            else {
-                lock(stats).cut_off += 1;
-                stopped = Some("time limit".to_string());
-                break;
-            };
-            drop(permit);
+            let body = format!("{{\"items\":{}}}", end - next);
+            let (outcome, answer, us) =
+                match request(at, gate, &turn_url, body, config.deadline).await {
+                    Ok(answered) => answered,
+                    Err(unanswered) => {
+                        stopped = Some(give_up(unanswered, stats));
+                        break;
+                    }
+                };
             {
                 let mut s = lock(stats);
-                let us = micros(sent);
                 s.turn_us.saturating_record(us);
                 s.all_us.saturating_record(us);
                 *s.requests.entry(format!("turn {outcome}")).or_default() += 1;
             }
-            match answer {
+            match turn_of(&outcome, answer) {
                 Turn::Now => {}
                 Turn::Unoffered => ask_turn = false,
                 Turn::Again(wait) => {
@@ -315,46 +311,30 @@ async fn drain(
             built = (next, end, push_body(device, next, end));
         }
         let body = built.2.clone();
-        let answer = {
-            let Ok(_permit) = gate.acquire().await else {
-                stopped = Some("the run was closed".to_string());
+        let (outcome, answer, us) = match request(at, gate, at.url, body, config.deadline).await {
+            Ok(answered) => answered,
+            Err(unanswered) => {
+                stopped = Some(give_up(unanswered, stats));
                 break;
-            };
-            let sent = Instant::now();
-            let request = at
-                .http
-                .post(at.url)
-                .bearer_auth(&device.token)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .send();
-            match tokio::time::timeout_at(config.deadline.into(), exchange(request)).await {
-                Err(_) => {
-                    lock(stats).cut_off += 1;
-                    stopped = Some("time limit".to_string());
-                    break;
-                }
-                Ok((outcome, answer)) => {
-                    let mut s = lock(stats);
-                    let us = micros(sent);
-                    s.latency_us.saturating_record(us);
-                    s.all_us.saturating_record(us);
-                    if matches!(answer, Answer::Pushed(_)) {
-                        s.answered_us.saturating_record(us);
-                    }
-                    if !first {
-                        s.later_us.saturating_record(us);
-                    }
-                    first = false;
-                    in_line = outcome == "503 busy";
-                    *s.requests.entry(outcome.clone()).or_default() += 1;
-                    if !matches!(answer, Answer::Pushed(_)) {
-                        *s.errors.entry(error_code(&outcome)).or_default() += 1;
-                    }
-                    answer
-                }
             }
         };
+        {
+            let mut s = lock(stats);
+            s.latency_us.saturating_record(us);
+            s.all_us.saturating_record(us);
+            if matches!(answer, Answer::Pushed(_)) {
+                s.answered_us.saturating_record(us);
+            }
+            if !first {
+                s.later_us.saturating_record(us);
+            }
+            *s.requests.entry(outcome.clone()).or_default() += 1;
+            if !matches!(answer, Answer::Pushed(_)) {
+                *s.errors.entry(error_code(&outcome)).or_default() += 1;
+            }
+        }
+        first = false;
+        in_line = outcome == "503 busy";
         match answer {
             Answer::Pushed(response) => {
                 match settle(device, next, end, &response, &mut answers, stats) {
@@ -384,6 +364,10 @@ async fn drain(
                 }
                 batch = (batch / 2).max(1);
             }
+            Answer::NoContent => {
+                stopped = Some("the push was answered without content".into());
+                break;
+            }
             Answer::Stop(reason) => {
                 stopped = Some(reason);
                 break;
@@ -391,6 +375,45 @@ async fn drain(
         }
     }
     Delivery { answers, stopped }
+}
+
+/// Sends `body` to `url` as the device, once the fleet's gate lets it and before the
+/// deadline: the outcome's name for the request counts, what the device should do, and the
+/// latency in microseconds.
+async fn request(
+    at: Endpoint<'_>,
+    gate: &Semaphore,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+    deadline: Instant,
+) -> Result<(String, Answer, u64), Unanswered> {
+    let Ok(_permit) = gate.acquire().await else {
+        return Err(Unanswered::Closed);
+    };
+    let sent = Instant::now();
+    let request = at
+        .http
+        .post(url)
+        .bearer_auth(&at.device.token)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send();
+    let (outcome, answer) = tokio::time::timeout_at(deadline.into(), exchange(request))
+        .await
+        .map_err(|_| Unanswered::TimeLimit)?;
+    Ok((outcome, answer, micros(sent)))
+}
+
+/// Why the device stops when a request got no answer; a request cut off by the time limit is
+/// counted.
+fn give_up(unanswered: Unanswered, stats: &Mutex<Stats>) -> String {
+    match unanswered {
+        Unanswered::Closed => "the run was closed".to_string(),
+        Unanswered::TimeLimit => {
+            lock(stats).cut_off += 1;
+            "time limit".to_string()
+        }
+    }
 }
 
 /// Microseconds since `sent`, at least 1 (the histograms' lowest value).
@@ -495,6 +518,9 @@ async fn exchange(
         Err(e) => return transport(&e),
     };
     let outcome = status.as_u16().to_string();
+    if status == reqwest::StatusCode::NO_CONTENT {
+        return (outcome, Answer::NoContent);
+    }
     if status.is_success() {
         return match serde_json::from_slice::<PushResponse>(&bytes) {
             Ok(r) => (outcome, Answer::Pushed(r)),
@@ -529,21 +555,17 @@ enum Turn {
     Stop(String),
 }
 
-/// Sends one turn question and reads its answer: the outcome's name for the request counts,
-/// and what the device should do.
-async fn exchange_turn(
-    request: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
-) -> (String, Turn) {
-    let (outcome, answer) = exchange(request).await;
-    let turn = match answer {
-        Answer::Pushed(_) => Turn::Stop(format!("the turn question was answered {outcome}")),
+/// What a turn question's answer (`outcome`, read as a push's `answer`) means for the device.
+fn turn_of(outcome: &str, answer: Answer) -> Turn {
+    match answer {
+        Answer::NoContent => Turn::Now,
         Answer::Again(wait) => Turn::Again(wait),
-        _ if outcome == "204" => Turn::Now,
         _ if outcome.starts_with("404 ") => Turn::Unoffered,
-        Answer::TooLarge => Turn::Stop("the turn question was refused as too large".into()),
+        Answer::Pushed(_) | Answer::TooLarge => {
+            Turn::Stop(format!("the turn question was answered {outcome}"))
+        }
         Answer::Stop(reason) => Turn::Stop(reason),
-    };
-    (outcome, turn)
+    }
 }
 
 fn transport(e: &reqwest::Error) -> (String, Answer) {
