@@ -222,6 +222,41 @@ fn devices_refused_busy_ask_for_their_turn_and_deliver_everything() {
 
 #[cfg(unix)]
 #[test]
+fn a_backlog_is_announced_before_it_is_uploaded_and_never_refused_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url, _stderr) = serve(dir.path(), &["--max-push-wait-ms", "1"]);
+    // Forty punches with their Wi-Fi and face evidence: one push of about 80 KB a device.
+    let (status, report, err) = loadgen(&[
+        "--server",
+        &url,
+        "--admin-token",
+        SEED_ADMIN_TOKEN,
+        "--devices",
+        "12",
+        "--punches",
+        "40",
+        "--batch",
+        "40",
+    ]);
+    // SAFETY: signalling the child this test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert!(server.wait().unwrap().success());
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(report["delivered"], 480, "{report}");
+    assert_eq!(report["integrity"]["stored"], 480, "{report}");
+    assert_eq!(report["integrity"]["chains_ok"], 12, "{report}");
+    // Every device asked before its upload and uploaded once, when told its turn had come:
+    // the busy server refused questions, not bodies.
+    let requests = &report["requests"];
+    assert_eq!(requests["200"], 12, "{report}");
+    assert_eq!(requests["turn 204"], 12, "{report}");
+    assert!(requests.get("503 busy").is_none(), "{report}");
+    assert!(requests["turn 503 busy"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["later_latency_ms"]["count"], 0, "{report}");
+}
+
+#[cfg(unix)]
+#[test]
 fn against_a_separate_serve_process_every_punch_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, url, _stderr) = serve(dir.path(), &[]);

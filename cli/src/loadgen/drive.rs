@@ -18,7 +18,8 @@
 //! `Retry-After`); a timeout, a broken connection or a 5xx backs off with full jitter and sends
 //! the same batch again; a 413 halves the batch; any other refusal stops that device. A device
 //! whose push was refused `busy` holds a place in the server's line and, as the SDK does, asks
-//! `POST /v1/push/turn` before it sends the push again (not with `ask_turn` off). Every
+//! `POST /v1/push/turn` before it sends the push again; a device whose first push is a backlog
+//! of [`ASK_TURN_FROM_BYTES`] or more asks before that one too (neither with `ask_turn` off). Every
 //! request's latency goes into HDR histograms: the pushes' and the turn questions' apart.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use daka_core::protocol::{ApiError, ItemStatus, PushResponse};
+use daka_device::sync::batching::ASK_TURN_FROM_BYTES;
 use daka_device::sync::client::retry_after;
 use hdrhistogram::Histogram;
 use reqwest::header;
@@ -264,9 +266,11 @@ async fn drain(
     let mut failures: u32 = 0;
     let mut stopped = None;
     let mut first = true;
-    // Refused `busy`, so holding a place in the server's line; and whether to ask for the
-    // turn then (not once the server has answered that it does not offer the question).
-    let mut in_line = false;
+    // Whether to ask for the turn before the next push: as the SDK does, when the device holds
+    // a place in the server's line (refused `busy`), or before the first push of a backlog of
+    // `ASK_TURN_FROM_BYTES` or more; not once the server has answered that it does not offer
+    // the question.
+    let mut ask_first = first_body.len() >= ASK_TURN_FROM_BYTES;
     let mut ask_turn = config.ask_turn;
     // The body of the batch last built, by its range of the backlog.
     let mut built = (0, first_end(device, config), first_body);
@@ -276,7 +280,7 @@ async fn drain(
             break;
         }
         let end = (next + batch).min(device.backlog.len());
-        if in_line && ask_turn {
+        if ask_first && ask_turn {
             let body = format!("{{\"items\":{}}}", end - next);
             let (outcome, answer, us) =
                 match request(at, gate, &turn_url, body, config.deadline).await {
@@ -334,7 +338,7 @@ async fn drain(
             }
         }
         first = false;
-        in_line = outcome == "503 busy";
+        ask_first = outcome == "503 busy";
         match answer {
             Answer::Pushed(response) => {
                 match settle(device, next, end, &response, &mut answers, stats) {

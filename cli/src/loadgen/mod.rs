@@ -78,8 +78,8 @@ pub struct LoadgenArgs {
     /// every connection opened at once), rather than before the clock starts.
     #[arg(long)]
     cold_start: bool,
-    /// Send a push refused `busy` again with its body each time, without asking
-    /// `POST /v1/push/turn` first (as the SDK did before the server offered it).
+    /// Send every push with its body at once, a backlog's first and one refused `busy` again,
+    /// without asking `POST /v1/push/turn` first (as the SDK did before the server offered it).
     #[arg(long)]
     no_turn: bool,
     /// Print one JSON object instead of the text report.

@@ -95,6 +95,8 @@ pub(super) struct Inputs<'a> {
 /// Request latency percentiles, milliseconds.
 #[derive(Serialize)]
 pub(super) struct Latency {
+    /// Requests measured.
+    count: u64,
     p50: f64,
     p95: f64,
     p99: f64,
@@ -107,12 +109,24 @@ impl Latency {
     fn of(h: &Histogram<u64>) -> Latency {
         let ms = |us: u64| us as f64 / 1000.0;
         Latency {
+            count: h.len(),
             p50: ms(h.value_at_quantile(0.50)),
             p95: ms(h.value_at_quantile(0.95)),
             p99: ms(h.value_at_quantile(0.99)),
             max: ms(h.max()),
             mean: h.mean() / 1000.0,
         }
+    }
+
+    /// `p50 …, p95 …, p99 …, max … ms (N)`, or `none` when no request was measured.
+    fn text(&self) -> String {
+        if self.count == 0 {
+            return "none".to_string();
+        }
+        format!(
+            "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.p50, self.p95, self.p99, self.max
+        )
     }
 }
 
@@ -160,7 +174,7 @@ pub(super) struct Report {
     answered_latency_ms: Latency,
     /// Every push request after each device's first (the fleet's opening burst left out).
     later_latency_ms: Latency,
-    /// The turn questions (`POST /v1/push/turn`) of devices refused `busy`.
+    /// The turn questions (`POST /v1/push/turn`) of devices refused `busy` or with a backlog.
     turn_latency_ms: Latency,
     /// Every request: the pushes and the turn questions.
     all_latency_ms: Latency,
@@ -315,11 +329,6 @@ impl Report {
                     .join(", ")
             }
         };
-        let l = &self.latency_ms;
-        let a = &self.answered_latency_ms;
-        let later = &self.later_latency_ms;
-        let turn = &self.turn_latency_ms;
-        let all = &self.all_latency_ms;
         let c = &self.cost;
         let g = &self.integrity;
         let mut out = format!(
@@ -329,11 +338,11 @@ impl Report {
              {}\n\n\
              throughput   {:.0} punches/s ({} accepted in {:.2} s)\n\
              delivered    {} of {} queued{}\n\
-             latency      p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (per push request)\n\
-             answered     p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (pushes answered 200)\n\
-             later        p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (push requests after each device's first)\n\
-             turn         p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (turn questions, POST /v1/push/turn)\n\
-             all          p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (every request, pushes and turn questions)\n\
+             latency      {} (per push request)\n\
+             answered     {} (pushes answered 200)\n\
+             later        {} (push requests after each device's first)\n\
+             turn         {} (turn questions, POST /v1/push/turn)\n\
+             all          {} (every request, pushes and turn questions)\n\
              requests     {}\n\
              items        {}\n\
              errors       {}\n",
@@ -361,26 +370,11 @@ impl Report {
             } else {
                 String::new()
             },
-            l.p50,
-            l.p95,
-            l.p99,
-            l.max,
-            a.p50,
-            a.p95,
-            a.p99,
-            a.max,
-            later.p50,
-            later.p95,
-            later.p99,
-            later.max,
-            turn.p50,
-            turn.p95,
-            turn.p99,
-            turn.max,
-            all.p50,
-            all.p95,
-            all.p99,
-            all.max,
+            self.latency_ms.text(),
+            self.answered_latency_ms.text(),
+            self.later_latency_ms.text(),
+            self.turn_latency_ms.text(),
+            self.all_latency_ms.text(),
             counts(&self.requests),
             counts(&self.items),
             counts(&self.errors),

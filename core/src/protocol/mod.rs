@@ -131,9 +131,10 @@ pub struct PushRequest {
 pub const MAX_PUSH_ITEMS: usize = 500;
 
 /// `POST /v1/push/turn`: whether a push of `items` items would be admitted now, asked without
-/// sending it. A device refused `busy` asks this before it sends the same push again, so that
-/// waiting in line does not cost it the push's upload each time it comes back (a hundred signed
-/// punches with their evidence are about 200 KB). The answer is 204 when the push would be
+/// sending it. A device refused `busy` asks this before it sends the same push again, and a
+/// device with a backlog before its first upload of it, so that waiting in line does not cost
+/// it the push's upload each time it comes back (a hundred signed punches with their evidence
+/// are about 200 KB). The answer is 204 when the push would be
 /// admitted (the reference server then holds the turn for the push for two seconds), or 503
 /// `busy` with `retry_after_ms`, as a refused push is told.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]

@@ -240,10 +240,14 @@ struct State {
 /// once or only after `POST /v1/push/turn` says its turn has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PushTurn {
-    /// The last push was not refused `busy`: the next is sent at once.
+    /// Nothing is known of the server's line in this sync round: a push of
+    /// [`ASK_TURN_FROM_BYTES`](crate::sync::batching::ASK_TURN_FROM_BYTES) or more asks
+    /// first, a smaller one is sent at once.
+    Unknown,
+    /// A push was answered in this sync round: the next is sent at once.
     Free,
-    /// The last push was refused `busy`, and the device holds a place in the server's line:
-    /// it asks before it uploads the push again.
+    /// The last push or turn question was refused `busy`, and the device holds a place in the
+    /// server's line: it asks before it uploads the push again.
     InLine,
     /// The server does not offer `/v1/push/turn` (an older release answered 404): pushes are
     /// sent at once, as before it.
@@ -626,7 +630,7 @@ fn load_state(store: &Store) -> Result<State, DeviceError> {
         cursor: None,
         revoked: None,
         tls_refusal: None,
-        push_turn: PushTurn::Free,
+        push_turn: PushTurn::Unknown,
     };
     if let Some(identity::DeviceRow {
         device_id: Some(device_id),

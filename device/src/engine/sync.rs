@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 use super::{Device, DeviceError, Identity, PushTurn};
 use crate::outbox::{ItemError, Outcome};
 use crate::store::{cursor, day_results, identity as device_row};
-use crate::sync::batching::BatchSizer;
+use crate::sync::batching::{ASK_TURN_FROM_BYTES, BatchSizer};
 use crate::sync::client::{SyncClient, SyncError};
 use daka_core::protocol::{
     Change, EnrollRequest, ItemCode, ItemResult, ItemStatus, PushItem, PushRequest, PushResponse,
@@ -308,6 +308,13 @@ impl Device {
 
         let start = self.outbox.stats(self.now_ms())?;
         let total = start.pending + start.in_flight;
+        {
+            // What the server's line was like in an earlier round says nothing of it now.
+            let mut state = self.state();
+            if state.push_turn == PushTurn::Free {
+                state.push_turn = PushTurn::Unknown;
+            }
+        }
         let mut sent = 0u64;
         while report.stopped_by.is_none() {
             let (items, bytes) = {
@@ -343,7 +350,9 @@ impl Device {
             let at = self.clock.now();
             let started = Instant::now();
             report.requests += 1;
-            let result = self.push_in_turn(&client, &identity, &request).await;
+            let result = self
+                .push_in_turn(&client, &identity, &request, batch_bytes)
+                .await;
             let now_ms = self.now_ms();
             match result {
                 Ok(response) => {
@@ -499,17 +508,26 @@ impl Device {
         Ok(report)
     }
 
-    /// Sends a push, first asking `POST /v1/push/turn` when the server refused the last one
-    /// `busy`: while the device waits in the server's line, coming back costs a small request,
-    /// not the push's upload (about 200 KB for a hundred punches with their evidence). The
-    /// answer to the question is the push's answer when it is not the device's turn yet.
+    /// Sends a push of `bytes` bytes of items, first asking `POST /v1/push/turn` when the
+    /// device holds a place in the server's line (the server refused its last push or question
+    /// `busy`), or when the push is [`ASK_TURN_FROM_BYTES`] or more and no push was answered
+    /// yet in this round: coming back, or coming with a backlog to a server that may be busy,
+    /// then costs a small request, not the push's upload (about 200 KB for a hundred punches
+    /// with their evidence). The answer to the question is the push's answer when it is not
+    /// the device's turn yet.
     async fn push_in_turn(
         &self,
         client: &SyncClient,
         identity: &Identity,
         request: &PushRequest,
+        bytes: usize,
     ) -> Result<PushResponse, SyncError> {
-        if self.state().push_turn == PushTurn::InLine {
+        let ask = match self.state().push_turn {
+            PushTurn::InLine => true,
+            PushTurn::Unknown => bytes >= ASK_TURN_FROM_BYTES,
+            PushTurn::Free | PushTurn::Unoffered => false,
+        };
+        if ask {
             let items = request.items.len();
             let asked = self
                 .authorized(client, identity, |t| {
@@ -523,7 +541,10 @@ impl Device {
                     tracing::info!("the server does not offer /v1/push/turn; pushes go at once");
                     self.state().push_turn = PushTurn::Unoffered;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.after_push(Err(&e));
+                    return Err(e);
+                }
             }
         }
         let result = self
@@ -532,15 +553,22 @@ impl Device {
                 async move { client.push(&t, request).await }
             })
             .await;
-        let mut state = self.state();
-        match &result {
-            Err(SyncError::Busy { .. }) if state.push_turn == PushTurn::Free => {
-                state.push_turn = PushTurn::InLine;
-            }
-            Ok(_) if state.push_turn == PushTurn::InLine => state.push_turn = PushTurn::Free,
-            _ => {}
-        }
+        self.after_push(result.as_ref().map(|_| ()));
         result
+    }
+
+    /// Where the device stands in the server's line after a push or a turn question was
+    /// answered: in line after a `busy` refusal, free to push after a push was answered.
+    fn after_push(&self, answer: Result<(), &SyncError>) {
+        let mut state = self.state();
+        if state.push_turn == PushTurn::Unoffered {
+            return;
+        }
+        match answer {
+            Err(SyncError::Busy { .. }) => state.push_turn = PushTurn::InLine,
+            Ok(_) => state.push_turn = PushTurn::Free,
+            Err(_) => {}
+        }
     }
 
     async fn pull_changes(

@@ -26,6 +26,14 @@ use daka_core::protocol::MAX_PUSH_ITEMS;
 /// Most bytes of items (payloads plus ids, streams and kinds) in one push request.
 pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
 
+/// A push of this many bytes of items or more (64 KiB: about thirty punches with their Wi-Fi
+/// and face evidence) is announced with `POST /v1/push/turn` before its first upload in a
+/// sync round, unless a push was answered earlier in the round: a busy server then refuses the
+/// small question, not the upload. A fleet that comes back online together (every phone with
+/// a day's backlog) would otherwise send the server every backlog at once, to have all but a
+/// few refused. A smaller push is sent at once; its refusal costs little more than the question.
+pub const ASK_TURN_FROM_BYTES: usize = 64 * 1024;
+
 /// The adaptive batch size of a device's pushes. See the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSizer {

@@ -67,7 +67,8 @@
 //! Coming back with the push itself costs the phone the push's upload every time (about
 //! 200 KB for a hundred signed punches), so a device refused `busy` asks first
 //! (`POST /v1/push/turn`, [`PushAdmission::turn`]) and uploads the push when told its turn has
-//! come. A turn given is held for the device's push for [`TURN_HELD_NS`], its items counted as
+//! come; a device with a backlog asks before its first upload too, so a fleet that reconnects
+//! together sends questions, not every backlog at once. A turn given is held for the device's push for [`TURN_HELD_NS`], its items counted as
 //! admitted, so that the devices asking in the same moment are not all told to come for the
 //! same room; a turn not taken by then is let go and the device placed at the head.
 //!

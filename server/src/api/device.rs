@@ -375,8 +375,9 @@ pub(crate) async fn push(
 }
 
 /// Whether a push of `items` items would be admitted now, asked before sending it: a device
-/// refused `busy` asks this before it sends the same push again, and uploads the push only
-/// when its turn has come. A 204 holds the turn for the device's push for two seconds (its
+/// refused `busy` asks this before it sends the same push again, and a device with a backlog
+/// (64 KiB or more) before its first upload of it, and uploads the push only when its turn has
+/// come. A 204 holds the turn for the device's push for two seconds (its
 /// items count as admitted), and the push is admitted in it when it comes; a 503 keeps the
 /// device's place in line, as a refused push's does.
 #[utoipa::path(post, path = "/v1/push/turn", tag = "device",
