@@ -32,6 +32,13 @@
 //! and when the admitted pushes of the costed windows were answered later than estimated, the
 //! wait behind the admitted pushes is estimated at the cost times that overrun (at most 8×,
 //! never less than 1×): fewer are admitted at once, and the returns keep their pace.
+//! The overrun is only measured once pushes are admitted side by side, so admission opens up
+//! at most twofold a costed window: the wait behind the admitted pushes is never estimated at
+//! less than half what it was when the latest window was costed. Without it, the moment the
+//! cost settles (on PostgreSQL it can be a twentieth of the assumed cost, measured while the
+//! pushes ran one or two at a time) sixteen pushes would be let in together, all to be
+//! answered three times later than the limit; opening up a window at a time, the overrun is
+//! measured on the way.
 //!
 //! A refused push is given a place in line, kept for its caller (the hash of its device's
 //! bearer token, so a device that comes back is known before its token is looked up in the
@@ -147,6 +154,10 @@ pub(crate) struct PushAdmission {
     /// their estimated wait at the measured cost, in thousandths, at least 1,000: admission
     /// estimates the wait at the measured cost times this ([`Costs::admit`]).
     overrun_permille: AtomicU64,
+    /// The least the wait behind the admitted pushes is estimated at per item, in
+    /// nanoseconds: half what it was when the latest window was costed, so that admission opens
+    /// up at most twofold a window ([`Costs::admit`]); 0 until a window is costed.
+    admit_floor: AtomicU64,
     /// The mean size of an item in the pushes parsed, in body bytes; 0 until one is.
     bytes_per_item: AtomicU64,
     /// When the admission started; the times below count from it.
@@ -227,7 +238,9 @@ struct Costs {
     settled: bool,
     /// What the wait behind the admitted pushes is estimated at: the measured cost, or
     /// [`ASSUMED_NANOS_PER_ITEM`] before it is known, and no less until it is settled; once
-    /// settled, times the overrun of the admitted pushes' answers on their estimates.
+    /// settled, times the overrun of the admitted pushes' answers on their estimates. Never
+    /// less than half what it was when the latest window was costed: admission opens up at
+    /// most twofold a window, however low the cost measured.
     admit: u64,
     /// What the returns of refused pushes are timed at: the measured cost once settled;
     /// before that, the measured cost kept within a quarter of [`ASSUMED_NANOS_PER_ITEM`]
@@ -294,6 +307,7 @@ impl PushAdmission {
             nanos_per_item: AtomicU64::new(0),
             settled: AtomicBool::new(false),
             overrun_permille: AtomicU64::new(1_000),
+            admit_floor: AtomicU64::new(0),
             bytes_per_item: AtomicU64::new(0),
             epoch: Instant::now(),
             line: Mutex::new(Line::default()),
@@ -519,7 +533,8 @@ impl PushAdmission {
                 let overrun = self.overrun_permille.load(Ordering::Acquire);
                 measured.saturating_mul(overrun) / 1_000
             }
-        };
+        }
+        .max(self.admit_floor.load(Ordering::Acquire));
         let timing = match measured {
             0 => 0,
             measured if settled => measured,
@@ -782,6 +797,7 @@ impl Admitted<'_> {
             estimated = estimated.saturating_add(w.estimated);
         }
         let cost = (spent / items.max(1)).max(1);
+        let admitted_at = admission.costs().admit;
         admission.nanos_per_item.store(cost, Ordering::Release);
         let overrun = u64::try_from(u128::from(waited) * 1_000 / u128::from(estimated.max(1)))
             .unwrap_or(u64::MAX)
@@ -790,6 +806,9 @@ impl Admitted<'_> {
         admission
             .settled
             .store(busy >= SETTLED_BUSY_NS, Ordering::Release);
+        admission
+            .admit_floor
+            .store(admitted_at / 2, Ordering::Release);
     }
 }
 
@@ -1347,6 +1366,53 @@ mod tests {
         // due when 500 ms are left): the returns keep the pace the server answers at.
         assert_eq!(refused.retry_after, Duration::from_millis(100));
         drop(admitted);
+    }
+
+    #[test]
+    fn admission_opens_up_at_most_twofold_a_window_when_the_cost_settles_low() {
+        let admission = PushAdmission::new(Duration::from_millis(100));
+        // A push of 100,000 items answered alone after a second: 10 µs an item, settled,
+        // a hundredth of the 1 ms assumed until then.
+        let second = Duration::from_secs(1);
+        admission
+            .admit_at(100_000, "warm-up", Duration::ZERO)
+            .unwrap()
+            .ran_at(second, second);
+        assert_eq!(admission.nanos_per_item.load(Ordering::Acquire), 10_000);
+        assert!(admission.settled.load(Ordering::Acquire));
+        // How many pushes of 100 are let in together at `at`, and the wait the next is told.
+        let let_in = |at: Duration| {
+            let mut admitted = Vec::new();
+            let refused = loop {
+                match admission.admit_at(100, &format!("p{}", admitted.len()), at) {
+                    Ok(push) => admitted.push(push),
+                    Err(refused) => break refused,
+                }
+            };
+            (admitted.len(), refused.wait)
+        };
+        // Not the 100 ms / 10 µs = 10,000 items, a hundred pushes: half the assumed cost,
+        // 500 µs an item, lets in three (200 items ahead of the third, 100 ms).
+        assert_eq!(let_in(second), (3, Duration::from_millis(150)));
+        // Each window costed halves it again: 250 µs, five pushes; then 125 µs, nine.
+        admission
+            .admit_at(100_000, "warm-up", 2 * second)
+            .unwrap()
+            .ran_at(second, 3 * second);
+        assert_eq!(let_in(3 * second), (5, Duration::from_millis(125)));
+        admission
+            .admit_at(100_000, "warm-up", 4 * second)
+            .unwrap()
+            .ran_at(second, 5 * second);
+        assert_eq!(let_in(5 * second).0, 9);
+        // Down to the measured cost after a few more: a hundred pushes.
+        for n in 3..8 {
+            admission
+                .admit_at(100_000, "warm-up", 2 * n * second)
+                .unwrap()
+                .ran_at(second, (2 * n + 1) * second);
+        }
+        assert_eq!(let_in(20 * second).0, 101);
     }
 
     #[test]
