@@ -29,9 +29,9 @@ pub struct ServeArgs {
     /// (postgres://user:password@host/database), whose tables are created on first start.
     #[arg(long, value_name = "FILE|URL", default_value = "server.db")]
     db: PathBuf,
-    /// Most connections to a PostgreSQL database (1 to 1000); a SQLite file ignores it.
+    /// Most connections to a PostgreSQL database (2 to 1000); a SQLite file ignores it.
     #[arg(long, value_name = "N", default_value_t = daka_server::storage::postgres::DEFAULT_POOL_SIZE,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
     db_pool_size: u32,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]

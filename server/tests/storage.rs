@@ -1185,3 +1185,72 @@ fn a_punch_row_of_a_few_kilobytes_stays_whole_in_the_postgresql_punch_table() {
     );
     assert_eq!(options.as_deref(), Some("toast_tuple_target=8160"));
 }
+
+#[test]
+fn batches_reading_through_the_storage_while_open_never_hold_every_pooled_connection() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(dir.path());
+    if !db.on_postgres() {
+        eprintln!("PostgreSQL only: the pool of connections is PostgreSQL's");
+        return;
+    }
+    let options = daka_server::PostgresOptions {
+        pool_size: 3,
+        connect_timeout: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let url = db.location().to_str().unwrap().to_owned();
+    // A pool of one could never give a write its second connection.
+    let one = daka_server::PostgresOptions {
+        pool_size: 1,
+        ..options.clone()
+    };
+    let refused = daka_server::PostgresStorage::open(&url, &one).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("pool_size: 1 connection(s); at least 2"),
+        "{refused}"
+    );
+    let storage = Arc::new(daka_server::PostgresStorage::open(&url, &options).unwrap());
+    seed::apply(&*storage, &two_org_seed(), Utc::now()).unwrap();
+    // Three batches at once on a pool of three connections, each reading through the storage
+    // while its transaction is open, as a push does when it first meets a policy version (it
+    // builds the version's engine from the stored policy). Were the three let in together,
+    // each would hold a connection and wait for a fourth until the pool's timeout.
+    let start = Arc::new(Barrier::new(3));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let most_inside = Arc::new(AtomicUsize::new(0));
+    let batches: Vec<_> = (0..3)
+        .map(|_| {
+            let (storage, start) = (storage.clone(), start.clone());
+            let (inside, most_inside) = (inside.clone(), most_inside.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                storage.apply_batch(&mut |_batch| {
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most_inside.fetch_max(now, Ordering::SeqCst);
+                    // Long enough for the others to come in, if they may.
+                    std::thread::sleep(Duration::from_millis(300));
+                    let policy = storage.current_policy(ORG_A);
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    assert!(policy?.is_some());
+                    Ok(())
+                })
+            })
+        })
+        .collect();
+    for batch in batches {
+        batch
+            .join()
+            .unwrap()
+            .expect("every batch applied, none timed out for a connection");
+    }
+    assert_eq!(
+        most_inside.load(Ordering::SeqCst),
+        2,
+        "one connection is kept for reads"
+    );
+}

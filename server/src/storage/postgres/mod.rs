@@ -38,6 +38,8 @@
 //!
 //! * `conninfo.rs`, `tls.rs`: the connection string's TLS parameters and what they check;
 //! * `sql.rs`: error mapping, statement helpers, advisory locks;
+//! * `slots.rs`: at most one write transaction fewer than the pooled connections, so that a
+//!   write reading through the storage always finds a connection;
 //! * `schema.rs`: the schema as code, `schema_version` and the migration lock;
 //! * `orgs.rs`, `devices.rs`, `items.rs`, `punches.rs`, `changes.rs`, `approvals.rs`,
 //!   `attachments.rs`, `attendance.rs`, `console.rs`, `console_admin.rs`, `policy_drafts.rs`:
@@ -60,6 +62,7 @@ mod orgs;
 mod policy_drafts;
 mod punches;
 pub(crate) mod schema;
+mod slots;
 mod sql;
 pub mod tls;
 
@@ -102,8 +105,10 @@ pub fn is_postgres_url(db: &str) -> bool {
 /// How [`PostgresStorage::open`] connects.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
-    /// Most connections open at once (default [`DEFAULT_POOL_SIZE`]); a call waits for a free
-    /// one up to `connect_timeout`, then fails [`StorageError::Busy`].
+    /// Most connections open at once (default [`DEFAULT_POOL_SIZE`], at least 2); a call
+    /// waits for a free one up to `connect_timeout`, then fails [`StorageError::Busy`]. Write
+    /// transactions take at most one fewer, so that one is left for the reads a write makes
+    /// while its transaction is open.
     pub pool_size: u32,
     /// Longest wait for a connection, new or from the pool (default 10 s).
     pub connect_timeout: Duration,
@@ -161,6 +166,8 @@ impl r2d2::ManageConnection for Manager {
 pub struct PostgresStorage {
     /// Taken only by `drop`.
     pool: Option<Pool>,
+    /// Write transactions at once: one fewer than the pool's connections.
+    writes: slots::WriteSlots,
     /// The URL without its password, for logs.
     target: String,
     /// Statements run on the pool's connections.
@@ -305,10 +312,12 @@ impl PostgresStorage {
     /// key-value form) and brings its schema up to date, under the migration lock. TLS is as
     /// the URL's `sslmode` and `sslrootcert` ask (see [`tls`]).
     pub fn open(url: &str, options: &PostgresOptions) -> Result<PostgresStorage, StorageError> {
-        if options.pool_size == 0 {
-            return Err(StorageError::Database(
-                "pool_size: 0 connections; at least 1 is needed".into(),
-            ));
+        if options.pool_size < 2 {
+            return Err(StorageError::Database(format!(
+                "pool_size: {} connection(s); at least 2 are needed (a write reads on a second \
+                 connection while its transaction holds the first)",
+                options.pool_size
+            )));
         }
         let to = connect_config(url, options)?;
         let mut first = to.connect()?;
@@ -328,6 +337,7 @@ impl PostgresStorage {
             .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}")))?;
         Ok(PostgresStorage {
             pool: Some(pool),
+            writes: slots::WriteSlots::new(options.pool_size - 1, options.connect_timeout),
             target,
             runs,
         })
@@ -372,6 +382,7 @@ impl PostgresStorage {
         &self,
         f: impl FnOnce(&mut Prepared<'_, Transaction<'_>>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
+        let _slot = self.writes.take()?;
         let mut conn = self.conn()?;
         let Pooled { client, statements } = &mut *conn;
         let mut tx = client.transaction().map_err(map_err)?;
@@ -388,7 +399,9 @@ impl PostgresStorage {
 
 impl Storage for PostgresStorage {
     fn parallel_writes(&self) -> u32 {
-        self.pool.as_ref().map_or(1, |pool| pool.max_size())
+        self.pool
+            .as_ref()
+            .map_or(1, |pool| pool.max_size().saturating_sub(1).max(1))
     }
 
     fn schema_versions(&self) -> Result<super::SchemaVersions, StorageError> {
