@@ -10,7 +10,8 @@
 //!
 //! * `sync_now`: the SDK's own [`Device::sync_now`], whose requests grow from 100 items to the
 //!   protocol's 500 while they come back quickly (as they do here), 22 requests for 10,000
-//!   punches. This includes what a sync round does besides pushing: the policy check and pulling the server's N punch verdicts
+//!   punches, the first after a turn question (`POST /v1/push/turn`, the backlog being over
+//!   64 KiB). This includes what a sync round does besides pushing: the policy check and pulling the server's N punch verdicts
 //!   from the change feed afterwards.
 //! * `batch_500`: the push loop alone at the protocol's largest batch, driven through the
 //!   outbox's public API (`take_batch(500)` → [`SyncClient::push`] → `complete`).

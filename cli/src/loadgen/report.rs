@@ -118,7 +118,7 @@ impl Latency {
         }
     }
 
-    /// `p50 …, p95 …, p99 …, max … ms (N)`, or `none` when no request was measured.
+    /// `p50 … ms, p95 … ms, p99 … ms, max … ms`, or `none` when no request was measured.
     fn text(&self) -> String {
         if self.count == 0 {
             return "none".to_string();

@@ -75,9 +75,10 @@
 //! 200 KB for a hundred signed punches), so a device refused `busy` asks first
 //! (`POST /v1/push/turn`, [`PushAdmission::turn`]) and uploads the push when told its turn has
 //! come; a device with a backlog asks before its first upload too, so a fleet that reconnects
-//! together sends questions, not every backlog at once. A turn given is held for the device's push for [`TURN_HELD_NS`], its items counted as
-//! admitted, so that the devices asking in the same moment are not all told to come for the
-//! same room; a turn not taken by then is let go and the device placed at the head.
+//! together sends questions, not every backlog at once. A turn given is held for the device's
+//! push for [`TURN_HELD_NS`], its items counted as admitted, so that the devices asking in the
+//! same moment are not all told to come for the same room; a turn not taken by then is let go
+//! and the device placed at the head.
 //!
 //! An admitted push then waits for a lane into storage ([`Admitted::lane`]): one more than the
 //! writes the storage runs side by side, so the pushes in storage are not slowed by checking
