@@ -213,6 +213,21 @@ fn serve_refuses_a_database_whose_certificate_its_ca_did_not_sign() {
 }
 
 #[test]
+fn serve_refuses_a_pool_of_fewer_than_two_connections() {
+    // A write reads on a second connection while its transaction holds the first.
+    for n in ["0", "1", "1001"] {
+        let output = daka()
+            .args(["serve", "--db-pool-size", n])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{n}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--db-pool-size"), "{stderr}");
+        assert!(stderr.contains("2..=1000"), "{stderr}");
+    }
+}
+
+#[test]
 fn serve_refuses_an_unknown_log_level_naming_the_choices() {
     let output = daka()
         .args(["serve", "--log-level", "loud"])
