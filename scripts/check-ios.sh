@@ -197,6 +197,7 @@ BGAppRefreshTask BGAppRefreshTaskRequest BGTask BGTaskScheduler BackgroundTasks 
 CustomStringConvertible Int32 NSLock TimeInterval UInt32 URLResourceValues append cancel contains
 createDirectory detached earliestBeginDate expirationHandler isExcludedFromBackup removeFirst
 setResourceValues setTaskCompleted shared unlock
+SHA256 base64EncodedString hash replacingOccurrences
 """.split())
 
 hand = sorted(p for p in pathlib.Path("ios").rglob("*.swift")

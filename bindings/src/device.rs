@@ -25,8 +25,8 @@ use crate::error::DakaError;
 use crate::platform::{ForeignKeyStore, KeyStore, Listeners, StatusListener};
 use crate::runtime::{on_runtime, runtime};
 use crate::types::{
-    DeviceOptions, DeviceStatus, Identity, PunchInput, PunchReceipt, QueueStatus, QueuedItem,
-    SyncReport, Verdict,
+    Attestation, DeviceOptions, DeviceStatus, EnrollmentChallenge, Identity, PunchInput,
+    PunchReceipt, QueueStatus, QueuedItem, SyncReport, Verdict,
 };
 
 /// The attendance engine of this phone: enrolment, location checks, punches, the offline
@@ -145,21 +145,55 @@ impl DakaDevice {
 
     /// Enrols this device with a one-time code from an administrator, then fetches the
     /// organisation's policy so the device can judge punches at once. `platform` is
-    /// `android` or `ios`, for the administrators' device list.
+    /// `android` or `ios`, for the administrators' device list. `attestation` is the
+    /// platform's result for a challenge from `enrollmentChallenge`, where the organisation
+    /// asks for one (docs/threat-model.md).
     ///
-    /// Errors: `Refused` (code `enrollment_code_used`, `enrollment_code_unknown`, …),
+    /// Errors: `Refused` (code `enrollment_code_used`, `enrollment_code_unknown`,
+    /// `attestation_required`, `attestation_not_trusted`, `attestation_challenge_expired`, …),
     /// `Offline`, `AlreadyEnrolled`, `InvalidInput` (`serverUrl`).
+    #[uniffi::method(default(attestation = None))]
     pub async fn enroll(
         &self,
         server_url: String,
         code: String,
         device_name: String,
         platform: String,
+        attestation: Option<Attestation>,
     ) -> Result<Identity, DakaError> {
         let device = self.device.clone();
         on_runtime(async move {
             Ok(device
-                .enroll(&server_url, &code, &device_name, &platform)
+                .enroll_with(
+                    &server_url,
+                    &code,
+                    &device_name,
+                    &platform,
+                    attestation.map(Into::into),
+                )
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Before an attested enrolment: asks the server for a challenge and learns whether the
+    /// organisation asks for attestation (`attestation`) and which formats the server
+    /// verifies. Have the platform attest to the returned `nonce` (Play Integrity:
+    /// `nonceBase64url`; App Attest: `nonce` as the `clientDataHash`), then call `enroll`
+    /// with an `Attestation` within ten minutes.
+    ///
+    /// Errors: `Refused` (`enrollment_code_unknown`, `enrollment_code_used`), `Offline`,
+    /// `Tls`, `AlreadyEnrolled`, `InvalidInput` (`serverUrl`).
+    pub async fn enrollment_challenge(
+        &self,
+        server_url: String,
+        code: String,
+    ) -> Result<EnrollmentChallenge, DakaError> {
+        let device = self.device.clone();
+        on_runtime(async move {
+            Ok(device
+                .enrollment_challenge(&server_url, &code)
                 .await?
                 .into())
         })

@@ -48,9 +48,9 @@ pub use link::{EnrolmentLink, parse_enrolment_link};
 pub use logging::{LogField, LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use platform::{KeyStore, StatusListener};
 pub use types::{
-    Decision, DeviceOptions, DeviceStatus, Fix, Identity, LocationSource, Presence, PunchInput,
-    PunchKind, PunchReceipt, QueueStatus, QueuedItem, Reason, RequestUpdate, ServerVerdict,
-    Severity, SyncReport, Verdict,
+    Attestation, AttestationRule, Decision, DeviceOptions, DeviceStatus, EnrollmentChallenge, Fix,
+    Identity, LocationSource, Presence, PunchInput, PunchKind, PunchReceipt, QueueStatus,
+    QueuedItem, Reason, RequestUpdate, ServerVerdict, Severity, SyncReport, Verdict,
 };
 
 uniffi::setup_scaffolding!("daka");

@@ -271,6 +271,82 @@ pub struct Identity {
     pub server_url: String,
 }
 
+/// Whether the organisation asks for platform attestation when a phone enrols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum AttestationRule {
+    /// Not asked for: enrol with `enroll` and no attestation.
+    Off,
+    /// Verified and recorded when sent, but enrolment goes ahead whatever it says.
+    Optional,
+    /// Enrolment is refused without an attestation that passes.
+    Required,
+}
+
+impl From<daka_core::protocol::AttestationRule> for AttestationRule {
+    fn from(rule: daka_core::protocol::AttestationRule) -> Self {
+        use daka_core::protocol::AttestationRule as Core;
+        match rule {
+            Core::Off => AttestationRule::Off,
+            Core::Optional => AttestationRule::Optional,
+            Core::Required => AttestationRule::Required,
+        }
+    }
+}
+
+/// A challenge for an attested enrolment, from `enrollmentChallenge`. Have the platform
+/// attest to `nonce`, then call `enroll` with an `Attestation` within ten minutes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EnrollmentChallenge {
+    /// The server's challenge; pass it back in `Attestation.challenge`.
+    pub challenge: String,
+    /// The 32 bytes the platform must attest to, bound to the challenge and this device's
+    /// key. iOS: App Attest's `attestKey(_:clientDataHash:)` takes them as they are.
+    pub nonce: Vec<u8>,
+    /// The same nonce as base64url without padding: Play Integrity's `setNonce`.
+    pub nonce_base64url: String,
+    /// Whether the organisation asks for attestation.
+    pub attestation: AttestationRule,
+    /// The formats the server verifies: `play_integrity`, `app_attest`.
+    pub formats: Vec<String>,
+    /// When the server stops accepting the challenge, milliseconds since 1970 (UTC).
+    pub expires_at_ms: i64,
+}
+
+impl From<daka_device::EnrollmentChallenge> for EnrollmentChallenge {
+    fn from(c: daka_device::EnrollmentChallenge) -> Self {
+        EnrollmentChallenge {
+            nonce_base64url: c.nonce_base64url(),
+            nonce: c.nonce.to_vec(),
+            challenge: c.challenge,
+            attestation: c.attestation.into(),
+            formats: c.formats,
+            expires_at_ms: c.expires_at.timestamp_millis(),
+        }
+    }
+}
+
+/// The platform's attestation of the app and device, for `enroll`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Attestation {
+    /// `play_integrity` (the integrity token of a classic Play Integrity request) or
+    /// `app_attest` (App Attest's attestation object, base64).
+    pub format: String,
+    /// `EnrollmentChallenge.challenge`, as received.
+    pub challenge: String,
+    /// The platform's result, as it gave it.
+    pub token: String,
+}
+
+impl From<Attestation> for daka_core::protocol::Attestation {
+    fn from(a: Attestation) -> Self {
+        daka_core::protocol::Attestation {
+            format: a.format,
+            challenge: a.challenge,
+            token: a.token,
+        }
+    }
+}
+
 /// A snapshot for the app's status screen.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeviceStatus {

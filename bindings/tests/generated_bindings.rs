@@ -19,6 +19,7 @@ const DEVICE_METHODS: &[&str] = &[
     "open",
     "openWithOptions",
     "enroll",
+    "enrollmentChallenge",
     "refreshPolicy",
     "checkLocation",
     "beginFaceCheck",

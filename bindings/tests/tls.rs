@@ -71,6 +71,7 @@ async fn a_pin_mismatch_is_the_tls_error_with_its_reason() {
             "TLS-TEST-CODE-0001".into(),
             "Chan's phone".into(),
             "android".into(),
+            None,
         )
         .await
         .unwrap_err();

@@ -79,6 +79,21 @@ pub struct ServeArgs {
     /// priority as the rest. Linux only; ignored elsewhere.
     #[arg(long, value_name = "NICE", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=19))]
     check_nice: u8,
+    /// The platform attestations this server verifies at enrolment, a JSON file: Play
+    /// Integrity's keys per app ({"play_integrity": {"apps": [...]}}) and App Attest's
+    /// environment ({"app_attest": {"environment": "production"}}); see docs/server.md. It holds
+    /// secrets: readable by the server's user only. Without it, an organisation whose policy
+    /// requires attestation cannot enrol phones.
+    #[arg(long, value_name = "FILE")]
+    attestation_config: Option<PathBuf>,
+}
+
+/// The verifiers `--attestation-config` names.
+fn attestation_verifiers(path: &std::path::Path) -> Result<daka_attest::Verifiers, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--attestation-config {}: {e}", path.display()))?;
+    daka_attest::Verifiers::from_config_json(&text)
+        .map_err(|e| format!("--attestation-config {}: {e}", path.display()))
 }
 
 /// Starts the process's rayon pool, where the server checks the pushes' signatures ahead of
@@ -219,6 +234,16 @@ pub fn run(args: ServeArgs) -> u8 {
         Ok(seed) => seed,
         Err(e) => return malformed(e),
     };
+    let attestation = match args
+        .attestation_config
+        .as_deref()
+        .map(attestation_verifiers)
+    {
+        None => daka_attest::Verifiers::new(),
+        Some(Ok(verifiers)) => verifiers,
+        Some(Err(e)) => return malformed(e),
+    };
+    let attestation_formats = attestation.formats();
     if let Err(e) = start_check_threads(args.check_nice) {
         return malformed(format!("cannot start the signature-check threads: {e}"));
     }
@@ -255,6 +280,7 @@ pub fn run(args: ServeArgs) -> u8 {
             metrics_token: args.metrics_token.clone(),
             max_push_wait: std::time::Duration::from_millis(args.max_push_wait_ms),
             db_pool_size: args.db_pool_size,
+            attestation,
             ..ServerOptions::default()
         };
         let config = ServerConfig {
@@ -299,6 +325,15 @@ pub fn run(args: ServeArgs) -> u8 {
                 &format!(
                     "the server's clock runs from {} (--clock-start), not the system's",
                     start.to_rfc3339()
+                ),
+            );
+        }
+        if !attestation_formats.is_empty() {
+            say(
+                format,
+                &format!(
+                    "verifies enrolment attestations: {} (--attestation-config)",
+                    attestation_formats.join(", ")
                 ),
             );
         }

@@ -446,3 +446,55 @@ fn serve_refuses_a_short_metrics_token_and_an_unknown_log_format() {
         assert!(words.iter().all(|w| stderr.contains(w)), "{stderr}");
     }
 }
+
+#[test]
+fn serve_refuses_an_attestation_config_it_cannot_use_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"app_attest": {"environment": "staging"}}"#).unwrap();
+    for (file, words) in [(&missing, "No such file"), (&bad, "app_attest.environment")] {
+        let output = daka()
+            .args(["serve", "--attestation-config"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", file.display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--attestation-config") && stderr.contains(words),
+            "{stderr}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_verifies_the_attestation_formats_its_config_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("attestation.json");
+    std::fs::write(&config, r#"{"app_attest": {"environment": "production"}}"#).unwrap();
+    let (mut child, addr, lines, _stderr) = spawn_serve(
+        &dir.path().join("server.db"),
+        &["--attestation-config", config.to_str().unwrap()],
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("verifies enrolment attestations: app_attest")),
+        "{lines:?}"
+    );
+    let body = r#"{"code": "HL-E1001-DEMO-0001", "public_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#;
+    let response = request(
+        &addr,
+        "POST /v1/enroll/challenge HTTP/1.1\r\nContent-Type: application/json",
+        body,
+    );
+    child.kill().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(r#""formats":["app_attest"]"#),
+        "{response}"
+    );
+    assert!(response.contains(r#""attestation":"off""#), "{response}");
+}

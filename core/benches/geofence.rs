@@ -152,6 +152,7 @@ fn scene() -> Scene {
             face_matchers: vec![],
             approvals: Default::default(),
             attendance: Default::default(),
+            enrolment: Default::default(),
         },
         fixes,
     }

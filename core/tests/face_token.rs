@@ -342,6 +342,7 @@ fn for_policy_uses_the_policys_keys_and_rules() {
         face_matchers: vec![FX.keys[1].clone()],
         approvals: Default::default(),
         attendance: Default::default(),
+        enrolment: Default::default(),
     };
     let v = FaceTokenVerifier::for_policy(&policy);
     let expected = Expected {

@@ -55,6 +55,7 @@ fn policy(sites: Vec<Vec<Fence>>) -> Policy {
         face_matchers: vec![],
         approvals: Default::default(),
         attendance: Default::default(),
+        enrolment: Default::default(),
     }
 }
 

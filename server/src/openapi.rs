@@ -128,6 +128,7 @@ impl Modify for Scopes {
     ),
     paths(
         device::enroll,
+        device::enroll_challenge,
         device::token,
         device::policy,
         device::push,

@@ -113,6 +113,10 @@ pub struct ServerOptions {
     /// it under the process's file descriptor limit (`ulimit -n`), with room for the
     /// database's files.
     pub max_connections: usize,
+    /// The verifiers of enrolment attestations, by format (default none). An organisation
+    /// whose policy requires attestation can enrol phones only with a format registered here;
+    /// see docs/threat-model.md and `daka serve --attestation-config`.
+    pub attestation: daka_attest::Verifiers,
 }
 
 impl Default for ServerOptions {
@@ -138,6 +142,7 @@ impl Default for ServerOptions {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
             max_connections: 4096,
+            attestation: daka_attest::Verifiers::new(),
         }
     }
 }
@@ -165,6 +170,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
+            .field("attestation", &self.attestation)
             .finish()
     }
 }

@@ -19,6 +19,7 @@ fn enroll_request(code: &str) -> EnrollRequest {
         public_key: URL_SAFE_NO_PAD.encode(signer.public_key()),
         device_name: "Chan Tai Man's Pixel 8".into(),
         platform: "android".into(),
+        attestation: None,
     }
 }
 

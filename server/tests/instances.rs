@@ -371,6 +371,7 @@ async fn enrol_races(a: &TestServer, b: &TestServer, rounds: std::ops::Range<usi
                 ),
                 device_name: name.into(),
                 platform: "test".into(),
+                attestation: None,
             }
         };
         let (x, y) = (request("phone x"), request("phone y"));

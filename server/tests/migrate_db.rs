@@ -262,6 +262,7 @@ async fn a_sqlite_deployment_copied_to_postgres_answers_the_same_and_carries_on(
             ),
             device_name: "a second phone".into(),
             platform: "test".into(),
+            attestation: None,
         })
         .await
         .unwrap_err();

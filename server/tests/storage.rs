@@ -397,6 +397,7 @@ fn apply_item_stores_everything_or_nothing() {
                 name: "n".into(),
                 platform: "p".into(),
                 enrolled_at: now,
+                attestation: None,
             },
             &NewToken {
                 hash: "t1".into(),
@@ -877,6 +878,7 @@ fn enrol_device(storage: &dyn Storage, n: u8) -> String {
                 name: "n".into(),
                 platform: "p".into(),
                 enrolled_at: now,
+                attestation: None,
             },
             &NewToken {
                 hash: format!("t{n}"),

@@ -181,6 +181,7 @@ async fn enrol(
             public_key: URL_SAFE_NO_PAD.encode(signer.public_key()),
             device_name: format!("load test device {}", i + 1),
             platform: "loadgen".into(),
+            attestation: None,
         })
         .await
         .map_err(|e| format!("{}: enrolling device {}: {e}", admin.url, i + 1))?;

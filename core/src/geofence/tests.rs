@@ -51,6 +51,7 @@ pub(super) fn policy(sites: Vec<Vec<Fence>>) -> Policy {
         face_matchers: vec![],
         approvals: Default::default(),
         attendance: Default::default(),
+        enrolment: Default::default(),
     }
 }
 

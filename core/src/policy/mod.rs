@@ -10,6 +10,7 @@
 
 mod approvals;
 mod attendance;
+mod enrolment;
 mod error;
 mod geometry;
 mod json;
@@ -19,6 +20,7 @@ mod parse;
 mod text;
 
 pub use approvals::MAX_ATTACHMENT_BYTES;
+pub use enrolment::{EnrolmentPolicy, MAX_ATTESTED_APPS};
 pub use error::{GeometryProblem, PolicyError, PolicyErrorKind};
 
 use geo::{Coord, Polygon};
@@ -45,6 +47,8 @@ pub struct Policy {
     pub approvals: ApprovalPolicy,
     /// Shifts, schedules, holidays and overtime rules (empty when the policy has none).
     pub attendance: AttendancePolicy,
+    /// Whether phones must attest their app and device when they enrol, and which apps.
+    pub enrolment: EnrolmentPolicy,
 }
 
 /// Index of a site in [`Policy::sites`].

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::str::FromStr;
 
+use super::enrolment::EnrolmentPolicy;
 use super::error::{PolicyError, PolicyErrorKind};
 use super::geometry::{WorkBudget, made_polygon_problem, parse_fences};
 use super::json::{self, Json, Obj, Path};
@@ -40,6 +41,7 @@ const ROOT_FIELDS: &[&str] = &[
     "face_matchers",
     "approvals",
     "attendance",
+    "enrolment",
 ];
 const ORG_FIELDS: &[&str] = &["id", "name", "time_zone"];
 const THRESHOLD_FIELDS: &[&str] = &[
@@ -141,6 +143,10 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
         Some(v) => super::attendance::parse_attendance(v, &root.key("attendance"), &employees)?,
         None => AttendancePolicy::default(),
     };
+    let enrolment = match obj.get("enrolment") {
+        Some(v) => super::enrolment::parse_enrolment(v, &root.key("enrolment"))?,
+        None => EnrolmentPolicy::default(),
+    };
     Ok(Policy {
         version,
         org,
@@ -150,6 +156,7 @@ pub(super) fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
         face_matchers,
         approvals,
         attendance,
+        enrolment,
     })
 }
 

@@ -42,6 +42,107 @@ pub struct EnrollRequest {
     /// `android`, `ios`, or anything else for tools.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32))]
     pub platform: String,
+    /// What the phone's platform says about the app and the device, bound to a challenge from
+    /// `POST /v1/enroll/challenge` and to `public_key` (see [`attestation_nonce`]). Required
+    /// when the organisation's policy says `enrolment.attestation: required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Attestation>,
+}
+
+/// A platform attestation sent with an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// `play_integrity` (the integrity token of a classic request) or `app_attest` (the
+    /// attestation object, base64); others when the server has a verifier for them.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub format: String,
+    /// The challenge the server issued ([`EnrollChallengeResponse::challenge`]).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
+    pub challenge: String,
+    /// The platform's result, as the platform gave it.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536))]
+    pub token: String,
+}
+
+/// Longest attestation token a server reads, in bytes: Play Integrity tokens are a few KB,
+/// App Attest objects about 6 KB in base64.
+pub const MAX_ATTESTATION_TOKEN_BYTES: usize = 65_536;
+
+/// `POST /v1/enroll/challenge`: before enrolling, a device asks for a challenge to have its
+/// platform attest to, and learns whether the organisation requires attestation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollChallengeRequest {
+    /// The one-time enrolment code the device will enrol with.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub code: String,
+    /// The Ed25519 public key the device will enrol, base64url without padding.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9_-]{43}$"))]
+    pub public_key: String,
+}
+
+/// Whether an organisation asks for platform attestation at enrolment (its policy's
+/// `enrolment.attestation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationRule {
+    /// Not asked for; an attestation sent anyway is not looked at.
+    #[default]
+    Off,
+    /// Verified and recorded with the device when sent; enrolment goes ahead whatever it says
+    /// (for a rollout: administrators see which phones would fail).
+    Optional,
+    /// Enrolment is refused without an attestation that passes.
+    Required,
+}
+
+impl AttestationRule {
+    /// The word the policy and the protocol use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttestationRule::Off => "off",
+            AttestationRule::Optional => "optional",
+            AttestationRule::Required => "required",
+        }
+    }
+}
+
+/// Answer to [`EnrollChallengeRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrollChallengeResponse {
+    /// Opaque; send it back in [`Attestation::challenge`]. Bound to the code and the public
+    /// key; valid until `expires_at`.
+    pub challenge: String,
+    /// When the challenge stops being accepted (RFC 3339, UTC).
+    pub expires_at: DateTime<Utc>,
+    /// Whether the organisation asks for attestation.
+    pub attestation: AttestationRule,
+    /// The formats this server verifies, e.g. `["app_attest", "play_integrity"]`.
+    pub formats: Vec<String>,
+    /// The server's clock when it answered (RFC 3339, UTC).
+    pub server_time: DateTime<Utc>,
+}
+
+/// The 32 bytes a device has its platform attest to: SHA-256 over a domain string, the
+/// challenge and the device's public key (base64url, as enrolled). Binding the key means a
+/// result obtained on one phone cannot enrol a key made on another; binding the challenge
+/// means it cannot be used twice. Android apps pass it to Play Integrity as the request's
+/// `nonce` (base64url without padding); iOS apps pass it to App Attest as the
+/// `clientDataHash`.
+pub fn attestation_nonce(challenge: &str, public_key: &str) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"daka-attestation-v1\n");
+    ctx.update(challenge.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(public_key.as_bytes());
+    let mut nonce = [0u8; 32];
+    nonce.copy_from_slice(ctx.finish().as_ref());
+    nonce
 }
 
 /// Answer to [`EnrollRequest`]: who the device now is, and its first bearer token.

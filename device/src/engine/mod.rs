@@ -37,7 +37,7 @@ pub use builder::{
     DeviceBuilder, DeviceOption, MAX_BACKOFF_CAP_MS, MAX_SYNC_INTERVAL, MAX_TIMEOUT,
     MIN_SYNC_INTERVAL, MIN_TIMEOUT, OptionError,
 };
-pub use sync::{SyncProgress, SyncReport};
+pub use sync::{EnrollmentChallenge, SyncProgress, SyncReport};
 
 use crate::outbox::{NewItem, Outbox, OutboxConfig, OutboxError, OutboxStats};
 use crate::store::{Store, StoreError, StoreOpening, anchor, chain, identity, nonces, policy};

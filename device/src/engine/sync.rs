@@ -26,10 +26,36 @@ use crate::store::{cursor, day_results, identity as device_row};
 use crate::sync::batching::{ASK_TURN_FROM_BYTES, BatchSizer};
 use crate::sync::client::{SyncClient, SyncError};
 use daka_core::protocol::{
-    Change, EnrollRequest, ItemCode, ItemResult, ItemStatus, PushItem, PushRequest, PushResponse,
-    TokenRequest, punch_stream, token_challenge,
+    Attestation, AttestationRule, Change, EnrollChallengeRequest, EnrollRequest, ItemCode,
+    ItemResult, ItemStatus, PushItem, PushRequest, PushResponse, TokenRequest, attestation_nonce,
+    punch_stream, token_challenge,
 };
 use daka_core::punch::PunchChain;
+
+/// A challenge for an attested enrolment ([`Device::enrollment_challenge`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentChallenge {
+    /// The server's challenge; goes back in [`Attestation::challenge`].
+    pub challenge: String,
+    /// What the platform must attest to: SHA-256 over the challenge and this device's public
+    /// key ([`attestation_nonce`]). Android: Play Integrity's `nonce`, as
+    /// [`EnrollmentChallenge::nonce_base64url`]; iOS: App Attest's `clientDataHash`, these
+    /// 32 bytes.
+    pub nonce: [u8; 32],
+    /// Whether the organisation asks for attestation.
+    pub attestation: AttestationRule,
+    /// The formats the server verifies, e.g. `["app_attest", "play_integrity"]`.
+    pub formats: Vec<String>,
+    /// When the server stops accepting the challenge (10 minutes after it was issued).
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+impl EnrollmentChallenge {
+    /// The nonce as Play Integrity takes it: base64url without padding (43 characters).
+    pub fn nonce_base64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.nonce)
+    }
+}
 
 /// Progress of a drain, for "42 of 120 sent".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,6 +128,53 @@ impl Device {
         device_name: &str,
         platform: &str,
     ) -> Result<Identity, DeviceError> {
+        self.enroll_with(server_url, code, device_name, platform, None)
+            .await
+    }
+
+    /// Asks the server for a challenge before an attested enrolment: whether the
+    /// organisation asks for attestation, which formats the server verifies, and the nonce
+    /// to have the platform attest to (bound to this device's key). Pass the platform's
+    /// result to [`Device::enroll_with`] within [`EnrollmentChallenge::expires_at`].
+    pub async fn enrollment_challenge(
+        &self,
+        server_url: &str,
+        code: &str,
+    ) -> Result<EnrollmentChallenge, DeviceError> {
+        if let Some(identity) = self.identity() {
+            return Err(DeviceError::AlreadyEnrolled {
+                device_id: identity.device_id,
+            });
+        }
+        let client = SyncClient::with_tls(server_url, self.client_config, &self.tls)?;
+        let public_key = self.public_key_b64();
+        let response = client
+            .enroll_challenge(&EnrollChallengeRequest {
+                code: code.to_string(),
+                public_key: public_key.clone(),
+            })
+            .await?;
+        Ok(EnrollmentChallenge {
+            nonce: attestation_nonce(&response.challenge, &public_key),
+            challenge: response.challenge,
+            attestation: response.attestation,
+            formats: response.formats,
+            expires_at: response.expires_at,
+        })
+    }
+
+    /// [`Device::enroll`] with the platform's attestation of the app and device, made for
+    /// a challenge from [`Device::enrollment_challenge`]. Required where the organisation's
+    /// policy says `enrolment.attestation: required`; the server refuses a missing or failing
+    /// one with [`SyncError::Refused`] naming the reason (`attestation_not_trusted`, …).
+    pub async fn enroll_with(
+        &self,
+        server_url: &str,
+        code: &str,
+        device_name: &str,
+        platform: &str,
+        attestation: Option<Attestation>,
+    ) -> Result<Identity, DeviceError> {
         if let Some(identity) = self.identity() {
             return Err(DeviceError::AlreadyEnrolled {
                 device_id: identity.device_id,
@@ -114,6 +187,7 @@ impl Device {
                 public_key: self.public_key_b64(),
                 device_name: device_name.to_string(),
                 platform: platform.to_string(),
+                attestation,
             })
             .await?;
         let at = self.clock.now();

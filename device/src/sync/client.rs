@@ -15,9 +15,9 @@ use serde::de::DeserializeOwned;
 
 use super::tls::{TlsFailure, TlsSetup};
 use daka_core::protocol::{
-    API_PREFIX, ApiError, ChangesResponse, EnrollRequest, EnrollResponse, LeaveBalances,
-    PolicyBundle, PushRequest, PushResponse, PushTurnRequest, RequestList, RequestView,
-    TokenRequest, TokenResponse,
+    API_PREFIX, ApiError, ChangesResponse, EnrollChallengeRequest, EnrollChallengeResponse,
+    EnrollRequest, EnrollResponse, LeaveBalances, PolicyBundle, PushRequest, PushResponse,
+    PushTurnRequest, RequestList, RequestView, TokenRequest, TokenResponse,
 };
 
 /// Client settings.
@@ -224,6 +224,16 @@ impl SyncClient {
     /// first bearer token. Needs no token.
     pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
         self.call(Method::POST, "/enroll", None, Some(request))
+            .await
+    }
+
+    /// `POST /v1/enroll/challenge`: a challenge to attest to before enrolling, and whether
+    /// the organisation asks for attestation. Needs no token.
+    pub async fn enroll_challenge(
+        &self,
+        request: &EnrollChallengeRequest,
+    ) -> Result<EnrollChallengeResponse, SyncError> {
+        self.call(Method::POST, "/enroll/challenge", None, Some(request))
             .await
     }
 

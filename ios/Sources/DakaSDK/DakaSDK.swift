@@ -733,12 +733,27 @@ public protocol DakaDeviceProtocol: AnyObject, Sendable {
     /**
      * Enrols this device with a one-time code from an administrator, then fetches the
      * organisation's policy so the device can judge punches at once. `platform` is
-     * `android` or `ios`, for the administrators' device list.
+     * `android` or `ios`, for the administrators' device list. `attestation` is the
+     * platform's result for a challenge from `enrollmentChallenge`, where the organisation
+     * asks for one (docs/threat-model.md).
      *
-     * Errors: `Refused` (code `enrollment_code_used`, `enrollment_code_unknown`, …),
+     * Errors: `Refused` (code `enrollment_code_used`, `enrollment_code_unknown`,
+     * `attestation_required`, `attestation_not_trusted`, `attestation_challenge_expired`, …),
      * `Offline`, `AlreadyEnrolled`, `InvalidInput` (`serverUrl`).
      */
-    func enroll(serverUrl: String, code: String, deviceName: String, platform: String) async throws  -> Identity
+    func enroll(serverUrl: String, code: String, deviceName: String, platform: String, attestation: Attestation?) async throws  -> Identity
+    
+    /**
+     * Before an attested enrolment: asks the server for a challenge and learns whether the
+     * organisation asks for attestation (`attestation`) and which formats the server
+     * verifies. Have the platform attest to the returned `nonce` (Play Integrity:
+     * `nonceBase64url`; App Attest: `nonce` as the `clientDataHash`), then call `enroll`
+     * with an `Attestation` within ten minutes.
+     *
+     * Errors: `Refused` (`enrollment_code_unknown`, `enrollment_code_used`), `Offline`,
+     * `Tls`, `AlreadyEnrolled`, `InvalidInput` (`serverUrl`).
+     */
+    func enrollmentChallenge(serverUrl: String, code: String) async throws  -> EnrollmentChallenge
     
     /**
      * Who this device is, once enrolled.
@@ -1136,23 +1151,52 @@ open func checkLocation(input: PunchInput)throws  -> Verdict  {
     /**
      * Enrols this device with a one-time code from an administrator, then fetches the
      * organisation's policy so the device can judge punches at once. `platform` is
-     * `android` or `ios`, for the administrators' device list.
+     * `android` or `ios`, for the administrators' device list. `attestation` is the
+     * platform's result for a challenge from `enrollmentChallenge`, where the organisation
+     * asks for one (docs/threat-model.md).
      *
-     * Errors: `Refused` (code `enrollment_code_used`, `enrollment_code_unknown`, …),
+     * Errors: `Refused` (code `enrollment_code_used`, `enrollment_code_unknown`,
+     * `attestation_required`, `attestation_not_trusted`, `attestation_challenge_expired`, …),
      * `Offline`, `AlreadyEnrolled`, `InvalidInput` (`serverUrl`).
      */
-open func enroll(serverUrl: String, code: String, deviceName: String, platform: String)async throws  -> Identity  {
+open func enroll(serverUrl: String, code: String, deviceName: String, platform: String, attestation: Attestation? = nil)async throws  -> Identity  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_daka_ffi_fn_method_dakadevice_enroll(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(serverUrl),FfiConverterString.lower(code),FfiConverterString.lower(deviceName),FfiConverterString.lower(platform)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(serverUrl),FfiConverterString.lower(code),FfiConverterString.lower(deviceName),FfiConverterString.lower(platform),FfiConverterOptionTypeAttestation.lower(attestation)
                 )
             },
             pollFunc: ffi_daka_ffi_rust_future_poll_rust_buffer,
             completeFunc: ffi_daka_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_daka_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeIdentity_lift,
+            errorHandler: FfiConverterTypeDakaError_lift
+        )
+}
+    
+    /**
+     * Before an attested enrolment: asks the server for a challenge and learns whether the
+     * organisation asks for attestation (`attestation`) and which formats the server
+     * verifies. Have the platform attest to the returned `nonce` (Play Integrity:
+     * `nonceBase64url`; App Attest: `nonce` as the `clientDataHash`), then call `enroll`
+     * with an `Attestation` within ten minutes.
+     *
+     * Errors: `Refused` (`enrollment_code_unknown`, `enrollment_code_used`), `Offline`,
+     * `Tls`, `AlreadyEnrolled`, `InvalidInput` (`serverUrl`).
+     */
+open func enrollmentChallenge(serverUrl: String, code: String)async throws  -> EnrollmentChallenge  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_daka_ffi_fn_method_dakadevice_enrollment_challenge(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(serverUrl),FfiConverterString.lower(code)
+                )
+            },
+            pollFunc: ffi_daka_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_daka_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_daka_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrollmentChallenge_lift,
             errorHandler: FfiConverterTypeDakaError_lift
         )
 }
@@ -2654,6 +2698,87 @@ public func FfiConverterTypeAttendanceWarning_lower(_ value: AttendanceWarning) 
 
 
 /**
+ * The platform's attestation of the app and device, for `enroll`.
+ */
+public struct Attestation: Equatable, Hashable {
+    /**
+     * `play_integrity` (the integrity token of a classic Play Integrity request) or
+     * `app_attest` (App Attest's attestation object, base64).
+     */
+    public var format: String
+    /**
+     * `EnrollmentChallenge.challenge`, as received.
+     */
+    public var challenge: String
+    /**
+     * The platform's result, as it gave it.
+     */
+    public var token: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `play_integrity` (the integrity token of a classic Play Integrity request) or
+         * `app_attest` (App Attest's attestation object, base64).
+         */format: String, 
+        /**
+         * `EnrollmentChallenge.challenge`, as received.
+         */challenge: String, 
+        /**
+         * The platform's result, as it gave it.
+         */token: String) {
+        self.format = format
+        self.challenge = challenge
+        self.token = token
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Attestation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttestation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Attestation {
+        return
+            try Attestation(
+                format: FfiConverterString.read(from: &buf), 
+                challenge: FfiConverterString.read(from: &buf), 
+                token: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Attestation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.format, into: &buf)
+        FfiConverterString.write(value.challenge, into: &buf)
+        FfiConverterString.write(value.token, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttestation_lift(_ buf: RustBuffer) throws -> Attestation {
+    return try FfiConverterTypeAttestation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttestation_lower(_ value: Attestation) -> RustBuffer {
+    return FfiConverterTypeAttestation.lower(value)
+}
+
+
+/**
  * One entry of a request's audit trail.
  */
 public struct AuditEntryInfo: Equatable, Hashable {
@@ -3081,6 +3206,118 @@ public func FfiConverterTypeDraftPreview_lift(_ buf: RustBuffer) throws -> Draft
 #endif
 public func FfiConverterTypeDraftPreview_lower(_ value: DraftPreview) -> RustBuffer {
     return FfiConverterTypeDraftPreview.lower(value)
+}
+
+
+/**
+ * A challenge for an attested enrolment, from `enrollmentChallenge`. Have the platform
+ * attest to `nonce`, then call `enroll` with an `Attestation` within ten minutes.
+ */
+public struct EnrollmentChallenge: Equatable, Hashable {
+    /**
+     * The server's challenge; pass it back in `Attestation.challenge`.
+     */
+    public var challenge: String
+    /**
+     * The 32 bytes the platform must attest to, bound to the challenge and this device's
+     * key. iOS: App Attest's `attestKey(_:clientDataHash:)` takes them as they are.
+     */
+    public var nonce: Data
+    /**
+     * The same nonce as base64url without padding: Play Integrity's `setNonce`.
+     */
+    public var nonceBase64url: String
+    /**
+     * Whether the organisation asks for attestation.
+     */
+    public var attestation: AttestationRule
+    /**
+     * The formats the server verifies: `play_integrity`, `app_attest`.
+     */
+    public var formats: [String]
+    /**
+     * When the server stops accepting the challenge, milliseconds since 1970 (UTC).
+     */
+    public var expiresAtMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The server's challenge; pass it back in `Attestation.challenge`.
+         */challenge: String, 
+        /**
+         * The 32 bytes the platform must attest to, bound to the challenge and this device's
+         * key. iOS: App Attest's `attestKey(_:clientDataHash:)` takes them as they are.
+         */nonce: Data, 
+        /**
+         * The same nonce as base64url without padding: Play Integrity's `setNonce`.
+         */nonceBase64url: String, 
+        /**
+         * Whether the organisation asks for attestation.
+         */attestation: AttestationRule, 
+        /**
+         * The formats the server verifies: `play_integrity`, `app_attest`.
+         */formats: [String], 
+        /**
+         * When the server stops accepting the challenge, milliseconds since 1970 (UTC).
+         */expiresAtMs: Int64) {
+        self.challenge = challenge
+        self.nonce = nonce
+        self.nonceBase64url = nonceBase64url
+        self.attestation = attestation
+        self.formats = formats
+        self.expiresAtMs = expiresAtMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EnrollmentChallenge: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrollmentChallenge: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrollmentChallenge {
+        return
+            try EnrollmentChallenge(
+                challenge: FfiConverterString.read(from: &buf), 
+                nonce: FfiConverterData.read(from: &buf), 
+                nonceBase64url: FfiConverterString.read(from: &buf), 
+                attestation: FfiConverterTypeAttestationRule.read(from: &buf), 
+                formats: FfiConverterSequenceString.read(from: &buf), 
+                expiresAtMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EnrollmentChallenge, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.challenge, into: &buf)
+        FfiConverterData.write(value.nonce, into: &buf)
+        FfiConverterString.write(value.nonceBase64url, into: &buf)
+        FfiConverterTypeAttestationRule.write(value.attestation, into: &buf)
+        FfiConverterSequenceString.write(value.formats, into: &buf)
+        FfiConverterInt64.write(value.expiresAtMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrollmentChallenge_lift(_ buf: RustBuffer) throws -> EnrollmentChallenge {
+    return try FfiConverterTypeEnrollmentChallenge.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrollmentChallenge_lower(_ value: EnrollmentChallenge) -> RustBuffer {
+    return FfiConverterTypeEnrollmentChallenge.lower(value)
 }
 
 
@@ -6265,6 +6502,91 @@ public func FfiConverterTypeApprovalAction_lower(_ value: ApprovalAction) -> Rus
 
 
 /**
+ * Whether the organisation asks for platform attestation when a phone enrols.
+ */
+
+public enum AttestationRule: Equatable, Hashable {
+    
+    /**
+     * Not asked for: enrol with `enroll` and no attestation.
+     */
+    case off
+    /**
+     * Verified and recorded when sent, but enrolment goes ahead whatever it says.
+     */
+    case optional
+    /**
+     * Enrolment is refused without an attestation that passes.
+     */
+    case required
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AttestationRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttestationRule: FfiConverterRustBuffer {
+    typealias SwiftType = AttestationRule
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttestationRule {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .off
+        
+        case 2: return .optional
+        
+        case 3: return .required
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AttestationRule, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .off:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .optional:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .required:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttestationRule_lift(_ buf: RustBuffer) throws -> AttestationRule {
+    return try FfiConverterTypeAttestationRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttestationRule_lower(_ value: AttestationRule) -> RustBuffer {
+    return FfiConverterTypeAttestationRule.lower(value)
+}
+
+
+
+/**
  * Everything that can go wrong in a daka call, each variant saying what to do about it.
  * `describeError(error)` is the English explanation with the numbers (Swift: also
  * `description` and `localizedDescription`). Kotlin's `toString()` is plain Kotlin (the
@@ -7613,6 +7935,30 @@ fileprivate struct FfiConverterOptionTypeStatusListener: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeAttestation: FfiConverterRustBuffer {
+    typealias SwiftType = Attestation?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAttestation.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAttestation.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeExpectedPunch: FfiConverterRustBuffer {
     typealias SwiftType = ExpectedPunch?
 
@@ -8480,7 +8826,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_daka_ffi_checksum_method_dakadevice_check_location() != 62095) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_daka_ffi_checksum_method_dakadevice_enroll() != 388) {
+    if (uniffi_daka_ffi_checksum_method_dakadevice_enroll() != 29448) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_daka_ffi_checksum_method_dakadevice_enrollment_challenge() != 3722) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_daka_ffi_checksum_method_dakadevice_identity() != 9751) {

@@ -1,11 +1,13 @@
 // A scriptable stand-in for `DakaDevice` in the app's unit tests (product `DakaSDKTesting`).
+import CryptoKit
 import DakaSDK
 import Foundation
 
 /// The methods of `DakaDeviceProtocol`, to script a failure (`failNext`) and to read what the
 /// app called (`calls`).
 public enum DakaCall: String, CaseIterable, Sendable {
-    case addAttachment, beginFaceCheck, checkDraft, checkLocation, decide, enroll, identity, inbox
+    case addAttachment, beginFaceCheck, checkDraft, checkLocation, decide, enroll, enrollmentChallenge
+    case identity, inbox
     case itemsNeedingAttention, leaveBalances, monthSummary, myRequests, publicKey, punch, queueStatus
     case refreshPolicy, request, requestTemplates, resubmitRequest, setStatusListener, startBackgroundSync
     case status, stopBackgroundSync, submitRequest, syncNow, today
@@ -53,6 +55,18 @@ public final class FakeDakaDevice: DakaDeviceProtocol, @unchecked Sendable {
     /// What `status().tlsRefused` reports: `code: reason` of a refused server certificate
     /// (see `DakaError.Tls`), or `nil`. Set it to show the app's TLS-refused state.
     public var tlsRefused: String?
+    /// What `publicKey` returns, and what the challenges' nonces are bound to.
+    public var publicKeyText = "fake-public-key"
+    /// Whether the organisation asks for attestation, as `enrollmentChallenge` reports it.
+    /// Under `.required`, `enroll` without an attestation throws
+    /// `Refused(code: "attestation_required")`, and one for another challenge
+    /// `Refused(code: "attestation_challenge_invalid")`, as the server answers.
+    public var attestationRule: AttestationRule = .off
+    /// The formats `enrollmentChallenge` says the server verifies.
+    public var attestationFormats = ["app_attest", "play_integrity"]
+    /// Every challenge `enrollmentChallenge` issued, and the attestation `enroll` was given.
+    public private(set) var challenges: [EnrollmentChallenge] = []
+    public private(set) var enrolledWith: Attestation?
 
     private var failures: [DakaCall: [DakaError]] = [:]
     private var counter = 0
@@ -159,12 +173,40 @@ public final class FakeDakaDevice: DakaDeviceProtocol, @unchecked Sendable {
         return verdict
     }
 
-    public func enroll(serverUrl: String, code: String, deviceName: String, platform: String) async throws -> Identity {
+    public func enroll(serverUrl: String, code: String, deviceName: String, platform: String,
+                       attestation: Attestation?) async throws -> Identity {
         try enter(.enroll, needsIdentity: false)
         if let existing = identityValue { throw DakaError.AlreadyEnrolled(deviceId: existing.deviceId) }
+        if attestationRule == .required {
+            guard let attestation else {
+                throw DakaError.Refused(code: "attestation_required",
+                                        reason: "this organisation requires a platform attestation at enrolment")
+            }
+            guard challenges.contains(where: { $0.challenge == attestation.challenge }) else {
+                throw DakaError.Refused(code: "attestation_challenge_invalid",
+                                        reason: "attestation.challenge: not a challenge issued for this enrolment")
+            }
+        }
+        enrolledWith = attestation
         let identity = FakeDaka.identity(serverUrl: serverUrl)
         identityValue = identity
         return identity
+    }
+
+    public func enrollmentChallenge(serverUrl: String, code: String) async throws -> EnrollmentChallenge {
+        try enter(.enrollmentChallenge, needsIdentity: false)
+        if let existing = identityValue { throw DakaError.AlreadyEnrolled(deviceId: existing.deviceId) }
+        let challenge = next("fake-challenge")
+        let nonce = Data(SHA256.hash(data: Data("\(challenge)\n\(publicKeyText)".utf8)))
+        let base64url = nonce.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        let issued = EnrollmentChallenge(challenge: challenge, nonce: nonce, nonceBase64url: base64url,
+                                         attestation: attestationRule, formats: attestationFormats,
+                                         expiresAtMs: Int64(Date().timeIntervalSince1970 * 1000) + 600_000)
+        challenges.append(issued)
+        return issued
     }
 
     public func identity() -> Identity? {
@@ -179,7 +221,7 @@ public final class FakeDakaDevice: DakaDeviceProtocol, @unchecked Sendable {
 
     public func publicKey() -> String {
         try? enter(.publicKey, needsIdentity: false)
-        return "fake-public-key"
+        return publicKeyText
     }
 
     public func punch(input: PunchInput) throws -> PunchReceipt {

@@ -316,6 +316,22 @@ pub struct DeviceInfo {
     /// Why it was revoked, as the administrator wrote it; absent while it is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke_reason: Option<String>,
+    /// The platform attestation it enrolled with, as verified; absent when it sent none or
+    /// its organisation did not ask for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<AttestationInfo>,
+}
+
+/// What the server made of a device's attestation at enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AttestationInfo {
+    /// The format the device sent, e.g. `play_integrity` or `app_attest`.
+    pub format: String,
+    /// Whether it passed. A failing one is recorded only where the policy says `optional`.
+    pub passed: bool,
+    /// What the verifier established (`hk.harbourlane.staff: MEETS_DEVICE_INTEGRITY, …`), or
+    /// the refusal code and reason.
+    pub detail: String,
 }
 
 impl DeviceInfo {
@@ -333,6 +349,11 @@ impl DeviceInfo {
             last_push_at: d.last_push_at,
             revoked_at: d.revoked.as_ref().map(|r| r.at),
             revoke_reason: d.revoked.map(|r| r.reason),
+            attestation: d.attestation.map(|a| AttestationInfo {
+                format: a.format,
+                passed: a.passed,
+                detail: a.detail,
+            }),
         }
     }
 }

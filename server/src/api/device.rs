@@ -9,12 +9,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::Duration;
 use daka_core::protocol::{
-    ApiError, Change, ChangesResponse, EnrollRequest, EnrollResponse, MAX_PUSH_ITEMS, PolicyBundle,
-    PushRequest, PushResponse, PushTurnRequest, TokenRequest, TokenResponse, token_challenge,
+    ApiError, Attestation, Change, ChangesResponse, EnrollChallengeRequest,
+    EnrollChallengeResponse, EnrollRequest, EnrollResponse, MAX_ATTESTATION_TOKEN_BYTES,
+    MAX_PUSH_ITEMS, PolicyBundle, PushRequest, PushResponse, PushTurnRequest, TokenRequest,
+    TokenResponse, token_challenge,
 };
 use uuid::Uuid;
 
 use super::admission::Refused;
+use super::attestation::{self, Decision};
 use super::extract::{ApiJson, DeviceAuth, JsonBody, PushCaller};
 use super::failure::Failure;
 use super::state::AppState;
@@ -71,6 +74,7 @@ fn new_token(state: &AppState) -> Result<(String, NewToken), Failure> {
     responses(
         (status = 200, description = "Enrolled; the same request again within a day (its answer was lost) answers the same device with a new token", body = EnrollResponse),
         (status = 400, description = "`invalid_request`, `invalid_public_key`", body = ApiError),
+        (status = 403, description = "The organisation's policy requires attestation (`enrolment.attestation: required`) and it is missing or fails: `attestation_required`, `attestation_challenge_invalid`, `attestation_challenge_expired`, `attestation_format_unsupported`, `attestation_malformed`, `attestation_not_authentic`, `attestation_nonce_mismatch`, `attestation_wrong_app`, `attestation_not_trusted`, `attestation_stale`. Under `optional`, a failing attestation is recorded with the device and the enrolment goes ahead", body = ApiError),
         (status = 404, description = "`enrollment_code_unknown`", body = ApiError),
         (status = 409, description = "`enrollment_code_used`, `public_key_in_use`", body = ApiError),
         (status = 429, description = "`too_many_attempts`: too many failed enrolments from this address (10 in 15 minutes) or from everyone (1,000); wait `Retry-After` seconds", body = ApiError),
@@ -99,6 +103,17 @@ pub async fn enroll(
             "public_key: an Ed25519 public key is 32 bytes, base64url without padding",
         )
     })?;
+    if let Some(attestation) = &request.attestation {
+        check_attestation_fields(attestation)?;
+    }
+    let code_hash = crypto::code_hash(&request.code);
+    let attestation = match attest(&state, &request, &code_hash).await? {
+        Decision::Enrol(record) => record,
+        Decision::Refuse(failure) => {
+            state.inner.metrics.record_enrolment("attestation_refused");
+            return Err(failure);
+        }
+    };
     let (token, new_token) = new_token(&state)?;
     let device = NewDevice {
         id: Uuid::now_v7().to_string(),
@@ -106,8 +121,8 @@ pub async fn enroll(
         name: request.device_name.clone(),
         platform: request.platform.clone(),
         enrolled_at: state.now(),
+        attestation,
     };
-    let code_hash = crypto::code_hash(&request.code);
     let (outcome, org) = state
         .db(move |s| {
             let outcome = s.storage.enroll(&code_hash, &device, &new_token)?;
@@ -146,21 +161,154 @@ pub async fn enroll(
                 server_time: state.now(),
             }))
         }
-        EnrollOutcome::UnknownCode => Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            "enrollment_code_unknown",
-            "no such enrolment code; check it with your administrator",
-        )),
-        EnrollOutcome::CodeUsed => Err(Failure::new(
-            StatusCode::CONFLICT,
-            "enrollment_code_used",
-            "this enrolment code was already used; ask your administrator for a new one",
-        )),
+        EnrollOutcome::UnknownCode => Err(code_refusal(CodeRefusal::Unknown)),
+        EnrollOutcome::CodeUsed => Err(code_refusal(CodeRefusal::Used)),
         EnrollOutcome::KeyInUse => Err(Failure::new(
             StatusCode::CONFLICT,
             "public_key_in_use",
             "this public key is already enrolled; generate a new device key",
         )),
+    }
+}
+
+/// The attestation's members: a format name, a challenge and a token, each bounded.
+fn check_attestation_fields(attestation: &Attestation) -> Result<(), Failure> {
+    check_text("attestation.format", &attestation.format, 64)?;
+    check_text("attestation.challenge", &attestation.challenge, 512)?;
+    check_text(
+        "attestation.token",
+        &attestation.token,
+        MAX_ATTESTATION_TOKEN_BYTES,
+    )
+}
+
+/// What the organisation of an unused code asks about attestation, applied to the request.
+/// A used or unknown code is left to the storage's answer (`enrollment_code_used`, the
+/// repeat of an enrolment whose answer was lost, `enrollment_code_unknown`).
+async fn attest(
+    state: &AppState,
+    request: &EnrollRequest,
+    code_hash: &str,
+) -> Result<Decision, Failure> {
+    let hash = code_hash.to_string();
+    let found = state
+        .db(move |s| {
+            let Some(code) = s.storage.enrollment_code(&hash)? else {
+                return Ok(None);
+            };
+            if code.used {
+                return Ok(None);
+            }
+            let Some(org) = s.storage.org(&code.org_id)? else {
+                return Ok(None);
+            };
+            Ok(Some((attestation::enrolment_rule(s, &code.org_id)?, org)))
+        })
+        .await?;
+    let Some((rule, org)) = found else {
+        return Ok(Decision::Enrol(None));
+    };
+    Ok(attestation::decide(
+        &rule,
+        &state.inner.options.attestation,
+        request.attestation.as_ref(),
+        &org,
+        code_hash,
+        &request.public_key,
+        state.now(),
+    ))
+}
+
+/// Issues a challenge for a platform attestation of the app and device, before enrolling.
+#[utoipa::path(post, path = "/v1/enroll/challenge", tag = "device",
+    request_body = EnrollChallengeRequest,
+    responses(
+        (status = 200, description = "A challenge bound to the code and the public key, valid for 10 minutes; and whether the organisation asks for attestation (`off`, `optional`, `required`) and which formats this server verifies", body = EnrollChallengeResponse),
+        (status = 400, description = "`invalid_request`, `invalid_public_key`", body = ApiError),
+        (status = 404, description = "`enrollment_code_unknown`", body = ApiError),
+        (status = 409, description = "`enrollment_code_used`", body = ApiError),
+        (status = 429, description = "`too_many_attempts`: unknown and used codes count as failed enrolments (10 in 15 minutes from an address, 1,000 from everyone)", body = ApiError),
+        (status = 503, description = "`busy`, `timeout`", body = ApiError),
+    ))]
+pub async fn enroll_challenge(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(request): ApiJson<EnrollChallengeRequest>,
+) -> Result<Json<EnrollChallengeResponse>, Failure> {
+    let address = format!("enrol-address:{client}");
+    let limits = [
+        (address.as_str(), ENROL_ADDRESS_FAILURES),
+        (ENROL_ALL, ENROL_ALL_FAILURES),
+    ];
+    if let Some(wait) = state.inner.device_limiter.blocked(&limits, state.now()) {
+        return Err(Failure::too_many_attempts("enrolments", wait));
+    }
+    check_text("code", &request.code, 64)?;
+    if crypto::decode_public_key(&request.public_key).is_none() {
+        return Err(Failure::bad_request(
+            "invalid_public_key",
+            "public_key: an Ed25519 public key is 32 bytes, base64url without padding",
+        ));
+    }
+    let code_hash = crypto::code_hash(&request.code);
+    let hash = code_hash.clone();
+    let found = state
+        .db(move |s| {
+            let Some(code) = s.storage.enrollment_code(&hash)? else {
+                return Ok(Err(CodeRefusal::Unknown));
+            };
+            if code.used {
+                return Ok(Err(CodeRefusal::Used));
+            }
+            let org = s
+                .storage
+                .org(&code.org_id)?
+                .ok_or_else(|| Failure::internal("an enrolment code of a missing organisation"))?;
+            Ok(Ok((attestation::enrolment_rule(s, &code.org_id)?, org)))
+        })
+        .await?;
+    let (rule, org) = match found {
+        Ok(found) => found,
+        Err(refusal) => {
+            state
+                .inner
+                .device_limiter
+                .fail(&[&address, ENROL_ALL], state.now());
+            return Err(code_refusal(refusal));
+        }
+    };
+    let now = state.now();
+    let (challenge, expires_at) =
+        attestation::issue_challenge(&org, &code_hash, &request.public_key, now)?;
+    Ok(Json(EnrollChallengeResponse {
+        challenge,
+        expires_at,
+        attestation: rule.attestation,
+        formats: state.inner.options.attestation.formats(),
+        server_time: now,
+    }))
+}
+
+/// An enrolment code that cannot enrol.
+#[derive(Debug, Clone, Copy)]
+enum CodeRefusal {
+    Unknown,
+    Used,
+}
+
+/// The answer for a code that cannot enrol.
+fn code_refusal(refusal: CodeRefusal) -> Failure {
+    match refusal {
+        CodeRefusal::Used => Failure::new(
+            StatusCode::CONFLICT,
+            "enrollment_code_used",
+            "this enrolment code was already used; ask your administrator for a new one",
+        ),
+        CodeRefusal::Unknown => Failure::new(
+            StatusCode::NOT_FOUND,
+            "enrollment_code_unknown",
+            "no such enrolment code; check it with your administrator",
+        ),
     }
 }
 

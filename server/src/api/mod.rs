@@ -29,6 +29,7 @@ pub mod admin;
 mod admission;
 pub mod attachments;
 pub mod attendance;
+mod attestation;
 pub mod console;
 pub mod device;
 mod extract;
@@ -97,6 +98,7 @@ async fn openapi_json() -> Response {
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/enroll", post(device::enroll))
+        .route("/v1/enroll/challenge", post(device::enroll_challenge))
         .route("/v1/token", post(device::token))
         .route("/v1/policy", get(device::policy))
         .route("/v1/push", post(device::push))

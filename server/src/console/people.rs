@@ -88,6 +88,9 @@ pub struct DeviceView {
     pub revoked_at: String,
     /// Why it was revoked; empty while active.
     pub revoke_reason: String,
+    /// The attestation it enrolled with: whether it passed, its format and what the
+    /// verifier said; `None` when it sent none.
+    pub attestation: Option<(bool, String, String)>,
 }
 
 impl PersonRow {
@@ -219,6 +222,10 @@ where
             .as_ref()
             .map(|r| r.reason.clone())
             .unwrap_or_default(),
+        attestation: d
+            .attestation
+            .as_ref()
+            .map(|a| (a.passed, a.format.clone(), a.detail.clone())),
     }
 }
 

@@ -183,6 +183,8 @@ pub struct DeviceRow {
     pub last_push_at: Option<DateTime<Utc>>,
     /// The device's revocation; `None` while it is active.
     pub revoked: Option<DeviceRevocation>,
+    /// The platform attestation it enrolled with, as verified ([`NewDevice::attestation`]).
+    pub attestation: Option<DeviceAttestation>,
 }
 
 /// Why and when a device was revoked. A revoked device keeps its records; every request it
@@ -234,6 +236,32 @@ pub struct NewDevice {
     pub platform: String,
     /// Enrolment time (server clock).
     pub enrolled_at: DateTime<Utc>,
+    /// The platform attestation the device enrolled with, as verified; `None` when it sent
+    /// none or its organisation does not ask for one.
+    pub attestation: Option<DeviceAttestation>,
+}
+
+/// What the server made of a device's attestation at enrolment (docs/threat-model.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceAttestation {
+    /// The format the device sent, e.g. `play_integrity`.
+    pub format: String,
+    /// Whether it passed the verifier.
+    pub passed: bool,
+    /// What the verifier established (`hk.harbourlane.staff: MEETS_DEVICE_INTEGRITY, …`), or
+    /// its refusal code and reason (`attestation_not_trusted: …`).
+    pub detail: String,
+}
+
+/// An enrolment code as [`Storage::enrollment_code`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentCodeRow {
+    /// The organisation that issued it.
+    pub org_id: String,
+    /// The employee it enrols.
+    pub employee_id: String,
+    /// Whether it has enrolled a device.
+    pub used: bool,
 }
 
 /// A bearer token to store.
@@ -1103,6 +1131,8 @@ pub trait Storage: Send + Sync + 'static {
         employee_id: &str,
         now: DateTime<Utc>,
     ) -> Result<CodeOutcome, StorageError>;
+    /// The code with this hash, used or not; reads only.
+    fn enrollment_code(&self, code_hash: &str) -> Result<Option<EnrollmentCodeRow>, StorageError>;
     /// Uses the code (once), registers the device and its first token, atomically.
     fn enroll(
         &self,

@@ -589,6 +589,7 @@ pub(crate) async fn enroll_at(url: &str, code: &str) -> TestDevice {
             public_key: URL_SAFE_NO_PAD.encode(signer.public_key()),
             device_name: format!("test device {code}"),
             platform: "test".into(),
+            attestation: None,
         })
         .await
         .unwrap();

@@ -9,10 +9,10 @@ use r2d2_postgres::postgres::Row;
 use r2d2_postgres::postgres::types::ToSql;
 
 use super::sql::{Run, exec, get, map_rows, ms, one_row, opt_row};
-use crate::storage::sqlite::devices::{DEVICE_COLUMNS, DeviceColumns};
+use crate::storage::sqlite::devices::{DEVICE_COLUMNS, DeviceColumns, attestation_column};
 use crate::storage::{
-    CodeOutcome, DeviceRevocation, DeviceRow, ENROL_REPEAT_WINDOW, EnrollOutcome, NewConsoleAudit,
-    NewDevice, NewToken, RevokeOutcome, StorageError,
+    CodeOutcome, DeviceRevocation, DeviceRow, ENROL_REPEAT_WINDOW, EnrollOutcome,
+    EnrollmentCodeRow, NewConsoleAudit, NewDevice, NewToken, RevokeOutcome, StorageError,
 };
 
 fn device_columns(r: &Row) -> Result<DeviceColumns, StorageError> {
@@ -31,6 +31,7 @@ fn device_columns(r: &Row) -> Result<DeviceColumns, StorageError> {
         revoked_ms: get(r, "revoked_ms")?,
         revoked_by: get(r, "revoked_by")?,
         revoke_reason: get(r, "revoke_reason")?,
+        attestation: get(r, "attestation")?,
     })
 }
 
@@ -97,6 +98,19 @@ fn read_code(c: &mut impl Run, code_hash: &str, lock: bool) -> Result<Option<Cod
             })
         })
         .transpose()
+}
+
+pub(super) fn enrollment_code(
+    c: &mut impl Run,
+    code_hash: &str,
+) -> Result<Option<EnrollmentCodeRow>, StorageError> {
+    Ok(
+        read_code(c, code_hash, false)?.map(|code| EnrollmentCodeRow {
+            org_id: code.org_id,
+            employee_id: code.employee_id,
+            used: code.used_ms.is_some(),
+        }),
+    )
 }
 
 pub(super) fn add_enrollment_code(
@@ -166,8 +180,8 @@ pub(super) fn enroll(
     // A key another device holds, even one enrolling at this moment: nothing inserted.
     let added = exec(
         c,
-        "INSERT INTO device (id, org_id, employee_id, public_key, name, platform, enrolled_ms, change_floor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (public_key) DO NOTHING",
+        "INSERT INTO device (id, org_id, employee_id, public_key, name, platform, enrolled_ms, change_floor, attestation)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (public_key) DO NOTHING",
         &[
             &device.id,
             &org_id,
@@ -177,6 +191,7 @@ pub(super) fn enroll(
             &device.platform,
             &ms(device.enrolled_at),
             &floor,
+            &attestation_column(device)?,
         ],
     )?;
     if added == 0 {

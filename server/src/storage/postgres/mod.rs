@@ -87,7 +87,7 @@ use super::{
     StoredPolicy, StoredPunch, StoredRequest,
 };
 use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit, PolicyDraft};
-use super::{DeviceRevocation, RevokeOutcome};
+use super::{DeviceRevocation, EnrollmentCodeRow, RevokeOutcome};
 use sql::map_err;
 
 pub use schema::SCHEMA_VERSION;
@@ -460,6 +460,10 @@ impl Storage for PostgresStorage {
         now: DateTime<Utc>,
     ) -> Result<CodeOutcome, StorageError> {
         self.write(|tx| devices::add_enrollment_code(tx, org_id, code_hash, employee_id, now))
+    }
+
+    fn enrollment_code(&self, code_hash: &str) -> Result<Option<EnrollmentCodeRow>, StorageError> {
+        self.read(|c| devices::enrollment_code(c, code_hash))
     }
 
     fn enroll(

@@ -323,6 +323,13 @@ const STEPS: &[(i64, &str)] = &[
     ALTER TABLE punch SET (toast_tuple_target = 8160);
     "#,
     ),
+    // The platform attestation a device enrolled with, as verified (JSON).
+    (
+        16,
+        r#"
+    ALTER TABLE device ADD COLUMN attestation TEXT COLLATE "C";
+    "#,
+    ),
 ];
 
 const _: () = assert!(STEPS[STEPS.len() - 1].0 == SCHEMA_VERSION);

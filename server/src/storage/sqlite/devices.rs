@@ -8,9 +8,24 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::sql::{cached_row, cached_rows, map_err, ms, time, unsigned};
 use crate::storage::{
-    ChainHead, CodeOutcome, DeviceRevocation, DeviceRow, ENROL_REPEAT_WINDOW, EnrollOutcome,
-    NewConsoleAudit, NewDevice, NewToken, RevokeOutcome, StorageError,
+    ChainHead, CodeOutcome, DeviceAttestation, DeviceRevocation, DeviceRow, ENROL_REPEAT_WINDOW,
+    EnrollOutcome, EnrollmentCodeRow, NewConsoleAudit, NewDevice, NewToken, RevokeOutcome,
+    StorageError,
 };
+
+/// [`NewDevice::attestation`] as stored: JSON text, or NULL.
+pub(in crate::storage) fn attestation_column(
+    device: &NewDevice,
+) -> Result<Option<String>, StorageError> {
+    device
+        .attestation
+        .as_ref()
+        .map(|a| {
+            serde_json::to_string(a)
+                .map_err(|e| StorageError::Corrupt(format!("attestation does not encode: {e}")))
+        })
+        .transpose()
+}
 
 /// The columns of a `device d` row, named as [`DeviceColumns::from_row`] reads them.
 pub(in crate::storage) const DEVICE_COLUMNS: &str = "d.id AS id, d.org_id AS org_id, d.employee_id AS employee_id, \
@@ -21,7 +36,8 @@ pub(in crate::storage) const DEVICE_COLUMNS: &str = "d.id AS id, d.org_id AS org
                               (SELECT p.received_ms FROM punch p \
                                WHERE p.device_id = d.id AND p.seq = d.head_seq) AS last_push_ms, \
                               d.revoked_ms AS revoked_ms, d.revoked_by AS revoked_by, \
-                              d.revoke_reason AS revoke_reason";
+                              d.revoke_reason AS revoke_reason, \
+                              d.attestation AS attestation";
 
 /// A `device` row as stored.
 pub(in crate::storage) struct DeviceColumns {
@@ -39,6 +55,8 @@ pub(in crate::storage) struct DeviceColumns {
     pub(in crate::storage) revoked_ms: Option<i64>,
     pub(in crate::storage) revoked_by: Option<String>,
     pub(in crate::storage) revoke_reason: Option<String>,
+    /// [`DeviceAttestation`] as JSON.
+    pub(in crate::storage) attestation: Option<String>,
 }
 
 impl DeviceColumns {
@@ -58,6 +76,7 @@ impl DeviceColumns {
             revoked_ms: r.get("revoked_ms")?,
             revoked_by: r.get("revoked_by")?,
             revoke_reason: r.get("revoke_reason")?,
+            attestation: r.get("attestation")?,
         })
     }
 
@@ -87,6 +106,13 @@ impl DeviceColumns {
             }),
             None => None,
         };
+        let attestation = self
+            .attestation
+            .map(|json| {
+                serde_json::from_str::<DeviceAttestation>(&json)
+                    .map_err(|e| StorageError::Corrupt(format!("device {id}: attestation: {e}")))
+            })
+            .transpose()?;
         Ok(DeviceRow {
             id,
             org_id: self.org_id,
@@ -98,6 +124,7 @@ impl DeviceColumns {
             head,
             last_push_at: self.last_push_ms.map(time).transpose()?,
             revoked,
+            attestation,
         })
     }
 }
@@ -175,6 +202,17 @@ fn read_code(conn: &Connection, code_hash: &str) -> Result<Option<CodeColumns>, 
     )
     .optional()
     .map_err(map_err)
+}
+
+pub(super) fn enrollment_code(
+    conn: &Connection,
+    code_hash: &str,
+) -> Result<Option<EnrollmentCodeRow>, StorageError> {
+    Ok(read_code(conn, code_hash)?.map(|code| EnrollmentCodeRow {
+        org_id: code.org_id,
+        employee_id: code.employee_id,
+        used: code.used_ms.is_some(),
+    }))
 }
 
 pub(super) fn add_enrollment_code(
@@ -255,8 +293,8 @@ pub(super) fn enroll(
         .query_row("SELECT COALESCE(MAX(seq), 0) FROM change", [], |r| r.get(0))
         .map_err(map_err)?;
     tx.execute(
-        "INSERT INTO device (id, org_id, employee_id, public_key, name, platform, enrolled_ms, change_floor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO device (id, org_id, employee_id, public_key, name, platform, enrolled_ms, change_floor, attestation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             device.id,
             org_id,
@@ -265,7 +303,8 @@ pub(super) fn enroll(
             device.name,
             device.platform,
             ms(device.enrolled_at),
-            floor
+            floor,
+            attestation_column(device)?
         ],
     )
     .map_err(map_err)?;

@@ -71,7 +71,7 @@ use super::{
     StoredPolicy, StoredPunch, StoredRequest,
 };
 use super::{ConsoleAccount, ConsoleAuditEntry, ConsoleSessionRow, NewConsoleAudit, PolicyDraft};
-use super::{DeviceRevocation, RevokeOutcome};
+use super::{DeviceRevocation, EnrollmentCodeRow, RevokeOutcome};
 use checkpoint::CHECKPOINT_PAGES;
 use items::SqliteBatch;
 use sql::map_err;
@@ -322,6 +322,10 @@ impl Storage for SqliteStorage {
         now: DateTime<Utc>,
     ) -> Result<CodeOutcome, StorageError> {
         devices::add_enrollment_code(&self.writer(), org_id, code_hash, employee_id, now)
+    }
+
+    fn enrollment_code(&self, code_hash: &str) -> Result<Option<EnrollmentCodeRow>, StorageError> {
+        devices::enrollment_code(&self.reader(), code_hash)
     }
 
     fn enroll(

@@ -16,7 +16,7 @@ use super::sql::map_err;
 use crate::storage::StorageError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// `STEPS[i]` upgrades a file from version `i` to `i + 1`.
 pub(crate) const STEPS: &[&str] = &[
@@ -377,6 +377,10 @@ pub(crate) const STEPS: &[&str] = &[
     // 14 → 15: nothing in a SQLite file. (On PostgreSQL, punch rows are kept whole in their
     // table up to a page: see `../postgres/schema.rs`.)
     "",
+    // 15 → 16: the platform attestation a device enrolled with, as verified (JSON).
+    r#"
+    ALTER TABLE device ADD COLUMN attestation TEXT;
+    "#,
 ];
 
 /// The request type whose `punch_id` column is filled.

@@ -15,6 +15,7 @@ enum class DakaCall(
     /** `checkLocation`. */ CHECK_LOCATION("checkLocation"),
     /** `decide`. */ DECIDE("decide"),
     /** `enroll`. */ ENROLL("enroll"),
+    /** `enrollmentChallenge`. */ ENROLLMENT_CHALLENGE("enrollmentChallenge"),
     /** `identity`. */ IDENTITY("identity"),
     /** `inbox`. */ INBOX("inbox"),
     /** `itemsNeedingAttention`. */ ITEMS_NEEDING_ATTENTION("itemsNeedingAttention"),

@@ -2,10 +2,13 @@ package hk.daka.testing
 
 import hk.daka.sdk.Attachment
 import hk.daka.sdk.ApprovalAction
+import hk.daka.sdk.Attestation
+import hk.daka.sdk.AttestationRule
 import hk.daka.sdk.DakaDeviceInterface
 import hk.daka.sdk.DakaException
 import hk.daka.sdk.DeviceStatus
 import hk.daka.sdk.DraftPreview
+import hk.daka.sdk.EnrollmentChallenge
 import hk.daka.sdk.FormValue
 import hk.daka.sdk.Identity
 import hk.daka.sdk.LeaveBalance
@@ -22,6 +25,7 @@ import hk.daka.sdk.TemplateInfo
 import hk.daka.sdk.TodayInfo
 import hk.daka.sdk.Verdict
 import java.security.MessageDigest
+import java.util.Base64
 
 /**
  * A scriptable stand-in for `DakaDevice` in the app's unit tests: it implements the generated
@@ -95,6 +99,24 @@ class FakeDakaDevice(
     /** What `publicKey` returns. */
     var publicKeyText: String = "fake-public-key"
 
+    /**
+     * Whether the organisation asks for attestation at enrolment, as `enrollmentChallenge`
+     * reports it. Under `REQUIRED`, `enroll` without an attestation throws
+     * `Refused("attestation_required")`, and one for another challenge
+     * `Refused("attestation_challenge_invalid")`, as the server answers.
+     */
+    var attestationRule: AttestationRule = AttestationRule.OFF
+
+    /** The formats `enrollmentChallenge` says the server verifies. */
+    var attestationFormats: List<String> = listOf("app_attest", "play_integrity")
+
+    /** Every challenge `enrollmentChallenge` issued, in order. */
+    val challenges: MutableList<EnrollmentChallenge> = mutableListOf()
+
+    /** The attestation the last `enroll` was given, if any. */
+    var enrolledWith: Attestation? = null
+        private set
+
     /** The listener the app set with `setStatusListener`, if any. */
     var listener: StatusListener? = null
         private set
@@ -156,13 +178,49 @@ class FakeDakaDevice(
 
     private fun enrolled(): Identity = identity ?: throw DakaException.NotEnrolled()
 
-    override suspend fun enroll(serverUrl: String, code: String, deviceName: String, platform: String): Identity {
+    override suspend fun enroll(
+        serverUrl: String,
+        code: String,
+        deviceName: String,
+        platform: String,
+        attestation: Attestation?,
+    ): Identity {
         enter(DakaCall.ENROLL, needsIdentity = false)
         identity?.let { throw DakaException.AlreadyEnrolled(it.deviceId) }
+        checkServerUrl(serverUrl)
+        if (attestationRule == AttestationRule.REQUIRED) {
+            if (attestation == null) {
+                throw DakaException.Refused("attestation_required", "this organisation requires a platform attestation at enrolment")
+            }
+            if (challenges.none { it.challenge == attestation.challenge }) {
+                throw DakaException.Refused("attestation_challenge_invalid", "attestation.challenge: not a challenge issued for this enrolment")
+            }
+        }
+        enrolledWith = attestation
+        return FakeDaka.identity(serverUrl = serverUrl).also { identity = it }
+    }
+
+    override suspend fun enrollmentChallenge(serverUrl: String, code: String): EnrollmentChallenge {
+        enter(DakaCall.ENROLLMENT_CHALLENGE, needsIdentity = false)
+        identity?.let { throw DakaException.AlreadyEnrolled(it.deviceId) }
+        checkServerUrl(serverUrl)
+        val challenge = next("fake-challenge")
+        val nonce = MessageDigest.getInstance("SHA-256")
+            .digest("$challenge\n$publicKeyText".toByteArray())
+        return EnrollmentChallenge(
+            challenge = challenge,
+            nonce = nonce,
+            nonceBase64url = Base64.getUrlEncoder().withoutPadding().encodeToString(nonce),
+            attestation = attestationRule,
+            formats = attestationFormats,
+            expiresAtMs = System.currentTimeMillis() + 600_000,
+        ).also { challenges += it }
+    }
+
+    private fun checkServerUrl(serverUrl: String) {
         if (!serverUrl.startsWith("https://") && !serverUrl.startsWith("http://127.0.0.1")) {
             throw DakaException.InvalidInput("serverUrl", serverUrl, "must be an https:// URL")
         }
-        return FakeDaka.identity(serverUrl = serverUrl).also { identity = it }
     }
 
     override suspend fun refreshPolicy(): ULong {

@@ -1,5 +1,7 @@
 package hk.daka.testing
 
+import hk.daka.sdk.Attestation
+import hk.daka.sdk.AttestationRule
 import hk.daka.sdk.DakaDevice
 import hk.daka.sdk.DakaDeviceInterface
 import hk.daka.sdk.DakaException
@@ -121,6 +123,41 @@ class FakeDakaDeviceTest {
     }
 
     @Test
+    fun `an organisation that requires attestation enrols only with an attestation to a challenge it issued`() = runBlocking {
+        val fake = FakeDakaDevice()
+        fake.attestationRule = AttestationRule.REQUIRED
+        val challenge = fake.enrollmentChallenge("https://attendance.example.hk", "HL-E1001-7Q2X")
+        assertEquals(AttestationRule.REQUIRED, challenge.attestation)
+        assertEquals(32, challenge.nonce.size)
+        assertEquals(43, challenge.nonceBase64url.length)
+        assertEquals(listOf("app_attest", "play_integrity"), challenge.formats)
+
+        val missing = assertThrows<DakaException.Refused> {
+            runBlocking { fake.enroll("https://attendance.example.hk", "HL-E1001-7Q2X", "Pixel 8", "android") }
+        }
+        assertEquals("attestation_required", missing.code)
+        val stranger = Attestation(format = "play_integrity", challenge = "another", token = "t")
+        val invalid = assertThrows<DakaException.Refused> {
+            runBlocking { fake.enroll("https://attendance.example.hk", "HL-E1001-7Q2X", "Pixel 8", "android", stranger) }
+        }
+        assertEquals("attestation_challenge_invalid", invalid.code)
+        assertFalse(fake.status().enrolled)
+
+        val attestation = Attestation(format = "play_integrity", challenge = challenge.challenge, token = "integrity-token")
+        val identity = fake.enroll("https://attendance.example.hk", "HL-E1001-7Q2X", "Pixel 8", "android", attestation)
+        assertEquals("E1001", identity.employeeId)
+        assertSame(attestation, fake.enrolledWith)
+        assertEquals(
+            listOf(DakaCall.ENROLLMENT_CHALLENGE, DakaCall.ENROLL, DakaCall.ENROLL, DakaCall.STATUS, DakaCall.ENROLL),
+            fake.calls,
+        )
+        assertThrows<DakaException.AlreadyEnrolled> {
+            runBlocking { fake.enrollmentChallenge("https://attendance.example.hk", "HL-E1001-7Q2X") }
+        }
+        Unit
+    }
+
+    @Test
     fun `failAlways keeps failing until cleared, and enrolment follows the real rules`() = runBlocking {
         val fake = FakeDakaDevice()
         assertThrows<DakaException.NotEnrolled> { fake.punch(PunchInput(kind = PunchKind.IN)) }
@@ -145,8 +182,12 @@ class FakeDakaDeviceTest {
 
     @Test
     fun `DakaCall names exactly the methods of the generated interface`() {
-        // Methods taking or returning unsigned values carry a mangled suffix in bytecode (`-WZ4Q5Ns`).
-        val methods = DakaDeviceInterface::class.java.declaredMethods.map { it.name.substringBefore('-') }.toSet()
+        // Methods taking or returning unsigned values carry a mangled suffix in bytecode (`-WZ4Q5Ns`);
+        // a method with a default argument (`enroll`'s `attestation`) also has a synthetic
+        // static `enroll$default` beside it.
+        val methods = DakaDeviceInterface::class.java.declaredMethods
+            .filterNot { it.isSynthetic || it.name.endsWith("\$default") }
+            .map { it.name.substringBefore('-') }.toSet()
         assertEquals(methods, DakaCall.entries.map { it.method }.toSet())
     }
 
