@@ -198,6 +198,7 @@ CustomStringConvertible Int32 NSLock TimeInterval UInt32 URLResourceValues appen
 createDirectory detached earliestBeginDate expirationHandler isExcludedFromBackup removeFirst
 setResourceValues setTaskCompleted shared unlock
 SHA256 base64EncodedString hash replacingOccurrences
+DCAppAttestService DeviceCheck attestKey generateKey
 """.split())
 
 hand = sorted(p for p in pathlib.Path("ios").rglob("*.swift")

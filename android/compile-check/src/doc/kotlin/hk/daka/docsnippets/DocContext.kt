@@ -32,6 +32,7 @@ abstract class DocContext {
     abstract val fix: Fix?
     abstract val scan: List<String>
     abstract val matcherToken: String?
+    abstract val playIntegrity: PlayIntegrity
 
     abstract fun show(text: String)
     abstract fun showRecorded(recordId: String)
@@ -47,6 +48,11 @@ abstract class DocContext {
 /** The app's face matcher: returns the matcher's compact JWS for daka's nonce. */
 interface FaceMatcher {
     suspend fun verify(nonce: String): String
+}
+
+/** The app's call of Play Integrity (docs/android.md, "Attested enrolment"). */
+interface PlayIntegrity {
+    suspend fun requestToken(nonce: String): String
 }
 
 /** An app's screen model written against the interface, as docs/android.md's testing section shows. */
