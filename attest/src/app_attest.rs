@@ -65,7 +65,10 @@ use serde::{Deserialize, Serialize};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::pem::Pem;
 
-use crate::{AttestationError, AttestationVerifier, Attested, ConfigError, Expected};
+use crate::{
+    AttestationError, AttestationVerifier, Attested, ConfigError, Expected, malformed,
+    not_authentic,
+};
 
 /// The format name devices send with an App Attest attestation object.
 pub const FORMAT: &str = "app_attest";
@@ -326,18 +329,6 @@ impl AttestationVerifier for AppAttestVerifier {
     fn verify(&self, token: &str, expected: &Expected<'_>) -> Result<Attested, AttestationError> {
         self.verify_attestation(token, expected)
             .map(|attestation| attestation.attested())
-    }
-}
-
-fn malformed(reason: impl Into<String>) -> AttestationError {
-    AttestationError::Malformed {
-        reason: reason.into(),
-    }
-}
-
-fn not_authentic(reason: impl Into<String>) -> AttestationError {
-    AttestationError::NotAuthentic {
-        reason: reason.into(),
     }
 }
 

@@ -165,6 +165,20 @@ pub enum AttestationError {
     },
 }
 
+/// [`AttestationError::Malformed`] with this reason.
+pub(crate) fn malformed(reason: impl Into<String>) -> AttestationError {
+    AttestationError::Malformed {
+        reason: reason.into(),
+    }
+}
+
+/// [`AttestationError::NotAuthentic`] with this reason.
+pub(crate) fn not_authentic(reason: impl Into<String>) -> AttestationError {
+    AttestationError::NotAuthentic {
+        reason: reason.into(),
+    }
+}
+
 fn describe_age(age_s: i64) -> String {
     if age_s < 0 {
         format!("made {} s after the server's clock", age_s.unsigned_abs())

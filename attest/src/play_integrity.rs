@@ -86,7 +86,10 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{AttestationError, AttestationVerifier, Attested, ConfigError, Expected};
+use crate::{
+    AttestationError, AttestationVerifier, Attested, ConfigError, Expected, malformed,
+    not_authentic,
+};
 
 /// The format name devices send for a Play Integrity token.
 pub const FORMAT: &str = "play_integrity";
@@ -1028,18 +1031,6 @@ fn list_or_none(items: &[&str]) -> String {
         "none".to_string()
     } else {
         items.join(", ")
-    }
-}
-
-fn malformed(reason: impl Into<String>) -> AttestationError {
-    AttestationError::Malformed {
-        reason: reason.into(),
-    }
-}
-
-fn not_authentic(reason: impl Into<String>) -> AttestationError {
-    AttestationError::NotAuthentic {
-        reason: reason.into(),
     }
 }
 
