@@ -603,3 +603,56 @@ async fn the_admin_api_revokes_a_device_of_its_own_organisation_only() {
         "{audit:?}"
     );
 }
+
+#[tokio::test]
+async fn a_person_s_page_shows_how_each_device_s_attestation_went() {
+    use base64::Engine as _;
+    let server = start().await;
+    let mut doc = policy_variant(43, ORG_A);
+    doc["enrolment"] = json!({"attestation": "optional", "android_packages": ["hk.harbourlane.staff"]});
+    let r = server
+        .http
+        .put(server.url("/admin/v1/policy"))
+        .bearer_auth(ADMIN_A)
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    // Optional: an attestation that fails (here, to a challenge never issued) is recorded and
+    // the phone enrols; a phone that sends none has nothing recorded.
+    let (signer, _) = daka_core::punch::DeviceSigner::generate().unwrap();
+    let attested = server
+        .client()
+        .enroll(&daka_core::protocol::EnrollRequest {
+            code: "A-E1001-0001".into(),
+            public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(signer.public_key()),
+            device_name: "Pixel 8".into(),
+            platform: "android".into(),
+            attestation: Some(daka_core::protocol::Attestation {
+                format: "play_integrity".into(),
+                challenge: "harbour-lane.0.AAAA.AAAA".into(),
+                token: "token".into(),
+            }),
+        })
+        .await
+        .unwrap();
+    let plain = server.enroll("A-E1001-0002").await;
+
+    let hr = sign_in(&server, HR_EMAIL, HR_PASSWORD).await;
+    let person = get(&server, "/console/people/E1001", &hr).await;
+    let row = person
+        .element("tr", &format!("device-row-{}", attested.device_id))
+        .unwrap();
+    assert!(
+        row.contains(r#"data-testid="device-attestation" data-passed="false""#),
+        "{row}"
+    );
+    assert!(row.contains("Attestation failed · play_integrity"), "{row}");
+    assert!(row.contains("attestation_challenge_invalid: "), "{row}");
+    let row = person
+        .element("tr", &format!("device-row-{}", plain.device_id))
+        .unwrap();
+    assert!(!row.contains("device-attestation"), "{row}");
+}

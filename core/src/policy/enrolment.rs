@@ -138,6 +138,67 @@ fn is_apple_app_id(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Policy;
+
+    fn with_enrolment(section: &str) -> Result<Policy, PolicyError> {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../../examples/hk-policy.json")).unwrap();
+        doc["enrolment"] = serde_json::from_str(section).unwrap();
+        Policy::from_json(&doc.to_string())
+    }
+
+    #[test]
+    fn the_section_is_read_with_its_defaults() {
+        let example: Policy =
+            Policy::from_json(include_str!("../../../examples/hk-policy.json")).unwrap();
+        assert_eq!(example.enrolment, EnrolmentPolicy::default());
+        assert_eq!(example.enrolment.attestation, AttestationRule::Off);
+        let policy = with_enrolment(
+            r#"{"attestation": "required", "android_packages": ["hk.harbourlane.staff"],
+                "ios_app_ids": ["A1B2C3D4E5.hk.harbourlane.staff"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            policy.enrolment,
+            EnrolmentPolicy {
+                attestation: AttestationRule::Required,
+                android_packages: vec!["hk.harbourlane.staff".into()],
+                ios_app_ids: vec!["A1B2C3D4E5.hk.harbourlane.staff".into()],
+            }
+        );
+        let off = with_enrolment(r#"{}"#).unwrap();
+        assert_eq!(off.enrolment.attestation, AttestationRule::Off);
+    }
+
+    #[test]
+    fn a_bad_section_is_refused_naming_the_path() {
+        let many: Vec<String> = (0..=MAX_ATTESTED_APPS)
+            .map(|i| format!("\"hk.app{i}.staff\""))
+            .collect();
+        let too_many = format!(r#"{{"android_packages": [{}]}}"#, many.join(","));
+        for (section, path) in [
+            (r#"{"attestation": "required"}"#, "enrolment.attestation"),
+            (r#"{"attestation": "on"}"#, "enrolment.attestation"),
+            (r#"{"attestation": true}"#, "enrolment.attestation"),
+            (
+                r#"{"android_packages": [""]}"#,
+                "enrolment.android_packages[0]",
+            ),
+            (
+                r#"{"android_packages": "hk.app"}"#,
+                "enrolment.android_packages",
+            ),
+            (
+                r#"{"ios_app_ids": ["A1B2C3D4E5.x", "A1B2C3D4E5.x"]}"#,
+                "enrolment.ios_app_ids[1]",
+            ),
+            (too_many.as_str(), "enrolment.android_packages"),
+            (r#"{"verifier": "x"}"#, "enrolment.verifier"),
+        ] {
+            let error = with_enrolment(section).unwrap_err();
+            assert_eq!(error.path, path, "{section}: {error}");
+        }
+    }
 
     #[test]
     fn android_package_names_follow_the_application_id_rule() {
