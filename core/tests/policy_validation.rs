@@ -26,6 +26,7 @@ const ROOT_FIELDS: &[&str] = &[
     "face_matchers",
     "approvals",
     "attendance",
+    "enrolment",
 ];
 const OKP_FIELDS: &[&str] = &["kty", "crv", "x", "alg", "kid", "use"];
 const POLYGON_FIELDS: &[&str] = &["type", "coordinates"];
