@@ -55,16 +55,13 @@
 use std::fmt;
 
 use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
 use ciborium::value::Value;
 use ring::digest::{SHA256, digest};
-use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use serde::{Deserialize, Serialize};
 use x509_parser::certificate::X509Certificate;
-use x509_parser::pem::Pem;
 
+use crate::x509::{self, ChainRules, Signatures, parse_certificate, pem_certificate_der};
 use crate::{
     AttestationError, AttestationVerifier, Attested, ConfigError, Expected, malformed,
     not_authentic,
@@ -97,22 +94,6 @@ const NONCE_EXTENSION_OID: &str = "1.2.840.113635.100.8.2";
 const AUTH_DATA_FIXED_LEN: usize = 32 + 1 + 4 + 16 + 2;
 const AAGUID_PRODUCTION: [u8; 16] = *b"appattest\0\0\0\0\0\0\0";
 const AAGUID_DEVELOPMENT: [u8; 16] = *b"appattestdevelop";
-
-const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const OID_CURVE_P256: &str = "1.2.840.10045.3.1.7";
-const OID_CURVE_P384: &str = "1.3.132.0.34";
-const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
-
-/// Base64 as devices may send it: padding optional, in either alphabet.
-const BASE64_STANDARD: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// An App Attest environment: the one an attestation was made in (its `aaguid`), or the one a
 /// verifier requires.
@@ -332,24 +313,6 @@ impl AttestationVerifier for AppAttestVerifier {
     }
 }
 
-/// The DER of the single certificate in `pem`.
-fn pem_certificate_der(pem: &str) -> Result<Vec<u8>, String> {
-    let blocks = Pem::iter_from_buffer(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| format!("not PEM: {error}"))?;
-    let [block] = blocks.as_slice() else {
-        return Err(format!(
-            "expected one PEM certificate, found {} PEM blocks",
-            blocks.len()
-        ));
-    };
-    if block.label != "CERTIFICATE" {
-        return Err(format!("expected a PEM CERTIFICATE, found {}", block.label));
-    }
-    parse_certificate(&block.contents).map_err(|error| format!("the certificate {error}"))?;
-    Ok(block.contents.clone())
-}
-
 /// The token's bytes: base64 in the standard or URL-safe alphabet, padding optional.
 fn decode_token(token: &str) -> Result<Vec<u8>, AttestationError> {
     let token = token.trim_ascii();
@@ -362,13 +325,7 @@ fn decode_token(token: &str) -> Result<Vec<u8>, AttestationError> {
             token.len()
         )));
     }
-    let engine = if token.contains(['-', '_']) {
-        &BASE64_URL_SAFE
-    } else {
-        &BASE64_STANDARD
-    };
-    engine
-        .decode(token)
+    x509::decode_base64(token)
         .map_err(|error| malformed(format!("the token is not base64: {error}")))
 }
 
@@ -539,14 +496,6 @@ fn certificate_name(index: usize) -> String {
     }
 }
 
-fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, String> {
-    match x509_parser::parse_x509_certificate(der) {
-        Ok(([], certificate)) => Ok(certificate),
-        Ok((rest, _)) => Err(format!("is followed by {} bytes", rest.len())),
-        Err(error) => Err(format!("is not a DER X.509 certificate: {error}")),
-    }
-}
-
 fn parse_certificates(x5c: &[Vec<u8>]) -> Result<Vec<X509Certificate<'_>>, AttestationError> {
     x5c.iter()
         .enumerate()
@@ -568,128 +517,13 @@ fn verify_chain(
     root: &X509Certificate<'_>,
     now: i64,
 ) -> Result<(), AttestationError> {
-    let issuers = certificates.iter().skip(1).chain(std::iter::once(root));
-    for (index, (certificate, issuer)) in certificates.iter().zip(issuers).enumerate() {
-        let name = certificate_name(index);
-        let issuer_name = if index + 1 == certificates.len() {
-            "the configured root".to_string()
-        } else {
-            certificate_name(index + 1)
-        };
-        check_issued_by(certificate, &name, issuer, &issuer_name, index).map_err(not_authentic)?;
-        check_validity(certificate, &name, now).map_err(not_authentic)?;
-    }
-    check_validity(root, "the configured root", now).map_err(not_authentic)
-}
-
-/// `issuer` is a CA that may issue `certificate`, which sits `below` intermediate CAs under
-/// it, and signed it.
-fn check_issued_by(
-    certificate: &X509Certificate<'_>,
-    name: &str,
-    issuer: &X509Certificate<'_>,
-    issuer_name: &str,
-    below: usize,
-) -> Result<(), String> {
-    if certificate.issuer().as_raw() != issuer.subject().as_raw() {
-        return Err(format!(
-            "{name} names `{}` as its issuer, but {issuer_name} is `{}`",
-            certificate.issuer(),
-            issuer.subject()
-        ));
-    }
-    check_ca(issuer, issuer_name, below)?;
-    verify_signature(certificate, issuer).map_err(|reason| format!("{name}: {reason}"))
-}
-
-/// `certificate` is a CA by its basic constraints (path length allowing `below` intermediate
-/// CAs under it) and, if it has a key usage, may sign certificates.
-fn check_ca(certificate: &X509Certificate<'_>, name: &str, below: usize) -> Result<(), String> {
-    let constraints = certificate
-        .basic_constraints()
-        .map_err(|error| format!("{name} has unreadable basic constraints: {error}"))?;
-    let Some(constraints) = constraints.filter(|constraints| constraints.value.ca) else {
-        return Err(format!("{name} issues a certificate but is not a CA"));
+    let rules = ChainRules {
+        signatures: Signatures::Ecdsa,
+        name: &certificate_name,
+        leaf_issuer_may_be_end_entity: false,
+        check_dates: true,
     };
-    if let Some(limit) = constraints.value.path_len_constraint {
-        let intermediates = below.saturating_sub(1);
-        if u32::try_from(intermediates).map_or(true, |count| count > limit) {
-            return Err(format!(
-                "{name} allows {limit} intermediate CAs below it, the chain has {intermediates}"
-            ));
-        }
-    }
-    match certificate.key_usage() {
-        Ok(Some(usage)) if !usage.value.key_cert_sign() => Err(format!(
-            "{name}'s key usage does not allow signing certificates"
-        )),
-        Ok(_) => Ok(()),
-        Err(error) => Err(format!("{name} has an unreadable key usage: {error}")),
-    }
-}
-
-/// `certificate`'s validity period contains `now` (Unix seconds).
-fn check_validity(certificate: &X509Certificate<'_>, name: &str, now: i64) -> Result<(), String> {
-    let validity = certificate.validity();
-    if now < validity.not_before.timestamp() {
-        return Err(format!(
-            "{name} is not valid before {}",
-            validity.not_before
-        ));
-    }
-    if now > validity.not_after.timestamp() {
-        return Err(format!("{name} expired at {}", validity.not_after));
-    }
-    Ok(())
-}
-
-/// `certificate`'s signature verifies with `issuer`'s public key (ECDSA only).
-fn verify_signature(
-    certificate: &X509Certificate<'_>,
-    issuer: &X509Certificate<'_>,
-) -> Result<(), String> {
-    let outer = certificate.signature_algorithm.algorithm.to_id_string();
-    if outer
-        != certificate
-            .tbs_certificate
-            .signature
-            .algorithm
-            .to_id_string()
-    {
-        return Err("its two signature algorithm fields differ".to_string());
-    }
-    let key = issuer.public_key();
-    let curve = ec_curve(&key.algorithm)
-        .ok_or_else(|| "its issuer's key is not an EC key on P-256 or P-384".to_string())?;
-    let algorithm = ecdsa_algorithm(&outer, curve)
-        .ok_or_else(|| format!("its signature algorithm {outer} is not ECDSA with SHA-256/384"))?;
-    UnparsedPublicKey::new(algorithm, &key.subject_public_key.data)
-        .verify(
-            certificate.tbs_certificate.as_ref(),
-            &certificate.signature_value.data,
-        )
-        .map_err(|_| "its signature does not verify with its issuer's key".to_string())
-}
-
-/// The named curve OID of an EC public key, if it is one.
-fn ec_curve(algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>) -> Option<&'static str> {
-    if algorithm.algorithm.to_id_string() != OID_EC_PUBLIC_KEY {
-        return None;
-    }
-    let curve = algorithm.parameters.as_ref()?.as_oid().ok()?.to_id_string();
-    [OID_CURVE_P256, OID_CURVE_P384]
-        .into_iter()
-        .find(|known| *known == curve)
-}
-
-fn ecdsa_algorithm(signature_oid: &str, curve: &str) -> Option<&'static dyn VerificationAlgorithm> {
-    match (curve, signature_oid) {
-        (OID_CURVE_P256, OID_ECDSA_SHA256) => Some(&signature::ECDSA_P256_SHA256_ASN1),
-        (OID_CURVE_P256, OID_ECDSA_SHA384) => Some(&signature::ECDSA_P256_SHA384_ASN1),
-        (OID_CURVE_P384, OID_ECDSA_SHA256) => Some(&signature::ECDSA_P384_SHA256_ASN1),
-        (OID_CURVE_P384, OID_ECDSA_SHA384) => Some(&signature::ECDSA_P384_SHA384_ASN1),
-        _ => None,
-    }
+    x509::verify_chain(certificates, std::slice::from_ref(root), now, &rules)
 }
 
 /// Step 3: the credential certificate's nonce extension is SHA-256(authData ‖
@@ -1083,6 +917,7 @@ mod tests {
 
     use super::testing::{Flaws, Parts, TestAuthority, encode, text};
     use super::*;
+    use crate::x509::{OID_CURVE_P384, check_ca, ec_curve, verify_signature};
 
     const APP_ID: &str = "ABCDE12345.com.example.daka";
     const NONCE: [u8; 32] = [7; 32];
@@ -1176,7 +1011,7 @@ mod tests {
         );
         assert_eq!(root.subject().as_raw(), root.issuer().as_raw());
         assert_eq!(ec_curve(&root.public_key().algorithm), Some(OID_CURVE_P384));
-        verify_signature(&root, &root).expect("self-signature verifies");
+        verify_signature(&root, &root, Signatures::Ecdsa).expect("self-signature verifies");
         check_ca(&root, "root", 1).expect("a CA");
         assert_eq!(
             AppAttestVerifier::apple(Environment::Production).root_ca_der(),

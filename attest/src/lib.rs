@@ -12,11 +12,15 @@
 //!
 //! Verifiers are pluggable: [`Verifiers`] maps a format name to any implementation. This crate
 //! ships [`play_integrity::PlayIntegrityVerifier`] (the token decrypted and checked locally with
-//! the keys from the Play Console) and [`app_attest::AppAttestVerifier`] (the attestation
-//! object checked against Apple's App Attest root).
+//! the keys from the Play Console), [`app_attest::AppAttestVerifier`] (the attestation
+//! object checked against Apple's App Attest root) and
+//! [`key_attestation::KeyAttestationVerifier`] (an Android Keystore key's certificate chain
+//! checked against Google's hardware attestation roots).
 
 pub mod app_attest;
+pub mod key_attestation;
 pub mod play_integrity;
+mod x509;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,6 +92,9 @@ pub struct VerifiersConfig {
     /// App Attest: the environment accepted.
     #[serde(default)]
     pub app_attest: Option<app_attest::AppAttestConfig>,
+    /// Android key attestation: the roots and what the device must show.
+    #[serde(default)]
+    pub key_attestation: Option<key_attestation::KeyAttestationConfig>,
 }
 
 /// What an attestation must be bound to, from the server's side.
@@ -179,6 +186,41 @@ pub(crate) fn not_authentic(reason: impl Into<String>) -> AttestationError {
     }
 }
 
+/// A SHA-256 digest written as 64 hex digits (colons between bytes allowed) or as 32 bytes
+/// of base64url or base64, padded or not.
+pub(crate) fn parse_sha256_digest(text: &str) -> Option<[u8; 32]> {
+    let hex: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
+    if hex.len() == 64 {
+        if let Some(digest) = decode_hex(&hex) {
+            return Some(digest);
+        }
+    }
+    {
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        [URL_SAFE_NO_PAD, URL_SAFE, STANDARD, STANDARD_NO_PAD]
+    }
+    .iter()
+    .find_map(|engine| base64::Engine::decode(engine, text).ok())
+    .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+}
+
+fn decode_hex(hex: &[u8]) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let [high, low] = pair else { return None };
+        *byte = hex_digit(*high)? << 4 | hex_digit(*low)?;
+    }
+    Some(out)
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    char::from(c)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
 fn describe_age(age_s: i64) -> String {
     if age_s < 0 {
         format!("made {} s after the server's clock", age_s.unsigned_abs())
@@ -207,7 +249,8 @@ impl AttestationError {
 /// Implementations must be bound to [`Expected::nonce`]: a token for another nonce is
 /// [`AttestationError::NonceMismatch`], whatever else it says.
 pub trait AttestationVerifier: Send + Sync {
-    /// The format name devices send (`play_integrity`, `app_attest`, …).
+    /// The format name devices send (`play_integrity`, `app_attest`,
+    /// `android_key_attestation`, …).
     fn format(&self) -> &str;
     /// Verifies `token` against what the server expects.
     fn verify(&self, token: &str, expected: &Expected<'_>) -> Result<Attested, AttestationError>;
@@ -251,6 +294,11 @@ impl Verifiers {
         if let Some(c) = &config.app_attest {
             let verifier =
                 app_attest::AppAttestVerifier::from_config(c).map_err(|e| e.under("app_attest"))?;
+            verifiers = verifiers.with(Arc::new(verifier));
+        }
+        if let Some(c) = &config.key_attestation {
+            let verifier = key_attestation::KeyAttestationVerifier::from_config(c)
+                .map_err(|e| e.under("key_attestation"))?;
             verifiers = verifiers.with(Arc::new(verifier));
         }
         Ok(verifiers)

@@ -532,7 +532,7 @@ fn app_keys(
         .iter()
         .enumerate()
         .map(|(i, digest)| {
-            parse_digest(digest).ok_or_else(|| {
+            crate::parse_sha256_digest(digest).ok_or_else(|| {
                 ConfigError::new(
                     field(&format!("certificate_sha256_digests[{i}]")),
                     format!(
@@ -597,36 +597,6 @@ fn is_p256_point(sec1: &[u8; 65]) -> Result<bool, ring::error::Unspecified> {
     let ours = agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, &rng)?;
     let theirs = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &sec1[..]);
     Ok(agreement::agree_ephemeral(ours, &theirs, |_| ()).is_ok())
-}
-
-/// A SHA-256 digest written as 64 hex digits (colons between bytes allowed) or as 32 bytes
-/// of base64url or base64, padded or not.
-fn parse_digest(text: &str) -> Option<[u8; 32]> {
-    let hex: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
-    if hex.len() == 64 {
-        if let Some(digest) = decode_hex(&hex) {
-            return Some(digest);
-        }
-    }
-    [URL_SAFE_NO_PAD, URL_SAFE, STANDARD, STANDARD_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(text).ok())
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-}
-
-fn decode_hex(hex: &[u8]) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let [high, low] = pair else { return None };
-        *byte = hex_digit(*high)? << 4 | hex_digit(*low)?;
-    }
-    Some(out)
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    char::from(c)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -974,7 +944,8 @@ fn check_certificates(payload: &Payload<'_>, app: &AppKeys) -> Result<(), Attest
     }
     let found = payload.strings(CERTIFICATES)?;
     let known = |digest: &&str| {
-        parse_digest(digest).is_some_and(|bytes| app.certificate_digests.contains(&bytes))
+        crate::parse_sha256_digest(digest)
+            .is_some_and(|bytes| app.certificate_digests.contains(&bytes))
     };
     if found.iter().any(known) {
         return Ok(());
@@ -1301,7 +1272,7 @@ mod tests {
             STANDARD.encode(bytes),
             STANDARD_NO_PAD.encode(bytes),
         ] {
-            assert_eq!(parse_digest(&text), Some(bytes), "{text}");
+            assert_eq!(crate::parse_sha256_digest(&text), Some(bytes), "{text}");
         }
         for text in [
             "",
@@ -1311,7 +1282,7 @@ mod tests {
             &"g".repeat(64),
             "é".repeat(32).as_str(),
         ] {
-            assert_eq!(parse_digest(text), None, "{text}");
+            assert_eq!(crate::parse_sha256_digest(text), None, "{text}");
         }
     }
 

@@ -74,3 +74,56 @@ fn configuration_errors_name_the_field_under_its_format() {
     let unknown = Verifiers::from_config_json(r#"{"safety_net": {}}"#).unwrap_err();
     assert!(unknown.problem.contains("safety_net"), "{unknown}");
 }
+
+#[test]
+fn the_key_attestation_key_registers_android_key_attestation() {
+    let keystore = daka_attest::key_attestation::testing::TestKeystore::generate();
+    let json = serde_json::json!({
+        "key_attestation": {"roots_pem": keystore.roots_pem(), "require_strongbox": true}
+    });
+    let verifiers = Verifiers::from_config_json(&json.to_string()).unwrap();
+    assert_eq!(verifiers.formats(), vec!["android_key_attestation"]);
+    let nonce = [3u8; 32];
+    let packages = vec!["hk.example.staff".to_string()];
+    let expected = Expected {
+        nonce: &nonce,
+        android_packages: &packages,
+        ios_app_ids: &[],
+        now: chrono::Utc::now(),
+    };
+    let strongbox = keystore.chain(
+        "hk.example.staff",
+        &nonce,
+        daka_attest::key_attestation::SecurityLevel::StrongBox,
+        daka_attest::key_attestation::VerifiedBootState::Verified,
+        true,
+    );
+    let attested = verifiers
+        .verify("android_key_attestation", &strongbox, &expected)
+        .unwrap();
+    assert_eq!(attested.app_id, "hk.example.staff");
+    let google = Verifiers::from_config_json(r#"{"key_attestation": {}}"#).unwrap();
+    assert_eq!(google.formats(), vec!["android_key_attestation"]);
+
+    for (json, field) in [
+        (
+            r#"{"key_attestation": {"require_strongbox": "yes"}}"#,
+            "key_attestation.require_strongbox",
+        ),
+        (
+            r#"{"key_attestation": {"roots_pem": "junk"}}"#,
+            "key_attestation.roots_pem",
+        ),
+        (
+            r#"{"key_attestation": {"certificate_sha256_digests": ["x"]}}"#,
+            "key_attestation.certificate_sha256_digests[0]",
+        ),
+        (
+            r#"{"key_attestation": {"allow_unlocked": true}}"#,
+            "key_attestation.allow_unlocked",
+        ),
+    ] {
+        let error = Verifiers::from_config_json(json).unwrap_err();
+        assert_eq!(error.field, field, "{json}: {error}");
+    }
+}

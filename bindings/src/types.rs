@@ -306,7 +306,8 @@ pub struct EnrollmentChallenge {
     pub nonce_base64url: String,
     /// Whether the organisation asks for attestation.
     pub attestation: AttestationRule,
-    /// The formats the server verifies: `play_integrity`, `app_attest`.
+    /// The formats the server verifies: `play_integrity`, `app_attest`,
+    /// `android_key_attestation`.
     pub formats: Vec<String>,
     /// When the server stops accepting the challenge, milliseconds since 1970 (UTC).
     pub expires_at_ms: i64,
@@ -328,8 +329,10 @@ impl From<daka_device::EnrollmentChallenge> for EnrollmentChallenge {
 /// The platform's attestation of the app and device, for `enroll`.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Attestation {
-    /// `play_integrity` (the integrity token of a classic Play Integrity request) or
-    /// `app_attest` (App Attest's attestation object, base64).
+    /// `play_integrity` (the integrity token of a classic Play Integrity request),
+    /// `app_attest` (App Attest's attestation object, base64) or `android_key_attestation`
+    /// (the certificate chain of a Keystore key made with the nonce as its attestation
+    /// challenge, leaf first, each certificate's DER in base64, joined with `.`).
     pub format: String,
     /// `EnrollmentChallenge.challenge`, as received.
     pub challenge: String,

@@ -80,8 +80,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NICE", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=19))]
     check_nice: u8,
     /// The platform attestations this server verifies at enrolment, a JSON file: Play
-    /// Integrity's keys per app ({"play_integrity": {"apps": [...]}}) and App Attest's
-    /// environment ({"app_attest": {"environment": "production"}}); see docs/server.md. It holds
+    /// Integrity's keys per app ({"play_integrity": {"apps": [...]}}), App Attest's
+    /// environment ({"app_attest": {"environment": "production"}}) and Android key
+    /// attestation ({"key_attestation": {}}); see docs/server.md. It holds
     /// secrets: readable by the server's user only. Without it, an organisation whose policy
     /// requires attestation cannot enrol phones.
     #[arg(long, value_name = "FILE")]

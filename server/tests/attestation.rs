@@ -1,7 +1,8 @@
 //! Attestation at enrolment over real HTTP: the challenge, the organisation's rule (`off`,
 //! `optional`, `required`), refusals that store nothing, and what is recorded with the device.
 //! The platform is stood in for by a verifier of this file's own (`TestPlatform`), plugged in
-//! through the same `Verifiers` registry as the shipped Play Integrity and App Attest
+//! through the same `Verifiers` registry as the shipped Play Integrity, App Attest and key
+//! attestation
 //! verifiers, and by those verifiers with test keys.
 
 mod common;

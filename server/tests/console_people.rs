@@ -609,7 +609,8 @@ async fn a_person_s_page_shows_how_each_device_s_attestation_went() {
     use base64::Engine as _;
     let server = start().await;
     let mut doc = policy_variant(43, ORG_A);
-    doc["enrolment"] = json!({"attestation": "optional", "android_packages": ["hk.harbourlane.staff"]});
+    doc["enrolment"] =
+        json!({"attestation": "optional", "android_packages": ["hk.harbourlane.staff"]});
     let r = server
         .http
         .put(server.url("/admin/v1/policy"))

@@ -11,6 +11,8 @@ use chrono::Utc;
 use daka_attest::Verifiers;
 use daka_attest::app_attest::Environment;
 use daka_attest::app_attest::testing::TestAuthority;
+use daka_attest::key_attestation::testing::TestKeystore;
+use daka_attest::key_attestation::{SecurityLevel, VerifiedBootState};
 use daka_attest::play_integrity::PlayIntegrityVerifier;
 use daka_attest::play_integrity::testing::{TestKeys, payload};
 use daka_core::protocol::{Attestation, AttestationRule};
@@ -26,6 +28,7 @@ const IOS_APP: &str = "A1B2C3D4E5.hk.harbourlane.staff";
 struct Platforms {
     google: TestKeys,
     apple: TestAuthority,
+    keystore: TestKeystore,
 }
 
 async fn server(platforms: &Platforms, dir: &std::path::Path) -> TestServer {
@@ -39,7 +42,8 @@ async fn server(platforms: &Platforms, dir: &std::path::Path) -> TestServer {
         .with(Arc::new(
             PlayIntegrityVerifier::new(vec![platforms.google.app(ANDROID_APP)]).unwrap(),
         ))
-        .with(Arc::new(platforms.apple.verifier(Environment::Production)));
+        .with(Arc::new(platforms.apple.verifier(Environment::Production)))
+        .with(Arc::new(platforms.keystore.verifier()));
     TestServer::start_at(
         &dir.join("server.db"),
         Some(seed(policy, 6)),
@@ -87,6 +91,7 @@ async fn phones_that_their_platform_vouches_for_enrol_and_others_are_told_why_no
     let platforms = Platforms {
         google: TestKeys::generate(),
         apple: TestAuthority::generate(),
+        keystore: TestKeystore::generate(),
     };
     let server = server(&platforms, dir.path()).await;
     let url = server.url();
@@ -96,7 +101,10 @@ async fn phones_that_their_platform_vouches_for_enrol_and_others_are_told_why_no
     let code = enrollment_code(1);
     let challenge = pixel.enrollment_challenge(&url, &code).await.unwrap();
     assert_eq!(challenge.attestation, AttestationRule::Required);
-    assert_eq!(challenge.formats, vec!["app_attest", "play_integrity"]);
+    assert_eq!(
+        challenge.formats,
+        vec!["android_key_attestation", "app_attest", "play_integrity"]
+    );
     assert_eq!(challenge.nonce_base64url().len(), 43);
     let token = platforms
         .google
@@ -150,7 +158,41 @@ async fn phones_that_their_platform_vouches_for_enrol_and_others_are_told_why_no
         .await
         .unwrap();
 
-    // A rooted phone: Play Integrity gives no device verdict.
+    // A phone without Play services: the Keystore's certificate chain for a key made with the
+    // nonce as its attestation challenge.
+    let huawei = phone(dir.path(), "huawei");
+    let code = enrollment_code(4);
+    let challenge = huawei.enrollment_challenge(&url, &code).await.unwrap();
+    let chain = |nonce: &[u8; 32], boot: VerifiedBootState, locked: bool| {
+        platforms.keystore.chain(
+            ANDROID_APP,
+            nonce,
+            SecurityLevel::TrustedEnvironment,
+            boot,
+            locked,
+        )
+    };
+    let keystore = |challenge: &str, token: String| Attestation {
+        format: "android_key_attestation".into(),
+        challenge: challenge.into(),
+        token,
+    };
+    huawei
+        .enroll_with(
+            &url,
+            &code,
+            "Huawei Mate",
+            "android",
+            Some(keystore(
+                &challenge.challenge,
+                chain(&challenge.nonce, VerifiedBootState::Verified, true),
+            )),
+        )
+        .await
+        .unwrap();
+
+    // A rooted phone: Play Integrity gives no device verdict, and its Keystore reports an
+    // unlocked bootloader.
     let rooted = phone(dir.path(), "rooted");
     let code = enrollment_code(3);
     let challenge = rooted.enrollment_challenge(&url, &code).await.unwrap();
@@ -166,6 +208,21 @@ async fn phones_that_their_platform_vouches_for_enrol_and_others_are_told_why_no
                     "Rooted",
                     "android",
                     Some(play(&challenge.challenge, &token))
+                )
+                .await
+        ),
+        "attestation_not_trusted"
+    );
+    let unlocked = chain(&challenge.nonce, VerifiedBootState::Unverified, false);
+    assert_eq!(
+        refusal(
+            rooted
+                .enroll_with(
+                    &url,
+                    &code,
+                    "Rooted",
+                    "android",
+                    Some(keystore(&challenge.challenge, unlocked))
                 )
                 .await
         ),
@@ -231,7 +288,11 @@ async fn phones_that_their_platform_vouches_for_enrol_and_others_are_told_why_no
     assert!(rooted.identity().is_none(), "nothing stored on the phone");
 
     let listed = devices(&server).await;
-    assert_eq!(listed.len(), 2, "only the two attested phones: {listed:?}");
+    assert_eq!(
+        listed.len(),
+        3,
+        "only the three attested phones: {listed:?}"
+    );
     assert_eq!(listed[0]["attestation"]["format"], "play_integrity");
     assert_eq!(listed[0]["attestation"]["passed"], true);
     let detail = listed[0]["attestation"]["detail"].as_str().unwrap();
@@ -243,6 +304,17 @@ async fn phones_that_their_platform_vouches_for_enrol_and_others_are_told_why_no
     let detail = listed[1]["attestation"]["detail"].as_str().unwrap();
     assert!(
         detail.starts_with(&format!("{IOS_APP}: production, key id ")),
+        "{detail}"
+    );
+    assert_eq!(
+        listed[2]["attestation"]["format"],
+        "android_key_attestation"
+    );
+    let detail = listed[2]["attestation"]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!(
+            "{ANDROID_APP}: TrustedEnvironment, verified boot, locked"
+        )),
         "{detail}"
     );
 }

@@ -54,8 +54,10 @@ pub struct EnrollRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Attestation {
-    /// `play_integrity` (the integrity token of a classic request) or `app_attest` (the
-    /// attestation object, base64); others when the server has a verifier for them.
+    /// `play_integrity` (the integrity token of a classic request), `app_attest` (the
+    /// attestation object, base64) or `android_key_attestation` (the Keystore's certificate
+    /// chain, leaf first, each DER in base64, joined with `.`); others when the server has a
+    /// verifier for them.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub format: String,
     /// The challenge the server issued ([`EnrollChallengeResponse::challenge`]).

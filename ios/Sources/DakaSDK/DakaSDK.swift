@@ -2702,8 +2702,10 @@ public func FfiConverterTypeAttendanceWarning_lower(_ value: AttendanceWarning) 
  */
 public struct Attestation: Equatable, Hashable {
     /**
-     * `play_integrity` (the integrity token of a classic Play Integrity request) or
-     * `app_attest` (App Attest's attestation object, base64).
+     * `play_integrity` (the integrity token of a classic Play Integrity request),
+     * `app_attest` (App Attest's attestation object, base64) or `android_key_attestation`
+     * (the certificate chain of a Keystore key made with the nonce as its attestation
+     * challenge, leaf first, each certificate's DER in base64, joined with `.`).
      */
     public var format: String
     /**
@@ -2719,8 +2721,10 @@ public struct Attestation: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * `play_integrity` (the integrity token of a classic Play Integrity request) or
-         * `app_attest` (App Attest's attestation object, base64).
+         * `play_integrity` (the integrity token of a classic Play Integrity request),
+         * `app_attest` (App Attest's attestation object, base64) or `android_key_attestation`
+         * (the certificate chain of a Keystore key made with the nonce as its attestation
+         * challenge, leaf first, each certificate's DER in base64, joined with `.`).
          */format: String, 
         /**
          * `EnrollmentChallenge.challenge`, as received.
@@ -3232,7 +3236,8 @@ public struct EnrollmentChallenge: Equatable, Hashable {
      */
     public var attestation: AttestationRule
     /**
-     * The formats the server verifies: `play_integrity`, `app_attest`.
+     * The formats the server verifies: `play_integrity`, `app_attest`,
+     * `android_key_attestation`.
      */
     public var formats: [String]
     /**
@@ -3257,7 +3262,8 @@ public struct EnrollmentChallenge: Equatable, Hashable {
          * Whether the organisation asks for attestation.
          */attestation: AttestationRule, 
         /**
-         * The formats the server verifies: `play_integrity`, `app_attest`.
+         * The formats the server verifies: `play_integrity`, `app_attest`,
+         * `android_key_attestation`.
          */formats: [String], 
         /**
          * When the server stops accepting the challenge, milliseconds since 1970 (UTC).

@@ -325,7 +325,7 @@ pub struct DeviceInfo {
 /// What the server made of a device's attestation at enrolment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AttestationInfo {
-    /// The format the device sent, e.g. `play_integrity` or `app_attest`.
+    /// The format the device sent: `play_integrity`, `app_attest`, `android_key_attestation`.
     pub format: String,
     /// Whether it passed. A failing one is recorded only where the policy says `optional`.
     pub passed: bool,
