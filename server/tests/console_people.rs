@@ -382,6 +382,11 @@ async fn revoking_in_the_console_refuses_the_device_and_keeps_its_punches() {
         .collect();
     assert_eq!(revocations.len(), 1, "{audit:?}");
     assert!(revocations[0].1.contains(&dev.device_id));
+    // The console's Audit page filters by it.
+    let page = get(&server, "/console/audit?action=device_revoked", &hr).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&dev.device_id), "{}", page.body);
+    assert!(page.body.contains("Device revoked"), "{}", page.body);
 }
 
 #[tokio::test]

@@ -843,6 +843,15 @@ const ACTIONS: &[&str] = &[
     "api_token_created",
     "api_token_revoked",
     "admin_token_rotated",
+    "enrolment_code_issued",
+    "device_revoked",
+    "policy_draft_edited",
+    "policy_published",
+    "policy_draft_discarded",
+    "approval_decided",
+    "approval_refused",
+    "punch_reviewed",
+    "punch_review_refused",
 ];
 
 /// Entries per audit page.
