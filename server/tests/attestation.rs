@@ -79,15 +79,7 @@ async fn server_with_clock(offset: Arc<AtomicI64>) -> TestServer {
 async fn publish_enrolment(server: &TestServer, version: u64, enrolment: Value) -> (u16, Value) {
     let mut doc = policy_variant(version, ORG_A);
     doc["enrolment"] = enrolment;
-    let r = server
-        .http
-        .put(server.url("/admin/v1/policy"))
-        .bearer_auth(ADMIN_A)
-        .json(&doc)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
+    server.put_policy(&doc).await
 }
 
 /// A phone about to enrol: its key, and requests made with it.

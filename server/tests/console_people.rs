@@ -616,15 +616,8 @@ async fn a_person_s_page_shows_how_each_device_s_attestation_went() {
     let mut doc = policy_variant(43, ORG_A);
     doc["enrolment"] =
         json!({"attestation": "optional", "android_packages": ["hk.harbourlane.staff"]});
-    let r = server
-        .http
-        .put(server.url("/admin/v1/policy"))
-        .bearer_auth(ADMIN_A)
-        .json(&doc)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let (status, body) = server.put_policy(&doc).await;
+    assert_eq!(status, 200, "{body}");
     // Optional: an attestation that fails (here, to a challenge never issued) is recorded and
     // the phone enrols; a phone that sends none has nothing recorded.
     let (signer, _) = daka_core::punch::DeviceSigner::generate().unwrap();

@@ -111,7 +111,9 @@ impl TestServer {
         self.server.url()
     }
 
-    async fn admin_get<T: serde::de::DeserializeOwned>(&self, path_and_query: &str) -> T {
+    /// `GET` of the admin API with the organisation's admin token, read as `T`; panics on an
+    /// error status.
+    pub async fn admin_get<T: serde::de::DeserializeOwned>(&self, path_and_query: &str) -> T {
         let response = self
             .http
             .get(format!("{}{path_and_query}", self.url()))

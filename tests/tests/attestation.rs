@@ -18,7 +18,7 @@ use daka_attest::play_integrity::testing::{TestKeys, payload};
 use daka_core::protocol::{Attestation, AttestationRule};
 use daka_device::sync::client::SyncError;
 use daka_device::{Device, DeviceError, UnprotectedKeyStore};
-use daka_e2e::harness::{ADMIN_TOKEN, TestServer, enrollment_code, example_policy, seed};
+use daka_e2e::harness::{TestServer, enrollment_code, example_policy, seed};
 use daka_server::ServerOptions;
 use serde_json::{Value, json};
 
@@ -73,15 +73,7 @@ fn refusal(result: Result<daka_device::Identity, DeviceError>) -> String {
 }
 
 async fn devices(server: &TestServer) -> Vec<Value> {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/admin/v1/devices", server.url()))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = server.admin_get("/admin/v1/devices").await;
     body["devices"].as_array().unwrap().clone()
 }
 

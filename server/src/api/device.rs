@@ -24,7 +24,8 @@ use super::state::AppState;
 use crate::console::ClientAddr;
 use crate::crypto;
 use crate::intake::{self, PushContext};
-use crate::storage::{EnrollOutcome, NewDevice, NewToken};
+use crate::storage::{EnrollOutcome, NewDevice, NewToken, OrgRow};
+use daka_core::policy::EnrolmentPolicy;
 
 /// How far a token request's `issued_at` may be from the server's clock.
 pub const TOKEN_REQUEST_WINDOW: Duration = Duration::minutes(5);
@@ -86,23 +87,14 @@ pub async fn enroll(
     ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, Failure> {
     let address = format!("enrol-address:{client}");
-    let limits = [
-        (address.as_str(), ENROL_ADDRESS_FAILURES),
-        (ENROL_ALL, ENROL_ALL_FAILURES),
-    ];
-    if let Some(wait) = state.inner.device_limiter.blocked(&limits, state.now()) {
+    if let Err(failure) = check_enrol_limit(&state, &address) {
         state.inner.metrics.record_enrolment("too_many_attempts");
-        return Err(Failure::too_many_attempts("enrolments", wait));
+        return Err(failure);
     }
     check_text("code", &request.code, 64)?;
     check_text("device_name", &request.device_name, 200)?;
     check_text("platform", &request.platform, 32)?;
-    let public_key = crypto::decode_public_key(&request.public_key).ok_or_else(|| {
-        Failure::bad_request(
-            "invalid_public_key",
-            "public_key: an Ed25519 public key is 32 bytes, base64url without padding",
-        )
-    })?;
+    let public_key = enrolling_key(&request.public_key)?;
     if let Some(attestation) = &request.attestation {
         check_attestation_fields(attestation)?;
     }
@@ -190,22 +182,7 @@ async fn attest(
     request: &EnrollRequest,
     code_hash: &str,
 ) -> Result<Decision, Failure> {
-    let hash = code_hash.to_string();
-    let found = state
-        .db(move |s| {
-            let Some(code) = s.storage.enrollment_code(&hash)? else {
-                return Ok(None);
-            };
-            if code.used {
-                return Ok(None);
-            }
-            let Some(org) = s.storage.org(&code.org_id)? else {
-                return Ok(None);
-            };
-            Ok(Some((attestation::enrolment_rule(s, &code.org_id)?, org)))
-        })
-        .await?;
-    let Some((rule, org)) = found else {
+    let Ok((rule, org)) = code_terms(state, code_hash).await? else {
         return Ok(Decision::Enrol(None));
     };
     Ok(attestation::decide(
@@ -236,38 +213,11 @@ pub async fn enroll_challenge(
     ApiJson(request): ApiJson<EnrollChallengeRequest>,
 ) -> Result<Json<EnrollChallengeResponse>, Failure> {
     let address = format!("enrol-address:{client}");
-    let limits = [
-        (address.as_str(), ENROL_ADDRESS_FAILURES),
-        (ENROL_ALL, ENROL_ALL_FAILURES),
-    ];
-    if let Some(wait) = state.inner.device_limiter.blocked(&limits, state.now()) {
-        return Err(Failure::too_many_attempts("enrolments", wait));
-    }
+    check_enrol_limit(&state, &address)?;
     check_text("code", &request.code, 64)?;
-    if crypto::decode_public_key(&request.public_key).is_none() {
-        return Err(Failure::bad_request(
-            "invalid_public_key",
-            "public_key: an Ed25519 public key is 32 bytes, base64url without padding",
-        ));
-    }
+    enrolling_key(&request.public_key)?;
     let code_hash = crypto::code_hash(&request.code);
-    let hash = code_hash.clone();
-    let found = state
-        .db(move |s| {
-            let Some(code) = s.storage.enrollment_code(&hash)? else {
-                return Ok(Err(CodeRefusal::Unknown));
-            };
-            if code.used {
-                return Ok(Err(CodeRefusal::Used));
-            }
-            let org = s
-                .storage
-                .org(&code.org_id)?
-                .ok_or_else(|| Failure::internal("an enrolment code of a missing organisation"))?;
-            Ok(Ok((attestation::enrolment_rule(s, &code.org_id)?, org)))
-        })
-        .await?;
-    let (rule, org) = match found {
+    let (rule, org) = match code_terms(&state, &code_hash).await? {
         Ok(found) => found,
         Err(refusal) => {
             state
@@ -287,6 +237,52 @@ pub async fn enroll_challenge(
         formats: state.inner.options.attestation.formats(),
         server_time: now,
     }))
+}
+
+/// Refuses an address, or everyone, after too many failed enrolments (unknown or used codes).
+fn check_enrol_limit(state: &AppState, address: &str) -> Result<(), Failure> {
+    let limits = [
+        (address, ENROL_ADDRESS_FAILURES),
+        (ENROL_ALL, ENROL_ALL_FAILURES),
+    ];
+    match state.inner.device_limiter.blocked(&limits, state.now()) {
+        Some(wait) => Err(Failure::too_many_attempts("enrolments", wait)),
+        None => Ok(()),
+    }
+}
+
+/// The Ed25519 public key a device enrols, from its base64url text.
+fn enrolling_key(text: &str) -> Result<[u8; 32], Failure> {
+    crypto::decode_public_key(text).ok_or_else(|| {
+        Failure::bad_request(
+            "invalid_public_key",
+            "public_key: an Ed25519 public key is 32 bytes, base64url without padding",
+        )
+    })
+}
+
+/// For an unused code: its organisation's enrolment rule and the organisation; otherwise why
+/// the code cannot enrol. One storage call.
+async fn code_terms(
+    state: &AppState,
+    code_hash: &str,
+) -> Result<Result<(EnrolmentPolicy, OrgRow), CodeRefusal>, Failure> {
+    let hash = code_hash.to_string();
+    state
+        .db(move |s| {
+            let Some(code) = s.storage.enrollment_code(&hash)? else {
+                return Ok(Err(CodeRefusal::Unknown));
+            };
+            if code.used {
+                return Ok(Err(CodeRefusal::Used));
+            }
+            let org = s
+                .storage
+                .org(&code.org_id)?
+                .ok_or_else(|| Failure::internal("an enrolment code of a missing organisation"))?;
+            Ok(Ok((attestation::enrolment_rule(s, &code.org_id)?, org)))
+        })
+        .await
 }
 
 /// An enrolment code that cannot enrol.

@@ -456,16 +456,22 @@ impl TestServer {
         doc["approvals"]["templates"][0]["route"] = json!([
             { "name": "Either director", "approvers": { "employees": ["E0001", "E0201"] }, "mode": "any" }
         ]);
+        let (status, body) = self.put_policy(&doc).await;
+        assert_eq!(status, 200, "{body}");
+        doc
+    }
+
+    /// Publishes `doc` as organisation A's policy with the admin API: the status and body.
+    pub(crate) async fn put_policy(&self, doc: &Value) -> (u16, Value) {
         let r = self
             .http
             .put(self.url("/admin/v1/policy"))
             .bearer_auth(ADMIN_A)
-            .json(&doc)
+            .json(doc)
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-        doc
+        (r.status().as_u16(), r.json().await.unwrap())
     }
 
     /// A second server instance on this one's database (on PostgreSQL, with a connection pool
